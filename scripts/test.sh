@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The project's test command: every package of the root module under the race
+# detector, then the bench harness's own tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:${PATH}"
+go test -race -count=1 -timeout 20m ./...
+if [ -f bench/go.mod ]; then
+  go -C bench test -count=1 -timeout 10m ./...
+fi
