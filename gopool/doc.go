@@ -1,0 +1,43 @@
+// Package gopool runs connection handlers on a bounded pool of reused
+// goroutines instead of one goroutine per connection, and keeps the tasks of
+// one connection in order.
+//
+// The goroutines come from github.com/panjf2000/ants/v2, which recycles them
+// and lets idle ones expire (WithExpiry). Pool adds what a poller needs on
+// top: a capacity bound with a choice of overload Policy, recovery and
+// reporting of panicking tasks, counters (Stats), a Release that waits for
+// running tasks, and Serial, an ordered executor per key.
+//
+// # Ordering
+//
+// ants does not order tasks. A Serial does: its tasks run one at a time, in
+// submission order, on one worker at a time, and an idle Serial holds no
+// goroutine. The worker that starts a Serial drains its queue, including
+// tasks submitted while it runs, so the poller can hand every readiness of a
+// connection to the connection's Serial and its handler sees input in order.
+//
+// # Nested submission
+//
+// A task may submit to its pool. With Block and a full pool, a task that
+// submits and waits for the result holds a worker while it waits for
+// another; if every worker does that at once, none is ever freed. gopool
+// prevents it in two ways:
+//
+//   - A Serial that is running takes new tasks into its queue; they are run
+//     by the worker already draining it and never need a new one.
+//   - A Block submission made from inside a task (found by looking for the
+//     pool's worker frame on the goroutine's stack, only when the pool is
+//     full) waits only while fewer than Capacity such submitters wait.
+//     The one that would make every worker a waiter runs its task itself
+//     instead, as CallerRuns would. Then at least one worker is always doing
+//     something other than waiting for a worker, and, as long as tasks end,
+//     it frees its worker. Submitters outside the pool (the poller) wait as
+//     Block promises; they cannot be part of such a cycle.
+//
+// CallerRuns and FailFast never wait, so they cannot deadlock this way.
+// What no policy can fix is a task waiting for a later task of its own
+// Serial: that one runs only after the current task returns.
+//
+// Tasks must not call runtime.Goexit: a Serial whose task does stops
+// draining.
+package gopool

@@ -1,0 +1,367 @@
+package gopool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/ants/v2"
+)
+
+var (
+	// ErrPoolClosed is returned by submissions to a pool that is closed or
+	// closing, and by a second Release or Close.
+	ErrPoolClosed = errors.New("gopool: pool closed")
+	// ErrPoolOverload is returned under FailFast when every worker is busy.
+	ErrPoolOverload = errors.New("gopool: pool overloaded")
+	// ErrNilTask is returned when the task is nil.
+	ErrNilTask = errors.New("gopool: nil task")
+)
+
+// Pool runs tasks on a bounded set of reused goroutines.
+//
+// The goroutines come from an ants pool, which recycles them and lets idle
+// ones expire. The bound itself is a counter of tokens kept here, not ants'
+// capacity: the overload policies and the nested-submission rule need to
+// know the moment a task ends, and ants hands a worker back only after its
+// own bookkeeping, so a submission that raced with it would be refused.
+// ants runs unbounded and only ever sees submissions that hold a token.
+//
+// A Pool is safe for concurrent use.
+type Pool struct {
+	workers  *ants.PoolWithFuncGeneric[job]
+	capacity int64 // <= 0: unbounded
+	policy   Policy
+	onPanic  func(any, []byte)
+	logger   *slog.Logger
+
+	// inflight counts tokens: tasks handed to a worker and not finished.
+	inflight atomic.Int64
+	// inline counts tasks running on a submitter's goroutine.
+	inline    atomic.Int64
+	completed atomic.Int64
+	panics    atomic.Int64
+	closed    atomic.Bool
+
+	// mu and cond let Block submitters wait for a token; waiting mirrors
+	// the number of waiters so that put can skip the lock when there are
+	// none. internal (guarded by mu) counts the waiters that are themselves
+	// running inside a task.
+	mu       sync.Mutex
+	cond     sync.Cond
+	waiting  atomic.Int64
+	internal int64
+
+	idleOnce sync.Once
+	idle     chan struct{} // closed once closed and nothing runs
+}
+
+// job is what a worker receives: a task, or a Serial to drain.
+type job struct {
+	task   func()
+	serial *Serial
+}
+
+// New returns a pool configured by opts.
+func New(opts ...Option) (*Pool, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.expiry <= 0 {
+		return nil, fmt.Errorf("gopool: expiry %v must be > 0", o.expiry)
+	}
+	if o.policy < Block || o.policy > FailFast {
+		return nil, fmt.Errorf("gopool: unknown policy %v", o.policy)
+	}
+	p := &Pool{
+		capacity: int64(o.capacity),
+		policy:   o.policy,
+		onPanic:  o.onPanic,
+		logger:   o.logger,
+		idle:     make(chan struct{}),
+	}
+	p.cond.L = &p.mu
+	w, err := ants.NewPoolWithFuncGeneric(-1, p.work,
+		ants.WithExpiryDuration(o.expiry),
+		ants.WithLogger(antsLogger{p}),
+		// Tasks never panic into ants (runJob recovers them); this only
+		// catches a panic raised by the panic handler itself.
+		ants.WithPanicHandler(func(r any) { p.log().Error("gopool: panic handler panicked", "panic", r) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("gopool: %w", err)
+	}
+	p.workers = w
+	return p, nil
+}
+
+var defaultPool = sync.OnceValue(func() *Pool {
+	p, err := New()
+	if err != nil {
+		panic(err) // the default options are valid
+	}
+	return p
+})
+
+// Default returns the process-wide pool, built on first use with the
+// defaults: DefaultCapacity, DefaultExpiry, Block, panics logged on
+// slog.Default(). It is meant to live as long as the process; closing it
+// closes it for every user.
+func Default() *Pool { return defaultPool() }
+
+// Go runs task on a worker. When the pool is full it applies the pool's
+// Policy. A panic in task is recovered and reported; the pool keeps
+// serving.
+func (p *Pool) Go(task func()) error {
+	if task == nil {
+		return ErrNilTask
+	}
+	ok, err := p.take()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		inline, err := p.acquire()
+		if err != nil {
+			return err
+		}
+		if inline {
+			p.runInline(job{task: task})
+			return nil
+		}
+	}
+	if err := p.workers.Invoke(job{task: task}); err != nil {
+		// Only after Release gave up waiting and closed ants.
+		p.put()
+		return ErrPoolClosed
+	}
+	return nil
+}
+
+// work is the function every ants worker runs.
+func (p *Pool) work(j job) {
+	defer p.put()
+	runJob(p, j)
+}
+
+// runJob runs one job. It is the frame that insideTask looks for on a
+// goroutine's stack, hence noinline.
+//
+//go:noinline
+func runJob(p *Pool, j job) {
+	if j.serial != nil {
+		j.serial.drain()
+		return
+	}
+	p.call(j.task)
+}
+
+// runInline runs j on the calling goroutine (CallerRuns, or Block when
+// waiting could deadlock).
+func (p *Pool) runInline(j job) {
+	p.inline.Add(1)
+	defer func() {
+		p.inline.Add(-1)
+		if p.closed.Load() {
+			p.checkIdle()
+		}
+	}()
+	runJob(p, j)
+}
+
+// call runs one user task, recovering a panic.
+func (p *Pool) call(task func()) {
+	defer func() {
+		p.completed.Add(1)
+		if r := recover(); r != nil {
+			p.panics.Add(1)
+			stack := debug.Stack()
+			if p.onPanic != nil {
+				p.onPanic(r, stack)
+				return
+			}
+			p.log().Error("gopool: task panicked", "panic", r, "stack", string(stack))
+		}
+	}()
+	task()
+}
+
+func (p *Pool) log() *slog.Logger {
+	if p.logger != nil {
+		return p.logger
+	}
+	return slog.Default()
+}
+
+// take gets a token without waiting. It reports false when the pool is
+// full.
+func (p *Pool) take() (bool, error) {
+	if p.closed.Load() {
+		return false, ErrPoolClosed
+	}
+	if !p.tryInc() {
+		return false, nil
+	}
+	// Release sets closed before it looks at inflight, so either it sees
+	// this token and waits for it, or this load sees closed.
+	if p.closed.Load() {
+		p.put()
+		return false, ErrPoolClosed
+	}
+	return true, nil
+}
+
+// tryInc takes a token if one is left.
+func (p *Pool) tryInc() bool {
+	if p.capacity <= 0 {
+		p.inflight.Add(1)
+		return true
+	}
+	for {
+		n := p.inflight.Load()
+		if n >= p.capacity {
+			return false
+		}
+		if p.inflight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// put gives a token back and wakes one waiter.
+func (p *Pool) put() {
+	p.inflight.Add(-1)
+	// A waiter increments waiting before it tries for a token, and this
+	// load follows the decrement, so a waiter that this misses sees the
+	// token free.
+	if p.waiting.Load() > 0 {
+		p.mu.Lock()
+		p.cond.Signal()
+		p.mu.Unlock()
+	}
+	if p.closed.Load() {
+		p.checkIdle()
+	}
+}
+
+// acquire applies the policy once take found the pool full. It returns
+// inline=true when the task is to run on the caller; otherwise the caller
+// holds a token.
+func (p *Pool) acquire() (inline bool, err error) {
+	switch p.policy {
+	case FailFast:
+		return false, ErrPoolOverload
+	case CallerRuns:
+		return true, nil
+	}
+	return p.wait()
+}
+
+// wait blocks for a token (policy Block). A caller running inside a task
+// stops waiting and runs inline when it would make every token holder a
+// waiter: see "Nested submission" in doc.go.
+func (p *Pool) wait() (inline bool, err error) {
+	nested := insideTask()
+	p.mu.Lock()
+	p.waiting.Add(1)
+	if nested {
+		p.internal++
+	}
+	got := false
+	for {
+		if p.closed.Load() {
+			err = ErrPoolClosed
+			break
+		}
+		if p.tryInc() {
+			got = true
+			break
+		}
+		if nested && p.internal >= p.capacity {
+			inline = true
+			break
+		}
+		p.cond.Wait()
+	}
+	if nested {
+		p.internal--
+	}
+	p.waiting.Add(-1)
+	p.mu.Unlock()
+	if got && p.closed.Load() {
+		p.put()
+		return false, ErrPoolClosed
+	}
+	return inline, err
+}
+
+// checkIdle closes idle once the pool is closed and no task runs.
+func (p *Pool) checkIdle() {
+	if p.inflight.Load() == 0 && p.inline.Load() == 0 {
+		p.idleOnce.Do(func() { close(p.idle) })
+	}
+}
+
+// Release closes the pool: later submissions fail with ErrPoolClosed and
+// blocked ones return it. It then waits for running tasks, and for queued
+// tasks of Serials that are running, until they finish or ctx is done, and
+// stops the worker goroutines; workers still busy when ctx ends exit after
+// their task. It returns ctx's error (wrapped) if ctx ended first, and
+// ErrPoolClosed if the pool was already closed.
+func (p *Pool) Release(ctx context.Context) error {
+	if !p.closed.CompareAndSwap(false, true) {
+		return ErrPoolClosed
+	}
+	p.mu.Lock()
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	p.checkIdle()
+	var err error
+	select {
+	case <-p.idle:
+	case <-ctx.Done():
+		err = fmt.Errorf("gopool: release: %w", ctx.Err())
+	}
+	if aerr := p.workers.ReleaseContext(ctx); aerr != nil && err == nil {
+		err = fmt.Errorf("gopool: release workers: %w", aerr)
+	}
+	return err
+}
+
+// Close is Release without a deadline: it waits for every running task.
+func (p *Pool) Close() error {
+	return p.Release(context.Background())
+}
+
+// Stats is a snapshot of a pool's counters. Fields are read one by one
+// with atomic loads, so they need not be consistent with each other.
+type Stats struct {
+	Running   int   // tasks running now, on workers or on submitters
+	Waiting   int   // submitters blocked for a free worker (Block)
+	Capacity  int   // bound on tasks running on workers; <= 0: none
+	Completed int64 // tasks that have finished, panicked ones included
+	Panics    int64 // tasks that panicked
+}
+
+// Stats returns the pool's counters. It takes no lock.
+func (p *Pool) Stats() Stats {
+	return Stats{
+		Running:   int(p.inflight.Load() + p.inline.Load()),
+		Waiting:   int(p.waiting.Load()),
+		Capacity:  int(p.capacity),
+		Completed: p.completed.Load(),
+		Panics:    p.panics.Load(),
+	}
+}
+
+// antsLogger sends ants' own messages to the pool's logger.
+type antsLogger struct{ p *Pool }
+
+func (l antsLogger) Printf(format string, args ...any) {
+	l.p.log().Error("gopool: ants: " + fmt.Sprintf(format, args...))
+}
