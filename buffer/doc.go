@@ -1,0 +1,49 @@
+// Package buffer provides LinkBuffer, the zero-copy byte queue that upoll
+// uses as the inbound and outbound buffer of every connection.
+//
+// A LinkBuffer is a linked list of nodes whose bytes come from
+// github.com/valyala/bytebufferpool. The poller appends what readv returns
+// (Book, BookAck), a handler reads it without copies (Next, Peek, Until,
+// Slice) and releases it (Release); outbound, the handler writes (Malloc,
+// WriteBinary, Append), publishes (Flush), and the poller gathers the bytes
+// for writev (GetBytes, then Skip and Release).
+//
+// # Concurrency
+//
+// A LinkBuffer is safe for one producer goroutine and one consumer goroutine
+// at the same time, not for two of either. Producer methods are the writing
+// side: Malloc, MallocAck, MallocLen, WriteBinary, WriteString, WriteByte,
+// Write, ReadFrom, Append (on the receiving buffer), Flush, Book and
+// BookAck. Consumer methods are the reading side: Peek, Next, Skip, Until,
+// ReadByte, ReadBinary, ReadString, Read, WriteTo, Slice, GetBytes, Release
+// and Close. Len may be called from either side.
+//
+// Written bytes are invisible to the consumer until the producer calls
+// Flush (or BookAck, Write, ReadFrom, which publish).
+//
+// # Lifetime of returned slices
+//
+// Slices returned by Next, Peek, Until and GetBytes point into the buffer's
+// nodes (or, for a read that crosses nodes, into a pooled copy). They are
+// valid until the next Release, Read, WriteTo or Close, and must not be
+// modified. Keep bytes longer with ReadBinary or ReadString (copies), or
+// with Slice, which shares the nodes by reference count and stays valid
+// after this buffer releases them.
+//
+// Slices returned by Malloc and Book are valid until the next Flush.
+//
+// # Memory
+//
+// Nodes hold at least 4 KiB; a larger Malloc, write or Book gets a node
+// rounded up to a power of two, up to 1 MiB, each size from its own pool.
+// A contiguous Malloc above 1 MiB is an exact, unpooled allocation. A
+// drained buffer gives every node back on Release (or on BookAck for a read
+// that found nothing), so an idle buffer costs only its struct.
+//
+// # Errors
+//
+// A negative count returns ErrNegativeCount; asking for more than is
+// readable returns ErrNotEnough; neither changes the buffer. Every method
+// returns ErrClosed after Close, except that Read, ReadByte report an empty
+// buffer with io.EOF as their interfaces expect.
+package buffer

@@ -1,0 +1,197 @@
+package buffer
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// LinkBuffer is a byte queue made of a linked list of pooled nodes. See the
+// package documentation for the concurrency rules and the lifetime of the
+// slices it returns.
+//
+// The zero value is an empty buffer ready to use.
+type LinkBuffer struct {
+	// length counts published, unread bytes. The producer adds to it when it
+	// publishes (after linking and filling the nodes), the consumer subtracts
+	// as it reads: its atomic operations order the node contents and links
+	// written by one side before the other side looks at them.
+	length atomic.Int64
+
+	// mu guards every change to the shape of the list: head, tail, the next
+	// links, sealed, writing and the transition to closed. The byte-level
+	// read and write paths do not take it.
+	mu sync.Mutex
+
+	// head is the first node not yet released. The consumer reads it without
+	// mu only after seeing length > 0: the producer set it, under mu, before
+	// publishing the bytes behind it, and nobody else changes it until the
+	// consumer releases those bytes.
+	head *node
+	read *node // consumer: node holding the next unread byte; nil = head
+	tail *node // last node; producer-owned while writing is set
+
+	// Producer state of the current write batch (between the first write and
+	// Flush). mark is the tail when the batch began: nodes after it are new.
+	mark    *node
+	book    *node // first node of the outstanding Book, if any
+	pending int   // bytes written in this batch, not yet published
+	booked  int   // bytes handed out by the outstanding Book
+
+	cache *node // consumer: copies made by reads that cross nodes
+
+	// writing is set while the producer has a batch open: the consumer must
+	// not free the tail nor any node of the batch (mu guards it).
+	writing bool
+	closed  atomic.Bool
+}
+
+// New returns an empty LinkBuffer. It holds no node until the first write.
+func New() *LinkBuffer {
+	return new(LinkBuffer)
+}
+
+// Len returns the number of published bytes not yet read. It is safe to
+// call from the producer as well as the consumer; seen from the producer it
+// may lag behind concurrent reads.
+func (b *LinkBuffer) Len() int {
+	return int(b.length.Load())
+}
+
+// Release gives back to the pool every node whose bytes have all been read
+// and that is no longer referenced by a Slice, and frees the copies made by
+// reads that crossed nodes. Slices returned by Next, Peek, Until and GetBytes
+// before Release must not be used after it. An empty buffer holds no node
+// after Release, unless the producer has a write batch open.
+//
+// Release belongs to the consumer side.
+func (b *LinkBuffer) Release() error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	b.mu.Lock()
+	var freed, last *node
+	nd := b.head
+	for nd != nil {
+		if nd.off != int(nd.end.Load()) {
+			break // unread bytes
+		}
+		if !nd.sealed && (nd != b.tail || b.writing) {
+			break // the producer may still publish into it
+		}
+		next := nd.next
+		if nd == b.read {
+			b.read = nil
+		}
+		if nd == b.tail {
+			b.tail = nil
+		}
+		if freed == nil {
+			freed = nd
+		} else {
+			last.next = nd
+		}
+		last = nd
+		nd = next
+	}
+	if last != nil {
+		last.next = nil
+	}
+	b.head = nd
+	cache := b.cache
+	b.cache = nil
+	b.mu.Unlock()
+	freeChain(freed)
+	freeChain(cache)
+	return nil
+}
+
+// Close frees every node and makes every later call return ErrClosed.
+// Slices obtained from Next, Peek and the like become invalid; buffers
+// returned by Slice stay valid. Close belongs to the consumer side: it must
+// not run at the same time as another consumer call, but it may overlap a
+// producer's write batch, whose nodes are freed by the producer's next
+// Flush (or BookAck), which then returns ErrClosed.
+func (b *LinkBuffer) Close() error {
+	b.mu.Lock()
+	if b.closed.Load() {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.closed.Store(true)
+	var freed *node
+	if !b.writing {
+		freed = b.head
+		b.head, b.tail = nil, nil
+	} else if b.mark != nil && b.mark != b.head {
+		// Free what precedes the producer's batch; keep the batch itself.
+		freed = b.head
+		nd := b.head
+		for nd.next != b.mark {
+			nd = nd.next
+		}
+		nd.next = nil
+		b.head = b.mark
+	}
+	b.read = nil
+	b.length.Store(0)
+	cache := b.cache
+	b.cache = nil
+	b.mu.Unlock()
+	freeChain(freed)
+	freeChain(cache)
+	return nil
+}
+
+// Slice returns a new LinkBuffer holding the next n readable bytes and
+// advances past them. The new buffer shares the nodes (they are reference
+// counted), copies nothing, and stays valid after this buffer releases or
+// closes them: a request body can be handed to another goroutine, which then
+// owns the new buffer as its consumer and must Release or Close it.
+func (b *LinkBuffer) Slice(n int) (*LinkBuffer, error) {
+	if err := b.check(n); err != nil {
+		return nil, err
+	}
+	s := new(LinkBuffer)
+	if n == 0 {
+		return s, nil
+	}
+	first, last := b.takeViews(n, true)
+	s.head, s.tail = first, last
+	s.length.Store(int64(n))
+	return s, nil
+}
+
+// takeViews advances past the next n readable bytes (n <= Len, n > 0) and
+// returns them as a chain of views. Published views are readable at once
+// (and sealed); unpublished ones wait for their new owner's Flush.
+func (b *LinkBuffer) takeViews(n int, published bool) (first, last *node) {
+	r := b.cursor()
+	left := n
+	for {
+		k := min(int(r.end.Load())-r.off, left)
+		if k > 0 {
+			v := newView(r, r.off, r.off+k)
+			if published {
+				v.end.Store(int64(v.wp))
+				v.sealed = true
+			} else {
+				v.end.Store(int64(v.off))
+			}
+			if first == nil {
+				first = v
+			} else {
+				last.next = v
+			}
+			last = v
+			r.off += k
+			left -= k
+		}
+		if left == 0 {
+			break
+		}
+		r = r.next
+	}
+	b.read = r
+	b.length.Add(int64(-n))
+	return first, last
+}

@@ -1,0 +1,87 @@
+package buffer
+
+// Book reserves at least size writable bytes for a vectored read (readv)
+// and returns them as slices appended to vecs[:0]: the free end of the tail
+// node, then new nodes as needed. A size below 1 counts as 1. The slices
+// are valid until BookAck or any other write; BookAck(n) then keeps the
+// first n bytes. Book returns no slice (vecs[:0]) when the buffer is closed.
+// Book belongs to the producer side.
+func (b *LinkBuffer) Book(size int, vecs [][]byte) [][]byte {
+	vecs = vecs[:0]
+	size = max(size, 1)
+	var first *node
+	if room := b.room(); b.writing && room > 0 {
+		first = b.tail
+	} else {
+		t, err := b.reserve(1, size)
+		if err != nil {
+			return vecs
+		}
+		first = t
+	}
+	total := 0
+	for nd := first; ; {
+		free := nd.buf[nd.wp:]
+		vecs = append(vecs, free)
+		total += len(free)
+		if total >= size {
+			break
+		}
+		nd = newNode(min(size-total, maxNodeSize))
+		b.mu.Lock()
+		b.link(nd, nd)
+		b.mu.Unlock()
+	}
+	b.book, b.booked = first, total
+	return vecs
+}
+
+// BookAck keeps the first n bytes of the space handed out by the last Book
+// (what readv filled) and publishes them together with any other pending
+// write, as Flush does. Booked nodes that received nothing are given back at
+// once, so an idle connection whose last read found no data holds no node.
+// It returns ErrNotEnough, publishing nothing, when n exceeds the booked
+// space or no Book is outstanding (n > 0).
+func (b *LinkBuffer) BookAck(n int) error {
+	if n < 0 {
+		return ErrNegativeCount
+	}
+	if n > b.booked {
+		return ErrNotEnough
+	}
+	left := n
+	for nd := b.book; left > 0; nd = nd.next {
+		k := min(left, len(nd.buf)-nd.wp)
+		nd.wp += k
+		left -= k
+	}
+	b.pending += n
+	b.book, b.booked = nil, 0
+	return b.Flush()
+}
+
+// GetBytes appends to vecs[:0] up to cap(vecs) slices covering the readable
+// bytes in order, for a vectored write (writev), without consuming them.
+// After writing m bytes the consumer calls Skip(m) and Release. The slices
+// are valid until Release. A vecs with no capacity gets nothing.
+func (b *LinkBuffer) GetBytes(vecs [][]byte) [][]byte {
+	vecs = vecs[:0]
+	left := int(b.length.Load())
+	if left == 0 || cap(vecs) == 0 || b.closed.Load() {
+		return vecs
+	}
+	for r := b.cursor(); len(vecs) < cap(vecs); r = r.next {
+		seg := r.readable()
+		if len(seg) > left {
+			seg = seg[:left]
+		}
+		if len(seg) > 0 {
+			vecs = append(vecs, seg)
+			left -= len(seg)
+		}
+		if left == 0 {
+			break
+		}
+	}
+	return vecs
+}

@@ -1,0 +1,324 @@
+package buffer
+
+import (
+	"errors"
+	"io"
+)
+
+// begin opens a write batch if none is open: from now until Flush the
+// consumer leaves the tail and every new node alone.
+func (b *LinkBuffer) begin() error {
+	if b.writing {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	b.writing = true
+	b.mark = b.tail
+	return nil
+}
+
+// room returns how many bytes can be written into the tail in place: none
+// when the tail is a view, whose spare capacity belongs to another buffer.
+func (b *LinkBuffer) room() int {
+	t := b.tail
+	if t == nil || t.origin != nil {
+		return 0
+	}
+	return len(t.buf) - t.wp
+}
+
+// reserve returns the tail after making sure it has at least need
+// contiguous free bytes (need >= 1). A new node is sized for
+// max(need, hint), hint capped at maxNodeSize. It opens the batch and links
+// a new node under one lock when both are needed, the common case of a
+// write into a drained buffer.
+func (b *LinkBuffer) reserve(need, hint int) (*node, error) {
+	b.book, b.booked = nil, 0 // any write cancels an outstanding Book
+	if b.writing && b.room() >= need {
+		return b.tail, nil
+	}
+	size := max(need, min(hint, maxNodeSize))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.writing {
+		if b.closed.Load() {
+			return nil, ErrClosed
+		}
+		b.writing = true
+		b.mark = b.tail
+		if b.room() >= need {
+			return b.tail, nil
+		}
+	}
+	nd := newNode(size)
+	b.link(nd, nd)
+	return nd, nil
+}
+
+// link appends the chain first..last to the list; mu must be held.
+func (b *LinkBuffer) link(first, last *node) {
+	if b.tail == nil {
+		b.head = first
+	} else {
+		b.tail.next = first
+	}
+	b.tail = last
+}
+
+// Malloc returns n contiguous writable bytes at the end of the buffer. They
+// count as written (see MallocLen) and become readable at the next Flush;
+// MallocAck can give back an unused end. The slice must not be used after
+// Flush. Malloc belongs to the producer side.
+func (b *LinkBuffer) Malloc(n int) ([]byte, error) {
+	if n < 0 {
+		return nil, ErrNegativeCount
+	}
+	if n == 0 {
+		return []byte{}, b.begin()
+	}
+	t, err := b.reserve(n, n)
+	if err != nil {
+		return nil, err
+	}
+	p := t.buf[t.wp : t.wp+n : t.wp+n]
+	t.wp += n
+	b.pending += n
+	return p, nil
+}
+
+// MallocLen returns the number of bytes written since the last Flush and not
+// yet readable.
+func (b *LinkBuffer) MallocLen() int {
+	return b.pending
+}
+
+// MallocAck keeps the first n bytes written since the last Flush and drops
+// the rest, typically the unused end of a Malloc. It returns ErrNotEnough,
+// changing nothing, when n > MallocLen.
+func (b *LinkBuffer) MallocAck(n int) error {
+	if n < 0 {
+		return ErrNegativeCount
+	}
+	if n > b.pending {
+		return ErrNotEnough
+	}
+	if n == b.pending {
+		return nil
+	}
+	b.book, b.booked = nil, 0
+	keep := n
+	for nd := b.firstOfBatch(); nd != nil; nd = nd.next {
+		end := int(nd.end.Load())
+		if u := nd.wp - end; keep >= u {
+			keep -= u
+		} else {
+			nd.wp = end + keep
+			keep = 0
+		}
+	}
+	b.pending = n
+	return nil
+}
+
+// firstOfBatch returns the first node that may hold unpublished bytes.
+// Only the producer calls it, while its batch is open: the nodes from mark
+// on cannot be freed by the consumer.
+func (b *LinkBuffer) firstOfBatch() *node {
+	if !b.writing {
+		return nil
+	}
+	if b.mark != nil {
+		return b.mark
+	}
+	// The list was empty when the batch began: every node is new. The
+	// consumer does not touch head while nothing is published.
+	return b.head
+}
+
+// WriteBinary copies p to the end of the buffer; the bytes become readable
+// at the next Flush. The caller may reuse p at once.
+func (b *LinkBuffer) WriteBinary(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		t, err := b.reserve(1, len(p))
+		if err != nil {
+			return total - len(p), err
+		}
+		k := copy(t.buf[t.wp:], p)
+		t.wp += k
+		b.pending += k
+		p = p[k:]
+	}
+	return total, nil
+}
+
+// WriteString is WriteBinary for a string.
+func (b *LinkBuffer) WriteString(s string) (int, error) {
+	total := len(s)
+	for len(s) > 0 {
+		t, err := b.reserve(1, len(s))
+		if err != nil {
+			return total - len(s), err
+		}
+		k := copy(t.buf[t.wp:], s)
+		t.wp += k
+		b.pending += k
+		s = s[k:]
+	}
+	return total, nil
+}
+
+// WriteByte appends one byte; it becomes readable at the next Flush.
+func (b *LinkBuffer) WriteByte(c byte) error {
+	t, err := b.reserve(1, 1)
+	if err != nil {
+		return err
+	}
+	t.buf[t.wp] = c
+	t.wp++
+	b.pending++
+	return nil
+}
+
+// Write implements io.Writer: WriteBinary followed by Flush, so that code
+// written for an io.Writer (fmt.Fprintf, io.Copy) produces readable bytes.
+func (b *LinkBuffer) Write(p []byte) (int, error) {
+	n, err := b.WriteBinary(p)
+	if err != nil {
+		return n, err
+	}
+	return n, b.Flush()
+}
+
+// errNegativeRead reports a Reader that broke the io.Reader contract.
+var errNegativeRead = errors.New("buffer: reader returned an invalid count")
+
+// ReadFrom implements io.ReaderFrom: it reads from r into the buffer until
+// io.EOF, publishing each chunk as it arrives (a concurrent consumer sees
+// the bytes at once). It returns the number of bytes read and nil at io.EOF.
+func (b *LinkBuffer) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		t, err := b.reserve(1, minNodeSize)
+		if err != nil {
+			return total, err
+		}
+		free := t.buf[t.wp:]
+		m, err := r.Read(free)
+		if m < 0 || m > len(free) {
+			return total, errNegativeRead
+		}
+		t.wp += m
+		b.pending += m
+		total += int64(m)
+		if ferr := b.Flush(); ferr != nil {
+			return total, ferr
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Append moves every readable byte of other to the end of b without copying
+// them: b links views of other's nodes (shared, reference counted) and
+// other is left empty, with its consumed nodes released. The bytes become
+// readable in b at b's next Flush. Append is a producer call on b and a
+// consumer call on other.
+func (b *LinkBuffer) Append(other *LinkBuffer) error {
+	if other == nil || other == b {
+		return ErrSelfAppend
+	}
+	if other.closed.Load() {
+		return ErrClosed
+	}
+	n := other.Len()
+	if err := b.begin(); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	first, last := other.takeViews(n, false)
+	if err := other.Release(); err != nil {
+		freeChain(first)
+		return err
+	}
+	b.book, b.booked = nil, 0
+	b.mu.Lock()
+	b.link(first, last)
+	b.mu.Unlock()
+	b.pending += n
+	return nil
+}
+
+// Flush publishes every byte written since the last Flush: they become
+// readable by the consumer, and the slices returned by Malloc and Book must
+// no longer be used. Flush closes the write batch, so that a drained buffer
+// can give all its nodes back on the consumer's next Release.
+func (b *LinkBuffer) Flush() error {
+	if !b.writing {
+		if b.closed.Load() {
+			return ErrClosed
+		}
+		return nil
+	}
+	b.mu.Lock()
+	if b.closed.Load() {
+		// Close left the batch to us: free it.
+		freed := b.head
+		b.head, b.tail, b.mark = nil, nil, nil
+		b.writing, b.pending = false, 0
+		b.book, b.booked = nil, 0
+		b.mu.Unlock()
+		freeChain(freed)
+		return ErrClosed
+	}
+	freed := b.trim()
+	for nd := b.firstOfBatch(); nd != nil; nd = nd.next {
+		nd.end.Store(int64(nd.wp))
+		if nd != b.tail {
+			nd.sealed = true
+		}
+	}
+	b.writing = false
+	b.mark, b.book, b.booked = nil, nil, 0
+	b.length.Add(int64(b.pending))
+	b.pending = 0
+	b.mu.Unlock()
+	freeChain(freed)
+	return nil
+}
+
+// trim unlinks the new nodes at the end of the batch that received no byte
+// (left over by Book or MallocAck) and returns them; mu must be held. The
+// consumer cannot be looking at them: nothing in them was ever published.
+func (b *LinkBuffer) trim() *node {
+	var keep *node = b.mark // last node to keep
+	start := b.head
+	if b.mark != nil {
+		start = b.mark.next
+	}
+	for nd := start; nd != nil; nd = nd.next {
+		if nd.wp != int(nd.end.Load()) {
+			keep = nd
+		}
+	}
+	var cut *node
+	if keep == nil {
+		cut = b.head
+		b.head, b.tail = nil, nil
+	} else if keep != b.tail {
+		cut = keep.next
+		keep.next = nil
+		b.tail = keep
+	}
+	return cut
+}
