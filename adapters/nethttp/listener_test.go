@@ -1,0 +1,124 @@
+package nethttp
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestAcceptCloseUnblocks checks that Close wakes a blocked Accept with an
+// error that is net.ErrClosed, and that later Accepts fail the same way.
+func TestAcceptCloseUnblocks(t *testing.T) {
+	forEachStack(t, func(t *testing.T, st stack) {
+		ln := st.listenTB(t)
+		errc := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if c != nil {
+				c.Close()
+			}
+			errc <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+		select {
+		case err := <-errc:
+			t.Fatalf("Accept returned %v with no connection pending", err)
+		default:
+		}
+		ln.Close()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("Accept after Close = %v; want net.ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not unblock Accept")
+		}
+		if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Accept on a closed listener = %v; want net.ErrClosed", err)
+		}
+	})
+}
+
+// TestAcceptAddrs checks the accepted conn's addresses against the dialer's.
+func TestAcceptAddrs(t *testing.T) {
+	forEachStack(t, func(t *testing.T, st stack) {
+		ln := st.listenTB(t)
+		srv, cli := connPair(t, ln, st)
+		if srv.LocalAddr().String() != ln.Addr().String() {
+			t.Errorf("accepted LocalAddr = %v, listener Addr = %v", srv.LocalAddr(), ln.Addr())
+		}
+		if srv.RemoteAddr().String() != cli.LocalAddr().String() {
+			t.Errorf("accepted RemoteAddr = %v, client LocalAddr = %v", srv.RemoteAddr(), cli.LocalAddr())
+		}
+		if _, ok := srv.LocalAddr().(*net.TCPAddr); !ok {
+			t.Errorf("LocalAddr is %T, want *net.TCPAddr", srv.LocalAddr())
+		}
+	})
+}
+
+// TestServeSurvivesEMFILE runs the process out of file descriptors while a
+// client waits in the accept queue. The listener must report that as a
+// temporary error (or ride it out itself) so http.Server.Serve keeps going
+// and answers the client once descriptors are free again.
+func TestServeSurvivesEMFILE(t *testing.T) {
+	for _, st := range stacks() {
+		t.Run(st.name, func(t *testing.T) {
+			checkLeaks(t)
+			e := newHTTPEnv(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "ok")
+			}), nil)
+			// Fill the fd table, then free exactly one fd for the client's
+			// socket (dialed with the standard library, which needs no more),
+			// so the server's accept is the call that meets EMFILE.
+			var fillers []*os.File
+			for range 50000 {
+				f, err := os.Open(os.DevNull)
+				if err != nil {
+					if !errors.Is(err, syscall.EMFILE) {
+						t.Fatalf("filling the fd table: %v", err)
+					}
+					break
+				}
+				fillers = append(fillers, f)
+			}
+			fillers[len(fillers)-1].Close()
+			fillers = fillers[:len(fillers)-1]
+			c, err := net.DialTimeout("tcp", e.addr, 5*time.Second)
+			if err != nil {
+				for _, f := range fillers {
+					f.Close()
+				}
+				t.Fatalf("dial with one free fd: %v", err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(testDeadline))
+			br := bufio.NewReader(c)
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			// Give the server time to try, and fail, to accept.
+			time.Sleep(300 * time.Millisecond)
+			for _, f := range fillers {
+				f.Close()
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no response after the fd table drained: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "ok" {
+				t.Fatalf("body = %q", body)
+			}
+			c.Close()
+			t.Logf("server log: %q", e.log.String())
+		})
+	}
+}
