@@ -1,0 +1,225 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/upoll/upoll/bench/internal/server"
+)
+
+// maxConns keeps each process well inside the 20,000 fd limit.
+const maxConns = 15000
+
+// workloads, in the order a suite runs them.
+var allWorkloads = []string{"pingpong", "pipeline", "http", "idle", "churn"}
+
+// config is what the orchestrator runs.
+type config struct {
+	suite      string
+	targets    []string
+	workloads  []string
+	conns      []int // echo ping-pong connection counts
+	httpConns  []int
+	sizes      []int
+	pipeline   int
+	pipeConns  int
+	idleConns  int
+	churnConns int
+	warmup     time.Duration
+	duration   time.Duration
+	runs       int
+	sweep      bool
+	sweepConns []int
+	pin        string // off, on, both
+	out        string
+	quiet      bool
+	check      string
+}
+
+// suites are the built-in parameter sets; flags override their fields.
+var suites = map[string]config{
+	"smoke": {
+		conns: []int{10}, httpConns: []int{10}, sizes: []int{64}, pipeline: 16, pipeConns: 10,
+		idleConns: 200, churnConns: 4, warmup: 100 * time.Millisecond, duration: 300 * time.Millisecond,
+		runs: 1, sweepConns: []int{10},
+	},
+	"quick": {
+		conns: []int{10, 100, 1000}, httpConns: []int{10, 1000}, sizes: []int{64}, pipeline: 16, pipeConns: 50,
+		idleConns: 5000, churnConns: 16, warmup: 300 * time.Millisecond, duration: time.Second,
+		runs: 3, sweepConns: []int{10, 1000},
+	},
+	"full": {
+		conns: []int{1, 10, 100, 1000, 5000}, httpConns: []int{1, 10, 100, 1000, 5000}, sizes: []int{64, 1024, 4096},
+		pipeline: 16, pipeConns: 100, idleConns: 10000, churnConns: 32, warmup: time.Second, duration: 3 * time.Second,
+		runs: 5, sweepConns: []int{10, 100, 1000},
+	},
+}
+
+// pinValue is -pin: a boolean flag that also takes "both".
+type pinValue struct{ v *string }
+
+func (p pinValue) String() string {
+	if p.v == nil {
+		return "off"
+	}
+	return *p.v
+}
+func (p pinValue) IsBoolFlag() bool { return true }
+func (p pinValue) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "true", "on", "1":
+		*p.v = "on"
+	case "false", "off", "0":
+		*p.v = "off"
+	case "both":
+		*p.v = "both"
+	default:
+		return fmt.Errorf("want on, off or both")
+	}
+	return nil
+}
+
+const usageText = `Usage: go -C bench run . [flags]
+
+Runs upoll against the standard library and peers, each target a server
+process of its own, driven by a load-generator process, and writes a report
+(Markdown, JSON, SVG charts) into -out. Examples:
+
+  go -C bench run .                                  default suite (quick, ~3 min)
+  go -C bench run . -suite smoke -quiet -out /tmp/r  seconds; for scripts and CI
+  go -C bench run . -check /tmp/r                    verify a written report
+  go -C bench run . -targets std-echo,upoll-echo -conns 1000 -runs 5
+  go -C bench run . -sweep                           upoll trigger x wait x dispatch x pollers
+
+Targets: %s
+Workloads: %s
+
+Flags:
+`
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, usageText, strings.Join(server.Names(), ", "), strings.Join(allWorkloads, ", "))
+		fs.PrintDefaults()
+	}
+	var (
+		suite     = fs.String("suite", "quick", "parameter set: smoke, quick or full")
+		targets   = fs.String("targets", "all", "comma-separated targets, or all")
+		workloads = fs.String("workloads", "all", "comma-separated workloads, or all")
+		conns     = fs.String("conns", "", "comma-separated connection counts for ping-pong and HTTP (default: the suite's)")
+		sizes     = fs.String("size", "", "comma-separated echo message sizes in bytes (default: the suite's)")
+		idle      = fs.Int("idle-conns", 0, "connections held for the idle-memory case (default: the suite's)")
+		duration  = fs.Duration("duration", 0, "measured window per run (default: the suite's)")
+		warmup    = fs.Duration("warmup", -1, "warm-up before each window (default: the suite's)")
+		runs      = fs.Int("runs", 0, "runs per case and target (default: the suite's; medians need >= 3)")
+		out       = fs.String("out", "", "report directory (default out/<timestamp> under the current directory)")
+		sweep     = fs.Bool("sweep", false, "also sweep upoll-echo over trigger x wait x dispatch x pollers")
+		quiet     = fs.Bool("quiet", false, "no progress bar and no table; print only the report path")
+		check     = fs.String("check", "", "verify the report in this directory and exit")
+	)
+	pin := "off"
+	fs.Var(pinValue{&pin}, "pin", "pin server to cpu0 and load generator to cpu1 with taskset: -pin, -pin=both (pinned and unpinned)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	base, ok := suites[*suite]
+	if !ok {
+		return nil, fmt.Errorf("-suite %q: want smoke, quick or full", *suite)
+	}
+	cfg := base
+	cfg.suite, cfg.pin, cfg.out, cfg.quiet, cfg.sweep, cfg.check = *suite, pin, *out, *quiet, *sweep, *check
+	var err error
+	if cfg.targets, err = pickList("targets", *targets, server.Names()); err != nil {
+		return nil, err
+	}
+	if cfg.workloads, err = pickList("workloads", *workloads, allWorkloads); err != nil {
+		return nil, err
+	}
+	if *conns != "" {
+		if cfg.conns, err = intList("conns", *conns, 1, maxConns); err != nil {
+			return nil, err
+		}
+		cfg.httpConns, cfg.sweepConns = cfg.conns, cfg.conns
+	}
+	if *sizes != "" {
+		if cfg.sizes, err = intList("size", *sizes, 1, 1<<20); err != nil {
+			return nil, err
+		}
+	}
+	if *idle != 0 {
+		if *idle < 1 || *idle > maxConns {
+			return nil, fmt.Errorf("-idle-conns %d: want 1..%d (the fd limit is 20000 per process)", *idle, maxConns)
+		}
+		cfg.idleConns = *idle
+	}
+	if *duration != 0 {
+		if *duration < 50*time.Millisecond || *duration > 10*time.Minute {
+			return nil, fmt.Errorf("-duration %v: want 50ms..10m", *duration)
+		}
+		cfg.duration = *duration
+	}
+	if *warmup >= 0 {
+		if *warmup > 10*time.Minute {
+			return nil, fmt.Errorf("-warmup %v: want 0..10m", *warmup)
+		}
+		cfg.warmup = *warmup
+	} else if *warmup != -1 {
+		return nil, fmt.Errorf("-warmup %v: must not be negative", *warmup)
+	}
+	if *runs != 0 {
+		if *runs < 1 || *runs > 100 {
+			return nil, fmt.Errorf("-runs %d: want 1..100", *runs)
+		}
+		cfg.runs = *runs
+	}
+	return &cfg, nil
+}
+
+// pickList validates a comma-separated selection against known names.
+func pickList(flagName, s string, known []string) ([]string, error) {
+	if s == "all" || s == "" {
+		return slices.Clone(known), nil
+	}
+	var out []string
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(known, name) {
+			return nil, fmt.Errorf("-%s: unknown %q (known: %s)", flagName, name, strings.Join(known, ", "))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+// intList parses "1,10,100", each within [lo, hi], sorted, without repeats.
+func intList(flagName, s string, lo, hi int) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("-%s: %q is not a number", flagName, f)
+		}
+		if n < lo || n > hi {
+			return nil, fmt.Errorf("-%s: %d out of range %d..%d (the fd limit is 20000 per process)", flagName, n, lo, hi)
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// procCount is the number of CPUs this process may use.
+func procCount() int { return runtime.NumCPU() }

@@ -1,0 +1,300 @@
+// Package load is the harness's load-generator role. It runs in a process of
+// its own, opens connections to one server on 127.0.0.1, drives one workload,
+// verifies every byte it gets back, and prints one "RESULT <json>" line.
+//
+// The measured window starts after a warm-up; the CPU time of the server and
+// of the load generator itself are sampled from /proc at its two ends, so the
+// window of the counts and of the CPU figures is the same.
+package load
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/upoll/upoll/bench/internal/hist"
+	"github.com/upoll/upoll/bench/internal/proc"
+)
+
+// Workloads the load generator knows.
+const (
+	PingPong = "pingpong" // echo: one message in flight per connection
+	Pipeline = "pipeline" // echo: Pipeline messages written at once, then read back
+	HTTP     = "http"     // HTTP/1.1 keep-alive GET, one request in flight per connection
+	Idle     = "idle"     // open Conns connections, one exchange each, then hold them idle
+	Churn    = "churn"    // Conns workers: connect, one echo exchange, close, repeat
+)
+
+// Config is what one load-generator run does.
+type Config struct {
+	Workload  string
+	Addr      string
+	Conns     int
+	Size      int // echo message size in bytes
+	Pipeline  int // messages per batch (Pipeline workload)
+	Warmup    time.Duration
+	Duration  time.Duration
+	ServerPID int // sampled for CPU; 0 skips it
+	Proto     string
+}
+
+// Result is one run's outcome, printed as JSON.
+type Result struct {
+	Workload string `json:"workload"`
+	Conns    int    `json:"conns"`
+	// Ops is messages (echo), requests (http), or connect-exchange-close
+	// cycles (churn) completed inside the measured window; for idle, the
+	// number of connections held.
+	Ops uint64 `json:"ops"`
+	// Bytes is payload bytes echoed inside the window.
+	Bytes uint64 `json:"bytes"`
+	// VerifiedBytes counts every response byte compared with what was
+	// expected, warm-up included.
+	VerifiedBytes uint64  `json:"verified_bytes"`
+	Verified      bool    `json:"verified"`
+	Errors        int     `json:"errors"`
+	FirstError    string  `json:"first_error,omitempty"`
+	WindowSec     float64 `json:"window_sec"`
+	ServerCPUSec  float64 `json:"server_cpu_sec"`
+	LoadCPUSec    float64 `json:"load_cpu_sec"`
+	P50NS         int64   `json:"p50_ns"`
+	P99NS         int64   `json:"p99_ns"`
+	P999NS        int64   `json:"p999_ns"`
+	MaxNS         int64   `json:"max_ns"`
+	MeanNS        float64 `json:"mean_ns"`
+}
+
+// phases of a run, in order.
+const (
+	warming int32 = iota
+	measuring
+	stopping
+)
+
+// run is the state one workload's goroutines share.
+type run struct {
+	cfg   Config
+	phase atomic.Int32
+
+	mu       sync.Mutex
+	errs     int
+	firstErr error
+	hist     *hist.Histogram
+	ops      uint64
+	bytes    uint64
+	verified uint64
+}
+
+// stat is one worker's private tally, merged into run at the end.
+type stat struct {
+	h        hist.Histogram
+	ops      uint64
+	bytes    uint64
+	verified uint64
+}
+
+func (r *run) measuring() bool { return r.phase.Load() == measuring }
+func (r *run) stopped() bool   { return r.phase.Load() == stopping }
+
+// fail records an error unless the run is already stopping (then deadlines
+// and closes are expected).
+func (r *run) fail(err error) {
+	if r.stopped() && !errors.Is(err, errMismatch) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs++
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+}
+
+func (r *run) merge(s *stat) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hist.Merge(&s.h)
+	r.ops += s.ops
+	r.bytes += s.bytes
+	r.verified += s.verified
+}
+
+var errMismatch = errors.New("response bytes differ from what was sent")
+
+// Run executes cfg and writes "RESULT <json>" to out. The idle workload also
+// writes "IDLE <n>" once its connections are up, then waits for a line (or
+// EOF) on in before closing them.
+func Run(cfg Config, in io.Reader, out io.Writer) error {
+	r := &run{cfg: cfg, hist: hist.New()}
+	var (
+		window [2]proc.CPU
+		self   [2]proc.CPU
+		res    Result
+		err    error
+	)
+	sample := func(i int) {
+		if cfg.ServerPID > 0 {
+			window[i], _ = proc.ReadCPU(cfg.ServerPID)
+		}
+		self[i], _ = proc.ReadCPU(os.Getpid())
+	}
+	switch cfg.Workload {
+	case PingPong, Pipeline, HTTP:
+		err = r.steady(sample)
+	case Churn:
+		err = r.churn(sample)
+	case Idle:
+		err = r.idle(in, out)
+	default:
+		return fmt.Errorf("unknown workload %q", cfg.Workload)
+	}
+	if err != nil {
+		return err
+	}
+	res = r.result()
+	if cfg.Workload != Idle {
+		res.WindowSec = window[1].At.Sub(window[0].At).Seconds()
+		if cfg.ServerPID == 0 {
+			res.WindowSec = self[1].At.Sub(self[0].At).Seconds()
+		} else {
+			res.ServerCPUSec = proc.CPUSeconds(window[0], window[1])
+		}
+		res.LoadCPUSec = proc.CPUSeconds(self[0], self[1])
+	}
+	b, _ := json.Marshal(res)
+	_, err = fmt.Fprintf(out, "RESULT %s\n", b)
+	return err
+}
+
+func (r *run) result() Result {
+	h := r.hist
+	res := Result{
+		Workload:      r.cfg.Workload,
+		Conns:         r.cfg.Conns,
+		Ops:           r.ops,
+		Bytes:         r.bytes,
+		VerifiedBytes: r.verified,
+		Errors:        r.errs,
+		P50NS:         h.Quantile(0.5),
+		P99NS:         h.Quantile(0.99),
+		P999NS:        h.Quantile(0.999),
+		MaxNS:         h.Max(),
+		MeanNS:        h.Mean(),
+	}
+	if r.firstErr != nil {
+		res.FirstError = r.firstErr.Error()
+	}
+	res.Verified = r.errs == 0 && r.ops > 0 && r.verified > 0
+	return res
+}
+
+// window runs warm-up, then the measured window, sampling at both ends, then
+// tells workers to stop.
+func (r *run) window(sample func(int)) {
+	time.Sleep(r.cfg.Warmup)
+	sample(0)
+	r.phase.Store(measuring)
+	time.Sleep(r.cfg.Duration)
+	r.phase.Store(stopping)
+	sample(1)
+}
+
+// steady drives the ping-pong, pipelined and HTTP workloads: one goroutine
+// per connection, each with one request (or batch) in flight.
+func (r *run) steady(sample func(int)) error {
+	conns, err := dialAll(r.cfg.Addr, r.cfg.Conns)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := new(stat)
+			var err error
+			if r.cfg.Workload == HTTP {
+				err = r.httpWorker(c, s)
+			} else {
+				err = r.echoWorker(c, i, s)
+			}
+			if err != nil {
+				r.fail(err)
+			}
+			r.merge(s)
+		}()
+	}
+	r.window(sample)
+	// Workers finish their exchange in flight; a deadline frees any stuck
+	// one (its error is ignored: the window is over).
+	stuck := time.AfterFunc(2*time.Second, func() {
+		for _, c := range conns {
+			c.SetDeadline(time.Now())
+		}
+	})
+	wg.Wait()
+	stuck.Stop()
+	for _, c := range conns {
+		c.Close()
+	}
+	return nil
+}
+
+// dialAll opens n connections to addr, at most 64 dials at a time, retrying
+// each a few times (a burst of SYNs can overflow the accept queue).
+func dialAll(addr string, n int) ([]net.Conn, error) {
+	conns := make([]net.Conn, n)
+	sem := make(chan struct{}, 64)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := dial(addr)
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+		return nil, fmt.Errorf("dial %d connections to %s: %w", n, addr, first)
+	}
+	return conns, nil
+}
+
+func dial(addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	var err error
+	for try := 0; try < 5; try++ {
+		var c net.Conn
+		if c, err = d.Dial("tcp", addr); err == nil {
+			return c, nil
+		}
+		time.Sleep(time.Duration(10<<try) * time.Millisecond)
+	}
+	return nil, err
+}

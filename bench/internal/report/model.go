@@ -1,0 +1,218 @@
+// Package report holds the harness's results and writes them: a terminal
+// table, Markdown, JSON with stable field names, and SVG charts. It also
+// checks a written report (the -check mode CI uses).
+package report
+
+import (
+	"slices"
+	"time"
+
+	"github.com/upoll/upoll/bench/internal/proc"
+)
+
+// Schema names the JSON layout; it changes only when a field changes meaning.
+const Schema = "upoll-bench/v1"
+
+// Report is everything one invocation measured.
+type Report struct {
+	Schema   string       `json:"schema"`
+	Started  time.Time    `json:"started"`
+	Finished time.Time    `json:"finished"`
+	Command  []string     `json:"command"`
+	Suite    string       `json:"suite"`
+	Machine  proc.Machine `json:"machine"`
+	Settings Settings     `json:"settings"`
+	Targets  []Target     `json:"targets"`
+	Cases    []Case       `json:"cases"`
+	Sweep    []Case       `json:"sweep,omitempty"`
+	Goals    []Goal       `json:"goals"`
+	Charts   []Chart      `json:"charts"`
+	Notes    []string     `json:"notes,omitempty"`
+	Errors   []string     `json:"errors,omitempty"`
+}
+
+// Settings are the parameters the suite ran with.
+type Settings struct {
+	Runs        int      `json:"runs"`
+	WarmupSec   float64  `json:"warmup_sec"`
+	DurationSec float64  `json:"duration_sec"`
+	Conns       []int    `json:"conns"`
+	HTTPConns   []int    `json:"http_conns"`
+	Sizes       []int    `json:"sizes"`
+	Pipeline    int      `json:"pipeline_depth"`
+	PipeConns   int      `json:"pipeline_conns"`
+	IdleConns   int      `json:"idle_conns"`
+	ChurnConns  int      `json:"churn_workers"`
+	Pin         string   `json:"pin"`
+	Workloads   []string `json:"workloads"`
+}
+
+// Target describes one server implementation.
+type Target struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Baseline bool   `json:"baseline"`
+	Note     string `json:"note"`
+	// Excluded says why a requested target did not run ("" if it ran).
+	Excluded string `json:"excluded,omitempty"`
+}
+
+// Case is one workload configuration, measured on several targets.
+type Case struct {
+	ID       string   `json:"id"`
+	Workload string   `json:"workload"`
+	Kind     string   `json:"kind"`
+	Conns    int      `json:"conns"`
+	Size     int      `json:"size,omitempty"`
+	Pipeline int      `json:"pipeline,omitempty"`
+	Pinned   bool     `json:"pinned"`
+	Baseline string   `json:"baseline"`
+	Results  []Result `json:"results"`
+}
+
+// Result is one target's runs of a case.
+type Result struct {
+	Target string `json:"target"`
+	// Options are the upoll experiment options (sweep only).
+	Options string  `json:"options,omitempty"`
+	Runs    []Run   `json:"runs"`
+	Median  Metrics `json:"median"`
+	// VsBaseline holds medians of ratios computed run by run against the
+	// baseline target's run of the same round (absent for the baseline).
+	VsBaseline *Ratios `json:"vs_baseline,omitempty"`
+	Verified   bool    `json:"verified"`
+}
+
+// Run is one measurement of one target.
+type Run struct {
+	Round int `json:"round"`
+	Metrics
+	VerifiedBytes uint64 `json:"verified_bytes"`
+	Verified      bool   `json:"verified"`
+	Error         string `json:"error,omitempty"`
+}
+
+// Metrics are the figures of one run, or medians over runs.
+type Metrics struct {
+	OpsPerSec         float64 `json:"ops_per_sec,omitempty"`
+	P50US             float64 `json:"p50_us,omitempty"`
+	P99US             float64 `json:"p99_us,omitempty"`
+	P999US            float64 `json:"p999_us,omitempty"`
+	ServerCPUUSPerOp  float64 `json:"server_cpu_us_per_op,omitempty"`
+	ServerCPUCores    float64 `json:"server_cpu_cores,omitempty"`
+	LoadCPUCores      float64 `json:"load_cpu_cores,omitempty"`
+	IdleConns         int     `json:"idle_conns,omitempty"`
+	RSSPerConn        float64 `json:"rss_bytes_per_conn,omitempty"`
+	HeapStackPerConn  float64 `json:"heap_stack_bytes_per_conn,omitempty"`
+	GoroutinesPerConn float64 `json:"goroutines_per_conn,omitempty"`
+}
+
+// MemPerConn is the figure idle-memory goals judge: the larger of the RSS and
+// the Go heap+stack growth per connection.
+func (m Metrics) MemPerConn() float64 { return max(m.RSSPerConn, m.HeapStackPerConn) }
+
+// Ratios are target/baseline, medians of the per-round ratios.
+type Ratios struct {
+	OpsPerSec        float64 `json:"ops_per_sec,omitempty"`
+	ServerCPUUSPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+	P99US            float64 `json:"p99_us,omitempty"`
+	MemPerConn       float64 `json:"mem_per_conn,omitempty"`
+}
+
+// Goal is one target the project set itself, with what was measured.
+type Goal struct {
+	Name      string  `json:"name"`
+	Measured  bool    `json:"measured"`
+	Ratio     float64 `json:"ratio,omitempty"`
+	Value     float64 `json:"value,omitempty"`
+	Threshold float64 `json:"threshold"`
+	// Op is how the measured figure must compare to Threshold: "<=" or ">=".
+	Op     string `json:"op"`
+	Met    bool   `json:"met"`
+	Detail string `json:"detail"`
+}
+
+// Median returns the median of xs (0 for none), ignoring zeros' absence:
+// callers pass only the figures that were measured.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Finish computes r's medians and its ratios against baseline (nil when r is
+// the baseline or the baseline did not run).
+func (r *Result) Finish(baseline *Result) {
+	var ok []Run
+	for _, run := range r.Runs {
+		if run.Verified && run.Error == "" {
+			ok = append(ok, run)
+		}
+	}
+	r.Verified = len(ok) > 0 && len(ok) == len(r.Runs)
+	pick := func(f func(Metrics) float64) float64 {
+		var xs []float64
+		for _, run := range ok {
+			if v := f(run.Metrics); v > 0 {
+				xs = append(xs, v)
+			}
+		}
+		return Median(xs)
+	}
+	r.Median = Metrics{
+		OpsPerSec:         pick(func(m Metrics) float64 { return m.OpsPerSec }),
+		P50US:             pick(func(m Metrics) float64 { return m.P50US }),
+		P99US:             pick(func(m Metrics) float64 { return m.P99US }),
+		P999US:            pick(func(m Metrics) float64 { return m.P999US }),
+		ServerCPUUSPerOp:  pick(func(m Metrics) float64 { return m.ServerCPUUSPerOp }),
+		ServerCPUCores:    pick(func(m Metrics) float64 { return m.ServerCPUCores }),
+		LoadCPUCores:      pick(func(m Metrics) float64 { return m.LoadCPUCores }),
+		RSSPerConn:        pick(func(m Metrics) float64 { return m.RSSPerConn }),
+		HeapStackPerConn:  pick(func(m Metrics) float64 { return m.HeapStackPerConn }),
+		GoroutinesPerConn: pick(func(m Metrics) float64 { return m.GoroutinesPerConn }),
+	}
+	if len(ok) > 0 {
+		r.Median.IdleConns = ok[0].IdleConns
+	}
+	if baseline == nil || baseline == r {
+		return
+	}
+	byRound := map[int]Metrics{}
+	for _, run := range baseline.Runs {
+		if run.Verified && run.Error == "" {
+			byRound[run.Round] = run.Metrics
+		}
+	}
+	ratio := func(f func(Metrics) float64) float64 {
+		var xs []float64
+		for _, run := range ok {
+			b, found := byRound[run.Round]
+			if found && f(b) > 0 && f(run.Metrics) > 0 {
+				xs = append(xs, f(run.Metrics)/f(b))
+			}
+		}
+		return Median(xs)
+	}
+	r.VsBaseline = &Ratios{
+		OpsPerSec:        ratio(func(m Metrics) float64 { return m.OpsPerSec }),
+		ServerCPUUSPerOp: ratio(func(m Metrics) float64 { return m.ServerCPUUSPerOp }),
+		P99US:            ratio(func(m Metrics) float64 { return m.P99US }),
+		MemPerConn:       ratio(func(m Metrics) float64 { return m.MemPerConn() }),
+	}
+}
+
+// Find returns the result of target in c, or nil.
+func (c *Case) Find(target string) *Result {
+	for i := range c.Results {
+		if c.Results[i].Target == target && c.Results[i].Options == "" {
+			return &c.Results[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Text renders the report for a terminal.
+func (r *Report) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "upoll bench — suite %s, %s\n", r.Suite, r.Started.Format(time.RFC3339))
+	b.WriteString(r.machineLine() + "\n")
+	fmt.Fprintf(&b, "%d runs per case, targets interleaved round by round; medians; \"x base\" = median of per-round ratios to the standard library.\n", r.Settings.Runs)
+	for i := range r.Cases {
+		c := &r.Cases[i]
+		fmt.Fprintf(&b, "\n%s (base %s)\n", c.Title(), c.Baseline)
+		c.table(false).text(&b)
+	}
+	if len(r.Sweep) > 0 {
+		b.WriteString("\nSWEEP (upoll-echo options; x base = vs std-echo)\n")
+		for i := range r.Sweep {
+			c := &r.Sweep[i]
+			fmt.Fprintf(&b, "\n%s\n", c.Title())
+			c.table(true).text(&b)
+		}
+		for _, w := range SweepWinners(r.Sweep) {
+			b.WriteString("  " + w + "\n")
+		}
+	}
+	b.WriteString("\nGOALS\n")
+	goalTable(r.Goals).text(&b)
+	r.tail(&b)
+	return b.String()
+}
+
+// Markdown renders the report as a Markdown document.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# upoll bench report\n\nSuite **%s**, started %s, took %s.\n\n",
+		r.Suite, r.Started.Format(time.RFC3339), r.Finished.Sub(r.Started).Round(time.Second))
+	fmt.Fprintf(&b, "Machine: %s\n\n", r.machineLine())
+	fmt.Fprintf(&b, "Command: `%s`\n\n", strings.Join(r.Command, " "))
+	fmt.Fprintf(&b, "Method: each case ran %d times per target, targets interleaved round by round, %.1fs warm-up then a %.1fs measured window per run; "+
+		"figures are medians; ratios (\"x base\") are medians of per-round ratios against the standard-library target of the same round. "+
+		"Server CPU is utime+stime of the server process over the window (schedstat ns where consistent), divided by operations. "+
+		"Every echoed byte and HTTP body was compared with what was expected.\n\n",
+		r.Settings.Runs, r.Settings.WarmupSec, r.Settings.DurationSec)
+	b.WriteString("## Goals\n\n")
+	goalTable(r.Goals).markdown(&b)
+	b.WriteString("\n## Targets\n\n")
+	tt := &table{head: []string{"target", "kind", "what", "status"}}
+	for _, t := range r.Targets {
+		st := "ran"
+		if t.Excluded != "" {
+			st = "excluded: " + t.Excluded
+		}
+		tt.add(t.Name, t.Kind, t.Note, st)
+	}
+	tt.markdown(&b)
+	b.WriteString("\n## Results\n")
+	for i := range r.Cases {
+		c := &r.Cases[i]
+		fmt.Fprintf(&b, "\n### %s\n\nbase: %s\n\n", c.Title(), c.Baseline)
+		c.table(false).markdown(&b)
+	}
+	if len(r.Sweep) > 0 {
+		b.WriteString("\n## Sweep: upoll-echo trigger x wait x dispatch x pollers\n")
+		for i := range r.Sweep {
+			c := &r.Sweep[i]
+			fmt.Fprintf(&b, "\n### %s\n\n", c.Title())
+			c.table(true).markdown(&b)
+		}
+		b.WriteString("\n")
+		for _, w := range SweepWinners(r.Sweep) {
+			b.WriteString("- " + w + "\n")
+		}
+	}
+	b.WriteString("\n## Charts\n\n")
+	for _, ch := range r.BuildCharts() {
+		fmt.Fprintf(&b, "![%s](%s)\n\n", ch.Title, ch.File)
+	}
+	b.WriteString("## Notes\n\n")
+	r.tail(&b)
+	return b.String()
+}
+
+func (r *Report) machineLine() string {
+	m := r.Machine
+	pin := "no pinning"
+	if r.Settings.Pin != "off" {
+		pin = "pinning " + r.Settings.Pin
+	}
+	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), Linux %s, %s %s/%s, %s",
+		m.CPUModel, m.Cores, m.GOMAXPROCS, m.Kernel, m.GoVersion, m.OS, m.Arch, pin)
+}
+
+func (r *Report) tail(b *strings.Builder) {
+	for _, t := range r.Targets {
+		if t.Excluded != "" {
+			fmt.Fprintf(b, "- target %s excluded: %s\n", t.Name, t.Excluded)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(b, "- %s\n", n)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(b, "- ERROR: %s\n", e)
+	}
+}
+
+func goalTable(gs []Goal) *table {
+	t := &table{head: []string{"goal", "measured", "target", "status", "where"}}
+	for _, g := range gs {
+		meas, status := "-", "NOT MEASURED"
+		if g.Measured {
+			if g.Value > 0 {
+				meas = fmt.Sprintf("%.0f B", g.Value)
+			} else {
+				meas = fmt.Sprintf("%.3fx", g.Ratio)
+			}
+			status = "NOT MET"
+			if g.Met {
+				status = "met"
+			}
+		}
+		thr := fmt.Sprintf("%s %.2fx", g.Op, g.Threshold)
+		if g.Value > 0 || strings.Contains(g.Name, "bytes") {
+			thr = fmt.Sprintf("%s %.0f B", g.Op, g.Threshold)
+		}
+		t.add(g.Name, meas, thr, status, g.Detail)
+	}
+	return t
+}
+
+// SweepWinners says, for each sweep case, which options gave the highest
+// throughput and which the lowest server CPU per message.
+func SweepWinners(cases []Case) []string {
+	var out []string
+	for i := range cases {
+		c := &cases[i]
+		var best, cheap *Result
+		for j := range c.Results {
+			r := &c.Results[j]
+			if r.Options == "" || !r.Verified {
+				continue
+			}
+			if best == nil || r.Median.OpsPerSec > best.Median.OpsPerSec {
+				best = r
+			}
+			if r.Median.ServerCPUUSPerOp > 0 && (cheap == nil || r.Median.ServerCPUUSPerOp < cheap.Median.ServerCPUUSPerOp) {
+				cheap = r
+			}
+		}
+		if best == nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: fastest %s (%s msg/s); least server CPU %s (%s µs/msg)",
+			c.Title(), best.Options, num(best.Median.OpsPerSec), cheap.Options, num(cheap.Median.ServerCPUUSPerOp)))
+	}
+	return out
+}

@@ -1,0 +1,24 @@
+package server
+
+import "testing"
+
+func TestParseOptions(t *testing.T) {
+	o, err := ParseOptions("trigger=et,wait=spin,dispatch=inline,pollers=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o != (Options{Trigger: "et", Wait: "spin", Dispatch: "inline", Pollers: 2}) {
+		t.Fatalf("got %+v", o)
+	}
+	if o.String() != "trigger=et,wait=spin,dispatch=inline,pollers=2" {
+		t.Fatalf("String() = %q", o.String())
+	}
+	for _, bad := range []string{"trigger", "trigger=xx", "pollers=0", "pollers=x", "color=red"} {
+		if _, err := ParseOptions(bad); err == nil {
+			t.Errorf("ParseOptions(%q): no error", bad)
+		}
+	}
+	if g := SweepGrid([]int{1, 2}); len(g) != 3*3*2*2 {
+		t.Fatalf("grid has %d points", len(g))
+	}
+}

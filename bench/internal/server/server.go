@@ -1,0 +1,172 @@
+// Package server is the harness's server role: it starts one target (an echo
+// or HTTP server on 127.0.0.1), reports its address, and answers memory
+// queries from the parent over a line protocol on stdin/stdout.
+//
+// Protocol (one line each way):
+//
+//	server -> parent: "READY <pid> <addr>"       once the listener is up
+//	parent -> server: "mem"                       server replies "MEM <json Mem>"
+//	parent -> server: "quit" or EOF on stdin      server exits
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/upoll/upoll/bench/internal/proc"
+)
+
+// Kind is what protocol a target speaks.
+type Kind string
+
+// Target kinds.
+const (
+	Echo Kind = "echo"
+	HTTP Kind = "http"
+)
+
+// Target is one server implementation the harness can start.
+type Target struct {
+	Name string
+	Kind Kind
+	// Baseline marks the standard-library target of its kind; ratios are
+	// computed against it.
+	Baseline bool
+	// Sweepable targets accept experiment options (see ParseOptions).
+	Sweepable bool
+	// Note says what the target is, for reports.
+	Note string
+	// start listens on addr, serves in the background, and returns the
+	// bound address. opts are the -opts string (sweepable targets only).
+	start func(addr, opts string) (net.Addr, error)
+	// available reports why the target cannot run in this build (nil: it can).
+	available func() error
+}
+
+// Available returns nil if the target can run in this build, or why not.
+func (t Target) Available() error {
+	if t.available == nil {
+		return nil
+	}
+	return t.available()
+}
+
+// Targets lists every target compiled into the harness, baselines first.
+func Targets() []Target {
+	return []Target{
+		{Name: "std-echo", Kind: Echo, Baseline: true, Note: "net: goroutine per connection, 2 KiB read buffer", start: startStdEcho},
+		{Name: "upoll-echo", Kind: Echo, Sweepable: true, Note: "upoll netpoll native API (Reader.Slice + Writer.Append + Flush)", start: startUpollEcho, available: upollAvailable},
+		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
+		{Name: "std-http", Kind: HTTP, Baseline: true, Note: "net/http.Server, hello handler", start: startStdHTTP},
+		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on upoll adapters/nethttp listener, same handler", start: startUpollHTTP, available: upollHTTPAvailable},
+		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
+	}
+}
+
+// Lookup returns the target called name.
+func Lookup(name string) (Target, bool) {
+	ts := Targets()
+	i := slices.IndexFunc(ts, func(t Target) bool { return t.Name == name })
+	if i < 0 {
+		return Target{}, false
+	}
+	return ts[i], true
+}
+
+// Names returns the names of all targets.
+func Names() []string {
+	var n []string
+	for _, t := range Targets() {
+		n = append(n, t.Name)
+	}
+	return n
+}
+
+// Mem is the server's memory as its runtime sees it, after a forced GC.
+type Mem struct {
+	HeapAlloc  uint64 `json:"heap_alloc"`
+	HeapInuse  uint64 `json:"heap_inuse"`
+	StackInuse uint64 `json:"stack_inuse"`
+	Sys        uint64 `json:"sys"`
+	Goroutines int    `json:"goroutines"`
+	RSS        uint64 `json:"rss"`
+}
+
+// ReadMem collects garbage, returns free memory to the OS, and reports.
+func ReadMem() Mem {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss, _ := proc.ReadRSS(os.Getpid())
+	return Mem{
+		HeapAlloc:  ms.HeapAlloc,
+		HeapInuse:  ms.HeapInuse,
+		StackInuse: ms.StackInuse,
+		Sys:        ms.Sys,
+		Goroutines: runtime.NumGoroutine(),
+		RSS:        rss,
+	}
+}
+
+// Run starts target name on addr and serves the control protocol on in/out
+// until in reaches EOF or says "quit".
+func Run(name, addr, opts string, in io.Reader, out io.Writer) error {
+	t, ok := Lookup(name)
+	if !ok {
+		return fmt.Errorf("unknown target %q", name)
+	}
+	if opts != "" && !t.Sweepable {
+		return fmt.Errorf("target %s takes no -opts", name)
+	}
+	a, err := t.start(addr, opts)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	if _, err := fmt.Fprintf(out, "READY %d %s\n", os.Getpid(), a); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		switch cmd := strings.TrimSpace(sc.Text()); cmd {
+		case "mem":
+			b, _ := json.Marshal(ReadMem())
+			fmt.Fprintf(out, "MEM %s\n", b)
+		case "quit":
+			return nil
+		case "":
+		default:
+			fmt.Fprintf(out, "ERR unknown command %q\n", cmd)
+		}
+	}
+	return sc.Err()
+}
+
+// acceptLoop accepts until ln is closed, handing each conn to serve. Temporary
+// errors (EMFILE and friends) are retried, as http.Server does.
+func acceptLoop(ln net.Listener, serve func(net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne interface{ Temporary() bool }
+			if errors.As(err, &ne) && ne.Temporary() {
+				continue
+			}
+			fmt.Fprintln(os.Stderr, "accept:", err)
+			return
+		}
+		go serve(c)
+	}
+}
