@@ -10,7 +10,7 @@ func (b *LinkBuffer) Book(size int, vecs [][]byte) [][]byte {
 	vecs = vecs[:0]
 	size = max(size, 1)
 	var first *node
-	if room := b.room(); b.writing && room > 0 {
+	if b.writing && b.room() > 0 { // the tail is ours only while writing
 		first = b.tail
 	} else {
 		t, err := b.reserve(1, size)

@@ -1,0 +1,83 @@
+package buffer
+
+import (
+	"io"
+	"testing"
+)
+
+func TestUseAfterClose(t *testing.T) {
+	live := liveNodes.Load()
+	b := New()
+	b.Write(pattern(0, 3*minNodeSize))
+	b.Next(10)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkLive(t, live)
+	if b.Len() != 0 {
+		t.Fatalf("Len after Close = %d", b.Len())
+	}
+	calls := map[string]func() error{
+		"Close":       b.Close,
+		"Release":     b.Release,
+		"Flush":       b.Flush,
+		"Skip":        func() error { return b.Skip(0) },
+		"Next":        func() error { _, err := b.Next(0); return err },
+		"Peek":        func() error { _, err := b.Peek(0); return err },
+		"Until":       func() error { _, err := b.Until('\n'); return err },
+		"ReadByte":    func() error { _, err := b.ReadByte(); return err },
+		"ReadBinary":  func() error { _, err := b.ReadBinary(0); return err },
+		"ReadString":  func() error { _, err := b.ReadString(0); return err },
+		"Slice":       func() error { _, err := b.Slice(0); return err },
+		"Read":        func() error { _, err := b.Read(make([]byte, 1)); return err },
+		"WriteTo":     func() error { _, err := b.WriteTo(io.Discard); return err },
+		"Malloc":      func() error { _, err := b.Malloc(1); return err },
+		"Malloc(0)":   func() error { _, err := b.Malloc(0); return err },
+		"WriteBinary": func() error { _, err := b.WriteBinary([]byte("x")); return err },
+		"WriteString": func() error { _, err := b.WriteString("x"); return err },
+		"WriteByte":   func() error { return b.WriteByte('x') },
+		"Write":       func() error { _, err := b.Write([]byte("x")); return err },
+		"ReadFrom":    func() error { _, err := b.ReadFrom(&errAfter{}); return err },
+		"Append":      func() error { o := New(); o.Write([]byte("x")); return b.Append(o) },
+		"AppendFrom":  func() error { return New().Append(b) },
+	}
+	for name, call := range calls {
+		if err := call(); err != ErrClosed {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+	if v := b.Book(10, nil); len(v) != 0 {
+		t.Errorf("Book after Close returned %d slices", len(v))
+	}
+	if v := b.GetBytes(make([][]byte, 0, 2)); len(v) != 0 {
+		t.Errorf("GetBytes after Close returned %d slices", len(v))
+	}
+	if err := b.BookAck(0); err != ErrClosed {
+		t.Errorf("BookAck after Close: %v", err)
+	}
+}
+
+// TestCloseDuringWriteBatch: Close may overlap a producer's open batch; the
+// producer's Flush then frees the batch and reports ErrClosed.
+func TestCloseDuringWriteBatch(t *testing.T) {
+	for _, published := range []int{0, 10, minNodeSize + 10} {
+		live := liveNodes.Load()
+		b := New()
+		b.Write(pattern(0, published))
+		p, err := b.Malloc(2 * minNodeSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		clear(p) // the producer's slice is still its own
+		b.WriteString("more")
+		if err := b.Flush(); err != ErrClosed {
+			t.Fatalf("Flush after Close: %v", err)
+		}
+		checkLive(t, live)
+	}
+}
+
+type errAfter struct{}
+
+func (*errAfter) Read(p []byte) (int, error) { return 0, io.EOF }
