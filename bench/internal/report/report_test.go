@@ -1,0 +1,160 @@
+package report
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/bench/internal/proc"
+)
+
+func steadyRun(round int, ops, cpu float64) Run {
+	return Run{Round: round, Verified: true, VerifiedBytes: 1000, Metrics: Metrics{
+		OpsPerSec: ops, P50US: 10, P99US: 50, P999US: 90, ServerCPUUSPerOp: cpu, ServerCPUCores: 0.5, LoadCPUCores: 0.6}}
+}
+
+func sample() *Report {
+	pp := Case{ID: "pingpong/echo/c1000/s64", Workload: "pingpong", Kind: "echo", Conns: 1000, Size: 64, Baseline: "std-echo",
+		Results: []Result{
+			{Target: "std-echo", Runs: []Run{steadyRun(0, 100, 10), steadyRun(1, 120, 12), steadyRun(2, 90, 9)}},
+			// Run by run, upoll uses 0.5x the CPU of std, whatever the drift.
+			{Target: "upoll-echo", Runs: []Run{steadyRun(0, 150, 5), steadyRun(1, 150, 6), steadyRun(2, 150, 4.5)}},
+			{Target: "cloudwego-echo", Runs: []Run{steadyRun(0, 140, 4), steadyRun(1, 140, 4.8), steadyRun(2, 140, 3.6)}},
+		}}
+	http := Case{ID: "http/http/c100", Workload: "http", Kind: "http", Conns: 100, Baseline: "std-http",
+		Results: []Result{
+			{Target: "std-http", Runs: []Run{steadyRun(0, 1000, 20)}},
+			{Target: "upoll-http", Runs: []Run{steadyRun(0, 960, 19)}},
+		}}
+	idleRun := func(rss, hs float64) Run {
+		return Run{Verified: true, VerifiedBytes: 64, Metrics: Metrics{IdleConns: 1000, RSSPerConn: rss, HeapStackPerConn: hs, GoroutinesPerConn: 1}}
+	}
+	idle := Case{ID: "idle/echo/c1000", Workload: "idle", Kind: "echo", Conns: 1000, Baseline: "std-echo",
+		Results: []Result{
+			{Target: "std-echo", Runs: []Run{idleRun(8000, 7800)}},
+			{Target: "upoll-echo", Runs: []Run{idleRun(300, 450)}},
+		}}
+	r := &Report{Schema: Schema, Started: time.Unix(1700000000, 0), Finished: time.Unix(1700000100, 0), Suite: "quick",
+		Machine: proc.Machine{Cores: 2, GoVersion: "go1.26", CPUModel: "test", Kernel: "6"}, Settings: Settings{Runs: 3, Pin: "off"},
+		Targets: []Target{{Name: "std-echo", Kind: "echo", Baseline: true}, {Name: "upoll-echo", Kind: "echo"},
+			{Name: "cloudwego-echo", Kind: "echo"}, {Name: "std-http", Kind: "http", Baseline: true}, {Name: "upoll-http", Kind: "http"}},
+		Cases: []Case{pp, http, idle}}
+	for i := range r.Cases {
+		c := &r.Cases[i]
+		base := c.Find(c.Baseline)
+		for j := range c.Results {
+			c.Results[j].Finish(base)
+		}
+	}
+	r.Goals = Goals(r.Cases)
+	return r
+}
+
+func TestMedianAndRatiosRunByRun(t *testing.T) {
+	if Median([]float64{3, 1, 2}) != 2 || Median([]float64{4, 1, 3, 2}) != 2.5 || Median(nil) != 0 {
+		t.Fatal("Median wrong")
+	}
+	r := sample()
+	up := r.Cases[0].Find("upoll-echo")
+	if up.Median.ServerCPUUSPerOp != 5 || up.VsBaseline.ServerCPUUSPerOp != 0.5 {
+		t.Fatalf("upoll median %v ratio %v", up.Median.ServerCPUUSPerOp, up.VsBaseline.ServerCPUUSPerOp)
+	}
+	if r.Cases[0].Find("std-echo").VsBaseline != nil {
+		t.Fatal("baseline has a ratio to itself")
+	}
+}
+
+func TestGoals(t *testing.T) {
+	want := map[string]struct {
+		ratio, value float64
+		met          bool
+	}{
+		"upoll-echo server CPU/msg vs std-echo":         {0.5, 0, true},
+		"upoll-echo server CPU/msg vs cloudwego-echo":   {1.25, 0, false},
+		"upoll-http req/s vs std-http @100 conns":       {0.96, 0, true},
+		"upoll-echo idle memory per connection (bytes)": {450.0 / 8000, 450, false},
+	}
+	gs := sample().Goals
+	if len(gs) != len(want) {
+		t.Fatalf("%d goals: %+v", len(gs), gs)
+	}
+	for _, g := range gs {
+		w, ok := want[g.Name]
+		if !ok {
+			t.Fatalf("unexpected goal %q", g.Name)
+		}
+		if !g.Measured || g.Met != w.met || abs64(g.Ratio-w.ratio) > 1e-9 || g.Value != w.value {
+			t.Errorf("%s: got %+v, want %+v", g.Name, g, w)
+		}
+	}
+	none := Goals(nil)
+	for _, g := range none {
+		if g.Measured || g.Met || g.Detail == "" {
+			t.Errorf("goal without data: %+v", g)
+		}
+	}
+}
+
+func abs64(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestWriteAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	r := sample()
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if probs := Check(dir); len(probs) != 0 {
+		t.Fatalf("sound report fails check: %v", probs)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	for _, s := range []string{"## Goals", "NOT MET", "met", "upoll-echo", "0.50x", "throughput_pingpong.svg", "memory_per_conn.svg"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("report.md lacks %q", s)
+		}
+	}
+	txt := r.Text()
+	if !strings.Contains(txt, "GOALS") || !strings.Contains(txt, "echo ping-pong: 1000 conns x 64 B") {
+		t.Errorf("text report:\n%s", txt)
+	}
+	// The JSON field names are an interface for scripts.
+	var raw map[string]any
+	b, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"schema", "machine", "settings", "targets", "cases", "goals", "charts"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("report.json lacks %q", k)
+		}
+	}
+	if !strings.Contains(string(b), `"server_cpu_us_per_op"`) || !strings.Contains(string(b), `"ops_per_sec"`) {
+		t.Error("report.json lacks metric field names")
+	}
+
+	// A failed run, a missing chart, and a missing file are each caught.
+	r.Cases[0].Results[1].Runs[0].Verified = false
+	r.Cases[0].Results[1].Finish(r.Cases[0].Find("std-echo"))
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if probs := Check(dir); len(probs) == 0 {
+		t.Fatal("unverified run passes check")
+	}
+	r = sample()
+	r.Write(dir)
+	os.Remove(filepath.Join(dir, "p99_pingpong.svg"))
+	if probs := Check(dir); len(probs) != 1 || !strings.Contains(probs[0], "p99_pingpong.svg") {
+		t.Fatalf("missing chart: %v", probs)
+	}
+	if probs := Check(t.TempDir()); len(probs) == 0 {
+		t.Fatal("empty dir passes check")
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/upoll/upoll/bench/internal/report"
+	"github.com/upoll/upoll/bench/internal/server"
+)
+
+// TestMain lets the test binary stand in for the bench binary: the
+// orchestrator re-executes os.Executable() with childEnv set, and then the
+// child runs its role instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(realMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestBadFlagsExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"-suite", "huge"},
+		{"-targets", "std-echo,nginx"},
+		{"-conns", "10,abc"},
+		{"-conns", "0"},
+		{"-conns", "30000"},
+		{"-size", "0"},
+		{"-duration", "1ms"},
+		{"-runs", "-1"},
+		{"-warmup", "-5s"},
+		{"-pin=sometimes"},
+		{"-idle-conns", "25000"},
+		{"-workloads", "pingpong,dance"},
+		{"-nosuchflag"},
+		{"stray"},
+		{"-role", "server", "-target", "std-echo", "-addr", "0.0.0.0:0"},
+		{"-role", "client"},
+	} {
+		var out, errb strings.Builder
+		if code := realMain(args, strings.NewReader(""), &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, errb.String())
+		}
+		if errb.Len() == 0 {
+			t.Errorf("%v: no message on stderr", args)
+		}
+	}
+}
+
+func TestFlagsOverrideSuite(t *testing.T) {
+	var errb strings.Builder
+	cfg, err := parseFlags([]string{"-suite", "smoke", "-conns", "100,10,100", "-size", "128", "-runs", "3", "-pin=both", "-targets", "std-echo"}, &errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.conns) != 2 || cfg.conns[0] != 10 || cfg.conns[1] != 100 || cfg.httpConns[1] != 100 {
+		t.Fatalf("conns %v http %v", cfg.conns, cfg.httpConns)
+	}
+	if cfg.sizes[0] != 128 || cfg.runs != 3 || cfg.pin != "both" || len(cfg.targets) != 1 {
+		t.Fatalf("cfg %+v", cfg)
+	}
+	cfg, err = parseFlags([]string{"-pin"}, &errb)
+	if err != nil || cfg.pin != "on" || cfg.suite != "quick" {
+		t.Fatalf("-pin alone: %v %+v", err, cfg)
+	}
+	if code := realMain([]string{"-h"}, strings.NewReader(""), &strings.Builder{}, &errb); code != 0 {
+		t.Fatalf("-h exit %d", code)
+	}
+	if !strings.Contains(errb.String(), "Usage: go -C bench run .") {
+		t.Fatalf("usage text missing: %q", errb.String())
+	}
+}
+
+func TestPlanCases(t *testing.T) {
+	cfg, err := parseFlags([]string{"-suite", "quick", "-pin=both", "-workloads", "pingpong,idle,http"}, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan(cfg, nil); len(got) != 0 {
+		t.Fatalf("no targets must plan no cases, got %d", len(got))
+	}
+	stdEcho, _ := server.Lookup("std-echo")
+	stdHTTP, _ := server.Lookup("std-http")
+	cases := plan(cfg, map[server.Kind][]entry{server.Echo: {{target: stdEcho}}, server.HTTP: {{target: stdHTTP}}})
+	// 3 conns x {unpinned, pinned} ping-pong + 2 x 2 HTTP + idle echo + idle http.
+	if len(cases) != 6+4+2 {
+		t.Fatalf("%d cases", len(cases))
+	}
+	ids := map[string]bool{}
+	for _, c := range cases {
+		if ids[c.ID] {
+			t.Fatalf("duplicate case id %s", c.ID)
+		}
+		ids[c.ID] = true
+		if c.Baseline == "" || len(c.Results) != 1 {
+			t.Fatalf("%s: baseline %q, %d results", c.ID, c.Baseline, len(c.Results))
+		}
+	}
+	if !ids["pingpong/echo/c1000/s64/pinned"] || !ids["idle/http/c5000"] {
+		t.Fatalf("ids %v", ids)
+	}
+}
+
+// TestSmokeEndToEnd runs the whole pipeline on the std-echo target: server
+// and load-generator child processes, report files, and the checker.
+func TestSmokeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb strings.Builder
+	args := []string{"-suite", "smoke", "-quiet", "-targets", "std-echo", "-out", dir, "-runs", "2", "-idle-conns", "50"}
+	if code := realMain(args, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
+	}
+	if errb.Len() != 0 {
+		t.Fatalf("-quiet wrote to stderr: %q", errb.String())
+	}
+	if probs := report.Check(dir); len(probs) != 0 {
+		t.Fatalf("check: %v", probs)
+	}
+	var r report.Report
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	workloads := map[string]bool{}
+	for _, c := range r.Cases {
+		workloads[c.Workload] = true
+		res := c.Find("std-echo")
+		if res == nil || len(res.Runs) != 2 || !res.Verified {
+			t.Fatalf("%s: std-echo result %+v", c.ID, res)
+		}
+	}
+	for _, w := range []string{"pingpong", "pipeline", "idle", "churn"} {
+		if !workloads[w] {
+			t.Errorf("workload %s missing from %v", w, workloads)
+		}
+	}
+	idle := r.Cases[0]
+	for _, c := range r.Cases {
+		if c.Workload == "idle" {
+			idle = c
+		}
+	}
+	// A goroutine-per-connection server holds about one goroutine and
+	// several KB per idle connection.
+	m := idle.Results[0].Median
+	if m.GoroutinesPerConn < 0.9 || m.HeapStackPerConn < 2048 {
+		t.Errorf("std-echo idle figures implausible: %+v", m)
+	}
+	if code := realMain([]string{"-check", dir}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("-check exit %d: %s", code, errb.String())
+	}
+	os.Remove(filepath.Join(dir, "report.md"))
+	if code := realMain([]string{"-check", dir}, strings.NewReader(""), &out, &errb); code != 1 {
+		t.Fatalf("-check of a broken report: exit %d, want 1", code)
+	}
+}
