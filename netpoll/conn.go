@@ -1,0 +1,344 @@
+package netpoll
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/upoll/upoll/buffer"
+)
+
+// Conn is a connection served by a poller. *Conn implements net.Conn
+// (blocking Read/Write with deadlines, for net/http and friends) and
+// also offers a nocopy API through Reader and Writer.
+//
+// Reads: the poller reads the socket into the inbound buffer; Read,
+// Reader().Next and friends consume from it and block only when it
+// holds too little. Writes: Write and Writer().Flush write with writev
+// on the caller's goroutine; whatever the kernel does not take is sent
+// by the poller on EPOLLOUT.
+//
+// Concurrent Reads (and Reader calls) are serialized, as are
+// concurrent Writes (and Writer calls); a read and a write may run at
+// the same time. Close may be called from any goroutine and wakes every
+// blocked call.
+type Conn struct {
+	fd       int32
+	slot     int32  // registry index (epoll_event.data.fd)
+	gen      int32  // registry generation (epoll_event.data.pad)
+	armed    uint32 // events armed in epoll; guarded by emu
+	readSize uint32 // adaptive readv size; poller goroutine only
+	flags    atomic.Uint32
+	hstate   atomic.Uint32 // handler runner state, see dispatch.go
+	need     atomic.Int32  // bytes a blocked reader waits for
+	cerr     atomic.Int32  // errno that broke the connection
+
+	fdst  fdState
+	p     *poller
+	owner *owner
+
+	rmu sync.Mutex // serializes readers (consumer side of in)
+	wmu sync.Mutex // serializes writers (producer side of out)
+	emu sync.Mutex // consumer side of out (writev) and epoll masks
+
+	rwait, wwait atomic.Pointer[waiter] // lazily made on first block
+	rdl, wdl     atomic.Int64           // deadlines, unix ns; 0 = none
+	tmo          atomic.Pointer[timeouts]
+	lastActive   atomic.Int64 // unix ns of the last I/O
+	reason       atomic.Pointer[error]
+
+	ctx   any
+	laddr net.Addr
+	raddr peerAddr
+
+	in, out buffer.LinkBuffer
+}
+
+// flags bits.
+const (
+	fRegistered    = 1 << iota // added to epoll and not yet deleted
+	fPeerEOF                   // read returned 0: the peer shut its write side
+	fBroken                    // a read or write failed (errno in cerr)
+	fWrShut                    // CloseWrite done
+	fInPaused                  // input bound reached: reading stopped
+	fConnecting                // nonblocking connect in progress
+	fReaderWaiting             // a reader is blocked for input
+	fInline                    // an inline handler is running
+	fConnectHook               // OnConnect not yet run
+	fLinger                    // closed, the poller is sending the rest
+	fLingerDone                // the lingering close has finished
+	fUnix                      // AF_UNIX socket
+)
+
+// timeouts are a connection's own read/write/idle timeouts, set by
+// SetReadTimeout and friends; nil means the owner's configuration.
+type timeouts struct {
+	read, write, idle time.Duration
+}
+
+// owner is what connections of one server (or one dialer) share.
+type owner struct {
+	cfg     config
+	handler Handler
+}
+
+// Handler processes input of a connection. It runs when input arrives;
+// handlers of one connection never overlap and see input in order. A
+// handler that returns an error or panics closes its connection.
+type Handler func(c *Conn) error
+
+// lingerTimeout bounds how long a closed connection keeps sending the
+// output that was queued when Close was called (unless the write
+// timeout is shorter).
+const lingerTimeout = 5 * time.Second
+
+func newConn(fd int, p *poller, o *owner, unixSock bool) *Conn {
+	c := &Conn{fd: int32(fd), p: p, owner: o}
+	c.fdst.init()
+	if unixSock {
+		c.flags.Store(fUnix)
+	}
+	c.lastActive.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *Conn) cfg() *config { return &c.owner.cfg }
+
+func (c *Conn) readTimeout() time.Duration {
+	if t := c.tmo.Load(); t != nil {
+		return t.read
+	}
+	return c.owner.cfg.ReadTimeout
+}
+
+func (c *Conn) writeTimeout() time.Duration {
+	if t := c.tmo.Load(); t != nil {
+		return t.write
+	}
+	return c.owner.cfg.WriteTimeout
+}
+
+func (c *Conn) idleTimeout() time.Duration {
+	if t := c.tmo.Load(); t != nil {
+		return t.idle
+	}
+	return c.owner.cfg.IdleTimeout
+}
+
+// setTimeouts updates one of the per-connection timeouts.
+func (c *Conn) setTimeouts(f func(t *timeouts)) {
+	for {
+		old := c.tmo.Load()
+		var t timeouts
+		if old != nil {
+			t = *old
+		} else {
+			t = timeouts{c.owner.cfg.ReadTimeout, c.owner.cfg.WriteTimeout, c.owner.cfg.IdleTimeout}
+		}
+		f(&t)
+		if c.tmo.CompareAndSwap(old, &t) {
+			return
+		}
+	}
+}
+
+// SetReadTimeout bounds each blocking read wait (Read, Reader calls)
+// to d; 0 means none. An absolute deadline (SetReadDeadline) also
+// applies; the earlier wins.
+func (c *Conn) SetReadTimeout(d time.Duration) error {
+	c.setTimeouts(func(t *timeouts) { t.read = d })
+	notify(&c.rwait)
+	return nil
+}
+
+// SetWriteTimeout bounds each blocking write wait (Write, Flush).
+func (c *Conn) SetWriteTimeout(d time.Duration) error {
+	c.setTimeouts(func(t *timeouts) { t.write = d })
+	notify(&c.wwait)
+	return nil
+}
+
+// SetIdleTimeout closes the connection after d without I/O; 0: never.
+// The check runs on the poller at a quarter of the smallest idle
+// timeout (within [1ms, 1s]), so the close comes between d and d plus
+// that period.
+func (c *Conn) SetIdleTimeout(d time.Duration) error {
+	c.setTimeouts(func(t *timeouts) { t.idle = d })
+	c.lastActive.Store(time.Now().UnixNano())
+	if d > 0 {
+		c.p.noteIdle(d)
+	}
+	return nil
+}
+
+// Context returns the value set by SetContext.
+func (c *Conn) Context() any { return c.ctx }
+
+// SetContext attaches per-connection state, typically in OnConnect.
+// It is not synchronized: set it before other goroutines read it (the
+// OnConnect hook runs before every handler of the connection).
+func (c *Conn) SetContext(v any) { c.ctx = v }
+
+// IsActive reports whether the connection is open: not closed locally,
+// not broken, and not shut down by the peer with all input consumed.
+func (c *Conn) IsActive() bool {
+	if c.fdst.closed() {
+		return false
+	}
+	f := c.flags.Load()
+	if f&fBroken != 0 {
+		return false
+	}
+	return f&fPeerEOF == 0 || c.in.Len() > 0
+}
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.raddr.kind == addrUnix {
+		if c.incref() {
+			defer c.decref()
+			if sa, err := sysGetpeername(int(c.fd)); err == nil {
+				return sockaddrToAddr(sa)
+			}
+		}
+		return &net.UnixAddr{Name: "", Net: "unix"}
+	}
+	return c.raddr.netAddr()
+}
+
+func (c *Conn) network() string {
+	if c.flags.Load()&fUnix != 0 {
+		return "unix"
+	}
+	return "tcp"
+}
+
+// opErr wraps err with the operation and addresses, as Go's net does.
+// The deadline error is returned as a *net.OpError at the top level:
+// net/http type-asserts net.Error on it.
+func (c *Conn) opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.network(), Source: c.laddr, Addr: c.RemoteAddr(), Err: err}
+}
+
+func (c *Conn) incref() bool { return c.fdst.incref() }
+
+func (c *Conn) decref() {
+	if c.fdst.decref() {
+		c.destroy()
+	}
+}
+
+// Close closes the connection. Blocked Read/Write/Reader/Flush calls in
+// other goroutines return an error that satisfies errors.Is(err,
+// net.ErrClosed). Output still queued (a Flush that returned below
+// MaxOutput) is sent by the poller for up to 5 s (or the write timeout,
+// if shorter) before the socket closes; input not yet read is dropped.
+func (c *Conn) Close() error {
+	if !c.closeWith(nil) {
+		return c.opErr("close", errClosed)
+	}
+	return nil
+}
+
+// closeWith runs the close once and reports whether this call did.
+// reason reaches OnDisconnect.
+func (c *Conn) closeWith(reason error) bool {
+	if !c.fdst.markClosed() {
+		return false
+	}
+	if reason != nil {
+		c.reason.Store(&reason)
+	}
+	notify(&c.rwait)
+	notify(&c.wwait)
+	if c.out.Len() > 0 && c.flags.Load()&(fBroken|fRegistered) == fRegistered {
+		c.linger()
+	} else {
+		c.finishClose()
+	}
+	c.notifyDisconnect()
+	return true
+}
+
+// linger keeps the socket until the poller has sent the queued output
+// (finishClose is then called by pollFlush) or the linger time passes.
+func (c *Conn) linger() {
+	c.flags.Or(fLinger)
+	c.updateEvents()
+	d := lingerTimeout
+	if wt := c.writeTimeout(); wt > 0 && wt < d {
+		d = wt
+	}
+	time.AfterFunc(d, c.finishClose)
+	if c.out.Len() == 0 {
+		c.finishClose()
+	}
+}
+
+// finishClose removes the registration and drops the open reference;
+// the last reference closes the fd. It runs once.
+func (c *Conn) finishClose() {
+	for {
+		f := c.flags.Load()
+		if f&fLingerDone != 0 {
+			return
+		}
+		if c.flags.CompareAndSwap(f, f|fLingerDone) {
+			break
+		}
+	}
+	c.deregister()
+	c.decref()
+}
+
+// deregister deletes the epoll registration (once); later events for
+// the slot are impossible, and queued ones are stale.
+func (c *Conn) deregister() {
+	c.emu.Lock()
+	defer c.emu.Unlock()
+	if c.flags.Load()&fRegistered == 0 {
+		return
+	}
+	c.flags.And(^uint32(fRegistered))
+	c.p.ep.del(int(c.fd))
+}
+
+// destroy runs when the last reference is dropped after Close: no
+// goroutine can be inside a syscall on the fd or inside a buffer call.
+func (c *Conn) destroy() {
+	sysClose(int(c.fd))
+	if c.p != nil {
+		c.p.reg.remove(c.slot)
+		c.p.ctr.liveConns.Add(-1)
+	}
+	c.in.Close()
+	c.out.Close()
+}
+
+// closeReason is the error reported to OnDisconnect.
+func (c *Conn) closeReason() error {
+	if r := c.reason.Load(); r != nil {
+		return *r
+	}
+	return nil
+}
+
+// checkIdle closes c if it has had no I/O for its idle timeout. Runs
+// on the poller goroutine.
+func (c *Conn) checkIdle(now int64) {
+	d := c.idleTimeout()
+	if d <= 0 || c.fdst.closed() {
+		return
+	}
+	if c.owner.handler != nil && c.hstate.Load()&hRunning != 0 {
+		return // a running handler is activity
+	}
+	if now-c.lastActive.Load() < int64(d) {
+		return
+	}
+	c.closeWith(ErrIdleTimeout)
+}

@@ -1,0 +1,290 @@
+package netpoll
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Adaptive readv size: starts small so idle-ish connections take small
+// pool buffers, doubles while reads fill the booking.
+const (
+	minReadSize = 4 << 10
+	maxReadSize = 64 << 10
+)
+
+// onEvent handles epoll events of c on the poller goroutine and reports
+// whether c must be given another turn (edge-triggered budget used).
+func (c *Conn) onEvent(ev uint32) (requeue bool) {
+	if !c.incref() {
+		if c.flags.Load()&fLinger != 0 && c.fdst.increfClosed() {
+			c.lingerEvent(ev)
+			c.decref()
+		}
+		return false
+	}
+	defer c.decref()
+	trig := c.owner.cfg.Trigger
+	if trig == OneShot {
+		c.emu.Lock()
+		c.armed = 0 // the kernel disarmed the registration
+		c.emu.Unlock()
+	}
+	f := c.flags.Load()
+	if f&fConnecting != 0 {
+		if ev&(evOut|evErr|evHup) != 0 {
+			c.flags.And(^uint32(fConnecting))
+			notify(&c.wwait)
+		}
+		c.updateEvents()
+		return false
+	}
+	input := false
+	if ev&(evIn|evRDHup|evHup|evErr) != 0 && f&(fPeerEOF|fBroken) == 0 {
+		n, more, eof, err := c.fill(trig)
+		if err != nil {
+			c.broke(err)
+		}
+		input = n > 0 || eof || err != nil
+		requeue = more
+	}
+	if ev&(evOut|evErr|evHup) != 0 && c.out.Len() > 0 {
+		c.pollFlush()
+	}
+	if ev&evErr != 0 && c.flags.Load()&fBroken == 0 {
+		if err := sysSocketError(int(c.fd)); err != nil {
+			c.broke(err)
+			input = true
+		}
+	}
+	if ev&evHup != 0 && c.flags.Load()&fPeerEOF != 0 {
+		// Both directions are down: nothing more can come, and a
+		// level-triggered registration would report HUP forever.
+		c.deregister()
+	}
+	if input {
+		c.onInput()
+	}
+	if !requeue {
+		c.updateEvents()
+	}
+	return requeue
+}
+
+// lingerEvent sends the rest of a closed connection's output.
+func (c *Conn) lingerEvent(ev uint32) {
+	if ev&(evOut|evErr|evHup) != 0 {
+		c.pollFlush()
+	}
+	if c.out.Len() == 0 || ev&(evErr|evHup) != 0 || c.flags.Load()&fBroken != 0 {
+		c.finishClose()
+	} else {
+		c.updateEvents()
+	}
+}
+
+// fill reads from the socket into the inbound buffer: once in level-
+// triggered mode, until EAGAIN (or EdgeBudget bytes) otherwise, and
+// never beyond the input bound. Runs on the poller with a reference.
+func (c *Conn) fill(trig Trigger) (n int, more, eof bool, err error) {
+	p := c.p
+	for {
+		limit := max(c.owner.cfg.MaxInput, int(c.need.Load()))
+		if c.in.Len() >= limit {
+			c.flags.Or(fInPaused)
+			// A consumer that drained between the check and the flag
+			// did not see the flag: look again.
+			if c.in.Len() >= limit {
+				return n, false, false, nil
+			}
+			c.flags.And(^uint32(fInPaused))
+		}
+		size := int(c.readSize)
+		if size == 0 {
+			size = minReadSize
+		}
+		vecs := c.in.Book(size, p.vecs[:0])
+		if len(vecs) == 0 {
+			return n, false, false, nil // buffer closed
+		}
+		m, rerr := sysReadv(int(c.fd), vecs)
+		p.ctr.readCalls.Add(1)
+		if m < 0 {
+			m = 0
+		}
+		c.in.BookAck(m)
+		clear(p.vecs[:len(vecs)])
+		switch {
+		case rerr == unix.EAGAIN:
+			p.ctr.readEAGAIN.Add(1)
+			return n, false, false, nil
+		case rerr != nil:
+			return n, false, false, os.NewSyscallError("readv", rerr)
+		case m == 0:
+			c.flags.Or(fPeerEOF)
+			return n, false, true, nil
+		}
+		n += m
+		p.ctr.bytesIn.Add(uint64(m))
+		c.lastActive.Store(time.Now().UnixNano())
+		if m >= size && size < maxReadSize {
+			c.readSize = uint32(size * 2)
+		}
+		if trig == LevelTriggered {
+			return n, false, false, nil
+		}
+		if n >= EdgeBudget {
+			// One-shot re-arms level-style and is notified again; edge-
+			// triggered is not, so the poller queues it.
+			return n, trig == EdgeTriggered, false, nil
+		}
+	}
+}
+
+// pollFlush sends queued output on EPOLLOUT and wakes a blocked writer.
+func (c *Conn) pollFlush() {
+	c.emu.Lock()
+	_, err := c.writeOut()
+	c.emu.Unlock()
+	if err != nil {
+		c.broke(err)
+	}
+	notify(&c.wwait)
+}
+
+// writeOut writes queued output with writev until it is all sent or
+// the kernel refuses more. emu must be held (consumer side of out).
+func (c *Conn) writeOut() (int, error) {
+	total := 0
+	for c.out.Len() > 0 {
+		var arr [maxVecs][]byte
+		vecs := c.out.GetBytes(arr[:0])
+		if len(vecs) == 0 {
+			return total, nil
+		}
+		m, err := sysWritev(int(c.fd), vecs)
+		c.p.ctr.writeCalls.Add(1)
+		if m > 0 {
+			c.out.Skip(m)
+			c.out.Release()
+			total += m
+			c.p.ctr.bytesOut.Add(uint64(m))
+		}
+		if err == unix.EAGAIN {
+			c.p.ctr.writeEAGAIN.Add(1)
+			break
+		}
+		if err != nil {
+			return total, os.NewSyscallError("writev", err)
+		}
+	}
+	if total > 0 {
+		c.lastActive.Store(time.Now().UnixNano())
+	}
+	return total, nil
+}
+
+// wantEvents computes the epoll mask c needs now. emu must be held.
+func (c *Conn) wantEvents() uint32 {
+	trig := c.owner.cfg.Trigger
+	if trig == EdgeTriggered {
+		return evIn | evOut | evRDHup | evET
+	}
+	f := c.flags.Load()
+	var ev uint32
+	if f&(fPeerEOF|fInPaused|fLinger|fBroken) == 0 {
+		busy := c.owner.handler != nil && c.hstate.Load()&hRunning != 0
+		if trig != OneShot || !busy || f&fReaderWaiting != 0 {
+			ev |= evIn | evRDHup
+		}
+	}
+	if c.out.Len() > 0 || f&fConnecting != 0 {
+		ev |= evOut
+	}
+	if trig == OneShot {
+		// Even with nothing wanted, errors and hang-ups must fire once,
+		// not level-style.
+		ev |= evOne
+	}
+	return ev
+}
+
+// updateEvents brings the epoll registration in line with c's state.
+// Every change of state that affects the mask is followed by a call,
+// so the last one wins. The caller holds a reference.
+func (c *Conn) updateEvents() {
+	if c.owner.cfg.Trigger == EdgeTriggered {
+		return // registered once for everything
+	}
+	c.emu.Lock()
+	defer c.emu.Unlock()
+	if c.flags.Load()&fRegistered == 0 {
+		return
+	}
+	want := c.wantEvents()
+	if want == c.armed || want == evOne {
+		return
+	}
+	if err := c.p.ep.mod(int(c.fd), want, c.slot, c.gen); err == nil {
+		c.armed = want
+	}
+}
+
+// broke records a fatal socket error: readers get it after the
+// buffered input, writers at once. A handler-mode connection is closed
+// (its owner cannot see the error otherwise); an accept-mode one is
+// deregistered so that level-triggered error events stop, and its
+// owner closes it.
+func (c *Conn) broke(err error) {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		c.cerr.CompareAndSwap(0, int32(errno))
+	}
+	c.flags.Or(fBroken)
+	notify(&c.rwait)
+	notify(&c.wwait)
+	if c.owner.handler != nil {
+		c.closeWith(err)
+		return
+	}
+	c.deregister()
+}
+
+func (c *Conn) brokenErr() error {
+	if e := c.cerr.Load(); e != 0 {
+		return os.NewSyscallError("read", unix.Errno(e))
+	}
+	return os.NewSyscallError("read", unix.EIO)
+}
+
+// onInput wakes a blocked reader and schedules the handler.
+func (c *Conn) onInput() {
+	notify(&c.rwait)
+	if c.owner.handler != nil {
+		c.schedule()
+	}
+}
+
+// consumed is called by readers after they took bytes: below the bound
+// again, a paused connection resumes reading.
+func (c *Conn) consumed() {
+	if c.flags.Load()&fInPaused != 0 && c.in.Len() < c.owner.cfg.MaxInput {
+		c.resumeInput()
+	}
+}
+
+// resumeInput restarts reading after backpressure. Level-triggered and
+// one-shot re-add EPOLLIN; edge-triggered gets no new edge for bytes
+// already in the socket, so the poller is asked to read again.
+func (c *Conn) resumeInput() {
+	if c.flags.And(^uint32(fInPaused))&fInPaused == 0 {
+		return
+	}
+	if c.owner.cfg.Trigger == EdgeTriggered {
+		c.p.kick(c)
+		return
+	}
+	c.updateEvents()
+}

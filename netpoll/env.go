@@ -1,0 +1,192 @@
+package netpoll
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EnvVar names the environment variable that overrides a server's
+// configuration without changing its code, in the spirit of GODEBUG:
+//
+//	UPOLL=trigger=edge,wait=runtime,pollers=4,dispatch=inline ./server
+//
+// Precedence, lowest first: DefaultConfig, then UPOLL, then the options
+// passed in code. An explicit option therefore always wins, and UPOLL
+// changes only what the program left to its defaults. NewServer reads the
+// variable each time it is called; a key it does not know, or a value it
+// cannot parse, makes NewServer fail with an *EnvError naming the key.
+//
+// Keys and values (case-insensitive):
+//
+//	trigger    level|lt, edge|et, oneshot
+//	wait       block, spin, runtime
+//	spin       empty epoll_wait(0) polls before blocking (> 0)
+//	pollers    number of epoll instances (> 0)
+//	dispatch   pool, inline
+//	balance    roundrobin|rr, leastconn|lc
+//	reuseport  true|false|1|0
+//	maxinput   bytes of unread input per connection (> 0; suffix k, m, g)
+//	maxoutput  bytes of unsent output per connection (> 0; suffix k, m, g)
+//	readtimeout, writetimeout, idletimeout   a time.Duration ("5s"; 0 = none)
+const EnvVar = "UPOLL"
+
+// ErrBadEnv is wrapped by every *EnvError.
+var ErrBadEnv = errors.New("netpoll: bad " + EnvVar + " override")
+
+// EnvError reports one bad entry of an UPOLL override.
+type EnvError struct {
+	Key    string // the key as written ("" when the entry has no '=')
+	Value  string // the value as written
+	Reason string // what is wrong with it
+}
+
+func (e *EnvError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("netpoll: %s: entry %q: %s", EnvVar, e.Value, e.Reason)
+	}
+	return fmt.Sprintf("netpoll: %s: key %q value %q: %s", EnvVar, e.Key, e.Value, e.Reason)
+}
+
+// Unwrap lets errors.Is(err, ErrBadEnv) match.
+func (e *EnvError) Unwrap() error { return ErrBadEnv }
+
+// ParseEnv parses an override in the UPOLL syntax (comma-separated
+// key=value pairs; blanks around entries are ignored, an empty string
+// means no override) into options. It reports the first bad entry.
+func ParseEnv(s string) ([]Option, error) {
+	var opts []Option
+	for entry := range strings.SplitSeq(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(entry, "=")
+		if !ok {
+			return nil, &EnvError{Value: entry, Reason: "want key=value"}
+		}
+		key = strings.ToLower(strings.TrimSpace(key))
+		value = strings.TrimSpace(value)
+		opt, reason := envOption(key, strings.ToLower(value))
+		if reason != "" {
+			return nil, &EnvError{Key: key, Value: value, Reason: reason}
+		}
+		opts = append(opts, opt)
+	}
+	return opts, nil
+}
+
+// envOptions returns the options of the current UPOLL value.
+func envOptions() ([]Option, error) {
+	return ParseEnv(os.Getenv(EnvVar))
+}
+
+// envOption maps one key and its lower-cased value to an option, or
+// returns why it cannot.
+func envOption(key, v string) (Option, string) {
+	switch key {
+	case "trigger":
+		switch v {
+		case "level", "lt":
+			return WithTrigger(LevelTriggered), ""
+		case "edge", "et":
+			return WithTrigger(EdgeTriggered), ""
+		case "oneshot":
+			return WithTrigger(OneShot), ""
+		}
+		return nil, "want level, edge or oneshot"
+	case "wait":
+		switch v {
+		case "block":
+			return WithWait(WaitBlock), ""
+		case "spin":
+			return WithWait(WaitSpin), ""
+		case "runtime":
+			return WithWait(WaitRuntime), ""
+		}
+		return nil, "want block, spin or runtime"
+	case "dispatch":
+		switch v {
+		case "pool":
+			return WithDispatch(DispatchPool), ""
+		case "inline":
+			return WithDispatch(DispatchInline), ""
+		}
+		return nil, "want pool or inline"
+	case "balance":
+		switch v {
+		case "roundrobin", "rr":
+			return WithBalance(RoundRobin), ""
+		case "leastconn", "lc":
+			return WithBalance(LeastConnections), ""
+		}
+		return nil, "want roundrobin or leastconn"
+	case "reuseport":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, "want true or false"
+		}
+		return WithReusePort(b), ""
+	case "pollers", "spin":
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > maxEnvCount {
+			return nil, fmt.Sprintf("want an integer from 1 to %d", maxEnvCount)
+		}
+		if key == "pollers" {
+			return WithPollers(n), ""
+		}
+		return WithSpin(n), ""
+	case "maxinput", "maxoutput":
+		n, ok := parseSize(v)
+		if !ok {
+			return nil, "want a positive byte count, optionally with k, m or g"
+		}
+		if key == "maxinput" {
+			return WithMaxInput(n), ""
+		}
+		return WithMaxOutput(n), ""
+	case "readtimeout", "writetimeout", "idletimeout":
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, "want a non-negative duration such as 5s"
+		}
+		switch key {
+		case "readtimeout":
+			return WithReadTimeout(d), ""
+		case "writetimeout":
+			return WithWriteTimeout(d), ""
+		}
+		return WithIdleTimeout(d), ""
+	}
+	return nil, "unknown key (known: trigger, wait, spin, pollers, dispatch, balance, " +
+		"reuseport, maxinput, maxoutput, readtimeout, writetimeout, idletimeout)"
+}
+
+// maxEnvCount bounds pollers and spin so that a typo cannot ask for a
+// million epoll instances.
+const maxEnvCount = 1 << 16
+
+// parseSize parses a positive byte count with an optional k, m or g
+// (binary) suffix, refusing values that do not fit an int.
+func parseSize(v string) (int, bool) {
+	shift := 0
+	switch {
+	case strings.HasSuffix(v, "k"):
+		shift = 10
+	case strings.HasSuffix(v, "m"):
+		shift = 20
+	case strings.HasSuffix(v, "g"):
+		shift = 30
+	}
+	if shift > 0 {
+		v = v[:len(v)-1]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)>>shift {
+		return 0, false
+	}
+	return int(n << shift), true
+}

@@ -1,0 +1,136 @@
+package netpoll
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// applied builds a configuration from DefaultConfig and opts without
+// normalizing, so that each parsed field can be checked as written.
+func applied(opts []Option) Config {
+	cfg := DefaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+func TestParseEnvValid(t *testing.T) {
+	tests := []struct {
+		in    string
+		check func(Config) bool
+	}{
+		{"", func(c Config) bool { return c.Trigger == LevelTriggered && c.Wait == WaitBlock }},
+		{" , ,", func(c Config) bool { return c.Trigger == LevelTriggered }},
+		{"trigger=et", func(c Config) bool { return c.Trigger == EdgeTriggered }},
+		{"TRIGGER=Edge", func(c Config) bool { return c.Trigger == EdgeTriggered }},
+		{"trigger=oneshot", func(c Config) bool { return c.Trigger == OneShot }},
+		{"trigger=lt", func(c Config) bool { return c.Trigger == LevelTriggered }},
+		{"wait=runtime", func(c Config) bool { return c.Wait == WaitRuntime }},
+		{"wait=spin,spin=7", func(c Config) bool { return c.Wait == WaitSpin && c.Spin == 7 }},
+		{"pollers=4", func(c Config) bool { return c.Pollers == 4 }},
+		{"dispatch=inline", func(c Config) bool { return c.Dispatch == DispatchInline }},
+		{"balance=lc", func(c Config) bool { return c.Balance == LeastConnections }},
+		{"balance=roundrobin", func(c Config) bool { return c.Balance == RoundRobin }},
+		{"reuseport=1", func(c Config) bool { return c.ReusePort }},
+		{"maxinput=64k", func(c Config) bool { return c.MaxInput == 64<<10 }},
+		{"maxoutput=2m", func(c Config) bool { return c.MaxOutput == 2<<20 }},
+		{"maxinput=1000", func(c Config) bool { return c.MaxInput == 1000 }},
+		{"idletimeout=1m30s", func(c Config) bool { return c.IdleTimeout == 90*time.Second }},
+		{"readtimeout=0", func(c Config) bool { return c.ReadTimeout == 0 }},
+		{"writetimeout=250ms", func(c Config) bool { return c.WriteTimeout == 250*time.Millisecond }},
+		{" trigger = et , wait = runtime , pollers = 4 , dispatch = inline ", func(c Config) bool {
+			return c.Trigger == EdgeTriggered && c.Wait == WaitRuntime && c.Pollers == 4 && c.Dispatch == DispatchInline
+		}},
+		{"pollers=2,pollers=3", func(c Config) bool { return c.Pollers == 3 }}, // last wins
+	}
+	for _, tt := range tests {
+		opts, err := ParseEnv(tt.in)
+		if err != nil {
+			t.Errorf("ParseEnv(%q): %v", tt.in, err)
+			continue
+		}
+		if cfg := applied(opts); !tt.check(cfg) {
+			t.Errorf("ParseEnv(%q) gave %+v", tt.in, cfg)
+		}
+	}
+}
+
+func TestParseEnvInvalid(t *testing.T) {
+	tests := []struct{ in, key string }{
+		{"trigger", ""},
+		{"trigger=sideways", "trigger"},
+		{"wait=forever", "wait"},
+		{"pollers=0", "pollers"},
+		{"pollers=-1", "pollers"},
+		{"pollers=many", "pollers"},
+		{"pollers=99999999999999999999", "pollers"},
+		{"spin=0", "spin"},
+		{"dispatch=thread", "dispatch"},
+		{"balance=random", "balance"},
+		{"reuseport=maybe", "reuseport"},
+		{"maxinput=0", "maxinput"},
+		{"maxinput=-5k", "maxinput"},
+		{"maxoutput=9999999999g", "maxoutput"},
+		{"maxoutput=k", "maxoutput"},
+		{"idletimeout=-1s", "idletimeout"},
+		{"readtimeout=soon", "readtimeout"},
+		{"trigger=et,colour=blue", "colour"},
+		{"=et", ""},
+	}
+	for _, tt := range tests {
+		opts, err := ParseEnv(tt.in)
+		if err == nil {
+			t.Errorf("ParseEnv(%q) = %d options, want an error", tt.in, len(opts))
+			continue
+		}
+		if !errors.Is(err, ErrBadEnv) {
+			t.Errorf("ParseEnv(%q) error %v does not wrap ErrBadEnv", tt.in, err)
+		}
+		var ee *EnvError
+		if !errors.As(err, &ee) {
+			t.Fatalf("ParseEnv(%q) error %T is not *EnvError", tt.in, err)
+		}
+		if ee.Key != tt.key {
+			t.Errorf("ParseEnv(%q): key %q, want %q", tt.in, ee.Key, tt.key)
+		}
+		if !strings.Contains(err.Error(), EnvVar) || (tt.key != "" && !strings.Contains(err.Error(), tt.key)) {
+			t.Errorf("ParseEnv(%q): message %q does not name %s and the key", tt.in, err, EnvVar)
+		}
+	}
+}
+
+// FuzzParseEnv checks that no input panics, that a rejected input names
+// a key or entry from the input, and that an accepted one yields a
+// configuration whose fields stay in range.
+func FuzzParseEnv(f *testing.F) {
+	for _, s := range []string{"", "trigger=et,wait=runtime,pollers=4,dispatch=inline",
+		"maxinput=64k", "idletimeout=1s", "bad", "balance=lc,reuseport=true"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		opts, err := ParseEnv(s)
+		if err != nil {
+			var ee *EnvError
+			if !errors.As(err, &ee) {
+				t.Fatalf("error %T is not *EnvError", err)
+			}
+			if !strings.Contains(strings.ToLower(s), strings.ToLower(ee.Key)) {
+				t.Fatalf("error names key %q not in input %q", ee.Key, s)
+			}
+			return
+		}
+		cfg := applied(opts)
+		if cfg.Pollers <= 0 || cfg.Spin <= 0 || cfg.MaxInput <= 0 || cfg.MaxOutput <= 0 {
+			t.Fatalf("ParseEnv(%q) gave out-of-range config %+v", s, cfg)
+		}
+		if cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 {
+			t.Fatalf("ParseEnv(%q) gave negative timeout %+v", s, cfg)
+		}
+		if cfg.Trigger > OneShot || cfg.Wait > WaitRuntime || cfg.Dispatch > DispatchInline || cfg.Balance > LeastConnections {
+			t.Fatalf("ParseEnv(%q) gave unknown enum %+v", s, cfg)
+		}
+	})
+}

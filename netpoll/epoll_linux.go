@@ -1,0 +1,220 @@
+package netpoll
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Event bits, named after epoll's so the rest of the package never
+// imports unix for them.
+const (
+	evIn    = unix.EPOLLIN
+	evOut   = unix.EPOLLOUT
+	evRDHup = unix.EPOLLRDHUP
+	evHup   = unix.EPOLLHUP
+	evErr   = unix.EPOLLERR
+	evET    = unix.EPOLLET
+	evOne   = unix.EPOLLONESHOT
+)
+
+// Tags for epoll_event.data.fd values that are not connection slots.
+// Connection events carry the registry slot index (>= 0) in Fd and its
+// generation in Pad; never a Go pointer, never the socket's fd number.
+const (
+	tagWake     = -1 // the poller's eventfd
+	tagListener = -2 // listener i is tagged tagListener - i
+)
+
+// epoll is one epoll instance and the eventfd that wakes it. It is the
+// seam between the poller loop and the kernel: the loop speaks in
+// "add", "modify", "wait", "wake" and knows nothing of epoll_ctl.
+type epoll struct {
+	fd  int // epoll fd
+	efd int // eventfd (EFD_NONBLOCK): a write wakes the waiter
+
+	// WaitRuntime: the epoll fd, made nonblocking and wrapped in an
+	// os.File, is itself registered (edge-triggered) with the Go
+	// runtime's netpoller; the loop parks in rc.Read, which holds no OS
+	// thread while idle.
+	file     *os.File
+	rc       syscall.RawConn
+	deadline time.Time // last deadline set on file
+
+	// mu makes closing the epoll fd exclusive with epoll_ctl from other
+	// goroutines, so an fd number reused after close is never touched.
+	mu     sync.RWMutex
+	closed bool
+}
+
+func newEpoll(runtimeWait bool) (*epoll, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ep := &epoll{fd: fd, efd: efd}
+	ev := unix.EpollEvent{Events: evIn, Fd: tagWake}
+	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
+		unix.Close(efd)
+		unix.Close(fd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	if runtimeWait {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			unix.Close(efd)
+			unix.Close(fd)
+			return nil, os.NewSyscallError("fcntl", err)
+		}
+		// The runtime registers the fd edge-triggered: the loop must
+		// drain with epoll_wait(0) before it parks (see waitRuntime).
+		ep.file = os.NewFile(uintptr(fd), "epoll")
+		rc, err := ep.file.SyscallConn()
+		if err != nil {
+			ep.file.Close()
+			unix.Close(efd)
+			return nil, err
+		}
+		ep.rc = rc
+	}
+	return ep, nil
+}
+
+// ctl runs epoll_ctl for a registered socket. data carries a slot
+// index and generation.
+func (ep *epoll) ctl(op, fd int, events uint32, slot, gen int32) error {
+	ev := unix.EpollEvent{Events: events, Fd: slot, Pad: gen}
+	ep.mu.RLock()
+	defer ep.mu.RUnlock()
+	if ep.closed {
+		return ErrPollerClosed
+	}
+	for {
+		err := unix.EpollCtl(ep.fd, op, fd, &ev)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("epoll_ctl", err)
+		}
+		return nil
+	}
+}
+
+func (ep *epoll) add(fd int, events uint32, slot, gen int32) error {
+	return ep.ctl(unix.EPOLL_CTL_ADD, fd, events, slot, gen)
+}
+
+func (ep *epoll) mod(fd int, events uint32, slot, gen int32) error {
+	return ep.ctl(unix.EPOLL_CTL_MOD, fd, events, slot, gen)
+}
+
+func (ep *epoll) del(fd int) error {
+	return ep.ctl(unix.EPOLL_CTL_DEL, fd, 0, 0, 0)
+}
+
+// wait returns ready events; msec < 0 blocks, 0 polls. EINTR (SIGURG
+// preemption, any signal) is retried: epoll_wait is never restarted by
+// the kernel.
+func (ep *epoll) wait(events []unix.EpollEvent, msec int) (int, error) {
+	for {
+		n, err := unix.EpollWait(ep.fd, events, msec)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, os.NewSyscallError("epoll_wait", err)
+		}
+		return n, nil
+	}
+}
+
+// waitRuntime parks the goroutine in the Go runtime until the epoll fd
+// is readable or the deadline passes (zero: none). Because the runtime's
+// registration is edge-triggered, the callback drains with
+// epoll_wait(0) and only returns false (park) after a poll found nothing.
+func (ep *epoll) waitRuntime(events []unix.EpollEvent, deadline time.Time) (n int, parked bool, err error) {
+	if !deadline.Equal(ep.deadline) {
+		if err := ep.file.SetReadDeadline(deadline); err != nil {
+			return 0, false, err
+		}
+		ep.deadline = deadline
+	}
+	var werr error
+	rerr := ep.rc.Read(func(uintptr) bool {
+		n, werr = ep.wait(events, 0)
+		if werr != nil || n > 0 {
+			return true
+		}
+		parked = true
+		return false
+	})
+	if werr != nil {
+		return 0, parked, werr
+	}
+	if rerr != nil {
+		if errors.Is(rerr, os.ErrDeadlineExceeded) {
+			return 0, parked, nil
+		}
+		return 0, parked, rerr
+	}
+	return n, parked, nil
+}
+
+// wake makes a blocked wait return. It is safe from any goroutine.
+func (ep *epoll) wake() {
+	ep.mu.RLock()
+	defer ep.mu.RUnlock()
+	if ep.closed {
+		return // the eventfd number may already belong to someone else
+	}
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], 1)
+	for {
+		// EAGAIN means the counter is already non-zero: a wake-up is
+		// pending anyway.
+		if _, err := unix.Write(ep.efd, b[:]); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// drainWake resets the eventfd counter after a wake-up was seen.
+func (ep *epoll) drainWake() {
+	var b [8]byte
+	for {
+		if _, err := unix.Read(ep.efd, b[:]); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// close releases both descriptors. Later ctl calls fail with
+// ErrPollerClosed instead of touching a reused fd number.
+func (ep *epoll) close() error {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.closed {
+		return nil
+	}
+	ep.closed = true
+	var err error
+	if ep.file != nil {
+		err = ep.file.Close()
+	} else {
+		err = sysClose(ep.fd)
+	}
+	if e := sysClose(ep.efd); err == nil {
+		err = e
+	}
+	return err
+}

@@ -1,0 +1,41 @@
+package netpoll
+
+import (
+	"errors"
+	"net"
+	"os"
+)
+
+// Errors returned by this package. They can be tested with errors.Is;
+// errors about a connection are wrapped in *net.OpError (operation and
+// addresses), errors from a syscall in *os.SyscallError.
+var (
+	// ErrServerClosed is returned by Serve after Shutdown or Close.
+	ErrServerClosed = errors.New("netpoll: server closed")
+	// ErrPollerClosed is returned when a poller has been stopped.
+	ErrPollerClosed = errors.New("netpoll: poller closed")
+	// ErrTooManyConns is returned when a poller's registry is full.
+	ErrTooManyConns = errors.New("netpoll: too many connections on one poller")
+	// ErrIdleTimeout is the reason (OnDisconnect's err) for a
+	// connection closed by the idle timeout.
+	ErrIdleTimeout = errors.New("netpoll: idle timeout")
+	// ErrWouldBlock is returned by a Reader call made by an inline
+	// handler (DispatchInline) that would have to wait for more input.
+	ErrWouldBlock = errors.New("netpoll: inline handler would block waiting for input")
+	// ErrWriteShutdown is returned by writes after CloseWrite.
+	ErrWriteShutdown = errors.New("netpoll: write after CloseWrite")
+	// ErrUnsupportedNetwork is returned for networks other than tcp,
+	// tcp4, tcp6 and unix.
+	ErrUnsupportedNetwork = errors.New("netpoll: unsupported network")
+	// ErrHandlerPanic is the reason (OnDisconnect's err) for a
+	// connection closed because its handler panicked; the panic value
+	// is wrapped with it.
+	ErrHandlerPanic = errors.New("netpoll: handler panicked")
+)
+
+// errClosed is what operations on a closed Conn wrap: errors.Is(err,
+// net.ErrClosed) holds, as for Go's own connections.
+var errClosed = net.ErrClosed
+
+// errTimeout is the Err of the *net.OpError a deadline produces.
+var errTimeout = os.ErrDeadlineExceeded

@@ -1,0 +1,92 @@
+package netpoll
+
+import "sync/atomic"
+
+// fdState is the lifetime word of one connection's descriptor, in the
+// spirit of internal/poll's fdMutex but reduced to what netpoll needs:
+// Read and Write serialization is done by ordinary mutexes on Conn, so
+// this word only answers "may I use the fd?" and "am I the last user?".
+//
+// Layout of v:
+//
+//	bit 0      closed: Close has begun; no new reference may be taken
+//	bits 1-63  refs: one "open" reference held from registration until
+//	           Close, plus one per goroutine that is (or may be about
+//	           to be) inside a syscall on the fd or touching its buffers:
+//	           the poller while it reads or flushes, a Read/Write/Reader
+//	           call, a running handler.
+//
+// Transitions (each in exactly one method below):
+//
+//	open, refs=1 ──incref──▶ open, refs=n ──decref──▶ open, refs=n-1
+//	open, refs=n ──markClosed──▶ closed, refs=n (incref fails from now on)
+//	closed, refs=1 ──decref──▶ closed, refs=0: the caller destroys
+//	                          (EPOLL_CTL_DEL, close(fd), free the slot)
+//
+// Because incref fails once closed, refs reaches zero exactly once, so
+// exactly one goroutine destroys, and it does so when no other goroutine
+// can be inside a syscall on the fd.
+type fdState struct {
+	v atomic.Uint64
+}
+
+const (
+	fdClosed = 1 << 0
+	fdRef    = 1 << 1
+)
+
+// init sets the state to open with the registration's reference.
+func (s *fdState) init() { s.v.Store(fdRef) }
+
+// incref takes a reference; it fails once the fd is closed.
+func (s *fdState) incref() bool {
+	for {
+		old := s.v.Load()
+		if old&fdClosed != 0 {
+			return false
+		}
+		if s.v.CompareAndSwap(old, old+fdRef) {
+			return true
+		}
+	}
+}
+
+// decref drops a reference and reports whether the caller must destroy
+// the fd (it was closed and this was the last reference).
+func (s *fdState) decref() bool {
+	v := s.v.Add(^uint64(fdRef - 1))
+	return v == fdClosed
+}
+
+// markClosed sets the closed bit; it reports false if it was already
+// set. The caller still owns the open reference and must decref it.
+func (s *fdState) markClosed() bool {
+	for {
+		old := s.v.Load()
+		if old&fdClosed != 0 {
+			return false
+		}
+		if s.v.CompareAndSwap(old, old|fdClosed) {
+			return true
+		}
+	}
+}
+
+// closed reports whether Close has begun.
+func (s *fdState) closed() bool { return s.v.Load()&fdClosed != 0 }
+
+// increfClosed takes a reference even though the fd is closed, as long
+// as the last reference has not been dropped. The poller uses it to
+// finish sending a lingering connection's output: the open reference,
+// held until the linger ends, keeps refs above zero meanwhile.
+func (s *fdState) increfClosed() bool {
+	for {
+		old := s.v.Load()
+		if old < fdRef {
+			return false
+		}
+		if s.v.CompareAndSwap(old, old+fdRef) {
+			return true
+		}
+	}
+}

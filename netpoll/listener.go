@@ -1,0 +1,288 @@
+package netpoll
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// listenBacklog is the listen(2) backlog; the kernel caps it at
+// net.core.somaxconn.
+const listenBacklog = 4096
+
+// Listener is a listening socket (or, with WithReusePort, one
+// SO_REUSEPORT socket per poller) to be served by Server.Serve.
+type Listener struct {
+	network string
+	addr    net.Addr
+	fds     []*listenFD
+	unlink  string // unix socket path to remove on Close
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// listenFD is one listening descriptor with its lifetime word, so that
+// Close never closes it while the poller is inside accept4 on it.
+type listenFD struct {
+	fd int
+	st fdState
+}
+
+func (l *listenFD) release() {
+	if l.st.decref() {
+		sysClose(l.fd)
+	}
+}
+
+// Listen opens a listener on network "tcp", "tcp4", "tcp6" or "unix".
+// Options matter only for WithReusePort and WithPollers (how many
+// SO_REUSEPORT sockets to open).
+func Listen(network, address string, opts ...Option) (*Listener, error) {
+	cfg := buildConfig(opts)
+	n := 1
+	if cfg.ReusePort {
+		n = cfg.Pollers
+	}
+	ln := &Listener{network: network, closed: make(chan struct{})}
+	var err error
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		err = ln.listenTCP(network, address, n, cfg.ReusePort)
+	case "unix":
+		err = ln.listenUnix(address)
+	default:
+		err = ErrUnsupportedNetwork
+	}
+	if err != nil {
+		ln.Close()
+		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	return ln, nil
+}
+
+func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) error {
+	ta, err := net.ResolveTCPAddr(network, address)
+	if err != nil {
+		return err
+	}
+	family, v6only := unix.AF_INET6, false
+	ip, _ := netip.AddrFromSlice(ta.IP)
+	switch {
+	case network == "tcp4" || ip.Unmap().Is4():
+		family = unix.AF_INET
+		if !ip.IsValid() {
+			ip = netip.IPv4Unspecified()
+		}
+	case network == "tcp6":
+		v6only = true
+		if !ip.IsValid() {
+			ip = netip.IPv6Unspecified()
+		}
+	default:
+		if !ip.IsValid() {
+			ip = netip.IPv6Unspecified()
+		}
+	}
+	port := ta.Port
+	for range n {
+		fd, err := sysSocket(family, unix.SOCK_STREAM)
+		if err != nil {
+			return err
+		}
+		ln.fds = append(ln.fds, newListenFD(fd))
+		if err := setReuseAddr(fd); err != nil {
+			return err
+		}
+		if reusePort {
+			if err := setReusePort(fd); err != nil {
+				return err
+			}
+		}
+		var sa unix.Sockaddr
+		if family == unix.AF_INET {
+			sa = &unix.SockaddrInet4{Port: port, Addr: ip.Unmap().As4()}
+		} else {
+			if err := setIPv6Only(fd, v6only); err != nil {
+				return err
+			}
+			sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			return os.NewSyscallError("bind", err)
+		}
+		if err := unix.Listen(fd, listenBacklog); err != nil {
+			return os.NewSyscallError("listen", err)
+		}
+		lsa, err := sysGetsockname(fd)
+		if err != nil {
+			return err
+		}
+		ln.addr = sockaddrToAddr(lsa)
+		port = ln.addr.(*net.TCPAddr).Port // the other sockets share it
+	}
+	return nil
+}
+
+func (ln *Listener) listenUnix(path string) error {
+	fd, err := sysSocket(unix.AF_UNIX, unix.SOCK_STREAM)
+	if err != nil {
+		return err
+	}
+	ln.fds = append(ln.fds, newListenFD(fd))
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	ln.unlink = path
+	if err := unix.Listen(fd, listenBacklog); err != nil {
+		return os.NewSyscallError("listen", err)
+	}
+	ln.addr = &net.UnixAddr{Name: path, Net: "unix"}
+	return nil
+}
+
+func newListenFD(fd int) *listenFD {
+	l := &listenFD{fd: fd}
+	l.st.init()
+	return l
+}
+
+// WrapListener serves an existing *net.TCPListener or *net.UnixListener:
+// its descriptor is duplicated (close-on-exec, nonblocking), so l and
+// the returned Listener can be closed independently. The caller should
+// not Accept on l meanwhile.
+func WrapListener(l net.Listener) (*Listener, error) {
+	var network string
+	switch l.(type) {
+	case *net.TCPListener:
+		network = "tcp"
+	case *net.UnixListener:
+		network = "unix"
+	default:
+		return nil, &net.OpError{Op: "listen", Net: l.Addr().Network(), Addr: l.Addr(), Err: ErrUnsupportedNetwork}
+	}
+	rc, err := l.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	}).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var rcErr error
+	dupFD := -1
+	if err := rc.Control(func(fd uintptr) { dupFD, rcErr = sysDup(int(fd)) }); err != nil {
+		return nil, err
+	}
+	if rcErr != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: l.Addr(), Err: rcErr}
+	}
+	return &Listener{
+		network: network,
+		addr:    l.Addr(),
+		fds:     []*listenFD{newListenFD(dupFD)},
+		closed:  make(chan struct{}),
+	}, nil
+}
+
+// Addr returns the listener's address.
+func (ln *Listener) Addr() net.Addr { return ln.addr }
+
+// Close stops listening. A Serve on this listener returns; connections
+// already accepted stay open.
+func (ln *Listener) Close() error {
+	ln.closeOnce.Do(func() {
+		close(ln.closed)
+		for _, l := range ln.fds {
+			if l.st.markClosed() {
+				l.release()
+			}
+		}
+		if ln.unlink != "" {
+			os.Remove(ln.unlink)
+		}
+	})
+	return nil
+}
+
+// localAddrFor returns the local address of an accepted connection:
+// the listener's own unless it listens on a wildcard address.
+func (ln *Listener) localAddrFor(fd int) net.Addr {
+	if !isUnspecifiedAddr(ln.addr) {
+		return ln.addr
+	}
+	if sa, err := sysGetsockname(fd); err == nil {
+		return sockaddrToAddr(sa)
+	}
+	return ln.addr
+}
+
+// acceptor serves one listening descriptor on one poller.
+type acceptor struct {
+	lfd     *listenFD
+	ln      *Listener
+	srv     *Server
+	p       *poller
+	tag     int32
+	backoff time.Duration // poller goroutine only
+}
+
+// Accept backoff bounds for EMFILE/ENFILE: the listener is disarmed
+// for the backoff (pending connections wait in the kernel's backlog,
+// nothing is dropped), then re-armed; the delay doubles while the
+// condition lasts and resets after a successful accept.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+	acceptBatch      = 128 // accepts per event, so a flood cannot starve I/O
+)
+
+// onReady accepts until EAGAIN (at most acceptBatch). Poller goroutine.
+func (a *acceptor) onReady() {
+	if !a.lfd.st.incref() {
+		return
+	}
+	defer a.lfd.release()
+	for range acceptBatch {
+		fd, sa, err := sysAccept(a.lfd.fd)
+		switch {
+		case err == nil:
+			a.backoff = 0
+			a.srv.serveConn(fd, sa, a)
+		case err == unix.EAGAIN:
+			return
+		case isResourceErr(err):
+			a.backOff()
+			return
+		default:
+			// The socket is unusable (e.g. shut down): stop polling it
+			// rather than spin on a level-triggered error.
+			a.p.ep.mod(a.lfd.fd, 0, a.tag, 0)
+			return
+		}
+	}
+}
+
+func (a *acceptor) backOff() {
+	a.backoff = min(max(a.backoff*2, minAcceptBackoff), maxAcceptBackoff)
+	a.p.ctr.acceptBackoffs.Add(1)
+	a.p.ep.mod(a.lfd.fd, 0, a.tag, 0)
+	time.AfterFunc(a.backoff, func() {
+		if a.lfd.st.incref() {
+			a.p.ep.mod(a.lfd.fd, evIn, a.tag, 0)
+			a.lfd.release()
+		}
+	})
+}
+
+// remove deregisters the acceptor from its poller.
+func (a *acceptor) remove() {
+	if a.lfd.st.incref() {
+		a.p.ep.del(a.lfd.fd)
+		a.lfd.release()
+	}
+	a.p.removeListener(a)
+}

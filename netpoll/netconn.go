@@ -1,0 +1,182 @@
+package netpoll
+
+import (
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var _ net.Conn = (*Conn)(nil)
+
+// Read reads buffered input into p, blocking until some is there. It
+// returns exactly io.EOF once the peer has shut down and every byte it
+// sent was read; a deadline or read timeout gives a *net.OpError whose
+// Err is os.ErrDeadlineExceeded; after Close, an error satisfying
+// errors.Is(err, net.ErrClosed).
+func (c *Conn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if !c.incref() {
+		return 0, c.opErr("read", errClosed)
+	}
+	defer c.decref()
+	if c.readDeadlinePassed() {
+		return 0, c.opErr("read", errTimeout)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := c.waitRead(1); err != nil {
+		return 0, err
+	}
+	n, _ := c.in.Read(p)
+	c.in.Release()
+	c.consumed()
+	return n, nil
+}
+
+// Write writes p and returns when all of it is in the kernel (or the
+// write deadline/timeout passes, or the connection fails), as Go's
+// net.Conn does: Close right after Write loses nothing.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.incref() {
+		return 0, c.opErr("write", errClosed)
+	}
+	defer c.decref()
+	if err := c.writable("write"); err != nil {
+		return 0, err
+	}
+	n := 0
+	if c.out.Len() == 0 {
+		// Fast path: straight to the kernel, no copy.
+		for n < len(p) {
+			m, err := sysWrite(int(c.fd), p[n:])
+			c.p.ctr.writeCalls.Add(1)
+			if m > 0 {
+				n += m
+				c.p.ctr.bytesOut.Add(uint64(m))
+			}
+			if err == unix.EAGAIN {
+				c.p.ctr.writeEAGAIN.Add(1)
+				break
+			}
+			if err != nil {
+				err = os.NewSyscallError("write", err)
+				c.broke(err)
+				return n, c.opErr("write", err)
+			}
+		}
+		if n == len(p) {
+			c.lastActive.Store(time.Now().UnixNano())
+			return n, nil
+		}
+	}
+	rest := len(p) - n
+	if _, err := c.out.WriteBinary(p[n:]); err != nil {
+		return n, c.opErr("write", errClosed)
+	}
+	if err := c.flushOut(0, "write"); err != nil {
+		return len(p) - min(c.out.Len(), rest), err
+	}
+	return len(p), nil
+}
+
+// writable checks what makes any write fail at once.
+func (c *Conn) writable(op string) error {
+	if c.flags.Load()&fWrShut != 0 {
+		return c.opErr(op, ErrWriteShutdown)
+	}
+	if passed(c.wdl.Load()) {
+		return c.opErr(op, errTimeout)
+	}
+	return nil
+}
+
+// CloseWrite shuts down the writing side (shutdown(SHUT_WR)) after
+// sending what is queued; reading goes on until the peer closes.
+func (c *Conn) CloseWrite() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.incref() {
+		return c.opErr("close", errClosed)
+	}
+	defer c.decref()
+	if c.flags.Load()&fWrShut != 0 {
+		return nil
+	}
+	if c.out.Len() > 0 {
+		if err := c.flushOut(0, "close"); err != nil {
+			return err
+		}
+	}
+	c.flags.Or(fWrShut)
+	if err := sysShutdown(int(c.fd), unix.SHUT_WR); err != nil {
+		return c.opErr("close", err)
+	}
+	return nil
+}
+
+// CloseRead shuts down the reading side: later reads return io.EOF
+// once the buffered input is consumed.
+func (c *Conn) CloseRead() error {
+	if !c.incref() {
+		return c.opErr("close", errClosed)
+	}
+	defer c.decref()
+	c.flags.Or(fPeerEOF)
+	notify(&c.rwait)
+	if err := sysShutdown(int(c.fd), unix.SHUT_RD); err != nil {
+		return c.opErr("close", err)
+	}
+	c.updateEvents()
+	return nil
+}
+
+func deadlineNs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if ns := t.UnixNano(); ns > 0 {
+		return ns
+	}
+	return 1 // any time before 1970 is just "in the past"
+}
+
+// SetDeadline sets both the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if c.fdst.closed() {
+		return c.opErr("set", errClosed)
+	}
+	ns := deadlineNs(t)
+	c.rdl.Store(ns)
+	c.wdl.Store(ns)
+	notify(&c.rwait)
+	notify(&c.wwait)
+	return nil
+}
+
+// SetReadDeadline sets the read deadline. A deadline in the past wakes
+// a Read that is already blocked, at once. It does not allocate.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.fdst.closed() {
+		return c.opErr("set", errClosed)
+	}
+	c.rdl.Store(deadlineNs(t))
+	notify(&c.rwait)
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline; like SetReadDeadline it
+// wakes a blocked Write or Flush when moved into the past.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.fdst.closed() {
+		return c.opErr("set", errClosed)
+	}
+	c.wdl.Store(deadlineNs(t))
+	notify(&c.wwait)
+	return nil
+}

@@ -1,0 +1,246 @@
+package netpoll
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// acceptPair returns a server-side *Conn (accept mode) and its client.
+func acceptPair(t *testing.T, opts ...Option) (*Conn, *net.TCPConn) {
+	t.Helper()
+	_, addr, conns := startAccept(t, opts...)
+	cl := dialTCP(t, addr)
+	c := recvConn(t, conns)
+	t.Cleanup(func() { c.Close() })
+	return c, cl
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	oe, ok := err.(*net.OpError) // top level, as net/http asserts
+	return ok && errors.As(oe, &ne) && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+func TestReadWriteEOF(t *testing.T) {
+	for _, trig := range allTriggers {
+		t.Run(trig.String(), func(t *testing.T) {
+			c, cl := acceptPair(t, WithTrigger(trig))
+			if _, err := cl.Write([]byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			cl.CloseWrite()
+			got, err := io.ReadAll(c)
+			if err != nil || string(got) != "hello" {
+				t.Fatalf("ReadAll = %q, %v", got, err)
+			}
+			n, err := c.Read(make([]byte, 8))
+			if n != 0 || err != io.EOF {
+				t.Fatalf("Read after EOF = %d, %v; want exactly io.EOF", n, err)
+			}
+			// Half-close: the peer shut its side, we can still write.
+			if _, err := c.Write([]byte("world")); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			back, err := io.ReadAll(cl)
+			if err != nil || string(back) != "world" {
+				t.Fatalf("client got %q, %v", back, err)
+			}
+		})
+	}
+}
+
+func TestCloseWriteThenRead(t *testing.T) {
+	c, cl := acceptPair(t)
+	if _, err := c.Write([]byte("req")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	cl.SetDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(cl)
+	if err != nil || string(got) != "req" {
+		t.Fatalf("client ReadAll = %q, %v", got, err)
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, ErrWriteShutdown) {
+		t.Fatalf("Write after CloseWrite = %v", err)
+	}
+	cl.Write([]byte("resp"))
+	cl.Close()
+	back, err := io.ReadAll(c)
+	if err != nil || string(back) != "resp" {
+		t.Fatalf("server ReadAll after CloseWrite = %q, %v", back, err)
+	}
+}
+
+func TestReadDeadline(t *testing.T) {
+	for _, trig := range allTriggers {
+		t.Run(trig.String(), func(t *testing.T) {
+			c, cl := acceptPair(t, WithTrigger(trig))
+			c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+			start := time.Now()
+			_, err := c.Read(make([]byte, 1))
+			if !isTimeout(err) {
+				t.Fatalf("Read = %v (%T); want *net.OpError timeout", err, err)
+			}
+			if d := time.Since(start); d < 25*time.Millisecond || d > 2*time.Second {
+				t.Fatalf("timeout after %v", d)
+			}
+			// Reset: the deadline can be moved and reads work again.
+			c.SetReadDeadline(time.Time{})
+			cl.Write([]byte("a"))
+			b := make([]byte, 1)
+			if _, err := c.Read(b); err != nil || b[0] != 'a' {
+				t.Fatalf("Read after reset = %v", err)
+			}
+		})
+	}
+}
+
+func TestPastDeadlineWakesBlockedRead(t *testing.T) {
+	c, _ := acceptPair(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it block
+	c.SetReadDeadline(time.Unix(1, 0))
+	select {
+	case err := <-done:
+		if !isTimeout(err) {
+			t.Fatalf("blocked Read = %v; want timeout", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("past deadline did not wake the blocked Read")
+	}
+}
+
+func TestWriteDeadline(t *testing.T) {
+	c, _ := acceptPair(t, WithMaxOutput(64<<10))
+	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	big := make([]byte, 64<<20) // the client never reads: kernel buffers fill
+	n, err := c.Write(big)
+	if !isTimeout(err) {
+		t.Fatalf("Write = %d, %v; want timeout", n, err)
+	}
+	if n >= len(big) {
+		t.Fatalf("Write reported %d bytes", n)
+	}
+	c.SetWriteDeadline(time.Unix(1, 0))
+	if _, err := c.Write([]byte("x")); !isTimeout(err) {
+		t.Fatalf("Write with past deadline = %v", err)
+	}
+}
+
+func TestSetReadDeadlineAllocs(t *testing.T) {
+	c, _ := acceptPair(t)
+	// Make the waiter exist, as it does for any connection that blocked.
+	c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	c.Read(make([]byte, 1))
+	t1 := time.Now().Add(time.Hour)
+	allocs := testing.AllocsPerRun(1000, func() {
+		c.SetReadDeadline(t1)
+		c.SetReadDeadline(time.Time{})
+		c.SetWriteDeadline(t1)
+		c.SetDeadline(time.Time{})
+	})
+	if allocs != 0 {
+		t.Fatalf("deadline setters allocate %.1f times", allocs)
+	}
+}
+
+func TestCloseUnblocks(t *testing.T) {
+	c, _ := acceptPair(t, WithMaxOutput(1<<10))
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Add(3)
+	go func() { defer wg.Done(); _, err := c.Read(make([]byte, 1)); errs <- err }()
+	go func() { defer wg.Done(); _, err := c.Reader().Next(10); errs <- err }()
+	go func() { defer wg.Done(); _, err := c.Write(make([]byte, 64<<20)); errs <- err }()
+	time.Sleep(50 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGroup(t, &wg, 5*time.Second)
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("blocked call returned %v; want net.ErrClosed", err)
+		}
+	}
+	if err := c.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close = %v", err)
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Read after Close = %v", err)
+	}
+	if err := c.SetReadDeadline(time.Now()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("SetReadDeadline after Close = %v", err)
+	}
+}
+
+func waitGroup(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatal("goroutines still blocked")
+	}
+}
+
+func TestConcurrentReadsSerialized(t *testing.T) {
+	c, cl := acceptPair(t)
+	const n = 4000
+	go func() {
+		buf := make([]byte, n)
+		for i := range buf {
+			buf[i] = byte(i)
+		}
+		cl.Write(buf)
+	}()
+	var mu sync.Mutex
+	total := 0
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b := make([]byte, 7)
+			for {
+				m, err := c.Read(b)
+				mu.Lock()
+				total += m
+				done := total >= n
+				mu.Unlock()
+				if err != nil || done {
+					c.SetReadDeadline(time.Unix(1, 0)) // release the others
+					return
+				}
+			}
+		}()
+	}
+	waitGroup(t, &wg, 10*time.Second)
+	if total != n {
+		t.Fatalf("read %d bytes, want %d", total, n)
+	}
+}
+
+func TestAddrs(t *testing.T) {
+	c, cl := acceptPair(t)
+	if c.LocalAddr().String() != cl.RemoteAddr().String() {
+		t.Errorf("LocalAddr %v, client sees %v", c.LocalAddr(), cl.RemoteAddr())
+	}
+	if c.RemoteAddr().String() != cl.LocalAddr().String() {
+		t.Errorf("RemoteAddr %v, client is %v", c.RemoteAddr(), cl.LocalAddr())
+	}
+}

@@ -1,0 +1,251 @@
+package netpoll
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/upoll/upoll/gopool"
+)
+
+// Trigger selects how connections are registered with epoll.
+type Trigger int
+
+const (
+	// LevelTriggered registers with plain EPOLLIN: one read per event;
+	// a connection over its input bound has EPOLLIN disarmed.
+	LevelTriggered Trigger = iota
+	// EdgeTriggered registers with EPOLLET: the poller reads until
+	// EAGAIN, at most EdgeBudget bytes per event; a connection that uses
+	// its budget is queued on the poller and read again after the other
+	// ready connections, since the kernel will not notify it again.
+	EdgeTriggered
+	// OneShot registers with EPOLLONESHOT: after an event the
+	// connection is re-armed with EPOLL_CTL_MOD once its handler is done
+	// (or at once in accept mode).
+	OneShot
+)
+
+// EdgeBudget is the most bytes an edge-triggered connection reads per
+// event before yielding to the other ready connections.
+const EdgeBudget = 256 << 10
+
+func (t Trigger) String() string {
+	switch t {
+	case LevelTriggered:
+		return "level"
+	case EdgeTriggered:
+		return "edge"
+	case OneShot:
+		return "oneshot"
+	}
+	return "Trigger(?)"
+}
+
+// WaitStrategy selects how a poller waits for events.
+type WaitStrategy int
+
+const (
+	// WaitBlock blocks in epoll_wait(-1): lowest CPU, holds an OS thread
+	// per poller while idle.
+	WaitBlock WaitStrategy = iota
+	// WaitSpin polls with epoll_wait(0) up to Spin times while nothing
+	// is ready, then blocks: lower wake-up latency, more CPU.
+	WaitSpin
+	// WaitRuntime parks in the Go runtime's netpoller on the
+	// (nonblocking) epoll fd: holds no OS thread while idle.
+	WaitRuntime
+)
+
+func (w WaitStrategy) String() string {
+	switch w {
+	case WaitBlock:
+		return "block"
+	case WaitSpin:
+		return "spin"
+	case WaitRuntime:
+		return "runtime"
+	}
+	return "WaitStrategy(?)"
+}
+
+// Dispatch selects where handlers run.
+type Dispatch int
+
+const (
+	// DispatchPool runs handlers on the gopool (default), one at a time
+	// per connection and in input order.
+	DispatchPool Dispatch = iota
+	// DispatchInline runs handlers on the poller goroutine: no hand-off
+	// cost, but a slow handler stalls every connection of its poller,
+	// and a handler must not wait for more input (Reader calls that
+	// would block return ErrWouldBlock).
+	DispatchInline
+)
+
+func (d Dispatch) String() string {
+	switch d {
+	case DispatchPool:
+		return "pool"
+	case DispatchInline:
+		return "inline"
+	}
+	return "Dispatch(?)"
+}
+
+// Balance selects the poller a new connection is assigned to.
+type Balance int
+
+const (
+	// RoundRobin assigns connections to pollers in turn (default).
+	RoundRobin Balance = iota
+	// LeastConnections assigns to the poller with the fewest live
+	// connections.
+	LeastConnections
+)
+
+func (b Balance) String() string {
+	switch b {
+	case RoundRobin:
+		return "roundrobin"
+	case LeastConnections:
+		return "leastconn"
+	}
+	return "Balance(?)"
+}
+
+// Defaults of the options below.
+const (
+	// DefaultSpin is the number of empty epoll_wait(0) polls WaitSpin
+	// makes before it blocks.
+	DefaultSpin = 100
+	// DefaultMaxInput bounds the unread input buffered per connection
+	// (4 MiB); reading stops at the bound until the consumer drains.
+	DefaultMaxInput = 4 << 20
+	// DefaultMaxOutput bounds the unsent output queued per connection
+	// (4 MiB); Flush blocks above it.
+	DefaultMaxOutput = 4 << 20
+)
+
+// Config is the complete configuration of a Server (and of the pollers
+// that serve dialed connections). The zero value is not meant to be
+// used directly: NewServer starts from DefaultConfig and applies the
+// options. Every field is documented with its default so that
+// environment overrides and expvar publishing can be layered on top.
+type Config struct {
+	Pollers     int           // epoll instances; default GOMAXPROCS
+	Trigger     Trigger       // default LevelTriggered
+	Wait        WaitStrategy  // default WaitBlock
+	Spin        int           // WaitSpin empty polls before blocking; default DefaultSpin
+	Dispatch    Dispatch      // default DispatchPool
+	Balance     Balance       // default RoundRobin
+	ReusePort   bool          // Listen opens one SO_REUSEPORT socket per poller; default false
+	ReadTimeout time.Duration // per blocking read wait (Reader/Read); 0 = none (default)
+	// WriteTimeout bounds a blocking Write/Flush wait; 0 = none (default).
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration // close after no I/O for this long; 0 = never (default)
+	MaxInput     int           // per-connection input bound in bytes; default DefaultMaxInput
+	MaxOutput    int           // per-connection output bound in bytes; default DefaultMaxOutput
+	Pool         *gopool.Pool  // handler pool; default gopool.Default()
+	OnConnect    func(c *Conn) // runs once per connection before its first handler
+	// OnDisconnect runs once per connection after it is closed and its
+	// last handler returned; err is why it closed (nil: local Close).
+	OnDisconnect func(c *Conn, err error)
+}
+
+// DefaultConfig returns the configuration used when no option is given.
+func DefaultConfig() Config {
+	return Config{
+		Pollers:   runtime.GOMAXPROCS(0),
+		Spin:      DefaultSpin,
+		MaxInput:  DefaultMaxInput,
+		MaxOutput: DefaultMaxOutput,
+	}
+}
+
+type config = Config
+
+// Option configures a Server, a Listener or a Dialer.
+type Option func(*config)
+
+// WithPollers sets the number of pollers (epoll instances); n <= 0
+// means GOMAXPROCS.
+func WithPollers(n int) Option { return func(c *config) { c.Pollers = n } }
+
+// WithTrigger selects level-triggered, edge-triggered or one-shot.
+func WithTrigger(t Trigger) Option { return func(c *config) { c.Trigger = t } }
+
+// WithWait selects how pollers wait for events.
+func WithWait(w WaitStrategy) Option { return func(c *config) { c.Wait = w } }
+
+// WithSpin sets the number of empty polls of WaitSpin before blocking.
+func WithSpin(n int) Option { return func(c *config) { c.Spin = n } }
+
+// WithDispatch selects where handlers run.
+func WithDispatch(d Dispatch) Option { return func(c *config) { c.Dispatch = d } }
+
+// WithBalance selects how connections are assigned to pollers.
+func WithBalance(b Balance) Option { return func(c *config) { c.Balance = b } }
+
+// WithReusePort makes Listen open one SO_REUSEPORT socket per poller.
+func WithReusePort(on bool) Option { return func(c *config) { c.ReusePort = on } }
+
+// WithReadTimeout bounds each blocking read wait (0: none).
+func WithReadTimeout(d time.Duration) Option { return func(c *config) { c.ReadTimeout = d } }
+
+// WithWriteTimeout bounds each blocking write wait (0: none).
+func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.WriteTimeout = d } }
+
+// WithIdleTimeout closes connections without I/O for d (0: never).
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.IdleTimeout = d } }
+
+// WithMaxInput bounds unread input per connection in bytes.
+func WithMaxInput(n int) Option { return func(c *config) { c.MaxInput = n } }
+
+// WithMaxOutput bounds unsent output per connection in bytes.
+func WithMaxOutput(n int) Option { return func(c *config) { c.MaxOutput = n } }
+
+// WithPool runs handlers on p instead of gopool.Default().
+func WithPool(p *gopool.Pool) Option { return func(c *config) { c.Pool = p } }
+
+// WithOnConnect sets a hook run once per new connection, before any
+// handler; it may attach state with SetContext. In accept mode (nil
+// handler) it is how the owner learns of new connections.
+func WithOnConnect(f func(c *Conn)) Option { return func(c *config) { c.OnConnect = f } }
+
+// WithOnDisconnect sets a hook run once per connection after it closed.
+func WithOnDisconnect(f func(c *Conn, err error)) Option {
+	return func(c *config) { c.OnDisconnect = f }
+}
+
+// WithConfig replaces the whole configuration (later options still
+// apply on top). It is meant for configuration loaded from elsewhere.
+func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
+
+func buildConfig(opts []Option) config {
+	cfg := DefaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	cfg.normalize()
+	return cfg
+}
+
+func (c *config) normalize() {
+	if c.Pollers <= 0 {
+		c.Pollers = runtime.GOMAXPROCS(0)
+	}
+	if c.Spin <= 0 {
+		c.Spin = DefaultSpin
+	}
+	if c.MaxInput <= 0 {
+		c.MaxInput = DefaultMaxInput
+	}
+	if c.MaxOutput <= 0 {
+		c.MaxOutput = DefaultMaxOutput
+	}
+	if c.Pool == nil {
+		c.Pool = gopool.Default()
+	}
+}

@@ -1,0 +1,307 @@
+package netpoll
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxEvents is the size of one epoll_wait batch.
+const maxEvents = 256
+
+// poller runs one epoll instance on its own goroutine: it waits for
+// events, maps each to its connection or listener, reads input, flushes
+// pending output, accepts, and dispatches handlers.
+type poller struct {
+	id  int
+	ep  *epoll
+	cfg *config
+	reg registry
+	ctr pollerCounters
+
+	// Cross-goroutine requests: connections to read again (resumed
+	// after backpressure). wakeFlag coalesces eventfd writes: it is set
+	// by the first waker and cleared by the poller before it drains.
+	qmu      sync.Mutex
+	queue    []*Conn
+	wakeFlag atomic.Uint32
+
+	// minIdle is the smallest idle timeout among this poller's
+	// connections (ns; 0: none); it sets the idle sweep period.
+	minIdle atomic.Int64
+
+	lmu       sync.Mutex
+	listeners []*acceptor // listener i is tagged tagListener-i
+
+	closing atomic.Bool
+	done    chan struct{}
+
+	// Owned by the poller goroutine.
+	events    []unix.EpollEvent
+	requeue   []*Conn // edge-triggered conns that used their budget
+	batch     []*Conn
+	vecs      [maxVecs][]byte
+	nextSweep int64
+}
+
+func newPoller(id int, cfg *config) (*poller, error) {
+	ep, err := newEpoll(cfg.Wait == WaitRuntime)
+	if err != nil {
+		return nil, err
+	}
+	p := &poller{
+		id:     id,
+		ep:     ep,
+		cfg:    cfg,
+		done:   make(chan struct{}),
+		events: make([]unix.EpollEvent, maxEvents),
+	}
+	if cfg.IdleTimeout > 0 {
+		p.minIdle.Store(int64(cfg.IdleTimeout))
+	}
+	go p.run()
+	return p, nil
+}
+
+// wake makes the poller leave epoll_wait; cheap when a wake-up is
+// already pending.
+func (p *poller) wake() {
+	if p.wakeFlag.CompareAndSwap(0, 1) {
+		p.ep.wake()
+	}
+}
+
+// kick asks the poller to read c again (after input was resumed).
+func (p *poller) kick(c *Conn) {
+	p.qmu.Lock()
+	p.queue = append(p.queue, c)
+	p.qmu.Unlock()
+	p.wake()
+}
+
+// noteIdle lowers the idle sweep period to serve timeout d.
+func (p *poller) noteIdle(d time.Duration) {
+	for {
+		cur := p.minIdle.Load()
+		if cur != 0 && cur <= int64(d) {
+			return
+		}
+		if p.minIdle.CompareAndSwap(cur, int64(d)) {
+			p.wake()
+			return
+		}
+	}
+}
+
+// sweepPeriod is how often idle connections are looked for: a quarter
+// of the smallest idle timeout, within [1ms, 1s]. A connection is thus
+// closed between its idle timeout and that plus the period.
+func (p *poller) sweepPeriod() time.Duration {
+	d := time.Duration(p.minIdle.Load())
+	if d == 0 {
+		return 0
+	}
+	return min(max(d/4, time.Millisecond), time.Second)
+}
+
+// timeout returns how long the next wait may block in ms (-1: forever).
+func (p *poller) timeout(now int64) int {
+	if len(p.requeue) > 0 {
+		return 0
+	}
+	period := p.sweepPeriod()
+	if period == 0 {
+		return -1
+	}
+	if p.nextSweep == 0 {
+		p.nextSweep = now + int64(period)
+	}
+	left := p.nextSweep - now
+	if left <= 0 {
+		return 0
+	}
+	return int((left + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+}
+
+func (p *poller) run() {
+	defer close(p.done)
+	spins := 0
+	for !p.closing.Load() {
+		now := time.Now().UnixNano()
+		msec := p.timeout(now)
+		n, err := p.wait(msec, &spins)
+		if err != nil {
+			// Only EBADF/EINVAL are possible, i.e. a bug or the fd was
+			// closed under us; waiting again would spin.
+			return
+		}
+		p.ctr.recordWait(n)
+		for i := range n {
+			p.handle(&p.events[i])
+		}
+		if len(p.requeue) > 0 {
+			p.runRequeue()
+		}
+		if period := p.sweepPeriod(); period > 0 {
+			if now = time.Now().UnixNano(); now >= p.nextSweep {
+				p.sweepIdle(now)
+				p.nextSweep = now + int64(period)
+			}
+		}
+	}
+}
+
+// wait runs one wait according to the strategy.
+func (p *poller) wait(msec int, spins *int) (int, error) {
+	switch p.cfg.Wait {
+	case WaitSpin:
+		if msec != 0 && *spins < p.cfg.Spin {
+			n, err := p.ep.wait(p.events, 0)
+			if n == 0 && err == nil {
+				*spins++
+				return 0, nil
+			}
+			*spins = 0
+			return n, err
+		}
+		*spins = 0
+	case WaitRuntime:
+		if msec != 0 {
+			var dl time.Time
+			if msec > 0 {
+				dl = time.Now().Add(time.Duration(msec) * time.Millisecond)
+			}
+			n, parked, err := p.ep.waitRuntime(p.events, dl)
+			if parked {
+				p.ctr.parks.Add(1)
+			}
+			return n, err
+		}
+	}
+	if msec != 0 {
+		p.ctr.parks.Add(1)
+	}
+	return p.ep.wait(p.events, msec)
+}
+
+// handle routes one event.
+func (p *poller) handle(ev *unix.EpollEvent) {
+	switch {
+	case ev.Fd == tagWake:
+		p.ctr.wakeups.Add(1)
+		p.wakeFlag.Store(0)
+		p.ep.drainWake()
+		p.drainQueue()
+	case ev.Fd <= tagListener:
+		if a := p.listener(int(tagListener - ev.Fd)); a != nil {
+			a.onReady()
+		}
+	default:
+		c := p.reg.lookup(ev.Fd, ev.Pad)
+		if c == nil {
+			p.ctr.staleEvents.Add(1)
+			return
+		}
+		if c.onEvent(ev.Events) {
+			p.requeue = append(p.requeue, c)
+		}
+	}
+}
+
+// runRequeue gives every connection that used its edge-triggered
+// budget another turn, after the other ready connections had theirs.
+func (p *poller) runRequeue() {
+	p.batch, p.requeue = p.requeue, p.batch[:0]
+	for i, c := range p.batch {
+		if c.onEvent(evIn) {
+			p.requeue = append(p.requeue, c)
+		}
+		p.batch[i] = nil
+	}
+	p.batch = p.batch[:0]
+}
+
+func (p *poller) drainQueue() {
+	p.qmu.Lock()
+	q := p.queue
+	p.queue = nil
+	p.qmu.Unlock()
+	for _, c := range q {
+		if c.onEvent(evIn) {
+			p.requeue = append(p.requeue, c)
+		}
+	}
+}
+
+// sweepIdle closes connections idle for longer than their timeout.
+func (p *poller) sweepIdle(now int64) {
+	p.reg.each(func(c *Conn) { c.checkIdle(now) })
+}
+
+func (p *poller) listener(i int) *acceptor {
+	p.lmu.Lock()
+	defer p.lmu.Unlock()
+	if i < 0 || i >= len(p.listeners) {
+		return nil
+	}
+	return p.listeners[i]
+}
+
+// addListener registers a listening socket (level-triggered).
+func (p *poller) addListener(a *acceptor) error {
+	p.lmu.Lock()
+	idx := len(p.listeners)
+	p.listeners = append(p.listeners, a)
+	p.lmu.Unlock()
+	a.tag = int32(tagListener - idx)
+	if err := p.ep.add(a.lfd.fd, evIn, a.tag, 0); err != nil {
+		p.removeListener(a)
+		return err
+	}
+	return nil
+}
+
+// removeListener forgets a; its slot index is never reused, so a stale
+// event cannot reach another listener.
+func (p *poller) removeListener(a *acceptor) {
+	p.lmu.Lock()
+	defer p.lmu.Unlock()
+	if i := int(tagListener - a.tag); i >= 0 && i < len(p.listeners) && p.listeners[i] == a {
+		p.listeners[i] = nil
+	}
+}
+
+// register adds c to the registry and to epoll.
+func (p *poller) register(c *Conn) error {
+	idx, gen, err := p.reg.add(c)
+	if err != nil {
+		return err
+	}
+	c.slot, c.gen = idx, gen
+	c.emu.Lock()
+	c.armed = c.wantEvents()
+	err = p.ep.add(int(c.fd), c.armed, idx, gen)
+	c.emu.Unlock()
+	if err != nil {
+		p.reg.remove(idx)
+		return err
+	}
+	c.flags.Or(fRegistered)
+	p.ctr.liveConns.Add(1)
+	p.ctr.totalConns.Add(1)
+	return nil
+}
+
+// close stops the loop and releases the epoll instance. Connections
+// must have been closed by the owner first.
+func (p *poller) close() {
+	if p.closing.Swap(true) {
+		<-p.done
+		return
+	}
+	p.ep.wake()
+	<-p.done
+	p.ep.close()
+}

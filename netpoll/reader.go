@@ -1,0 +1,168 @@
+package netpoll
+
+import (
+	"errors"
+
+	"github.com/upoll/upoll/buffer"
+)
+
+// Reader is the nocopy reading side of a Conn. Calls that need more
+// bytes than are buffered block until they arrive, the read deadline or
+// timeout passes, the connection closes, or the peer shuts down (then
+// io.EOF once nothing is buffered, io.ErrUnexpectedEOF if some but too
+// few bytes are). Slices returned by Next, Peek and Until point into
+// the connection's buffer: they stay valid until Release (or Close of
+// the connection from another goroutine), and must not be modified.
+// Call Release when done with them, so buffers go back to the pool.
+type Reader interface {
+	// Next returns the next n bytes and advances (replaces io.ReadFull
+	// into a fresh slice, without the copy).
+	Next(n int) ([]byte, error)
+	// Peek returns the next n bytes without advancing.
+	Peek(n int) ([]byte, error)
+	// Skip advances n bytes.
+	Skip(n int) error
+	// Until returns the bytes up to and including delim, waiting for
+	// delim to arrive (replaces bufio.Reader.ReadSlice).
+	Until(delim byte) ([]byte, error)
+	// ReadByte returns the next byte.
+	ReadByte() (byte, error)
+	// ReadBinary returns a copy of the next n bytes (caller keeps it).
+	ReadBinary(n int) ([]byte, error)
+	// ReadString returns the next n bytes as a string.
+	ReadString(n int) (string, error)
+	// Slice moves the next n bytes into a new LinkBuffer that shares
+	// the memory and outlives Release (hand a request to another
+	// goroutine; it must Release or Close the result).
+	Slice(n int) (*buffer.LinkBuffer, error)
+	// Release returns fully read buffers to the pool; slices returned
+	// before must not be used after it.
+	Release() error
+	// Len returns the number of buffered, unread bytes.
+	Len() int
+}
+
+// connReader is a Conn seen through Reader; the conversion allocates
+// nothing.
+type connReader Conn
+
+// Reader returns the nocopy reading API of c.
+func (c *Conn) Reader() Reader { return (*connReader)(c) }
+
+func (r *connReader) conn() *Conn { return (*Conn)(r) }
+
+// begin locks the reading side, takes a reference and waits for n
+// bytes; end undoes it. Every Reader method has this shape.
+func (r *connReader) begin(n int) error {
+	c := r.conn()
+	c.rmu.Lock()
+	if !c.incref() {
+		c.rmu.Unlock()
+		return c.opErr("read", errClosed)
+	}
+	if c.readDeadlinePassed() {
+		r.end()
+		return c.opErr("read", errTimeout)
+	}
+	if err := c.waitRead(n); err != nil {
+		r.end()
+		return err
+	}
+	return nil
+}
+
+func (r *connReader) end() {
+	c := r.conn()
+	c.consumed()
+	c.decref()
+	c.rmu.Unlock()
+}
+
+func (r *connReader) Next(n int) ([]byte, error) {
+	if err := r.begin(n); err != nil {
+		return nil, err
+	}
+	defer r.end()
+	return r.in.Next(n)
+}
+
+func (r *connReader) Peek(n int) ([]byte, error) {
+	if err := r.begin(n); err != nil {
+		return nil, err
+	}
+	defer r.end()
+	return r.in.Peek(n)
+}
+
+func (r *connReader) Skip(n int) error {
+	if err := r.begin(n); err != nil {
+		return err
+	}
+	defer r.end()
+	return r.in.Skip(n)
+}
+
+func (r *connReader) ReadByte() (byte, error) {
+	if err := r.begin(1); err != nil {
+		return 0, err
+	}
+	defer r.end()
+	return r.in.ReadByte()
+}
+
+func (r *connReader) ReadBinary(n int) ([]byte, error) {
+	if err := r.begin(n); err != nil {
+		return nil, err
+	}
+	defer r.end()
+	return r.in.ReadBinary(n)
+}
+
+func (r *connReader) ReadString(n int) (string, error) {
+	if err := r.begin(n); err != nil {
+		return "", err
+	}
+	defer r.end()
+	return r.in.ReadString(n)
+}
+
+func (r *connReader) Slice(n int) (*buffer.LinkBuffer, error) {
+	if err := r.begin(n); err != nil {
+		return nil, err
+	}
+	defer r.end()
+	return r.in.Slice(n)
+}
+
+// Until waits for more input each time delim is not yet buffered.
+func (r *connReader) Until(delim byte) ([]byte, error) {
+	if err := r.begin(1); err != nil {
+		return nil, err
+	}
+	defer r.end()
+	c := r.conn()
+	for {
+		b, err := c.in.Until(delim)
+		if !errors.Is(err, buffer.ErrNotEnough) {
+			return b, err
+		}
+		if err := c.waitRead(c.in.Len() + 1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (r *connReader) Release() error {
+	c := r.conn()
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if !c.incref() {
+		return c.opErr("read", errClosed)
+	}
+	defer c.decref()
+	err := c.in.Release()
+	c.consumed()
+	return err
+}
+
+func (r *connReader) Len() int { return r.in.Len() }

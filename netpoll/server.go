@@ -1,0 +1,234 @@
+package netpoll
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Server serves connections accepted from one or more Listeners with
+// a group of pollers.
+//
+// With a Handler, the handler runs whenever input arrives (see
+// Handler). With a nil Handler ("accept mode") nothing runs on input:
+// it is buffered until the connection's owner reads it; the owner
+// learns of new connections through WithOnConnect (the net.Listener
+// adapter feeds its Accept that way).
+type Server struct {
+	owner   owner
+	pollers []*poller
+	rr      atomic.Uint32
+
+	mu        sync.Mutex
+	acceptors []*acceptor
+	listeners []*Listener
+	closing   atomic.Bool
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// NewServer starts the pollers of a server; Serve then feeds them
+// connections. h may be nil (accept mode).
+func NewServer(h Handler, opts ...Option) (*Server, error) {
+	s := &Server{done: make(chan struct{})}
+	s.owner.cfg = buildConfig(opts)
+	s.owner.handler = h
+	for i := range s.owner.cfg.Pollers {
+		p, err := newPoller(i, &s.owner.cfg)
+		if err != nil {
+			for _, p := range s.pollers {
+				p.close()
+			}
+			return nil, err
+		}
+		s.pollers = append(s.pollers, p)
+	}
+	return s, nil
+}
+
+// Config returns the server's effective configuration.
+func (s *Server) Config() Config { return s.owner.cfg }
+
+// Serve accepts connections on ln until the server is shut down
+// (ErrServerClosed) or ln is closed (an error wrapping net.ErrClosed).
+// Accepting runs on the pollers; Serve only waits.
+func (s *Server) Serve(ln *Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	base := int(s.rr.Add(1))
+	var mine []*acceptor
+	for i, lfd := range ln.fds {
+		a := &acceptor{lfd: lfd, ln: ln, srv: s, p: s.pollers[(base+i)%len(s.pollers)]}
+		if err := a.p.addListener(a); err != nil {
+			s.mu.Unlock()
+			for _, a := range mine {
+				a.remove()
+			}
+			return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: err}
+		}
+		mine = append(mine, a)
+	}
+	s.acceptors = append(s.acceptors, mine...)
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+
+	select {
+	case <-s.done:
+		return ErrServerClosed
+	case <-ln.closed:
+		for _, a := range mine {
+			a.remove()
+		}
+		if s.closing.Load() {
+			return ErrServerClosed
+		}
+		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+	}
+}
+
+// pick chooses the poller for a new connection.
+func (s *Server) pick(a *acceptor) *poller {
+	if s.owner.cfg.ReusePort && len(a.ln.fds) > 1 {
+		return a.p // the kernel already balanced across sockets
+	}
+	if s.owner.cfg.Balance == LeastConnections {
+		best := s.pollers[0]
+		for _, p := range s.pollers[1:] {
+			if p.ctr.liveConns.Load() < best.ctr.liveConns.Load() {
+				best = p
+			}
+		}
+		return best
+	}
+	return s.pollers[int(s.rr.Add(1))%len(s.pollers)]
+}
+
+// serveConn sets up an accepted socket. Runs on the accepting poller.
+func (s *Server) serveConn(fd int, sa unix.Sockaddr, a *acceptor) {
+	_, isUnix := sa.(*unix.SockaddrUnix)
+	if !isUnix {
+		setTCPOptions(fd, 0) // best effort, as in Go's net
+	}
+	p := s.pick(a)
+	c := newConn(fd, p, &s.owner, isUnix)
+	c.raddr.set(sa)
+	c.laddr = a.ln.localAddrFor(fd)
+	hook := s.owner.cfg.OnConnect != nil
+	if hook {
+		c.flags.Or(fConnectHook)
+		c.hstate.Store(hRunning) // the runner starts with OnConnect
+	}
+	if err := p.register(c); err != nil {
+		sysClose(fd)
+		return
+	}
+	if hook {
+		c.dispatch()
+	}
+	if s.closing.Load() {
+		c.closeWith(ErrServerClosed)
+	}
+}
+
+// beginClose stops accepting: Serve calls return ErrServerClosed.
+func (s *Server) beginClose() {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing.Store(true)
+		close(s.done)
+		acceptors, listeners := s.acceptors, s.listeners
+		s.acceptors, s.listeners = nil, nil
+		s.mu.Unlock()
+		for _, a := range acceptors {
+			a.remove()
+		}
+		for _, ln := range listeners {
+			ln.Close()
+		}
+	})
+}
+
+// live returns the number of open connections.
+func (s *Server) live() int64 {
+	var n int64
+	for _, p := range s.pollers {
+		n += p.ctr.liveConns.Load()
+	}
+	return n
+}
+
+// Shutdown stops accepting, lets running handlers finish, closes
+// connections as they become idle (no handler running, no input
+// buffered, no output queued), and returns nil once all are closed, or
+// ctx.Err() if ctx ends first (the remaining connections stay open).
+// In accept mode connections belong to their owner: Shutdown waits for
+// the owner to close them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.beginClose()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.owner.handler != nil {
+			for _, p := range s.pollers {
+				p.reg.each(func(c *Conn) {
+					if c.shutdownIdle() {
+						c.closeWith(ErrServerClosed)
+					}
+				})
+			}
+		}
+		if s.live() == 0 {
+			s.stopPollers()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// shutdownIdle reports whether Shutdown may close c now.
+func (c *Conn) shutdownIdle() bool {
+	return c.hstate.Load()&hRunning == 0 && c.in.Len() == 0 && c.out.Len() == 0
+}
+
+// Close closes listeners and every connection at once (queued output
+// is dropped), then stops the pollers. Handlers still running see their
+// connection closed.
+func (s *Server) Close() error {
+	s.beginClose()
+	for _, p := range s.pollers {
+		p.reg.each(func(c *Conn) {
+			c.closeWith(ErrServerClosed)
+			c.finishClose() // no linger
+		})
+	}
+	s.stopPollers()
+	return nil
+}
+
+func (s *Server) stopPollers() {
+	for _, p := range s.pollers {
+		p.close()
+	}
+}
+
+// Stats returns the server's counters, summed over its pollers.
+func (s *Server) Stats() Stats {
+	var st Stats
+	st.PerPoller = make([]PollerStats, len(s.pollers))
+	for i, p := range s.pollers {
+		st.PerPoller[i] = p.ctr.snapshot()
+		st.PollerStats.add(st.PerPoller[i])
+	}
+	return st
+}

@@ -1,0 +1,136 @@
+package netpoll
+
+import "sync/atomic"
+
+// PollerStats are the counters of one poller. All are totals since the
+// poller started, except LiveConns and MaxEventsPerWait.
+type PollerStats struct {
+	EpollWaits       uint64 // epoll_wait calls (including spins and drains)
+	Parks            uint64 // waits that blocked (or parked in the runtime)
+	Wakeups          uint64 // eventfd wake-ups received
+	Events           uint64 // events returned by epoll_wait
+	MaxEventsPerWait uint64 // most events one epoll_wait returned
+	StaleEvents      uint64 // events dropped for a generation mismatch
+	BytesIn          uint64 // bytes read from sockets
+	BytesOut         uint64 // bytes written to sockets
+	ReadCalls        uint64 // readv syscalls
+	WriteCalls       uint64 // writev syscalls
+	ReadEAGAIN       uint64 // reads that found nothing (EAGAIN)
+	WriteEAGAIN      uint64 // writes the kernel refused (EAGAIN)
+	HandlerRuns      uint64 // handler invocations
+	HandlerWaitNs    uint64 // total ns between a handler's submit and start
+	LiveConns        int64  // connections open now
+	TotalConns       uint64 // connections ever registered
+	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
+}
+
+// EventsPerWait is the mean number of events per epoll_wait call.
+func (s PollerStats) EventsPerWait() float64 {
+	if s.EpollWaits == 0 {
+		return 0
+	}
+	return float64(s.Events) / float64(s.EpollWaits)
+}
+
+// HandlerWaitMeanNs is the mean handler queue wait in nanoseconds.
+func (s PollerStats) HandlerWaitMeanNs() float64 {
+	if s.HandlerRuns == 0 {
+		return 0
+	}
+	return float64(s.HandlerWaitNs) / float64(s.HandlerRuns)
+}
+
+func (s *PollerStats) add(o PollerStats) {
+	s.EpollWaits += o.EpollWaits
+	s.Parks += o.Parks
+	s.Wakeups += o.Wakeups
+	s.Events += o.Events
+	s.MaxEventsPerWait = max(s.MaxEventsPerWait, o.MaxEventsPerWait)
+	s.StaleEvents += o.StaleEvents
+	s.BytesIn += o.BytesIn
+	s.BytesOut += o.BytesOut
+	s.ReadCalls += o.ReadCalls
+	s.WriteCalls += o.WriteCalls
+	s.ReadEAGAIN += o.ReadEAGAIN
+	s.WriteEAGAIN += o.WriteEAGAIN
+	s.HandlerRuns += o.HandlerRuns
+	s.HandlerWaitNs += o.HandlerWaitNs
+	s.LiveConns += o.LiveConns
+	s.TotalConns += o.TotalConns
+	s.AcceptBackoffs += o.AcceptBackoffs
+}
+
+// Stats aggregates the counters of a server's pollers. The embedded
+// PollerStats holds the sums (the max for MaxEventsPerWait); PerPoller
+// holds each poller's own.
+type Stats struct {
+	PollerStats
+	PerPoller []PollerStats
+}
+
+// cacheLine pads counter groups apart so that counters written by the
+// poller goroutine do not share a line with those written by handler
+// goroutines.
+type cacheLine [64]byte
+
+// pollerCounters are the live atomics behind PollerStats. The first
+// group is written only by the poller goroutine; the second by any
+// goroutine (writers flush on their own goroutine, handlers record
+// their queue wait).
+type pollerCounters struct {
+	_                cacheLine
+	epollWaits       atomic.Uint64
+	parks            atomic.Uint64
+	wakeups          atomic.Uint64
+	events           atomic.Uint64
+	maxEventsPerWait atomic.Uint64
+	staleEvents      atomic.Uint64
+	bytesIn          atomic.Uint64
+	readCalls        atomic.Uint64
+	readEAGAIN       atomic.Uint64
+	_                cacheLine
+	bytesOut         atomic.Uint64
+	writeCalls       atomic.Uint64
+	writeEAGAIN      atomic.Uint64
+	handlerRuns      atomic.Uint64
+	handlerWaitNs    atomic.Uint64
+	_                cacheLine
+	liveConns        atomic.Int64
+	totalConns       atomic.Uint64
+	acceptBackoffs   atomic.Uint64
+	_                cacheLine
+}
+
+func (c *pollerCounters) snapshot() PollerStats {
+	return PollerStats{
+		EpollWaits:       c.epollWaits.Load(),
+		Parks:            c.parks.Load(),
+		Wakeups:          c.wakeups.Load(),
+		Events:           c.events.Load(),
+		MaxEventsPerWait: c.maxEventsPerWait.Load(),
+		StaleEvents:      c.staleEvents.Load(),
+		BytesIn:          c.bytesIn.Load(),
+		BytesOut:         c.bytesOut.Load(),
+		ReadCalls:        c.readCalls.Load(),
+		WriteCalls:       c.writeCalls.Load(),
+		ReadEAGAIN:       c.readEAGAIN.Load(),
+		WriteEAGAIN:      c.writeEAGAIN.Load(),
+		HandlerRuns:      c.handlerRuns.Load(),
+		HandlerWaitNs:    c.handlerWaitNs.Load(),
+		LiveConns:        c.liveConns.Load(),
+		TotalConns:       c.totalConns.Load(),
+		AcceptBackoffs:   c.acceptBackoffs.Load(),
+	}
+}
+
+// recordWait records one epoll_wait that returned n events. Only the
+// poller goroutine calls it, so the max needs no CAS.
+func (c *pollerCounters) recordWait(n int) {
+	c.epollWaits.Add(1)
+	if n > 0 {
+		c.events.Add(uint64(n))
+		if uint64(n) > c.maxEventsPerWait.Load() {
+			c.maxEventsPerWait.Store(uint64(n))
+		}
+	}
+}

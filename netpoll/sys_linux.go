@@ -1,0 +1,152 @@
+package netpoll
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxVecs bounds the iovecs of one readv/writev. unix.Readv and
+// unix.Writev keep up to 8 iovecs on the stack, so staying at 8 keeps the
+// data path free of allocations; IOV_MAX (1024) is far above it.
+const maxVecs = 8
+
+// The functions below are the only places that issue socket I/O
+// syscalls. Each loops on EINTR (Go delivers SIGURG for preemption, and
+// a signal can interrupt any of them) and returns the raw errno so that
+// callers can tell EAGAIN from a real error; callers wrap real errors
+// with os.NewSyscallError or net.OpError.
+
+func sysReadv(fd int, vecs [][]byte) (int, error) {
+	for {
+		n, err := unix.Readv(fd, vecs)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+func sysWritev(fd int, vecs [][]byte) (int, error) {
+	for {
+		n, err := unix.Writev(fd, vecs)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+func sysWrite(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Write(fd, p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+func sysRead(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// sysAccept accepts one connection as a nonblocking, close-on-exec
+// socket. ECONNABORTED (the peer gave up while queued) is retried like
+// EINTR: it concerns that one connection only.
+func sysAccept(fd int) (int, unix.Sockaddr, error) {
+	for {
+		nfd, sa, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err == unix.EINTR || err == unix.ECONNABORTED {
+			continue
+		}
+		return nfd, sa, err
+	}
+}
+
+func sysSocket(family, typ int) (int, error) {
+	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	return fd, nil
+}
+
+// sysConnect starts a nonblocking connect. EINPROGRESS means the
+// handshake goes on and completion is reported by EPOLLOUT; EINTR on a
+// nonblocking connect also lets it continue asynchronously (connect(2)),
+// so both are reported as "in progress".
+func sysConnect(fd int, sa unix.Sockaddr) (inProgress bool, err error) {
+	switch err := unix.Connect(fd, sa); err {
+	case nil:
+		return false, nil
+	case unix.EINPROGRESS, unix.EINTR, unix.EALREADY:
+		return true, nil
+	default:
+		return false, err
+	}
+}
+
+func sysSocketError(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return os.NewSyscallError("getsockopt", err)
+	}
+	if v != 0 {
+		return unix.Errno(v)
+	}
+	return nil
+}
+
+func sysShutdown(fd, how int) error {
+	if err := unix.Shutdown(fd, how); err != nil {
+		return os.NewSyscallError("shutdown", err)
+	}
+	return nil
+}
+
+// sysClose closes fd. EINTR is not retried: on Linux the descriptor is
+// released even when close reports EINTR, and a retry could close an fd
+// number that another goroutine has just been given.
+func sysClose(fd int) error {
+	if err := unix.Close(fd); err != nil && err != unix.EINTR {
+		return os.NewSyscallError("close", err)
+	}
+	return nil
+}
+
+func sysDup(fd int) (int, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return nfd, nil
+}
+
+func sysGetsockname(fd int) (unix.Sockaddr, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, os.NewSyscallError("getsockname", err)
+	}
+	return sa, nil
+}
+
+func sysGetpeername(fd int) (unix.Sockaddr, error) {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return nil, os.NewSyscallError("getpeername", err)
+	}
+	return sa, nil
+}
+
+// isTemporaryAcceptErr reports the accept errors after which the
+// listener keeps working once resources are freed.
+func isResourceErr(err error) bool {
+	return err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM
+}

@@ -1,0 +1,196 @@
+package netpoll
+
+import (
+	"io"
+	"sync/atomic"
+	"time"
+)
+
+// waiter is where one blocked goroutine (a reader or a writer; the
+// Conn's mutexes make it one at a time) sleeps. It is allocated on a
+// connection's first blocking wait only, so idle connections that never
+// block pay nothing; the timer is reused (Reset), so deadline changes
+// and repeated waits allocate nothing.
+type waiter struct {
+	ch chan struct{} // capacity 1: a notification is never lost
+	t  *time.Timer
+}
+
+// waiterOf returns the waiter in slot, making it on first use. The
+// waiter is published before the caller checks its condition, and
+// notifiers change the condition before they look for a waiter, so a
+// wake-up cannot fall between the two.
+func waiterOf(slot *atomic.Pointer[waiter]) *waiter {
+	if w := slot.Load(); w != nil {
+		return w
+	}
+	w := &waiter{ch: make(chan struct{}, 1)}
+	if slot.CompareAndSwap(nil, w) {
+		return w
+	}
+	return slot.Load()
+}
+
+// notify wakes the goroutine waiting on slot, if any; extra
+// notifications collapse into one spurious wake-up.
+func notify(slot *atomic.Pointer[waiter]) {
+	if w := slot.Load(); w != nil {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sleep blocks until notified or until deadline (unix ns; 0: none).
+func (w *waiter) sleep(deadline int64) {
+	if deadline == 0 {
+		<-w.ch
+		return
+	}
+	d := time.Duration(deadline - time.Now().UnixNano())
+	if d <= 0 {
+		return
+	}
+	if w.t == nil {
+		w.t = time.NewTimer(d)
+	} else {
+		w.t.Reset(d)
+	}
+	select {
+	case <-w.ch:
+		w.t.Stop()
+	case <-w.t.C:
+	}
+}
+
+// deadlineOf combines an absolute deadline (unix ns, 0: none) with a
+// relative timeout counted from start.
+func deadlineOf(abs int64, timeout time.Duration, start int64) int64 {
+	if timeout > 0 {
+		if t := start + int64(timeout); abs == 0 || t < abs {
+			return t
+		}
+	}
+	return abs
+}
+
+func passed(deadline int64) bool {
+	return deadline != 0 && time.Now().UnixNano() >= deadline
+}
+
+// waitRead blocks until at least n bytes are buffered. It returns
+// io.EOF when the peer has shut down and nothing is buffered,
+// io.ErrUnexpectedEOF when fewer than n bytes will ever come, a
+// *net.OpError for a deadline/timeout, close or socket error, and
+// ErrWouldBlock inside an inline handler. The caller holds rmu and a
+// reference.
+func (c *Conn) waitRead(n int) error {
+	if c.in.Len() >= n {
+		return nil
+	}
+	start := time.Now().UnixNano()
+	timeout := c.readTimeout()
+	w := waiterOf(&c.rwait)
+	waiting := false
+	defer func() {
+		if waiting {
+			c.need.Store(0)
+			c.flags.And(^uint32(fReaderWaiting))
+		}
+	}()
+	for {
+		if c.fdst.closed() {
+			return c.opErr("read", errClosed)
+		}
+		f := c.flags.Load()
+		// Bytes are published before EOF or an error is flagged, so
+		// looking at the flags first and the length second never
+		// reports EOF while bytes are still buffered.
+		if c.in.Len() >= n {
+			return nil
+		}
+		switch {
+		case f&fBroken != 0:
+			return c.opErr("read", c.brokenErr())
+		case f&fPeerEOF != 0:
+			if c.in.Len() == 0 {
+				return io.EOF
+			}
+			return io.ErrUnexpectedEOF
+		case f&fInline != 0:
+			return ErrWouldBlock
+		}
+		dl := deadlineOf(c.rdl.Load(), timeout, start)
+		if passed(dl) {
+			return c.opErr("read", errTimeout)
+		}
+		if !waiting {
+			waiting = true
+			if n > c.owner.cfg.MaxInput {
+				c.need.Store(int32(min(n, 1<<30)))
+			}
+			c.flags.Or(fReaderWaiting)
+			if c.owner.cfg.Trigger == OneShot {
+				c.updateEvents()
+			}
+			if f&fInPaused != 0 {
+				c.resumeInput()
+			}
+			continue // re-check with the flags published
+		}
+		w.sleep(dl)
+	}
+}
+
+// readDeadlinePassed reports an absolute read deadline in the past: as
+// in Go's net, such a Read fails even if bytes are buffered.
+func (c *Conn) readDeadlinePassed() bool {
+	return passed(c.rdl.Load())
+}
+
+// flushOut publishes the pending writes and sends them, then waits
+// until at most bound bytes remain queued (the poller sends the rest
+// on EPOLLOUT). The caller holds wmu and a reference.
+func (c *Conn) flushOut(bound int, op string) error {
+	if err := c.out.Flush(); err != nil {
+		return c.opErr(op, errClosed)
+	}
+	start := time.Now().UnixNano()
+	timeout := c.writeTimeout()
+	var w *waiter
+	for {
+		if c.fdst.closed() {
+			return c.opErr(op, errClosed)
+		}
+		if c.flags.Load()&fBroken != 0 {
+			return c.opErr(op, c.brokenErr())
+		}
+		if c.out.Len() > 0 {
+			c.emu.Lock()
+			_, err := c.writeOut()
+			c.emu.Unlock()
+			if err != nil {
+				c.broke(err)
+				return c.opErr(op, err)
+			}
+		}
+		pending := c.out.Len()
+		if pending <= bound {
+			if pending > 0 {
+				c.updateEvents() // arm EPOLLOUT for the rest
+			}
+			return nil
+		}
+		dl := deadlineOf(c.wdl.Load(), timeout, start)
+		if passed(dl) {
+			return c.opErr(op, errTimeout)
+		}
+		if w == nil {
+			w = waiterOf(&c.wwait)
+			continue
+		}
+		c.updateEvents()
+		w.sleep(dl)
+	}
+}

@@ -1,0 +1,120 @@
+package netpoll
+
+import "github.com/upoll/upoll/buffer"
+
+// Writer is the nocopy writing side of a Conn. Writes go to the
+// connection's outbound buffer and are invisible to the peer until
+// Flush, which sends with writev on the caller's goroutine and leaves
+// what the kernel does not take to the poller (EPOLLOUT). Flush blocks
+// only while more than MaxOutput bytes are queued, until the write
+// deadline or timeout. One goroutine at a time should build a batch
+// (Malloc…Flush); the methods themselves are serialized with Write.
+type Writer interface {
+	// Malloc returns n writable bytes, valid until Flush.
+	Malloc(n int) ([]byte, error)
+	// MallocAck keeps only the first n bytes of what was Malloc'ed
+	// since the last Flush.
+	MallocAck(n int) error
+	// MallocLen returns the bytes written since the last Flush.
+	MallocLen() int
+	// WriteBinary copies b into the buffer.
+	WriteBinary(b []byte) (int, error)
+	// WriteString copies s into the buffer.
+	WriteString(s string) (int, error)
+	// WriteByte appends one byte.
+	WriteByte(b byte) error
+	// Append links other's bytes without copying; other becomes empty.
+	Append(other *buffer.LinkBuffer) error
+	// Flush sends everything written so far.
+	Flush() error
+}
+
+// connWriter is a Conn seen through Writer.
+type connWriter Conn
+
+// Writer returns the nocopy writing API of c.
+func (c *Conn) Writer() Writer { return (*connWriter)(c) }
+
+func (w *connWriter) conn() *Conn { return (*Conn)(w) }
+
+func (w *connWriter) begin() error {
+	c := w.conn()
+	c.wmu.Lock()
+	if !c.incref() {
+		c.wmu.Unlock()
+		return c.opErr("write", errClosed)
+	}
+	if c.flags.Load()&fWrShut != 0 {
+		w.end()
+		return c.opErr("write", ErrWriteShutdown)
+	}
+	return nil
+}
+
+func (w *connWriter) end() {
+	c := w.conn()
+	c.decref()
+	c.wmu.Unlock()
+}
+
+func (w *connWriter) Malloc(n int) ([]byte, error) {
+	if err := w.begin(); err != nil {
+		return nil, err
+	}
+	defer w.end()
+	return w.out.Malloc(n)
+}
+
+func (w *connWriter) MallocAck(n int) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	defer w.end()
+	return w.out.MallocAck(n)
+}
+
+func (w *connWriter) MallocLen() int { return w.out.MallocLen() }
+
+func (w *connWriter) WriteBinary(b []byte) (int, error) {
+	if err := w.begin(); err != nil {
+		return 0, err
+	}
+	defer w.end()
+	return w.out.WriteBinary(b)
+}
+
+func (w *connWriter) WriteString(s string) (int, error) {
+	if err := w.begin(); err != nil {
+		return 0, err
+	}
+	defer w.end()
+	return w.out.WriteString(s)
+}
+
+func (w *connWriter) WriteByte(b byte) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	defer w.end()
+	return w.out.WriteByte(b)
+}
+
+func (w *connWriter) Append(other *buffer.LinkBuffer) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	defer w.end()
+	return w.out.Append(other)
+}
+
+func (w *connWriter) Flush() error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	defer w.end()
+	c := w.conn()
+	if passed(c.wdl.Load()) {
+		return c.opErr("write", errTimeout)
+	}
+	return c.flushOut(c.owner.cfg.MaxOutput, "write")
+}
