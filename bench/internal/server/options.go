@@ -14,12 +14,14 @@ type Options struct {
 	Wait     string // block, spin, runtime
 	Dispatch string // pool, inline
 	Pollers  int    // 0: default
+	Echo     string // upoll-echo handler: copy (default) or slice (zero-copy)
 }
 
 var optionValues = map[string][]string{
 	"trigger":  {"lt", "et", "oneshot"},
 	"wait":     {"block", "spin", "runtime"},
 	"dispatch": {"pool", "inline"},
+	"echo":     {"copy", "slice"},
 }
 
 // ParseOptions parses a -opts string.
@@ -43,7 +45,7 @@ func ParseOptions(s string) (Options, error) {
 		}
 		allowed, known := optionValues[k]
 		if !known {
-			return o, fmt.Errorf("unknown option %q (want trigger, wait, dispatch, pollers)", k)
+			return o, fmt.Errorf("unknown option %q (want trigger, wait, dispatch, pollers, echo)", k)
 		}
 		valid := false
 		for _, a := range allowed {
@@ -59,6 +61,8 @@ func ParseOptions(s string) (Options, error) {
 			o.Wait = v
 		case "dispatch":
 			o.Dispatch = v
+		case "echo":
+			o.Echo = v
 		}
 	}
 	return o, nil
@@ -78,6 +82,9 @@ func (o Options) String() string {
 	}
 	if o.Pollers > 0 {
 		p = append(p, "pollers="+strconv.Itoa(o.Pollers))
+	}
+	if o.Echo != "" {
+		p = append(p, "echo="+o.Echo)
 	}
 	return strings.Join(p, ",")
 }

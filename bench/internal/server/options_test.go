@@ -22,3 +22,13 @@ func TestParseOptions(t *testing.T) {
 		t.Fatalf("grid has %d points", len(g))
 	}
 }
+
+func TestUpollOptions(t *testing.T) {
+	opts, slice, err := upollOptions("trigger=oneshot,wait=runtime,dispatch=inline,pollers=3,echo=slice")
+	if err != nil || len(opts) != 4 || !slice {
+		t.Fatalf("opts %d slice %v err %v", len(opts), slice, err)
+	}
+	if _, _, err := upollOptions("wait=forever"); err == nil {
+		t.Fatal("bad option accepted")
+	}
+}

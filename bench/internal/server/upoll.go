@@ -1,0 +1,115 @@
+package server
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+func upollAvailable() error { return nil }
+
+// upollOptions maps a sweep point to netpoll options; empty fields keep
+// netpoll's defaults.
+func upollOptions(s string) ([]netpoll.Option, bool, error) {
+	o, err := ParseOptions(s)
+	if err != nil {
+		return nil, false, err
+	}
+	var opts []netpoll.Option
+	switch o.Trigger {
+	case "lt":
+		opts = append(opts, netpoll.WithTrigger(netpoll.LevelTriggered))
+	case "et":
+		opts = append(opts, netpoll.WithTrigger(netpoll.EdgeTriggered))
+	case "oneshot":
+		opts = append(opts, netpoll.WithTrigger(netpoll.OneShot))
+	}
+	switch o.Wait {
+	case "block":
+		opts = append(opts, netpoll.WithWait(netpoll.WaitBlock))
+	case "spin":
+		opts = append(opts, netpoll.WithWait(netpoll.WaitSpin))
+	case "runtime":
+		opts = append(opts, netpoll.WithWait(netpoll.WaitRuntime))
+	}
+	switch o.Dispatch {
+	case "pool":
+		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchPool))
+	case "inline":
+		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchInline))
+	}
+	if o.Pollers > 0 {
+		opts = append(opts, netpoll.WithPollers(o.Pollers))
+	}
+	return opts, o.Echo == "slice", nil
+}
+
+func startUpollEcho(addr, optStr string) (net.Addr, error) {
+	opts, slice, err := upollOptions(optStr)
+	if err != nil {
+		return nil, err
+	}
+	h := upollEchoCopy
+	if slice {
+		h = upollEchoSlice
+	}
+	srv, err := netpoll.NewServer(h, opts...)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := netpoll.Listen("tcp", addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && err != netpoll.ErrServerClosed {
+			fmt.Println("ERROR serve:", err)
+		}
+	}()
+	return ln.Addr(), nil
+}
+
+// upollEchoCopy is the one-copy echo, the same shape as cloudwego-echo's:
+// Next, WriteBinary (copies into the output buffer), Release, Flush.
+func upollEchoCopy(c *netpoll.Conn) error {
+	r, w := c.Reader(), c.Writer()
+	n := r.Len()
+	if n == 0 {
+		return nil
+	}
+	b, err := r.Next(n)
+	if err != nil {
+		return err
+	}
+	if _, err := w.WriteBinary(b); err != nil {
+		return err
+	}
+	if err := r.Release(); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// upollEchoSlice is the zero-copy echo (opts echo=slice): Slice moves the
+// input nodes into a buffer of their own, Append links them into the output.
+func upollEchoSlice(c *netpoll.Conn) error {
+	r, w := c.Reader(), c.Writer()
+	n := r.Len()
+	if n == 0 {
+		return nil
+	}
+	s, err := r.Slice(n)
+	if err != nil {
+		return err
+	}
+	err = w.Append(s)
+	s.Close()
+	if err != nil {
+		return err
+	}
+	if err := r.Release(); err != nil {
+		return err
+	}
+	return w.Flush()
+}
