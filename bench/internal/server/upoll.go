@@ -9,6 +9,13 @@ import (
 
 func upollAvailable() error { return nil }
 
+// upollDefaults describes the configuration upoll targets run with when no
+// sweep options are given.
+func upollDefaults() string {
+	c := netpoll.DefaultConfig()
+	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, c.Wait, c.Dispatch, c.Pollers)
+}
+
 // upollOptions maps a sweep point to netpoll options; empty fields keep
 // netpoll's defaults.
 func upollOptions(s string) ([]netpoll.Option, bool, error) {
