@@ -39,6 +39,11 @@ type LinkBuffer struct {
 
 	cache *node // consumer: copies made by reads that cross nodes
 
+	// freeable is set by the consumer when it has drained a node, so that
+	// Release skips the lock when there is nothing to give back (a handler
+	// that reads part of a node and releases after each message).
+	freeable bool
+
 	// writing is set while the producer has a batch open: the consumer must
 	// not free the tail nor any node of the batch (mu guards it).
 	writing bool
@@ -68,11 +73,14 @@ func (b *LinkBuffer) Release() error {
 	if b.closed.Load() {
 		return ErrClosed
 	}
+	if !b.freeable && b.cache == nil {
+		return nil
+	}
 	b.mu.Lock()
 	var freed, last *node
 	nd := b.head
 	for nd != nil {
-		if nd.off != int(nd.end.Load()) {
+		if nd.off != nd.limit() {
 			break // unread bytes
 		}
 		if !nd.sealed && (nd != b.tail || b.writing) {
@@ -97,6 +105,8 @@ func (b *LinkBuffer) Release() error {
 		last.next = nil
 	}
 	b.head = nd
+	// A drained head kept for the producer must be looked at again.
+	b.freeable = nd != nil && nd.off == nd.limit()
 	cache := b.cache
 	b.cache = nil
 	b.mu.Unlock()
@@ -168,14 +178,14 @@ func (b *LinkBuffer) takeViews(n int, published bool) (first, last *node) {
 	r := b.cursor()
 	left := n
 	for {
-		k := min(int(r.end.Load())-r.off, left)
+		k := min(r.limit()-r.off, left)
 		if k > 0 {
 			v := newView(r, r.off, r.off+k)
 			if published {
-				v.end.Store(int64(v.wp))
+				v.end = int64(v.wp) // v is not shared yet
 				v.sealed = true
 			} else {
-				v.end.Store(int64(v.off))
+				v.end = int64(v.off)
 			}
 			if first == nil {
 				first = v
@@ -190,7 +200,9 @@ func (b *LinkBuffer) takeViews(n int, published bool) (first, last *node) {
 			break
 		}
 		r = r.next
+		b.freeable = true
 	}
+	b.drained(r)
 	b.read = r
 	b.length.Add(int64(-n))
 	return first, last

@@ -29,7 +29,13 @@ const (
 var bufPools [numClasses]bytebufferpool.Pool
 
 // nodePool recycles node structs, so the steady state allocates nothing.
-var nodePool = sync.Pool{New: func() any { return new(node) }}
+// A pooled node has refs == 1, ready for its next owner: the common free
+// path then needs no atomic write at all (see freeNode).
+var nodePool = sync.Pool{New: func() any {
+	nd := new(node)
+	nd.refs.Store(1)
+	return nd
+}}
 
 // liveNodes counts node structs taken from nodePool and not yet returned.
 // Tests use it to prove that nodes come back; it is touched only when a node
@@ -46,7 +52,8 @@ var liveNodes atomic.Int64
 // Within one buffer the consumer owns off, the producer owns wp, and end is
 // the hand-over point between them: bytes [off, end) are published and
 // readable, [end, wp) are written but not yet published (Flush stores wp into
-// end). end only grows.
+// end). end only grows, and only the producer writes it. refs is 1 while the
+// node is pooled or held by one owner only.
 type node struct {
 	buf    []byte // the whole backing array, len == cap; shared by views
 	bb     *bytebufferpool.ByteBuffer
@@ -54,7 +61,7 @@ type node struct {
 	next   *node // written with the buffer's mutex held
 	off    int   // consumer: next unread byte
 	wp     int   // producer: end of written bytes
-	end    atomic.Int64
+	end    int64 // published end: atomic once the node is linked (see limit)
 	refs   atomic.Int32
 	class  int8 // size class of bb, or -1 when buf is not pooled
 	sealed bool // the producer will never publish into it again (mutex held)
@@ -89,7 +96,6 @@ func newNode(n int) *node {
 		nd.bb = bb
 		nd.buf = bb.B[:size:size]
 	}
-	nd.refs.Store(1)
 	return nd
 }
 
@@ -122,8 +128,13 @@ func freeNode(nd *node) {
 	} else {
 		nd.next = nil
 	}
-	if root.refs.Add(-1) != 0 {
-		return
+	// refs == 1 means no view exists, and none can appear: views are made
+	// only from a list holding the node or from another view.
+	if root.refs.Load() != 1 {
+		if root.refs.Add(-1) != 0 {
+			return
+		}
+		root.refs.Store(1)
 	}
 	if root.bb != nil {
 		// bytebufferpool sorts buffers by length: hand the full length back.
@@ -145,9 +156,7 @@ func freeChain(nd *node) {
 // reset clears every field and returns the struct to nodePool.
 func (nd *node) reset() {
 	nd.buf, nd.bb, nd.origin, nd.next = nil, nil, nil, nil
-	nd.off, nd.wp = 0, 0
-	nd.end.Store(0)
-	nd.refs.Store(0)
+	nd.off, nd.wp, nd.end = 0, 0, 0
 	nd.class, nd.sealed = 0, false
 	nodePool.Put(nd)
 	liveNodes.Add(-1)
@@ -155,5 +164,17 @@ func (nd *node) reset() {
 
 // readable returns the published, unread bytes of nd.
 func (nd *node) readable() []byte {
-	return nd.buf[nd.off:int(nd.end.Load())]
+	return nd.buf[nd.off:nd.limit()]
+}
+
+// limit returns the published end of nd. The consumer reads it while the
+// producer may publish more, hence the atomic load; a node is private (plain
+// access) from newNode until it is linked and again after it is freed.
+func (nd *node) limit() int {
+	return int(atomic.LoadInt64(&nd.end))
+}
+
+// publish makes the bytes written into nd readable: called by Flush.
+func (nd *node) publish() {
+	atomic.StoreInt64(&nd.end, int64(nd.wp))
 }

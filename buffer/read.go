@@ -30,11 +30,19 @@ func (b *LinkBuffer) cursor() *node {
 	if r == nil {
 		r = b.head
 	}
-	for r.off == int(r.end.Load()) {
+	for r.off == r.limit() {
 		r = r.next
+		b.freeable = true
 	}
 	b.read = r
 	return r
+}
+
+// drained notes that r may now be fully read, for Release.
+func (b *LinkBuffer) drained(r *node) {
+	if r.off == r.limit() {
+		b.freeable = true
+	}
 }
 
 // Peek returns the next n readable bytes without consuming them.
@@ -51,7 +59,7 @@ func (b *LinkBuffer) Peek(n int) ([]byte, error) {
 		return []byte{}, nil
 	}
 	r := b.cursor()
-	if r.off+n <= int(r.end.Load()) {
+	if r.off+n <= r.limit() {
 		return r.buf[r.off : r.off+n : r.off+n], nil
 	}
 	p := b.scratch(n)
@@ -75,9 +83,10 @@ func (b *LinkBuffer) Next(n int) ([]byte, error) {
 		return []byte{}, nil
 	}
 	r := b.cursor()
-	if r.off+n <= int(r.end.Load()) {
+	if r.off+n <= r.limit() {
 		p := r.buf[r.off : r.off+n : r.off+n]
 		r.off += n
+		b.drained(r)
 		b.length.Add(int64(-n))
 		return p, nil
 	}
@@ -138,6 +147,7 @@ func (b *LinkBuffer) ReadByte() (byte, error) {
 	r := b.cursor()
 	c := r.buf[r.off]
 	r.off++
+	b.drained(r)
 	b.length.Add(-1)
 	return c, nil
 }
@@ -236,14 +246,16 @@ func (b *LinkBuffer) peekInto(r *node, p []byte) {
 func (b *LinkBuffer) skip(n int) {
 	r := b.cursor()
 	for left := n; ; r = r.next {
-		avail := int(r.end.Load()) - r.off
+		avail := r.limit() - r.off
 		if avail >= left {
 			r.off += left
 			break
 		}
 		r.off += avail
 		left -= avail
+		b.freeable = true
 	}
+	b.drained(r)
 	b.read = r
 	b.length.Add(int64(-n))
 }

@@ -112,7 +112,7 @@ func (b *LinkBuffer) MallocAck(n int) error {
 	b.book, b.booked = nil, 0
 	keep := n
 	for nd := b.firstOfBatch(); nd != nil; nd = nd.next {
-		end := int(nd.end.Load())
+		end := int(nd.end) // the producer is the only writer of end
 		if u := nd.wp - end; keep >= u {
 			keep -= u
 		} else {
@@ -283,7 +283,7 @@ func (b *LinkBuffer) Flush() error {
 	}
 	freed := b.trim()
 	for nd := b.firstOfBatch(); nd != nil; nd = nd.next {
-		nd.end.Store(int64(nd.wp))
+		nd.publish()
 		if nd != b.tail {
 			nd.sealed = true
 		}
@@ -307,7 +307,7 @@ func (b *LinkBuffer) trim() *node {
 		start = b.mark.next
 	}
 	for nd := start; nd != nil; nd = nd.next {
-		if nd.wp != int(nd.end.Load()) {
+		if nd.wp != int(nd.end) {
 			keep = nd
 		}
 	}
