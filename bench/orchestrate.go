@@ -103,6 +103,7 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 	rep.Cases = finish(cases)
 	rep.Sweep = finish(sweep)
 	rep.Goals = report.Goals(rep.Cases)
+	rep.Notes = append(rep.Notes, quietness(rep.Cases)...)
 	rep.Finished = time.Now()
 	out := cfg.out
 	if out == "" {
@@ -341,6 +342,8 @@ func runOne(cfg *config, e entry, c *report.Case, round int) report.Run {
 		run.ServerCPUUSPerOp = res.ServerCPUSec * 1e6 / ops
 		run.ServerCPUCores = res.ServerCPUSec / res.WindowSec
 		run.LoadCPUCores = res.LoadCPUSec / res.WindowSec
+		run.OtherCPUCores = max(0, (res.MachineBusySec-res.ServerCPUSec-res.LoadCPUSec)/res.WindowSec)
+		run.StealCores = res.StealSec / res.WindowSec
 	}
 	return run
 }
@@ -355,4 +358,25 @@ func queryMem(srv *child) (server.Mem, error) {
 		return m, err
 	}
 	return m, json.Unmarshal([]byte(line), &m)
+}
+
+// quietness warns when other processes or the hypervisor took a noticeable
+// share of the machine during the measured windows.
+func quietness(cases []report.Case) []string {
+	var other []float64
+	for _, c := range cases {
+		for _, r := range c.Results {
+			for _, run := range r.Runs {
+				if c.Workload != "idle" && run.Error == "" {
+					other = append(other, run.OtherCPUCores+run.StealCores)
+				}
+			}
+		}
+	}
+	med := report.Median(other)
+	if med < 0.2 {
+		return nil
+	}
+	return []string{fmt.Sprintf("the machine was not quiet: other processes and the hypervisor used a median %.2f cores "+
+		"during the measured windows (column \"other\"); treat absolute figures with care, ratios less so", med)}
 }

@@ -63,11 +63,16 @@ type Result struct {
 	WindowSec     float64 `json:"window_sec"`
 	ServerCPUSec  float64 `json:"server_cpu_sec"`
 	LoadCPUSec    float64 `json:"load_cpu_sec"`
-	P50NS         int64   `json:"p50_ns"`
-	P99NS         int64   `json:"p99_ns"`
-	P999NS        int64   `json:"p999_ns"`
-	MaxNS         int64   `json:"max_ns"`
-	MeanNS        float64 `json:"mean_ns"`
+	// MachineBusySec and StealSec are the whole machine's busy and stolen
+	// CPU time over the window (/proc/stat), to tell whether other
+	// processes or the hypervisor disturbed the run.
+	MachineBusySec float64 `json:"machine_busy_sec"`
+	StealSec       float64 `json:"steal_sec"`
+	P50NS          int64   `json:"p50_ns"`
+	P99NS          int64   `json:"p99_ns"`
+	P999NS         int64   `json:"p999_ns"`
+	MaxNS          int64   `json:"max_ns"`
+	MeanNS         float64 `json:"mean_ns"`
 }
 
 // phases of a run, in order.
@@ -135,6 +140,7 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 	var (
 		window [2]proc.CPU
 		self   [2]proc.CPU
+		sys    [2]proc.SystemCPU
 		res    Result
 		err    error
 	)
@@ -143,6 +149,7 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 			window[i], _ = proc.ReadCPU(cfg.ServerPID)
 		}
 		self[i], _ = proc.ReadCPU(os.Getpid())
+		sys[i], _ = proc.ReadSystemCPU()
 	}
 	switch cfg.Workload {
 	case PingPong, Pipeline, HTTP:
@@ -166,6 +173,8 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 			res.ServerCPUSec = proc.CPUSeconds(window[0], window[1])
 		}
 		res.LoadCPUSec = proc.CPUSeconds(self[0], self[1])
+		res.MachineBusySec = float64(sys[1].Busy-sys[0].Busy) / proc.ClockTicks
+		res.StealSec = float64(sys[1].Steal-sys[0].Steal) / proc.ClockTicks
 	}
 	b, _ := json.Marshal(res)
 	_, err = fmt.Fprintf(out, "RESULT %s\n", b)

@@ -138,3 +138,41 @@ func ParseStatusKB(b []byte, key string) (uint64, error) {
 	}
 	return 0, fmt.Errorf("%s: not found", key)
 }
+
+// Machine-wide CPU time from the first line of /proc/stat, in clock ticks.
+type SystemCPU struct {
+	Busy  uint64 // user + nice + system + irq + softirq
+	Steal uint64 // time the hypervisor ran something else
+	At    time.Time
+}
+
+// ReadSystemCPU samples /proc/stat.
+func ReadSystemCPU() (SystemCPU, error) {
+	now := time.Now()
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return SystemCPU{}, err
+	}
+	s, err := ParseProcStat(b)
+	s.At = now
+	return s, err
+}
+
+// ParseProcStat reads the aggregate "cpu" line of /proc/stat.
+func ParseProcStat(b []byte) (SystemCPU, error) {
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return SystemCPU{}, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var v [8]uint64
+	for i := range v {
+		n, err := strconv.ParseUint(f[i+1], 10, 64)
+		if err != nil {
+			return SystemCPU{}, fmt.Errorf("/proc/stat field %d: %w", i+1, err)
+		}
+		v[i] = n
+	}
+	// user nice system idle iowait irq softirq steal
+	return SystemCPU{Busy: v[0] + v[1] + v[2] + v[5] + v[6], Steal: v[7]}, nil
+}

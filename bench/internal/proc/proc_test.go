@@ -110,3 +110,19 @@ func TestMachine(t *testing.T) {
 		t.Fatalf("fd limit %d", got)
 	}
 }
+
+func TestParseProcStat(t *testing.T) {
+	s, err := ParseProcStat([]byte("cpu  139327 5 54806 1134122 222 10 3684 7 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Busy != 139327+5+54806+10+3684 || s.Steal != 7 {
+		t.Fatalf("got %+v", s)
+	}
+	if _, err := ParseProcStat([]byte("intr 1 2 3\n")); err == nil {
+		t.Fatal("no error for a bad first line")
+	}
+	if _, err := ReadSystemCPU(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -94,13 +94,18 @@ type Run struct {
 
 // Metrics are the figures of one run, or medians over runs.
 type Metrics struct {
-	OpsPerSec         float64 `json:"ops_per_sec,omitempty"`
-	P50US             float64 `json:"p50_us,omitempty"`
-	P99US             float64 `json:"p99_us,omitempty"`
-	P999US            float64 `json:"p999_us,omitempty"`
-	ServerCPUUSPerOp  float64 `json:"server_cpu_us_per_op,omitempty"`
-	ServerCPUCores    float64 `json:"server_cpu_cores,omitempty"`
-	LoadCPUCores      float64 `json:"load_cpu_cores,omitempty"`
+	OpsPerSec        float64 `json:"ops_per_sec,omitempty"`
+	P50US            float64 `json:"p50_us,omitempty"`
+	P99US            float64 `json:"p99_us,omitempty"`
+	P999US           float64 `json:"p999_us,omitempty"`
+	ServerCPUUSPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+	ServerCPUCores   float64 `json:"server_cpu_cores,omitempty"`
+	LoadCPUCores     float64 `json:"load_cpu_cores,omitempty"`
+	// OtherCPUCores is the CPU the rest of the machine used during the
+	// window (busy time of all CPUs minus server and load generator), and
+	// StealCores the time the hypervisor took: both should be near 0.
+	OtherCPUCores     float64 `json:"other_cpu_cores"`
+	StealCores        float64 `json:"steal_cores"`
 	IdleConns         int     `json:"idle_conns,omitempty"`
 	RSSPerConn        float64 `json:"rss_bytes_per_conn,omitempty"`
 	HeapStackPerConn  float64 `json:"heap_stack_bytes_per_conn,omitempty"`
@@ -173,6 +178,8 @@ func (r *Result) Finish(baseline *Result) {
 		ServerCPUUSPerOp:  pick(func(m Metrics) float64 { return m.ServerCPUUSPerOp }),
 		ServerCPUCores:    pick(func(m Metrics) float64 { return m.ServerCPUCores }),
 		LoadCPUCores:      pick(func(m Metrics) float64 { return m.LoadCPUCores }),
+		OtherCPUCores:     pick(func(m Metrics) float64 { return m.OtherCPUCores }),
+		StealCores:        pick(func(m Metrics) float64 { return m.StealCores }),
 		RSSPerConn:        pick(func(m Metrics) float64 { return m.RSSPerConn }),
 		HeapStackPerConn:  pick(func(m Metrics) float64 { return m.HeapStackPerConn }),
 		GoroutinesPerConn: pick(func(m Metrics) float64 { return m.GoroutinesPerConn }),

@@ -12,6 +12,7 @@ func (r *Report) Text() string {
 	fmt.Fprintf(&b, "upoll bench — suite %s, %s\n", r.Suite, r.Started.Format(time.RFC3339))
 	b.WriteString(r.machineLine() + "\n")
 	fmt.Fprintf(&b, "%d runs per case, targets interleaved round by round; medians; \"x base\" = median of per-round ratios to the standard library.\n", r.Settings.Runs)
+	b.WriteString("srv/load cores: CPU the server / load generator used over the window; other: CPU used by the rest of the machine and the hypervisor.\n")
 	for i := range r.Cases {
 		c := &r.Cases[i]
 		fmt.Fprintf(&b, "\n%s (base %s)\n", c.Title(), c.Baseline)
@@ -44,6 +45,8 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Method: each case ran %d times per target, targets interleaved round by round, %.1fs warm-up then a %.1fs measured window per run; "+
 		"figures are medians; ratios (\"x base\") are medians of per-round ratios against the standard-library target of the same round. "+
 		"Server CPU is utime+stime of the server process over the window (schedstat ns where consistent), divided by operations. "+
+		"\"srv cores\" and \"load cores\" are the CPU the server and the load-generator processes used over the window (which side was the limit); "+
+		"\"other\" is what the rest of the machine and the hypervisor (steal) used meanwhile. "+
 		"Every echoed byte and HTTP body was compared with what was expected.\n\n",
 		r.Settings.Runs, r.Settings.WarmupSec, r.Settings.DurationSec)
 	b.WriteString("## Goals\n\n")

@@ -140,12 +140,12 @@ func (c *Case) table(sweep bool) *table {
 		unit = "conn"
 	}
 	t := &table{head: []string{first, unit + "/s", "x base", "p50 µs", "p99 µs", "p999 µs",
-		"srv CPU µs/" + unit, "x base", "srv cores", "load cores", "verified"}}
+		"srv CPU µs/" + unit, "x base", "srv cores", "load cores", "other", "verified"}}
 	for _, r := range c.Results {
 		m, v := r.Median, r.vs()
 		t.add(r.label(sweep), num(m.OpsPerSec), ratio(v.OpsPerSec), num(m.P50US), num(m.P99US), num(m.P999US),
 			num(m.ServerCPUUSPerOp), ratio(v.ServerCPUUSPerOp), fmt.Sprintf("%.2f", m.ServerCPUCores),
-			fmt.Sprintf("%.2f", m.LoadCPUCores), r.verifiedCell())
+			fmt.Sprintf("%.2f", m.LoadCPUCores), fmt.Sprintf("%.2f", m.OtherCPUCores+m.StealCores), r.verifiedCell())
 	}
 	return t
 }
