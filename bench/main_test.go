@@ -160,3 +160,17 @@ func TestSmokeEndToEnd(t *testing.T) {
 		t.Fatalf("-check of a broken report: exit %d, want 1", code)
 	}
 }
+
+func TestFitFDLimit(t *testing.T) {
+	cfg, err := parseFlags([]string{"-suite", "quick"}, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := fitFDLimit(cfg, 1<<20); len(notes) != 0 {
+		t.Fatalf("notes with a large limit: %v", notes)
+	}
+	notes := fitFDLimit(cfg, 1024)
+	if len(notes) == 0 || cfg.idleConns != 824 || cfg.conns[len(cfg.conns)-1] != 824 {
+		t.Fatalf("notes %v, idle %d, conns %v", notes, cfg.idleConns, cfg.conns)
+	}
+}

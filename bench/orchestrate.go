@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,8 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 		rep.Notes = append(rep.Notes, "-pin needs 2 cores: all runs are unpinned")
 		cfg.pin = "off"
 	}
+	rep.Notes = append(rep.Notes, fitFDLimit(cfg, rep.Machine.FDLimit)...)
+	rep.Settings.Conns, rep.Settings.HTTPConns, rep.Settings.IdleConns = cfg.conns, cfg.httpConns, cfg.idleConns
 	byKind := map[server.Kind][]entry{}
 	for _, t := range server.Targets() {
 		if !contains(cfg.targets, t.Name) {
@@ -379,4 +382,34 @@ func quietness(cases []report.Case) []string {
 	}
 	return []string{fmt.Sprintf("the machine was not quiet: other processes and the hypervisor used a median %.2f cores "+
 		"during the measured windows (column \"other\"); treat absolute figures with care, ratios less so", med)}
+}
+
+// fitFDLimit lowers connection counts that would not fit this machine's
+// open-file limit (each process needs one fd per connection plus a few).
+func fitFDLimit(cfg *config, limit uint64) []string {
+	if limit == 0 || limit > maxConns+200 {
+		return nil
+	}
+	most := int(limit) - 200
+	var notes []string
+	fit := func(name string, xs []int) []int {
+		var out []int
+		for _, n := range xs {
+			if n > most {
+				notes = append(notes, fmt.Sprintf("%s %d lowered to %d: the open-file limit is %d", name, n, most, limit))
+				n = most
+			}
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	cfg.conns = fit("connections", cfg.conns)
+	cfg.httpConns = fit("HTTP connections", cfg.httpConns)
+	cfg.sweepConns = fit("sweep connections", cfg.sweepConns)
+	if v := fit("idle connections", []int{cfg.idleConns}); len(v) == 1 {
+		cfg.idleConns = v[0]
+	}
+	return notes
 }
