@@ -40,6 +40,33 @@
 // drained buffer gives every node back on Release (or on BookAck for a read
 // that found nothing), so an idle buffer costs only its struct.
 //
+// # Performance
+//
+// Measured with
+//
+//	go test -run '^$' -bench . -benchtime=300ms -count=5 ./buffer
+//
+// on the 2-vCPU development VM while other jobs loaded it (load average
+// 8-17), so absolute figures are noisy; the table gives the median of the 5
+// runs in ns/op. Every LinkBuffer benchmark reports 0 B/op, 0 allocs/op.
+//
+//	                              64 B    4 KiB   64 KiB
+//	Cycle (write + read back, buffer drained every time)
+//	  LinkBuffer (Next, no copy)   448      598     2030
+//	  bytes.Buffer (Read, copy)     38      309     3995
+//	  bufio (ReadFull, copy)       143      351     3757
+//	Read path only (buffer holds 4 MiB)
+//	  LinkBuffer (Next+Release)   13.5     20.2     48.9
+//	  bytes.Buffer (Read, copy)    4.5      207     2328
+//	  bufio (ReadFull, copy)      10.3      141     1864
+//
+// The slice-returning read path beats the copying ones from a few KiB up
+// (10x at 4 KiB, 47x at 64 KiB) but not at 64 B, where one atomic update of
+// the shared length (needed for the concurrent producer) costs more than
+// copying 64 bytes. A small write+read cycle pays for giving the node back
+// and taking it again (pool round trips and three short mutex sections),
+// the price of an idle buffer holding no memory.
+//
 // # Errors
 //
 // A negative count returns ErrNegativeCount; asking for more than is

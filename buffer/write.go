@@ -194,6 +194,9 @@ func (b *LinkBuffer) Write(p []byte) (int, error) {
 	return n, b.Flush()
 }
 
+// minReadSize is the least free space ReadFrom offers to one Read call.
+const minReadSize = 512
+
 // errNegativeRead reports a Reader that broke the io.Reader contract.
 var errNegativeRead = errors.New("buffer: reader returned an invalid count")
 
@@ -203,7 +206,8 @@ var errNegativeRead = errors.New("buffer: reader returned an invalid count")
 func (b *LinkBuffer) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
-		t, err := b.reserve(1, minNodeSize)
+		// Never hand a Reader a sliver of the tail: one call per few bytes.
+		t, err := b.reserve(minReadSize, minNodeSize)
 		if err != nil {
 			return total, err
 		}
