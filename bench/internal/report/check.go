@@ -1,8 +1,11 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,6 +70,8 @@ func Check(dir string) []string {
 			bad("chart %s: %v", ch.File, err)
 		} else if !strings.HasPrefix(string(b), "<svg") || !strings.HasSuffix(strings.TrimSpace(string(b)), "</svg>") {
 			bad("chart %s: not an SVG document", ch.File)
+		} else if err := wellFormed(b); err != nil {
+			bad("chart %s: %v", ch.File, err)
 		}
 	}
 	return probs
@@ -92,6 +97,20 @@ func checkRun(bad func(string, ...any), who, workload string, run Run) {
 		"server CPU/op": m.ServerCPUUSPerOp, "load CPU": m.LoadCPUCores} {
 		if !(v > 0) {
 			bad("%s: %s not positive (%v)", who, name, v)
+		}
+	}
+}
+
+// wellFormed reports whether b parses as XML from start to end.
+func wellFormed(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
 }

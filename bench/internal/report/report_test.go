@@ -154,6 +154,10 @@ func TestWriteAndCheck(t *testing.T) {
 	if probs := Check(dir); len(probs) != 1 || !strings.Contains(probs[0], "p99_pingpong.svg") {
 		t.Fatalf("missing chart: %v", probs)
 	}
+	os.WriteFile(filepath.Join(dir, "p99_pingpong.svg"), []byte("<svg><g></svg>"), 0o644)
+	if probs := Check(dir); len(probs) != 1 || !strings.Contains(probs[0], "p99_pingpong.svg") {
+		t.Fatalf("malformed chart: %v", probs)
+	}
 	if probs := Check(t.TempDir()); len(probs) == 0 {
 		t.Fatal("empty dir passes check")
 	}

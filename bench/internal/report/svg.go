@@ -159,7 +159,7 @@ func lineChart(title, xlabel, ylabel string, ss []series, colours map[string]str
 	for i := 0; i <= 5; i++ {
 		y := ymax * float64(i) / 5
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" %s/>`+"\n", padL, padL+plotW, py(y), py(y), gridStyle)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", padL-6, py(y)+4, num(y))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", padL-6, py(y)+4, axisNum(y))
 	}
 	for _, x := range xs {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" %s/>`+"\n", px(x), px(x), padT, padT+plotH, gridStyle)
@@ -201,7 +201,7 @@ func barChart(title string, names []string, rss, hs []float64, colours map[strin
 	for i := 0; i <= 5; i++ {
 		y := ymax * float64(i) / 5
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" %s/>`+"\n", padL, padL+plotW, py(y), py(y), gridStyle)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", padL-6, py(y)+4, bytesNum(y))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", padL-6, py(y)+4, axisBytes(y))
 	}
 	slot := float64(plotW) / float64(len(names))
 	bw := slot * 0.35
@@ -225,4 +225,18 @@ func barChart(title string, names []string, rss, hs []float64, colours map[strin
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="10" fill="#555" fill-opacity="0.45"/><text x="%d" y="%d">Go heap+stack</text>`+"\n", padL+plotW+14, padT+30, padL+plotW+34, padT+39)
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+func axisNum(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	return num(v)
+}
+
+func axisBytes(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	return bytesNum(v)
 }
