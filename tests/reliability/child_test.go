@@ -1,0 +1,270 @@
+package reliability
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/adapters/nethttp"
+	"github.com/upoll/upoll/gopool"
+	"github.com/upoll/upoll/netpoll"
+)
+
+// Environment of a child process: the test binary re-executed as a
+// server. childEnv names its role; the others configure it.
+const (
+	childEnv        = "RELTEST_CHILD"   // "echo" (netpoll handler) or "http" (http.Server on nethttp)
+	childTriggerEnv = "RELTEST_TRIGGER" // netpoll.Trigger as an integer
+	childNofileEnv  = "RELTEST_NOFILE"  // RLIMIT_NOFILE to set before serving
+)
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv(childEnv); role != "" {
+		os.Exit(childMain(role))
+	}
+	// Lazily built process-wide state (the default pool) must exist
+	// before any leak baseline is taken.
+	gopool.Default()
+	os.Exit(m.Run())
+}
+
+// childMain serves until its stdin closes. It prints "addr ADDR" once
+// ready and answers each "stats" line with a "stats k=v ..." line.
+func childMain(role string) int {
+	if s := os.Getenv(childNofileEnv); s != "" {
+		n, _ := strconv.ParseUint(s, 10, 64)
+		lim := syscall.Rlimit{Cur: n, Max: n}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			fmt.Fprintln(os.Stderr, "setrlimit:", err)
+			return 2
+		}
+	}
+	trig, _ := strconv.Atoi(os.Getenv(childTriggerEnv))
+	opts := []netpoll.Option{netpoll.WithTrigger(netpoll.Trigger(trig))}
+	var (
+		addr  string
+		stats func() string
+		stop  func()
+	)
+	switch role {
+	case "echo":
+		ln, err := netpoll.Listen("tcp", "127.0.0.1:0", opts...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		srv, err := netpoll.NewServer(echoHandler, opts...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		go srv.Serve(ln)
+		addr = ln.Addr().String()
+		stats = func() string {
+			st := srv.Stats()
+			return fmt.Sprintf("live=%d total=%d backoffs=%d in=%d", st.LiveConns, st.TotalConns, st.AcceptBackoffs, st.BytesIn)
+		}
+		stop = func() { srv.Close() }
+	case "http":
+		ln, err := nethttp.Listen("tcp", "127.0.0.1:0", opts...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		var mu sync.Mutex
+		live, total := 0, 0
+		srv := &http.Server{
+			Handler:  http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+			ErrorLog: discardLog(),
+			ConnState: func(_ net.Conn, s http.ConnState) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch s {
+				case http.StateNew:
+					live++
+					total++
+				case http.StateClosed, http.StateHijacked:
+					live--
+				}
+			},
+		}
+		go srv.Serve(ln)
+		addr = ln.Addr().String()
+		stats = func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Sprintf("live=%d total=%d", live, total)
+		}
+		stop = func() { srv.Close() }
+	default:
+		fmt.Fprintln(os.Stderr, "unknown child role", role)
+		return 2
+	}
+	fmt.Printf("addr %s\n", addr)
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		if sc.Text() == "stats" {
+			fds := -1
+			if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+				fds = len(ents) - 1
+			}
+			fmt.Printf("stats %s fds=%d goroutines=%d\n", stats(), fds, runtime.NumGoroutine())
+		}
+	}
+	stop()
+	return 0
+}
+
+// child is a server running in a re-executed copy of the test binary.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	addr  string
+	pid   int
+}
+
+// startChild runs the test binary as a server of the given role, with
+// extra environment entries ("K=V").
+func startChild(t testing.TB, role string, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childEnv+"="+role), env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, stdin: stdin, lines: make(chan string, 16), pid: cmd.Process.Pid}
+	go func() {
+		defer close(c.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("child %s: %v", role, err)
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("child %s did not exit; killed", role)
+		}
+	})
+	line, err := c.next(60 * time.Second)
+	if err != nil || !strings.HasPrefix(line, "addr ") {
+		t.Fatalf("child %s did not start: %q %v", role, line, err)
+	}
+	c.addr = strings.TrimPrefix(line, "addr ")
+	return c
+}
+
+func (c *child) next(d time.Duration) (string, error) {
+	select {
+	case l, ok := <-c.lines:
+		if !ok {
+			return "", errors.New("child exited")
+		}
+		return l, nil
+	case <-time.After(d):
+		return "", errors.New("child did not answer")
+	}
+}
+
+// stats asks the child for its counters.
+func (c *child) stats(t testing.TB) map[string]int64 {
+	t.Helper()
+	if _, err := io.WriteString(c.stdin, "stats\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := c.next(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int64{}
+	for _, f := range strings.Fields(strings.TrimPrefix(line, "stats ")) {
+		k, v, _ := strings.Cut(f, "=")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		m[k] = n
+	}
+	return m
+}
+
+// cpu returns the child's user+system CPU time so far.
+func (c *child) cpu(t testing.TB) time.Duration {
+	t.Helper()
+	return procCPU(t, c.pid)
+}
+
+// procCPU reads utime+stime of pid from /proc/<pid>/stat.
+func procCPU(t testing.TB, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the parenthesized command: state is field 3, utime 14,
+	// stime 15 (1-based), in clock ticks of 1/100 s on Linux.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// waitStats polls the child until f accepts its stats or d passes, and
+// returns the last stats.
+func (c *child) waitStats(t testing.TB, d time.Duration, f func(map[string]int64) bool) (map[string]int64, bool) {
+	t.Helper()
+	var st map[string]int64
+	ok := settle(d, func() bool {
+		st = c.stats(t)
+		return f(st)
+	})
+	return st, ok
+}
+
+// echoHandler writes back whatever arrived.
+func echoHandler(c *netpoll.Conn) error {
+	r, w := c.Reader(), c.Writer()
+	b, err := r.Next(r.Len())
+	if err != nil {
+		return err
+	}
+	if _, err := w.WriteBinary(b); err != nil {
+		return err
+	}
+	if err := r.Release(); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+var _ = context.Background
