@@ -40,6 +40,7 @@ type config struct {
 	out        string
 	quiet      bool
 	check      string
+	profile    bool
 }
 
 // suites are the built-in parameter sets; flags override their fields.
@@ -124,6 +125,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		sweep     = fs.Bool("sweep", false, "also sweep upoll-echo over trigger x wait x dispatch x pollers")
 		quiet     = fs.Bool("quiet", false, "no progress bar and no table; print only the report path")
 		check     = fs.String("check", "", "verify the report in this directory and exit")
+		profile   = fs.Bool("profile", false, "write a CPU profile of every server process into <out>/profiles")
 	)
 	pin := "off"
 	fs.Var(pinValue{&pin}, "pin", "pin server to cpu0 and load generator to cpu1 with taskset: -pin, -pin=both (pinned and unpinned)")
@@ -138,7 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-suite %q: want smoke, quick or full", *suite)
 	}
 	cfg := base
-	cfg.suite, cfg.pin, cfg.out, cfg.quiet, cfg.sweep, cfg.check = *suite, pin, *out, *quiet, *sweep, *check
+	cfg.suite, cfg.pin, cfg.out, cfg.quiet, cfg.sweep, cfg.check, cfg.profile = *suite, pin, *out, *quiet, *sweep, *check, *profile
 	var err error
 	if cfg.targets, err = pickList("targets", *targets, server.Names()); err != nil {
 		return nil, err

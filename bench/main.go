@@ -68,6 +68,7 @@ func runRole(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	target := fs.String("target", "", "server: target name")
 	opts := fs.String("opts", "", "server: upoll experiment options")
 	addr := fs.String("addr", "127.0.0.1:0", "server: listen address; load: server address")
+	cpuprofile := fs.String("cpuprofile", "", "server: write a CPU profile here")
 	var lc load.Config
 	fs.StringVar(&lc.Workload, "workload", "", "load: workload")
 	fs.StringVar(&lc.Proto, "proto", "echo", "load: echo or http (idle, churn)")
@@ -87,7 +88,7 @@ func runRole(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var err error
 	switch *role {
 	case "server":
-		err = server.Run(*target, *addr, *opts, stdin, stdout)
+		err = server.Run(*target, *addr, *opts, *cpuprofile, stdin, stdout)
 	case "load":
 		lc.Addr = *addr
 		err = load.Run(lc, stdin, stdout)

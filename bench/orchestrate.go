@@ -69,6 +69,19 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 		}
 		rep.Targets = append(rep.Targets, info)
 	}
+	out := cfg.out
+	if out == "" {
+		out = filepath.Join("out", rep.Started.Format("20060102-150405"))
+	}
+	profiles := ""
+	if cfg.profile {
+		profiles = filepath.Join(out, "profiles")
+		if err := os.MkdirAll(profiles, 0o755); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		rep.Notes = append(rep.Notes, "CPU profiles of every server process (from READY to exit, warm-up included) are in profiles/: go tool pprof FILE")
+	}
 	cases := plan(cfg, byKind)
 	var sweep []*plannedCase
 	if cfg.sweep {
@@ -92,7 +105,12 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 				i := (k + round) % n
 				e := c.entries[i]
 				bar.Step(fmt.Sprintf("%s %s%s round %d/%d", c.ID, e.target.Name, optSuffix(e.opts), round+1, cfg.runs))
-				run := runOne(cfg, e, &c.Case, round)
+				prof := ""
+				if profiles != "" {
+					name := fmt.Sprintf("%s_%s%s_r%d.pprof", c.ID, e.target.Name, optSuffix(e.opts), round+1)
+					prof = filepath.Join(profiles, profileName(name))
+				}
+				run := runOne(cfg, e, &c.Case, round, prof)
 				if run.Error != "" {
 					failed = true
 					rep.Errors = append(rep.Errors, fmt.Sprintf("%s %s%s round %d: %s", c.ID, e.target.Name, optSuffix(e.opts), round+1, run.Error))
@@ -108,10 +126,6 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 	rep.Goals = report.Goals(rep.Cases)
 	rep.Notes = append(rep.Notes, quietness(rep.Cases)...)
 	rep.Finished = time.Now()
-	out := cfg.out
-	if out == "" {
-		out = filepath.Join("out", rep.Started.Format("20060102-150405"))
-	}
 	if err := rep.Write(out); err != nil {
 		fmt.Fprintf(stderr, "bench: writing report: %v\n", err)
 		return 1
@@ -263,13 +277,18 @@ func finish(cases []*plannedCase) []report.Case {
 
 // runOne measures one target once: start its server, run the load
 // generator against it, and turn the load generator's result into metrics.
-func runOne(cfg *config, e entry, c *report.Case, round int) report.Run {
+func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) report.Run {
 	run := report.Run{Round: round}
 	srvCPU, loadCPU := -1, -1
 	if c.Pinned {
 		srvCPU, loadCPU = 0, 1
 	}
-	srv, err := startChild(srvCPU, "-role", "server", "-target", e.target.Name, "-addr", "127.0.0.1:0", "-opts", e.opts)
+	if cpuprofile != "" {
+		if abs, err := filepath.Abs(cpuprofile); err == nil {
+			cpuprofile = abs
+		}
+	}
+	srv, err := startChild(srvCPU, "-role", "server", "-target", e.target.Name, "-addr", "127.0.0.1:0", "-opts", e.opts, "-cpuprofile", cpuprofile)
 	if err != nil {
 		run.Error = err.Error()
 		return run
@@ -412,4 +431,15 @@ func fitFDLimit(cfg *config, limit uint64) []string {
 		cfg.idleConns = v[0]
 	}
 	return notes
+}
+
+// profileName turns a case/target label into a file name.
+func profileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '/', '[', ']', ',', '=':
+			return '_'
+		}
+		return r
+	}, s)
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -120,7 +121,10 @@ func ReadMem() Mem {
 
 // Run starts target name on addr and serves the control protocol on in/out
 // until in reaches EOF or says "quit".
-func Run(name, addr, opts string, in io.Reader, out io.Writer) error {
+//
+// If cpuprofile is not empty, a CPU profile of the server covering
+// everything from READY to exit is written there.
+func Run(name, addr, opts, cpuprofile string, in io.Reader, out io.Writer) error {
 	t, ok := Lookup(name)
 	if !ok {
 		return fmt.Errorf("unknown target %q", name)
@@ -131,6 +135,17 @@ func Run(name, addr, opts string, in io.Reader, out io.Writer) error {
 	a, err := t.start(addr, opts)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
+	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if _, err := fmt.Fprintf(out, "READY %d %s\n", os.Getpid(), a); err != nil {
 		return err
