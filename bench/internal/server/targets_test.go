@@ -1,0 +1,67 @@
+package server
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/bench/internal/load"
+)
+
+// TestTargetsServeVerified starts every available target in this process and
+// drives it briefly with the load generator: every echoed byte and HTTP body
+// must verify.
+func TestTargetsServeVerified(t *testing.T) {
+	for _, tg := range Targets() {
+		t.Run(tg.Name, func(t *testing.T) {
+			if err := tg.Available(); err != nil {
+				t.Skip(err)
+			}
+			addr, err := tg.start("127.0.0.1:0", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range []string{load.PingPong, load.Pipeline, load.HTTP} {
+				if (w == load.HTTP) != (tg.Kind == HTTP) {
+					continue
+				}
+				var out strings.Builder
+				cfg := load.Config{Workload: w, Addr: addr.String(), Conns: 3, Size: 100, Pipeline: 4,
+					Duration: 100 * time.Millisecond, Proto: string(tg.Kind)}
+				if err := load.Run(cfg, strings.NewReader(""), &out); err != nil {
+					t.Fatal(err)
+				}
+				var res load.Result
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(out.String()), "RESULT ")), &res); err != nil {
+					t.Fatal(err)
+				}
+				if !res.Verified || res.Ops == 0 {
+					t.Fatalf("%s: %+v", w, res)
+				}
+			}
+		})
+	}
+}
+
+func TestRunProtocol(t *testing.T) {
+	in := strings.NewReader("mem\nbogus\nquit\n")
+	var out strings.Builder
+	if err := Run("std-echo", "127.0.0.1:0", "", "", in, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "READY ") || !strings.HasPrefix(lines[1], "MEM {") || !strings.HasPrefix(lines[2], "ERR ") {
+		t.Fatalf("protocol lines %q", lines)
+	}
+	var m Mem
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[1], "MEM ")), &m); err != nil || m.HeapInuse == 0 || m.Goroutines == 0 {
+		t.Fatalf("mem %+v, %v", m, err)
+	}
+	if err := Run("nginx", "127.0.0.1:0", "", "", in, &out); err == nil {
+		t.Fatal("unknown target accepted")
+	}
+	if err := Run("std-echo", "127.0.0.1:0", "pollers=2", "", in, &out); err == nil {
+		t.Fatal("-opts accepted by a target that has none")
+	}
+}
