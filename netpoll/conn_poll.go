@@ -35,6 +35,11 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 	f := c.flags.Load()
 	if f&fConnecting != 0 {
 		if ev&(evOut|evErr|evHup) != 0 {
+			// Take the outcome here: a later read would consume
+			// SO_ERROR before the dialer looks at it.
+			if err := sysSocketError(int(c.fd)); err != nil {
+				c.setBroken(err)
+			}
 			c.flags.And(^uint32(fConnecting))
 			notify(&c.wwait)
 		}
@@ -238,11 +243,7 @@ func (c *Conn) updateEvents() {
 // deregistered so that level-triggered error events stop, and its
 // owner closes it.
 func (c *Conn) broke(err error) {
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		c.cerr.CompareAndSwap(0, int32(errno))
-	}
-	c.flags.Or(fBroken)
+	c.setBroken(err)
 	notify(&c.rwait)
 	notify(&c.wwait)
 	if c.owner.handler != nil {
@@ -250,6 +251,15 @@ func (c *Conn) broke(err error) {
 		return
 	}
 	c.deregister()
+}
+
+func (c *Conn) setBroken(err error) {
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		errno = unix.EIO
+	}
+	c.cerr.CompareAndSwap(0, int32(errno))
+	c.flags.Or(fBroken)
 }
 
 func (c *Conn) brokenErr() error {

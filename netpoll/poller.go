@@ -129,8 +129,8 @@ func (p *poller) run() {
 	defer close(p.done)
 	spins := 0
 	for !p.closing.Load() {
-		now := time.Now().UnixNano()
-		msec := p.timeout(now)
+		start := time.Now().UnixNano()
+		msec := p.timeout(start)
 		n, err := p.wait(msec, &spins)
 		if err != nil {
 			// Only EBADF/EINVAL are possible, i.e. a bug or the fd was
@@ -144,11 +144,13 @@ func (p *poller) run() {
 		if len(p.requeue) > 0 {
 			p.runRequeue()
 		}
-		if period := p.sweepPeriod(); period > 0 {
-			if now = time.Now().UnixNano(); now >= p.nextSweep {
-				p.sweepIdle(now)
-				p.nextSweep = now + int64(period)
-			}
+		// Judge idleness as of start: every event that arrived before
+		// the wait has been handled by now (unless the batch was full),
+		// so a connection whose input waited while this loop was slow
+		// (a long handler inline, a busy pool) is not taken for idle.
+		if period := p.sweepPeriod(); period > 0 && n < len(p.events) && start >= p.nextSweep {
+			p.sweepIdle(start)
+			p.nextSweep = start + int64(period)
 		}
 	}
 }

@@ -28,6 +28,12 @@ type Server struct {
 	listeners []*Listener
 	closing   atomic.Bool
 	done      chan struct{}
+
+	// regMu orders registrations against closing: serveConn checks
+	// closing and registers under the read lock, beginClose sets closing
+	// under the write lock, so a connection is either refused or visible
+	// to the sweeps of Shutdown and Close.
+	regMu     sync.RWMutex
 	closeOnce sync.Once
 }
 
@@ -95,7 +101,7 @@ func (s *Server) Serve(ln *Listener) error {
 
 // pick chooses the poller for a new connection.
 func (s *Server) pick(a *acceptor) *poller {
-	if s.owner.cfg.ReusePort && len(a.ln.fds) > 1 {
+	if a != nil && s.owner.cfg.ReusePort && len(a.ln.fds) > 1 {
 		return a.p // the kernel already balanced across sockets
 	}
 	if s.owner.cfg.Balance == LeastConnections {
@@ -125,23 +131,30 @@ func (s *Server) serveConn(fd int, sa unix.Sockaddr, a *acceptor) {
 		c.flags.Or(fConnectHook)
 		c.hstate.Store(hRunning) // the runner starts with OnConnect
 	}
-	if err := p.register(c); err != nil {
+	s.regMu.RLock()
+	if s.closing.Load() {
+		s.regMu.RUnlock()
+		sysClose(fd)
+		return
+	}
+	err := p.register(c)
+	s.regMu.RUnlock()
+	if err != nil {
 		sysClose(fd)
 		return
 	}
 	if hook {
 		c.dispatch()
 	}
-	if s.closing.Load() {
-		c.closeWith(ErrServerClosed)
-	}
 }
 
 // beginClose stops accepting: Serve calls return ErrServerClosed.
 func (s *Server) beginClose() {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
+		s.regMu.Lock()
 		s.closing.Store(true)
+		s.regMu.Unlock()
+		s.mu.Lock()
 		close(s.done)
 		acceptors, listeners := s.acceptors, s.listeners
 		s.acceptors, s.listeners = nil, nil
