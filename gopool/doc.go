@@ -25,14 +25,20 @@
 //
 //   - A Serial that is running takes new tasks into its queue; they are run
 //     by the worker already draining it and never need a new one.
-//   - A Block submission made from inside a task (found by looking for the
-//     pool's worker frame on the goroutine's stack, only when the pool is
-//     full) waits only while fewer than Capacity such submitters wait.
-//     The one that would make every worker a waiter runs its task itself
-//     instead, as CallerRuns would. Then at least one worker is always doing
-//     something other than waiting for a worker, and, as long as tasks end,
-//     it frees its worker. Submitters outside the pool (the poller) wait as
-//     Block promises; they cannot be part of such a cycle.
+//   - A Block submission made from inside a task never waits: when the
+//     pool is full it runs the task on its own goroutine, as CallerRuns
+//     would. Whether the caller is inside a task is found by looking for
+//     the pool's worker frame on its stack, and only when the pool is full.
+//     So no pool task ever waits for a worker, and a task waiting for
+//     another task (its child, or one queued behind a running Serial)
+//     waits for something that is running or runnable. Submitters outside
+//     the pool, such as the poller, wait as Block promises; they hold no
+//     worker, so their waiting cannot close a cycle.
+//
+// A weaker rule (let nested submitters wait while fewer than Capacity of
+// them do) was tried first and deadlocks: a task waiting for a task queued
+// behind a Serial whose running task waits for a worker holds its worker
+// without being a submitter.
 //
 // CallerRuns and FailFast never wait, so they cannot deadlock this way.
 // What no policy can fix is a task waiting for a later task of its own

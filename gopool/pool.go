@@ -49,12 +49,10 @@ type Pool struct {
 
 	// mu and cond let Block submitters wait for a token; waiting mirrors
 	// the number of waiters so that put can skip the lock when there are
-	// none. internal (guarded by mu) counts the waiters that are themselves
-	// running inside a task.
-	mu       sync.Mutex
-	cond     sync.Cond
-	waiting  atomic.Int64
-	internal int64
+	// none.
+	mu      sync.Mutex
+	cond    sync.Cond
+	waiting atomic.Int64
 
 	idleOnce sync.Once
 	idle     chan struct{} // closed once closed and nothing runs
@@ -263,15 +261,14 @@ func (p *Pool) acquire() (inline bool, err error) {
 }
 
 // wait blocks for a token (policy Block). A caller running inside a task
-// stops waiting and runs inline when it would make every token holder a
-// waiter: see "Nested submission" in doc.go.
+// never waits: when the pool is full it runs the task itself. See "Nested
+// submission" in doc.go.
 func (p *Pool) wait() (inline bool, err error) {
-	nested := insideTask()
+	if insideTask() {
+		return true, nil
+	}
 	p.mu.Lock()
 	p.waiting.Add(1)
-	if nested {
-		p.internal++
-	}
 	got := false
 	for {
 		if p.closed.Load() {
@@ -282,14 +279,7 @@ func (p *Pool) wait() (inline bool, err error) {
 			got = true
 			break
 		}
-		if nested && p.internal >= p.capacity {
-			inline = true
-			break
-		}
 		p.cond.Wait()
-	}
-	if nested {
-		p.internal--
 	}
 	p.waiting.Add(-1)
 	p.mu.Unlock()
@@ -297,7 +287,7 @@ func (p *Pool) wait() (inline bool, err error) {
 		p.put()
 		return false, ErrPoolClosed
 	}
-	return inline, err
+	return false, err
 }
 
 // checkIdle closes idle once the pool is closed and no task runs.
