@@ -25,8 +25,7 @@ import (
 // blocked call.
 type Conn struct {
 	fd       int32
-	slot     int32  // registry index (epoll_event.data.fd)
-	gen      int32  // registry generation (epoll_event.data.pad)
+	slot     int32  // registry index (epoll_event.data.fd); its generation lives in the slot
 	armed    uint32 // events armed in epoll; guarded by emu
 	readSize uint32 // adaptive readv size; poller goroutine only
 	flags    atomic.Uint32
@@ -42,14 +41,13 @@ type Conn struct {
 	wmu sync.Mutex // serializes writers (producer side of out)
 	emu sync.Mutex // consumer side of out (writev) and epoll masks
 
-	rwait, wwait atomic.Pointer[waiter] // lazily made on first block
-	rdl, wdl     atomic.Int64           // deadlines, unix ns; 0 = none
-	tmo          atomic.Pointer[timeouts]
-	lastActive   atomic.Int64 // unix ns of the last I/O
-	reason       atomic.Pointer[error]
+	rwait, wwait atomic.Pointer[waiter]  // lazily made on first block
+	rdl, wdl     atomic.Int64            // deadlines, unix ns; 0 = none
+	ext          atomic.Pointer[connExt] // rarely set state, copy-on-write
+	lastActive   atomic.Int64            // unix ns of the last I/O
 
 	ctx   any
-	laddr net.Addr
+	laddr *addrBox // shared with the listener when it has a fixed address
 	raddr peerAddr
 
 	in, out buffer.LinkBuffer
@@ -71,10 +69,45 @@ const (
 	fUnix                      // AF_UNIX socket
 )
 
-// timeouts are a connection's own read/write/idle timeouts, set by
-// SetReadTimeout and friends; nil means the owner's configuration.
+// timeouts are a connection's own read/write/idle timeouts.
 type timeouts struct {
 	read, write, idle time.Duration
+}
+
+// connExt holds what few connections need, out of line so that idle
+// connections stay small: timeouts set by SetReadTimeout and friends
+// (own=false: the owner's configuration) and the reason of the close.
+type connExt struct {
+	tmo    timeouts
+	own    bool
+	reason error
+}
+
+// addrBox holds a net.Addr behind one pointer (8 bytes in Conn instead
+// of an interface's 16); accepted connections share their listener's.
+type addrBox struct{ net.Addr }
+
+// updateExt applies f to a copy of the extension and publishes it.
+func (c *Conn) updateExt(f func(e *connExt)) {
+	for {
+		old := c.ext.Load()
+		var e connExt
+		if old != nil {
+			e = *old
+		}
+		f(&e)
+		if c.ext.CompareAndSwap(old, &e) {
+			return
+		}
+	}
+}
+
+func (c *Conn) timeouts() timeouts {
+	if e := c.ext.Load(); e != nil && e.own {
+		return e.tmo
+	}
+	cfg := &c.owner.cfg
+	return timeouts{cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout}
 }
 
 // owner is what connections of one server (or one dialer) share.
@@ -105,42 +138,19 @@ func newConn(fd int, p *poller, o *owner, unixSock bool) *Conn {
 
 func (c *Conn) cfg() *config { return &c.owner.cfg }
 
-func (c *Conn) readTimeout() time.Duration {
-	if t := c.tmo.Load(); t != nil {
-		return t.read
-	}
-	return c.owner.cfg.ReadTimeout
-}
-
-func (c *Conn) writeTimeout() time.Duration {
-	if t := c.tmo.Load(); t != nil {
-		return t.write
-	}
-	return c.owner.cfg.WriteTimeout
-}
-
-func (c *Conn) idleTimeout() time.Duration {
-	if t := c.tmo.Load(); t != nil {
-		return t.idle
-	}
-	return c.owner.cfg.IdleTimeout
-}
+func (c *Conn) readTimeout() time.Duration  { return c.timeouts().read }
+func (c *Conn) writeTimeout() time.Duration { return c.timeouts().write }
+func (c *Conn) idleTimeout() time.Duration  { return c.timeouts().idle }
 
 // setTimeouts updates one of the per-connection timeouts.
 func (c *Conn) setTimeouts(f func(t *timeouts)) {
-	for {
-		old := c.tmo.Load()
-		var t timeouts
-		if old != nil {
-			t = *old
-		} else {
-			t = timeouts{c.owner.cfg.ReadTimeout, c.owner.cfg.WriteTimeout, c.owner.cfg.IdleTimeout}
+	cur := c.timeouts()
+	c.updateExt(func(e *connExt) {
+		if !e.own {
+			e.tmo, e.own = cur, true
 		}
-		f(&t)
-		if c.tmo.CompareAndSwap(old, &t) {
-			return
-		}
-	}
+		f(&e.tmo)
+	})
 }
 
 // SetReadTimeout bounds each blocking read wait (Read, Reader calls)
@@ -194,7 +204,12 @@ func (c *Conn) IsActive() bool {
 }
 
 // LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+func (c *Conn) LocalAddr() net.Addr {
+	if c.laddr == nil {
+		return nil
+	}
+	return c.laddr.Addr
+}
 
 // RemoteAddr returns the remote network address.
 func (c *Conn) RemoteAddr() net.Addr {
@@ -221,7 +236,7 @@ func (c *Conn) network() string {
 // The deadline error is returned as a *net.OpError at the top level:
 // net/http type-asserts net.Error on it.
 func (c *Conn) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: c.network(), Source: c.laddr, Addr: c.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 func (c *Conn) incref() bool { return c.fdst.incref() }
@@ -251,7 +266,7 @@ func (c *Conn) closeWith(reason error) bool {
 		return false
 	}
 	if reason != nil {
-		c.reason.Store(&reason)
+		c.updateExt(func(e *connExt) { e.reason = reason })
 	}
 	notify(&c.rwait)
 	notify(&c.wwait)
@@ -321,8 +336,8 @@ func (c *Conn) destroy() {
 
 // closeReason is the error reported to OnDisconnect.
 func (c *Conn) closeReason() error {
-	if r := c.reason.Load(); r != nil {
-		return *r
+	if e := c.ext.Load(); e != nil {
+		return e.reason
 	}
 	return nil
 }

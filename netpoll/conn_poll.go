@@ -232,7 +232,7 @@ func (c *Conn) updateEvents() {
 	if want == c.armed || want == evOne {
 		return
 	}
-	if err := c.p.ep.mod(int(c.fd), want, c.slot, c.gen); err == nil {
+	if err := c.p.ep.mod(int(c.fd), want, c.slot, c.p.reg.gen(c.slot)); err == nil {
 		c.armed = want
 	}
 }

@@ -168,18 +168,18 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 	}
 	if family == unix.AF_UNIX {
 		c.raddr.kind = addrUnix
-		c.laddr = &net.UnixAddr{Name: "", Net: "unix"}
+		c.laddr = &addrBox{&net.UnixAddr{Name: "", Net: "unix"}}
 	} else {
 		c.raddr.set(sa)
 		if lsa, err := sysGetsockname(fd); err == nil {
-			c.laddr = sockaddrToAddr(lsa)
+			c.laddr = &addrBox{sockaddrToAddr(lsa)}
 		}
 	}
 	return c, nil
 }
 
 func (c *Conn) selfConnected() bool {
-	la, ok := c.laddr.(*net.TCPAddr)
+	la, ok := c.LocalAddr().(*net.TCPAddr)
 	ra := c.raddr.netAddr()
 	return ok && ra != nil && la.String() == ra.String()
 }

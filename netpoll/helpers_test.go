@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strings"
@@ -121,4 +122,13 @@ func firstStacks(s string) string {
 		parts = parts[:10]
 	}
 	return strings.Join(parts, "\n\n")
+}
+
+func mustAddrPort(t testing.TB, addr string) netip.AddrPort {
+	t.Helper()
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ap
 }

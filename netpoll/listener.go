@@ -20,6 +20,7 @@ const listenBacklog = 4096
 type Listener struct {
 	network string
 	addr    net.Addr
+	box     *addrBox // addr, shared by accepted connections
 	fds     []*listenFD
 	unlink  string // unix socket path to remove on Close
 
@@ -63,6 +64,7 @@ func Listen(network, address string, opts ...Option) (*Listener, error) {
 		ln.Close()
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
+	ln.box = &addrBox{ln.addr}
 	return ln, nil
 }
 
@@ -183,6 +185,7 @@ func WrapListener(l net.Listener) (*Listener, error) {
 	return &Listener{
 		network: network,
 		addr:    l.Addr(),
+		box:     &addrBox{l.Addr()},
 		fds:     []*listenFD{newListenFD(dupFD)},
 		closed:  make(chan struct{}),
 	}, nil
@@ -210,14 +213,14 @@ func (ln *Listener) Close() error {
 
 // localAddrFor returns the local address of an accepted connection:
 // the listener's own unless it listens on a wildcard address.
-func (ln *Listener) localAddrFor(fd int) net.Addr {
+func (ln *Listener) localAddrFor(fd int) *addrBox {
 	if !isUnspecifiedAddr(ln.addr) {
-		return ln.addr
+		return ln.box
 	}
 	if sa, err := sysGetsockname(fd); err == nil {
-		return sockaddrToAddr(sa)
+		return &addrBox{sockaddrToAddr(sa)}
 	}
-	return ln.addr
+	return ln.box
 }
 
 // acceptor serves one listening descriptor on one poller.

@@ -254,10 +254,9 @@ func (p *poller) listener(i int) *acceptor {
 // addListener registers a listening socket (level-triggered).
 func (p *poller) addListener(a *acceptor) error {
 	p.lmu.Lock()
-	idx := len(p.listeners)
+	a.tag = int32(tagListener - len(p.listeners))
 	p.listeners = append(p.listeners, a)
 	p.lmu.Unlock()
-	a.tag = int32(tagListener - idx)
 	if err := p.ep.add(a.lfd.fd, evIn, a.tag, 0); err != nil {
 		p.removeListener(a)
 		return err
@@ -281,7 +280,7 @@ func (p *poller) register(c *Conn) error {
 	if err != nil {
 		return err
 	}
-	c.slot, c.gen = idx, gen
+	c.slot = idx
 	c.emu.Lock()
 	c.armed = c.wantEvents()
 	err = p.ep.add(int(c.fd), c.armed, idx, gen)

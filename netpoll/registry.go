@@ -76,6 +76,12 @@ func (r *registry) remove(idx int32) {
 	r.mu.Unlock()
 }
 
+// gen returns the current generation of slot idx (valid while the
+// connection in it is registered).
+func (r *registry) gen(idx int32) int32 {
+	return int32(r.at(idx).gen.Load() & slotGenMask)
+}
+
 // lookup returns the connection in slot idx if its generation is gen,
 // or nil for a stale event. The generation is read on both sides of the
 // pointer so that a slot freed and reused in between is noticed.

@@ -75,7 +75,7 @@ func TestStaleEvent(t *testing.T) {
 	p := s.pollers[0]
 	cl1 := dialTCP(t, addr)
 	c1 := recvConn(t, conns)
-	slot, gen := c1.slot, c1.gen
+	slot, gen := c1.slot, p.reg.gen(c1.slot)
 	c1.Close()
 	cl1.Close()
 	if !settle(2*time.Second, func() bool { return p.reg.lookup(slot, gen) == nil }) {
@@ -84,13 +84,14 @@ func TestStaleEvent(t *testing.T) {
 	dialTCP(t, addr)
 	c2 := recvConn(t, conns)
 	defer c2.Close()
-	if c2.slot != slot || c2.gen == gen {
-		t.Fatalf("slot reuse: old %d/%d new %d/%d", slot, gen, c2.slot, c2.gen)
+	gen2 := p.reg.gen(c2.slot)
+	if c2.slot != slot || gen2 == gen {
+		t.Fatalf("slot reuse: old %d/%d new %d/%d", slot, gen, c2.slot, gen2)
 	}
 	if p.reg.lookup(slot, gen) != nil {
 		t.Fatal("lookup with the old generation found a connection")
 	}
-	if p.reg.lookup(slot, c2.gen) != c2 {
+	if p.reg.lookup(slot, gen2) != c2 {
 		t.Fatal("lookup with the new generation failed")
 	}
 	// The same through the poller's event routing, on an idle poller

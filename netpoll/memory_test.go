@@ -1,0 +1,65 @@
+package netpoll
+
+import (
+	"runtime"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// idleConnBytes opens n idle connections (raw client sockets, so the
+// clients add nothing to the Go heap) and returns the server's heap
+// growth per connection, after GC.
+func idleConnBytes(t testing.TB, n int, opts ...Option) float64 {
+	s, addr := startServer(t, echoHandler, opts...)
+	ap := mustAddrPort(t, addr)
+	sa := &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	fds := make([]int, 0, n)
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for range n {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+		if err := unix.Connect(fd, sa); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !settle(10*time.Second, func() bool { return s.Stats().LiveConns == int64(n) }) {
+		t.Fatalf("live conns %d, want %d", s.Stats().LiveConns, n)
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	return float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / float64(n)
+}
+
+func TestIdleConnMemory(t *testing.T) {
+	n := 5000
+	if testing.Short() {
+		n = 1000
+	}
+	per := idleConnBytes(t, n, WithPollers(2))
+	t.Logf("idle connection: %.0f B of heap each (Conn struct %d B, LinkBuffer %d B each, registry slot %d B)",
+		per, unsafe.Sizeof(Conn{}), unsafe.Sizeof(Conn{}.in), unsafe.Sizeof(slot{}))
+	if per > 400 {
+		t.Fatalf("idle connection costs %.0f B, goal is <= 400", per)
+	}
+}
+
+func BenchmarkIdleConnMemory(b *testing.B) {
+	for range b.N {
+		b.ReportMetric(idleConnBytes(b, 5000, WithPollers(2)), "B/idleconn")
+	}
+}
