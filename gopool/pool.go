@@ -33,7 +33,7 @@ var (
 //
 // A Pool is safe for concurrent use.
 type Pool struct {
-	workers  *ants.PoolWithFuncGeneric[job]
+	workers  *ants.PoolWithFunc
 	capacity int64 // <= 0: unbounded
 	policy   Policy
 	onPanic  func(any, []byte)
@@ -47,22 +47,23 @@ type Pool struct {
 	panics    atomic.Int64
 	closed    atomic.Bool
 
-	// mu and cond let Block submitters wait for a token; waiting mirrors
-	// the number of waiters so that put can skip the lock when there are
-	// none.
-	mu      sync.Mutex
-	cond    sync.Cond
+	// Block submitters that find no token count themselves in waiting and
+	// sleep on wake. put sends on wake without blocking, so a finishing
+	// worker never parks on a lock that submitters contend for (it would
+	// then sit in the run queue, unable to return to ants, while new
+	// workers are started in its place). closing is closed by Release.
 	waiting atomic.Int64
+	wake    chan struct{} // capacity 1: at most one pending wake-up
+	closing chan struct{}
 
 	idleOnce sync.Once
 	idle     chan struct{} // closed once closed and nothing runs
 }
 
-// job is what a worker receives: a task, or a Serial to drain.
-type job struct {
-	task   func()
-	serial *Serial
-}
+// A job, what a worker receives, is a func() task or a *Serial to drain.
+// Both are one pointer word, so passing them as any does not allocate.
+// (ants' generic PoolWithFuncGeneric would type this, but its workers
+// select on two channels per task, which costs more than the conversion.)
 
 // New returns a pool configured by opts.
 func New(opts ...Option) (*Pool, error) {
@@ -82,9 +83,10 @@ func New(opts ...Option) (*Pool, error) {
 		onPanic:  o.onPanic,
 		logger:   o.logger,
 		idle:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		closing:  make(chan struct{}),
 	}
-	p.cond.L = &p.mu
-	w, err := ants.NewPoolWithFuncGeneric(-1, p.work,
+	w, err := ants.NewPoolWithFunc(-1, p.work,
 		ants.WithExpiryDuration(o.expiry),
 		ants.WithLogger(antsLogger{p}),
 		// Tasks never panic into ants (runJob recovers them); this only
@@ -129,11 +131,11 @@ func (p *Pool) Go(task func()) error {
 			return err
 		}
 		if inline {
-			p.runInline(job{task: task})
+			p.runInline(task)
 			return nil
 		}
 	}
-	if err := p.workers.Invoke(job{task: task}); err != nil {
+	if err := p.workers.Invoke(task); err != nil {
 		// Only after Release gave up waiting and closed ants.
 		p.put()
 		return ErrPoolClosed
@@ -142,7 +144,7 @@ func (p *Pool) Go(task func()) error {
 }
 
 // work is the function every ants worker runs.
-func (p *Pool) work(j job) {
+func (p *Pool) work(j any) {
 	defer p.put()
 	runJob(p, j)
 }
@@ -151,17 +153,18 @@ func (p *Pool) work(j job) {
 // goroutine's stack, hence noinline.
 //
 //go:noinline
-func runJob(p *Pool, j job) {
-	if j.serial != nil {
-		j.serial.drain()
-		return
+func runJob(p *Pool, j any) {
+	switch j := j.(type) {
+	case func():
+		p.call(j)
+	case *Serial:
+		j.drain()
 	}
-	p.call(j.task)
 }
 
 // runInline runs j on the calling goroutine (CallerRuns, or Block when
 // waiting could deadlock).
-func (p *Pool) runInline(j job) {
+func (p *Pool) runInline(j any) {
 	p.inline.Add(1)
 	defer func() {
 		p.inline.Add(-1)
@@ -238,9 +241,7 @@ func (p *Pool) put() {
 	// load follows the decrement, so a waiter that this misses sees the
 	// token free.
 	if p.waiting.Load() > 0 {
-		p.mu.Lock()
-		p.cond.Signal()
-		p.mu.Unlock()
+		p.signal()
 	}
 	if p.closed.Load() {
 		p.checkIdle()
@@ -267,27 +268,39 @@ func (p *Pool) wait() (inline bool, err error) {
 	if insideTask() {
 		return true, nil
 	}
-	p.mu.Lock()
 	p.waiting.Add(1)
-	got := false
+	defer p.waiting.Add(-1)
 	for {
 		if p.closed.Load() {
-			err = ErrPoolClosed
-			break
+			return false, ErrPoolClosed
 		}
 		if p.tryInc() {
-			got = true
 			break
 		}
-		p.cond.Wait()
+		select {
+		case <-p.wake:
+		case <-p.closing:
+		}
 	}
-	p.waiting.Add(-1)
-	p.mu.Unlock()
-	if got && p.closed.Load() {
+	if p.closed.Load() {
 		p.put()
 		return false, ErrPoolClosed
 	}
-	return false, err
+	// A wake-up is dropped when one is already pending, so two puts can
+	// leave one signal for two free tokens. Pass it on while both a token
+	// and a waiter are left.
+	if p.waiting.Load() > 1 && (p.capacity <= 0 || p.inflight.Load() < p.capacity) {
+		p.signal()
+	}
+	return false, nil
+}
+
+// signal wakes one waiter, or leaves a wake-up pending for the next.
+func (p *Pool) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
 // checkIdle closes idle once the pool is closed and no task runs.
@@ -307,9 +320,7 @@ func (p *Pool) Release(ctx context.Context) error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return ErrPoolClosed
 	}
-	p.mu.Lock()
-	p.cond.Broadcast()
-	p.mu.Unlock()
+	close(p.closing)
 	p.checkIdle()
 	var err error
 	select {

@@ -99,7 +99,7 @@ func (s *Serial) submitSlow(task func()) error {
 	s.running = true
 	s.mu.Unlock()
 	if inline {
-		p.runInline(job{serial: s})
+		p.runInline(s)
 		return nil
 	}
 	s.start()
@@ -108,11 +108,11 @@ func (s *Serial) submitSlow(task func()) error {
 
 // start hands s, holding a token, to a worker.
 func (s *Serial) start() {
-	if err := s.p.workers.Invoke(job{serial: s}); err != nil {
+	if err := s.p.workers.Invoke(s); err != nil {
 		// ants is closed only after Release gave up waiting. The queued
 		// tasks were accepted, so they run here rather than vanish.
 		defer s.p.put()
-		runJob(s.p, job{serial: s})
+		runJob(s.p, s)
 	}
 }
 
