@@ -6,7 +6,7 @@ import (
 
 // stacks lists the socket implementations every conformance test runs on.
 func stacks() []stack {
-	return []stack{stdStack()}
+	return []stack{stdStack(), upollStack()}
 }
 
 func stdStack() stack {
@@ -14,5 +14,13 @@ func stdStack() stack {
 		name:   "std",
 		listen: net.Listen,
 		dial:   new(net.Dialer).DialContext,
+	}
+}
+
+func upollStack() stack {
+	return stack{
+		name:   "upoll",
+		listen: func(network, addr string) (net.Listener, error) { return Listen(network, addr) },
+		dial:   new(Dialer).DialContext,
 	}
 }

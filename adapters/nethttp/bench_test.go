@@ -1,0 +1,250 @@
+package nethttp
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkHello measures hello-world keep-alive requests per second and
+// the 99th percentile latency with 50 and 1,000 connections, for each
+// stack in the same run (with -count the stacks alternate). The clients
+// are the standard library's in every case, so only the server differs.
+func BenchmarkHello(b *testing.B) {
+	for _, conns := range []int{50, 1000} {
+		for _, st := range stacks() {
+			b.Run(fmt.Sprintf("conns=%d/%s", conns, st.name), func(b *testing.B) {
+				benchHello(b, st, conns)
+			})
+		}
+	}
+}
+
+var helloBody = []byte("Hello, World!")
+
+func benchHello(b *testing.B, st stack, conns int) {
+	ln, err := st.listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(helloBody)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	clients := make([]*benchClient, conns)
+	for i := range clients {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = &benchClient{c: c, br: bufio.NewReader(c)}
+		if err := clients[i].do(); err != nil { // warm the connection up
+			b.Fatal(err)
+		}
+	}
+
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	var wg sync.WaitGroup
+	errc := make(chan error, conns)
+	b.ResetTimer()
+	start := time.Now()
+	for _, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl.lat = cl.lat[:0]
+			for left.Add(-1) >= 0 {
+				t0 := time.Now()
+				if err := cl.do(); err != nil {
+					errc <- err
+					return
+				}
+				cl.lat = append(cl.lat, time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	select {
+	case err := <-errc:
+		b.Fatal(err)
+	default:
+	}
+	var all []time.Duration
+	for _, cl := range clients {
+		all = append(all, cl.lat...)
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(0, "ns/op")
+}
+
+// benchClient is a minimal keep-alive HTTP/1.1 client: a canned request,
+// and a response parser that only looks for Content-Length.
+type benchClient struct {
+	c   net.Conn
+	br  *bufio.Reader
+	lat []time.Duration
+}
+
+var benchRequest = []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+
+func (cl *benchClient) do() error {
+	cl.c.SetDeadline(time.Now().Add(testDeadline))
+	if _, err := cl.c.Write(benchRequest); err != nil {
+		return err
+	}
+	n := -1
+	for {
+		line, err := cl.br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+			n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+	if n != len(helloBody) {
+		return fmt.Errorf("Content-Length %d", n)
+	}
+	_, err := cl.br.Discard(n)
+	return err
+}
+
+// idleConns is how many idle keep-alive conns BenchmarkIdleConnMemory holds.
+const idleConns = 5000
+
+// BenchmarkIdleConnMemory reports the server's heap plus stack bytes per
+// idle keep-alive connection (after one request each). The clients live in
+// a child process, so only the server side is counted.
+func BenchmarkIdleConnMemory(b *testing.B) {
+	for _, st := range stacks() {
+		b.Run(st.name, func(b *testing.B) {
+			var perConn float64
+			for range b.N {
+				perConn = idleConnMemory(b, st)
+			}
+			b.ReportMetric(perConn, "B/conn")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func idleConnMemory(b *testing.B, st stack) float64 {
+	ln, err := st.listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var idle atomic.Int64
+	srv := &http.Server{
+		Handler: http.HandlerFunc(hello),
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if s == http.StateIdle {
+				idle.Add(1)
+			}
+		},
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	before := liveBytes()
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", idleClientEnv, ln.Addr(), idleConns))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		b.Fatalf("idle client helper: %q, %v", line, err)
+	}
+	if !waitFor(30*time.Second, func() bool { return idle.Load() >= idleConns }) {
+		b.Fatalf("only %d of %d conns idle", idle.Load(), idleConns)
+	}
+	time.Sleep(100 * time.Millisecond)
+	after := liveBytes()
+	return float64(after-before) / idleConns
+}
+
+// liveBytes is the heap in use after a full collection plus goroutine stacks.
+func liveBytes() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc) + int64(ms.StackInuse)
+}
+
+// idleClientEnv, when set to "addr,n", turns the test binary into the
+// idle-client helper of BenchmarkIdleConnMemory (see TestMain).
+const idleClientEnv = "UPOLL_NETHTTP_IDLE_CLIENTS"
+
+// runIdleClients dials n conns, makes one request on each, says "ready" and
+// holds them until stdin closes.
+func runIdleClients(spec string) error {
+	var addr string
+	var n int
+	i := bytes.LastIndexByte([]byte(spec), ',')
+	if i < 0 {
+		return errors.New("bad spec " + spec)
+	}
+	addr, n = spec[:i], atoiOr(spec[i+1:], 0)
+	conns := make([]net.Conn, 0, n)
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		cl := &benchClient{c: c, br: bufio.NewReaderSize(c, 256)}
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: idle\r\n\r\n")); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(cl.br, nil)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	for _, c := range conns {
+		c.Close()
+	}
+	return nil
+}
+
+func atoiOr(s string, def int) int {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return def
+	}
+	return v
+}

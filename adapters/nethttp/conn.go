@@ -1,0 +1,64 @@
+package nethttp
+
+import (
+	"io"
+	"sync"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+// conn is the net.Conn that Accept and Dial return. *netpoll.Conn already
+// has net.Conn's semantics (deadlines, io.EOF, net.ErrClosed, CloseWrite,
+// serialized Reads and Writes); conn adds io.ReaderFrom, which net/http
+// uses for response bodies with a Content-Length.
+//
+// The nocopy Reader and Writer of the embedded *netpoll.Conn stay
+// reachable for code that type-asserts them.
+type conn struct {
+	*netpoll.Conn
+}
+
+// copyBufSize is the chunk ReadFrom moves per Read: as large as what
+// io.Copy uses, so a transfer costs no more syscalls than with Go's net.
+const copyBufSize = 32 << 10
+
+// copyBufs recycles ReadFrom's buffers; a pointer to an array keeps Put
+// from allocating.
+var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
+
+// ReadFrom copies r to the connection until io.EOF or an error. It reads
+// into a pooled buffer and writes it with Write, which returns only when
+// the kernel has the bytes, so deadlines, backpressure and the
+// serialization of concurrent writers apply exactly as for Write. It never
+// calls io.Copy with c as the destination (that would recurse into
+// ReadFrom).
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBufs.Get().(*[copyBufSize]byte)
+	defer copyBufs.Put(buf)
+	p := buf[:]
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if lr.N <= 0 {
+			return 0, nil
+		}
+		if lr.N < int64(len(p)) {
+			p = p[:lr.N]
+		}
+	}
+	var total int64
+	for {
+		nr, rerr := r.Read(p)
+		if nr > 0 {
+			nw, werr := c.Conn.Write(p[:nr])
+			total += int64(nw)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package nethttp_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/upoll/upoll/adapters/nethttp"
+	"github.com/upoll/upoll/netpoll"
+)
+
+// An unchanged http.Server serving on upoll's pollers, and a client whose
+// connections are on upoll too.
+func Example() {
+	ln, err := nethttp.Listen("tcp", "127.0.0.1:0", netpoll.WithPollers(2))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello from %s", r.URL.Path)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	client := &http.Client{
+		Transport: &http.Transport{DialContext: (&nethttp.Dialer{}).DialContext},
+		Timeout:   10 * time.Second,
+	}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/upoll")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.Status, string(body))
+	// Output: 200 OK hello from /upoll
+}
+
+// Graceful shutdown works as with Go's own listener: Shutdown closes the
+// listener, lets the request in flight finish, then returns.
+func ExampleListen_shutdown() {
+	ln, err := nethttp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	started := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		time.Sleep(50 * time.Millisecond)
+		io.WriteString(w, "finished")
+	})}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	body := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String())
+		if err != nil {
+			body <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body <- string(b)
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Println("shutdown:", srv.Shutdown(ctx))
+	fmt.Println("in-flight request:", <-body)
+	fmt.Println("serve:", <-served)
+	// Output:
+	// shutdown: <nil>
+	// in-flight request: finished
+	// serve: http: Server closed
+}
+
+// A Dialer plugs into http.Transport so that clients run on upoll.
+func ExampleDialer() {
+	tr := &http.Transport{DialContext: (&nethttp.Dialer{Timeout: 5 * time.Second}).DialContext}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	_ = client // use client.Get, client.Do... as usual
+}

@@ -1,0 +1,205 @@
+package nethttp
+
+import (
+	"errors"
+	"net"
+	"sync"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+// acceptQueue is how many accepted connections may wait for Accept before
+// the poller's accept path waits for the application (the kernel's listen
+// backlog then absorbs the rest, as with Go's net).
+const acceptQueue = 1024
+
+// listener is a net.Listener whose connections are served by a netpoll
+// Server in accept mode: the Server has no handler, its OnConnect hook
+// hands each new connection to Accept, and input stays buffered in the
+// connection until the application Reads it.
+//
+// Closing the listener stops accepting but, as with Go's net, leaves the
+// accepted connections open: the pollers run on until the last of them is
+// closed (http.Server.Shutdown relies on that).
+type listener struct {
+	nl      *netpoll.Listener
+	srv     *netpoll.Server
+	network string
+
+	queue chan *netpoll.Conn
+	done  chan struct{} // closed by Close or when Serve fails
+
+	mu      sync.Mutex
+	closed  bool
+	live    map[*netpoll.Conn]struct{} // handed out or queued, not yet disconnected
+	stopped bool                       // srv.Close has been started
+	failure error                      // Serve's error, if it ended on its own
+}
+
+// Listen announces on the local network address, like net.Listen, and
+// returns a net.Listener whose connections are served by upoll's pollers.
+// network is "tcp", "tcp4", "tcp6" or "unix". opts configure the pollers
+// (count, trigger, wait strategy, buffers...); OnConnect and OnDisconnect
+// hooks among them still run.
+//
+// The listener can be handed to anything that takes a net.Listener:
+// http.Server.Serve, tls.NewListener, grpc.Server.Serve...
+func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) {
+	nl, err := netpoll.Listen(network, addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	l := &listener{
+		nl:      nl,
+		network: network,
+		queue:   make(chan *netpoll.Conn, acceptQueue),
+		done:    make(chan struct{}),
+		live:    make(map[*netpoll.Conn]struct{}),
+	}
+	cfg := netpoll.DefaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	onConnect, onDisconnect := cfg.OnConnect, cfg.OnDisconnect
+	cfg.OnConnect = func(c *netpoll.Conn) {
+		if onConnect != nil {
+			onConnect(c)
+		}
+		l.push(c)
+	}
+	cfg.OnDisconnect = func(c *netpoll.Conn, err error) {
+		if onDisconnect != nil {
+			onDisconnect(c, err)
+		}
+		l.forget(c)
+	}
+	l.srv, err = netpoll.NewServer(nil, netpoll.WithConfig(cfg))
+	if err != nil {
+		nl.Close()
+		return nil, err
+	}
+	go l.serve()
+	return l, nil
+}
+
+// serve runs the netpoll Server; if it ends for any reason other than our
+// own Close, Accept reports why.
+func (l *listener) serve() {
+	err := l.srv.Serve(l.nl)
+	if errors.Is(err, netpoll.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	l.mu.Lock()
+	l.failure = err
+	l.mu.Unlock()
+	l.Close()
+}
+
+// push runs in OnConnect: it queues c for Accept.
+func (l *listener) push(c *netpoll.Conn) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		c.Close()
+		return
+	}
+	l.live[c] = struct{}{}
+	l.mu.Unlock()
+	select {
+	case l.queue <- c:
+	case <-l.done:
+		c.Close()
+		return
+	}
+	// Close may have drained the queue just before our send; drain again
+	// so no connection is left in a queue nobody reads.
+	if l.isClosed() {
+		l.drain()
+	}
+}
+
+// forget runs in OnDisconnect. The last connection of a closed listener
+// stops the pollers.
+func (l *listener) forget(c *netpoll.Conn) {
+	l.mu.Lock()
+	delete(l.live, c)
+	stop := l.closed && len(l.live) == 0 && !l.stopped
+	if stop {
+		l.stopped = true
+	}
+	l.mu.Unlock()
+	if stop {
+		// Not inline: OnDisconnect may run on a poller that Close waits for.
+		go l.srv.Close()
+	}
+}
+
+func (l *listener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// drain closes the connections that were accepted but never returned by
+// Accept.
+func (l *listener) drain() {
+	for {
+		select {
+		case c := <-l.queue:
+			c.Close()
+		default:
+			return
+		}
+	}
+}
+
+// Accept waits for and returns the next connection. After Close it returns
+// an error for which errors.Is(err, net.ErrClosed) holds.
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case <-l.done:
+		return nil, l.acceptErr()
+	default:
+	}
+	select {
+	case c := <-l.queue:
+		return &conn{c}, nil
+	case <-l.done:
+		return nil, l.acceptErr()
+	}
+}
+
+func (l *listener) acceptErr() error {
+	l.mu.Lock()
+	err := l.failure
+	l.mu.Unlock()
+	if err == nil {
+		err = net.ErrClosed
+	}
+	return &net.OpError{Op: "accept", Net: l.network, Addr: l.Addr(), Err: err}
+}
+
+// Close stops accepting. Connections already returned by Accept stay open;
+// those still queued are closed.
+func (l *listener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return &net.OpError{Op: "close", Net: l.network, Addr: l.Addr(), Err: net.ErrClosed}
+	}
+	l.closed = true
+	close(l.done)
+	l.mu.Unlock()
+	err := l.nl.Close()
+	l.drain()
+	l.forget(nil) // stops the pollers now if no connection is live
+	if err != nil {
+		return &net.OpError{Op: "close", Net: l.network, Addr: l.Addr(), Err: err}
+	}
+	return nil
+}
+
+// Addr returns the listener's network address.
+func (l *listener) Addr() net.Addr { return l.nl.Addr() }

@@ -1,0 +1,81 @@
+// Command nethttp serves HTTP with an unchanged http.Server on upoll's
+// pollers: a hello handler at / and a file server under /files/.
+//
+//	go run ./examples/nethttp -addr 127.0.0.1:8080 -dir .
+//	curl http://127.0.0.1:8080/            # hello
+//	curl http://127.0.0.1:8080/files/      # directory listing of -dir
+//
+// -std serves the same handlers on the standard library's listener, for
+// comparison (e.g. with wrk or hey against both).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/upoll/upoll/adapters/nethttp"
+	"github.com/upoll/upoll/netpoll"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	dir := flag.String("dir", ".", "directory served under /files/")
+	std := flag.Bool("std", false, "use the standard library's listener instead of upoll")
+	pollers := flag.Int("pollers", 0, "upoll pollers (0: GOMAXPROCS)")
+	flag.Parse()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "Hello, World!")
+	})
+	mux.Handle("/files/", http.StripPrefix("/files/", http.FileServer(http.Dir(*dir))))
+
+	var ln net.Listener
+	var err error
+	if *std {
+		ln, err = net.Listen("tcp", *addr)
+	} else {
+		ln, err = nethttp.Listen("tcp", *addr, netpoll.WithPollers(*pollers))
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	kind := "upoll"
+	if *std {
+		kind = "std"
+	}
+	log.Printf("serving on http://%s (%s listener)", ln.Addr(), kind)
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-stop
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			log.Printf("shutdown: %v", err)
+		}
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
