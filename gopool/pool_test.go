@@ -380,3 +380,34 @@ func deep(n int) bool {
 	}
 	return deep(n - 1)
 }
+
+// TestBlockWakesEveryWaiter parks many submitters on a full pool and frees
+// the workers at once: every waiter must get a worker (no lost wake-up).
+func TestBlockWakesEveryWaiter(t *testing.T) {
+	checkNoLeak(t)
+	p := newPool(t, WithCapacity(2))
+	release := fill(t, p, 2)
+	const waiters = 20
+	done := make(chan struct{}, waiters)
+	for i := range waiters {
+		go func() {
+			var err error
+			if i%2 == 0 {
+				err = p.Go(func() { done <- struct{}{} })
+			} else {
+				// Idle Serials wait for a worker like Go does.
+				err = p.NewSerial().Submit(func() { done <- struct{}{} })
+			}
+			if err != nil {
+				t.Error(err)
+				done <- struct{}{}
+			}
+		}()
+	}
+	waitFor(t, "all submitters to block", func() bool { return p.Stats().Waiting == waiters })
+	release()
+	for range waiters {
+		recv(t, done, "blocked task")
+	}
+	waitFor(t, "no waiter left", func() bool { return p.Stats().Waiting == 0 })
+}
