@@ -342,7 +342,7 @@ func (p *Pool) Close() error {
 // Stats is a snapshot of a pool's counters. Fields are read one by one
 // with atomic loads, so they need not be consistent with each other.
 type Stats struct {
-	Running   int   // tasks running now, on workers or on submitters
+	Running   int   // tasks running now, on workers or submitters; a draining Serial counts once
 	Waiting   int   // submitters blocked for a free worker (Block)
 	Capacity  int   // bound on tasks running on workers; <= 0: none
 	Completed int64 // tasks that have finished, panicked ones included
