@@ -339,6 +339,7 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 		run.IdleConns = conns
 		run.RSSPerConn = (float64(loaded.RSS) - float64(base.RSS)) / n
 		run.HeapStackPerConn = (float64(loaded.HeapInuse+loaded.StackInuse) - float64(base.HeapInuse+base.StackInuse)) / n
+		run.HeapAllocPerConn = (float64(loaded.HeapAlloc) - float64(base.HeapAlloc)) / n
 		run.GoroutinesPerConn = float64(loaded.Goroutines-base.Goroutines) / n
 		ld.send("close")
 	}

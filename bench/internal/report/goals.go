@@ -131,7 +131,7 @@ func memGoal(ic *Case) Goal {
 	g.Measured = true
 	g.Value = up.Median.MemPerConn()
 	g.Met = g.Value <= g.Threshold
-	g.Detail = fmt.Sprintf("%d idle conns; max(RSS, heap+stack) growth per conn", ic.Conns)
+	g.Detail = fmt.Sprintf("%d idle conns after one exchange each; max(RSS, heap+stack) growth per conn (heap alloc alone %.0f B)", ic.Conns, up.Median.HeapAllocPerConn)
 	if std != nil && std.Verified {
 		g.Ratio = RoundRatio(up, std, func(m Metrics) float64 { return m.MemPerConn() })
 		g.Detail += fmt.Sprintf("; std-echo %.0f B/conn, ratio %.3f", std.Median.MemPerConn(), g.Ratio)

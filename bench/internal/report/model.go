@@ -104,11 +104,14 @@ type Metrics struct {
 	// OtherCPUCores is the CPU the rest of the machine used during the
 	// window (busy time of all CPUs minus server and load generator), and
 	// StealCores the time the hypervisor took: both should be near 0.
-	OtherCPUCores     float64 `json:"other_cpu_cores"`
-	StealCores        float64 `json:"steal_cores"`
-	IdleConns         int     `json:"idle_conns,omitempty"`
-	RSSPerConn        float64 `json:"rss_bytes_per_conn,omitempty"`
-	HeapStackPerConn  float64 `json:"heap_stack_bytes_per_conn,omitempty"`
+	OtherCPUCores    float64 `json:"other_cpu_cores"`
+	StealCores       float64 `json:"steal_cores"`
+	IdleConns        int     `json:"idle_conns,omitempty"`
+	RSSPerConn       float64 `json:"rss_bytes_per_conn,omitempty"`
+	HeapStackPerConn float64 `json:"heap_stack_bytes_per_conn,omitempty"`
+	// HeapAllocPerConn is the growth of live heap objects alone (no span
+	// fragmentation, no stacks): the smallest of the three figures.
+	HeapAllocPerConn  float64 `json:"heap_alloc_bytes_per_conn,omitempty"`
 	GoroutinesPerConn float64 `json:"goroutines_per_conn,omitempty"`
 }
 
@@ -182,6 +185,7 @@ func (r *Result) Finish(baseline *Result) {
 		StealCores:        pick(func(m Metrics) float64 { return m.StealCores }),
 		RSSPerConn:        pick(func(m Metrics) float64 { return m.RSSPerConn }),
 		HeapStackPerConn:  pick(func(m Metrics) float64 { return m.HeapStackPerConn }),
+		HeapAllocPerConn:  pick(func(m Metrics) float64 { return m.HeapAllocPerConn }),
 		GoroutinesPerConn: pick(func(m Metrics) float64 { return m.GoroutinesPerConn }),
 	}
 	if len(ok) > 0 {

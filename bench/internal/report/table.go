@@ -124,10 +124,10 @@ func (c *Case) table(sweep bool) *table {
 		first = "options"
 	}
 	if c.Workload == "idle" {
-		t := &table{head: []string{first, "RSS/conn", "heap+stack/conn", "goroutines/conn", "x base", "verified"}}
+		t := &table{head: []string{first, "RSS/conn", "heap+stack/conn", "heap alloc/conn", "goroutines/conn", "x base", "verified"}}
 		for _, r := range c.Results {
 			m := r.Median
-			t.add(r.label(sweep), bytesNum(m.RSSPerConn), bytesNum(m.HeapStackPerConn),
+			t.add(r.label(sweep), bytesNum(m.RSSPerConn), bytesNum(m.HeapStackPerConn), bytesNum(m.HeapAllocPerConn),
 				fmt.Sprintf("%.2f", m.GoroutinesPerConn), ratio(r.vs().MemPerConn), r.verifiedCell())
 		}
 		return t
