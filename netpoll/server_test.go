@@ -25,6 +25,8 @@ func TestEchoManyConns(t *testing.T) {
 		t.Run(trig.String(), func(t *testing.T) {
 			s, addr := startServer(t, echoHandler, WithTrigger(trig))
 			runEchoClients(t, addr, n, 3, 16<<10)
+			// Counters are bumped after the syscall: let them catch up.
+			settle(2*time.Second, func() bool { st := s.Stats(); return st.BytesIn == st.BytesOut })
 			st := s.Stats()
 			if st.TotalConns < uint64(n) || st.BytesIn == 0 || st.BytesIn != st.BytesOut {
 				t.Fatalf("stats: %+v", st.PollerStats)
