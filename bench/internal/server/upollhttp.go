@@ -1,0 +1,23 @@
+package server
+
+import (
+	"net"
+	"net/http"
+
+	"github.com/upoll/upoll/adapters/nethttp"
+)
+
+func upollHTTPAvailable() error { return nil }
+
+func startUpollHTTP(addr, optStr string) (net.Addr, error) {
+	opts, _, err := upollOptions(optStr)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := nethttp.Listen("tcp", addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	go (&http.Server{Handler: http.HandlerFunc(Hello)}).Serve(ln)
+	return ln.Addr(), nil
+}
