@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -222,6 +221,3 @@ func intList(flagName, s string, lo, hi int) ([]int, error) {
 	slices.Sort(out)
 	return slices.Compact(out), nil
 }
-
-// procCount is the number of CPUs this process may use.
-func procCount() int { return runtime.NumCPU() }

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/upoll/upoll/bench/internal/load"
+	"github.com/upoll/upoll/bench/internal/report"
+	"github.com/upoll/upoll/bench/internal/server"
+)
+
+// runOne measures one target once: start its server, run the load
+// generator against it, and turn the load generator's result into metrics.
+func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) report.Run {
+	run := report.Run{Round: round}
+	srvCPU, loadCPU := -1, -1
+	if c.Pinned {
+		srvCPU, loadCPU = 0, 1
+	}
+	if cpuprofile != "" {
+		if abs, err := filepath.Abs(cpuprofile); err == nil {
+			cpuprofile = abs
+		}
+	}
+	srv, err := startChild(srvCPU, "-role", "server", "-target", e.target.Name, "-addr", "127.0.0.1:0", "-opts", e.opts, "-cpuprofile", cpuprofile)
+	if err != nil {
+		run.Error = err.Error()
+		return run
+	}
+	defer srv.stop()
+	ready, err := srv.expect("READY ", 15*time.Second)
+	if err != nil {
+		run.Error = err.Error()
+		return run
+	}
+	f := strings.Fields(ready)
+	if len(f) != 2 {
+		run.Error = fmt.Sprintf("bad READY line %q", ready)
+		return run
+	}
+	pid, addr := f[0], f[1]
+	var base server.Mem
+	if c.Workload == "idle" {
+		if base, err = queryMem(srv); err != nil {
+			run.Error = err.Error()
+			return run
+		}
+	}
+	conns, size, depth := c.Conns, c.Size, c.Pipeline
+	if size == 0 {
+		size = 64
+	}
+	ld, err := startChild(loadCPU, "-role", "load", "-workload", c.Workload, "-proto", c.Kind, "-addr", addr,
+		"-n", strconv.Itoa(conns), "-msg", strconv.Itoa(size), "-depth", strconv.Itoa(max(depth, 1)),
+		"-warmup", cfg.warmup.String(), "-duration", cfg.duration.String(), "-server-pid", pid)
+	if err != nil {
+		run.Error = err.Error()
+		return run
+	}
+	defer ld.stop()
+	limit := cfg.warmup + cfg.duration + 60*time.Second
+	if c.Workload == "idle" {
+		if _, err := ld.expect("IDLE ", limit); err != nil {
+			run.Error = err.Error()
+			return run
+		}
+		loaded, err := queryMem(srv)
+		if err != nil {
+			run.Error = err.Error()
+			return run
+		}
+		n := float64(conns)
+		run.IdleConns = conns
+		run.RSSPerConn = (float64(loaded.RSS) - float64(base.RSS)) / n
+		run.HeapStackPerConn = (float64(loaded.HeapInuse+loaded.StackInuse) - float64(base.HeapInuse+base.StackInuse)) / n
+		run.HeapAllocPerConn = (float64(loaded.HeapAlloc) - float64(base.HeapAlloc)) / n
+		run.GoroutinesPerConn = float64(loaded.Goroutines-base.Goroutines) / n
+		ld.send("close")
+	}
+	line, err := ld.expect("RESULT ", limit)
+	if err != nil {
+		run.Error = err.Error()
+		return run
+	}
+	var res load.Result
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		run.Error = fmt.Sprintf("bad RESULT: %v", err)
+		return run
+	}
+	run.Verified, run.VerifiedBytes = res.Verified, res.VerifiedBytes
+	if !res.Verified {
+		run.Error = fmt.Sprintf("not verified: %d errors, first: %s", res.Errors, res.FirstError)
+		return run
+	}
+	if c.Workload != "idle" && res.WindowSec > 0 && res.Ops > 0 {
+		ops := float64(res.Ops)
+		run.OpsPerSec = ops / res.WindowSec
+		run.P50US, run.P99US, run.P999US = float64(res.P50NS)/1e3, float64(res.P99NS)/1e3, float64(res.P999NS)/1e3
+		run.ServerCPUUSPerOp = res.ServerCPUSec * 1e6 / ops
+		run.ServerCPUCores = res.ServerCPUSec / res.WindowSec
+		run.LoadCPUCores = res.LoadCPUSec / res.WindowSec
+		run.OtherCPUCores = max(0, (res.MachineBusySec-res.ServerCPUSec-res.LoadCPUSec)/res.WindowSec)
+		run.StealCores = res.StealSec / res.WindowSec
+	}
+	return run
+}
+
+func queryMem(srv *child) (server.Mem, error) {
+	var m server.Mem
+	if err := srv.send("mem"); err != nil {
+		return m, err
+	}
+	line, err := srv.expect("MEM ", 30*time.Second)
+	if err != nil {
+		return m, err
+	}
+	return m, json.Unmarshal([]byte(line), &m)
+}
+
+// profileName turns a case/target label into a file name.
+func profileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '/', '[', ']', ',', '=':
+			return '_'
+		}
+		return r
+	}, s)
+}
