@@ -118,6 +118,7 @@ type tailBuffer struct {
 	max int
 }
 
+// Write implements io.Writer.
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

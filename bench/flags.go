@@ -64,13 +64,16 @@ var suites = map[string]config{
 // pinValue is -pin: a boolean flag that also takes "both".
 type pinValue struct{ v *string }
 
+// String implements flag.Value.
 func (p pinValue) String() string {
 	if p.v == nil {
 		return "off"
 	}
 	return *p.v
 }
+// IsBoolFlag lets -pin stand alone (meaning on).
 func (p pinValue) IsBoolFlag() bool { return true }
+// Set implements flag.Value.
 func (p pinValue) Set(s string) error {
 	switch strings.ToLower(s) {
 	case "true", "on", "1":
