@@ -71,8 +71,10 @@ func (p pinValue) String() string {
 	}
 	return *p.v
 }
+
 // IsBoolFlag lets -pin stand alone (meaning on).
 func (p pinValue) IsBoolFlag() bool { return true }
+
 // Set implements flag.Value.
 func (p pinValue) Set(s string) error {
 	switch strings.ToLower(s) {
