@@ -56,26 +56,32 @@ func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) 
 		done:    make(chan struct{}),
 		live:    make(map[*netpoll.Conn]struct{}),
 	}
-	cfg := netpoll.DefaultConfig()
+	// The caller's own hooks, if any, still run: find them by applying the
+	// options to a scratch Config, then append hooks that call them and
+	// feed Accept. The options themselves are passed on unchanged, so
+	// whatever precedence netpoll gives them (and its UPOLL override)
+	// holds.
+	var user netpoll.Config
 	for _, o := range opts {
 		if o != nil {
-			o(&cfg)
+			o(&user)
 		}
 	}
-	onConnect, onDisconnect := cfg.OnConnect, cfg.OnDisconnect
-	cfg.OnConnect = func(c *netpoll.Conn) {
-		if onConnect != nil {
-			onConnect(c)
-		}
-		l.push(c)
-	}
-	cfg.OnDisconnect = func(c *netpoll.Conn, err error) {
-		if onDisconnect != nil {
-			onDisconnect(c, err)
-		}
-		l.forget(c)
-	}
-	l.srv, err = netpoll.NewServer(nil, netpoll.WithConfig(cfg))
+	onConnect, onDisconnect := user.OnConnect, user.OnDisconnect
+	opts = append(opts[:len(opts):len(opts)],
+		netpoll.WithOnConnect(func(c *netpoll.Conn) {
+			if onConnect != nil {
+				onConnect(c)
+			}
+			l.push(c)
+		}),
+		netpoll.WithOnDisconnect(func(c *netpoll.Conn, err error) {
+			if onDisconnect != nil {
+				onDisconnect(c, err)
+			}
+			l.forget(c)
+		}))
+	l.srv, err = netpoll.NewServer(nil, opts...)
 	if err != nil {
 		nl.Close()
 		return nil, err
@@ -203,3 +209,13 @@ func (l *listener) Close() error {
 
 // Addr returns the listener's network address.
 func (l *listener) Addr() net.Addr { return l.nl.Addr() }
+
+// Server returns the netpoll Server behind a listener made by Listen, for
+// its configuration and per-poller counters (Stats); nil for any other
+// listener.
+func Server(ln net.Listener) *netpoll.Server {
+	if l, ok := ln.(*listener); ok {
+		return l.srv
+	}
+	return nil
+}

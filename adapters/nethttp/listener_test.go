@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/netpoll"
 )
 
 // TestAcceptCloseUnblocks checks that Close wakes a blocked Accept with an
@@ -120,5 +123,35 @@ func TestServeSurvivesEMFILE(t *testing.T) {
 			c.Close()
 			t.Logf("server log: %q", e.log.String())
 		})
+	}
+}
+
+// TestListenOptions checks that options reach the pollers and that the
+// caller's own OnConnect and OnDisconnect hooks still run.
+func TestListenOptions(t *testing.T) {
+	var connected, disconnected atomic.Int64
+	ln, err := Listen("tcp", "127.0.0.1:0",
+		netpoll.WithPollers(3),
+		netpoll.WithOnConnect(func(*netpoll.Conn) { connected.Add(1) }),
+		netpoll.WithOnDisconnect(func(*netpoll.Conn, error) { disconnected.Add(1) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srv := Server(ln)
+	if srv == nil || srv.Config().Pollers != 3 || len(srv.Stats().PerPoller) != 3 {
+		t.Fatalf("Server(ln) = %v, want a netpoll.Server with 3 pollers", srv)
+	}
+	if Server(stdStack().listenTB(t)) != nil {
+		t.Error("Server of a standard listener is not nil")
+	}
+	s, c := connPair(t, ln, upollStack())
+	pingPong(t, c, s)
+	s.Close()
+	if !waitFor(5*time.Second, func() bool { return disconnected.Load() == 1 }) {
+		t.Fatalf("OnDisconnect ran %d times, want 1", disconnected.Load())
+	}
+	if connected.Load() != 1 {
+		t.Fatalf("OnConnect ran %d times, want 1", connected.Load())
 	}
 }

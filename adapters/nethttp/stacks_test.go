@@ -2,6 +2,9 @@ package nethttp
 
 import (
 	"net"
+	"os"
+
+	"github.com/upoll/upoll/netpoll"
 )
 
 // stacks lists the socket implementations every conformance test runs on.
@@ -20,7 +23,15 @@ func stdStack() stack {
 func upollStack() stack {
 	return stack{
 		name:   "upoll",
-		listen: func(network, addr string) (net.Listener, error) { return Listen(network, addr) },
+		listen: func(network, addr string) (net.Listener, error) {
+			// UPOLL=... selects poller settings for a whole test or
+			// benchmark run (netpoll's override syntax).
+			opts, err := netpoll.ParseEnv(os.Getenv(netpoll.EnvVar))
+			if err != nil {
+				return nil, err
+			}
+			return Listen(network, addr, opts...)
+		},
 		dial:   new(Dialer).DialContext,
 	}
 }
