@@ -1,0 +1,164 @@
+package reliability
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+// resetClose closes c with SO_LINGER 0: the kernel sends RST, not FIN.
+func resetClose(c *net.TCPConn) {
+	c.SetLinger(0)
+	c.Close()
+}
+
+// TestResetMidStream resets (SO_LINGER 0) connections while their
+// handler is blocked reading a frame that will never complete, and
+// while their handler is writing a large response. Each handler must
+// get a connection error promptly (not wait for its 10 s timeout), the
+// server must drop every connection, and nothing may leak.
+func TestResetMidStream(t *testing.T) {
+	const conns = 20
+	for _, trig := range allTriggers {
+		t.Run(trig.String(), func(t *testing.T) {
+			checkLeaks(t)
+			type outcome struct {
+				err error
+				at  time.Time
+			}
+			results := make(chan outcome, 2*conns)
+			payload := make([]byte, 64<<10)
+			n := startNative(t, func(c *netpoll.Conn) error {
+				r, w := c.Reader(), c.Writer()
+				op, err := r.ReadByte()
+				if err != nil {
+					return err
+				}
+				switch op {
+				case 'r': // read a 1 MiB frame: the peer sends part and resets
+					w.WriteByte('R') // tell this peer the handler is about to block
+					if err = w.Flush(); err == nil {
+						_, err = r.Next(1 << 20)
+					}
+				case 'w': // write 64 MiB: the peer reads a little and resets
+					for range 1024 {
+						if _, err = w.WriteBinary(payload); err != nil {
+							break
+						}
+						if err = w.Flush(); err != nil {
+							break
+						}
+					}
+				}
+				results <- outcome{err, time.Now()}
+				if err == nil {
+					return errors.New("handler finished although its peer reset")
+				}
+				return err
+			}, withTrigger(trig), netpoll.WithReadTimeout(10*time.Second), netpoll.WithWriteTimeout(10*time.Second))
+
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			resetAt := time.Time{}
+			for i := range 2 * conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := dial(t, n.addr)
+					c.SetDeadline(time.Now().Add(20 * time.Second))
+					if i%2 == 0 {
+						c.Write(append([]byte{'r'}, make([]byte, 300<<10)...))
+						if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+							t.Errorf("conn %d: handler never started reading the frame: %v", i, err)
+						}
+						time.Sleep(50 * time.Millisecond) // let the server take the bytes in
+					} else {
+						c.Write([]byte{'w'})
+						if _, err := io.ReadFull(c, make([]byte, 100<<10)); err != nil {
+							t.Errorf("no response bytes before the reset: %v", err)
+						}
+					}
+					mu.Lock()
+					resetAt = time.Now()
+					mu.Unlock()
+					resetClose(c)
+				}()
+			}
+			wg.Wait()
+			for range 2 * conns {
+				select {
+				case o := <-results:
+					if o.err == nil || errors.Is(o.err, os.ErrDeadlineExceeded) {
+						t.Errorf("handler of a reset conn returned %v", o.err)
+					}
+					if !errors.Is(o.err, syscall.ECONNRESET) && !errors.Is(o.err, syscall.EPIPE) && !errors.Is(o.err, net.ErrClosed) {
+						t.Logf("handler error (unexpected kind, still a failure of the conn): %v", o.err)
+					}
+					if d := o.at.Sub(resetAt); d > 2*time.Second {
+						t.Errorf("handler noticed the reset %v after it", d)
+					}
+				case <-time.After(15 * time.Second):
+					t.Fatal("a handler of a reset conn did not return")
+				}
+			}
+			waitReclaimed(t, n, 2*conns, func(err error) bool { return err != nil })
+		})
+	}
+}
+
+// repairClose makes c vanish without a FIN or RST: TCP_REPAIR mode
+// detaches the socket from the protocol, so close sends nothing, as if
+// the peer machine lost power. It needs CAP_NET_ADMIN.
+func repairClose(c *net.TCPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, 19 /* TCP_REPAIR */, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return os.NewSyscallError("setsockopt TCP_REPAIR", serr)
+	}
+	return c.Close()
+}
+
+// TestHalfOpenPeer has 100 peers vanish without FIN (TCP_REPAIR close).
+// The server cannot tell; its idle timeout must reclaim them all.
+func TestHalfOpenPeer(t *testing.T) {
+	checkLeaks(t)
+	const conns, idle = 100, time.Second
+	n := startNative(t, echoHandler, netpoll.WithIdleTimeout(idle))
+	for i := range conns {
+		c := dial(t, n.addr)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte("hi"))
+		if _, err := io.ReadFull(c, make([]byte, 2)); err != nil {
+			t.Fatal(err)
+		}
+		if err := repairClose(c); err != nil {
+			c.Close()
+			if i == 0 && errors.Is(err, syscall.EPERM) {
+				t.Skip("TCP_REPAIR needs CAP_NET_ADMIN:", err)
+			}
+			t.Fatal(err)
+		}
+	}
+	vanished := time.Now()
+	if live := n.live(); live != conns {
+		t.Fatalf("server holds %d conns right after %d peers vanished silently, want all", live, conns)
+	}
+	waitReclaimed(t, n, conns, func(err error) bool { return errors.Is(err, netpoll.ErrIdleTimeout) })
+	t.Logf("%d half-open conns reclaimed %v after their peers vanished (idle timeout %v)",
+		conns, time.Since(vanished).Round(time.Millisecond), idle)
+}
