@@ -48,7 +48,7 @@ func (t *table) text(b *strings.Builder) {
 func (t *table) markdown(b *strings.Builder) {
 	b.WriteString("| " + strings.Join(t.head, " | ") + " |\n|")
 	for i := range t.head {
-		if i == 0 {
+		if i == 0 || i == len(t.head)-1 {
 			b.WriteString("---|")
 		} else {
 			b.WriteString("---:|")
