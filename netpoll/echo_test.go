@@ -37,12 +37,16 @@ func runEchoClients(t *testing.T, addr string, n, msgs, maxSize int) {
 }
 
 func echoClient(addr string, seed uint64, msgs, maxSize int) error {
+	return echoClientT(addr, seed, msgs, maxSize, 60*time.Second)
+}
+
+func echoClientT(addr string, seed uint64, msgs, maxSize int, limit time.Duration) error {
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
+	c.SetDeadline(time.Now().Add(limit))
 	rng := rand.New(rand.NewPCG(seed, 7))
 	for m := range msgs {
 		size := 1 + rng.IntN(maxSize)

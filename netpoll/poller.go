@@ -281,15 +281,21 @@ func (p *poller) register(c *Conn) error {
 		return err
 	}
 	c.slot = idx
+	// fRegistered is set before EPOLL_CTL_ADD: the first event can be
+	// handled on the conn's poller before add returns here, and its
+	// re-arm must not be skipped as "not registered".
 	c.emu.Lock()
+	c.flags.Or(fRegistered)
 	c.armed = c.wantEvents()
 	err = p.ep.add(int(c.fd), c.armed, idx, gen)
+	if err != nil {
+		c.flags.And(^uint32(fRegistered))
+	}
 	c.emu.Unlock()
 	if err != nil {
 		p.reg.remove(idx)
 		return err
 	}
-	c.flags.Or(fRegistered)
 	p.ctr.liveConns.Add(1)
 	p.ctr.totalConns.Add(1)
 	return nil
