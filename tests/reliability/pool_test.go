@@ -1,0 +1,181 @@
+package reliability
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/gopool"
+	"github.com/upoll/upoll/netpoll"
+)
+
+// TestPoolSaturation runs slow handlers on a 2-worker pool with each
+// overload policy while 16 connections send 8-byte frames, some split
+// across two writes so that a handler has to wait for the second half.
+// Whatever the policy does with new work (wait for a worker, run it on
+// the submitter, refuse it), no frame may be lost, duplicated or seen
+// out of order, and handlers of one connection must never overlap.
+func TestPoolSaturation(t *testing.T) {
+	const (
+		conns  = 16
+		frames = 40
+	)
+	for _, pol := range []gopool.Policy{gopool.Block, gopool.CallerRuns, gopool.FailFast} {
+		t.Run(pol.String(), func(t *testing.T) {
+			checkLeaks(t)
+			pool := newPool(t, gopool.WithCapacity(2), gopool.WithPolicy(pol))
+			type state struct {
+				next    uint32
+				running atomic.Int32
+			}
+			var (
+				mu       sync.Mutex
+				states   = map[*netpoll.Conn]*state{}
+				problems = make(chan error, conns*frames)
+				maxWait  atomic.Int32
+			)
+			n := startNative(t, func(c *netpoll.Conn) error {
+				mu.Lock()
+				st := states[c]
+				if st == nil {
+					st = &state{}
+					states[c] = st
+				}
+				mu.Unlock()
+				if st.running.Add(1) != 1 {
+					problems <- fmt.Errorf("two handlers of one conn at once")
+				}
+				defer st.running.Add(-1)
+				if w := int32(pool.Stats().Waiting); w > maxWait.Load() {
+					maxWait.Store(w)
+				}
+				r, w := c.Reader(), c.Writer()
+				for r.Len() > 0 {
+					b, err := r.Next(8) // blocks for the second half of a split frame
+					if err != nil {
+						return err
+					}
+					seq := binary.BigEndian.Uint32(b)
+					if seq != st.next {
+						problems <- fmt.Errorf("frame %d arrived, expected %d", seq, st.next)
+					}
+					st.next = seq + 1
+					r.Release()
+					time.Sleep(time.Millisecond) // a slow handler keeps the pool full
+					var ack [4]byte
+					binary.BigEndian.PutUint32(ack[:], seq)
+					if _, err := w.WriteBinary(ack[:]); err != nil {
+						return err
+					}
+					if err := w.Flush(); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, netpoll.WithPool(pool), netpoll.WithPollers(1), netpoll.WithReadTimeout(5*time.Second))
+
+			var wg sync.WaitGroup
+			for i := range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := net.DialTimeout("tcp", n.addr, 5*time.Second)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(20 * time.Second))
+					go func() {
+						for f := range frames {
+							var b [8]byte
+							binary.BigEndian.PutUint32(b[:], uint32(f))
+							if f%4 == i%4 { // split: the handler must wait for the rest
+								c.Write(b[:3])
+								time.Sleep(2 * time.Millisecond)
+								c.Write(b[3:])
+							} else {
+								c.Write(b[:])
+							}
+						}
+					}()
+					for f := range frames {
+						var ack [4]byte
+						if _, err := io.ReadFull(c, ack[:]); err != nil {
+							t.Errorf("conn %d: ack %d: %v", i, f, err)
+							return
+						}
+						if got := binary.BigEndian.Uint32(ack[:]); got != uint32(f) {
+							t.Errorf("conn %d: ack %d, want %d", i, got, f)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(problems)
+			for err := range problems {
+				t.Error(err)
+			}
+			st := pool.Stats()
+			t.Logf("policy %v: pool completed %d tasks, max waiting submitters seen %d; server: %d handler runs, disconnect reasons %v",
+				pol, st.Completed, maxWait.Load(), n.srv.Stats().HandlerRuns, n.disc.summary())
+		})
+	}
+}
+
+// TestSaturatedPoolBlockedHandler is the smallest form of the stall
+// TestPoolSaturation finds. One poller, a 1-worker pool; the handler
+// reads one 8-byte frame with Reader.Next (which waits for the rest of
+// a frame, as documented) and acks it. Connections A and B each send 3
+// bytes of a frame, then the other 5. A's handler takes the only
+// worker and waits for its 5 bytes; B's handler cannot get a worker,
+// and the policy decides what the poller does with it: Block makes the
+// poller wait for a worker, CallerRuns and FailFast make it run B's
+// handler itself (netpoll's dispatch falls back to inline) where it
+// waits for B's 5 bytes. Either way the poller no longer reads, so
+// neither handler gets its bytes: both acks must come within 2 s, and
+// a stalled poller only frees itself when the 3 s read timeout kills
+// the connections.
+func TestSaturatedPoolBlockedHandler(t *testing.T) {
+	for _, pol := range []gopool.Policy{gopool.Block, gopool.CallerRuns, gopool.FailFast} {
+		t.Run(pol.String(), func(t *testing.T) {
+			checkLeaks(t)
+			pool := newPool(t, gopool.WithCapacity(1), gopool.WithPolicy(pol))
+			n := startNative(t, func(c *netpoll.Conn) error {
+				b, err := c.Reader().Next(8)
+				if err != nil {
+					return err
+				}
+				w := c.Writer()
+				w.WriteBinary(b[:1])
+				c.Reader().Release()
+				return w.Flush()
+			}, netpoll.WithPool(pool), netpoll.WithPollers(1), netpoll.WithReadTimeout(3*time.Second))
+			a, b := dial(t, n.addr), dial(t, n.addr)
+			defer a.Close()
+			defer b.Close()
+			a.Write([]byte("AAA"))
+			time.Sleep(100 * time.Millisecond) // A's handler holds the worker
+			b.Write([]byte("BBB"))
+			time.Sleep(100 * time.Millisecond) // B's handler is being dispatched
+			a.Write([]byte("AAAAA"))
+			b.Write([]byte("BBBBB"))
+			start := time.Now()
+			for _, c := range []*net.TCPConn{a, b} {
+				c.SetReadDeadline(start.Add(5 * time.Second))
+				var ack [1]byte
+				_, err := io.ReadFull(c, ack[:])
+				if d := time.Since(start); err != nil || d > 2*time.Second {
+					t.Errorf("conn %c: ack after %v: %q, %v (disconnects: %v)",
+						"AB"[map[*net.TCPConn]int{a: 0, b: 1}[c]], d.Round(time.Millisecond), ack[:], err, n.disc.summary())
+				}
+			}
+		})
+	}
+}
