@@ -163,7 +163,7 @@ func TestCloseUnblocks(t *testing.T) {
 	wg.Add(3)
 	go func() { defer wg.Done(); _, err := c.Read(make([]byte, 1)); errs <- err }()
 	go func() { defer wg.Done(); _, err := c.Reader().Next(10); errs <- err }()
-	go func() { defer wg.Done(); _, err := c.Write(make([]byte, 64<<20)); errs <- err }()
+	go func() { defer wg.Done(); _, err := c.Write(make([]byte, 8<<20)); errs <- err }()
 	time.Sleep(50 * time.Millisecond)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
