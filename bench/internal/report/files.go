@@ -13,6 +13,16 @@ func (r *Report) Write(dir string) error {
 		return err
 	}
 	r.Charts = r.BuildCharts()
+	// Lists are always present in the JSON (empty, never null), so scripts
+	// can index them without checks.
+	for _, l := range []*[]string{&r.Notes, &r.Errors} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	if r.Sweep == nil {
+		r.Sweep = []Case{}
+	}
 	for _, c := range r.Charts {
 		if err := os.WriteFile(filepath.Join(dir, c.File), []byte(c.svg), 0o644); err != nil {
 			return err

@@ -24,11 +24,11 @@ type Report struct {
 	Settings Settings     `json:"settings"`
 	Targets  []Target     `json:"targets"`
 	Cases    []Case       `json:"cases"`
-	Sweep    []Case       `json:"sweep,omitempty"`
+	Sweep    []Case       `json:"sweep"`
 	Goals    []Goal       `json:"goals"`
 	Charts   []Chart      `json:"charts"`
-	Notes    []string     `json:"notes,omitempty"`
-	Errors   []string     `json:"errors,omitempty"`
+	Notes    []string     `json:"notes"`
+	Errors   []string     `json:"errors"`
 }
 
 // Settings are the parameters the suite ran with.
