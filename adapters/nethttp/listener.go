@@ -1,7 +1,6 @@
 package nethttp
 
 import (
-	"errors"
 	"net"
 	"sync"
 
@@ -90,15 +89,14 @@ func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) 
 	return l, nil
 }
 
-// serve runs the netpoll Server; if it ends for any reason other than our
-// own Close, Accept reports why.
+// serve runs the netpoll Server. If it ends before Close (the socket
+// failed), Accept reports why from then on.
 func (l *listener) serve() {
 	err := l.srv.Serve(l.nl)
-	if errors.Is(err, netpoll.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
-		return
-	}
 	l.mu.Lock()
-	l.failure = err
+	if !l.closed {
+		l.failure = err
+	}
 	l.mu.Unlock()
 	l.Close()
 }

@@ -155,3 +155,20 @@ func TestListenOptions(t *testing.T) {
 		t.Fatalf("OnConnect ran %d times, want 1", connected.Load())
 	}
 }
+
+// TestListenCloseAtOnce closes listeners right after Listen, racing the
+// goroutine that starts serving them: Accept must still say net.ErrClosed
+// and nothing may be left running.
+func TestListenCloseAtOnce(t *testing.T) {
+	checkLeaks(t)
+	for range 50 {
+		ln, err := Listen("tcp", "127.0.0.1:0", netpoll.WithPollers(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+		if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Accept after Close = %v; want net.ErrClosed", err)
+		}
+	}
+}
