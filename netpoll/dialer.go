@@ -59,7 +59,11 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 	}
 	o := &g.owner
 	if len(d.Options) > 0 {
-		o = &owner{cfg: buildConfig(d.Options)}
+		cfg, err := buildConfig(d.Options)
+		if err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		o = &owner{cfg: cfg}
 		o.cfg.Dispatch = DispatchPool
 	}
 	switch network {

@@ -16,9 +16,11 @@ import (
 //
 // Precedence, lowest first: DefaultConfig, then UPOLL, then the options
 // passed in code. An explicit option therefore always wins, and UPOLL
-// changes only what the program left to its defaults. NewServer reads the
-// variable each time it is called; a key it does not know, or a value it
-// cannot parse, makes NewServer fail with an *EnvError naming the key.
+// changes only what the program left to its defaults. NewServer, Listen
+// and Dialer.DialContext (with Options) read the variable each time they
+// are called, and the default poller group of dialed connections reads it
+// once, when the first Dial starts it; a key it does not know, or a value
+// it cannot parse, makes the call fail with an *EnvError naming the key.
 //
 // Keys and values (case-insensitive):
 //

@@ -134,3 +134,58 @@ func FuzzParseEnv(f *testing.F) {
 		}
 	})
 }
+
+// TestEnvOverrideChangesServer checks that UPOLL changes the running
+// configuration of an unchanged program, and that options in code win.
+func TestEnvOverrideChangesServer(t *testing.T) {
+	t.Setenv(EnvVar, "trigger=edge,wait=runtime,pollers=3,dispatch=inline,idletimeout=1m")
+	s, addr := startServer(t, echoHandler)
+	cfg := s.Config()
+	if cfg.Trigger != EdgeTriggered || cfg.Wait != WaitRuntime || cfg.Pollers != 3 ||
+		cfg.Dispatch != DispatchInline || cfg.IdleTimeout != time.Minute {
+		t.Fatalf("UPOLL did not apply: %+v", cfg)
+	}
+	if n := len(s.Stats().PerPoller); n != 3 {
+		t.Fatalf("%d pollers running, want 3", n)
+	}
+	runEchoClients(t, addr, 4, 3, 4096)
+
+	s2, _ := startServer(t, echoHandler, WithTrigger(OneShot), WithPollers(1))
+	cfg = s2.Config()
+	if cfg.Trigger != OneShot || cfg.Pollers != 1 {
+		t.Fatalf("explicit options lost to UPOLL: %+v", cfg)
+	}
+	if cfg.Wait != WaitRuntime || cfg.Dispatch != DispatchInline {
+		t.Fatalf("UPOLL keys not set in code did not apply: %+v", cfg)
+	}
+}
+
+// TestEnvOverrideBadFailsStart checks that a bad UPOLL makes the start
+// fail with an error naming the key, rather than running on defaults.
+func TestEnvOverrideBadFailsStart(t *testing.T) {
+	t.Setenv(EnvVar, "trigger=edge,colour=blue")
+	if s, err := NewServer(echoHandler); err == nil {
+		s.Close()
+		t.Fatal("NewServer started with a bad UPOLL")
+	} else if !errors.Is(err, ErrBadEnv) || !strings.Contains(err.Error(), `"colour"`) {
+		t.Fatalf("NewServer error %q does not name the bad key", err)
+	}
+	if ln, err := Listen("tcp", "127.0.0.1:0"); err == nil {
+		ln.Close()
+		t.Fatal("Listen succeeded with a bad UPOLL")
+	} else if !errors.Is(err, ErrBadEnv) {
+		t.Fatalf("Listen error %v does not wrap ErrBadEnv", err)
+	}
+}
+
+func TestBadConfigRejected(t *testing.T) {
+	for _, opt := range []Option{WithTrigger(Trigger(9)), WithWait(WaitStrategy(-1)),
+		WithDispatch(Dispatch(5)), WithBalance(Balance(3)), WithIdleTimeout(-time.Second)} {
+		if s, err := NewServer(echoHandler, opt); err == nil {
+			s.Close()
+			t.Errorf("NewServer accepted a bad option: %+v", s.Config())
+		} else if !errors.Is(err, ErrBadConfig) {
+			t.Errorf("error %v does not wrap ErrBadConfig", err)
+		}
+	}
+}

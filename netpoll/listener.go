@@ -45,13 +45,15 @@ func (l *listenFD) release() {
 // Options matter only for WithReusePort and WithPollers (how many
 // SO_REUSEPORT sockets to open).
 func Listen(network, address string, opts ...Option) (*Listener, error) {
-	cfg := buildConfig(opts)
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 	n := 1
 	if cfg.ReusePort {
 		n = cfg.Pollers
 	}
 	ln := &Listener{network: network, closed: make(chan struct{})}
-	var err error
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 		err = ln.listenTCP(network, address, n, cfg.ReusePort)

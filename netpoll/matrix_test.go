@@ -100,7 +100,9 @@ func TestCountersAddUp(t *testing.T) {
 		t.Errorf("events per wait: mean %v max %d", st.EventsPerWait(), st.MaxEventsPerWait)
 	}
 
-	name := "upoll-test-" + t.Name()
+	// expvar names are process-wide and permanent: make this run's unique
+	// so that -count=N does not collide with an earlier run.
+	name := fmt.Sprintf("upoll-test-%s-%d", t.Name(), time.Now().UnixNano())
 	if err := s.PublishExpvar(name); err != nil {
 		t.Fatal(err)
 	}

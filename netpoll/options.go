@@ -1,6 +1,8 @@
 package netpoll
 
 import (
+	"errors"
+	"fmt"
 	"runtime"
 	"time"
 
@@ -221,15 +223,48 @@ func WithOnDisconnect(f func(c *Conn, err error)) Option {
 // apply on top). It is meant for configuration loaded from elsewhere.
 func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
 
-func buildConfig(opts []Option) config {
+// buildConfig layers, lowest first, DefaultConfig, the UPOLL environment
+// override and opts, then validates and normalizes the result.
+func buildConfig(opts []Option) (config, error) {
 	cfg := DefaultConfig()
+	env, err := envOptions()
+	if err != nil {
+		return cfg, err
+	}
+	for _, o := range env {
+		o(&cfg)
+	}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
 		}
 	}
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
 	cfg.normalize()
-	return cfg
+	return cfg, nil
+}
+
+// ErrBadConfig is wrapped by the error of a configuration that names an
+// unknown trigger, wait strategy, dispatch or balance, or a negative
+// timeout.
+var ErrBadConfig = errors.New("netpoll: bad configuration")
+
+func (c *config) validate() error {
+	switch {
+	case c.Trigger < LevelTriggered || c.Trigger > OneShot:
+		return fmt.Errorf("%w: unknown trigger %d", ErrBadConfig, c.Trigger)
+	case c.Wait < WaitBlock || c.Wait > WaitRuntime:
+		return fmt.Errorf("%w: unknown wait strategy %d", ErrBadConfig, c.Wait)
+	case c.Dispatch < DispatchPool || c.Dispatch > DispatchInline:
+		return fmt.Errorf("%w: unknown dispatch %d", ErrBadConfig, c.Dispatch)
+	case c.Balance < RoundRobin || c.Balance > LeastConnections:
+		return fmt.Errorf("%w: unknown balance %d", ErrBadConfig, c.Balance)
+	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0:
+		return fmt.Errorf("%w: negative timeout", ErrBadConfig)
+	}
+	return nil
 }
 
 func (c *config) normalize() {

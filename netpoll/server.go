@@ -40,8 +40,12 @@ type Server struct {
 // NewServer starts the pollers of a server; Serve then feeds them
 // connections. h may be nil (accept mode).
 func NewServer(h Handler, opts ...Option) (*Server, error) {
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{done: make(chan struct{})}
-	s.owner.cfg = buildConfig(opts)
+	s.owner.cfg = cfg
 	s.owner.handler = h
 	for i := range s.owner.cfg.Pollers {
 		p, err := newPoller(i, &s.owner.cfg)
