@@ -123,7 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		sizes     = fs.String("size", "", "comma-separated echo message sizes in bytes (default: the suite's)")
 		idle      = fs.Int("idle-conns", 0, "connections held for the idle-memory case (default: the suite's)")
 		duration  = fs.Duration("duration", 0, "measured window per run (default: the suite's)")
-		warmup    = fs.Duration("warmup", -1, "warm-up before each window (default: the suite's)")
+		warmup    optDuration
 		runs      = fs.Int("runs", 0, "runs per case and target (default: the suite's; medians need >= 3)")
 		out       = fs.String("out", "", "report directory (default out/<timestamp> under the current directory)")
 		sweep     = fs.Bool("sweep", false, "also sweep upoll-echo over trigger x wait x dispatch x pollers")
@@ -131,6 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		check     = fs.String("check", "", "verify the report in this directory and exit")
 		profile   = fs.Bool("profile", false, "write a CPU profile of every server process into <out>/profiles")
 	)
+	fs.Var(&warmup, "warmup", "`duration` of the warm-up before each window (default: the suite's)")
 	pin := "off"
 	fs.Var(pinValue{&pin}, "pin", "pin server to cpu0 and load generator to cpu1 with taskset: -pin, -pin=both (pinned and unpinned)")
 	if err := fs.Parse(args); err != nil {
@@ -175,13 +176,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		cfg.duration = *duration
 	}
-	if *warmup >= 0 {
-		if *warmup > 10*time.Minute {
-			return nil, fmt.Errorf("-warmup %v: want 0..10m", *warmup)
+	if warmup.set {
+		if warmup.d < 0 || warmup.d > 10*time.Minute {
+			return nil, fmt.Errorf("-warmup %v: want 0..10m", warmup.d)
 		}
-		cfg.warmup = *warmup
-	} else if *warmup != -1 {
-		return nil, fmt.Errorf("-warmup %v: must not be negative", *warmup)
+		cfg.warmup = warmup.d
 	}
 	if *runs != 0 {
 		if *runs < 1 || *runs > 100 {
@@ -190,6 +189,31 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		cfg.runs = *runs
 	}
 	return &cfg, nil
+}
+
+// optDuration is a duration flag that knows whether it was given, so that 0
+// can be asked for explicitly and otherwise the suite's value applies.
+type optDuration struct {
+	d   time.Duration
+	set bool
+}
+
+// String implements flag.Value; it is empty when unset.
+func (o *optDuration) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return o.d.String()
+}
+
+// Set implements flag.Value.
+func (o *optDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	o.d, o.set = d, true
+	return nil
 }
 
 // pickList validates a comma-separated selection against known names.

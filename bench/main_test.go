@@ -32,6 +32,7 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{"-duration", "1ms"},
 		{"-runs", "-1"},
 		{"-warmup", "-5s"},
+		{"-warmup", "soon"},
 		{"-pin=sometimes"},
 		{"-idle-conns", "25000"},
 		{"-workloads", "pingpong,dance"},
@@ -61,6 +62,10 @@ func TestFlagsOverrideSuite(t *testing.T) {
 	}
 	if cfg.sizes[0] != 128 || cfg.runs != 3 || cfg.pin != "both" || len(cfg.targets) != 1 {
 		t.Fatalf("cfg %+v", cfg)
+	}
+	cfg, err = parseFlags([]string{"-warmup", "0s"}, &errb)
+	if err != nil || cfg.warmup != 0 {
+		t.Fatalf("-warmup 0s: %v, %v", err, cfg.warmup)
 	}
 	cfg, err = parseFlags([]string{"-pin"}, &errb)
 	if err != nil || cfg.pin != "on" || cfg.suite != "quick" {
