@@ -1,0 +1,222 @@
+// Command echo is a TCP echo server on upoll's native API: the handler
+// runs when input arrives, copies it from the connection's input buffer
+// into its output buffer and flushes it back with writev.
+//
+//	go run ./examples/echo                                 # 127.0.0.1:9000
+//	go run ./examples/echo -addr 127.0.0.1:0 -trigger edge -wait runtime
+//	UPOLL=trigger=oneshot,pollers=4 go run ./examples/echo  # environment override
+//
+// The poller switches (-trigger, -wait, -dispatch, -pollers) are passed
+// to the server only when given on the command line, so the UPOLL
+// environment override (see netpoll.EnvVar) decides everything left
+// unset and an explicit flag always wins. The server prints the address
+// it is bound to, shuts down gracefully on SIGINT or SIGTERM (closing
+// connections as they become idle, then closing the rest after
+// -shutdown-timeout) and prints its poller counters at exit.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// settings is the parsed command line.
+type settings struct {
+	addr            string
+	shutdownTimeout time.Duration
+	opts            []netpoll.Option // only for the switches given explicitly
+}
+
+var (
+	triggers = map[string]netpoll.Trigger{
+		"level": netpoll.LevelTriggered, "edge": netpoll.EdgeTriggered, "oneshot": netpoll.OneShot,
+	}
+	waits = map[string]netpoll.WaitStrategy{
+		"block": netpoll.WaitBlock, "spin": netpoll.WaitSpin, "runtime": netpoll.WaitRuntime,
+	}
+	dispatches = map[string]netpoll.Dispatch{
+		"pool": netpoll.DispatchPool, "inline": netpoll.DispatchInline,
+	}
+)
+
+// errUsage marks command-line errors (exit status 2).
+var errUsage = errors.New("usage")
+
+// parseArgs parses args; flag errors are reported on stderr by the flag
+// package and come back wrapping errUsage, as do bad switch values.
+func parseArgs(args []string, stderr io.Writer) (settings, error) {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var s settings
+	fs.StringVar(&s.addr, "addr", "127.0.0.1:9000", "TCP address to listen on")
+	trigger := fs.String("trigger", "level", "epoll trigger: level, edge or oneshot")
+	wait := fs.String("wait", "block", "poller wait strategy: block, spin or runtime")
+	dispatch := fs.String("dispatch", "pool", "where handlers run: pool or inline")
+	pollers := fs.Int("pollers", 0, "number of pollers (0: GOMAXPROCS)")
+	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second,
+		"how long a graceful shutdown waits for connections to become idle")
+	if err := fs.Parse(args); err != nil {
+		return s, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if s.shutdownTimeout <= 0 {
+		return s, fmt.Errorf("%w: -shutdown-timeout must be positive", errUsage)
+	}
+	var bad error
+	fs.Visit(func(f *flag.Flag) {
+		if bad != nil {
+			return
+		}
+		var o netpoll.Option
+		switch f.Name {
+		case "trigger":
+			o, bad = pick(f.Name, *trigger, triggers, netpoll.WithTrigger, "level, edge or oneshot")
+		case "wait":
+			o, bad = pick(f.Name, *wait, waits, netpoll.WithWait, "block, spin or runtime")
+		case "dispatch":
+			o, bad = pick(f.Name, *dispatch, dispatches, netpoll.WithDispatch, "pool or inline")
+		case "pollers":
+			if *pollers < 0 {
+				bad = fmt.Errorf("%w: bad -pollers %d: want 0 (GOMAXPROCS) or more", errUsage, *pollers)
+				return
+			}
+			o = netpoll.WithPollers(*pollers)
+		}
+		if o != nil {
+			s.opts = append(s.opts, o)
+		}
+	})
+	return s, bad
+}
+
+// pick maps a switch value to its option.
+func pick[T any](name, v string, known map[string]T, with func(T) netpoll.Option, want string) (netpoll.Option, error) {
+	t, ok := known[v]
+	if !ok {
+		return nil, fmt.Errorf("%w: bad -%s %q: want %s", errUsage, name, v, want)
+	}
+	return with(t), nil
+}
+
+// echo writes back whatever input is buffered. It never waits for more
+// input, so it also runs under DispatchInline.
+func echo(c *netpoll.Conn) error {
+	r, w := c.Reader(), c.Writer()
+	b, err := r.Next(r.Len())
+	if err != nil {
+		return err
+	}
+	if _, err := w.WriteBinary(b); err != nil {
+		return err
+	}
+	if err := r.Release(); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// server is a running echo server.
+type server struct {
+	srv    *netpoll.Server
+	addr   string
+	served chan error // Serve's result
+}
+
+// start listens on addr and serves echo with opts (after the UPOLL
+// override, which NewServer and Listen apply themselves).
+func start(addr string, opts []netpoll.Option) (*server, error) {
+	ln, err := netpoll.Listen("tcp", addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := netpoll.NewServer(echo, opts...)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s := &server{srv: srv, addr: ln.Addr().String(), served: make(chan error, 1)}
+	go func() { s.served <- srv.Serve(ln) }()
+	return s, nil
+}
+
+// stop shuts the server down gracefully, closing whatever is still open
+// after timeout.
+func (s *server) stop(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+		err = fmt.Errorf("graceful shutdown: %w (remaining connections closed)", err)
+	}
+	return err
+}
+
+// run is the whole program: it serves until ctx ends and returns the
+// exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	set, err := parseArgs(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "echo:", err)
+		}
+		return 2
+	}
+	s, err := start(set.addr, set.opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "echo:", err)
+		if errors.Is(err, netpoll.ErrBadEnv) || errors.Is(err, netpoll.ErrBadConfig) {
+			return 2
+		}
+		return 1
+	}
+	cfg := s.srv.Config()
+	fmt.Fprintf(stdout, "echo: listening on %s (trigger=%v wait=%v dispatch=%v pollers=%d)\n",
+		s.addr, cfg.Trigger, cfg.Wait, cfg.Dispatch, cfg.Pollers)
+
+	code := 0
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "echo: shutting down")
+	case err := <-s.served:
+		fmt.Fprintln(stderr, "echo: serve:", err)
+		code = 1
+	}
+	if err := s.stop(set.shutdownTimeout); err != nil {
+		fmt.Fprintln(stderr, "echo:", err)
+		code = 1
+	}
+	printStats(stdout, s.srv.Stats())
+	return code
+}
+
+// printStats writes the totals and a line per poller.
+func printStats(w io.Writer, st netpoll.Stats) {
+	fmt.Fprintf(w, "echo: %d conns, %d B in, %d B out, %d reads, %d writes, %d handler runs (mean queue wait %.1f µs)\n",
+		st.TotalConns, st.BytesIn, st.BytesOut, st.ReadCalls, st.WriteCalls,
+		st.HandlerRuns, st.HandlerWaitMeanNs()/1e3)
+	fmt.Fprintf(w, "echo: %d epoll_waits (%d parked, %.2f events/wait, max %d), %d wake-ups, %d stale events\n",
+		st.EpollWaits, st.Parks, st.EventsPerWait(), st.MaxEventsPerWait, st.Wakeups, st.StaleEvents)
+	for i, p := range st.PerPoller {
+		fmt.Fprintf(w, "echo: poller %d: %d conns, %d events, %.2f events/wait, %d B in, %d B out\n",
+			i, p.TotalConns, p.Events, p.EventsPerWait(), p.BytesIn, p.BytesOut)
+	}
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lines collects what run prints, line by line, for another goroutine.
+type lines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	ch  chan string
+}
+
+func newLines() *lines { return &lines{ch: make(chan string, 64)} }
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for {
+		line, err := l.buf.ReadString('\n')
+		if err != nil {
+			l.buf.WriteString(line) // incomplete: keep for the next Write
+			return len(p), nil
+		}
+		select {
+		case l.ch <- strings.TrimSuffix(line, "\n"):
+		default: // nobody reads that far; the test only needs the first lines
+		}
+	}
+}
+
+// next returns the next line, failing the test after 10 s.
+func (l *lines) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case s := <-l.ch:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("no output line within 10 s")
+		return ""
+	}
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestRunEchoes runs the program in-process: an explicit -trigger wins
+// over UPOLL, UPOLL sets what the flags leave alone, several connections
+// get their messages back byte for byte, and cancelling the context
+// shuts the server down, prints its counters and leaves no descriptor
+// open.
+func TestRunEchoes(t *testing.T) {
+	t.Setenv("UPOLL", "trigger=edge,pollers=3")
+	fds := countFDs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut := newLines(), &bytes.Buffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-trigger", "oneshot", "-wait", "runtime"}, out, errOut)
+	}()
+
+	first := out.next(t)
+	const prefix = "echo: listening on "
+	if !strings.HasPrefix(first, prefix) {
+		t.Fatalf("first line %q, want %q...", first, prefix)
+	}
+	for _, want := range []string{"trigger=oneshot", "wait=runtime", "dispatch=pool", "pollers=3"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("first line %q lacks %q", first, want)
+		}
+	}
+	addr, _, _ := strings.Cut(strings.TrimPrefix(first, prefix), " ")
+
+	const conns, msgs = 3, 20
+	sent := 0
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		for m := range msgs {
+			msg := bytes.Repeat([]byte(fmt.Sprintf("conn %d msg %d;", i, m)), 1+m*50)
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("conn %d msg %d: %v", i, m, err)
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatalf("conn %d msg %d: echo differs", i, m)
+			}
+			sent += len(msg)
+		}
+		defer c.Close() // left open: Shutdown must close idle connections
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run = %d, stderr %q", code, errOut)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if l := out.next(t); l != "echo: shutting down" {
+		t.Errorf("line %q, want the shutdown notice", l)
+	}
+	want := fmt.Sprintf("echo: %d conns, %d B in, %d B out,", conns, sent, sent)
+	if l := out.next(t); !strings.HasPrefix(l, want) {
+		t.Errorf("stats line %q, want prefix %q", l, want)
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("stderr: %q", errOut)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for countFDs(t) > fds+conns && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := countFDs(t); n > fds+conns { // the clients' ends close at return
+		t.Errorf("%d descriptors open after shutdown, %d before (+%d clients)", n, fds, conns)
+	}
+}
+
+// TestRunRejectsBadValues checks that bad switch values exit with
+// status 2 and a message naming the flag, before anything listens.
+func TestRunRejectsBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"-trigger", "sideways"}, "", `bad -trigger "sideways": want level, edge or oneshot`},
+		{[]string{"-wait", "forever"}, "", `bad -wait "forever"`},
+		{[]string{"-dispatch", "mail"}, "", `bad -dispatch "mail"`},
+		{[]string{"-pollers", "-1"}, "", "bad -pollers -1"},
+		{[]string{"-pollers", "many"}, "", "invalid value"},
+		{[]string{"extra"}, "", "unexpected arguments"},
+		{[]string{"-addr", "127.0.0.1:0"}, "trigger=sideways", `key "trigger" value "sideways"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Setenv("UPOLL", tc.env)
+			var out, errOut bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if code := run(ctx, tc.args, &out, &errOut); code != 2 {
+				t.Errorf("run(%q) = %d, want 2", tc.args, code)
+			}
+			if !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("stderr %q lacks %q", errOut.String(), tc.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", out.String())
+			}
+		})
+	}
+}
