@@ -55,11 +55,8 @@ var (
 	}
 )
 
-// errUsage marks command-line errors (exit status 2).
-var errUsage = errors.New("usage")
-
-// parseArgs parses args; flag errors are reported on stderr by the flag
-// package and come back wrapping errUsage, as do bad switch values.
+// parseArgs parses args. Every error it returns is a usage error (exit
+// status 2); the flag package has already printed its own on stderr.
 func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -72,13 +69,13 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long a graceful shutdown waits for connections to become idle")
 	if err := fs.Parse(args); err != nil {
-		return s, fmt.Errorf("%w: %w", errUsage, err)
+		return s, flagError{err}
 	}
 	if fs.NArg() > 0 {
-		return s, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if s.shutdownTimeout <= 0 {
-		return s, fmt.Errorf("%w: -shutdown-timeout must be positive", errUsage)
+		return s, errors.New("-shutdown-timeout must be positive")
 	}
 	var bad error
 	fs.Visit(func(f *flag.Flag) {
@@ -95,7 +92,7 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 			o, bad = pick(f.Name, *dispatch, dispatches, netpoll.WithDispatch, "pool or inline")
 		case "pollers":
 			if *pollers < 0 {
-				bad = fmt.Errorf("%w: bad -pollers %d: want 0 (GOMAXPROCS) or more", errUsage, *pollers)
+				bad = fmt.Errorf("bad -pollers %d: want 0 (GOMAXPROCS) or more", *pollers)
 				return
 			}
 			o = netpoll.WithPollers(*pollers)
@@ -107,11 +104,15 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	return s, bad
 }
 
+// flagError is an error the flag package has already printed, with
+// the usage text.
+type flagError struct{ error }
+
 // pick maps a switch value to its option.
 func pick[T any](name, v string, known map[string]T, with func(T) netpoll.Option, want string) (netpoll.Option, error) {
 	t, ok := known[v]
 	if !ok {
-		return nil, fmt.Errorf("%w: bad -%s %q: want %s", errUsage, name, v, want)
+		return nil, fmt.Errorf("bad -%s %q: want %s", name, v, want)
 	}
 	return with(t), nil
 }
@@ -175,7 +176,7 @@ func (s *server) stop(timeout time.Duration) error {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set, err := parseArgs(args, stderr)
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		if !errors.As(err, new(flagError)) {
 			fmt.Fprintln(stderr, "echo:", err)
 		}
 		return 2
