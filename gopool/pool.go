@@ -143,6 +143,29 @@ func (p *Pool) Go(task func()) error {
 	return nil
 }
 
+// TryGo runs task on a worker if one is free and otherwise returns
+// ErrPoolOverload at once, whatever the pool's Policy: it never waits and
+// never runs task on the caller. It is for a caller that must not block
+// or run foreign code, such as a poller goroutine, which then applies the
+// policy somewhere else (netpoll hands the task to a backlog goroutine).
+func (p *Pool) TryGo(task func()) error {
+	if task == nil {
+		return ErrNilTask
+	}
+	ok, err := p.take()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrPoolOverload
+	}
+	if err := p.workers.Invoke(task); err != nil {
+		p.put()
+		return ErrPoolClosed
+	}
+	return nil
+}
+
 // work is the function every ants worker runs.
 func (p *Pool) work(j any) {
 	defer p.put()

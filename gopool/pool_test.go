@@ -411,3 +411,40 @@ func TestBlockWakesEveryWaiter(t *testing.T) {
 	}
 	waitFor(t, "no waiter left", func() bool { return p.Stats().Waiting == 0 })
 }
+
+// TestTryGo checks that TryGo runs a task when a worker is free and
+// returns ErrPoolOverload at once, under every policy, when none is.
+func TestTryGo(t *testing.T) {
+	for _, pol := range []Policy{Block, CallerRuns, FailFast} {
+		t.Run(pol.String(), func(t *testing.T) {
+			p := newPool(t, WithCapacity(1), WithPolicy(pol))
+			hold, held := make(chan struct{}), make(chan struct{})
+			if err := p.TryGo(func() { close(held); <-hold }); err != nil {
+				t.Fatal(err)
+			}
+			recv(t, held, "first task running")
+			ran := false
+			start := time.Now()
+			if err := p.TryGo(func() { ran = true }); !errors.Is(err, ErrPoolOverload) {
+				t.Fatalf("TryGo on a full pool = %v, want ErrPoolOverload", err)
+			}
+			if ran || time.Since(start) > time.Second {
+				t.Fatalf("TryGo ran the task (%v) or waited (%v)", ran, time.Since(start))
+			}
+			close(hold)
+			waitFor(t, "worker free", func() bool { return p.Stats().Running == 0 })
+			done := make(chan struct{})
+			if err := p.TryGo(func() { close(done) }); err != nil {
+				t.Fatal(err)
+			}
+			recv(t, done, "task after the worker freed")
+			if err := p.TryGo(nil); !errors.Is(err, ErrNilTask) {
+				t.Errorf("TryGo(nil) = %v", err)
+			}
+			p.Close()
+			if err := p.TryGo(func() {}); !errors.Is(err, ErrPoolClosed) {
+				t.Errorf("TryGo after Close = %v", err)
+			}
+		})
+	}
+}

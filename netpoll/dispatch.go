@@ -68,17 +68,19 @@ func (c *Conn) notifyDisconnect() {
 	}
 }
 
-// dispatch runs the runner on the pool or inline. If the pool refuses
-// (closed, or overloaded under FailFast), the runner runs inline rather
-// than leaving the connection stuck in "running".
+// dispatch runs the runner inline or on the pool. It only tries the
+// pool: a run that finds every worker busy goes to the poller's backlog,
+// which applies the pool's policy on a goroutine of its own (see
+// backlog), since the poller must neither wait for a worker nor run a
+// handler in its place.
 func (c *Conn) dispatch() {
 	if c.owner.cfg.Dispatch == DispatchInline {
 		c.run(0)
 		return
 	}
 	t := time.Now().UnixNano()
-	if err := c.owner.cfg.Pool.Go(func() { c.run(t) }); err != nil {
-		c.run(0)
+	if err := c.owner.cfg.Pool.TryGo(func() { c.run(t) }); err != nil {
+		c.p.backlog.push(c, t)
 	}
 }
 

@@ -2,8 +2,11 @@ package netpoll
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
+
+	"github.com/upoll/upoll/gopool"
 )
 
 // Errors returned by this package. They can be tested with errors.Is;
@@ -31,6 +34,10 @@ var (
 	// connection closed because its handler panicked; the panic value
 	// is wrapped with it.
 	ErrHandlerPanic = errors.New("netpoll: handler panicked")
+	// ErrPoolOverload is the reason (OnDisconnect's err) for a
+	// connection closed because its handler could not run: the pool was
+	// full and its policy is FailFast. It wraps gopool.ErrPoolOverload.
+	ErrPoolOverload = fmt.Errorf("netpoll: handler refused: %w", gopool.ErrPoolOverload)
 )
 
 // errClosed is what operations on a closed Conn wrap: errors.Is(err,

@@ -32,6 +32,9 @@ type poller struct {
 	// connections (ns; 0: none); it sets the idle sweep period.
 	minIdle atomic.Int64
 
+	// backlog holds handler runs that found the pool full.
+	backlog backlog
+
 	lmu       sync.Mutex
 	listeners []*acceptor // listener i is tagged tagListener-i
 

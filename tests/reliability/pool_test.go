@@ -2,11 +2,13 @@ package reliability
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,11 @@ import (
 // Whatever the policy does with new work (wait for a worker, run it on
 // the submitter, refuse it), no frame may be lost, duplicated or seen
 // out of order, and handlers of one connection must never overlap.
+// Block and CallerRuns answer every frame. FailFast refuses a handler
+// run that finds the pool full by closing that connection with
+// netpoll.ErrPoolOverload: such a client sees its acks, in order, up to
+// a clean end of stream, and the number of clients cut short equals the
+// number of connections closed for that reason.
 func TestPoolSaturation(t *testing.T) {
 	const (
 		conns  = 16
@@ -38,6 +45,7 @@ func TestPoolSaturation(t *testing.T) {
 				states   = map[*netpoll.Conn]*state{}
 				problems = make(chan error, conns*frames)
 				maxWait  atomic.Int32
+				cutShort atomic.Int32
 			)
 			n := startNative(t, func(c *netpoll.Conn) error {
 				mu.Lock()
@@ -107,6 +115,10 @@ func TestPoolSaturation(t *testing.T) {
 					for f := range frames {
 						var ack [4]byte
 						if _, err := io.ReadFull(c, ack[:]); err != nil {
+							if pol == gopool.FailFast && closedByPeer(err) {
+								cutShort.Add(1) // refused: checked against the disconnect reasons below
+								return
+							}
 							t.Errorf("conn %d: ack %d: %v", i, f, err)
 							return
 						}
@@ -122,26 +134,40 @@ func TestPoolSaturation(t *testing.T) {
 			for err := range problems {
 				t.Error(err)
 			}
+			refused := n.disc.countIf(func(err error) bool { return errors.Is(err, netpoll.ErrPoolOverload) })
+			if pol != gopool.FailFast && refused != 0 {
+				t.Errorf("policy %v refused %d connections", pol, refused)
+			}
+			if pol == gopool.FailFast && int(cutShort.Load()) != refused {
+				// Bounded wait: a refused conn's disconnect is reported
+				// after the client has seen its EOF.
+				deadline := time.Now().Add(5 * time.Second)
+				for int(cutShort.Load()) != refused && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+					refused = n.disc.countIf(func(err error) bool { return errors.Is(err, netpoll.ErrPoolOverload) })
+				}
+				if int(cutShort.Load()) != refused {
+					t.Errorf("%d clients cut short, %d connections refused with ErrPoolOverload", cutShort.Load(), refused)
+				}
+			}
 			st := pool.Stats()
-			t.Logf("policy %v: pool completed %d tasks, max waiting submitters seen %d; server: %d handler runs, disconnect reasons %v",
-				pol, st.Completed, maxWait.Load(), n.srv.Stats().HandlerRuns, n.disc.summary())
+			t.Logf("policy %v: %d refused; pool completed %d tasks, max waiting submitters seen %d; server: %d handler runs, disconnect reasons %v",
+				pol, refused, st.Completed, maxWait.Load(), n.srv.Stats().HandlerRuns, n.disc.summary())
 		})
 	}
 }
 
 // TestSaturatedPoolBlockedHandler is the smallest form of the stall
-// TestPoolSaturation finds. One poller, a 1-worker pool; the handler
-// reads one 8-byte frame with Reader.Next (which waits for the rest of
-// a frame, as documented) and acks it. Connections A and B each send 3
-// bytes of a frame, then the other 5. A's handler takes the only
-// worker and waits for its 5 bytes; B's handler cannot get a worker,
-// and the policy decides what the poller does with it: Block makes the
-// poller wait for a worker, CallerRuns and FailFast make it run B's
-// handler itself (netpoll's dispatch falls back to inline) where it
-// waits for B's 5 bytes. Either way the poller no longer reads, so
-// neither handler gets its bytes: both acks must come within 2 s, and
-// a stalled poller only frees itself when the 3 s read timeout kills
-// the connections.
+// TestPoolSaturation once found. One poller, a 1-worker pool; the
+// handler reads one 8-byte frame with Reader.Next (which waits for the
+// rest of a frame, as documented) and acks it. Connections A and B each
+// send 3 bytes of a frame, then the other 5. A's handler takes the only
+// worker and waits for its 5 bytes; B's handler cannot get a worker. The
+// poller must keep reading whatever the policy: if it waited for a
+// worker (Block) or ran B's handler itself (CallerRuns), neither handler
+// would get its bytes until the 3 s read timeout. So A's ack must come
+// within 2 s, and B's too under Block and CallerRuns; under FailFast B
+// is refused: closed at once with netpoll.ErrPoolOverload.
 func TestSaturatedPoolBlockedHandler(t *testing.T) {
 	for _, pol := range []gopool.Policy{gopool.Block, gopool.CallerRuns, gopool.FailFast} {
 		t.Run(pol.String(), func(t *testing.T) {
@@ -171,11 +197,33 @@ func TestSaturatedPoolBlockedHandler(t *testing.T) {
 				c.SetReadDeadline(start.Add(5 * time.Second))
 				var ack [1]byte
 				_, err := io.ReadFull(c, ack[:])
+				if pol == gopool.FailFast && c == b {
+					if !closedByPeer(err) {
+						t.Errorf("conn B under FailFast: %q, %v; want refused (EOF or reset)", ack[:], err)
+					}
+					continue
+				}
 				if d := time.Since(start); err != nil || d > 2*time.Second {
 					t.Errorf("conn %c: ack after %v: %q, %v (disconnects: %v)",
 						"AB"[map[*net.TCPConn]int{a: 0, b: 1}[c]], d.Round(time.Millisecond), ack[:], err, n.disc.summary())
 				}
 			}
+			if pol == gopool.FailFast {
+				isOverload := func(err error) bool { return errors.Is(err, netpoll.ErrPoolOverload) }
+				deadline := time.Now().Add(5 * time.Second)
+				for n.disc.countIf(isOverload) != 1 && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if got := n.disc.countIf(isOverload); got != 1 {
+					t.Errorf("%d connections refused with ErrPoolOverload, want 1: %v", got, n.disc.summary())
+				}
+			}
 		})
 	}
+}
+
+// closedByPeer reports an end of stream or a reset: a server that closes
+// a connection with input still unread makes the kernel send RST.
+func closedByPeer(err error) bool {
+	return err == io.EOF || errors.Is(err, syscall.ECONNRESET)
 }

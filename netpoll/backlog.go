@@ -1,0 +1,81 @@
+package netpoll
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/upoll/upoll/gopool"
+)
+
+// backlog holds the handler runs that found the pool full.
+//
+// The poller must never wait for a worker, nor run a handler itself
+// because the pool is full: the handlers holding the workers may be
+// waiting for input the poller has yet to read, or for output it has yet
+// to flush, and the poller would then wait for them while they wait for
+// it. So the poller only tries the pool (TryGo); a run it cannot start
+// goes here, and one goroutine per poller, started on demand and gone
+// when the backlog is empty, submits the runs in arrival order under the
+// pool's own policy: Block waits for a worker, CallerRuns runs the handler
+// on that goroutine, FailFast refuses, and the connection closes with
+// ErrPoolOverload as its reason (its OnDisconnect still runs). Order per
+// connection is kept by the runner state word: a connection has at most
+// one run scheduled at a time.
+type backlog struct {
+	mu      sync.Mutex
+	runs    []backlogRun
+	running bool // a submitter goroutine is draining runs
+}
+
+type backlogRun struct {
+	c        *Conn
+	queuedAt int64
+}
+
+// push queues a run and starts the submitter if none is draining.
+func (b *backlog) push(c *Conn, queuedAt int64) {
+	b.mu.Lock()
+	b.runs = append(b.runs, backlogRun{c, queuedAt})
+	start := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if start {
+		go b.drain(c.owner.cfg.Pool)
+	}
+}
+
+// pop takes the oldest run; when there is none it marks the submitter
+// stopped, under the same lock, so a concurrent push starts a new one.
+func (b *backlog) pop() (backlogRun, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.runs) == 0 {
+		b.running = false
+		b.runs = nil // give a burst's backing array back
+		return backlogRun{}, false
+	}
+	r := b.runs[0]
+	b.runs[0] = backlogRun{}
+	b.runs = b.runs[1:]
+	return r, true
+}
+
+func (b *backlog) drain(pool *gopool.Pool) {
+	for {
+		r, ok := b.pop()
+		if !ok {
+			return
+		}
+		c, t := r.c, r.queuedAt
+		err := pool.Go(func() { c.run(t) })
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, gopool.ErrPoolOverload) {
+			c.closeWith(ErrPoolOverload)
+		}
+		// Refused or pool closed: run here so that the runner state is
+		// released and OnDisconnect is delivered.
+		c.run(0)
+	}
+}
