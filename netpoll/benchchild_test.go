@@ -1,0 +1,204 @@
+package netpoll
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/pprof"
+	"testing"
+	"time"
+)
+
+// The echo benchmark's server runs in a child process (the test binary
+// run again with -test.run=^TestBenchChild$) so that its CPU time can be
+// read from /proc apart from the load generator's.
+const (
+	// benchChildEnv selects the child's server: "upoll" or "stdnet".
+	// When it is unset TestBenchChild skips at once.
+	benchChildEnv = "UPOLL_BENCH_CHILD"
+	// benchProfileEnv, given to the benchmark, makes each child write a
+	// CPU profile of the measured window to the named path plus a suffix
+	// naming the sub-benchmark; the child itself gets the full path.
+	benchProfileEnv = "UPOLL_BENCH_CPUPROFILE"
+	// benchAddrPrefix starts the stdout line with the listen address.
+	benchAddrPrefix = "UPOLL_BENCH_ADDR="
+	// benchChildLifetime bounds a child whose parent never closes its
+	// stdin.
+	benchChildLifetime = 10 * time.Minute
+)
+
+// Commands the parent sends on the child's stdin, one per line. EOF on
+// stdin ends the child.
+const (
+	benchCmdProfile = "profile" // start the CPU profile
+	benchCmdStop    = "stop"    // stop it and write the file
+)
+
+// TestBenchChild is the server of BenchmarkEcho; it does nothing in a
+// normal test run.
+func TestBenchChild(t *testing.T) {
+	kind := os.Getenv(benchChildEnv)
+	if kind == "" {
+		t.Skip(benchChildEnv + " unset: only BenchmarkEcho runs this, as its server process")
+	}
+	addr, stop, err := startBenchServer(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	fmt.Fprintf(os.Stdout, "%s%s\n", benchAddrPrefix, addr)
+
+	cmds := make(chan string)
+	go func() {
+		defer close(cmds)
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			cmds <- sc.Text()
+		}
+	}()
+	prof := &benchProfile{path: os.Getenv(benchProfileEnv)}
+	defer prof.stop(t)
+	limit := time.NewTimer(benchChildLifetime)
+	defer limit.Stop()
+	for {
+		select {
+		case cmd, ok := <-cmds:
+			if !ok {
+				return
+			}
+			switch cmd {
+			case benchCmdProfile:
+				prof.start(t)
+			case benchCmdStop:
+				prof.stop(t)
+			default:
+				t.Errorf("unknown command %q", cmd)
+			}
+		case <-limit.C:
+			t.Errorf("parent did not end the child within %v", benchChildLifetime)
+			return
+		}
+	}
+}
+
+// benchProfile is the child's optional CPU profile.
+type benchProfile struct {
+	path string
+	f    *os.File
+}
+
+func (p *benchProfile) start(t *testing.T) {
+	if p.path == "" || p.f != nil {
+		return
+	}
+	f, err := os.Create(p.path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		t.Error(err)
+		return
+	}
+	p.f = f
+}
+
+func (p *benchProfile) stop(t *testing.T) {
+	if p.f == nil {
+		return
+	}
+	pprof.StopCPUProfile()
+	if err := p.f.Close(); err != nil {
+		t.Error(err)
+	}
+	p.f = nil
+}
+
+// startBenchServer starts an echo server of the given kind on
+// 127.0.0.1 and returns its address and a function that stops it.
+func startBenchServer(kind string) (string, func(), error) {
+	switch kind {
+	case "upoll":
+		return startUpollEcho()
+	case "stdnet":
+		return startStdEcho()
+	}
+	return "", nil, fmt.Errorf("%s=%q: want upoll or stdnet", benchChildEnv, kind)
+}
+
+// startUpollEcho serves benchEchoHandler with the default configuration
+// as changed by UPOLL (which the child inherits from the benchmark).
+func startUpollEcho() (string, func(), error) {
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	s, err := NewServer(benchEchoHandler)
+	if err != nil {
+		ln.Close()
+		return "", nil, err
+	}
+	go s.Serve(ln)
+	return ln.Addr().String(), func() { s.Close() }, nil
+}
+
+// benchEchoHandler is the handler of examples/echo: copy what is
+// buffered into the output buffer, release the input, writev it back.
+func benchEchoHandler(c *Conn) error {
+	r, w := c.Reader(), c.Writer()
+	b, err := r.Next(r.Len())
+	if err != nil {
+		return err
+	}
+	if _, err := w.WriteBinary(b); err != nil {
+		return err
+	}
+	if err := r.Release(); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// startStdEcho is the usual goroutine-per-connection echo on the
+// standard library, with a read buffer per connection. (Not io.Copy: on
+// two TCP sockets it would splice, which is not what a typical server
+// does with its bytes.)
+func startStdEcho() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				time.Sleep(5 * time.Millisecond) // EMFILE and the like
+				continue
+			}
+			go stdEchoConn(c)
+		}
+	}()
+	return ln.Addr().String(), func() { ln.Close() }, nil
+}
+
+func stdEchoConn(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
