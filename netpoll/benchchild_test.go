@@ -22,6 +22,9 @@ const (
 	// CPU profile of the measured window to the named path plus a suffix
 	// naming the sub-benchmark; the child itself gets the full path.
 	benchProfileEnv = "UPOLL_BENCH_CPUPROFILE"
+	// benchStatsEnv, when set, makes an upoll child print its poller
+	// counters over the measured window to stderr.
+	benchStatsEnv = "UPOLL_BENCH_STATS"
 	// benchAddrPrefix starts the stdout line with the listen address.
 	benchAddrPrefix = "UPOLL_BENCH_ADDR="
 	// benchChildLifetime bounds a child whose parent never closes its
@@ -29,11 +32,11 @@ const (
 	benchChildLifetime = 10 * time.Minute
 )
 
-// Commands the parent sends on the child's stdin, one per line. EOF on
-// stdin ends the child.
+// Commands the parent sends on the child's stdin, one per line, around
+// the measured window. EOF on stdin ends the child.
 const (
-	benchCmdProfile = "profile" // start the CPU profile
-	benchCmdStop    = "stop"    // stop it and write the file
+	benchCmdStart = "start" // start the CPU profile, snapshot counters
+	benchCmdStop  = "stop"  // write the profile, report counters
 )
 
 // TestBenchChild is the server of BenchmarkEcho; it does nothing in a
@@ -43,7 +46,7 @@ func TestBenchChild(t *testing.T) {
 	if kind == "" {
 		t.Skip(benchChildEnv + " unset: only BenchmarkEcho runs this, as its server process")
 	}
-	addr, stop, err := startBenchServer(kind)
+	addr, srv, stop, err := startBenchServer(kind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +63,8 @@ func TestBenchChild(t *testing.T) {
 	}()
 	prof := &benchProfile{path: os.Getenv(benchProfileEnv)}
 	defer prof.stop(t)
+	var before Stats
+	stats := srv != nil && os.Getenv(benchStatsEnv) != ""
 	limit := time.NewTimer(benchChildLifetime)
 	defer limit.Stop()
 	for {
@@ -69,10 +74,16 @@ func TestBenchChild(t *testing.T) {
 				return
 			}
 			switch cmd {
-			case benchCmdProfile:
+			case benchCmdStart:
 				prof.start(t)
+				if stats {
+					before = srv.Stats()
+				}
 			case benchCmdStop:
 				prof.stop(t)
+				if stats {
+					printWindowStats(before, srv.Stats())
+				}
 			default:
 				t.Errorf("unknown command %q", cmd)
 			}
@@ -117,32 +128,47 @@ func (p *benchProfile) stop(t *testing.T) {
 	p.f = nil
 }
 
+// printWindowStats prints to stderr what the pollers did between two
+// snapshots, per handler run (one per message in ping-pong).
+func printWindowStats(a, b Stats) {
+	d := func(x, y uint64) float64 { return float64(y - x) }
+	runs := max(d(a.HandlerRuns, b.HandlerRuns), 1)
+	fmt.Fprintf(os.Stderr, "upoll window: %.0f handler runs; per run: %.3f epoll_waits, %.3f parks, "+
+		"%.3f wake-ups, %.3f events, %.3f readv (%.3f EAGAIN), %.3f writev; mean queue wait %.1f µs\n",
+		runs, d(a.EpollWaits, b.EpollWaits)/runs, d(a.Parks, b.Parks)/runs,
+		d(a.Wakeups, b.Wakeups)/runs, d(a.Events, b.Events)/runs,
+		d(a.ReadCalls, b.ReadCalls)/runs, d(a.ReadEAGAIN, b.ReadEAGAIN)/runs,
+		d(a.WriteCalls, b.WriteCalls)/runs, d(a.HandlerWaitNs, b.HandlerWaitNs)/runs/1e3)
+}
+
 // startBenchServer starts an echo server of the given kind on
-// 127.0.0.1 and returns its address and a function that stops it.
-func startBenchServer(kind string) (string, func(), error) {
+// 127.0.0.1 and returns its address, the upoll Server (nil for stdnet)
+// and a function that stops it.
+func startBenchServer(kind string) (string, *Server, func(), error) {
 	switch kind {
 	case "upoll":
 		return startUpollEcho()
 	case "stdnet":
-		return startStdEcho()
+		addr, stop, err := startStdEcho()
+		return addr, nil, stop, err
 	}
-	return "", nil, fmt.Errorf("%s=%q: want upoll or stdnet", benchChildEnv, kind)
+	return "", nil, nil, fmt.Errorf("%s=%q: want upoll or stdnet", benchChildEnv, kind)
 }
 
 // startUpollEcho serves benchEchoHandler with the default configuration
 // as changed by UPOLL (which the child inherits from the benchmark).
-func startUpollEcho() (string, func(), error) {
+func startUpollEcho() (string, *Server, func(), error) {
 	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	s, err := NewServer(benchEchoHandler)
 	if err != nil {
 		ln.Close()
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	go s.Serve(ln)
-	return ln.Addr().String(), func() { s.Close() }, nil
+	return ln.Addr().String(), s, func() { s.Close() }, nil
 }
 
 // benchEchoHandler is the handler of examples/echo: copy what is

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -30,14 +31,19 @@ import (
 //	msgs/s          messages echoed per second of the measured window
 //	p99-µs          99th percentile round trip seen by the client
 //	srv-cpu-µs/msg  server CPU time (user+system, all threads) per message
+//	srv-switches/msg  times a server thread was put on a CPU, per message
+//	                (schedstat's third field: the cost of hand-offs)
 //
 // Sub-benchmarks alternate the two servers at each size and connection
 // count, so both are measured in the same run. Use a fixed count:
 //
 //	go test -run '^$' -bench BenchmarkEcho -benchtime 20000x -count 3 ./netpoll
 //
-// UPOLL_BENCH_CPUPROFILE=/tmp/echo makes each child write a CPU profile
-// of its measured window to /tmp/echo.<server>-<conns>-<size>.pprof.
+// The upoll child inherits UPOLL, so one run can sweep its switches
+// (UPOLL=dispatch=inline ...). UPOLL_BENCH_CPUPROFILE=/tmp/echo makes
+// each child write a CPU profile of its measured window to
+// /tmp/echo.<server>-<conns>-<size>.pprof, and UPOLL_BENCH_STATS=1 makes
+// the upoll child print its poller counters per message to stderr.
 func BenchmarkEcho(b *testing.B) {
 	for _, conns := range []int{100, 1000} {
 		for _, size := range []int{64, 4096} {
@@ -73,9 +79,7 @@ func benchEcho(b *testing.B, kind string, nconns, size int) {
 		b.Fatal("warm-up: ", err)
 	}
 
-	if profile != "" {
-		child.send(b, benchCmdProfile)
-	}
+	child.send(b, benchCmdStart)
 	cpu0 := child.cpu(b)
 	b.ResetTimer()
 	start := time.Now()
@@ -83,9 +87,7 @@ func benchEcho(b *testing.B, kind string, nconns, size int) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	cpu1 := child.cpu(b)
-	if profile != "" {
-		child.send(b, benchCmdStop)
-	}
+	child.send(b, benchCmdStop)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,6 +100,7 @@ func benchEcho(b *testing.B, kind string, nconns, size int) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(percentile(lat, 0.99))/1e3, "p99-µs")
 	b.ReportMetric(cpu1.sub(cpu0, b).Seconds()*1e6/float64(b.N), "srv-cpu-µs/msg")
+	b.ReportMetric(float64(cpu1.switches-cpu0.switches)/float64(b.N), "srv-switches/msg")
 }
 
 // percentile returns the q-quantile of sorted d (nearest rank).
@@ -296,10 +299,12 @@ func (ch *benchChild) stop(b *testing.B, exited chan struct{}) {
 // cpuTime is a process's CPU time read two ways: sched is the sum of
 // its threads' run time in ns (/proc/PID/task/*/schedstat, precise but
 // blind to threads that exited), ticks is utime+stime from
-// /proc/PID/stat (whole thread group, 10 ms resolution).
+// /proc/PID/stat (whole thread group, 10 ms resolution). switches sums
+// schedstat's count of times a thread was run on a CPU.
 type cpuTime struct {
-	sched time.Duration
-	ticks time.Duration
+	sched    time.Duration
+	ticks    time.Duration
+	switches int64
 }
 
 // cpu reads the child's CPU time.
@@ -330,12 +335,17 @@ func (ch *benchChild) cpu(b *testing.B) cpuTime {
 		if err != nil {
 			continue // the thread exited
 		}
-		first, _, _ := strings.Cut(string(s), " ")
-		n, err := strconv.ParseInt(first, 10, 64)
-		if err != nil {
+		f := strings.Fields(string(s))
+		if len(f) < 3 {
+			b.Fatalf("%s: unexpected format %q", p, s)
+		}
+		n, err1 := strconv.ParseInt(f[0], 10, 64)
+		k, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err := errors.Join(err1, err2); err != nil {
 			b.Fatalf("%s: %v", p, err)
 		}
 		t.sched += time.Duration(n)
+		t.switches += k
 	}
 	return t
 }
