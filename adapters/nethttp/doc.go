@@ -47,5 +47,31 @@
 //
 // # Performance
 //
-// PERF_PLACEHOLDER
+// BenchmarkHello runs hello-world keep-alive requests from standard-library
+// clients in the same process against http.Server on each listener;
+// BenchmarkIdleConnMemory holds 5,000 idle keep-alive connections from a
+// child process and reports the server's heap plus stack growth per
+// connection. Measured with seven interleaved runs of
+//
+//	go test -c -o /tmp/nethttp.test ./adapters/nethttp
+//	/tmp/nethttp.test -test.run '^$' -test.bench 'Hello|Idle' -test.benchtime=2s
+//
+// on the project's 2-vCPU VM while other benchmarks loaded it (load
+// average 13 to 15), default options; upoll/std ratio per run, median
+// (range):
+//
+//	                 req/s              p99 latency        CPU per request
+//	50 conns         1.22 (0.76-2.77)   0.62 (0.15-1.00)   1.16 (1.15-1.36)
+//	1,000 conns      1.42 (0.57-2.53)   1.05 (0.61-5.18)   1.16 (0.70-1.20)
+//	idle conn        18.0 KB vs 18.0 KB per connection (ratio 1.004)
+//
+// Absolute values swung 2-4x between runs (std at 50 conns: 5.9k to 22.5k
+// req/s). The CPU time per request is the steadier figure: upoll spends
+// about 16% more than the runtime's netpoller for the same requests (an
+// extra hop through the poller goroutine and its thread), so the higher
+// req/s on a loaded machine comes from its poller threads winning a larger
+// share of the cores, not from doing less work. Idle memory is the same
+// because net/http's own goroutine and bufio buffers per connection
+// dominate (about 8 KB of stack and 8 KB of buffers); the adapter adds
+// nothing measurable.
 package nethttp

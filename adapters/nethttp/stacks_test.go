@@ -22,7 +22,7 @@ func stdStack() stack {
 
 func upollStack() stack {
 	return stack{
-		name:   "upoll",
+		name: "upoll",
 		listen: func(network, addr string) (net.Listener, error) {
 			// UPOLL=... selects poller settings for a whole test or
 			// benchmark run (netpoll's override syntax).
@@ -32,6 +32,6 @@ func upollStack() stack {
 			}
 			return Listen(network, addr, opts...)
 		},
-		dial:   new(Dialer).DialContext,
+		dial: new(Dialer).DialContext,
 	}
 }
