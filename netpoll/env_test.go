@@ -22,7 +22,8 @@ func TestParseEnvValid(t *testing.T) {
 		in    string
 		check func(Config) bool
 	}{
-		{"", func(c Config) bool { return c.Trigger == LevelTriggered && c.Wait == WaitBlock }},
+		{"", func(c Config) bool { return c.Trigger == LevelTriggered && c.Wait == DefaultConfig().Wait }},
+		{"wait=block", func(c Config) bool { return c.Wait == WaitBlock }},
 		{" , ,", func(c Config) bool { return c.Trigger == LevelTriggered }},
 		{"trigger=et", func(c Config) bool { return c.Trigger == EdgeTriggered }},
 		{"TRIGGER=Edge", func(c Config) bool { return c.Trigger == EdgeTriggered }},
