@@ -61,10 +61,11 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var s settings
+	def := netpoll.DefaultConfig() // UPOLL and explicit flags change it
 	fs.StringVar(&s.addr, "addr", "127.0.0.1:9000", "TCP address to listen on")
-	trigger := fs.String("trigger", "level", "epoll trigger: level, edge or oneshot")
-	wait := fs.String("wait", "block", "poller wait strategy: block, spin or runtime")
-	dispatch := fs.String("dispatch", "pool", "where handlers run: pool or inline")
+	trigger := fs.String("trigger", def.Trigger.String(), "epoll trigger: level, edge or oneshot")
+	wait := fs.String("wait", def.Wait.String(), "poller wait strategy: block, spin or runtime")
+	dispatch := fs.String("dispatch", def.Dispatch.String(), "where handlers run: pool or inline")
 	pollers := fs.Int("pollers", 0, "number of pollers (0: GOMAXPROCS)")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long a graceful shutdown waits for connections to become idle")
