@@ -2,12 +2,12 @@ package nethttp
 
 import (
 	"net"
-	"os"
-
-	"github.com/upoll/upoll/netpoll"
 )
 
 // stacks lists the socket implementations every conformance test runs on.
+// The upoll stack uses netpoll's defaults, so UPOLL=... (netpoll's
+// override, e.g. UPOLL=trigger=edge,wait=runtime) runs the whole suite or
+// benchmark under other poller settings.
 func stacks() []stack {
 	return []stack{stdStack(), upollStack()}
 }
@@ -22,16 +22,8 @@ func stdStack() stack {
 
 func upollStack() stack {
 	return stack{
-		name: "upoll",
-		listen: func(network, addr string) (net.Listener, error) {
-			// UPOLL=... selects poller settings for a whole test or
-			// benchmark run (netpoll's override syntax).
-			opts, err := netpoll.ParseEnv(os.Getenv(netpoll.EnvVar))
-			if err != nil {
-				return nil, err
-			}
-			return Listen(network, addr, opts...)
-		},
-		dial: new(Dialer).DialContext,
+		name:   "upoll",
+		listen: func(network, addr string) (net.Listener, error) { return Listen(network, addr) },
+		dial:   new(Dialer).DialContext,
 	}
 }
