@@ -166,7 +166,8 @@ func TestEndlessWriter(t *testing.T) {
 			checkLeaks(t)
 			gate := make(chan struct{})
 			var mu sync.Mutex
-			got := map[string]int{} // remote addr -> bytes consumed
+			got := map[string]int{}              // remote addr -> bytes consumed
+			sconns := map[string]*netpoll.Conn{} // remote addr -> server side
 			n := startNative(t, func(c *netpoll.Conn) error {
 				<-gate
 				r := c.Reader()
@@ -176,6 +177,7 @@ func TestEndlessWriter(t *testing.T) {
 				}
 				mu.Lock()
 				got[c.RemoteAddr().String()] += k
+				sconns[c.RemoteAddr().String()] = c
 				mu.Unlock()
 				return r.Release()
 			}, withTrigger(trig), netpoll.WithMaxInput(maxInput))
@@ -241,7 +243,11 @@ func TestEndlessWriter(t *testing.T) {
 			defer mu.Unlock()
 			for i, c := range cl {
 				if k := c.c.LocalAddr().String(); got[k] != perConn {
-					t.Errorf("client %d: server consumed %d B of %d", i, got[k], perConn)
+					// Say which side stalled: input waiting in the conn's
+					// buffer means its handler was not run again; an empty
+					// buffer means the poller stopped reading the socket.
+					t.Errorf("client %d: server consumed %d B of %d; %d B buffered unread in the server conn; per poller: %+v",
+						i, got[k], perConn, sconns[k].Reader().Len(), n.srv.Stats().PerPoller)
 				}
 			}
 		})
