@@ -119,3 +119,41 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPollerCycle measures the connection paths through a drained
+// buffer: inbound, the poller's Book and BookAck (a readv simulated by a
+// copy) then the handler's Next and Release; outbound, the handler's
+// WriteBinary and Flush then the poller's GetBytes, Skip and Release (a
+// writev that took everything).
+func BenchmarkPollerCycle(b *testing.B) {
+	for _, n := range benchSizes {
+		payload := pattern(0, n)
+		b.Run("Inbound/"+sizeName(n), func(b *testing.B) {
+			lb := New()
+			vecs := make([][]byte, 0, 4)
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for b.Loop() {
+				vecs = lb.Book(n, vecs)
+				copy(vecs[0], payload)
+				lb.BookAck(n)
+				p, _ := lb.Next(n)
+				_ = p[n-1]
+				lb.Release()
+			}
+		})
+		b.Run("Outbound/"+sizeName(n), func(b *testing.B) {
+			lb := New()
+			vecs := make([][]byte, 0, 4)
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for b.Loop() {
+				lb.WriteBinary(payload)
+				lb.Flush()
+				vecs = lb.GetBytes(vecs)
+				lb.Skip(len(vecs[0]))
+				lb.Release()
+			}
+		})
+	}
+}

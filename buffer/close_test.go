@@ -3,6 +3,7 @@ package buffer
 import (
 	"io"
 	"testing"
+	"time"
 )
 
 func TestUseAfterClose(t *testing.T) {
@@ -81,3 +82,82 @@ func TestCloseDuringWriteBatch(t *testing.T) {
 type errAfter struct{}
 
 func (*errAfter) Read(p []byte) (int, error) { return 0, io.EOF }
+
+// TestFlushEmptyBatch: a batch that wrote nothing, opened on an empty buffer
+// (Malloc(0)) or on a buffer with readable bytes, closes without a node.
+func TestFlushEmptyBatch(t *testing.T) {
+	live := liveNodes.Load()
+	b := New()
+	if _, err := b.Malloc(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() != 0 || nodeCount(b) != 0 {
+		t.Fatalf("after an empty batch: Len %d, %d nodes", b.Len(), nodeCount(b))
+	}
+	b.WriteString("ab")
+	b.Flush()
+	b.Malloc(0)
+	if err := b.Flush(); err != nil || b.Len() != 2 {
+		t.Fatalf("empty batch after 2 bytes: Len %d, %v", b.Len(), err)
+	}
+	mustEqual(t, "bytes", drain(t, b), []byte("ab"))
+	if nodeCount(b) != 0 {
+		t.Fatalf("drained buffer holds %d nodes", nodeCount(b))
+	}
+	checkLive(t, live)
+}
+
+// TestCloseRacesFlush closes a buffer while a producer goroutine writes and
+// flushes, so that Close lands before, inside and after the producer's
+// batches (Flush takes no lock for a one-node batch). Every node must come
+// back, and the producer must see ErrClosed. Run it under -race.
+func TestCloseRacesFlush(t *testing.T) {
+	rounds := 300
+	if testing.Short() {
+		rounds = 50
+	}
+	live := liveNodes.Load()
+	payload := pattern(0, 100)
+	for i := range rounds {
+		b := New()
+		done := make(chan error, 1)
+		go func() {
+			for range 100_000 {
+				if _, err := b.WriteBinary(payload[:1+i%len(payload)]); err != nil {
+					done <- err
+					return
+				}
+				if err := b.Flush(); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		// Consume a little first, so that Close also meets published bytes.
+		for range i % 8 {
+			if b.Len() > 0 {
+				b.Next(1)
+				b.Release()
+			}
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != ErrClosed {
+				t.Fatalf("round %d: producer ended with %v, want ErrClosed", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: producer did not stop", i)
+		}
+		if b.Len() != 0 || nodeCount(b) != 0 {
+			t.Fatalf("round %d: closed buffer: Len %d, %d nodes", i, b.Len(), nodeCount(b))
+		}
+	}
+	checkLive(t, live)
+}

@@ -1,8 +1,9 @@
 // Package buffer provides LinkBuffer, the zero-copy byte queue that upoll
 // uses as the inbound and outbound buffer of every connection.
 //
-// A LinkBuffer is a linked list of nodes whose bytes come from
-// github.com/valyala/bytebufferpool. The poller appends what readv returns
+// A LinkBuffer is a linked list of pooled nodes (one sync.Pool per size
+// class, each node kept with its bytes, so that taking or giving back a node
+// is one pool operation). The poller appends what readv returns
 // (Book, BookAck), a handler reads it without copies (Next, Peek, Until,
 // Slice) and releases it (Release); outbound, the handler writes (Malloc,
 // WriteBinary, Append), publishes (Flush), and the poller gathers the bytes
@@ -42,30 +43,46 @@
 //
 // # Performance
 //
-// Measured with
-//
-//	go test -run '^$' -bench . -benchtime=300ms -count=5 ./buffer
-//
-// on the 2-vCPU development VM while other jobs loaded it (load average
-// 8-17), so absolute figures are noisy; the table gives the median of the 5
-// runs in ns/op. Every LinkBuffer benchmark reports 0 B/op, 0 allocs/op.
+// The development VM has 2 vCPUs shared with other jobs (load average 9-17
+// while measuring), so wall-clock benchmarks vary several-fold from run to
+// run. The first table is therefore CPU time per operation: each benchmark
+// run with -test.benchtime=Nx and 3Nx at GOMAXPROCS=1, the user+sys time of
+// the test process differenced and divided by 2N (time spent preempted does
+// not count), median of 5 interleaved rounds, in ns/op:
 //
 //	                              64 B    4 KiB   64 KiB
 //	Cycle (write + read back, buffer drained every time)
-//	  LinkBuffer (Next, no copy)   448      598     2030
-//	  bytes.Buffer (Read, copy)     38      309     3995
-//	  bufio (ReadFull, copy)       143      351     3757
-//	Read path only (buffer holds 4 MiB)
-//	  LinkBuffer (Next+Release)   13.5     20.2     48.9
-//	  bytes.Buffer (Read, copy)    4.5      207     2328
-//	  bufio (ReadFull, copy)      10.3      141     1864
+//	  LinkBuffer (Next, no copy)    74       94      852
+//	  bytes.Buffer (Read, copy)      9       67     1693
+//	  bufio (ReadFull, copy)        20      110     1506
+//	Poller paths (buffer drained every time)
+//	  Book, BookAck, Next, Release  70       96      960
+//	  WriteBinary, Flush, GetBytes,
+//	    Skip, Release               73      117     1042
+//
+// The read path alone, from
+//
+//	go test -run '^$' -bench Read -benchtime=300ms -count=5 ./buffer
+//
+// (wall clock, median of 5 runs, ns/op; the buffer holds 4 MiB):
+//
+//	                            64 B    4 KiB   64 KiB
+//	LinkBuffer (Next+Release)   12.4     16.0     51.6
+//	bytes.Buffer (Read, copy)    5.7      189     2389
+//	bufio (ReadFull, copy)       8.4      110     1591
+//
+// Every LinkBuffer benchmark reports 0 B/op, 0 allocs/op.
 //
 // The slice-returning read path beats the copying ones from a few KiB up
-// (10x at 4 KiB, 47x at 64 KiB) but not at 64 B, where one atomic update of
-// the shared length (needed for the concurrent producer) costs more than
-// copying 64 bytes. A small write+read cycle pays for giving the node back
-// and taking it again (pool round trips and three short mutex sections),
-// the price of an idle buffer holding no memory.
+// but not at 64 B, where one atomic update of the shared length (needed for
+// the concurrent producer) costs more than copying 64 bytes. A small
+// write+read cycle through a drained buffer is bound by its synchronization
+// with the other side: a pool round trip for the node (the price of an idle
+// buffer holding no memory) and seven atomic instructions: opening the
+// batch under the mutex, one add that both publishes the bytes and closes
+// the batch (Flush takes no lock when the batch wrote into one node), one
+// add per read, and the mutex section of the Release that gives the node
+// back.
 //
 // # Errors
 //

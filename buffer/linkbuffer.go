@@ -11,15 +11,19 @@ import (
 //
 // The zero value is an empty buffer ready to use.
 type LinkBuffer struct {
-	// length counts published, unread bytes. The producer adds to it when it
-	// publishes (after linking and filling the nodes), the consumer subtracts
-	// as it reads: its atomic operations order the node contents and links
-	// written by one side before the other side looks at them.
+	// length counts published, unread bytes (the bits under batchOpen), and
+	// has batchOpen set while the producer has a write batch open. The
+	// producer adds when it publishes (after linking and filling the nodes)
+	// and the consumer subtracts as it reads: its atomic operations order the
+	// node contents and links written by one side before the other side
+	// looks at them. Keeping the batch flag in the same word lets Flush
+	// publish the bytes and close the batch with one atomic add, and no lock.
 	length atomic.Int64
 
 	// mu guards every change to the shape of the list: head, tail, the next
-	// links, sealed, writing and the transition to closed. The byte-level
-	// read and write paths do not take it.
+	// links, sealed, the opening of a batch and the transition to closed.
+	// The byte-level read and write paths and the common Flush do not take
+	// it.
 	mu sync.Mutex
 
 	// head is the first node not yet released. The consumer reads it without
@@ -32,6 +36,8 @@ type LinkBuffer struct {
 
 	// Producer state of the current write batch (between the first write and
 	// Flush). mark is the tail when the batch began: nodes after it are new.
+	// A Close under mu reads it while the batch is open, so Flush leaves it
+	// set and the consumer clears it, under mu, once the batch is closed.
 	mark    *node
 	book    *node // first node of the outstanding Book, if any
 	pending int   // bytes written in this batch, not yet published
@@ -44,11 +50,21 @@ type LinkBuffer struct {
 	// that reads part of a node and releases after each message).
 	freeable bool
 
-	// writing is set while the producer has a batch open: the consumer must
-	// not free the tail nor any node of the batch (mu guards it).
+	// writing is the producer's own copy of batchOpen; the consumer must
+	// not read it (it reads batchOpen in length, with mu held).
 	writing bool
 	closed  atomic.Bool
 }
+
+// batchOpen is the bit of length that is set while the producer has a write
+// batch open: the consumer must then not free the tail nor any node of the
+// batch. The producer sets it with mu held (so that a Release or Close that
+// holds mu sees a stable "open"), and clears it without mu in the same add
+// that publishes the batch's bytes (see Flush).
+const (
+	batchOpen  = 1 << 62
+	lengthMask = batchOpen - 1
+)
 
 // New returns an empty LinkBuffer. It holds no node until the first write.
 func New() *LinkBuffer {
@@ -59,7 +75,10 @@ func New() *LinkBuffer {
 // call from the producer as well as the consumer; seen from the producer it
 // may lag behind concurrent reads.
 func (b *LinkBuffer) Len() int {
-	return int(b.length.Load())
+	if b.closed.Load() {
+		return 0 // a Flush racing with Close may publish for a moment
+	}
+	return int(b.length.Load() & lengthMask)
 }
 
 // Release gives back to the pool every node whose bytes have all been read
@@ -77,14 +96,22 @@ func (b *LinkBuffer) Release() error {
 		return nil
 	}
 	b.mu.Lock()
+	// A batch cannot open while mu is held, but it may close (Flush clears
+	// batchOpen without mu): seeing it open is only conservative.
+	writing := b.length.Load()&batchOpen != 0
+	if !writing {
+		b.mark = nil // left by Flush; it must not pin a freed node
+	}
 	var freed, last *node
 	nd := b.head
 	for nd != nil {
+		// Look at the producer's side first: while a batch is open Flush
+		// may store the end of its new nodes without an atomic (see Flush).
+		if !nd.sealed && (nd != b.tail || writing) {
+			break // the producer may still publish into it
+		}
 		if nd.off != nd.limit() {
 			break // unread bytes
-		}
-		if !nd.sealed && (nd != b.tail || b.writing) {
-			break // the producer may still publish into it
 		}
 		next := nd.next
 		if nd == b.read {
@@ -102,11 +129,14 @@ func (b *LinkBuffer) Release() error {
 		nd = next
 	}
 	if last != nil {
+		// Only now: the producer reads head while its batch is open on an
+		// empty list, and nothing was freed then.
 		last.next = nil
+		b.head = nd
 	}
-	b.head = nd
-	// A drained head kept for the producer must be looked at again.
-	b.freeable = nd != nil && nd.off == nd.limit()
+	// A drained head kept for the producer must be looked at again; one
+	// held back by an open batch is looked at again without reading it.
+	b.freeable = nd != nil && (writing || nd.off == nd.limit())
 	cache := b.cache
 	b.cache = nil
 	b.mu.Unlock()
@@ -128,10 +158,13 @@ func (b *LinkBuffer) Close() error {
 		return ErrClosed
 	}
 	b.closed.Store(true)
+	// After the store above: a Flush that closes the batch from now on sees
+	// closed and frees the batch itself (see endBatch).
+	v := b.length.Load()
 	var freed *node
-	if !b.writing {
+	if v&batchOpen == 0 {
 		freed = b.head
-		b.head, b.tail = nil, nil
+		b.head, b.tail, b.mark = nil, nil, nil
 	} else if b.mark != nil && b.mark != b.head {
 		// Free what precedes the producer's batch; keep the batch itself.
 		freed = b.head
@@ -143,7 +176,7 @@ func (b *LinkBuffer) Close() error {
 		b.head = b.mark
 	}
 	b.read = nil
-	b.length.Store(0)
+	b.length.Add(-(v & lengthMask)) // keeps batchOpen for Flush to clear
 	cache := b.cache
 	b.cache = nil
 	b.mu.Unlock()

@@ -4,18 +4,15 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
-
-	"github.com/valyala/bytebufferpool"
 )
 
 // Node sizing. A node holds at least minNodeSize bytes, so a small write
 // never pays for a pool round trip per byte run, and at most maxNodeSize
 // bytes from a pool. Sizes in between are rounded up to a power of two, one
-// bytebufferpool.Pool per size class, so a pooled buffer always has exactly
-// its class's capacity (bytebufferpool calibrates on length; one size per
-// pool keeps it from ever discarding our buffers). A contiguous Malloc larger
-// than maxNodeSize gets an exact, unpooled slice that the GC reclaims: parking
-// multi-megabyte buffers in a pool would pin memory for rare requests.
+// pool per size class, so a pooled node always has exactly its class's
+// capacity. A contiguous Malloc larger than maxNodeSize gets an exact,
+// unpooled slice that the GC reclaims: parking multi-megabyte buffers in a
+// pool would pin memory for rare requests.
 const (
 	minNodeShift = 12
 	minNodeSize  = 1 << minNodeShift // 4 KiB
@@ -24,22 +21,26 @@ const (
 	numClasses   = maxNodeShift - minNodeShift + 1
 )
 
-// bufPools holds one byte pool per size class; class c holds buffers of
-// minNodeSize<<c bytes. The zero Pool is ready to use.
-var bufPools [numClasses]bytebufferpool.Pool
+// nodePools holds one pool per size class of free owning nodes, each with
+// its bytes still attached (class c: minNodeSize<<c bytes). Taking a node
+// and its bytes in one Get, and giving both back in one Put, halves the pool
+// traffic of a buffer that drains and refills on every message. A pooled
+// node has refs == 1, ready for its next owner: the common free path then
+// needs no atomic write at all (see freeNode). The zero Pool is ready to use.
+var nodePools [numClasses]sync.Pool
 
-// nodePool recycles node structs, so the steady state allocates nothing.
-// A pooled node has refs == 1, ready for its next owner: the common free
-// path then needs no atomic write at all (see freeNode).
-var nodePool = sync.Pool{New: func() any {
-	nd := new(node)
-	nd.refs.Store(1)
-	return nd
-}}
+// barePool recycles node structs without bytes: views, and nodes whose
+// unpooled bytes the GC reclaims.
+var barePool sync.Pool
 
-// liveNodes counts node structs taken from nodePool and not yet returned.
-// Tests use it to prove that nodes come back; it is touched only when a node
-// is allocated or freed, never on the read or write path.
+// countNodes turns on liveNodes. Only the package's tests set it, in
+// TestMain before any test runs, so a production node costs one predictable
+// branch rather than an atomic add on a counter that every connection of
+// every core would share.
+var countNodes bool
+
+// liveNodes counts node structs taken from the pools and not yet returned,
+// while countNodes is set. Tests use it to prove that nodes come back.
 var liveNodes atomic.Int64
 
 // node is one element of a LinkBuffer's list.
@@ -56,14 +57,13 @@ var liveNodes atomic.Int64
 // node is pooled or held by one owner only.
 type node struct {
 	buf    []byte // the whole backing array, len == cap; shared by views
-	bb     *bytebufferpool.ByteBuffer
 	origin *node
 	next   *node // written with the buffer's mutex held
 	off    int   // consumer: next unread byte
 	wp     int   // producer: end of written bytes
 	end    int64 // published end: atomic once the node is linked (see limit)
 	refs   atomic.Int32
-	class  int8 // size class of bb, or -1 when buf is not pooled
+	class  int8 // pool class of buf, or -1 (a view, or unpooled bytes)
 	sealed bool // the producer will never publish into it again (mutex held)
 }
 
@@ -83,18 +83,29 @@ func sizeClass(n int) (size, class int) {
 // newNode returns an empty node owning at least n bytes.
 func newNode(n int) *node {
 	size, c := sizeClass(n)
-	nd := nodePool.Get().(*node)
-	liveNodes.Add(1)
-	nd.class = int8(c)
-	if c < 0 {
-		nd.buf = make([]byte, size)
-	} else {
-		bb := bufPools[c].Get()
-		if cap(bb.B) < size {
-			bb.B = make([]byte, size)
+	var nd *node
+	if c >= 0 {
+		nd, _ = nodePools[c].Get().(*node)
+		if nd == nil {
+			nd = &node{buf: make([]byte, size), class: int8(c)}
+			nd.refs.Store(1)
 		}
-		nd.bb = bb
-		nd.buf = bb.B[:size:size]
+	} else {
+		nd = bareNode()
+		nd.buf = make([]byte, size)
+	}
+	if countNodes {
+		liveNodes.Add(1)
+	}
+	return nd
+}
+
+// bareNode returns a node struct without bytes, class -1.
+func bareNode() *node {
+	nd, _ := barePool.Get().(*node)
+	if nd == nil {
+		nd = &node{class: -1}
+		nd.refs.Store(1)
 	}
 	return nd
 }
@@ -108,23 +119,24 @@ func newView(src *node, off, wp int) *node {
 		root = src.origin
 	}
 	root.refs.Add(1)
-	v := nodePool.Get().(*node)
-	liveNodes.Add(1)
+	v := bareNode()
+	if countNodes {
+		liveNodes.Add(1)
+	}
 	v.origin = root
 	v.buf = src.buf
-	v.class = -1
 	v.off, v.wp = off, wp
 	return v
 }
 
 // freeNode drops a node that is no longer in any list. A view gives back
-// its struct at once and its reference on the origin; an owning node gives
-// its bytes back when the last reference goes.
+// its struct at once and its reference on the origin; an owning node goes
+// back to its pool, bytes and all, when the last reference goes.
 func freeNode(nd *node) {
 	root := nd
 	if nd.origin != nil {
 		root = nd.origin
-		nd.reset()
+		nd.recycle()
 	} else {
 		nd.next = nil
 	}
@@ -136,12 +148,7 @@ func freeNode(nd *node) {
 		}
 		root.refs.Store(1)
 	}
-	if root.bb != nil {
-		// bytebufferpool sorts buffers by length: hand the full length back.
-		root.bb.B = root.buf[:len(root.buf)]
-		bufPools[root.class].Put(root.bb)
-	}
-	root.reset()
+	root.recycle()
 }
 
 // freeChain frees a list of unlinked nodes joined by next.
@@ -153,13 +160,21 @@ func freeChain(nd *node) {
 	}
 }
 
-// reset clears every field and returns the struct to nodePool.
-func (nd *node) reset() {
-	nd.buf, nd.bb, nd.origin, nd.next = nil, nil, nil, nil
+// recycle clears the node's state and returns it to its pool: a pooled
+// owning node keeps its bytes, any other drops them.
+func (nd *node) recycle() {
+	nd.origin, nd.next = nil, nil
 	nd.off, nd.wp, nd.end = 0, 0, 0
-	nd.class, nd.sealed = 0, false
-	nodePool.Put(nd)
-	liveNodes.Add(-1)
+	nd.sealed = false
+	if countNodes {
+		liveNodes.Add(-1)
+	}
+	if nd.class >= 0 {
+		nodePools[nd.class].Put(nd)
+		return
+	}
+	nd.buf = nil
+	barePool.Put(nd)
 }
 
 // readable returns the published, unread bytes of nd.

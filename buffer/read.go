@@ -15,10 +15,16 @@ func (b *LinkBuffer) check(n int) error {
 	if b.closed.Load() {
 		return ErrClosed
 	}
-	if int64(n) > b.length.Load() {
+	if n > b.avail() {
 		return ErrNotEnough
 	}
 	return nil
+}
+
+// avail returns the number of published, unread bytes (Len without the
+// closed check): the consumer's view of length.
+func (b *LinkBuffer) avail() int {
+	return int(b.length.Load() & lengthMask)
 }
 
 // cursor returns the node holding the next unread byte, stepping over
@@ -114,7 +120,7 @@ func (b *LinkBuffer) Until(delim byte) ([]byte, error) {
 	if b.closed.Load() {
 		return nil, ErrClosed
 	}
-	left := int(b.length.Load())
+	left := b.avail()
 	if left == 0 {
 		return nil, ErrNotEnough
 	}
@@ -141,7 +147,7 @@ func (b *LinkBuffer) ReadByte() (byte, error) {
 	if b.closed.Load() {
 		return 0, ErrClosed
 	}
-	if b.length.Load() == 0 {
+	if b.avail() == 0 {
 		return 0, io.EOF
 	}
 	r := b.cursor()
@@ -187,7 +193,7 @@ func (b *LinkBuffer) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n := min(len(p), int(b.length.Load()))
+	n := min(len(p), b.avail())
 	if n == 0 {
 		return 0, io.EOF
 	}
@@ -205,10 +211,10 @@ func (b *LinkBuffer) WriteTo(w io.Writer) (int64, error) {
 	}
 	var total int64
 	var err error
-	for b.length.Load() > 0 {
+	for b.avail() > 0 {
 		r := b.cursor()
 		seg := r.readable()
-		if left := int(b.length.Load()); len(seg) > left {
+		if left := b.avail(); len(seg) > left {
 			seg = seg[:left]
 		}
 		var m int

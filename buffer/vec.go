@@ -66,7 +66,7 @@ func (b *LinkBuffer) BookAck(n int) error {
 // are valid until Release. A vecs with no capacity gets nothing.
 func (b *LinkBuffer) GetBytes(vecs [][]byte) [][]byte {
 	vecs = vecs[:0]
-	left := int(b.length.Load())
+	left := b.avail()
 	if left == 0 || cap(vecs) == 0 || b.closed.Load() {
 		return vecs
 	}

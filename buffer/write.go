@@ -12,13 +12,21 @@ func (b *LinkBuffer) begin() error {
 		return nil
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed.Load() {
+		b.mu.Unlock()
 		return ErrClosed
 	}
-	b.writing = true
-	b.mark = b.tail
+	b.open()
+	b.mu.Unlock()
 	return nil
+}
+
+// open opens the batch; mu must be held, so that a Release or Close in
+// progress finishes with the tail before the producer may write into it.
+func (b *LinkBuffer) open() {
+	b.writing = true
+	b.length.Add(batchOpen)
+	b.mark = b.tail
 }
 
 // room returns how many bytes can be written into the tail in place: none
@@ -41,21 +49,21 @@ func (b *LinkBuffer) reserve(need, hint int) (*node, error) {
 	if b.writing && b.room() >= need {
 		return b.tail, nil
 	}
-	size := max(need, min(hint, maxNodeSize))
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if !b.writing {
 		if b.closed.Load() {
+			b.mu.Unlock()
 			return nil, ErrClosed
 		}
-		b.writing = true
-		b.mark = b.tail
-		if b.room() >= need {
-			return b.tail, nil
+		b.open()
+		if t := b.tail; b.room() >= need {
+			b.mu.Unlock()
+			return t, nil
 		}
 	}
-	nd := newNode(size)
+	nd := newNode(max(need, min(hint, maxNodeSize)))
 	b.link(nd, nd)
+	b.mu.Unlock()
 	return nd, nil
 }
 
@@ -274,16 +282,33 @@ func (b *LinkBuffer) Flush() error {
 		}
 		return nil
 	}
+	// The common batch wrote into one node, the tail, and left nothing to
+	// trim: its shape is unchanged, so there is nothing to lock. While the
+	// batch is open the consumer frees no node of it and does not write head
+	// (see Release and Close), so the producer may read head here.
+	first, fresh := b.mark, b.mark == nil
+	if fresh {
+		first = b.head
+	}
+	if first == b.tail && (first == nil || !fresh || first.wp != int(first.end)) {
+		switch {
+		case first == nil:
+			// An empty batch (Malloc(0)) on an empty list.
+		case fresh:
+			// A node new to this batch is out of the consumer's reach until
+			// the add in endBatch publishes it (and a Release under mu does
+			// not read its end while batchOpen is set): a plain store is
+			// enough, and saves an atomic one.
+			first.end = int64(first.wp)
+		default:
+			first.publish()
+		}
+		return b.endBatch()
+	}
 	b.mu.Lock()
 	if b.closed.Load() {
-		// Close left the batch to us: free it.
-		freed := b.head
-		b.head, b.tail, b.mark = nil, nil, nil
-		b.writing, b.pending = false, 0
-		b.book, b.booked = nil, 0
 		b.mu.Unlock()
-		freeChain(freed)
-		return ErrClosed
+		return b.flushClosed()
 	}
 	freed := b.trim()
 	for nd := b.firstOfBatch(); nd != nil; nd = nd.next {
@@ -292,13 +317,39 @@ func (b *LinkBuffer) Flush() error {
 			nd.sealed = true
 		}
 	}
-	b.writing = false
-	b.mark, b.book, b.booked = nil, nil, 0
-	b.length.Add(int64(b.pending))
-	b.pending = 0
 	b.mu.Unlock()
 	freeChain(freed)
+	return b.endBatch()
+}
+
+// endBatch publishes the batch's bytes and closes it in one atomic add; a
+// Close that saw the batch open has left its nodes to us.
+func (b *LinkBuffer) endBatch() error {
+	n := b.pending
+	// mark stays: a Close that saw the batch open may be reading it. The
+	// consumer clears it once it sees the batch closed (see Release).
+	b.writing = false
+	b.book, b.booked, b.pending = nil, 0, 0
+	b.length.Add(int64(n) - batchOpen)
+	if b.closed.Load() {
+		return b.flushClosed()
+	}
 	return nil
+}
+
+// flushClosed frees what Close left to the producer: the nodes of the batch
+// that was open when Close ran (or nothing, when Close came after the batch
+// closed and freed everything itself).
+func (b *LinkBuffer) flushClosed() error {
+	b.mu.Lock()
+	freed := b.head
+	b.head, b.tail, b.mark = nil, nil, nil
+	b.writing, b.pending = false, 0
+	b.book, b.booked = nil, 0
+	b.length.Store(0)
+	b.mu.Unlock()
+	freeChain(freed)
+	return ErrClosed
 }
 
 // trim unlinks the new nodes at the end of the batch that received no byte
