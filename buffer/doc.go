@@ -1,9 +1,10 @@
 // Package buffer provides LinkBuffer, the zero-copy byte queue that upoll
 // uses as the inbound and outbound buffer of every connection.
 //
-// A LinkBuffer is a linked list of pooled nodes (one sync.Pool per size
-// class, each node kept with its bytes, so that taking or giving back a node
-// is one pool operation). The poller appends what readv returns
+// A LinkBuffer is a linked list of nodes whose bytes come from
+// github.com/valyala/bytebufferpool (one bytebufferpool.Pool per size
+// class; node structs are recycled in a sync.Pool of their own). The
+// poller appends what readv returns
 // (Book, BookAck), a handler reads it without copies (Next, Peek, Until,
 // Slice) and releases it (Release); outbound, the handler writes (Malloc,
 // WriteBinary, Append), publishes (Flush), and the poller gathers the bytes

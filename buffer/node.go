@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+
+	"github.com/valyala/bytebufferpool"
 )
 
 // Node sizing. A node holds at least minNodeSize bytes, so a small write
@@ -21,16 +23,15 @@ const (
 	numClasses   = maxNodeShift - minNodeShift + 1
 )
 
-// nodePools holds one pool per size class of free owning nodes, each with
-// its bytes still attached (class c: minNodeSize<<c bytes). Taking a node
-// and its bytes in one Get, and giving both back in one Put, halves the pool
-// traffic of a buffer that drains and refills on every message. A pooled
-// node has refs == 1, ready for its next owner: the common free path then
-// needs no atomic write at all (see freeNode). The zero Pool is ready to use.
-var nodePools [numClasses]sync.Pool
+// bytePools holds the bytes of free nodes, one bytebufferpool.Pool per
+// size class (class c: minNodeSize<<c bytes), so every buffer a class
+// hands out has exactly the class's capacity and bytebufferpool's
+// calibration sees one size per pool. The zero Pool is ready to use.
+var bytePools [numClasses]bytebufferpool.Pool
 
-// barePool recycles node structs without bytes: views, and nodes whose
-// unpooled bytes the GC reclaims.
+// barePool recycles node structs without bytes: every node struct comes
+// from it, and an owning node gives its bytes back to bytePools when it
+// is freed.
 var barePool sync.Pool
 
 // countNodes turns on liveNodes. Only the package's tests set it, in
@@ -56,7 +57,8 @@ var liveNodes atomic.Int64
 // end). end only grows, and only the producer writes it. refs is 1 while the
 // node is pooled or held by one owner only.
 type node struct {
-	buf    []byte // the whole backing array, len == cap; shared by views
+	buf    []byte                     // the whole backing array, len == cap; shared by views
+	bb     *bytebufferpool.ByteBuffer // owner of buf when it came from bytePools
 	origin *node
 	next   *node // written with the buffer's mutex held
 	off    int   // consumer: next unread byte
@@ -83,15 +85,14 @@ func sizeClass(n int) (size, class int) {
 // newNode returns an empty node owning at least n bytes.
 func newNode(n int) *node {
 	size, c := sizeClass(n)
-	var nd *node
+	nd := bareNode()
 	if c >= 0 {
-		nd, _ = nodePools[c].Get().(*node)
-		if nd == nil {
-			nd = &node{buf: make([]byte, size), class: int8(c)}
-			nd.refs.Store(1)
+		bb := bytePools[c].Get()
+		if cap(bb.B) < size {
+			bb.B = make([]byte, size)
 		}
+		nd.bb, nd.buf, nd.class = bb, bb.B[:size], int8(c)
 	} else {
-		nd = bareNode()
 		nd.buf = make([]byte, size)
 	}
 	if countNodes {
@@ -160,8 +161,8 @@ func freeChain(nd *node) {
 	}
 }
 
-// recycle clears the node's state and returns it to its pool: a pooled
-// owning node keeps its bytes, any other drops them.
+// recycle clears the node's state and returns it to barePool; an owning
+// node's pooled bytes go back to their bytebufferpool.Pool.
 func (nd *node) recycle() {
 	nd.origin, nd.next = nil, nil
 	nd.off, nd.wp, nd.end = 0, 0, 0
@@ -169,11 +170,15 @@ func (nd *node) recycle() {
 	if countNodes {
 		liveNodes.Add(-1)
 	}
-	if nd.class >= 0 {
-		nodePools[nd.class].Put(nd)
-		return
+	if nd.bb != nil {
+		// Full length, so that bytebufferpool calibrates on the class's
+		// size; Put resets it.
+		nd.bb.B = nd.buf
+		bytePools[nd.class].Put(nd.bb)
+		nd.bb = nil
 	}
 	nd.buf = nil
+	nd.class = -1
 	barePool.Put(nd)
 }
 
