@@ -151,7 +151,7 @@ func TestSlowlorisHTTP(t *testing.T) {
 	}), func(s *http.Server) { s.ReadHeaderTimeout = timeout })
 	msg := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
 	cut := trickle(t, e.addr, slowlorisConns(), msg)
-	checkCuts(t, cut, timeout-50*time.Millisecond, timeout+3*time.Second)
+	checkCuts(t, cut, timeout-50*time.Millisecond, timeout+5*time.Second)
 	closed := 0
 	settle(10*time.Second, func() bool {
 		for {
