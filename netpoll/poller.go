@@ -196,8 +196,16 @@ func (p *poller) handle(ev *unix.EpollEvent) {
 	switch {
 	case ev.Fd == tagWake:
 		p.ctr.wakeups.Add(1)
-		p.wakeFlag.Store(0)
+		// Read the eventfd before clearing wakeFlag, never after: a
+		// waker that set the flag and wrote in between would have its
+		// write consumed here, epoll would drop its now-unready event,
+		// and the flag would stay set with no wake-up coming to clear
+		// it, so no later wake() would write again. In this order a
+		// waker that finds the flag still set appended to the queue
+		// before drainQueue reads it, and one that sets it afterwards
+		// writes an event this read cannot consume.
 		p.ep.drainWake()
+		p.wakeFlag.Store(0)
 		p.drainQueue()
 	case ev.Fd <= tagListener:
 		if a := p.listener(int(tagListener - ev.Fd)); a != nil {
