@@ -161,3 +161,52 @@ func TestCloseRacesFlush(t *testing.T) {
 	}
 	checkLive(t, live)
 }
+
+// TestFreeReturnsEverything checks that Free gives back what Close must
+// leave to a possibly running producer: an outstanding Book and written
+// but unflushed bytes, also after a Close.
+func TestFreeReturnsEverything(t *testing.T) {
+	if !nodeAccounting.Load() {
+		t.Skip("node accounting off")
+	}
+	tests := []struct {
+		name string
+		fill func(b *LinkBuffer)
+	}{
+		{"book outstanding", func(b *LinkBuffer) { b.Book(64<<10, nil) }},
+		{"unflushed write", func(b *LinkBuffer) { b.WriteBinary(make([]byte, 10000)) }},
+		{"published and unflushed", func(b *LinkBuffer) {
+			b.WriteBinary(make([]byte, 9000))
+			b.Flush()
+			b.Next(100)
+			b.WriteString("tail")
+		}},
+		{"malloc", func(b *LinkBuffer) { b.Malloc(5000) }},
+	}
+	for _, tt := range tests {
+		for _, closeFirst := range []bool{false, true} {
+			live := liveNodes.Load()
+			b := New()
+			tt.fill(b)
+			if closeFirst {
+				b.Close()
+			}
+			b.Free()
+			b.Free()
+			if d := liveNodes.Load() - live; d != 0 {
+				t.Errorf("%s (close first %v): %d nodes not returned", tt.name, closeFirst, d)
+			}
+			if _, err := b.Next(1); err != ErrClosed {
+				t.Errorf("%s: Next after Free = %v, want ErrClosed", tt.name, err)
+			}
+			if _, err := b.WriteString("x"); err == nil {
+				if err := b.Flush(); err != ErrClosed {
+					t.Errorf("%s: Flush after Free = %v, want ErrClosed", tt.name, err)
+				}
+			}
+			if d := liveNodes.Load() - live; d != 0 {
+				t.Errorf("%s: a write after Free kept %d nodes", tt.name, d)
+			}
+		}
+	}
+}

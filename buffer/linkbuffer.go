@@ -185,6 +185,26 @@ func (b *LinkBuffer) Close() error {
 	return nil
 }
 
+// Free is Close for a buffer that neither side will touch again: it also
+// frees the producer's open write batch (written, unflushed bytes) and an
+// outstanding Book, which Close must leave to a producer that may still be
+// running. Call it only when no producer or consumer call can be in
+// progress or follow, as netpoll does once the last reference to a
+// connection is gone. Free after Close frees what Close had to leave;
+// Free twice is harmless.
+func (b *LinkBuffer) Free() {
+	b.mu.Lock()
+	b.closed.Store(true)
+	freed, cache := b.head, b.cache
+	b.head, b.tail, b.read, b.mark, b.book, b.cache = nil, nil, nil, nil, nil, nil
+	b.pending, b.booked = 0, 0
+	b.writing, b.freeable = false, false
+	b.length.Store(0)
+	b.mu.Unlock()
+	freeChain(freed)
+	freeChain(cache)
+}
+
 // Slice returns a new LinkBuffer holding the next n readable bytes and
 // advances past them. The new buffer shares the nodes (they are reference
 // counted), copies nothing, and stays valid after this buffer releases or

@@ -13,7 +13,7 @@ import (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
-		countNodes = true
+		SetNodeAccounting(true)
 	}
 	os.Exit(m.Run())
 }

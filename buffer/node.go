@@ -34,15 +34,27 @@ var bytePools [numClasses]bytebufferpool.Pool
 // is freed.
 var barePool sync.Pool
 
-// countNodes turns on liveNodes. Only the package's tests set it, in
-// TestMain before any test runs, so a production node costs one predictable
-// branch rather than an atomic add on a counter that every connection of
-// every core would share.
-var countNodes bool
+// nodeAccounting turns on liveNodes. It is off by default, so a
+// production node costs one predictable load rather than an atomic add on
+// a counter that every connection of every core would share.
+var nodeAccounting atomic.Bool
 
 // liveNodes counts node structs taken from the pools and not yet returned,
-// while countNodes is set. Tests use it to prove that nodes come back.
+// while nodeAccounting is on.
 var liveNodes atomic.Int64
+
+// SetNodeAccounting turns the count behind LiveNodes on or off and returns
+// the previous setting. It is meant for tests and leak checks, which turn
+// it on once, before any buffer is used (a node taken while it is off and
+// returned while it is on makes the count drift below zero). Counting
+// costs an atomic add on one process-wide counter per node taken or
+// returned, so it is off by default.
+func SetNodeAccounting(on bool) bool { return nodeAccounting.Swap(on) }
+
+// LiveNodes returns the number of nodes taken from the pools and not yet
+// given back, counted while SetNodeAccounting is on: after every buffer is
+// drained and released or closed, it returns to where it was.
+func LiveNodes() int64 { return liveNodes.Load() }
 
 // node is one element of a LinkBuffer's list.
 //
@@ -95,7 +107,7 @@ func newNode(n int) *node {
 	} else {
 		nd.buf = make([]byte, size)
 	}
-	if countNodes {
+	if nodeAccounting.Load() {
 		liveNodes.Add(1)
 	}
 	return nd
@@ -121,7 +133,7 @@ func newView(src *node, off, wp int) *node {
 	}
 	root.refs.Add(1)
 	v := bareNode()
-	if countNodes {
+	if nodeAccounting.Load() {
 		liveNodes.Add(1)
 	}
 	v.origin = root
@@ -167,7 +179,7 @@ func (nd *node) recycle() {
 	nd.origin, nd.next = nil, nil
 	nd.off, nd.wp, nd.end = 0, 0, 0
 	nd.sealed = false
-	if countNodes {
+	if nodeAccounting.Load() {
 		liveNodes.Add(-1)
 	}
 	if nd.bb != nil {

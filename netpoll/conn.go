@@ -330,8 +330,11 @@ func (c *Conn) destroy() {
 		c.p.reg.remove(c.slot)
 		c.p.ctr.liveConns.Add(-1)
 	}
-	c.in.Close()
-	c.out.Close()
+	// No reference is left, so no reader, writer or poller can be inside
+	// a buffer call: Free also returns a write batch or a Book that a
+	// failed call left open, which Close would have to leave alone.
+	c.in.Free()
+	c.out.Free()
 }
 
 // closeReason is the error reported to OnDisconnect.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/upoll/upoll/adapters/nethttp"
+	"github.com/upoll/upoll/buffer"
 	"github.com/upoll/upoll/gopool"
 	"github.com/upoll/upoll/netpoll"
 )
@@ -36,8 +37,10 @@ func TestMain(m *testing.M) {
 		os.Exit(childMain(role))
 	}
 	// Lazily built process-wide state (the default pool) must exist
-	// before any leak baseline is taken.
+	// before any leak baseline is taken, and the buffer package must
+	// count its nodes (off by default) before any buffer is used.
 	gopool.Default()
+	buffer.SetNodeAccounting(true)
 	os.Exit(m.Run())
 }
 

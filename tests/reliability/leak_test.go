@@ -5,22 +5,11 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-	_ "unsafe" // go:linkname
 
-	_ "github.com/upoll/upoll/buffer" // the counter below lives there
+	"github.com/upoll/upoll/buffer"
 )
-
-// bufferLiveNodes is the buffer package's count of pooled nodes taken
-// and not yet given back. It is unexported (buffer's own tests use it);
-// reading it here is the only way to prove from outside that closed
-// connections return their buffers. If buffer renames it, this test
-// binary fails to link, which is the wanted outcome.
-//
-//go:linkname bufferLiveNodes github.com/upoll/upoll/buffer.liveNodes
-var bufferLiveNodes atomic.Int64
 
 // settleWait bounds how long a leak check waits for things to wind down.
 const settleWait = 15 * time.Second
@@ -35,7 +24,7 @@ type baseline struct {
 
 func takeBaseline(t testing.TB) baseline {
 	t.Helper()
-	return baseline{fds: countFDs(t), goroutines: runtime.NumGoroutine(), nodes: bufferLiveNodes.Load()}
+	return baseline{fds: countFDs(t), goroutines: runtime.NumGoroutine(), nodes: buffer.LiveNodes()}
 }
 
 func (b baseline) String() string {
@@ -118,4 +107,27 @@ func firstStacks(s string, n int) string {
 		parts = parts[:n]
 	}
 	return strings.Join(parts, "\n\n")
+}
+
+// TestNodeAccountingIsOn makes sure the node part of every leak check can
+// fail: the count must move when a buffer takes a node and come back
+// when it gives it up.
+func TestNodeAccountingIsOn(t *testing.T) {
+	before := buffer.LiveNodes()
+	b := buffer.New()
+	if _, err := b.WriteString("x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := buffer.LiveNodes(); got <= before {
+		t.Fatalf("LiveNodes = %d with a node held, %d before: accounting is off", got, before)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := buffer.LiveNodes(); got != before {
+		t.Fatalf("LiveNodes = %d after Close, want %d", got, before)
+	}
 }
