@@ -117,7 +117,18 @@ func Default() *Pool { return defaultPool() }
 // Go runs task on a worker. When the pool is full it applies the pool's
 // Policy. A panic in task is recovered and reported; the pool keeps
 // serving.
-func (p *Pool) Go(task func()) error {
+func (p *Pool) Go(task func()) error { return p.submit(task, false) }
+
+// TryGo runs task on a worker if one is free and otherwise returns
+// ErrPoolOverload at once, whatever the pool's Policy: it never waits and
+// never runs task on the caller. It is for a caller that must not block
+// or run foreign code, such as a poller goroutine, which then applies the
+// policy somewhere else (netpoll hands the task to a backlog goroutine).
+func (p *Pool) TryGo(task func()) error { return p.submit(task, true) }
+
+// submit takes a token for task, applying the policy when the pool is
+// full unless try is set, and hands task to a worker.
+func (p *Pool) submit(task func(), try bool) error {
 	if task == nil {
 		return ErrNilTask
 	}
@@ -126,6 +137,9 @@ func (p *Pool) Go(task func()) error {
 		return err
 	}
 	if !ok {
+		if try {
+			return ErrPoolOverload
+		}
 		inline, err := p.acquire()
 		if err != nil {
 			return err
@@ -137,29 +151,6 @@ func (p *Pool) Go(task func()) error {
 	}
 	if err := p.workers.Invoke(task); err != nil {
 		// Only after Release gave up waiting and closed ants.
-		p.put()
-		return ErrPoolClosed
-	}
-	return nil
-}
-
-// TryGo runs task on a worker if one is free and otherwise returns
-// ErrPoolOverload at once, whatever the pool's Policy: it never waits and
-// never runs task on the caller. It is for a caller that must not block
-// or run foreign code, such as a poller goroutine, which then applies the
-// policy somewhere else (netpoll hands the task to a backlog goroutine).
-func (p *Pool) TryGo(task func()) error {
-	if task == nil {
-		return ErrNilTask
-	}
-	ok, err := p.take()
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return ErrPoolOverload
-	}
-	if err := p.workers.Invoke(task); err != nil {
 		p.put()
 		return ErrPoolClosed
 	}
