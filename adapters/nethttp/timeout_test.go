@@ -38,8 +38,12 @@ func TestSlowloris(t *testing.T) {
 		e := newHTTPEnv(t, st, http.HandlerFunc(hello), func(s *http.Server) {
 			s.ReadHeaderTimeout = timeout
 		})
-		c, br := e.raw()
+		// Every clock here starts before the event that starts the
+		// server's timer (the dial, the request), so a cut-off before
+		// the timeout means the server fired early, never that this
+		// goroutine was scheduled late.
 		start := time.Now()
+		c, br := e.raw()
 		go func() {
 			req := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("z", 60) + "\r\n\r\n"
 			for i := range len(req) {
@@ -69,8 +73,8 @@ func TestReadTimeout(t *testing.T) {
 			_, err := io.ReadAll(r.Body)
 			bodyErr <- err
 		}), func(s *http.Server) { s.ReadTimeout = timeout })
+		start := time.Now() // ReadTimeout runs from the accept
 		c, _ := e.raw()
-		start := time.Now()
 		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
 		select {
 		case err := <-bodyErr:
@@ -126,13 +130,14 @@ func TestIdleTimeout(t *testing.T) {
 		const timeout = 400 * time.Millisecond
 		e := newHTTPEnv(t, st, http.HandlerFunc(hello), func(s *http.Server) { s.IdleTimeout = timeout })
 		c, br := e.raw()
+		start := time.Now() // the idle timer starts after this request
 		io.WriteString(c, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		io.Copy(io.Discard, resp.Body)
-		d := expectServerClose(t, br, time.Now(), 10*time.Second)
+		d := expectServerClose(t, br, start, 10*time.Second)
 		if d < timeout-50*time.Millisecond || d > timeout+3*time.Second {
 			t.Fatalf("idle conn closed after %v, want about %v", d, timeout)
 		}

@@ -23,8 +23,8 @@ func slowlorisConns() int {
 
 // trickle opens n connections to addr and sends msg on each, one byte a
 // second, until the server closes the connection or the message runs
-// out. It returns, per connection, how long after its first byte the
-// server cut it off (-1: never).
+// out. It returns, per connection, how long after the start of its dial
+// the server cut it off (-1: never).
 func trickle(t *testing.T, addr string, n int, msg string) []time.Duration {
 	t.Helper()
 	cut := make([]time.Duration, n)
@@ -36,6 +36,11 @@ func trickle(t *testing.T, addr string, n int, msg string) []time.Duration {
 			defer wg.Done()
 			cut[i] = -1
 			sem <- struct{}{}
+			// The clock starts before the dial: the server cannot start
+			// its timer before the connection exists, so a cut-off
+			// earlier than the timeout is the server's fault, never the
+			// scheduling delay of this goroutine after the dial returns.
+			start := time.Now()
 			c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 			<-sem
 			if err != nil {
@@ -43,7 +48,6 @@ func trickle(t *testing.T, addr string, n int, msg string) []time.Duration {
 				return
 			}
 			defer c.Close()
-			start := time.Now()
 			buf := make([]byte, 512)
 			for k := 0; k < len(msg); k++ {
 				if _, err := c.Write([]byte{msg[k]}); err != nil {
@@ -72,7 +76,7 @@ func trickle(t *testing.T, addr string, n int, msg string) []time.Duration {
 }
 
 // checkCuts requires every connection to have been cut off between lo
-// and hi after its first byte, and logs the distribution.
+// and hi after its dial started, and logs the distribution.
 func checkCuts(t *testing.T, cut []time.Duration, lo, hi time.Duration) {
 	t.Helper()
 	s := append([]time.Duration(nil), cut...)
