@@ -46,18 +46,18 @@
 //
 // # Performance
 //
-// Measured on the 2-vCPU development VM (Go 1.26, load average 3 to 6 from
-// other work), with
+// Measured on the 2-vCPU development VM (Go 1.26.8, 2026-11-23, load
+// average about 2.5 from other work), with
 //
 //	go test -run '^$' -bench . -count=5 -benchtime=200000x ./gopool
 //
 // medians of the 5 runs (ns/op; every case is 0 allocs/op):
 //
 //	                         go f()   ants   gopool  Serial
-//	Submit (1 submitter)        858   1707     1488
-//	SubmitParallel (2)         1034    780     2613
-//	RoundTrip (submit, wait)    505    513      620     640
-//	Serial, 1 / 64 / 1024 keys                         140 / 120 / 237
+//	Submit (1 submitter)        742   1450     1386
+//	SubmitParallel (2)         1005   1266     1269
+//	RoundTrip (submit, wait)    400    449      504     497
+//	Serial, 1 / 64 / 1024 keys                         255 / 169 / 181
 //
 // Submit hands b.N tasks of ~100 ns from one goroutine and waits at the
 // end; RoundTrip waits for each task before submitting the next (the
@@ -65,9 +65,10 @@
 // over that many Serials, whose running workers drain them in batches.
 // Single runs vary by up to 2x on this machine; compare within a run.
 //
-// The goal of 1.2x go f() is not met: Submit is 1.7x, RoundTrip 1.2x,
-// SubmitParallel 2.5x (ants itself is 2.0x, 1.0x and 0.75x). go f() takes
-// a free g from the P's cache and allocates nothing either, so a pool
+// The goal of 1.2x go f() is not met: Submit is 1.87x, RoundTrip 1.26x,
+// SubmitParallel 1.26x (ants used directly is 1.95x, 1.12x and 1.26x):
+// the pool adds nothing measurable to ants, and ants is the cost. go f()
+// takes a free g from the P's cache and allocates nothing either, so a pool
 // cannot win on allocations. The CPU profile of RoundTrip shows the cost is
 // the ants hand-off, a channel send that readies a parked worker
 // (goready, casgstatus, channel lock) plus ants' spin lock, while gopool's
