@@ -272,7 +272,11 @@ func (c *Conn) brokenErr() error {
 // onInput wakes a blocked reader and schedules the handler.
 func (c *Conn) onInput() {
 	notify(&c.rwait)
-	if c.owner.handler != nil {
+	switch {
+	case c.owner.handler == nil:
+	case c.p.inPass && c.owner.cfg.Dispatch == DispatchPool:
+		c.p.collect(c)
+	default:
 		c.schedule()
 	}
 }

@@ -29,17 +29,25 @@ const (
 // schedule starts a runner for new input, or marks the running one to
 // go again.
 func (c *Conn) schedule() {
+	if c.startRunner() {
+		c.dispatch()
+	}
+}
+
+// startRunner reports whether the caller must start a runner for new
+// input (and has marked one running); when a runner is already
+// scheduled it marks it to go again and reports false.
+func (c *Conn) startRunner() bool {
 	for {
 		s := c.hstate.Load()
 		if s&hRunning == 0 {
 			if c.hstate.CompareAndSwap(s, s|hRunning) {
-				c.dispatch()
-				return
+				return true
 			}
 			continue
 		}
 		if s&(hAgain|hDisc) != 0 || c.hstate.CompareAndSwap(s, s|hAgain) {
-			return
+			return false
 		}
 	}
 }
@@ -68,7 +76,9 @@ func (c *Conn) notifyDisconnect() {
 	}
 }
 
-// dispatch runs the runner inline or on the pool. It only tries the
+// dispatch runs the runner inline or on the pool, one pool task for
+// this connection alone (see runBatch for the shared tasks of
+// DispatchPool's input runs). It only tries the
 // pool: a run that finds every worker busy goes to the poller's backlog,
 // which applies the pool's policy on a goroutine of its own (see
 // backlog), since the poller must neither wait for a worker nor run a

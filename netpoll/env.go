@@ -28,7 +28,7 @@ import (
 //	wait       block, spin, runtime
 //	spin       empty epoll_wait(0) polls before blocking (> 0)
 //	pollers    number of epoll instances (> 0)
-//	dispatch   pool, inline
+//	dispatch   pool, inline, each
 //	balance    roundrobin|rr, leastconn|lc
 //	reuseport  true|false|1|0
 //	maxinput   bytes of unread input per connection (> 0; suffix k, m, g)
@@ -116,8 +116,10 @@ func envOption(key, v string) (Option, string) {
 			return WithDispatch(DispatchPool), ""
 		case "inline":
 			return WithDispatch(DispatchInline), ""
+		case "each":
+			return WithDispatch(DispatchEach), ""
 		}
-		return nil, "want pool or inline"
+		return nil, "want pool, inline or each"
 	case "balance":
 		switch v {
 		case "roundrobin", "rr":

@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,10 @@ type poller struct {
 	events    []unix.EpollEvent
 	requeue   []*Conn // edge-triggered conns that used their budget
 	batch     []*Conn
+	inPass    bool        // a pass is running: DispatchPool runs go to ready
+	ready     []*Conn     // DispatchPool runs made ready by this pass
+	batches   []*runBatch // started batches that may hold unclaimed runs
+	claimants int         // pool tasks per batch at most (GOMAXPROCS)
 	vecs      [maxVecs][]byte
 	nextSweep int64
 }
@@ -60,6 +65,8 @@ func newPoller(id int, cfg *config) (*poller, error) {
 		cfg:    cfg,
 		done:   make(chan struct{}),
 		events: make([]unix.EpollEvent, maxEvents),
+		// One task per P can keep every core busy with a batch.
+		claimants: runtime.GOMAXPROCS(0),
 	}
 	if cfg.IdleTimeout > 0 {
 		p.minIdle.Store(int64(cfg.IdleTimeout))
@@ -114,6 +121,12 @@ func (p *poller) timeout(now int64) int {
 	if len(p.requeue) > 0 {
 		return 0
 	}
+	return minWait(p.sweepWait(now), p.rescueWait(now))
+}
+
+// sweepWait is how long the next wait may block before an idle sweep is
+// due, in ms rounded up (-1: no idle timeout).
+func (p *poller) sweepWait(now int64) int {
 	period := p.sweepPeriod()
 	if period == 0 {
 		return -1
@@ -126,6 +139,17 @@ func (p *poller) timeout(now int64) int {
 		return 0
 	}
 	return int((left + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+}
+
+// minWait is the shorter of two epoll_wait timeouts (-1: forever).
+func minWait(a, b int) int {
+	switch {
+	case a < 0:
+		return b
+	case b < 0:
+		return a
+	}
+	return min(a, b)
 }
 
 func (p *poller) run() {
@@ -141,11 +165,18 @@ func (p *poller) run() {
 			return
 		}
 		p.ctr.recordWait(n)
+		p.inPass = true
 		for i := range n {
 			p.handle(&p.events[i])
 		}
 		if len(p.requeue) > 0 {
 			p.runRequeue()
+		}
+		p.inPass = false
+		if len(p.ready) > 0 || len(p.batches) > 0 {
+			now := time.Now().UnixNano()
+			p.flushReady(now)
+			p.rescue(now)
 		}
 		// Judge idleness as of start: every event that arrived before
 		// the wait has been handled by now (unless the batch was full),

@@ -19,6 +19,9 @@ type PollerStats struct {
 	WriteEAGAIN      uint64 // writes the kernel refused (EAGAIN)
 	HandlerRuns      uint64 // handler invocations
 	HandlerWaitNs    uint64 // total ns between a handler's submit and start
+	Batches          uint64 // DispatchPool batches of several runs handed to the pool
+	BatchedRuns      uint64 // handler runs handed to the pool in those batches
+	Rescues          uint64 // batched runs given a task of their own after RescueDelay
 	LiveConns        int64  // connections open now
 	TotalConns       uint64 // connections ever registered
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
@@ -55,6 +58,9 @@ func (s *PollerStats) add(o PollerStats) {
 	s.WriteEAGAIN += o.WriteEAGAIN
 	s.HandlerRuns += o.HandlerRuns
 	s.HandlerWaitNs += o.HandlerWaitNs
+	s.Batches += o.Batches
+	s.BatchedRuns += o.BatchedRuns
+	s.Rescues += o.Rescues
 	s.LiveConns += o.LiveConns
 	s.TotalConns += o.TotalConns
 	s.AcceptBackoffs += o.AcceptBackoffs
@@ -88,6 +94,9 @@ type pollerCounters struct {
 	bytesIn          atomic.Uint64
 	readCalls        atomic.Uint64
 	readEAGAIN       atomic.Uint64
+	batches          atomic.Uint64
+	batchedRuns      atomic.Uint64
+	rescues          atomic.Uint64
 	_                cacheLine
 	bytesOut         atomic.Uint64
 	writeCalls       atomic.Uint64
@@ -117,6 +126,9 @@ func (c *pollerCounters) snapshot() PollerStats {
 		WriteEAGAIN:      c.writeEAGAIN.Load(),
 		HandlerRuns:      c.handlerRuns.Load(),
 		HandlerWaitNs:    c.handlerWaitNs.Load(),
+		Batches:          c.batches.Load(),
+		BatchedRuns:      c.batchedRuns.Load(),
+		Rescues:          c.rescues.Load(),
 		LiveConns:        c.liveConns.Load(),
 		TotalConns:       c.totalConns.Load(),
 		AcceptBackoffs:   c.acceptBackoffs.Load(),

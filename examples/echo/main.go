@@ -51,7 +51,7 @@ var (
 		"block": netpoll.WaitBlock, "spin": netpoll.WaitSpin, "runtime": netpoll.WaitRuntime,
 	}
 	dispatches = map[string]netpoll.Dispatch{
-		"pool": netpoll.DispatchPool, "inline": netpoll.DispatchInline,
+		"pool": netpoll.DispatchPool, "inline": netpoll.DispatchInline, "each": netpoll.DispatchEach,
 	}
 )
 
@@ -65,7 +65,7 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.addr, "addr", "127.0.0.1:9000", "TCP address to listen on")
 	trigger := fs.String("trigger", def.Trigger.String(), "epoll trigger: level, edge or oneshot")
 	wait := fs.String("wait", def.Wait.String(), "poller wait strategy: block, spin or runtime")
-	dispatch := fs.String("dispatch", def.Dispatch.String(), "where handlers run: pool or inline")
+	dispatch := fs.String("dispatch", def.Dispatch.String(), "where handlers run: pool, inline or each")
 	pollers := fs.Int("pollers", 0, "number of pollers (0: GOMAXPROCS)")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long a graceful shutdown waits for connections to become idle")
@@ -90,7 +90,7 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 		case "wait":
 			o, bad = pick(f.Name, *wait, waits, netpoll.WithWait, "block, spin or runtime")
 		case "dispatch":
-			o, bad = pick(f.Name, *dispatch, dispatches, netpoll.WithDispatch, "pool or inline")
+			o, bad = pick(f.Name, *dispatch, dispatches, netpoll.WithDispatch, "pool, inline or each")
 		case "pollers":
 			if *pollers < 0 {
 				bad = fmt.Errorf("bad -pollers %d: want 0 (GOMAXPROCS) or more", *pollers)

@@ -12,7 +12,7 @@ import (
 type Options struct {
 	Trigger  string // lt, et, oneshot
 	Wait     string // block, spin, runtime
-	Dispatch string // pool, inline
+	Dispatch string // pool, each, inline
 	Pollers  int    // 0: default
 	Echo     string // upoll-echo handler: copy (default) or slice (zero-copy)
 }
@@ -20,7 +20,7 @@ type Options struct {
 var optionValues = map[string][]string{
 	"trigger":  {"lt", "et", "oneshot"},
 	"wait":     {"block", "spin", "runtime"},
-	"dispatch": {"pool", "inline"},
+	"dispatch": {"pool", "each", "inline"},
 	"echo":     {"copy", "slice"},
 }
 

@@ -45,6 +45,8 @@ func upollOptions(s string) ([]netpoll.Option, bool, error) {
 		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchPool))
 	case "inline":
 		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchInline))
+	case "each":
+		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchEach))
 	}
 	if o.Pollers > 0 {
 		opts = append(opts, netpoll.WithPollers(o.Pollers))
