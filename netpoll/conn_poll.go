@@ -3,7 +3,6 @@ package netpoll
 import (
 	"errors"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -133,7 +132,7 @@ func (c *Conn) fill(trig Trigger) (n int, more, eof bool, err error) {
 		}
 		n += m
 		p.ctr.bytesIn.Add(uint64(m))
-		c.lastActive.Store(time.Now().UnixNano())
+		c.touch()
 		if m >= size && size < maxReadSize {
 			c.readSize = uint32(size * 2)
 		}
@@ -186,7 +185,7 @@ func (c *Conn) writeOut() (int, error) {
 		}
 	}
 	if total > 0 {
-		c.lastActive.Store(time.Now().UnixNano())
+		c.touch()
 	}
 	return total, nil
 }

@@ -71,7 +71,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			}
 		}
 		if n == len(p) {
-			c.lastActive.Store(time.Now().UnixNano())
+			c.touch()
 			return n, nil
 		}
 	}
