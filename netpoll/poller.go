@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,10 @@ func minWait(a, b int) int {
 
 func (p *poller) run() {
 	defer close(p.done)
+	// Nobody rescues batched runs once the loop is gone: give each run
+	// still unclaimed a task of its own, so that its OnDisconnect is
+	// delivered even if every task of its batch is stuck.
+	defer p.rescue(math.MaxInt64)
 	spins := 0
 	for !p.closing.Load() {
 		start := time.Now().UnixNano()
