@@ -144,8 +144,9 @@ func (ep *epoll) wait(events []unix.EpollEvent, msec int) (int, error) {
 // epoll_wait(0) and only returns false (park) after a poll found nothing.
 // That empty poll is one syscall per pass at low load, and it cannot go:
 // parking without it (tried 2026-11-23) stalled echo at 10 connections
-// for good, since events still queued in this epoll from before the
-// last poll raise no new edge in the runtime's.
+// for good: events still queued in this epoll (level-triggered ones
+// are re-queued after each report) evidently raise no new edge in the
+// runtime's epoll.
 func (ep *epoll) waitRuntime(events []unix.EpollEvent, deadline time.Time) (n int, parked bool, err error) {
 	if !deadline.Equal(ep.deadline) {
 		if err := ep.file.SetReadDeadline(deadline); err != nil {
