@@ -54,16 +54,17 @@
 // In absolute terms, at 1000 connections x 64 B, batching took the
 // server from 20.0 to 17.2 µs a message and from 38k to 57k messages/s
 // (the standard library: 13.3-15.7 µs, 64-73k); p99 was alike (39-64 ms
-// both ways). Earlier rounds, with a pool task per run (what each is
-// now), measured the other switches at 64 B:
+// both ways). Wait strategy x dispatch at 1000 connections x 64 B, all
+// in one run (6 interleaved rounds, UPOLL=wait=...,dispatch=...), CPU
+// per message / p99 / messages per second, each against net:
 //
-//	setting                          100 conns   1000 conns
-//	pool dispatch, WaitBlock            1.19x       1.14x
-//	pool dispatch, WaitRuntime          1.11x       1.28x
-//	pool dispatch, WaitSpin               -         1.36x
-//	pool dispatch, edge-triggered       1.31x       1.49x
-//	inline dispatch, WaitBlock          0.92x       0.96x
-//	inline dispatch, WaitRuntime        0.87x    0.94-1.03x
+//	wait \ dispatch     pool               each               inline
+//	block           1.27x 1.36x 0.85x  1.33x 1.52x 0.83x  1.07x 1.07x 0.94x
+//	spin            1.31x 1.40x 0.83x  1.42x 1.44x 0.80x  1.04x 1.11x 0.97x
+//	runtime         1.18x 1.31x 0.92x  1.27x 1.32x 0.88x  1.06x 1.15x 0.93x
+//
+// Edge triggering measured 1.31x (100 conns) and 1.49x (1000) with a
+// task per run, against 1.11x and 1.28x level-triggered.
 //
 // Per message upoll makes exactly one readv and one writev and about
 // 0.015 epoll_wait calls (67 events per wait at 1000 connections): the
@@ -71,7 +72,12 @@
 // dispatch upoll's own user-space work is about 2 µs a message. Handing
 // a handler to the pool cost 3-7 µs more with a task per run (a
 // goroutine wake-up, often on the other core); DispatchPool's batches
-// (see runBatch) recover about half of that.
+// (see runBatch) recover about half of that. At 10 connections a poller
+// pass finds about one event, so batching cannot help, and each message
+// also pays the poller's park and wake-up in the runtime and the empty
+// epoll_wait(0) before it parks: the bench harness measured 1.2-1.5x the
+// standard library's CPU per message there (inline 1.17x, WaitBlock
+// 1.84x, WaitSpin 4.46x, which burns its spins on an idle poller).
 //
 // Defaults and why: DispatchPool, because a handler may block (the
 // nocopy Reader waits for a whole frame), and an inline handler that
@@ -79,9 +85,9 @@
 // for handlers that only use what is buffered. Batched, because it cost
 // less CPU than a task per run in every case measured, and a blocking
 // handler delays the runs batched with it by RescueDelay at most.
-// WaitRuntime, because a
-// poller parked in the runtime's netpoller holds no OS thread and wakes
-// on the P that runs what it readies: http.Server on the nethttp adapter
+// WaitRuntime, because a poller parked in the runtime's netpoller holds
+// no OS thread and wakes on the P that runs what it readies, and it was
+// the cheapest wait with the pool above: http.Server on the nethttp adapter
 // serves 1.24x the standard library's requests/s at 10 connections with
 // it, and 0.51x with WaitBlock. Level-triggered, because edge-triggered
 // measured 10-30% more CPU per message: it reads until EAGAIN, one more
