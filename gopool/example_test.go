@@ -1,6 +1,7 @@
 package gopool_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/upoll/upoll/gopool"
@@ -38,4 +39,23 @@ func ExampleSerial() {
 	// task 0
 	// task 1
 	// task 2
+}
+
+// With FailFast a full pool refuses work at once instead of waiting,
+// and TryGo refuses under any policy: the caller decides what to do.
+func ExampleWithPolicy() {
+	p, err := gopool.New(gopool.WithCapacity(1), gopool.WithPolicy(gopool.FailFast))
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	hold, started := make(chan struct{}), make(chan struct{})
+	p.Go(func() { close(started); <-hold }) // takes the only worker
+	<-started
+	fmt.Println(p.Go(func() {}))
+	fmt.Println(errors.Is(p.TryGo(func() {}), gopool.ErrPoolOverload))
+	close(hold)
+	// Output:
+	// gopool: pool overloaded
+	// true
 }
