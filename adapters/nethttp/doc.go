@@ -71,8 +71,8 @@
 // higher): requests/s met at both counts, p99 met at 50 but not at 1,000
 // connections, idle memory about 270 B per connection higher. Those
 // bytes are the adapter's own: the netpoll.Conn (352 B) and, while
-// http.Server's goroutine waits in Read, a waiter (a channel and a
-// timer for the deadline), against net's netFD and two TCPAddrs (its
+// http.Server's goroutine waits in Read, a waiter (a channel, and a
+// timer when a deadline is set), against net's netFD and two TCPAddrs (its
 // pollDesc and deadline timer live outside the Go heap). net/http's own
 // goroutine and bufio buffers (about 8 KB of stack and 8 KB of buffers)
 // dominate both. An earlier set of seven runs at load average 15 gave
