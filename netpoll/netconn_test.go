@@ -83,8 +83,8 @@ func TestReadDeadline(t *testing.T) {
 	for _, trig := range allTriggers {
 		t.Run(trig.String(), func(t *testing.T) {
 			c, cl := acceptPair(t, WithTrigger(trig))
+			start := time.Now() // before the deadline: a late goroutine cannot shorten d
 			c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-			start := time.Now()
 			_, err := c.Read(make([]byte, 1))
 			if !isTimeout(err) {
 				t.Fatalf("Read = %v (%T); want *net.OpError timeout", err, err)

@@ -114,7 +114,7 @@ func TestSlowlorisNative(t *testing.T) {
 			return nil // waits for a full line without blocking: leaves it buffered
 		}, netpoll.WithIdleTimeout(timeout))
 		cut := trickle(t, n.addr, slowlorisConns(), msg)
-		checkCuts(t, cut, timeout-50*time.Millisecond, timeout+2*time.Second)
+		checkCuts(t, cut, timeout-50*time.Millisecond, timeout+4*time.Second)
 		waitReclaimed(t, n, len(cut), func(err error) bool { return errors.Is(err, netpoll.ErrIdleTimeout) })
 	})
 	t.Run("read", func(t *testing.T) {
@@ -127,7 +127,7 @@ func TestSlowlorisNative(t *testing.T) {
 			return r.Release()
 		}, netpoll.WithReadTimeout(timeout))
 		cut := trickle(t, n.addr, slowlorisConns(), msg)
-		checkCuts(t, cut, timeout-50*time.Millisecond, timeout+2*time.Second)
+		checkCuts(t, cut, timeout-50*time.Millisecond, timeout+4*time.Second)
 		waitReclaimed(t, n, len(cut), func(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) })
 	})
 }
