@@ -101,7 +101,7 @@ func TestResetMidStream(t *testing.T) {
 					if !errors.Is(o.err, syscall.ECONNRESET) && !errors.Is(o.err, syscall.EPIPE) && !errors.Is(o.err, net.ErrClosed) {
 						t.Logf("handler error (unexpected kind, still a failure of the conn): %v", o.err)
 					}
-					if d := o.at.Sub(resetAt); d > 2*time.Second {
+					if d := o.at.Sub(resetAt); d > 5*time.Second { // half the 10 s timeout it would otherwise hit
 						t.Errorf("handler noticed the reset %v after it", d)
 					}
 				case <-time.After(15 * time.Second):
