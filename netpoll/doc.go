@@ -77,7 +77,9 @@
 // also pays the poller's park and wake-up in the runtime and the empty
 // epoll_wait(0) before it parks: the bench harness measured 1.2-1.5x the
 // standard library's CPU per message there (inline 1.17x, WaitBlock
-// 1.84x, WaitSpin 4.46x, which burns its spins on an idle poller).
+// 1.45-1.5x, WaitSpin 4.46x, which burns its spins on an idle poller).
+// WaitBlock measured 2.0-2.3x there before it learned to yield its P to
+// the goroutines a pass readied before blocking in epoll_wait.
 //
 // Defaults and why: DispatchPool, because a handler may block (the
 // nocopy Reader waits for a whole frame), and an inline handler that
@@ -88,8 +90,10 @@
 // WaitRuntime, because a poller parked in the runtime's netpoller holds
 // no OS thread and wakes on the P that runs what it readies, and it was
 // the cheapest wait with the pool above: http.Server on the nethttp adapter
-// serves 1.24x the standard library's requests/s at 10 connections with
-// it, and 0.51x with WaitBlock. Level-triggered, because edge-triggered
+// served 1.24x the standard library's requests/s at 10 connections with
+// it and 0.51x with WaitBlock as it first was; WaitBlock now yields
+// before blocking and serves 0.90-0.95x there, WaitRuntime 0.99-1.03x
+// in the same runs. Level-triggered, because edge-triggered
 // measured 10-30% more CPU per message: it reads until EAGAIN, one more
 // read per event when messages are small.
 //

@@ -208,6 +208,19 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			return n, err
 		}
 		*spins = 0
+	case WaitBlock:
+		if msec != 0 {
+			// Poll once more, then let the goroutines this pass readied
+			// (handlers, blocked readers) run on this P before the thread
+			// blocks in epoll_wait holding it: otherwise they wait for
+			// another P to steal them or for sysmon to retake this one.
+			// Measured at 10 echo connections: 2.0-2.3x the standard
+			// library's CPU per message without the yield, 1.45-1.5x with.
+			if n, err := p.ep.wait(p.events, 0); n != 0 || err != nil {
+				return n, err
+			}
+			runtime.Gosched()
+		}
 	case WaitRuntime:
 		if msec != 0 {
 			var dl time.Time
