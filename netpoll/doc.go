@@ -55,13 +55,21 @@
 // server from 20.0 to 17.2 µs a message and from 38k to 57k messages/s
 // (the standard library: 13.3-15.7 µs, 64-73k); p99 was alike (39-64 ms
 // both ways). Wait strategy x dispatch at 1000 connections x 64 B, all
-// in one run (6 interleaved rounds, UPOLL=wait=...,dispatch=...), CPU
+// in one run (5 interleaved rounds, UPOLL=wait=...,dispatch=...), CPU
 // per message / p99 / messages per second, each against net:
 //
 //	wait \ dispatch     pool               each               inline
-//	block           1.27x 1.36x 0.85x  1.33x 1.52x 0.83x  1.07x 1.07x 0.94x
-//	spin            1.31x 1.40x 0.83x  1.42x 1.44x 0.80x  1.04x 1.11x 0.97x
-//	runtime         1.18x 1.31x 0.92x  1.27x 1.32x 0.88x  1.06x 1.15x 0.93x
+//	block           1.07x 1.17x 0.98x  1.17x 1.46x 0.95x  0.98x 1.09x 0.96x
+//	spin            1.34x 1.44x 0.82x  1.40x 1.47x 0.80x  1.06x 1.18x 0.94x
+//	runtime         1.16x 1.29x 0.90x  1.21x 1.33x 0.89x  1.08x 1.06x 0.93x
+//
+// WaitSpin's row predates its yield: with runtime.Gosched on every empty
+// poll, spin with the pool measured 1.16x here instead of 1.28x (3
+// rounds), and 1.29x instead of 4.46x at 10 connections. WaitBlock, the
+// cheapest at 1000 connections, loses at 10 (1.45-1.5x against
+// WaitRuntime's 1.06-1.30x for echo, 0.90-0.95x against 0.99-1.03x
+// requests/s for http.Server on the adapter), so WaitRuntime stays the
+// default.
 //
 // Edge triggering measured 1.31x (100 conns) and 1.49x (1000) with a
 // task per run, against 1.11x and 1.28x level-triggered.
@@ -77,9 +85,10 @@
 // also pays the poller's park and wake-up in the runtime and the empty
 // epoll_wait(0) before it parks: the bench harness measured 1.2-1.5x the
 // standard library's CPU per message there (inline 1.17x, WaitBlock
-// 1.45-1.5x, WaitSpin 4.46x, which burns its spins on an idle poller).
-// WaitBlock measured 2.0-2.3x there before it learned to yield its P to
-// the goroutines a pass readied before blocking in epoll_wait.
+// 1.45-1.5x, WaitSpin 1.29x). Before they learned to yield their P to
+// the goroutines a pass readied (WaitBlock before it blocks in
+// epoll_wait, WaitSpin on every empty poll) they measured 2.0-2.3x and
+// 4.46x there.
 //
 // Defaults and why: DispatchPool, because a handler may block (the
 // nocopy Reader waits for a whole frame), and an inline handler that
@@ -88,12 +97,13 @@
 // less CPU than a task per run in every case measured, and a blocking
 // handler delays the runs batched with it by RescueDelay at most.
 // WaitRuntime, because a poller parked in the runtime's netpoller holds
-// no OS thread and wakes on the P that runs what it readies, and it was
-// the cheapest wait with the pool above: http.Server on the nethttp adapter
+// no OS thread and wakes on the P that runs what it readies, and it does
+// best where connections are few: http.Server on the nethttp adapter
 // served 1.24x the standard library's requests/s at 10 connections with
 // it and 0.51x with WaitBlock as it first was; WaitBlock now yields
 // before blocking and serves 0.90-0.95x there, WaitRuntime 0.99-1.03x
-// in the same runs. Level-triggered, because edge-triggered
+// in the same runs. With many busy connections WaitBlock is the cheaper
+// (table above): UPOLL=wait=block. Level-triggered, because edge-triggered
 // measured 10-30% more CPU per message: it reads until EAGAIN, one more
 // read per event when messages are small.
 //

@@ -202,6 +202,8 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			n, err := p.ep.wait(p.events, 0)
 			if n == 0 && err == nil {
 				*spins++
+				// Spin politely: what the last pass readied runs first.
+				runtime.Gosched()
 				return 0, nil
 			}
 			*spins = 0
