@@ -51,6 +51,7 @@ type poller struct {
 	ready     []*Conn     // DispatchPool runs made ready by this pass
 	batches   []*runBatch // started batches that may hold unclaimed runs
 	claimants int         // pool tasks per batch at most (GOMAXPROCS)
+	lastN     int         // events the last wait returned
 	vecs      [maxVecs][]byte
 	nextSweep int64
 }
@@ -164,6 +165,7 @@ func (p *poller) run() {
 		start := time.Now().UnixNano()
 		msec := p.timeout(start)
 		n, err := p.wait(msec, &spins)
+		p.lastN = n
 		if err != nil {
 			// Only EBADF/EINVAL are possible, i.e. a bug or the fd was
 			// closed under us; waiting again would spin.
@@ -224,6 +226,12 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			runtime.Gosched()
 		}
 	case WaitRuntime:
+		if msec != 0 && p.lastN >= busyPass {
+			// A busy pass readied several goroutines: let them run on
+			// this P before polling again, so that the next poll finds
+			// what they provoke instead of parking in between.
+			runtime.Gosched()
+		}
 		if msec != 0 {
 			var dl time.Time
 			if msec > 0 {
@@ -374,3 +382,10 @@ func (p *poller) close() {
 	<-p.done
 	p.ep.close()
 }
+
+// busyPass is how many events make a pass busy enough for WaitRuntime to
+// yield before it polls again. Measured (BenchmarkEcho, 1000 conns x
+// 64 B, 6 interleaved rounds): CPU per message 1.14x the standard
+// library's without the yield, 1.03x with 2, 1.02x with 8; at 10
+// conns (bench harness, 2 rounds) 1.28-1.30x without, 1.18-1.28x with 2.
+const busyPass = 2
