@@ -43,7 +43,8 @@
 // (BenchmarkEcho in this package; server in a child process, CPU from
 // /proc; medians of 3 interleaved rounds on a 2-vCPU VM shared with
 // other work, so ratios move by about 0.1). Dispatch, with the default
-// WaitRuntime and level triggering (2026-11-23, UPOLL=dispatch=...):
+// WaitRuntime and level triggering, before the waits learned to yield
+// (2026-11-23, UPOLL=dispatch=...):
 //
 //	dispatch                 100 conns        1000 conns
 //	                        64 B   4 KiB     64 B   4 KiB
@@ -56,20 +57,26 @@
 // (the standard library: 13.3-15.7 µs, 64-73k); p99 was alike (39-64 ms
 // both ways). Wait strategy x dispatch at 1000 connections x 64 B, all
 // in one run (5 interleaved rounds, UPOLL=wait=...,dispatch=...), CPU
-// per message / p99 / messages per second, each against net:
+// per message / p99 / messages per second, each against net, after the
+// waits learned to yield their P (below):
 //
 //	wait \ dispatch     pool               each               inline
-//	block           1.07x 1.17x 0.98x  1.17x 1.46x 0.95x  0.98x 1.09x 0.96x
-//	spin            1.34x 1.44x 0.82x  1.40x 1.47x 0.80x  1.06x 1.18x 0.94x
-//	runtime         1.16x 1.29x 0.90x  1.21x 1.33x 0.89x  1.08x 1.06x 0.93x
+//	block           1.05x 1.22x 0.97x  1.18x 1.36x 0.91x  1.02x 1.08x 0.99x
+//	spin            1.05x 1.21x 0.99x  1.19x 1.31x 0.91x  1.07x 1.11x 0.97x
+//	runtime         1.05x 1.32x 0.94x  1.22x 1.32x 0.89x  0.95x 1.13x 1.00x
 //
-// WaitSpin's row predates its yield: with runtime.Gosched on every empty
-// poll, spin with the pool measured 1.16x here instead of 1.28x (3
-// rounds), and 1.29x instead of 4.46x at 10 connections. WaitBlock, the
-// cheapest at 1000 connections, loses at 10 (1.45-1.5x against
-// WaitRuntime's 1.06-1.30x for echo, 0.90-0.95x against 0.99-1.03x
-// requests/s for http.Server on the adapter), so WaitRuntime stays the
-// default.
+// Yielding the P matters as much as batching. A poller that readies
+// handler goroutines and then waits keeps them off its P: WaitBlock
+// blocked in epoll_wait holding the P, WaitSpin spun on it, WaitRuntime
+// polled again before they ran. Now WaitBlock polls once more and calls
+// runtime.Gosched before blocking, WaitSpin yields on every empty poll,
+// and WaitRuntime yields after a pass with 2 or more events. With the
+// pool at 1000 connections that took block from 1.27x to 1.05x, spin
+// from 1.34x to 1.05x and runtime from 1.16x to 1.05x (the same table
+// measured before); at 10 connections (bench harness) block from
+// 2.0-2.3x to 1.45-1.5x, spin from 4.46x to 1.29x, runtime from
+// 1.28-1.30x to 1.18-1.28x. WaitRuntime stays the default for its lead
+// at 10 connections and for http.Server on the adapter.
 //
 // Edge triggering measured 1.31x (100 conns) and 1.49x (1000) with a
 // task per run, against 1.11x and 1.28x level-triggered.
@@ -83,12 +90,9 @@
 // (see runBatch) recover about half of that. At 10 connections a poller
 // pass finds about one event, so batching cannot help, and each message
 // also pays the poller's park and wake-up in the runtime and the empty
-// epoll_wait(0) before it parks: the bench harness measured 1.2-1.5x the
-// standard library's CPU per message there (inline 1.17x, WaitBlock
-// 1.45-1.5x, WaitSpin 1.29x). Before they learned to yield their P to
-// the goroutines a pass readied (WaitBlock before it blocks in
-// epoll_wait, WaitSpin on every empty poll) they measured 2.0-2.3x and
-// 4.46x there.
+// epoll_wait(0) before it parks: the bench harness measured 1.18-1.3x
+// the standard library's CPU per message there with WaitRuntime (inline
+// 1.17x, WaitBlock 1.45-1.5x, WaitSpin 1.29x), cloudwego/netpoll 1.02-1.12x.
 //
 // Defaults and why: DispatchPool, because a handler may block (the
 // nocopy Reader waits for a whole frame), and an inline handler that
@@ -102,8 +106,7 @@
 // served 1.24x the standard library's requests/s at 10 connections with
 // it and 0.51x with WaitBlock as it first was; WaitBlock now yields
 // before blocking and serves 0.90-0.95x there, WaitRuntime 0.99-1.03x
-// in the same runs. With many busy connections WaitBlock is the cheaper
-// (table above): UPOLL=wait=block. Level-triggered, because edge-triggered
+// in the same runs. Level-triggered, because edge-triggered
 // measured 10-30% more CPU per message: it reads until EAGAIN, one more
 // read per event when messages are small.
 //
