@@ -56,27 +56,30 @@
 //	go test -c -o /tmp/nethttp.test ./adapters/nethttp
 //	/tmp/nethttp.test -test.run '^$' -test.bench 'Hello|Idle' -test.benchtime=2s
 //
-// on the project's 2-vCPU VM (2026-11-23 14:10 UTC, load average 1-2,
-// go1.26.8; netpoll's defaults, WaitRuntime). upoll/std ratio per run,
-// median (range), and the medians themselves:
+// on the project's 2-vCPU VM (go1.26.8, netpoll's defaults: WaitRuntime,
+// batched pool dispatch). upoll/std ratio per run, median (range), and
+// the medians themselves, for two sets of seven on 2026-11-23: at 14:10
+// UTC (load average 1-2) and at 14:43, after netpoll's waits learned to
+// yield their P:
 //
 //	                 req/s              p99 latency        CPU per request
-//	50 conns         1.02 (0.89-1.25)   0.91 (0.76-1.17)   0.99 (0.80-1.17)
-//	                 57.6k vs 55.7k     3.8 vs 3.9 ms      31.5 vs 32.0 µs
-//	1,000 conns      1.06 (1.01-1.10)   1.17 (1.14-1.27)   1.02 (0.99-1.09)
-//	                 43.9k vs 41.0k     42 vs 36 ms        40.5 vs 39.5 µs
-//	idle conn        17.95 KB vs 17.69 KB per connection (ratio 1.015, 1.00-1.02)
+//	50 conns  14:10  1.02 (0.89-1.25)   0.91 (0.76-1.17)   0.99 (0.80-1.17)
+//	          14:43  0.96 (0.81-1.15)   1.12 (0.80-1.44)   1.01 (0.94-1.17)
+//	1000      14:10  1.06 (1.01-1.10)   1.17 (1.14-1.27)   1.02 (0.99-1.09)
+//	          14:43  1.11 (1.09-1.30)   1.08 (0.59-1.20)   1.00 (0.98-1.05)
+//	idle conn 14:10  17.95 vs 17.69 KB per connection, 1.015 (1.00-1.02)
+//	          14:43  18.04 vs 17.98 KB per connection, 1.003 (0.99-1.01)
 //
 // Against the goals (>= 0.95x requests/s, p99 <= 1.1x, idle memory no
-// higher): requests/s met at both counts, p99 met at 50 but not at 1,000
-// connections, idle memory about 270 B per connection higher. Those
+// higher): requests/s is met in both sets; p99 is over 1.1x in each set
+// at one of the two counts; idle memory is 0.3-1.5% higher. The idle
 // bytes are the adapter's own: the netpoll.Conn (352 B) and, while
 // http.Server's goroutine waits in Read, a waiter (a channel, and a
-// timer when a deadline is set), against net's netFD and two TCPAddrs (its
-// pollDesc and deadline timer live outside the Go heap). net/http's own
-// goroutine and bufio buffers (about 8 KB of stack and 8 KB of buffers)
-// dominate both. An earlier set of seven runs at load average 15 gave
-// 0.86x requests/s and 1.22x p99 at 50 connections and 1.41x and 0.87x
-// at 1,000: on this machine the figures move with its load, so compare
-// ratios from one run only.
+// timer when a deadline is set), against net's netFD and two TCPAddrs
+// (its pollDesc and deadline timer live outside the Go heap). net/http's
+// own goroutine and bufio buffers (about 8 KB of stack and 8 KB of
+// buffers) dominate both. An earlier set of seven runs at load average 15
+// gave 0.86x requests/s and 1.22x p99 at 50 connections and 1.41x and
+// 0.87x at 1,000: on this machine the figures move with its load, so
+// compare ratios from one run only.
 package nethttp
