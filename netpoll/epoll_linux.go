@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +46,10 @@ type epoll struct {
 	file     *os.File
 	rc       syscall.RawConn
 	deadline time.Time // last deadline set on file
+
+	// calls counts epoll_wait syscalls, the empty polls of the wait
+	// strategies included (the poller's EpollWaits counter).
+	calls *atomic.Uint64
 
 	// mu makes closing the epoll fd exclusive with epoll_ctl from other
 	// goroutines, so an fd number reused after close is never touched.
@@ -128,6 +133,9 @@ func (ep *epoll) del(fd int) error {
 func (ep *epoll) wait(events []unix.EpollEvent, msec int) (int, error) {
 	for {
 		n, err := unix.EpollWait(ep.fd, events, msec)
+		if ep.calls != nil {
+			ep.calls.Add(1)
+		}
 		if err == unix.EINTR {
 			continue
 		}

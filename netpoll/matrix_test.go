@@ -117,3 +117,26 @@ func TestCountersAddUp(t *testing.T) {
 		t.Errorf("expvar shows BytesIn=%d TotalConns=%d, want %d and %d", got.BytesIn, got.TotalConns, total, conns)
 	}
 }
+
+// TestEpollWaitsCountSyscalls checks that EpollWaits counts epoll_wait
+// syscalls, not waits: with WaitRuntime every park follows an empty
+// epoll_wait(0) and is followed by the one that finds the event, so an
+// exchange at a time must show at least two calls per park.
+func TestEpollWaitsCountSyscalls(t *testing.T) {
+	s, addr := startServer(t, echoHandler, WithPollers(1), WithWait(WaitRuntime))
+	c := dialTCP(t, addr)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4)
+	for range 20 {
+		io.WriteString(c, "ping")
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // let the poller park
+	}
+	st := s.Stats()
+	t.Logf("epoll_wait calls %d, parks %d, events %d", st.EpollWaits, st.Parks, st.Events)
+	if st.Parks == 0 || st.EpollWaits < 2*st.Parks {
+		t.Fatalf("EpollWaits %d for %d parks: want at least two syscalls per park", st.EpollWaits, st.Parks)
+	}
+}

@@ -70,6 +70,7 @@ func newPoller(id int, cfg *config) (*poller, error) {
 		// One task per P can keep every core busy with a batch.
 		claimants: runtime.GOMAXPROCS(0),
 	}
+	ep.calls = &p.ctr.epollWaits
 	if cfg.IdleTimeout > 0 {
 		p.minIdle.Store(int64(cfg.IdleTimeout))
 	}

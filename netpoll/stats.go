@@ -135,10 +135,10 @@ func (c *pollerCounters) snapshot() PollerStats {
 	}
 }
 
-// recordWait records one epoll_wait that returned n events. Only the
-// poller goroutine calls it, so the max needs no CAS.
+// recordWait records one wait that returned n events (its epoll_wait
+// calls are counted by the epoll itself). Only the poller goroutine
+// calls it, so the max needs no CAS.
 func (c *pollerCounters) recordWait(n int) {
-	c.epollWaits.Add(1)
 	if n > 0 {
 		c.events.Add(uint64(n))
 		if uint64(n) > c.maxEventsPerWait.Load() {
