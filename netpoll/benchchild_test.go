@@ -155,37 +155,21 @@ func startBenchServer(kind string) (string, *Server, func(), error) {
 	return "", nil, nil, fmt.Errorf("%s=%q: want upoll or stdnet", benchChildEnv, kind)
 }
 
-// startUpollEcho serves benchEchoHandler with the default configuration
-// as changed by UPOLL (which the child inherits from the benchmark).
+// startUpollEcho serves echoHandler (the handler of examples/echo) with
+// the default configuration as changed by UPOLL (which the child
+// inherits from the benchmark).
 func startUpollEcho() (string, *Server, func(), error) {
 	ln, err := Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, nil, err
 	}
-	s, err := NewServer(benchEchoHandler)
+	s, err := NewServer(echoHandler)
 	if err != nil {
 		ln.Close()
 		return "", nil, nil, err
 	}
 	go s.Serve(ln)
 	return ln.Addr().String(), s, func() { s.Close() }, nil
-}
-
-// benchEchoHandler is the handler of examples/echo: copy what is
-// buffered into the output buffer, release the input, writev it back.
-func benchEchoHandler(c *Conn) error {
-	r, w := c.Reader(), c.Writer()
-	b, err := r.Next(r.Len())
-	if err != nil {
-		return err
-	}
-	if _, err := w.WriteBinary(b); err != nil {
-		return err
-	}
-	if err := r.Release(); err != nil {
-		return err
-	}
-	return w.Flush()
 }
 
 // startStdEcho is the usual goroutine-per-connection echo on the

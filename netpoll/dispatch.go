@@ -88,7 +88,12 @@ func (c *Conn) dispatch() {
 		c.run(0)
 		return
 	}
-	t := time.Now().UnixNano()
+	c.dispatchAt(time.Now().UnixNano())
+}
+
+// dispatchAt submits the runner to the pool; t is when the run was
+// queued (unix ns), for the handler queue wait.
+func (c *Conn) dispatchAt(t int64) {
 	if err := c.owner.cfg.Pool.TryGo(func() { c.run(t) }); err != nil {
 		c.p.backlog.push(c, t)
 	}

@@ -57,7 +57,9 @@ type epoll struct {
 	closed bool
 }
 
-func newEpoll(runtimeWait bool) (*epoll, error) {
+// newEpoll makes an epoll instance with its wake-up eventfd; calls
+// counts its epoll_wait syscalls.
+func newEpoll(runtimeWait bool, calls *atomic.Uint64) (*epoll, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -67,7 +69,7 @@ func newEpoll(runtimeWait bool) (*epoll, error) {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	ep := &epoll{fd: fd, efd: efd}
+	ep := &epoll{fd: fd, efd: efd, calls: calls}
 	ev := unix.EpollEvent{Events: evIn, Fd: tagWake}
 	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		unix.Close(efd)
@@ -133,9 +135,7 @@ func (ep *epoll) del(fd int) error {
 func (ep *epoll) wait(events []unix.EpollEvent, msec int) (int, error) {
 	for {
 		n, err := unix.EpollWait(ep.fd, events, msec)
-		if ep.calls != nil {
-			ep.calls.Add(1)
-		}
+		ep.calls.Add(1)
 		if err == unix.EINTR {
 			continue
 		}

@@ -57,20 +57,19 @@ type poller struct {
 }
 
 func newPoller(id int, cfg *config) (*poller, error) {
-	ep, err := newEpoll(cfg.Wait == WaitRuntime)
-	if err != nil {
-		return nil, err
-	}
 	p := &poller{
 		id:     id,
-		ep:     ep,
 		cfg:    cfg,
 		done:   make(chan struct{}),
 		events: make([]unix.EpollEvent, maxEvents),
 		// One task per P can keep every core busy with a batch.
 		claimants: runtime.GOMAXPROCS(0),
 	}
-	ep.calls = &p.ctr.epollWaits
+	ep, err := newEpoll(cfg.Wait == WaitRuntime, &p.ctr.epollWaits)
+	if err != nil {
+		return nil, err
+	}
+	p.ep = ep
 	if cfg.IdleTimeout > 0 {
 		p.minIdle.Store(int64(cfg.IdleTimeout))
 	}
@@ -137,7 +136,13 @@ func (p *poller) sweepWait(now int64) int {
 	if p.nextSweep == 0 {
 		p.nextSweep = now + int64(period)
 	}
-	left := p.nextSweep - now
+	return msUntil(p.nextSweep, now)
+}
+
+// msUntil is the epoll_wait timeout that ends at deadline (unix ns): ms
+// rounded up, 0 when it has passed.
+func msUntil(deadline, now int64) int {
+	left := deadline - now
 	if left <= 0 {
 		return 0
 	}

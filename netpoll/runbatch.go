@@ -1,9 +1,6 @@
 package netpoll
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "sync/atomic"
 
 // DispatchPool batches the handler runs that one pass of the poller
 // makes ready. Submitting a pool task per connection costs a goroutine
@@ -63,7 +60,7 @@ func (p *poller) flushReady(now int64) {
 	case 0:
 		return
 	case 1:
-		r[0].dispatch()
+		r[0].dispatchAt(now)
 	default:
 		p.startBatch(&runBatch{conns: append([]*Conn(nil), r...), queuedAt: now}, now)
 	}
@@ -76,9 +73,10 @@ func (p *poller) flushReady(now int64) {
 // finds the pool full.
 func (p *poller) startBatch(b *runBatch, now int64) {
 	pool := b.conns[0].owner.cfg.Pool
+	drain := b.drain // one method value for every task
 	started := 0
 	for range min(len(b.conns), p.claimants) {
-		if pool.TryGo(b.drain) != nil {
+		if pool.TryGo(drain) != nil {
 			break
 		}
 		started++
@@ -107,7 +105,7 @@ func (p *poller) rescue(now int64) {
 		case now >= b.rescueAt:
 			for c := b.claim(); c != nil; c = b.claim() {
 				p.ctr.rescues.Add(1)
-				c.dispatch()
+				c.dispatchAt(b.queuedAt)
 			}
 		default:
 			kept = append(kept, b)
@@ -118,18 +116,11 @@ func (p *poller) rescue(now int64) {
 }
 
 // rescueWait is how long the next wait may block before a rescue is
-// due, in ms rounded up (-1: no batch outstanding).
+// due, in ms rounded up (-1: no batch outstanding). Batches are appended
+// as they start and rescue keeps their order, so the first is due first.
 func (p *poller) rescueWait(now int64) int {
 	if len(p.batches) == 0 {
 		return -1
 	}
-	first := p.batches[0].rescueAt
-	for _, b := range p.batches[1:] {
-		first = min(first, b.rescueAt)
-	}
-	left := time.Duration(first - now)
-	if left <= 0 {
-		return 0
-	}
-	return int((left + time.Millisecond - 1) / time.Millisecond)
+	return msUntil(p.batches[0].rescueAt, now)
 }

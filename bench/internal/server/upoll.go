@@ -23,33 +23,13 @@ func upollOptions(s string) ([]netpoll.Option, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	var opts []netpoll.Option
-	switch o.Trigger {
-	case "lt":
-		opts = append(opts, netpoll.WithTrigger(netpoll.LevelTriggered))
-	case "et":
-		opts = append(opts, netpoll.WithTrigger(netpoll.EdgeTriggered))
-	case "oneshot":
-		opts = append(opts, netpoll.WithTrigger(netpoll.OneShot))
-	}
-	switch o.Wait {
-	case "block":
-		opts = append(opts, netpoll.WithWait(netpoll.WaitBlock))
-	case "spin":
-		opts = append(opts, netpoll.WithWait(netpoll.WaitSpin))
-	case "runtime":
-		opts = append(opts, netpoll.WithWait(netpoll.WaitRuntime))
-	}
-	switch o.Dispatch {
-	case "pool":
-		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchPool))
-	case "inline":
-		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchInline))
-	case "each":
-		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchEach))
-	}
-	if o.Pollers > 0 {
-		opts = append(opts, netpoll.WithPollers(o.Pollers))
+	// The netpoll keys mean what netpoll's UPOLL override says they
+	// mean: let its parser turn them into options.
+	np := o
+	np.Echo = ""
+	opts, err := netpoll.ParseEnv(np.String())
+	if err != nil {
+		return nil, false, err
 	}
 	return opts, o.Echo == "slice", nil
 }
