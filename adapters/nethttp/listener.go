@@ -7,9 +7,9 @@ import (
 	"github.com/upoll/upoll/netpoll"
 )
 
-// acceptQueue is how many accepted connections may wait for Accept before
-// the poller's accept path waits for the application (the kernel's listen
-// backlog then absorbs the rest, as with Go's net).
+// acceptQueue is how many accepted connections may wait for Accept in the
+// queue; beyond it (an application that stopped calling Accept) each one
+// waits in a goroutine of its own, so the poller never waits for Accept.
 const acceptQueue = 1024
 
 // listener is a net.Listener whose connections are served by a netpoll
@@ -67,7 +67,16 @@ func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) 
 		}
 	}
 	onConnect, onDisconnect := user.OnConnect, user.OnDisconnect
-	opts = append(opts[:len(opts):len(opts)],
+	opts = opts[:len(opts):len(opts)]
+	if onConnect == nil && onDisconnect == nil {
+		// The Server has no handler, so dispatch decides only where the
+		// hooks run. Ours never block (push falls back to a goroutine when
+		// the queue is full): run them on the poller. On the pool, a burst
+		// of N connects left up to N workers idling until they expire
+		// (measured: ~450 goroutines, 3.7 MB, after 5,000 connects).
+		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchInline))
+	}
+	opts = append(opts,
 		netpoll.WithOnConnect(func(c *netpoll.Conn) {
 			if onConnect != nil {
 				onConnect(c)
@@ -113,12 +122,28 @@ func (l *listener) push(c *netpoll.Conn) {
 	l.mu.Unlock()
 	select {
 	case l.queue <- c:
+		l.queued()
+	default:
+		// The application is behind: wait for it off the poller.
+		go l.pushWait(c)
+	}
+}
+
+// pushWait queues c once Accept makes room, or closes it if the listener
+// closes first.
+func (l *listener) pushWait(c *netpoll.Conn) {
+	select {
+	case l.queue <- c:
+		l.queued()
 	case <-l.done:
 		c.Close()
-		return
 	}
-	// Close may have drained the queue just before our send; drain again
-	// so no connection is left in a queue nobody reads.
+}
+
+// queued runs after a send to the queue: Close may have drained the queue
+// just before it, so drain again and leave no connection in a queue
+// nobody reads.
+func (l *listener) queued() {
 	if l.isClosed() {
 		l.drain()
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -170,5 +171,129 @@ func TestListenCloseAtOnce(t *testing.T) {
 		if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("Accept after Close = %v; want net.ErrClosed", err)
 		}
+	}
+}
+
+// TestAcceptQueueOverflow connects more clients than the accept queue holds
+// before anyone calls Accept: every connection must still be handed out, in
+// working order, and closing the listener with some never accepted must
+// close those (the client sees EOF) and leave nothing behind.
+func TestAcceptQueueOverflow(t *testing.T) {
+	checkLeaks(t)
+	const extra = 64
+	ln, err := Listen("tcp", "127.0.0.1:0", netpoll.WithPollers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srv := Server(ln)
+	clients := make([]net.Conn, 0, acceptQueue+2*extra)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for range acceptQueue + 2*extra {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	if !waitFor(10*time.Second, func() bool { return srv.Stats().LiveConns == int64(len(clients)) }) {
+		t.Fatalf("server holds %d conns, want %d", srv.Stats().LiveConns, len(clients))
+	}
+	// Accept all but the last extra ones; each must carry its client's bytes.
+	byAddr := make(map[string]net.Conn, len(clients))
+	for _, c := range clients {
+		byAddr[c.LocalAddr().String()] = c
+	}
+	for i := range acceptQueue + extra {
+		sc, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("Accept %d: %v", i, err)
+		}
+		cc := byAddr[sc.RemoteAddr().String()]
+		if cc == nil {
+			t.Fatalf("Accept %d: unknown peer %v", i, sc.RemoteAddr())
+		}
+		delete(byAddr, sc.RemoteAddr().String())
+		msg := []byte(sc.RemoteAddr().String())
+		if _, err := cc.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(sc, got); err != nil || string(got) != string(msg) {
+			t.Fatalf("conn %d read %q, %v; want %q", i, got, err, msg)
+		}
+		sc.Close()
+	}
+	if len(byAddr) != extra {
+		t.Fatalf("%d conns not accepted, want %d", len(byAddr), extra)
+	}
+	ln.Close()
+	for _, cc := range byAddr {
+		cc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := cc.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("never-accepted conn after listener Close: Read = %d, %v; want EOF", n, err)
+		}
+	}
+}
+
+// TestConnectBurstGoroutines checks that a burst of connects costs no
+// goroutines of its own on the server side: the listener's hooks run on
+// the pollers, so after 2,000 connects the process holds about what it
+// held before plus one goroutine per accepted conn (the test's reader).
+// With the hooks on the pool it held several hundred idle workers more.
+func TestConnectBurstGoroutines(t *testing.T) {
+	const n = 2000
+	ln, err := Listen("tcp", "127.0.0.1:0", netpoll.WithPollers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	before := runtime.NumGoroutine()
+	accepted := make(chan net.Conn, n)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	clients := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	servers := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range servers {
+			c.Close()
+		}
+	}()
+	timeout := time.After(10 * time.Second)
+	for len(servers) < n {
+		select {
+		case c := <-accepted:
+			servers = append(servers, c)
+		case <-timeout:
+			t.Fatalf("accepted %d of %d", len(servers), n)
+		}
+	}
+	// The accept loop is one goroutine; allow a few for the runtime.
+	if grew := runtime.NumGoroutine() - before; grew > 20 {
+		t.Fatalf("%d connects left %d more goroutines; want about 1", n, grew)
 	}
 }
