@@ -191,12 +191,13 @@ func (c *Conn) selfConnected() bool {
 // waitConnect waits for the poller to report the connect's outcome.
 func (c *Conn) waitConnect(ctx context.Context) error {
 	w := waiterOf(&c.wwait)
+	stop := context.AfterFunc(ctx, w.post)
+	defer stop()
 	for c.flags.Load()&fConnecting != 0 {
-		select {
-		case <-w.ch:
-		case <-ctx.Done():
-			return mapCtxErr(ctx.Err())
+		if err := ctx.Err(); err != nil {
+			return mapCtxErr(err)
 		}
+		w.sleep(0)
 	}
 	if c.flags.Load()&fBroken != 0 {
 		return os.NewSyscallError("connect", unix.Errno(c.cerr.Load()))

@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -11,9 +12,20 @@ import (
 // connection's first blocking wait only, so idle connections that never
 // block pay nothing; the timer is reused (Reset), so deadline changes
 // and repeated waits allocate nothing.
+//
+// It is a one-token semaphore: notify posts the token unless one is
+// already posted, sleep takes it, waiting if there is none, so a
+// notification is never lost and extra ones collapse into one spurious
+// wake-up. The token is a sync.WaitGroup's count going from 1 to 0:
+// a channel would cost 96 bytes more per blocked connection (an idle
+// keep-alive conn of net/http is one), and a Mutex used the same way
+// spins before it parks, which a sleeper that usually waits long pays
+// for nothing. posted keeps Done from running twice (a negative count
+// panics) and Add from racing a Done.
 type waiter struct {
-	ch chan struct{} // capacity 1: a notification is never lost
-	t  *time.Timer
+	wg     sync.WaitGroup // count 1: no token; 0: token posted
+	posted atomic.Bool
+	t      *time.Timer // AfterFunc(notify), made on the first sleep with a deadline
 }
 
 // waiterOf returns the waiter in slot, making it on first use. The
@@ -24,44 +36,49 @@ func waiterOf(slot *atomic.Pointer[waiter]) *waiter {
 	if w := slot.Load(); w != nil {
 		return w
 	}
-	w := &waiter{ch: make(chan struct{}, 1)}
+	w := new(waiter)
+	w.wg.Add(1)
 	if slot.CompareAndSwap(nil, w) {
 		return w
 	}
 	return slot.Load()
 }
 
-// notify wakes the goroutine waiting on slot, if any; extra
-// notifications collapse into one spurious wake-up.
+// notify wakes the goroutine waiting on slot, if any.
 func notify(slot *atomic.Pointer[waiter]) {
 	if w := slot.Load(); w != nil {
-		select {
-		case w.ch <- struct{}{}:
-		default:
-		}
+		w.post()
+	}
+}
+
+func (w *waiter) post() {
+	if w.posted.CompareAndSwap(false, true) {
+		w.wg.Done()
 	}
 }
 
 // sleep blocks until notified or until deadline (unix ns; 0: none).
+// Callers re-check their condition after it returns: a wake-up may be
+// stale (posted for an earlier sleep, or by a timer that fired late).
 func (w *waiter) sleep(deadline int64) {
-	if deadline == 0 {
-		<-w.ch
-		return
+	if deadline != 0 {
+		d := time.Duration(deadline - time.Now().UnixNano())
+		if d <= 0 {
+			return
+		}
+		if w.t == nil {
+			w.t = time.AfterFunc(d, w.post)
+		} else {
+			w.t.Reset(d)
+		}
+		defer w.t.Stop()
 	}
-	d := time.Duration(deadline - time.Now().UnixNano())
-	if d <= 0 {
-		return
-	}
-	if w.t == nil {
-		w.t = time.NewTimer(d)
-	} else {
-		w.t.Reset(d)
-	}
-	select {
-	case <-w.ch:
-		w.t.Stop()
-	case <-w.t.C:
-	}
+	w.wg.Wait()
+	// Take the token: re-arm the count before clearing posted, so that a
+	// post in between finds posted still set and leaves the count alone
+	// (its wake-up is not lost: the caller re-checks its condition).
+	w.wg.Add(1)
+	w.posted.Store(false)
 }
 
 // deadlineOf combines an absolute deadline (unix ns, 0: none) with a
