@@ -38,12 +38,13 @@ type LinkBuffer struct {
 	// Flush). mark is the tail when the batch began: nodes after it are new.
 	// A Close under mu reads it while the batch is open, so Flush leaves it
 	// set and the consumer clears it, under mu, once the batch is closed.
-	mark    *node
-	book    *node // first node of the outstanding Book, if any
-	pending int   // bytes written in this batch, not yet published
-	booked  int   // bytes handed out by the outstanding Book
+	mark *node
+	book *node // first node of the outstanding Book, if any
 
 	cache *node // consumer: copies made by reads that cross nodes
+
+	pending int   // bytes written in this batch, not yet published
+	booked  int32 // bytes handed out by the outstanding Book (see maxBook)
 
 	// freeable is set by the consumer when it has drained a node, so that
 	// Release skips the lock when there is nothing to give back (a handler
@@ -53,7 +54,6 @@ type LinkBuffer struct {
 	// writing is the producer's own copy of batchOpen; the consumer must
 	// not read it (it reads batchOpen in length, with mu held).
 	writing bool
-	closed  atomic.Bool
 }
 
 // batchOpen is the bit of length that is set while the producer has a write
@@ -61,10 +61,18 @@ type LinkBuffer struct {
 // batch. The producer sets it with mu held (so that a Release or Close that
 // holds mu sees a stable "open"), and clears it without mu in the same add
 // that publishes the batch's bytes (see Flush).
+//
+// closedBit is set, for good, by Close and Free. It lives in length rather
+// than in a field of its own to keep a LinkBuffer (two per connection) in
+// 80 bytes; counts stay far below it.
 const (
 	batchOpen  = 1 << 62
-	lengthMask = batchOpen - 1
+	closedBit  = 1 << 61
+	lengthMask = closedBit - 1
 )
+
+// isClosed reports whether Close or Free has run.
+func (b *LinkBuffer) isClosed() bool { return b.length.Load()&closedBit != 0 }
 
 // New returns an empty LinkBuffer. It holds no node until the first write.
 func New() *LinkBuffer {
@@ -75,7 +83,7 @@ func New() *LinkBuffer {
 // call from the producer as well as the consumer; seen from the producer it
 // may lag behind concurrent reads.
 func (b *LinkBuffer) Len() int {
-	if b.closed.Load() {
+	if b.isClosed() {
 		return 0 // a Flush racing with Close may publish for a moment
 	}
 	return int(b.length.Load() & lengthMask)
@@ -89,7 +97,7 @@ func (b *LinkBuffer) Len() int {
 //
 // Release belongs to the consumer side.
 func (b *LinkBuffer) Release() error {
-	if b.closed.Load() {
+	if b.isClosed() {
 		return ErrClosed
 	}
 	if !b.freeable && b.cache == nil {
@@ -153,14 +161,13 @@ func (b *LinkBuffer) Release() error {
 // Flush (or BookAck), which then returns ErrClosed.
 func (b *LinkBuffer) Close() error {
 	b.mu.Lock()
-	if b.closed.Load() {
+	if b.isClosed() {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	b.closed.Store(true)
-	// After the store above: a Flush that closes the batch from now on sees
-	// closed and frees the batch itself (see endBatch).
-	v := b.length.Load()
+	// From this Or on, a Flush that closes the batch sees closedBit and
+	// frees the batch itself (see endBatch).
+	v := b.length.Or(closedBit)
 	var freed *node
 	if v&batchOpen == 0 {
 		freed = b.head
@@ -194,12 +201,11 @@ func (b *LinkBuffer) Close() error {
 // Free twice is harmless.
 func (b *LinkBuffer) Free() {
 	b.mu.Lock()
-	b.closed.Store(true)
 	freed, cache := b.head, b.cache
 	b.head, b.tail, b.read, b.mark, b.book, b.cache = nil, nil, nil, nil, nil, nil
 	b.pending, b.booked = 0, 0
 	b.writing, b.freeable = false, false
-	b.length.Store(0)
+	b.length.Store(closedBit)
 	b.mu.Unlock()
 	freeChain(freed)
 	freeChain(cache)

@@ -12,7 +12,7 @@ func (b *LinkBuffer) check(n int) error {
 	if n < 0 {
 		return ErrNegativeCount
 	}
-	if b.closed.Load() {
+	if b.isClosed() {
 		return ErrClosed
 	}
 	if n > b.avail() {
@@ -117,7 +117,7 @@ func (b *LinkBuffer) Skip(n int) error {
 // consumes them, with the validity of Next. When no delim is readable it
 // returns ErrNotEnough and consumes nothing.
 func (b *LinkBuffer) Until(delim byte) ([]byte, error) {
-	if b.closed.Load() {
+	if b.isClosed() {
 		return nil, ErrClosed
 	}
 	left := b.avail()
@@ -144,7 +144,7 @@ func (b *LinkBuffer) Until(delim byte) ([]byte, error) {
 // ReadByte consumes and returns the next byte. It returns io.EOF when no
 // byte is readable, as io.ByteReader expects.
 func (b *LinkBuffer) ReadByte() (byte, error) {
-	if b.closed.Load() {
+	if b.isClosed() {
 		return 0, ErrClosed
 	}
 	if b.avail() == 0 {
@@ -187,7 +187,7 @@ func (b *LinkBuffer) ReadString(n int) (string, error) {
 // copy, Read also releases the consumed nodes (see Release): slices from
 // earlier Next or Peek calls become invalid.
 func (b *LinkBuffer) Read(p []byte) (int, error) {
-	if b.closed.Load() {
+	if b.isClosed() {
 		return 0, ErrClosed
 	}
 	if len(p) == 0 {
@@ -206,7 +206,7 @@ func (b *LinkBuffer) Read(p []byte) (int, error) {
 // node at a time without copying, consumes what w accepted and releases the
 // consumed nodes (see Read).
 func (b *LinkBuffer) WriteTo(w io.Writer) (int64, error) {
-	if b.closed.Load() {
+	if b.isClosed() {
 		return 0, ErrClosed
 	}
 	var total int64

@@ -5,10 +5,11 @@ package buffer
 // node, then new nodes as needed. A size below 1 counts as 1. The slices
 // are valid until BookAck or any other write; BookAck(n) then keeps the
 // first n bytes. Book returns no slice (vecs[:0]) when the buffer is closed.
-// Book belongs to the producer side.
+// Book belongs to the producer side. A size above maxBook (1 GiB) books
+// maxBook: one read never needs more, and the count stays in 32 bits.
 func (b *LinkBuffer) Book(size int, vecs [][]byte) [][]byte {
 	vecs = vecs[:0]
-	size = max(size, 1)
+	size = min(max(size, 1), maxBook)
 	var first *node
 	if b.writing && b.room() > 0 { // the tail is ours only while writing
 		first = b.tail
@@ -32,9 +33,14 @@ func (b *LinkBuffer) Book(size int, vecs [][]byte) [][]byte {
 		b.link(nd, nd)
 		b.mu.Unlock()
 	}
-	b.book, b.booked = first, total
+	b.book, b.booked = first, int32(total)
 	return vecs
 }
+
+// maxBook bounds one Book. With nodes of at most maxNodeSize bytes, what
+// Book hands out (size plus the tail's free room) then fits an int32, which
+// keeps the LinkBuffer, two per connection, in 80 bytes.
+const maxBook = 1 << 30
 
 // BookAck keeps the first n bytes of the space handed out by the last Book
 // (what readv filled) and publishes them together with any other pending
@@ -46,7 +52,7 @@ func (b *LinkBuffer) BookAck(n int) error {
 	if n < 0 {
 		return ErrNegativeCount
 	}
-	if n > b.booked {
+	if n > int(b.booked) {
 		return ErrNotEnough
 	}
 	left := n
@@ -67,7 +73,7 @@ func (b *LinkBuffer) BookAck(n int) error {
 func (b *LinkBuffer) GetBytes(vecs [][]byte) [][]byte {
 	vecs = vecs[:0]
 	left := b.avail()
-	if left == 0 || cap(vecs) == 0 || b.closed.Load() {
+	if left == 0 || cap(vecs) == 0 || b.isClosed() {
 		return vecs
 	}
 	for r := b.cursor(); len(vecs) < cap(vecs); r = r.next {

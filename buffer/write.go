@@ -12,7 +12,7 @@ func (b *LinkBuffer) begin() error {
 		return nil
 	}
 	b.mu.Lock()
-	if b.closed.Load() {
+	if b.isClosed() {
 		b.mu.Unlock()
 		return ErrClosed
 	}
@@ -51,7 +51,7 @@ func (b *LinkBuffer) reserve(need, hint int) (*node, error) {
 	}
 	b.mu.Lock()
 	if !b.writing {
-		if b.closed.Load() {
+		if b.isClosed() {
 			b.mu.Unlock()
 			return nil, ErrClosed
 		}
@@ -248,7 +248,7 @@ func (b *LinkBuffer) Append(other *LinkBuffer) error {
 	if other == nil || other == b {
 		return ErrSelfAppend
 	}
-	if other.closed.Load() {
+	if other.isClosed() {
 		return ErrClosed
 	}
 	n := other.Len()
@@ -277,7 +277,7 @@ func (b *LinkBuffer) Append(other *LinkBuffer) error {
 // can give all its nodes back on the consumer's next Release.
 func (b *LinkBuffer) Flush() error {
 	if !b.writing {
-		if b.closed.Load() {
+		if b.isClosed() {
 			return ErrClosed
 		}
 		return nil
@@ -306,7 +306,7 @@ func (b *LinkBuffer) Flush() error {
 		return b.endBatch()
 	}
 	b.mu.Lock()
-	if b.closed.Load() {
+	if b.isClosed() {
 		b.mu.Unlock()
 		return b.flushClosed()
 	}
@@ -331,7 +331,7 @@ func (b *LinkBuffer) endBatch() error {
 	b.writing = false
 	b.book, b.booked, b.pending = nil, 0, 0
 	b.length.Add(int64(n) - batchOpen)
-	if b.closed.Load() {
+	if b.isClosed() {
 		return b.flushClosed()
 	}
 	return nil
@@ -346,7 +346,7 @@ func (b *LinkBuffer) flushClosed() error {
 	b.head, b.tail, b.mark = nil, nil, nil
 	b.writing, b.pending = false, 0
 	b.book, b.booked = nil, 0
-	b.length.Store(0)
+	b.length.Store(closedBit)
 	b.mu.Unlock()
 	freeChain(freed)
 	return ErrClosed
