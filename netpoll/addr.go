@@ -7,14 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// peerAddr is a connection's remote address in 20 bytes instead of a
-// *net.TCPAddr (about 80 bytes with its IP slice): an idle connection
-// pays for its state only. RemoteAddr builds the net.Addr on demand.
-type peerAddr struct {
-	ip   [16]byte
-	port uint16
-	kind uint8
-}
+// peerAddr is a connection's remote address in one word instead of a
+// *net.TCPAddr (about 80 bytes with its IP slice): the kind, the port and
+// an IPv4 address packed together. An IPv6 address is kept in the
+// connection's extension (connExt.ip6), which IPv4 and unix connections
+// do not allocate. RemoteAddr builds the net.Addr on demand.
+type peerAddr uint64
 
 const (
 	addrNone uint8 = iota
@@ -23,27 +21,40 @@ const (
 	addrUnix
 )
 
-func (a *peerAddr) set(sa unix.Sockaddr) {
+func packPeer(kind uint8, port int, ip4 [4]byte) peerAddr {
+	return peerAddr(kind)<<56 | peerAddr(uint16(port))<<32 |
+		peerAddr(ip4[0])<<24 | peerAddr(ip4[1])<<16 | peerAddr(ip4[2])<<8 | peerAddr(ip4[3])
+}
+
+func (a peerAddr) kind() uint8 { return uint8(a >> 56) }
+func (a peerAddr) port() int   { return int(uint16(a >> 32)) }
+
+// setPeer records sa as c's remote address. It runs before c is
+// published to other goroutines.
+func (c *Conn) setPeer(sa unix.Sockaddr) {
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		copy(a.ip[:4], sa.Addr[:])
-		a.port, a.kind = uint16(sa.Port), addrIPv4
+		c.raddr = packPeer(addrIPv4, sa.Port, sa.Addr)
 	case *unix.SockaddrInet6:
-		a.ip = sa.Addr
-		a.port, a.kind = uint16(sa.Port), addrIPv6
+		c.raddr = packPeer(addrIPv6, sa.Port, [4]byte{})
+		c.updateExt(func(e *connExt) { e.ip6 = sa.Addr })
 	case *unix.SockaddrUnix:
-		a.kind = addrUnix
+		c.raddr = packPeer(addrUnix, 0, [4]byte{})
 	}
 }
 
-func (a *peerAddr) netAddr() net.Addr {
-	switch a.kind {
+// peerNetAddr returns the TCP remote address, or nil for other kinds.
+func (c *Conn) peerNetAddr() net.Addr {
+	a := c.raddr
+	switch a.kind() {
 	case addrIPv4:
-		return &net.TCPAddr{IP: net.IPv4(a.ip[0], a.ip[1], a.ip[2], a.ip[3]), Port: int(a.port)}
+		return &net.TCPAddr{IP: net.IPv4(byte(a>>24), byte(a>>16), byte(a>>8), byte(a)), Port: a.port()}
 	case addrIPv6:
 		ip := make(net.IP, 16)
-		copy(ip, a.ip[:])
-		return &net.TCPAddr{IP: ip, Port: int(a.port)}
+		if e := c.ext.Load(); e != nil {
+			copy(ip, e.ip6[:])
+		}
+		return &net.TCPAddr{IP: ip, Port: a.port()}
 	}
 	return nil
 }

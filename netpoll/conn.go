@@ -76,11 +76,13 @@ type timeouts struct {
 
 // connExt holds what few connections need, out of line so that idle
 // connections stay small: timeouts set by SetReadTimeout and friends
-// (own=false: the owner's configuration) and the reason of the close.
+// (own=false: the owner's configuration), the reason of the close, and
+// an IPv6 peer's address.
 type connExt struct {
 	tmo    timeouts
 	own    bool
 	reason error
+	ip6    [16]byte // the IPv6 peer address (see peerAddr)
 }
 
 // addrBox holds a net.Addr behind one pointer (8 bytes in Conn instead
@@ -222,7 +224,7 @@ func (c *Conn) LocalAddr() net.Addr {
 
 // RemoteAddr returns the remote network address.
 func (c *Conn) RemoteAddr() net.Addr {
-	if c.raddr.kind == addrUnix {
+	if c.raddr.kind() == addrUnix {
 		if c.incref() {
 			defer c.decref()
 			if sa, err := sysGetpeername(int(c.fd)); err == nil {
@@ -231,7 +233,7 @@ func (c *Conn) RemoteAddr() net.Addr {
 		}
 		return &net.UnixAddr{Name: "", Net: "unix"}
 	}
-	return c.raddr.netAddr()
+	return c.peerNetAddr()
 }
 
 func (c *Conn) network() string {

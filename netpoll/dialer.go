@@ -171,10 +171,10 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 		}
 	}
 	if family == unix.AF_UNIX {
-		c.raddr.kind = addrUnix
+		c.raddr = packPeer(addrUnix, 0, [4]byte{})
 		c.laddr = &addrBox{&net.UnixAddr{Name: "", Net: "unix"}}
 	} else {
-		c.raddr.set(sa)
+		c.setPeer(sa)
 		if lsa, err := sysGetsockname(fd); err == nil {
 			c.laddr = &addrBox{sockaddrToAddr(lsa)}
 		}
@@ -184,7 +184,7 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 
 func (c *Conn) selfConnected() bool {
 	la, ok := c.LocalAddr().(*net.TCPAddr)
-	ra := c.raddr.netAddr()
+	ra := c.peerNetAddr()
 	return ok && ra != nil && la.String() == ra.String()
 }
 

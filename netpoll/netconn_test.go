@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -243,4 +244,39 @@ func TestAddrs(t *testing.T) {
 	if c.RemoteAddr().String() != cl.LocalAddr().String() {
 		t.Errorf("RemoteAddr %v, client is %v", c.RemoteAddr(), cl.LocalAddr())
 	}
+}
+
+// TestAddrsIPv6Peer accepts on a dual-stack socket, so the peer comes as
+// an IPv6 (v4-mapped) address, which Conn keeps out of line: the address
+// must survive the extension being replaced by timeouts and by the close.
+// The traffic itself goes to 127.0.0.1.
+func TestAddrsIPv6Peer(t *testing.T) {
+	ln, err := Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Skipf("no dual-stack socket here: %v", err)
+	}
+	conns := make(chan *Conn, 1)
+	s, err := NewServer(nil, WithOnConnect(func(c *Conn) { conns <- c }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	defer s.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cl := dialTCP(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	c := recvConn(t, conns)
+	want := cl.LocalAddr().(*net.TCPAddr)
+	check := func(when string) {
+		t.Helper()
+		ra, ok := c.RemoteAddr().(*net.TCPAddr)
+		if !ok || !ra.IP.Equal(want.IP) || ra.Port != want.Port || len(ra.IP) != net.IPv6len {
+			t.Fatalf("%s: RemoteAddr = %#v, want %v as a 16-byte IP", when, c.RemoteAddr(), want)
+		}
+	}
+	check("accepted")
+	c.SetReadTimeout(time.Hour)
+	c.SetIdleTimeout(time.Hour)
+	check("after timeouts")
+	c.Close()
+	check("after Close")
 }

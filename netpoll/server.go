@@ -128,7 +128,7 @@ func (s *Server) serveConn(fd int, sa unix.Sockaddr, a *acceptor) {
 	}
 	p := s.pick(a)
 	c := newConn(fd, p, &s.owner, isUnix)
-	c.raddr.set(sa)
+	c.setPeer(sa)
 	c.laddr = a.ln.localAddrFor(fd)
 	hook := s.owner.cfg.OnConnect != nil
 	if hook {
