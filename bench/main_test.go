@@ -154,7 +154,7 @@ func TestSmokeEndToEnd(t *testing.T) {
 	// A goroutine-per-connection server holds about one goroutine and
 	// several KB per idle connection.
 	m := idle.Results[0].Median
-	if m.GoroutinesPerConn < 0.9 || m.HeapStackPerConn < 2048 {
+	if m.GoroutinesPerConn < 0.9 || m.HeapStackPerConn < 2048 || m.HeapStackMarginal < 2048 {
 		t.Errorf("std-echo idle figures implausible: %+v", m)
 	}
 	if code := realMain([]string{"-check", dir}, strings.NewReader(""), &out, &errb); code != 0 {

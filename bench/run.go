@@ -64,22 +64,35 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 	defer ld.stop()
 	limit := cfg.warmup + cfg.duration + 60*time.Second
 	if c.Workload == "idle" {
-		if _, err := ld.expect("IDLE ", limit); err != nil {
-			run.Error = err.Error()
-			return run
+		// The load generator opens the connections in two halves and
+		// waits after each: memory at the half and at the end gives the
+		// cost of one more connection, apart from the fixed costs the
+		// first connections bring (idle pool workers, threads).
+		var mem [2]server.Mem
+		for i, next := range []string{"more", "close"} {
+			if _, err := ld.expect("IDLE ", limit); err != nil {
+				run.Error = err.Error()
+				return run
+			}
+			m, err := queryMem(srv)
+			if err != nil {
+				run.Error = err.Error()
+				return run
+			}
+			mem[i] = m
+			ld.send(next)
 		}
-		loaded, err := queryMem(srv)
-		if err != nil {
-			run.Error = err.Error()
-			return run
-		}
+		half, loaded := mem[0], mem[1]
 		n := float64(conns)
 		run.IdleConns = conns
 		run.RSSPerConn = (float64(loaded.RSS) - float64(base.RSS)) / n
 		run.HeapStackPerConn = (float64(loaded.HeapInuse+loaded.StackInuse) - float64(base.HeapInuse+base.StackInuse)) / n
 		run.HeapAllocPerConn = (float64(loaded.HeapAlloc) - float64(base.HeapAlloc)) / n
 		run.GoroutinesPerConn = float64(loaded.Goroutines-base.Goroutines) / n
-		ld.send("close")
+		if added := float64(conns - conns/2); added > 0 {
+			run.RSSMarginal = (float64(loaded.RSS) - float64(half.RSS)) / added
+			run.HeapStackMarginal = (float64(loaded.HeapInuse+loaded.StackInuse) - float64(half.HeapInuse+half.StackInuse)) / added
+		}
 	}
 	line, err := ld.expect("RESULT ", limit)
 	if err != nil {

@@ -27,19 +27,40 @@ func (r *run) hello(c net.Conn, id int) (int, error) {
 	return len(send), exchange(c, send, recv)
 }
 
-// idle opens Conns connections, exchanges once on each, reports "IDLE n",
-// and holds them (without any goroutine of its own) until a line arrives on
-// in, so the parent can measure the server's memory meanwhile.
+// idle opens Conns connections in two halves, so the parent can tell the
+// cost of one more connection from the server's fixed costs: it opens the
+// first half, exchanges once on each, reports "IDLE <half>", and waits for
+// a line on in; then does the same for the second half ("IDLE <n>") and
+// holds all of them (without any goroutine of its own) until another line
+// arrives. The parent measures the server's memory at each report.
 func (r *run) idle(in io.Reader, out io.Writer) error {
-	conns, err := dialAll(r.cfg.Addr, r.cfg.Conns)
-	if err != nil {
-		return err
-	}
+	lines := bufio.NewReader(in)
+	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
+	half := r.cfg.Conns / 2
+	for _, k := range []int{half, r.cfg.Conns - half} {
+		more, err := r.openIdle(k, len(conns))
+		conns = append(conns, more...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "IDLE %d\n", len(conns))
+		lines.ReadString('\n')
+	}
+	return nil
+}
+
+// openIdle opens k connections and exchanges once on each; ids start at
+// first. It returns the connections it opened, also on error.
+func (r *run) openIdle(k, first int) ([]net.Conn, error) {
+	conns, err := dialAll(r.cfg.Addr, k)
+	if err != nil {
+		return conns, err
+	}
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -49,7 +70,7 @@ func (r *run) idle(in io.Reader, out io.Writer) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			n, err := r.hello(c, i)
+			n, err := r.hello(c, first+i)
 			if err != nil {
 				r.fail(err)
 				return
@@ -62,11 +83,9 @@ func (r *run) idle(in io.Reader, out io.Writer) error {
 	}
 	wg.Wait()
 	if r.errs > 0 {
-		return fmt.Errorf("idle: %d of %d connections failed their first exchange: %v", r.errs, len(conns), r.firstErr)
+		return conns, fmt.Errorf("idle: %d of %d connections failed their first exchange: %v", r.errs, first+k, r.firstErr)
 	}
-	fmt.Fprintf(out, "IDLE %d\n", len(conns))
-	bufio.NewReader(in).ReadString('\n')
-	return nil
+	return conns, nil
 }
 
 // churn runs Conns workers that each connect, exchange once, and close, until

@@ -113,11 +113,22 @@ type Metrics struct {
 	// fragmentation, no stacks): the smallest of the three figures.
 	HeapAllocPerConn  float64 `json:"heap_alloc_bytes_per_conn,omitempty"`
 	GoroutinesPerConn float64 `json:"goroutines_per_conn,omitempty"`
+	// RSSMarginal and HeapStackMarginal are the growth per connection from
+	// half the idle connections to all of them: the cost of one more idle
+	// connection, without the fixed costs that the per-conn averages above
+	// spread over the connections (a pool's idle workers, threads, the
+	// runtime's first spans).
+	RSSMarginal       float64 `json:"rss_bytes_marginal,omitempty"`
+	HeapStackMarginal float64 `json:"heap_stack_bytes_marginal,omitempty"`
 }
 
-// MemPerConn is the figure idle-memory goals judge: the larger of the RSS and
-// the Go heap+stack growth per connection.
+// MemPerConn is the larger of the RSS and the Go heap+stack growth per
+// connection, averaged over all idle connections.
 func (m Metrics) MemPerConn() float64 { return max(m.RSSPerConn, m.HeapStackPerConn) }
+
+// MemMarginal is the figure idle-memory goals judge: the larger of the RSS
+// and the Go heap+stack that one more idle connection costs.
+func (m Metrics) MemMarginal() float64 { return max(m.RSSMarginal, m.HeapStackMarginal) }
 
 // Ratios are target/baseline, medians of the per-round ratios.
 type Ratios struct {
@@ -187,6 +198,8 @@ func (r *Result) Finish(baseline *Result) {
 		HeapStackPerConn:  pick(func(m Metrics) float64 { return m.HeapStackPerConn }),
 		HeapAllocPerConn:  pick(func(m Metrics) float64 { return m.HeapAllocPerConn }),
 		GoroutinesPerConn: pick(func(m Metrics) float64 { return m.GoroutinesPerConn }),
+		RSSMarginal:       pick(func(m Metrics) float64 { return m.RSSMarginal }),
+		HeapStackMarginal: pick(func(m Metrics) float64 { return m.HeapStackMarginal }),
 	}
 	if len(ok) > 0 {
 		r.Median.IdleConns = ok[0].IdleConns

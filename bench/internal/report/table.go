@@ -124,11 +124,13 @@ func (c *Case) table(sweep bool) *table {
 		first = "options"
 	}
 	if c.Workload == "idle" {
-		t := &table{head: []string{first, "RSS/conn", "heap+stack/conn", "heap alloc/conn", "goroutines/conn", "x base", "verified"}}
+		t := &table{head: []string{first, "RSS/conn", "heap+stack/conn", "heap alloc/conn", "goroutines/conn",
+			"RSS/added conn", "heap+stack/added conn", "x base", "verified"}}
 		for _, r := range c.Results {
 			m := r.Median
 			t.add(r.label(sweep), bytesNum(m.RSSPerConn), bytesNum(m.HeapStackPerConn), bytesNum(m.HeapAllocPerConn),
-				fmt.Sprintf("%.2f", m.GoroutinesPerConn), ratio(r.vs().MemPerConn), r.verifiedCell())
+				fmt.Sprintf("%.2f", m.GoroutinesPerConn), bytesNum(m.RSSMarginal), bytesNum(m.HeapStackMarginal),
+				ratio(r.vs().MemPerConn), r.verifiedCell())
 		}
 		return t
 	}
