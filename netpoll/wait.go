@@ -173,7 +173,10 @@ func (c *Conn) flushOut(bound int, op string) error {
 	if err := c.out.Flush(); err != nil {
 		return c.opErr(op, errClosed)
 	}
-	start := time.Now().UnixNano()
+	// The clock is read only once Flush has to wait: the common Flush,
+	// which the kernel takes whole, pays no clock read. The write timeout
+	// counts from then (one writev later than the call).
+	var start int64
 	timeout := c.writeTimeout()
 	var w *waiter
 	for {
@@ -198,6 +201,9 @@ func (c *Conn) flushOut(bound int, op string) error {
 				c.updateEvents() // arm EPOLLOUT for the rest
 			}
 			return nil
+		}
+		if start == 0 {
+			start = time.Now().UnixNano()
 		}
 		dl := deadlineOf(c.wdl.Load(), timeout, start)
 		if passed(dl) {
