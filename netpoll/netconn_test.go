@@ -5,8 +5,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )

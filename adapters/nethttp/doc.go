@@ -58,25 +58,41 @@
 //
 // on the project's 2-vCPU VM (go1.26.8, netpoll's defaults: WaitRuntime,
 // batched pool dispatch). upoll/std ratio per run, median (range), and
-// the medians themselves, for two sets of seven on 2026-11-23: at 14:10
-// UTC (load average 1-2) and at 14:43, after netpoll's waits learned to
-// yield their P:
+// the medians themselves, for three sets of seven on 2026-11-23: at 14:10
+// UTC (load average 1-2), at 14:43 after netpoll's waits learned to yield
+// their P, and at 15:51 with the listener's hooks on the poller and the
+// 32-byte waiter (see below):
 //
 //	                 req/s              p99 latency        CPU per request
 //	50 conns  14:10  1.02 (0.89-1.25)   0.91 (0.76-1.17)   0.99 (0.80-1.17)
 //	          14:43  0.96 (0.81-1.15)   1.12 (0.80-1.44)   1.01 (0.94-1.17)
+//	          15:51  0.95 (0.83-1.07)   1.12 (0.92-1.59)   1.02 (0.92-1.19)
 //	1000      14:10  1.06 (1.01-1.10)   1.17 (1.14-1.27)   1.02 (0.99-1.09)
 //	          14:43  1.11 (1.09-1.30)   1.08 (0.59-1.20)   1.00 (0.98-1.05)
+//	          15:51  1.17 (1.00-1.39)   1.05 (0.87-1.23)   0.98 (0.85-1.11)
 //	idle conn 14:10  17.95 vs 17.69 KB per connection, 1.015 (1.00-1.02)
 //	          14:43  18.04 vs 17.98 KB per connection, 1.003 (0.99-1.01)
+//	          15:51  17.58 vs 17.73 KB per connection, 0.989 (0.90-1.01)
 //
 // Against the goals (>= 0.95x requests/s, p99 <= 1.1x, idle memory no
-// higher): requests/s is met in both sets; p99 is over 1.1x in each set
-// at one of the two counts; idle memory is 0.3-1.5% higher. The idle
-// bytes are the adapter's own: the netpoll.Conn (352 B) and, while
-// http.Server's goroutine waits in Read, a waiter (a channel, and a
-// timer when a deadline is set), against net's netFD and two TCPAddrs
-// (its pollDesc and deadline timer live outside the Go heap). net/http's
+// higher): requests/s is met in every set, at the edge at 50 connections
+// in the last; p99 is over 1.1x at 50 connections in two sets of three
+// and at 1,000 in one; idle memory is now level or lower. The bench
+// harness's idle HTTP case (resident memory, 5,000 connections, three
+// default-suite runs at 15:45-15:50) measured 19.32-19.37 KB per idle
+// keep-alive connection against net/http's 19.52-19.55 KB (0.989-0.993x).
+//
+// Two changes closed the idle gap. The listener's hooks ran on pool
+// workers, and a burst of connects left hundreds of idle workers (8 KB
+// stacks) until they expired; they now run on the poller (Listen asks
+// for inline dispatch when the caller brings no hooks of its own), and
+// TestConnectBurstGoroutines holds that line. And a goroutine blocked in
+// Read, which every idle keep-alive connection of http.Server has,
+// sleeps on a 32-byte waiter instead of a channel (112 bytes with its
+// waiter). What remains on the heap is the netpoll.Conn (320 B) and the
+// waiter, against net's netFD and two TCPAddrs (its pollDesc and
+// deadline timer live outside the Go heap, which is why the heap-plus-
+// stack figure favours net and the resident one does not). net/http's
 // own goroutine and bufio buffers (about 8 KB of stack and 8 KB of
 // buffers) dominate both. An earlier set of seven runs at load average 15
 // gave 0.86x requests/s and 1.22x p99 at 50 connections and 1.41x and
