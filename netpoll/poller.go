@@ -52,18 +52,23 @@ type poller struct {
 	batches   []*runBatch // started batches that may hold unclaimed runs
 	claimants int         // pool tasks per batch at most (GOMAXPROCS)
 	lastN     int         // events the last wait returned
+	busy      int         // events that make a pass busy (busyPass or busyReaders)
 	vecs      [maxVecs][]byte
 	nextSweep int64
 }
 
-func newPoller(id int, cfg *config) (*poller, error) {
+func newPoller(id int, cfg *config, handler bool) (*poller, error) {
 	p := &poller{
 		id:     id,
 		cfg:    cfg,
+		busy:   busyReaders,
 		done:   make(chan struct{}),
 		events: make([]unix.EpollEvent, maxEvents),
 		// One task per P can keep every core busy with a batch.
 		claimants: runtime.GOMAXPROCS(0),
+	}
+	if handler {
+		p.busy = busyPass
 	}
 	ep, err := newEpoll(cfg.Wait == WaitRuntime, &p.ctr.epollWaits)
 	if err != nil {
@@ -232,7 +237,7 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			runtime.Gosched()
 		}
 	case WaitRuntime:
-		if msec != 0 && p.lastN >= busyPass {
+		if msec != 0 && p.lastN >= p.busy {
 			// A busy pass readied several goroutines: let them run on
 			// this P before polling again, so that the next poll finds
 			// what they provoke instead of parking in between.
@@ -395,3 +400,23 @@ func (p *poller) close() {
 // library's without the yield, 1.03x with 2, 1.02x with 8; at 10
 // conns (bench harness, 2 rounds) 1.28-1.30x without, 1.18-1.28x with 2.
 const busyPass = 2
+
+// busyReaders is busyPass for pollers of a Server without a handler,
+// whose passes wake goroutines blocked in Read (http.Server on the
+// nethttp adapter; the dialer's pollers). There a yield after a small
+// pass cost latency: the poller readies those readers on its own P
+// anyway and parks right after when its next poll is empty, while a
+// yield sends it to the back of the global run queue. BenchmarkHello,
+// 5-6 interleaved rounds each, p99 and requests/s against net/http:
+//
+//	threshold     50 conns                 1000 conns
+//	2             1.11-1.17x  0.96-0.97x   1.08-1.14x  1.10-1.17x
+//	8             1.17x       0.99x        1.08x       1.11x
+//	16            1.11x       0.97x        1.13x       1.12x
+//	32            0.74-0.94x  0.98-1.05x   1.06-1.08x  1.11-1.12x
+//	64            0.97x       1.00x        1.06x       1.17x
+//	never         0.88x       1.03x        1.26x       1.03x
+//
+// With 2 pollers at 50 conns no pass reaches 32, so small loads never
+// yield; busy passes at 1,000 conns still do.
+const busyReaders = 32

@@ -48,7 +48,7 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	s.owner.cfg = cfg
 	s.owner.handler = h
 	for i := range s.owner.cfg.Pollers {
-		p, err := newPoller(i, &s.owner.cfg)
+		p, err := newPoller(i, &s.owner.cfg, h != nil)
 		if err != nil {
 			for _, p := range s.pollers {
 				p.close()
