@@ -59,7 +59,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 	}
 	o := &g.owner
 	if len(d.Options) > 0 {
-		cfg, err := buildConfig(d.Options)
+		cfg, err := buildConfig(d.Options, false)
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 		}

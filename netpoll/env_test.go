@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,47 @@ func TestBadConfigRejected(t *testing.T) {
 		} else if !errors.Is(err, ErrBadConfig) {
 			t.Errorf("error %v does not wrap ErrBadConfig", err)
 		}
+	}
+}
+
+// TestDefaultPollers: a Server without a handler starts a quarter of
+// GOMAXPROCS pollers (at least one), one with a handler GOMAXPROCS, and
+// UPOLL or an option still decides when given.
+func TestDefaultPollers(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	procs := runtime.GOMAXPROCS(0)
+	if got, want := DefaultPollers(true), procs; got != want {
+		t.Errorf("DefaultPollers(true) = %d, want %d", got, want)
+	}
+	if got, want := DefaultPollers(false), max(1, procs/4); got != want {
+		t.Errorf("DefaultPollers(false) = %d, want %d", got, want)
+	}
+	count := func(h Handler, opts ...Option) int {
+		t.Helper()
+		s, err := NewServer(h, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if n := len(s.Stats().PerPoller); n != s.Config().Pollers {
+			t.Fatalf("%d pollers running, config says %d", n, s.Config().Pollers)
+		}
+		return s.Config().Pollers
+	}
+	if n := count(echoHandler); n != procs {
+		t.Errorf("handler server: %d pollers, want %d", n, procs)
+	}
+	if n := count(nil); n != max(1, procs/4) {
+		t.Errorf("accept-mode server: %d pollers, want %d", n, max(1, procs/4))
+	}
+	if n := count(nil, WithPollers(3)); n != 3 {
+		t.Errorf("accept-mode server WithPollers(3): %d pollers", n)
+	}
+	if n := count(nil, WithPollers(0)); n != max(1, procs/4) {
+		t.Errorf("accept-mode server WithPollers(0): %d pollers, want the default", n)
+	}
+	t.Setenv(EnvVar, "pollers=5")
+	if n := count(nil); n != 5 {
+		t.Errorf("accept-mode server with UPOLL=pollers=5: %d pollers", n)
 	}
 }

@@ -45,7 +45,7 @@ func (l *listenFD) release() {
 // Options matter only for WithReusePort and WithPollers (how many
 // SO_REUSEPORT sockets to open).
 func Listen(network, address string, opts ...Option) (*Listener, error) {
-	cfg, err := buildConfig(opts)
+	cfg, err := buildConfig(opts, true)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ type Server struct {
 // NewServer starts the pollers of a server; Serve then feeds them
 // connections. h may be nil (accept mode).
 func NewServer(h Handler, opts ...Option) (*Server, error) {
-	cfg, err := buildConfig(opts)
+	cfg, err := buildConfig(opts, h != nil)
 	if err != nil {
 		return nil, err
 	}

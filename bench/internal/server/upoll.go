@@ -10,10 +10,11 @@ import (
 func upollAvailable() error { return nil }
 
 // upollDefaults describes the configuration upoll targets run with when no
-// sweep options are given.
-func upollDefaults() string {
+// sweep options are given; handler is false for the nethttp adapter, whose
+// Server has none (it starts fewer pollers).
+func upollDefaults(handler bool) string {
 	c := netpoll.DefaultConfig()
-	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, c.Wait, c.Dispatch, c.Pollers)
+	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, c.Wait, c.Dispatch, netpoll.DefaultPollers(handler))
 }
 
 // upollOptions maps a sweep point to netpoll options; empty fields keep
