@@ -111,6 +111,12 @@
 // measured 10-30% more CPU per message: it reads until EAGAIN, one more
 // read per event when messages are small.
 //
+// A Server without a handler (accept mode: the nethttp adapter; the
+// dialer's pollers) starts DefaultPollers(false) pollers, a quarter of
+// GOMAXPROCS, and WaitRuntime yields only after its passes of 32 events
+// or more (busyReaders in poller.go): both measured on http.Server's
+// tail latency, with the figures in those two places.
+//
 // # Memory per connection
 //
 // An idle connection holds its Conn (320 bytes: the two LinkBuffers are
@@ -120,12 +126,13 @@
 // has blocked on the connection (net/http on the adapter does). An IPv6
 // peer's address lives in the connection's rarely-set extension.
 // Measured with the bench harness's idle case (5,000 connections after
-// one exchange each, 3 default-suite runs, 2026-11-23 15:45-15:50 UTC):
-// 350-352 B of live heap per connection; one more connection, from 2,500
-// to 5,000, cost 398-426 B of RSS and 377-403 B of heap+stack (goal 400
-// B: met in one run of three); averaged over all 5,000, which adds the
-// fixed costs of the first connections (the pool's idle workers, kept 10
-// s; threads), 585-594 B of RSS. The standard library: 5.6-5.7 KB.
+// one exchange each, 3 default-suite runs, 2026-11-23 16:29-16:35 UTC):
+// 351 B of live heap per connection; one more connection, from 2,500 to
+// 5,000, cost 392-416 B of RSS and 370-396 B of heap+stack (goal 400 B:
+// met in one run of three; 398-426 B in three runs an hour earlier);
+// averaged over all 5,000, which adds the fixed costs of the first
+// connections (the pool's idle workers, kept 10 s; threads), 568-575 B
+// of RSS. The standard library: 5.6-5.7 KB.
 //
 // # Invariants
 //
