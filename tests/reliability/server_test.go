@@ -100,8 +100,10 @@ func startNative(t testing.TB, h netpoll.Handler, opts ...netpoll.Option) *nativ
 	t.Helper()
 	n := &native{disc: &disconnects{}}
 	n.pool = newPool(t)
-	opts = append([]netpoll.Option{netpoll.WithPool(n.pool), netpoll.WithPollers(2)}, opts...)
-	opts = append(opts, netpoll.WithOnDisconnect(n.disc.add))
+	// The recorder comes first so that a caller's own OnDisconnect (the
+	// soak's, which must not keep a reason per connection) replaces it.
+	opts = append([]netpoll.Option{netpoll.WithPool(n.pool), netpoll.WithPollers(2),
+		netpoll.WithOnDisconnect(n.disc.add)}, opts...)
 	ln, err := netpoll.Listen("tcp", "127.0.0.1:0", opts...)
 	if err != nil {
 		t.Fatal(err)
