@@ -7,6 +7,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(loadClientEnv); spec != "" {
+		if err := runLoadClients(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "load clients:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if spec := os.Getenv(idleClientEnv); spec != "" {
 		if err := runIdleClients(spec); err != nil {
 			fmt.Fprintln(os.Stderr, "idle clients:", err)
