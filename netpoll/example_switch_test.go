@@ -70,3 +70,20 @@ func ExampleParseEnv() {
 	// 3 <nil>
 	// true wait
 }
+
+// A Server with a handler starts one poller per P; one without (accept
+// mode, as the nethttp adapter uses) a quarter as many, at least one.
+// WithPollers or UPOLL=pollers=N decide when given.
+func ExampleDefaultPollers() {
+	s, err := netpoll.NewServer(nil) // accept mode
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	fmt.Println(s.Config().Pollers == netpoll.DefaultPollers(false))
+	fmt.Println(netpoll.DefaultPollers(false) >= 1, netpoll.DefaultPollers(false) <= netpoll.DefaultPollers(true))
+	// Output:
+	// true
+	// true true
+}
