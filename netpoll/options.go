@@ -255,7 +255,7 @@ func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
 // override and opts, then validates and normalizes the result.
 func buildConfig(opts []Option, handler bool) (config, error) {
 	cfg := DefaultConfig()
-	cfg.Pollers = DefaultPollers(handler)
+	cfg.Pollers = 0 // DefaultPollers(handler) unless UPOLL or opts say
 	env, err := envOptions()
 	if err != nil {
 		return cfg, err

@@ -406,8 +406,9 @@ const busyPass = 2
 // nethttp adapter; the dialer's pollers). There a yield after a small
 // pass cost latency: the poller readies those readers on its own P
 // anyway and parks right after when its next poll is empty, while a
-// yield sends it to the back of the global run queue. BenchmarkHello,
-// 5-6 interleaved rounds each, p99 and requests/s against net/http:
+// yield sends it to the back of the global run queue. BenchmarkHello
+// (its clients then still in the server's process), 5-6 interleaved
+// rounds each, p99 and requests/s against net/http:
 //
 //	threshold     50 conns                 1000 conns
 //	2             1.11-1.17x  0.96-0.97x   1.08-1.14x  1.10-1.17x

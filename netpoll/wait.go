@@ -25,7 +25,7 @@ import (
 type waiter struct {
 	wg     sync.WaitGroup // count 1: no token; 0: token posted
 	posted atomic.Bool
-	t      *time.Timer // AfterFunc(notify), made on the first sleep with a deadline
+	t      *time.Timer // AfterFunc(post), made on the first sleep with a deadline
 }
 
 // waiterOf returns the waiter in slot, making it on first use. The

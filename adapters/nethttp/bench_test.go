@@ -53,20 +53,8 @@ func benchHello(b *testing.B, st stack, conns int) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d", loadClientEnv, ln.Addr(), conns, b.N))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	out := bufio.NewReader(stdout)
-	if line, err := out.ReadString('\n'); err != nil || line != "ready\n" {
-		b.Fatalf("load client helper: %q, %v", line, err)
-	}
+	stdin, out, stop := startClients(b, loadClientEnv, fmt.Sprintf("%s,%d,%d", ln.Addr(), conns, b.N))
+	defer stop()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	io.WriteString(stdin, "go\n")
@@ -81,6 +69,30 @@ func benchHello(b *testing.B, st stack, conns int) {
 	b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
 	b.ReportMetric(0, "ns/op")
+}
+
+// startClients re-executes the test binary as a client helper (env set to
+// spec; see TestMain), waits for its "ready" line and returns its stdin
+// and stdout. stop closes its stdin and waits for it to exit.
+func startClients(b *testing.B, env, spec string) (stdin io.Writer, out *bufio.Reader, stop func()) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env+"="+spec)
+	in, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	stop = func() {
+		in.Close()
+		cmd.Wait()
+	}
+	out = bufio.NewReader(stdout)
+	if line, err := out.ReadString('\n'); err != nil || line != "ready\n" {
+		stop()
+		b.Fatalf("%s helper: %q, %v", env, line, err)
+	}
+	return in, out, stop
 }
 
 // loadClientEnv, when set to "addr,conns,n", turns the test binary into
@@ -234,20 +246,8 @@ func idleConnMemory(b *testing.B, st stack) float64 {
 	defer srv.Close()
 	before := liveBytes()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d", idleClientEnv, ln.Addr(), idleConns))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "ready\n" {
-		b.Fatalf("idle client helper: %q, %v", line, err)
-	}
+	_, _, stop := startClients(b, idleClientEnv, fmt.Sprintf("%s,%d", ln.Addr(), idleConns))
+	defer stop()
 	if !waitFor(30*time.Second, func() bool { return idle.Load() >= idleConns }) {
 		b.Fatalf("only %d of %d conns idle", idle.Load(), idleConns)
 	}
