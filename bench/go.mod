@@ -6,6 +6,7 @@ replace github.com/upoll/upoll => ../
 
 require (
 	github.com/cloudwego/netpoll v0.7.2
+	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/upoll/upoll v0.0.0-00010101000000-000000000000
 	github.com/valyala/fasthttp v1.77.0
 )
@@ -17,6 +18,9 @@ require (
 	github.com/molecule-man/go-brrr v1.3.0 // indirect
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	go.uber.org/zap v1.27.0 // indirect
 	golang.org/x/sync v0.11.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )

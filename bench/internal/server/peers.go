@@ -12,6 +12,7 @@ import (
 const (
 	cloudwegoVersion = "v0.7.2"
 	fasthttpVersion  = "v1.77.0"
+	gnetVersion      = "v2.9.7"
 )
 
 func startCloudwegoEcho(addr, _ string) (net.Addr, error) {

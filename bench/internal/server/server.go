@@ -67,6 +67,7 @@ func Targets() []Target {
 		{Name: "std-echo", Kind: Echo, Baseline: true, Note: "net: goroutine per connection, 2 KiB read buffer", start: startStdEcho},
 		{Name: "upoll-echo", Kind: Echo, Sweepable: true, Note: "upoll netpoll native API, one-copy handler (Next + WriteBinary + Flush); " + upollDefaults(true), start: startUpollEcho, available: upollAvailable},
 		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
+		{Name: "gnet-echo", Kind: Echo, Note: "github.com/panjf2000/gnet/v2 " + gnetVersion + ", handler on the event loop (Next + Write), one loop per P", start: startGnetEcho},
 		{Name: "std-http", Kind: HTTP, Baseline: true, Note: "net/http.Server, hello handler", start: startStdHTTP},
 		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on the upoll adapters/nethttp listener, same handler; " + upollDefaults(false), start: startUpollHTTP, available: upollHTTPAvailable},
 		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
