@@ -17,4 +17,7 @@ var (
 	// ErrSelfAppend is returned by Append when a buffer is appended to itself
 	// (or when other is nil).
 	ErrSelfAppend = errors.New("buffer: invalid Append source")
+	// ErrTooLarge is returned by a write that would take the bytes written
+	// since the last Flush past 1 GiB; it writes nothing. Flush first.
+	ErrTooLarge = errors.New("buffer: write batch over 1 GiB")
 )

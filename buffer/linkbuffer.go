@@ -43,8 +43,12 @@ type LinkBuffer struct {
 
 	cache *node // consumer: copies made by reads that cross nodes
 
-	pending int   // bytes written in this batch, not yet published
-	booked  int32 // bytes handed out by the outstanding Book (see maxBook)
+	// pending counts the bytes written in this batch, not yet published;
+	// a batch holds at most maxBatch bytes, so 32 bits hold it (the
+	// space an outstanding Book handed out is not kept: BookAck counts it
+	// again from the booked nodes). Both keep a LinkBuffer, two per
+	// connection, in 72 bytes.
+	pending int32
 
 	// freeable is set by the consumer when it has drained a node, so that
 	// Release skips the lock when there is nothing to give back (a handler
@@ -64,7 +68,7 @@ type LinkBuffer struct {
 //
 // closedBit is set, for good, by Close and Free. It lives in length rather
 // than in a field of its own to keep a LinkBuffer (two per connection) in
-// 80 bytes; counts stay far below it.
+// 72 bytes; counts stay far below it.
 const (
 	batchOpen  = 1 << 62
 	closedBit  = 1 << 61
@@ -203,7 +207,7 @@ func (b *LinkBuffer) Free() {
 	b.mu.Lock()
 	freed, cache := b.head, b.cache
 	b.head, b.tail, b.read, b.mark, b.book, b.cache = nil, nil, nil, nil, nil, nil
-	b.pending, b.booked = 0, 0
+	b.pending = 0
 	b.writing, b.freeable = false, false
 	b.length.Store(closedBit)
 	b.mu.Unlock()

@@ -33,14 +33,23 @@ func (b *LinkBuffer) Book(size int, vecs [][]byte) [][]byte {
 		b.link(nd, nd)
 		b.mu.Unlock()
 	}
-	b.book, b.booked = first, int32(total)
+	b.book = first
 	return vecs
 }
 
-// maxBook bounds one Book. With nodes of at most maxNodeSize bytes, what
-// Book hands out (size plus the tail's free room) then fits an int32, which
-// keeps the LinkBuffer, two per connection, in 80 bytes.
+// maxBook bounds one Book: one read never needs more.
 const maxBook = 1 << 30
+
+// booked returns the space the outstanding Book handed out: the free end
+// of its first node and all of every node after it, which Book linked
+// (any other write cancels the Book, so nothing else was added since).
+func (b *LinkBuffer) booked() int {
+	n := 0
+	for nd := b.book; nd != nil; nd = nd.next {
+		n += len(nd.buf) - nd.wp
+	}
+	return n
+}
 
 // BookAck keeps the first n bytes of the space handed out by the last Book
 // (what readv filled) and publishes them together with any other pending
@@ -52,8 +61,15 @@ func (b *LinkBuffer) BookAck(n int) error {
 	if n < 0 {
 		return ErrNegativeCount
 	}
-	if n > int(b.booked) {
+	if n == 0 {
+		b.book = nil
+		return b.Flush()
+	}
+	if n > b.booked() {
 		return ErrNotEnough
+	}
+	if err := b.fits(n); err != nil {
+		return err
 	}
 	left := n
 	for nd := b.book; left > 0; nd = nd.next {
@@ -61,8 +77,8 @@ func (b *LinkBuffer) BookAck(n int) error {
 		nd.wp += k
 		left -= k
 	}
-	b.pending += n
-	b.book, b.booked = nil, 0
+	b.pending += int32(n)
+	b.book = nil
 	return b.Flush()
 }
 

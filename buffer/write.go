@@ -45,7 +45,7 @@ func (b *LinkBuffer) room() int {
 // a new node under one lock when both are needed, the common case of a
 // write into a drained buffer.
 func (b *LinkBuffer) reserve(need, hint int) (*node, error) {
-	b.book, b.booked = nil, 0 // any write cancels an outstanding Book
+	b.book = nil // any write cancels an outstanding Book
 	if b.writing && b.room() >= need {
 		return b.tail, nil
 	}
@@ -88,20 +88,36 @@ func (b *LinkBuffer) Malloc(n int) ([]byte, error) {
 	if n == 0 {
 		return []byte{}, b.begin()
 	}
+	if err := b.fits(n); err != nil {
+		return nil, err
+	}
 	t, err := b.reserve(n, n)
 	if err != nil {
 		return nil, err
 	}
 	p := t.buf[t.wp : t.wp+n : t.wp+n]
 	t.wp += n
-	b.pending += n
+	b.pending += int32(n)
 	return p, nil
 }
 
 // MallocLen returns the number of bytes written since the last Flush and not
 // yet readable.
 func (b *LinkBuffer) MallocLen() int {
-	return b.pending
+	return int(b.pending)
+}
+
+// maxBatch bounds the bytes of one write batch (written and not yet
+// flushed), so that the count fits the LinkBuffer's 32-bit field.
+const maxBatch = 1 << 30
+
+// fits reports ErrTooLarge when n more bytes would take the open batch
+// past maxBatch.
+func (b *LinkBuffer) fits(n int) error {
+	if n > maxBatch-int(b.pending) {
+		return ErrTooLarge
+	}
+	return nil
 }
 
 // MallocAck keeps the first n bytes written since the last Flush and drops
@@ -111,13 +127,13 @@ func (b *LinkBuffer) MallocAck(n int) error {
 	if n < 0 {
 		return ErrNegativeCount
 	}
-	if n > b.pending {
+	if n > int(b.pending) {
 		return ErrNotEnough
 	}
-	if n == b.pending {
+	if n == int(b.pending) {
 		return nil
 	}
-	b.book, b.booked = nil, 0
+	b.book = nil
 	keep := n
 	for nd := b.firstOfBatch(); nd != nil; nd = nd.next {
 		end := int(nd.end) // the producer is the only writer of end
@@ -128,7 +144,7 @@ func (b *LinkBuffer) MallocAck(n int) error {
 			keep = 0
 		}
 	}
-	b.pending = n
+	b.pending = int32(n)
 	return nil
 }
 
@@ -150,6 +166,9 @@ func (b *LinkBuffer) firstOfBatch() *node {
 // WriteBinary copies p to the end of the buffer; the bytes become readable
 // at the next Flush. The caller may reuse p at once.
 func (b *LinkBuffer) WriteBinary(p []byte) (int, error) {
+	if err := b.fits(len(p)); err != nil {
+		return 0, err
+	}
 	total := len(p)
 	for len(p) > 0 {
 		t, err := b.reserve(1, len(p))
@@ -158,7 +177,7 @@ func (b *LinkBuffer) WriteBinary(p []byte) (int, error) {
 		}
 		k := copy(t.buf[t.wp:], p)
 		t.wp += k
-		b.pending += k
+		b.pending += int32(k)
 		p = p[k:]
 	}
 	return total, nil
@@ -166,6 +185,9 @@ func (b *LinkBuffer) WriteBinary(p []byte) (int, error) {
 
 // WriteString is WriteBinary for a string.
 func (b *LinkBuffer) WriteString(s string) (int, error) {
+	if err := b.fits(len(s)); err != nil {
+		return 0, err
+	}
 	total := len(s)
 	for len(s) > 0 {
 		t, err := b.reserve(1, len(s))
@@ -174,7 +196,7 @@ func (b *LinkBuffer) WriteString(s string) (int, error) {
 		}
 		k := copy(t.buf[t.wp:], s)
 		t.wp += k
-		b.pending += k
+		b.pending += int32(k)
 		s = s[k:]
 	}
 	return total, nil
@@ -182,6 +204,9 @@ func (b *LinkBuffer) WriteString(s string) (int, error) {
 
 // WriteByte appends one byte; it becomes readable at the next Flush.
 func (b *LinkBuffer) WriteByte(c byte) error {
+	if err := b.fits(1); err != nil {
+		return err
+	}
 	t, err := b.reserve(1, 1)
 	if err != nil {
 		return err
@@ -225,7 +250,7 @@ func (b *LinkBuffer) ReadFrom(r io.Reader) (int64, error) {
 			return total, errNegativeRead
 		}
 		t.wp += m
-		b.pending += m
+		b.pending += int32(m)
 		total += int64(m)
 		if ferr := b.Flush(); ferr != nil {
 			return total, ferr
@@ -258,16 +283,19 @@ func (b *LinkBuffer) Append(other *LinkBuffer) error {
 	if n == 0 {
 		return nil
 	}
+	if err := b.fits(n); err != nil {
+		return err
+	}
 	first, last := other.takeViews(n, false)
 	if err := other.Release(); err != nil {
 		freeChain(first)
 		return err
 	}
-	b.book, b.booked = nil, 0
+	b.book = nil
 	b.mu.Lock()
 	b.link(first, last)
 	b.mu.Unlock()
-	b.pending += n
+	b.pending += int32(n)
 	return nil
 }
 
@@ -325,12 +353,12 @@ func (b *LinkBuffer) Flush() error {
 // endBatch publishes the batch's bytes and closes it in one atomic add; a
 // Close that saw the batch open has left its nodes to us.
 func (b *LinkBuffer) endBatch() error {
-	n := b.pending
+	n := int64(b.pending)
 	// mark stays: a Close that saw the batch open may be reading it. The
 	// consumer clears it once it sees the batch closed (see Release).
 	b.writing = false
-	b.book, b.booked, b.pending = nil, 0, 0
-	b.length.Add(int64(n) - batchOpen)
+	b.book, b.pending = nil, 0
+	b.length.Add(n - batchOpen)
 	if b.isClosed() {
 		return b.flushClosed()
 	}
@@ -345,7 +373,7 @@ func (b *LinkBuffer) flushClosed() error {
 	freed := b.head
 	b.head, b.tail, b.mark = nil, nil, nil
 	b.writing, b.pending = false, 0
-	b.book, b.booked = nil, 0
+	b.book = nil
 	b.length.Store(closedBit)
 	b.mu.Unlock()
 	freeChain(freed)

@@ -41,8 +41,7 @@ type Conn struct {
 	wmu sync.Mutex // serializes writers (producer side of out)
 	emu sync.Mutex // consumer side of out (writev) and epoll masks
 
-	rwait, wwait atomic.Pointer[waiter]  // lazily made on first block
-	rdl, wdl     atomic.Int64            // deadlines, unix ns; 0 = none
+	rwait, wwait atomic.Pointer[waiter]  // made on first block or deadline; hold the deadlines
 	ext          atomic.Pointer[connExt] // rarely set state, copy-on-write
 	lastActive   atomic.Int64            // unix ns of the last I/O
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/upoll/upoll/buffer"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,22 +76,35 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-	rest := len(p) - n
-	if _, err := c.out.WriteBinary(p[n:]); err != nil {
-		return n, c.opErr("write", errClosed)
+	// What the kernel refused goes through the outbound buffer, whose
+	// write batch holds at most 1 GiB: a larger p is queued and sent a
+	// chunk at a time.
+	for n < len(p) {
+		chunk := p[n:min(len(p), n+writeChunk)]
+		if _, err := c.out.WriteBinary(chunk); err != nil {
+			if err == buffer.ErrClosed {
+				err = errClosed
+			}
+			return n, c.opErr("write", err)
+		}
+		if err := c.flushOut(0, "write"); err != nil {
+			return n + len(chunk) - min(c.out.Len(), len(chunk)), err
+		}
+		n += len(chunk)
 	}
-	if err := c.flushOut(0, "write"); err != nil {
-		return len(p) - min(c.out.Len(), rest), err
-	}
-	return len(p), nil
+	return n, nil
 }
+
+// writeChunk is the most Write queues at once: the outbound buffer's
+// batch bound (buffer.ErrTooLarge past it).
+const writeChunk = 1 << 30
 
 // writable checks what makes any write fail at once.
 func (c *Conn) writable(op string) error {
 	if c.flags.Load()&fWrShut != 0 {
 		return c.opErr(op, ErrWriteShutdown)
 	}
-	if passed(c.wdl.Load()) {
+	if passed(deadline(&c.wwait)) {
 		return c.opErr(op, errTimeout)
 	}
 	return nil
@@ -152,21 +166,20 @@ func (c *Conn) SetDeadline(t time.Time) error {
 		return c.opErr("set", errClosed)
 	}
 	ns := deadlineNs(t)
-	c.rdl.Store(ns)
-	c.wdl.Store(ns)
-	notify(&c.rwait)
-	notify(&c.wwait)
+	setDeadline(&c.rwait, ns)
+	setDeadline(&c.wwait, ns)
 	return nil
 }
 
 // SetReadDeadline sets the read deadline. A deadline in the past wakes
-// a Read that is already blocked, at once. It does not allocate.
+// a Read that is already blocked, at once. The deadline lives in the
+// connection's read waiter, so the first deadline set on a connection
+// that never blocked allocates it (48 bytes); no call after that does.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.fdst.closed() {
 		return c.opErr("set", errClosed)
 	}
-	c.rdl.Store(deadlineNs(t))
-	notify(&c.rwait)
+	setDeadline(&c.rwait, deadlineNs(t))
 	return nil
 }
 
@@ -176,7 +189,6 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if c.fdst.closed() {
 		return c.opErr("set", errClosed)
 	}
-	c.wdl.Store(deadlineNs(t))
-	notify(&c.wwait)
+	setDeadline(&c.wwait, deadlineNs(t))
 	return nil
 }

@@ -9,9 +9,9 @@ import (
 
 // waiter is where one blocked goroutine (a reader or a writer; the
 // Conn's mutexes make it one at a time) sleeps. It is allocated on a
-// connection's first blocking wait only, so idle connections that never
-// block pay nothing; the timer is reused (Reset), so deadline changes
-// and repeated waits allocate nothing.
+// connection's first blocking wait or first deadline only, so idle
+// connections that do neither pay nothing; the timer is reused (Reset),
+// so deadline changes and repeated waits allocate nothing.
 //
 // It is a one-token semaphore: notify posts the token unless one is
 // already posted, sleep takes it, waiting if there is none, so a
@@ -22,10 +22,15 @@ import (
 // spins before it parks, which a sleeper that usually waits long pays
 // for nothing. posted keeps Done from running twice (a negative count
 // panics) and Add from racing a Done.
+//
+// The waiter also holds its side's deadline (Set*Deadline) rather than
+// the Conn: 16 bytes less on every connection that has no waiter, 16
+// more (a 48-byte waiter instead of 32) on each side that has one.
 type waiter struct {
 	wg     sync.WaitGroup // count 1: no token; 0: token posted
+	dl     atomic.Int64   // deadline, unix ns; 0 = none
+	t      *time.Timer    // AfterFunc(post), made on the first sleep with a deadline
 	posted atomic.Bool
-	t      *time.Timer // AfterFunc(post), made on the first sleep with a deadline
 }
 
 // waiterOf returns the waiter in slot, making it on first use. The
@@ -49,6 +54,29 @@ func notify(slot *atomic.Pointer[waiter]) {
 	if w := slot.Load(); w != nil {
 		w.post()
 	}
+}
+
+// deadline returns the deadline kept in slot's waiter (0: none).
+func deadline(slot *atomic.Pointer[waiter]) int64 {
+	if w := slot.Load(); w != nil {
+		return w.dl.Load()
+	}
+	return 0
+}
+
+// setDeadline stores ns (0: none) as slot's deadline and wakes its
+// sleeper to look at it. Clearing a deadline that was never set makes
+// no waiter.
+func setDeadline(slot *atomic.Pointer[waiter], ns int64) {
+	w := slot.Load()
+	if w == nil {
+		if ns == 0 {
+			return
+		}
+		w = waiterOf(slot)
+	}
+	w.dl.Store(ns)
+	w.post()
 }
 
 func (w *waiter) post() {
@@ -138,7 +166,7 @@ func (c *Conn) waitRead(n int) error {
 		case f&fInline != 0:
 			return ErrWouldBlock
 		}
-		dl := deadlineOf(c.rdl.Load(), timeout, start)
+		dl := deadlineOf(w.dl.Load(), timeout, start)
 		if passed(dl) {
 			return c.opErr("read", errTimeout)
 		}
@@ -163,7 +191,7 @@ func (c *Conn) waitRead(n int) error {
 // readDeadlinePassed reports an absolute read deadline in the past: as
 // in Go's net, such a Read fails even if bytes are buffered.
 func (c *Conn) readDeadlinePassed() bool {
-	return passed(c.rdl.Load())
+	return passed(deadline(&c.rwait))
 }
 
 // flushOut publishes the pending writes and sends them, then waits
@@ -205,7 +233,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 		if start == 0 {
 			start = time.Now().UnixNano()
 		}
-		dl := deadlineOf(c.wdl.Load(), timeout, start)
+		dl := deadlineOf(deadline(&c.wwait), timeout, start)
 		if passed(dl) {
 			return c.opErr(op, errTimeout)
 		}

@@ -8,7 +8,9 @@ import "github.com/upoll/upoll/buffer"
 // what the kernel does not take to the poller (EPOLLOUT). Flush blocks
 // only while more than MaxOutput bytes are queued, until the write
 // deadline or timeout. One goroutine at a time should build a batch
-// (Malloc…Flush); the methods themselves are serialized with Write.
+// (Malloc…Flush); the methods themselves are serialized with Write. A
+// batch holds at most 1 GiB: a write past that fails with
+// buffer.ErrTooLarge and writes nothing (Flush, then write on).
 type Writer interface {
 	// Malloc returns n writable bytes, valid until Flush.
 	Malloc(n int) ([]byte, error)
@@ -113,7 +115,7 @@ func (w *connWriter) Flush() error {
 	}
 	defer w.end()
 	c := w.conn()
-	if passed(c.wdl.Load()) {
+	if passed(deadline(&c.wwait)) {
 		return c.opErr("write", errTimeout)
 	}
 	return c.flushOut(c.owner.cfg.MaxOutput, "write")
