@@ -35,7 +35,8 @@ type config struct {
 	runs       int
 	sweep      bool
 	sweepConns []int
-	pin        string // off, on, both
+	variants   []string // upoll option sets run beside the defaults
+	pin        string   // off, on, both
 	out        string
 	quiet      bool
 	check      string
@@ -101,6 +102,8 @@ process of its own, driven by a load-generator process, and writes a report
   go -C bench run . -check /tmp/r                    verify a written report
   go -C bench run . -targets std-echo,upoll-echo -conns 1000 -runs 5
   go -C bench run . -sweep                           upoll trigger x wait x dispatch x pollers
+  go -C bench run . -workloads pingpong -variants 'dispatch=inline,wait=block'
+                                                     one more upoll configuration beside the defaults
 
 Targets: %s
 Workloads: %s
@@ -127,6 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		runs      = fs.Int("runs", 0, "runs per case and target (default: the suite's; medians need >= 3)")
 		out       = fs.String("out", "", "report directory (default out/<timestamp> under the current directory)")
 		sweep     = fs.Bool("sweep", false, "also sweep upoll-echo over trigger x wait x dispatch x pollers")
+		variants  = fs.String("variants", "", "semicolon-separated upoll option sets (as in UPOLL, e.g. 'dispatch=inline,wait=block'); each runs the upoll targets once more, beside their defaults, in every case")
 		quiet     = fs.Bool("quiet", false, "no progress bar and no table; print only the report path")
 		check     = fs.String("check", "", "verify the report in this directory and exit")
 		profile   = fs.Bool("profile", false, "write a CPU profile of every server process into <out>/profiles")
@@ -152,6 +156,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.workloads, err = pickList("workloads", *workloads, allWorkloads); err != nil {
 		return nil, err
+	}
+	for v := range strings.SplitSeq(*variants, ";") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		o, err := server.ParseOptions(v)
+		if err != nil {
+			return nil, fmt.Errorf("-variants %q: %w", v, err)
+		}
+		if s := o.String(); !slices.Contains(cfg.variants, s) {
+			cfg.variants = append(cfg.variants, s)
+		}
 	}
 	if *conns != "" {
 		if cfg.conns, err = intList("conns", *conns, 1, maxConns); err != nil {

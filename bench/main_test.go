@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,6 +35,7 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{"-warmup", "-5s"},
 		{"-warmup", "soon"},
 		{"-pin=sometimes"},
+		{"-variants", "dispatch=inline;wait=sleep"},
 		{"-idle-conns", "25000"},
 		{"-workloads", "pingpong,dance"},
 		{"-nosuchflag"},
@@ -106,6 +108,34 @@ func TestPlanCases(t *testing.T) {
 	}
 	if !ids["pingpong/echo/c1000/s64/pinned"] || !ids["idle/http/c5000"] {
 		t.Fatalf("ids %v", ids)
+	}
+}
+
+func TestVariants(t *testing.T) {
+	cfg, err := parseFlags([]string{"-variants", " wait=block,dispatch=inline ; ; echo=slice;dispatch=inline,wait=block"}, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Normalized (key order as Options.String writes it) and deduplicated.
+	if want := []string{"wait=block,dispatch=inline", "echo=slice"}; !slices.Equal(cfg.variants, want) {
+		t.Fatalf("variants %q, want %q", cfg.variants, want)
+	}
+	std, _ := server.Lookup("std-echo")
+	up, _ := server.Lookup("upoll-echo")
+	upHTTP, _ := server.Lookup("upoll-http")
+	got := withVariants([]entry{{target: std}, {target: up}, {target: upHTTP}}, cfg.variants)
+	var names []string
+	for _, e := range got {
+		names = append(names, e.target.Name+"/"+e.opts)
+	}
+	// echo=slice picks the echo handler: not for the HTTP target.
+	want := []string{"std-echo/", "upoll-echo/", "upoll-echo/wait=block,dispatch=inline", "upoll-echo/echo=slice",
+		"upoll-http/", "upoll-http/wait=block,dispatch=inline"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("entries %q, want %q", names, want)
+	}
+	if es := withVariants([]entry{{target: up}}, nil); len(es) != 1 {
+		t.Fatalf("no variants: %d entries", len(es))
 	}
 }
 

@@ -53,6 +53,9 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 		}
 		rep.Targets = append(rep.Targets, info)
 	}
+	for kind, es := range byKind {
+		byKind[kind] = withVariants(es, cfg.variants)
+	}
 	out := cfg.out
 	if out == "" {
 		out = filepath.Join("out", rep.Started.Format("20060102-150405"))

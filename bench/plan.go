@@ -21,6 +21,29 @@ type plannedCase struct {
 	entries []entry
 }
 
+// withVariants adds, after each sweepable target of es, one entry per
+// upoll option set in variants. A set that picks the echo handler applies
+// to echo targets only.
+func withVariants(es []entry, variants []string) []entry {
+	if len(variants) == 0 {
+		return es
+	}
+	var out []entry
+	for _, e := range es {
+		out = append(out, e)
+		if !e.target.Sweepable {
+			continue
+		}
+		for _, v := range variants {
+			if o, _ := server.ParseOptions(v); o.Echo != "" && e.target.Kind != server.Echo {
+				continue
+			}
+			out = append(out, entry{target: e.target, opts: v})
+		}
+	}
+	return out
+}
+
 // plan lists the suite's cases in run order.
 func plan(cfg *config, byKind map[server.Kind][]entry) []*plannedCase {
 	var cases []*plannedCase

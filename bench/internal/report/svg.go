@@ -32,6 +32,13 @@ func (r *Report) BuildCharts() []Chart {
 	for i, t := range r.Targets {
 		colours[t.Name] = palette[i%len(palette)]
 	}
+	for _, c := range r.Cases { // -variants: a colour for each configuration
+		for _, res := range c.Results {
+			if l := res.label(false); colours[l] == "" {
+				colours[l] = palette[len(colours)%len(palette)]
+			}
+		}
+	}
 	for _, w := range []struct{ workload, label, unit string }{{"pingpong", "echo ping-pong", "msg"}, {"http", "HTTP keep-alive", "req"}} {
 		metrics := []struct {
 			file, title, ylabel string
@@ -62,7 +69,7 @@ func (r *Report) BuildCharts() []Chart {
 		}
 		for _, res := range c.Results {
 			if res.Verified {
-				names = append(names, res.Target)
+				names = append(names, res.label(false))
 				rss = append(rss, res.Median.RSSPerConn)
 				hs = append(hs, res.Median.HeapStackPerConn)
 			}
@@ -95,11 +102,12 @@ func (r *Report) seriesOf(workload string, f func(Metrics) float64) []series {
 			if !res.Verified || v <= 0 {
 				continue
 			}
-			s, ok := byTarget[res.Target]
+			l := res.label(false)
+			s, ok := byTarget[l]
 			if !ok {
-				s = &series{name: res.Target}
-				byTarget[res.Target] = s
-				order = append(order, res.Target)
+				s = &series{name: l}
+				byTarget[l] = s
+				order = append(order, l)
 			}
 			s.x = append(s.x, float64(c.Conns))
 			s.y = append(s.y, v)

@@ -153,10 +153,13 @@ func (c *Case) table(sweep bool) *table {
 }
 
 func (r *Result) label(sweep bool) string {
-	if sweep && r.Options != "" {
+	switch {
+	case r.Options == "":
+		return r.Target
+	case sweep:
 		return r.Options
 	}
-	return r.Target
+	return r.Target + " [" + r.Options + "]"
 }
 
 func (r *Result) vs() Ratios {
