@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,20 @@ func TestWriteAndCheck(t *testing.T) {
 	}
 	if probs := Check(t.TempDir()); len(probs) == 0 {
 		t.Fatal("empty dir passes check")
+	}
+}
+
+func TestLegendLines(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"std-echo", []string{"std-echo"}},
+		{"upoll-echo [echo=slice]", []string{"upoll-echo", "[echo=slice]"}},
+		{"upoll-echo [wait=block,dispatch=inline,pollers=1]", []string{"upoll-echo", "[wait=block,", "dispatch=inline,", "pollers=1]"}},
+	} {
+		if got := legendLines(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("legendLines(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

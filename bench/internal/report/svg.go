@@ -128,6 +128,35 @@ const (
 	axisStyle, gridStyle, textFn = `stroke="#333"`, `stroke="#ddd"`, "middle"
 )
 
+// legendLines splits a legend label that fits no line of the legend
+// column: "upoll-echo [wait=block,dispatch=inline]" (a -variants entry)
+// becomes the target, then its options a few to a line.
+func legendLines(name string) []string {
+	target, opts, ok := strings.Cut(name, " [")
+	if !ok {
+		return []string{name}
+	}
+	pieces := strings.Split(strings.TrimSuffix(opts, "]"), ",")
+	lines := []string{target}
+	cur := "["
+	for i, o := range pieces {
+		if i < len(pieces)-1 {
+			o += ","
+		} else {
+			o += "]"
+		}
+		if len(cur)+len(o) > legendChars && cur != "[" {
+			lines = append(lines, cur)
+			cur = ""
+		}
+		cur += o
+	}
+	return append(lines, cur)
+}
+
+// legendChars is about what the legend column (padR) holds in a line.
+const legendChars = 21
+
 // niceMax rounds v up to 1, 2 or 5 times a power of ten.
 func niceMax(v float64) float64 {
 	if v <= 0 {
@@ -177,7 +206,8 @@ func lineChart(title, xlabel, ylabel string, ss []series, colours map[string]str
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" %s/>`+"\n", padL, padL, padT, padT+plotH, axisStyle)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s (log scale)</text>`+"\n", padL+plotW/2, chartH-12, xlabel)
 	fmt.Fprintf(&b, `<text transform="translate(16,%d) rotate(-90)" text-anchor="middle">%s</text>`+"\n", padT+plotH/2, html.EscapeString(ylabel))
-	for i, s := range ss {
+	ly := padT + 10
+	for _, s := range ss {
 		col := colours[s.name]
 		var pts []string
 		for j := range s.x {
@@ -186,9 +216,12 @@ func lineChart(title, xlabel, ylabel string, ss []series, colours map[string]str
 				px(s.x[j]), py(s.y[j]), col, s.name, s.x[j], num(s.y[j]))
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", col, strings.Join(pts, " "))
-		ly := padT + 10 + i*20
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="4" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
-			padL+plotW+14, ly, col, padL+plotW+34, ly+6, html.EscapeString(s.name))
+		lines := legendLines(s.name)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="4" fill="%s"/>`+"\n", padL+plotW+14, ly, col)
+		for k, l := range lines {
+			fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", padL+plotW+34, ly+6+k*14, html.EscapeString(l))
+		}
+		ly += 6 + 14*len(lines)
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
