@@ -81,6 +81,32 @@
 // Edge triggering measured 1.31x (100 conns) and 1.49x (1000) with a
 // task per run, against 1.11x and 1.28x level-triggered.
 //
+// The configuration that costs least CPU per message makes no hand-off
+// at all: one poller blocking in epoll_wait and running the handlers
+// itself (UPOLL=dispatch=inline,wait=block,pollers=1), which is gnet's
+// design with a single loop. Bench harness with -variants, 5 interleaved
+// rounds, 64 B, 2026-11-23 17:38 UTC; CPU per message (median of
+// per-round ratios), p99 (ratio of medians) and messages per second,
+// each against net:
+//
+//	conns   inline, block, 1 poller    defaults
+//	10      0.96x  0.65x  0.76x        1.23x  1.53x  0.79x
+//	100     0.92x  0.76x  0.83x        1.06x  0.98x  0.93x
+//	1000    0.84x  0.86x  0.98x        1.02x  1.16x  1.00x
+//
+// It is cheap because the whole server is one thread (0.68-0.78 of a
+// core, net 0.91-0.94), so where connections are few it serves fewer
+// messages a second; its handlers must not block, and on a machine with
+// more cores than this 2-vCPU VM one poller caps the server at one core.
+// No design measured here reaches 0.75x net's CPU per message: gnet
+// v2.9.7 (one loop per P) measured 0.95x-1.01x in the same runs (0.85x
+// once), cloudwego/netpoll 1.05x-1.19x, and a profile of the
+// single-poller configuration puts 82% of its CPU in the read, write and
+// epoll_wait syscalls (writev 57%, readv 24%, epoll_wait 7%) that every
+// design makes per message. Issuing read/write instead of readv/writev
+// for single vectors changed nothing measurable (BenchmarkEcho, 3
+// interleaved rounds of each build) and was not kept.
+//
 // Per message upoll makes exactly one readv and one writev and, counting
 // every epoll_wait syscall, 0.034 of them at 1000 connections (about 29
 // events per call) and 0.21 at 100 (UPOLL_BENCH_STATS=1): the
@@ -119,20 +145,22 @@
 //
 // # Memory per connection
 //
-// An idle connection holds its Conn (320 bytes: the two LinkBuffers are
-// 80 bytes each, the peer address one word) and a 16-byte registry slot;
+// An idle connection holds its Conn (288 bytes: the two LinkBuffers are
+// 72 bytes each, the peer address one word) and a 16-byte registry slot;
 // buffer nodes are taken from the pool when input arrives and given back
-// when it is drained, and a 32-byte waiter exists only once a goroutine
-// has blocked on the connection (net/http on the adapter does). An IPv6
-// peer's address lives in the connection's rarely-set extension.
+// when it is drained, and a 48-byte waiter, which also holds that
+// side's deadline, exists only once a goroutine has blocked on the
+// connection or set a deadline (net/http on the adapter does both). An
+// IPv6 peer's address lives in the connection's rarely-set extension.
 // Measured with the bench harness's idle case (5,000 connections after
-// one exchange each, 3 default-suite runs, 2026-11-23 16:29-16:35 UTC):
-// 351 B of live heap per connection; one more connection, from 2,500 to
-// 5,000, cost 392-416 B of RSS and 370-396 B of heap+stack (goal 400 B:
-// met in one run of three; 398-426 B in three runs an hour earlier);
-// averaged over all 5,000, which adds the fixed costs of the first
-// connections (the pool's idle workers, kept 10 s; threads), 568-575 B
-// of RSS. The standard library: 5.6-5.7 KB.
+// one exchange each; 3 default-suite runs and one idle-only run,
+// 2026-11-23 17:37-17:47 UTC): 317-319 B of live heap per connection;
+// one more connection, from 2,500 to 5,000, cost 356, 365, 377 and 405
+// B of RSS and 331-354 B of heap+stack (goal 400 B); averaged over all
+// 5,000, which adds the fixed costs of the first connections (the
+// pool's idle workers, kept 10 s; threads), 518-537 B of RSS. The
+// standard library: 5.7 KB; gnet v2.9.7 in the same runs 519-532 B
+// averaged, 424-433 B one more connection.
 //
 // # Invariants
 //

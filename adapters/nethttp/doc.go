@@ -99,8 +99,9 @@
 // for inline dispatch when the caller brings no hooks of its own), and
 // TestConnectBurstGoroutines holds that line. A goroutine blocked in
 // Read, which every idle keep-alive connection of http.Server has, sleeps
-// on a 32-byte waiter instead of a channel (112 bytes with its waiter).
-// What remains on the heap is the netpoll.Conn (320 B) and the waiter,
+// on a waiter instead of a channel (112 bytes with its waiter); the
+// waiter is 48 bytes since it also holds that side's deadline.
+// What remains on the heap is the netpoll.Conn (288 B) and the waiters,
 // against net's netFD and two TCPAddrs (its pollDesc and deadline timer
 // live outside the Go heap, which is why the heap-plus-stack figure of
 // BenchmarkIdleConnMemory favours net and the resident one does not).
