@@ -13,6 +13,7 @@ const (
 	cloudwegoVersion = "v0.7.2"
 	fasthttpVersion  = "v1.77.0"
 	gnetVersion      = "v2.9.7"
+	nbioVersion      = "v1.6.8"
 )
 
 func startCloudwegoEcho(addr, _ string) (net.Addr, error) {

@@ -68,9 +68,11 @@ func Targets() []Target {
 		{Name: "upoll-echo", Kind: Echo, Sweepable: true, Note: "upoll netpoll native API, one-copy handler (Next + WriteBinary + Flush); " + upollDefaults(true), start: startUpollEcho, available: upollAvailable},
 		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
 		{Name: "gnet-echo", Kind: Echo, Note: "github.com/panjf2000/gnet/v2 " + gnetVersion + ", handler on the event loop (Next + Write), one loop per P", start: startGnetEcho},
+		{Name: "nbio-echo", Kind: Echo, Note: "github.com/lesismal/nbio " + nbioVersion + " Engine defaults (a poller per 4 CPUs, at least one), OnData + Write on the poller", start: startNbioEcho},
 		{Name: "std-http", Kind: HTTP, Baseline: true, Note: "net/http.Server, hello handler", start: startStdHTTP},
 		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on the upoll adapters/nethttp listener, same handler; " + upollDefaults(false), start: startUpollHTTP, available: upollHTTPAvailable},
 		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
+		{Name: "nbio-http", Kind: HTTP, Note: "github.com/lesismal/nbio/nbhttp " + nbioVersion + " Engine defaults, same http.Handler", start: startNbioHTTP},
 	}
 }
 
