@@ -100,7 +100,9 @@
 // more cores than this 2-vCPU VM one poller caps the server at one core.
 // No design measured here reaches 0.75x net's CPU per message: gnet
 // v2.9.7 (one loop per P) measured 0.95x-1.01x in the same runs (0.85x
-// once), cloudwego/netpoll 1.05x-1.19x, and a profile of the
+// once), cloudwego/netpoll 1.05x-1.19x, nbio v1.6.8 (one poller on this
+// machine, handlers on it: the same shape) 0.84x-0.88x in three
+// default-suite runs, and a profile of the
 // single-poller configuration puts 82% of its CPU in the read, write and
 // epoll_wait syscalls (writev 57%, readv 24%, epoll_wait 7%) that every
 // design makes per message. Issuing read/write instead of readv/writev
@@ -153,14 +155,14 @@
 // connection or set a deadline (net/http on the adapter does both). An
 // IPv6 peer's address lives in the connection's rarely-set extension.
 // Measured with the bench harness's idle case (5,000 connections after
-// one exchange each; 3 default-suite runs and one idle-only run,
-// 2026-11-23 17:37-17:47 UTC): 317-319 B of live heap per connection;
-// one more connection, from 2,500 to 5,000, cost 356, 365, 377 and 405
-// B of RSS and 331-354 B of heap+stack (goal 400 B); averaged over all
-// 5,000, which adds the fixed costs of the first connections (the
-// pool's idle workers, kept 10 s; threads), 518-537 B of RSS. The
-// standard library: 5.7 KB; gnet v2.9.7 in the same runs 519-532 B
-// averaged, 424-433 B one more connection.
+// one exchange each; 6 default-suite runs and one idle-only run,
+// 2026-11-23 17:37-18:08 UTC): 317-320 B of live heap per connection;
+// one more connection, from 2,500 to 5,000, cost 356-405 B of RSS (400
+// B or less in six runs of seven) and 331-357 B of heap+stack (goal 400
+// B); averaged over all 5,000, which adds the fixed costs of the first
+// connections (the pool's idle workers, kept 10 s; threads), 518-574 B
+// of RSS. The standard library: 5.7 KB; in the same runs one more
+// connection cost gnet v2.9.7 424-446 B and nbio v1.6.8 415-442 B.
 //
 // # Invariants
 //
