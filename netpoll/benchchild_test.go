@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"testing"
 	"time"
@@ -64,7 +65,8 @@ func TestBenchChild(t *testing.T) {
 	prof := &benchProfile{path: os.Getenv(benchProfileEnv)}
 	defer prof.stop(t)
 	var before Stats
-	stats := srv != nil && os.Getenv(benchStatsEnv) != ""
+	var mem0 runtime.MemStats
+	stats := os.Getenv(benchStatsEnv) != ""
 	limit := time.NewTimer(benchChildLifetime)
 	defer limit.Stop()
 	for {
@@ -77,12 +79,18 @@ func TestBenchChild(t *testing.T) {
 			case benchCmdStart:
 				prof.start(t)
 				if stats {
-					before = srv.Stats()
+					runtime.ReadMemStats(&mem0)
+					if srv != nil {
+						before = srv.Stats()
+					}
 				}
 			case benchCmdStop:
 				prof.stop(t)
 				if stats {
-					printWindowStats(before, srv.Stats())
+					printWindowMem(&mem0)
+					if srv != nil {
+						printWindowStats(before, srv.Stats())
+					}
 				}
 			default:
 				t.Errorf("unknown command %q", cmd)
@@ -126,6 +134,16 @@ func (p *benchProfile) stop(t *testing.T) {
 		t.Error(err)
 	}
 	p.f = nil
+}
+
+// printWindowMem prints to stderr what the child's runtime allocated and
+// collected since mem0.
+func printWindowMem(mem0 *runtime.MemStats) {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	fmt.Fprintf(os.Stderr, "window: %d B allocated in %d objects, %d GCs, %v of GC pauses\n",
+		m.TotalAlloc-mem0.TotalAlloc, m.Mallocs-mem0.Mallocs, m.NumGC-mem0.NumGC,
+		time.Duration(m.PauseTotalNs-mem0.PauseTotalNs))
 }
 
 // printWindowStats prints to stderr what the pollers did between two
