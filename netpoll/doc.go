@@ -156,7 +156,7 @@
 // IPv6 peer's address lives in the connection's rarely-set extension.
 // Measured with the bench harness's idle case (5,000 connections after
 // one exchange each; 6 default-suite runs and one idle-only run,
-// 2026-11-23 17:37-18:08 UTC): 317-320 B of live heap per connection;
+// 2026-11-23 17:34-18:08 UTC): 317-320 B of live heap per connection;
 // one more connection, from 2,500 to 5,000, cost 356-405 B of RSS (400
 // B or less in six runs of seven) and 331-357 B of heap+stack (goal 400
 // B); averaged over all 5,000, which adds the fixed costs of the first
