@@ -64,7 +64,7 @@ func (t Target) Available() error {
 // Targets lists every target compiled into the harness, baselines first.
 func Targets() []Target {
 	return []Target{
-		{Name: "std-echo", Kind: Echo, Baseline: true, Note: "net: goroutine per connection, 2 KiB read buffer", start: startStdEcho},
+		{Name: "std-echo", Kind: Echo, Baseline: true, Note: "net: goroutine per connection, 4 KiB read buffer", start: startStdEcho},
 		{Name: "upoll-echo", Kind: Echo, Sweepable: true, Note: "upoll netpoll native API, one-copy handler (Next + WriteBinary + Flush); " + upollDefaults(true), start: startUpollEcho, available: upollAvailable},
 		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
 		{Name: "gnet-echo", Kind: Echo, Note: "github.com/panjf2000/gnet/v2 " + gnetVersion + ", handler on the event loop (Next + Write), one loop per P", start: startGnetEcho},
