@@ -129,21 +129,28 @@
 // for handlers that only use what is buffered. Batched, because it cost
 // less CPU than a task per run in every case measured, and a blocking
 // handler delays the runs batched with it by RescueDelay at most.
-// WaitRuntime, because a poller parked in the runtime's netpoller holds
-// no OS thread and wakes on the P that runs what it readies, and it does
-// best where connections are few: http.Server on the nethttp adapter
-// served 1.24x the standard library's requests/s at 10 connections with
-// it and 0.51x with WaitBlock as it first was; WaitBlock now yields
-// before blocking and serves 0.90-0.95x there, WaitRuntime 0.99-1.03x
-// in the same runs. Level-triggered, because edge-triggered
-// measured 10-30% more CPU per message: it reads until EAGAIN, one more
-// read per event when messages are small.
+// Level-triggered, because edge-triggered measured 10-30% more CPU per
+// message: it reads until EAGAIN, one more read per event when messages
+// are small. A poller per four Ps, at least one (DefaultPollers), for
+// every Server: each poller serves its own share of the connections and
+// the slowest share sets the tail.
 //
-// A Server without a handler (accept mode: the nethttp adapter; the
-// dialer's pollers) starts DefaultPollers(false) pollers, a quarter of
-// GOMAXPROCS, and WaitRuntime yields only after its passes of 32 events
-// or more (busyReaders in poller.go): both measured on http.Server's
-// tail latency, with the figures in those two places.
+// The wait depends on the Server's mode (DefaultWait). With a handler,
+// WaitBlock: on its one poller here it cost less CPU per message than
+// WaitRuntime on two at 10 and 100 echo connections (0.90-0.97x net's at
+// 100, against 1.03-1.08x) and cut p99 at every count (0.64-0.74x net's
+// at 10, 1.06-1.11x at 1000, against 1.34-1.44x and 1.16-1.30x), for
+// 5-10% more CPU at 1000; the figures are on DefaultWait. Without a
+// handler (accept mode: the nethttp adapter; the dialer's pollers),
+// WaitRuntime, because a poller parked in the runtime's netpoller wakes
+// on the P that runs the goroutines it readies: http.Server on the
+// adapter served 1.24x the standard library's requests/s at 10
+// connections with it and 0.51x with WaitBlock as it first was; WaitBlock
+// now yields before blocking and serves 0.90-0.95x there, WaitRuntime
+// 0.99-1.03x in the same runs. There WaitRuntime yields only after its
+// passes of 32 events or more (busyReaders in poller.go), measured on
+// http.Server's tail latency. The switch tables above were measured with
+// the earlier defaults (WaitRuntime, one poller per P).
 //
 // # Memory per connection
 //
