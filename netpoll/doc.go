@@ -75,8 +75,9 @@
 // from 1.34x to 1.05x and runtime from 1.16x to 1.05x (the same table
 // measured before); at 10 connections (bench harness) block from
 // 2.0-2.3x to 1.45-1.5x, spin from 4.46x to 1.29x, runtime from
-// 1.28-1.30x to 1.18-1.28x. WaitRuntime stays the default for its lead
-// at 10 connections and for http.Server on the adapter.
+// 1.28-1.30x to 1.18-1.28x. WaitRuntime stayed the default then, for
+// its lead at 10 connections and for http.Server on the adapter; for
+// today's defaults see below.
 //
 // Edge triggering measured 1.31x (100 conns) and 1.49x (1000) with a
 // task per run, against 1.11x and 1.28x level-triggered.
