@@ -16,8 +16,7 @@ import (
 // is ready to use.
 //
 // Dialed connections live on a process-wide group of pollers, started
-// on the first dial (a Server without a handler: DefaultPollers pollers
-// waiting with DefaultWait(false), and UPOLL) and never stopped.
+// on the first dial (GOMAXPROCS pollers, the default configuration and UPOLL) and never stopped.
 // Options may set the per-connection settings (WithTrigger,
 // WithReadTimeout, WithWriteTimeout, WithIdleTimeout, WithMaxInput,
 // WithMaxOutput, WithOnDisconnect); poller-level options (WithPollers,

@@ -75,9 +75,8 @@
 // from 1.34x to 1.05x and runtime from 1.16x to 1.05x (the same table
 // measured before); at 10 connections (bench harness) block from
 // 2.0-2.3x to 1.45-1.5x, spin from 4.46x to 1.29x, runtime from
-// 1.28-1.30x to 1.18-1.28x. WaitRuntime stayed the default then, for
-// its lead at 10 connections and for http.Server on the adapter; for
-// today's defaults see below.
+// 1.28-1.30x to 1.18-1.28x. WaitRuntime stays the default for its lead
+// at 10 connections and for http.Server on the adapter.
 //
 // Edge triggering measured 1.31x (100 conns) and 1.49x (1000) with a
 // task per run, against 1.11x and 1.28x level-triggered.
@@ -110,6 +109,18 @@
 // for single vectors changed nothing measurable (BenchmarkEcho, 3
 // interleaved rounds of each build) and was not kept.
 //
+// Keeping the pool (handlers may block) and changing only the poller,
+// one poller blocking in epoll_wait (UPOLL=wait=block,pollers=1) against
+// the defaults, three default-suite runs each (2026-11-23, 17:59-18:49
+// UTC), CPU per message and p99 against net: 10 connections 1.04-1.25x
+// and 0.67-0.70x (defaults 1.21-1.30x, 1.21-1.76x), 100 connections
+// 0.89-1.02x and 0.71-0.79x (1.01-1.04x, 0.86-1.02x), 1000 connections
+// 1.13-1.21x and 1.07-1.25x (0.99-1.17x, 1.19-1.48x); pipelined echo
+// 0.93-0.95x CPU, churn 0.89-0.91x. For a server with its process to
+// itself that is the better setting below 1000 connections; it is not
+// the default because clients in the same process lost a quarter of
+// their throughput to it (see DefaultConfig).
+//
 // Per message upoll makes exactly one readv and one writev and, counting
 // every epoll_wait syscall, 0.034 of them at 1000 connections (about 29
 // events per call) and 0.21 at 100 (UPOLL_BENCH_STATS=1): the
@@ -130,28 +141,21 @@
 // for handlers that only use what is buffered. Batched, because it cost
 // less CPU than a task per run in every case measured, and a blocking
 // handler delays the runs batched with it by RescueDelay at most.
-// Level-triggered, because edge-triggered measured 10-30% more CPU per
-// message: it reads until EAGAIN, one more read per event when messages
-// are small. A poller per four Ps, at least one (DefaultPollers), for
-// every Server: each poller serves its own share of the connections and
-// the slowest share sets the tail.
+// WaitRuntime, because a poller parked in the runtime's netpoller holds
+// no OS thread and wakes on the P that runs what it readies, and it does
+// best where connections are few: http.Server on the nethttp adapter
+// served 1.24x the standard library's requests/s at 10 connections with
+// it and 0.51x with WaitBlock as it first was; WaitBlock now yields
+// before blocking and serves 0.90-0.95x there, WaitRuntime 0.99-1.03x
+// in the same runs. Level-triggered, because edge-triggered
+// measured 10-30% more CPU per message: it reads until EAGAIN, one more
+// read per event when messages are small.
 //
-// The wait depends on the Server's mode (DefaultWait). With a handler,
-// WaitBlock: on its one poller here it cost less CPU per message than
-// WaitRuntime on two at 10 and 100 echo connections (0.90-0.97x net's at
-// 100, against 1.03-1.08x) and cut p99 at every count (0.64-0.74x net's
-// at 10, 1.06-1.11x at 1000, against 1.34-1.44x and 1.16-1.30x), for
-// 5-10% more CPU at 1000; the figures are on DefaultWait. Without a
-// handler (accept mode: the nethttp adapter; the dialer's pollers),
-// WaitRuntime, because a poller parked in the runtime's netpoller wakes
-// on the P that runs the goroutines it readies: http.Server on the
-// adapter served 1.24x the standard library's requests/s at 10
-// connections with it and 0.51x with WaitBlock as it first was; WaitBlock
-// now yields before blocking and serves 0.90-0.95x there, WaitRuntime
-// 0.99-1.03x in the same runs. There WaitRuntime yields only after its
-// passes of 32 events or more (busyReaders in poller.go), measured on
-// http.Server's tail latency. The switch tables above were measured with
-// the earlier defaults (WaitRuntime, one poller per P).
+// A Server without a handler (accept mode: the nethttp adapter; the
+// dialer's pollers) starts DefaultPollers(false) pollers, a quarter of
+// GOMAXPROCS, and WaitRuntime yields only after its passes of 32 events
+// or more (busyReaders in poller.go): both measured on http.Server's
+// tail latency, with the figures in those two places.
 //
 // # Memory per connection
 //

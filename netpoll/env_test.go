@@ -192,12 +192,18 @@ func TestBadConfigRejected(t *testing.T) {
 	}
 }
 
-// TestDefaultPollers: every Server starts a quarter of GOMAXPROCS pollers
-// (at least one), and UPOLL or an option still decides when given.
-// GOMAXPROCS is raised to 8 for part of it, so that a quarter is not
-// the floor of one.
+// TestDefaultPollers: a Server without a handler starts a quarter of
+// GOMAXPROCS pollers (at least one), one with a handler GOMAXPROCS, and
+// UPOLL or an option still decides when given.
 func TestDefaultPollers(t *testing.T) {
 	t.Setenv(EnvVar, "")
+	procs := runtime.GOMAXPROCS(0)
+	if got, want := DefaultPollers(true), procs; got != want {
+		t.Errorf("DefaultPollers(true) = %d, want %d", got, want)
+	}
+	if got, want := DefaultPollers(false), max(1, procs/4); got != want {
+		t.Errorf("DefaultPollers(false) = %d, want %d", got, want)
+	}
 	count := func(h Handler, opts ...Option) int {
 		t.Helper()
 		s, err := NewServer(h, opts...)
@@ -210,68 +216,20 @@ func TestDefaultPollers(t *testing.T) {
 		}
 		return s.Config().Pollers
 	}
-	for _, procs := range []int{1, 2, 8} {
-		prev := runtime.GOMAXPROCS(procs)
-		want := max(1, procs/4)
-		if got := DefaultPollers(); got != want {
-			t.Errorf("GOMAXPROCS %d: DefaultPollers() = %d, want %d", procs, got, want)
-		}
-		if n := count(echoHandler); n != want {
-			t.Errorf("GOMAXPROCS %d: handler server: %d pollers, want %d", procs, n, want)
-		}
-		if n := count(nil); n != want {
-			t.Errorf("GOMAXPROCS %d: accept-mode server: %d pollers, want %d", procs, n, want)
-		}
-		runtime.GOMAXPROCS(prev)
+	if n := count(echoHandler); n != procs {
+		t.Errorf("handler server: %d pollers, want %d", n, procs)
+	}
+	if n := count(nil); n != max(1, procs/4) {
+		t.Errorf("accept-mode server: %d pollers, want %d", n, max(1, procs/4))
 	}
 	if n := count(nil, WithPollers(3)); n != 3 {
 		t.Errorf("accept-mode server WithPollers(3): %d pollers", n)
 	}
-	if n := count(echoHandler, WithPollers(0)); n != DefaultPollers() {
-		t.Errorf("handler server WithPollers(0): %d pollers, want the default", n)
+	if n := count(nil, WithPollers(0)); n != max(1, procs/4) {
+		t.Errorf("accept-mode server WithPollers(0): %d pollers, want the default", n)
 	}
 	t.Setenv(EnvVar, "pollers=5")
 	if n := count(nil); n != 5 {
 		t.Errorf("accept-mode server with UPOLL=pollers=5: %d pollers", n)
-	}
-}
-
-// TestDefaultWait: a Server with a handler waits with WaitBlock, one
-// without with WaitRuntime, unless UPOLL or an option says otherwise.
-func TestDefaultWait(t *testing.T) {
-	t.Setenv(EnvVar, "")
-	wait := func(h Handler, opts ...Option) WaitStrategy {
-		t.Helper()
-		s, err := NewServer(h, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		return s.Config().Wait
-	}
-	if w := wait(echoHandler); w != WaitBlock || w != DefaultWait(true) {
-		t.Errorf("handler server waits with %v, want block", w)
-	}
-	if w := wait(nil); w != WaitRuntime || w != DefaultWait(false) {
-		t.Errorf("accept-mode server waits with %v, want runtime", w)
-	}
-	if w := DefaultConfig().Wait; w != WaitBlock {
-		t.Errorf("DefaultConfig().Wait = %v, want the handler server's block", w)
-	}
-	if w := wait(echoHandler, WithWait(WaitRuntime)); w != WaitRuntime {
-		t.Errorf("handler server WithWait(WaitRuntime) waits with %v", w)
-	}
-	if w := wait(nil, WithWait(WaitSpin)); w != WaitSpin {
-		t.Errorf("accept-mode server WithWait(WaitSpin) waits with %v", w)
-	}
-	if _, err := NewServer(echoHandler, WithWait(WaitStrategy(7))); !errors.Is(err, ErrBadConfig) {
-		t.Errorf("WithWait(7): %v, want ErrBadConfig", err)
-	}
-	t.Setenv(EnvVar, "wait=spin")
-	if w := wait(echoHandler); w != WaitSpin {
-		t.Errorf("handler server with UPOLL=wait=spin waits with %v", w)
-	}
-	if w := wait(nil); w != WaitSpin {
-		t.Errorf("accept-mode server with UPOLL=wait=spin waits with %v", w)
 	}
 }

@@ -71,7 +71,8 @@ func ExampleParseEnv() {
 	// true wait
 }
 
-// Every Server starts a quarter of GOMAXPROCS pollers, at least one;
+// A Server with a handler starts one poller per P; one without (accept
+// mode, as the nethttp adapter uses) a quarter as many, at least one.
 // WithPollers or UPOLL=pollers=N decide when given.
 func ExampleDefaultPollers() {
 	s, err := netpoll.NewServer(nil) // accept mode
@@ -80,23 +81,9 @@ func ExampleDefaultPollers() {
 		return
 	}
 	defer s.Close()
-	fmt.Println(s.Config().Pollers == netpoll.DefaultPollers(), netpoll.DefaultPollers() >= 1)
+	fmt.Println(s.Config().Pollers == netpoll.DefaultPollers(false))
+	fmt.Println(netpoll.DefaultPollers(false) >= 1, netpoll.DefaultPollers(false) <= netpoll.DefaultPollers(true))
 	// Output:
+	// true
 	// true true
-}
-
-// A Server with a handler waits in epoll_wait, one without (accept
-// mode, as the nethttp adapter uses) in the Go runtime's netpoller.
-func ExampleDefaultWait() {
-	fmt.Println(netpoll.DefaultWait(true), netpoll.DefaultWait(false))
-	s, err := netpoll.NewServer(nil, netpoll.WithWait(netpoll.WaitSpin))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer s.Close()
-	fmt.Println(s.Config().Wait)
-	// Output:
-	// block runtime
-	// spin
 }

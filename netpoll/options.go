@@ -151,9 +151,9 @@ const (
 // options. Every field is documented with its default so that
 // environment overrides and expvar publishing can be layered on top.
 type Config struct {
-	Pollers     int           // epoll instances; default DefaultPollers()
+	Pollers     int           // epoll instances; default DefaultPollers
 	Trigger     Trigger       // default LevelTriggered
-	Wait        WaitStrategy  // default DefaultWait (WaitBlock with a handler)
+	Wait        WaitStrategy  // default WaitRuntime (see DefaultConfig)
 	Spin        int           // WaitSpin empty polls before blocking; default DefaultSpin
 	Dispatch    Dispatch      // default DispatchPool
 	Balance     Balance       // default RoundRobin
@@ -169,19 +169,39 @@ type Config struct {
 	// OnDisconnect runs once per connection after it is closed and its
 	// last handler returned; err is why it closed (nil: local Close).
 	OnDisconnect func(c *Conn, err error)
-
-	// waitSet records that UPOLL or WithWait chose Wait; otherwise it is
-	// DefaultWait of the Server's mode, known only in NewServer.
-	waitSet bool
 }
 
 // DefaultConfig returns the configuration used when no option is given,
-// for a Server with a handler; a Server without one waits with
-// DefaultWait(false) instead.
+// for a Server with a handler; a Server without one starts
+// DefaultPollers(false) pollers instead.
 func DefaultConfig() Config {
 	return Config{
-		Pollers:   DefaultPollers(),
-		Wait:      DefaultWait(true),
+		Pollers: runtime.GOMAXPROCS(0),
+		// WaitRuntime, not WaitBlock: a poller parked in the runtime's
+		// netpoller wakes on the P that then runs the goroutines it
+		// readies, where one blocked in epoll_wait(-1) hands its P off
+		// and back on every wake-up. Measured with the bench harness
+		// (UPOLL=wait=..., 3 interleaved rounds, 2 vCPUs): http.Server on
+		// the adapter went from 0.51x to 1.24x the standard library's
+		// requests/s at 10 connections; native echo on the pool was
+		// unchanged within noise.
+		//
+		// WaitBlock on one poller (UPOLL=wait=block,pollers=1) was the
+		// default of a Server with a handler for a few minutes on
+		// 2026-11-23: in the harness, whose server has its process to
+		// itself, it cost less CPU per echoed message at 10 and 100
+		// connections (0.89-1.02x net's at 100, against 1.01-1.08x),
+		// more at 1000 (1.13-1.21x, against 0.99-1.17x), and cut p99 at
+		// every count (0.67-0.79x at 10 and 100, 1.07-1.25x at 1000). In
+		// the reliability soak, whose clients share the server's process,
+		// it served 26% fewer exchanges a minute (1.01-1.05M against
+		// 1.40-1.42M with WaitRuntime, one or two pollers alike): a
+		// poller blocked in epoll_wait keeps its P until sysmon takes it,
+		// and other goroutines of the process wait for it. A server
+		// process that does more than serve would pay that, so WaitRuntime
+		// stayed; the figures are in the bench docs for those whose
+		// servers run alone.
+		Wait:      WaitRuntime,
 		Spin:      DefaultSpin,
 		MaxInput:  DefaultMaxInput,
 		MaxOutput: DefaultMaxOutput,
@@ -201,9 +221,7 @@ func WithPollers(n int) Option { return func(c *config) { c.Pollers = n } }
 func WithTrigger(t Trigger) Option { return func(c *config) { c.Trigger = t } }
 
 // WithWait selects how pollers wait for events.
-func WithWait(w WaitStrategy) Option {
-	return func(c *config) { c.Wait, c.waitSet = w, true }
-}
+func WithWait(w WaitStrategy) Option { return func(c *config) { c.Wait = w } }
 
 // WithSpin sets the number of empty polls of WaitSpin before blocking.
 func WithSpin(n int) Option { return func(c *config) { c.Spin = n } }
@@ -253,6 +271,7 @@ func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
 // override and opts, then validates and normalizes the result.
 func buildConfig(opts []Option, handler bool) (config, error) {
 	cfg := DefaultConfig()
+	cfg.Pollers = 0 // DefaultPollers(handler) unless UPOLL or opts say
 	env, err := envOptions()
 	if err != nil {
 		return cfg, err
@@ -265,61 +284,34 @@ func buildConfig(opts []Option, handler bool) (config, error) {
 			o(&cfg)
 		}
 	}
-	if !cfg.waitSet {
-		cfg.Wait = DefaultWait(handler)
-	}
 	if err := cfg.validate(); err != nil {
 		return cfg, err
 	}
 	if cfg.Pollers <= 0 {
-		cfg.Pollers = DefaultPollers()
+		cfg.Pollers = DefaultPollers(handler)
 	}
 	cfg.normalize()
 	return cfg, nil
 }
 
 // DefaultPollers is how many pollers a Server starts unless UPOLL or an
-// option says otherwise: a quarter of GOMAXPROCS, at least one (as nbio
-// does). Each poller serves its own share of the connections, and the
-// slowest share sets the tail. Bench harness on 2 vCPUs (one poller
-// against two): http.Server on the nethttp adapter, 1,000 keep-alive
-// connections, p99 against net/http's 0.90-1.21x (median 0.98x, 9 runs)
-// against 1.05-2.11x (median 1.27x), at the same requests/s; a Server
-// with a handler, echo ping-pong, see DefaultWait. On machines with more
-// than 4 Ps the count is a choice, not a measurement (none was lent).
-func DefaultPollers() int {
-	return max(1, runtime.GOMAXPROCS(0)/4)
-}
-
-// DefaultWait is how a Server's pollers wait unless UPOLL or an option
-// says otherwise: WaitBlock for a Server with a handler, WaitRuntime for
-// one without (accept mode: the nethttp adapter, dialed connections).
-//
-// With a handler, WaitBlock on DefaultPollers' one poller (2 vCPUs)
-// against WaitRuntime on two, echo ping-pong 64 B, bench harness
-// -variants, 4 runs of 5 interleaved rounds, against net: CPU per message
-// 1.08-1.16x against 1.15-1.31x at 10 connections, 0.90-0.97x against
-// 1.03-1.08x at 100, 1.03-1.14x against 0.98-1.07x at 1000; p99
-// 0.64-0.74x against 1.34-1.44x, 0.73-0.92x against 1.02-1.20x,
-// 1.06-1.11x against 1.16-1.30x; messages per second 0.77-0.87x against
-// 0.79-0.90x at 10, alike at 100, 0.91-1.02x against 0.99-1.01x at 1000.
-// Pipelined echo (50 x 16, one run): CPU 0.96x against 1.11x, p99 0.58x
-// against 1.11x. A poller blocked in
-// epoll_wait(-1) holds its OS thread and gives its P up while it waits,
-// and the pool runs the handlers; WaitRuntime on one poller kept the
-// tail gain but cost more CPU where connections are few (1.35-1.38x at
-// 10).
-//
-// Without a handler the poller only reads and wakes goroutines blocked
-// in Read, and parking in the runtime's netpoller wakes it on the P
-// that then runs them: http.Server on the adapter served 0.99-1.03x
-// net/http's requests/s at 10 connections with WaitRuntime, 0.90-0.95x
-// with WaitBlock.
-func DefaultWait(handler bool) WaitStrategy {
-	if handler {
-		return WaitBlock
+// option says otherwise: GOMAXPROCS for a Server with a handler, a
+// quarter of that (at least one) for a Server without one, whose pollers
+// only read and wake goroutines blocked in Read (the nethttp adapter,
+// dialed connections). There, more pollers split the connections into
+// queues served independently, and the slowest sets the tail: http.Server
+// on the adapter, 1,000 keep-alive connections, bench harness on 2 vCPUs,
+// p99 against net/http's was 0.90-1.21x (median 0.98x, 9 runs) with one
+// poller, 1.05-2.11x (median 1.27x, 9 runs) with two and 1.40-1.50x with
+// four, at the same requests/s. Handler servers keep one poller per P:
+// their pollers also feed the pool, and echo measured more CPU per
+// message with one.
+func DefaultPollers(handler bool) int {
+	n := runtime.GOMAXPROCS(0)
+	if !handler {
+		n = max(1, n/4)
 	}
-	return WaitRuntime
+	return n
 }
 
 // ErrBadConfig is wrapped by the error of a configuration that names an

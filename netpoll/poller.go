@@ -418,8 +418,8 @@ const busyPass = 2
 //	64            0.97x       1.00x        1.06x       1.17x
 //	never         0.88x       1.03x        1.26x       1.03x
 //
-// Those rounds ran two pollers per Server; with one (now the default,
-// see DefaultPollers) 32 against never yielding measured
+// Those rounds ran two pollers per Server; with one (now the default for
+// these Servers, see DefaultPollers) 32 against never yielding measured
 // p99 1.02x vs 1.13x and requests/s 1.15x vs 1.04x at 1000 conns, and
 // alike at 50 (1.12x vs 1.09x, 0.97x vs 0.98x; 6 rounds). Busy passes at
 // 1,000 conns yield; small loads seldom do.

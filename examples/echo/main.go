@@ -66,7 +66,7 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	trigger := fs.String("trigger", def.Trigger.String(), "epoll trigger: level, edge or oneshot")
 	wait := fs.String("wait", def.Wait.String(), "poller wait strategy: block, spin or runtime")
 	dispatch := fs.String("dispatch", def.Dispatch.String(), "where handlers run: pool, inline or each")
-	pollers := fs.Int("pollers", 0, "number of pollers (0: netpoll.DefaultPollers, a quarter of GOMAXPROCS)")
+	pollers := fs.Int("pollers", 0, "number of pollers (0: GOMAXPROCS)")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long a graceful shutdown waits for connections to become idle")
 	if err := fs.Parse(args); err != nil {

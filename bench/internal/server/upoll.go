@@ -14,7 +14,7 @@ func upollAvailable() error { return nil }
 // Server has none (it starts fewer pollers).
 func upollDefaults(handler bool) string {
 	c := netpoll.DefaultConfig()
-	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, netpoll.DefaultWait(handler), c.Dispatch, netpoll.DefaultPollers())
+	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, c.Wait, c.Dispatch, netpoll.DefaultPollers(handler))
 }
 
 // upollOptions maps a sweep point to netpoll options; empty fields keep
