@@ -167,14 +167,16 @@
 // connection or set a deadline (net/http on the adapter does both). An
 // IPv6 peer's address lives in the connection's rarely-set extension.
 // Measured with the bench harness's idle case (5,000 connections after
-// one exchange each; 6 default-suite runs and one idle-only run,
-// 2026-11-23 17:34-18:08 UTC): 317-320 B of live heap per connection;
-// one more connection, from 2,500 to 5,000, cost 356-405 B of RSS (400
-// B or less in six runs of seven) and 331-357 B of heap+stack (goal 400
-// B); averaged over all 5,000, which adds the fixed costs of the first
-// connections (the pool's idle workers, kept 10 s; threads), 518-574 B
-// of RSS. The standard library: 5.7 KB; in the same runs one more
-// connection cost gnet v2.9.7 424-446 B and nbio v1.6.8 415-442 B.
+// one exchange each; 12 default-suite runs, three of them with the
+// WaitBlock defaults tried at 18:41 (see DefaultConfig), and one
+// idle-only run, 2026-11-23 17:34-19:11 UTC): 314-321 B of live heap per connection;
+// one more connection, from 2,500 to 5,000, cost 346-405 B of RSS (400
+// B or less in 11 runs of 13) and 305-357 B of heap+stack (goal 400 B);
+// averaged over all 5,000, which adds the fixed costs of the first
+// connections (the pool's idle workers, kept 10 s; threads), 505-582 B
+// of RSS. The standard library: 5.6 KB with a 2 KiB read buffer, 7.7 KB
+// with 4 KiB; in the same runs one more connection cost gnet v2.9.7
+// 421-446 B and nbio v1.6.8 415-460 B.
 //
 // # Invariants
 //
