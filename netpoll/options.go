@@ -199,7 +199,7 @@ func DefaultConfig() Config {
 		// poller blocked in epoll_wait keeps its P until sysmon takes it,
 		// and other goroutines of the process wait for it. A server
 		// process that does more than serve would pay that, so WaitRuntime
-		// stayed; the figures are in the bench docs for those whose
+		// stayed; the package doc keeps the figures for those whose
 		// servers run alone.
 		Wait:      WaitRuntime,
 		Spin:      DefaultSpin,
