@@ -35,8 +35,8 @@ type config struct {
 	runs       int
 	sweep      bool
 	sweepConns []int
-	variants   []string // upoll option sets run beside the defaults
-	pin        string   // off, on, both
+	variants   []server.Options // upoll option sets run beside the defaults
+	pin        string           // off, on, both
 	out        string
 	quiet      bool
 	check      string
@@ -165,8 +165,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-variants %q: %w", v, err)
 		}
-		if s := o.String(); !slices.Contains(cfg.variants, s) {
-			cfg.variants = append(cfg.variants, s)
+		if !slices.Contains(cfg.variants, o) {
+			cfg.variants = append(cfg.variants, o)
 		}
 	}
 	if *conns != "" {

@@ -117,8 +117,12 @@ func TestVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Normalized (key order as Options.String writes it) and deduplicated.
-	if want := []string{"wait=block,dispatch=inline", "echo=slice"}; !slices.Equal(cfg.variants, want) {
-		t.Fatalf("variants %q, want %q", cfg.variants, want)
+	var sets []string
+	for _, o := range cfg.variants {
+		sets = append(sets, o.String())
+	}
+	if want := []string{"wait=block,dispatch=inline", "echo=slice"}; !slices.Equal(sets, want) {
+		t.Fatalf("variants %q, want %q", sets, want)
 	}
 	std, _ := server.Lookup("std-echo")
 	up, _ := server.Lookup("upoll-echo")

@@ -24,7 +24,7 @@ type plannedCase struct {
 // withVariants adds, after each sweepable target of es, one entry per
 // upoll option set in variants. A set that picks the echo handler applies
 // to echo targets only.
-func withVariants(es []entry, variants []string) []entry {
+func withVariants(es []entry, variants []server.Options) []entry {
 	if len(variants) == 0 {
 		return es
 	}
@@ -34,11 +34,11 @@ func withVariants(es []entry, variants []string) []entry {
 		if !e.target.Sweepable {
 			continue
 		}
-		for _, v := range variants {
-			if o, _ := server.ParseOptions(v); o.Echo != "" && e.target.Kind != server.Echo {
+		for _, o := range variants {
+			if o.Echo != "" && e.target.Kind != server.Echo {
 				continue
 			}
-			out = append(out, entry{target: e.target, opts: v})
+			out = append(out, entry{target: e.target, opts: o.String()})
 		}
 	}
 	return out

@@ -44,7 +44,7 @@ type LinkBuffer struct {
 	cache *node // consumer: copies made by reads that cross nodes
 
 	// pending counts the bytes written in this batch, not yet published;
-	// a batch holds at most maxBatch bytes, so 32 bits hold it (the
+	// a batch holds at most MaxBatch bytes, so 32 bits hold it (the
 	// space an outstanding Book handed out is not kept: BookAck counts it
 	// again from the booked nodes). Both keep a LinkBuffer, two per
 	// connection, in 72 bytes.

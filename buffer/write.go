@@ -107,14 +107,15 @@ func (b *LinkBuffer) MallocLen() int {
 	return int(b.pending)
 }
 
-// maxBatch bounds the bytes of one write batch (written and not yet
-// flushed), so that the count fits the LinkBuffer's 32-bit field.
-const maxBatch = 1 << 30
+// MaxBatch bounds the bytes of one write batch (written and not yet
+// flushed), so that the count fits the LinkBuffer's 32-bit field; a
+// write past it fails with ErrTooLarge.
+const MaxBatch = 1 << 30
 
 // fits reports ErrTooLarge when n more bytes would take the open batch
-// past maxBatch.
+// past MaxBatch.
 func (b *LinkBuffer) fits(n int) error {
-	if n > maxBatch-int(b.pending) {
+	if n > MaxBatch-int(b.pending) {
 		return ErrTooLarge
 	}
 	return nil

@@ -299,22 +299,22 @@ type badReader struct{}
 
 func (badReader) Read(p []byte) (int, error) { return len(p) + 1, nil }
 
-// TestBatchBound checks that a write batch stops at maxBatch with
-// ErrTooLarge, writing nothing and allocating nothing, and that the
-// buffer works on after a Flush. (Every write checks the bound with the
+// TestBatchBound checks that a write batch stops at MaxBatch with
+// ErrTooLarge, writing nothing, and that the buffer works on after a
+// Flush. (Every write checks the bound with the
 // same fits call; Malloc is the one that can be asked for more than
-// maxBatch without a slice of that size.)
+// MaxBatch without a slice of that size.)
 func TestBatchBound(t *testing.T) {
 	b := new(LinkBuffer)
 	defer b.Free()
-	if _, err := b.Malloc(maxBatch + 1); err != ErrTooLarge {
-		t.Fatalf("Malloc(maxBatch+1) = %v, want ErrTooLarge", err)
+	if _, err := b.Malloc(MaxBatch + 1); err != ErrTooLarge {
+		t.Fatalf("Malloc(MaxBatch+1) = %v, want ErrTooLarge", err)
 	}
 	if err := b.WriteByte('a'); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Malloc(maxBatch); err != ErrTooLarge {
-		t.Fatalf("Malloc(maxBatch) after one byte = %v, want ErrTooLarge", err)
+	if _, err := b.Malloc(MaxBatch); err != ErrTooLarge {
+		t.Fatalf("Malloc(MaxBatch) after one byte = %v, want ErrTooLarge", err)
 	}
 	if got := b.MallocLen(); got != 1 {
 		t.Fatalf("MallocLen after refused writes = %d, want 1", got)

@@ -80,7 +80,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	// write batch holds at most 1 GiB: a larger p is queued and sent a
 	// chunk at a time.
 	for n < len(p) {
-		chunk := p[n:min(len(p), n+writeChunk)]
+		chunk := p[n:min(len(p), n+buffer.MaxBatch)]
 		if _, err := c.out.WriteBinary(chunk); err != nil {
 			if err == buffer.ErrClosed {
 				err = errClosed
@@ -94,10 +94,6 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
-
-// writeChunk is the most Write queues at once: the outbound buffer's
-// batch bound (buffer.ErrTooLarge past it).
-const writeChunk = 1 << 30
 
 // writable checks what makes any write fail at once.
 func (c *Conn) writable(op string) error {

@@ -176,7 +176,7 @@ type Config struct {
 // DefaultPollers(false) pollers instead.
 func DefaultConfig() Config {
 	return Config{
-		Pollers: runtime.GOMAXPROCS(0),
+		Pollers: DefaultPollers(true),
 		// WaitRuntime, not WaitBlock: a poller parked in the runtime's
 		// netpoller wakes on the P that then runs the goroutines it
 		// readies, where one blocked in epoll_wait(-1) hands its P off
