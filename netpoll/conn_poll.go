@@ -46,8 +46,8 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		return false
 	}
 	input := false
-	if ev&(evIn|evRDHup|evHup|evErr) != 0 && f&(fPeerEOF|fBroken) == 0 {
-		n, more, eof, err := c.fill(trig)
+	if ev&(evIn|evPri|evRDHup|evHup|evErr) != 0 && f&(fPeerEOF|fBroken) == 0 {
+		n, more, eof, err := c.fill(trig, ev)
 		if err != nil {
 			c.broke(err)
 		}
@@ -90,10 +90,16 @@ func (c *Conn) lingerEvent(ev uint32) {
 }
 
 // fill reads from the socket into the inbound buffer: once in level-
-// triggered mode, until EAGAIN (or EdgeBudget bytes) otherwise, and
-// never beyond the input bound. Runs on the poller with a reference.
-func (c *Conn) fill(trig Trigger) (n int, more, eof bool, err error) {
+// triggered mode, until the socket is drained (or EdgeBudget bytes)
+// otherwise, and never beyond the input bound. Runs on the poller with
+// a reference.
+//
+// Drained is EAGAIN, or a short read when shortDrains says one is
+// enough: that saves the EAGAIN read per message that the standard
+// library's netpoller makes.
+func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) {
 	p := c.p
+	short := c.shortDrains(trig, ev)
 	for {
 		limit := max(c.owner.cfg.MaxInput, int(c.need.Load()))
 		if c.in.Len() >= limit {
@@ -112,6 +118,10 @@ func (c *Conn) fill(trig Trigger) (n int, more, eof bool, err error) {
 		vecs := c.in.Book(size, p.vecs[:0])
 		if len(vecs) == 0 {
 			return n, false, false, nil // buffer closed
+		}
+		booked := 0
+		for _, v := range vecs {
+			booked += len(v)
 		}
 		m, rerr := sysReadv(int(c.fd), vecs)
 		p.ctr.readCalls.Add(1)
@@ -136,7 +146,7 @@ func (c *Conn) fill(trig Trigger) (n int, more, eof bool, err error) {
 		if m >= size && size < maxReadSize {
 			c.readSize = uint32(size * 2)
 		}
-		if trig == LevelTriggered {
+		if trig == LevelTriggered || short && m < booked {
 			return n, false, false, nil
 		}
 		if n >= EdgeBudget {
@@ -145,6 +155,30 @@ func (c *Conn) fill(trig Trigger) (n int, more, eof bool, err error) {
 			return n, trig == EdgeTriggered, false, nil
 		}
 	}
+}
+
+// shortDrains reports whether a read that returns less than it asked
+// for has drained the socket as far as this event is concerned, so that
+// fill need not read again to see EAGAIN.
+//
+// One-shot: always; the re-arm (EPOLL_CTL_MOD) polls the socket, so
+// anything left is reported again. Edge-triggered TCP: a short read
+// took all the socket held, and whatever arrives later wakes epoll and
+// makes a new edge. Not when the event also reports a hang-up, an error
+// or urgent data: the read stops short before a FIN (EOF would then be
+// seen only with the next edge, which never comes) and before the
+// urgent mark. Not for AF_UNIX, whose reads also stop short at a
+// message carrying file descriptors or other credentials. Requeued and
+// resumed connections come with evRDHup set (runRequeue, drainQueue): they
+// may have missed a hang-up in an earlier pass.
+func (c *Conn) shortDrains(trig Trigger, ev uint32) bool {
+	switch trig {
+	case OneShot:
+		return true
+	case EdgeTriggered:
+		return ev&(evRDHup|evHup|evErr|evPri) == 0 && c.flags.Load()&fUnix == 0
+	}
+	return false
 }
 
 // pollFlush sends queued output on EPOLLOUT and wakes a blocked writer.
@@ -194,7 +228,9 @@ func (c *Conn) writeOut() (int, error) {
 func (c *Conn) wantEvents() uint32 {
 	trig := c.owner.cfg.Trigger
 	if trig == EdgeTriggered {
-		return evIn | evOut | evRDHup | evET
+		// evPri: an event that brings urgent data must read to EAGAIN
+		// (see shortDrains).
+		return evIn | evOut | evRDHup | evPri | evET
 	}
 	f := c.flags.Load()
 	var ev uint32

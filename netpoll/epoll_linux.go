@@ -20,6 +20,7 @@ const (
 	evRDHup = unix.EPOLLRDHUP
 	evHup   = unix.EPOLLHUP
 	evErr   = unix.EPOLLERR
+	evPri   = unix.EPOLLPRI
 	evET    = unix.EPOLLET
 	evOne   = unix.EPOLLONESHOT
 )

@@ -16,14 +16,18 @@ const (
 	// LevelTriggered registers with plain EPOLLIN: one read per event;
 	// a connection over its input bound has EPOLLIN disarmed.
 	LevelTriggered Trigger = iota
-	// EdgeTriggered registers with EPOLLET: the poller reads until
-	// EAGAIN, at most EdgeBudget bytes per event; a connection that uses
-	// its budget is queued on the poller and read again after the other
-	// ready connections, since the kernel will not notify it again.
+	// EdgeTriggered registers with EPOLLET: the poller reads until the
+	// socket is drained, at most EdgeBudget bytes per event; a
+	// connection that uses its budget is queued on the poller and read
+	// again after the other ready connections, since the kernel will not
+	// notify it again. Drained is EAGAIN, or for TCP a read shorter than
+	// asked when the event reported no hang-up, error or urgent data: the
+	// usual small message then costs one read, not two.
 	EdgeTriggered
 	// OneShot registers with EPOLLONESHOT: after an event the
 	// connection is re-armed with EPOLL_CTL_MOD once its handler is done
-	// (or at once in accept mode).
+	// (or at once in accept mode). A short read ends the turn: the
+	// re-arm reports whatever is left.
 	OneShot
 )
 

@@ -298,7 +298,9 @@ func (p *poller) handle(ev *unix.EpollEvent) {
 func (p *poller) runRequeue() {
 	p.batch, p.requeue = p.requeue, p.batch[:0]
 	for i, c := range p.batch {
-		if c.onEvent(evIn) {
+		// evRDHup: read to EAGAIN, a hang-up may have come with the
+		// event that used the budget (see Conn.shortDrains).
+		if c.onEvent(evIn | evRDHup) {
 			p.requeue = append(p.requeue, c)
 		}
 		p.batch[i] = nil
@@ -312,7 +314,9 @@ func (p *poller) drainQueue() {
 	p.queue = nil
 	p.qmu.Unlock()
 	for _, c := range q {
-		if c.onEvent(evIn) {
+		// evRDHup: as in runRequeue; the hang-up may have come while
+		// input was paused.
+		if c.onEvent(evIn | evRDHup) {
 			p.requeue = append(p.requeue, c)
 		}
 	}

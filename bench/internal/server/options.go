@@ -24,16 +24,27 @@ var optionValues = map[string][]string{
 	"echo":     {"copy", "slice"},
 }
 
-// ParseOptions parses a -opts string.
+// optionAliases are the spellings UPOLL also accepts (netpoll's env.go),
+// so that -variants takes what UPOLL takes; they are stored as the
+// canonical value.
+var optionAliases = map[string]string{
+	"trigger=level": "lt",
+	"trigger=edge":  "et",
+}
+
+// ParseOptions parses a -opts string. Values are case-insensitive.
 func ParseOptions(s string) (Options, error) {
 	var o Options
 	if s == "" {
 		return o, nil
 	}
 	for kv := range strings.SplitSeq(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		k, v, ok := strings.Cut(strings.ToLower(strings.TrimSpace(kv)), "=")
 		if !ok {
 			return o, fmt.Errorf("option %q: want key=value", kv)
+		}
+		if canon, ok := optionAliases[k+"="+v]; ok {
+			v = canon
 		}
 		if k == "pollers" {
 			n, err := strconv.Atoi(v)

@@ -13,6 +13,14 @@ func TestParseOptions(t *testing.T) {
 	if o.String() != "trigger=et,wait=spin,dispatch=inline,pollers=2" {
 		t.Fatalf("String() = %q", o.String())
 	}
+	// UPOLL's spellings are accepted too.
+	o, err = ParseOptions("trigger=edge,wait=block")
+	if err != nil || o.Trigger != "et" || o.Wait != "block" {
+		t.Fatalf("trigger=edge: got %+v, %v", o, err)
+	}
+	if o, err := ParseOptions("Trigger=Level"); err != nil || o.Trigger != "lt" {
+		t.Fatalf("Trigger=Level: got %+v, %v", o, err)
+	}
 	for _, bad := range []string{"trigger", "trigger=xx", "pollers=0", "pollers=x", "color=red"} {
 		if _, err := ParseOptions(bad); err == nil {
 			t.Errorf("ParseOptions(%q): no error", bad)
