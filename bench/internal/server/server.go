@@ -69,6 +69,7 @@ func Targets() []Target {
 		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
 		{Name: "gnet-echo", Kind: Echo, Note: "github.com/panjf2000/gnet/v2 " + gnetVersion + ", handler on the event loop (Next + Write), one loop per P", start: startGnetEcho},
 		{Name: "nbio-echo", Kind: Echo, Note: "github.com/lesismal/nbio " + nbioVersion + " Engine defaults (a poller per 4 CPUs, at least one), OnData + Write on the poller", start: startNbioEcho},
+		{Name: "floor-echo", Kind: Echo, Note: "the floor: one OS thread, epoll_wait + read(2) + write(2), nothing else (a measuring stick, not a server)", start: startFloorEcho},
 		{Name: "std-http", Kind: HTTP, Baseline: true, Note: "net/http.Server, hello handler", start: startStdHTTP},
 		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on the upoll adapters/nethttp listener, same handler; " + upollDefaults(false), start: startUpollHTTP, available: upollHTTPAvailable},
 		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
