@@ -14,6 +14,28 @@ const (
 	goalConns               = 1000
 )
 
+// FloorTarget is the echo target that makes nothing but the syscalls
+// (see the server package): what the kernel charges every server.
+const FloorTarget = "floor-echo"
+
+// floorNote says where the floor stood against std in the goal's case,
+// and whether the CPU goal is below it, i.e. out of reach of any server
+// that reads and writes each message on this machine.
+func floorNote(floor, std *Result, threshold float64) string {
+	if floor == nil || !floor.Verified || std == nil || !std.Verified {
+		return ""
+	}
+	r := RoundRatio(floor, std, cpuPerOp)
+	if r <= 0 {
+		return ""
+	}
+	s := fmt.Sprintf("; %s (the syscalls alone) %.3fx", FloorTarget, r)
+	if r > threshold {
+		s += ": the goal is below the floor here"
+	}
+	return s
+}
+
 // RoundRatio is the median over rounds of f(a)/f(b), pairing runs of the
 // same round; 0 when no round has both.
 func RoundRatio(a, b *Result, f func(Metrics) float64) float64 {
@@ -88,6 +110,7 @@ func Goals(cases []Case) []Goal {
 		up, std, cw := pp.Find("upoll-echo"), pp.Find("std-echo"), pp.Find("cloudwego-echo")
 		judge(&cpuStd, RoundRatio(up, std, cpuPerOp), where(pp), up, std)
 		judge(&cpuCW, RoundRatio(up, cw, cpuPerOp), where(pp), up, cw)
+		cpuStd.Detail += floorNote(pp.Find(FloorTarget), std, cpuStd.Threshold)
 	}
 	gs = append(gs, cpuStd, cpuCW)
 

@@ -93,6 +93,28 @@ func TestGoals(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", g.Name, g, w)
 		}
 	}
+	// The floor's ratio is stated beside the CPU goal, and whether the
+	// goal lies below it.
+	for _, tc := range []struct {
+		cpu  float64 // floor's CPU per op in every round; std's is 10, 12, 9
+		want string
+	}{
+		{8, "floor-echo (the syscalls alone) 0.800x: the goal is below the floor here"},
+		{6, "floor-echo (the syscalls alone) 0.600x"},
+	} {
+		cs := sample().Cases
+		pp := &cs[0]
+		pp.Results = append(pp.Results, Result{Target: "floor-echo", Runs: []Run{
+			steadyRun(0, 150, tc.cpu), steadyRun(1, 150, tc.cpu*1.2), steadyRun(2, 150, tc.cpu*0.9)}})
+		pp.Results[len(pp.Results)-1].Finish(pp.Find("std-echo"))
+		d := Goals(cs)[0].Detail
+		if !strings.HasSuffix(d, tc.want) {
+			t.Errorf("floor at %v: detail %q, want suffix %q", tc.cpu, d, tc.want)
+		}
+	}
+	if d := sample().Goals[0].Detail; strings.Contains(d, "floor") {
+		t.Errorf("no floor target ran, detail mentions one: %q", d)
+	}
 	none := Goals(nil)
 	for _, g := range none {
 		if g.Measured || g.Met || g.Detail == "" {
