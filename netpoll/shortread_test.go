@@ -122,11 +122,7 @@ func TestShortReadUrgentData(t *testing.T) {
 				if serr != nil {
 					t.Fatal("send: ", serr)
 				}
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				got := make([]byte, 4)
-				if _, err := io.ReadFull(c, got); err != nil || string(got) != "abcd" {
-					t.Fatalf("round %d: read %q, err %v; want \"abcd\"", i, got, err)
-				}
+				expectRead(t, c, i, "abcd")
 				c.Close()
 				cl.Close()
 			}
@@ -150,8 +146,16 @@ func TestShortReadUnixRights(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			go s.Serve(ln)
-			defer s.Close()
+			served := make(chan error, 1)
+			go func() { served <- s.Serve(ln) }()
+			defer func() {
+				s.Close()
+				select {
+				case <-served:
+				case <-time.After(5 * time.Second):
+					t.Error("Serve did not return after Close")
+				}
+			}()
 			for i := range 8 {
 				cl, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 				if err != nil {
@@ -164,14 +168,21 @@ func TestShortReadUnixRights(t *testing.T) {
 				if _, err := cl.Write([]byte("cd")); err != nil {
 					t.Fatal(err)
 				}
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				got := make([]byte, 4)
-				if _, err := io.ReadFull(c, got); err != nil || string(got) != "abcd" {
-					t.Fatalf("round %d: read %q, err %v; want \"abcd\"", i, got, err)
-				}
+				expectRead(t, c, i, "abcd")
 				c.Close()
 				cl.Close()
 			}
 		})
+	}
+}
+
+// expectRead reads len(want) bytes from c within 5 s and fails the test
+// unless they are want.
+func expectRead(t *testing.T, c *Conn, round int, want string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
+		t.Fatalf("round %d: read %q, err %v; want %q", round, got, err, want)
 	}
 }
