@@ -119,10 +119,6 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		if len(vecs) == 0 {
 			return n, false, false, nil // buffer closed
 		}
-		booked := 0
-		for _, v := range vecs {
-			booked += len(v)
-		}
 		m, rerr := sysReadv(int(c.fd), vecs)
 		p.ctr.readCalls.Add(1)
 		if m < 0 {
@@ -146,7 +142,10 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		if m >= size && size < maxReadSize {
 			c.readSize = uint32(size * 2)
 		}
-		if trig == LevelTriggered || short && m < booked {
+		// Book hands out at least size bytes, so m < size is a short
+		// read (a read between size and what Book gave is taken for a
+		// full one: one more read, nothing missed).
+		if trig == LevelTriggered || short && m < size {
 			return n, false, false, nil
 		}
 		if n >= EdgeBudget {
@@ -169,8 +168,8 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 // seen only with the next edge, which never comes) and before the
 // urgent mark. Not for AF_UNIX, whose reads also stop short at a
 // message carrying file descriptors or other credentials. Requeued and
-// resumed connections come with evRDHup set (runRequeue, drainQueue): they
-// may have missed a hang-up in an earlier pass.
+// resumed connections come with evRDHup set (runRequeue, drainQueue):
+// they may have missed a hang-up in an earlier pass.
 func (c *Conn) shortDrains(trig Trigger, ev uint32) bool {
 	switch trig {
 	case OneShot:

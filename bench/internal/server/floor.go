@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -145,7 +144,10 @@ func (s *floorEcho) serve(fd int, ev uint32, buf []byte) {
 		s.write(fd, p)
 		return
 	}
-	n, err := readRetry(fd, buf)
+	n, err := unix.Read(fd, buf)
+	for err == unix.EINTR {
+		n, err = unix.Read(fd, buf)
+	}
 	switch {
 	case n > 0:
 		s.write(fd, buf[:n])
@@ -197,13 +199,4 @@ func (s *floorEcho) mod(fd int, events uint32) {
 func (s *floorEcho) close(fd int) {
 	delete(s.pending, fd)
 	unix.Close(fd)
-}
-
-func readRetry(fd int, buf []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, buf)
-		if !errors.Is(err, unix.EINTR) {
-			return n, err
-		}
-	}
 }
