@@ -67,7 +67,7 @@ func (b *backlog) drain(pool *gopool.Pool) {
 			return
 		}
 		c, t := r.c, r.queuedAt
-		err := pool.Go(func() { c.run(t) })
+		err := pool.Go(func() { c.run(t, false) })
 		if err == nil {
 			continue
 		}
@@ -76,6 +76,6 @@ func (b *backlog) drain(pool *gopool.Pool) {
 		}
 		// Refused or pool closed: run here so that the runner state is
 		// released and OnDisconnect is delivered.
-		c.run(0)
+		c.run(0, false)
 	}
 }

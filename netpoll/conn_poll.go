@@ -308,8 +308,8 @@ func (c *Conn) onInput() {
 	notify(&c.rwait)
 	switch {
 	case c.owner.handler == nil:
-	case c.p.inPass && c.owner.cfg.Dispatch == DispatchPool:
-		c.p.collect(c)
+	case c.p.inPass && c.owner.cfg.Dispatch <= DispatchPool:
+		c.p.collect(c) // DispatchHandoff or DispatchPool: run at the pass's end
 	default:
 		c.schedule()
 	}

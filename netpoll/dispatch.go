@@ -76,16 +76,16 @@ func (c *Conn) notifyDisconnect() {
 	}
 }
 
-// dispatch runs the runner inline or on the pool, one pool task for
-// this connection alone (see runBatch for the shared tasks of
-// DispatchPool's input runs). It only tries the
-// pool: a run that finds every worker busy goes to the poller's backlog,
-// which applies the pool's policy on a goroutine of its own (see
-// backlog), since the poller must neither wait for a worker nor run a
-// handler in its place.
+// dispatch runs the runner inline (DispatchInline) or on the pool, one
+// pool task for this connection alone (see runBatch for the shared
+// tasks of DispatchPool's input runs, and runReady for DispatchHandoff's
+// input runs on the poller). It only tries the pool: a run that finds
+// every worker busy goes to the poller's backlog, which applies the
+// pool's policy on a goroutine of its own (see backlog), since the
+// poller must neither wait for a worker nor run a handler in its place.
 func (c *Conn) dispatch() {
 	if c.owner.cfg.Dispatch == DispatchInline {
-		c.run(0)
+		c.run(0, false)
 		return
 	}
 	c.dispatchAt(time.Now().UnixNano())
@@ -94,15 +94,19 @@ func (c *Conn) dispatch() {
 // dispatchAt submits the runner to the pool; t is when the run was
 // queued (unix ns), for the handler queue wait.
 func (c *Conn) dispatchAt(t int64) {
-	if err := c.owner.cfg.Pool.TryGo(func() { c.run(t) }); err != nil {
+	if err := c.owner.cfg.Pool.TryGo(func() { c.run(t, false) }); err != nil {
 		c.p.backlog.push(c, t)
 	}
 }
 
 // run is the runner: OnConnect first (once), then the handler while
 // input keeps arriving, then OnDisconnect after close. queuedAt is the
-// submit time (0 inline).
-func (c *Conn) run(queuedAt int64) {
+// submit time (0 inline). leading says that the caller holds c's
+// poller's duty (DispatchHandoff's runReady); run then reports whether
+// it still does when it returns: the duty may pass to another goroutine
+// while a handler runs, and this one then finishes c's run as a plain
+// runner.
+func (c *Conn) run(queuedAt int64, leading bool) bool {
 	ctr := &c.p.ctr
 	if queuedAt != 0 {
 		ctr.handlerWaitNs.Add(uint64(time.Now().UnixNano() - queuedAt))
@@ -129,12 +133,18 @@ func (c *Conn) run(queuedAt int64) {
 			before := c.in.Len()
 			if before > 0 {
 				ctr.handlerRuns.Add(1)
-				if inline {
+				var err error
+				switch {
+				case leading:
+					d := c.p.enterHandler(c)
+					err = c.callHandler()
+					leading = c.p.leaveHandler(d)
+				case inline:
 					c.flags.Or(fInline)
-				}
-				err := c.callHandler()
-				if inline {
+					err = c.callHandler()
 					c.flags.And(^uint32(fInline))
+				default:
+					err = c.callHandler()
 				}
 				if err != nil {
 					c.closeWith(err)
@@ -159,7 +169,7 @@ func (c *Conn) run(queuedAt int64) {
 				}
 				c.decref()
 			}
-			return
+			return leading
 		}
 	}
 	if held {
@@ -168,6 +178,7 @@ func (c *Conn) run(queuedAt int64) {
 	if f := c.owner.cfg.OnDisconnect; f != nil {
 		c.callDisconnect(f)
 	}
+	return leading
 }
 
 // callHandler runs the handler; a panic becomes an error wrapping

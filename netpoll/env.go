@@ -28,7 +28,7 @@ import (
 //	wait       block, spin, runtime
 //	spin       empty epoll_wait(0) polls before blocking (> 0)
 //	pollers    number of epoll instances (> 0)
-//	dispatch   pool, inline, each
+//	dispatch   handoff, pool, inline, each
 //	balance    roundrobin|rr, leastconn|lc
 //	reuseport  true|false|1|0
 //	maxinput   bytes of unread input per connection (> 0; suffix k, m, g)
@@ -112,6 +112,8 @@ func envOption(key, v string) (Option, string) {
 		return nil, "want block, spin or runtime"
 	case "dispatch":
 		switch v {
+		case "handoff":
+			return WithDispatch(DispatchHandoff), ""
 		case "pool":
 			return WithDispatch(DispatchPool), ""
 		case "inline":
@@ -119,7 +121,7 @@ func envOption(key, v string) (Option, string) {
 		case "each":
 			return WithDispatch(DispatchEach), ""
 		}
-		return nil, "want pool, inline or each"
+		return nil, "want handoff, pool, inline or each"
 	case "balance":
 		switch v {
 		case "roundrobin", "rr":

@@ -13,7 +13,7 @@ import (
 
 var (
 	allWaits      = []WaitStrategy{WaitBlock, WaitSpin, WaitRuntime}
-	allDispatches = []Dispatch{DispatchPool, DispatchInline, DispatchEach}
+	allDispatches = []Dispatch{DispatchHandoff, DispatchPool, DispatchInline, DispatchEach}
 	allBalances   = []Balance{RoundRobin, LeastConnections}
 )
 

@@ -78,16 +78,28 @@ func (w WaitStrategy) String() string {
 type Dispatch int
 
 const (
-	// DispatchPool runs handlers on the gopool (default), one at a time
-	// per connection and in input order. The handler runs that one
-	// epoll wait makes ready share up to GOMAXPROCS pool tasks, each
-	// claiming the next connection of the batch when its handler
-	// returns: fewer goroutine hand-offs than a task per connection. A
-	// handler that blocks holds only its own task; runs of the batch
-	// still unclaimed after RescueDelay get a task each.
-	DispatchPool Dispatch = iota
-	// DispatchInline runs handlers on the poller goroutine: no hand-off
-	// cost, but a slow handler stalls every connection of its poller,
+	// DispatchHandoff runs each handler to completion on the poller
+	// goroutine that read its input (default): no goroutine hand-off
+	// and no cross-thread wake-up per message. When a handler blocks —
+	// it waits for more input or for output room, or the poller's
+	// watchdog sees it running for longer than HandoffAfter (a sleep, a
+	// lock, a blocking syscall, a long computation) — the poller's duty
+	// passes to a goroutine taken from the pool, which goes on with the
+	// rest of the pass and the loop; the goroutine whose handler blocked
+	// finishes that connection's run and then returns to the pool.
+	// Handlers may block as under DispatchPool; a handler that blocks
+	// costs one hand-off, not a stall of its poller.
+	DispatchHandoff Dispatch = iota
+	// DispatchPool runs handlers on the gopool, one at a time per
+	// connection and in input order. The handler runs that one epoll
+	// wait makes ready share up to GOMAXPROCS pool tasks, each claiming
+	// the next connection of the batch when its handler returns: fewer
+	// goroutine hand-offs than a task per connection. A handler that
+	// blocks holds only its own task; runs of the batch still unclaimed
+	// after RescueDelay get a task each.
+	DispatchPool
+	// DispatchInline runs handlers on the poller goroutine with no
+	// hand-off: a slow handler stalls every connection of its poller,
 	// and a handler must not wait for more input (Reader calls that
 	// would block return ErrWouldBlock).
 	DispatchInline
@@ -105,6 +117,8 @@ const RescueDelay = time.Millisecond
 
 func (d Dispatch) String() string {
 	switch d {
+	case DispatchHandoff:
+		return "handoff"
 	case DispatchPool:
 		return "pool"
 	case DispatchInline:
@@ -159,7 +173,7 @@ type Config struct {
 	Trigger     Trigger       // default LevelTriggered
 	Wait        WaitStrategy  // default WaitRuntime (see DefaultConfig)
 	Spin        int           // WaitSpin empty polls before blocking; default DefaultSpin
-	Dispatch    Dispatch      // default DispatchPool
+	Dispatch    Dispatch      // default DispatchHandoff
 	Balance     Balance       // default RoundRobin
 	ReusePort   bool          // Listen opens one SO_REUSEPORT socket per poller; default false
 	ReadTimeout time.Duration // per blocking read wait (Reader/Read); 0 = none (default)
@@ -329,7 +343,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: unknown trigger %d", ErrBadConfig, c.Trigger)
 	case c.Wait < WaitBlock || c.Wait > WaitRuntime:
 		return fmt.Errorf("%w: unknown wait strategy %d", ErrBadConfig, c.Wait)
-	case c.Dispatch < DispatchPool || c.Dispatch > DispatchEach:
+	case c.Dispatch < DispatchHandoff || c.Dispatch > DispatchEach:
 		return fmt.Errorf("%w: unknown dispatch %d", ErrBadConfig, c.Dispatch)
 	case c.Balance < RoundRobin || c.Balance > LeastConnections:
 		return fmt.Errorf("%w: unknown balance %d", ErrBadConfig, c.Balance)

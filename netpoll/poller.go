@@ -47,23 +47,32 @@ type poller struct {
 	events    []unix.EpollEvent
 	requeue   []*Conn // edge-triggered conns that used their budget
 	batch     []*Conn
-	inPass    bool        // a pass is running: DispatchPool runs go to ready
-	ready     []*Conn     // DispatchPool runs made ready by this pass
+	inPass    bool        // a pass is running: handler runs go to ready
+	ready     []*Conn     // handler runs made ready by this pass (DispatchHandoff, DispatchPool)
+	readyNext int         // DispatchHandoff: the next run of ready to start
+	passStart int64       // unix ns the current pass began its wait
+	spins     int         // WaitSpin: empty polls since the last event
 	batches   []*runBatch // started batches that may hold unclaimed runs
 	claimants int         // pool tasks per batch at most (GOMAXPROCS)
 	lastN     int         // events the last wait returned
 	busy      int         // events that make a pass busy (busyPass or busyReaders)
 	vecs      [maxVecs][]byte
 	nextSweep int64
+
+	// DispatchHandoff: who holds the loop (see handoff.go).
+	duty     duty
+	watchdog *watchdog
+	leadFn   func() // p.lead, made once
 }
 
-func newPoller(id int, cfg *config, handler bool) (*poller, error) {
+func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error) {
 	p := &poller{
-		id:     id,
-		cfg:    cfg,
-		busy:   busyReaders,
-		done:   make(chan struct{}),
-		events: make([]unix.EpollEvent, maxEvents),
+		id:       id,
+		watchdog: wd,
+		cfg:      cfg,
+		busy:     busyReaders,
+		done:     make(chan struct{}),
+		events:   make([]unix.EpollEvent, maxEvents),
 		// One task per P can keep every core busy with a batch.
 		claimants: runtime.GOMAXPROCS(0),
 	}
@@ -78,6 +87,7 @@ func newPoller(id int, cfg *config, handler bool) (*poller, error) {
 	if cfg.IdleTimeout > 0 {
 		p.minIdle.Store(int64(cfg.IdleTimeout))
 	}
+	p.leadFn = p.lead
 	go p.run()
 	return p, nil
 }
@@ -165,45 +175,76 @@ func minWait(a, b int) int {
 	return min(a, b)
 }
 
-func (p *poller) run() {
-	defer close(p.done)
+// run is the body of the poller's first goroutine.
+func (p *poller) run() { p.lead() }
+
+// lead runs the loop for as long as the calling goroutine holds the
+// poller's duty. Under DispatchHandoff the duty can pass to another
+// goroutine inside runReady (see handoff.go): lead then returns at once,
+// and the new leader starts here, resuming the pass at the next ready
+// connection. Every other mode keeps the duty on one goroutine.
+func (p *poller) lead() {
+	if !p.runReady() {
+		return
+	}
+	for !p.closing.Load() {
+		if !p.pass() {
+			break
+		}
+		if !p.runReady() {
+			return
+		}
+		p.endPass()
+	}
 	// Nobody rescues batched runs once the loop is gone: give each run
 	// still unclaimed a task of its own, so that its OnDisconnect is
 	// delivered even if every task of its batch is stuck.
-	defer p.rescue(math.MaxInt64)
-	spins := 0
-	for !p.closing.Load() {
-		start := time.Now().UnixNano()
-		msec := p.timeout(start)
-		n, err := p.wait(msec, &spins)
-		p.lastN = n
-		if err != nil {
-			// Only EBADF/EINVAL are possible, i.e. a bug or the fd was
-			// closed under us; waiting again would spin.
-			return
-		}
-		p.ctr.recordWait(n)
-		p.inPass = true
-		for i := range n {
-			p.handle(&p.events[i])
-		}
-		if len(p.requeue) > 0 {
-			p.runRequeue()
-		}
-		p.inPass = false
-		if len(p.ready) > 0 || len(p.batches) > 0 {
-			now := time.Now().UnixNano()
-			p.flushReady(now)
-			p.rescue(now)
-		}
-		// Judge idleness as of start: every event that arrived before
-		// the wait has been handled by now (unless the batch was full),
-		// so a connection whose input waited while this loop was slow
-		// (a long handler inline, a busy pool) is not taken for idle.
-		if period := p.sweepPeriod(); period > 0 && n < len(p.events) && start >= p.nextSweep {
-			p.sweepIdle(start)
-			p.nextSweep = start + int64(period)
-		}
+	p.rescue(math.MaxInt64)
+	close(p.done)
+}
+
+// pass waits for events and handles them: input is read, output
+// flushed, connections accepted; handler runs are collected in p.ready
+// (DispatchHandoff, DispatchPool) or started at once. It reports false
+// when the epoll instance is unusable.
+func (p *poller) pass() bool {
+	start := time.Now().UnixNano()
+	msec := p.timeout(start)
+	n, err := p.wait(msec, &p.spins)
+	p.lastN = n
+	if err != nil {
+		// Only EBADF/EINVAL are possible, i.e. a bug or the fd was
+		// closed under us; waiting again would spin.
+		return false
+	}
+	p.ctr.recordWait(n)
+	p.passStart = start
+	p.inPass = true
+	for i := range n {
+		p.handle(&p.events[i])
+	}
+	if len(p.requeue) > 0 {
+		p.runRequeue()
+	}
+	p.inPass = false
+	return true
+}
+
+// endPass starts DispatchPool's batches and sweeps idle connections.
+func (p *poller) endPass() {
+	if len(p.ready) > 0 || len(p.batches) > 0 {
+		now := time.Now().UnixNano()
+		p.flushReady(now)
+		p.rescue(now)
+	}
+	// Judge idleness as of the pass's start: every event that arrived
+	// before the wait has been handled by now (unless the batch was
+	// full), so a connection whose input waited while this loop was slow
+	// (a long handler inline, a busy pool) is not taken for idle.
+	start := p.passStart
+	if period := p.sweepPeriod(); period > 0 && p.lastN < len(p.events) && start >= p.nextSweep {
+		p.sweepIdle(start)
+		p.nextSweep = start + int64(period)
 	}
 }
 

@@ -47,7 +47,7 @@ func (b *runBatch) claim() *Conn {
 // drain is the body of a batch's pool tasks.
 func (b *runBatch) drain() {
 	for c := b.claim(); c != nil; c = b.claim() {
-		c.run(b.queuedAt)
+		c.run(b.queuedAt, false)
 	}
 }
 

@@ -19,9 +19,10 @@ import (
 // learns of new connections through WithOnConnect (the net.Listener
 // adapter feeds its Accept that way).
 type Server struct {
-	owner   owner
-	pollers []*poller
-	rr      atomic.Uint32
+	owner    owner
+	pollers  []*poller
+	watchdog *watchdog // DispatchHandoff with a handler; nil otherwise
+	rr       atomic.Uint32
 
 	mu        sync.Mutex
 	acceptors []*acceptor
@@ -47,8 +48,11 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	s := &Server{done: make(chan struct{})}
 	s.owner.cfg = cfg
 	s.owner.handler = h
+	if h != nil && cfg.Dispatch == DispatchHandoff {
+		s.watchdog = newWatchdog()
+	}
 	for i := range s.owner.cfg.Pollers {
-		p, err := newPoller(i, &s.owner.cfg, h != nil)
+		p, err := newPoller(i, &s.owner.cfg, h != nil, s.watchdog)
 		if err != nil {
 			for _, p := range s.pollers {
 				p.close()
@@ -56,6 +60,9 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 		s.pollers = append(s.pollers, p)
+	}
+	if s.watchdog != nil {
+		s.watchdog.start(s.pollers)
 	}
 	return s, nil
 }
@@ -236,6 +243,11 @@ func (s *Server) Close() error {
 func (s *Server) stopPollers() {
 	for _, p := range s.pollers {
 		p.close()
+	}
+	// After the pollers: one stopping behind a blocked handler needs the
+	// watchdog to pass its duty to a goroutine that sees the close.
+	if s.watchdog != nil {
+		s.watchdog.close()
 	}
 }
 

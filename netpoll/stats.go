@@ -22,6 +22,8 @@ type PollerStats struct {
 	Batches          uint64 // DispatchPool batches of several runs handed to the pool
 	BatchedRuns      uint64 // handler runs handed to the pool in those batches
 	Rescues          uint64 // batched runs given a task of their own after RescueDelay
+	Handoffs         uint64 // DispatchHandoff: duty passed on by a handler about to block, or by the watchdog
+	WatchdogHandoffs uint64 // those of Handoffs the watchdog made (a handler ran a tick or more)
 	LiveConns        int64  // connections open now
 	TotalConns       uint64 // connections ever registered
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
@@ -61,6 +63,8 @@ func (s *PollerStats) add(o PollerStats) {
 	s.Batches += o.Batches
 	s.BatchedRuns += o.BatchedRuns
 	s.Rescues += o.Rescues
+	s.Handoffs += o.Handoffs
+	s.WatchdogHandoffs += o.WatchdogHandoffs
 	s.LiveConns += o.LiveConns
 	s.TotalConns += o.TotalConns
 	s.AcceptBackoffs += o.AcceptBackoffs
@@ -103,6 +107,8 @@ type pollerCounters struct {
 	writeEAGAIN      atomic.Uint64
 	handlerRuns      atomic.Uint64
 	handlerWaitNs    atomic.Uint64
+	handoffs         atomic.Uint64
+	watchdogHandoffs atomic.Uint64
 	_                cacheLine
 	liveConns        atomic.Int64
 	totalConns       atomic.Uint64
@@ -129,6 +135,8 @@ func (c *pollerCounters) snapshot() PollerStats {
 		Batches:          c.batches.Load(),
 		BatchedRuns:      c.batchedRuns.Load(),
 		Rescues:          c.rescues.Load(),
+		Handoffs:         c.handoffs.Load(),
+		WatchdogHandoffs: c.watchdogHandoffs.Load(),
 		LiveConns:        c.liveConns.Load(),
 		TotalConns:       c.totalConns.Load(),
 		AcceptBackoffs:   c.acceptBackoffs.Load(),

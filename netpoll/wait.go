@@ -184,6 +184,7 @@ func (c *Conn) waitRead(n int) error {
 			}
 			continue // re-check with the flags published
 		}
+		c.p.yieldFrom(c) // the input may be the poller's to read
 		w.sleep(dl)
 	}
 }
@@ -242,6 +243,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 			continue
 		}
 		c.updateEvents()
+		c.p.yieldFrom(c)
 		w.sleep(dl)
 	}
 }
