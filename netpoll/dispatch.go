@@ -116,7 +116,15 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 	if held && c.flags.Load()&fConnectHook != 0 {
 		c.flags.And(^uint32(fConnectHook))
 		if f := c.owner.cfg.OnConnect; f != nil {
-			if err := c.callHook(f); err != nil {
+			var err error
+			if leading {
+				d := c.p.enterHandler(c)
+				err = c.callHook(f)
+				leading = c.p.leaveHandler(d)
+			} else {
+				err = c.callHook(f)
+			}
+			if err != nil {
 				c.closeWith(err)
 			}
 		}
@@ -176,7 +184,14 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 		c.decref()
 	}
 	if f := c.owner.cfg.OnDisconnect; f != nil {
-		c.callDisconnect(f)
+		if leading {
+			// A hook, like a handler, may block: watched the same way.
+			d := c.p.enterHandler(c)
+			c.callDisconnect(f)
+			leading = c.p.leaveHandler(d)
+		} else {
+			c.callDisconnect(f)
+		}
 	}
 	return leading
 }

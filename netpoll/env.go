@@ -25,7 +25,7 @@ import (
 // Keys and values (case-insensitive):
 //
 //	trigger    level|lt, edge|et, oneshot
-//	wait       block, spin, runtime
+//	wait       block, spin, runtime, adaptive
 //	spin       empty epoll_wait(0) polls before blocking (> 0)
 //	pollers    number of epoll instances (> 0)
 //	dispatch   handoff, pool, inline, each
@@ -108,8 +108,10 @@ func envOption(key, v string) (Option, string) {
 			return WithWait(WaitSpin), ""
 		case "runtime":
 			return WithWait(WaitRuntime), ""
+		case "adaptive":
+			return WithWait(WaitAdaptive), ""
 		}
-		return nil, "want block, spin or runtime"
+		return nil, "want block, spin, runtime or adaptive"
 	case "dispatch":
 		switch v {
 		case "handoff":

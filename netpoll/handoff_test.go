@@ -27,6 +27,7 @@ const (
 	opSpin  = 'C' // keep the CPU busy for 1 s, then echo
 	opNap   = 'N' // sleep a few ms, then echo
 	opPanic = 'P' // sleep a little, then panic
+	opClose = 'X' // return an error: the connection closes
 )
 
 func putFrame(b []byte, id, seq uint32, op byte) {
@@ -92,6 +93,8 @@ func frameHandler(chk *frameChecks) Handler {
 			case opPanic:
 				time.Sleep(20 * time.Millisecond)
 				panic("frame handler: asked to panic")
+			case opClose:
+				return errAskedToClose
 			}
 			if _, err := w.WriteBinary(b); err != nil {
 				return err
@@ -103,6 +106,8 @@ func frameHandler(chk *frameChecks) Handler {
 		return w.Flush()
 	}
 }
+
+var errAskedToClose = errors.New("frame handler: asked to close")
 
 // frameClient is one client connection speaking frames.
 type frameClient struct {
@@ -398,5 +403,49 @@ func TestWatchdogSleepsWhenIdle(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHandoffBlockingOnDisconnect makes OnDisconnect, which runs on the
+// poller when a handler there closes its connection, sleep for a
+// second: the other connections of the poller keep being served.
+func TestHandoffBlockingOnDisconnect(t *testing.T) {
+	var chk frameChecks
+	hooked := make(chan error, 1)
+	_, addr := startServer(t, frameHandler(&chk), WithPollers(1),
+		WithOnDisconnect(func(c *Conn, err error) {
+			if errors.Is(err, errAskedToClose) {
+				time.Sleep(time.Second)
+				hooked <- err
+			}
+		}))
+	others := make([]*frameClient, 10)
+	for i := range others {
+		others[i] = dialFrames(t, addr, uint32(i))
+		if err := others[i].roundTrip(opEcho, false, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closer := dialFrames(t, addr, 50)
+	putFrame(closer.out[:], closer.id, 0, opClose)
+	if _, err := closer.c.Write(closer.out[:]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the hook start sleeping
+	for range 5 {
+		for _, fc := range others {
+			start := time.Now()
+			if err := fc.roundTrip(opEcho, false, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 700*time.Millisecond {
+				t.Fatalf("conn %d: round trip took %v behind a blocking OnDisconnect", fc.id, d)
+			}
+		}
+	}
+	select {
+	case <-hooked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnDisconnect did not finish")
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	allWaits      = []WaitStrategy{WaitBlock, WaitSpin, WaitRuntime}
+	allWaits      = []WaitStrategy{WaitBlock, WaitSpin, WaitRuntime, WaitAdaptive}
 	allDispatches = []Dispatch{DispatchHandoff, DispatchPool, DispatchInline, DispatchEach}
 	allBalances   = []Balance{RoundRobin, LeastConnections}
 )

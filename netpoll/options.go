@@ -60,6 +60,14 @@ const (
 	// WaitRuntime parks in the Go runtime's netpoller on the
 	// (nonblocking) epoll fd: holds no OS thread while idle.
 	WaitRuntime
+	// WaitAdaptive blocks in epoll_wait like WaitBlock while nothing
+	// else in the process is runnable and fewer than GOMAXPROCS-1
+	// pollers of the process already block there; otherwise it parks in
+	// the runtime like WaitRuntime. A blocked poller holds its P only
+	// while no goroutine wants one, and never the last one, so the rest
+	// of the program is not starved; a server with the process to itself
+	// waits and wakes as cheaply as with WaitBlock.
+	WaitAdaptive
 )
 
 func (w WaitStrategy) String() string {
@@ -70,6 +78,8 @@ func (w WaitStrategy) String() string {
 		return "spin"
 	case WaitRuntime:
 		return "runtime"
+	case WaitAdaptive:
+		return "adaptive"
 	}
 	return "WaitStrategy(?)"
 }
@@ -341,7 +351,7 @@ func (c *config) validate() error {
 	switch {
 	case c.Trigger < LevelTriggered || c.Trigger > OneShot:
 		return fmt.Errorf("%w: unknown trigger %d", ErrBadConfig, c.Trigger)
-	case c.Wait < WaitBlock || c.Wait > WaitRuntime:
+	case c.Wait < WaitBlock || c.Wait > WaitAdaptive:
 		return fmt.Errorf("%w: unknown wait strategy %d", ErrBadConfig, c.Wait)
 	case c.Dispatch < DispatchHandoff || c.Dispatch > DispatchEach:
 		return fmt.Errorf("%w: unknown dispatch %d", ErrBadConfig, c.Dispatch)

@@ -3,6 +3,7 @@ package netpoll
 import (
 	"math"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,11 @@ type poller struct {
 	vecs      [maxVecs][]byte
 	nextSweep int64
 
+	// WaitAdaptive: a sample of the runnable goroutines, and how many
+	// pollers of the process may block in epoll_wait at once.
+	runnable   [1]metrics.Sample
+	maxBlocked int32
+
 	// DispatchHandoff: who holds the loop (see handoff.go).
 	duty     duty
 	watchdog *watchdog
@@ -79,7 +85,9 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 	if handler {
 		p.busy = busyPass
 	}
-	ep, err := newEpoll(cfg.Wait == WaitRuntime, &p.ctr.epollWaits)
+	p.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
+	p.maxBlocked = int32(runtime.GOMAXPROCS(0) - 1)
+	ep, err := newEpoll(cfg.Wait == WaitRuntime || cfg.Wait == WaitAdaptive, &p.ctr.epollWaits)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +285,19 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			}
 			runtime.Gosched()
 		}
+	case WaitAdaptive:
+		if msec != 0 {
+			if n, err := p.ep.wait(p.events, 0); n != 0 || err != nil {
+				return n, err
+			}
+			if p.mayBlock() {
+				p.ctr.parks.Add(1)
+				n, err := p.ep.wait(p.events, msec)
+				blockedPollers.Add(-1)
+				return n, err
+			}
+			return p.waitRuntime(msec)
+		}
 	case WaitRuntime:
 		if msec != 0 && p.lastN >= p.busy {
 			// A busy pass readied several goroutines: let them run on
@@ -285,21 +306,52 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			runtime.Gosched()
 		}
 		if msec != 0 {
-			var dl time.Time
-			if msec > 0 {
-				dl = time.Now().Add(time.Duration(msec) * time.Millisecond)
-			}
-			n, parked, err := p.ep.waitRuntime(p.events, dl)
-			if parked {
-				p.ctr.parks.Add(1)
-			}
-			return n, err
+			return p.waitRuntime(msec)
 		}
 	}
 	if msec != 0 {
 		p.ctr.parks.Add(1)
 	}
 	return p.ep.wait(p.events, msec)
+}
+
+// waitRuntime parks in the runtime's netpoller for up to msec ms (-1:
+// no limit).
+func (p *poller) waitRuntime(msec int) (int, error) {
+	var dl time.Time
+	if msec > 0 {
+		dl = time.Now().Add(time.Duration(msec) * time.Millisecond)
+	}
+	n, parked, err := p.ep.waitRuntime(p.events, dl)
+	if parked {
+		p.ctr.parks.Add(1)
+	}
+	return n, err
+}
+
+// blockedPollers counts the pollers of the process blocked in
+// epoll_wait under WaitAdaptive, each holding a P.
+var blockedPollers atomic.Int32
+
+// mayBlock reports whether a WaitAdaptive poller may block in
+// epoll_wait, and if so counts it in blockedPollers: only while no
+// goroutine of the process is runnable (one that is would wait for
+// this P until sysmon takes it back) and fewer than GOMAXPROCS-1
+// pollers already block (one P always stays free for the rest).
+func (p *poller) mayBlock() bool {
+	metrics.Read(p.runnable[:])
+	if p.runnable[0].Value.Kind() == metrics.KindUint64 && p.runnable[0].Value.Uint64() != 0 {
+		return false
+	}
+	for {
+		b := blockedPollers.Load()
+		if b >= p.maxBlocked {
+			return false
+		}
+		if blockedPollers.CompareAndSwap(b, b+1) {
+			return true
+		}
+	}
 }
 
 // handle routes one event.

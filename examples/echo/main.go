@@ -48,10 +48,10 @@ var (
 		"level": netpoll.LevelTriggered, "edge": netpoll.EdgeTriggered, "oneshot": netpoll.OneShot,
 	}
 	waits = map[string]netpoll.WaitStrategy{
-		"block": netpoll.WaitBlock, "spin": netpoll.WaitSpin, "runtime": netpoll.WaitRuntime,
+		"block": netpoll.WaitBlock, "spin": netpoll.WaitSpin, "runtime": netpoll.WaitRuntime, "adaptive": netpoll.WaitAdaptive,
 	}
 	dispatches = map[string]netpoll.Dispatch{
-		"pool": netpoll.DispatchPool, "inline": netpoll.DispatchInline, "each": netpoll.DispatchEach,
+		"handoff": netpoll.DispatchHandoff, "pool": netpoll.DispatchPool, "inline": netpoll.DispatchInline, "each": netpoll.DispatchEach,
 	}
 )
 

@@ -19,8 +19,8 @@ type Options struct {
 
 var optionValues = map[string][]string{
 	"trigger":  {"lt", "et", "oneshot"},
-	"wait":     {"block", "spin", "runtime"},
-	"dispatch": {"pool", "each", "inline"},
+	"wait":     {"block", "spin", "runtime", "adaptive"},
+	"dispatch": {"handoff", "pool", "each", "inline"},
 	"echo":     {"copy", "slice"},
 }
 
