@@ -45,13 +45,16 @@ type duty struct {
 	cur  atomic.Pointer[Conn] // the connection whose handler the leader runs; set before word turns odd
 }
 
-// handoffTick is the watchdog's period: a handler still running after
-// one to two ticks has its poller's duty taken away.
-const handoffTick = time.Millisecond
-
-// watchdogIdleTicks is how many ticks with no handler activity on any
-// poller put the watchdog to sleep until the next handler starts.
-const watchdogIdleTicks = 16
+// The watchdog's period: handoffTick after a look that found a handler
+// running (so a blocked one loses the duty one to two ticks after it
+// started), doubling up to maxWatchdogTick while looks find none (so a
+// server with little traffic pays for few wake-ups), and no ticks at all
+// after watchdogIdleTicks looks in a row saw no handler run.
+const (
+	handoffTick       = time.Millisecond
+	maxWatchdogTick   = 8 * time.Millisecond
+	watchdogIdleTicks = 16
+)
 
 // enterHandler marks the leader inside c's handler and returns the
 // word to leave with. Leader only.
@@ -175,55 +178,66 @@ func (wd *watchdog) close() {
 func (wd *watchdog) run() {
 	defer close(wd.done)
 	last := make([]uint64, len(wd.pollers))
-	tick := time.NewTicker(handoffTick)
-	defer tick.Stop()
+	period := handoffTick
+	timer := time.NewTimer(period)
+	defer timer.Stop()
 	idle := 0
 	for {
 		select {
 		case <-wd.stop:
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
-		active := false
+		changed, inside := false, false
 		for i, p := range wd.pollers {
 			d := p.duty.word.Load()
-			if d != last[i] || d&1 != 0 {
-				active = true
+			if d != last[i] {
+				changed = true
 			}
-			if d&1 != 0 && d == last[i] && p.takeDuty(d) {
-				p.ctr.watchdogHandoffs.Add(1)
-				d++
+			if d&1 != 0 {
+				inside = true
+				if d == last[i] && p.takeDuty(d) {
+					p.ctr.watchdogHandoffs.Add(1)
+					d++
+				}
 			}
 			last[i] = d
 		}
-		if active {
-			idle = 0
-			continue
+		switch {
+		case inside:
+			period, idle = handoffTick, 0
+		case changed:
+			period, idle = min(2*period, maxWatchdogTick), 0
+		default:
+			idle++
 		}
-		if idle++; idle < watchdogIdleTicks {
-			continue
-		}
-		// Sleep until a handler starts. The flag is published before
-		// the words are looked at again, and a leader publishes its
-		// word before it looks at the flag, so one of the two sees the
-		// other: no handler can start unwatched.
-		idle = 0
-		wd.sleeping.Store(true)
-		for i, p := range wd.pollers {
-			if p.duty.word.Load() != last[i] {
-				wd.sleeping.Store(false)
-				break
+		if idle >= watchdogIdleTicks {
+			idle, period = 0, handoffTick
+			if !wd.sleep(last) {
+				return
 			}
 		}
-		if !wd.sleeping.Load() {
-			continue
+		timer.Reset(period)
+	}
+}
+
+// sleep parks the watchdog until a handler starts, unless one started
+// since last was read; it reports false if stopped. The flag is
+// published before the words are looked at again, and a leader
+// publishes its word before it looks at the flag, so one of the two
+// sees the other: no handler can start unwatched.
+func (wd *watchdog) sleep(last []uint64) bool {
+	wd.sleeping.Store(true)
+	for i, p := range wd.pollers {
+		if p.duty.word.Load() != last[i] {
+			wd.sleeping.Store(false)
+			return true
 		}
-		tick.Stop()
-		select {
-		case <-wd.stop:
-			return
-		case <-wd.wakeCh:
-		}
-		tick.Reset(handoffTick)
+	}
+	select {
+	case <-wd.stop:
+		return false
+	case <-wd.wakeCh:
+		return true
 	}
 }
