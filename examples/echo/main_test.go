@@ -81,7 +81,7 @@ func TestRunEchoes(t *testing.T) {
 	if !strings.HasPrefix(first, prefix) {
 		t.Fatalf("first line %q, want %q...", first, prefix)
 	}
-	for _, want := range []string{"trigger=oneshot", "wait=runtime", "dispatch=pool", "pollers=3"} {
+	for _, want := range []string{"trigger=oneshot", "wait=runtime", "dispatch=handoff", "pollers=3"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first line %q lacks %q", first, want)
 		}

@@ -168,57 +168,70 @@ func TestPoolSaturation(t *testing.T) {
 // would get its bytes until the 3 s read timeout. So A's ack must come
 // within 2 s, and B's too under Block and CallerRuns; under FailFast B
 // is refused: closed at once with netpoll.ErrPoolOverload.
+//
+// Under DispatchHandoff handlers run on the poller and the pool only
+// lends goroutines to take over a poller whose handler blocks; when it
+// has none free the poller takes a goroutine of its own rather than
+// wait or refuse. So every policy must ack both within 2 s there.
 func TestSaturatedPoolBlockedHandler(t *testing.T) {
-	for _, pol := range []gopool.Policy{gopool.Block, gopool.CallerRuns, gopool.FailFast} {
-		t.Run(pol.String(), func(t *testing.T) {
-			checkLeaks(t)
-			pool := newPool(t, gopool.WithCapacity(1), gopool.WithPolicy(pol))
-			n := startNative(t, func(c *netpoll.Conn) error {
-				b, err := c.Reader().Next(8)
-				if err != nil {
-					return err
-				}
-				w := c.Writer()
-				w.WriteBinary(b[:1])
-				c.Reader().Release()
-				return w.Flush()
-			}, netpoll.WithPool(pool), netpoll.WithPollers(1), netpoll.WithReadTimeout(3*time.Second))
-			a, b := dial(t, n.addr), dial(t, n.addr)
-			defer a.Close()
-			defer b.Close()
-			a.Write([]byte("AAA"))
-			time.Sleep(100 * time.Millisecond) // A's handler holds the worker
-			b.Write([]byte("BBB"))
-			time.Sleep(100 * time.Millisecond) // B's handler is being dispatched
-			a.Write([]byte("AAAAA"))
-			b.Write([]byte("BBBBB"))
-			start := time.Now()
-			for _, c := range []*net.TCPConn{a, b} {
-				c.SetReadDeadline(start.Add(5 * time.Second))
-				var ack [1]byte
-				_, err := io.ReadFull(c, ack[:])
-				if pol == gopool.FailFast && c == b {
-					if !closedByPeer(err) {
-						t.Errorf("conn B under FailFast: %q, %v; want refused (EOF or reset)", ack[:], err)
-					}
-					continue
-				}
-				if d := time.Since(start); err != nil || d > 2*time.Second {
-					t.Errorf("conn %c: ack after %v: %q, %v (disconnects: %v)",
-						"AB"[map[*net.TCPConn]int{a: 0, b: 1}[c]], d.Round(time.Millisecond), ack[:], err, n.disc.summary())
-				}
+	for _, disp := range []netpoll.Dispatch{netpoll.DispatchPool, netpoll.DispatchHandoff} {
+		for _, pol := range []gopool.Policy{gopool.Block, gopool.CallerRuns, gopool.FailFast} {
+			t.Run(disp.String()+"/"+pol.String(), func(t *testing.T) {
+				testSaturatedPoolBlockedHandler(t, disp, pol)
+			})
+		}
+	}
+}
+
+func testSaturatedPoolBlockedHandler(t *testing.T, disp netpoll.Dispatch, pol gopool.Policy) {
+	refuses := pol == gopool.FailFast && disp == netpoll.DispatchPool
+	checkLeaks(t)
+	pool := newPool(t, gopool.WithCapacity(1), gopool.WithPolicy(pol))
+	n := startNative(t, func(c *netpoll.Conn) error {
+		b, err := c.Reader().Next(8)
+		if err != nil {
+			return err
+		}
+		w := c.Writer()
+		w.WriteBinary(b[:1])
+		c.Reader().Release()
+		return w.Flush()
+	}, netpoll.WithPool(pool), netpoll.WithPollers(1), netpoll.WithReadTimeout(3*time.Second),
+		netpoll.WithDispatch(disp))
+	a, b := dial(t, n.addr), dial(t, n.addr)
+	defer a.Close()
+	defer b.Close()
+	a.Write([]byte("AAA"))
+	time.Sleep(100 * time.Millisecond) // A's handler holds the worker
+	b.Write([]byte("BBB"))
+	time.Sleep(100 * time.Millisecond) // B's handler is being dispatched
+	a.Write([]byte("AAAAA"))
+	b.Write([]byte("BBBBB"))
+	start := time.Now()
+	for _, c := range []*net.TCPConn{a, b} {
+		c.SetReadDeadline(start.Add(5 * time.Second))
+		var ack [1]byte
+		_, err := io.ReadFull(c, ack[:])
+		if refuses && c == b {
+			if !closedByPeer(err) {
+				t.Errorf("conn B under FailFast: %q, %v; want refused (EOF or reset)", ack[:], err)
 			}
-			if pol == gopool.FailFast {
-				isOverload := func(err error) bool { return errors.Is(err, netpoll.ErrPoolOverload) }
-				deadline := time.Now().Add(5 * time.Second)
-				for n.disc.countIf(isOverload) != 1 && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
-				if got := n.disc.countIf(isOverload); got != 1 {
-					t.Errorf("%d connections refused with ErrPoolOverload, want 1: %v", got, n.disc.summary())
-				}
-			}
-		})
+			continue
+		}
+		if d := time.Since(start); err != nil || d > 2*time.Second {
+			t.Errorf("conn %c: ack after %v: %q, %v (disconnects: %v)",
+				"AB"[map[*net.TCPConn]int{a: 0, b: 1}[c]], d.Round(time.Millisecond), ack[:], err, n.disc.summary())
+		}
+	}
+	if refuses {
+		isOverload := func(err error) bool { return errors.Is(err, netpoll.ErrPoolOverload) }
+		deadline := time.Now().Add(5 * time.Second)
+		for n.disc.countIf(isOverload) != 1 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := n.disc.countIf(isOverload); got != 1 {
+			t.Errorf("%d connections refused with ErrPoolOverload, want 1: %v", got, n.disc.summary())
+		}
 	}
 }
 
