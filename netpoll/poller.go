@@ -287,9 +287,9 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 		}
 	case WaitAdaptive:
 		if msec != 0 {
-			if n, err := p.ep.wait(p.events, 0); n != 0 || err != nil {
-				return n, err
-			}
+			// No poll first: a blocking epoll_wait returns at once when
+			// events are ready, and most waits at low load find none, so
+			// a poll would cost a syscall per pass for nothing.
 			if p.mayBlock() {
 				p.ctr.parks.Add(1)
 				n, err := p.ep.wait(p.events, msec)
