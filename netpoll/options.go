@@ -35,18 +35,6 @@ const (
 // event before yielding to the other ready connections.
 const EdgeBudget = 256 << 10
 
-func (t Trigger) String() string {
-	switch t {
-	case LevelTriggered:
-		return "level"
-	case EdgeTriggered:
-		return "edge"
-	case OneShot:
-		return "oneshot"
-	}
-	return "Trigger(?)"
-}
-
 // WaitStrategy selects how a poller waits for events.
 type WaitStrategy int
 
@@ -61,18 +49,6 @@ const (
 	// (nonblocking) epoll fd: holds no OS thread while idle.
 	WaitRuntime
 )
-
-func (w WaitStrategy) String() string {
-	switch w {
-	case WaitBlock:
-		return "block"
-	case WaitSpin:
-		return "spin"
-	case WaitRuntime:
-		return "runtime"
-	}
-	return "WaitStrategy(?)"
-}
 
 // Dispatch selects where handlers run.
 type Dispatch int
@@ -103,18 +79,6 @@ const (
 // that became ready with it.
 const RescueDelay = time.Millisecond
 
-func (d Dispatch) String() string {
-	switch d {
-	case DispatchPool:
-		return "pool"
-	case DispatchInline:
-		return "inline"
-	case DispatchEach:
-		return "each"
-	}
-	return "Dispatch(?)"
-}
-
 // Balance selects the poller a new connection is assigned to.
 type Balance int
 
@@ -125,16 +89,6 @@ const (
 	// connections.
 	LeastConnections
 )
-
-func (b Balance) String() string {
-	switch b {
-	case RoundRobin:
-		return "roundrobin"
-	case LeastConnections:
-		return "leastconn"
-	}
-	return "Balance(?)"
-}
 
 // Defaults of the options below.
 const (
