@@ -46,6 +46,8 @@ type EnvError struct {
 	Reason string // what is wrong with it
 }
 
+// Error names the variable, the key and value as written, and what is
+// wrong with them.
 func (e *EnvError) Error() string {
 	if e.Key == "" {
 		return fmt.Sprintf("netpoll: %s: entry %q: %s", EnvVar, e.Value, e.Reason)
