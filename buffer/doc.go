@@ -42,49 +42,14 @@
 // drained buffer gives every node back on Release (or on BookAck for a read
 // that found nothing), so an idle buffer costs only its struct.
 //
-// # Performance
+// # Cost
 //
-// The development VM has 2 vCPUs shared with other jobs (load average 9-17
-// while measuring), so wall-clock benchmarks vary several-fold from run to
-// run. The first table is therefore CPU time per operation: each benchmark
-// run with -test.benchtime=Nx and 3Nx at GOMAXPROCS=1, the user+sys time of
-// the test process differenced and divided by 2N (time spent preempted does
-// not count), median of 5 interleaved rounds, in ns/op:
-//
-//	                              64 B    4 KiB   64 KiB
-//	Cycle (write + read back, buffer drained every time)
-//	  LinkBuffer (Next, no copy)    74       94      852
-//	  bytes.Buffer (Read, copy)      9       67     1693
-//	  bufio (ReadFull, copy)        20      110     1506
-//	Poller paths (buffer drained every time)
-//	  Book, BookAck, Next, Release  70       96      960
-//	  WriteBinary, Flush, GetBytes,
-//	    Skip, Release               73      117     1042
-//
-// The read path alone, from
-//
-//	go test -run '^$' -bench Read -benchtime=300ms -count=5 ./buffer
-//
-// (wall clock, median of 5 runs, ns/op; the buffer holds 4 MiB; 2026-11-23,
-// load average about 2):
-//
-//	                            64 B    4 KiB   64 KiB
-//	LinkBuffer (Next+Release)    9.4     17.2     51.9
-//	bytes.Buffer (Read, copy)    3.2      173     2169
-//	bufio (ReadFull, copy)       8.1     55.4     1609
-//
-// Every LinkBuffer benchmark reports 0 B/op, 0 allocs/op.
-//
-// The slice-returning read path beats the copying ones from a few KiB up
-// but not at 64 B, where one atomic update of the shared length (needed for
-// the concurrent producer) costs more than copying 64 bytes. A small
-// write+read cycle through a drained buffer is bound by its synchronization
-// with the other side: a pool round trip for the node (the price of an idle
-// buffer holding no memory) and seven atomic instructions: opening the
-// batch under the mutex, one add that both publishes the bytes and closes
-// the batch (Flush takes no lock when the batch wrote into one node), one
-// add per read, and the mutex section of the Release that gives the node
-// back.
+// In steady state the read and write paths allocate nothing: nodes, and
+// the copies made for reads that cross nodes, come from pools. Reads that return slices do not copy, so they win over copying readers
+// from a few KiB up; at tens of bytes the atomic update of the length
+// shared with the producer costs about as much as a copy. Benchmarks
+// against bytes.Buffer and bufio, with their figures, are in
+// docs/tuning.md of the repository.
 //
 // # Errors
 //

@@ -105,3 +105,34 @@ func ExampleLinkBuffer_Malloc() {
 	b.Release()
 	// Output: ac02
 }
+
+// A LinkBuffer as a connection uses it: a producer goroutine writes
+// length-prefixed frames and publishes them with Flush; the consumer
+// reads each frame with Next, which returns a view into the buffer, and
+// releases it when done.
+func ExampleLinkBuffer() {
+	b := buffer.New()
+	defer b.Close()
+
+	done := make(chan struct{})
+	go func() { // the producer: one goroutine
+		defer close(done)
+		for _, msg := range []string{"hello", "linked", "buffer"} {
+			b.WriteByte(byte(len(msg)))
+			b.WriteString(msg)
+		}
+		b.Flush()
+	}()
+	<-done
+
+	for b.Len() > 0 { // the consumer: one goroutine
+		hdr, _ := b.Next(1)
+		body, _ := b.Next(int(hdr[0]))
+		fmt.Println(string(body))
+		b.Release() // hdr and body are invalid from here on
+	}
+	// Output:
+	// hello
+	// linked
+	// buffer
+}

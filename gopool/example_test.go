@@ -1,8 +1,11 @@
 package gopool_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/upoll/upoll/gopool"
 )
@@ -58,4 +61,34 @@ func ExampleWithPolicy() {
 	// Output:
 	// gopool: pool overloaded
 	// true
+}
+
+// A Pool bounds how many tasks run at once; Release stops taking tasks
+// and waits for the ones already submitted.
+func ExamplePool() {
+	p, err := gopool.New(gopool.WithCapacity(2))
+	if err != nil {
+		panic(err)
+	}
+	var mu sync.Mutex
+	sum := 0
+	for i := 1; i <= 10; i++ {
+		if err := p.Go(func() { // waits for a free worker (the Block policy)
+			mu.Lock()
+			sum += i
+			mu.Unlock()
+		}); err != nil {
+			panic(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Release(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Println("sum:", sum)
+	fmt.Println("after Release:", p.Go(func() {}))
+	// Output:
+	// sum: 55
+	// after Release: gopool: pool closed
 }

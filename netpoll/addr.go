@@ -81,7 +81,8 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 	return nil
 }
 
-// addrToSockaddr resolves a TCP address to a kernel address and family.
+// tcpSockaddr converts a TCP address and IPv6 zone index to a kernel
+// address and its family; an IPv4-mapped address becomes IPv4.
 func tcpSockaddr(ap netip.AddrPort, zone uint32) (unix.Sockaddr, int) {
 	ip := ap.Addr()
 	if ip.Is4() || ip.Is4In6() {

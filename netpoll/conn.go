@@ -52,7 +52,52 @@ type Conn struct {
 	in, out buffer.LinkBuffer
 }
 
-// flags bits.
+// A Conn's state lives in four words, each with one job:
+//
+//	fdst    the descriptor's lifetime: closed bit and references
+//	        (fdstate.go, with the close path drawn out)
+//	hstate  whether a handler runner is scheduled or running, and
+//	        whether OnDisconnect is due (dispatch.go)
+//	flags   the bits below: what happened to the socket and what the
+//	        connection is doing about it
+//	cerr    the errno that broke the connection, set once before fBroken
+//
+// flags bits. Every bit is set and cleared with atomic Or/And (or a CAS
+// loop), never by storing the whole word, except newConn's initial
+// Store before the Conn is shared. "Sticky" bits are never cleared once
+// set. Who may write each:
+//
+//	bit             means                           set by            cleared by
+//	fRegistered     in epoll, not yet deleted       poller.register   deregister (under emu), or register
+//	                                                (under emu,       when EPOLL_CTL_ADD fails
+//	                                                before the ADD)
+//	fPeerEOF        no more input will come: the    fill (read got 0) sticky
+//	                peer shut its write side, or    CloseRead
+//	                CloseRead shut ours
+//	fBroken         a socket call failed; errno     setBroken: the    sticky
+//	                in cerr (set first)             poller, or a
+//	                                                writer's writev
+//	fWrShut         CloseWrite done                 CloseWrite (wmu)  sticky
+//	fInPaused       input bound reached, reading    fill (poller)     fill when the bound was
+//	                stopped until a reader drains                     not reached after all;
+//	                                                                  resumeInput (a reader)
+//	fConnecting     nonblocking connect in flight   dial, before the  onEvent on EPOLLOUT,
+//	                                                Conn is shared    EPOLLERR or EPOLLHUP
+//	fReaderWaiting  a reader is blocked for input   waitRead (rmu)    waitRead, when it returns
+//	fInline         an inline handler runs now:     run, around the   run, when the handler
+//	                Reader calls that would block   handler call      returns
+//	                return ErrWouldBlock
+//	fConnectHook    OnConnect has not run yet       serveConn, before run, before it calls
+//	                                                registering       OnConnect
+//	fLinger         closed with output queued: the  linger (closeWith) sticky
+//	                poller keeps sending it
+//	fLingerDone     finishClose has run (it runs    finishClose (CAS) sticky
+//	                once, lingering or not)
+//	fUnix           AF_UNIX socket                  newConn           never
+//
+// A bit that the poller reads to choose the epoll mask (wantEvents) is
+// followed, by whoever changes it, by updateEvents, so that the last
+// change wins.
 const (
 	fRegistered    = 1 << iota // added to epoll and not yet deleted
 	fPeerEOF                   // read returned 0: the peer shut its write side

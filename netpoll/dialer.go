@@ -16,7 +16,9 @@ import (
 // is ready to use.
 //
 // Dialed connections live on a process-wide group of pollers, started
-// on the first dial (GOMAXPROCS pollers, the default configuration and UPOLL) and never stopped.
+// on the first dial and never stopped: a Server without a handler, with
+// the default configuration as UPOLL changes it (so a quarter of
+// GOMAXPROCS pollers, at least one, unless UPOLL sets pollers).
 // Options may set the per-connection settings (WithTrigger,
 // WithReadTimeout, WithWriteTimeout, WithIdleTimeout, WithMaxInput,
 // WithMaxOutput, WithOnDisconnect); poller-level options (WithPollers,

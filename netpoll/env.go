@@ -46,6 +46,8 @@ type EnvError struct {
 	Reason string // what is wrong with it
 }
 
+// Error names the variable, the key and value as written, and what is
+// wrong with them.
 func (e *EnvError) Error() string {
 	if e.Key == "" {
 		return fmt.Sprintf("netpoll: %s: entry %q: %s", EnvVar, e.Value, e.Reason)
@@ -91,47 +93,13 @@ func envOptions() ([]Option, error) {
 func envOption(key, v string) (Option, string) {
 	switch key {
 	case "trigger":
-		switch v {
-		case "level", "lt":
-			return WithTrigger(LevelTriggered), ""
-		case "edge", "et":
-			return WithTrigger(EdgeTriggered), ""
-		case "oneshot":
-			return WithTrigger(OneShot), ""
-		}
-		return nil, "want level, edge or oneshot"
+		return enumOption(&triggerNames, v, WithTrigger)
 	case "wait":
-		switch v {
-		case "block":
-			return WithWait(WaitBlock), ""
-		case "spin":
-			return WithWait(WaitSpin), ""
-		case "runtime":
-			return WithWait(WaitRuntime), ""
-		case "adaptive":
-			return WithWait(WaitAdaptive), ""
-		}
-		return nil, "want block, spin, runtime or adaptive"
+		return enumOption(&waitNames, v, WithWait)
 	case "dispatch":
-		switch v {
-		case "handoff":
-			return WithDispatch(DispatchHandoff), ""
-		case "pool":
-			return WithDispatch(DispatchPool), ""
-		case "inline":
-			return WithDispatch(DispatchInline), ""
-		case "each":
-			return WithDispatch(DispatchEach), ""
-		}
-		return nil, "want handoff, pool, inline or each"
+		return enumOption(&dispatchNames, v, WithDispatch)
 	case "balance":
-		switch v {
-		case "roundrobin", "rr":
-			return WithBalance(RoundRobin), ""
-		case "leastconn", "lc":
-			return WithBalance(LeastConnections), ""
-		}
-		return nil, "want roundrobin or leastconn"
+		return enumOption(&balanceNames, v, WithBalance)
 	case "reuseport":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -171,6 +139,15 @@ func envOption(key, v string) (Option, string) {
 	}
 	return nil, "unknown key (known: trigger, wait, spin, pollers, dispatch, balance, " +
 		"reuseport, maxinput, maxoutput, readtimeout, writetimeout, idletimeout)"
+}
+
+// enumOption parses v with the names of its enum (names.go).
+func enumOption[T ~int](names *enumNames[T], v string, with func(T) Option) (Option, string) {
+	var t T
+	if names.unmarshal(&t, []byte(v)) != nil {
+		return nil, "want " + names.want()
+	}
+	return with(t), ""
 }
 
 // maxEnvCount bounds pollers and spin so that a typo cannot ask for a

@@ -175,16 +175,12 @@ func (ep *epoll) poll(events []unix.EpollEvent) (int, error) {
 // is readable or the deadline passes (zero: none). Because the runtime's
 // registration is edge-triggered, the callback drains with
 // epoll_wait(0) and only returns false (park) after a poll found nothing.
-// That empty poll is one syscall per pass at low load, and it cannot go:
-// parking without it (tried 2026-11-23) stalled echo at 10 connections
-// for good: events still queued in this epoll (level-triggered ones
-// are re-queued after each report) evidently raise no new edge in the
-// runtime's epoll. A narrower skip, only in edge-triggered mode and only
-// after a poll that returned fewer events than it could take (so the
-// ready list was drained), was tried too and stalled echo at 100
-// connections in 2 runs of 3: an event that arrives while epoll_wait is
-// copying events out is, as far as we read the kernel, re-queued without
-// waking nested watchers, so it never becomes an edge either.
+// That empty poll is one syscall per pass at low load, and it must stay:
+// events still queued in this epoll (level-triggered ones are re-queued
+// after each report, and an event that arrives while epoll_wait copies
+// events out is re-queued too) raise no new edge in the runtime's epoll,
+// so a poller that parked without draining could wait for good.
+// docs/tuning.md records the narrower skips that were tried and stalled.
 func (ep *epoll) waitRuntime(events []unix.EpollEvent, deadline time.Time) (n int, parked bool, err error) {
 	if !deadline.Equal(ep.deadline) {
 		if err := ep.file.SetReadDeadline(deadline); err != nil {

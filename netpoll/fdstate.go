@@ -11,21 +11,53 @@ import "sync/atomic"
 //
 //	bit 0      closed: Close has begun; no new reference may be taken
 //	bits 1-63  refs: one "open" reference held from registration until
-//	           Close, plus one per goroutine that is (or may be about
-//	           to be) inside a syscall on the fd or touching its buffers:
-//	           the poller while it reads or flushes, a Read/Write/Reader
-//	           call, a running handler.
+//	           finishClose (see the close path below), plus one per
+//	           goroutine that is (or may be about to be) inside a
+//	           syscall on the fd or touching its buffers: the poller
+//	           while it reads or flushes, a Read/Write/Reader call, a
+//	           running handler.
 //
 // Transitions (each in exactly one method below):
 //
 //	open, refs=1 ──incref──▶ open, refs=n ──decref──▶ open, refs=n-1
 //	open, refs=n ──markClosed──▶ closed, refs=n (incref fails from now on)
+//	closed, refs=n ──increfClosed──▶ closed, refs=n+1 (lingering only)
 //	closed, refs=1 ──decref──▶ closed, refs=0: the caller destroys
-//	                          (EPOLL_CTL_DEL, close(fd), free the slot)
+//	                          (close(fd), free the slot)
 //
 // Because incref fails once closed, refs reaches zero exactly once, so
 // exactly one goroutine destroys, and it does so when no other goroutine
 // can be inside a syscall on the fd.
+//
+// The close path of a Conn, from any goroutine's Close (or the poller's
+// close of a broken, idle or finished connection) to the free slot:
+//
+//	open                 fd usable; refs >= 1 (the open reference)
+//	  │ closeWith: markClosed wins (once); the reason is recorded;
+//	  │ blocked readers and writers are woken and see net.ErrClosed;
+//	  │ OnDisconnect is scheduled after the last handler run
+//	  ▼
+//	closing              closed bit set: incref fails, so no new
+//	  │                  syscall starts; calls already in keep their refs
+//	  │ output queued, registered, not broken: linger — fLinger is
+//	  │ set and the poller sends the rest through increfClosed, until
+//	  │ the output is gone or lingerTimeout (or the shorter write
+//	  │ timeout) passes; otherwise go on at once
+//	  │ finishClose (once, fLingerDone)
+//	  ▼
+//	deregistered         deregister: EPOLL_CTL_DEL under emu, fRegistered
+//	  │                  cleared; no new event can name the slot, and
+//	  │                  queued ones are dropped as stale later. Then the
+//	  │                  open reference is dropped
+//	  │ the last decref, by whichever goroutine holds it
+//	  ▼
+//	destroyed            destroy: close(fd); the registry slot is freed
+//	                     and its generation bumped; both buffers freed
+//
+// A connection may be deregistered before it is closed (a broken
+// accept-mode connection, or one hung up in both directions), so that a
+// level-triggered registration stops reporting; deregister runs once
+// either way, and the path above then skips that step.
 type fdState struct {
 	v atomic.Uint64
 }

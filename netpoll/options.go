@@ -35,18 +35,6 @@ const (
 // event before yielding to the other ready connections.
 const EdgeBudget = 256 << 10
 
-func (t Trigger) String() string {
-	switch t {
-	case LevelTriggered:
-		return "level"
-	case EdgeTriggered:
-		return "edge"
-	case OneShot:
-		return "oneshot"
-	}
-	return "Trigger(?)"
-}
-
 // WaitStrategy selects how a poller waits for events.
 type WaitStrategy int
 
@@ -69,20 +57,6 @@ const (
 	// waits and wakes as cheaply as with WaitBlock.
 	WaitAdaptive
 )
-
-func (w WaitStrategy) String() string {
-	switch w {
-	case WaitBlock:
-		return "block"
-	case WaitSpin:
-		return "spin"
-	case WaitRuntime:
-		return "runtime"
-	case WaitAdaptive:
-		return "adaptive"
-	}
-	return "WaitStrategy(?)"
-}
 
 // Dispatch selects where handlers run.
 type Dispatch int
@@ -129,20 +103,6 @@ const (
 // that became ready with it.
 const RescueDelay = time.Millisecond
 
-func (d Dispatch) String() string {
-	switch d {
-	case DispatchHandoff:
-		return "handoff"
-	case DispatchPool:
-		return "pool"
-	case DispatchInline:
-		return "inline"
-	case DispatchEach:
-		return "each"
-	}
-	return "Dispatch(?)"
-}
-
 // Balance selects the poller a new connection is assigned to.
 type Balance int
 
@@ -153,16 +113,6 @@ const (
 	// connections.
 	LeastConnections
 )
-
-func (b Balance) String() string {
-	switch b {
-	case RoundRobin:
-		return "roundrobin"
-	case LeastConnections:
-		return "leastconn"
-	}
-	return "Balance(?)"
-}
 
 // Defaults of the options below.
 const (
@@ -210,29 +160,10 @@ func DefaultConfig() Config {
 	return Config{
 		Pollers: DefaultPollers(true),
 		// WaitRuntime, not WaitBlock: a poller parked in the runtime's
-		// netpoller wakes on the P that then runs the goroutines it
-		// readies, where one blocked in epoll_wait(-1) hands its P off
-		// and back on every wake-up. Measured with the bench harness
-		// (UPOLL=wait=..., 3 interleaved rounds, 2 vCPUs): http.Server on
-		// the adapter went from 0.51x to 1.24x the standard library's
-		// requests/s at 10 connections; native echo on the pool was
-		// unchanged within noise.
-		//
-		// WaitBlock on one poller (UPOLL=wait=block,pollers=1) was the
-		// default of a Server with a handler for a few minutes on
-		// 2026-11-23: in the harness, whose server has its process to
-		// itself, it cost less CPU per echoed message at 10 and 100
-		// connections (0.89-1.02x net's at 100, against 1.01-1.08x),
-		// more at 1000 (1.13-1.21x, against 0.99-1.17x), and cut p99 at
-		// every count (0.67-0.79x at 10 and 100, 1.07-1.25x at 1000). In
-		// the reliability soak, whose clients share the server's process,
-		// it served 26% fewer exchanges a minute (1.01-1.05M against
-		// 1.40-1.42M with WaitRuntime, one or two pollers alike): a
-		// poller blocked in epoll_wait keeps its P until sysmon takes it,
-		// and other goroutines of the process wait for it. A server
-		// process that does more than serve would pay that, so WaitRuntime
-		// stayed; the package doc keeps the figures for those whose
-		// servers run alone.
+		// netpoller holds no OS thread and keeps no P from the rest of
+		// the process while idle, and wakes on the P that then runs the
+		// goroutines it readies. WaitBlock with one poller costs less
+		// CPU in a process that only serves; docs/tuning.md has both.
 		Wait:      WaitRuntime,
 		Spin:      DefaultSpin,
 		MaxInput:  DefaultMaxInput,
@@ -330,14 +261,10 @@ func buildConfig(opts []Option, handler bool) (config, error) {
 // option says otherwise: GOMAXPROCS for a Server with a handler, a
 // quarter of that (at least one) for a Server without one, whose pollers
 // only read and wake goroutines blocked in Read (the nethttp adapter,
-// dialed connections). There, more pollers split the connections into
-// queues served independently, and the slowest sets the tail: http.Server
-// on the adapter, 1,000 keep-alive connections, bench harness on 2 vCPUs,
-// p99 against net/http's was 0.90-1.21x (median 0.98x, 9 runs) with one
-// poller, 1.05-2.11x (median 1.27x, 9 runs) with two and 1.40-1.50x with
-// four, at the same requests/s. Handler servers keep one poller per P:
-// their pollers also feed the pool, and echo measured more CPU per
-// message with one.
+// dialed connections). There more pollers split the connections into
+// queues served independently, and the slowest sets the tail latency;
+// handler servers keep one poller per P, for their pollers also feed the
+// pool (docs/tuning.md has the measurements).
 func DefaultPollers(handler bool) int {
 	n := runtime.GOMAXPROCS(0)
 	if !handler {

@@ -277,9 +277,8 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			// Poll once more, then let the goroutines this pass readied
 			// (handlers, blocked readers) run on this P before the thread
 			// blocks in epoll_wait holding it: otherwise they wait for
-			// another P to steal them or for sysmon to retake this one.
-			// Measured at 10 echo connections: 2.0-2.3x the standard
-			// library's CPU per message without the yield, 1.45-1.5x with.
+			// another P to steal them or for sysmon to retake this one
+			// (docs/tuning.md).
 			if n, err := p.ep.wait(p.events, 0); n != 0 || err != nil {
 				return n, err
 			}
@@ -492,32 +491,18 @@ func (p *poller) close() {
 }
 
 // busyPass is how many events make a pass busy enough for WaitRuntime to
-// yield before it polls again. Measured (BenchmarkEcho, 1000 conns x
-// 64 B, 6 interleaved rounds): CPU per message 1.14x the standard
-// library's without the yield, 1.03x with 2, 1.02x with 8; at 10
-// conns (bench harness, 2 rounds) 1.28-1.30x without, 1.18-1.28x with 2.
+// yield before it polls again, so that the handler goroutines the pass
+// readied run before the poller takes the P back. Yielding after every
+// pass of two or more events costs less CPU per message than never
+// yielding (docs/tuning.md).
 const busyPass = 2
 
 // busyReaders is busyPass for pollers of a Server without a handler,
 // whose passes wake goroutines blocked in Read (http.Server on the
 // nethttp adapter; the dialer's pollers). There a yield after a small
-// pass cost latency: the poller readies those readers on its own P
+// pass costs latency: the poller readies those readers on its own P
 // anyway and parks right after when its next poll is empty, while a
-// yield sends it to the back of the global run queue. BenchmarkHello
-// (its clients then still in the server's process), 5-6 interleaved
-// rounds each, p99 and requests/s against net/http:
-//
-//	threshold     50 conns                 1000 conns
-//	2             1.11-1.17x  0.96-0.97x   1.08-1.14x  1.10-1.17x
-//	8             1.17x       0.99x        1.08x       1.11x
-//	16            1.11x       0.97x        1.13x       1.12x
-//	32            0.74-0.94x  0.98-1.05x   1.06-1.08x  1.11-1.12x
-//	64            0.97x       1.00x        1.06x       1.17x
-//	never         0.88x       1.03x        1.26x       1.03x
-//
-// Those rounds ran two pollers per Server; with one (now the default for
-// these Servers, see DefaultPollers) 32 against never yielding measured
-// p99 1.02x vs 1.13x and requests/s 1.15x vs 1.04x at 1000 conns, and
-// alike at 50 (1.12x vs 1.09x, 0.97x vs 0.98x; 6 rounds). Busy passes at
-// 1,000 conns yield; small loads seldom do.
+// yield sends it to the back of the global run queue. Busy passes (about
+// 1,000 connections) yield; small loads seldom do. The threshold is the
+// one that gave http.Server the lowest tail latency (docs/tuning.md).
 const busyReaders = 32

@@ -5,12 +5,11 @@ import "sync/atomic"
 // DispatchPool batches the handler runs that one pass of the poller
 // makes ready. Submitting a pool task per connection costs a goroutine
 // hand-off per message (an ants channel send that readies a parked
-// worker, often on the other core): measured at 3 to 7 µs of server CPU
-// per echoed message on 2 vCPUs, a quarter of the total. Instead the
-// poller collects the runs of one pass and starts at most GOMAXPROCS
-// tasks that claim them in turn from a shared index, so a pass with 60
-// ready connections costs 2 hand-offs, not 60, and the connections still
-// run in parallel on every core.
+// worker, often on the other core), a large share of the server's CPU
+// per message. Instead the poller collects the runs of one pass and
+// starts at most GOMAXPROCS tasks that claim them in turn from a shared
+// index, so a pass with 60 ready connections costs 2 hand-offs, not 60,
+// and the connections still run in parallel on every core.
 //
 // Claiming one run at a time means a handler that blocks holds up only
 // runs no task has claimed yet, and only while every task of the batch
@@ -20,14 +19,8 @@ import "sync/atomic"
 // connection has at most one run scheduled at a time (hstate), whether
 // that run sits in a batch, in the backlog or in the pool.
 //
-// Tried on 2 vCPUs and not kept, for no change that 4 interleaved rounds
-// of BenchmarkEcho per build could tell from noise (100 and 1000
-// connections, 64 B; CPU per message and p99 against net): tasks that
-// drain the poller's batches oldest first from one shared queue, in case
-// the runtime running the goroutine readied last first (runnext) put
-// newer batches ahead of older ones; rescuing only a batch whose tasks
-// claimed nothing for RescueDelay (rescued runs at 1000 connections fell
-// from 8-12% to 1-4%); one task per 16 runs rather than GOMAXPROCS.
+// docs/tuning.md has the measurements, and the variants of this scheme
+// that were tried and not kept.
 type runBatch struct {
 	conns    []*Conn
 	queuedAt int64        // unix ns the batch was made (handler queue wait)

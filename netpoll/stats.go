@@ -75,7 +75,7 @@ func (s *PollerStats) add(o PollerStats) {
 // holds each poller's own.
 type Stats struct {
 	PollerStats
-	PerPoller []PollerStats
+	PerPoller []PollerStats // each poller's own counters, in poller order
 }
 
 // cacheLine pads counter groups apart so that counters written by the

@@ -187,8 +187,8 @@ func sysGetpeername(fd int) (unix.Sockaddr, error) {
 	return sa, nil
 }
 
-// isTemporaryAcceptErr reports the accept errors after which the
-// listener keeps working once resources are freed.
+// isResourceErr reports the accept errors after which the listener
+// keeps working once resources are freed.
 func isResourceErr(err error) bool {
 	return err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/upoll/upoll/adapters/nethttp"
@@ -80,10 +81,24 @@ func ExampleListen_shutdown() {
 	// serve: http: Server closed
 }
 
-// A Dialer plugs into http.Transport so that clients run on upoll.
+// A Dialer plugs into http.Transport so that clients run on upoll; the
+// server here is the standard library's.
 func ExampleDialer() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello, client on upoll")
+	}))
+	defer srv.Close()
+
 	tr := &http.Transport{DialContext: (&nethttp.Dialer{Timeout: 5 * time.Second}).DialContext}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	_ = client // use client.Get, client.Do... as usual
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.Status, string(body))
+	// Output: 200 OK hello, client on upoll
 }

@@ -43,18 +43,6 @@ type settings struct {
 	opts            []netpoll.Option // only for the switches given explicitly
 }
 
-var (
-	triggers = map[string]netpoll.Trigger{
-		"level": netpoll.LevelTriggered, "edge": netpoll.EdgeTriggered, "oneshot": netpoll.OneShot,
-	}
-	waits = map[string]netpoll.WaitStrategy{
-		"block": netpoll.WaitBlock, "spin": netpoll.WaitSpin, "runtime": netpoll.WaitRuntime, "adaptive": netpoll.WaitAdaptive,
-	}
-	dispatches = map[string]netpoll.Dispatch{
-		"handoff": netpoll.DispatchHandoff, "pool": netpoll.DispatchPool, "inline": netpoll.DispatchInline, "each": netpoll.DispatchEach,
-	}
-)
-
 // parseArgs parses args. Every error it returns is a usage error (exit
 // status 2); the flag package has already printed its own on stderr.
 func parseArgs(args []string, stderr io.Writer) (settings, error) {
@@ -63,9 +51,10 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	var s settings
 	def := netpoll.DefaultConfig() // UPOLL and explicit flags change it
 	fs.StringVar(&s.addr, "addr", "127.0.0.1:9000", "TCP address to listen on")
-	trigger := fs.String("trigger", def.Trigger.String(), "epoll trigger: level, edge or oneshot")
-	wait := fs.String("wait", def.Wait.String(), "poller wait strategy: block, spin or runtime")
-	dispatch := fs.String("dispatch", def.Dispatch.String(), "where handlers run: pool, inline or each")
+	trigger, wait, dispatch := def.Trigger, def.Wait, def.Dispatch
+	fs.TextVar(&trigger, "trigger", def.Trigger, "epoll trigger (-trigger=? lists the values)")
+	fs.TextVar(&wait, "wait", def.Wait, "poller wait strategy (-wait=? lists the values)")
+	fs.TextVar(&dispatch, "dispatch", def.Dispatch, "where handlers run (-dispatch=? lists the values)")
 	pollers := fs.Int("pollers", 0, "number of pollers (0: GOMAXPROCS)")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long a graceful shutdown waits for connections to become idle")
@@ -86,11 +75,11 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 		var o netpoll.Option
 		switch f.Name {
 		case "trigger":
-			o, bad = pick(f.Name, *trigger, triggers, netpoll.WithTrigger, "level, edge or oneshot")
+			o = netpoll.WithTrigger(trigger)
 		case "wait":
-			o, bad = pick(f.Name, *wait, waits, netpoll.WithWait, "block, spin or runtime")
+			o = netpoll.WithWait(wait)
 		case "dispatch":
-			o, bad = pick(f.Name, *dispatch, dispatches, netpoll.WithDispatch, "pool, inline or each")
+			o = netpoll.WithDispatch(dispatch)
 		case "pollers":
 			if *pollers < 0 {
 				bad = fmt.Errorf("bad -pollers %d: want 0 (GOMAXPROCS) or more", *pollers)
@@ -108,15 +97,6 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 // flagError is an error the flag package has already printed, with
 // the usage text.
 type flagError struct{ error }
-
-// pick maps a switch value to its option.
-func pick[T any](name, v string, known map[string]T, with func(T) netpoll.Option, want string) (netpoll.Option, error) {
-	t, ok := known[v]
-	if !ok {
-		return nil, fmt.Errorf("bad -%s %q: want %s", name, v, want)
-	}
-	return with(t), nil
-}
 
 // echo writes back whatever input is buffered. It never waits for more
 // input, so it also runs under DispatchInline.

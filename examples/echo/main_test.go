@@ -150,9 +150,9 @@ func TestRunRejectsBadValues(t *testing.T) {
 		env  string
 		want string
 	}{
-		{[]string{"-trigger", "sideways"}, "", `bad -trigger "sideways": want level, edge or oneshot`},
-		{[]string{"-wait", "forever"}, "", `bad -wait "forever"`},
-		{[]string{"-dispatch", "mail"}, "", `bad -dispatch "mail"`},
+		{[]string{"-trigger", "sideways"}, "", `"sideways" for flag -trigger: netpoll: bad configuration: unknown trigger "sideways": want level, edge or oneshot`},
+		{[]string{"-wait", "forever"}, "", `"forever" for flag -wait`},
+		{[]string{"-dispatch", "mail"}, "", `"mail" for flag -dispatch`},
 		{[]string{"-pollers", "-1"}, "", "bad -pollers -1"},
 		{[]string{"-pollers", "many"}, "", "invalid value"},
 		{[]string{"extra"}, "", "unexpected arguments"},

@@ -2,35 +2,27 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/upoll/upoll/netpoll"
 )
 
 // Options is one point of the experiment sweep, parsed from a -opts string
-// such as "trigger=et,wait=spin,dispatch=inline,pollers=2". Empty fields keep
-// upoll's defaults.
+// such as "trigger=edge,wait=spin,dispatch=inline,pollers=2". Empty fields
+// keep upoll's defaults. The netpoll keys take the names netpoll's enums
+// take (the UPOLL spellings) and hold the name String gives.
 type Options struct {
-	Trigger  string // lt, et, oneshot
-	Wait     string // block, spin, runtime
-	Dispatch string // pool, each, inline
+	Trigger  string // a netpoll.Trigger name: level, edge, oneshot
+	Wait     string // a netpoll.WaitStrategy name: block, spin, runtime
+	Dispatch string // a netpoll.Dispatch name: pool, inline, each
 	Pollers  int    // 0: default
 	Echo     string // upoll-echo handler: copy (default) or slice (zero-copy)
 }
 
-var optionValues = map[string][]string{
-	"trigger":  {"lt", "et", "oneshot"},
-	"wait":     {"block", "spin", "runtime", "adaptive"},
-	"dispatch": {"handoff", "pool", "each", "inline"},
-	"echo":     {"copy", "slice"},
-}
-
-// optionAliases are the spellings UPOLL also accepts (netpoll's env.go),
-// so that -variants takes what UPOLL takes; they are stored as the
-// canonical value.
-var optionAliases = map[string]string{
-	"trigger=level": "lt",
-	"trigger=edge":  "et",
-}
+// echoHandlers are the values of the bench's own key, echo.
+var echoHandlers = []string{"copy", "slice"}
 
 // ParseOptions parses a -opts string. Values are case-insensitive.
 func ParseOptions(s string) (Options, error) {
@@ -43,40 +35,45 @@ func ParseOptions(s string) (Options, error) {
 		if !ok {
 			return o, fmt.Errorf("option %q: want key=value", kv)
 		}
-		if canon, ok := optionAliases[k+"="+v]; ok {
-			v = canon
-		}
-		if k == "pollers" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 64 {
+		var err error
+		switch k {
+		case "trigger":
+			o.Trigger, err = canonical[netpoll.Trigger](v)
+		case "wait":
+			o.Wait, err = canonical[netpoll.WaitStrategy](v)
+		case "dispatch":
+			o.Dispatch, err = canonical[netpoll.Dispatch](v)
+		case "pollers":
+			n, aerr := strconv.Atoi(v)
+			if aerr != nil || n < 1 || n > 64 {
 				return o, fmt.Errorf("pollers=%q: want 1..64", v)
 			}
 			o.Pollers = n
-			continue
-		}
-		allowed, known := optionValues[k]
-		if !known {
+		case "echo":
+			if !slices.Contains(echoHandlers, v) {
+				return o, fmt.Errorf("echo=%q: want one of %s", v, strings.Join(echoHandlers, ", "))
+			}
+			o.Echo = v
+		default:
 			return o, fmt.Errorf("unknown option %q (want trigger, wait, dispatch, pollers, echo)", k)
 		}
-		valid := false
-		for _, a := range allowed {
-			valid = valid || a == v
-		}
-		if !valid {
-			return o, fmt.Errorf("%s=%q: want one of %s", k, v, strings.Join(allowed, ", "))
-		}
-		switch k {
-		case "trigger":
-			o.Trigger = v
-		case "wait":
-			o.Wait = v
-		case "dispatch":
-			o.Dispatch = v
-		case "echo":
-			o.Echo = v
+		if err != nil {
+			return o, fmt.Errorf("%s=%q: %w", k, v, err)
 		}
 	}
 	return o, nil
+}
+
+// canonical returns the name netpoll gives the value that v names.
+func canonical[T fmt.Stringer, P interface {
+	*T
+	UnmarshalText([]byte) error
+}](v string) (string, error) {
+	var t T
+	if err := P(&t).UnmarshalText([]byte(v)); err != nil {
+		return "", err
+	}
+	return t.String(), nil
 }
 
 // String formats o the way ParseOptions reads it.
@@ -103,12 +100,15 @@ func (o Options) String() string {
 // SweepGrid returns every combination the -sweep experiment runs:
 // trigger x wait x dispatch x pollers.
 func SweepGrid(pollers []int) []Options {
+	triggers := []netpoll.Trigger{netpoll.LevelTriggered, netpoll.EdgeTriggered, netpoll.OneShot}
+	waits := []netpoll.WaitStrategy{netpoll.WaitBlock, netpoll.WaitSpin, netpoll.WaitRuntime}
+	dispatches := []netpoll.Dispatch{netpoll.DispatchPool, netpoll.DispatchEach, netpoll.DispatchInline}
 	var g []Options
-	for _, t := range optionValues["trigger"] {
-		for _, w := range optionValues["wait"] {
-			for _, d := range optionValues["dispatch"] {
+	for _, t := range triggers {
+		for _, w := range waits {
+			for _, d := range dispatches {
 				for _, p := range pollers {
-					g = append(g, Options{Trigger: t, Wait: w, Dispatch: d, Pollers: p})
+					g = append(g, Options{Trigger: t.String(), Wait: w.String(), Dispatch: d.String(), Pollers: p})
 				}
 			}
 		}

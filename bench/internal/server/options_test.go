@@ -3,22 +3,22 @@ package server
 import "testing"
 
 func TestParseOptions(t *testing.T) {
-	o, err := ParseOptions("trigger=et,wait=spin,dispatch=inline,pollers=2")
+	o, err := ParseOptions("trigger=edge,wait=spin,dispatch=inline,pollers=2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o != (Options{Trigger: "et", Wait: "spin", Dispatch: "inline", Pollers: 2}) {
+	if o != (Options{Trigger: "edge", Wait: "spin", Dispatch: "inline", Pollers: 2}) {
 		t.Fatalf("got %+v", o)
 	}
-	if o.String() != "trigger=et,wait=spin,dispatch=inline,pollers=2" {
+	if o.String() != "trigger=edge,wait=spin,dispatch=inline,pollers=2" {
 		t.Fatalf("String() = %q", o.String())
 	}
-	// UPOLL's spellings are accepted too.
-	o, err = ParseOptions("trigger=edge,wait=block")
-	if err != nil || o.Trigger != "et" || o.Wait != "block" {
-		t.Fatalf("trigger=edge: got %+v, %v", o, err)
+	// Every spelling UPOLL accepts is accepted, and stored as netpoll's name.
+	o, err = ParseOptions("trigger=et,wait=block")
+	if err != nil || o.Trigger != "edge" || o.Wait != "block" {
+		t.Fatalf("trigger=et: got %+v, %v", o, err)
 	}
-	if o, err := ParseOptions("Trigger=Level"); err != nil || o.Trigger != "lt" {
+	if o, err := ParseOptions("Trigger=LT"); err != nil || o.Trigger != "level" {
 		t.Fatalf("Trigger=Level: got %+v, %v", o, err)
 	}
 	for _, bad := range []string{"trigger", "trigger=xx", "pollers=0", "pollers=x", "color=red"} {

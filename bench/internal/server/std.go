@@ -15,11 +15,9 @@ func startStdEcho(addr, _ string) (net.Addr, error) {
 }
 
 // stdEchoConn is the idiomatic goroutine-per-connection echo, with
-// bufio's default buffer size. The buffer was 2 KiB (the least that reads
-// a 16 x 64 B pipelined batch at once) until 4 KiB ping-pong showed it
-// split every message into two reads and two writes: upoll measured
-// 0.60-0.76x its CPU per message there, and 1.00-1.08x (one round of
-// six 0.79x) against a 16 KiB buffer in BenchmarkEcho.
+// bufio's default buffer size: large enough that neither a 16 x 64 B
+// pipelined batch nor a 4 KiB message is split into two reads and two
+// writes (docs/tuning.md).
 func stdEchoConn(c net.Conn) {
 	defer c.Close()
 	buf := make([]byte, 4096)

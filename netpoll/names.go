@@ -1,0 +1,148 @@
+package netpoll
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The names of the enums are written here once. String and MarshalText
+// give a value's first name; UnmarshalText accepts any of its names,
+// case-insensitively. The UPOLL parser, the examples' flags and the bench
+// harness all read them through these methods, so a new value needs one
+// row in its table below and nothing else.
+
+var triggerNames = enumNames[Trigger]{typ: "Trigger", kind: "trigger", rows: []enumRow[Trigger]{
+	{LevelTriggered, []string{"level", "lt"}},
+	{EdgeTriggered, []string{"edge", "et"}},
+	{OneShot, []string{"oneshot"}},
+}}
+
+var waitNames = enumNames[WaitStrategy]{typ: "WaitStrategy", kind: "wait strategy", rows: []enumRow[WaitStrategy]{
+	{WaitBlock, []string{"block"}},
+	{WaitSpin, []string{"spin"}},
+	{WaitRuntime, []string{"runtime"}},
+	{WaitAdaptive, []string{"adaptive"}},
+}}
+
+var dispatchNames = enumNames[Dispatch]{typ: "Dispatch", kind: "dispatch", rows: []enumRow[Dispatch]{
+	{DispatchHandoff, []string{"handoff"}},
+	{DispatchPool, []string{"pool"}},
+	{DispatchInline, []string{"inline"}},
+	{DispatchEach, []string{"each"}},
+}}
+
+var balanceNames = enumNames[Balance]{typ: "Balance", kind: "balance", rows: []enumRow[Balance]{
+	{RoundRobin, []string{"roundrobin", "rr"}},
+	{LeastConnections, []string{"leastconn", "lc"}},
+}}
+
+// String returns the trigger's name: "level", "edge" or "oneshot".
+func (t Trigger) String() string { return triggerNames.name(t) }
+
+// MarshalText implements encoding.TextMarshaler with String's name; it
+// fails for a value that has none.
+func (t Trigger) MarshalText() ([]byte, error) { return triggerNames.marshal(t) }
+
+// UnmarshalText implements encoding.TextUnmarshaler. It accepts, in any
+// case, level or lt, edge or et, and oneshot; any other text is an error
+// wrapping ErrBadConfig that lists those names.
+func (t *Trigger) UnmarshalText(text []byte) error { return triggerNames.unmarshal(t, text) }
+
+// String returns the wait strategy's name: "block", "spin", "runtime"
+// or "adaptive".
+func (w WaitStrategy) String() string { return waitNames.name(w) }
+
+// MarshalText implements encoding.TextMarshaler with String's name; it
+// fails for a value that has none.
+func (w WaitStrategy) MarshalText() ([]byte, error) { return waitNames.marshal(w) }
+
+// UnmarshalText implements encoding.TextUnmarshaler. It accepts, in any
+// case, block, spin, runtime and adaptive; any other text is an error wrapping
+// ErrBadConfig that lists those names.
+func (w *WaitStrategy) UnmarshalText(text []byte) error { return waitNames.unmarshal(w, text) }
+
+// String returns the dispatch's name: "handoff", "pool", "inline" or
+// "each".
+func (d Dispatch) String() string { return dispatchNames.name(d) }
+
+// MarshalText implements encoding.TextMarshaler with String's name; it
+// fails for a value that has none.
+func (d Dispatch) MarshalText() ([]byte, error) { return dispatchNames.marshal(d) }
+
+// UnmarshalText implements encoding.TextUnmarshaler. It accepts, in any
+// case, each name String returns; any other text is an error wrapping
+// ErrBadConfig that lists them.
+func (d *Dispatch) UnmarshalText(text []byte) error { return dispatchNames.unmarshal(d, text) }
+
+// String returns the balance's name: "roundrobin" or "leastconn".
+func (b Balance) String() string { return balanceNames.name(b) }
+
+// MarshalText implements encoding.TextMarshaler with String's name; it
+// fails for a value that has none.
+func (b Balance) MarshalText() ([]byte, error) { return balanceNames.marshal(b) }
+
+// UnmarshalText implements encoding.TextUnmarshaler. It accepts, in any
+// case, roundrobin or rr, and leastconn or lc; any other text is an error
+// wrapping ErrBadConfig that lists those names.
+func (b *Balance) UnmarshalText(text []byte) error { return balanceNames.unmarshal(b, text) }
+
+// enumNames is the name table of one enum type.
+type enumNames[T ~int] struct {
+	typ  string // the Go type, for String of a value without a name
+	kind string // what the value selects, for errors
+	rows []enumRow[T]
+}
+
+// enumRow is one value and its names, the one String returns first, all
+// in lower case.
+type enumRow[T ~int] struct {
+	v     T
+	names []string
+}
+
+func (e *enumNames[T]) name(v T) string {
+	for _, r := range e.rows {
+		if r.v == v {
+			return r.names[0]
+		}
+	}
+	return fmt.Sprintf("%s(%d)", e.typ, int(v))
+}
+
+func (e *enumNames[T]) marshal(v T) ([]byte, error) {
+	for _, r := range e.rows {
+		if r.v == v {
+			return []byte(r.names[0]), nil
+		}
+	}
+	return nil, fmt.Errorf("%w: unknown %s %d", ErrBadConfig, e.kind, int(v))
+}
+
+func (e *enumNames[T]) unmarshal(v *T, text []byte) error {
+	s := string(text)
+	for _, r := range e.rows {
+		for _, n := range r.names {
+			if strings.EqualFold(s, n) {
+				*v = r.v
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%w: unknown %s %q: want %s", ErrBadConfig, e.kind, s, e.want())
+}
+
+// want lists the names String returns: "level, edge or oneshot".
+func (e *enumNames[T]) want() string {
+	var b strings.Builder
+	for i, r := range e.rows {
+		switch {
+		case i == 0:
+		case i == len(e.rows)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(r.names[0])
+	}
+	return b.String()
+}
