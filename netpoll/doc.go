@@ -7,8 +7,10 @@
 // A poller waits in epoll_wait, maps each event to its connection
 // through a registry slot and generation carried in epoll_event.data,
 // and reads (readv) into the connection's inbound buffer.LinkBuffer.
-// New input wakes a blocked reader and, in handler mode, schedules the
-// connection's Handler (on a gopool.Pool, or inline). Writes are sent
+// New input wakes a blocked reader and, in handler mode, runs the
+// connection's Handler: by default on the poller goroutine itself, run to
+// completion, with the poller handed to a pool goroutine when a handler
+// blocks (DispatchHandoff); or on a gopool.Pool, or inline. Writes are sent
 // with writev on the writer's goroutine; what the kernel does not take
 // is sent by the poller on EPOLLOUT.
 //
@@ -23,8 +25,8 @@
 //
 // # Experiment switches
 //
-// Trigger (level, edge, one-shot), WaitStrategy (block, spin, runtime),
-// Dispatch (pool, inline, each), Balance (round-robin, least
+// Trigger (level, edge, one-shot), WaitStrategy (block, spin, runtime,
+// adaptive), Dispatch (handoff, pool, inline, each), Balance (round-robin, least
 // connections), the number of pollers and SO_REUSEPORT are options of
 // the Server; Stats reports per-poller counters so that an experiment can
 // explain its result, and PublishExpvar shows them in expvar.
@@ -39,10 +41,11 @@
 // *EnvError naming the key.
 //
 // The defaults suit a server whose handlers may block and whose process
-// does more than serve: handlers on the pool (an inline handler that
-// blocks stalls its poller), pollers parked in the runtime (they hold no
-// OS thread while idle and do not keep a P from the rest of the
-// process), level triggering. What each switch costs, measured, and how
+// does more than serve: handlers run to completion on the poller, which
+// hands its loop to a pool goroutine when one blocks (no goroutine
+// hand-off per message, no stalled poller); pollers parked in the
+// runtime (they hold no OS thread while idle and do not keep a P from
+// the rest of the process); level triggering. What each switch costs, measured, and how
 // the defaults were chosen is in docs/tuning.md of the repository.
 //
 // # Guarantees
