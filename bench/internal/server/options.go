@@ -101,8 +101,8 @@ func (o Options) String() string {
 // trigger x wait x dispatch x pollers.
 func SweepGrid(pollers []int) []Options {
 	triggers := []netpoll.Trigger{netpoll.LevelTriggered, netpoll.EdgeTriggered, netpoll.OneShot}
-	waits := []netpoll.WaitStrategy{netpoll.WaitBlock, netpoll.WaitSpin, netpoll.WaitRuntime}
-	dispatches := []netpoll.Dispatch{netpoll.DispatchPool, netpoll.DispatchEach, netpoll.DispatchInline}
+	waits := []netpoll.WaitStrategy{netpoll.WaitBlock, netpoll.WaitSpin, netpoll.WaitRuntime, netpoll.WaitAdaptive}
+	dispatches := []netpoll.Dispatch{netpoll.DispatchHandoff, netpoll.DispatchPool, netpoll.DispatchEach, netpoll.DispatchInline}
 	var g []Options
 	for _, t := range triggers {
 		for _, w := range waits {

@@ -26,7 +26,7 @@ func TestParseOptions(t *testing.T) {
 			t.Errorf("ParseOptions(%q): no error", bad)
 		}
 	}
-	if g := SweepGrid([]int{1, 2}); len(g) != 3*3*3*2 {
+	if g := SweepGrid([]int{1, 2}); len(g) != 3*4*4*2 {
 		t.Fatalf("grid has %d points", len(g))
 	}
 }
