@@ -51,11 +51,12 @@ type poller struct {
 	inPass    bool        // a pass is running: handler runs go to ready
 	ready     []*Conn     // handler runs made ready by this pass (DispatchHandoff, DispatchPool)
 	readyNext int         // DispatchHandoff: the next run of ready to start
+	nEvents   int         // events the current (or last) pass got
+	eventNext int         // the next of them to handle
 	passStart int64       // unix ns the current pass began its wait
 	spins     int         // WaitSpin: empty polls since the last event
 	batches   []*runBatch // started batches that may hold unclaimed runs
 	claimants int         // pool tasks per batch at most (GOMAXPROCS)
-	lastN     int         // events the last wait returned
 	busy      int         // events that make a pass busy (busyPass or busyReaders)
 	vecs      [maxVecs][]byte
 	nextSweep int64
@@ -188,21 +189,17 @@ func (p *poller) run() { p.lead() }
 
 // lead runs the loop for as long as the calling goroutine holds the
 // poller's duty. Under DispatchHandoff the duty can pass to another
-// goroutine inside runReady (see handoff.go): lead then returns at once,
-// and the new leader starts here, resuming the pass at the next ready
-// connection. Every other mode keeps the duty on one goroutine.
+// goroutine while a handler runs (see handoff.go): lead then returns at
+// once, and the new leader starts here, resuming the pass where the old
+// one left it. Every other mode keeps the duty on one goroutine.
 func (p *poller) lead() {
-	if !p.runReady() {
-		return
-	}
-	for !p.closing.Load() {
-		if !p.pass() {
-			break
-		}
-		if !p.runReady() {
+	for {
+		if !p.finishPass() {
 			return
 		}
-		p.endPass()
+		if p.closing.Load() || !p.pass() {
+			break
+		}
 	}
 	// Nobody rescues batched runs once the loop is gone: give each run
 	// still unclaimed a task of its own, so that its OnDisconnect is
@@ -211,15 +208,12 @@ func (p *poller) lead() {
 	close(p.done)
 }
 
-// pass waits for events and handles them: input is read, output
-// flushed, connections accepted; handler runs are collected in p.ready
-// (DispatchHandoff, DispatchPool) or started at once. It reports false
-// when the epoll instance is unusable.
+// pass waits for events. It reports false when the epoll instance is
+// unusable.
 func (p *poller) pass() bool {
 	start := time.Now().UnixNano()
 	msec := p.timeout(start)
 	n, err := p.wait(msec, &p.spins)
-	p.lastN = n
 	if err != nil {
 		// Only EBADF/EINVAL are possible, i.e. a bug or the fd was
 		// closed under us; waiting again would spin.
@@ -227,14 +221,40 @@ func (p *poller) pass() bool {
 	}
 	p.ctr.recordWait(n)
 	p.passStart = start
+	p.nEvents, p.eventNext = n, 0
 	p.inPass = true
-	for i := range n {
-		p.handle(&p.events[i])
+	return true
+}
+
+// finishPass handles the events of the pass from p.eventNext on: input
+// is read, output flushed, connections accepted. Under DispatchHandoff
+// each event's handler run follows it at once (run to completion: the
+// response goes out before the next socket is read); under
+// DispatchPool the runs are collected for endPass's batches; otherwise
+// they start as the input arrives. It reports false when the duty
+// passed to another goroutine, which then finishes the pass.
+func (p *poller) finishPass() bool {
+	if !p.runReady() {
+		return false
 	}
-	if len(p.requeue) > 0 {
-		p.runRequeue()
+	for p.eventNext < p.nEvents {
+		ev := &p.events[p.eventNext]
+		p.eventNext++
+		p.handle(ev)
+		if !p.runReady() {
+			return false
+		}
 	}
-	p.inPass = false
+	if p.inPass {
+		if len(p.requeue) > 0 {
+			p.runRequeue()
+		}
+		p.inPass = false
+		if !p.runReady() {
+			return false
+		}
+		p.endPass()
+	}
 	return true
 }
 
@@ -250,7 +270,7 @@ func (p *poller) endPass() {
 	// full), so a connection whose input waited while this loop was slow
 	// (a long handler inline, a busy pool) is not taken for idle.
 	start := p.passStart
-	if period := p.sweepPeriod(); period > 0 && p.lastN < len(p.events) && start >= p.nextSweep {
+	if period := p.sweepPeriod(); period > 0 && p.nEvents < len(p.events) && start >= p.nextSweep {
 		p.sweepIdle(start)
 		p.nextSweep = start + int64(period)
 	}
@@ -298,7 +318,7 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			return p.waitRuntime(msec)
 		}
 	case WaitRuntime:
-		if msec != 0 && p.lastN >= p.busy {
+		if msec != 0 && p.nEvents >= p.busy {
 			// A busy pass readied several goroutines: let them run on
 			// this P before polling again, so that the next poll finds
 			// what they provoke instead of parking in between.
