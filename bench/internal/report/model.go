@@ -145,11 +145,27 @@ type Goal struct {
 	Ratio     float64 `json:"ratio,omitempty"`
 	Value     float64 `json:"value,omitempty"`
 	Threshold float64 `json:"threshold"`
+	// Lo and Hi are the lowest and highest per-round figure (ratio or
+	// value) of which Ratio or Value is the median.
+	Lo float64 `json:"lo,omitempty"`
+	Hi float64 `json:"hi,omitempty"`
 	// Op is how the measured figure must compare to Threshold: "<=" or ">=".
-	Op     string `json:"op"`
+	Op string `json:"op"`
+	// Met says whether the median meets the threshold; Status words it for
+	// readers: "met", "not met", "within noise" (the rounds fall on both
+	// sides of the threshold) or "not measured".
 	Met    bool   `json:"met"`
+	Status string `json:"status"`
 	Detail string `json:"detail"`
 }
+
+// Goal statuses.
+const (
+	StatusMet         = "met"
+	StatusNotMet      = "not met"
+	StatusWithinNoise = "within noise"
+	StatusNotMeasured = "not measured"
+)
 
 // Median returns the median of xs (0 for none), ignoring zeros' absence:
 // callers pass only the figures that were measured.
