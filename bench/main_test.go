@@ -194,6 +194,15 @@ func TestSmokeEndToEnd(t *testing.T) {
 	if code := realMain([]string{"-check", dir}, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("-check exit %d: %s", code, errb.String())
 	}
+	// The same again, judged against the first run.
+	dir2 := t.TempDir()
+	args = []string{"-suite", "smoke", "-quiet", "-targets", "std-echo", "-out", dir2, "-runs", "2", "-idle-conns", "50", "-baseline", dir}
+	if code := realMain(args, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("-baseline run: exit %d\nstderr %s", code, errb.String())
+	}
+	if md, err := os.ReadFile(filepath.Join(dir2, "compare.md")); err != nil || !strings.Contains(string(md), "| std-echo | msg/s |") {
+		t.Fatalf("compare.md: %v\n%s", err, md)
+	}
 	os.Remove(filepath.Join(dir, "report.md"))
 	if code := realMain([]string{"-check", dir}, strings.NewReader(""), &out, &errb); code != 1 {
 		t.Fatalf("-check of a broken report: exit %d, want 1", code)
@@ -211,5 +220,38 @@ func TestFitFDLimit(t *testing.T) {
 	notes := fitFDLimit(cfg, 1024)
 	if len(notes) == 0 || cfg.idleConns != 824 || cfg.conns[len(cfg.conns)-1] != 824 {
 		t.Fatalf("notes %v, idle %d, conns %v", notes, cfg.idleConns, cfg.conns)
+	}
+}
+
+// TestCompareExitStatus: -compare prints NEW against OLD, and a missing or
+// malformed report, a report of another suite or a missing NEW is bad
+// usage (2) with a message that names the problem.
+func TestCompareExitStatus(t *testing.T) {
+	td := filepath.Join("internal", "report", "testdata")
+	old, new := filepath.Join(td, "compare_old.json"), filepath.Join(td, "compare_new.json")
+	var out, errb strings.Builder
+	if code := realMain([]string{"-compare", old, new}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "-30.0% better") {
+		t.Fatalf("comparison:\n%s", out.String())
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-compare", filepath.Join(td, "nonexistent.json"), new}, "OLD: load report"},
+		{[]string{"-compare", old, filepath.Join(td, "malformed.json")}, "NEW: load report"},
+		{[]string{"-compare", old, filepath.Join(td, "compare_quick.json")}, `suite "quick"`},
+		{[]string{"-compare", old}, "want OLD and NEW"},
+		{[]string{"-compare", old, new, "extra"}, "want OLD and NEW"},
+		{[]string{"-baseline", filepath.Join(td, "malformed.json"), "-suite", "smoke"}, "-baseline"},
+		{[]string{"-baseline", old, "-suite", "quick"}, `suite "smoke"; this run is suite "quick"`},
+	} {
+		out.Reset()
+		errb.Reset()
+		if code := realMain(tc.args, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q, want 2 and %q", tc.args, code, errb.String(), tc.want)
+		}
 	}
 }
