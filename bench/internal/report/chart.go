@@ -212,7 +212,7 @@ func lineChart(title, ylabel string, ss []series, logY bool) []byte {
 		}
 		bars.Color, bars.Width, bars.CapWidth = s.colour, vg.Points(1), vg.Points(6)
 		p.Add(line, scatter, bars)
-		legend.Add(s.name, line, scatter)
+		addEntry(&legend, s.name, line, scatter)
 	}
 	xmin, xmax := minMax(xs)
 	p.X.Scale = plot.LogScale{}
@@ -309,8 +309,8 @@ func memChart(title string, rows []memRow) []byte {
 		pick func(memRow) Spread
 		off  float64
 	}{
-		{"one more connection (what the goal judges)", func(r memRow) Spread { return r.marginal }, 0.12},
-		{"average over all idle connections", func(r memRow) Spread { return r.avg }, -0.12},
+		{"per added conn (the goal's figure)", func(r memRow) Spread { return r.marginal }, 0.12},
+		{"average over all conns", func(r memRow) Spread { return r.avg }, -0.12},
 	} {
 		pts := newMemPoints(rows, f.pick, f.off)
 		if pts.Len() == 0 {
@@ -336,6 +336,22 @@ func memChart(title string, rows []memRow) []byte {
 		legend.Add(fmt.Sprintf("goal: upoll-echo <= %d B", GoalIdleBytes), goal)
 	}
 	return render(p, &legend, max(memMinH, 90+memRowH*len(rows)))
+}
+
+// legendChars is the longest legend line; a longer name (a -variants
+// entry) goes on over more lines, so that the plot keeps its width.
+const legendChars = 28
+
+// addEntry adds name to the legend, broken after commas into lines of at
+// most legendChars, the thumbnails beside the first.
+func addEntry(l *plot.Legend, name string, thumbs ...plot.Thumbnailer) {
+	for i, line := range wrapText(name, legendChars) {
+		if i == 0 {
+			l.Add(line, thumbs...)
+			continue
+		}
+		l.Add("  " + line)
+	}
 }
 
 // render draws p with legend beside it, on the right, into an SVG document.

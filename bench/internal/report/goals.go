@@ -47,6 +47,9 @@ func floorNote(c *Case, std *Result, threshold float64) string {
 	switch {
 	case len(parts) == 0:
 		return ""
+	case cheapest.Straddles(threshold):
+		return fmt.Sprintf("; floor (the syscalls alone) vs std-echo: %s: the goal lies within the cheapest floor's spread (%s), too close to call",
+			strings.Join(parts, ", "), cheapestName)
 	case cheapest.Median > threshold:
 		return fmt.Sprintf("; floor (the syscalls alone) vs std-echo: %s: the goal is below the floor here (cheapest: %s)",
 			strings.Join(parts, ", "), cheapestName)

@@ -107,6 +107,8 @@ func TestGoals(t *testing.T) {
 			"floor-echo 0.80× (0.80–0.80), floor-c 0.70× (0.70–0.70) (cheapest: floor-c)"},
 		{[]Result{floorRuns("floor-echo", 9), floorRuns("floor-c", 8)},
 			"floor-echo 0.90× (0.90–0.90), floor-c 0.80× (0.80–0.80): the goal is below the floor here (cheapest: floor-c)"},
+		{[]Result{{Target: "floor-c", Runs: []Run{steadyRun(0, 150, 6), steadyRun(1, 150, 12), steadyRun(2, 150, 9)}}},
+			"floor-c 1.00× (0.60–1.00): the goal lies within the cheapest floor's spread (floor-c), too close to call"},
 	} {
 		cs := sample().Cases
 		pp := &cs[0]
