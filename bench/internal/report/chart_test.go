@@ -237,5 +237,21 @@ func crowded() *Report {
 		idle.Results = append(idle.Results, res)
 	}
 	r.Cases = append(r.Cases, idle)
+	sw := Case{ID: "sweep/pingpong/echo/c1000/s64", Workload: "pingpong", Kind: "echo", Conns: 1000, Size: 64, Baseline: "std-echo"}
+	for i, o := range []string{"", "trigger=oneshot,wait=runtime,dispatch=inline,pollers=2", "trigger=et,wait=block,dispatch=each,pollers=16"} {
+		res := Result{Target: "upoll-echo", Options: o}
+		if o == "" {
+			res.Target = "std-echo"
+		}
+		for round := range 5 {
+			res.Runs = append(res.Runs, steadyRun(round, 1e4*float64(i+1), float64(3+i+round)))
+		}
+		sw.Results = append(sw.Results, res)
+	}
+	for i := range sw.Results {
+		sw.Results[i].Finish(&sw.Results[0])
+	}
+	r.Sweep = append(r.Sweep, sw)
+	r.Goals = Goals(r.Cases)
 	return r
 }

@@ -234,7 +234,7 @@ const compareMethod = `Each figure is the median of a run's rounds with the lowe
 
 // Summary counts the figures that changed beyond noise.
 func (cmp *Comparison) Summary() string {
-	var better, worse, same, other int
+	var better, worse, same, alone, unknown int
 	for _, r := range cmp.Rows {
 		switch v := r.Verdict(); {
 		case v == "~":
@@ -243,12 +243,20 @@ func (cmp *Comparison) Summary() string {
 			better++
 		case strings.HasSuffix(v, " worse"):
 			worse++
+		case strings.HasPrefix(v, "only in"):
+			alone++
 		default:
-			other++
+			unknown++
 		}
 	}
-	return fmt.Sprintf("%d figures compared: %d better and %d worse beyond noise, %d within noise (~), %d without a verdict",
-		len(cmp.Rows), better, worse, same, other)
+	s := fmt.Sprintf("%d figures compared: %d better and %d worse beyond noise, %d within noise (~)", len(cmp.Rows), better, worse, same)
+	if alone > 0 {
+		s += fmt.Sprintf(", %d in one report only", alone)
+	}
+	if unknown > 0 {
+		s += fmt.Sprintf(", %d without a verdict (a single round)", unknown)
+	}
+	return s
 }
 
 // Text renders the comparison for a terminal (120 columns).

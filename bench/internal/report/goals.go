@@ -183,7 +183,7 @@ func (g *Goal) setSpread(s Spread) {
 	} else {
 		g.Ratio = s.Median
 	}
-	g.Lo, g.Hi = s.Lo, s.Hi
+	g.Lo, g.Hi, g.Rounds = s.Lo, s.Hi, s.N
 	if g.Op == "<=" {
 		g.Met = s.Median <= g.Threshold
 	} else {

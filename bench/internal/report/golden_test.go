@@ -58,7 +58,7 @@ func TestGoldenMarkdown(t *testing.T) {
 func TestTextFitsTerminal(t *testing.T) {
 	r := loadFixture(t, "fixture.json")
 	txt := r.Text()
-	for i, l := range strings.Split(txt, "\n") {
+	for i, l := range strings.Split(txt+crowded().Text(), "\n") {
 		if n := utf8.RuneCountInString(l); n > TermWidth {
 			t.Errorf("line %d is %d columns wide:\n%s", i+1, n, l)
 		}

@@ -149,6 +149,8 @@ type Goal struct {
 	// value) of which Ratio or Value is the median.
 	Lo float64 `json:"lo,omitempty"`
 	Hi float64 `json:"hi,omitempty"`
+	// Rounds is how many rounds (or pairs of rounds) the figure had.
+	Rounds int `json:"rounds,omitempty"`
 	// Op is how the measured figure must compare to Threshold: "<=" or ">=".
 	Op string `json:"op"`
 	// Met says whether the median meets the threshold; Status words it for

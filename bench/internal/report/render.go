@@ -27,7 +27,9 @@ func (r *Report) Text() string {
 			c.table(true, true).text(&b)
 		}
 		for _, w := range SweepWinners(r.Sweep) {
-			b.WriteString("  " + w + "\n")
+			for i, l := range wrapText(w, TermWidth-4) {
+				b.WriteString(map[bool]string{true: "  ", false: "    "}[i == 0] + l + "\n")
+			}
 		}
 	}
 	b.WriteString("\nGOALS\n")
@@ -141,9 +143,12 @@ func goalTable(gs []Goal, term bool) *table {
 		}
 		bytes := strings.Contains(g.Name, "bytes")
 		if g.Measured {
-			s := Spread{Median: g.Ratio, Lo: g.Lo, Hi: g.Hi, N: 2}
-			if g.Lo == 0 && g.Hi == 0 {
+			s := Spread{Median: g.Ratio, Lo: g.Lo, Hi: g.Hi, N: g.Rounds}
+			if s.N == 0 { // a report written before goals kept their rounds
 				s.N = 1
+				if g.Lo != g.Hi {
+					s.N = 2
+				}
 			}
 			if bytes {
 				s.Median = g.Value

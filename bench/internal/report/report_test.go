@@ -167,7 +167,7 @@ func TestWriteAndCheck(t *testing.T) {
 		t.Fatalf("sound report fails check: %v", probs)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, s := range []string{"## Goals", "| not met |", "| met |", "upoll-echo", "| 0.50× |", "throughput_pingpong.svg", "memory_per_conn.svg"} {
+	for _, s := range []string{"## Goals", "| not met |", "| met |", "upoll-echo", "| 0.50× (0.50–0.50) |", "throughput_pingpong.svg", "memory_per_conn.svg"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("report.md lacks %q", s)
 		}

@@ -93,13 +93,13 @@ func RoundRatio(a, b *Result, f func(Metrics) float64) float64 {
 	return Median(roundRatios(a, b, f))
 }
 
-// ratioCell writes a ratio with its spread: "0.96× (0.90–1.02)"; a single
-// round has no spread to show.
+// ratioCell writes a ratio with its spread: "0.96× (0.90–1.02)", also when
+// the rounds agree ("0.50× (0.50–0.50)"); a single round has no spread.
 func ratioCell(s Spread) string {
 	if s.N == 0 || s.Median <= 0 {
 		return "-"
 	}
-	if s.N == 1 || s.Lo == s.Hi {
+	if s.N == 1 {
 		return fmt.Sprintf("%.2f×", s.Median)
 	}
 	return fmt.Sprintf("%.2f× (%.2f–%.2f)", s.Median, s.Lo, s.Hi)
@@ -110,7 +110,7 @@ func figureCell(s Spread, format func(float64) string) string {
 	if s.N == 0 || s.Median <= 0 {
 		return "-"
 	}
-	if s.N == 1 || s.Lo == s.Hi {
+	if s.N == 1 {
 		return format(s.Median)
 	}
 	lo, hi := format(s.Lo), format(s.Hi)

@@ -35,6 +35,23 @@ func (t *table) note(s string) {
 
 func width(s string) int { return utf8.RuneCountInString(s) }
 
+// numeric reports whether column i holds figures (each cell starts with a
+// digit, or is "-" for none): those are right-aligned, text left-aligned.
+func (t *table) numeric(i int) bool {
+	digits := 0
+	for _, r := range t.rows {
+		c := r[i]
+		switch {
+		case c == "-" || c == "":
+		case c[0] >= '0' && c[0] <= '9':
+			digits++
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
 // textWidths are the column widths for a terminal, the wrap column
 // narrowed (to no fewer than 12 characters) so that lines fit TermWidth.
 func (t *table) textWidths() []int {
@@ -59,6 +76,10 @@ func (t *table) textWidths() []int {
 
 func (t *table) text(b *strings.Builder) {
 	w := t.textWidths()
+	right := make([]bool, len(t.head))
+	for i := range right {
+		right[i] = t.numeric(i)
+	}
 	line := func(cells []string) {
 		lines := make([][]string, len(cells))
 		n := 1
@@ -77,10 +98,10 @@ func (t *table) text(b *strings.Builder) {
 					c = lines[i][k]
 				}
 				pad := strings.Repeat(" ", max(0, w[i]-width(c)))
-				if i == 0 || i == len(cells)-1 {
-					l.WriteString("  " + c + pad)
-				} else {
+				if right[i] {
 					l.WriteString("  " + pad + c)
+				} else {
+					l.WriteString("  " + c + pad)
 				}
 			}
 			b.WriteString(strings.TrimRight(l.String(), " ") + "\n")
@@ -127,10 +148,10 @@ func wrapText(s string, n int) []string {
 func (t *table) markdown(b *strings.Builder) {
 	b.WriteString("| " + strings.Join(t.head, " | ") + " |\n|")
 	for i := range t.head {
-		if i == 0 || i == len(t.head)-1 {
-			b.WriteString("---|")
-		} else {
+		if t.numeric(i) {
 			b.WriteString("---:|")
+		} else {
+			b.WriteString("---|")
 		}
 	}
 	b.WriteByte('\n')
