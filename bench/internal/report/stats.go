@@ -87,12 +87,6 @@ func RatioSpread(a, b *Result, f func(Metrics) float64) Spread {
 	return spreadOf(roundRatios(a, b, f))
 }
 
-// RoundRatio is the median over rounds of f(a)/f(b), pairing runs of the
-// same round; 0 when no round has both.
-func RoundRatio(a, b *Result, f func(Metrics) float64) float64 {
-	return Median(roundRatios(a, b, f))
-}
-
 // ratioCell writes a ratio with its spread: "0.96× (0.90–1.02)", also when
 // the rounds agree ("0.50× (0.50–0.50)"); a single round has no spread.
 func ratioCell(s Spread) string {
