@@ -45,26 +45,25 @@ const (
 // series is one target's figure against connections, with the lowest and
 // highest of the rounds at each point.
 type series struct {
-	name       string
-	x, y       []float64
-	lo, hi     []float64
-	colour     color.Color
-	markerKind int
+	name   string
+	x, y   []float64
+	lo, hi []float64
+	style  int // colour and marker: the same for a target in every chart
 }
 
 // BuildCharts builds the report's charts: throughput, p99 and server CPU per
 // operation against connections (echo ping-pong and HTTP), and idle memory
-// per connection. A chart that cannot be drawn is left out with a note.
+// per connection. A chart that cannot be drawn is left out.
 func (r *Report) BuildCharts() []Chart {
 	var out []Chart
-	colours := map[string]color.Color{}
-	for i, t := range r.Targets {
-		colours[t.Name] = palette[i%len(palette)]
+	styles := map[string]int{}
+	for _, t := range r.Targets {
+		styles[t.Name] = len(styles)
 	}
-	for _, c := range r.Cases { // -variants: a colour for each configuration
+	for _, c := range r.Cases { // -variants: a style for each configuration
 		for _, res := range c.Results {
-			if l := res.label(false); colours[l] == nil {
-				colours[l] = palette[len(colours)%len(palette)]
+			if l := res.label(false); !hasKey(styles, l) {
+				styles[l] = len(styles)
 			}
 		}
 	}
@@ -79,28 +78,28 @@ func (r *Report) BuildCharts() []Chart {
 			{"cpu", "server CPU per " + w.unit + " vs connections", "server CPU µs per " + w.unit, cpuPerOp, false},
 		}
 		for _, m := range metrics {
-			ss := r.seriesOf(w.workload, m.f, colours)
+			ss := r.seriesOf(w.workload, m.f, styles)
 			if len(ss) == 0 {
 				continue
 			}
 			title := fmt.Sprintf("%s: %s", w.label, m.title)
-			out = append(out, Chart{
-				File:  fmt.Sprintf("%s_%s.svg", m.file, w.workload),
-				Title: title,
-				svg:   lineChart(title, m.ylabel, ss, m.logY),
-			})
+			if svg := lineChart(title, m.ylabel, ss, m.logY); svg != nil {
+				out = append(out, Chart{File: fmt.Sprintf("%s_%s.svg", m.file, w.workload), Title: title, svg: svg})
+			}
 		}
 	}
 	if rows := r.memRows(); len(rows) > 0 {
 		title := "idle memory per connection (bytes, log scale)"
-		out = append(out, Chart{File: "memory_per_conn.svg", Title: title, svg: memChart(title, rows)})
+		if svg := memChart(title, rows); svg != nil {
+			out = append(out, Chart{File: "memory_per_conn.svg", Title: title, svg: svg})
+		}
 	}
 	return out
 }
 
 // seriesOf returns one series per target over the unpinned cases of a
 // workload (smallest message size only), x = connections.
-func (r *Report) seriesOf(workload string, f func(Metrics) float64, colours map[string]color.Color) []series {
+func (r *Report) seriesOf(workload string, f func(Metrics) float64, styles map[string]int) []series {
 	size := -1
 	for _, c := range r.Cases {
 		if c.Workload == workload && !c.Pinned && (size < 0 || c.Size < size) {
@@ -122,7 +121,7 @@ func (r *Report) seriesOf(workload string, f func(Metrics) float64, colours map[
 			l := res.label(false)
 			ser, ok := byTarget[l]
 			if !ok {
-				ser = &series{name: l, colour: colours[l], markerKind: len(order)}
+				ser = &series{name: l, style: styles[l]}
 				byTarget[l] = ser
 				order = append(order, l)
 			}
@@ -204,13 +203,14 @@ func lineChart(title, ylabel string, ss []series, logY bool) []byte {
 		if err != nil {
 			continue
 		}
-		line.Color, line.Width = s.colour, vg.Points(1.5)
-		scatter.Color, scatter.Shape, scatter.Radius = s.colour, markerShape(s.markerKind), vg.Points(3)
+		colour := palette[s.style%len(palette)]
+		line.Color, line.Width = colour, vg.Points(1.5)
+		scatter.Color, scatter.Shape, scatter.Radius = colour, markerShape(s.style), vg.Points(3)
 		bars, err := plotter.NewYErrorBars(pts)
 		if err != nil {
 			continue
 		}
-		bars.Color, bars.Width, bars.CapWidth = s.colour, vg.Points(1), vg.Points(6)
+		bars.Color, bars.Width, bars.CapWidth = colour, vg.Points(1), vg.Points(6)
 		p.Add(line, scatter, bars)
 		addEntry(&legend, s.name, line, scatter)
 	}
@@ -385,6 +385,11 @@ func markerShape(i int) draw.GlyphDrawer {
 	shapes := []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.PyramidGlyph{},
 		draw.RingGlyph{}, draw.BoxGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{}}
 	return shapes[i%len(shapes)]
+}
+
+func hasKey(m map[string]int, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 func minMax(xs []float64) (lo, hi float64) {

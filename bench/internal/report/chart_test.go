@@ -192,7 +192,7 @@ func TestChartLabelsApart(t *testing.T) {
 // TestOverlapCheckCatches: x tick labels placed too close to be read are
 // reported, so TestChartLabelsApart can fail.
 func TestOverlapCheckCatches(t *testing.T) {
-	ss := []series{{name: "a", x: []float64{1000, 1010, 1020}, y: []float64{1, 2, 3}, lo: []float64{1, 2, 3}, hi: []float64{1, 2, 3}, colour: palette[0]}}
+	ss := []series{{name: "a", x: []float64{1000, 1010, 1020}, y: []float64{1, 2, 3}, lo: []float64{1, 2, 3}, hi: []float64{1, 2, 3}}}
 	o := overlaps(t, lineChart("crowded", "y", ss, false))
 	if len(o) == 0 {
 		t.Fatal("x labels 1000, 1010 and 1020 on a log axis are not reported as overlapping")
