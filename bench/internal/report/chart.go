@@ -56,14 +56,18 @@ type series struct {
 // per connection. A chart that cannot be drawn is left out.
 func (r *Report) BuildCharts() []Chart {
 	var out []Chart
-	styles := map[string]int{}
+	// Styles are numbered within a kind, so that std-echo and std-http,
+	// upoll-echo and upoll-http look alike.
+	styles, perKind := map[string]int{}, map[string]int{}
 	for _, t := range r.Targets {
-		styles[t.Name] = len(styles)
+		styles[t.Name] = perKind[t.Kind]
+		perKind[t.Kind]++
 	}
 	for _, c := range r.Cases { // -variants: a style for each configuration
 		for _, res := range c.Results {
 			if l := res.label(false); !hasKey(styles, l) {
-				styles[l] = len(styles)
+				styles[l] = perKind[c.Kind]
+				perKind[c.Kind]++
 			}
 		}
 	}

@@ -13,7 +13,8 @@ func (r *Report) Text() string {
 	b.WriteString(r.machineLine() + "\n")
 	fmt.Fprintf(&b, "%d runs per case, targets interleaved round by round; medians. \"x base\": median of the per-round ratios to the\n", r.Settings.Runs)
 	b.WriteString("standard library, (lowest–highest) of them beside it. cores srv/load/oth: CPU the server, the load generator and the\n")
-	b.WriteString("rest of the machine (hypervisor steal included) used over the window. p999 and the goals' details: report.md.\n")
+	b.WriteString("rest of the machine (hypervisor steal included) used over the window. runs: verified/all. h+s: Go heap+stack,\n")
+	b.WriteString("alloc: live heap, gor: goroutines, per idle conn, or per conn added to the second half. p999 and more: report.md.\n")
 	for i := range r.Cases {
 		c := &r.Cases[i]
 		fmt.Fprintf(&b, "\n%s (base %s)\n", c.Title(), c.Baseline)

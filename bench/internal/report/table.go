@@ -231,7 +231,7 @@ func (c *Case) table(sweep, term bool) *table {
 		t := &table{head: []string{first, "RSS/conn", "heap+stack/conn", "heap alloc/conn", "goroutines/conn",
 			"RSS/added conn", "heap+stack/added conn", "x base", "verified"}}
 		if term {
-			t.head = []string{first, "RSS/conn", "h+s/conn", "alloc/conn", "gor/conn", "RSS/added", "h+s/added", "x base", "verified"}
+			t.head = []string{first, "RSS/conn", "h+s/conn", "alloc/conn", "gor/conn", "RSS/added", "h+s/added", "x base", "runs"}
 		}
 		for i := range c.Results {
 			r := &c.Results[i]
@@ -252,7 +252,7 @@ func (c *Case) table(sweep, term bool) *table {
 	t := &table{head: []string{first, unit + "/s", "x base", "p50 µs", "p99 µs", "p999 µs",
 		"srv CPU µs/" + unit, "x base", "srv cores", "load cores", "other", "verified"}}
 	if term {
-		t.head = []string{first, unit + "/s", "x base", "p50 µs", "p99 µs", "CPU µs/" + unit, "x base", "cores srv/load/oth", "verified"}
+		t.head = []string{first, unit + "/s", "x base", "p50 µs", "p99 µs", "CPU µs/" + unit, "x base", "cores srv/load/oth", "runs"}
 	}
 	for i := range c.Results {
 		r := &c.Results[i]
