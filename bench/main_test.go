@@ -81,6 +81,24 @@ func TestFlagsOverrideSuite(t *testing.T) {
 	}
 }
 
+// TestThoroughSuite: the quick suite's cases, measured longer and more often.
+func TestThoroughSuite(t *testing.T) {
+	q, err := parseFlags([]string{"-suite", "quick"}, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := parseFlags([]string{"-suite", "thorough"}, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.runs != 5 || th.duration <= q.duration || th.warmup <= q.warmup {
+		t.Fatalf("thorough: runs %d, window %v, warm-up %v", th.runs, th.duration, th.warmup)
+	}
+	if !slices.Equal(th.conns, q.conns) || !slices.Equal(th.httpConns, q.httpConns) || th.idleConns != q.idleConns {
+		t.Fatalf("thorough cases differ from quick: %v %v %d", th.conns, th.httpConns, th.idleConns)
+	}
+}
+
 func TestPlanCases(t *testing.T) {
 	cfg, err := parseFlags([]string{"-suite", "quick", "-pin=both", "-workloads", "pingpong,idle,http"}, &strings.Builder{})
 	if err != nil {

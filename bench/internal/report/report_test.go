@@ -124,9 +124,18 @@ func TestGoals(t *testing.T) {
 	if d := sample().Goals[0].Detail; strings.Contains(d, "floor") {
 		t.Errorf("no floor target ran, detail mentions one: %q", d)
 	}
+	// Rounds on both sides of the threshold: 0.60, 0.83, 0.80 against 0.75.
+	cs := sample().Cases
+	up := cs[0].Find("upoll-echo")
+	for i, cpu := range []float64{6, 10, 7.2} {
+		up.Runs[i].ServerCPUUSPerOp = cpu
+	}
+	if g := Goals(cs)[0]; g.Status != StatusWithinNoise || g.Met || g.Lo != 0.6 || abs64(g.Hi-10.0/12) > 1e-9 || g.Rounds != 3 {
+		t.Errorf("straddling goal: %+v", g)
+	}
 	none := Goals(nil)
 	for _, g := range none {
-		if g.Measured || g.Met || g.Detail == "" {
+		if g.Measured || g.Met || g.Detail == "" || g.Status != StatusNotMeasured {
 			t.Errorf("goal without data: %+v", g)
 		}
 	}
