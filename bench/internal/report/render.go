@@ -94,7 +94,8 @@ func (r *Report) Markdown() string {
 			b.WriteString("- " + w + "\n")
 		}
 	}
-	b.WriteString("\n## Charts\n\n")
+	b.WriteString("\n## Charts\n\nMedians; each error bar runs from the lowest to the highest round. Connections and idle memory are on log axes, " +
+		"p99 latency too; throughput and CPU axes start at 0.\n\n")
 	for _, ch := range r.BuildCharts() {
 		fmt.Fprintf(&b, "![%s](%s)\n\n", ch.Title, ch.File)
 	}
