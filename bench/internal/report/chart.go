@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"regexp"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -448,17 +449,21 @@ func (t linTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
-// logTicks label 1, 2 and 5 times each power of ten in range (every
-// integer multiple where that gives fewer than two labels), with minor ticks
-// at the other multiples.
+// logTicks label 1, 2 and 5 times each power of ten in range; over more
+// than three decades only the powers of ten, and where that labels fewer
+// than two ticks, every integer multiple. Minor ticks mark the other
+// multiples.
 type logTicks struct{ format func(float64) string }
+
+// maxLogLabels keeps the labels of a log axis from crowding.
+const maxLogLabels = 8
 
 // Ticks implements plot.Ticker.
 func (t logTicks) Ticks(lo, hi float64) []plot.Tick {
 	var ts []plot.Tick
-	labelled := 0
-	for pass := 0; pass < 2; pass++ {
-		ts, labelled = ts[:0], 0
+	for _, labelled := range [][]float64{{1, 2, 5}, {1}, {1, 2, 3, 4, 5, 6, 7, 8, 9}} {
+		ts = ts[:0]
+		n := 0
 		for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
 			p := math.Pow(10, e)
 			for m := 1.0; m < 10; m++ {
@@ -467,14 +472,14 @@ func (t logTicks) Ticks(lo, hi float64) []plot.Tick {
 					continue
 				}
 				tk := plot.Tick{Value: v}
-				if pass == 1 || m == 1 || m == 2 || m == 5 {
+				if slices.Contains(labelled, m) {
 					tk.Label = t.format(v)
-					labelled++
+					n++
 				}
 				ts = append(ts, tk)
 			}
 		}
-		if labelled >= 2 {
+		if n >= 2 && n <= maxLogLabels || len(labelled) == 1 && n >= 2 {
 			break
 		}
 	}

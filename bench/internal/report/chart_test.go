@@ -226,8 +226,11 @@ func crowded() *Report {
 		r.Cases = append(r.Cases, c)
 	}
 	idle := Case{ID: "idle/echo/c10000", Workload: "idle", Kind: "echo", Conns: 10000, Baseline: "std-echo"}
-	for i, n := range append(targets, "upoll-http", "std-http", "fasthttp", "nbio-http") {
+	for i, n := range append(targets, "upoll-http", "std-http", "fasthttp", "nbio-http", "upoll-echo") {
 		res := Result{Target: n}
+		if i == len(targets)+4 {
+			res.Options = "wait=block,dispatch=inline"
+		}
 		for round := range 5 {
 			v := 300 * math.Pow(1.6, float64(i)) * (1 + 0.1*float64(round))
 			res.Runs = append(res.Runs, Run{Round: round, Verified: true, VerifiedBytes: 1, Metrics: Metrics{IdleConns: 10000,
