@@ -406,18 +406,34 @@ func minMax(xs []float64) (lo, hi float64) {
 }
 
 // connTicks labels the connection counts that were measured, and nothing
-// else: a log axis between 10 and 1000 needs no 20, 50, 200, 500.
-func connTicks(xs []float64) plot.ConstantTicks {
-	var ts plot.ConstantTicks
-	seen := map[float64]bool{}
-	for _, x := range xs {
-		if !seen[x] {
-			seen[x] = true
-			ts = append(ts, plot.Tick{Value: x, Label: fmt.Sprintf("%g", x)})
+// else: a log axis between 10 and 1000 needs no 20, 50, 200, 500. A count
+// too close to the one labelled before it to leave room for its label
+// keeps an unlabelled tick.
+func connTicks(xs []float64) plot.Ticker {
+	uniq := slices.Clone(xs)
+	slices.Sort(uniq)
+	uniq = slices.Compact(uniq)
+	return plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		span := math.Log10(hi / lo)
+		last := math.Inf(-1)
+		var ts []plot.Tick
+		for _, x := range uniq {
+			tk := plot.Tick{Value: x}
+			label := fmt.Sprintf("%g", x)
+			// The data area is at least minPlotW wide; a tick label takes
+			// about 6 points a digit, and a gap.
+			if math.Log10(x)-last >= span*(6*float64(len(label))+8)/minPlotW {
+				tk.Label, last = label, math.Log10(x)
+			}
+			ts = append(ts, tk)
 		}
-	}
-	return ts
+		return ts
+	})
 }
+
+// minPlotW is the narrowest a line chart's data area gets (points): the
+// chart's width less the y axis and the widest legend addEntry allows.
+const minPlotW = 400
 
 // linTicks put 4 to 8 labelled ticks at a round step (1, 2, 2.5 or 5
 // times a power of ten), with a minor tick between each two.

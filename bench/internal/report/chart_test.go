@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
 )
@@ -190,15 +191,34 @@ func TestChartLabelsApart(t *testing.T) {
 }
 
 // TestOverlapCheckCatches: x tick labels placed too close to be read are
-// reported, so TestChartLabelsApart can fail.
+// reported, so TestChartLabelsApart can fail; and the charts' own ticker
+// leaves such a label out.
 func TestOverlapCheckCatches(t *testing.T) {
-	ss := []series{{name: "a", x: []float64{1000, 1010, 1020}, y: []float64{1, 2, 3}, lo: []float64{1, 2, 3}, hi: []float64{1, 2, 3}}}
-	o := overlaps(t, lineChart("crowded", "y", ss, false))
+	xs := []float64{1000, 1010, 1020}
+	p := newPlot("crowded")
+	p.X.Scale = plot.LogScale{}
+	p.X.Min, p.X.Max = 500, 2000
+	p.X.Tick.Marker = plot.ConstantTicks{{Value: 1000, Label: "1000"}, {Value: 1010, Label: "1010"}, {Value: 1020, Label: "1020"}}
+	legend := newLegend()
+	o := overlaps(t, render(p, &legend, chartH))
 	if len(o) == 0 {
 		t.Fatal("x labels 1000, 1010 and 1020 on a log axis are not reported as overlapping")
 	}
 	if !strings.Contains(o[0], `"1000"`) {
 		t.Errorf("overlap reported: %s", o[0])
+	}
+	ss := []series{{name: "a", x: xs, y: []float64{1, 2, 3}, lo: []float64{1, 2, 3}, hi: []float64{1, 2, 3}}}
+	if o := overlaps(t, lineChart("crowded", "y", ss, false)); len(o) != 0 {
+		t.Errorf("the chart's ticker lets labels overlap: %v", o)
+	}
+	labels := 0
+	for _, tk := range connTicks(xs).Ticks(1000/1.6, 1020*1.6) {
+		if tk.Label != "" {
+			labels++
+		}
+	}
+	if labels != 1 {
+		t.Errorf("%d of 1000, 1010, 1020 labelled, want 1", labels)
 	}
 }
 
