@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upoll/upoll/bench/internal/report"
 	"github.com/upoll/upoll/bench/internal/server"
 )
 
@@ -41,6 +42,10 @@ type config struct {
 	quiet      bool
 	check      string
 	profile    bool
+	compare    [2]string // -compare OLD NEW: report files or directories
+	baseline   string    // -baseline OLD: compare this run with OLD
+	// baselineReport is the loaded -baseline report.
+	baselineReport *report.Report
 }
 
 // suites are the built-in parameter sets; flags override their fields.
@@ -54,6 +59,11 @@ var suites = map[string]config{
 		conns: []int{10, 100, 1000}, httpConns: []int{10, 1000}, sizes: []int{64}, pipeline: 16, pipeConns: 50,
 		idleConns: 5000, churnConns: 16, warmup: 300 * time.Millisecond, duration: time.Second,
 		runs: 3, sweepConns: []int{10, 1000},
+	},
+	"thorough": { // the quick suite's cases, measured long enough for docs
+		conns: []int{10, 100, 1000}, httpConns: []int{10, 1000}, sizes: []int{64}, pipeline: 16, pipeConns: 50,
+		idleConns: 5000, churnConns: 16, warmup: time.Second, duration: 3 * time.Second,
+		runs: 5, sweepConns: []int{10, 1000},
 	},
 	"full": {
 		conns: []int{1, 10, 100, 1000, 5000}, httpConns: []int{1, 10, 100, 1000, 5000}, sizes: []int{64, 1024, 4096},
@@ -100,6 +110,9 @@ process of its own, driven by a load-generator process, and writes a report
   go -C bench run .                                  default suite (quick, ~3 min)
   go -C bench run . -suite smoke -quiet -out /tmp/r  seconds; for scripts and CI
   go -C bench run . -check /tmp/r                    verify a written report
+  go -C bench run . -compare OLD.json NEW.json       NEW against OLD, figure by figure, with "~" for noise
+  go -C bench run . -baseline OLD.json               run, then compare with a saved report of the same suite
+  go -C bench run . -suite thorough                  the quick suite's cases, 3s windows, 5 rounds (for docs)
   go -C bench run . -targets std-echo,upoll-echo -conns 1000 -runs 5
   go -C bench run . -sweep                           upoll trigger x wait x dispatch x pollers
   go -C bench run . -workloads pingpong -variants 'dispatch=inline,wait=block'
@@ -119,7 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 	}
 	var (
-		suite     = fs.String("suite", "quick", "parameter set: smoke, quick or full")
+		suite     = fs.String("suite", "quick", "parameter set: smoke, quick, thorough or full")
 		targets   = fs.String("targets", "all", "comma-separated targets, or all")
 		workloads = fs.String("workloads", "all", "comma-separated workloads, or all")
 		conns     = fs.String("conns", "", "comma-separated connection counts for ping-pong and HTTP (default: the suite's)")
@@ -134,6 +147,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		quiet     = fs.Bool("quiet", false, "no progress bar and no table; print only the report path")
 		check     = fs.String("check", "", "verify the report in this directory and exit")
 		profile   = fs.Bool("profile", false, "write a CPU profile of every server process into <out>/profiles")
+		compare   = fs.String("compare", "", "`OLD` report (report.json or its directory): compare it with the NEW report named after the flags, and exit")
+		baseline  = fs.String("baseline", "", "`OLD` report of the same suite: after the run, compare the new report with it (also written to <out>/compare.md)")
 	)
 	fs.Var(&warmup, "warmup", "`duration` of the warm-up before each window (default: the suite's)")
 	pin := "off"
@@ -141,14 +156,24 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if *compare != "" {
+		if fs.NArg() != 1 {
+			return nil, fmt.Errorf("-compare %s: want OLD and NEW reports: -compare OLD.json NEW.json", *compare)
+		}
+		if *check != "" || *baseline != "" {
+			return nil, fmt.Errorf("-compare does not go with -check or -baseline")
+		}
+		return &config{compare: [2]string{*compare, fs.Arg(0)}}, nil
+	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	base, ok := suites[*suite]
 	if !ok {
-		return nil, fmt.Errorf("-suite %q: want smoke, quick or full", *suite)
+		return nil, fmt.Errorf("-suite %q: want smoke, quick, thorough or full", *suite)
 	}
 	cfg := base
+	cfg.baseline = *baseline
 	cfg.suite, cfg.pin, cfg.out, cfg.quiet, cfg.sweep, cfg.check, cfg.profile = *suite, pin, *out, *quiet, *sweep, *check, *profile
 	var err error
 	if cfg.targets, err = pickList("targets", *targets, server.Names()); err != nil {

@@ -2,6 +2,7 @@
 //
 //	go -C bench run .                      # default (quick) suite, ~3 minutes
 //	go -C bench run . -suite smoke -quiet -out DIR && go -C bench run . -check DIR
+//	go -C bench run . -compare OLD.json NEW.json
 //
 // The command re-executes itself in two roles: "-role server" runs one target
 // server, "-role load" generates load against it; the parent orchestrates and
@@ -43,6 +44,20 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\nRun 'go -C bench run . -h' for usage.\n", err)
 		return 2
 	}
+	if cfg.compare[0] != "" {
+		return compareReports(cfg.compare[0], cfg.compare[1], stdout, stderr)
+	}
+	if cfg.baseline != "" {
+		old, err := report.Load(cfg.baseline)
+		if err == nil && old.Suite != cfg.suite {
+			err = fmt.Errorf("%s is a report of suite %q; this run is suite %q", cfg.baseline, old.Suite, cfg.suite)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: -baseline: %v\n", err)
+			return 2
+		}
+		cfg.baselineReport = old
+	}
 	if cfg.check != "" {
 		probs := report.Check(cfg.check)
 		if len(probs) > 0 {
@@ -53,6 +68,27 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return orchestrate(cfg, stdout, stderr)
+}
+
+// compareReports prints NEW against OLD. Exit status 2: a report is
+// missing, malformed, or of another suite.
+func compareReports(oldPath, newPath string, stdout, stderr io.Writer) int {
+	var reps [2]*report.Report
+	for i, p := range []string{oldPath, newPath} {
+		r, err := report.Load(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: -compare: %s: %v\n", [2]string{"OLD", "NEW"}[i], err)
+			return 2
+		}
+		reps[i] = r
+	}
+	cmp, err := report.Compare(reps[0], reps[1])
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: -compare %s %s: %v\n", oldPath, newPath, err)
+		return 2
+	}
+	fmt.Fprint(stdout, cmp.Text())
+	return 0
 }
 
 func isRole(args []string) bool {

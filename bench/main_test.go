@@ -81,6 +81,24 @@ func TestFlagsOverrideSuite(t *testing.T) {
 	}
 }
 
+// TestThoroughSuite: the quick suite's cases, measured longer and more often.
+func TestThoroughSuite(t *testing.T) {
+	q, err := parseFlags([]string{"-suite", "quick"}, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := parseFlags([]string{"-suite", "thorough"}, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.runs != 5 || th.duration <= q.duration || th.warmup <= q.warmup {
+		t.Fatalf("thorough: runs %d, window %v, warm-up %v", th.runs, th.duration, th.warmup)
+	}
+	if !slices.Equal(th.conns, q.conns) || !slices.Equal(th.httpConns, q.httpConns) || th.idleConns != q.idleConns {
+		t.Fatalf("thorough cases differ from quick: %v %v %d", th.conns, th.httpConns, th.idleConns)
+	}
+}
+
 func TestPlanCases(t *testing.T) {
 	cfg, err := parseFlags([]string{"-suite", "quick", "-pin=both", "-workloads", "pingpong,idle,http"}, &strings.Builder{})
 	if err != nil {
@@ -194,6 +212,15 @@ func TestSmokeEndToEnd(t *testing.T) {
 	if code := realMain([]string{"-check", dir}, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("-check exit %d: %s", code, errb.String())
 	}
+	// The same again, judged against the first run.
+	dir2 := t.TempDir()
+	args = []string{"-suite", "smoke", "-quiet", "-targets", "std-echo", "-out", dir2, "-runs", "2", "-idle-conns", "50", "-baseline", dir}
+	if code := realMain(args, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("-baseline run: exit %d\nstderr %s", code, errb.String())
+	}
+	if md, err := os.ReadFile(filepath.Join(dir2, "compare.md")); err != nil || !strings.Contains(string(md), "| std-echo | msg/s |") {
+		t.Fatalf("compare.md: %v\n%s", err, md)
+	}
 	os.Remove(filepath.Join(dir, "report.md"))
 	if code := realMain([]string{"-check", dir}, strings.NewReader(""), &out, &errb); code != 1 {
 		t.Fatalf("-check of a broken report: exit %d, want 1", code)
@@ -211,5 +238,38 @@ func TestFitFDLimit(t *testing.T) {
 	notes := fitFDLimit(cfg, 1024)
 	if len(notes) == 0 || cfg.idleConns != 824 || cfg.conns[len(cfg.conns)-1] != 824 {
 		t.Fatalf("notes %v, idle %d, conns %v", notes, cfg.idleConns, cfg.conns)
+	}
+}
+
+// TestCompareExitStatus: -compare prints NEW against OLD, and a missing or
+// malformed report, a report of another suite or a missing NEW is bad
+// usage (2) with a message that names the problem.
+func TestCompareExitStatus(t *testing.T) {
+	td := filepath.Join("internal", "report", "testdata")
+	old, new := filepath.Join(td, "compare_old.json"), filepath.Join(td, "compare_new.json")
+	var out, errb strings.Builder
+	if code := realMain([]string{"-compare", old, new}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "-30.0% better") {
+		t.Fatalf("comparison:\n%s", out.String())
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-compare", filepath.Join(td, "nonexistent.json"), new}, "OLD: load report"},
+		{[]string{"-compare", old, filepath.Join(td, "malformed.json")}, "NEW: load report"},
+		{[]string{"-compare", old, filepath.Join(td, "compare_quick.json")}, `suite "quick"`},
+		{[]string{"-compare", old}, "want OLD and NEW"},
+		{[]string{"-compare", old, new, "extra"}, "want OLD and NEW"},
+		{[]string{"-baseline", filepath.Join(td, "malformed.json"), "-suite", "smoke"}, "-baseline"},
+		{[]string{"-baseline", old, "-suite", "quick"}, `suite "smoke"; this run is suite "quick"`},
+	} {
+		out.Reset()
+		errb.Reset()
+		if code := realMain(tc.args, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q, want 2 and %q", tc.args, code, errb.String(), tc.want)
+		}
 	}
 }

@@ -117,9 +117,27 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: writing report: %v\n", err)
 		return 1
 	}
+	var cmp *report.Comparison
+	if cfg.baselineReport != nil {
+		var err error
+		if cmp, err = report.Compare(cfg.baselineReport, rep); err == nil {
+			err = os.WriteFile(filepath.Join(out, "compare.md"), []byte(cmp.Markdown()), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: -baseline: %v\n", err)
+			return 1
+		}
+	}
 	if !cfg.quiet {
 		fmt.Fprint(stdout, rep.Text())
+		if cmp != nil {
+			fmt.Fprintf(stdout, "\nAGAINST THE BASELINE %s\n", cfg.baseline)
+			fmt.Fprint(stdout, cmp.Text())
+		}
 		fmt.Fprintf(stdout, "\nreport: %s/report.md, report.json, %d charts\n", out, len(rep.Charts))
+		if cmp != nil {
+			fmt.Fprintf(stdout, "comparison with the baseline: %s/compare.md\n", out)
+		}
 	} else {
 		fmt.Fprintln(stdout, out)
 	}

@@ -68,7 +68,7 @@ func Check(dir string) []string {
 		b, err := os.ReadFile(filepath.Join(dir, ch.File))
 		if err != nil {
 			bad("chart %s: %v", ch.File, err)
-		} else if !strings.HasPrefix(string(b), "<svg") || !strings.HasSuffix(strings.TrimSpace(string(b)), "</svg>") {
+		} else if doc := strings.TrimSpace(string(b)); !strings.Contains(doc[:min(len(doc), 200)], "<svg") || !strings.HasSuffix(doc, "</svg>") {
 			bad("chart %s: not an SVG document", ch.File)
 		} else if err := wellFormed(b); err != nil {
 			bad("chart %s: %v", ch.File, err)

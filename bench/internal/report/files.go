@@ -24,7 +24,7 @@ func (r *Report) Write(dir string) error {
 		r.Sweep = []Case{}
 	}
 	for _, c := range r.Charts {
-		if err := os.WriteFile(filepath.Join(dir, c.File), []byte(c.svg), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, c.File), c.svg, 0o644); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Goal thresholds the project set itself.
@@ -14,47 +15,48 @@ const (
 	goalConns               = 1000
 )
 
-// FloorTarget is the echo target that makes nothing but the syscalls
-// (see the server package): what the kernel charges every server.
-const FloorTarget = "floor-echo"
+// IsFloor reports whether a target is a floor: a measuring stick that makes
+// the syscalls of a message and nothing else (what the kernel charges any
+// server), not a server to compare with. Floors are named "floor-...".
+func IsFloor(target string) bool { return strings.HasPrefix(target, "floor-") }
 
-// floorNote says where the floor stood against std in the goal's case,
-// and whether the CPU goal is below it, i.e. out of reach of any server
-// that reads and writes each message on this machine.
-func floorNote(floor, std *Result, threshold float64) string {
-	if floor == nil || !floor.Verified || std == nil || !std.Verified {
+// floorNote names the floors that ran in the goal's case with their CPU
+// per message against std's, and says whether the goal lies below the
+// cheapest of them, i.e. out of reach of any server that reads and writes
+// each message on this machine. No floor ran: nothing to say.
+func floorNote(c *Case, std *Result, threshold float64) string {
+	if std == nil || !std.Verified {
 		return ""
 	}
-	r := RoundRatio(floor, std, cpuPerOp)
-	if r <= 0 {
+	var parts []string
+	cheapest, cheapestName := Spread{}, ""
+	for i := range c.Results {
+		f := &c.Results[i]
+		if !IsFloor(f.Target) || f.Options != "" || !f.Verified {
+			continue
+		}
+		s := RatioSpread(f, std, cpuPerOp)
+		if s.N == 0 {
+			continue
+		}
+		parts = append(parts, f.Target+" "+ratioCell(s))
+		if cheapestName == "" || s.Median < cheapest.Median {
+			cheapest, cheapestName = s, f.Target
+		}
+	}
+	switch {
+	case len(parts) == 0:
 		return ""
+	case cheapest.Straddles(threshold):
+		return fmt.Sprintf("; floor (the syscalls alone) vs std-echo: %s: the goal lies within the cheapest floor's spread (%s), too close to call",
+			strings.Join(parts, ", "), cheapestName)
+	case cheapest.Median > threshold:
+		return fmt.Sprintf("; floor (the syscalls alone) vs std-echo: %s: the goal is below the floor here (cheapest: %s)",
+			strings.Join(parts, ", "), cheapestName)
+	case len(parts) > 1:
+		return fmt.Sprintf("; floor (the syscalls alone) vs std-echo: %s (cheapest: %s)", strings.Join(parts, ", "), cheapestName)
 	}
-	s := fmt.Sprintf("; %s (the syscalls alone) %.3fx", FloorTarget, r)
-	if r > threshold {
-		s += ": the goal is below the floor here"
-	}
-	return s
-}
-
-// RoundRatio is the median over rounds of f(a)/f(b), pairing runs of the
-// same round; 0 when no round has both.
-func RoundRatio(a, b *Result, f func(Metrics) float64) float64 {
-	if a == nil || b == nil {
-		return 0
-	}
-	byRound := map[int]float64{}
-	for _, r := range b.Runs {
-		if r.Verified && r.Error == "" && f(r.Metrics) > 0 {
-			byRound[r.Round] = f(r.Metrics)
-		}
-	}
-	var xs []float64
-	for _, r := range a.Runs {
-		if v, ok := byRound[r.Round]; ok && r.Verified && r.Error == "" && f(r.Metrics) > 0 {
-			xs = append(xs, f(r.Metrics)/v)
-		}
-	}
-	return Median(xs)
+	return "; floor (the syscalls alone) vs std-echo: " + parts[0]
 }
 
 func cpuPerOp(m Metrics) float64  { return m.ServerCPUUSPerOp }
@@ -101,16 +103,16 @@ func Goals(cases []Case) []Goal {
 		}
 		return s
 	}
-	cpuStd := Goal{Name: "upoll-echo server CPU/msg vs std-echo", Op: "<=", Threshold: GoalCPURatioVsStd}
-	cpuCW := Goal{Name: "upoll-echo server CPU/msg vs cloudwego-echo", Op: "<=", Threshold: GoalCPURatioVsCloudwego}
+	cpuStd := Goal{Name: "upoll-echo server CPU/msg vs std-echo", Op: "<=", Threshold: GoalCPURatioVsStd, Status: StatusNotMeasured}
+	cpuCW := Goal{Name: "upoll-echo server CPU/msg vs cloudwego-echo", Op: "<=", Threshold: GoalCPURatioVsCloudwego, Status: StatusNotMeasured}
 	if pp == nil {
 		cpuStd.Detail = "no echo ping-pong case ran"
 		cpuCW.Detail = cpuStd.Detail
 	} else {
 		up, std, cw := pp.Find("upoll-echo"), pp.Find("std-echo"), pp.Find("cloudwego-echo")
-		judge(&cpuStd, RoundRatio(up, std, cpuPerOp), where(pp), up, std)
-		judge(&cpuCW, RoundRatio(up, cw, cpuPerOp), where(pp), up, cw)
-		cpuStd.Detail += floorNote(pp.Find(FloorTarget), std, cpuStd.Threshold)
+		judge(&cpuStd, RatioSpread(up, std, cpuPerOp), where(pp), up, std)
+		judge(&cpuCW, RatioSpread(up, cw, cpuPerOp), where(pp), up, cw)
+		cpuStd.Detail += floorNote(pp, std, cpuStd.Threshold)
 	}
 	gs = append(gs, cpuStd, cpuCW)
 
@@ -123,11 +125,11 @@ func Goals(cases []Case) []Goal {
 		httpMeasured = true
 		g := Goal{Name: fmt.Sprintf("upoll-http req/s vs std-http @%d conns", c.Conns), Op: ">=", Threshold: GoalHTTPRatio}
 		up, std := c.Find("upoll-http"), c.Find("std-http")
-		judge(&g, RoundRatio(up, std, opsPerSec), fmt.Sprintf("HTTP keep-alive hello, %d conns", c.Conns), up, std)
+		judge(&g, RatioSpread(up, std, opsPerSec), fmt.Sprintf("HTTP keep-alive hello, %d conns", c.Conns), up, std)
 		gs = append(gs, g)
 	}
 	if !httpMeasured {
-		gs = append(gs, Goal{Name: "upoll-http req/s vs std-http", Op: ">=", Threshold: GoalHTTPRatio, Detail: "no HTTP case ran"})
+		gs = append(gs, Goal{Name: "upoll-http req/s vs std-http", Op: ">=", Threshold: GoalHTTPRatio, Detail: "no HTTP case ran", Status: StatusNotMeasured})
 	}
 
 	var ic *Case
@@ -136,7 +138,7 @@ func Goals(cases []Case) []Goal {
 			ic = &cases[i]
 		}
 	}
-	mem := Goal{Name: "upoll-echo idle memory per connection (bytes)", Op: "<=", Threshold: GoalIdleBytes, Detail: "no idle echo case ran"}
+	mem := Goal{Name: "upoll-echo idle memory per connection (bytes)", Op: "<=", Threshold: GoalIdleBytes, Detail: "no idle echo case ran", Status: StatusNotMeasured}
 	if ic != nil {
 		mem = memGoal(ic)
 	}
@@ -145,7 +147,7 @@ func Goals(cases []Case) []Goal {
 }
 
 func memGoal(ic *Case) Goal {
-	g := Goal{Name: "upoll-echo idle memory per connection (bytes)", Op: "<=", Threshold: GoalIdleBytes}
+	g := Goal{Name: "upoll-echo idle memory per connection (bytes)", Op: "<=", Threshold: GoalIdleBytes, Status: StatusNotMeasured}
 	up, std := ic.Find("upoll-echo"), ic.Find("std-echo")
 	if up == nil || !up.Verified || up.Median.MemPerConn() <= 0 {
 		g.Detail = "upoll-echo did not run in the idle case"
@@ -157,39 +159,59 @@ func memGoal(ic *Case) Goal {
 		// The goal is about what an idle connection costs: judge one more
 		// connection, and show the average, which also carries the
 		// server's fixed costs, beside it.
-		g.Value = m.MemMarginal()
+		g.setSpread(up.SpreadOf(Metrics.MemMarginal))
 		g.Detail = fmt.Sprintf("%d idle conns after one exchange each; max(RSS, heap+stack) growth per conn added from %d to %d conns (RSS %.0f B, heap+stack %.0f B); averaged over all %d: %.0f B (heap alloc alone %.0f B)",
 			ic.Conns, ic.Conns/2, ic.Conns, m.RSSMarginal, m.HeapStackMarginal, ic.Conns, m.MemPerConn(), m.HeapAllocPerConn)
 	} else {
-		g.Value = m.MemPerConn()
+		g.setSpread(up.SpreadOf(Metrics.MemPerConn))
 		g.Detail = fmt.Sprintf("%d idle conns after one exchange each; max(RSS, heap+stack) growth per conn averaged over all (no marginal figure in this report; heap alloc alone %.0f B)", ic.Conns, m.HeapAllocPerConn)
 	}
-	g.Met = g.Value <= g.Threshold
 	if std != nil && std.Verified {
-		g.Ratio = RoundRatio(up, std, func(m Metrics) float64 { return m.MemPerConn() })
-		g.Detail += fmt.Sprintf("; std-echo %.0f B/conn, ratio %.3f", std.Median.MemPerConn(), g.Ratio)
+		rs := RatioSpread(up, std, Metrics.MemPerConn)
+		g.Ratio = rs.Median
+		g.Detail += fmt.Sprintf("; std-echo %.0f B/conn, ratio %s", std.Median.MemPerConn(), ratioCell(rs))
 	}
 	return g
 }
 
+// setSpread records a measured figure (Value, or Ratio for a ratio goal)
+// with its spread, and judges it.
+func (g *Goal) setSpread(s Spread) {
+	g.Measured = true
+	if strings.Contains(g.Name, "bytes") {
+		g.Value = s.Median
+	} else {
+		g.Ratio = s.Median
+	}
+	g.Lo, g.Hi, g.Rounds = s.Lo, s.Hi, s.N
+	if g.Op == "<=" {
+		g.Met = s.Median <= g.Threshold
+	} else {
+		g.Met = s.Median >= g.Threshold
+	}
+	switch {
+	case s.Straddles(g.Threshold):
+		g.Status = StatusWithinNoise
+	case g.Met:
+		g.Status = StatusMet
+	default:
+		g.Status = StatusNotMet
+	}
+}
+
 // judge fills a ratio goal.
-func judge(g *Goal, ratio float64, where string, a, b *Result) {
+func judge(g *Goal, ratio Spread, where string, a, b *Result) {
+	g.Status = StatusNotMeasured
 	switch {
 	case a == nil || !a.Verified:
 		g.Detail = where + ": " + missing(a, "upoll")
 	case b == nil || !b.Verified:
 		g.Detail = where + ": reference target did not run or failed"
-	case ratio <= 0:
+	case ratio.N == 0:
 		g.Detail = where + ": no round with both figures"
 	default:
-		g.Measured = true
-		g.Ratio = ratio
-		if g.Op == "<=" {
-			g.Met = ratio <= g.Threshold
-		} else {
-			g.Met = ratio >= g.Threshold
-		}
-		g.Detail = where + "; median of per-round ratios"
+		g.setSpread(ratio)
+		g.Detail = where + fmt.Sprintf("; median of %d per-round ratios (lowest–highest)", ratio.N)
 	}
 }
 

@@ -145,11 +145,29 @@ type Goal struct {
 	Ratio     float64 `json:"ratio,omitempty"`
 	Value     float64 `json:"value,omitempty"`
 	Threshold float64 `json:"threshold"`
+	// Lo and Hi are the lowest and highest per-round figure (ratio or
+	// value) of which Ratio or Value is the median.
+	Lo float64 `json:"lo,omitempty"`
+	Hi float64 `json:"hi,omitempty"`
+	// Rounds is how many rounds (or pairs of rounds) the figure had.
+	Rounds int `json:"rounds,omitempty"`
 	// Op is how the measured figure must compare to Threshold: "<=" or ">=".
-	Op     string `json:"op"`
+	Op string `json:"op"`
+	// Met says whether the median meets the threshold; Status words it for
+	// readers: "met", "not met", "within noise" (the rounds fall on both
+	// sides of the threshold) or "not measured".
 	Met    bool   `json:"met"`
+	Status string `json:"status"`
 	Detail string `json:"detail"`
 }
+
+// Goal statuses.
+const (
+	StatusMet         = "met"
+	StatusNotMet      = "not met"
+	StatusWithinNoise = "within noise"
+	StatusNotMeasured = "not measured"
+)
 
 // Median returns the median of xs (0 for none), ignoring zeros' absence:
 // callers pass only the figures that were measured.
@@ -168,28 +186,15 @@ func Median(xs []float64) float64 {
 // Finish computes r's medians and its ratios against baseline (nil when r is
 // the baseline or the baseline did not run).
 func (r *Result) Finish(baseline *Result) {
-	var ok []Run
-	for _, run := range r.Runs {
-		if run.Verified && run.Error == "" {
-			ok = append(ok, run)
-		}
-	}
+	ok := r.okRuns()
 	r.Verified = len(ok) > 0 && len(ok) == len(r.Runs)
-	pick := func(f func(Metrics) float64) float64 {
-		var xs []float64
-		for _, run := range ok {
-			if v := f(run.Metrics); v > 0 {
-				xs = append(xs, v)
-			}
-		}
-		return Median(xs)
-	}
+	pick := func(f func(Metrics) float64) float64 { return Median(r.samples(f)) }
 	r.Median = Metrics{
-		OpsPerSec:         pick(func(m Metrics) float64 { return m.OpsPerSec }),
+		OpsPerSec:         pick(opsPerSec),
 		P50US:             pick(func(m Metrics) float64 { return m.P50US }),
 		P99US:             pick(func(m Metrics) float64 { return m.P99US }),
 		P999US:            pick(func(m Metrics) float64 { return m.P999US }),
-		ServerCPUUSPerOp:  pick(func(m Metrics) float64 { return m.ServerCPUUSPerOp }),
+		ServerCPUUSPerOp:  pick(cpuPerOp),
 		ServerCPUCores:    pick(func(m Metrics) float64 { return m.ServerCPUCores }),
 		LoadCPUCores:      pick(func(m Metrics) float64 { return m.LoadCPUCores }),
 		OtherCPUCores:     pick(func(m Metrics) float64 { return m.OtherCPUCores }),
@@ -207,27 +212,12 @@ func (r *Result) Finish(baseline *Result) {
 	if baseline == nil || baseline == r {
 		return
 	}
-	byRound := map[int]Metrics{}
-	for _, run := range baseline.Runs {
-		if run.Verified && run.Error == "" {
-			byRound[run.Round] = run.Metrics
-		}
-	}
-	ratio := func(f func(Metrics) float64) float64 {
-		var xs []float64
-		for _, run := range ok {
-			b, found := byRound[run.Round]
-			if found && f(b) > 0 && f(run.Metrics) > 0 {
-				xs = append(xs, f(run.Metrics)/f(b))
-			}
-		}
-		return Median(xs)
-	}
+	ratio := func(f func(Metrics) float64) float64 { return Median(roundRatios(r, baseline, f)) }
 	r.VsBaseline = &Ratios{
-		OpsPerSec:        ratio(func(m Metrics) float64 { return m.OpsPerSec }),
-		ServerCPUUSPerOp: ratio(func(m Metrics) float64 { return m.ServerCPUUSPerOp }),
+		OpsPerSec:        ratio(opsPerSec),
+		ServerCPUUSPerOp: ratio(cpuPerOp),
 		P99US:            ratio(func(m Metrics) float64 { return m.P99US }),
-		MemPerConn:       ratio(func(m Metrics) float64 { return m.MemPerConn() }),
+		MemPerConn:       ratio(Metrics.MemPerConn),
 	}
 }
 

@@ -11,27 +11,40 @@ func (r *Report) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "upoll bench — suite %s, %s\n", r.Suite, r.Started.Format(time.RFC3339))
 	b.WriteString(r.machineLine() + "\n")
-	fmt.Fprintf(&b, "%d runs per case, targets interleaved round by round; medians; \"x base\" = median of per-round ratios to the standard library.\n", r.Settings.Runs)
-	b.WriteString("srv/load cores: CPU the server / load generator used over the window; other: CPU used by the rest of the machine and the hypervisor.\n")
+	fmt.Fprintf(&b, "%d runs per case, targets interleaved round by round; medians. \"x base\": median of the per-round ratios to the\n", r.Settings.Runs)
+	b.WriteString("standard library, (lowest–highest) of them beside it. cores srv/load/oth: CPU the server, the load generator and the\n")
+	b.WriteString("rest of the machine (hypervisor steal included) used over the window. runs: verified/all. h+s: Go heap+stack,\n")
+	b.WriteString("alloc: live heap, gor: goroutines, per idle conn, or per conn added to the second half. p999 and more: report.md.\n")
 	for i := range r.Cases {
 		c := &r.Cases[i]
 		fmt.Fprintf(&b, "\n%s (base %s)\n", c.Title(), c.Baseline)
-		c.table(false).text(&b)
+		c.table(false, true).text(&b)
 	}
 	if len(r.Sweep) > 0 {
 		b.WriteString("\nSWEEP (upoll-echo options; x base = vs std-echo)\n")
 		for i := range r.Sweep {
 			c := &r.Sweep[i]
 			fmt.Fprintf(&b, "\n%s\n", c.Title())
-			c.table(true).text(&b)
+			c.table(true, true).text(&b)
 		}
 		for _, w := range SweepWinners(r.Sweep) {
-			b.WriteString("  " + w + "\n")
+			for i, l := range wrapText(w, TermWidth-4) {
+				b.WriteString(map[bool]string{true: "  ", false: "    "}[i == 0] + l + "\n")
+			}
 		}
 	}
 	b.WriteString("\nGOALS\n")
-	goalTable(r.Goals).text(&b)
-	r.tail(&b)
+	goalTable(r.Goals, true).text(&b)
+	var tail strings.Builder
+	r.tail(&tail)
+	for l := range strings.Lines(tail.String()) {
+		for i, w := range wrapText(strings.TrimRight(l, "\n"), TermWidth-2) {
+			if i > 0 {
+				w = "  " + w
+			}
+			b.WriteString(w + "\n")
+		}
+	}
 	return b.String()
 }
 
@@ -43,14 +56,16 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Machine: %s\n\n", r.machineLine())
 	fmt.Fprintf(&b, "Command: `%s`\n\n", strings.Join(r.Command, " "))
 	fmt.Fprintf(&b, "Method: each case ran %d times per target, targets interleaved round by round, %.1fs warm-up then a %.1fs measured window per run; "+
-		"figures are medians; ratios (\"x base\") are medians of per-round ratios against the standard-library target of the same round. "+
+		"figures are medians; ratios (\"x base\") are medians of per-round ratios against the standard-library target of the same round, "+
+		"with the lowest and highest of those ratios in brackets: where two targets' brackets overlap, this run cannot tell them apart. "+
+		"A goal is \"within noise\" when its rounds fall on both sides of the threshold. "+
 		"Server CPU is utime+stime of the server process over the window (schedstat ns where consistent), divided by operations. "+
 		"\"srv cores\" and \"load cores\" are the CPU the server and the load-generator processes used over the window (which side was the limit); "+
 		"\"other\" is what the rest of the machine and the hypervisor (steal) used meanwhile. "+
 		"Every echoed byte and HTTP body was compared with what was expected.\n\n",
 		r.Settings.Runs, r.Settings.WarmupSec, r.Settings.DurationSec)
 	b.WriteString("## Goals\n\n")
-	goalTable(r.Goals).markdown(&b)
+	goalTable(r.Goals, false).markdown(&b)
 	b.WriteString("\n## Targets\n\n")
 	tt := &table{head: []string{"target", "kind", "what", "status"}}
 	for _, t := range r.Targets {
@@ -65,21 +80,22 @@ func (r *Report) Markdown() string {
 	for i := range r.Cases {
 		c := &r.Cases[i]
 		fmt.Fprintf(&b, "\n### %s\n\nbase: %s\n\n", c.Title(), c.Baseline)
-		c.table(false).markdown(&b)
+		c.table(false, false).markdown(&b)
 	}
 	if len(r.Sweep) > 0 {
 		b.WriteString("\n## Sweep: upoll-echo trigger x wait x dispatch x pollers\n")
 		for i := range r.Sweep {
 			c := &r.Sweep[i]
 			fmt.Fprintf(&b, "\n### %s\n\n", c.Title())
-			c.table(true).markdown(&b)
+			c.table(true, false).markdown(&b)
 		}
 		b.WriteString("\n")
 		for _, w := range SweepWinners(r.Sweep) {
 			b.WriteString("- " + w + "\n")
 		}
 	}
-	b.WriteString("\n## Charts\n\n")
+	b.WriteString("\n## Charts\n\nMedians; each error bar runs from the lowest to the highest round. Connections and idle memory are on log axes, " +
+		"p99 latency too; throughput and CPU axes start at 0.\n\n")
 	for _, ch := range r.BuildCharts() {
 		fmt.Fprintf(&b, "![%s](%s)\n\n", ch.Title, ch.File)
 	}
@@ -112,24 +128,45 @@ func (r *Report) tail(b *strings.Builder) {
 	}
 }
 
-func goalTable(gs []Goal) *table {
+// goalTable lists the goals. In a terminal each goal's detail goes, wrapped,
+// under its row; Markdown gives it a column.
+func goalTable(gs []Goal, term bool) *table {
 	t := &table{head: []string{"goal", "measured", "target", "status", "where"}}
+	if term {
+		t.head = t.head[:4]
+	}
 	for _, g := range gs {
-		meas, status := "-", "NOT MEASURED"
-		if g.Measured {
-			if g.Value > 0 {
-				meas = fmt.Sprintf("%.0f B", g.Value)
-			} else {
-				meas = fmt.Sprintf("%.3fx", g.Ratio)
-			}
-			status = "NOT MET"
-			if g.Met {
-				status = "met"
+		meas, status := "-", g.Status
+		if status == "" { // a report written before goals had a status
+			status = StatusNotMeasured
+			if g.Measured {
+				status = map[bool]string{true: StatusMet, false: StatusNotMet}[g.Met]
 			}
 		}
-		thr := fmt.Sprintf("%s %.2fx", g.Op, g.Threshold)
-		if g.Value > 0 || strings.Contains(g.Name, "bytes") {
+		bytes := strings.Contains(g.Name, "bytes")
+		if g.Measured {
+			s := Spread{Median: g.Ratio, Lo: g.Lo, Hi: g.Hi, N: g.Rounds}
+			if s.N == 0 { // a report written before goals kept their rounds
+				s.N = 1
+				if g.Lo != g.Hi {
+					s.N = 2
+				}
+			}
+			if bytes {
+				s.Median = g.Value
+				meas = figureCell(s, func(v float64) string { return fmt.Sprintf("%.0f B", v) })
+			} else {
+				meas = ratioCell(s)
+			}
+		}
+		thr := fmt.Sprintf("%s %.2f×", g.Op, g.Threshold)
+		if bytes {
 			thr = fmt.Sprintf("%s %.0f B", g.Op, g.Threshold)
+		}
+		if term {
+			t.add(g.Name, meas, thr, status)
+			t.note(g.Detail)
+			continue
 		}
 		t.add(g.Name, meas, thr, status, g.Detail)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,31 +92,50 @@ func TestGoals(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", g.Name, g, w)
 		}
 	}
-	// The floor's ratio is stated beside the CPU goal, and whether the
-	// goal lies below it.
+	// The floors that ran are named beside the CPU goal with their ratio to
+	// std, and the goal is "below the floor" only against the cheapest.
+	floorRuns := func(name string, cpu float64) Result { // std's CPU is 10, 12, 9
+		return Result{Target: name, Runs: []Run{steadyRun(0, 150, cpu), steadyRun(1, 150, cpu*1.2), steadyRun(2, 150, cpu*0.9)}}
+	}
 	for _, tc := range []struct {
-		cpu  float64 // floor's CPU per op in every round; std's is 10, 12, 9
-		want string
+		floors []Result
+		want   string
 	}{
-		{8, "floor-echo (the syscalls alone) 0.800x: the goal is below the floor here"},
-		{6, "floor-echo (the syscalls alone) 0.600x"},
+		{[]Result{floorRuns("floor-echo", 8)}, "floor-echo 0.80× (0.80–0.80): the goal is below the floor here (cheapest: floor-echo)"},
+		{[]Result{floorRuns("floor-echo", 6)}, "vs std-echo: floor-echo 0.60× (0.60–0.60)"},
+		{[]Result{floorRuns("floor-echo", 8), floorRuns("floor-c", 7)},
+			"floor-echo 0.80× (0.80–0.80), floor-c 0.70× (0.70–0.70) (cheapest: floor-c)"},
+		{[]Result{floorRuns("floor-echo", 9), floorRuns("floor-c", 8)},
+			"floor-echo 0.90× (0.90–0.90), floor-c 0.80× (0.80–0.80): the goal is below the floor here (cheapest: floor-c)"},
+		{[]Result{{Target: "floor-c", Runs: []Run{steadyRun(0, 150, 6), steadyRun(1, 150, 12), steadyRun(2, 150, 9)}}},
+			"floor-c 1.00× (0.60–1.00): the goal lies within the cheapest floor's spread (floor-c), too close to call"},
 	} {
 		cs := sample().Cases
 		pp := &cs[0]
-		pp.Results = append(pp.Results, Result{Target: "floor-echo", Runs: []Run{
-			steadyRun(0, 150, tc.cpu), steadyRun(1, 150, tc.cpu*1.2), steadyRun(2, 150, tc.cpu*0.9)}})
-		pp.Results[len(pp.Results)-1].Finish(pp.Find("std-echo"))
+		for _, f := range tc.floors {
+			pp.Results = append(pp.Results, f)
+			pp.Results[len(pp.Results)-1].Finish(pp.Find("std-echo"))
+		}
 		d := Goals(cs)[0].Detail
 		if !strings.HasSuffix(d, tc.want) {
-			t.Errorf("floor at %v: detail %q, want suffix %q", tc.cpu, d, tc.want)
+			t.Errorf("floors %d: detail %q, want suffix %q", len(tc.floors), d, tc.want)
 		}
 	}
 	if d := sample().Goals[0].Detail; strings.Contains(d, "floor") {
 		t.Errorf("no floor target ran, detail mentions one: %q", d)
 	}
+	// Rounds on both sides of the threshold: 0.60, 0.83, 0.80 against 0.75.
+	cs := sample().Cases
+	up := cs[0].Find("upoll-echo")
+	for i, cpu := range []float64{6, 10, 7.2} {
+		up.Runs[i].ServerCPUUSPerOp = cpu
+	}
+	if g := Goals(cs)[0]; g.Status != StatusWithinNoise || g.Met || g.Lo != 0.6 || abs64(g.Hi-10.0/12) > 1e-9 || g.Rounds != 3 {
+		t.Errorf("straddling goal: %+v", g)
+	}
 	none := Goals(nil)
 	for _, g := range none {
-		if g.Measured || g.Met || g.Detail == "" {
+		if g.Measured || g.Met || g.Detail == "" || g.Status != StatusNotMeasured {
 			t.Errorf("goal without data: %+v", g)
 		}
 	}
@@ -158,7 +176,7 @@ func TestWriteAndCheck(t *testing.T) {
 		t.Fatalf("sound report fails check: %v", probs)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, s := range []string{"## Goals", "NOT MET", "met", "upoll-echo", "0.50x", "throughput_pingpong.svg", "memory_per_conn.svg"} {
+	for _, s := range []string{"## Goals", "| not met |", "| met |", "upoll-echo", "| 0.50× (0.50–0.50) |", "throughput_pingpong.svg", "memory_per_conn.svg"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("report.md lacks %q", s)
 		}
@@ -203,20 +221,5 @@ func TestWriteAndCheck(t *testing.T) {
 	}
 	if probs := Check(t.TempDir()); len(probs) == 0 {
 		t.Fatal("empty dir passes check")
-	}
-}
-
-func TestLegendLines(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []string
-	}{
-		{"std-echo", []string{"std-echo"}},
-		{"upoll-echo [echo=slice]", []string{"upoll-echo", "[echo=slice]"}},
-		{"upoll-echo [wait=block,dispatch=inline,pollers=1]", []string{"upoll-echo", "[wait=block,", "dispatch=inline,", "pollers=1]"}},
-	} {
-		if got := legendLines(tc.in); !slices.Equal(got, tc.want) {
-			t.Errorf("legendLines(%q) = %q, want %q", tc.in, got, tc.want)
-		}
 	}
 }

@@ -3,36 +3,109 @@ package report
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
+// TermWidth is the width terminal tables are fitted to.
+const TermWidth = 120
+
 // table is a header and rows of cells, rendered aligned for a terminal or as
-// Markdown.
+// Markdown. In a terminal, a note below a row (a goal's "where") takes the
+// whole width, and the wrap column's cells break over lines until the table
+// fits TermWidth; Markdown keeps every cell whole on one line.
 type table struct {
-	head []string
-	rows [][]string
+	head  []string
+	rows  [][]string
+	notes map[int]string // row index -> text under that row (terminal)
+	wrap  int            // column that may wrap in a terminal
 }
 
 func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
-func (t *table) text(b *strings.Builder) {
+// note sets the text printed, wrapped, under the last row in a terminal.
+func (t *table) note(s string) {
+	if s == "" {
+		return
+	}
+	if t.notes == nil {
+		t.notes = map[int]string{}
+	}
+	t.notes[len(t.rows)-1] = s
+}
+
+func width(s string) int { return utf8.RuneCountInString(s) }
+
+// numeric reports whether column i holds figures (each cell starts with a
+// digit, or is "-" for none): those are right-aligned, text left-aligned.
+func (t *table) numeric(i int) bool {
+	digits := 0
+	for _, r := range t.rows {
+		c := r[i]
+		switch {
+		case c == "-" || c == "":
+		case c[0] >= '0' && c[0] <= '9':
+			digits++
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+// textWidths are the column widths for a terminal, the wrap column
+// narrowed (to no fewer than 12 characters) so that lines fit TermWidth.
+func (t *table) textWidths() []int {
 	w := make([]int, len(t.head))
 	for i, h := range t.head {
-		w[i] = len(h)
+		w[i] = width(h)
 	}
 	for _, r := range t.rows {
 		for i, c := range r {
-			w[i] = max(w[i], len(c))
+			w[i] = max(w[i], width(c))
 		}
 	}
+	total := 0
+	for _, x := range w {
+		total += x + 2
+	}
+	if over := total - TermWidth; over > 0 {
+		w[t.wrap] = max(12, w[t.wrap]-over, width(t.head[t.wrap]))
+	}
+	return w
+}
+
+func (t *table) text(b *strings.Builder) {
+	w := t.textWidths()
+	right := make([]bool, len(t.head))
+	for i := range right {
+		right[i] = t.numeric(i)
+	}
 	line := func(cells []string) {
+		lines := make([][]string, len(cells))
+		n := 1
 		for i, c := range cells {
-			if i == 0 || i == len(cells)-1 {
-				fmt.Fprintf(b, "  %-*s", w[i], c)
-			} else {
-				fmt.Fprintf(b, "  %*s", w[i], c)
+			lines[i] = []string{c}
+			if i == t.wrap {
+				lines[i] = wrapText(c, w[i])
 			}
+			n = max(n, len(lines[i]))
 		}
-		b.WriteByte('\n')
+		for k := range n {
+			var l strings.Builder
+			for i := range cells {
+				c := ""
+				if k < len(lines[i]) {
+					c = lines[i][k]
+				}
+				pad := strings.Repeat(" ", max(0, w[i]-width(c)))
+				if right[i] {
+					l.WriteString("  " + pad + c)
+				} else {
+					l.WriteString("  " + c + pad)
+				}
+			}
+			b.WriteString(strings.TrimRight(l.String(), " ") + "\n")
+		}
 	}
 	line(t.head)
 	sep := make([]string, len(t.head))
@@ -40,18 +113,45 @@ func (t *table) text(b *strings.Builder) {
 		sep[i] = strings.Repeat("-", w[i])
 	}
 	line(sep)
-	for _, r := range t.rows {
+	for i, r := range t.rows {
 		line(r)
+		if n, ok := t.notes[i]; ok {
+			for _, l := range wrapText(n, TermWidth-6) {
+				b.WriteString("      " + l + "\n")
+			}
+		}
 	}
+}
+
+// wrapText breaks s into lines of at most n characters, after a space or a
+// comma where it can, mid-word where it must.
+func wrapText(s string, n int) []string {
+	var out []string
+	r := []rune(s)
+	for len(r) > n {
+		cut := -1
+		for i := n; i > n/3; i-- {
+			if r[i-1] == ' ' || r[i-1] == ',' {
+				cut = i
+				break
+			}
+		}
+		if cut < 0 {
+			cut = n
+		}
+		out = append(out, strings.TrimRight(string(r[:cut]), " "))
+		r = []rune(strings.TrimLeft(string(r[cut:]), " "))
+	}
+	return append(out, string(r))
 }
 
 func (t *table) markdown(b *strings.Builder) {
 	b.WriteString("| " + strings.Join(t.head, " | ") + " |\n|")
 	for i := range t.head {
-		if i == 0 || i == len(t.head)-1 {
-			b.WriteString("---|")
-		} else {
+		if t.numeric(i) {
 			b.WriteString("---:|")
+		} else {
+			b.WriteString("---|")
 		}
 	}
 	b.WriteByte('\n')
@@ -78,19 +178,13 @@ func num(v float64) string {
 	}
 }
 
-func ratio(v float64) string {
-	if v <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", v)
-}
-
+// bytesNum formats a byte count, in kB (1000 B) from 10 kB on.
 func bytesNum(v float64) string {
 	if v <= 0 {
 		return "-"
 	}
-	if v >= 10240 {
-		return fmt.Sprintf("%.1f KB", v/1024)
+	if v >= 1e4 {
+		return fmt.Sprintf("%.1f kB", v/1e3)
 	}
 	return fmt.Sprintf("%.0f B", v)
 }
@@ -118,19 +212,33 @@ func (c *Case) Title() string {
 	return s
 }
 
-func (c *Case) table(sweep bool) *table {
+// table lays out a case's results. The terminal version (term) leaves out
+// p999 and puts the three CPU-core figures in one column, so that a ratio
+// with its spread fits twice within TermWidth.
+func (c *Case) table(sweep, term bool) *table {
 	first := "target"
 	if sweep {
 		first = "options"
 	}
+	base := c.Find(c.Baseline)
+	vs := func(r *Result, f func(Metrics) float64) string {
+		if r == base {
+			return "1 (base)"
+		}
+		return ratioCell(RatioSpread(r, base, f))
+	}
 	if c.Workload == "idle" {
 		t := &table{head: []string{first, "RSS/conn", "heap+stack/conn", "heap alloc/conn", "goroutines/conn",
 			"RSS/added conn", "heap+stack/added conn", "x base", "verified"}}
-		for _, r := range c.Results {
+		if term {
+			t.head = []string{first, "RSS/conn", "h+s/conn", "alloc/conn", "gor/conn", "RSS/added", "h+s/added", "x base", "runs"}
+		}
+		for i := range c.Results {
+			r := &c.Results[i]
 			m := r.Median
 			t.add(r.label(sweep), bytesNum(m.RSSPerConn), bytesNum(m.HeapStackPerConn), bytesNum(m.HeapAllocPerConn),
 				fmt.Sprintf("%.2f", m.GoroutinesPerConn), bytesNum(m.RSSMarginal), bytesNum(m.HeapStackMarginal),
-				ratio(r.vs().MemPerConn), r.verifiedCell())
+				vs(r, Metrics.MemPerConn), r.verifiedCell(term))
 		}
 		return t
 	}
@@ -143,11 +251,21 @@ func (c *Case) table(sweep bool) *table {
 	}
 	t := &table{head: []string{first, unit + "/s", "x base", "p50 µs", "p99 µs", "p999 µs",
 		"srv CPU µs/" + unit, "x base", "srv cores", "load cores", "other", "verified"}}
-	for _, r := range c.Results {
-		m, v := r.Median, r.vs()
-		t.add(r.label(sweep), num(m.OpsPerSec), ratio(v.OpsPerSec), num(m.P50US), num(m.P99US), num(m.P999US),
-			num(m.ServerCPUUSPerOp), ratio(v.ServerCPUUSPerOp), fmt.Sprintf("%.2f", m.ServerCPUCores),
-			fmt.Sprintf("%.2f", m.LoadCPUCores), fmt.Sprintf("%.2f", m.OtherCPUCores+m.StealCores), r.verifiedCell())
+	if term {
+		t.head = []string{first, unit + "/s", "x base", "p50 µs", "p99 µs", "CPU µs/" + unit, "x base", "cores srv/load/oth", "runs"}
+	}
+	for i := range c.Results {
+		r := &c.Results[i]
+		m := r.Median
+		if term {
+			t.add(r.label(sweep), num(m.OpsPerSec), vs(r, opsPerSec), num(m.P50US), num(m.P99US),
+				num(m.ServerCPUUSPerOp), vs(r, cpuPerOp),
+				fmt.Sprintf("%.2f/%.2f/%.2f", m.ServerCPUCores, m.LoadCPUCores, m.OtherCPUCores+m.StealCores), r.verifiedCell(term))
+			continue
+		}
+		t.add(r.label(sweep), num(m.OpsPerSec), vs(r, opsPerSec), num(m.P50US), num(m.P99US), num(m.P999US),
+			num(m.ServerCPUUSPerOp), vs(r, cpuPerOp), fmt.Sprintf("%.2f", m.ServerCPUCores),
+			fmt.Sprintf("%.2f", m.LoadCPUCores), fmt.Sprintf("%.2f", m.OtherCPUCores+m.StealCores), r.verifiedCell(term))
 	}
 	return t
 }
@@ -162,22 +280,22 @@ func (r *Result) label(sweep bool) string {
 	return r.Target + " [" + r.Options + "]"
 }
 
-func (r *Result) vs() Ratios {
-	if r.VsBaseline == nil {
-		return Ratios{}
-	}
-	return *r.VsBaseline
-}
-
-func (r *Result) verifiedCell() string {
+func (r *Result) verifiedCell(term bool) string {
 	if r.Verified {
+		if term {
+			return fmt.Sprintf("%d/%d", len(r.Runs), len(r.Runs))
+		}
 		return fmt.Sprintf("yes (%d runs)", len(r.Runs))
 	}
 	for _, run := range r.Runs {
 		if run.Error != "" {
 			msg := run.Error
-			if len(msg) > 60 {
-				msg = msg[:60] + "..."
+			n := 60
+			if term {
+				n = 30
+			}
+			if len(msg) > n {
+				msg = msg[:n] + "..."
 			}
 			return "FAILED: " + msg
 		}

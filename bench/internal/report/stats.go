@@ -1,0 +1,115 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Spread is a median with the lowest and highest value it was taken
+// from: over the rounds of one target, or over the per-round ratios of two.
+type Spread struct {
+	Median float64 `json:"median"`
+	Lo     float64 `json:"lo"`
+	Hi     float64 `json:"hi"`
+	N      int     `json:"n"`
+}
+
+// spreadOf summarizes xs (nil or empty: the zero Spread).
+func spreadOf(xs []float64) Spread {
+	if len(xs) == 0 {
+		return Spread{}
+	}
+	return Spread{Median: Median(xs), Lo: slices.Min(xs), Hi: slices.Max(xs), N: len(xs)}
+}
+
+// Straddles reports whether v lies within the spread (ends included) while
+// the spread has a width: then no run is clearly on either side of v.
+func (s Spread) Straddles(v float64) bool {
+	return s.N > 1 && s.Lo < s.Hi && s.Lo <= v && v <= s.Hi
+}
+
+// Overlaps reports whether the ranges of s and o share a point.
+func (s Spread) Overlaps(o Spread) bool { return s.Lo <= o.Hi && o.Lo <= s.Hi }
+
+// okRuns are the runs of r that verified and recorded no error.
+func (r *Result) okRuns() []Run {
+	var ok []Run
+	if r == nil {
+		return nil
+	}
+	for _, run := range r.Runs {
+		if run.Verified && run.Error == "" {
+			ok = append(ok, run)
+		}
+	}
+	return ok
+}
+
+// samples returns f of each sound run of r that measured it (f > 0).
+func (r *Result) samples(f func(Metrics) float64) []float64 {
+	var xs []float64
+	for _, run := range r.okRuns() {
+		if v := f(run.Metrics); v > 0 {
+			xs = append(xs, v)
+		}
+	}
+	return xs
+}
+
+// SpreadOf is f's median over r's sound runs with its lowest and highest.
+func (r *Result) SpreadOf(f func(Metrics) float64) Spread { return spreadOf(r.samples(f)) }
+
+// roundRatios returns f(a)/f(b) for every round in which both a and b have
+// a sound run that measured f.
+func roundRatios(a, b *Result, f func(Metrics) float64) []float64 {
+	if a == nil || b == nil {
+		return nil
+	}
+	byRound := map[int]float64{}
+	for _, r := range b.okRuns() {
+		if v := f(r.Metrics); v > 0 {
+			byRound[r.Round] = v
+		}
+	}
+	var xs []float64
+	for _, r := range a.okRuns() {
+		if v, ok := byRound[r.Round]; ok && f(r.Metrics) > 0 {
+			xs = append(xs, f(r.Metrics)/v)
+		}
+	}
+	return xs
+}
+
+// RatioSpread is the median of the per-round ratios f(a)/f(b) with the
+// lowest and highest of them.
+func RatioSpread(a, b *Result, f func(Metrics) float64) Spread {
+	return spreadOf(roundRatios(a, b, f))
+}
+
+// ratioCell writes a ratio with its spread: "0.96× (0.90–1.02)", also when
+// the rounds agree ("0.50× (0.50–0.50)"); a single round has no spread.
+func ratioCell(s Spread) string {
+	if s.N == 0 || s.Median <= 0 {
+		return "-"
+	}
+	if s.N == 1 {
+		return fmt.Sprintf("%.2f×", s.Median)
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", s.Median, s.Lo, s.Hi)
+}
+
+// figureCell writes a figure with its spread in the unit format gives.
+func figureCell(s Spread, format func(float64) string) string {
+	if s.N == 0 || s.Median <= 0 {
+		return "-"
+	}
+	if s.N == 1 {
+		return format(s.Median)
+	}
+	lo, hi := format(s.Lo), format(s.Hi)
+	if unit := strings.LastIndexByte(lo, ' '); unit > 0 && strings.HasSuffix(hi, lo[unit:]) {
+		lo = lo[:unit] // "350–410 B", not "350 B–410 B"
+	}
+	return fmt.Sprintf("%s (%s–%s)", format(s.Median), lo, hi)
+}
