@@ -46,4 +46,10 @@ func TestMixedIsOptIn(t *testing.T) {
 	if notes := fitFDLimit(cfg, 10000); len(notes) == 0 || cfg.mixedIdle != 10000-200-1000 {
 		t.Fatalf("limit 10000: %v, idle %d", notes, cfg.mixedIdle)
 	}
+	cfg, _ = parseFlags(nil, &strings.Builder{})
+	for _, n := range fitFDLimit(cfg, 10000) {
+		if strings.Contains(n, "mixed") {
+			t.Fatalf("mixed not asked for, yet a note on it: %q", n)
+		}
+	}
 }

@@ -178,7 +178,7 @@ func idleBeside(cfg *config, c *report.Case) int {
 func fitFDLimit(cfg *config, limit uint64) []string {
 	var notes []string
 	// The mixed workload's server holds its active and idle connections.
-	if limit > 0 && cfg.mixedConns+cfg.mixedIdle > int(limit)-200 {
+	if limit > 0 && slices.Contains(cfg.workloads, "mixed") && cfg.mixedConns+cfg.mixedIdle > int(limit)-200 {
 		idle := max(0, int(limit)-200-cfg.mixedConns)
 		notes = append(notes, fmt.Sprintf("mixed workload's idle connections %d lowered to %d: the open-file limit is %d", cfg.mixedIdle, idle, limit))
 		cfg.mixedIdle = idle
