@@ -19,6 +19,17 @@ const maxConns = 15000
 // workloads, in the order a suite runs them.
 var allWorkloads = []string{"pingpong", "pipeline", "http", "idle", "churn"}
 
+// optInWorkloads run only when -workloads names them: each takes longer
+// than the default suite can afford.
+var optInWorkloads = []string{"mixed"}
+
+// The mixed workload: ping-pong on mixedActive connections beside
+// mixedIdle idle ones, held by helper processes of the load generator.
+const (
+	mixedActive = 1000
+	mixedIdle   = 15000
+)
+
 // config is what the orchestrator runs.
 type config struct {
 	suite      string
@@ -31,6 +42,8 @@ type config struct {
 	pipeConns  int
 	idleConns  int
 	churnConns int
+	mixedConns int // active connections of the mixed workload
+	mixedIdle  int // idle connections beside them
 	warmup     time.Duration
 	duration   time.Duration
 	runs       int
@@ -128,13 +141,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, usageText, strings.Join(server.Names(), ", "), strings.Join(allWorkloads, ", "))
+		fmt.Fprintf(stderr, usageText, strings.Join(server.Names(), ", "),
+			strings.Join(allWorkloads, ", ")+"; on request only: "+strings.Join(optInWorkloads, ", "))
 		fs.PrintDefaults()
 	}
 	var (
 		suite     = fs.String("suite", "quick", "parameter set: smoke, quick, thorough or full")
 		targets   = fs.String("targets", "all", "comma-separated targets, or all")
-		workloads = fs.String("workloads", "all", "comma-separated workloads, or all")
+		workloads = fs.String("workloads", "all", "comma-separated workloads; all is every one but "+strings.Join(optInWorkloads, ", ")+" (mixed: 1000 ping-pong conns beside 15000 idle ones)")
 		conns     = fs.String("conns", "", "comma-separated connection counts for ping-pong and HTTP (default: the suite's)")
 		sizes     = fs.String("size", "", "comma-separated echo message sizes in bytes (default: the suite's)")
 		idle      = fs.Int("idle-conns", 0, "connections held for the idle-memory case (default: the suite's)")
@@ -174,12 +188,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	cfg := base
 	cfg.baseline = *baseline
+	cfg.mixedConns, cfg.mixedIdle = mixedActive, mixedIdle
 	cfg.suite, cfg.pin, cfg.out, cfg.quiet, cfg.sweep, cfg.check, cfg.profile = *suite, pin, *out, *quiet, *sweep, *check, *profile
 	var err error
 	if cfg.targets, err = pickList("targets", *targets, server.Names()); err != nil {
 		return nil, err
 	}
-	if cfg.workloads, err = pickList("workloads", *workloads, allWorkloads); err != nil {
+	if cfg.workloads, err = pickWorkloads(*workloads); err != nil {
 		return nil, err
 	}
 	for v := range strings.SplitSeq(*variants, ";") {
@@ -273,6 +288,20 @@ func pickList(flagName, s string, known []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// pickWorkloads is pickList for -workloads, where all means every
+// workload but the opt-in ones, and may be named beside them.
+func pickWorkloads(s string) ([]string, error) {
+	var names []string
+	for name := range strings.SplitSeq(s, ",") {
+		if name = strings.TrimSpace(name); name == "all" || name == "" {
+			names = append(names, allWorkloads...)
+		} else {
+			names = append(names, name)
+		}
+	}
+	return pickList("workloads", strings.Join(names, ","), append(slices.Clone(allWorkloads), optInWorkloads...))
 }
 
 // intList parses "1,10,100", each within [lo, hi], sorted, without repeats.

@@ -114,6 +114,7 @@ func runRole(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&lc.Warmup, "warmup", 0, "load: warm-up")
 	fs.DurationVar(&lc.Duration, "duration", 0, "load: measured window")
 	fs.IntVar(&lc.ServerPID, "server-pid", 0, "load: server pid to sample CPU of")
+	fs.IntVar(&lc.Idle, "idle", 0, "load: idle connections held by helper processes beside the active ones (mixed)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -93,6 +93,12 @@ func plan(cfg *config, byKind map[server.Kind][]entry) []*plannedCase {
 			add(server.HTTP, w, cfg.idleConns, 0, 1, false)
 		case "churn":
 			add(server.Echo, w, cfg.churnConns, cfg.sizes[0], 1, false)
+		case "mixed":
+			n := len(cases)
+			add(server.Echo, w, cfg.mixedConns, cfg.sizes[0], 1, false)
+			if len(cases) > n {
+				cases[n].ID += fmt.Sprintf("/idle%d", cfg.mixedIdle)
+			}
 		}
 	}
 	return cases
@@ -158,14 +164,29 @@ func finish(cases []*plannedCase) []report.Case {
 	return out
 }
 
+// idleBeside is the idle connections held beside the active ones in c: some
+// in the mixed workload, none in the others.
+func idleBeside(cfg *config, c *report.Case) int {
+	if c.Workload != "mixed" {
+		return 0
+	}
+	return cfg.mixedIdle
+}
+
 // fitFDLimit lowers connection counts that would not fit this machine's
 // open-file limit (each process needs one fd per connection plus a few).
 func fitFDLimit(cfg *config, limit uint64) []string {
+	var notes []string
+	// The mixed workload's server holds its active and idle connections.
+	if limit > 0 && slices.Contains(cfg.workloads, "mixed") && cfg.mixedConns+cfg.mixedIdle > int(limit)-200 {
+		idle := max(0, int(limit)-200-cfg.mixedConns)
+		notes = append(notes, fmt.Sprintf("mixed workload's idle connections %d lowered to %d: the open-file limit is %d", cfg.mixedIdle, idle, limit))
+		cfg.mixedIdle = idle
+	}
 	if limit == 0 || limit > maxConns+200 {
-		return nil
+		return notes
 	}
 	most := int(limit) - 200
-	var notes []string
 	fit := func(name string, xs []int) []int {
 		var out []int
 		for _, n := range xs {

@@ -56,7 +56,8 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 	}
 	ld, err := startChild(loadCPU, "-role", "load", "-workload", c.Workload, "-proto", c.Kind, "-addr", addr,
 		"-n", strconv.Itoa(conns), "-msg", strconv.Itoa(size), "-depth", strconv.Itoa(max(depth, 1)),
-		"-warmup", cfg.warmup.String(), "-duration", cfg.duration.String(), "-server-pid", pid)
+		"-warmup", cfg.warmup.String(), "-duration", cfg.duration.String(), "-server-pid", pid,
+		"-idle", strconv.Itoa(idleBeside(cfg, c)))
 	if err != nil {
 		run.Error = err.Error()
 		return run
@@ -105,6 +106,9 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 		return run
 	}
 	run.Verified, run.VerifiedBytes = res.Verified, res.VerifiedBytes
+	if res.Idle > 0 {
+		run.IdleConns = res.Idle
+	}
 	if !res.Verified {
 		run.Error = fmt.Sprintf("not verified: %d errors, first: %s", res.Errors, res.FirstError)
 		return run

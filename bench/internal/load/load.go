@@ -29,6 +29,7 @@ const (
 	HTTP     = "http"     // HTTP/1.1 keep-alive GET, one request in flight per connection
 	Idle     = "idle"     // open Conns connections, one exchange each, then hold them idle
 	Churn    = "churn"    // Conns workers: connect, one echo exchange, close, repeat
+	Mixed    = "mixed"    // echo ping-pong on Conns connections beside Idle idle ones held by helper processes
 )
 
 // Config is what one load-generator run does.
@@ -42,12 +43,18 @@ type Config struct {
 	Duration  time.Duration
 	ServerPID int // sampled for CPU; 0 skips it
 	Proto     string
+	Idle      int // idle connections beside the active ones (Mixed)
+	// HoldPerProcess is the most idle connections one helper process
+	// holds (Mixed); 0 means DefaultHoldPerProcess.
+	HoldPerProcess int
 }
 
 // Result is one run's outcome, printed as JSON.
 type Result struct {
 	Workload string `json:"workload"`
 	Conns    int    `json:"conns"`
+	// Idle is the idle connections held beside the active ones (mixed).
+	Idle int `json:"idle_conns,omitempty"`
 	// Ops is messages (echo), requests (http), or connect-exchange-close
 	// cycles (churn) completed inside the measured window; for idle, the
 	// number of connections held.
@@ -94,6 +101,7 @@ type run struct {
 	ops      uint64
 	bytes    uint64
 	verified uint64
+	held     int // idle connections helpers held through the run (Mixed)
 }
 
 // stat is one worker's private tally, merged into run at the end.
@@ -156,6 +164,8 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 		err = r.steady(sample)
 	case Churn:
 		err = r.churn(sample)
+	case Mixed:
+		err = r.mixed(sample)
 	case Idle:
 		err = r.idle(in, out)
 	default:
@@ -186,6 +196,7 @@ func (r *run) result() Result {
 	res := Result{
 		Workload:      r.cfg.Workload,
 		Conns:         r.cfg.Conns,
+		Idle:          r.held,
 		Ops:           r.ops,
 		Bytes:         r.bytes,
 		VerifiedBytes: r.verified,

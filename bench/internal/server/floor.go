@@ -7,28 +7,41 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// floorEcho is the least an epoll echo server can do: one OS thread
-// blocking in epoll_wait, and per readable socket one read(2) into a
-// shared buffer and one write(2) of what it got, with no buffers per
-// connection, no goroutines, no timers and no locks. Its CPU per message
-// is what the kernel charges any server for a message (the read, the
-// write and its loopback delivery to the client, a share of a wait) plus
-// a few hundred nanoseconds of Go, so it shows how far from the floor
-// each real server is, and which goals the floor itself rules out.
+// floorEcho is the least a Go epoll echo server can do: one OS thread, an
+// edge-triggered epoll set, and per ready socket read(2) into a shared
+// buffer until EAGAIN, each chunk written straight back with write(2),
+// with no buffers per connection, no goroutines, no timers and no locks.
+// It has the shape of the C floor (floorc/floor.c), so the two differ only
+// by what Go itself costs.
+//
+// The calls that cannot block (read, write, accept4 and a zero-timeout
+// epoll_wait) go through syscall.RawSyscall, which skips the runtime's
+// entersyscall/exitsyscall bookkeeping; only when a poll finds nothing does
+// the loop block in epoll_wait through the runtime, so that the thread's P
+// is handed back while it waits.
 //
 // It is a measuring stick, not a server to use: one core at most, no
-// timeouts, and its connections are keyed by fd number (safe only
-// because this one thread both closes and accepts them).
+// timeouts, and its connections are keyed by fd number (safe only because
+// this one thread both closes and accepts them).
 type floorEcho struct {
 	ep, lfd int
-	pending map[int][]byte // output the kernel refused, by fd
-	stalls  atomic.Int64   // writes that left output pending (for tests)
+	// pending is the output the kernel refused, by fd; while an fd has
+	// some, its input is left unread.
+	pending [][]byte
+	stalls  atomic.Int64 // writes that left output pending (for tests)
 }
+
+// connEvents are the events every connection is registered for, once:
+// edge-triggered, so a readable or writable socket is reported once per
+// change and needs no epoll_ctl when output has to wait.
+const connEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 
 func startFloorEcho(addr, _ string) (net.Addr, error) {
 	_, a, err := newFloorEcho(addr)
@@ -71,132 +84,169 @@ func newFloorEcho(addr string) (*floorEcho, net.Addr, error) {
 	if err != nil {
 		return fail("epoll_create1", err)
 	}
+	// The listener stays level-triggered: a backlog left by a full fd
+	// table is reported again on the next wait.
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(lfd)}); err != nil {
 		unix.Close(ep)
 		return fail("epoll_ctl", err)
 	}
-	s := &floorEcho{ep: ep, lfd: lfd, pending: make(map[int][]byte)}
+	s := &floorEcho{ep: ep, lfd: lfd}
 	go s.run()
 	return s, &net.TCPAddr{IP: net.IP(sa4.Addr[:]), Port: sa4.Port}, nil
 }
 
-// run is the event loop; it holds its thread so that the loop never
-// migrates and blocks in epoll_wait like a C server would.
+// run is the event loop. It holds its thread so that the loop never
+// migrates, like a C server's.
 func (s *floorEcho) run() {
 	runtime.LockOSThread()
 	events := make([]unix.EpollEvent, 256)
 	buf := make([]byte, 64<<10)
 	for {
-		n, err := unix.EpollWait(s.ep, events, -1)
-		if err == unix.EINTR {
+		n, errno := pollNow(s.ep, events)
+		if n == 0 && errno == 0 {
+			var err error
+			n, err = unix.EpollWait(s.ep, events, -1)
+			if err != nil {
+				errno, _ = err.(syscall.Errno)
+			}
+		}
+		if errno == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "floor-echo: epoll_wait:", err)
+		if errno != 0 {
+			fmt.Fprintln(os.Stderr, "floor-echo: epoll_wait:", errno)
 			return
 		}
 		for i := range n {
-			ev := &events[i]
-			if int(ev.Fd) == s.lfd {
+			fd := int(events[i].Fd)
+			if fd == s.lfd {
 				s.accept()
 				continue
 			}
-			s.serve(int(ev.Fd), ev.Events, buf)
+			s.serve(fd, buf)
 		}
 	}
 }
 
-// accept takes every pending connection (the listener is level-
-// triggered, so a full fd table is retried on the next wait, after a
-// pause instead of a busy loop).
+// accept takes every pending connection; on a full fd table it pauses
+// instead of spinning, and the level-triggered listener is reported again.
 func (s *floorEcho) accept() {
 	for {
-		fd, _, err := unix.Accept4(s.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		switch {
-		case err == nil:
-		case err == unix.EAGAIN:
+		r, _, errno := syscall.RawSyscall6(unix.SYS_ACCEPT4, uintptr(s.lfd), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		switch errno {
+		case 0:
+		case unix.EAGAIN:
 			return
-		case err == unix.EINTR || err == unix.ECONNABORTED:
+		case unix.EINTR, unix.ECONNABORTED:
 			continue
-		case err == unix.EMFILE || err == unix.ENFILE:
+		case unix.EMFILE, unix.ENFILE:
 			time.Sleep(10 * time.Millisecond)
 			return
 		default:
-			fmt.Fprintln(os.Stderr, "floor-echo: accept4:", err)
+			fmt.Fprintln(os.Stderr, "floor-echo: accept4:", errno)
 			return
 		}
+		fd := int(r)
 		// Every target sends without Nagle's delay.
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}); err != nil {
+		if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: connEvents, Fd: int32(fd)}); err != nil {
 			unix.Close(fd)
-		}
-	}
-}
-
-// serve handles one event of fd: it first sends what was refused
-// earlier, and reads only while nothing is pending, so a client that
-// does not read cannot make the server buffer without bound.
-func (s *floorEcho) serve(fd int, ev uint32, buf []byte) {
-	if p, ok := s.pending[fd]; ok {
-		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
-			return
-		}
-		s.write(fd, p)
-		return
-	}
-	n, err := unix.Read(fd, buf)
-	for err == unix.EINTR {
-		n, err = unix.Read(fd, buf)
-	}
-	switch {
-	case n > 0:
-		s.write(fd, buf[:n])
-	case err == unix.EAGAIN:
-	default: // EOF or an error
-		s.close(fd)
-	}
-}
-
-// write sends b (a slice of the shared buffer, or fd's pending output)
-// and keeps what the kernel refuses, waiting for EPOLLOUT instead of
-// EPOLLIN until it is gone.
-func (s *floorEcho) write(fd int, b []byte) {
-	_, wasPending := s.pending[fd]
-	for len(b) > 0 {
-		m, err := unix.Write(fd, b)
-		if err == unix.EINTR {
 			continue
 		}
-		if err == unix.EAGAIN {
-			break
+		if fd >= len(s.pending) {
+			s.pending = append(s.pending, make([][]byte, fd+1-len(s.pending))...)
 		}
-		if err != nil {
+	}
+}
+
+// serve handles an event of fd, whichever it is: it first sends what was
+// refused earlier, and then reads until the socket is empty, writing back
+// each chunk. While output is pending it does not read, so a client that
+// does not read cannot make the server buffer without bound; the
+// EPOLLOUT edge that ends the wait brings it back here to read the rest.
+func (s *floorEcho) serve(fd int, buf []byte) {
+	if p := s.pending[fd]; p != nil {
+		if !s.write(fd, p) {
+			return
+		}
+	}
+	for {
+		n, errno := rawRead(fd, buf)
+		switch {
+		case errno == unix.EAGAIN:
+			return
+		case errno == unix.EINTR:
+			continue
+		case errno != 0 || n == 0: // an error or EOF
 			s.close(fd)
 			return
 		}
-		b = b[m:]
-	}
-	switch {
-	case len(b) == 0 && wasPending:
-		delete(s.pending, fd)
-		s.mod(fd, unix.EPOLLIN|unix.EPOLLRDHUP)
-	case len(b) > 0 && !wasPending:
-		s.stalls.Add(1)
-		s.pending[fd] = append([]byte(nil), b...)
-		s.mod(fd, unix.EPOLLOUT)
-	case len(b) > 0:
-		s.pending[fd] = b
+		if !s.write(fd, buf[:n]) {
+			return
+		}
 	}
 }
 
-func (s *floorEcho) mod(fd int, events uint32) {
-	if err := unix.EpollCtl(s.ep, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
+// write sends b (a slice of the shared buffer, or fd's pending output) and
+// reports whether all of it went. What the kernel refuses is kept as fd's
+// pending output; an error closes fd.
+func (s *floorEcho) write(fd int, b []byte) bool {
+	wasPending := s.pending[fd] != nil
+	for len(b) > 0 {
+		m, errno := rawWrite(fd, b)
+		switch errno {
+		case 0:
+			b = b[m:]
+			continue
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if wasPending {
+				s.pending[fd] = b
+			} else {
+				s.stalls.Add(1)
+				s.pending[fd] = append([]byte(nil), b...)
+			}
+			return false
+		}
 		s.close(fd)
+		return false
 	}
+	s.pending[fd] = nil
+	return true
 }
 
 // close drops fd; closing it also removes it from the epoll set.
 func (s *floorEcho) close(fd int) {
-	delete(s.pending, fd)
+	s.pending[fd] = nil
 	unix.Close(fd)
+}
+
+// pollNow is epoll_wait with a zero timeout, made without telling the
+// runtime (it cannot block). epoll_pwait with no signal mask is the same
+// call and exists on every Linux architecture.
+func pollNow(ep int, events []unix.EpollEvent) (int, syscall.Errno) {
+	r, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), 0
+}
+
+// rawRead is read(2) on a non-blocking fd, without the runtime.
+func rawRead(fd int, b []byte) (int, syscall.Errno) {
+	r, _, errno := syscall.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), 0
+}
+
+// rawWrite is write(2) on a non-blocking fd, without the runtime.
+func rawWrite(fd int, b []byte) (int, syscall.Errno) {
+	r, _, errno := syscall.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), 0
 }

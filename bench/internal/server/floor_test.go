@@ -1,23 +1,26 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/bench/internal/proc"
 )
 
-// TestFloorEchoBackpressure: a client that writes far more than the
-// socket buffers hold before it reads makes floor-echo keep refused
-// output and wait for EPOLLOUT; every byte must still come back in
-// order.
-func TestFloorEchoBackpressure(t *testing.T) {
-	srv, addr, err := newFloorEcho("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+// echoBackToBack writes 32 MiB to addr (far more than the socket buffers
+// of both ends hold) and reads only once ready says the server has had to
+// keep output: every byte must still come back, in order.
+func echoBackToBack(t *testing.T, addr string, ready func() bool) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +35,10 @@ func TestFloorEchoBackpressure(t *testing.T) {
 		_, err := c.Write(want)
 		wrote <- err
 	}()
-	// Read only once the server has had to keep output (bounded).
-	for i := 0; i < 200 && srv.stalls.Load() == 0; i++ {
+	for i := 0; i < 200 && !ready(); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if srv.stalls.Load() == 0 {
+	if !ready() {
 		t.Fatal("the server never found the client's socket full")
 	}
 	got := make([]byte, len(want))
@@ -49,7 +51,170 @@ func TestFloorEchoBackpressure(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatal("echoed bytes differ")
 	}
+}
+
+// TestFloorEchoBackpressure: a client that writes far more than the
+// socket buffers hold before it reads makes floor-echo keep refused
+// output and wait for EPOLLOUT; every byte must still come back in
+// order.
+func TestFloorEchoBackpressure(t *testing.T) {
+	srv, addr, err := newFloorEcho("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoBackToBack(t, addr.String(), func() bool { return srv.stalls.Load() > 0 })
 	if _, err := startFloorEcho("localhost:0", ""); err == nil {
 		t.Error("startFloorEcho accepted a host name")
+	}
+}
+
+// TestFloorCBackpressure: the same for the C floor. Its stalls are not
+// visible from here, so the client reads after a pause long enough for
+// the server to fill the client's receive buffer.
+func TestFloorCBackpressure(t *testing.T) {
+	if err := floorCAvailable(); err != nil {
+		t.Skip(err)
+	}
+	addr, err := startFloorC("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	echoBackToBack(t, addr.String(), func() bool { return time.Since(t0) > 500*time.Millisecond })
+	if _, err := startFloorC("localhost:0", ""); err == nil {
+		t.Error("startFloorC accepted a host name")
+	}
+}
+
+// TestFloorCNoCompiler: without a C compiler floor-c is not available, and
+// says why.
+func TestFloorCNoCompiler(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, _, err := buildFloorC()
+	if err == nil || !strings.Contains(err.Error(), "no C compiler") {
+		t.Fatalf("build without cc: %v", err)
+	}
+	if _, err := startFloorC("127.0.0.1:0", ""); err == nil {
+		t.Fatal("floor-c started without a C compiler")
+	}
+}
+
+// TestFloorCRunReportsItsProcess: the control protocol names the C
+// server's process, not the harness's, so that its CPU is the one
+// measured.
+func TestFloorCRunReportsItsProcess(t *testing.T) {
+	if err := floorCAvailable(); err != nil {
+		t.Skip(err)
+	}
+	tg, _ := Lookup("floor-c")
+	addr, err := tg.start("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, ok := addr.(externalAddr)
+	if !ok || x.pid == os.Getpid() || x.pid <= 0 {
+		t.Fatalf("floor-c address %#v names no process of its own", addr)
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", x.pid))
+	if err != nil || strings.TrimSpace(string(comm)) != "floor" {
+		t.Fatalf("pid %d is %q (%v), want the C server", x.pid, comm, err)
+	}
+	if _, err := proc.ReadCPU(x.pid); err != nil {
+		t.Fatal(err)
+	}
+
+	// Through Run, which must name the C server in READY and read its
+	// memory. (The C server outlives Run here, until the test binary
+	// exits; TestFloorCExitsAtEOF shows why it ends then.)
+	in, w := io.Pipe()
+	var out lineWriter
+	out.lines = make(chan string, 4)
+	done := make(chan error, 1)
+	go func() { done <- Run("floor-c", "127.0.0.1:0", "", "", in, &out) }()
+	var ready string
+	select {
+	case ready = <-out.lines:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no READY from Run")
+	}
+	var pid int
+	var a string
+	if _, err := fmt.Sscanf(ready, "READY %d %s", &pid, &a); err != nil || pid == os.Getpid() {
+		t.Fatalf("READY line %q: pid %d (this process %d), %v", ready, pid, os.Getpid(), err)
+	}
+	w.Write([]byte("mem\n"))
+	select {
+	case m := <-out.lines:
+		if !strings.HasPrefix(m, "MEM {") || !strings.Contains(m, `"rss":`) || strings.Contains(m, `"rss":0`) {
+			t.Fatalf("mem line %q", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no MEM line")
+	}
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFloorCExitsAtEOF: the C server exits once its stdin reaches EOF,
+// which is what the harness's exit brings it.
+func TestFloorCExitsAtEOF(t *testing.T) {
+	if err := floorCAvailable(); err != nil {
+		t.Skip(err)
+	}
+	dir, exe, err := buildFloorC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.Command(exe, "127.0.0.1:0")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := bufio.NewReader(stdout).ReadString('\n')
+	if !strings.HasPrefix(l, "READY 127.0.0.1:") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("first line %q, %v", l, err)
+	}
+	stdin.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatal("exit: ", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatal("the C server did not exit at EOF on stdin")
+	}
+}
+
+// lineWriter hands each line written to it to a channel.
+type lineWriter struct {
+	buf   []byte
+	lines chan string
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.lines <- string(l.buf[:i])
+		l.buf = l.buf[i+1:]
 	}
 }

@@ -69,7 +69,8 @@ func Targets() []Target {
 		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
 		{Name: "gnet-echo", Kind: Echo, Note: "github.com/panjf2000/gnet/v2 " + gnetVersion + ", handler on the event loop (Next + Write), one loop per P", start: startGnetEcho},
 		{Name: "nbio-echo", Kind: Echo, Note: "github.com/lesismal/nbio " + nbioVersion + " Engine defaults (a poller per 4 CPUs, at least one), OnData + Write on the poller", start: startNbioEcho},
-		{Name: "floor-echo", Kind: Echo, Note: "the floor: one OS thread, epoll_wait + read(2) + write(2), nothing else (a measuring stick, not a server)", start: startFloorEcho},
+		{Name: "floor-echo", Kind: Echo, Note: "the Go floor: one locked OS thread, edge-triggered epoll, read to EAGAIN + write back, refused output kept for EPOLLOUT; non-blocking calls by syscall.RawSyscall, blocking epoll_wait only after an empty poll (a measuring stick, not a server)", start: startFloorEcho},
+		{Name: "floor-c", Kind: Echo, Note: "the C floor: the same loop as floor-echo in C (cc -O2, built at run time), a process of its own that is the one measured; what the kernel alone costs (a measuring stick, not a server)", start: startFloorC, available: floorCAvailable},
 		{Name: "std-http", Kind: HTTP, Baseline: true, Note: "net/http.Server, hello handler", start: startStdHTTP},
 		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on the upoll adapters/nethttp listener, same handler; " + upollDefaults(false), start: startUpollHTTP, available: upollHTTPAvailable},
 		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
@@ -151,14 +152,26 @@ func Run(name, addr, opts, cpuprofile string, in io.Reader, out io.Writer) error
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if _, err := fmt.Fprintf(out, "READY %d %s\n", os.Getpid(), a); err != nil {
+	// A target serving from a process of its own names it: that process
+	// is the one whose CPU and memory are read.
+	pid := os.Getpid()
+	if x, ok := a.(externalAddr); ok {
+		pid = x.pid
+	}
+	if _, err := fmt.Fprintf(out, "READY %d %s\n", pid, a); err != nil {
 		return err
 	}
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		switch cmd := strings.TrimSpace(sc.Text()); cmd {
 		case "mem":
-			b, _ := json.Marshal(ReadMem())
+			m := Mem{}
+			if pid == os.Getpid() {
+				m = ReadMem()
+			} else {
+				m.RSS, _ = proc.ReadRSS(pid)
+			}
+			b, _ := json.Marshal(m)
 			fmt.Fprintf(out, "MEM %s\n", b)
 		case "quit":
 			return nil
