@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -248,10 +249,49 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 	} else {
 		c.setPeer(sa)
 		if lsa, err := sysGetsockname(fd); err == nil {
-			c.laddr = &addrBox{sockaddrToAddr(lsa)}
+			c.laddr = localAddrBox(lsa)
 		}
 	}
 	return c, nil
+}
+
+// dialedAddr is a dialed connection's local address in one allocation:
+// the box and the address it holds.
+type dialedAddr struct {
+	box addrBox
+	tcp net.TCPAddr
+}
+
+// lastLocalIP is the local IP of the latest dial, shared by the next
+// dials from the same IP (they are nearly always the same), so that a
+// dialed connection's local address costs one 64 B object; accepted
+// connections share their listener's.
+var lastLocalIP atomic.Pointer[net.IP]
+
+// localAddrBox returns the boxed local address of a dialed socket.
+func localAddrBox(sa unix.Sockaddr) *addrBox {
+	var ip net.IP
+	var port int
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		ip, port = net.IP(sa.Addr[:]), sa.Port
+	case *unix.SockaddrInet6:
+		if sa.ZoneId != 0 {
+			return &addrBox{sockaddrToAddr(sa)}
+		}
+		ip, port = net.IP(sa.Addr[:]), sa.Port
+	default:
+		return &addrBox{sockaddrToAddr(sa)}
+	}
+	if p := lastLocalIP.Load(); p != nil && (*p).Equal(ip) && len(*p) == net.IPv6len {
+		ip = *p
+	} else {
+		ip = append(net.IP(nil), ip.To16()...)
+		lastLocalIP.Store(&ip)
+	}
+	d := &dialedAddr{tcp: net.TCPAddr{IP: ip, Port: port}}
+	d.box.Addr = &d.tcp
+	return &d.box
 }
 
 // start releases the runner that dial held: OnConnect, then the
@@ -269,10 +309,16 @@ func (c *Conn) selfConnected() bool {
 }
 
 // waitConnect waits for the poller to report the connect's outcome.
+// The waiter it made is dropped again, so that an idle dialed
+// connection costs what an accepted one does (nothing else can wait on
+// it before the dial returns; a later wait makes a new one).
 func (c *Conn) waitConnect(ctx context.Context) error {
 	w := waiterOf(&c.wwait)
 	stop := context.AfterFunc(ctx, w.post)
-	defer stop()
+	defer func() {
+		stop()
+		c.wwait.CompareAndSwap(w, nil)
+	}()
 	for c.flags.Load()&fConnecting != 0 {
 		if err := ctx.Err(); err != nil {
 			return mapCtxErr(err)

@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // hookLog records the order of a client group's hooks and handler runs.
@@ -344,4 +349,61 @@ func TestDialGroupLeaks(t *testing.T) {
 		t.Errorf("fds: %d after, %d before", countFDs(t), fds)
 	}
 	checkGoroutines(t, gs)
+}
+
+// TestIdleDialedConnMemory: an idle dialed connection with a handler
+// costs no more heap than the 400 B goal of an accepted one. The peer is
+// a raw listening socket whose backlog completes the handshakes, so it
+// adds nothing to the Go heap.
+func TestIdleDialedConnMemory(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 500
+	}
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 4096); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(lfd)
+	addr := (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}).String()
+	if max, err := os.ReadFile("/proc/sys/net/core/somaxconn"); err == nil {
+		if m, err := strconv.Atoi(strings.TrimSpace(string(max))); err == nil && m < n {
+			n = m
+		}
+	}
+	g, err := NewServer(echoHandler, WithPollers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	d := Dialer{Server: g}
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	conns := make([]*Conn, 0, n)
+	for i := range n {
+		c, err := d.DialContext(context.Background(), "tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	// The slice of conns is the test's, not the connections' cost.
+	per := (float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) - float64(cap(conns)*8)) / float64(n)
+	t.Logf("idle dialed connection with a handler: %.0f B of heap each (%d conns)", per, n)
+	if per > 400 {
+		t.Fatalf("idle dialed connection costs %.0f B, goal is <= 400", per)
+	}
+	runtime.KeepAlive(conns)
 }
