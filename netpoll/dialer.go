@@ -242,6 +242,12 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 			c.closeWith(err)
 			return nil, err
 		}
+		if o.cfg.Trigger == EdgeTriggered {
+			// Input that came with the connect's event was not read
+			// (the event only completed the connect), and an edge
+			// comes once: have the poller read.
+			c.p.kick(c)
+		}
 	}
 	if family == unix.AF_UNIX {
 		c.raddr = packPeer(addrUnix, 0, [4]byte{})

@@ -65,10 +65,18 @@ func newClientGroup(t *testing.T, opts ...Option) (*Server, *hookLog) {
 }
 
 func TestDialWithHandler(t *testing.T) {
-	for _, d := range []Dispatch{DispatchHandoff, DispatchPool, DispatchInline} {
-		t.Run(d.String(), func(t *testing.T) {
+	type mode struct {
+		d   Dispatch
+		trg Trigger
+	}
+	modes := []mode{{DispatchPool, LevelTriggered}, {DispatchInline, LevelTriggered}}
+	for _, trg := range allTriggers {
+		modes = append(modes, mode{DispatchHandoff, trg})
+	}
+	for _, m := range modes {
+		t.Run(m.d.String()+"/"+m.trg.String(), func(t *testing.T) {
 			_, addr := startServer(t, echoHandler)
-			g, l := newClientGroup(t, WithDispatch(d))
+			g, l := newClientGroup(t, WithDispatch(m.d), WithTrigger(m.trg))
 			dl := Dialer{Server: g, Context: "mine"}
 			c, err := dl.DialContext(context.Background(), "tcp", addr)
 			if err != nil {
@@ -109,10 +117,16 @@ func TestDialWithHandler(t *testing.T) {
 // can arrive before Dial returns and must reach the handler after
 // OnConnect.
 func TestDialInputBeforeReturn(t *testing.T) {
+	for _, trg := range allTriggers {
+		t.Run(trg.String(), func(t *testing.T) { testDialInputBeforeReturn(t, trg) })
+	}
+}
+
+func testDialInputBeforeReturn(t *testing.T, trg Trigger) {
 	_, addr := startServer(t, echoHandler, WithOnConnect(func(c *Conn) {
 		c.Write([]byte("hello"))
 	}))
-	g, l := newClientGroup(t)
+	g, l := newClientGroup(t, WithTrigger(trg))
 	for i := range 20 {
 		c, err := (&Dialer{Server: g, Context: i}).DialContext(context.Background(), "tcp", addr)
 		if err != nil {
