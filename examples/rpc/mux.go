@@ -152,6 +152,9 @@ func (m *muxConn) open() bool {
 }
 
 func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Duration) ([]byte, error) {
+	if len(arg) > m.max {
+		return nil, fmt.Errorf("%w: argument of %d bytes, limit %d", ErrFrameTooLarge, len(arg), m.max)
+	}
 	cl := &call{done: make(chan result, 1)}
 	m.mu.Lock()
 	if m.pending == nil {
@@ -165,8 +168,9 @@ func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Du
 	m.mu.Unlock()
 
 	if err := m.send(id, op, arg); err != nil {
-		m.forget(id)
-		return nil, fmt.Errorf("rpc: send: %w", err)
+		// The connection is broken or closing: close it, and the call
+		// gets the reason with the others in flight (muxDisconnect).
+		m.c.Close()
 	}
 	var expired <-chan time.Time
 	if timeout > 0 {
@@ -207,15 +211,6 @@ func (m *muxConn) send(id uint32, op byte, arg []byte) error {
 	buf[head-1] = op
 	copy(buf[head:], arg)
 	return w.Flush()
-}
-
-// forget drops a call that was never sent.
-func (m *muxConn) forget(id uint32) {
-	m.mu.Lock()
-	if m.pending != nil {
-		delete(m.pending, id)
-	}
-	m.mu.Unlock()
 }
 
 // abandon marks a call whose caller stops waiting; if its result came
