@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,23 +16,47 @@ import (
 // Dialer opens outbound connections served by a poller. The zero value
 // is ready to use.
 //
-// Dialed connections live on a process-wide group of pollers, started
-// on the first dial and never stopped: a Server without a handler, with
-// the default configuration as UPOLL changes it (so a quarter of
-// GOMAXPROCS pollers, at least one, unless UPOLL sets pollers).
-// Options may set the per-connection settings (WithTrigger,
-// WithReadTimeout, WithWriteTimeout, WithIdleTimeout, WithMaxInput,
-// WithMaxOutput, WithOnDisconnect); poller-level options (WithPollers,
-// WithWait, WithSpin, WithBalance, WithReusePort) are ignored.
-// Dialed connections have no handler: use them as net.Conn or through
-// Reader/Writer.
+// With Server nil, dialed connections live on a process-wide group of
+// pollers, started on the first dial and never stopped: a Server without
+// a handler, with the default configuration as UPOLL changes it (so a
+// quarter of GOMAXPROCS pollers, at least one, unless UPOLL sets
+// pollers). They have no handler: use
+// them as net.Conn or through Reader/Writer. Options may set their
+// per-connection settings (WithTrigger, WithReadTimeout,
+// WithWriteTimeout, WithIdleTimeout, WithMaxInput, WithMaxOutput,
+// WithOnDisconnect); poller-level options (WithPollers, WithWait,
+// WithSpin, WithBalance, WithReusePort) are ignored.
+//
+// With Server set, dialed connections join that server's pollers and
+// are served exactly like the connections it accepts: its handler runs
+// when input arrives (never overlapping itself, input in order, an
+// error or panic closing only that connection), its OnConnect hook runs
+// first and its OnDisconnect hook last, its per-connection settings
+// apply, and its Shutdown and Close cover them. A server that never
+// calls Serve is a poller group the caller owns for outbound
+// connections only.
+//
+// The handler is chosen at dial time, not attached later: a
+// connection's owner never changes, so input that arrives before Dial
+// returns is held and handed to the handler (after OnConnect) as soon
+// as Dial has succeeded. Nothing runs for a dial that fails (refused,
+// timed out, cancelled): neither hook nor handler.
 type Dialer struct {
 	// Timeout bounds the whole dial (resolution and connect); 0: none.
 	Timeout time.Duration
 	// KeepAlive is the TCP keep-alive idle time; 0: 15 s, < 0: off.
 	KeepAlive time.Duration
-	// Options configure the dialed connections (see above).
+	// Options configure the dialed connections of the default group
+	// (see above); with Server set they must be empty, the server's
+	// options apply.
 	Options []Option
+	// Server, if set, is the group of pollers whose handler and hooks
+	// serve the dialed connections (see above); nil: the process-wide
+	// default group.
+	Server *Server
+	// Context is the value of each dialed connection's Context, set
+	// before its OnConnect hook or handler first runs.
+	Context any
 }
 
 // dialGroup is the lazily started pollers of dialed connections.
@@ -55,19 +80,49 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
 		defer cancel()
 	}
-	g, err := dialGroup()
+	g, o, err := d.group()
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	o := &g.owner
-	if len(d.Options) > 0 {
-		cfg, err := buildConfig(d.Options, false)
-		if err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-		}
-		o = &owner{cfg: cfg}
-		o.cfg.Dispatch = DispatchPool
+	c, err := d.connect(ctx, g, o, network, addr)
+	if err != nil {
+		return nil, err
 	}
+	c.start()
+	return c, nil
+}
+
+// errDialOptions reports Options set on a Dialer that names a Server.
+var errDialOptions = errors.New("netpoll: Dialer.Options must be empty when Dialer.Server is set (the server's options apply)")
+
+// group returns the pollers and the owner of the connections d dials.
+func (d *Dialer) group() (*Server, *owner, error) {
+	if s := d.Server; s != nil {
+		if len(d.Options) > 0 {
+			return nil, nil, errDialOptions
+		}
+		return s, &s.owner, nil
+	}
+	g, err := dialGroup()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(d.Options) == 0 {
+		return g, &g.owner, nil
+	}
+	cfg, err := buildConfig(d.Options, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := &owner{cfg: cfg}
+	o.cfg.Dispatch = DispatchPool
+	return g, o, nil
+}
+
+// connect resolves addr and connects to the first address that
+// answers. The connection it returns is registered but its runner is
+// held (see start).
+func (d *Dialer) connect(ctx context.Context, g *Server, o *owner, network, addr string) (*Conn, error) {
 	switch network {
 	case "unix":
 		c, err := d.dial(ctx, g, o, unix.AF_UNIX, &unix.SockaddrUnix{Name: addr})
@@ -159,10 +214,28 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 		return nil, os.NewSyscallError("connect", err)
 	}
 	c := newConn(fd, g.pick(nil), o, family == unix.AF_UNIX)
+	c.ctx = d.Context
 	if inProgress {
 		c.flags.Or(fConnecting)
 	}
-	if err := c.p.register(c); err != nil {
+	if o.handler != nil || o.cfg.OnConnect != nil || o.cfg.OnDisconnect != nil {
+		// Hold the runner until the dial has succeeded (see start):
+		// input arriving meanwhile only marks it to run again, and a
+		// failed dial closes a connection whose hooks never ran.
+		if o.cfg.OnConnect != nil {
+			c.flags.Or(fConnectHook)
+		}
+		c.hstate.Store(hRunning)
+	}
+	g.regMu.RLock()
+	if g.closing.Load() {
+		g.regMu.RUnlock()
+		sysClose(fd)
+		return nil, ErrServerClosed
+	}
+	err = c.p.register(c)
+	g.regMu.RUnlock()
+	if err != nil {
 		sysClose(fd)
 		return nil, err
 	}
@@ -171,6 +244,12 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 			c.closeWith(err)
 			return nil, err
 		}
+		if o.cfg.Trigger == EdgeTriggered {
+			// Input that came with the connect's event was not read
+			// (the event only completed the connect), and an edge
+			// comes once: have the poller read.
+			c.p.kick(c)
+		}
 	}
 	if family == unix.AF_UNIX {
 		c.raddr = packPeer(addrUnix, 0, [4]byte{})
@@ -178,10 +257,57 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 	} else {
 		c.setPeer(sa)
 		if lsa, err := sysGetsockname(fd); err == nil {
-			c.laddr = &addrBox{sockaddrToAddr(lsa)}
+			c.laddr = localAddrBox(lsa)
 		}
 	}
 	return c, nil
+}
+
+// dialedAddr is a dialed connection's local address in one allocation:
+// the box and the address it holds.
+type dialedAddr struct {
+	box addrBox
+	tcp net.TCPAddr
+}
+
+// lastLocalIP is the local IP of the latest dial, shared by the next
+// dials from the same IP (they are nearly always the same), so that a
+// dialed connection's local address costs one 64 B object; accepted
+// connections share their listener's.
+var lastLocalIP atomic.Pointer[net.IP]
+
+// localAddrBox returns the boxed local address of a dialed socket.
+func localAddrBox(sa unix.Sockaddr) *addrBox {
+	var ip net.IP
+	var port int
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		ip, port = net.IP(sa.Addr[:]), sa.Port
+	case *unix.SockaddrInet6:
+		if sa.ZoneId != 0 {
+			return &addrBox{sockaddrToAddr(sa)}
+		}
+		ip, port = net.IP(sa.Addr[:]), sa.Port
+	default:
+		return &addrBox{sockaddrToAddr(sa)}
+	}
+	if p := lastLocalIP.Load(); p != nil && (*p).Equal(ip) && len(*p) == net.IPv6len {
+		ip = *p
+	} else {
+		ip = append(net.IP(nil), ip.To16()...)
+		lastLocalIP.Store(&ip)
+	}
+	d := &dialedAddr{tcp: net.TCPAddr{IP: ip, Port: port}}
+	d.box.Addr = &d.tcp
+	return &d.box
+}
+
+// start releases the runner that dial held: OnConnect, then the
+// handler for any input that arrived since the connect.
+func (c *Conn) start() {
+	if c.hstate.Load()&hRunning != 0 {
+		c.dispatch()
+	}
 }
 
 func (c *Conn) selfConnected() bool {
@@ -191,13 +317,26 @@ func (c *Conn) selfConnected() bool {
 }
 
 // waitConnect waits for the poller to report the connect's outcome.
+// The waiter it made is dropped again, so that an idle dialed
+// connection costs what an accepted one does (nothing else can wait on
+// it before the dial returns; a later wait makes a new one).
 func (c *Conn) waitConnect(ctx context.Context) error {
 	w := waiterOf(&c.wwait)
 	stop := context.AfterFunc(ctx, w.post)
-	defer stop()
+	defer func() {
+		stop()
+		c.wwait.CompareAndSwap(w, nil)
+	}()
 	for c.flags.Load()&fConnecting != 0 {
 		if err := ctx.Err(); err != nil {
 			return mapCtxErr(err)
+		}
+		if c.fdst.closed() {
+			// Closed by its group's Shutdown or Close.
+			if err := c.closeReason(); err != nil {
+				return err
+			}
+			return ErrServerClosed
 		}
 		w.sleep(0)
 	}

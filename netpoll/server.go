@@ -18,6 +18,10 @@ import (
 // it is buffered until the connection's owner reads it; the owner
 // learns of new connections through WithOnConnect (the net.Listener
 // adapter feeds its Accept that way).
+//
+// A Dialer whose Server field names s dials connections that s serves
+// like accepted ones; a Server that never calls Serve is a poller group
+// for outbound connections.
 type Server struct {
 	owner    owner
 	pollers  []*poller
@@ -220,8 +224,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// shutdownIdle reports whether Shutdown may close c now.
+// shutdownIdle reports whether Shutdown may close c now. A dial still
+// connecting is idle: its held runner has nothing to finish.
 func (c *Conn) shutdownIdle() bool {
+	if c.flags.Load()&fConnecting != 0 {
+		return true
+	}
 	return c.hstate.Load()&hRunning == 0 && c.in.Len() == 0 && c.out.Len() == 0
 }
 

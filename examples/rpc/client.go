@@ -11,7 +11,8 @@ import (
 
 // Client calls an RPC server over one connection dialed through
 // netpoll's Dialer. Calls are serialized: one request is outstanding at
-// a time.
+// a time, untagged, read back by the caller. Pool is the multiplexed
+// client.
 type Client struct {
 	mu   sync.Mutex
 	conn *netpoll.Conn

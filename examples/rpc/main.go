@@ -1,15 +1,25 @@
-// Command rpc is a length-prefixed request/response server and client on
-// upoll's native API. A frame is a 4-byte big-endian length and a
-// payload; a request's payload is an operation byte ('e' echo, 'u' upper
-// case) and its argument.
+// Command rpc is a length-prefixed request/response server and a
+// multiplexed client on upoll's native API. A frame is a 4-byte
+// big-endian length and a payload; a request's payload is an operation
+// byte ('e' echo, 'u' upper case, 's' sleep) and its argument, or, for
+// a multiplexed client, '#', a 4-byte request id and such a request,
+// answered with the id and the response, in any order.
 //
 // The server reads with the nocopy Reader (ReadHeader, then Slice for the
 // body, which outlives Release), answers echo by linking the request's
 // memory into the output buffer (Append: no copy) and upper case by
-// writing into Malloc'd output, then Flushes with writev. A bad frame
-// closes that connection only. The client dials through netpoll.Dialer.
+// writing into Malloc'd output, then Flushes with writev; a tagged sleep
+// is answered later from a timer. A bad frame closes that connection
+// only.
 //
-//	go run ./examples/rpc                  # server and client in one process
+// The client (Pool) dials -clients connections on a poller group of its
+// own; -inflight callers per connection share each one, and the
+// connections' handler hands every response to the caller waiting for
+// its id. It makes -n calls in all (echo, upper case and, every 16th, a
+// sleep of -sleep), checks every answer byte for byte, and prints one
+// line: calls, calls/s, p50/p99 latency and the number of errors.
+//
+//	go run ./examples/rpc -clients 16 -inflight 8 -n 100000
 //	go run ./examples/rpc -mode server -addr 127.0.0.1:9000
 //	go run ./examples/rpc -mode client -addr 127.0.0.1:9000 -n 1000
 package main
@@ -17,11 +27,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/upoll/upoll/netpoll"
@@ -30,12 +46,18 @@ import (
 func main() {
 	mode := flag.String("mode", "both", "server, client, or both (a server and a client in this process)")
 	addr := flag.String("addr", "127.0.0.1:0", "listen or dial address (tcp)")
-	n := flag.Int("n", 1000, "client: number of calls")
-	size := flag.Int("size", 128, "client: argument size in bytes")
+	var lc loadConfig
+	flag.IntVar(&lc.clients, "clients", 4, "client: connections")
+	flag.IntVar(&lc.inflight, "inflight", 8, "client: calls in flight per connection")
+	flag.IntVar(&lc.n, "n", 10000, "client: number of calls")
+	flag.IntVar(&lc.size, "size", 128, "client: argument size in bytes")
+	flag.DurationVar(&lc.sleep, "sleep", time.Millisecond, "client: delay asked by every 16th call (answered out of order)")
+	flag.DurationVar(&lc.timeout, "timeout", 10*time.Second, "client: per-call timeout")
 	max := flag.Int("max", DefaultMaxFrame, "largest frame payload accepted, in bytes")
 	flag.Parse()
-	if *n < 0 || *size < 0 || *max <= 0 {
-		fmt.Fprintln(os.Stderr, "rpc: -n and -size must be >= 0, -max > 0")
+	lc.max = *max
+	if lc.n < 0 || lc.size < 0 || *max <= 0 || lc.clients <= 0 || lc.inflight <= 0 || lc.sleep < 0 || lc.sleep > 65535*time.Millisecond {
+		fmt.Fprintln(os.Stderr, "rpc: -n and -size must be >= 0, -max, -clients and -inflight > 0, -sleep within 0..65s")
 		os.Exit(2)
 	}
 	switch *mode {
@@ -50,7 +72,7 @@ func main() {
 		<-ctx.Done()
 		shutdown(s)
 	case "client":
-		if err := runClient(*addr, *n, *size, *max); err != nil {
+		if err := runLoad(os.Stdout, *addr, lc); err != nil {
 			log.Fatal(err)
 		}
 	case "both":
@@ -58,7 +80,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		err = runClient(a, *n, *size, *max)
+		err = runLoad(os.Stdout, a, lc)
 		shutdown(s)
 		if err != nil {
 			log.Fatal(err)
@@ -78,7 +100,9 @@ func startServer(addr string, max int) (*netpoll.Server, string, error) {
 	}
 	// The read timeout bounds how long a peer may leave a frame half
 	// sent while its handler waits for the rest.
-	s, err := netpoll.NewServer(handler(max), netpoll.WithReadTimeout(10*time.Second))
+	s, err := netpoll.NewServer(handler(max),
+		netpoll.WithReadTimeout(10*time.Second),
+		netpoll.WithOnConnect(serverOnConnect))
 	if err != nil {
 		ln.Close()
 		return nil, "", err
@@ -95,34 +119,90 @@ func shutdown(s *netpoll.Server) {
 	}
 }
 
-// runClient makes n calls alternating echo and upper case, checks every
-// answer and prints the mean round trip.
-func runClient(addr string, n, size, max int) error {
+// loadConfig is what runLoad does.
+type loadConfig struct {
+	clients, inflight, n, size, max int
+	sleep, timeout                  time.Duration
+	budget                          time.Duration // no new call after this long; 0: none
+}
+
+// request builds call i's operation, argument and expected answer. The
+// argument carries i, so an answer given to the wrong caller differs.
+func request(i, size int, sleep time.Duration) (op byte, arg, want []byte) {
+	body := []byte(strconv.Itoa(i) + "-")
+	body = bytes.Repeat(body, size/len(body)+1)[:size]
+	switch {
+	case i%16 == 15:
+		arg = binary.BigEndian.AppendUint16(nil, uint16(sleep/time.Millisecond))
+		return OpSleep, append(arg, body...), body
+	case i%2 == 1:
+		return OpUpper, body, bytes.ToUpper(body)
+	}
+	return OpEcho, body, body
+}
+
+// runLoad makes lc.n calls through a pool and prints the summary line
+// to out; it fails if any call failed or got a wrong answer.
+func runLoad(out io.Writer, addr string, lc loadConfig) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := DialClient(ctx, "tcp", addr, max)
+	p, err := DialPool(ctx, "tcp", addr, PoolConfig{Conns: lc.clients, Timeout: lc.timeout, Max: lc.max})
+	cancel()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	arg := bytes.Repeat([]byte("upoll-"), size/6+1)[:size]
+	defer p.Close()
+	var (
+		next   atomic.Int64
+		errs   atomic.Int64
+		first  sync.Once
+		ferr   error
+		mu     sync.Mutex
+		lat    = make([]time.Duration, 0, lc.n)
+		wg     sync.WaitGroup
+		workrs = lc.clients * lc.inflight
+	)
 	start := time.Now()
-	for i := range n {
-		op, want := byte(OpEcho), arg
-		if i%2 == 1 {
-			op, want = OpUpper, bytes.ToUpper(arg)
-		}
-		got, err := c.Call(op, arg)
-		if err != nil {
-			return fmt.Errorf("call %d: %w", i, err)
-		}
-		if !bytes.Equal(got, want) {
-			return fmt.Errorf("call %d: wrong answer (%d bytes)", i, len(got))
-		}
+	var stop time.Time
+	if lc.budget > 0 {
+		stop = start.Add(lc.budget)
 	}
-	if n > 0 {
-		el := time.Since(start)
-		fmt.Printf("%d calls of %d B checked, mean round trip %v\n", n, size, el/time.Duration(n))
+	for range workrs {
+		wg.Go(func() {
+			mine := make([]time.Duration, 0, lc.n/workrs+1)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= lc.n || !stop.IsZero() && time.Now().After(stop) {
+					break
+				}
+				op, arg, want := request(i, lc.size, lc.sleep)
+				t0 := time.Now()
+				got, err := p.Call(context.Background(), op, arg)
+				mine = append(mine, time.Since(t0))
+				if err == nil && !bytes.Equal(got, want) {
+					err = fmt.Errorf("call %d: wrong answer (%d bytes, want %d)", i, len(got), len(want))
+				}
+				if err != nil {
+					errs.Add(1)
+					first.Do(func() { ferr = fmt.Errorf("call %d: %w", i, err) })
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
 	}
-	return nil
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(lat)
+	fmt.Fprintf(out, "calls %d  calls/s %.0f  p50 %v  p99 %v  errors %d\n",
+		len(lat), float64(len(lat))/el.Seconds(), quantile(lat, 0.50), quantile(lat, 0.99), errs.Load())
+	return ferr
+}
+
+// quantile returns the q-quantile of sorted durations (0 if none).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))].Round(time.Microsecond)
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/upoll/upoll/buffer"
 	"github.com/upoll/upoll/netpoll"
@@ -20,10 +23,34 @@ const (
 	// OpUpper returns the argument in upper case, computed straight into
 	// memory taken from the output buffer with Malloc.
 	OpUpper = 'u'
+	// OpSleep waits for the number of milliseconds in the argument's
+	// first two bytes (big-endian), then returns the rest of the
+	// argument. Tagged, it is answered after the requests that follow it
+	// if they take less time: the server answers out of order.
+	OpSleep = 's'
+	// OpTagged wraps a request for a multiplexed client: the payload is
+	// OpTagged, a 4-byte big-endian request id, then a plain request
+	// (operation and argument). The response's payload is the same id
+	// followed by the plain response. Tagged requests may be answered
+	// in any order; untagged ones are answered in order.
+	OpTagged = '#'
 )
+
+// IDLen is the size of a tagged frame's request id.
+const IDLen = 4
 
 // ErrUnknownOp reports a request whose first byte names no operation.
 var ErrUnknownOp = errors.New("rpc: unknown operation")
+
+// connState is what the server keeps per connection: the lock that
+// keeps a frame built by the handler and one built by a delayed answer
+// from interleaving in the output buffer (Malloc…Flush is one
+// goroutine's at a time).
+type connState struct{ mu sync.Mutex }
+
+// serverOnConnect gives each connection its state before its first
+// handler run.
+func serverOnConnect(c *netpoll.Conn) { c.SetContext(new(connState)) }
 
 // handler returns the netpoll handler of the RPC server. It answers every
 // complete request buffered on the connection; a protocol error (a frame
@@ -31,6 +58,11 @@ var ErrUnknownOp = errors.New("rpc: unknown operation")
 // closes that connection only.
 func handler(max int) netpoll.Handler {
 	return func(c *netpoll.Conn) error {
+		st, _ := c.Context().(*connState)
+		if st == nil {
+			st = new(connState)
+			c.SetContext(st)
+		}
 		r, w := c.Reader(), c.Writer()
 		for r.Len() > 0 {
 			n, err := ReadHeader(r, max)
@@ -44,50 +76,95 @@ func handler(max int) netpoll.Handler {
 				return fmt.Errorf("%w: empty request", ErrUnknownOp)
 			}
 			// Slice shares the body's memory and stays valid after
-			// Release: a server could hand it to another goroutine.
+			// Release: a delayed answer hands it to a timer.
 			body, err := r.Slice(n)
 			if err != nil {
 				return bodyErr(n, err)
 			}
-			err = answer(body, w)
-			body.Close()
-			if err != nil {
+			if err := r.Release(); err != nil {
+				body.Close()
 				return err
 			}
-			if err := r.Release(); err != nil {
+			if err := serve(c, st, body); err != nil {
 				return err
 			}
 		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
 		return w.Flush()
 	}
 }
 
-// answer writes the response frame for one request body.
-func answer(body *buffer.LinkBuffer, w netpoll.Writer) error {
+// serve answers one request body (and closes it): at once, or for a
+// tagged sleep from a timer, which flushes its own answer.
+func serve(c *netpoll.Conn, st *connState, body *buffer.LinkBuffer) error {
+	var tag []byte
 	op, err := body.ReadByte()
-	if err != nil {
-		return err
+	if err == nil && op == OpTagged {
+		if tag, err = body.ReadBinary(IDLen); err == nil {
+			op, err = body.ReadByte()
+		}
 	}
+	if err != nil {
+		body.Close()
+		return fmt.Errorf("%w: short request", ErrUnknownOp)
+	}
+	if op == OpSleep {
+		d, err := body.Next(2)
+		if err != nil {
+			body.Close()
+			return fmt.Errorf("%w: sleep without a duration", ErrUnknownOp)
+		}
+		delay := time.Duration(binary.BigEndian.Uint16(d)) * time.Millisecond
+		if tag != nil {
+			time.AfterFunc(delay, func() {
+				st.mu.Lock()
+				defer st.mu.Unlock()
+				w := c.Writer()
+				// The connection may be gone by now: the error only
+				// says so.
+				if answer(OpEcho, tag, body, w) == nil {
+					w.Flush()
+				}
+				body.Close()
+			})
+			return nil
+		}
+		time.Sleep(delay)
+		op = OpEcho
+	}
+	st.mu.Lock()
+	err = answer(op, tag, body, c.Writer())
+	st.mu.Unlock()
+	body.Close()
+	return err
+}
+
+// answer writes the response frame to op with what is left of body,
+// prefixed with tag when the request was tagged.
+func answer(op byte, tag []byte, body *buffer.LinkBuffer, w netpoll.Writer) error {
 	n := body.Len()
 	switch op {
 	case OpEcho:
-		hdr, err := w.Malloc(HeaderLen)
+		hdr, err := w.Malloc(HeaderLen + len(tag))
 		if err != nil {
 			return err
 		}
-		putLen(hdr, n)
+		putLen(hdr, len(tag)+n)
+		copy(hdr[HeaderLen:], tag)
 		return w.Append(body) // links the nodes: no copy
 	case OpUpper:
 		arg, err := body.Next(n)
 		if err != nil {
 			return err
 		}
-		out, err := w.Malloc(HeaderLen + n)
+		out, err := w.Malloc(HeaderLen + len(tag) + n)
 		if err != nil {
 			return err
 		}
-		putLen(out, n)
-		copy(out[HeaderLen:], bytes.ToUpper(arg))
+		putLen(out, len(tag)+n)
+		copy(out[HeaderLen:], tag)
+		copy(out[HeaderLen+len(tag):], bytes.ToUpper(arg))
 		return nil
 	}
 	return fmt.Errorf("%w: %q", ErrUnknownOp, op)

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+var (
+	// ErrUnknownID reports a response whose request id matches no call
+	// in flight (nor one that timed out) on its connection.
+	ErrUnknownID = errors.New("rpc: response to an unknown request id")
+	// ErrConnClosed reports a connection that closed with calls in
+	// flight, or a call made on a pool whose connections are all closed.
+	ErrConnClosed = errors.New("rpc: connection closed")
+	// ErrCallTimeout reports a call that got no response within its
+	// timeout.
+	ErrCallTimeout = errors.New("rpc: call timed out")
+)
+
+// Pool is a multiplexed RPC client: N connections, each carrying many
+// calls at once. A call takes the next connection in turn, sends a
+// tagged request (see OpTagged) and waits; the connections' handler,
+// run by the pool's own poller group when responses arrive, matches
+// each response to its call by id and hands over the payload. No
+// goroutine waits in a read.
+//
+// A bad frame from the server (a length over the limit, an id no call
+// is waiting for, a frame cut short by the end of the stream) fails the
+// calls in flight on that connection with an error wrapping
+// ErrFrameTooLarge, ErrUnknownID or ErrTruncated, and closes it; the
+// other connections go on. Later calls skip closed connections.
+type Pool struct {
+	group   *netpoll.Server
+	conns   []*muxConn
+	next    atomic.Uint32
+	timeout time.Duration
+}
+
+// PoolConfig configures DialPool.
+type PoolConfig struct {
+	Conns   int           // connections; default 1
+	Timeout time.Duration // per call unless ctx ends sooner; 0: none
+	Max     int           // largest response payload; default DefaultMaxFrame
+	Dialer  netpoll.Dialer
+	Options []netpoll.Option // for the pool's poller group (NewServer)
+}
+
+// muxConn is one connection of a pool and its calls in flight.
+type muxConn struct {
+	c   *netpoll.Conn
+	max int
+
+	wmu sync.Mutex // one request frame built at a time (Malloc…Flush)
+
+	mu      sync.Mutex
+	nextID  uint32
+	pending map[uint32]*call // nil once failed
+	err     error            // why the connection failed
+
+	partial bool // the handler left an incomplete frame (handler/OnDisconnect only)
+}
+
+// call is one request waiting for its response. done is buffered: the
+// handler never waits for the caller. A call that timed out stays in
+// pending, abandoned, so its late response is dropped rather than
+// taken for a bad id.
+type call struct {
+	done      chan result
+	abandoned bool
+}
+
+type result struct {
+	payload []byte
+	err     error
+}
+
+// DialPool dials cfg.Conns connections to addr on a poller group of
+// its own.
+func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool, error) {
+	if cfg.Conns <= 0 {
+		cfg.Conns = 1
+	}
+	if cfg.Max <= 0 {
+		cfg.Max = DefaultMaxFrame
+	}
+	opts := append([]netpoll.Option{netpoll.WithOnDisconnect(muxDisconnect)}, cfg.Options...)
+	g, err := netpoll.NewServer(muxHandler, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: pool: %w", err)
+	}
+	p := &Pool{group: g, timeout: cfg.Timeout}
+	d := cfg.Dialer
+	d.Server = g
+	for range cfg.Conns {
+		m := &muxConn{max: cfg.Max, pending: make(map[uint32]*call)}
+		d.Context = m
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("rpc: dial: %w", err)
+		}
+		m.c = c
+		p.conns = append(p.conns, m)
+	}
+	return p, nil
+}
+
+// Call sends op with arg on the next open connection and returns the
+// response payload (the caller keeps it). It fails when ctx ends, the
+// pool's timeout passes (ErrCallTimeout), or the connection fails
+// before the response arrives.
+func (p *Pool) Call(ctx context.Context, op byte, arg []byte) ([]byte, error) {
+	m, err := p.pick()
+	if err != nil {
+		return nil, err
+	}
+	return m.call(ctx, op, arg, p.timeout)
+}
+
+// pick returns the next connection that has not failed.
+func (p *Pool) pick() (*muxConn, error) {
+	start := p.next.Add(1)
+	for i := range uint32(len(p.conns)) {
+		m := p.conns[(start+i)%uint32(len(p.conns))]
+		if m.open() {
+			return m, nil
+		}
+	}
+	return nil, ErrConnClosed
+}
+
+// Close closes the connections (failing their calls in flight) and the
+// pool's poller group.
+func (p *Pool) Close() error { return p.group.Close() }
+
+// Shutdown shuts the pool's poller group down (see netpoll's
+// Server.Shutdown): handlers running finish, then every connection is
+// closed; calls still waiting fail with ErrConnClosed.
+func (p *Pool) Shutdown(ctx context.Context) error { return p.group.Shutdown(ctx) }
+
+func (m *muxConn) open() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pending != nil
+}
+
+func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Duration) ([]byte, error) {
+	if len(arg) > m.max {
+		return nil, fmt.Errorf("%w: argument of %d bytes, limit %d", ErrFrameTooLarge, len(arg), m.max)
+	}
+	cl := &call{done: make(chan result, 1)}
+	m.mu.Lock()
+	if m.pending == nil {
+		err := m.err
+		m.mu.Unlock()
+		return nil, err
+	}
+	m.nextID++
+	id := m.nextID
+	m.pending[id] = cl
+	m.mu.Unlock()
+
+	if err := m.send(id, op, arg); err != nil {
+		// The connection is broken or closing: close it, and the call
+		// gets the reason with the others in flight (muxDisconnect).
+		m.c.Close()
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case r := <-cl.done:
+		return r.payload, r.err
+	case <-expired:
+		err := ErrCallTimeout
+		if r, ok := m.abandon(id, cl); ok {
+			return r.payload, r.err
+		}
+		return nil, err
+	case <-ctx.Done():
+		if r, ok := m.abandon(id, cl); ok {
+			return r.payload, r.err
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// send writes one tagged request frame and flushes it.
+func (m *muxConn) send(id uint32, op byte, arg []byte) error {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	w := m.c.Writer()
+	const head = HeaderLen + 1 + IDLen + 1
+	buf, err := w.Malloc(head + len(arg))
+	if err != nil {
+		return err
+	}
+	putLen(buf, head-HeaderLen+len(arg))
+	buf[HeaderLen] = OpTagged
+	binary.BigEndian.PutUint32(buf[HeaderLen+1:], id)
+	buf[head-1] = op
+	copy(buf[head:], arg)
+	return w.Flush()
+}
+
+// abandon marks a call whose caller stops waiting; if its result came
+// in the meantime it is returned instead.
+func (m *muxConn) abandon(id uint32, cl *call) (result, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case r := <-cl.done:
+		return r, true
+	default:
+	}
+	cl.abandoned = true
+	return result{}, false
+}
+
+// deliver hands a response to its call.
+func (m *muxConn) deliver(id uint32, payload []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cl, ok := m.pending[id]
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownID, id)
+	}
+	delete(m.pending, id)
+	if !cl.abandoned {
+		cl.done <- result{payload: payload} // buffered, sent once
+	}
+	return nil
+}
+
+// fail fails every call in flight with err and refuses new ones.
+func (m *muxConn) fail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pending == nil {
+		return
+	}
+	for _, cl := range m.pending {
+		if !cl.abandoned {
+			cl.done <- result{err: err} // buffered, sent once
+		}
+	}
+	m.pending, m.err = nil, err
+}
+
+// muxHandler is the pool connections' handler: it delivers every
+// complete response buffered and leaves an incomplete one for the next
+// run, never waiting for input. A bad frame is returned as the error,
+// which closes the connection; muxDisconnect then fails its calls.
+func muxHandler(c *netpoll.Conn) error {
+	m := c.Context().(*muxConn)
+	r := c.Reader()
+	for {
+		id, payload, err := parseResponse(r, m.max)
+		if err != nil {
+			return err
+		}
+		if payload == nil {
+			break
+		}
+		if err := m.deliver(id, payload); err != nil {
+			return err
+		}
+	}
+	m.partial = r.Len() > 0
+	return r.Release()
+}
+
+// peekReader is what parseResponse needs of a connection's Reader.
+type peekReader interface {
+	Len() int
+	Peek(n int) ([]byte, error)
+	Skip(n int) error
+	ReadBinary(n int) ([]byte, error)
+}
+
+// parseResponse takes one complete tagged response frame from r and
+// returns its id and a copy of its payload; a nil payload (and no
+// error) means that the next frame is not complete yet: nothing was
+// consumed. It never asks r for more bytes than it holds, so it never
+// waits. A length over max, or too short for an id, is ErrFrameTooLarge
+// or ErrTruncated.
+func parseResponse(r peekReader, max int) (uint32, []byte, error) {
+	if r.Len() < HeaderLen+IDLen {
+		return 0, nil, nil
+	}
+	hdr, err := r.Peek(HeaderLen + IDLen)
+	if err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr)
+	if uint64(n) > uint64(max)+IDLen {
+		return 0, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, max+IDLen)
+	}
+	if n < IDLen {
+		return 0, nil, fmt.Errorf("%w: a tagged frame of %d bytes has no room for its id", ErrTruncated, n)
+	}
+	if r.Len() < HeaderLen+int(n) {
+		return 0, nil, nil
+	}
+	id := binary.BigEndian.Uint32(hdr[HeaderLen:])
+	if err := r.Skip(HeaderLen + IDLen); err != nil {
+		return 0, nil, err
+	}
+	payload, err := r.ReadBinary(int(n) - IDLen)
+	if err != nil {
+		return 0, nil, err
+	}
+	if payload == nil {
+		payload = []byte{}
+	}
+	return id, payload, nil
+}
+
+// muxDisconnect fails the calls in flight of a closed pool connection,
+// saying why it closed.
+func muxDisconnect(c *netpoll.Conn, reason error) {
+	m, ok := c.Context().(*muxConn)
+	if !ok {
+		return
+	}
+	var err error
+	switch {
+	case reason != nil && !errors.Is(reason, netpoll.ErrServerClosed):
+		err = fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), reason)
+	case m.partial:
+		err = fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), ErrTruncated)
+	default:
+		err = fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), ErrConnClosed)
+	}
+	m.fail(err)
+}
