@@ -6,6 +6,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,7 +37,7 @@ func idleConnBytes(t testing.TB, n int, opts ...Option) float64 {
 			t.Fatal(err)
 		}
 	}
-	if !settle(10*time.Second, func() bool { return s.Stats().LiveConns == int64(n) }) {
+	if !testutil.WaitFor(10*time.Second, func() bool { return s.Stats().LiveConns == int64(n) }) {
 		t.Fatalf("live conns %d, want %d", s.Stats().LiveConns, n)
 	}
 	runtime.GC()
