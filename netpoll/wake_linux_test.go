@@ -42,7 +42,7 @@ func TestWakeNeverSticks(t *testing.T) {
 					}
 				}()
 			}
-			wg.Wait()
+			testutil.WaitGroup(t, &wg, 60*time.Second, "the wakers")
 			if !testutil.WaitFor(2*time.Second, func() bool { return p.wakeFlag.Load() == 0 }) {
 				t.Fatalf("wake flag stuck set after %d wakeups handled", p.ctr.wakeups.Load())
 			}

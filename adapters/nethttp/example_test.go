@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -82,8 +83,26 @@ func ExampleListen_shutdown() {
 
 // A Dialer plugs into http.Transport so that clients run on upoll.
 func ExampleDialer() {
+	// Any HTTP server will do; this one is the standard library's.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello, "+r.URL.Path[1:])
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
 	tr := &http.Transport{DialContext: (&nethttp.Dialer{Timeout: 5 * time.Second}).DialContext}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	_ = client // use client.Get, client.Do... as usual
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/upoll")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	fmt.Println(string(body), err)
+	// Output: hello, upoll <nil>
 }

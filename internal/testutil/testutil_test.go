@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -107,6 +108,7 @@ func (f *fakeTB) Cleanup(fn func())         { f.cleanups = append(f.cleanups, fn
 func (f *fakeTB) Error(args ...any)         { f.errs = append(f.errs, fmt.Sprint(args...)) }
 func (f *fakeTB) Errorf(s string, a ...any) { f.errs = append(f.errs, fmt.Sprintf(s, a...)) }
 func (f *fakeTB) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
+func (f *fakeTB) Fatalf(s string, a ...any) { panic(fmt.Sprintf(s, a...)) }
 func (f *fakeTB) end() {
 	for i := len(f.cleanups) - 1; i >= 0; i-- {
 		f.cleanups[i]()
@@ -197,5 +199,25 @@ func TestTile(t *testing.T) {
 		if err := Tile(s, bad); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestWaitGroup(t *testing.T) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { time.Sleep(10 * time.Millisecond); wg.Done() }()
+	WaitGroup(t, &wg, 5*time.Second, "a sleeper")
+
+	stuck := make(chan struct{})
+	defer close(stuck)
+	wg.Add(1)
+	go func() { <-stuck; wg.Done() }()
+	failed := func() (failed bool) {
+		defer func() { failed = recover() != nil }()
+		WaitGroup(&fakeTB{TB: t}, &wg, 20*time.Millisecond, "a stuck goroutine")
+		return false
+	}()
+	if !failed {
+		t.Fatal("WaitGroup did not fail on a goroutine that never finished")
 	}
 }

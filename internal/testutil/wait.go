@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -45,4 +46,16 @@ func Receive[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
 		t.Fatalf("no %s within %v", what, d)
 	}
 	return v
+}
+
+// WaitGroup waits for wg, failing t if it has not finished within d;
+// what names the goroutines waited for. The goroutine that waits stays
+// behind when it fails, which the test's failure makes harmless.
+func WaitGroup(t testing.TB, wg *sync.WaitGroup, d time.Duration, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if _, ok := Recv(done, d); !ok {
+		t.Fatalf("%s still running after %v", what, d)
+	}
 }
