@@ -23,6 +23,7 @@ func sizeName(n int) string {
 // (Write, Read into a caller's slice) and bufio (Writer.Write+Flush into a
 // bytes.Buffer, io.ReadFull from a Reader over it).
 func BenchmarkCycle(b *testing.B) {
+	withoutAccounting(b)
 	for _, n := range benchSizes {
 		payload := pattern(0, n)
 		dst := make([]byte, n)
@@ -67,6 +68,7 @@ func BenchmarkCycle(b *testing.B) {
 // (a copy) and bufio.Reader (io.ReadFull, a copy). The buffers are refilled
 // with the timer stopped.
 func BenchmarkRead(b *testing.B) {
+	withoutAccounting(b)
 	const fill = 4 << 20
 	for _, n := range benchSizes {
 		data := pattern(0, fill)
@@ -126,6 +128,7 @@ func BenchmarkRead(b *testing.B) {
 // WriteBinary and Flush then the poller's GetBytes, Skip and Release (a
 // writev that took everything).
 func BenchmarkPollerCycle(b *testing.B) {
+	withoutAccounting(b)
 	for _, n := range benchSizes {
 		payload := pattern(0, n)
 		b.Run("Inbound/"+sizeName(n), func(b *testing.B) {

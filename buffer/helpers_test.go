@@ -67,11 +67,13 @@ func nodeCount(b *LinkBuffer) int {
 	return n
 }
 
-// checkLive fails if live nodes differ from want, the count before a test.
-// It checks nothing in a run that benchmarks (see TestMain), where the
-// count is off and stays at zero.
+// checkLive fails if live nodes differ from want, the count before a test,
+// or if the count is off (it would then never move).
 func checkLive(t testing.TB, want int64) {
 	t.Helper()
+	if !nodeAccounting.Load() {
+		t.Fatal("live-node accounting is off: the check would pass whatever leaked")
+	}
 	if got := liveNodes.Load(); got != want {
 		t.Fatalf("live nodes = %d, want %d (a node leaked or was freed twice)", got, want)
 	}

@@ -1,19 +1,21 @@
 package buffer
 
 import (
-	"flag"
 	"os"
 	"testing"
 )
 
-// TestMain turns on the live-node count for the tests, before any of them
-// runs. A run that asks for benchmarks leaves it off, so that they measure
-// the production code; the checks that need the count then skip it (see
-// checkLive).
+// TestMain turns on the live-node count before any test runs, so that
+// every check of it can fail. Benchmarks turn it off for themselves
+// (withoutAccounting), so that they measure the production code.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
-		SetNodeAccounting(true)
-	}
+	SetNodeAccounting(true)
 	os.Exit(m.Run())
+}
+
+// withoutAccounting turns the live-node count off for benchmark b and
+// back on when b ends.
+func withoutAccounting(b *testing.B) {
+	prev := SetNodeAccounting(false)
+	b.Cleanup(func() { SetNodeAccounting(prev) })
 }

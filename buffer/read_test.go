@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // layouts are buffers whose node boundaries are known: views of the given
@@ -289,15 +290,51 @@ func TestGetBytes(t *testing.T) {
 	}
 }
 
+// TestReadString checks that ReadString returns a string of its own:
+// not a view of the buffer's memory, which is reused once the nodes go
+// back to the pool. Both layouts are tried: the bytes in one node (where
+// a view would cost nothing, and is therefore the tempting bug) and
+// spread over two.
 func TestReadString(t *testing.T) {
-	b := chain(t, []byte("hel"), []byte("lo"))
-	s, err := b.ReadString(5)
-	b.Release()
-	b.Close()
-	if s != "hello" || err != nil {
-		t.Fatalf("ReadString = %q, %v", s, err)
-	}
-	if s2 := strings.Clone(s); s2 != "hello" {
-		t.Fatal("string changed after Close")
+	for _, tc := range []struct {
+		name string
+		b    func() *LinkBuffer
+	}{
+		{"one node", func() *LinkBuffer { return chain(t, []byte("hello world")) }},
+		{"two nodes", func() *LinkBuffer { return chain(t, []byte("hel"), []byte("lo world")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.b()
+			p, err := b.Peek(b.Len())
+			if err != nil {
+				t.Fatal(err)
+			}
+			lo := uintptr(unsafe.Pointer(unsafe.SliceData(p))) // the first node's bytes
+			s, err := b.ReadString(5)
+			if s != "hello" || err != nil {
+				t.Fatalf("ReadString = %q, %v", s, err)
+			}
+			if at := uintptr(unsafe.Pointer(unsafe.StringData(s))); at >= lo && at < lo+uintptr(len(p)) {
+				t.Fatalf("ReadString's string lies in the buffer's node (at offset %d)", at-lo)
+			}
+			if rest, err := b.ReadString(b.Len()); rest != " world" || err != nil {
+				t.Fatalf("the rest = %q, %v; ReadString did not consume what it returned", rest, err)
+			}
+			if _, err := b.ReadString(1); !errors.Is(err, ErrNotEnough) {
+				t.Fatalf("ReadString past the end: %v, want ErrNotEnough", err)
+			}
+			b.Release()
+			b.Close()
+			// Reuse the pooled nodes: a view would now read other bytes.
+			for range 8 {
+				o := New()
+				o.WriteString(strings.Repeat("X", 64))
+				o.Flush()
+				o.Close()
+			}
+			if s != "hello" {
+				t.Fatalf("string changed to %q after its buffer was closed", s)
+			}
+		})
 	}
 }

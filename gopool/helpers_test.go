@@ -8,33 +8,22 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
-// waitFor polls cond for up to 5 s (and at most 5,000 times) and fails the
-// test if it never holds.
+// waitFor fails the test unless cond holds within 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; i < 5000 && time.Now().Before(deadline); i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(time.Millisecond)
+	if !testutil.WaitFor(5*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // recv receives from ch or fails the test after 5 s.
 func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(5 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	var zero T
-	return zero
+	return testutil.Receive(t, ch, 5*time.Second, what)
 }
 
 // goid returns the calling goroutine's id, parsed from its stack header.
@@ -48,7 +37,9 @@ func goid() uint64 {
 }
 
 // checkNoLeak records the goroutine count and, at cleanup, waits (bounded)
-// for it to come back down.
+// for it to come back down. It counts every goroutine, idle ants workers
+// included, unlike testutil.CheckLeaks: here the pool's own workers are
+// what must not leak.
 func checkNoLeak(t *testing.T) {
 	t.Helper()
 	before := runtime.NumGoroutine()

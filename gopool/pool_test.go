@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -36,7 +38,7 @@ func TestGoRunsTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wg.Wait()
+	testutil.WaitGroup(t, &wg, 60*time.Second, "the tasks")
 	if got, want := sum.Load(), int64(n*(n-1)/2); got != want {
 		t.Fatalf("sum = %d, want %d", got, want)
 	}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestSerialOrder submits 1,000 tasks to each of 1,000 Serials from four
@@ -62,7 +64,7 @@ func TestSerialOrder(t *testing.T) {
 			}
 		}()
 	}
-	submitWG.Wait()
+	testutil.WaitGroup(t, &submitWG, 60*time.Second, "the submitters")
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	recv(t, done, "all serial tasks")

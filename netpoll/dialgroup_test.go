@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // hookLog records the order of a client group's hooks and handler runs.
@@ -96,7 +98,7 @@ func TestDialWithHandler(t *testing.T) {
 				}
 			}
 			c.Close()
-			if !settle(5*time.Second, func() bool { return g.live() == 0 && len(l.snapshot()) >= 4 }) {
+			if !testutil.WaitFor(5*time.Second, func() bool { return g.live() == 0 && len(l.snapshot()) >= 4 }) {
 				t.Fatalf("after Close: live %d, events %v", g.live(), l.snapshot())
 			}
 			ev := l.snapshot()
@@ -142,7 +144,7 @@ func testDialInputBeforeReturn(t *testing.T, trg Trigger) {
 		}
 		c.Close()
 	}
-	if !settle(5*time.Second, func() bool { return g.live() == 0 && len(l.snapshot()) >= 60 }) {
+	if !testutil.WaitFor(5*time.Second, func() bool { return g.live() == 0 && len(l.snapshot()) >= 60 }) {
 		t.Fatalf("live %d, %d events after closing every dial", g.live(), len(l.snapshot()))
 	}
 	l.mu.Lock()
@@ -206,7 +208,7 @@ func TestDialFailureRunsNothing(t *testing.T) {
 	if ev := l.snapshot(); len(ev) != 0 {
 		t.Fatalf("failed dials ran %v", ev)
 	}
-	if !settle(5*time.Second, func() bool { return g.live() == 0 }) {
+	if !testutil.WaitFor(5*time.Second, func() bool { return g.live() == 0 }) {
 		t.Fatalf("failed dials left %d connections", g.live())
 	}
 }
@@ -262,7 +264,7 @@ func TestDialGroupShutdown(t *testing.T) {
 		defer cancel()
 		done <- g.Shutdown(ctx)
 	}()
-	if !settle(5*time.Second, func() bool { return idle.fdst.closed() }) {
+	if !testutil.WaitFor(5*time.Second, func() bool { return idle.fdst.closed() }) {
 		t.Fatal("Shutdown did not close the idle dialed connection")
 	}
 	if busy.fdst.closed() {
@@ -295,7 +297,7 @@ func TestDialGroupCloseWhileConnecting(t *testing.T) {
 		}
 		done <- err
 	}()
-	if !settle(5*time.Second, func() bool { return g.live() == 1 }) {
+	if !testutil.WaitFor(5*time.Second, func() bool { return g.live() == 1 }) {
 		t.Skip("the dial did not stay connecting")
 	}
 	g.Close()
@@ -323,7 +325,7 @@ func TestDialGroupLeaks(t *testing.T) {
 		n = 1000
 	}
 	_, addr := startServer(t, echoHandler)
-	fds, gs := countFDs(t), runtime.NumGoroutine()
+	fds, gs := testutil.FDs(t), runtime.NumGoroutine()
 	var handled, disconnected atomic.Int64
 	g, err := NewServer(func(c *Conn) error {
 		r := c.Reader()
@@ -351,18 +353,21 @@ func TestDialGroupLeaks(t *testing.T) {
 		if i%100 == 0 {
 			// Some with a handler run, most closed idle.
 			c.Write([]byte("x"))
-			settle(5*time.Second, func() bool { return handled.Load() == int64(i/100+1) })
+			testutil.WaitFor(5*time.Second, func() bool { return handled.Load() == int64(i/100+1) })
 		}
 		c.Close()
 	}
-	if !settle(10*time.Second, func() bool { return disconnected.Load() == int64(n) && g.live() == 0 }) {
+	if !testutil.WaitFor(10*time.Second, func() bool { return disconnected.Load() == int64(n) && g.live() == 0 }) {
 		t.Fatalf("after %d cycles: %d disconnects, %d live", n, disconnected.Load(), g.live())
 	}
 	g.Close()
-	if !settle(5*time.Second, func() bool { return countFDs(t) <= fds }) {
-		t.Errorf("fds: %d after, %d before", countFDs(t), fds)
+	if !testutil.WaitFor(5*time.Second, func() bool { return testutil.FDs(t) <= fds }) {
+		t.Errorf("fds: %d after, %d before", testutil.FDs(t), fds)
 	}
-	checkGoroutines(t, gs)
+	if !testutil.WaitFor(5*time.Second, func() bool { return runtime.NumGoroutine() <= gs }) {
+		t.Errorf("goroutines: %d after, %d before\n%s", runtime.NumGoroutine(), gs,
+			strings.Join(testutil.LiveGoroutines(), "\n\n"))
+	}
 }
 
 // TestIdleDialedConnMemory: an idle dialed connection with a handler

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // runEchoClients opens n connections to addr; each sends msgs random
@@ -27,7 +29,7 @@ func runEchoClients(t *testing.T, addr string, n, msgs, maxSize int) {
 			errs <- echoClient(addr, uint64(i), msgs, maxSize)
 		}()
 	}
-	wg.Wait()
+	testutil.WaitGroup(t, &wg, 3*time.Minute, "the echo clients")
 	close(errs)
 	for err := range errs {
 		if err != nil {

@@ -2,6 +2,8 @@ package netpoll
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -104,37 +106,192 @@ func TestParseEnvInvalid(t *testing.T) {
 	}
 }
 
-// FuzzParseEnv checks that no input panics, that a rejected input names
-// a key or entry from the input, and that an accepted one yields a
-// configuration whose fields stay in range.
+// FuzzParseEnv compares ParseEnv with envModel, a second reading of the
+// syntax EnvVar documents: both must accept the same inputs, reject the
+// same ones naming the same key, and give the same configuration. An
+// accepted input must also survive a round trip (its configuration
+// written back in the UPOLL syntax parses to the same configuration),
+// and each of its entries alone must change its own field and no other.
 func FuzzParseEnv(f *testing.F) {
 	for _, s := range []string{"", "trigger=et,wait=runtime,pollers=4,dispatch=inline",
-		"maxinput=64k", "idletimeout=1s", "bad", "balance=lc,reuseport=true"} {
+		"dispatch=each", "maxinput=64k", "maxoutput=3M,maxinput=1g", "idletimeout=1s,readtimeout=0",
+		"bad", "balance=lc,reuseport=true", "spin=7,wait=spin", "TRIGGER = OneShot ,, pollers=2,pollers=3",
+		"writetimeout=-1s", "maxinput=1099511627777", "colour=blue", "=x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		opts, err := ParseEnv(s)
+		want, wantKey, wantErr := envModel(s)
 		if err != nil {
 			var ee *EnvError
 			if !errors.As(err, &ee) {
-				t.Fatalf("error %T is not *EnvError", err)
+				t.Fatalf("ParseEnv(%q): error %T is not *EnvError", s, err)
 			}
-			if !strings.Contains(strings.ToLower(s), strings.ToLower(ee.Key)) {
-				t.Fatalf("error names key %q not in input %q", ee.Key, s)
+			if !wantErr {
+				t.Fatalf("ParseEnv(%q) = %v; the model accepts it as %+v", s, err, want)
+			}
+			if ee.Key != wantKey {
+				t.Fatalf("ParseEnv(%q) blames key %q, the model %q", s, ee.Key, wantKey)
 			}
 			return
 		}
-		cfg := applied(opts)
-		if cfg.Pollers <= 0 || cfg.Spin <= 0 || cfg.MaxInput <= 0 || cfg.MaxOutput <= 0 {
-			t.Fatalf("ParseEnv(%q) gave out-of-range config %+v", s, cfg)
+		if wantErr {
+			t.Fatalf("ParseEnv(%q) accepted what the model rejects at key %q", s, wantKey)
 		}
-		if cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 {
-			t.Fatalf("ParseEnv(%q) gave negative timeout %+v", s, cfg)
+		got := applied(opts)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("ParseEnv(%q):\n got %+v\nwant %+v", s, got, want)
 		}
-		if cfg.Trigger > OneShot || cfg.Wait > WaitRuntime || cfg.Dispatch > DispatchInline || cfg.Balance > LeastConnections {
-			t.Fatalf("ParseEnv(%q) gave unknown enum %+v", s, cfg)
+		again, err := ParseEnv(formatEnv(got))
+		if err != nil {
+			t.Fatalf("ParseEnv(%q), the round trip of %q: %v", formatEnv(got), s, err)
+		}
+		if back := applied(again); !reflect.DeepEqual(back, got) {
+			t.Fatalf("round trip of %q through %q:\n got %+v\nwant %+v", s, formatEnv(got), back, got)
+		}
+		for entry := range strings.SplitSeq(s, ",") {
+			if strings.TrimSpace(entry) == "" {
+				continue
+			}
+			key, _, _ := strings.Cut(entry, "=")
+			key = strings.ToLower(strings.TrimSpace(key))
+			one, err := ParseEnv(entry)
+			if err != nil {
+				t.Fatalf("entry %q of accepted %q rejected alone: %v", entry, s, err)
+			}
+			if changed := changedFields(DefaultConfig(), applied(one)); len(changed) > 1 ||
+				(len(changed) == 1 && changed[0] != envFields[key]) {
+				t.Fatalf("entry %q changed fields %v, want only %s", entry, changed, envFields[key])
+			}
 		}
 	})
+}
+
+// envFields maps each UPOLL key to the Config field it sets.
+var envFields = map[string]string{
+	"trigger": "Trigger", "wait": "Wait", "spin": "Spin", "pollers": "Pollers",
+	"dispatch": "Dispatch", "balance": "Balance", "reuseport": "ReusePort",
+	"maxinput": "MaxInput", "maxoutput": "MaxOutput", "readtimeout": "ReadTimeout",
+	"writetimeout": "WriteTimeout", "idletimeout": "IdleTimeout",
+}
+
+// envModel reads s as EnvVar's documentation describes it, written
+// apart from ParseEnv: the configuration it gives, or the key of the
+// first bad entry ("" for an entry with no '=').
+func envModel(s string) (cfg Config, badKey string, bad bool) {
+	cfg = DefaultConfig()
+	names := map[string]map[string]int{
+		"trigger":  {"level": int(LevelTriggered), "lt": int(LevelTriggered), "edge": int(EdgeTriggered), "et": int(EdgeTriggered), "oneshot": int(OneShot)},
+		"wait":     {"block": int(WaitBlock), "spin": int(WaitSpin), "runtime": int(WaitRuntime)},
+		"dispatch": {"pool": int(DispatchPool), "inline": int(DispatchInline), "each": int(DispatchEach)},
+		"balance":  {"roundrobin": int(RoundRobin), "rr": int(RoundRobin), "leastconn": int(LeastConnections), "lc": int(LeastConnections)},
+	}
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		eq := strings.IndexByte(entry, '=')
+		if eq < 0 {
+			return cfg, "", true
+		}
+		key := strings.ToLower(strings.TrimSpace(entry[:eq]))
+		v := strings.ToLower(strings.TrimSpace(entry[eq+1:]))
+		field := reflect.ValueOf(&cfg).Elem().FieldByName(envFields[key])
+		switch key {
+		case "trigger", "wait", "dispatch", "balance":
+			n, ok := names[key][v]
+			if !ok {
+				return cfg, key, true
+			}
+			field.SetInt(int64(n))
+		case "reuseport":
+			b, ok := map[string]bool{"1": true, "t": true, "true": true, "0": false, "f": false, "false": false}[v]
+			if !ok {
+				return cfg, key, true
+			}
+			cfg.ReusePort = b
+		case "pollers", "spin":
+			n, ok := modelCount(v)
+			if !ok || n < 1 || n > 1<<16 {
+				return cfg, key, true
+			}
+			field.SetInt(int64(n))
+		case "maxinput", "maxoutput":
+			mult := int64(1)
+			if k := strings.IndexAny(v, "kmg"); k >= 0 && k == len(v)-1 {
+				mult = map[byte]int64{'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30}[v[k]]
+				v = v[:k]
+			}
+			n, ok := modelCount(v)
+			if !ok || n < 1 || n > (1<<40)/mult {
+				return cfg, key, true
+			}
+			field.SetInt(n * mult)
+		case "readtimeout", "writetimeout", "idletimeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return cfg, key, true
+			}
+			field.SetInt(int64(d))
+		default:
+			return cfg, key, true
+		}
+	}
+	return cfg, "", false
+}
+
+// modelCount parses an optionally signed decimal integer of at most 18
+// digits, enough for every bound the keys have.
+func modelCount(v string) (int64, bool) {
+	neg := false
+	if v != "" && (v[0] == '+' || v[0] == '-') {
+		neg, v = v[0] == '-', v[1:]
+	}
+	if v == "" {
+		return 0, false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v = strings.TrimLeft(v, "0")
+	if len(v) > 18 {
+		v = "999999999999999999" // beyond every bound, but a number
+	}
+	var n int64
+	for _, c := range v {
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// formatEnv writes cfg's UPOLL-settable fields in the UPOLL syntax.
+func formatEnv(cfg Config) string {
+	trig := map[Trigger]string{LevelTriggered: "level", EdgeTriggered: "edge", OneShot: "oneshot"}
+	wait := map[WaitStrategy]string{WaitBlock: "block", WaitSpin: "spin", WaitRuntime: "runtime"}
+	disp := map[Dispatch]string{DispatchPool: "pool", DispatchInline: "inline", DispatchEach: "each"}
+	bal := map[Balance]string{RoundRobin: "roundrobin", LeastConnections: "leastconn"}
+	return fmt.Sprintf("trigger=%s,wait=%s,spin=%d,pollers=%d,dispatch=%s,balance=%s,reuseport=%t,"+
+		"maxinput=%d,maxoutput=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s",
+		trig[cfg.Trigger], wait[cfg.Wait], cfg.Spin, cfg.Pollers, disp[cfg.Dispatch], bal[cfg.Balance],
+		cfg.ReusePort, cfg.MaxInput, cfg.MaxOutput, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout)
+}
+
+// changedFields names the fields in which a and b differ.
+func changedFields(a, b Config) []string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	var names []string
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			names = append(names, va.Type().Field(i).Name)
+		}
+	}
+	return names
 }
 
 // TestEnvOverrideChangesServer checks that UPOLL changes the running

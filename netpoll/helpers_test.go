@@ -3,9 +3,6 @@ package netpoll
 import (
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 )
@@ -82,46 +79,6 @@ func echoHandler(c *Conn) error {
 		return err
 	}
 	return w.Flush()
-}
-
-func countFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
-// settle waits (bounded) until f reports true.
-func settle(d time.Duration, f func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if f() {
-			return true
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return f()
-}
-
-// checkGoroutines fails if more goroutines than base remain after a
-// bounded settle wait.
-func checkGoroutines(t testing.TB, base int) {
-	t.Helper()
-	if !settle(5*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		t.Errorf("goroutines: %d > %d\n%s", runtime.NumGoroutine(), base, firstStacks(string(buf[:n])))
-	}
-}
-
-func firstStacks(s string) string {
-	parts := strings.Split(s, "\n\n")
-	if len(parts) > 10 {
-		parts = parts[:10]
-	}
-	return strings.Join(parts, "\n\n")
 }
 
 func mustAddrPort(t testing.TB, addr string) netip.AddrPort {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 var (
@@ -70,7 +72,7 @@ func TestCountersAddUp(t *testing.T) {
 		c.Close()
 	}
 	const total = conns * rounds * size
-	ok := settle(5*time.Second, func() bool {
+	ok := testutil.WaitFor(5*time.Second, func() bool {
 		st := s.Stats()
 		return st.LiveConns == 0 && st.BytesIn == total && st.BytesOut == total
 	})

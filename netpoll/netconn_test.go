@@ -4,11 +4,12 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // acceptPair returns a server-side *Conn (accept mode) and its client.
@@ -19,12 +20,6 @@ func acceptPair(t *testing.T, opts ...Option) (*Conn, *net.TCPConn) {
 	c := recvConn(t, conns)
 	t.Cleanup(func() { c.Close() })
 	return c, cl
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	oe, ok := err.(*net.OpError) // top level, as net/http asserts
-	return ok && errors.As(oe, &ne) && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 func TestReadWriteEOF(t *testing.T) {
@@ -87,7 +82,7 @@ func TestReadDeadline(t *testing.T) {
 			start := time.Now() // before the deadline: a late goroutine cannot shorten d
 			c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
 			_, err := c.Read(make([]byte, 1))
-			if !isTimeout(err) {
+			if !testutil.IsTimeout(err) {
 				t.Fatalf("Read = %v (%T); want *net.OpError timeout", err, err)
 			}
 			if d := time.Since(start); d < 25*time.Millisecond || d > 2*time.Second {
@@ -115,7 +110,7 @@ func TestPastDeadlineWakesBlockedRead(t *testing.T) {
 	c.SetReadDeadline(time.Unix(1, 0))
 	select {
 	case err := <-done:
-		if !isTimeout(err) {
+		if !testutil.IsTimeout(err) {
 			t.Fatalf("blocked Read = %v; want timeout", err)
 		}
 	case <-time.After(2 * time.Second):
@@ -128,14 +123,14 @@ func TestWriteDeadline(t *testing.T) {
 	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
 	big := make([]byte, 64<<20) // the client never reads: kernel buffers fill
 	n, err := c.Write(big)
-	if !isTimeout(err) {
+	if !testutil.IsTimeout(err) {
 		t.Fatalf("Write = %d, %v; want timeout", n, err)
 	}
 	if n >= len(big) {
 		t.Fatalf("Write reported %d bytes", n)
 	}
 	c.SetWriteDeadline(time.Unix(1, 0))
-	if _, err := c.Write([]byte("x")); !isTimeout(err) {
+	if _, err := c.Write([]byte("x")); !testutil.IsTimeout(err) {
 		t.Fatalf("Write with past deadline = %v", err)
 	}
 }
@@ -198,28 +193,29 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
 	}
 }
 
+// TestConcurrentReadsSerialized reads one stream with four goroutines at
+// once: each Read must return a contiguous run of the stream, and the
+// runs together must be the stream, every byte once (net.Conn allows
+// concurrent Reads and the Conn serializes them).
 func TestConcurrentReadsSerialized(t *testing.T) {
 	c, cl := acceptPair(t)
-	const n = 4000
-	go func() {
-		buf := make([]byte, n)
-		for i := range buf {
-			buf[i] = byte(i)
-		}
-		cl.Write(buf)
-	}()
+	const n = 64 << 10
+	stream := testutil.RandomBytes(1, n)
+	go cl.Write(stream)
 	var mu sync.Mutex
+	var pieces [][]byte
 	total := 0
 	var wg sync.WaitGroup
-	for range 4 {
+	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			b := make([]byte, 7)
-			for {
+			for i := 0; ; i++ {
+				b := make([]byte, 7+(g+i)%13)
 				m, err := c.Read(b)
 				mu.Lock()
+				pieces = append(pieces, b[:m])
 				total += m
 				done := total >= n
 				mu.Unlock()
@@ -231,8 +227,8 @@ func TestConcurrentReadsSerialized(t *testing.T) {
 		}()
 	}
 	waitGroup(t, &wg, 10*time.Second)
-	if total != n {
-		t.Fatalf("read %d bytes, want %d", total, n)
+	if err := testutil.Tile(stream, pieces); err != nil {
+		t.Fatalf("%d reads: %v", len(pieces), err)
 	}
 }
 

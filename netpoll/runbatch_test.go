@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -87,38 +88,76 @@ func TestBatchRescuesBlockedRuns(t *testing.T) {
 	}
 }
 
-// TestBatchOrderAndCounters pipelines many frames on many connections
-// through DispatchPool and checks that every connection's bytes come
-// back in order, that batches were used, and that the counters agree.
+// TestBatchOrderAndCounters pipelines several frames per connection on
+// many connections through DispatchPool, each frame its own write, so
+// that a connection has input again while its previous run is queued in
+// a batch or running. Every connection's frames must come back whole and
+// in order (two runs of one connection at once would reorder them), and
+// the counters must agree with the traffic.
 func TestBatchOrderAndCounters(t *testing.T) {
-	const conns, rounds = 64, 40
-	s, addr := startServer(t, echoHandler, WithPollers(1), WithDispatch(DispatchPool))
+	const conns, rounds, frames = 64, 20, 4
+	// An echo that yields between taking its input and writing it back:
+	// a second run of the same connection, were one let in, would get the
+	// next input and could answer first.
+	yieldingEcho := func(c *Conn) error {
+		r, w := c.Reader(), c.Writer()
+		b, err := r.Next(r.Len())
+		if err != nil {
+			return err
+		}
+		runtime.Gosched()
+		if _, err := w.WriteBinary(b); err != nil {
+			return err
+		}
+		if err := r.Release(); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	s, addr := startServer(t, yieldingEcho, WithPollers(1), WithDispatch(DispatchPool))
 	cs := make([]net.Conn, conns)
 	for i := range cs {
 		cs[i] = dialTCP(t, addr)
 		cs[i].SetDeadline(time.Now().Add(30 * time.Second))
 	}
 	for r := range rounds {
-		for i, c := range cs {
-			io.WriteString(c, msgFor(i, r))
+		want := make([]string, conns)
+		for f := range frames {
+			for i, c := range cs {
+				m := msgFor(i, r, f)
+				want[i] += m
+				if _, err := io.WriteString(c, m); err != nil {
+					t.Fatalf("conn %d round %d frame %d: %v", i, r, f, err)
+				}
+			}
 		}
 		for i, c := range cs {
-			want := msgFor(i, r)
-			got := make([]byte, len(want))
-			if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
-				t.Fatalf("conn %d round %d: got %q, %v; want %q", i, r, got, err, want)
+			got := make([]byte, len(want[i]))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != want[i] {
+				t.Fatalf("conn %d round %d: got %q, %v; want %q", i, r, got, err, want[i])
 			}
 		}
 	}
 	st := s.Stats()
 	t.Logf("batches %d, batched runs %d (%.1f per batch), handler runs %d, rescues %d",
 		st.Batches, st.BatchedRuns, float64(st.BatchedRuns)/max(1, float64(st.Batches)), st.HandlerRuns, st.Rescues)
-	if st.Batches == 0 || st.BatchedRuns < 2*st.Batches || st.BatchedRuns > st.HandlerRuns {
-		t.Fatalf("batches %d, batched runs %d, handler runs %d: want batches of 2 or more runs, no more runs than handler calls",
-			st.Batches, st.BatchedRuns, st.HandlerRuns)
+	switch {
+	case st.Batches == 0:
+		t.Fatal("no batch was made: the case under test never arose")
+	case st.HandlerRuns < conns*rounds:
+		// Round r+1 is sent only once round r came back whole, so every
+		// connection's handler ran at least once per round.
+		t.Fatalf("handler runs %d, want at least %d (conns x rounds)", st.HandlerRuns, conns*rounds)
+	case st.BatchedRuns < 2*st.Batches || st.BatchedRuns > st.HandlerRuns:
+		t.Fatalf("batched runs %d for %d batches and %d handler runs: want at least 2 per batch "+
+			"(a pass with one ready run makes no batch) and no more than ran", st.BatchedRuns, st.Batches, st.HandlerRuns)
+	case st.Rescues > st.BatchedRuns:
+		t.Fatalf("rescues %d > batched runs %d", st.Rescues, st.BatchedRuns)
 	}
 }
 
-func msgFor(conn, round int) string {
-	return strings.Repeat(string(rune('a'+conn%26)), 1+(conn+round)%7) + "|"
+// msgFor is frame f of connection conn in round round: distinct from its
+// neighbours, so that a frame echoed out of place shows.
+func msgFor(conn, round, frame int) string {
+	return fmt.Sprintf("%c%d.%d%s|", 'a'+conn%26, round, frame, strings.Repeat("-", (conn+round+frame)%7))
 }

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
-	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/upoll/upoll/buffer"
+	"github.com/upoll/upoll/gopool"
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 func TestEchoManyConns(t *testing.T) {
@@ -26,7 +29,7 @@ func TestEchoManyConns(t *testing.T) {
 			s, addr := startServer(t, echoHandler, WithTrigger(trig))
 			runEchoClients(t, addr, n, 3, 16<<10)
 			// Counters are bumped after the syscall: let them catch up.
-			settle(2*time.Second, func() bool { st := s.Stats(); return st.BytesIn == st.BytesOut })
+			testutil.WaitFor(2*time.Second, func() bool { st := s.Stats(); return st.BytesIn == st.BytesOut })
 			st := s.Stats()
 			if st.TotalConns < uint64(n) || st.BytesIn == 0 || st.BytesIn != st.BytesOut {
 				t.Fatalf("stats: %+v", st.PollerStats)
@@ -68,44 +71,6 @@ func TestReusePort(t *testing.T) {
 	go s.Serve(ln)
 	defer s.Close()
 	runEchoClients(t, ln.Addr().String(), 30, 3, 4<<10)
-}
-
-// TestStaleEvent feeds an event whose generation no longer matches: the
-// slot was freed and reused by another connection.
-func TestStaleEvent(t *testing.T) {
-	s, addr, conns := startAccept(t, WithPollers(1))
-	p := s.pollers[0]
-	cl1 := dialTCP(t, addr)
-	c1 := recvConn(t, conns)
-	slot, gen := c1.slot, p.reg.gen(c1.slot)
-	c1.Close()
-	cl1.Close()
-	if !settle(2*time.Second, func() bool { return p.reg.lookup(slot, gen) == nil }) {
-		t.Fatal("slot not freed")
-	}
-	dialTCP(t, addr)
-	c2 := recvConn(t, conns)
-	defer c2.Close()
-	gen2 := p.reg.gen(c2.slot)
-	if c2.slot != slot || gen2 == gen {
-		t.Fatalf("slot reuse: old %d/%d new %d/%d", slot, gen, c2.slot, gen2)
-	}
-	if p.reg.lookup(slot, gen) != nil {
-		t.Fatal("lookup with the old generation found a connection")
-	}
-	if p.reg.lookup(slot, gen2) != c2 {
-		t.Fatal("lookup with the new generation failed")
-	}
-	// The same through the poller's event routing, on an idle poller
-	// value: the stale event is counted and dropped.
-	q := &poller{}
-	idx, g, _ := q.reg.add(c2)
-	q.reg.remove(idx)
-	ev := unix.EpollEvent{Events: evIn, Fd: idx, Pad: g}
-	q.handle(&ev)
-	if q.ctr.staleEvents.Load() != 1 || len(q.requeue) != 0 {
-		t.Fatalf("stale event not dropped (stale=%d)", q.ctr.staleEvents.Load())
-	}
 }
 
 func TestPeerResetMidRead(t *testing.T) {
@@ -173,7 +138,10 @@ func TestHandlerModeResetCloses(t *testing.T) {
 func TestHandlerErrorAndPanicCloseOnlyThatConn(t *testing.T) {
 	var discs sync.Map
 	_, addr := startServer(t, func(c *Conn) error {
-		b, _ := c.Reader().Next(1)
+		b, err := c.Reader().Next(1)
+		if err != nil {
+			return err
+		}
 		switch b[0] {
 		case 'p':
 			panic("boom")
@@ -199,7 +167,7 @@ func TestHandlerErrorAndPanicCloseOnlyThatConn(t *testing.T) {
 		t.Fatalf("good conn: %v", err)
 	}
 	var panicked bool
-	settle(2*time.Second, func() bool {
+	testutil.WaitFor(2*time.Second, func() bool {
 		discs.Range(func(_, v any) bool {
 			if err, _ := v.(error); errors.Is(err, ErrHandlerPanic) {
 				panicked = true
@@ -247,7 +215,7 @@ func TestIdleTimeout(t *testing.T) {
 			if d := time.Since(last); d < 240*time.Millisecond || d > 3*time.Second {
 				t.Fatalf("closed after %v", d)
 			}
-			if err := <-disc; !errors.Is(err, ErrIdleTimeout) {
+			if err := testutil.Receive(t, disc, 5*time.Second, "OnDisconnect"); !errors.Is(err, ErrIdleTimeout) {
 				t.Fatalf("OnDisconnect err = %v", err)
 			}
 		})
@@ -265,7 +233,7 @@ func TestReaderTimeout(t *testing.T) {
 	cl.Write([]byte("12345"))
 	select {
 	case err := <-errc:
-		if !isTimeout(err) {
+		if !testutil.IsTimeout(err) {
 			t.Fatalf("Next = %v; want timeout", err)
 		}
 	case <-time.After(5 * time.Second):
@@ -277,18 +245,23 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 	started := make(chan struct{}, 1)
 	flushed := make(chan error, 1)
 	s, addr := startServer(t, func(c *Conn) error {
-		b, _ := c.Reader().Next(c.Reader().Len())
+		b, err := c.Reader().Next(c.Reader().Len())
+		if err != nil {
+			return err
+		}
 		started <- struct{}{}
 		time.Sleep(200 * time.Millisecond)
-		c.Writer().WriteBinary(b)
-		err := c.Writer().Flush()
+		if _, err := c.Writer().WriteBinary(b); err != nil {
+			return err
+		}
+		err = c.Writer().Flush()
 		flushed <- err
 		return err
 	})
 	cl := dialTCP(t, addr)
 	idle := dialTCP(t, addr)
 	cl.Write([]byte("slow"))
-	<-started
+	testutil.Receive(t, started, 5*time.Second, "handler start")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
@@ -297,7 +270,8 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
 	got, err := io.ReadAll(cl)
 	if err != nil || string(got) != "slow" {
-		t.Fatalf("in-flight response = %q, %v (handler Flush: %v)", got, err, <-flushed)
+		flushErr, _ := testutil.Recv(flushed, 5*time.Second)
+		t.Fatalf("in-flight response = %q, %v (handler Flush: %v)", got, err, flushErr)
 	}
 	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
@@ -338,7 +312,7 @@ func TestServeReturns(t *testing.T) {
 	go func() { errc <- s.Serve(ln) }()
 	time.Sleep(10 * time.Millisecond)
 	ln.Close()
-	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+	if err := testutil.Receive(t, errc, 5*time.Second, "return from Serve"); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Serve after listener Close = %v", err)
 	}
 	s.Close()
@@ -355,10 +329,19 @@ func TestInputBound(t *testing.T) {
 			const total = 8 << 20
 			src := bytes.Repeat([]byte("0123456789abcdef"), total/16)
 			go cl.Write(src)
-			// Nobody reads: buffering stops near the bound.
-			time.Sleep(100 * time.Millisecond)
-			if n := c.in.Len(); n > bound+maxReadSize+EdgeBudget {
-				t.Fatalf("buffered %d bytes with bound %d", n, bound)
+			// Nobody reads: the poller buffers up to the bound, then
+			// stops reading, and the rest waits in the kernel.
+			upper := bound + maxReadSize + EdgeBudget
+			if !testutil.WaitFor(10*time.Second, func() bool { return c.in.Len() >= bound }) {
+				t.Fatalf("buffered %d bytes with bound %d: stopped reading before the bound", c.in.Len(), bound)
+			}
+			peak := 0
+			for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+				peak = max(peak, c.in.Len())
+				time.Sleep(2 * time.Millisecond)
+			}
+			if peak > upper {
+				t.Fatalf("buffered %d bytes with bound %d (at most %d allowed)", peak, bound, upper)
 			}
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
 			got := make([]byte, total)
@@ -381,63 +364,177 @@ func TestNextBeyondInputBound(t *testing.T) {
 	}
 }
 
+// TestCloseRaces races Close against reads, writes, flushes, deadlines
+// and a second Close on one connection, many times, and checks what
+// each operation returned: data or a deadline or net.ErrClosed, never
+// another error; exactly one Close succeeds; and once everything has
+// returned, the connection is closed for reads and writes.
 func TestCloseRaces(t *testing.T) {
 	iters := 200
 	if testing.Short() {
 		iters = 50
 	}
 	_, addr, conns := startAccept(t, WithMaxOutput(8<<10))
-	for range iters {
+	closed := func(err error) bool { return errors.Is(err, net.ErrClosed) }
+	timedOut := func(err error) bool { return testutil.IsTimeout(err) }
+	for i := range iters {
 		cl := dialTCP(t, addr)
 		go io.Copy(io.Discard, cl)
 		cl.Write(make([]byte, 1000))
 		c := recvConn(t, conns)
-		var wg sync.WaitGroup
-		var ops atomic.Int32
-		run := func(f func()) {
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			ops  int
+			errs []string
+		)
+		// run runs f in its own goroutine; f returns what it saw that it
+		// should not have ("" when all was well).
+		run := func(name string, f func() string) {
 			wg.Add(1)
-			go func() { defer wg.Done(); f(); ops.Add(1) }()
+			go func() {
+				defer wg.Done()
+				bad := f()
+				mu.Lock()
+				defer mu.Unlock()
+				ops++
+				if bad != "" {
+					errs = append(errs, name+": "+bad)
+				}
+			}()
 		}
-		run(func() { c.Read(make([]byte, 10)); c.Read(make([]byte, 10<<10)) })
-		run(func() { c.Write(make([]byte, 256<<10)) })
-		run(func() { c.Writer().WriteBinary(make([]byte, 100)); c.Writer().Flush() })
-		run(func() { c.Reader().Next(1 << 20) })
-		run(func() { c.SetDeadline(time.Now().Add(time.Millisecond)); c.SetReadDeadline(time.Unix(1, 0)) })
-		run(func() { c.Close() })
-		run(func() { c.Close(); c.CloseWrite() })
+		// want reports err unless it is nil or one of the allowed kinds.
+		want := func(err error, ok ...func(error) bool) string {
+			if err == nil {
+				return ""
+			}
+			for _, f := range ok {
+				if f(err) {
+					return ""
+				}
+			}
+			return fmt.Sprintf("unexpected error %v (%T)", err, err)
+		}
+		var closes atomic.Int32
+		closeOnce := func() string {
+			err := c.Close()
+			if err == nil {
+				closes.Add(1)
+			}
+			return want(err, closed)
+		}
+		run("Read", func() string {
+			for _, n := range []int{10, 10 << 10} {
+				k, err := c.Read(make([]byte, n))
+				if err == nil && k == 0 {
+					return "Read returned 0 bytes and no error"
+				}
+				if bad := want(err, timedOut, closed); bad != "" {
+					return bad
+				}
+			}
+			return ""
+		})
+		run("Write", func() string {
+			k, err := c.Write(make([]byte, 256<<10))
+			if err == nil && k != 256<<10 {
+				return fmt.Sprintf("short Write %d with no error", k)
+			}
+			return want(err, timedOut, closed)
+		})
+		run("WriteBinary+Flush", func() string {
+			if _, err := c.Writer().WriteBinary(make([]byte, 100)); err != nil {
+				return want(err, closed)
+			}
+			return want(c.Writer().Flush(), timedOut, closed)
+		})
+		run("Next", func() string {
+			// Only 1000 bytes are ever sent: Next must fail.
+			b, err := c.Reader().Next(1 << 20)
+			if err == nil {
+				return fmt.Sprintf("Next(1 MiB) returned %d bytes with no error", len(b))
+			}
+			return want(err, timedOut, closed)
+		})
+		run("deadlines", func() string {
+			if bad := want(c.SetDeadline(time.Now().Add(time.Millisecond)), closed); bad != "" {
+				return bad
+			}
+			return want(c.SetReadDeadline(time.Unix(1, 0)), closed)
+		})
+		run("Close", closeOnce)
+		run("Close+CloseWrite", func() string {
+			if bad := closeOnce(); bad != "" {
+				return bad
+			}
+			if err := c.CloseWrite(); !closed(err) {
+				return fmt.Sprintf("CloseWrite after Close = %v, want net.ErrClosed", err)
+			}
+			return ""
+		})
 		waitGroup(t, &wg, 5*time.Second)
+		if ops != 7 {
+			t.Fatalf("iteration %d: %d of 7 operations returned", i, ops)
+		}
+		if len(errs) > 0 {
+			t.Fatalf("iteration %d:\n%s", i, strings.Join(errs, "\n"))
+		}
+		if n := closes.Load(); n != 1 {
+			t.Fatalf("iteration %d: %d Close calls returned nil, want exactly 1", i, n)
+		}
+		if _, err := c.Read(make([]byte, 1)); !closed(err) {
+			t.Fatalf("iteration %d: Read after the races = %v, want net.ErrClosed", i, err)
+		}
+		if _, err := c.Write([]byte("x")); !closed(err) {
+			t.Fatalf("iteration %d: Write after the races = %v, want net.ErrClosed", i, err)
+		}
 		cl.Close()
 	}
 }
 
+// TestNoLeaks opens and closes many connections and checks that the
+// server, once closed, leaves no goroutine, descriptor or buffer node
+// behind. The handlers run on a pool the test owns and releases: idle
+// workers of the shared default pool come and go with what ran before
+// (they expire after 10 s), which would let a leak hide behind them or
+// fail a test that leaks nothing.
 func TestNoLeaks(t *testing.T) {
 	cycles := 10000
 	if testing.Short() {
 		cycles = 1000
 	}
-	baseG := runtime.NumGoroutine()
-	baseFD := countFDs(t)
-	func() {
-		s, addr := startServer(t, echoHandler, WithPollers(2))
-		for i := range cycles {
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			if err != nil {
-				t.Fatalf("cycle %d: %v", i, err)
-			}
-			if i%10 == 0 {
-				c.Write([]byte("x"))
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				c.Read(make([]byte, 1))
-			}
-			c.Close()
-		}
-		if !settle(10*time.Second, func() bool { return s.Stats().LiveConns == 0 }) {
-			t.Fatalf("live conns left: %d", s.Stats().LiveConns)
-		}
-		s.Close()
-	}()
-	if !settle(5*time.Second, func() bool { return countFDs(t) <= baseFD }) {
-		t.Fatalf("fds: %d after, %d before", countFDs(t), baseFD)
+	prev := buffer.SetNodeAccounting(true)
+	t.Cleanup(func() { buffer.SetNodeAccounting(prev) })
+	testutil.CheckLeaks(t, testutil.Probe{Name: "buffer nodes", Value: buffer.LiveNodes})
+	pool, err := gopool.New(gopool.WithExpiry(100 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
 	}
-	checkGoroutines(t, baseG)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := pool.Release(ctx); err != nil {
+			t.Errorf("pool release: %v", err)
+		}
+	})
+	s, addr := startServer(t, echoHandler, WithPollers(2), WithPool(pool))
+	for i := range cycles {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		if i%10 == 0 {
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write([]byte("x")); err != nil {
+				t.Fatalf("cycle %d: write: %v", i, err)
+			}
+			if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+				t.Fatalf("cycle %d: echo: %v", i, err)
+			}
+		}
+		c.Close()
+	}
+	if !testutil.WaitFor(10*time.Second, func() bool { return s.Stats().LiveConns == 0 }) {
+		t.Fatalf("live conns left: %d", s.Stats().LiveConns)
+	}
 }

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // BenchmarkHello measures hello-world keep-alive requests per second, the
@@ -248,7 +250,7 @@ func idleConnMemory(b *testing.B, st stack) float64 {
 
 	_, _, stop := startClients(b, idleClientEnv, fmt.Sprintf("%s,%d", ln.Addr(), idleConns))
 	defer stop()
-	if !waitFor(30*time.Second, func() bool { return idle.Load() >= idleConns }) {
+	if !testutil.WaitFor(30*time.Second, func() bool { return idle.Load() >= idleConns }) {
 		b.Fatalf("only %d of %d conns idle", idle.Load(), idleConns)
 	}
 	time.Sleep(100 * time.Millisecond)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"golang.org/x/net/nettest"
 )
 
@@ -70,7 +71,7 @@ func TestPastDeadlineWakesBlockedRead(t *testing.T) {
 				if d := time.Since(woke); d > time.Second {
 					t.Errorf("blocked Read woke %v after the deadline moved into the past", d)
 				}
-				if _, ok := err.(*net.OpError); !ok || !isTimeout(err) {
+				if _, ok := err.(*net.OpError); !ok || !testutil.IsTimeout(err) {
 					t.Fatalf("Read error = %#v, want *net.OpError wrapping os.ErrDeadlineExceeded", err)
 				}
 			case <-time.After(5 * time.Second):
@@ -101,15 +102,37 @@ func pingPong(t *testing.T, a, b net.Conn) {
 func TestDeadlineExtendedWhileBlocked(t *testing.T) {
 	forEachStack(t, func(t *testing.T, st stack) {
 		srv, cli := connPair(t, st.listenTB(t), st)
-		srv.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		const old = 500 * time.Millisecond
+		set := time.Now()
+		srv.SetReadDeadline(set.Add(old))
+		reading := make(chan struct{})
 		errc := make(chan error, 1)
 		go func() {
+			close(reading)
 			b := make([]byte, 4)
 			_, err := io.ReadFull(srv, b)
 			errc <- err
 		}()
+		// Let the Read block before moving its deadline: a deadline moved
+		// before the Read starts tests nothing about a blocked one.
+		testutil.Receive(t, reading, 10*time.Second, "reader start")
+		time.Sleep(150 * time.Millisecond)
+		if d := time.Since(set); d > old-100*time.Millisecond {
+			t.Skipf("the machine took %v to get here: the old deadline is too close to test", d)
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("Read returned %v before any data or deadline", err)
+		default:
+		}
 		srv.SetReadDeadline(time.Now().Add(testDeadline))
-		time.Sleep(300 * time.Millisecond)
+		// Past the old deadline: the Read must still be blocked.
+		time.Sleep(time.Until(set.Add(old + 300*time.Millisecond)))
+		select {
+		case err := <-errc:
+			t.Fatalf("Read returned %v at the old deadline, after it was extended", err)
+		default:
+		}
 		cli.Write([]byte("late"))
 		select {
 		case err := <-errc:
@@ -230,27 +253,29 @@ func TestConcurrentWritesSerialized(t *testing.T) {
 }
 
 // TestConcurrentReads checks that Reads from many goroutines share the
-// stream without losing or duplicating bytes (run under -race).
+// stream: each Read returns a contiguous run of it, and the runs together
+// are the stream, every byte once (net.Conn's contract: concurrent Reads
+// are serialized).
 func TestConcurrentReads(t *testing.T) {
 	forEachStack(t, func(t *testing.T, st stack) {
 		srv, cli := connPair(t, st.listenTB(t), st)
-		const total = 4 << 20
+		stream := testutil.RandomBytes(2, 1<<20)
 		go func() {
-			io.Copy(cli, &patternReader{n: total})
+			cli.Write(stream)
 			cli.Close()
 		}()
 		var mu sync.Mutex
-		var sum int
+		var pieces [][]byte
 		var wg sync.WaitGroup
-		for range 4 {
+		for g := range 4 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				buf := make([]byte, 3000)
-				for {
+				for i := 0; i < len(stream); i++ { // at least a byte per Read
+					buf := make([]byte, 1000+(g*7+i)%2000)
 					n, err := srv.Read(buf)
 					mu.Lock()
-					sum += n
+					pieces = append(pieces, buf[:n])
 					mu.Unlock()
 					if err != nil {
 						if err != io.EOF {
@@ -261,9 +286,9 @@ func TestConcurrentReads(t *testing.T) {
 				}
 			}()
 		}
-		wg.Wait()
-		if sum != total {
-			t.Fatalf("readers got %d bytes in all, want %d", sum, total)
+		testutil.WaitGroup(t, &wg, 2*testDeadline, "the readers")
+		if err := testutil.Tile(stream, pieces); err != nil {
+			t.Fatalf("%d reads: %v", len(pieces), err)
 		}
 	})
 }

@@ -3,13 +3,10 @@ package nethttp
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -90,73 +87,6 @@ func connPair(t testing.TB, ln net.Listener, ds stack) (server, client net.Conn)
 	server.SetDeadline(time.Now().Add(testDeadline))
 	t.Cleanup(func() { server.Close() })
 	return server, client
-}
-
-// waitFor polls cond every few milliseconds until it is true or d passes.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
-}
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("read /proc/self/fd: %v", err)
-	}
-	return len(ents)
-}
-
-// checkLeaks records the goroutine and fd counts now and, when t ends, fails
-// if they have not come back down within a few seconds. Only for tests that
-// do not run in parallel with others.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	g0, fd0 := len(liveGoroutines()), openFDs(t)
-	t.Cleanup(func() {
-		var g []string
-		var fd int
-		ok := waitFor(10*time.Second, func() bool {
-			g, fd = liveGoroutines(), openFDs(t)
-			return len(g) <= g0 && fd <= fd0
-		})
-		if !ok {
-			t.Errorf("leak: goroutines %d -> %d, fds %d -> %d\n%s",
-				g0, len(g), fd0, fd, strings.Join(g, "\n\n"))
-		}
-	})
-}
-
-// liveGoroutines returns the stacks of all goroutines except idle workers
-// of a goroutine pool (ants keeps them for reuse until they expire, ten
-// seconds by default; they hold no connection). A worker that is running
-// upoll code is counted.
-func liveGoroutines() []string {
-	buf := make([]byte, 4<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var live []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "panjf2000/ants") && !strings.Contains(g, "github.com/upoll/upoll") {
-			continue
-		}
-		live = append(live, g)
-	}
-	return live
-}
-
-// isTimeout reports whether err is the deadline error net.Conn promises: a
-// net.Error at the top level (net/http type-asserts it, errors.As is not
-// enough) that wraps os.ErrDeadlineExceeded.
-func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // pattern is a deterministic pseudo-random byte stream with a period that is

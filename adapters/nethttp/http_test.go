@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 func hello(w http.ResponseWriter, r *http.Request) {
@@ -271,7 +273,7 @@ func TestHijack(t *testing.T) {
 		if _, err := br.ReadByte(); err != io.EOF {
 			t.Fatalf("after bye: %v, want EOF", err)
 		}
-		if !waitFor(5*time.Second, func() bool { return e.closed.Load() == 1 }) {
+		if !testutil.WaitFor(5*time.Second, func() bool { return e.closed.Load() == 1 }) {
 			t.Fatal("server did not report the conn hijacked")
 		}
 	})
@@ -309,7 +311,7 @@ func TestHandlerPanic(t *testing.T) {
 		if !strings.Contains(e.log.String(), "panic serving") || !strings.Contains(e.log.String(), "boom") {
 			t.Fatalf("server log lacks the panic: %q", e.log.String())
 		}
-		if !waitFor(5*time.Second, func() bool { return e.closed.Load() >= 1 }) {
+		if !testutil.WaitFor(5*time.Second, func() bool { return e.closed.Load() >= 1 }) {
 			t.Fatal("panicked conn never closed")
 		}
 	})

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestShutdownWaitsForInFlight starts requests whose handlers are still
@@ -57,7 +59,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 				results <- err
 			}()
 		}
-		started.Wait()
+		testutil.WaitGroup(t, &started, testDeadline, "the handlers to start")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := e.srv.Shutdown(ctx); err != nil {
@@ -107,7 +109,7 @@ func TestServerClose(t *testing.T) {
 				clientErr <- err
 			}()
 		}
-		started.Wait()
+		testutil.WaitGroup(t, &started, testDeadline, "the handlers to start")
 		start := time.Now()
 		if err := e.srv.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
@@ -139,7 +141,7 @@ func manyClients() int {
 func TestManyClients(t *testing.T) {
 	for _, st := range stacks() {
 		t.Run(st.name, func(t *testing.T) {
-			checkLeaks(t)
+			testutil.CheckLeaks(t)
 			var open, maxOpen atomic.Int64
 			e := newHTTPEnv(t, st, http.HandlerFunc(hello), func(s *http.Server) {
 				s.ConnState = func(c net.Conn, cs http.ConnState) {
@@ -185,18 +187,18 @@ func TestManyClients(t *testing.T) {
 					}
 				}()
 			}
-			if !waitFor(20*time.Second, func() bool { return open.Load() == int64(n) }) {
+			if !testutil.WaitFor(20*time.Second, func() bool { return open.Load() == int64(n) }) {
 				t.Fatalf("server holds %d of %d conns", open.Load(), n)
 			}
 			close(go1)
-			wg.Wait()
+			testutil.WaitGroup(t, &wg, 2*testDeadline, "the clients")
 			if maxOpen.Load() != int64(n) {
 				t.Errorf("at most %d conns open at once, want %d", maxOpen.Load(), n)
 			}
 			for _, c := range conns {
 				c.Close()
 			}
-			if !waitFor(20*time.Second, func() bool { return open.Load() == 0 }) {
+			if !testutil.WaitFor(20*time.Second, func() bool { return open.Load() == 0 }) {
 				t.Fatalf("server still holds %d conns after the clients left", open.Load())
 			}
 		})
@@ -210,7 +212,7 @@ func TestClientResetLeaksNothing(t *testing.T) {
 	for _, st := range stacks() {
 		t.Run(st.name, func(t *testing.T) {
 			resetRound(t, st) // warm up: lazily started pollers, pools
-			checkLeaks(t)
+			testutil.CheckLeaks(t)
 			resetRound(t, st)
 		})
 	}
@@ -277,7 +279,7 @@ func resetRound(t *testing.T, st stack) {
 			reset("GET /download HTTP/1.1\r\nHost: x\r\n\r\n", nil)
 		}()
 	}
-	wg.Wait()
+	testutil.WaitGroup(t, &wg, 2*testDeadline, "the resetting clients")
 	done := make(chan struct{})
 	go func() { handled.Wait(); close(done) }()
 	select {
@@ -285,7 +287,7 @@ func resetRound(t *testing.T, st stack) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("handlers of reset conns did not return")
 	}
-	if !waitFor(10*time.Second, func() bool { return e.closed.Load() == e.newConns.Load() }) {
+	if !testutil.WaitFor(10*time.Second, func() bool { return e.closed.Load() == e.newConns.Load() }) {
 		t.Fatalf("server closed %d of %d reset conns", e.closed.Load(), e.newConns.Load())
 	}
 	e.close()

@@ -6,13 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestListenAndServeErrors checks the failure paths of the helpers: a bad
 // address is reported, and a missing key pair is reported after the
 // listener was opened, which must then be closed again (checkLeaks).
 func TestListenAndServeErrors(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	if err := ListenAndServe("127.0.0.1:-1", http.NotFoundHandler()); err == nil {
 		t.Error("ListenAndServe on port -1 succeeded")
 	}

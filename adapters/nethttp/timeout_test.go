@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // expectServerClose reads from c until the server closes it, and returns
@@ -57,7 +59,7 @@ func TestSlowloris(t *testing.T) {
 		if d < timeout-100*time.Millisecond || d > timeout+3*time.Second {
 			t.Fatalf("slowloris cut off after %v, want about %v", d, timeout)
 		}
-		if !waitFor(5*time.Second, func() bool { return e.closed.Load() == 1 }) {
+		if !testutil.WaitFor(5*time.Second, func() bool { return e.closed.Load() == 1 }) {
 			t.Fatalf("server closed %d conns, want 1", e.closed.Load())
 		}
 	})

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestTLSHTTP2 serves through tls.NewListener over the stack's listener and
@@ -49,7 +51,7 @@ func TestTLSHTTP2(t *testing.T) {
 				}
 			}()
 		}
-		wg.Wait()
+		testutil.WaitGroup(t, &wg, 2*testDeadline, "the HTTP/2 requests")
 		if got := e.newConns.Load(); got != 1 {
 			t.Errorf("%d TLS conns for 20 HTTP/2 requests, want streams on one conn", got)
 		}

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // lines collects what run prints, line by line, for another goroutine.
@@ -51,15 +52,6 @@ func (l *lines) next(t *testing.T) string {
 	}
 }
 
-func countFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 // TestRunEchoes runs the program in-process: an explicit -trigger wins
 // over UPOLL, UPOLL sets what the flags leave alone, several connections
 // get their messages back byte for byte, and cancelling the context
@@ -67,7 +59,7 @@ func countFDs(t *testing.T) int {
 // open.
 func TestRunEchoes(t *testing.T) {
 	t.Setenv("UPOLL", "trigger=edge,pollers=3")
-	fds := countFDs(t)
+	fds := testutil.FDs(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out, errOut := newLines(), &bytes.Buffer{}
@@ -133,11 +125,8 @@ func TestRunEchoes(t *testing.T) {
 		t.Errorf("stderr: %q", errOut)
 	}
 
-	deadline := time.Now().Add(5 * time.Second)
-	for countFDs(t) > fds+conns && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := countFDs(t); n > fds+conns { // the clients' ends close at return
+	testutil.WaitFor(5*time.Second, func() bool { return testutil.FDs(t) <= fds+conns })
+	if n := testutil.FDs(t); n > fds+conns { // the clients' ends close at return
 		t.Errorf("%d descriptors open after shutdown, %d before (+%d clients)", n, fds, conns)
 	}
 }

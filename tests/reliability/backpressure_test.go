@@ -6,24 +6,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/netpoll"
 )
-
-// heapInUse is the live heap after full collections (two, so that
-// sync.Pool contents left by earlier tests are gone too).
-func heapInUse() int64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
-}
 
 // TestNeverReadingPeer has peers that send one byte and never read
 // while the server writes as fast as it can. Output per connection is
@@ -66,7 +56,7 @@ func TestNeverReadingPeer(t *testing.T) {
 				errs <- errors.New("1 GiB flushed to a peer that never reads")
 				return nil
 			}, withTrigger(trig), netpoll.WithMaxOutput(maxOutput), netpoll.WithWriteTimeout(wtimeout))
-			before := heapInUse()
+			before := testutil.HeapInUse()
 			var clients []*net.TCPConn
 			for range conns {
 				c, err := dialSmallRcvbuf(n.addr, 4<<10)
@@ -77,10 +67,10 @@ func TestNeverReadingPeer(t *testing.T) {
 				c.Write([]byte{1})
 				clients = append(clients, c)
 			}
-			if !settle(5*time.Second, func() bool { return blocked.Load() == conns }) {
+			if !testutil.WaitFor(5*time.Second, func() bool { return blocked.Load() == conns }) {
 				t.Fatalf("only %d of %d handlers got %d B past the bound", blocked.Load(), conns, maxOutput)
 			}
-			peak := heapInUse() - before
+			peak := testutil.HeapInUse() - before
 			bound := int64(conns) * (maxOutput + 2*chunk)
 			t.Logf("heap growth with %d conns stalled: %d KiB (bound %d KiB)", conns, peak>>10, bound>>10)
 			if peak > bound+8<<20 {
@@ -120,7 +110,7 @@ func TestNeverReadingPeerHTTP(t *testing.T) {
 		}
 		errs <- errors.New("1 GiB written to a peer that never reads")
 	}), func(s *http.Server) { s.WriteTimeout = time.Second })
-	before := heapInUse()
+	before := testutil.HeapInUse()
 	for range conns {
 		c, err := dialSmallRcvbuf(e.addr, 4<<10)
 		if err != nil {
@@ -129,11 +119,11 @@ func TestNeverReadingPeerHTTP(t *testing.T) {
 		defer c.Close()
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	}
-	if !settle(5*time.Second, func() bool { return started.Load() == conns }) {
+	if !testutil.WaitFor(5*time.Second, func() bool { return started.Load() == conns }) {
 		t.Fatalf("only %d of %d handlers started", started.Load(), conns)
 	}
 	time.Sleep(300 * time.Millisecond) // let every writer fill its socket
-	peak := heapInUse() - before
+	peak := testutil.HeapInUse() - before
 	t.Logf("heap growth with %d stalled HTTP responses: %d KiB", conns, peak>>10)
 	if bound := int64(conns) * 256 << 10; peak > bound {
 		t.Errorf("heap grew %d KiB, more than %d KiB", peak>>10, bound>>10)
@@ -169,7 +159,11 @@ func TestEndlessWriter(t *testing.T) {
 			got := map[string]int{}              // remote addr -> bytes consumed
 			sconns := map[string]*netpoll.Conn{} // remote addr -> server side
 			n := startNative(t, func(c *netpoll.Conn) error {
-				<-gate
+				select { // stuck until the test opens the gate, or gives up
+				case <-gate:
+				case <-time.After(2 * time.Minute):
+					return errors.New("gate never opened")
+				}
 				r := c.Reader()
 				k := r.Len()
 				if err := r.Skip(k); err != nil {
@@ -181,7 +175,7 @@ func TestEndlessWriter(t *testing.T) {
 				mu.Unlock()
 				return r.Release()
 			}, withTrigger(trig), netpoll.WithMaxInput(maxInput))
-			before := heapInUse()
+			before := testutil.HeapInUse()
 			type client struct {
 				c    *net.TCPConn
 				sent int
@@ -207,15 +201,28 @@ func TestEndlessWriter(t *testing.T) {
 				}()
 			}
 			// The handlers are stuck: wait until input stops growing.
+			// Level- and edge-triggered, each connection's buffer fills to
+			// maxInput before reading stops, so less than conns x maxInput
+			// means the stall was measured before it happened and the bound
+			// proves nothing. One-shot re-arms a connection only after its
+			// handler returns, so there reading stops after the first event
+			// of each connection: at least a byte each.
 			var in uint64
-			settle(5*time.Second, func() bool {
+			floor := uint64(conns * maxInput)
+			if trig == netpoll.OneShot {
+				floor = conns
+			}
+			stalled := testutil.WaitFor(20*time.Second, func() bool {
 				prev := in
 				time.Sleep(100 * time.Millisecond)
 				in = n.srv.Stats().BytesIn
-				return in > 0 && in == prev
+				return in >= floor && in == prev
 			})
+			if !stalled {
+				t.Fatalf("input never stalled at or above %d B: read %d B", floor, in)
+			}
 			bound := uint64(conns * (maxInput + readMax))
-			heap := heapInUse() - before
+			heap := testutil.HeapInUse() - before
 			t.Logf("stalled: server read %d KiB of %d KiB sent (bound %d KiB), heap +%d KiB",
 				in>>10, conns*perConn>>10, bound>>10, heap>>10)
 			if in > bound {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestConnectionBurst opens 10,000 connections (2,000 with -short) to a
@@ -53,7 +55,7 @@ func TestConnectionBurst(t *testing.T) {
 					}
 				}()
 			}
-			wg.Wait()
+			testutil.WaitGroup(t, &wg, 2*time.Minute, "the dialers")
 			if failed.Load() > 0 {
 				t.Fatalf("%d of %d dials failed", failed.Load(), total)
 			}

@@ -2,14 +2,11 @@ package reliability
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -21,6 +18,7 @@ import (
 	"github.com/upoll/upoll/adapters/nethttp"
 	"github.com/upoll/upoll/buffer"
 	"github.com/upoll/upoll/gopool"
+	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/netpoll"
 )
 
@@ -120,9 +118,9 @@ func childMain(role string) int {
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		if sc.Text() == "stats" {
-			fds := -1
-			if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-				fds = len(ents) - 1
+			fds, err := testutil.CountFDs()
+			if err != nil {
+				fds = -1
 			}
 			fmt.Printf("stats %s fds=%d goroutines=%d\n", stats(), fds, runtime.NumGoroutine())
 		}
@@ -133,86 +131,26 @@ func childMain(role string) int {
 
 // child is a server running in a re-executed copy of the test binary.
 type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string
-	addr  string
-	pid   int
+	*testutil.Child
+	addr string
 }
 
 // startChild runs the test binary as a server of the given role, with
 // extra environment entries ("K=V").
 func startChild(t testing.TB, role string, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), childEnv+"="+role), env...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, stdin: stdin, lines: make(chan string, 16), pid: cmd.Process.Pid}
-	go func() {
-		defer close(c.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("child %s: %v", role, err)
-			}
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Errorf("child %s did not exit; killed", role)
-		}
-	})
-	line, err := c.next(60 * time.Second)
-	if err != nil || !strings.HasPrefix(line, "addr ") {
-		t.Fatalf("child %s did not start: %q %v", role, line, err)
-	}
-	c.addr = strings.TrimPrefix(line, "addr ")
+	c := &child{Child: testutil.StartChild(t, "^$", append([]string{childEnv + "=" + role}, env...)...)}
+	c.addr = c.Expect(t, "addr ", 60*time.Second)
 	return c
-}
-
-func (c *child) next(d time.Duration) (string, error) {
-	select {
-	case l, ok := <-c.lines:
-		if !ok {
-			return "", errors.New("child exited")
-		}
-		return l, nil
-	case <-time.After(d):
-		return "", errors.New("child did not answer")
-	}
 }
 
 // stats asks the child for its counters.
 func (c *child) stats(t testing.TB) map[string]int64 {
 	t.Helper()
-	if _, err := io.WriteString(c.stdin, "stats\n"); err != nil {
-		t.Fatal(err)
-	}
-	line, err := c.next(10 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c.Send(t, "stats")
+	line := c.Expect(t, "stats ", 10*time.Second)
 	m := map[string]int64{}
-	for _, f := range strings.Fields(strings.TrimPrefix(line, "stats ")) {
+	for _, f := range strings.Fields(line) {
 		k, v, _ := strings.Cut(f, "=")
 		n, _ := strconv.ParseInt(v, 10, 64)
 		m[k] = n
@@ -220,34 +158,12 @@ func (c *child) stats(t testing.TB) map[string]int64 {
 	return m
 }
 
-// cpu returns the child's user+system CPU time so far.
-func (c *child) cpu(t testing.TB) time.Duration {
-	t.Helper()
-	return procCPU(t, c.pid)
-}
-
-// procCPU reads utime+stime of pid from /proc/<pid>/stat.
-func procCPU(t testing.TB, pid int) time.Duration {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fields after the parenthesized command: state is field 3, utime 14,
-	// stime 15 (1-based), in clock ticks of 1/100 s on Linux.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
 // waitStats polls the child until f accepts its stats or d passes, and
 // returns the last stats.
 func (c *child) waitStats(t testing.TB, d time.Duration, f func(map[string]int64) bool) (map[string]int64, bool) {
 	t.Helper()
 	var st map[string]int64
-	ok := settle(d, func() bool {
+	ok := testutil.WaitFor(d, func() bool {
 		st = c.stats(t)
 		return f(st)
 	})
@@ -269,5 +185,3 @@ func echoHandler(c *netpoll.Conn) error {
 	}
 	return w.Flush()
 }
-
-var _ = context.Background

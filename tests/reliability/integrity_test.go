@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -81,7 +83,7 @@ func pumpEcho(t *testing.T, addr string, conns int, perConn int64, deadline time
 			}
 		}()
 	}
-	wg.Wait()
+	testutil.WaitGroup(t, &wg, deadline+time.Minute, "the stream clients")
 	close(errs)
 	n := 0
 	for err := range errs {
@@ -147,7 +149,8 @@ func TestEchoIntegrity(t *testing.T) {
 				if !ok {
 					t.Errorf("child still holds %d conns", st["live"])
 				}
-				t.Logf("child CPU %v, test process CPU %v", ch.cpu(t), procCPU(t, os.Getpid()))
+				self, err := testutil.ProcCPU(os.Getpid())
+				t.Logf("child CPU %v, test process CPU %v %v", ch.CPU(t), self, err)
 				if st["in"] != perConn*conns {
 					t.Errorf("child read %d B, want %d", st["in"], perConn*conns)
 				}
@@ -155,7 +158,7 @@ func TestEchoIntegrity(t *testing.T) {
 				checkLeaks(t)
 				n := startNative(t, echoHandler, withTrigger(trig))
 				pumpEcho(t, n.addr, conns, perConn, 3*time.Minute)
-				if !settle(10*time.Second, func() bool { return n.live() == 0 }) {
+				if !testutil.WaitFor(10*time.Second, func() bool { return n.live() == 0 }) {
 					t.Errorf("server still holds %d conns", n.live())
 				}
 			}

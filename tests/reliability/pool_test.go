@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/upoll/upoll/gopool"
+	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/netpoll"
 )
 
@@ -45,6 +46,7 @@ func TestPoolSaturation(t *testing.T) {
 				states   = map[*netpoll.Conn]*state{}
 				problems = make(chan error, conns*frames)
 				maxWait  atomic.Int32
+				maxBusy  atomic.Int32 // most pool tasks seen running at once
 				cutShort atomic.Int32
 			)
 			n := startNative(t, func(c *netpoll.Conn) error {
@@ -59,8 +61,12 @@ func TestPoolSaturation(t *testing.T) {
 					problems <- fmt.Errorf("two handlers of one conn at once")
 				}
 				defer st.running.Add(-1)
-				if w := int32(pool.Stats().Waiting); w > maxWait.Load() {
+				ps := pool.Stats()
+				if w := int32(ps.Waiting); w > maxWait.Load() {
 					maxWait.Store(w)
+				}
+				if r := int32(ps.Running); r > maxBusy.Load() {
+					maxBusy.Store(r)
 				}
 				r, w := c.Reader(), c.Writer()
 				for r.Len() > 0 {
@@ -85,7 +91,8 @@ func TestPoolSaturation(t *testing.T) {
 					}
 				}
 				return nil
-			}, netpoll.WithPool(pool), netpoll.WithPollers(1), netpoll.WithReadTimeout(5*time.Second))
+			}, netpoll.WithPool(pool), netpoll.WithDispatch(netpoll.DispatchPool), netpoll.WithPollers(1),
+				netpoll.WithReadTimeout(5*time.Second))
 
 			var wg sync.WaitGroup
 			for i := range conns {
@@ -129,7 +136,7 @@ func TestPoolSaturation(t *testing.T) {
 					}
 				}()
 			}
-			wg.Wait()
+			testutil.WaitGroup(t, &wg, 2*time.Minute, "the clients")
 			close(problems)
 			for err := range problems {
 				t.Error(err)
@@ -151,8 +158,16 @@ func TestPoolSaturation(t *testing.T) {
 				}
 			}
 			st := pool.Stats()
-			t.Logf("policy %v: %d refused; pool completed %d tasks, max waiting submitters seen %d; server: %d handler runs, disconnect reasons %v",
-				pol, refused, st.Completed, maxWait.Load(), n.srv.Stats().HandlerRuns, n.disc.summary())
+			t.Logf("policy %v: %d refused; pool completed %d tasks, most running at once %d, max waiting submitters seen %d; server: %d handler runs, disconnect reasons %v",
+				pol, refused, st.Completed, maxBusy.Load(), maxWait.Load(), n.srv.Stats().HandlerRuns, n.disc.summary())
+			// The scenario is a saturated pool: without one, none of the
+			// above was tested.
+			if int(maxBusy.Load()) < st.Capacity {
+				t.Errorf("the pool never ran more than %d tasks at once (capacity %d): it was never saturated", maxBusy.Load(), st.Capacity)
+			}
+			if pol == gopool.FailFast && refused == 0 {
+				t.Errorf("FailFast refused no handler run: the pool was never full when the backlog submitted")
+			}
 		})
 	}
 }

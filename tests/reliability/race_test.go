@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/netpoll"
 )
 
@@ -131,7 +132,7 @@ func hammer(t *testing.T, c *netpoll.Conn, peer net.Conn, seed uint64) {
 	}
 	ok := 0
 	for range 2 {
-		if err := <-closed; err == nil {
+		if err := testutil.Receive(t, closed, 10*time.Second, "return from Close"); err == nil {
 			ok++
 		}
 	}
@@ -206,7 +207,7 @@ func TestHandlerPanics(t *testing.T) {
 			}
 		}
 	}
-	if !settle(5*time.Second, func() bool { return n.disc.count() == conns/2 }) {
+	if !testutil.WaitFor(5*time.Second, func() bool { return n.disc.count() == conns/2 }) {
 		t.Fatalf("%d disconnects, want %d", n.disc.count(), conns/2)
 	}
 	if got := n.disc.countIf(func(err error) bool { return errors.Is(err, netpoll.ErrHandlerPanic) }); got != conns/2 {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/netpoll"
 )
 
@@ -30,8 +31,9 @@ func TestResetMidStream(t *testing.T) {
 		t.Run(trig.String(), func(t *testing.T) {
 			checkLeaks(t)
 			type outcome struct {
-				err error
-				at  time.Time
+				peer string // the client's address
+				err  error
+				at   time.Time
 			}
 			results := make(chan outcome, 2*conns)
 			payload := make([]byte, 64<<10)
@@ -57,7 +59,7 @@ func TestResetMidStream(t *testing.T) {
 						}
 					}
 				}
-				results <- outcome{err, time.Now()}
+				results <- outcome{c.RemoteAddr().String(), err, time.Now()}
 				if err == nil {
 					return errors.New("handler finished although its peer reset")
 				}
@@ -66,7 +68,7 @@ func TestResetMidStream(t *testing.T) {
 
 			var wg sync.WaitGroup
 			var mu sync.Mutex
-			resetAt := time.Time{}
+			resetAt := map[string]time.Time{} // client address -> when it reset
 			for i := range 2 * conns {
 				wg.Add(1)
 				go func() {
@@ -86,12 +88,12 @@ func TestResetMidStream(t *testing.T) {
 						}
 					}
 					mu.Lock()
-					resetAt = time.Now()
+					resetAt[c.LocalAddr().String()] = time.Now()
 					mu.Unlock()
 					resetClose(c)
 				}()
 			}
-			wg.Wait()
+			testutil.WaitGroup(t, &wg, time.Minute, "the resetting clients")
 			for range 2 * conns {
 				select {
 				case o := <-results:
@@ -99,10 +101,15 @@ func TestResetMidStream(t *testing.T) {
 						t.Errorf("handler of a reset conn returned %v", o.err)
 					}
 					if !errors.Is(o.err, syscall.ECONNRESET) && !errors.Is(o.err, syscall.EPIPE) && !errors.Is(o.err, net.ErrClosed) {
-						t.Logf("handler error (unexpected kind, still a failure of the conn): %v", o.err)
+						t.Errorf("handler of a reset conn returned %v; want ECONNRESET, EPIPE or net.ErrClosed", o.err)
 					}
-					if d := o.at.Sub(resetAt); d > 5*time.Second { // half the 10 s timeout it would otherwise hit
-						t.Errorf("handler noticed the reset %v after it", d)
+					mu.Lock()
+					at, ok := resetAt[o.peer]
+					mu.Unlock()
+					if !ok {
+						t.Errorf("handler of %s returned %v, but that client never reset", o.peer, o.err)
+					} else if d := o.at.Sub(at); d > 5*time.Second { // half the 10 s timeout it would otherwise hit
+						t.Errorf("handler of %s noticed the reset %v after it", o.peer, d)
 					}
 				case <-time.After(15 * time.Second):
 					t.Fatal("a handler of a reset conn did not return")

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/netpoll"
 )
 
@@ -109,7 +110,9 @@ func shutdownLoad(t *testing.T, addr string, clients int, shutdown func() error,
 			t.Errorf("client %d: never closed", k)
 		}()
 	}
-	settle(10*time.Second, func() bool { return answered.Load() >= int64(clients*5) })
+	if !testutil.WaitFor(20*time.Second, func() bool { return answered.Load() >= int64(clients*5) }) {
+		t.Fatalf("load never came up: %d requests answered, want %d before Shutdown", answered.Load(), clients*5)
+	}
 	before := answered.Load()
 	start := time.Now()
 	err := shutdown()

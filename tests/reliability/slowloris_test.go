@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/netpoll"
 )
 
@@ -71,7 +72,7 @@ func trickle(t *testing.T, addr string, n int, msg string) []time.Duration {
 			}
 		}()
 	}
-	wg.Wait()
+	testutil.WaitGroup(t, &wg, 2*time.Minute, "the trickling clients")
 	return cut
 }
 
@@ -136,7 +137,7 @@ func TestSlowlorisNative(t *testing.T) {
 // that want of them closed for a reason accepted by ok.
 func waitReclaimed(t *testing.T, n *native, want int, ok func(error) bool) {
 	t.Helper()
-	if !settle(10*time.Second, func() bool { return n.live() == 0 && n.disc.count() == want }) {
+	if !testutil.WaitFor(10*time.Second, func() bool { return n.live() == 0 && n.disc.count() == want }) {
 		t.Fatalf("server holds %d conns, %d disconnects of %d", n.live(), n.disc.count(), want)
 	}
 	if got := n.disc.countIf(ok); got != want {
@@ -157,7 +158,7 @@ func TestSlowlorisHTTP(t *testing.T) {
 	cut := trickle(t, e.addr, slowlorisConns(), msg)
 	checkCuts(t, cut, timeout-50*time.Millisecond, timeout+5*time.Second)
 	closed := 0
-	settle(10*time.Second, func() bool {
+	testutil.WaitFor(10*time.Second, func() bool {
 		for {
 			select {
 			case <-e.closed:

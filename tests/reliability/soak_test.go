@@ -3,7 +3,6 @@ package reliability
 import (
 	"bufio"
 	"fmt"
-	"github.com/upoll/upoll/netpoll"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -16,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
+	"github.com/upoll/upoll/netpoll"
 )
 
 // soakDuration returns how long the soak runs, or 0 when it is off.
@@ -164,12 +166,12 @@ func TestSoak(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		samples = append(samples, soakSample{
 			at: time.Since(start), rssKiB: rssKiB(), heapKiB: int64(ms.HeapAlloc >> 10),
-			goroutines: runtime.NumGoroutine(), fds: countFDs(t),
+			goroutines: runtime.NumGoroutine(), fds: testutil.FDs(t),
 			echoLive: n.live(), httpOpen: int64(e.open()), ops: ops.Load(),
 		})
 	}
 	close(stop)
-	wg.Wait()
+	testutil.WaitGroup(t, &wg, time.Minute, "the load goroutines")
 	var tb strings.Builder
 	fmt.Fprintf(&tb, "\n%8s %9s %9s %10s %6s %9s %9s %10s\n", "time", "rss KiB", "heap KiB", "goroutines", "fds", "echo live", "http open", "ops")
 	for _, s := range samples {

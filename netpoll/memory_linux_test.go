@@ -1,11 +1,11 @@
 package netpoll
 
 import (
-	"runtime"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,10 +16,7 @@ func idleConnBytes(t testing.TB, n int, opts ...Option) float64 {
 	s, addr := startServer(t, echoHandler, opts...)
 	ap := mustAddrPort(t, addr)
 	sa := &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
-	var m0, m1 runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&m0)
+	before := testutil.HeapInUse()
 	fds := make([]int, 0, n)
 	defer func() {
 		for _, fd := range fds {
@@ -36,13 +33,10 @@ func idleConnBytes(t testing.TB, n int, opts ...Option) float64 {
 			t.Fatal(err)
 		}
 	}
-	if !settle(10*time.Second, func() bool { return s.Stats().LiveConns == int64(n) }) {
+	if !testutil.WaitFor(10*time.Second, func() bool { return s.Stats().LiveConns == int64(n) }) {
 		t.Fatalf("live conns %d, want %d", s.Stats().LiveConns, n)
 	}
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&m1)
-	return float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / float64(n)
+	return float64(testutil.HeapInUse()-before) / float64(n)
 }
 
 func TestIdleConnMemory(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestWakeNeverSticks hammers a poller's wake-up from several goroutines
@@ -40,13 +42,13 @@ func TestWakeNeverSticks(t *testing.T) {
 					}
 				}()
 			}
-			wg.Wait()
-			if !settle(2*time.Second, func() bool { return p.wakeFlag.Load() == 0 }) {
+			testutil.WaitGroup(t, &wg, 60*time.Second, "the wakers")
+			if !testutil.WaitFor(2*time.Second, func() bool { return p.wakeFlag.Load() == 0 }) {
 				t.Fatalf("wake flag stuck set after %d wakeups handled", p.ctr.wakeups.Load())
 			}
 			before := p.ctr.wakeups.Load()
 			p.wake()
-			if !settle(2*time.Second, func() bool { return p.ctr.wakeups.Load() > before }) {
+			if !testutil.WaitFor(2*time.Second, func() bool { return p.ctr.wakeups.Load() > before }) {
 				t.Fatal("a wake-up after the storm never reached the poller")
 			}
 		})

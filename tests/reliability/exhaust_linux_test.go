@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestFDExhaustion runs a server in a child process whose RLIMIT_NOFILE
@@ -75,15 +77,15 @@ func TestFDExhaustion(t *testing.T) {
 				}
 				return n
 			}
-			settle(5*time.Second, func() bool { return answered() >= free-4 })
+			testutil.WaitFor(5*time.Second, func() bool { return answered() >= free-4 })
 			time.Sleep(300 * time.Millisecond)
 			served := answered()
 			if served < free-4 || served > total-extra/2 {
 				t.Fatalf("%d of %d conns answered with %d free fds", served, total, free)
 			}
-			cpu0 := ch.cpu(t)
+			cpu0 := ch.CPU(t)
 			time.Sleep(window)
-			cpu := ch.cpu(t) - cpu0
+			cpu := ch.CPU(t) - cpu0
 			if now := answered(); now != served {
 				t.Fatalf("answers went from %d to %d while the child had no free fd", served, now)
 			}

@@ -6,12 +6,11 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,55 +25,9 @@ func TestAcceptEMFILE(t *testing.T) {
 		emfileChild()
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptEMFILE$", "-test.count=1")
-	cmd.Env = append(os.Environ(), emfileEnv+"=1")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("child: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Error("child did not exit")
-		}
-	}()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	expect := func(prefix string) string {
-		t.Helper()
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("child exited before %q", prefix)
-				}
-				if strings.HasPrefix(l, prefix) {
-					return strings.TrimSpace(strings.TrimPrefix(l, prefix))
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatalf("child did not say %q", prefix)
-			}
-		}
-	}
-	addr := expect("addr ")
-	expect("saturated")
+	child := testutil.StartChild(t, "^TestAcceptEMFILE$", emfileEnv+"=1")
+	addr := child.Expect(t, "addr ", 60*time.Second)
+	child.Expect(t, "saturated", 20*time.Second)
 
 	// These complete in the kernel backlog but cannot be accepted.
 	var clients []net.Conn
@@ -87,18 +40,18 @@ func TestAcceptEMFILE(t *testing.T) {
 		clients = append(clients, c)
 	}
 	time.Sleep(100 * time.Millisecond)
-	cpu0 := procCPUTicks(t, cmd.Process.Pid)
+	cpu0 := child.CPU(t)
 	const window = time.Second
 	time.Sleep(window)
-	ticks := procCPUTicks(t, cmd.Process.Pid) - cpu0
-	// A busy accept loop would use ~100 ticks (USER_HZ=100) per second.
-	t.Logf("child CPU while saturated: %d ticks in %v", ticks, window)
-	if ticks > 20 {
-		t.Fatalf("child used %d CPU ticks in %v while saturated: busy loop?", ticks, window)
+	cpu := child.CPU(t) - cpu0
+	// A busy accept loop would use about a whole second per second.
+	t.Logf("child CPU while saturated: %v in %v", cpu, window)
+	if cpu > 200*time.Millisecond {
+		t.Fatalf("child used %v of CPU in %v while saturated: busy loop?", cpu, window)
 	}
 
-	fmt.Fprintln(stdin, "free")
-	expect("freed")
+	child.Send(t, "free")
+	child.Expect(t, "freed", 20*time.Second)
 	for i, c := range clients {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		msg := fmt.Sprintf("hello %d", i)
@@ -108,25 +61,12 @@ func TestAcceptEMFILE(t *testing.T) {
 			t.Fatalf("client %d after freeing fds: %q, %v", i, buf, err)
 		}
 	}
-	fmt.Fprintln(stdin, "stats")
-	backoffs, _ := strconv.Atoi(expect("backoffs "))
+	child.Send(t, "stats")
+	backoffs, _ := strconv.Atoi(child.Expect(t, "backoffs ", 20*time.Second))
 	if backoffs == 0 {
 		t.Fatal("no accept backoff recorded")
 	}
 	t.Logf("accept backoffs: %d", backoffs)
-}
-
-func procCPUTicks(t *testing.T, pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	// fields[0] is field 3 (state); utime and stime are fields 14, 15.
-	ut, _ := strconv.Atoi(fields[11])
-	st, _ := strconv.Atoi(fields[12])
-	return ut + st
 }
 
 func emfileChild() {
