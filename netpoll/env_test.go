@@ -114,7 +114,7 @@ func TestParseEnvInvalid(t *testing.T) {
 // and each of its entries alone must change its own field and no other.
 func FuzzParseEnv(f *testing.F) {
 	for _, s := range []string{"", "trigger=et,wait=runtime,pollers=4,dispatch=inline",
-		"dispatch=each", "maxinput=64k", "maxoutput=3M,maxinput=1g", "idletimeout=1s,readtimeout=0",
+		"dispatch=each", "dispatch=handoff,wait=adaptive", "maxinput=64k", "maxoutput=3M,maxinput=1g", "idletimeout=1s,readtimeout=0",
 		"bad", "balance=lc,reuseport=true", "spin=7,wait=spin", "TRIGGER = OneShot ,, pollers=2,pollers=3",
 		"writetimeout=-1s", "maxinput=1099511627777", "colour=blue", "=x"} {
 		f.Add(s)
@@ -182,8 +182,8 @@ func envModel(s string) (cfg Config, badKey string, bad bool) {
 	cfg = DefaultConfig()
 	names := map[string]map[string]int{
 		"trigger":  {"level": int(LevelTriggered), "lt": int(LevelTriggered), "edge": int(EdgeTriggered), "et": int(EdgeTriggered), "oneshot": int(OneShot)},
-		"wait":     {"block": int(WaitBlock), "spin": int(WaitSpin), "runtime": int(WaitRuntime)},
-		"dispatch": {"pool": int(DispatchPool), "inline": int(DispatchInline), "each": int(DispatchEach)},
+		"wait":     {"block": int(WaitBlock), "spin": int(WaitSpin), "runtime": int(WaitRuntime), "adaptive": int(WaitAdaptive)},
+		"dispatch": {"handoff": int(DispatchHandoff), "pool": int(DispatchPool), "inline": int(DispatchInline), "each": int(DispatchEach)},
 		"balance":  {"roundrobin": int(RoundRobin), "rr": int(RoundRobin), "leastconn": int(LeastConnections), "lc": int(LeastConnections)},
 	}
 	for _, entry := range strings.Split(s, ",") {
@@ -273,8 +273,8 @@ func modelCount(v string) (int64, bool) {
 // formatEnv writes cfg's UPOLL-settable fields in the UPOLL syntax.
 func formatEnv(cfg Config) string {
 	trig := map[Trigger]string{LevelTriggered: "level", EdgeTriggered: "edge", OneShot: "oneshot"}
-	wait := map[WaitStrategy]string{WaitBlock: "block", WaitSpin: "spin", WaitRuntime: "runtime"}
-	disp := map[Dispatch]string{DispatchPool: "pool", DispatchInline: "inline", DispatchEach: "each"}
+	wait := map[WaitStrategy]string{WaitBlock: "block", WaitSpin: "spin", WaitRuntime: "runtime", WaitAdaptive: "adaptive"}
+	disp := map[Dispatch]string{DispatchHandoff: "handoff", DispatchPool: "pool", DispatchInline: "inline", DispatchEach: "each"}
 	bal := map[Balance]string{RoundRobin: "roundrobin", LeastConnections: "leastconn"}
 	return fmt.Sprintf("trigger=%s,wait=%s,spin=%d,pollers=%d,dispatch=%s,balance=%s,reuseport=%t,"+
 		"maxinput=%d,maxoutput=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s",
