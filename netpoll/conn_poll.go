@@ -91,8 +91,12 @@ func (c *Conn) lingerEvent(ev uint32) {
 
 // fill reads from the socket into the inbound buffer: once in level-
 // triggered mode, until the socket is drained (or EdgeBudget bytes)
-// otherwise, and never beyond the input bound. Runs on the poller with
-// a reference.
+// otherwise, and never beyond the input bound nor, over the Server's
+// buffer budget, beyond the connection's share of it (see budget). At
+// either limit it pauses the connection: level-triggered and one-shot
+// drop EPOLLIN, edge-triggered remembers that the socket may still hold
+// data, and a consumer that drains resumes it (consumed, resumeInput).
+// Runs on the poller with a reference.
 //
 // Drained is EAGAIN, or a short read when shortDrains says one is
 // enough: that saves the EAGAIN read per message that the standard
@@ -100,25 +104,33 @@ func (c *Conn) lingerEvent(ev uint32) {
 func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) {
 	p := c.p
 	short := c.shortDrains(trig, ev)
+	defer c.accountIn()
 	for {
-		limit := max(c.owner.cfg.MaxInput, int(c.need.Load()))
-		if c.in.Len() >= limit {
-			c.flags.Or(fInPaused)
-			// A consumer that drained between the check and the flag
-			// did not see the flag: look again.
-			if c.in.Len() >= limit {
+		room, byBudget := c.inRoom()
+		if room <= 0 {
+			c.setPaused(byBudget)
+			if byBudget {
+				c.owner.budget.add(c)
+			}
+			// A consumer that drained (or a budget that fell) between
+			// the check and the flag did not see the flag: look again.
+			if room, _ = c.inRoom(); room <= 0 {
 				return n, false, false, nil
 			}
-			c.flags.And(^uint32(fInPaused))
+			c.clearPaused()
 		}
 		size := int(c.readSize)
 		if size == 0 {
 			size = minReadSize
 		}
+		// Read no more than the room (rounded up to a small buffer): in
+		// accept mode the bound is a few KiB of read-ahead.
+		size = min(size, max(room, minReadSize))
 		vecs := c.in.Book(size, p.vecs[:0])
 		if len(vecs) == 0 {
 			return n, false, false, nil // buffer closed
 		}
+		vecs = capVecs(vecs, size)
 		m, rerr := sysReadv(int(c.fd), vecs)
 		p.ctr.readCalls.Add(1)
 		if m < 0 {
@@ -138,13 +150,13 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		}
 		n += m
 		p.ctr.bytesIn.Add(uint64(m))
+		c.accountIn()
 		c.touch()
-		if m >= size && size < maxReadSize {
+		if m >= size && size < maxReadSize && size == int(max(c.readSize, minReadSize)) {
 			c.readSize = uint32(size * 2)
 		}
-		// Book hands out at least size bytes, so m < size is a short
-		// read (a read between size and what Book gave is taken for a
-		// full one: one more read, nothing missed).
+		// The vectors hold exactly size bytes, so m < size is a short
+		// read.
 		if trig == LevelTriggered || short && m < size {
 			return n, false, false, nil
 		}
@@ -154,6 +166,41 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 			return n, trig == EdgeTriggered, false, nil
 		}
 	}
+}
+
+// capVecs trims vecs to hold at most size bytes in all.
+func capVecs(vecs [][]byte, size int) [][]byte {
+	for i, v := range vecs {
+		if len(v) >= size {
+			vecs[i] = v[:size]
+			return vecs[:i+1]
+		}
+		size -= len(v)
+	}
+	return vecs
+}
+
+// inBound is how much unread input c may hold: MaxInput, or what a
+// blocked reader waits for when that is more.
+func (c *Conn) inBound() int {
+	return max(c.owner.cfg.MaxInput, int(c.need.Load()))
+}
+
+// inRoom returns how many more bytes fill may read into c, and when
+// none, whether the Server's buffer budget (rather than c's own bound)
+// is why.
+func (c *Conn) inRoom() (room int, byBudget bool) {
+	held := c.in.Len()
+	room = c.inBound() - held
+	b := c.owner.budget
+	if room <= 0 || b == nil || c.flags.Load()&fReaderWaiting != 0 || b.used() < b.limit {
+		return room, false
+	}
+	share := b.share() - int64(held) - int64(c.out.Len())
+	if share <= 0 {
+		return 0, true
+	}
+	return int(min(int64(room), share)), false
 }
 
 // shortDrains reports whether a read that returns less than it asked
@@ -189,6 +236,7 @@ func (c *Conn) pollFlush() {
 		c.broke(err)
 	}
 	notify(&c.wwait)
+	c.drained(c.accountOut())
 }
 
 // writeOut writes queued output with writev until it is all sent or
@@ -220,6 +268,7 @@ func (c *Conn) writeOut() (int, error) {
 	if total > 0 {
 		c.touch()
 	}
+	c.accountOut()
 	return total, nil
 }
 
@@ -315,19 +364,25 @@ func (c *Conn) onInput() {
 	}
 }
 
-// consumed is called by readers after they took bytes: below the bound
-// again, a paused connection resumes reading.
+// consumed is called by readers after they took bytes: drained to half
+// the bound (or, with a read-ahead of a few KiB, to nothing), a paused
+// connection resumes reading. Half, not just below the bound: a reader
+// that takes a little at a time would otherwise make the poller re-arm
+// and disarm for every few bytes.
 func (c *Conn) consumed() {
-	if c.flags.Load()&fInPaused != 0 && c.in.Len() < c.owner.cfg.MaxInput {
+	d := c.accountIn()
+	if c.flags.Load()&fInPaused != 0 && c.in.Len() <= c.owner.cfg.MaxInput/2 {
 		c.resumeInput()
 	}
+	c.drained(d)
 }
 
-// resumeInput restarts reading after backpressure. Level-triggered and
-// one-shot re-add EPOLLIN; edge-triggered gets no new edge for bytes
-// already in the socket, so the poller is asked to read again.
+// resumeInput restarts reading after backpressure (by the bound or by
+// the budget). Level-triggered and one-shot re-add EPOLLIN; edge-
+// triggered gets no new edge for bytes already in the socket, so the
+// poller is asked to read again.
 func (c *Conn) resumeInput() {
-	if c.flags.And(^uint32(fInPaused))&fInPaused == 0 {
+	if !c.clearPaused() {
 		return
 	}
 	if c.owner.cfg.Trigger == EdgeTriggered {

@@ -44,6 +44,9 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.checkBudget(); err != nil {
+		return nil, err
+	}
 	s := &Server{done: make(chan struct{})}
 	s.owner.cfg = cfg
 	s.owner.handler = h
@@ -57,6 +60,7 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 		}
 		s.pollers = append(s.pollers, p)
 	}
+	s.owner.budget = newBudget(cfg.BufferBudget, s.pollers)
 	return s, nil
 }
 

@@ -1,0 +1,175 @@
+package netpoll
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// transferSize is the bulk transfer of the read-ahead measurements.
+const transferSize = 64 << 20
+
+// readAll reads n bytes from r through a 32 KiB buffer (io.Copy's) and
+// returns their CRC.
+func readAll(r io.Reader, n int) (uint32, error) {
+	buf := make([]byte, 32<<10)
+	h := crc32.NewIEEE()
+	for left := n; left > 0; {
+		m, err := r.Read(buf[:min(len(buf), left)])
+		h.Write(buf[:m])
+		left -= m
+		if err != nil {
+			return h.Sum32(), err
+		}
+	}
+	return h.Sum32(), nil
+}
+
+// sendAll writes n patterned bytes to w in 64 KiB writes and returns
+// their CRC.
+func sendAll(w io.Writer, n int) (uint32, error) {
+	chunk := make([]byte, 64<<10)
+	for i := range chunk {
+		chunk[i] = byte(i*7 + i>>8)
+	}
+	h := crc32.NewIEEE()
+	for left := n; left > 0; {
+		p := chunk[:min(len(chunk), left)]
+		if _, err := w.Write(p); err != nil {
+			return h.Sum32(), err
+		}
+		h.Write(p)
+		left -= len(p)
+	}
+	return h.Sum32(), nil
+}
+
+// BenchmarkReadAhead measures a 64 MiB transfer read through net.Conn
+// Read on an accept-mode connection against the read-ahead (MaxInput),
+// and Go's net for reference. docs/memory.md has the figures.
+func BenchmarkReadAhead(b *testing.B) {
+	b.Run("std", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		cl := dialTCP(b, ln.Addr().String())
+		sc, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sc.Close()
+		b.SetBytes(transferSize)
+		for b.Loop() {
+			readTransfer(b, sc, cl)
+		}
+	})
+	for _, trig := range []Trigger{LevelTriggered, EdgeTriggered} {
+		for _, size := range []int{4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10, 4 << 20} {
+			b.Run(fmt.Sprintf("%s/%dk", trig, size>>10), func(b *testing.B) {
+				c, cl := acceptPairB(b, WithTrigger(trig), WithMaxInput(size))
+				b.SetBytes(transferSize)
+				for b.Loop() {
+					readTransfer(b, c, cl)
+				}
+			})
+		}
+	}
+}
+
+func readTransfer(b *testing.B, sc, cl net.Conn) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := sendAll(cl, transferSize)
+		done <- err
+	}()
+	if _, err := readAll(sc, transferSize); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// TestReadAheadBound: an accept-mode connection that nobody reads holds
+// no more than its read-ahead (plus one small read), whatever the peer
+// sends; the bytes wait in the kernel and all arrive, in order, once
+// read.
+func TestReadAheadBound(t *testing.T) {
+	for _, trig := range allTriggers {
+		t.Run(trig.String(), func(t *testing.T) {
+			s, addr, conns := startAccept(t, WithTrigger(trig))
+			if got := s.Config().MaxInput; got != DefaultReadAhead {
+				t.Fatalf("accept-mode MaxInput %d, want DefaultReadAhead %d", got, DefaultReadAhead)
+			}
+			cl := dialTCP(t, addr)
+			c := recvConn(t, conns)
+			const total = 4 << 20
+			sent := make(chan uint32, 1)
+			go func() {
+				sum, _ := sendAll(cl, total)
+				sent <- sum
+			}()
+			// Bounded wait for the poller to reach the bound and pause.
+			if !settle(5*time.Second, func() bool { return s.Stats().PausedByBound == 1 }) {
+				t.Fatalf("not paused: buffered %d, stats %+v", c.in.Len(), s.Stats().PollerStats)
+			}
+			time.Sleep(50 * time.Millisecond) // a pause that did not hold would read on
+			if n := c.in.Len(); n > DefaultReadAhead+minReadSize {
+				t.Fatalf("buffered %d bytes with read-ahead %d", n, DefaultReadAhead)
+			}
+			if st := s.Stats(); st.BufferedIn != int64(c.in.Len()) {
+				t.Fatalf("Stats.BufferedIn %d, buffered %d", st.BufferedIn, c.in.Len())
+			}
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			got, err := readAll(c, total)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := <-sent; got != want {
+				t.Fatalf("crc %08x, want %08x: bytes lost or reordered across pause/resume", got, want)
+			}
+			c.Close()
+			if !settle(5*time.Second, func() bool {
+				st := s.Stats()
+				return st.BufferedIn == 0 && st.PausedByBound == 0 && st.LiveConns == 0
+			}) {
+				t.Fatalf("counters after close: %+v", s.Stats().PollerStats)
+			}
+		})
+	}
+}
+
+// TestReadAheadNextBeyond: a Reader waiting for more than the read-ahead
+// gets it (the bound rises to what it waits for), and a Read blocked on
+// a paused connection is still woken by a deadline and by Close.
+func TestReadAheadNextBeyond(t *testing.T) {
+	c, cl := acceptPair(t)
+	src := bytes.Repeat([]byte("abcdefgh"), 1<<16) // 512 KiB
+	go cl.Write(src)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := c.Reader().Next(len(src))
+	if err != nil || !bytes.Equal(b, src) {
+		t.Fatalf("Next(%d): %d bytes, %v", len(src), len(b), err)
+	}
+	c.Reader().Release()
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := c.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Fatalf("Read past the deadline: %v", err)
+	}
+}
+
+// acceptPairB is acceptPair for benchmarks.
+func acceptPairB(b testing.TB, opts ...Option) (*Conn, *net.TCPConn) {
+	b.Helper()
+	_, addr, conns := startAccept(b, opts...)
+	cl := dialTCP(b, addr)
+	c := recvConn(b, conns)
+	b.Cleanup(func() { c.Close() })
+	return c, cl
+}
