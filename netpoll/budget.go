@@ -3,6 +3,7 @@ package netpoll
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // fBudgetPaused marks a connection whose reading was stopped by its
@@ -16,31 +17,63 @@ const fBudgetPaused = fUnix << 1
 //
 // The bytes are counted per poller (pollerCounters.bufferedIn and
 // bufferedOut), each connection publishing the change of its buffers'
-// lengths since it last did (Conn.accountIn, accountOut). While the sum
-// is at or over the limit, a poller reads a connection only up to a fair
-// share of the limit (the limit over the number of connections, at least
-// minReadSize) counting what it already holds in and out: connections
+// lengths since it last did (Conn.accountIn, accountOut). Below half the
+// limit every connection reads up to its own bounds. From half the
+// limit on, a poller reads a connection only up to its share of that
+// half (half the limit over the number of connections, at least
+// minReadSize), counting what it already holds in and out: connections
 // holding more are paused until the sum falls below the low mark, those
 // holding less go on reading, so one hog cannot starve the rest. The
-// sum may thus pass the limit by up to one share per connection (and a
-// read each); nothing is dropped, the peers' bytes wait in the kernel.
+// shares add up to the other half, so the sum stays within the limit
+// (give or take a read per connection, and minReadSize per connection
+// when there are more connections than the limit has such reads);
+// nothing is dropped, the peers' bytes wait in the kernel.
 //
-// A connection whose reader is blocked waiting for more input is never
-// paused by the budget: it waits for bytes it will consume, and pausing
-// it could leave every connection waiting for the others.
+// A connection whose reader is blocked waiting for more input, or whose
+// handler returned leaving input unconsumed (it waits for more to be
+// called again), is never limited by the budget: it waits for bytes it
+// will consume, and pausing it could leave every connection waiting for
+// the others. The budget limits the others: a handler still running
+// (blocked in Flush behind a peer that does not read, say), a handler
+// that consumed all its input (then the limit is on how much one read
+// takes, so that a pass over many connections does not read a full
+// buffer for each), an accept-mode connection whose reader is elsewhere.
+// A connection paused by the budget whose handler returned meanwhile,
+// or that drained below its share, is resumed within sweepPeriod.
 type budget struct {
 	limit   int64
+	soft    int64 // from here on, connections read only up to their share
 	low     int64 // paused connections resume below this
 	pollers []*poller
 
 	mu      sync.Mutex
 	paused  []*Conn // paused by the budget; may hold resumed or closed ones
 	npaused atomic.Int32
+	sweep   *time.Timer // runs sweepPaused while paused is not empty
 }
 
-func newBudget(limit int64, pollers []*poller) *budget {
-	return &budget{limit: limit, low: limit - limit/8, pollers: pollers}
+// sweepPeriod is how often the connections paused by the budget are
+// looked at for a handler that returned meanwhile.
+const sweepPeriod = 20 * time.Millisecond
+
+// budgeted reports whether the budget may limit c now (see budget).
+func (c *Conn) budgeted() bool {
+	if c.flags.Load()&fReaderWaiting != 0 {
+		return false
+	}
+	return c.owner.handler == nil || c.hstate.Load()&hRunning != 0 || c.in.Len() == 0
 }
+
+// held is what c has buffered, in and out.
+func (c *Conn) held() int64 { return int64(c.in.Len()) + int64(c.out.Len()) }
+
+func newBudget(limit int64, pollers []*poller) *budget {
+	soft := limit / 2
+	return &budget{limit: limit, soft: soft, low: soft - soft/8, pollers: pollers}
+}
+
+// pressed reports whether the buffered bytes reached the soft mark.
+func (b *budget) pressed() bool { return b.used() >= b.soft }
 
 // used returns the bytes buffered on the budget's pollers.
 func (b *budget) used() int64 {
@@ -57,7 +90,7 @@ func (b *budget) share() int64 {
 	for _, p := range b.pollers {
 		conns += p.ctr.liveConns.Load()
 	}
-	return max(b.limit/max(conns, 1), minReadSize)
+	return max(b.soft/max(conns, 1), minReadSize)
 }
 
 // add remembers c, just paused by the budget, for maybeResume.
@@ -65,7 +98,50 @@ func (b *budget) add(c *Conn) {
 	b.mu.Lock()
 	b.paused = append(b.paused, c)
 	b.npaused.Store(int32(len(b.paused)))
+	b.armSweep()
 	b.mu.Unlock()
+}
+
+// armSweep starts the sweep timer unless it is running. b.mu is held.
+func (b *budget) armSweep() {
+	if b.sweep == nil {
+		b.sweep = time.AfterFunc(sweepPeriod, b.sweepPaused)
+	}
+}
+
+// sweepPaused resumes the connections paused by the budget whose handler
+// is no longer running; the others stay paused.
+func (b *budget) sweepPaused() {
+	b.mu.Lock()
+	b.sweep = nil
+	list := b.paused
+	b.paused = nil
+	b.mu.Unlock()
+	var keep, resume []*Conn
+	for _, c := range list {
+		f := c.flags.Load()
+		switch {
+		case f&fBudgetPaused == 0 || c.fdst.closed():
+			// resumed meanwhile, or gone
+		case c.budgeted() && c.held() >= b.share():
+			keep = append(keep, c)
+		default:
+			resume = append(resume, c)
+		}
+	}
+	b.mu.Lock()
+	b.paused = append(b.paused, keep...)
+	b.npaused.Store(int32(len(b.paused)))
+	if len(b.paused) > 0 {
+		b.armSweep()
+	}
+	b.mu.Unlock()
+	for _, c := range resume {
+		if c.incref() {
+			c.resumeInput()
+			c.decref()
+		}
+	}
 }
 
 // maybeResume restarts the connections the budget paused once the
@@ -120,12 +196,18 @@ func (c *Conn) accountOut() int64 {
 	return d
 }
 
-// drained runs after c's buffers shrank (d < 0): paused connections of
-// the budget may resume.
+// drained runs after c's buffers shrank (d < 0): c, if the budget
+// paused it and it is now below its share, and the other connections the
+// budget paused, if the buffered bytes fell below the low mark, resume.
 func (c *Conn) drained(d int64) {
-	if b := c.owner.budget; d < 0 && b != nil {
-		b.maybeResume()
+	b := c.owner.budget
+	if d >= 0 || b == nil {
+		return
 	}
+	if c.flags.Load()&fBudgetPaused != 0 && c.held() < b.share() {
+		c.resumeInput()
+	}
+	b.maybeResume()
 }
 
 // dropBuffered takes a destroyed connection out of the counters.

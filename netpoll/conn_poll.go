@@ -193,7 +193,7 @@ func (c *Conn) inRoom() (room int, byBudget bool) {
 	held := c.in.Len()
 	room = c.inBound() - held
 	b := c.owner.budget
-	if room <= 0 || b == nil || c.flags.Load()&fReaderWaiting != 0 || b.used() < b.limit {
+	if room <= 0 || b == nil || !c.budgeted() || !b.pressed() {
 		return room, false
 	}
 	share := b.share() - int64(held) - int64(c.out.Len())
@@ -365,14 +365,25 @@ func (c *Conn) onInput() {
 }
 
 // consumed is called by readers after they took bytes: drained to half
-// the bound (or, with a read-ahead of a few KiB, to nothing), a paused
-// connection resumes reading. Half, not just below the bound: a reader
-// that takes a little at a time would otherwise make the poller re-arm
-// and disarm for every few bytes.
+// the bound, a paused accept-mode connection resumes reading. Half, not
+// just below the bound: a reader that takes a little at a time would
+// otherwise make the poller re-arm and disarm for every few bytes; a
+// reader that wants more than is buffered resumes it in waitRead.
+//
+// A handler, unlike a reader, is not called again for input that is
+// already buffered: it runs when more arrives. So with a handler a
+// paused connection resumes as soon as it is below its bound, and a
+// handler that consumes part of its input and returns gets more.
 func (c *Conn) consumed() {
 	d := c.accountIn()
-	if c.flags.Load()&fInPaused != 0 && c.in.Len() <= c.owner.cfg.MaxInput/2 {
-		c.resumeInput()
+	if c.flags.Load()&fInPaused != 0 {
+		resume := c.owner.cfg.MaxInput
+		if c.owner.handler == nil {
+			resume = resume/2 + 1
+		}
+		if c.in.Len() < resume {
+			c.resumeInput()
+		}
 	}
 	c.drained(d)
 }

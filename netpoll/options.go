@@ -162,7 +162,7 @@ const (
 	DefaultWriteBehind = 64 << 10
 	// defaultBudget is the buffer budget of a Server when no memory
 	// limit is set (see DefaultBufferBudget).
-	defaultBudget = 64 << 20
+	defaultBudget = 16 << 20
 	// minBudget is the least budget derived from a memory limit.
 	minBudget = 4 << 20
 )
@@ -170,7 +170,7 @@ const (
 // DefaultBufferBudget is the buffer budget a Server gets unless UPOLL
 // or WithBufferBudget says otherwise: a quarter of the Go memory limit
 // (debug.SetMemoryLimit, GOMEMLIMIT) when one is set, at least 4 MiB;
-// 64 MiB otherwise. It is raised to MaxInput+MaxOutput when those are
+// 16 MiB otherwise. It is raised to MaxInput+MaxOutput when those are
 // larger, so that one connection can always reach its own bounds.
 func DefaultBufferBudget() int64 {
 	if lim := debug.SetMemoryLimit(-1); lim > 0 && lim < math.MaxInt64 {
@@ -204,8 +204,9 @@ type Config struct {
 	MaxOutput int
 	// BufferBudget bounds the input and output buffered by all the
 	// connections of a Server together, in bytes; default
-	// DefaultBufferBudget. Over it the pollers stop reading from the
-	// connections that hold the most until the buffers drain.
+	// DefaultBufferBudget. From half of it on, the pollers read each
+	// connection only up to its share of the other half, and stop
+	// reading those that hold more until the buffers drain.
 	BufferBudget int64
 	Pool         *gopool.Pool  // handler pool; default gopool.Default()
 	OnConnect    func(c *Conn) // runs once per connection before its first handler

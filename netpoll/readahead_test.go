@@ -173,3 +173,19 @@ func acceptPairB(b testing.TB, opts ...Option) (*Conn, *net.TCPConn) {
 	b.Cleanup(func() { c.Close() })
 	return c, cl
 }
+
+// BenchmarkHandlerBounds measures a 64 MiB echo through a handler-mode
+// Server against its per-connection bounds (MaxInput = MaxOutput):
+// the client writes and reads back at the same time.
+func BenchmarkHandlerBounds(b *testing.B) {
+	for _, size := range []int{64 << 10, 256 << 10, 1 << 20, 4 << 20} {
+		b.Run(fmt.Sprintf("%dk", size>>10), func(b *testing.B) {
+			_, addr := startServer(b, echoHandler, WithMaxInput(size), WithMaxOutput(size))
+			cl := dialTCP(b, addr)
+			b.SetBytes(transferSize)
+			for b.Loop() {
+				readTransfer(b, cl, cl)
+			}
+		})
+	}
+}
