@@ -2,10 +2,12 @@ package netpoll
 
 import (
 	"errors"
+	"expvar"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -289,5 +291,21 @@ func TestBudgetFairness(t *testing.T) {
 				t.Fatalf("counters after draining: %+v", s.Stats().PollerStats)
 			}
 		})
+	}
+}
+
+// TestBufferStatsExpvar: the buffer gauges reach expvar with the rest of
+// Stats.
+func TestBufferStatsExpvar(t *testing.T) {
+	s, _ := startServer(t, echoHandler)
+	name := fmt.Sprintf("upoll-budget-test-%p", s)
+	if err := s.PublishExpvar(name); err != nil {
+		t.Fatal(err)
+	}
+	v := expvar.Get(name).String()
+	for _, k := range []string{`"BufferedIn":`, `"BufferedOut":`, `"PausedByBound":`, `"PausedByBudget":`} {
+		if !strings.Contains(v, k) {
+			t.Errorf("expvar %s lacks %s: %s", name, k, v)
+		}
 	}
 }

@@ -155,7 +155,7 @@ const (
 	// reads at most this much ahead of Read, as Go's net leaves unread
 	// bytes in the kernel; a reader waiting for more (Reader.Next(n))
 	// raises it to what it waits for.
-	DefaultReadAhead = 16 << 10
+	DefaultReadAhead = 8 << 10
 	// DefaultWriteBehind is MaxOutput for a Server without a handler:
 	// Writer.Flush blocks above it. Write always waits until the kernel
 	// has taken all of its bytes.

@@ -189,3 +189,55 @@ func BenchmarkHandlerBounds(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPipelinedEcho measures 16 connections that each stream 4 MiB
+// of 64-byte messages (written 16 KiB at a time, read back concurrently)
+// through an echo handler, against the per-connection bounds, and
+// reports the most bytes the server held buffered (sampled every ms).
+func BenchmarkPipelinedEcho(b *testing.B) {
+	const conns, per = 16, 4 << 20
+	for _, size := range []int{64 << 10, 256 << 10, 1 << 20, 4 << 20} {
+		b.Run(fmt.Sprintf("%dk", size>>10), func(b *testing.B) {
+			s, addr := startServer(b, echoHandler, WithMaxInput(size), WithMaxOutput(size))
+			cls := make([]net.Conn, conns)
+			for i := range cls {
+				cls[i] = dialTCP(b, addr)
+			}
+			stop := make(chan struct{})
+			peak := make(chan int64, 1)
+			go func() {
+				var m int64
+				tick := time.NewTicker(time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						peak <- m
+						return
+					case <-tick.C:
+						st := s.Stats()
+						m = max(m, st.BufferedIn+st.BufferedOut)
+					}
+				}
+			}()
+			b.SetBytes(conns * per)
+			for b.Loop() {
+				errs := make(chan error, conns)
+				for _, cl := range cls {
+					go func() {
+						go sendAll(cl, per)
+						_, err := io.CopyN(io.Discard, cl, per)
+						errs <- err
+					}()
+				}
+				for range conns {
+					if err := <-errs; err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			close(stop)
+			b.ReportMetric(float64(<-peak)/1024, "peakKiB")
+		})
+	}
+}
