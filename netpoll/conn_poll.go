@@ -26,12 +26,15 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 	}
 	defer c.decref()
 	trig := c.owner.cfg.Trigger
-	if trig == OneShot {
+	f := c.flags.Load()
+	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 && ev&evHup == 0 {
+		// The kernel disarmed the registration (a paused level-triggered
+		// one is one-shot, see wantEvents). After a hang-up it stays
+		// disarmed until the input resumes.
 		c.emu.Lock()
-		c.armed = 0 // the kernel disarmed the registration
+		c.armed = 0
 		c.emu.Unlock()
 	}
-	f := c.flags.Load()
 	if f&fConnecting != 0 {
 		if ev&(evOut|evErr|evHup) != 0 {
 			// Take the outcome here: a later read would consume
@@ -291,9 +294,11 @@ func (c *Conn) wantEvents() uint32 {
 	if c.out.Len() > 0 || f&fConnecting != 0 {
 		ev |= evOut
 	}
-	if trig == OneShot {
+	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 {
 		// Even with nothing wanted, errors and hang-ups must fire once,
-		// not level-style.
+		// not level-style: a paused connection whose socket hangs up
+		// would otherwise be reported again on every wait until its
+		// reader drains it.
 		ev |= evOne
 	}
 	return ev
@@ -312,7 +317,7 @@ func (c *Conn) updateEvents() {
 		return
 	}
 	want := c.wantEvents()
-	if want == c.armed || want == evOne {
+	if want == c.armed || want == evOne && c.owner.cfg.Trigger == OneShot {
 		return
 	}
 	if err := c.p.ep.mod(int(c.fd), want, c.slot, c.p.reg.gen(c.slot)); err == nil {

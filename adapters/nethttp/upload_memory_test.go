@@ -245,7 +245,9 @@ func TestStalledUploadsMemory(t *testing.T) {
 	t.Logf("RSS growth with %d stalled uploads: upoll %d MiB, std %d MiB (%.2fx)",
 		n, up>>20, std>>20, float64(up)/float64(max(std, 1)))
 	// 4 MiB of slack: RSS moves by a few MiB between samples anyway.
-	if up > 2*std+4<<20 {
+	if raceBuild {
+		t.Log("race build: RSS growth not compared (the detector's shadow memory dominates it)")
+	} else if up > 2*std+4<<20 {
 		t.Errorf("upoll grew %d MiB, more than twice std's %d MiB", up>>20, std>>20)
 	}
 }

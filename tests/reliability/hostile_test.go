@@ -405,7 +405,9 @@ func TestHostilePeers(t *testing.T) {
 	t.Logf("RSS growth with %d never-reading peers: upoll %d MiB, std %d MiB (%.2fx)",
 		n, up.growth>>20, std.growth>>20, float64(up.growth)/float64(max(std.growth, 1)))
 	// 4 MiB of slack: RSS moves by a few MiB between samples anyway.
-	if up.growth > 2*std.growth+4<<20 {
+	if raceBuild {
+		t.Log("race build: RSS growth not compared (the detector's shadow memory dominates it)")
+	} else if up.growth > 2*std.growth+4<<20 {
 		t.Errorf("upoll grew %d MiB, more than twice std's %d MiB", up.growth>>20, std.growth>>20)
 	}
 	// Served, and not much slower than without the peers (generous: the
