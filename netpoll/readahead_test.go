@@ -241,3 +241,54 @@ func BenchmarkPipelinedEcho(b *testing.B) {
 		})
 	}
 }
+
+// TestAcceptEchoNeverReadingPeer: an echo on net.Conn Read and Write in
+// accept mode, against a peer that sends and never reads, holds no more
+// than its read-ahead in and one Write's remainder out: Write blocks
+// once the kernel's buffers are full, as with Go's net.
+func TestAcceptEchoNeverReadingPeer(t *testing.T) {
+	for _, trig := range allTriggers {
+		t.Run(trig.String(), func(t *testing.T) {
+			s, addr, conns := startAccept(t, WithTrigger(trig))
+			cl := dialTCP(t, addr)
+			cl.SetReadBuffer(4 << 10)
+			c := recvConn(t, conns)
+			const buf = 16 << 10
+			echoed := make(chan error, 1)
+			go func() {
+				p := make([]byte, buf)
+				for {
+					n, err := c.Read(p)
+					if n > 0 {
+						if _, werr := c.Write(p[:n]); werr != nil {
+							echoed <- werr
+							return
+						}
+					}
+					if err != nil {
+						echoed <- err
+						return
+					}
+				}
+			}()
+			go sendAll(cl, 64<<20) // blocks once every buffer is full
+			var peakIn, peakOut int64
+			stuck := settle(20*time.Second, func() bool {
+				before := s.Stats().BytesIn
+				time.Sleep(100 * time.Millisecond)
+				st := s.Stats()
+				peakIn, peakOut = max(peakIn, st.BufferedIn), max(peakOut, st.BufferedOut)
+				return st.BytesIn == before && st.BytesIn > 0
+			})
+			if !stuck {
+				t.Fatalf("the server kept reading from a peer that never reads: %+v", s.Stats().PollerStats)
+			}
+			if peakIn > DefaultReadAhead+minReadSize || peakOut > buf {
+				t.Fatalf("held %d in, %d out: want at most the read-ahead %d and one Write of %d",
+					peakIn, peakOut, DefaultReadAhead, buf)
+			}
+			c.Close()
+			<-echoed
+		})
+	}
+}
