@@ -162,7 +162,7 @@ const (
 	DefaultWriteBehind = 64 << 10
 	// defaultBudget is the buffer budget of a Server when no memory
 	// limit is set (see DefaultBufferBudget).
-	defaultBudget = 16 << 20
+	defaultBudget = 8 << 20
 	// minBudget is the least budget derived from a memory limit.
 	minBudget = 4 << 20
 )
@@ -170,7 +170,7 @@ const (
 // DefaultBufferBudget is the buffer budget a Server gets unless UPOLL
 // or WithBufferBudget says otherwise: a quarter of the Go memory limit
 // (debug.SetMemoryLimit, GOMEMLIMIT) when one is set, at least 4 MiB;
-// 16 MiB otherwise. It is raised to MaxInput+MaxOutput when those are
+// 8 MiB otherwise. It is raised to MaxInput+MaxOutput when those are
 // larger, so that one connection can always reach its own bounds.
 func DefaultBufferBudget() int64 {
 	if lim := debug.SetMemoryLimit(-1); lim > 0 && lim < math.MaxInt64 {

@@ -399,7 +399,7 @@ func TestHostilePeers(t *testing.T) {
 		// sized for the 1,000 of the full run (docs/memory.md). Under
 		// -race RSS is not compared (see below).
 		n = 200
-		env = append(env, netpoll.EnvVar+"=budget=4m")
+		env = append(env, netpoll.EnvVar+"=budget=2m")
 	}
 	std := hostileRun(t, "std", n)
 	up := hostileRun(t, "upoll", n, env...)
