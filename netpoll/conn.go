@@ -45,6 +45,8 @@ type Conn struct {
 	ext          atomic.Pointer[connExt] // rarely set state, copy-on-write
 	lastActive   atomic.Int64            // unix ns of the last I/O
 
+	acctIn, acctOut atomic.Int64 // buffered lengths last counted (see accountIn)
+
 	ctx   any
 	laddr *addrBox // shared with the listener when it has a fixed address
 	raddr peerAddr
@@ -160,6 +162,7 @@ func (c *Conn) timeouts() timeouts {
 type owner struct {
 	cfg     config
 	handler Handler
+	budget  *budget // nil: no buffer budget (dialed connections with options)
 }
 
 // Handler processes input of a connection. It runs when input arrives;
@@ -390,6 +393,7 @@ func (c *Conn) destroy() {
 	// failed call left open, which Close would have to leave alone.
 	c.in.Free()
 	c.out.Free()
+	c.dropBuffered()
 }
 
 // closeReason is the error reported to OnDisconnect.

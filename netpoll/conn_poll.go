@@ -26,12 +26,15 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 	}
 	defer c.decref()
 	trig := c.owner.cfg.Trigger
-	if trig == OneShot {
+	f := c.flags.Load()
+	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 && ev&evHup == 0 {
+		// The kernel disarmed the registration (a paused level-triggered
+		// one is one-shot, see wantEvents). After a hang-up it stays
+		// disarmed until the input resumes.
 		c.emu.Lock()
-		c.armed = 0 // the kernel disarmed the registration
+		c.armed = 0
 		c.emu.Unlock()
 	}
-	f := c.flags.Load()
 	if f&fConnecting != 0 {
 		if ev&(evOut|evErr|evHup) != 0 {
 			// Take the outcome here: a later read would consume
@@ -91,8 +94,12 @@ func (c *Conn) lingerEvent(ev uint32) {
 
 // fill reads from the socket into the inbound buffer: once in level-
 // triggered mode, until the socket is drained (or EdgeBudget bytes)
-// otherwise, and never beyond the input bound. Runs on the poller with
-// a reference.
+// otherwise, and never beyond the input bound nor, over the Server's
+// buffer budget, beyond the connection's share of it (see budget). At
+// either limit it pauses the connection: level-triggered and one-shot
+// drop EPOLLIN, edge-triggered remembers that the socket may still hold
+// data, and a consumer that drains resumes it (consumed, resumeInput).
+// Runs on the poller with a reference.
 //
 // Drained is EAGAIN, or a short read when shortDrains says one is
 // enough: that saves the EAGAIN read per message that the standard
@@ -100,25 +107,33 @@ func (c *Conn) lingerEvent(ev uint32) {
 func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) {
 	p := c.p
 	short := c.shortDrains(trig, ev)
+	defer c.accountIn()
 	for {
-		limit := max(c.owner.cfg.MaxInput, int(c.need.Load()))
-		if c.in.Len() >= limit {
-			c.flags.Or(fInPaused)
-			// A consumer that drained between the check and the flag
-			// did not see the flag: look again.
-			if c.in.Len() >= limit {
+		room, byBudget := c.inRoom()
+		if room <= 0 {
+			c.setPaused(byBudget)
+			if byBudget {
+				c.owner.budget.add(c)
+			}
+			// A consumer that drained (or a budget that fell) between
+			// the check and the flag did not see the flag: look again.
+			if room, _ = c.inRoom(); room <= 0 {
 				return n, false, false, nil
 			}
-			c.flags.And(^uint32(fInPaused))
+			c.clearPaused()
 		}
 		size := int(c.readSize)
 		if size == 0 {
 			size = minReadSize
 		}
+		// Read no more than the room (rounded up to a small buffer): in
+		// accept mode the bound is a few KiB of read-ahead.
+		size = min(size, max(room, minReadSize))
 		vecs := c.in.Book(size, p.vecs[:0])
 		if len(vecs) == 0 {
 			return n, false, false, nil // buffer closed
 		}
+		vecs = capVecs(vecs, size)
 		m, rerr := sysReadv(int(c.fd), vecs)
 		p.ctr.readCalls.Add(1)
 		if m < 0 {
@@ -138,13 +153,13 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		}
 		n += m
 		p.ctr.bytesIn.Add(uint64(m))
+		c.accountIn()
 		c.touch()
-		if m >= size && size < maxReadSize {
+		if m >= size && size < maxReadSize && size == int(max(c.readSize, minReadSize)) {
 			c.readSize = uint32(size * 2)
 		}
-		// Book hands out at least size bytes, so m < size is a short
-		// read (a read between size and what Book gave is taken for a
-		// full one: one more read, nothing missed).
+		// The vectors hold exactly size bytes, so m < size is a short
+		// read.
 		if trig == LevelTriggered || short && m < size {
 			return n, false, false, nil
 		}
@@ -154,6 +169,41 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 			return n, trig == EdgeTriggered, false, nil
 		}
 	}
+}
+
+// capVecs trims vecs to hold at most size bytes in all.
+func capVecs(vecs [][]byte, size int) [][]byte {
+	for i, v := range vecs {
+		if len(v) >= size {
+			vecs[i] = v[:size]
+			return vecs[:i+1]
+		}
+		size -= len(v)
+	}
+	return vecs
+}
+
+// inBound is how much unread input c may hold: MaxInput, or what a
+// blocked reader waits for when that is more.
+func (c *Conn) inBound() int {
+	return max(c.owner.cfg.MaxInput, int(c.need.Load()))
+}
+
+// inRoom returns how many more bytes fill may read into c, and when
+// none, whether the Server's buffer budget (rather than c's own bound)
+// is why.
+func (c *Conn) inRoom() (room int, byBudget bool) {
+	held := c.in.Len()
+	room = c.inBound() - held
+	b := c.owner.budget
+	if room <= 0 || b == nil || !c.budgeted() || !b.pressed() {
+		return room, false
+	}
+	share := b.share() - int64(held) - int64(c.out.Len())
+	if share <= 0 {
+		return 0, true
+	}
+	return int(min(int64(room), share)), false
 }
 
 // shortDrains reports whether a read that returns less than it asked
@@ -189,6 +239,7 @@ func (c *Conn) pollFlush() {
 		c.broke(err)
 	}
 	notify(&c.wwait)
+	c.drained(c.accountOut())
 }
 
 // writeOut writes queued output with writev until it is all sent or
@@ -220,6 +271,7 @@ func (c *Conn) writeOut() (int, error) {
 	if total > 0 {
 		c.touch()
 	}
+	c.accountOut()
 	return total, nil
 }
 
@@ -242,9 +294,11 @@ func (c *Conn) wantEvents() uint32 {
 	if c.out.Len() > 0 || f&fConnecting != 0 {
 		ev |= evOut
 	}
-	if trig == OneShot {
+	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 {
 		// Even with nothing wanted, errors and hang-ups must fire once,
-		// not level-style.
+		// not level-style: a paused connection whose socket hangs up
+		// would otherwise be reported again on every wait until its
+		// reader drains it.
 		ev |= evOne
 	}
 	return ev
@@ -263,7 +317,7 @@ func (c *Conn) updateEvents() {
 		return
 	}
 	want := c.wantEvents()
-	if want == c.armed || want == evOne {
+	if want == c.armed || want == evOne && c.owner.cfg.Trigger == OneShot {
 		return
 	}
 	if err := c.p.ep.mod(int(c.fd), want, c.slot, c.p.reg.gen(c.slot)); err == nil {
@@ -315,19 +369,36 @@ func (c *Conn) onInput() {
 	}
 }
 
-// consumed is called by readers after they took bytes: below the bound
-// again, a paused connection resumes reading.
+// consumed is called by readers after they took bytes: drained to half
+// the bound, a paused accept-mode connection resumes reading. Half, not
+// just below the bound: a reader that takes a little at a time would
+// otherwise make the poller re-arm and disarm for every few bytes; a
+// reader that wants more than is buffered resumes it in waitRead.
+//
+// A handler, unlike a reader, is not called again for input that is
+// already buffered: it runs when more arrives. So with a handler a
+// paused connection resumes as soon as it is below its bound, and a
+// handler that consumes part of its input and returns gets more.
 func (c *Conn) consumed() {
-	if c.flags.Load()&fInPaused != 0 && c.in.Len() < c.owner.cfg.MaxInput {
-		c.resumeInput()
+	d := c.accountIn()
+	if c.flags.Load()&fInPaused != 0 {
+		resume := c.owner.cfg.MaxInput
+		if c.owner.handler == nil {
+			resume = resume/2 + 1
+		}
+		if c.in.Len() < resume {
+			c.resumeInput()
+		}
 	}
+	c.drained(d)
 }
 
-// resumeInput restarts reading after backpressure. Level-triggered and
-// one-shot re-add EPOLLIN; edge-triggered gets no new edge for bytes
-// already in the socket, so the poller is asked to read again.
+// resumeInput restarts reading after backpressure (by the bound or by
+// the budget). Level-triggered and one-shot re-add EPOLLIN; edge-
+// triggered gets no new edge for bytes already in the socket, so the
+// poller is asked to read again.
 func (c *Conn) resumeInput() {
-	if c.flags.And(^uint32(fInPaused))&fInPaused == 0 {
+	if !c.clearPaused() {
 		return
 	}
 	if c.owner.cfg.Trigger == EdgeTriggered {

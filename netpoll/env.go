@@ -33,6 +33,7 @@ import (
 //	reuseport  true|false|1|0
 //	maxinput   bytes of unread input per connection (> 0; suffix k, m, g)
 //	maxoutput  bytes of unsent output per connection (> 0; suffix k, m, g)
+//	budget     bytes buffered by all connections of a Server (> 0; suffix k, m, g)
 //	readtimeout, writetimeout, idletimeout   a time.Duration ("5s"; 0 = none)
 const EnvVar = "UPOLL"
 
@@ -124,6 +125,12 @@ func envOption(key, v string) (Option, string) {
 			return WithMaxInput(n), ""
 		}
 		return WithMaxOutput(n), ""
+	case "budget":
+		n, ok := parseSize(v)
+		if !ok {
+			return nil, "want a positive byte count, optionally with k, m or g"
+		}
+		return WithBufferBudget(int64(n)), ""
 	case "readtimeout", "writetimeout", "idletimeout":
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
@@ -138,7 +145,7 @@ func envOption(key, v string) (Option, string) {
 		return WithIdleTimeout(d), ""
 	}
 	return nil, "unknown key (known: trigger, wait, spin, pollers, dispatch, balance, " +
-		"reuseport, maxinput, maxoutput, readtimeout, writetimeout, idletimeout)"
+		"reuseport, maxinput, maxoutput, budget, readtimeout, writetimeout, idletimeout)"
 }
 
 // enumOption parses v with the names of its enum (names.go).

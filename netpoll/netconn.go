@@ -29,6 +29,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if c.in.Len() == 0 && len(p) > c.owner.cfg.MaxInput {
+		// The poller may read as much as this Read will take.
+		c.need.Store(int32(min(len(p), 1<<30)))
+		defer c.need.Store(0)
+	}
 	if err := c.waitRead(1); err != nil {
 		return 0, err
 	}

@@ -3,7 +3,9 @@ package netpoll
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/upoll/upoll/gopool"
@@ -120,12 +122,40 @@ const (
 	// makes before it blocks.
 	DefaultSpin = 100
 	// DefaultMaxInput bounds the unread input buffered per connection
-	// (4 MiB); reading stops at the bound until the consumer drains.
-	DefaultMaxInput = 4 << 20
+	// of a Server with a handler; reading stops at the bound until the
+	// handler drains. docs/memory.md has the measurements behind it.
+	DefaultMaxInput = 256 << 10
 	// DefaultMaxOutput bounds the unsent output queued per connection
-	// (4 MiB); Flush blocks above it.
-	DefaultMaxOutput = 4 << 20
+	// of a Server with a handler; Flush blocks above it.
+	DefaultMaxOutput = 256 << 10
+	// DefaultReadAhead is MaxInput for a Server without a handler (the
+	// net.Conn use: the nethttp adapter, dialed connections): the poller
+	// reads at most this much ahead of Read, as Go's net leaves unread
+	// bytes in the kernel; a reader waiting for more (Reader.Next(n))
+	// raises it to what it waits for.
+	DefaultReadAhead = 8 << 10
+	// DefaultWriteBehind is MaxOutput for a Server without a handler:
+	// Writer.Flush blocks above it. Write always waits until the kernel
+	// has taken all of its bytes.
+	DefaultWriteBehind = 64 << 10
+	// defaultBudget is the buffer budget of a Server when no memory
+	// limit is set (see DefaultBufferBudget).
+	defaultBudget = 8 << 20
+	// minBudget is the least budget derived from a memory limit.
+	minBudget = 4 << 20
 )
+
+// DefaultBufferBudget is the buffer budget a Server gets unless UPOLL
+// or WithBufferBudget says otherwise: a quarter of the Go memory limit
+// (debug.SetMemoryLimit, GOMEMLIMIT) when one is set, at least 4 MiB;
+// 8 MiB otherwise. It is raised to MaxInput+MaxOutput when those are
+// larger, so that one connection can always reach its own bounds.
+func DefaultBufferBudget() int64 {
+	if lim := debug.SetMemoryLimit(-1); lim > 0 && lim < math.MaxInt64 {
+		return max(lim/4, minBudget)
+	}
+	return defaultBudget
+}
 
 // Config is the complete configuration of a Server (and of the pollers
 // that serve dialed connections). The zero value is not meant to be
@@ -144,8 +174,18 @@ type Config struct {
 	// WriteTimeout bounds a blocking Write/Flush wait; 0 = none (default).
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration // close after no I/O for this long; 0 = never (default)
-	MaxInput     int           // per-connection input bound in bytes; default DefaultMaxInput
-	MaxOutput    int           // per-connection output bound in bytes; default DefaultMaxOutput
+	// MaxInput bounds the unread input per connection in bytes; default
+	// DefaultMaxInput with a handler, DefaultReadAhead without one.
+	MaxInput int
+	// MaxOutput bounds the unsent output per connection in bytes; default
+	// DefaultMaxOutput with a handler, DefaultWriteBehind without one.
+	MaxOutput int
+	// BufferBudget bounds the input and output buffered by all the
+	// connections of a Server together, in bytes; default
+	// DefaultBufferBudget. From half of it on, the pollers read each
+	// connection only up to its share of the other half, and stop
+	// reading those that hold more until the buffers drain.
+	BufferBudget int64
 	Pool         *gopool.Pool  // handler pool; default gopool.Default()
 	OnConnect    func(c *Conn) // runs once per connection before its first handler
 	// OnDisconnect runs once per connection after it is closed and its
@@ -155,7 +195,9 @@ type Config struct {
 
 // DefaultConfig returns the configuration used when no option is given,
 // for a Server with a handler; a Server without one starts
-// DefaultPollers(false) pollers instead.
+// DefaultPollers(false) pollers and bounds its connections with
+// DefaultReadAhead and DefaultWriteBehind instead. BufferBudget is left
+// 0: NewServer sets DefaultBufferBudget.
 func DefaultConfig() Config {
 	return Config{
 		Pollers: DefaultPollers(true),
@@ -207,11 +249,18 @@ func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.Write
 // WithIdleTimeout closes connections without I/O for d (0: never).
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.IdleTimeout = d } }
 
-// WithMaxInput bounds unread input per connection in bytes.
+// WithMaxInput bounds unread input per connection in bytes (0: the
+// default; negative is an error).
 func WithMaxInput(n int) Option { return func(c *config) { c.MaxInput = n } }
 
-// WithMaxOutput bounds unsent output per connection in bytes.
+// WithMaxOutput bounds unsent output per connection in bytes (0: the
+// default; negative is an error).
 func WithMaxOutput(n int) Option { return func(c *config) { c.MaxOutput = n } }
+
+// WithBufferBudget bounds the bytes buffered by all connections of a
+// Server together (0: DefaultBufferBudget). A budget below one
+// connection's MaxInput+MaxOutput, or negative, is an error.
+func WithBufferBudget(n int64) Option { return func(c *config) { c.BufferBudget = n } }
 
 // WithPool runs handlers on p instead of gopool.Default().
 func WithPool(p *gopool.Pool) Option { return func(c *config) { c.Pool = p } }
@@ -235,6 +284,8 @@ func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
 func buildConfig(opts []Option, handler bool) (config, error) {
 	cfg := DefaultConfig()
 	cfg.Pollers = 0 // DefaultPollers(handler) unless UPOLL or opts say
+	// The buffer bounds too depend on the mode.
+	cfg.MaxInput, cfg.MaxOutput = 0, 0
 	env, err := envOptions()
 	if err != nil {
 		return cfg, err
@@ -253,7 +304,7 @@ func buildConfig(opts []Option, handler bool) (config, error) {
 	if cfg.Pollers <= 0 {
 		cfg.Pollers = DefaultPollers(handler)
 	}
-	cfg.normalize()
+	cfg.normalize(handler)
 	return cfg, nil
 }
 
@@ -274,8 +325,8 @@ func DefaultPollers(handler bool) int {
 }
 
 // ErrBadConfig is wrapped by the error of a configuration that names an
-// unknown trigger, wait strategy, dispatch or balance, or a negative
-// timeout.
+// unknown trigger, wait strategy, dispatch or balance, has a negative
+// timeout or size, or a buffer budget below one connection's bounds.
 var ErrBadConfig = errors.New("netpoll: bad configuration")
 
 func (c *config) validate() error {
@@ -290,19 +341,46 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: unknown balance %d", ErrBadConfig, c.Balance)
 	case c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0:
 		return fmt.Errorf("%w: negative timeout", ErrBadConfig)
+	case c.MaxInput < 0:
+		return fmt.Errorf("%w: negative MaxInput %d", ErrBadConfig, c.MaxInput)
+	case c.MaxOutput < 0:
+		return fmt.Errorf("%w: negative MaxOutput %d", ErrBadConfig, c.MaxOutput)
+	case c.BufferBudget < 0:
+		return fmt.Errorf("%w: negative BufferBudget %d", ErrBadConfig, c.BufferBudget)
 	}
 	return nil
 }
 
-func (c *config) normalize() {
+// checkBudget runs after normalize, for a Server: an explicit budget
+// must let one connection reach its bounds; a default one is raised to
+// them.
+func (c *config) checkBudget() error {
+	bound := int64(c.MaxInput) + int64(c.MaxOutput)
+	switch {
+	case c.BufferBudget == 0:
+		c.BufferBudget = max(DefaultBufferBudget(), bound)
+	case c.BufferBudget < bound:
+		return fmt.Errorf("%w: BufferBudget %d is below one connection's MaxInput+MaxOutput (%d)",
+			ErrBadConfig, c.BufferBudget, bound)
+	}
+	return nil
+}
+
+func (c *config) normalize(handler bool) {
 	if c.Spin <= 0 {
 		c.Spin = DefaultSpin
 	}
 	if c.MaxInput <= 0 {
-		c.MaxInput = DefaultMaxInput
+		c.MaxInput = DefaultReadAhead
+		if handler {
+			c.MaxInput = DefaultMaxInput
+		}
 	}
 	if c.MaxOutput <= 0 {
-		c.MaxOutput = DefaultMaxOutput
+		c.MaxOutput = DefaultWriteBehind
+		if handler {
+			c.MaxOutput = DefaultMaxOutput
+		}
 	}
 	if c.Pool == nil {
 		c.Pool = gopool.Default()

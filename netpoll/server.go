@@ -49,6 +49,9 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.checkBudget(); err != nil {
+		return nil, err
+	}
 	s := &Server{done: make(chan struct{})}
 	s.owner.cfg = cfg
 	s.owner.handler = h
@@ -65,6 +68,7 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 		}
 		s.pollers = append(s.pollers, p)
 	}
+	s.owner.budget = newBudget(cfg.BufferBudget, s.pollers)
 	if s.watchdog != nil {
 		s.watchdog.start(s.pollers)
 	}

@@ -3,7 +3,8 @@ package netpoll
 import "sync/atomic"
 
 // PollerStats are the counters of one poller. All are totals since the
-// poller started, except LiveConns and MaxEventsPerWait.
+// poller started, except LiveConns, MaxEventsPerWait and the Buffered
+// and Paused gauges.
 type PollerStats struct {
 	EpollWaits       uint64 // epoll_wait calls (including spins and drains)
 	Parks            uint64 // waits that blocked (or parked in the runtime)
@@ -27,6 +28,10 @@ type PollerStats struct {
 	LiveConns        int64  // connections open now
 	TotalConns       uint64 // connections ever registered
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
+	BufferedIn       int64  // bytes of unread input buffered now
+	BufferedOut      int64  // bytes of unsent output queued now
+	PausedByBound    int64  // connections not read now: input at their bound
+	PausedByBudget   int64  // connections not read now: the Server's buffer budget
 }
 
 // EventsPerWait is the mean number of events per epoll_wait call.
@@ -68,6 +73,10 @@ func (s *PollerStats) add(o PollerStats) {
 	s.LiveConns += o.LiveConns
 	s.TotalConns += o.TotalConns
 	s.AcceptBackoffs += o.AcceptBackoffs
+	s.BufferedIn += o.BufferedIn
+	s.BufferedOut += o.BufferedOut
+	s.PausedByBound += o.PausedByBound
+	s.PausedByBudget += o.PausedByBudget
 }
 
 // Stats aggregates the counters of a server's pollers. The embedded
@@ -114,6 +123,11 @@ type pollerCounters struct {
 	totalConns       atomic.Uint64
 	acceptBackoffs   atomic.Uint64
 	_                cacheLine
+	bufferedIn       atomic.Int64 // see budget
+	bufferedOut      atomic.Int64
+	pausedBound      atomic.Int64
+	pausedBudget     atomic.Int64
+	_                cacheLine
 }
 
 func (c *pollerCounters) snapshot() PollerStats {
@@ -140,6 +154,10 @@ func (c *pollerCounters) snapshot() PollerStats {
 		LiveConns:        c.liveConns.Load(),
 		TotalConns:       c.totalConns.Load(),
 		AcceptBackoffs:   c.acceptBackoffs.Load(),
+		BufferedIn:       c.bufferedIn.Load(),
+		BufferedOut:      c.bufferedOut.Load(),
+		PausedByBound:    c.pausedBound.Load(),
+		PausedByBudget:   c.pausedBudget.Load(),
 	}
 }
 

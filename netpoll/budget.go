@@ -1,0 +1,283 @@
+package netpoll
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fBudgetPaused marks a connection whose reading was stopped by its
+// Server's buffer budget rather than by its own bound; fInPaused is set
+// with it, so that every path that resumes a paused connection (a
+// reader draining, a reader waiting for more) resumes this one too.
+const fBudgetPaused = fUnix << 1
+
+// budget bounds the bytes buffered, input and output, by all the
+// connections of one Server (Config.BufferBudget).
+//
+// The bytes are counted per poller (pollerCounters.bufferedIn and
+// bufferedOut), each connection publishing the change of its buffers'
+// lengths since it last did (Conn.accountIn, accountOut). Below half the
+// limit every connection reads up to its own bounds. From half the
+// limit on, a poller reads a connection only up to its share of that
+// half (half the limit over the number of connections, at least
+// minReadSize), counting what it already holds in and out: connections
+// holding more are paused until the sum falls below the low mark, those
+// holding less go on reading, so one hog cannot starve the rest. The
+// shares add up to the other half, so the sum stays within the limit
+// (give or take a read per connection, and minReadSize per connection
+// when there are more connections than the limit has such reads);
+// nothing is dropped, the peers' bytes wait in the kernel.
+//
+// A connection whose reader is blocked waiting for more input, or whose
+// handler returned leaving input unconsumed (it waits for more to be
+// called again), is never limited by the budget: it waits for bytes it
+// will consume, and pausing it could leave every connection waiting for
+// the others. The budget limits the others: a handler still running
+// (blocked in Flush behind a peer that does not read, say), a handler
+// that consumed all its input (then the limit is on how much one read
+// takes, so that a pass over many connections does not read a full
+// buffer for each), an accept-mode connection whose reader is elsewhere.
+// A connection paused by the budget whose handler returned meanwhile,
+// or that drained below its share, is resumed within sweepPeriod.
+type budget struct {
+	limit   int64
+	soft    int64 // from here on, connections read only up to their share
+	low     int64 // paused connections resume below this
+	pollers []*poller
+
+	mu      sync.Mutex
+	paused  []*Conn // paused by the budget; may hold resumed or closed ones
+	npaused atomic.Int32
+	sweep   *time.Timer // runs sweepPaused while paused is not empty
+}
+
+// sweepPeriod is how often the connections paused by the budget are
+// looked at for a handler that returned meanwhile.
+const sweepPeriod = 20 * time.Millisecond
+
+// budgeted reports whether the budget may limit c now (see budget).
+func (c *Conn) budgeted() bool {
+	if c.flags.Load()&fReaderWaiting != 0 {
+		return false
+	}
+	return c.owner.handler == nil || c.hstate.Load()&hRunning != 0 || c.in.Len() == 0
+}
+
+// held is what c has buffered, in and out.
+func (c *Conn) held() int64 { return int64(c.in.Len()) + int64(c.out.Len()) }
+
+func newBudget(limit int64, pollers []*poller) *budget {
+	soft := limit / 2
+	return &budget{limit: limit, soft: soft, low: soft - soft/8, pollers: pollers}
+}
+
+// pressed reports whether the buffered bytes reached the soft mark.
+func (b *budget) pressed() bool { return b.used() >= b.soft }
+
+// used returns the bytes buffered on the budget's pollers.
+func (b *budget) used() int64 {
+	var n int64
+	for _, p := range b.pollers {
+		n += p.ctr.bufferedIn.Load() + p.ctr.bufferedOut.Load()
+	}
+	return n
+}
+
+// share is what one connection may hold while the budget is exceeded.
+func (b *budget) share() int64 {
+	var conns int64
+	for _, p := range b.pollers {
+		conns += p.ctr.liveConns.Load()
+	}
+	return max(b.soft/max(conns, 1), minReadSize)
+}
+
+// add remembers c, just paused by the budget, for maybeResume.
+func (b *budget) add(c *Conn) {
+	b.mu.Lock()
+	b.paused = append(b.paused, c)
+	b.npaused.Store(int32(len(b.paused)))
+	b.armSweep()
+	b.mu.Unlock()
+}
+
+// armSweep starts the sweep timer unless it is running. b.mu is held.
+func (b *budget) armSweep() {
+	if b.sweep == nil {
+		b.sweep = time.AfterFunc(sweepPeriod, b.sweepPaused)
+	}
+}
+
+// sweepPaused resumes the connections paused by the budget whose handler
+// is no longer running; the others stay paused.
+func (b *budget) sweepPaused() {
+	b.mu.Lock()
+	b.sweep = nil
+	list := b.paused
+	b.paused = nil
+	b.mu.Unlock()
+	var keep, resume []*Conn
+	for _, c := range list {
+		f := c.flags.Load()
+		switch {
+		case f&fBudgetPaused == 0 || c.fdst.closed():
+			// resumed meanwhile, or gone
+		case c.budgeted() && c.held() >= b.share():
+			keep = append(keep, c)
+		default:
+			resume = append(resume, c)
+		}
+	}
+	b.mu.Lock()
+	b.paused = append(b.paused, keep...)
+	b.npaused.Store(int32(len(b.paused)))
+	if len(b.paused) > 0 {
+		b.armSweep()
+	}
+	b.mu.Unlock()
+	for _, c := range resume {
+		if c.incref() {
+			c.resumeInput()
+			c.decref()
+		}
+	}
+}
+
+// maybeResume restarts the connections the budget paused once the
+// buffered bytes fell below the low mark. The caller holds no emu: a
+// resume takes the resumed connection's.
+func (b *budget) maybeResume() {
+	if b.npaused.Load() == 0 || b.used() >= b.low {
+		return
+	}
+	b.mu.Lock()
+	list := b.paused
+	b.paused = nil
+	b.npaused.Store(0)
+	b.mu.Unlock()
+	for i, c := range list {
+		if c.incref() {
+			if c.flags.Load()&fBudgetPaused != 0 {
+				c.resumeInput()
+			}
+			c.decref()
+		}
+		list[i] = nil
+	}
+}
+
+// accountIn publishes the change of c's buffered input since the last
+// call and returns it. Concurrent calls may publish a stale length for a
+// moment, but the counters always equal the sum of what each connection
+// last published, and the next call corrects it.
+func (c *Conn) accountIn() int64 {
+	cur := int64(c.in.Len())
+	if cur == c.acctIn.Load() {
+		return 0
+	}
+	d := cur - c.acctIn.Swap(cur)
+	if d != 0 {
+		c.p.ctr.bufferedIn.Add(d)
+	}
+	return d
+}
+
+// accountOut is accountIn for the output.
+func (c *Conn) accountOut() int64 {
+	cur := int64(c.out.Len())
+	if cur == c.acctOut.Load() {
+		return 0
+	}
+	d := cur - c.acctOut.Swap(cur)
+	if d != 0 {
+		c.p.ctr.bufferedOut.Add(d)
+	}
+	return d
+}
+
+// drained runs after c's buffers shrank (d < 0): c, if the budget
+// paused it and it is now below its share, and the other connections the
+// budget paused, if the buffered bytes fell below the low mark, resume.
+func (c *Conn) drained(d int64) {
+	b := c.owner.budget
+	if d >= 0 || b == nil {
+		return
+	}
+	if c.flags.Load()&fBudgetPaused != 0 && c.held() < b.share() {
+		c.resumeInput()
+	}
+	b.maybeResume()
+}
+
+// dropBuffered takes a destroyed connection out of the counters.
+func (c *Conn) dropBuffered() {
+	if c.p == nil {
+		return
+	}
+	d := -c.acctIn.Swap(0)
+	c.p.ctr.bufferedIn.Add(d)
+	dOut := -c.acctOut.Swap(0)
+	c.p.ctr.bufferedOut.Add(dOut)
+	c.clearPaused()
+	c.drained(d + dOut)
+}
+
+// pause states, for the counters.
+const (
+	pauseNone = iota
+	pauseBound
+	pauseBudget
+)
+
+func pauseState(f uint32) int {
+	switch {
+	case f&fBudgetPaused != 0:
+		return pauseBudget
+	case f&fInPaused != 0:
+		return pauseBound
+	}
+	return pauseNone
+}
+
+// setPaused stops reading c, by the budget or by its bound.
+func (c *Conn) setPaused(byBudget bool) {
+	bits := uint32(fInPaused)
+	if byBudget {
+		bits |= fBudgetPaused
+	}
+	for {
+		old := c.flags.Load()
+		nf := old&^uint32(fBudgetPaused) | bits
+		if c.flags.CompareAndSwap(old, nf) {
+			c.p.ctr.movePause(pauseState(old), pauseState(nf))
+			return
+		}
+	}
+}
+
+// clearPaused clears both pause bits and reports whether c was paused.
+func (c *Conn) clearPaused() bool {
+	old := c.flags.And(^uint32(fInPaused | fBudgetPaused))
+	c.p.ctr.movePause(pauseState(old), pauseNone)
+	return old&fInPaused != 0
+}
+
+// movePause keeps the paused-connection gauges.
+func (c *pollerCounters) movePause(from, to int) {
+	if from == to {
+		return
+	}
+	switch from {
+	case pauseBound:
+		c.pausedBound.Add(-1)
+	case pauseBudget:
+		c.pausedBudget.Add(-1)
+	}
+	switch to {
+	case pauseBound:
+		c.pausedBound.Add(1)
+	case pauseBudget:
+		c.pausedBudget.Add(1)
+	}
+}
