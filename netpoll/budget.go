@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,29 +172,34 @@ func (b *budget) maybeResume() {
 // call and returns it. Concurrent calls may publish a stale length for a
 // moment, but the counters always equal the sum of what each connection
 // last published, and the next call corrects it.
-func (c *Conn) accountIn() int64 {
-	cur := int64(c.in.Len())
-	if cur == c.acctIn.Load() {
-		return 0
-	}
-	d := cur - c.acctIn.Swap(cur)
-	if d != 0 {
-		c.p.ctr.bufferedIn.Add(d)
-	}
-	return d
-}
+func (c *Conn) accountIn() int64 { return c.account(0, c.in.Len()) }
 
 // accountOut is accountIn for the output.
-func (c *Conn) accountOut() int64 {
-	cur := int64(c.out.Len())
-	if cur == c.acctOut.Load() {
-		return 0
+func (c *Conn) accountOut() int64 { return c.account(32, c.out.Len()) }
+
+// account publishes cur as the length kept at bit shift of c.acct (0:
+// input, 32: output) and adds the change to the poller's counter. The
+// lengths fit 32 bits: the bounds are at most 1 GiB (validate), and a
+// buffer holds at most its bound plus one read or one write batch.
+func (c *Conn) account(shift uint, cur int) int64 {
+	for {
+		old := c.acct.Load()
+		prev := uint32(old >> shift)
+		if prev == uint32(cur) {
+			return 0
+		}
+		nw := old&^(uint64(math.MaxUint32)<<shift) | uint64(uint32(cur))<<shift
+		if !c.acct.CompareAndSwap(old, nw) {
+			continue
+		}
+		d := int64(cur) - int64(prev)
+		if shift == 0 {
+			c.p.ctr.bufferedIn.Add(d)
+		} else {
+			c.p.ctr.bufferedOut.Add(d)
+		}
+		return d
 	}
-	d := cur - c.acctOut.Swap(cur)
-	if d != 0 {
-		c.p.ctr.bufferedOut.Add(d)
-	}
-	return d
 }
 
 // drained runs after c's buffers shrank (d < 0): c, if the budget
@@ -215,12 +221,9 @@ func (c *Conn) dropBuffered() {
 	if c.p == nil {
 		return
 	}
-	d := -c.acctIn.Swap(0)
-	c.p.ctr.bufferedIn.Add(d)
-	dOut := -c.acctOut.Swap(0)
-	c.p.ctr.bufferedOut.Add(dOut)
+	d := c.account(0, 0) + c.account(32, 0) // minus what was counted
 	c.clearPaused()
-	c.drained(d + dOut)
+	c.drained(d)
 }
 
 // pause states, for the counters.

@@ -45,9 +45,9 @@ type Conn struct {
 	ext          atomic.Pointer[connExt] // rarely set state, copy-on-write
 	lastActive   atomic.Int64            // unix ns of the last I/O
 
-	acctIn, acctOut atomic.Int64 // buffered lengths last counted (see accountIn)
+	acct atomic.Uint64 // buffered lengths last counted: input low 32 bits, output high (see account)
 
-	ctx   any
+	ctx   *any     // SetContext's value, boxed: a Conn that has none saves a word
 	laddr *addrBox // shared with the listener when it has a fixed address
 	raddr peerAddr
 
@@ -241,12 +241,23 @@ func (c *Conn) SetIdleTimeout(d time.Duration) error {
 }
 
 // Context returns the value set by SetContext.
-func (c *Conn) Context() any { return c.ctx }
+func (c *Conn) Context() any {
+	if c.ctx == nil {
+		return nil
+	}
+	return *c.ctx
+}
 
 // SetContext attaches per-connection state, typically in OnConnect.
 // It is not synchronized: set it before other goroutines read it (the
 // OnConnect hook runs before every handler of the connection).
-func (c *Conn) SetContext(v any) { c.ctx = v }
+func (c *Conn) SetContext(v any) {
+	if v == nil {
+		c.ctx = nil
+		return
+	}
+	c.ctx = &v
+}
 
 // IsActive reports whether the connection is open: not closed locally,
 // not broken, and not shut down by the peer with all input consumed.

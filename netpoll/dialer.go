@@ -214,7 +214,7 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 		return nil, os.NewSyscallError("connect", err)
 	}
 	c := newConn(fd, g.pick(nil), o, family == unix.AF_UNIX)
-	c.ctx = d.Context
+	c.SetContext(d.Context)
 	if inProgress {
 		c.flags.Or(fConnecting)
 	}

@@ -345,11 +345,17 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: negative MaxInput %d", ErrBadConfig, c.MaxInput)
 	case c.MaxOutput < 0:
 		return fmt.Errorf("%w: negative MaxOutput %d", ErrBadConfig, c.MaxOutput)
+	case c.MaxInput > maxBound || c.MaxOutput > maxBound:
+		return fmt.Errorf("%w: MaxInput %d or MaxOutput %d over 1 GiB", ErrBadConfig, c.MaxInput, c.MaxOutput)
 	case c.BufferBudget < 0:
 		return fmt.Errorf("%w: negative BufferBudget %d", ErrBadConfig, c.BufferBudget)
 	}
 	return nil
 }
+
+// maxBound is the largest MaxInput and MaxOutput: a connection's
+// buffered lengths are counted in 32 bits (see Conn.account).
+const maxBound = 1 << 30
 
 // checkBudget runs after normalize, for a Server: an explicit budget
 // must let one connection reach its bounds; a default one is raised to

@@ -174,7 +174,10 @@ func TestEndlessWriter(t *testing.T) {
 				sconns[c.RemoteAddr().String()] = c
 				mu.Unlock()
 				return r.Release()
-			}, withTrigger(trig), netpoll.WithMaxInput(maxInput))
+			}, withTrigger(trig), netpoll.WithMaxInput(maxInput),
+				// A budget that never binds: this test is about the
+				// per-connection bound (the budget has tests of its own).
+				netpoll.WithBufferBudget(4*conns*maxInput))
 			before := testutil.HeapInUse()
 			type client struct {
 				c    *net.TCPConn
