@@ -93,7 +93,7 @@ func (c *Conn) lingerEvent(ev uint32) {
 }
 
 // fill reads from the socket into the inbound buffer: once in level-
-// triggered mode, until the socket is drained (or EdgeBudget bytes)
+// triggered mode, until the socket is drained (or edgeBudget bytes)
 // otherwise, and never beyond the input bound nor, over the Server's
 // buffer budget, beyond the connection's share of it (see budget). At
 // either limit it pauses the connection: level-triggered and one-shot
@@ -163,7 +163,7 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		if trig == LevelTriggered || short && m < size {
 			return n, false, false, nil
 		}
-		if n >= EdgeBudget {
+		if n >= edgeBudget {
 			// One-shot re-arms level-style and is notified again; edge-
 			// triggered is not, so the poller queues it.
 			return n, trig == EdgeTriggered, false, nil

@@ -40,13 +40,12 @@
 // UPOLL fails NewServer (and Listen, and Dial with options) with an
 // *EnvError naming the key.
 //
-// The defaults suit a server whose handlers may block and whose process
-// does more than serve: handlers run to completion on the poller, which
-// hands its loop to a pool goroutine when one blocks (no goroutine
-// hand-off per message, no stalled poller); pollers parked in the
-// runtime (they hold no OS thread while idle and do not keep a P from
-// the rest of the process); level triggering. What each switch costs, measured, and how
-// the defaults were chosen is in docs/tuning.md of the repository.
+// The defaults suit handlers that may block in a process that does more
+// than serve: handlers run on the poller, which hands its loop to a pool
+// goroutine when one blocks; pollers park in the runtime (no OS thread
+// held while idle, no P kept from the program); level triggering;
+// buffers bounded per connection and per Server. What each switch costs
+// is in docs/tuning.md and docs/handoff.md of the repository.
 //
 // # Guarantees
 //
@@ -54,8 +53,8 @@
 // index and generation, and stale events are dropped. A descriptor is
 // closed only when no goroutine can be inside a syscall on it (see
 // fdState). EINTR is retried everywhere. Handlers of one connection never
-// overlap and see its input in order. Input and output per connection are
-// bounded (MaxInput, MaxOutput). Bytes the peer sent before shutting down
+// overlap and see its input in order. Input and output are bounded per
+// connection (MaxInput, MaxOutput) and per Server (BufferBudget). Bytes the peer sent before shutting down
 // are delivered before io.EOF. An idle connection holds its Conn and a
 // registry slot; buffer memory is taken from the pool when input arrives
 // and given back when it is drained.

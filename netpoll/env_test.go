@@ -355,11 +355,11 @@ func TestBadConfigRejected(t *testing.T) {
 func TestDefaultPollers(t *testing.T) {
 	t.Setenv(EnvVar, "")
 	procs := runtime.GOMAXPROCS(0)
-	if got, want := DefaultPollers(true), procs; got != want {
-		t.Errorf("DefaultPollers(true) = %d, want %d", got, want)
+	if got, want := DefaultHandlerPollers(), procs; got != want {
+		t.Errorf("DefaultHandlerPollers() = %d, want %d", got, want)
 	}
-	if got, want := DefaultPollers(false), max(1, procs/4); got != want {
-		t.Errorf("DefaultPollers(false) = %d, want %d", got, want)
+	if got, want := DefaultAcceptPollers(), max(1, procs/4); got != want {
+		t.Errorf("DefaultAcceptPollers() = %d, want %d", got, want)
 	}
 	count := func(h Handler, opts ...Option) int {
 		t.Helper()

@@ -74,15 +74,15 @@ func ExampleParseEnv() {
 // A Server with a handler starts one poller per P; one without (accept
 // mode, as the nethttp adapter uses) a quarter as many, at least one.
 // WithPollers or UPOLL=pollers=N decide when given.
-func ExampleDefaultPollers() {
+func ExampleDefaultAcceptPollers() {
 	s, err := netpoll.NewServer(nil) // accept mode
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer s.Close()
-	fmt.Println(s.Config().Pollers == netpoll.DefaultPollers(false))
-	fmt.Println(netpoll.DefaultPollers(false) >= 1, netpoll.DefaultPollers(false) <= netpoll.DefaultPollers(true))
+	fmt.Println(s.Config().Pollers == netpoll.DefaultAcceptPollers())
+	fmt.Println(netpoll.DefaultAcceptPollers() >= 1, netpoll.DefaultAcceptPollers() <= netpoll.DefaultHandlerPollers())
 	// Output:
 	// true
 	// true true

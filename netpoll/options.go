@@ -19,7 +19,7 @@ const (
 	// a connection over its input bound has EPOLLIN disarmed.
 	LevelTriggered Trigger = iota
 	// EdgeTriggered registers with EPOLLET: the poller reads until the
-	// socket is drained, at most EdgeBudget bytes per event; a
+	// socket is drained, at most 256 KiB per event; a
 	// connection that uses its budget is queued on the poller and read
 	// again after the other ready connections, since the kernel will not
 	// notify it again. Drained is EAGAIN, or for TCP a read shorter than
@@ -33,9 +33,9 @@ const (
 	OneShot
 )
 
-// EdgeBudget is the most bytes an edge-triggered connection reads per
+// edgeBudget is the most bytes an edge-triggered connection reads per
 // event before yielding to the other ready connections.
-const EdgeBudget = 256 << 10
+const edgeBudget = 256 << 10
 
 // WaitStrategy selects how a poller waits for events.
 type WaitStrategy int
@@ -86,7 +86,7 @@ const (
 	// the next connection of the batch when its handler returns: fewer
 	// goroutine hand-offs than a task per connection. A handler that
 	// blocks holds only its own task; runs of the batch still unclaimed
-	// after RescueDelay get a task each.
+	// after a millisecond get a task each.
 	DispatchPool
 	// DispatchInline runs handlers on the poller goroutine with no
 	// hand-off: a slow handler stalls every connection of its poller,
@@ -99,11 +99,11 @@ const (
 	DispatchEach
 )
 
-// RescueDelay is how long a handler run may wait unclaimed in a
+// rescueDelay is how long a handler run may wait unclaimed in a
 // DispatchPool batch whose tasks are all busy before it gets a pool
 // task of its own: the most a blocking handler delays the connections
 // that became ready with it.
-const RescueDelay = time.Millisecond
+const rescueDelay = time.Millisecond
 
 // Balance selects the poller a new connection is assigned to.
 type Balance int
@@ -163,7 +163,7 @@ func DefaultBufferBudget() int64 {
 // options. Every field is documented with its default so that
 // environment overrides and expvar publishing can be layered on top.
 type Config struct {
-	Pollers     int           // epoll instances; default DefaultPollers
+	Pollers     int           // epoll instances; default DefaultHandlerPollers or DefaultAcceptPollers
 	Trigger     Trigger       // default LevelTriggered
 	Wait        WaitStrategy  // default WaitRuntime (see DefaultConfig)
 	Spin        int           // WaitSpin empty polls before blocking; default DefaultSpin
@@ -195,12 +195,12 @@ type Config struct {
 
 // DefaultConfig returns the configuration used when no option is given,
 // for a Server with a handler; a Server without one starts
-// DefaultPollers(false) pollers and bounds its connections with
+// DefaultAcceptPollers() pollers and bounds its connections with
 // DefaultReadAhead and DefaultWriteBehind instead. BufferBudget is left
 // 0: NewServer sets DefaultBufferBudget.
 func DefaultConfig() Config {
 	return Config{
-		Pollers: DefaultPollers(true),
+		Pollers: DefaultHandlerPollers(),
 		// WaitRuntime, not WaitBlock: a poller parked in the runtime's
 		// netpoller holds no OS thread and keeps no P from the rest of
 		// the process while idle, and wakes on the P that then runs the
@@ -216,10 +216,10 @@ func DefaultConfig() Config {
 type config = Config
 
 // Option configures a Server, a Listener or a Dialer.
-type Option func(*config)
+type Option func(*Config)
 
 // WithPollers sets the number of pollers (epoll instances); n <= 0
-// means the default (DefaultPollers).
+// means the default (DefaultHandlerPollers or DefaultAcceptPollers).
 func WithPollers(n int) Option { return func(c *config) { c.Pollers = n } }
 
 // WithTrigger selects level-triggered, edge-triggered or one-shot.
@@ -283,7 +283,7 @@ func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
 // override and opts, then validates and normalizes the result.
 func buildConfig(opts []Option, handler bool) (config, error) {
 	cfg := DefaultConfig()
-	cfg.Pollers = 0 // DefaultPollers(handler) unless UPOLL or opts say
+	cfg.Pollers = 0 // defaultPollers(handler) unless UPOLL or opts say
 	// The buffer bounds too depend on the mode.
 	cfg.MaxInput, cfg.MaxOutput = 0, 0
 	env, err := envOptions()
@@ -302,26 +302,31 @@ func buildConfig(opts []Option, handler bool) (config, error) {
 		return cfg, err
 	}
 	if cfg.Pollers <= 0 {
-		cfg.Pollers = DefaultPollers(handler)
+		cfg.Pollers = defaultPollers(handler)
 	}
 	cfg.normalize(handler)
 	return cfg, nil
 }
 
-// DefaultPollers is how many pollers a Server starts unless UPOLL or an
-// option says otherwise: GOMAXPROCS for a Server with a handler, a
-// quarter of that (at least one) for a Server without one, whose pollers
-// only read and wake goroutines blocked in Read (the nethttp adapter,
-// dialed connections). There more pollers split the connections into
-// queues served independently, and the slowest sets the tail latency;
-// handler servers keep one poller per P, for their pollers also feed the
-// pool (docs/tuning.md has the measurements).
-func DefaultPollers(handler bool) int {
-	n := runtime.GOMAXPROCS(0)
-	if !handler {
-		n = max(1, n/4)
+// DefaultHandlerPollers is how many pollers a Server with a handler
+// starts unless UPOLL or an option says otherwise: one per P
+// (GOMAXPROCS), since its pollers run the handlers.
+func DefaultHandlerPollers() int { return runtime.GOMAXPROCS(0) }
+
+// DefaultAcceptPollers is how many pollers a Server without a handler
+// (the nethttp adapter, dialed connections) starts unless UPOLL or an
+// option says otherwise: a quarter of GOMAXPROCS, at least one. Its
+// pollers only read and wake goroutines blocked in Read; more of them
+// split the connections into queues served independently, and the
+// slowest sets the tail latency (docs/tuning.md has the measurements).
+func DefaultAcceptPollers() int { return max(1, runtime.GOMAXPROCS(0)/4) }
+
+// defaultPollers is DefaultHandlerPollers or DefaultAcceptPollers.
+func defaultPollers(handler bool) int {
+	if handler {
+		return DefaultHandlerPollers()
 	}
-	return n
+	return DefaultAcceptPollers()
 }
 
 // ErrBadConfig is wrapped by the error of a configuration that names an

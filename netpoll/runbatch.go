@@ -14,7 +14,7 @@ import "sync/atomic"
 // Claiming one run at a time means a handler that blocks holds up only
 // runs no task has claimed yet, and only while every task of the batch
 // is busy: the poller checks its outstanding batches on every pass and,
-// RescueDelay after a batch was started, gives each run still unclaimed
+// rescueDelay after a batch was started, gives each run still unclaimed
 // a task of its own (dispatch). Order per connection is unaffected: a
 // connection has at most one run scheduled at a time (hstate), whether
 // that run sits in a batch, in the backlog or in the pool.
@@ -92,13 +92,13 @@ func (p *poller) startBatch(b *runBatch, now int64) {
 	p.ctr.batches.Add(1)
 	p.ctr.batchedRuns.Add(uint64(len(b.conns)))
 	if !b.done() {
-		b.rescueAt = now + int64(RescueDelay)
+		b.rescueAt = now + int64(rescueDelay)
 		p.batches = append(p.batches, b)
 	}
 }
 
 // rescue forgets finished batches and gives every run that waited
-// unclaimed for RescueDelay a task of its own.
+// unclaimed for rescueDelay a task of its own.
 func (p *poller) rescue(now int64) {
 	kept := p.batches[:0]
 	for _, b := range p.batches {

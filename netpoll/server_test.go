@@ -331,7 +331,7 @@ func TestInputBound(t *testing.T) {
 			go cl.Write(src)
 			// Nobody reads: the poller buffers up to the bound, then
 			// stops reading, and the rest waits in the kernel.
-			upper := bound + maxReadSize + EdgeBudget
+			upper := bound + maxReadSize + edgeBudget
 			if !testutil.WaitFor(10*time.Second, func() bool { return c.in.Len() >= bound }) {
 				t.Fatalf("buffered %d bytes with bound %d: stopped reading before the bound", c.in.Len(), bound)
 			}

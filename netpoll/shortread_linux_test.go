@@ -23,7 +23,7 @@ import (
 // above the edge-triggered budget (requeued connections must read to
 // EAGAIN: their hang-up came with an earlier event).
 func TestShortReadThenEOF(t *testing.T) {
-	sizes := []int{1, 100, minReadSize + 1, 3*maxReadSize + 7, EdgeBudget + 5000}
+	sizes := []int{1, 100, minReadSize + 1, 3*maxReadSize + 7, edgeBudget + 5000}
 	for _, trig := range allTriggers {
 		t.Run(trig.String(), func(t *testing.T) {
 			_, addr, conns := startAccept(t, WithTrigger(trig))

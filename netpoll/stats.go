@@ -22,7 +22,7 @@ type PollerStats struct {
 	HandlerWaitNs    uint64 // total ns between a handler's submit and start
 	Batches          uint64 // DispatchPool batches of several runs handed to the pool
 	BatchedRuns      uint64 // handler runs handed to the pool in those batches
-	Rescues          uint64 // batched runs given a task of their own after RescueDelay
+	Rescues          uint64 // batched runs given a task of their own after waiting 1 ms unclaimed
 	Handoffs         uint64 // DispatchHandoff: duty passed on by a handler about to block, or by the watchdog
 	WatchdogHandoffs uint64 // those of Handoffs the watchdog made (a handler ran a tick or more)
 	LiveConns        int64  // connections open now

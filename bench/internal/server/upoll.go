@@ -14,7 +14,7 @@ func upollAvailable() error { return nil }
 // Server has none (it starts fewer pollers).
 func upollDefaults(handler bool) string {
 	c := netpoll.DefaultConfig()
-	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, c.Wait, c.Dispatch, netpoll.DefaultPollers(handler))
+	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, c.Wait, c.Dispatch, defaultPollers(handler))
 }
 
 // upollOptions maps a sweep point to netpoll options; empty fields keep
@@ -102,4 +102,12 @@ func upollEchoSlice(c *netpoll.Conn) error {
 		return err
 	}
 	return w.Flush()
+}
+
+// defaultPollers is the pollers a upoll Server starts by default.
+func defaultPollers(handler bool) int {
+	if handler {
+		return netpoll.DefaultHandlerPollers()
+	}
+	return netpoll.DefaultAcceptPollers()
 }
