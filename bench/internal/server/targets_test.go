@@ -12,7 +12,8 @@ import (
 // TestTargetsServeVerified starts every target in this process and drives
 // it briefly with the load generator: every echoed byte and HTTP body must
 // verify. Every target compiled into this build must be available here (none
-// depends on the kernel or on privileges yet): a target that says it is not
+// depends on the kernel or on privileges yet; floor-c needs a C compiler,
+// which .ci/run installs where there is none): a target that says it is not
 // fails, rather than being skipped, so that the test cannot pass by running
 // nothing.
 func TestTargetsServeVerified(t *testing.T) {
