@@ -128,31 +128,10 @@ func startNeighbourServer(b *testing.B, kind string) string {
 		_, addr := startServer(b, echoHandler)
 		return addr
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := startStdEcho() // BenchmarkEcho's std server
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	b.Cleanup(stop)
+	return addr
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // The stalled-uploads test runs the http.Server, on this adapter or on
@@ -78,94 +79,28 @@ func TestUploadChild(t *testing.T) {
 	}
 }
 
+// uploadChild is a running TestUploadChild.
 type uploadChild struct {
-	pid   int
-	addr  string
-	stdin io.WriteCloser
-	lines chan string
+	*testutil.Child
+	addr string
 }
 
 func startUploadChild(t *testing.T, role string) *uploadChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestUploadChild$")
-	cmd.Env = append(os.Environ(), uploadChildEnv+"="+role)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	u := &uploadChild{pid: cmd.Process.Pid, stdin: stdin, lines: make(chan string, 16)}
-	go func() {
-		defer close(u.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if l := sc.Text(); strings.HasPrefix(l, uploadAddr) || strings.HasPrefix(l, uploadStats) {
-				u.lines <- l
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Errorf("child %s did not exit; killed", role)
-		}
-	})
-	u.addr = strings.TrimPrefix(u.next(t), uploadAddr)
-	return u
+	c := testutil.StartChild(t, "^TestUploadChild$", uploadChildEnv+"="+role)
+	return &uploadChild{Child: c, addr: c.Expect(t, uploadAddr, 60*time.Second)}
 }
 
-func (u *uploadChild) next(t *testing.T) string {
-	t.Helper()
-	select {
-	case l, ok := <-u.lines:
-		if !ok {
-			t.Fatal("child exited")
-		}
-		return l
-	case <-time.After(60 * time.Second):
-		t.Fatal("child did not answer")
-	}
-	return ""
-}
-
+// stats asks the child for its counters ("k=v k=v ...").
 func (u *uploadChild) stats(t *testing.T) map[string]int64 {
 	t.Helper()
-	io.WriteString(u.stdin, "stats\n")
+	u.Send(t, "stats")
 	m := map[string]int64{}
-	for _, f := range strings.Fields(strings.TrimPrefix(u.next(t), uploadStats)) {
+	for _, f := range strings.Fields(u.Expect(t, uploadStats, 60*time.Second)) {
 		k, v, _ := strings.Cut(f, "=")
 		m[k], _ = strconv.ParseInt(v, 10, 64)
 	}
 	return m
-}
-
-func (u *uploadChild) rss(t *testing.T) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", u.pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for l := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
 }
 
 // stalledUploads posts n bodies of size bytes to the child, whose
@@ -174,7 +109,7 @@ func (u *uploadChild) rss(t *testing.T) int64 {
 // CRC.
 func stalledUploads(t *testing.T, role string, n, size int) int64 {
 	u := startUploadChild(t, role)
-	rss0 := u.rss(t)
+	rss0 := u.RSS(t)
 	body := make([]byte, size)
 	for i := range body {
 		body[i] = byte(i*31 + i>>9)
@@ -218,9 +153,9 @@ func stalledUploads(t *testing.T, role string, n, size int) int64 {
 		t.Fatalf("%s: only %d of %d handlers started", role, st["waiting"], n)
 	}
 	time.Sleep(500 * time.Millisecond) // the clients push what the kernel takes
-	growth := u.rss(t) - rss0
+	growth := u.RSS(t) - rss0
 	t.Logf("%s: %d stalled uploads of %d KiB: RSS %d MiB %+d MiB; %v", role, n, size>>10, rss0>>20, growth>>20, st)
-	io.WriteString(u.stdin, "go\n")
+	u.Send(t, "go")
 	wg.Wait()
 	close(errs)
 	for err := range errs {

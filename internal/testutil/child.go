@@ -126,3 +126,13 @@ func (c *Child) CPU(t testing.TB) time.Duration {
 	}
 	return d
 }
+
+// RSS returns the child's resident set in bytes.
+func (c *Child) RSS(t testing.TB) int64 {
+	t.Helper()
+	n, err := ProcRSS(c.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -42,3 +42,23 @@ func ProcCPU(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / ticksPerSecond, nil
 }
+
+// ProcRSS returns the resident set of process pid in bytes, from VmRSS
+// in /proc/PID/status.
+func ProcRSS(pid int) (int64, error) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", path, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no VmRSS", path)
+}

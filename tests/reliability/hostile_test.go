@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -125,100 +124,31 @@ func stdEcho(c net.Conn) {
 
 // hostileChild is a running TestHostileChild.
 type hostileChild struct {
-	pid   int
-	addr  string
-	stdin io.WriteCloser
-	lines chan string
+	*testutil.Child
+	addr string
 }
 
 func startHostileChild(t *testing.T, role string, env ...string) *hostileChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHostileChild$")
-	cmd.Env = append(append(os.Environ(), hostileChildEnv+"="+role), env...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &hostileChild{pid: cmd.Process.Pid, stdin: stdin, lines: make(chan string, 16)}
-	go func() {
-		defer close(h.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if l := sc.Text(); strings.HasPrefix(l, hostileAddr) || strings.HasPrefix(l, hostileStats) {
-				h.lines <- l
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("child %s: %v", role, err)
-			}
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Errorf("child %s did not exit; killed", role)
-		}
-	})
-	l := h.next(t, 60*time.Second)
-	h.addr = strings.TrimPrefix(l, hostileAddr)
-	return h
+	c := testutil.StartChild(t, "^TestHostileChild$", append([]string{hostileChildEnv + "=" + role}, env...)...)
+	return &hostileChild{Child: c, addr: c.Expect(t, hostileAddr, 60*time.Second)}
 }
 
-func (h *hostileChild) next(t *testing.T, d time.Duration) string {
-	t.Helper()
-	select {
-	case l, ok := <-h.lines:
-		if !ok {
-			t.Fatal("child exited")
-		}
-		return l
-	case <-time.After(d):
-		t.Fatal("child did not answer")
-	}
-	return ""
-}
-
+// stats asks the child for its counters.
 func (h *hostileChild) stats(t *testing.T) map[string]int64 {
 	t.Helper()
-	if _, err := io.WriteString(h.stdin, "stats\n"); err != nil {
-		t.Fatal(err)
-	}
+	h.Send(t, "stats")
+	return parseChildStats(h.Expect(t, hostileStats, 30*time.Second))
+}
+
+// parseChildStats parses the child's "k=v k=v ..." counters.
+func parseChildStats(line string) map[string]int64 {
 	m := map[string]int64{}
-	for _, f := range strings.Fields(strings.TrimPrefix(h.next(t, 30*time.Second), hostileStats)) {
+	for _, f := range strings.Fields(line) {
 		k, v, _ := strings.Cut(f, "=")
 		m[k], _ = strconv.ParseInt(v, 10, 64)
 	}
 	return m
-}
-
-// rss returns the child's resident set in bytes.
-func (h *hostileChild) rss(t *testing.T) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", h.pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for l := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
 }
 
 // hostilePeers opens n sockets that send and never read. Their receive
@@ -355,12 +285,12 @@ func hostileRun(t *testing.T, role string, n int, env ...string) hostileResult {
 	var r hostileResult
 	r.p99base = pingPong(t, h.addr, 100, 20) // warms the server up too
 	base := h.stats(t)
-	rss0 := h.rss(t)
+	rss0 := h.RSS(t)
 	fds := hostilePeers(t, h.addr, n)
 	defer closeAll(fds)
 	r.sent = push(fds, 1<<20, 20*time.Second)
 	time.Sleep(200 * time.Millisecond)
-	r.growth = h.rss(t) - rss0
+	r.growth = h.RSS(t) - rss0
 	r.p99 = pingPong(t, h.addr, 100, 20)
 	during := h.stats(t)
 	t.Logf("%s: %d peers sent %d MiB; RSS %d -> %+d MiB; ping-pong p99 %v (%v without them); stats %v",
