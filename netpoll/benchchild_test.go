@@ -154,7 +154,7 @@ func printWindowStats(a, b Stats) {
 	fmt.Fprintf(os.Stderr, "upoll window: %.0f handler runs; per run: %.3f epoll_waits, %.3f parks, "+
 		"%.3f wake-ups, %.3f events, %.3f readv (%.3f EAGAIN), %.3f writev; mean queue wait %.1f µs; "+
 		"%.1f runs per pool batch, %.4f rescued\n",
-		runs, d(a.EpollWaits, b.EpollWaits)/runs, d(a.Parks, b.Parks)/runs,
+		runs, d(a.Waits, b.Waits)/runs, d(a.Parks, b.Parks)/runs,
 		d(a.Wakeups, b.Wakeups)/runs, d(a.Events, b.Events)/runs,
 		d(a.ReadCalls, b.ReadCalls)/runs, d(a.ReadEAGAIN, b.ReadEAGAIN)/runs,
 		d(a.WriteCalls, b.WriteCalls)/runs, d(a.HandlerWaitNs, b.HandlerWaitNs)/runs/1e3,

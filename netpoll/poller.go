@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // maxEvents is the size of one epoll_wait batch.
@@ -19,7 +17,7 @@ const maxEvents = 256
 // pending output, accepts, and dispatches handlers.
 type poller struct {
 	id  int
-	ep  *epoll
+	ep  *pollset
 	cfg *config
 	reg registry
 	ctr pollerCounters
@@ -45,7 +43,7 @@ type poller struct {
 	done    chan struct{}
 
 	// Owned by the poller goroutine.
-	events    []unix.EpollEvent
+	events    []event
 	requeue   []*Conn // edge-triggered conns that used their budget
 	batch     []*Conn
 	inPass    bool        // a pass is running: handler runs go to ready
@@ -79,7 +77,7 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 		cfg:      cfg,
 		busy:     busyReaders,
 		done:     make(chan struct{}),
-		events:   make([]unix.EpollEvent, maxEvents),
+		events:   make([]event, maxEvents),
 		// One task per P can keep every core busy with a batch.
 		claimants: runtime.GOMAXPROCS(0),
 	}
@@ -88,7 +86,7 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 	}
 	p.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
 	p.maxBlocked = int32(runtime.GOMAXPROCS(0) - 1)
-	ep, err := newEpoll(cfg.Wait == WaitRuntime || cfg.Wait == WaitAdaptive, &p.ctr.epollWaits)
+	ep, err := newPollset(cfg.Wait == WaitRuntime || cfg.Wait == WaitAdaptive, &p.ctr.waits)
 	if err != nil {
 		return nil, err
 	}
@@ -374,9 +372,9 @@ func (p *poller) mayBlock() bool {
 }
 
 // handle routes one event.
-func (p *poller) handle(ev *unix.EpollEvent) {
+func (p *poller) handle(ev *event) {
 	switch {
-	case ev.Fd == tagWake:
+	case ev.slot == tagWake:
 		p.ctr.wakeups.Add(1)
 		// Read the eventfd before clearing wakeFlag, never after: a
 		// waker that set the flag and wrote in between would have its
@@ -389,17 +387,17 @@ func (p *poller) handle(ev *unix.EpollEvent) {
 		p.ep.drainWake()
 		p.wakeFlag.Store(0)
 		p.drainQueue()
-	case ev.Fd <= tagListener:
-		if a := p.listener(int(tagListener - ev.Fd)); a != nil {
+	case ev.slot <= tagListener:
+		if a := p.listener(int(tagListener - ev.slot)); a != nil {
 			a.onReady()
 		}
 	default:
-		c := p.reg.lookup(ev.Fd, ev.Pad)
+		c := p.reg.lookup(ev.slot, ev.gen)
 		if c == nil {
 			p.ctr.staleEvents.Add(1)
 			return
 		}
-		if c.onEvent(ev.Events) {
+		if c.onEvent(ev.ready) {
 			p.requeue = append(p.requeue, c)
 		}
 	}

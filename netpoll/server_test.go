@@ -46,7 +46,7 @@ func TestWaitStrategiesAndDispatch(t *testing.T) {
 					s, addr := startServer(t, echoHandler, WithWait(w), WithDispatch(d),
 						WithBalance(b), WithPollers(2), WithTrigger(EdgeTriggered))
 					runEchoClients(t, addr, 20, 5, 64<<10)
-					if st := s.Stats(); st.Events == 0 || st.EpollWaits == 0 {
+					if st := s.Stats(); st.Events == 0 || st.Waits == 0 {
 						t.Fatalf("no events counted: %+v", st.PollerStats)
 					}
 				})

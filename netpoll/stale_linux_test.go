@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/upoll/upoll/internal/testutil"
-	"golang.org/x/sys/unix"
 )
 
 // TestStaleEvent feeds an event whose generation no longer matches: the
@@ -39,7 +38,7 @@ func TestStaleEvent(t *testing.T) {
 	q := &poller{}
 	idx, g, _ := q.reg.add(c2)
 	q.reg.remove(idx)
-	ev := unix.EpollEvent{Events: evIn, Fd: idx, Pad: g}
+	ev := event{slot: idx, gen: g, ready: evIn}
 	q.handle(&ev)
 	if q.ctr.staleEvents.Load() != 1 || len(q.requeue) != 0 {
 		t.Fatalf("stale event not dropped (stale=%d)", q.ctr.staleEvents.Load())

@@ -6,16 +6,16 @@ import "sync/atomic"
 // poller started, except LiveConns, MaxEventsPerWait and the Buffered
 // and Paused gauges.
 type PollerStats struct {
-	EpollWaits       uint64 // epoll_wait calls (including spins and drains)
+	Waits            uint64 // wait system calls (epoll_wait), empty polls included
 	Parks            uint64 // waits that blocked (or parked in the runtime)
-	Wakeups          uint64 // eventfd wake-ups received
-	Events           uint64 // events returned by epoll_wait
-	MaxEventsPerWait uint64 // most events one epoll_wait returned
+	Wakeups          uint64 // wake-ups received (the pollset's wake channel)
+	Events           uint64 // events returned by waits
+	MaxEventsPerWait uint64 // most events one wait returned
 	StaleEvents      uint64 // events dropped for a generation mismatch
 	BytesIn          uint64 // bytes read from sockets
 	BytesOut         uint64 // bytes written to sockets
-	ReadCalls        uint64 // readv syscalls
-	WriteCalls       uint64 // writev syscalls
+	ReadCalls        uint64 // read system calls
+	WriteCalls       uint64 // write system calls
 	ReadEAGAIN       uint64 // reads that found nothing (EAGAIN)
 	WriteEAGAIN      uint64 // writes the kernel refused (EAGAIN)
 	HandlerRuns      uint64 // handler invocations
@@ -34,12 +34,12 @@ type PollerStats struct {
 	PausedByBudget   int64  // connections not read now: the Server's buffer budget
 }
 
-// EventsPerWait is the mean number of events per epoll_wait call.
+// EventsPerWait is the mean number of events per wait call.
 func (s PollerStats) EventsPerWait() float64 {
-	if s.EpollWaits == 0 {
+	if s.Waits == 0 {
 		return 0
 	}
-	return float64(s.Events) / float64(s.EpollWaits)
+	return float64(s.Events) / float64(s.Waits)
 }
 
 // HandlerWaitMeanNs is the mean handler queue wait in nanoseconds.
@@ -51,7 +51,7 @@ func (s PollerStats) HandlerWaitMeanNs() float64 {
 }
 
 func (s *PollerStats) add(o PollerStats) {
-	s.EpollWaits += o.EpollWaits
+	s.Waits += o.Waits
 	s.Parks += o.Parks
 	s.Wakeups += o.Wakeups
 	s.Events += o.Events
@@ -98,7 +98,7 @@ type cacheLine [64]byte
 // their queue wait).
 type pollerCounters struct {
 	_                cacheLine
-	epollWaits       atomic.Uint64
+	waits            atomic.Uint64
 	parks            atomic.Uint64
 	wakeups          atomic.Uint64
 	events           atomic.Uint64
@@ -132,7 +132,7 @@ type pollerCounters struct {
 
 func (c *pollerCounters) snapshot() PollerStats {
 	return PollerStats{
-		EpollWaits:       c.epollWaits.Load(),
+		Waits:            c.waits.Load(),
 		Parks:            c.parks.Load(),
 		Wakeups:          c.wakeups.Load(),
 		Events:           c.events.Load(),

@@ -196,7 +196,7 @@ func printStats(w io.Writer, st netpoll.Stats) {
 		st.TotalConns, st.BytesIn, st.BytesOut, st.ReadCalls, st.WriteCalls,
 		st.HandlerRuns, st.HandlerWaitMeanNs()/1e3)
 	fmt.Fprintf(w, "echo: %d epoll_waits (%d parked, %.2f events/wait, max %d), %d wake-ups, %d stale events\n",
-		st.EpollWaits, st.Parks, st.EventsPerWait(), st.MaxEventsPerWait, st.Wakeups, st.StaleEvents)
+		st.Waits, st.Parks, st.EventsPerWait(), st.MaxEventsPerWait, st.Wakeups, st.StaleEvents)
 	for i, p := range st.PerPoller {
 		fmt.Fprintf(w, "echo: poller %d: %d conns, %d events, %.2f events/wait, %d B in, %d B out\n",
 			i, p.TotalConns, p.Events, p.EventsPerWait(), p.BytesIn, p.BytesOut)

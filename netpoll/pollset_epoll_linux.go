@@ -13,31 +13,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Event bits, named after epoll's so the rest of the package never
-// imports unix for them.
-const (
-	evIn    = unix.EPOLLIN
-	evOut   = unix.EPOLLOUT
-	evRDHup = unix.EPOLLRDHUP
-	evHup   = unix.EPOLLHUP
-	evErr   = unix.EPOLLERR
-	evPri   = unix.EPOLLPRI
-	evET    = unix.EPOLLET
-	evOne   = unix.EPOLLONESHOT
-)
+// The neutral event bits (backend.go) are epoll's own numbers: interest
+// and events pass through unchanged.
+var _ = [1]struct{}{}[evIn^unix.EPOLLIN|evOut^unix.EPOLLOUT|evRDHup^unix.EPOLLRDHUP|
+	evHup^unix.EPOLLHUP|evErr^unix.EPOLLERR|evPri^unix.EPOLLPRI|evOne^unix.EPOLLONESHOT|
+	(evET^unix.EPOLLET)&0xffffffff]
 
-// Tags for epoll_event.data.fd values that are not connection slots.
-// Connection events carry the registry slot index (>= 0) in Fd and its
-// generation in Pad; never a Go pointer, never the socket's fd number.
-const (
-	tagWake     = -1 // the poller's eventfd
-	tagListener = -2 // listener i is tagged tagListener - i
-)
-
-// epoll is one epoll instance and the eventfd that wakes it. It is the
-// seam between the poller loop and the kernel: the loop speaks in
-// "add", "modify", "wait", "wake" and knows nothing of epoll_ctl.
-type epoll struct {
+// pollset is the Linux backend (see backend.go): one epoll instance and
+// the eventfd that wakes it. Slot and generation travel in the event's
+// data (Fd and Pad); never a Go pointer, never the socket's fd number.
+type pollset struct {
 	fd  int // epoll fd
 	efd int // eventfd (EFD_NONBLOCK): a write wakes the waiter
 
@@ -50,8 +35,12 @@ type epoll struct {
 	deadline time.Time // last deadline set on file
 
 	// calls counts epoll_wait syscalls, the empty polls of the wait
-	// strategies included (the poller's EpollWaits counter).
+	// strategies included (the poller's Waits counter).
 	calls *atomic.Uint64
+
+	// raw receives what epoll_wait returns; wait translates it into
+	// the poller's events. Owned by the waiting goroutine.
+	raw []unix.EpollEvent
 
 	// mu makes closing the epoll fd exclusive with epoll_ctl from other
 	// goroutines, so an fd number reused after close is never touched.
@@ -59,9 +48,9 @@ type epoll struct {
 	closed bool
 }
 
-// newEpoll makes an epoll instance with its wake-up eventfd; calls
+// newPollset makes an epoll instance with its wake-up eventfd; calls
 // counts its epoll_wait syscalls.
-func newEpoll(runtimeWait bool, calls *atomic.Uint64) (*epoll, error) {
+func newPollset(runtimeWait bool, calls *atomic.Uint64) (*pollset, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -71,7 +60,7 @@ func newEpoll(runtimeWait bool, calls *atomic.Uint64) (*epoll, error) {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	ep := &epoll{fd: fd, efd: efd, calls: calls}
+	ep := &pollset{fd: fd, efd: efd, calls: calls, raw: make([]unix.EpollEvent, maxEvents)}
 	ev := unix.EpollEvent{Events: evIn, Fd: tagWake}
 	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		unix.Close(efd)
@@ -100,7 +89,7 @@ func newEpoll(runtimeWait bool, calls *atomic.Uint64) (*epoll, error) {
 
 // ctl runs epoll_ctl for a registered socket. data carries a slot
 // index and generation.
-func (ep *epoll) ctl(op, fd int, events uint32, slot, gen int32) error {
+func (ep *pollset) ctl(op, fd int, events uint32, slot, gen int32) error {
 	ev := unix.EpollEvent{Events: events, Fd: slot, Pad: gen}
 	ep.mu.RLock()
 	defer ep.mu.RUnlock()
@@ -119,15 +108,15 @@ func (ep *epoll) ctl(op, fd int, events uint32, slot, gen int32) error {
 	}
 }
 
-func (ep *epoll) add(fd int, events uint32, slot, gen int32) error {
+func (ep *pollset) add(fd int, events uint32, slot, gen int32) error {
 	return ep.ctl(unix.EPOLL_CTL_ADD, fd, events, slot, gen)
 }
 
-func (ep *epoll) mod(fd int, events uint32, slot, gen int32) error {
+func (ep *pollset) mod(fd int, events uint32, slot, gen int32) error {
 	return ep.ctl(unix.EPOLL_CTL_MOD, fd, events, slot, gen)
 }
 
-func (ep *epoll) del(fd int) error {
+func (ep *pollset) del(fd int) error {
 	return ep.ctl(unix.EPOLL_CTL_DEL, fd, 0, 0, 0)
 }
 
@@ -138,28 +127,36 @@ func (ep *epoll) del(fd int) error {
 // A poll (msec 0) goes through RawSyscall, as readv and writev do (see
 // sys_linux.go): it never blocks, so the runtime's syscall bookkeeping
 // would buy nothing.
-func (ep *epoll) wait(events []unix.EpollEvent, msec int) (int, error) {
+func (ep *pollset) wait(events []event, msec int) (int, error) {
+	raw := ep.raw[:min(len(events), len(ep.raw))]
+	var n int
+	var err error
 	if msec == 0 {
-		return ep.poll(events)
-	}
-	for {
-		n, err := unix.EpollWait(ep.fd, events, msec)
-		ep.calls.Add(1)
-		if err == unix.EINTR {
-			continue
+		n, err = ep.poll(raw)
+	} else {
+		for {
+			n, err = unix.EpollWait(ep.fd, raw, msec)
+			ep.calls.Add(1)
+			if err != unix.EINTR {
+				break
+			}
 		}
 		if err != nil {
 			return 0, os.NewSyscallError("epoll_wait", err)
 		}
-		return n, nil
 	}
+	for i := range n {
+		r := &raw[i]
+		events[i] = event{slot: r.Fd, gen: r.Pad, ready: r.Events}
+	}
+	return n, err
 }
 
 // poll is epoll_wait with a zero timeout.
-func (ep *epoll) poll(events []unix.EpollEvent) (int, error) {
+func (ep *pollset) poll(raw []unix.EpollEvent) (int, error) {
 	for {
 		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep.fd),
-			uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+			uintptr(unsafe.Pointer(&raw[0])), uintptr(len(raw)), 0, 0, 0)
 		ep.calls.Add(1)
 		switch e {
 		case 0:
@@ -181,7 +178,7 @@ func (ep *epoll) poll(events []unix.EpollEvent) (int, error) {
 // events out is re-queued too) raise no new edge in the runtime's epoll,
 // so a poller that parked without draining could wait for good.
 // docs/tuning.md records the narrower skips that were tried and stalled.
-func (ep *epoll) waitRuntime(events []unix.EpollEvent, deadline time.Time) (n int, parked bool, err error) {
+func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parked bool, err error) {
 	if !deadline.Equal(ep.deadline) {
 		if err := ep.file.SetReadDeadline(deadline); err != nil {
 			return 0, false, err
@@ -210,7 +207,7 @@ func (ep *epoll) waitRuntime(events []unix.EpollEvent, deadline time.Time) (n in
 }
 
 // wake makes a blocked wait return. It is safe from any goroutine.
-func (ep *epoll) wake() {
+func (ep *pollset) wake() {
 	ep.mu.RLock()
 	defer ep.mu.RUnlock()
 	if ep.closed {
@@ -228,7 +225,7 @@ func (ep *epoll) wake() {
 }
 
 // drainWake resets the eventfd counter after a wake-up was seen.
-func (ep *epoll) drainWake() {
+func (ep *pollset) drainWake() {
 	var b [8]byte
 	for {
 		if _, err := unix.Read(ep.efd, b[:]); err != unix.EINTR {
@@ -239,7 +236,7 @@ func (ep *epoll) drainWake() {
 
 // close releases both descriptors. Later ctl calls fail with
 // ErrPollerClosed instead of touching a reused fd number.
-func (ep *epoll) close() error {
+func (ep *pollset) close() error {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	if ep.closed {
