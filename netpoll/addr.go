@@ -1,11 +1,6 @@
 package netpoll
 
-import (
-	"net"
-	"net/netip"
-
-	"golang.org/x/sys/unix"
-)
+import "net"
 
 // peerAddr is a connection's remote address in one word instead of a
 // *net.TCPAddr (about 80 bytes with its IP slice): the kind, the port and
@@ -31,14 +26,14 @@ func (a peerAddr) port() int   { return int(uint16(a >> 32)) }
 
 // setPeer records sa as c's remote address. It runs before c is
 // published to other goroutines.
-func (c *Conn) setPeer(sa unix.Sockaddr) {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		c.raddr = packPeer(addrIPv4, sa.Port, sa.Addr)
-	case *unix.SockaddrInet6:
-		c.raddr = packPeer(addrIPv6, sa.Port, [4]byte{})
-		c.updateExt(func(e *connExt) { e.ip6 = sa.Addr })
-	case *unix.SockaddrUnix:
+func (c *Conn) setPeer(sa sockaddr) {
+	switch sa.family() {
+	case afInet4:
+		c.raddr = packPeer(addrIPv4, int(sa.ap.Port()), sa.ap.Addr().As4())
+	case afInet6:
+		c.raddr = packPeer(addrIPv6, int(sa.ap.Port()), [4]byte{})
+		c.updateExt(func(e *connExt) { e.ip6 = sa.ap.Addr().As16() })
+	case afUnix:
 		c.raddr = packPeer(addrUnix, 0, [4]byte{})
 	}
 }
@@ -57,38 +52,6 @@ func (c *Conn) peerNetAddr() net.Addr {
 		return &net.TCPAddr{IP: ip, Port: a.port()}
 	}
 	return nil
-}
-
-// sockaddrToAddr converts a kernel address for network kind "tcp" or
-// "unix".
-func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IPv4(sa.Addr[0], sa.Addr[1], sa.Addr[2], sa.Addr[3]), Port: sa.Port}
-	case *unix.SockaddrInet6:
-		ip := make(net.IP, 16)
-		copy(ip, sa.Addr[:])
-		a := &net.TCPAddr{IP: ip, Port: sa.Port}
-		if sa.ZoneId != 0 {
-			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-				a.Zone = ifi.Name
-			}
-		}
-		return a
-	case *unix.SockaddrUnix:
-		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
-	}
-	return nil
-}
-
-// tcpSockaddr converts a TCP address and IPv6 zone index to a kernel
-// address and its family; an IPv4-mapped address becomes IPv4.
-func tcpSockaddr(ap netip.AddrPort, zone uint32) (unix.Sockaddr, int) {
-	ip := ap.Addr()
-	if ip.Is4() || ip.Is4In6() {
-		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.Unmap().As4()}, unix.AF_INET
-	}
-	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16(), ZoneId: zone}, unix.AF_INET6
 }
 
 // isUnspecifiedAddr reports whether a listener's address is a wildcard,

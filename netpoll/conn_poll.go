@@ -1,11 +1,6 @@
 package netpoll
 
-import (
-	"errors"
-	"os"
-
-	"golang.org/x/sys/unix"
-)
+import "os"
 
 // Adaptive readv size: starts small so idle-ish connections take small
 // pool buffers, doubles while reads fill the booking.
@@ -142,7 +137,7 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		c.in.BookAck(m)
 		clear(p.vecs[:len(vecs)])
 		switch {
-		case rerr == unix.EAGAIN:
+		case rerr == errAgain:
 			p.ctr.readEAGAIN.Add(1)
 			return n, false, false, nil
 		case rerr != nil:
@@ -260,7 +255,7 @@ func (c *Conn) writeOut() (int, error) {
 			total += m
 			c.p.ctr.bytesOut.Add(uint64(m))
 		}
-		if err == unix.EAGAIN {
+		if err == errAgain {
 			c.p.ctr.writeEAGAIN.Add(1)
 			break
 		}
@@ -342,19 +337,12 @@ func (c *Conn) broke(err error) {
 }
 
 func (c *Conn) setBroken(err error) {
-	var errno unix.Errno
-	if !errors.As(err, &errno) {
-		errno = unix.EIO
-	}
-	c.cerr.CompareAndSwap(0, int32(errno))
+	c.cerr.CompareAndSwap(0, errnoOf(err))
 	c.flags.Or(fBroken)
 }
 
 func (c *Conn) brokenErr() error {
-	if e := c.cerr.Load(); e != 0 {
-		return os.NewSyscallError("read", unix.Errno(e))
-	}
-	return os.NewSyscallError("read", unix.EIO)
+	return os.NewSyscallError("read", errnoErr(c.cerr.Load()))
 }
 
 // onInput wakes a blocked reader and schedules the handler.

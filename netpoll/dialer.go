@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Dialer opens outbound connections served by a poller. The zero value
@@ -125,7 +123,7 @@ func (d *Dialer) group() (*Server, *owner, error) {
 func (d *Dialer) connect(ctx context.Context, g *Server, o *owner, network, addr string) (*Conn, error) {
 	switch network {
 	case "unix":
-		c, err := d.dial(ctx, g, o, unix.AF_UNIX, &unix.SockaddrUnix{Name: addr})
+		c, err := d.dial(ctx, g, o, unixSockaddr(addr))
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Addr: &net.UnixAddr{Name: addr, Net: "unix"}, Err: err}
 		}
@@ -140,18 +138,18 @@ func (d *Dialer) connect(ctx context.Context, g *Server, o *owner, network, addr
 	}
 	var first error
 	for _, ap := range aps {
-		sa, family := tcpSockaddr(ap, 0)
-		c, err := d.dial(ctx, g, o, family, sa)
+		sa := tcpSockaddr(ap, 0)
+		c, err := d.dial(ctx, g, o, sa)
 		// A connect to a free local port in the ephemeral range can
 		// connect the socket to itself (simultaneous open); Go's net
 		// retries that too.
 		for i := 0; err == nil && i < 2 && c.selfConnected(); i++ {
 			c.Close()
-			c, err = d.dial(ctx, g, o, family, sa)
+			c, err = d.dial(ctx, g, o, sa)
 		}
 		if err == nil && c.selfConnected() {
 			c.Close()
-			err = unix.ECONNREFUSED
+			err = errConnRefused
 		}
 		if err == nil {
 			return c, nil
@@ -194,15 +192,16 @@ func resolveTCP(ctx context.Context, network, addr string) ([]netip.AddrPort, er
 }
 
 // dial connects one socket and returns it registered on a poller.
-func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa unix.Sockaddr) (*Conn, error) {
+func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, sa sockaddr) (*Conn, error) {
+	family := sa.family()
 	if err := ctx.Err(); err != nil {
 		return nil, mapCtxErr(err)
 	}
-	fd, err := sysSocket(family, unix.SOCK_STREAM)
+	fd, err := sysSocket(family)
 	if err != nil {
 		return nil, err
 	}
-	if family != unix.AF_UNIX {
+	if family != afUnix {
 		if err := setTCPOptions(fd, d.KeepAlive); err != nil {
 			sysClose(fd)
 			return nil, err
@@ -213,7 +212,7 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 		sysClose(fd)
 		return nil, os.NewSyscallError("connect", err)
 	}
-	c := newConn(fd, g.pick(nil), o, family == unix.AF_UNIX)
+	c := newConn(fd, g.pick(nil), o, family == afUnix)
 	c.SetContext(d.Context)
 	if inProgress {
 		c.flags.Or(fConnecting)
@@ -251,7 +250,7 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, family int, sa u
 			c.p.kick(c)
 		}
 	}
-	if family == unix.AF_UNIX {
+	if family == afUnix {
 		c.raddr = packPeer(addrUnix, 0, [4]byte{})
 		c.laddr = &addrBox{&net.UnixAddr{Name: "", Net: "unix"}}
 	} else {
@@ -277,20 +276,12 @@ type dialedAddr struct {
 var lastLocalIP atomic.Pointer[net.IP]
 
 // localAddrBox returns the boxed local address of a dialed socket.
-func localAddrBox(sa unix.Sockaddr) *addrBox {
-	var ip net.IP
-	var port int
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		ip, port = net.IP(sa.Addr[:]), sa.Port
-	case *unix.SockaddrInet6:
-		if sa.ZoneId != 0 {
-			return &addrBox{sockaddrToAddr(sa)}
-		}
-		ip, port = net.IP(sa.Addr[:]), sa.Port
-	default:
+func localAddrBox(sa sockaddr) *addrBox {
+	if sa.unix || sa.zone != 0 {
 		return &addrBox{sockaddrToAddr(sa)}
 	}
+	ip := net.IP(sa.ap.Addr().AsSlice())
+	port := int(sa.ap.Port())
 	if p := lastLocalIP.Load(); p != nil && (*p).Equal(ip) && len(*p) == net.IPv6len {
 		ip = *p
 	} else {
@@ -341,7 +332,7 @@ func (c *Conn) waitConnect(ctx context.Context) error {
 		w.sleep(0)
 	}
 	if c.flags.Load()&fBroken != 0 {
-		return os.NewSyscallError("connect", unix.Errno(c.cerr.Load()))
+		return os.NewSyscallError("connect", errnoErr(c.cerr.Load()))
 	}
 	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // listenBacklog is the listen(2) backlog; the kernel caps it at
@@ -75,11 +73,11 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 	if err != nil {
 		return err
 	}
-	family, v6only := unix.AF_INET6, false
+	family, v6only := afInet6, false
 	ip, _ := netip.AddrFromSlice(ta.IP)
 	switch {
 	case network == "tcp4" || ip.Unmap().Is4():
-		family = unix.AF_INET
+		family = afInet4
 		if !ip.IsValid() {
 			ip = netip.IPv4Unspecified()
 		}
@@ -95,7 +93,7 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 	}
 	port := ta.Port
 	for range n {
-		fd, err := sysSocket(family, unix.SOCK_STREAM)
+		fd, err := sysSocket(family)
 		if err != nil {
 			return err
 		}
@@ -108,20 +106,17 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 				return err
 			}
 		}
-		var sa unix.Sockaddr
-		if family == unix.AF_INET {
-			sa = &unix.SockaddrInet4{Port: port, Addr: ip.Unmap().As4()}
-		} else {
+		sa := tcpSockaddr(netip.AddrPortFrom(ip, uint16(port)), 0)
+		if family == afInet6 {
 			if err := setIPv6Only(fd, v6only); err != nil {
 				return err
 			}
-			sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
 		}
-		if err := unix.Bind(fd, sa); err != nil {
-			return os.NewSyscallError("bind", err)
+		if err := sysBind(fd, sa); err != nil {
+			return err
 		}
-		if err := unix.Listen(fd, listenBacklog); err != nil {
-			return os.NewSyscallError("listen", err)
+		if err := sysListen(fd, listenBacklog); err != nil {
+			return err
 		}
 		lsa, err := sysGetsockname(fd)
 		if err != nil {
@@ -134,17 +129,17 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 }
 
 func (ln *Listener) listenUnix(path string) error {
-	fd, err := sysSocket(unix.AF_UNIX, unix.SOCK_STREAM)
+	fd, err := sysSocket(afUnix)
 	if err != nil {
 		return err
 	}
 	ln.fds = append(ln.fds, newListenFD(fd))
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		return os.NewSyscallError("bind", err)
+	if err := sysBind(fd, unixSockaddr(path)); err != nil {
+		return err
 	}
 	ln.unlink = path
-	if err := unix.Listen(fd, listenBacklog); err != nil {
-		return os.NewSyscallError("listen", err)
+	if err := sysListen(fd, listenBacklog); err != nil {
+		return err
 	}
 	ln.addr = &net.UnixAddr{Name: path, Net: "unix"}
 	return nil
@@ -257,7 +252,7 @@ func (a *acceptor) onReady() {
 		case err == nil:
 			a.backoff = 0
 			a.srv.serveConn(fd, sa, a)
-		case err == unix.EAGAIN:
+		case err == errAgain:
 			return
 		case isResourceErr(err):
 			a.backOff()

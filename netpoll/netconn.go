@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/upoll/upoll/buffer"
-	"golang.org/x/sys/unix"
 )
 
 var _ net.Conn = (*Conn)(nil)
@@ -66,7 +65,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 				n += m
 				c.p.ctr.bytesOut.Add(uint64(m))
 			}
-			if err == unix.EAGAIN {
+			if err == errAgain {
 				c.p.ctr.writeEAGAIN.Add(1)
 				break
 			}
@@ -129,7 +128,7 @@ func (c *Conn) CloseWrite() error {
 		}
 	}
 	c.flags.Or(fWrShut)
-	if err := sysShutdown(int(c.fd), unix.SHUT_WR); err != nil {
+	if err := sysShutdownWrite(int(c.fd)); err != nil {
 		return c.opErr("close", err)
 	}
 	return nil
@@ -144,7 +143,7 @@ func (c *Conn) CloseRead() error {
 	defer c.decref()
 	c.flags.Or(fPeerEOF)
 	notify(&c.rwait)
-	if err := sysShutdown(int(c.fd), unix.SHUT_RD); err != nil {
+	if err := sysShutdownRead(int(c.fd)); err != nil {
 		return c.opErr("close", err)
 	}
 	c.updateEvents()

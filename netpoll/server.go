@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Server serves connections accepted from one or more Listeners with
@@ -136,8 +134,8 @@ func (s *Server) pick(a *acceptor) *poller {
 }
 
 // serveConn sets up an accepted socket. Runs on the accepting poller.
-func (s *Server) serveConn(fd int, sa unix.Sockaddr, a *acceptor) {
-	_, isUnix := sa.(*unix.SockaddrUnix)
+func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
+	isUnix := sa.unix
 	if !isUnix {
 		setTCPOptions(fd, 0) // best effort, as in Go's net
 	}

@@ -19,8 +19,8 @@ const (
 // idle <= 0 means the default; Go's net does the same on every accepted
 // and dialed socket, so benchmarks measure the poller and not Nagle.
 func setTCPOptions(fd int, idle time.Duration) error {
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		return os.NewSyscallError("setsockopt", err)
+	if err := setNoDelay(fd); err != nil {
+		return err
 	}
 	if idle < 0 {
 		return nil
@@ -45,36 +45,8 @@ func setTCPOptions(fd int, idle time.Duration) error {
 	return nil
 }
 
-func setReuseAddr(fd int) error {
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return os.NewSyscallError("setsockopt", err)
-	}
-	return nil
-}
-
 func setReusePort(fd int) error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return os.NewSyscallError("setsockopt", err)
-	}
-	return nil
-}
-
-func setIPv6Only(fd int, v bool) error {
-	val := 0
-	if v {
-		val = 1
-	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, val); err != nil {
-		return os.NewSyscallError("setsockopt", err)
-	}
-	return nil
-}
-
-// setLingerZero makes close send RST instead of FIN (tests use it to
-// play a peer that resets).
-func setLingerZero(fd int) error {
-	l := unix.Linger{Onoff: 1, Linger: 0}
-	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l); err != nil {
 		return os.NewSyscallError("setsockopt", err)
 	}
 	return nil

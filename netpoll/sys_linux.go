@@ -95,67 +95,27 @@ func sysWrite(fd int, p []byte) (int, error) {
 // sysAccept accepts one connection as a nonblocking, close-on-exec
 // socket. ECONNABORTED (the peer gave up while queued) is retried like
 // EINTR: it concerns that one connection only.
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
+func sysAccept(fd int) (int, sockaddr, error) {
 	for {
 		nfd, sa, err := unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err == unix.EINTR || err == unix.ECONNABORTED {
 			continue
 		}
-		return nfd, sa, err
+		return nfd, fromUnix(sa), err
 	}
 }
 
-func sysSocket(family, typ int) (int, error) {
-	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+// sysSocket opens a nonblocking, close-on-exec stream socket of the
+// neutral family (afInet4, afInet6, afUnix).
+func sysSocket(family int) (int, error) {
+	fd, err := unix.Socket(unixFamily(family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
 	return fd, nil
 }
 
-// sysConnect starts a nonblocking connect. EINPROGRESS means the
-// handshake goes on and completion is reported by EPOLLOUT; EINTR on a
-// nonblocking connect also lets it continue asynchronously (connect(2)),
-// so both are reported as "in progress".
-func sysConnect(fd int, sa unix.Sockaddr) (inProgress bool, err error) {
-	switch err := unix.Connect(fd, sa); err {
-	case nil:
-		return false, nil
-	case unix.EINPROGRESS, unix.EINTR, unix.EALREADY:
-		return true, nil
-	default:
-		return false, err
-	}
-}
-
-func sysSocketError(fd int) error {
-	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return os.NewSyscallError("getsockopt", err)
-	}
-	if v != 0 {
-		return unix.Errno(v)
-	}
-	return nil
-}
-
-func sysShutdown(fd, how int) error {
-	if err := unix.Shutdown(fd, how); err != nil {
-		return os.NewSyscallError("shutdown", err)
-	}
-	return nil
-}
-
-// sysClose closes fd. EINTR is not retried: on Linux the descriptor is
-// released even when close reports EINTR, and a retry could close an fd
-// number that another goroutine has just been given.
-func sysClose(fd int) error {
-	if err := unix.Close(fd); err != nil && err != unix.EINTR {
-		return os.NewSyscallError("close", err)
-	}
-	return nil
-}
-
+// sysDup duplicates fd as a nonblocking, close-on-exec descriptor.
 func sysDup(fd int) (int, error) {
 	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -166,26 +126,4 @@ func sysDup(fd int) (int, error) {
 		return -1, os.NewSyscallError("fcntl", err)
 	}
 	return nfd, nil
-}
-
-func sysGetsockname(fd int) (unix.Sockaddr, error) {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil, os.NewSyscallError("getsockname", err)
-	}
-	return sa, nil
-}
-
-func sysGetpeername(fd int) (unix.Sockaddr, error) {
-	sa, err := unix.Getpeername(fd)
-	if err != nil {
-		return nil, os.NewSyscallError("getpeername", err)
-	}
-	return sa, nil
-}
-
-// isResourceErr reports the accept errors after which the listener
-// keeps working once resources are freed.
-func isResourceErr(err error) bool {
-	return err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM
 }

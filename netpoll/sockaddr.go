@@ -1,0 +1,68 @@
+package netpoll
+
+import (
+	"net"
+	"net/netip"
+)
+
+// sockaddr is a socket address as the sys layer takes and returns it,
+// in neutral terms (each OS's sys file converts): an IP endpoint with
+// its IPv6 zone index, or a unix socket path.
+type sockaddr struct {
+	ap   netip.AddrPort // IP endpoint; invalid for a unix socket
+	zone uint32         // IPv6 zone (interface index)
+	path string         // unix socket path
+	unix bool
+}
+
+// Address families of sysSocket, in neutral terms.
+const (
+	afInet4 = iota + 1
+	afInet6
+	afUnix
+)
+
+// family returns the address family of sa.
+func (sa sockaddr) family() int {
+	switch {
+	case sa.unix:
+		return afUnix
+	case sa.ap.Addr().Is4():
+		return afInet4
+	}
+	return afInet6
+}
+
+// tcpSockaddr converts a TCP address and IPv6 zone index; an
+// IPv4-mapped address becomes IPv4.
+func tcpSockaddr(ap netip.AddrPort, zone uint32) sockaddr {
+	ip := ap.Addr()
+	if ip.Is4() || ip.Is4In6() {
+		return sockaddr{ap: netip.AddrPortFrom(ip.Unmap(), ap.Port())}
+	}
+	return sockaddr{ap: ap, zone: zone}
+}
+
+// unixSockaddr is the address of a unix socket at path.
+func unixSockaddr(path string) sockaddr { return sockaddr{path: path, unix: true} }
+
+// sockaddrToAddr converts a kernel address for network kind "tcp" or
+// "unix".
+func sockaddrToAddr(sa sockaddr) net.Addr {
+	if sa.unix {
+		return &net.UnixAddr{Name: sa.path, Net: "unix"}
+	}
+	ip := sa.ap.Addr()
+	if ip.Is4() {
+		b := ip.As4()
+		return &net.TCPAddr{IP: net.IPv4(b[0], b[1], b[2], b[3]), Port: int(sa.ap.Port())}
+	}
+	b := ip.As16()
+	a := &net.TCPAddr{IP: net.IP(b[:]), Port: int(sa.ap.Port())}
+	if sa.zone != 0 {
+		if ifi, err := net.InterfaceByIndex(int(sa.zone)); err == nil {
+			a.Zone = ifi.Name
+		}
+	}
+	return a
+}

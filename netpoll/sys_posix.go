@@ -1,0 +1,140 @@
+//go:build unix && !linux
+
+package netpoll
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The I/O, accept and socket calls of the Unix systems other than
+// Linux, in their portable form: one buffer per read and write (no
+// readv), and close-on-exec and nonblocking set after the fact under
+// syscall.ForkLock, as Go's net does where accept4 and SOCK_NONBLOCK
+// are missing. No native backend serves these systems yet (backend.go);
+// a kqueue backend would use these calls as they are.
+
+// maxVecs bounds the buffers one read or write is given.
+const maxVecs = 8
+
+func sysReadv(fd int, vecs [][]byte) (int, error) {
+	for _, v := range vecs {
+		if len(v) == 0 {
+			continue
+		}
+		for {
+			n, err := unix.Read(fd, v)
+			if err != unix.EINTR {
+				return n, err
+			}
+		}
+	}
+	return -1, unix.EINVAL // never 0: that would read as EOF
+}
+
+func sysWritev(fd int, vecs [][]byte) (int, error) {
+	for _, v := range vecs {
+		if len(v) > 0 {
+			return sysWrite(fd, v)
+		}
+	}
+	return 0, nil
+}
+
+func sysWrite(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := unix.Write(fd, p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// sysAccept accepts one connection as a nonblocking, close-on-exec
+// socket.
+func sysAccept(fd int) (int, sockaddr, error) {
+	for {
+		syscall.ForkLock.RLock()
+		nfd, sa, err := unix.Accept(fd)
+		if err == nil {
+			unix.CloseOnExec(nfd)
+		}
+		syscall.ForkLock.RUnlock()
+		if err == unix.EINTR || err == unix.ECONNABORTED {
+			continue
+		}
+		if err != nil {
+			return -1, sockaddr{}, err
+		}
+		if err := unix.SetNonblock(nfd, true); err != nil {
+			unix.Close(nfd)
+			return -1, sockaddr{}, err
+		}
+		return nfd, fromUnix(sa), nil
+	}
+}
+
+// sysSocket opens a nonblocking, close-on-exec stream socket of the
+// neutral family (afInet4, afInet6, afUnix).
+func sysSocket(family int) (int, error) {
+	syscall.ForkLock.RLock()
+	fd, err := unix.Socket(unixFamily(family), unix.SOCK_STREAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return fd, nil
+}
+
+// sysDup duplicates fd as a nonblocking, close-on-exec descriptor.
+func sysDup(fd int) (int, error) {
+	syscall.ForkLock.RLock()
+	nfd, err := unix.Dup(fd)
+	if err == nil {
+		unix.CloseOnExec(nfd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, os.NewSyscallError("dup", err)
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return nfd, nil
+}
+
+// setTCPOptions turns Nagle off and keep-alive on (idle >= 0) with the
+// system's timers: the per-socket keep-alive options differ between
+// these systems.
+func setTCPOptions(fd int, idle time.Duration) error {
+	if err := setNoDelay(fd); err != nil {
+		return err
+	}
+	if idle < 0 {
+		return nil
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
+}
+
+// errNoReusePort: SO_REUSEPORT's balancing across sockets is Linux's.
+var errNoReusePort = errors.New("netpoll: SO_REUSEPORT balancing needs Linux")
+
+func setReusePort(fd int) error { return errNoReusePort }

@@ -1,0 +1,47 @@
+//go:build !unix
+
+package netpoll
+
+import (
+	"errors"
+	"time"
+)
+
+// The socket calls on systems without Unix descriptors (Windows, Plan 9,
+// WebAssembly): none of them can be reached, since no native backend
+// exists here (pollset_none.go) and every connection is served by
+// BackendStd; each fails with ErrNoNativeBackend.
+
+const maxVecs = 8
+
+var (
+	errAgain       = errors.New("netpoll: operation would block")
+	errConnRefused = errors.New("netpoll: connection refused")
+	errIO          = errors.New("netpoll: input/output error")
+)
+
+func errnoOf(err error) int32   { return 1 }
+func errnoErr(e int32) error    { return errIO }
+func isResourceErr(error) bool  { return false }
+func sysClose(fd int) error     { return ErrNoNativeBackend }
+func setReuseAddr(fd int) error { return ErrNoNativeBackend }
+func setReusePort(fd int) error { return ErrNoNativeBackend }
+func setLingerZero(fd int) error {
+	return ErrNoNativeBackend
+}
+func setIPv6Only(fd int, v bool) error               { return ErrNoNativeBackend }
+func setTCPOptions(fd int, idle time.Duration) error { return ErrNoNativeBackend }
+func sysReadv(fd int, vecs [][]byte) (int, error)    { return -1, ErrNoNativeBackend }
+func sysWritev(fd int, vecs [][]byte) (int, error)   { return -1, ErrNoNativeBackend }
+func sysWrite(fd int, p []byte) (int, error)         { return -1, ErrNoNativeBackend }
+func sysAccept(fd int) (int, sockaddr, error)        { return -1, sockaddr{}, ErrNoNativeBackend }
+func sysSocket(family int) (int, error)              { return -1, ErrNoNativeBackend }
+func sysConnect(fd int, sa sockaddr) (bool, error)   { return false, ErrNoNativeBackend }
+func sysBind(fd int, sa sockaddr) error              { return ErrNoNativeBackend }
+func sysListen(fd, backlog int) error                { return ErrNoNativeBackend }
+func sysSocketError(fd int) error                    { return ErrNoNativeBackend }
+func sysShutdownRead(fd int) error                   { return ErrNoNativeBackend }
+func sysShutdownWrite(fd int) error                  { return ErrNoNativeBackend }
+func sysDup(fd int) (int, error)                     { return -1, ErrNoNativeBackend }
+func sysGetsockname(fd int) (sockaddr, error)        { return sockaddr{}, ErrNoNativeBackend }
+func sysGetpeername(fd int) (sockaddr, error)        { return sockaddr{}, ErrNoNativeBackend }

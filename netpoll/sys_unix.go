@@ -1,0 +1,189 @@
+//go:build unix
+
+package netpoll
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The socket calls every Unix shares. The I/O calls, accept and socket,
+// whose fastest form differs (accept4, SOCK_NONBLOCK, RawSyscall), are
+// in sys_linux.go and sys_posix.go.
+
+// errAgain is the errno of a nonblocking call that would block.
+var errAgain error = unix.EAGAIN
+
+// errConnRefused is what a dial reports when it only ever connected to
+// itself.
+var errConnRefused error = unix.ECONNREFUSED
+
+// errnoOf returns the errno that err carries (EIO when none), to be
+// kept in a connection's cerr word.
+func errnoOf(err error) int32 {
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		errno = unix.EIO
+	}
+	return int32(errno)
+}
+
+// errnoErr is the error of an errno kept by errnoOf.
+func errnoErr(e int32) error { return unix.Errno(e) }
+
+// unixFamily maps a neutral address family to the kernel's.
+func unixFamily(family int) int {
+	switch family {
+	case afInet4:
+		return unix.AF_INET
+	case afUnix:
+		return unix.AF_UNIX
+	}
+	return unix.AF_INET6
+}
+
+// toUnix converts a neutral address for the kernel.
+func toUnix(sa sockaddr) unix.Sockaddr {
+	switch sa.family() {
+	case afUnix:
+		return &unix.SockaddrUnix{Name: sa.path}
+	case afInet4:
+		return &unix.SockaddrInet4{Port: int(sa.ap.Port()), Addr: sa.ap.Addr().As4()}
+	}
+	return &unix.SockaddrInet6{Port: int(sa.ap.Port()), Addr: sa.ap.Addr().As16(), ZoneId: sa.zone}
+}
+
+// fromUnix converts a kernel address; nil gives the zero sockaddr.
+func fromUnix(sa unix.Sockaddr) sockaddr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return sockaddr{ap: netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))}
+	case *unix.SockaddrInet6:
+		return sockaddr{ap: netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)), zone: sa.ZoneId}
+	case *unix.SockaddrUnix:
+		return unixSockaddr(sa.Name)
+	}
+	return sockaddr{}
+}
+
+// sysConnect starts a nonblocking connect. EINPROGRESS means the
+// handshake goes on and completion is reported as writable; EINTR on a
+// nonblocking connect also lets it continue asynchronously (connect(2)),
+// so both are reported as "in progress".
+func sysConnect(fd int, sa sockaddr) (inProgress bool, err error) {
+	switch err := unix.Connect(fd, toUnix(sa)); err {
+	case nil:
+		return false, nil
+	case unix.EINPROGRESS, unix.EINTR, unix.EALREADY:
+		return true, nil
+	default:
+		return false, err
+	}
+}
+
+func sysBind(fd int, sa sockaddr) error {
+	if err := unix.Bind(fd, toUnix(sa)); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	return nil
+}
+
+func sysListen(fd, backlog int) error {
+	if err := unix.Listen(fd, backlog); err != nil {
+		return os.NewSyscallError("listen", err)
+	}
+	return nil
+}
+
+func sysSocketError(fd int) error {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return os.NewSyscallError("getsockopt", err)
+	}
+	if v != 0 {
+		return unix.Errno(v)
+	}
+	return nil
+}
+
+// sysShutdownRead and sysShutdownWrite shut one direction of a socket.
+func sysShutdownRead(fd int) error  { return sysShutdown(fd, unix.SHUT_RD) }
+func sysShutdownWrite(fd int) error { return sysShutdown(fd, unix.SHUT_WR) }
+
+func sysShutdown(fd, how int) error {
+	if err := unix.Shutdown(fd, how); err != nil {
+		return os.NewSyscallError("shutdown", err)
+	}
+	return nil
+}
+
+// sysClose closes fd. EINTR is not retried: on Linux the descriptor is
+// released even when close reports EINTR, and a retry could close an fd
+// number that another goroutine has just been given.
+func sysClose(fd int) error {
+	if err := unix.Close(fd); err != nil && err != unix.EINTR {
+		return os.NewSyscallError("close", err)
+	}
+	return nil
+}
+
+func sysGetsockname(fd int) (sockaddr, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return sockaddr{}, os.NewSyscallError("getsockname", err)
+	}
+	return fromUnix(sa), nil
+}
+
+func sysGetpeername(fd int) (sockaddr, error) {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return sockaddr{}, os.NewSyscallError("getpeername", err)
+	}
+	return fromUnix(sa), nil
+}
+
+// isResourceErr reports the accept errors after which the listener
+// keeps working once resources are freed.
+func isResourceErr(err error) bool {
+	return err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM
+}
+
+func setReuseAddr(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
+}
+
+func setIPv6Only(fd int, v bool) error {
+	val := 0
+	if v {
+		val = 1
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, val); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
+}
+
+// setLingerZero makes close send RST instead of FIN (tests use it to
+// play a peer that resets).
+func setLingerZero(fd int) error {
+	l := unix.Linger{Onoff: 1, Linger: 0}
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
+}
+
+// setNoDelay turns Nagle's algorithm off, as Go's net does.
+func setNoDelay(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
+}
