@@ -30,12 +30,11 @@ type Conn struct {
 	readSize uint32 // adaptive readv size; poller goroutine only
 	flags    atomic.Uint32
 	hstate   atomic.Uint32 // handler runner state, see dispatch.go
-	need     atomic.Int32  // bytes a blocked reader waits for
-	cerr     atomic.Int32  // errno that broke the connection
 
 	fdst  fdState
 	p     *poller
 	owner *owner
+	sock  *stdSock // BackendStd's socket; nil on a native backend
 
 	rmu sync.Mutex // serializes readers (consumer side of in)
 	wmu sync.Mutex // serializes writers (producer side of out)
@@ -62,7 +61,8 @@ type Conn struct {
 //	        whether OnDisconnect is due (dispatch.go)
 //	flags   the bits below: what happened to the socket and what the
 //	        connection is doing about it
-//	cerr    the errno that broke the connection, set once before fBroken
+//	ext     the errno that broke the connection (connExt.errno), set
+//	        once before fBroken
 //
 // flags bits. Every bit is set and cleared with atomic Or/And (or a CAS
 // loop), never by storing the whole word, except newConn's initial
@@ -77,7 +77,7 @@ type Conn struct {
 //	                peer shut its write side, or    CloseRead
 //	                CloseRead shut ours
 //	fBroken         a socket call failed; errno     setBroken: the    sticky
-//	                in cerr (set first)             poller, or a
+//	                in ext (set first)              poller, or a
 //	                                                writer's writev
 //	fWrShut         CloseWrite done                 CloseWrite (wmu)  sticky
 //	fInPaused       input bound reached, reading    fill (poller)     fill when the bound was
@@ -103,7 +103,7 @@ type Conn struct {
 const (
 	fRegistered    = 1 << iota // added to epoll and not yet deleted
 	fPeerEOF                   // read returned 0: the peer shut its write side
-	fBroken                    // a read or write failed (errno in cerr)
+	fBroken                    // a read or write failed (errno in ext)
 	fWrShut                    // CloseWrite done
 	fInPaused                  // input bound reached: reading stopped
 	fConnecting                // nonblocking connect in progress
@@ -129,6 +129,7 @@ type connExt struct {
 	own    bool
 	reason error
 	ip6    [16]byte // the IPv6 peer address (see peerAddr)
+	errno  int32    // what broke the connection (errnoOf), set before fBroken
 }
 
 // addrBox holds a net.Addr behind one pointer (8 bytes in Conn instead
@@ -283,6 +284,9 @@ func (c *Conn) LocalAddr() net.Addr {
 // RemoteAddr returns the remote network address.
 func (c *Conn) RemoteAddr() net.Addr {
 	if c.raddr.kind() == addrUnix {
+		if c.sock != nil {
+			return c.sock.nc.RemoteAddr()
+		}
 		if c.incref() {
 			defer c.decref()
 			if sa, err := sysGetpeername(int(c.fd)); err == nil {
@@ -376,6 +380,9 @@ func (c *Conn) finishClose() {
 		}
 	}
 	c.deregister()
+	if c.sock != nil {
+		c.stdClose()
+	}
 	c.decref()
 }
 
@@ -394,7 +401,9 @@ func (c *Conn) deregister() {
 // destroy runs when the last reference is dropped after Close: no
 // goroutine can be inside a syscall on the fd or inside a buffer call.
 func (c *Conn) destroy() {
-	sysClose(int(c.fd))
+	if c.sock == nil {
+		sysClose(int(c.fd))
+	}
 	if c.p != nil {
 		c.p.reg.remove(c.slot)
 		c.p.ctr.liveConns.Add(-1)

@@ -181,7 +181,11 @@ func capVecs(vecs [][]byte, size int) [][]byte {
 // inBound is how much unread input c may hold: MaxInput, or what a
 // blocked reader waits for when that is more.
 func (c *Conn) inBound() int {
-	return max(c.owner.cfg.MaxInput, int(c.need.Load()))
+	n := c.owner.cfg.MaxInput
+	if w := c.rwait.Load(); w != nil {
+		n = max(n, int(w.need.Load()))
+	}
+	return n
 }
 
 // inRoom returns how many more bytes fill may read into c, and when
@@ -337,12 +341,25 @@ func (c *Conn) broke(err error) {
 }
 
 func (c *Conn) setBroken(err error) {
-	c.cerr.CompareAndSwap(0, errnoOf(err))
+	c.updateExt(func(e *connExt) {
+		if e.errno == 0 {
+			e.errno = errnoOf(err)
+		}
+	})
 	c.flags.Or(fBroken)
 }
 
 func (c *Conn) brokenErr() error {
-	return os.NewSyscallError("read", errnoErr(c.cerr.Load()))
+	return os.NewSyscallError("read", c.errno())
+}
+
+// errno is the error that broke c (EIO when none was recorded).
+func (c *Conn) errno() error {
+	var e int32
+	if x := c.ext.Load(); x != nil {
+		e = x.errno
+	}
+	return errnoErr(e)
 }
 
 // onInput wakes a blocked reader and schedules the handler.
@@ -387,6 +404,10 @@ func (c *Conn) consumed() {
 // poller is asked to read again.
 func (c *Conn) resumeInput() {
 	if !c.clearPaused() {
+		return
+	}
+	if c.sock != nil {
+		c.stdResume()
 		return
 	}
 	if c.owner.cfg.Trigger == EdgeTriggered {

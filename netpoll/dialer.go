@@ -62,6 +62,13 @@ var dialGroup = sync.OnceValues(func() (*Server, error) {
 	return NewServer(nil)
 })
 
+// backendDialGroups are the default groups of dialers whose Options ask
+// for another backend than UPOLL gives the default one.
+var backendDialGroups = [...]func() (*Server, error){
+	BackendEpoll: sync.OnceValues(func() (*Server, error) { return NewServer(nil, WithBackend(BackendEpoll)) }),
+	BackendStd:   sync.OnceValues(func() (*Server, error) { return NewServer(nil, WithBackend(BackendStd)) }),
+}
+
 // Dial connects to addr on network "tcp", "tcp4", "tcp6" or "unix".
 func Dial(network, addr string) (*Conn, error) {
 	var d Dialer
@@ -81,6 +88,14 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 	g, o, err := d.group()
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	if g.owner.cfg.Backend == BackendStd {
+		c, err := d.stdDial(ctx, g, o, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c.startStd()
+		return c, nil
 	}
 	c, err := d.connect(ctx, g, o, network, addr)
 	if err != nil {
@@ -111,6 +126,11 @@ func (d *Dialer) group() (*Server, *owner, error) {
 	cfg, err := buildConfig(d.Options, false)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.Backend != g.owner.cfg.Backend {
+		if g, err = backendDialGroups[cfg.Backend](); err != nil {
+			return nil, nil, err
+		}
 	}
 	o := &owner{cfg: cfg}
 	o.cfg.Dispatch = DispatchPool
@@ -332,7 +352,7 @@ func (c *Conn) waitConnect(ctx context.Context) error {
 		w.sleep(0)
 	}
 	if c.flags.Load()&fBroken != 0 {
-		return os.NewSyscallError("connect", errnoErr(c.cerr.Load()))
+		return os.NewSyscallError("connect", c.errno())
 	}
 	return nil
 }

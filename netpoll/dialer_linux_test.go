@@ -15,6 +15,7 @@ import (
 )
 
 func TestDialEcho(t *testing.T) {
+	skipStd(t, "socket options read through the descriptor")
 	_, addr := startServer(t, echoHandler)
 	c, err := Dial("tcp", addr)
 	if err != nil {

@@ -375,6 +375,7 @@ func TestDialGroupLeaks(t *testing.T) {
 // a raw listening socket whose backlog completes the handshakes, so it
 // adds nothing to the Go heap.
 func TestIdleDialedConnMemory(t *testing.T) {
+	skipStd(t, "the memory of a connection without a goroutine")
 	n := 2000
 	if testing.Short() {
 		n = 500

@@ -24,6 +24,7 @@ import (
 //
 // Keys and values (case-insensitive):
 //
+//	backend    default, epoll, std (see Backend)
 //	trigger    level|lt, edge|et, oneshot
 //	wait       block, spin, runtime, adaptive
 //	spin       empty epoll_wait(0) polls before blocking (> 0)
@@ -93,6 +94,8 @@ func envOptions() ([]Option, error) {
 // returns why it cannot.
 func envOption(key, v string) (Option, string) {
 	switch key {
+	case "backend":
+		return enumOption(&backendNames, v, WithBackend)
 	case "trigger":
 		return enumOption(&triggerNames, v, WithTrigger)
 	case "wait":
@@ -144,7 +147,7 @@ func envOption(key, v string) (Option, string) {
 		}
 		return WithIdleTimeout(d), ""
 	}
-	return nil, "unknown key (known: trigger, wait, spin, pollers, dispatch, balance, " +
+	return nil, "unknown key (known: backend, trigger, wait, spin, pollers, dispatch, balance, " +
 		"reuseport, maxinput, maxoutput, budget, readtimeout, writetimeout, idletimeout)"
 }
 

@@ -17,6 +17,7 @@ func applied(opts []Option) Config {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg.set = 0 // which options were given is not part of the result
 	return cfg
 }
 
@@ -115,7 +116,7 @@ func TestParseEnvInvalid(t *testing.T) {
 func FuzzParseEnv(f *testing.F) {
 	for _, s := range []string{"", "trigger=et,wait=runtime,pollers=4,dispatch=inline",
 		"dispatch=each", "dispatch=handoff,wait=adaptive", "maxinput=64k", "maxoutput=3M,maxinput=1g", "idletimeout=1s,readtimeout=0",
-		"bad", "balance=lc,reuseport=true", "spin=7,wait=spin", "TRIGGER = OneShot ,, pollers=2,pollers=3",
+		"bad", "balance=lc,reuseport=true", "backend=std", "backend=epoll,trigger=et", "spin=7,wait=spin", "TRIGGER = OneShot ,, pollers=2,pollers=3",
 		"writetimeout=-1s", "maxinput=1099511627777", "colour=blue", "=x"} {
 		f.Add(s)
 	}
@@ -169,7 +170,7 @@ func FuzzParseEnv(f *testing.F) {
 
 // envFields maps each UPOLL key to the Config field it sets.
 var envFields = map[string]string{
-	"trigger": "Trigger", "wait": "Wait", "spin": "Spin", "pollers": "Pollers",
+	"backend": "Backend", "trigger": "Trigger", "wait": "Wait", "spin": "Spin", "pollers": "Pollers",
 	"dispatch": "Dispatch", "balance": "Balance", "reuseport": "ReusePort",
 	"maxinput": "MaxInput", "maxoutput": "MaxOutput", "readtimeout": "ReadTimeout",
 	"writetimeout": "WriteTimeout", "idletimeout": "IdleTimeout",
@@ -181,6 +182,7 @@ var envFields = map[string]string{
 func envModel(s string) (cfg Config, badKey string, bad bool) {
 	cfg = DefaultConfig()
 	names := map[string]map[string]int{
+		"backend":  {"default": int(BackendDefault), "epoll": int(BackendEpoll), "std": int(BackendStd)},
 		"trigger":  {"level": int(LevelTriggered), "lt": int(LevelTriggered), "edge": int(EdgeTriggered), "et": int(EdgeTriggered), "oneshot": int(OneShot)},
 		"wait":     {"block": int(WaitBlock), "spin": int(WaitSpin), "runtime": int(WaitRuntime), "adaptive": int(WaitAdaptive)},
 		"dispatch": {"handoff": int(DispatchHandoff), "pool": int(DispatchPool), "inline": int(DispatchInline), "each": int(DispatchEach)},
@@ -199,7 +201,7 @@ func envModel(s string) (cfg Config, badKey string, bad bool) {
 		v := strings.ToLower(strings.TrimSpace(entry[eq+1:]))
 		field := reflect.ValueOf(&cfg).Elem().FieldByName(envFields[key])
 		switch key {
-		case "trigger", "wait", "dispatch", "balance":
+		case "backend", "trigger", "wait", "dispatch", "balance":
 			n, ok := names[key][v]
 			if !ok {
 				return cfg, key, true
@@ -276,9 +278,10 @@ func formatEnv(cfg Config) string {
 	wait := map[WaitStrategy]string{WaitBlock: "block", WaitSpin: "spin", WaitRuntime: "runtime", WaitAdaptive: "adaptive"}
 	disp := map[Dispatch]string{DispatchHandoff: "handoff", DispatchPool: "pool", DispatchInline: "inline", DispatchEach: "each"}
 	bal := map[Balance]string{RoundRobin: "roundrobin", LeastConnections: "leastconn"}
-	return fmt.Sprintf("trigger=%s,wait=%s,spin=%d,pollers=%d,dispatch=%s,balance=%s,reuseport=%t,"+
+	be := map[Backend]string{BackendDefault: "default", BackendEpoll: "epoll", BackendStd: "std"}
+	return fmt.Sprintf("backend=%s,trigger=%s,wait=%s,spin=%d,pollers=%d,dispatch=%s,balance=%s,reuseport=%t,"+
 		"maxinput=%d,maxoutput=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s",
-		trig[cfg.Trigger], wait[cfg.Wait], cfg.Spin, cfg.Pollers, disp[cfg.Dispatch], bal[cfg.Balance],
+		be[cfg.Backend], trig[cfg.Trigger], wait[cfg.Wait], cfg.Spin, cfg.Pollers, disp[cfg.Dispatch], bal[cfg.Balance],
 		cfg.ReusePort, cfg.MaxInput, cfg.MaxOutput, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout)
 }
 
@@ -287,6 +290,9 @@ func changedFields(a, b Config) []string {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	var names []string
 	for i := range va.NumField() {
+		if !va.Type().Field(i).IsExported() {
+			continue
+		}
 		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
 			names = append(names, va.Type().Field(i).Name)
 		}

@@ -155,6 +155,7 @@ func (fc *frameClient) roundTrip(op byte, split bool, timeout time.Duration) err
 // ms. With the handlers run inline and no hand-off, every round trip
 // would wait out the second.
 func TestHandoffKeepsPollerServing(t *testing.T) {
+	skipStd(t, "the poller hand-off")
 	cases := []struct {
 		name     string
 		op       byte
@@ -247,6 +248,7 @@ func testPollerServesPastBlockers(t *testing.T, addr string, op byte, blockers i
 // in order, by runs that never overlap; then that the goroutines taken
 // for hand-offs are given back.
 func TestHandoffLosesNothing(t *testing.T) {
+	skipStd(t, "the poller hand-off")
 	conns, frames := 1000, 6
 	if testing.Short() {
 		conns = 200
@@ -375,6 +377,7 @@ func TestHandoffPanicClosesOnlyItsConn(t *testing.T) {
 // TestWatchdogSleepsWhenIdle checks that the watchdog stops ticking
 // when no handler runs, and wakes for the next one that blocks.
 func TestWatchdogSleepsWhenIdle(t *testing.T) {
+	skipStd(t, "the hand-off watchdog")
 	var chk frameChecks
 	s, addr := startServer(t, frameHandler(&chk), WithPollers(1))
 	wd := s.watchdog

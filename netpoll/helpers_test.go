@@ -89,3 +89,19 @@ func mustAddrPort(t testing.TB, addr string) netip.AddrPort {
 	}
 	return ap
 }
+
+// skipStd skips a test of the epoll backend's own machinery when UPOLL
+// makes BackendStd the default (the suites run a second time so); why
+// says what the test looks at that BackendStd does not have.
+func skipStd(t testing.TB, why string) {
+	t.Helper()
+	if stdDefault() {
+		t.Skipf("backend std: %s", why)
+	}
+}
+
+// stdDefault reports whether UPOLL makes BackendStd the default.
+func stdDefault() bool {
+	cfg, err := buildConfig(nil, true)
+	return err == nil && cfg.Backend == BackendStd
+}

@@ -20,7 +20,8 @@ type Listener struct {
 	addr    net.Addr
 	box     *addrBox // addr, shared by accepted connections
 	fds     []*listenFD
-	unlink  string // unix socket path to remove on Close
+	unlink  string       // unix socket path to remove on Close
+	nl      net.Listener // BackendStd: Go's listener (fds is empty)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -53,10 +54,14 @@ func Listen(network, address string, opts ...Option) (*Listener, error) {
 	}
 	ln := &Listener{network: network, closed: make(chan struct{})}
 	switch network {
-	case "tcp", "tcp4", "tcp6":
-		err = ln.listenTCP(network, address, n, cfg.ReusePort)
-	case "unix":
-		err = ln.listenUnix(address)
+	case "tcp", "tcp4", "tcp6", "unix":
+		if cfg.Backend == BackendStd {
+			err = ln.stdListen(network, address)
+		} else if network == "unix" {
+			err = ln.listenUnix(address)
+		} else {
+			err = ln.listenTCP(network, address, n, cfg.ReusePort)
+		}
 	default:
 		err = ErrUnsupportedNetwork
 	}
@@ -165,6 +170,19 @@ func WrapListener(l net.Listener) (*Listener, error) {
 	default:
 		return nil, &net.OpError{Op: "listen", Net: l.Addr().Network(), Addr: l.Addr(), Err: ErrUnsupportedNetwork}
 	}
+	cfg, err := buildConfig(nil, true)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Backend == BackendStd {
+		return &Listener{
+			network: network,
+			addr:    l.Addr(),
+			box:     &addrBox{l.Addr()},
+			nl:      stdWrap(l),
+			closed:  make(chan struct{}),
+		}, nil
+	}
 	rc, err := l.(interface {
 		SyscallConn() (syscall.RawConn, error)
 	}).SyscallConn()
@@ -196,6 +214,9 @@ func (ln *Listener) Addr() net.Addr { return ln.addr }
 func (ln *Listener) Close() error {
 	ln.closeOnce.Do(func() {
 		close(ln.closed)
+		if ln.nl != nil {
+			ln.nl.Close()
+		}
 		for _, l := range ln.fds {
 			if l.st.markClosed() {
 				l.release()

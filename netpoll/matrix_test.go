@@ -23,6 +23,7 @@ var (
 // combination of the experiment switches: trigger x wait x dispatch x
 // balance.
 func TestEchoMatrix(t *testing.T) {
+	skipStd(t, "the trigger, wait and dispatch switches")
 	conns, msgs := 16, 6
 	if testing.Short() {
 		conns, msgs = 4, 3
@@ -51,6 +52,7 @@ func TestEchoMatrix(t *testing.T) {
 // with the traffic the test generated, and that PublishExpvar exposes
 // the same figures.
 func TestCountersAddUp(t *testing.T) {
+	skipStd(t, "the counters of the pollset and of one poller per Pollers")
 	const conns, rounds, size = 8, 20, 3000
 	s, addr := startServer(t, echoHandler, WithPollers(2))
 	payload := []byte(strings.Repeat("0123456789", size/10))
@@ -125,6 +127,7 @@ func TestCountersAddUp(t *testing.T) {
 // epoll_wait(0) and is followed by the one that finds the event, so an
 // exchange at a time must show at least two calls per park.
 func TestWaitsCountSyscalls(t *testing.T) {
+	skipStd(t, "epoll_wait counting")
 	s, addr := startServer(t, echoHandler, WithPollers(1), WithWait(WaitRuntime))
 	c := dialTCP(t, addr)
 	c.SetDeadline(time.Now().Add(10 * time.Second))

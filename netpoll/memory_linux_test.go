@@ -40,6 +40,7 @@ func idleConnBytes(t testing.TB, n int, opts ...Option) float64 {
 }
 
 func TestIdleConnMemory(t *testing.T) {
+	skipStd(t, "the memory of a connection without a goroutine")
 	n := 5000
 	if testing.Short() {
 		n = 1000

@@ -31,10 +31,26 @@ var dispatchNames = enumNames[Dispatch]{typ: "Dispatch", kind: "dispatch", rows:
 	{DispatchEach, []string{"each"}},
 }}
 
+var backendNames = enumNames[Backend]{typ: "Backend", kind: "backend", rows: []enumRow[Backend]{
+	{BackendDefault, []string{"default"}},
+	{BackendEpoll, []string{"epoll"}},
+	{BackendStd, []string{"std"}},
+}}
+
 var balanceNames = enumNames[Balance]{typ: "Balance", kind: "balance", rows: []enumRow[Balance]{
 	{RoundRobin, []string{"roundrobin", "rr"}},
 	{LeastConnections, []string{"leastconn", "lc"}},
 }}
+
+// String returns the backend's name: "default", "epoll" or "std".
+func (b Backend) String() string { return backendNames.name(b) }
+
+// MarshalText returns the backend's name; an unknown value is an error.
+func (b Backend) MarshalText() ([]byte, error) { return backendNames.marshal(b) }
+
+// UnmarshalText sets the backend from its name, case-insensitively; an
+// unknown name is an error wrapping ErrBadConfig.
+func (b *Backend) UnmarshalText(text []byte) error { return backendNames.unmarshal(b, text) }
 
 // String returns the trigger's name: "level", "edge" or "oneshot".
 func (t Trigger) String() string { return triggerNames.name(t) }

@@ -30,8 +30,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	if c.in.Len() == 0 && len(p) > c.owner.cfg.MaxInput {
 		// The poller may read as much as this Read will take.
-		c.need.Store(int32(min(len(p), 1<<30)))
-		defer c.need.Store(0)
+		w := waiterOf(&c.rwait)
+		w.need.Store(int32(min(len(p), 1<<30)))
+		defer w.need.Store(0)
 	}
 	if err := c.waitRead(1); err != nil {
 		return 0, err
@@ -56,6 +57,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	n := 0
+	if c.sock != nil && c.out.Len() == 0 {
+		return c.stdWrite(p)
+	}
 	if c.out.Len() == 0 {
 		// Fast path: straight to the kernel, no copy.
 		for n < len(p) {
@@ -128,6 +132,12 @@ func (c *Conn) CloseWrite() error {
 		}
 	}
 	c.flags.Or(fWrShut)
+	if c.sock != nil {
+		if err := c.stdShutdown(true); err != nil {
+			return c.opErr("close", err)
+		}
+		return nil
+	}
 	if err := sysShutdownWrite(int(c.fd)); err != nil {
 		return c.opErr("close", err)
 	}
@@ -143,6 +153,12 @@ func (c *Conn) CloseRead() error {
 	defer c.decref()
 	c.flags.Or(fPeerEOF)
 	notify(&c.rwait)
+	if c.sock != nil {
+		if err := c.stdShutdown(false); err != nil {
+			return c.opErr("close", err)
+		}
+		return nil
+	}
 	if err := sysShutdownRead(int(c.fd)); err != nil {
 		return c.opErr("close", err)
 	}
@@ -168,6 +184,10 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	ns := deadlineNs(t)
 	setDeadline(&c.rwait, ns)
 	setDeadline(&c.wwait, ns)
+	if c.sock != nil {
+		c.sock.nc.SetWriteDeadline(t)
+		c.stdWakeReader()
+	}
 	return nil
 }
 
@@ -180,6 +200,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 		return c.opErr("set", errClosed)
 	}
 	setDeadline(&c.rwait, deadlineNs(t))
+	if c.sock != nil {
+		c.stdWakeReader()
+	}
 	return nil
 }
 
@@ -190,5 +213,8 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 		return c.opErr("set", errClosed)
 	}
 	setDeadline(&c.wwait, deadlineNs(t))
+	if c.sock != nil {
+		c.sock.nc.SetWriteDeadline(t)
+	}
 	return nil
 }

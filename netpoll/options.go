@@ -6,10 +6,41 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/upoll/upoll/gopool"
 )
+
+// Backend selects what serves a Server's (or a Dialer's) connections.
+type Backend int
+
+const (
+	// BackendDefault is the native backend where the OS has one (epoll
+	// on Linux) and BackendStd elsewhere. Config reports the backend it
+	// chose.
+	BackendDefault Backend = iota
+	// BackendEpoll is upoll's own poller on epoll (Linux only): the
+	// switches Trigger, Wait, Spin, Dispatch, Balance, Pollers and
+	// ReusePort apply to it.
+	BackendEpoll
+	// BackendStd serves connections on Go's net package: one goroutine
+	// per connection of a Server with a handler reads into the
+	// connection's buffer and runs the handler itself; without a handler
+	// reads and writes are blocking calls on the caller's goroutine, as
+	// with a net.Conn. The API, timeouts, bounds, hooks and Stats are the
+	// same; the poller switches above do not apply (Config.String shows
+	// them as n/a). It runs on every OS Go supports.
+	BackendStd
+)
+
+// nativeBackend is what BackendDefault means on this OS.
+var nativeBackend = func() Backend {
+	if hasNativeBackend {
+		return BackendEpoll
+	}
+	return BackendStd
+}()
 
 // Trigger selects how connections are registered with epoll.
 type Trigger int
@@ -163,6 +194,7 @@ func DefaultBufferBudget() int64 {
 // options. Every field is documented with its default so that
 // environment overrides and expvar publishing can be layered on top.
 type Config struct {
+	Backend     Backend       // default BackendDefault: epoll on Linux, BackendStd elsewhere
 	Pollers     int           // epoll instances; default DefaultHandlerPollers or DefaultAcceptPollers
 	Trigger     Trigger       // default LevelTriggered
 	Wait        WaitStrategy  // default WaitRuntime (see DefaultConfig)
@@ -191,7 +223,28 @@ type Config struct {
 	// OnDisconnect runs once per connection after it is closed and its
 	// last handler returned; err is why it closed (nil: local Close).
 	OnDisconnect func(c *Conn, err error)
+
+	// set records which poller switches and whether the backend were
+	// given by an option, for the check of BackendStd against the
+	// switches that do not apply to it (see resolveBackend).
+	set uint16
 }
+
+// Bits of Config.set.
+const (
+	optBackend uint16 = 1 << iota
+	optPollers
+	optTrigger
+	optWait
+	optSpin
+	optDispatch
+	optBalance
+	optReusePort
+
+	// optStdConflict are the switches that, asked for together with
+	// BackendStd in the same layer (code or UPOLL), are an error.
+	optStdConflict = optTrigger | optWait | optSpin | optDispatch | optBalance | optReusePort
+)
 
 // DefaultConfig returns the configuration used when no option is given,
 // for a Server with a handler; a Server without one starts
@@ -220,25 +273,35 @@ type Option func(*Config)
 
 // WithPollers sets the number of pollers (epoll instances); n <= 0
 // means the default (DefaultHandlerPollers or DefaultAcceptPollers).
-func WithPollers(n int) Option { return func(c *config) { c.Pollers = n } }
+func WithPollers(n int) Option { return func(c *config) { c.Pollers = n; c.set |= optPollers } }
 
 // WithTrigger selects level-triggered, edge-triggered or one-shot.
-func WithTrigger(t Trigger) Option { return func(c *config) { c.Trigger = t } }
+func WithTrigger(t Trigger) Option { return func(c *config) { c.Trigger = t; c.set |= optTrigger } }
 
 // WithWait selects how pollers wait for events.
-func WithWait(w WaitStrategy) Option { return func(c *config) { c.Wait = w } }
+func WithWait(w WaitStrategy) Option { return func(c *config) { c.Wait = w; c.set |= optWait } }
 
 // WithSpin sets the number of empty polls of WaitSpin before blocking.
-func WithSpin(n int) Option { return func(c *config) { c.Spin = n } }
+func WithSpin(n int) Option { return func(c *config) { c.Spin = n; c.set |= optSpin } }
 
 // WithDispatch selects where handlers run.
-func WithDispatch(d Dispatch) Option { return func(c *config) { c.Dispatch = d } }
+func WithDispatch(d Dispatch) Option { return func(c *config) { c.Dispatch = d; c.set |= optDispatch } }
 
 // WithBalance selects how connections are assigned to pollers.
-func WithBalance(b Balance) Option { return func(c *config) { c.Balance = b } }
+func WithBalance(b Balance) Option { return func(c *config) { c.Balance = b; c.set |= optBalance } }
 
 // WithReusePort makes Listen open one SO_REUSEPORT socket per poller.
-func WithReusePort(on bool) Option { return func(c *config) { c.ReusePort = on } }
+func WithReusePort(on bool) Option {
+	return func(c *config) { c.ReusePort = on; c.set |= optReusePort }
+}
+
+// WithBackend selects the backend (see Backend). BackendEpoll on an OS
+// without epoll makes NewServer, Listen and Dial fail with an error
+// wrapping ErrNoNativeBackend; BackendStd together with a poller switch
+// (WithTrigger, WithWait, WithSpin, WithDispatch, WithBalance,
+// WithReusePort) given in the same place is an error wrapping
+// ErrBadConfig.
+func WithBackend(b Backend) Option { return func(c *config) { c.Backend = b; c.set |= optBackend } }
 
 // WithReadTimeout bounds each blocking read wait (0: none).
 func WithReadTimeout(d time.Duration) Option { return func(c *config) { c.ReadTimeout = d } }
@@ -293,12 +356,17 @@ func buildConfig(opts []Option, handler bool) (config, error) {
 	for _, o := range env {
 		o(&cfg)
 	}
+	envSet := cfg.set
+	cfg.set = 0
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
 		}
 	}
 	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
+	if err := cfg.resolveBackend(envSet); err != nil {
 		return cfg, err
 	}
 	if cfg.Pollers <= 0 {
@@ -336,6 +404,8 @@ var ErrBadConfig = errors.New("netpoll: bad configuration")
 
 func (c *config) validate() error {
 	switch {
+	case c.Backend < BackendDefault || c.Backend > BackendStd:
+		return fmt.Errorf("%w: unknown backend %d", ErrBadConfig, c.Backend)
 	case c.Trigger < LevelTriggered || c.Trigger > OneShot:
 		return fmt.Errorf("%w: unknown trigger %d", ErrBadConfig, c.Trigger)
 	case c.Wait < WaitBlock || c.Wait > WaitAdaptive:
@@ -356,6 +426,65 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: negative BufferBudget %d", ErrBadConfig, c.BufferBudget)
 	}
 	return nil
+}
+
+// resolveBackend turns BackendDefault into this OS's backend and checks
+// the choice: BackendEpoll needs Linux, and BackendStd given in one
+// layer (the options in code, or UPOLL, whose switches envSet records)
+// must not come with a poller switch given in the same layer. Switches
+// from the other layer do not apply and are reset, so that Config shows
+// the values the backend uses.
+func (c *config) resolveBackend(envSet uint16) error {
+	if c.Backend == BackendDefault {
+		c.Backend = nativeBackend
+	}
+	switch c.Backend {
+	case BackendEpoll:
+		if !hasNativeBackend {
+			return fmt.Errorf("%w: backend epoll", ErrNoNativeBackend)
+		}
+	case BackendStd:
+		layer, where := c.set, "options"
+		if c.set&optBackend == 0 {
+			layer, where = envSet, EnvVar
+		}
+		if bad := layer & optStdConflict; bad != 0 {
+			return fmt.Errorf("%w: backend std with %s in the same %s: that switch is for the epoll backend",
+				ErrBadConfig, setNames(bad), where)
+		}
+		def := DefaultConfig()
+		c.Pollers, c.Trigger, c.Wait, c.Spin = 1, def.Trigger, def.Wait, def.Spin
+		c.Dispatch, c.Balance, c.ReusePort = def.Dispatch, def.Balance, false
+	}
+	return nil
+}
+
+// setNames names the switches of a set mask, as UPOLL keys.
+func setNames(m uint16) string {
+	var names []string
+	for i, n := range []string{"backend", "pollers", "trigger", "wait", "spin", "dispatch", "balance", "reuseport"} {
+		if m&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// String returns the configuration in the UPOLL syntax, its backend
+// first; the poller switches read "n/a" under BackendStd. Hooks and the
+// pool are left out.
+func (c Config) String() string {
+	na := c.Backend == BackendStd
+	sw := func(v any) string {
+		if na {
+			return "n/a"
+		}
+		return fmt.Sprint(v)
+	}
+	return fmt.Sprintf("backend=%s,pollers=%s,trigger=%s,wait=%s,spin=%s,dispatch=%s,balance=%s,reuseport=%s,"+
+		"maxinput=%d,maxoutput=%d,budget=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s",
+		c.Backend, sw(c.Pollers), sw(c.Trigger), sw(c.Wait), sw(c.Spin), sw(c.Dispatch), sw(c.Balance), sw(c.ReusePort),
+		c.MaxInput, c.MaxOutput, c.BufferBudget, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout)
 }
 
 // maxBound is the largest MaxInput and MaxOutput: a connection's

@@ -42,6 +42,11 @@ type poller struct {
 	closing atomic.Bool
 	done    chan struct{}
 
+	// BackendStd: no pollset and no loop (std.go); sweeping says that
+	// the idle sweep goroutine runs.
+	std      bool
+	sweeping atomic.Bool
+
 	// Owned by the poller goroutine.
 	events    []event
 	requeue   []*Conn // edge-triggered conns that used their budget
@@ -123,7 +128,11 @@ func (p *poller) noteIdle(d time.Duration) {
 			return
 		}
 		if p.minIdle.CompareAndSwap(cur, int64(d)) {
-			p.wake()
+			if p.std {
+				p.startSweep()
+			} else {
+				p.wake()
+			}
 			return
 		}
 	}
@@ -499,6 +508,10 @@ func (p *poller) register(c *Conn) error {
 // close stops the loop and releases the epoll instance. Connections
 // must have been closed by the owner first.
 func (p *poller) close() {
+	if p.std {
+		p.closing.Store(true)
+		return
+	}
 	if p.closing.Swap(true) {
 		<-p.done
 		return

@@ -19,6 +19,9 @@ var _ = [1]struct{}{}[evIn^unix.EPOLLIN|evOut^unix.EPOLLOUT|evRDHup^unix.EPOLLRD
 	evHup^unix.EPOLLHUP|evErr^unix.EPOLLERR|evPri^unix.EPOLLPRI|evOne^unix.EPOLLONESHOT|
 	(evET^unix.EPOLLET)&0xffffffff]
 
+// hasNativeBackend: BackendDefault means BackendEpoll here.
+const hasNativeBackend = true
+
 // pollset is the Linux backend (see backend.go): one epoll instance and
 // the eventfd that wakes it. Slot and generation travel in the event's
 // data (Fd and Pad); never a Go pointer, never the socket's fd number.

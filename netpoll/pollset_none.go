@@ -10,6 +10,9 @@ import (
 // pollset on an OS without a native backend: newPollset fails, so no
 // poller (and no descriptor-based connection) ever exists here, and the
 // methods are never reached. BackendStd serves these systems.
+// hasNativeBackend: BackendDefault means BackendStd here.
+const hasNativeBackend = false
+
 type pollset struct{}
 
 func newPollset(runtimeWait bool, calls *atomic.Uint64) (*pollset, error) {

@@ -18,6 +18,7 @@ import (
 // within a bound far below the blocked handler's release, and the
 // counters must show that batches and rescues really happened.
 func TestBatchRescuesBlockedRuns(t *testing.T) {
+	skipStd(t, "DispatchPool batches")
 	prev := runtime.GOMAXPROCS(1) // read by newPoller: one claimant per batch
 	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	const rounds, others = 5, 20
@@ -95,6 +96,7 @@ func TestBatchRescuesBlockedRuns(t *testing.T) {
 // in order (two runs of one connection at once would reorder them), and
 // the counters must agree with the traffic.
 func TestBatchOrderAndCounters(t *testing.T) {
+	skipStd(t, "DispatchPool batches")
 	const conns, rounds, frames = 64, 20, 4
 	// An echo that yields between taking its input and writing it back:
 	// a second run of the same connection, were one let in, would get the

@@ -53,6 +53,11 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	s := &Server{done: make(chan struct{})}
 	s.owner.cfg = cfg
 	s.owner.handler = h
+	if cfg.Backend == BackendStd {
+		s.pollers = []*poller{newStdPoller(0, &s.owner.cfg)}
+		s.owner.budget = newBudget(cfg.BufferBudget, s.pollers)
+		return s, nil
+	}
 	if h != nil && cfg.Dispatch == DispatchHandoff {
 		s.watchdog = newWatchdog()
 	}
@@ -80,10 +85,18 @@ func (s *Server) Config() Config { return s.owner.cfg }
 // (ErrServerClosed) or ln is closed (an error wrapping net.ErrClosed).
 // Accepting runs on the pollers; Serve only waits.
 func (s *Server) Serve(ln *Listener) error {
+	if std := s.owner.cfg.Backend == BackendStd; std != (ln.nl != nil) {
+		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: errBackendMismatch}
+	}
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
 		return ErrServerClosed
+	}
+	if ln.nl != nil {
+		s.listeners = append(s.listeners, ln)
+		s.mu.Unlock()
+		return s.stdAccept(ln)
 	}
 	base := int(s.rr.Add(1))
 	var mine []*acceptor

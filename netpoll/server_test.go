@@ -39,6 +39,7 @@ func TestEchoManyConns(t *testing.T) {
 }
 
 func TestWaitStrategiesAndDispatch(t *testing.T) {
+	skipStd(t, "the wait and dispatch switches")
 	for _, w := range []WaitStrategy{WaitBlock, WaitSpin, WaitRuntime} {
 		for _, d := range []Dispatch{DispatchPool, DispatchInline} {
 			for _, b := range []Balance{RoundRobin, LeastConnections} {
@@ -56,6 +57,7 @@ func TestWaitStrategiesAndDispatch(t *testing.T) {
 }
 
 func TestReusePort(t *testing.T) {
+	skipStd(t, "SO_REUSEPORT sockets per poller")
 	opts := []Option{WithReusePort(true), WithPollers(3)}
 	ln, err := Listen("tcp", "127.0.0.1:0", opts...)
 	if err != nil {
@@ -322,6 +324,7 @@ func TestServeReturns(t *testing.T) {
 }
 
 func TestInputBound(t *testing.T) {
+	skipStd(t, "read-ahead up to the bound in accept mode: BackendStd reads only when a reader asks")
 	for _, trig := range allTriggers {
 		t.Run(trig.String(), func(t *testing.T) {
 			const bound = 64 << 10

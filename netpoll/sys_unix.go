@@ -32,7 +32,12 @@ func errnoOf(err error) int32 {
 }
 
 // errnoErr is the error of an errno kept by errnoOf.
-func errnoErr(e int32) error { return unix.Errno(e) }
+func errnoErr(e int32) error {
+	if e == 0 {
+		return unix.EIO
+	}
+	return unix.Errno(e)
+}
 
 // unixFamily maps a neutral address family to the kernel's.
 func unixFamily(family int) int {

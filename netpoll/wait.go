@@ -31,6 +31,7 @@ type waiter struct {
 	dl     atomic.Int64   // deadline, unix ns; 0 = none
 	t      *time.Timer    // AfterFunc(post), made on the first sleep with a deadline
 	posted atomic.Bool
+	need   atomic.Int32 // read side: bytes a blocked reader waits for (see inBound)
 }
 
 // waiterOf returns the waiter in slot, making it on first use. The
@@ -134,13 +135,16 @@ func (c *Conn) waitRead(n int) error {
 	if c.in.Len() >= n {
 		return nil
 	}
+	if c.sock != nil {
+		return c.stdWaitRead(n)
+	}
 	start := time.Now().UnixNano()
 	timeout := c.readTimeout()
 	w := waiterOf(&c.rwait)
 	waiting := false
 	defer func() {
 		if waiting {
-			c.need.Store(0)
+			w.need.Store(0)
 			c.flags.And(^uint32(fReaderWaiting))
 		}
 	}()
@@ -173,7 +177,7 @@ func (c *Conn) waitRead(n int) error {
 		if !waiting {
 			waiting = true
 			if n > c.owner.cfg.MaxInput {
-				c.need.Store(int32(min(n, 1<<30)))
+				w.need.Store(int32(min(n, 1<<30)))
 			}
 			c.flags.Or(fReaderWaiting)
 			if c.owner.cfg.Trigger == OneShot {
@@ -199,6 +203,9 @@ func (c *Conn) readDeadlinePassed() bool {
 // until at most bound bytes remain queued (the poller sends the rest
 // on EPOLLOUT). The caller holds wmu and a reference.
 func (c *Conn) flushOut(bound int, op string) error {
+	if c.sock != nil {
+		return c.stdFlush(op)
+	}
 	if err := c.out.Flush(); err != nil {
 		return c.opErr(op, errClosed)
 	}

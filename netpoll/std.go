@@ -1,0 +1,554 @@
+package netpoll
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// BackendStd: connections on Go's net package. A connection's socket is
+// a net.Conn, read and written with blocking calls on the goroutine that
+// needs the bytes, so the Go runtime's netpoller does the waiting:
+//
+//   - A reader (Read, Reader calls) that finds too little buffered reads
+//     the socket itself into the inbound buffer, holding rmu, so reads
+//     have one producer at a time and bytes stay in the kernel until a
+//     reader asks for them, as with a net.Conn.
+//   - A Server with a handler gives each connection one goroutine (its
+//     loop): it reads what arrives into the buffer, up to the input
+//     bound and the buffer budget, and runs the handler itself, so a
+//     handler that waits for more input reads it on the same goroutine.
+//   - Flush and Write write on the caller's goroutine until the kernel
+//     has taken every byte (or the deadline passes).
+//
+// Deadlines live in the connection's waiters as on epoll; the net.Conn's
+// own deadline only wakes a blocked call, and each wait recomputes it.
+// A stdPoller stands in for a poller: it holds the registry, the
+// counters and the idle sweep of its connections, and runs no loop.
+
+// stdSock is a connection's socket under BackendStd.
+type stdSock struct {
+	nc net.Conn
+	// resume wakes a handler loop paused at the input bound or budget.
+	resume chan struct{}
+	// rdl is the read deadline last set on nc (unix ns; 0 none, -1
+	// unknown: SetReadDeadline reached nc directly). Under rmu.
+	rdl atomic.Int64
+}
+
+// newStdPoller makes the poller of a BackendStd group: no pollset and no
+// goroutine; the idle sweep starts with the first idle timeout.
+func newStdPoller(id int, cfg *config) *poller {
+	p := &poller{id: id, cfg: cfg, std: true, done: make(chan struct{})}
+	if cfg.IdleTimeout > 0 {
+		p.minIdle.Store(int64(cfg.IdleTimeout))
+		p.startSweep()
+	}
+	return p
+}
+
+// startSweep starts the idle sweep of a std poller, once.
+func (p *poller) startSweep() {
+	if !p.sweeping.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		for !p.closing.Load() {
+			time.Sleep(p.sweepPeriod())
+			p.sweepIdle(time.Now().UnixNano())
+		}
+	}()
+}
+
+// newStdConn wraps nc as a connection of p, not yet registered.
+func newStdConn(nc net.Conn, p *poller, o *owner) *Conn {
+	_, isUnix := nc.(*net.UnixConn)
+	c := newConn(-1, p, o, isUnix)
+	c.sock = &stdSock{nc: nc}
+	if o.handler != nil {
+		c.sock.resume = make(chan struct{}, 1)
+	}
+	c.setNetPeer(nc.RemoteAddr())
+	return c
+}
+
+// setNetPeer records a as c's remote address (before c is shared).
+func (c *Conn) setNetPeer(a net.Addr) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		if ap.Addr().Is4In6() {
+			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
+		c.setPeer(sockaddr{ap: ap})
+	default:
+		c.setPeer(unixSockaddr(""))
+	}
+}
+
+// registerStd adds c to p's registry and counters.
+func (p *poller) registerStd(c *Conn) error {
+	idx, _, err := p.reg.add(c)
+	if err != nil {
+		return err
+	}
+	c.slot = idx
+	p.ctr.liveConns.Add(1)
+	p.ctr.totalConns.Add(1)
+	return nil
+}
+
+// startStd starts a registered connection: its handler loop, or its
+// OnConnect hook when it has no handler.
+func (c *Conn) startStd() {
+	switch {
+	case c.owner.handler != nil:
+		go c.stdLoop()
+	case c.hstate.Load()&hRunning != 0:
+		c.dispatch()
+	}
+}
+
+// stdLoop is the goroutine of a handler-mode connection: OnConnect,
+// then read and run the handler until the connection ends.
+func (c *Conn) stdLoop() {
+	if c.hstate.Load()&hRunning != 0 {
+		c.run(0, false) // OnConnect, then the handler for early input
+	}
+	for {
+		if !c.incref() {
+			return
+		}
+		input, more := c.stdFill()
+		c.decref()
+		if input && c.startRunner() {
+			c.run(0, false)
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// stdFill waits for room under the input bound, then reads once. It
+// reports whether input (bytes, EOF or an error) arrived, and whether
+// the loop goes on.
+func (c *Conn) stdFill() (input, more bool) {
+	for {
+		if c.fdst.closed() || c.flags.Load()&(fPeerEOF|fBroken) != 0 {
+			return false, false
+		}
+		room, byBudget := c.inRoom()
+		if room > 0 {
+			break
+		}
+		c.setPaused(byBudget)
+		if byBudget {
+			c.owner.budget.add(c)
+		}
+		if room, _ = c.inRoom(); room > 0 {
+			c.clearPaused()
+			break
+		}
+		<-c.sock.resume
+	}
+	c.rmu.Lock()
+	// The loop's read waits for as long as it takes: deadlines bound
+	// readers' waits, not the arrival of input.
+	c.stdSetReadDeadline(0)
+	room, _ := c.inRoom()
+	n, err := c.stdRead(max(room, 1))
+	c.rmu.Unlock()
+	// The loop runs the handler itself (stdLoop): only a blocked reader
+	// on another goroutine is told.
+	switch {
+	case err == nil && c.flags.Load()&fPeerEOF == 0:
+		notify(&c.rwait)
+		return n > 0, true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return false, true // a reader set a deadline meanwhile
+	}
+	notify(&c.rwait)
+	return true, false
+}
+
+// stdRead reads once from the socket into the inbound buffer, at most
+// limit bytes (at least a small buffer's worth). io.EOF and socket
+// errors are recorded in the flags (readers see them after the buffered
+// input); a deadline error is returned as is. The caller holds rmu.
+func (c *Conn) stdRead(limit int) (int, error) {
+	size := int(c.readSize)
+	if size == 0 {
+		size = minReadSize
+	}
+	size = min(size, max(limit, minReadSize))
+	var arr [1][]byte
+	vecs := c.in.Book(size, arr[:0])
+	if len(vecs) == 0 {
+		return 0, errClosed // buffer closed
+	}
+	buf := vecs[0]
+	if len(buf) > size {
+		buf = buf[:size]
+	}
+	m, err := c.sock.nc.Read(buf)
+	c.p.ctr.readCalls.Add(1)
+	c.in.BookAck(m)
+	if m > 0 {
+		c.p.ctr.bytesIn.Add(uint64(m))
+		c.accountIn()
+		c.touch()
+		if m >= size && size < maxReadSize {
+			c.readSize = uint32(size * 2)
+		}
+	}
+	switch {
+	case err == nil:
+		return m, nil
+	case err == io.EOF:
+		c.flags.Or(fPeerEOF)
+		return m, nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return m, err
+	case c.fdst.closed():
+		return m, errClosed
+	}
+	c.broke(err) // a handler-mode connection closes, as on epoll
+	return m, err
+}
+
+// stdSetReadDeadline sets dl (unix ns, 0: none) as the socket's read
+// deadline unless it already is. The caller holds rmu.
+func (c *Conn) stdSetReadDeadline(dl int64) {
+	if c.sock.rdl.Load() == dl {
+		return
+	}
+	c.sock.rdl.Store(dl)
+	c.sock.nc.SetReadDeadline(nsTime(dl))
+}
+
+// nsTime converts unix ns (0: none) to a deadline.
+func nsTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// stdWaitRead is waitRead under BackendStd: the caller reads the socket
+// itself until n bytes are buffered.
+func (c *Conn) stdWaitRead(n int) error {
+	start := time.Now().UnixNano()
+	timeout := c.readTimeout()
+	c.flags.Or(fReaderWaiting)
+	defer c.flags.And(^uint32(fReaderWaiting))
+	for {
+		if c.fdst.closed() {
+			return c.opErr("read", errClosed)
+		}
+		f := c.flags.Load()
+		if c.in.Len() >= n {
+			return nil
+		}
+		switch {
+		case f&fBroken != 0:
+			return c.opErr("read", c.brokenErr())
+		case f&fPeerEOF != 0:
+			if c.in.Len() == 0 {
+				return io.EOF
+			}
+			return io.ErrUnexpectedEOF
+		}
+		dl := deadlineOf(deadline(&c.rwait), timeout, start)
+		if passed(dl) {
+			return c.opErr("read", errTimeout)
+		}
+		c.stdSetReadDeadline(dl)
+		if deadlineOf(deadline(&c.rwait), timeout, start) != dl {
+			continue // moved while it was being set
+		}
+		if _, err := c.stdRead(n - c.in.Len()); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			if c.fdst.closed() {
+				return c.opErr("read", errClosed)
+			}
+			return c.opErr("read", err)
+		}
+		if c.owner.handler != nil {
+			c.consumedStd()
+		}
+	}
+}
+
+// consumedStd lets a handler loop paused at the bound go on once a
+// reader drained (the loop itself may be the one waiting to read).
+func (c *Conn) consumedStd() {
+	if c.flags.Load()&fInPaused != 0 {
+		c.resumeInput()
+	}
+}
+
+// stdWakeReader makes a blocked read look at its deadline again: the
+// new one may be earlier than the one set on the socket.
+func (c *Conn) stdWakeReader() {
+	if c.flags.Load()&fReaderWaiting != 0 {
+		c.sock.rdl.Store(-1)
+		c.sock.nc.SetReadDeadline(time.Unix(0, 1))
+	}
+}
+
+// stdFlush is flushOut under BackendStd: it writes until the queue is
+// empty, on the caller's goroutine. The caller holds wmu.
+func (c *Conn) stdFlush(op string) error {
+	if err := c.out.Flush(); err != nil {
+		return c.opErr(op, errClosed)
+	}
+	if c.out.Len() == 0 {
+		return nil
+	}
+	c.emu.Lock()
+	defer c.emu.Unlock()
+	restore := c.stdWriteDeadline()
+	defer restore()
+	for c.out.Len() > 0 {
+		if c.fdst.closed() {
+			return c.opErr(op, errClosed)
+		}
+		if c.flags.Load()&fBroken != 0 {
+			return c.opErr(op, c.brokenErr())
+		}
+		var arr [maxVecs][]byte
+		vecs := c.out.GetBytes(arr[:0])
+		if len(vecs) == 0 {
+			break
+		}
+		bufs := net.Buffers(vecs)
+		m, err := bufs.WriteTo(c.sock.nc)
+		c.p.ctr.writeCalls.Add(1)
+		if m > 0 {
+			c.out.Skip(int(m))
+			c.out.Release()
+			c.p.ctr.bytesOut.Add(uint64(m))
+			c.touch()
+		}
+		if err != nil {
+			c.drained(c.accountOut())
+			return c.stdWriteErr(op, err)
+		}
+	}
+	c.drained(c.accountOut())
+	return nil
+}
+
+// stdWrite is Write's path to the socket under BackendStd when nothing
+// is queued: straight from p, no copy. The caller holds wmu.
+func (c *Conn) stdWrite(p []byte) (int, error) {
+	restore := c.stdWriteDeadline()
+	defer restore()
+	n, err := c.sock.nc.Write(p)
+	c.p.ctr.writeCalls.Add(1)
+	if n > 0 {
+		c.p.ctr.bytesOut.Add(uint64(n))
+		c.touch()
+	}
+	if err != nil {
+		return n, c.stdWriteErr("write", err)
+	}
+	return n, nil
+}
+
+// stdWriteDeadline applies the write timeout, if any, to the socket
+// for one write and returns what puts the absolute deadline back.
+func (c *Conn) stdWriteDeadline() func() {
+	timeout := c.writeTimeout()
+	if timeout <= 0 {
+		return func() {}
+	}
+	abs := deadline(&c.wwait)
+	c.sock.nc.SetWriteDeadline(nsTime(deadlineOf(abs, timeout, time.Now().UnixNano())))
+	return func() { c.sock.nc.SetWriteDeadline(nsTime(deadline(&c.wwait))) }
+}
+
+// stdWriteErr maps a socket write error: a deadline is not fatal, a
+// close is net.ErrClosed, anything else breaks the connection.
+func (c *Conn) stdWriteErr(op string, err error) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return c.opErr(op, errTimeout)
+	case c.fdst.closed():
+		return c.opErr(op, errClosed)
+	}
+	c.broke(err)
+	return c.opErr(op, err)
+}
+
+// stdShutdown shuts one direction of the socket, where it can be.
+func (c *Conn) stdShutdown(write bool) error {
+	type halfCloser interface {
+		CloseRead() error
+		CloseWrite() error
+	}
+	hc, ok := c.sock.nc.(halfCloser)
+	if !ok {
+		return ErrUnsupportedNetwork
+	}
+	if write {
+		return hc.CloseWrite()
+	}
+	return hc.CloseRead()
+}
+
+// stdClose closes the socket: blocked reads and writes return, and a
+// paused handler loop wakes to see the close.
+func (c *Conn) stdClose() {
+	c.sock.nc.Close()
+	if c.sock.resume != nil {
+		select {
+		case c.sock.resume <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stdResume wakes a paused handler loop.
+func (c *Conn) stdResume() {
+	select {
+	case c.sock.resume <- struct{}{}:
+	default:
+	}
+}
+
+// errBackendMismatch reports a Listener served by a Server of the other
+// backend.
+var errBackendMismatch = errors.New("netpoll: the listener and the server use different backends")
+
+// stdAccept accepts on ln until it is closed, serving each connection
+// on s. Temporary failures (EMFILE and the like) back off as on epoll:
+// pending connections wait in the kernel's backlog.
+func (s *Server) stdAccept(ln *Listener) error {
+	var backoff time.Duration
+	for {
+		nc, err := ln.nl.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			select {
+			case <-ln.closed:
+				return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+			}
+			backoff = min(max(backoff*2, minAcceptBackoff), maxAcceptBackoff)
+			s.pollers[0].ctr.acceptBackoffs.Add(1)
+			select {
+			case <-time.After(backoff):
+			case <-ln.closed:
+			case <-s.done:
+			}
+			continue
+		}
+		backoff = 0
+		s.serveStd(nc, ln)
+	}
+}
+
+// serveStd sets up an accepted connection under BackendStd.
+func (s *Server) serveStd(nc net.Conn, ln *Listener) {
+	p := s.pick(nil)
+	c := newStdConn(nc, p, &s.owner)
+	if ln != nil && !isUnspecifiedAddr(ln.addr) {
+		c.laddr = ln.box
+	} else {
+		c.laddr = &addrBox{nc.LocalAddr()}
+	}
+	if s.owner.cfg.OnConnect != nil {
+		c.flags.Or(fConnectHook)
+		c.hstate.Store(hRunning)
+	}
+	s.regMu.RLock()
+	if s.closing.Load() {
+		s.regMu.RUnlock()
+		nc.Close()
+		return
+	}
+	err := p.registerStd(c)
+	s.regMu.RUnlock()
+	if err != nil {
+		nc.Close()
+		return
+	}
+	c.startStd()
+}
+
+// stdListen opens a listener on Go's net.
+func (ln *Listener) stdListen(network, address string) error {
+	nl, err := net.Listen(network, address)
+	if err != nil {
+		return err
+	}
+	ln.nl = nl
+	ln.addr = nl.Addr()
+	return nil
+}
+
+// stdWrap serves l under BackendStd: through a duplicate where the OS
+// gives one (l and the Listener then close independently), else l itself.
+func stdWrap(l net.Listener) net.Listener {
+	if f, ok := l.(interface{ File() (*os.File, error) }); ok {
+		if file, err := f.File(); err == nil {
+			defer file.Close()
+			if nl, err := net.FileListener(file); err == nil {
+				return nl
+			}
+		}
+	}
+	return l
+}
+
+// stdDial dials with Go's net and registers the connection on g.
+func (d *Dialer) stdDial(ctx context.Context, g *Server, o *owner, network, addr string) (*Conn, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrUnsupportedNetwork}
+	}
+	nd := net.Dialer{KeepAlive: d.KeepAlive}
+	nc, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// As the epoll dialer reports it: a timeout is
+			// os.ErrDeadlineExceeded, a cancel context.Canceled.
+			return nil, &net.OpError{Op: "dial", Net: network, Err: mapCtxErr(cerr)}
+		}
+		return nil, err
+	}
+	c := newStdConn(nc, g.pick(nil), o)
+	c.laddr = &addrBox{nc.LocalAddr()}
+	c.SetContext(d.Context)
+	if o.handler != nil || o.cfg.OnConnect != nil || o.cfg.OnDisconnect != nil {
+		if o.cfg.OnConnect != nil {
+			c.flags.Or(fConnectHook)
+		}
+		c.hstate.Store(hRunning)
+	}
+	g.regMu.RLock()
+	if g.closing.Load() {
+		g.regMu.RUnlock()
+		nc.Close()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrServerClosed}
+	}
+	err = c.p.registerStd(c)
+	g.regMu.RUnlock()
+	if err != nil {
+		nc.Close()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	return c, nil
+}
