@@ -360,6 +360,7 @@ func (c *Conn) brokenErr() error {
 // onInput wakes a blocked reader and schedules the handler.
 func (c *Conn) onInput() {
 	notify(&c.rwait)
+	c.fireInput()
 	switch {
 	case c.owner.handler == nil:
 	case c.p.inPass && c.owner.cfg.Dispatch <= DispatchPool:
