@@ -209,7 +209,9 @@ func (l *listener) Accept() (net.Conn, error) {
 // wrap makes the net.Conn that Accept returns for c.
 func (l *listener) wrap(c *netpoll.Conn) net.Conn {
 	if t := l.lot.Load(); t != nil {
-		return &conn{Conn: c, pk: &parking{lot: t}}
+		pc := &conn{Conn: c, pk: &parking{lot: t}}
+		t.addActive(pc)
+		return pc
 	}
 	return &conn{Conn: c}
 }

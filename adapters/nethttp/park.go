@@ -91,11 +91,14 @@ func EnableParking(srv *http.Server, ln net.Listener, opts ...ParkOption) error 
 		linger: cfg.linger,
 		idle:   l.srv.Config().IdleTimeout,
 		parked: make(map[*netpoll.Conn]struct{}),
+		active: make(map[*conn]struct{}),
+		done:   make(chan struct{}),
 	}
 	t.wakeFn = t.wake
 	if !l.lot.CompareAndSwap(nil, t) {
 		return errors.New("nethttp: EnableParking: the listener already parks connections")
 	}
+	go t.sweep()
 	user := srv.ConnState
 	srv.ConnState = func(c net.Conn, s http.ConnState) {
 		t.observe(c, s)
@@ -156,7 +159,11 @@ type lot struct {
 
 	mu     sync.Mutex
 	parked map[*netpoll.Conn]struct{}
+	active map[*conn]struct{} // accepted, not yet closed or parked: the sweeper's
 	closed bool
+	done   chan struct{} // closed by close: the sweeper stops
+
+	tick atomic.Int64 // sweeps so far: the clock of lingers
 
 	parks, unparks, woke atomic.Int64
 }
@@ -182,6 +189,54 @@ func (t *lot) observe(nc net.Conn, s http.ConnState) {
 			}
 		}
 	}
+}
+
+// sweepsPerLinger is how many sweeps a linger lasts: a connection
+// parks between one linger and a quarter more after its idle Read began.
+const sweepsPerLinger = 4
+
+// sweep ends the linger of connections that waited long enough, until
+// the listener closes. One goroutine per listener, and no timer per
+// connection: a lingering Read only notes the sweep count it began at.
+func (t *lot) sweep() {
+	tk := time.NewTicker(t.linger / sweepsPerLinger)
+	defer tk.Stop()
+	var due []*conn
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-tk.C:
+		}
+		now := t.tick.Add(1)
+		due = due[:0]
+		t.mu.Lock()
+		for c := range t.active {
+			if c.pk.state.Load() == psLinger && now-c.pk.since.Load() > sweepsPerLinger {
+				due = append(due, c)
+			}
+		}
+		t.mu.Unlock()
+		for _, c := range due {
+			c.wake()
+		}
+		clear(due)
+	}
+}
+
+// addActive and forgetActive keep the set of connections the sweeper
+// looks at: those Accept returned and that are neither closed nor
+// parked.
+func (t *lot) addActive(c *conn) {
+	t.mu.Lock()
+	t.active[c] = struct{}{}
+	t.mu.Unlock()
+}
+
+func (t *lot) forgetActive(c *conn) {
+	t.mu.Lock()
+	delete(t.active, c)
+	t.mu.Unlock()
 }
 
 // park takes over nc, whose server has let it go between requests.
@@ -239,6 +294,9 @@ func (t *lot) drop(nc *netpoll.Conn) bool {
 // the listener closes (Shutdown and Close of http.Server close it first).
 func (t *lot) close() {
 	t.mu.Lock()
+	if !t.closed {
+		close(t.done)
+	}
 	t.closed = true
 	conns := make([]*netpoll.Conn, 0, len(t.parked))
 	for nc := range t.parked {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,25 +18,32 @@ import (
 //	psActive     a request may be in flight                      ─▶ psIdle on StateIdle
 //	psIdle       srv reported StateIdle                          ─▶ psIdleArmed on SetReadDeadline,
 //	                                                                psActive on a Read or StateActive
-//	psIdleArmed  srv set its idle deadline: the next Read is      ─▶ psActive on another
-//	             its wait for the next request (if it lands at       SetReadDeadline, StateActive, or a
-//	             the start of srv's buffer); it lingers, then        Read that returns; psParking when
-//	             returns io.EOF                                      the linger passes
-//	psPinned     hijacked: never parks again
-//	psParking    io.EOF returned to park; srv's Close parks      ─▶ psParked
+//	psIdleArmed  srv set its idle deadline                       ─▶ psLinger on a Read into the start
+//	                                                                of srv's buffer; psActive on any
+//	                                                                other Read, SetReadDeadline or
+//	                                                                StateActive
+//	psLinger     srv waits in Read for the next request          ─▶ psActive when the Read returns;
+//	                                                                psParking by the sweeper once the
+//	                                                                linger has passed
+//	psParking    the sweeper woke the Read to park it            ─▶ psEOF when it returns io.EOF;
+//	                                                                psActive if bytes beat the wake
+//	psEOF        io.EOF returned; srv's Close parks              ─▶ psParked
+//	psPinned     hijacked: never parks
 //	psParked     handed to the lot; this conn is dead (a new one
 //	             comes from Accept when input arrives)
 //	psClosed     closed for real
 //
-// Close from any state before psParking closes the socket (Shutdown's
-// closing of idle connections included).
+// Close in any state but psEOF closes the socket (Shutdown's closing of
+// idle connections included).
 const (
 	psNew uint32 = iota
 	psActive
 	psIdle
 	psIdleArmed
+	psLinger
 	psPinned
 	psParking
+	psEOF
 	psParked
 	psClosed
 )
@@ -44,7 +52,11 @@ const (
 type parking struct {
 	lot   *lot
 	state atomic.Uint32
+	since atomic.Int64 // the lot's sweep tick when the linger began
 	rdl   atomic.Int64 // srv's read deadline, unix ns; 0: none
+	// mu orders the sweeper's wake-up (a read deadline in the past)
+	// against the restoring of srv's deadline when the Read returns.
+	mu sync.Mutex
 	// base is srv's first read buffer (len 0, its capacity kept): a
 	// read into its start means srv's buffer is empty. Read goroutine
 	// only.
@@ -76,7 +88,7 @@ func (c *conn) Read(p []byte) (int, error) {
 			return c.lingerRead(p)
 		}
 		pk.state.CompareAndSwap(psIdleArmed, psActive)
-	case psParking:
+	case psEOF:
 		return 0, io.EOF
 	case psParked:
 		return 0, c.closedErr("read")
@@ -84,30 +96,46 @@ func (c *conn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// lingerRead is srv's wait for the next request: for up to the linger
-// (or srv's own deadline, if sooner) it is an ordinary Read; when the
-// linger passes with nothing read, it returns io.EOF and the Close that
-// follows parks the connection.
+// lingerRead is srv's wait for the next request. It is an ordinary
+// Read under srv's own deadline, except that the lot's sweeper may wake
+// it once the linger has passed (wake): it then returns io.EOF, and the
+// Close that follows parks the connection.
 func (c *conn) lingerRead(p []byte) (int, error) {
 	pk := c.pk
-	sdl := pk.rdl.Load()
-	end := time.Now().Add(pk.lot.linger).UnixNano()
-	if sdl != 0 && sdl <= end {
-		pk.state.CompareAndSwap(psIdleArmed, psActive)
-		return c.Conn.Read(p) // srv's deadline comes first
+	pk.since.Store(pk.lot.tick.Load())
+	if !pk.state.CompareAndSwap(psIdleArmed, psLinger) {
+		return c.Conn.Read(p) // closed meanwhile
 	}
-	c.Conn.SetReadDeadline(time.Unix(0, end))
 	n, err := c.Conn.Read(p)
-	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && pk.rdl.Load() == sdl &&
-		pk.state.CompareAndSwap(psIdleArmed, psParking) {
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	if pk.state.CompareAndSwap(psLinger, psActive) {
+		return n, err
+	}
+	if pk.state.Load() != psParking {
+		return n, err // closed
+	}
+	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		pk.state.Store(psEOF)
 		return 0, io.EOF
 	}
-	pk.state.CompareAndSwap(psIdleArmed, psActive)
+	// Bytes (or an error) came before the wake-up: serve them, and put
+	// srv's deadline back in place of the wake-up's.
+	pk.state.Store(psActive)
 	c.Conn.SetReadDeadline(unixTime(pk.rdl.Load()))
-	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-		return c.Conn.Read(p) // srv moved its deadline meanwhile
-	}
 	return n, err
+}
+
+// wake ends the linger of a connection that lingered long enough: its
+// Read returns with a deadline error, and lingerRead parks it. The
+// sweeper calls it.
+func (c *conn) wake() {
+	pk := c.pk
+	pk.mu.Lock()
+	if pk.state.CompareAndSwap(psLinger, psParking) {
+		c.Conn.SetReadDeadline(time.Unix(1, 0))
+	}
+	pk.mu.Unlock()
 }
 
 func unixTime(ns int64) time.Time {
@@ -176,8 +204,9 @@ func (c *conn) Close() error {
 	}
 	for {
 		switch st := pk.state.Load(); st {
-		case psParking:
-			if pk.state.CompareAndSwap(psParking, psParked) {
+		case psEOF:
+			if pk.state.CompareAndSwap(psEOF, psParked) {
+				pk.lot.forgetActive(c)
 				pk.lot.park(c.Conn, pk.rdl.Load())
 				return nil
 			}
@@ -185,6 +214,7 @@ func (c *conn) Close() error {
 			return c.closedErr("close")
 		default:
 			if pk.state.CompareAndSwap(st, psClosed) {
+				pk.lot.forgetActive(c)
 				return c.Conn.Close()
 			}
 		}
