@@ -32,8 +32,8 @@ type parkConfig struct {
 }
 
 // WithLinger sets how long a connection must wait idle for its next
-// request before it is parked (default DefaultLinger). It must be
-// positive.
+// request before it is parked (default DefaultLinger): it parks between
+// d and d+d/4 after srv began to wait. d must be positive.
 func WithLinger(d time.Duration) ParkOption { return func(c *parkConfig) { c.linger = d } }
 
 // EnableParking makes ln, a listener made by Listen, park the idle

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -417,5 +418,66 @@ func TestParkNeverMidRequest(t *testing.T) {
 				t.Fatalf("second: %q", got)
 			}
 		})
+	}
+}
+
+// TestParkGoroutinesFlat: parked conns hold no goroutine, so the count
+// stays flat however many are parked; and without the race detector's
+// shadow memory, what each holds stays far below a served conn's ~19 kB.
+func TestParkGoroutinesFlat(t *testing.T) {
+	testutil.CheckLeaks(t)
+	e := newHTTPEnv(t, parkStack(), http.HandlerFunc(hello), nil)
+	const n = 300
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	waitParked(t, e, 0)
+	before := runtime.NumGoroutine()
+	heapBefore := liveBytes()
+	for range n {
+		c, err := net.DialTimeout("tcp", e.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(testDeadline))
+		conns = append(conns, c)
+		roundTrip(t, c, bufio.NewReader(c), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	waitParked(t, e, n)
+	// The client side of each conn is in this process too, but it holds
+	// no goroutine: it is not reading.
+	if !testutil.WaitFor(5*time.Second, func() bool { return runtime.NumGoroutine()-before < 20 }) {
+		t.Fatalf("goroutines grew from %d to %d with %d conns parked", before, runtime.NumGoroutine(), n)
+	}
+	if !raceBuild {
+		// Both ends are counted: the client's net.Conn and bufio.Reader
+		// (4 kB) too.
+		if per := (liveBytes() - heapBefore) / n; per > 8<<10 {
+			t.Errorf("%d bytes of heap and stacks per parked conn and its client", per)
+		}
+	}
+	if ps := e.parking(); ps.Bytes != n*parkedConnBytes {
+		t.Errorf("Bytes = %d, want %d", ps.Bytes, n*parkedConnBytes)
+	}
+}
+
+// TestParkMaxHeaderBytes: the request that un-parks a conn is held to
+// MaxHeaderBytes like any first request.
+func TestParkMaxHeaderBytes(t *testing.T) {
+	e := newHTTPEnv(t, parkStack(), http.HandlerFunc(hello), func(s *http.Server) { s.MaxHeaderBytes = 1 << 10 })
+	c, br := e.raw()
+	roundTrip(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitParked(t, e, 1)
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 8<<10)+"\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %s, want 431", resp.Status)
 	}
 }
