@@ -156,7 +156,7 @@ func (l *listener) queued() {
 // stops the pollers.
 func (l *listener) forget(c *netpoll.Conn) {
 	if t := l.lot.Load(); t != nil && c != nil {
-		t.drop(c)
+		t.take(c)
 	}
 	l.mu.Lock()
 	delete(l.live, c)

@@ -67,8 +67,9 @@ func WithLinger(d time.Duration) ParkOption { return func(c *parkConfig) { c.lin
 // the listener's own (a *tls.Conn from tls.NewListener or ServeTLS) is
 // never parked, since TLS state cannot be parked.
 //
-// EnableParking returns an error if ln was not made by Listen, already
-// parks, or srv has a TLSConfig.
+// One goroutine per listener ends the lingers; the listener's Close
+// stops it. EnableParking returns an error if ln was not made by Listen,
+// already parks, or srv has a TLSConfig.
 func EnableParking(srv *http.Server, ln net.Listener, opts ...ParkOption) error {
 	l, ok := ln.(*listener)
 	if !ok {
@@ -90,7 +91,7 @@ func EnableParking(srv *http.Server, ln net.Listener, opts ...ParkOption) error 
 		l:      l,
 		linger: cfg.linger,
 		idle:   l.srv.Config().IdleTimeout,
-		parked: make(map[*netpoll.Conn]struct{}),
+		parked: make(map[*netpoll.Conn]bool),
 		active: make(map[*conn]struct{}),
 		done:   make(chan struct{}),
 	}
@@ -158,7 +159,7 @@ type lot struct {
 	wakeFn func(*netpoll.Conn)
 
 	mu     sync.Mutex
-	parked map[*netpoll.Conn]struct{}
+	parked map[*netpoll.Conn]bool // true: park gave it an idle timeout
 	active map[*conn]struct{} // accepted, not yet closed or parked: the sweeper's
 	closed bool
 	done   chan struct{} // closed by close: the sweeper stops
@@ -258,7 +259,7 @@ func (t *lot) park(nc *netpoll.Conn, rdl int64) {
 		nc.Close()
 		return
 	}
-	t.parked[nc] = struct{}{}
+	t.parked[nc] = rdl != 0
 	t.mu.Unlock()
 	t.parks.Add(1)
 	nc.NotifyInput(t.wakeFn)
@@ -268,10 +269,13 @@ func (t *lot) park(nc *netpoll.Conn, rdl int64) {
 // once in park): a client that left is closed, one that sent bytes goes
 // back to Accept with them.
 func (t *lot) wake(nc *netpoll.Conn) {
-	if !t.drop(nc) {
+	parked, timed := t.take(nc)
+	if !parked {
 		return // the lot is closing it
 	}
-	nc.SetIdleTimeout(t.idle)
+	if timed {
+		nc.SetIdleTimeout(t.idle)
+	}
 	if !nc.IsActive() {
 		nc.Close()
 		return
@@ -281,13 +285,14 @@ func (t *lot) wake(nc *netpoll.Conn) {
 	t.l.push(nc)
 }
 
-// drop forgets nc and reports whether it was parked.
-func (t *lot) drop(nc *netpoll.Conn) bool {
+// take forgets nc and reports whether it was parked, and whether park
+// gave it an idle timeout.
+func (t *lot) take(nc *netpoll.Conn) (parked, timed bool) {
 	t.mu.Lock()
-	_, ok := t.parked[nc]
+	timed, parked = t.parked[nc]
 	delete(t.parked, nc)
 	t.mu.Unlock()
-	return ok
+	return parked, timed
 }
 
 // close closes every parked connection and parks no more: it runs when
