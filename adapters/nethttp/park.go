@@ -160,7 +160,7 @@ type lot struct {
 
 	mu     sync.Mutex
 	parked map[*netpoll.Conn]bool // true: park gave it an idle timeout
-	active map[*conn]struct{} // accepted, not yet closed or parked: the sweeper's
+	active map[*conn]struct{}     // accepted, not yet closed or parked: the sweeper's
 	closed bool
 	done   chan struct{} // closed by close: the sweeper stops
 
