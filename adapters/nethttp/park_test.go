@@ -481,3 +481,34 @@ func TestParkMaxHeaderBytes(t *testing.T) {
 		t.Fatalf("status %s, want 431", resp.Status)
 	}
 }
+
+// TestParkNeverH2C: HTTP/2 without TLS (prior knowledge) is served by
+// net/http's HTTP/2 server, whose ConnState calls name a wrapper, not
+// the listener's conn: such a connection never parks, however long it
+// idles, and keeps serving.
+func TestParkNeverH2C(t *testing.T) {
+	e := newHTTPEnv(t, parkStack(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Proto, r.URL.Path)
+	}), func(s *http.Server) {
+		s.Protocols = new(http.Protocols)
+		s.Protocols.SetHTTP1(true)
+		s.Protocols.SetUnencryptedHTTP2(true)
+	})
+	e.tr.Protocols = new(http.Protocols)
+	e.tr.Protocols.SetUnencryptedHTTP2(true)
+	for i := range 3 {
+		resp, err := e.client.Get(fmt.Sprintf("%s/h%d", e.url, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("HTTP/2.0 /h%d", i); err != nil || string(body) != want {
+			t.Fatalf("body %q, %v; want %q", body, err, want)
+		}
+		time.Sleep(20 * testLinger)
+	}
+	if ps := e.parking(); ps.Parks != 0 || e.newConns.Load() != 1 {
+		t.Fatalf("h2c conn parked: %+v, %d conns", ps, e.newConns.Load())
+	}
+}
