@@ -114,27 +114,50 @@ func TestParkConnStateAndContext(t *testing.T) {
 	}
 }
 
-// TestParkRequestDuringParking sends each next request around the moment
-// the linger passes, so that its first bytes meet every step of a park
-// (the idle Read timing out, io.EOF, srv's Close, the registration), and
-// splits some requests in two writes. Every answer must come, in order.
+// TestParkRequestDuringParking has clients send each next request around
+// the moment the linger passes, so that its first bytes meet every step
+// of a park (the sweeper's wake-up, io.EOF, srv's Close, the
+// registration) or beat the wake-up, and splits some requests in two
+// writes. Every answer must come, in order.
 func TestParkRequestDuringParking(t *testing.T) {
 	e := newHTTPEnv(t, parkStack(), http.HandlerFunc(hello), nil)
-	c, br := e.raw()
-	r := rand.New(rand.NewPCG(3, 4))
-	for i := range 60 {
-		req := fmt.Sprintf("GET /r%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
-		if i%3 == 0 {
-			cut := 1 + r.IntN(len(req)-1)
-			io.WriteString(c, req[:cut])
-			time.Sleep(time.Duration(r.IntN(int(testLinger))))
-			req = req[cut:]
-		}
-		if got := roundTrip(t, c, br, req); got != fmt.Sprintf("hello /r%d", i) {
-			t.Fatalf("request %d: %q", i, got)
-		}
-		time.Sleep(testLinger/2 + time.Duration(r.IntN(int(testLinger))))
+	const clients, rounds = 8, 40
+	var wg sync.WaitGroup
+	for k := range clients {
+		c, br := e.raw()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(3, uint64(k)))
+			for i := range rounds {
+				req := fmt.Sprintf("GET /r%d-%d HTTP/1.1\r\nHost: x\r\n\r\n", k, i)
+				if i%3 == 0 {
+					cut := 1 + r.IntN(len(req)-1)
+					io.WriteString(c, req[:cut])
+					time.Sleep(time.Duration(r.IntN(int(testLinger))))
+					req = req[cut:]
+				}
+				if _, err := io.WriteString(c, req); err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Errorf("client %d request %d: %v", k, i, err)
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if want := fmt.Sprintf("hello /r%d-%d", k, i); err != nil || string(body) != want {
+					t.Errorf("client %d: %q, %v; want %q", k, body, err, want)
+					return
+				}
+				// Around the park window [linger, 1.25 linger].
+				time.Sleep(testLinger/2 + time.Duration(r.IntN(int(testLinger))))
+			}
+		}()
 	}
+	testutil.WaitGroup(t, &wg, 2*testDeadline, "the clients")
 	ps := e.parking()
 	t.Logf("%+v", ps)
 	if ps.Parks == 0 {

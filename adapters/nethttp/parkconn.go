@@ -112,17 +112,19 @@ func (c *conn) lingerRead(p []byte) (int, error) {
 	if pk.state.CompareAndSwap(psLinger, psActive) {
 		return n, err
 	}
-	if pk.state.Load() != psParking {
-		return n, err // closed
-	}
+	// The sweeper woke it (psParking), or Close closed it (psClosed);
+	// Close may still come between here and the CAS below, and wins.
 	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-		pk.state.Store(psEOF)
-		return 0, io.EOF
+		if pk.state.CompareAndSwap(psParking, psEOF) {
+			return 0, io.EOF
+		}
+		return n, err
 	}
 	// Bytes (or an error) came before the wake-up: serve them, and put
 	// srv's deadline back in place of the wake-up's.
-	pk.state.Store(psActive)
-	c.Conn.SetReadDeadline(unixTime(pk.rdl.Load()))
+	if pk.state.CompareAndSwap(psParking, psActive) {
+		c.Conn.SetReadDeadline(unixTime(pk.rdl.Load()))
+	}
 	return n, err
 }
 
