@@ -51,17 +51,18 @@ func WithLinger(d time.Duration) ParkOption { return func(c *parkConfig) { c.lin
 // StateClosed and then, at the next request, StateNew (and StateActive);
 // ConnContext runs again for it; RemoteAddr and LocalAddr are unchanged.
 // srv.IdleTimeout (or ReadTimeout, when IdleTimeout is zero) still closes
-// a connection that stays idle too long, parked or not; Shutdown and
+// a connection that stays idle too long, parked or not (a parked one up
+// to a quarter of the timeout, at most 1 s, late); Shutdown and
 // Close close parked connections at once, when they close ln; a client
 // that closes or resets a parked connection frees it. The request that
 // un-parks a connection is read under srv's ReadHeaderTimeout,
 // ReadTimeout and MaxHeaderBytes like any first request.
 //
 // A connection is parked only when srv is provably between requests: it
-// reported StateIdle, then blocked reading the next request's first
-// bytes into the start of the same buffer it read the connection's first
-// request into (so it holds no byte of the next one), and the listener
-// holds none either. Hijacked connections never park. Neither do
+// reported StateIdle, set its idle read deadline (once), then blocked
+// reading the next request's first bytes into the start of the same
+// buffer it read the connection's first request into (so it holds no
+// byte of the next one), and the listener holds none either. Hijacked connections never park. Neither do
 // connections whose TLS srv terminates: EnableParking refuses a srv with
 // a TLSConfig, and a connection that reaches ConnState as anything but
 // the listener's own (a *tls.Conn from tls.NewListener or ServeTLS) is
