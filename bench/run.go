@@ -75,6 +75,7 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 				run.Error = err.Error()
 				return run
 			}
+			time.Sleep(e.target.Settle)
 			m, err := queryMem(srv)
 			if err != nil {
 				run.Error = err.Error()

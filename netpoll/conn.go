@@ -343,6 +343,7 @@ func (c *Conn) closeWith(reason error) bool {
 	}
 	notify(&c.rwait)
 	notify(&c.wwait)
+	c.dropInput()
 	if c.out.Len() > 0 && c.flags.Load()&(fBroken|fRegistered) == fRegistered {
 		c.linger()
 	} else {

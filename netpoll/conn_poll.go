@@ -365,6 +365,7 @@ func (c *Conn) errno() error {
 // onInput wakes a blocked reader and schedules the handler.
 func (c *Conn) onInput() {
 	notify(&c.rwait)
+	c.fireInput()
 	switch {
 	case c.owner.handler == nil:
 	case c.p.inPass && c.owner.cfg.Dispatch <= DispatchPool:

@@ -218,7 +218,7 @@ const idleConns = 5000
 // idle keep-alive connection (after one request each). The clients live in
 // a child process, so only the server side is counted.
 func BenchmarkIdleConnMemory(b *testing.B) {
-	for _, st := range stacks() {
+	for _, st := range httpStacks() {
 		b.Run(st.name, func(b *testing.B) {
 			var perConn float64
 			for range b.N {
@@ -244,6 +244,11 @@ func idleConnMemory(b *testing.B, st stack) float64 {
 			}
 		},
 	}
+	if st.park {
+		if err := EnableParking(srv, ln); err != nil {
+			b.Fatal(err)
+		}
+	}
 	go srv.Serve(ln)
 	defer srv.Close()
 	before := liveBytes()
@@ -252,6 +257,13 @@ func idleConnMemory(b *testing.B, st stack) float64 {
 	defer stop()
 	if !testutil.WaitFor(30*time.Second, func() bool { return idle.Load() >= idleConns }) {
 		b.Fatalf("only %d of %d conns idle", idle.Load(), idleConns)
+	}
+	if st.park && !testutil.WaitFor(30*time.Second, func() bool {
+		ps, _ := Parking(ln)
+		return ps.Parked >= idleConns
+	}) {
+		ps, _ := Parking(ln)
+		b.Fatalf("only %d of %d conns parked", ps.Parked, idleConns)
 	}
 	time.Sleep(100 * time.Millisecond)
 	after := liveBytes()

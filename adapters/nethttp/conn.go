@@ -16,6 +16,7 @@ import (
 // reachable for code that type-asserts them.
 type conn struct {
 	*netpoll.Conn
+	pk *parking // nil unless the listener parks (EnableParking)
 }
 
 // copyBufSize is the chunk ReadFrom moves per Read: as large as what
@@ -48,7 +49,7 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	for {
 		nr, rerr := r.Read(p)
 		if nr > 0 {
-			nw, werr := c.Conn.Write(p[:nr])
+			nw, werr := c.Write(p[:nr])
 			total += int64(nw)
 			if werr != nil {
 				return total, werr

@@ -33,7 +33,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
-	return &conn{c}, nil
+	return &conn{Conn: c}, nil
 }
 
 // Dial is DialContext with context.Background.

@@ -33,6 +33,18 @@
 // Server returns the netpoll.Server behind a listener, for its effective
 // configuration and per-poller counters.
 //
+// # Idle parking
+//
+// EnableParking makes a listener take idle keep-alive connections away
+// from an http.Server: once one has waited longer than a linger for its
+// next request, with nothing buffered on either side, the server's
+// goroutine for it ends as if the client had closed, and the socket waits
+// on a poller with no goroutine, buffer or timer of its own (netpoll's
+// Conn.NotifyInput). The next request's first bytes hand it back through
+// Accept, unread. It is off unless called; ConnState and ConnContext see
+// a parked period as a close and a new connection. Parking reports
+// its counters.
+//
 // # Conformance
 //
 // The package's tests run every case against both the standard library's
@@ -51,5 +63,7 @@
 // listener, and they dominate what a connection costs; the adapter adds
 // a netpoll.Conn and, while a goroutine is blocked in Read, a waiter.
 // Benchmarks against net/http (BenchmarkHello, BenchmarkIdleConnMemory)
-// and their figures are in docs/tuning.md of the repository.
+// and their figures are in docs/tuning.md of the repository; with
+// parking, idle connections lose the goroutine and buffers too
+// (docs/http-parking.md).
 package nethttp

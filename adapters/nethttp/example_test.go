@@ -102,3 +102,48 @@ func ExampleDialer() {
 	fmt.Println(resp.Status, string(body))
 	// Output: 200 OK hello, client on upoll
 }
+
+// EnableParking takes idle keep-alive connections away from the server
+// after a linger; the next request on the same socket brings it back.
+func ExampleEnableParking() {
+	ln, err := nethttp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello "+r.URL.Path)
+	})}
+	if err := nethttp.EnableParking(srv, ln, nethttp.WithLinger(10*time.Millisecond)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	client := &http.Client{}
+	get := func(path string) {
+		resp, err := client.Get("http://" + ln.Addr().String() + path)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		fmt.Println(string(b))
+	}
+	get("/first")
+	for i := 0; i < 500; i++ { // until parked, at most 5s
+		if ps, _ := nethttp.Parking(ln); ps.Parked == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	get("/second") // the same connection, un-parked
+	ps, _ := nethttp.Parking(ln)
+	fmt.Println("un-parks:", ps.Unparks)
+	// Output:
+	// hello /first
+	// hello /second
+	// un-parks: 1
+}

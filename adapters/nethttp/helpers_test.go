@@ -20,6 +20,7 @@ type stack struct {
 	name   string
 	listen func(network, addr string) (net.Listener, error)
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	park   bool // http.Server tests: EnableParking (see parkStack)
 }
 
 // listenTB listens on a loopback port and closes the listener when t ends.

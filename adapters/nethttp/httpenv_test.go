@@ -63,6 +63,21 @@ func newHTTPEnv(t testing.TB, st stack, h http.Handler, configure func(*http.Ser
 	if configure != nil {
 		configure(e.srv)
 	}
+	if st.park {
+		// A server that terminates TLS is refused; behind tls.NewListener
+		// the conns that ConnState sees are *tls.Conn, which never park.
+		tlsConfig := e.srv.TLSConfig
+		if tlsConfig != nil {
+			if err := EnableParking(e.srv, e.ln); err == nil {
+				t.Fatal("EnableParking accepted a server with a TLSConfig")
+			}
+			e.srv.TLSConfig = nil
+		}
+		if err := EnableParking(e.srv, e.ln, WithLinger(testLinger)); err != nil {
+			t.Fatal(err)
+		}
+		e.srv.TLSConfig = tlsConfig
+	}
 	e.tr = &http.Transport{
 		DialContext:         st.dial,
 		MaxIdleConnsPerHost: 2000,
@@ -136,4 +151,10 @@ func selfSignedTLS(t testing.TB) (server, client *tls.Config) {
 	}
 	client = &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}}
 	return server, client
+}
+
+// parking returns the counters of e's listener (zero without parking).
+func (e *httpEnv) parking() ParkStats {
+	ps, _ := Parking(e.ln)
+	return ps
 }

@@ -21,7 +21,7 @@ import (
 // running when Shutdown is called: every one must complete with a full
 // response, and Shutdown must return only after they have.
 func TestShutdownWaitsForInFlight(t *testing.T) {
-	forEachStack(t, func(t *testing.T, st stack) {
+	forEachHTTPStack(t, func(t *testing.T, st stack) {
 		const n = 10
 		var started sync.WaitGroup
 		started.Add(n)
@@ -85,7 +85,7 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 // TestServerClose checks that Close ends in-flight requests at once: the
 // handlers' contexts are cancelled and the clients see errors.
 func TestServerClose(t *testing.T) {
-	forEachStack(t, func(t *testing.T, st stack) {
+	forEachHTTPStack(t, func(t *testing.T, st stack) {
 		const n = 5
 		var started sync.WaitGroup
 		started.Add(n)
@@ -139,7 +139,7 @@ func manyClients() int {
 // TestManyClients opens manyClients connections, holds them all open at
 // once, then has each make a few keep-alive requests.
 func TestManyClients(t *testing.T) {
-	for _, st := range stacks() {
+	for _, st := range httpStacks() {
 		t.Run(st.name, func(t *testing.T) {
 			testutil.CheckLeaks(t)
 			var open, maxOpen atomic.Int64
@@ -209,7 +209,7 @@ func TestManyClients(t *testing.T) {
 // the middle of a request body and in the middle of a large response; after
 // the server is closed no goroutine or fd may remain.
 func TestClientResetLeaksNothing(t *testing.T) {
-	for _, st := range stacks() {
+	for _, st := range httpStacks() {
 		t.Run(st.name, func(t *testing.T) {
 			resetRound(t, st) // warm up: lazily started pollers, pools
 			testutil.CheckLeaks(t)

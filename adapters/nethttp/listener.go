@@ -3,6 +3,7 @@ package nethttp
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/upoll/upoll/netpoll"
 )
@@ -33,6 +34,8 @@ type listener struct {
 	live    map[*netpoll.Conn]struct{} // handed out or queued, not yet disconnected
 	stopped bool                       // srv.Close has been started
 	failure error                      // Serve's error, if it ended on its own
+
+	lot atomic.Pointer[lot] // set by EnableParking
 }
 
 // Listen announces on the local network address, like net.Listen, and
@@ -152,6 +155,9 @@ func (l *listener) queued() {
 // forget runs in OnDisconnect. The last connection of a closed listener
 // stops the pollers.
 func (l *listener) forget(c *netpoll.Conn) {
+	if t := l.lot.Load(); t != nil && c != nil {
+		t.take(c)
+	}
 	l.mu.Lock()
 	delete(l.live, c)
 	stop := l.closed && len(l.live) == 0 && !l.stopped
@@ -194,10 +200,20 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	select {
 	case c := <-l.queue:
-		return &conn{c}, nil
+		return l.wrap(c), nil
 	case <-l.done:
 		return nil, l.acceptErr()
 	}
+}
+
+// wrap makes the net.Conn that Accept returns for c.
+func (l *listener) wrap(c *netpoll.Conn) net.Conn {
+	if t := l.lot.Load(); t != nil {
+		pc := &conn{Conn: c, pk: &parking{lot: t}}
+		t.addActive(pc)
+		return pc
+	}
+	return &conn{Conn: c}
 }
 
 func (l *listener) acceptErr() error {
@@ -223,6 +239,9 @@ func (l *listener) Close() error {
 	l.mu.Unlock()
 	err := l.nl.Close()
 	l.drain()
+	if t := l.lot.Load(); t != nil {
+		t.close()
+	}
 	l.forget(nil) // stops the pollers now if no connection is live
 	if err != nil {
 		return &net.OpError{Op: "close", Net: l.network, Addr: l.Addr(), Err: err}

@@ -35,7 +35,7 @@ func expectServerClose(t *testing.T, c io.Reader, start time.Time, limit time.Du
 // TestSlowloris trickles request headers a byte a second: ReadHeaderTimeout
 // must cut the client off although it never stops sending.
 func TestSlowloris(t *testing.T) {
-	forEachStack(t, func(t *testing.T, st stack) {
+	forEachHTTPStack(t, func(t *testing.T, st stack) {
 		const timeout = 1500 * time.Millisecond
 		e := newHTTPEnv(t, st, http.HandlerFunc(hello), func(s *http.Server) {
 			s.ReadHeaderTimeout = timeout
@@ -68,7 +68,7 @@ func TestSlowloris(t *testing.T) {
 // TestReadTimeout stalls half-way through a request body: the handler's
 // body Read must fail with the deadline error once ReadTimeout passes.
 func TestReadTimeout(t *testing.T) {
-	forEachStack(t, func(t *testing.T, st stack) {
+	forEachHTTPStack(t, func(t *testing.T, st stack) {
 		const timeout = 400 * time.Millisecond
 		bodyErr := make(chan error, 1)
 		e := newHTTPEnv(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +95,7 @@ func TestReadTimeout(t *testing.T) {
 // TestWriteTimeout has the handler write far more than the client reads:
 // its blocked Write must fail once WriteTimeout passes.
 func TestWriteTimeout(t *testing.T) {
-	forEachStack(t, func(t *testing.T, st stack) {
+	forEachHTTPStack(t, func(t *testing.T, st stack) {
 		const timeout = 500 * time.Millisecond
 		writeErr := make(chan error, 1)
 		e := newHTTPEnv(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +128,7 @@ func TestWriteTimeout(t *testing.T) {
 // TestIdleTimeout checks that an idle keep-alive conn is closed once
 // IdleTimeout passes after its last response.
 func TestIdleTimeout(t *testing.T) {
-	forEachStack(t, func(t *testing.T, st stack) {
+	forEachHTTPStack(t, func(t *testing.T, st stack) {
 		const timeout = 400 * time.Millisecond
 		e := newHTTPEnv(t, st, http.HandlerFunc(hello), func(s *http.Server) { s.IdleTimeout = timeout })
 		c, br := e.raw()
@@ -149,7 +149,7 @@ func TestIdleTimeout(t *testing.T) {
 // TestContextCancelledOnDisconnect checks that a handler learns of the
 // client hanging up through its request context.
 func TestContextCancelledOnDisconnect(t *testing.T) {
-	forEachStack(t, func(t *testing.T, st stack) {
+	forEachHTTPStack(t, func(t *testing.T, st stack) {
 		started, ctxErr := make(chan struct{}), make(chan error, 1)
 		e := newHTTPEnv(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			close(started)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/upoll/upoll/internal/testutil"
 )
@@ -13,7 +14,7 @@ import (
 // TestTLSHTTP2 serves through tls.NewListener over the stack's listener and
 // checks that ALPN picks HTTP/2 and that concurrent streams share one conn.
 func TestTLSHTTP2(t *testing.T) {
-	forEachStack(t, func(t *testing.T, st stack) {
+	forEachHTTPStack(t, func(t *testing.T, st stack) {
 		serverTLS, clientTLS := selfSignedTLS(t)
 		e := newHTTPEnv(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "%s %s", r.Proto, r.URL.Path)
@@ -54,6 +55,18 @@ func TestTLSHTTP2(t *testing.T) {
 		testutil.WaitGroup(t, &wg, 2*testDeadline, "the HTTP/2 requests")
 		if got := e.newConns.Load(); got != 1 {
 			t.Errorf("%d TLS conns for 20 HTTP/2 requests, want streams on one conn", got)
+		}
+		if st.park {
+			// Idle for many lingers: a *tls.Conn is never parked.
+			time.Sleep(20 * testLinger)
+			resp, err := e.client.Get(e.url + "/after-idle")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if ps := e.parking(); ps.Parks != 0 || e.newConns.Load() != 1 {
+				t.Errorf("TLS conn parked: %+v, %d conns", ps, e.newConns.Load())
+			}
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/upoll/upoll/netpoll"
 )
@@ -19,6 +20,9 @@ type Options struct {
 	Dispatch string // a netpoll.Dispatch name: pool, inline, each
 	Pollers  int    // 0: default
 	Echo     string // upoll-echo handler: copy (default) or slice (zero-copy)
+	// Linger is upoll-http-park's linger (nethttp.WithLinger); 0: the
+	// default. The other targets ignore it.
+	Linger time.Duration
 }
 
 // echoHandlers are the values of the bench's own key, echo.
@@ -49,13 +53,19 @@ func ParseOptions(s string) (Options, error) {
 				return o, fmt.Errorf("pollers=%q: want 1..64", v)
 			}
 			o.Pollers = n
+		case "linger":
+			d, perr := time.ParseDuration(v)
+			if perr != nil || d <= 0 {
+				return o, fmt.Errorf("linger=%q: want a positive duration", v)
+			}
+			o.Linger = d
 		case "echo":
 			if !slices.Contains(echoHandlers, v) {
 				return o, fmt.Errorf("echo=%q: want one of %s", v, strings.Join(echoHandlers, ", "))
 			}
 			o.Echo = v
 		default:
-			return o, fmt.Errorf("unknown option %q (want trigger, wait, dispatch, pollers, echo)", k)
+			return o, fmt.Errorf("unknown option %q (want trigger, wait, dispatch, pollers, echo, linger)", k)
 		}
 		if err != nil {
 			return o, fmt.Errorf("%s=%q: %w", k, v, err)
@@ -93,6 +103,9 @@ func (o Options) String() string {
 	}
 	if o.Echo != "" {
 		p = append(p, "echo="+o.Echo)
+	}
+	if o.Linger > 0 {
+		p = append(p, "linger="+o.Linger.String())
 	}
 	return strings.Join(p, ",")
 }

@@ -22,7 +22,9 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/upoll/upoll/adapters/nethttp"
 	"github.com/upoll/upoll/bench/internal/proc"
 )
 
@@ -51,6 +53,11 @@ type Target struct {
 	start func(addr, opts string) (net.Addr, error)
 	// available reports why the target cannot run in this build (nil: it can).
 	available func() error
+	// Settle is how long idle connections must wait before the target
+	// reaches its idle state (a parking server parks them only after
+	// its linger); the idle case waits that long before each memory
+	// sample.
+	Settle time.Duration
 }
 
 // Available returns nil if the target can run in this build, or why not.
@@ -73,6 +80,7 @@ func Targets() []Target {
 		{Name: "floor-c", Kind: Echo, Note: "the C floor: the same loop as floor-echo in C (cc -O2, built at run time), a process of its own that is the one measured; what the kernel alone costs (a measuring stick, not a server)", start: startFloorC, available: floorCAvailable},
 		{Name: "std-http", Kind: HTTP, Baseline: true, Note: "net/http.Server, hello handler", start: startStdHTTP},
 		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on the upoll adapters/nethttp listener, same handler; " + upollDefaults(false), start: startUpollHTTP, available: upollHTTPAvailable},
+		{Name: "upoll-http-park", Kind: HTTP, Sweepable: true, Note: "upoll-http with idle keep-alive parking (nethttp.EnableParking, default linger): idle conns leave http.Server and wait on a poller with no goroutine; " + upollDefaults(false), start: startUpollHTTPPark, available: upollHTTPAvailable, Settle: nethttp.DefaultLinger + 250*time.Millisecond},
 		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
 		{Name: "nbio-http", Kind: HTTP, Note: "github.com/lesismal/nbio/nbhttp " + nbioVersion + " Engine defaults, same http.Handler", start: startNbioHTTP},
 	}

@@ -20,19 +20,25 @@ func upollDefaults(handler bool) string {
 // upollOptions maps a sweep point to netpoll options; empty fields keep
 // netpoll's defaults.
 func upollOptions(s string) ([]netpoll.Option, bool, error) {
+	opts, o, err := upollConfig(s)
+	return opts, o.Echo == "slice", err
+}
+
+// upollConfig is upollOptions that also returns the bench's own keys.
+func upollConfig(s string) ([]netpoll.Option, Options, error) {
 	o, err := ParseOptions(s)
 	if err != nil {
-		return nil, false, err
+		return nil, o, err
 	}
 	// The netpoll keys mean what netpoll's UPOLL override says they
 	// mean: let its parser turn them into options.
 	np := o
-	np.Echo = ""
+	np.Echo, np.Linger = "", 0
 	opts, err := netpoll.ParseEnv(np.String())
 	if err != nil {
-		return nil, false, err
+		return nil, o, err
 	}
-	return opts, o.Echo == "slice", nil
+	return opts, o, nil
 }
 
 func startUpollEcho(addr, optStr string) (net.Addr, error) {

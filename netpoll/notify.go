@@ -1,0 +1,117 @@
+package netpoll
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// NotifyInput arranges for f to be called once when c has input to
+// read: bytes, the peer's shutdown, or a socket error (a reset). It is
+// meant for connections of a Server without a handler (accept mode),
+// whose owner wants to stop reading without keeping a goroutine blocked
+// in Read, and to learn when to read again.
+//
+// The contract:
+//
+//   - f runs at most once per call of NotifyInput. A later call replaces
+//     a registration that has not run yet.
+//   - f runs at once, on the calling goroutine, before NotifyInput
+//     returns, if c already has input buffered or the peer has shut
+//     down or reset it. Otherwise it runs on the poller
+//     goroutine that reads the input, right after the bytes are
+//     buffered; it must not block, since the poller serves other
+//     connections. It may call any method of c, Close included.
+//   - Close, from any goroutine, drops a registration that has not
+//     started to run, and NotifyInput on a closed c registers nothing:
+//     f is never called for a connection closed before its input came.
+//   - NotifyInput does not read: the input stays buffered in c for the
+//     next Read, in order.
+//   - f == nil cancels a registration that has not run.
+//
+// A registered connection costs one map entry and no goroutine or
+// timer.
+func (c *Conn) NotifyInput(f func(*Conn)) {
+	if f == nil {
+		notifies.take(c)
+		return
+	}
+	notifies.put(c, f)
+	if c.fdst.closed() {
+		// closeWith may have dropped registrations before this one was
+		// put: drop it here.
+		notifies.take(c)
+		return
+	}
+	// Input that came before the registration was published found no
+	// one to tell: look for it now. The poller buffers bytes (and flags
+	// EOF or an error) before it looks for a registration, so one of the
+	// two sees the other.
+	if c.in.Len() > 0 || c.flags.Load()&(fPeerEOF|fBroken) != 0 {
+		c.fireInput()
+	}
+}
+
+// fireInput runs c's input registration, if any, once. The poller calls
+// it after buffering input (onInput).
+func (c *Conn) fireInput() {
+	if notifies.n.Load() == 0 {
+		return
+	}
+	if f := notifies.take(c); f != nil {
+		f(c)
+	}
+}
+
+// dropInput forgets c's input registration; closeWith calls it.
+func (c *Conn) dropInput() {
+	if notifies.n.Load() != 0 {
+		notifies.take(c)
+	}
+}
+
+// notifyShards spreads registrations over a few locks, so that
+// connections woken on several pollers at once do not contend on one.
+const notifyShards = 16
+
+// notifyTable holds the registrations of NotifyInput. It lives outside
+// Conn so that connections that never register pay nothing; n lets the
+// poller skip the lookup entirely while nothing is registered.
+type notifyTable struct {
+	n      atomic.Int64
+	shards [notifyShards]struct {
+		mu sync.Mutex
+		m  map[*Conn]func(*Conn)
+		_  [40]byte // keep each shard's lock on a cache line of its own
+	}
+}
+
+var notifies notifyTable
+
+func (t *notifyTable) shard(c *Conn) int { return int(uint32(c.slot) % notifyShards) }
+
+func (t *notifyTable) put(c *Conn, f func(*Conn)) {
+	s := &t.shards[t.shard(c)]
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = make(map[*Conn]func(*Conn))
+	}
+	if _, ok := s.m[c]; !ok {
+		t.n.Add(1)
+	}
+	s.m[c] = f
+	s.mu.Unlock()
+}
+
+// take removes and returns c's registration (nil if none): whoever
+// takes it runs it, so it runs at most once.
+func (t *notifyTable) take(c *Conn) func(*Conn) {
+	s := &t.shards[t.shard(c)]
+	s.mu.Lock()
+	f, ok := s.m[c]
+	if ok {
+		delete(s.m, c)
+		t.n.Add(-1)
+	}
+	s.mu.Unlock()
+	return f
+}
