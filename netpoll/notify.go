@@ -48,7 +48,33 @@ func (c *Conn) NotifyInput(f func(*Conn)) {
 	// two sees the other.
 	if c.in.Len() > 0 || c.flags.Load()&(fPeerEOF|fBroken) != 0 {
 		c.fireInput()
+		return
 	}
+	if c.sock != nil {
+		c.stdNotifyInput()
+	}
+}
+
+// stdNotifyInput waits for c's input on a goroutine of its own:
+// BackendStd has no poller to see it arrive (a registration there costs
+// that goroutine). It reads once, so the bytes stay buffered for the
+// next Read, then fires.
+func (c *Conn) stdNotifyInput() {
+	go func() {
+		if !c.incref() {
+			return
+		}
+		defer c.decref()
+		c.rmu.Lock()
+		if c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 {
+			c.stdSetReadDeadline(0)
+			c.stdRead(1)
+		}
+		c.rmu.Unlock()
+		if !c.fdst.closed() {
+			c.fireInput()
+		}
+	}()
 }
 
 // fireInput runs c's input registration, if any, once. The poller calls

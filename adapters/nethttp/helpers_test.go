@@ -7,10 +7,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/netpoll"
 )
 
 // stack is one way of making sockets: the standard library's or upoll's.
@@ -156,4 +159,18 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// skipStdBackend skips a test of what only a poller backend offers when
+// UPOLL makes BackendStd the default (the suites run a second time so).
+func skipStdBackend(t testing.TB, why string) {
+	t.Helper()
+	opts, _ := netpoll.ParseEnv(os.Getenv(netpoll.EnvVar))
+	var c netpoll.Config
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.Backend == netpoll.BackendStd {
+		t.Skipf("backend std: %s", why)
+	}
 }

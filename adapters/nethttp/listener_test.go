@@ -306,6 +306,7 @@ func TestAcceptQueueOverflow(t *testing.T) {
 // held before plus one goroutine per accepted conn (the test's reader).
 // With the hooks on the pool it held several hundred idle workers more.
 func TestConnectBurstGoroutines(t *testing.T) {
+	skipStdBackend(t, "OnConnect runs on pool workers there, which idle until they expire")
 	const n = 2000
 	ln, err := Listen("tcp", "127.0.0.1:0", netpoll.WithPollers(2))
 	if err != nil {

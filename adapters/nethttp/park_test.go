@@ -445,6 +445,7 @@ func TestParkNeverMidRequest(t *testing.T) {
 // stays flat however many are parked; and without the race detector's
 // shadow memory, what each holds stays far below a served conn's ~19 kB.
 func TestParkGoroutinesFlat(t *testing.T) {
+	skipStdBackend(t, "a parked connection there waits for input on a goroutine of its own")
 	testutil.CheckLeaks(t)
 	e := newHTTPEnv(t, parkStack(), http.HandlerFunc(hello), nil)
 	const n = 300
