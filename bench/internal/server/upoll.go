@@ -50,6 +50,11 @@ func startUpollEcho(addr, optStr string) (net.Addr, error) {
 	if slice {
 		h = upollEchoSlice
 	}
+	return serveUpollEcho(addr, h, opts...)
+}
+
+// serveUpollEcho serves h on addr with opts.
+func serveUpollEcho(addr string, h netpoll.Handler, opts ...netpoll.Option) (net.Addr, error) {
 	srv, err := netpoll.NewServer(h, opts...)
 	if err != nil {
 		return nil, err
@@ -64,6 +69,14 @@ func startUpollEcho(addr, optStr string) (net.Addr, error) {
 		}
 	}()
 	return ln.Addr(), nil
+}
+
+// startUpollStdEcho is startUpollEcho on the portable backend.
+func startUpollStdEcho(addr, optStr string) (net.Addr, error) {
+	if optStr != "" {
+		return nil, fmt.Errorf("upoll-std-echo takes no options (the poller switches do not apply)")
+	}
+	return serveUpollEcho(addr, upollEchoCopy, netpoll.WithBackend(netpoll.BackendStd))
 }
 
 // upollEchoCopy is the one-copy echo, the same shape as cloudwego-echo's:
