@@ -1,6 +1,15 @@
-// Package netpoll is upoll's user-space network poller for Linux:
-// pollers (epoll instances, each on its own goroutine), listeners,
-// connections with nocopy buffers, a server and a dialer, in pure Go.
+// Package netpoll is upoll's user-space network poller: pollers
+// (epoll instances, each on its own goroutine), listeners, connections
+// with nocopy buffers, a server and a dialer, in pure Go.
+//
+// # Backends
+//
+// The poller speaks to the kernel through a backend (backend.go states
+// what one must provide and guarantee): epoll on Linux (BackendEpoll).
+// BackendStd serves the same API on Go's net package, one goroutine per
+// connection, on every OS Go supports; it is the default where there is
+// no native backend, and UPOLL=backend=std or WithBackend switches any
+// program to it.
 //
 // # Data path
 //
