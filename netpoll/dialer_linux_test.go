@@ -60,33 +60,6 @@ func TestDialRefused(t *testing.T) {
 	}
 }
 
-// unresponsiveAddr returns a 127.0.0.1 address whose accept queue is
-// full, so that further SYNs are dropped and connects hang.
-func unresponsiveAddr(t *testing.T) string {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := unix.Getsockname(fd)
-	addr := (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}).String()
-	// Fill the queue.
-	for range 4 {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	return addr
-}
-
 func TestDialTimeout(t *testing.T) {
 	addr := unresponsiveAddr(t)
 	d := Dialer{Timeout: 100 * time.Millisecond}

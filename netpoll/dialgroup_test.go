@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/upoll/upoll/internal/testutil"
 )
 
@@ -380,19 +378,7 @@ func TestIdleDialedConnMemory(t *testing.T) {
 	if testing.Short() {
 		n = 500
 	}
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(lfd)
-	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(lfd, 4096); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := unix.Getsockname(lfd)
-	addr := (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}).String()
+	addr := rawListen(t, 4096)
 	if max, err := os.ReadFile("/proc/sys/net/core/somaxconn"); err == nil {
 		if m, err := strconv.Atoi(strings.TrimSpace(string(max))); err == nil && m < n {
 			n = m

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,10 +57,10 @@ func benchHello(b *testing.B, st stack, conns int) {
 	stdin, out, stop := startClients(b, loadClientEnv, fmt.Sprintf("%s,%d,%d", ln.Addr(), conns, b.N))
 	defer stop()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cpuTime(b)
 	io.WriteString(stdin, "go\n")
 	line, err := out.ReadString('\n')
-	cpu := cpuTime() - cpu0
+	cpu := cpuTime(b) - cpu0
 	b.StopTimer()
 	var elapsed, p99 time.Duration
 	if _, serr := fmt.Sscanf(line, "done %d %d\n", &elapsed, &p99); err != nil || serr != nil || elapsed <= 0 {
@@ -170,10 +169,12 @@ func runLoadClients(spec string) error {
 // cpuTime is the user plus system CPU time of the process so far. Per
 // request it shows the cost of a stack even when other processes compete
 // for the cores (then req/s mostly shows who gets scheduled).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+func cpuTime(b *testing.B) time.Duration {
+	d, err := testutil.SelfCPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
 }
 
 // benchClient is a minimal keep-alive HTTP/1.1 client: a canned request,

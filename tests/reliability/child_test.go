@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,9 +46,8 @@ func TestMain(m *testing.M) {
 func childMain(role string) int {
 	if s := os.Getenv(childNofileEnv); s != "" {
 		n, _ := strconv.ParseUint(s, 10, 64)
-		lim := syscall.Rlimit{Cur: n, Max: n}
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			fmt.Fprintln(os.Stderr, "setrlimit:", err)
+		if err := testutil.SetNofileLimit(n, n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/upoll/upoll/adapters/nethttp"
 	"github.com/upoll/upoll/gopool"
+	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/netpoll"
 )
 
@@ -204,14 +205,7 @@ func dial(t testing.TB, addr string) *net.TCPConn {
 // that never reads pushes back on the server quickly.
 func dialSmallRcvbuf(addr string, size int) (*net.TCPConn, error) {
 	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, size)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
+		return testutil.SetReceiveBuffer(rc, size)
 	}}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
