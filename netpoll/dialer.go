@@ -15,8 +15,8 @@ import (
 // is ready to use.
 //
 // With Server nil, dialed connections live on a process-wide group of
-// pollers, started on the first dial and never stopped: a Server without
-// a handler, with the default configuration as UPOLL changes it (so a
+// pollers, started on the first dial and never stopped, without a
+// handler, with the default configuration as UPOLL changes it (so a
 // quarter of GOMAXPROCS pollers, at least one, unless UPOLL sets
 // pollers). They have no handler: use
 // them as net.Conn or through Reader/Writer. Options may set their
@@ -58,15 +58,15 @@ type Dialer struct {
 }
 
 // dialGroup is the lazily started pollers of dialed connections.
-var dialGroup = sync.OnceValues(func() (*Server, error) {
-	return NewServer(nil)
+var dialGroup = sync.OnceValues(func() (*group, error) {
+	return newGroup(nil)
 })
 
 // backendDialGroups are the default groups of dialers whose Options ask
 // for another backend than UPOLL gives the default one.
-var backendDialGroups = [...]func() (*Server, error){
-	BackendEpoll: sync.OnceValues(func() (*Server, error) { return NewServer(nil, WithBackend(BackendEpoll)) }),
-	BackendStd:   sync.OnceValues(func() (*Server, error) { return NewServer(nil, WithBackend(BackendStd)) }),
+var backendDialGroups = [...]func() (*group, error){
+	BackendEpoll: sync.OnceValues(func() (*group, error) { return newGroup(nil, WithBackend(BackendEpoll)) }),
+	BackendStd:   sync.OnceValues(func() (*group, error) { return newGroup(nil, WithBackend(BackendStd)) }),
 }
 
 // Dial connects to addr on network "tcp", "tcp4", "tcp6" or "unix".
@@ -85,7 +85,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
 		defer cancel()
 	}
-	g, o, err := d.group()
+	g, o, err := d.groupFor()
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
@@ -108,13 +108,14 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 // errDialOptions reports Options set on a Dialer that names a Server.
 var errDialOptions = errors.New("netpoll: Dialer.Options must be empty when Dialer.Server is set (the server's options apply)")
 
-// group returns the pollers and the owner of the connections d dials.
-func (d *Dialer) group() (*Server, *owner, error) {
+// groupFor returns the pollers and the owner of the connections d
+// dials.
+func (d *Dialer) groupFor() (*group, *owner, error) {
 	if s := d.Server; s != nil {
 		if len(d.Options) > 0 {
 			return nil, nil, errDialOptions
 		}
-		return s, &s.owner, nil
+		return &s.group, &s.owner, nil
 	}
 	g, err := dialGroup()
 	if err != nil {
@@ -140,7 +141,7 @@ func (d *Dialer) group() (*Server, *owner, error) {
 // connect resolves addr and connects to the first address that
 // answers. The connection it returns is registered but its runner is
 // held (see start).
-func (d *Dialer) connect(ctx context.Context, g *Server, o *owner, network, addr string) (*Conn, error) {
+func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr string) (*Conn, error) {
 	switch network {
 	case "unix":
 		c, err := d.dial(ctx, g, o, unixSockaddr(addr))
@@ -212,7 +213,7 @@ func resolveTCP(ctx context.Context, network, addr string) ([]netip.AddrPort, er
 }
 
 // dial connects one socket and returns it registered on a poller.
-func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, sa sockaddr) (*Conn, error) {
+func (d *Dialer) dial(ctx context.Context, g *group, o *owner, sa sockaddr) (*Conn, error) {
 	family := sa.family()
 	if err := ctx.Err(); err != nil {
 		return nil, mapCtxErr(err)
@@ -246,15 +247,7 @@ func (d *Dialer) dial(ctx context.Context, g *Server, o *owner, sa sockaddr) (*C
 		}
 		c.hstate.Store(hRunning)
 	}
-	g.regMu.RLock()
-	if g.closing.Load() {
-		g.regMu.RUnlock()
-		sysClose(fd)
-		return nil, ErrServerClosed
-	}
-	err = c.p.register(c)
-	g.regMu.RUnlock()
-	if err != nil {
+	if err := g.admit(func() error { return c.p.register(c) }); err != nil {
 		sysClose(fd)
 		return nil, err
 	}

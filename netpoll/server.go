@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -21,25 +20,14 @@ import (
 // like accepted ones; a Server that never calls Serve is a poller group
 // for outbound connections.
 type Server struct {
-	owner    owner
-	pollers  []*poller
-	watchdog *watchdog // DispatchHandoff with a handler; nil otherwise
-	rr       atomic.Uint32
+	group
 
 	mu        sync.Mutex
 	acceptors []*acceptor
 	listeners []*Listener
-	closing   atomic.Bool
 	done      chan struct{}
-
-	// regMu orders registrations against closing: serveConn checks
-	// closing and registers under the read lock, beginClose sets closing
-	// under the write lock, so a connection is either refused or visible
-	// to the sweeps of Shutdown and Close.
-	regMu     sync.RWMutex
 	closeOnce sync.Once
 }
-
 // NewServer starts the pollers of a server; Serve then feeds them
 // connections. h may be nil (accept mode).
 func NewServer(h Handler, opts ...Option) (*Server, error) {
@@ -47,33 +35,9 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.checkBudget(); err != nil {
-		return nil, err
-	}
 	s := &Server{done: make(chan struct{})}
-	s.owner.cfg = cfg
-	s.owner.handler = h
-	if cfg.Backend == BackendStd {
-		s.pollers = []*poller{newStdPoller(0, &s.owner.cfg)}
-		s.owner.budget = newBudget(cfg.BufferBudget, s.pollers)
-		return s, nil
-	}
-	if h != nil && cfg.Dispatch == DispatchHandoff {
-		s.watchdog = newWatchdog()
-	}
-	for i := range s.owner.cfg.Pollers {
-		p, err := newPoller(i, &s.owner.cfg, h != nil, s.watchdog)
-		if err != nil {
-			for _, p := range s.pollers {
-				p.close()
-			}
-			return nil, err
-		}
-		s.pollers = append(s.pollers, p)
-	}
-	s.owner.budget = newBudget(cfg.BufferBudget, s.pollers)
-	if s.watchdog != nil {
-		s.watchdog.start(s.pollers)
+	if err := s.group.start(h, cfg); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -129,23 +93,6 @@ func (s *Server) Serve(ln *Listener) error {
 	}
 }
 
-// pick chooses the poller for a new connection.
-func (s *Server) pick(a *acceptor) *poller {
-	if a != nil && s.owner.cfg.ReusePort && len(a.ln.fds) > 1 {
-		return a.p // the kernel already balanced across sockets
-	}
-	if s.owner.cfg.Balance == LeastConnections {
-		best := s.pollers[0]
-		for _, p := range s.pollers[1:] {
-			if p.ctr.liveConns.Load() < best.ctr.liveConns.Load() {
-				best = p
-			}
-		}
-		return best
-	}
-	return s.pollers[int(s.rr.Add(1))%len(s.pollers)]
-}
-
 // serveConn sets up an accepted socket. Runs on the accepting poller.
 func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 	isUnix := sa.unix
@@ -161,15 +108,7 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 		c.flags.Or(fConnectHook)
 		c.hstate.Store(hRunning) // the runner starts with OnConnect
 	}
-	s.regMu.RLock()
-	if s.closing.Load() {
-		s.regMu.RUnlock()
-		sysClose(fd)
-		return
-	}
-	err := p.register(c)
-	s.regMu.RUnlock()
-	if err != nil {
+	if err := s.admit(func() error { return p.register(c) }); err != nil {
 		sysClose(fd)
 		return
 	}
@@ -181,9 +120,7 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 // beginClose stops accepting: Serve calls return ErrServerClosed.
 func (s *Server) beginClose() {
 	s.closeOnce.Do(func() {
-		s.regMu.Lock()
-		s.closing.Store(true)
-		s.regMu.Unlock()
+		s.shut()
 		s.mu.Lock()
 		close(s.done)
 		acceptors, listeners := s.acceptors, s.listeners
@@ -196,15 +133,6 @@ func (s *Server) beginClose() {
 			ln.Close()
 		}
 	})
-}
-
-// live returns the number of open connections.
-func (s *Server) live() int64 {
-	var n int64
-	for _, p := range s.pollers {
-		n += p.ctr.liveConns.Load()
-	}
-	return n
 }
 
 // Shutdown stops accepting, lets running handlers finish, closes
@@ -263,24 +191,5 @@ func (s *Server) Close() error {
 	return nil
 }
 
-func (s *Server) stopPollers() {
-	for _, p := range s.pollers {
-		p.close()
-	}
-	// After the pollers: one stopping behind a blocked handler needs the
-	// watchdog to pass its duty to a goroutine that sees the close.
-	if s.watchdog != nil {
-		s.watchdog.close()
-	}
-}
-
 // Stats returns the server's counters, summed over its pollers.
-func (s *Server) Stats() Stats {
-	var st Stats
-	st.PerPoller = make([]PollerStats, len(s.pollers))
-	for i, p := range s.pollers {
-		st.PerPoller[i] = p.ctr.snapshot()
-		st.PollerStats.add(st.PerPoller[i])
-	}
-	return st
-}
+func (s *Server) Stats() Stats { return s.group.stats() }

@@ -472,15 +472,7 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 		c.flags.Or(fConnectHook)
 		c.hstate.Store(hRunning)
 	}
-	s.regMu.RLock()
-	if s.closing.Load() {
-		s.regMu.RUnlock()
-		nc.Close()
-		return
-	}
-	err := p.registerStd(c)
-	s.regMu.RUnlock()
-	if err != nil {
+	if err := s.admit(func() error { return p.registerStd(c) }); err != nil {
 		nc.Close()
 		return
 	}
@@ -513,7 +505,7 @@ func stdWrap(l net.Listener) net.Listener {
 }
 
 // stdDial dials with Go's net and registers the connection on g.
-func (d *Dialer) stdDial(ctx context.Context, g *Server, o *owner, network, addr string) (*Conn, error) {
+func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr string) (*Conn, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6", "unix":
 	default:
@@ -538,15 +530,7 @@ func (d *Dialer) stdDial(ctx context.Context, g *Server, o *owner, network, addr
 		}
 		c.hstate.Store(hRunning)
 	}
-	g.regMu.RLock()
-	if g.closing.Load() {
-		g.regMu.RUnlock()
-		nc.Close()
-		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrServerClosed}
-	}
-	err = c.p.registerStd(c)
-	g.regMu.RUnlock()
-	if err != nil {
+	if err := g.admit(func() error { return c.p.registerStd(c) }); err != nil {
 		nc.Close()
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}

@@ -1,0 +1,146 @@
+package netpoll
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// group is a set of pollers with what the connections registered on
+// them share: their owner (configuration, handler, buffer budget), the
+// choice of poller for each new connection, admission against closing,
+// the sweeps of Shutdown and Close, the counters and the stop. A Server
+// is a group that also accepts; the default groups of dialed connections
+// are groups alone.
+type group struct {
+	owner    owner
+	pollers  []*poller
+	watchdog *watchdog // DispatchHandoff with a handler; nil otherwise
+	rr       atomic.Uint32
+
+	// regMu orders registrations against closing: admit checks closing
+	// and registers under the read lock, shut sets closing under the
+	// write lock, so a connection is either refused or visible to the
+	// sweeps of Shutdown and Close.
+	regMu   sync.RWMutex
+	closing atomic.Bool
+}
+
+// start starts the group's pollers for h (nil: accept mode) under cfg,
+// as built by buildConfig.
+func (g *group) start(h Handler, cfg config) error {
+	if err := cfg.checkBudget(); err != nil {
+		return err
+	}
+	g.owner.cfg = cfg
+	g.owner.handler = h
+	if cfg.Backend == BackendStd {
+		g.pollers = []*poller{newStdPoller(0, &g.owner.cfg)}
+		g.owner.budget = newBudget(cfg.BufferBudget, g.pollers)
+		return nil
+	}
+	if h != nil && cfg.Dispatch == DispatchHandoff {
+		g.watchdog = newWatchdog()
+	}
+	for i := range g.owner.cfg.Pollers {
+		p, err := newPoller(i, &g.owner.cfg, h != nil, g.watchdog)
+		if err != nil {
+			for _, p := range g.pollers {
+				p.close()
+			}
+			return err
+		}
+		g.pollers = append(g.pollers, p)
+	}
+	g.owner.budget = newBudget(cfg.BufferBudget, g.pollers)
+	if g.watchdog != nil {
+		g.watchdog.start(g.pollers)
+	}
+	return nil
+}
+
+// newGroup builds the configuration of opts and starts a group.
+func newGroup(h Handler, opts ...Option) (*group, error) {
+	cfg, err := buildConfig(opts, h != nil)
+	if err != nil {
+		return nil, err
+	}
+	g := new(group)
+	if err := g.start(h, cfg); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// admit runs register (which adds a connection to a poller) unless the
+// group is closing, and then reports ErrServerClosed.
+func (g *group) admit(register func() error) error {
+	g.regMu.RLock()
+	defer g.regMu.RUnlock()
+	if g.closing.Load() {
+		return ErrServerClosed
+	}
+	return register()
+}
+
+// shut refuses every later admission.
+func (g *group) shut() {
+	g.regMu.Lock()
+	g.closing.Store(true)
+	g.regMu.Unlock()
+}
+
+// pick chooses the poller for a new connection.
+func (g *group) pick(a *acceptor) *poller {
+	if a != nil && g.owner.cfg.ReusePort && len(a.ln.fds) > 1 {
+		return a.p // the kernel already balanced across sockets
+	}
+	if g.owner.cfg.Balance == LeastConnections {
+		best := g.pollers[0]
+		for _, p := range g.pollers[1:] {
+			if p.ctr.liveConns.Load() < best.ctr.liveConns.Load() {
+				best = p
+			}
+		}
+		return best
+	}
+	return g.pollers[int(g.rr.Add(1))%len(g.pollers)]
+}
+
+// live returns the number of open connections.
+func (g *group) live() int64 {
+	var n int64
+	for _, p := range g.pollers {
+		n += p.ctr.liveConns.Load()
+	}
+	return n
+}
+
+// each calls f for every registered connection.
+func (g *group) each(f func(c *Conn)) {
+	for _, p := range g.pollers {
+		p.reg.each(f)
+	}
+}
+
+// stats returns the group's counters, summed over its pollers.
+func (g *group) stats() Stats {
+	var st Stats
+	st.PerPoller = make([]PollerStats, len(g.pollers))
+	for i, p := range g.pollers {
+		st.PerPoller[i] = p.ctr.snapshot()
+		st.PollerStats.add(st.PerPoller[i])
+	}
+	return st
+}
+
+func (g *group) stopPollers() {
+	for _, p := range g.pollers {
+		p.close()
+	}
+	// After the pollers: one stopping behind a blocked handler needs the
+	// watchdog to pass its duty to a goroutine that sees the close.
+	if g.watchdog != nil {
+		g.watchdog.close()
+	}
+}
+
