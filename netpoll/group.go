@@ -143,4 +143,3 @@ func (g *group) stopPollers() {
 		g.watchdog.close()
 	}
 }
-

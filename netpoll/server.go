@@ -28,6 +28,7 @@ type Server struct {
 	done      chan struct{}
 	closeOnce sync.Once
 }
+
 // NewServer starts the pollers of a server; Serve then feeds them
 // connections. h may be nil (accept mode).
 func NewServer(h Handler, opts ...Option) (*Server, error) {
