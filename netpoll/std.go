@@ -326,8 +326,18 @@ func (c *Conn) stdFlush(op string) error {
 		if len(vecs) == 0 {
 			break
 		}
-		bufs := net.Buffers(vecs)
-		m, err := bufs.WriteTo(c.sock.nc)
+		var m int64
+		var err error
+		if len(vecs) == 1 {
+			// The usual small message: write(2), and no net.Buffers
+			// escaping to the heap per Flush.
+			var n int
+			n, err = c.sock.nc.Write(vecs[0])
+			m = int64(n)
+		} else {
+			bufs := net.Buffers(vecs)
+			m, err = bufs.WriteTo(c.sock.nc)
+		}
 		c.p.ctr.writeCalls.Add(1)
 		if m > 0 {
 			c.out.Skip(int(m))
