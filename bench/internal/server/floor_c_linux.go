@@ -24,13 +24,6 @@ import (
 //go:embed floorc/floor.c
 var floorCSource []byte
 
-// externalAddr is the address of a target that serves from a process of
-// its own; pid is that process, the one whose CPU and memory are measured.
-type externalAddr struct {
-	net.Addr
-	pid int
-}
-
 // floorCBuilds says once per process whether the C floor builds here.
 var floorCBuilds = sync.OnceValue(func() error {
 	dir, _, err := buildFloorC()
