@@ -177,6 +177,13 @@ func (c *Conn) stdFill() (input, more bool) {
 	return true, false
 }
 
+// maxStdReadSize caps BackendStd's adaptive read size below epoll's: a
+// std connection's goroutine holds its read's buffer node while its
+// handler waits in Flush for a peer that does not read, so the node size
+// is what each such connection keeps (the budget bounds what is buffered,
+// not the size of the nodes that hold it).
+const maxStdReadSize = 16 << 10
+
 // stdRead reads once from the socket into the inbound buffer, at most
 // limit bytes (at least a small buffer's worth). io.EOF and socket
 // errors are recorded in the flags (readers see them after the buffered
@@ -203,7 +210,7 @@ func (c *Conn) stdRead(limit int) (int, error) {
 		c.p.ctr.bytesIn.Add(uint64(m))
 		c.accountIn()
 		c.touch()
-		if m >= size && size < maxReadSize {
+		if m >= size && size < maxStdReadSize {
 			c.readSize = uint32(size * 2)
 		}
 	}
@@ -310,8 +317,9 @@ func (c *Conn) stdFlush(op string) error {
 	if c.out.Len() == 0 {
 		return nil
 	}
-	c.emu.Lock()
-	defer c.emu.Unlock()
+	// wmu alone serializes the consumers of out here (no poller sends
+	// it); emu is not taken: a failed write closes the connection
+	// (broke), and the close takes emu.
 	restore := c.stdWriteDeadline()
 	defer restore()
 	for c.out.Len() > 0 {

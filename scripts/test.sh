@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:${PATH}"
 go test -race -count=1 -timeout 20m ./...
 go test -count=1 -timeout 5m -run 'Allocs|SteadyState' ./...
-# The same suites of netpoll and the net/http adapter on the portable
+# The same suites of netpoll, the net/http adapter and reliability on the portable
 # backend (BackendStd); tests of the epoll backend's own machinery skip
 # there, saying why.
-UPOLL=backend=std go test -race -count=1 -timeout 10m -run '^Test' ./netpoll ./adapters/nethttp
+UPOLL=backend=std go test -race -count=1 -timeout 10m -run '^Test' ./netpoll ./adapters/nethttp ./tests/reliability
 if [ -f bench/go.mod ]; then
   go -C bench test -count=1 -timeout 10m ./...
 fi

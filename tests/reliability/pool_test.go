@@ -29,6 +29,7 @@ import (
 // a clean end of stream, and the number of clients cut short equals the
 // number of connections closed for that reason.
 func TestPoolSaturation(t *testing.T) {
+	skipStdBackend(t, "BackendStd runs handlers on each connection's goroutine, not on the pool")
 	const (
 		conns  = 16
 		frames = 40
@@ -189,6 +190,7 @@ func TestPoolSaturation(t *testing.T) {
 // has none free the poller takes a goroutine of its own rather than
 // wait or refuse. So every policy must ack both within 2 s there.
 func TestSaturatedPoolBlockedHandler(t *testing.T) {
+	skipStdBackend(t, "BackendStd runs handlers on each connection's goroutine, not on the pool")
 	for _, disp := range []netpoll.Dispatch{netpoll.DispatchPool, netpoll.DispatchHandoff} {
 		for _, pol := range []gopool.Policy{gopool.Block, gopool.CallerRuns, gopool.FailFast} {
 			t.Run(disp.String()+"/"+pol.String(), func(t *testing.T) {
