@@ -45,6 +45,15 @@ type pollset struct {
 	// the poller's events. Owned by the waiting goroutine.
 	raw []unix.EpollEvent
 
+	// waitRuntime's callback and what it found, made once and owned by
+	// the waiting goroutine: a closure per wait would cost three heap
+	// allocations per park.
+	rtReady  func(uintptr) bool
+	rtEvents []event
+	rtN      int
+	rtErr    error
+	rtParked bool
+
 	// mu makes closing the epoll fd exclusive with epoll_ctl from other
 	// goroutines, so an fd number reused after close is never touched.
 	mu     sync.RWMutex
@@ -64,6 +73,7 @@ func newPollset(runtimeWait bool, calls *atomic.Uint64) (*pollset, error) {
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	ep := &pollset{fd: fd, efd: efd, calls: calls, raw: make([]unix.EpollEvent, maxEvents)}
+	ep.rtReady = ep.runtimeReady
 	ev := unix.EpollEvent{Events: evIn, Fd: tagWake}
 	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		unix.Close(efd)
@@ -188,15 +198,10 @@ func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parke
 		}
 		ep.deadline = deadline
 	}
-	var werr error
-	rerr := ep.rc.Read(func(uintptr) bool {
-		n, werr = ep.wait(events, 0)
-		if werr != nil || n > 0 {
-			return true
-		}
-		parked = true
-		return false
-	})
+	ep.rtEvents, ep.rtN, ep.rtErr, ep.rtParked = events, 0, nil, false
+	rerr := ep.rc.Read(ep.rtReady)
+	n, werr, parked := ep.rtN, ep.rtErr, ep.rtParked
+	ep.rtEvents, ep.rtErr = nil, nil
 	if werr != nil {
 		return 0, parked, werr
 	}
@@ -207,6 +212,17 @@ func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parke
 		return 0, parked, rerr
 	}
 	return n, parked, nil
+}
+
+// runtimeReady is the callback of waitRuntime's rc.Read: it drains with
+// epoll_wait(0) and asks to park (false) only when that found nothing.
+func (ep *pollset) runtimeReady(uintptr) bool {
+	ep.rtN, ep.rtErr = ep.wait(ep.rtEvents, 0)
+	if ep.rtErr != nil || ep.rtN > 0 {
+		return true
+	}
+	ep.rtParked = true
+	return false
 }
 
 // wake makes a blocked wait return. It is safe from any goroutine.
