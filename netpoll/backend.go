@@ -50,15 +50,14 @@ import "errors"
 // The event bits are numbered as Linux numbers epoll's, so that the
 // epoll backend passes them through; other backends translate.
 const (
-	evIn    = 0x1        // readable (interest and event)
-	evPri   = 0x2        // urgent data
-	evOut   = 0x4        // writable (interest and event)
-	evErr   = 0x8        // error pending (event only)
-	evHup   = 0x10       // both directions hung up (event only)
-	evRDHup = 0x2000     // the peer shut its write side
-	evOne   = 1 << 30    // interest: one-shot
-	evET    = 1 << 31    // interest: edge-triggered
-	evMask  = 0x3fffffff // the event bits of a mask (without evOne, evET)
+	evIn    = 0x1     // readable (interest and event)
+	evPri   = 0x2     // urgent data
+	evOut   = 0x4     // writable (interest and event)
+	evErr   = 0x8     // error pending (event only)
+	evHup   = 0x10    // both directions hung up (event only)
+	evRDHup = 0x2000  // the peer shut its write side
+	evOne   = 1 << 30 // interest: one-shot
+	evET    = 1 << 31 // interest: edge-triggered
 )
 
 // event is one readiness report: the slot and generation the fd was

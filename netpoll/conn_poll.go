@@ -2,6 +2,11 @@ package netpoll
 
 import "os"
 
+// maxVecs bounds the buffers of one read or write call (the iovecs of a
+// readv/writev): 8 iovecs fit on the stack, so the data path stays free
+// of allocations; IOV_MAX (1024) is far above it.
+const maxVecs = 8
+
 // Adaptive readv size: starts small so idle-ish connections take small
 // pool buffers, doubles while reads fill the booking.
 const (
@@ -106,16 +111,9 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 	for {
 		room, byBudget := c.inRoom()
 		if room <= 0 {
-			c.setPaused(byBudget)
-			if byBudget {
-				c.owner.budget.add(c)
-			}
-			// A consumer that drained (or a budget that fell) between
-			// the check and the flag did not see the flag: look again.
-			if room, _ = c.inRoom(); room <= 0 {
+			if room = c.pause(byBudget); room <= 0 {
 				return n, false, false, nil
 			}
-			c.clearPaused()
 		}
 		size := int(c.readSize)
 		if size == 0 {
@@ -176,6 +174,23 @@ func capVecs(vecs [][]byte, size int) [][]byte {
 		size -= len(v)
 	}
 	return vecs
+}
+
+// pause stops reading c at its bound (byBudget: at its share of the
+// buffer budget) and returns the room there is after all: a consumer
+// that drained (or a budget that fell) between the caller's check and
+// the flag did not see the flag, so it looks again, and with room
+// (> 0) the pause is undone.
+func (c *Conn) pause(byBudget bool) int {
+	c.setPaused(byBudget)
+	if byBudget {
+		c.owner.budget.add(c)
+	}
+	room, _ := c.inRoom()
+	if room > 0 {
+		c.clearPaused()
+	}
+	return room
 }
 
 // inBound is how much unread input c may hold: MaxInput, or what a

@@ -139,20 +139,16 @@ func (c *Conn) stdLoop() {
 // reports whether input (bytes, EOF or an error) arrived, and whether
 // the loop goes on.
 func (c *Conn) stdFill() (input, more bool) {
+	var room int
 	for {
 		if c.fdst.closed() || c.flags.Load()&(fPeerEOF|fBroken) != 0 {
 			return false, false
 		}
-		room, byBudget := c.inRoom()
-		if room > 0 {
+		var byBudget bool
+		if room, byBudget = c.inRoom(); room > 0 {
 			break
 		}
-		c.setPaused(byBudget)
-		if byBudget {
-			c.owner.budget.add(c)
-		}
-		if room, _ = c.inRoom(); room > 0 {
-			c.clearPaused()
+		if room = c.pause(byBudget); room > 0 {
 			break
 		}
 		<-c.sock.resume
@@ -161,8 +157,7 @@ func (c *Conn) stdFill() (input, more bool) {
 	// The loop's read waits for as long as it takes: deadlines bound
 	// readers' waits, not the arrival of input.
 	c.stdSetReadDeadline(0)
-	room, _ := c.inRoom()
-	n, err := c.stdRead(max(room, 1))
+	n, err := c.stdRead(room)
 	c.rmu.Unlock()
 	// The loop runs the handler itself (stdLoop): only a blocked reader
 	// on another goroutine is told.
@@ -255,21 +250,8 @@ func (c *Conn) stdWaitRead(n int) error {
 	c.flags.Or(fReaderWaiting)
 	defer c.flags.And(^uint32(fReaderWaiting))
 	for {
-		if c.fdst.closed() {
-			return c.opErr("read", errClosed)
-		}
-		f := c.flags.Load()
-		if c.in.Len() >= n {
-			return nil
-		}
-		switch {
-		case f&fBroken != 0:
-			return c.opErr("read", c.brokenErr())
-		case f&fPeerEOF != 0:
-			if c.in.Len() == 0 {
-				return io.EOF
-			}
-			return io.ErrUnexpectedEOF
+		if done, err := c.readDone(n); done {
+			return err
 		}
 		dl := deadlineOf(deadline(&c.rwait), timeout, start)
 		if passed(dl) {
@@ -320,8 +302,9 @@ func (c *Conn) stdFlush(op string) error {
 	// wmu alone serializes the consumers of out here (no poller sends
 	// it); emu is not taken: a failed write closes the connection
 	// (broke), and the close takes emu.
-	restore := c.stdWriteDeadline()
-	defer restore()
+	if c.stdWriteTimeout() {
+		defer c.stdAbsWriteDeadline()
+	}
 	for c.out.Len() > 0 {
 		if c.fdst.closed() {
 			return c.opErr(op, errClosed)
@@ -365,8 +348,9 @@ func (c *Conn) stdFlush(op string) error {
 // stdWrite is Write's path to the socket under BackendStd when nothing
 // is queued: straight from p, no copy. The caller holds wmu.
 func (c *Conn) stdWrite(p []byte) (int, error) {
-	restore := c.stdWriteDeadline()
-	defer restore()
+	if c.stdWriteTimeout() {
+		defer c.stdAbsWriteDeadline()
+	}
 	n, err := c.sock.nc.Write(p)
 	c.p.ctr.writeCalls.Add(1)
 	if n > 0 {
@@ -379,17 +363,21 @@ func (c *Conn) stdWrite(p []byte) (int, error) {
 	return n, nil
 }
 
-// stdWriteDeadline applies the write timeout, if any, to the socket
-// for one write and returns what puts the absolute deadline back.
-func (c *Conn) stdWriteDeadline() func() {
+// stdWriteTimeout applies the write timeout, if any, to the socket for
+// one write, and reports whether it did: stdAbsWriteDeadline must then
+// put the absolute deadline back.
+func (c *Conn) stdWriteTimeout() bool {
 	timeout := c.writeTimeout()
 	if timeout <= 0 {
-		return func() {}
+		return false
 	}
 	abs := deadline(&c.wwait)
 	c.sock.nc.SetWriteDeadline(nsTime(deadlineOf(abs, timeout, time.Now().UnixNano())))
-	return func() { c.sock.nc.SetWriteDeadline(nsTime(deadline(&c.wwait))) }
+	return true
 }
+
+// stdAbsWriteDeadline sets the socket's write deadline to SetWriteDeadline's.
+func (c *Conn) stdAbsWriteDeadline() { c.sock.nc.SetWriteDeadline(nsTime(deadline(&c.wwait))) }
 
 // stdWriteErr maps a socket write error: a deadline is not fatal, a
 // close is net.ErrClosed, anything else breaks the connection.
@@ -425,10 +413,7 @@ func (c *Conn) stdShutdown(write bool) error {
 func (c *Conn) stdClose() {
 	c.sock.nc.Close()
 	if c.sock.resume != nil {
-		select {
-		case c.sock.resume <- struct{}{}:
-		default:
-		}
+		c.stdResume()
 	}
 }
 
@@ -455,12 +440,7 @@ func (s *Server) stdAccept(ln *Listener) error {
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
-			select {
-			case <-ln.closed:
-				return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || ln.isClosed() {
 				return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
 			}
 			backoff = min(max(backoff*2, minAcceptBackoff), maxAcceptBackoff)
@@ -474,6 +454,16 @@ func (s *Server) stdAccept(ln *Listener) error {
 		}
 		backoff = 0
 		s.serveStd(nc, ln)
+	}
+}
+
+// isClosed reports whether Close has been called.
+func (ln *Listener) isClosed() bool {
+	select {
+	case <-ln.closed:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -7,11 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxVecs bounds the iovecs of one readv/writev. unix.Readv and
-// unix.Writev keep up to 8 iovecs on the stack, so staying at 8 keeps the
-// data path free of allocations; IOV_MAX (1024) is far above it.
-const maxVecs = 8
-
 // The functions below are the only places that issue socket I/O
 // syscalls. Each loops on EINTR (Go delivers SIGURG for preemption, and
 // a signal can interrupt any of them) and returns the raw errno so that

@@ -18,9 +18,6 @@ import (
 // are missing. No native backend serves these systems yet (backend.go);
 // a kqueue backend would use these calls as they are.
 
-// maxVecs bounds the buffers one read or write is given.
-const maxVecs = 8
-
 func sysReadv(fd int, vecs [][]byte) (int, error) {
 	for _, v := range vecs {
 		if len(v) == 0 {

@@ -12,8 +12,6 @@ import (
 // exists here (pollset_none.go) and every connection is served by
 // BackendStd; each fails with ErrNoNativeBackend.
 
-const maxVecs = 8
-
 var (
 	errAgain       = errors.New("netpoll: operation would block")
 	errConnRefused = errors.New("netpoll: connection refused")

@@ -149,25 +149,11 @@ func (c *Conn) waitRead(n int) error {
 		}
 	}()
 	for {
-		if c.fdst.closed() {
-			return c.opErr("read", errClosed)
-		}
 		f := c.flags.Load()
-		// Bytes are published before EOF or an error is flagged, so
-		// looking at the flags first and the length second never
-		// reports EOF while bytes are still buffered.
-		if c.in.Len() >= n {
-			return nil
+		if done, err := c.readDone(n); done {
+			return err
 		}
-		switch {
-		case f&fBroken != 0:
-			return c.opErr("read", c.brokenErr())
-		case f&fPeerEOF != 0:
-			if c.in.Len() == 0 {
-				return io.EOF
-			}
-			return io.ErrUnexpectedEOF
-		case f&fInline != 0:
+		if f&fInline != 0 {
 			return ErrWouldBlock
 		}
 		dl := deadlineOf(w.dl.Load(), timeout, start)
@@ -191,6 +177,32 @@ func (c *Conn) waitRead(n int) error {
 		c.p.yieldFrom(c) // the input may be the poller's to read
 		w.sleep(dl)
 	}
+}
+
+// readDone reports whether a wait for n buffered bytes is over, and
+// with what: nil when they are there; a close, a socket error, io.EOF
+// (the peer shut down, nothing buffered) or io.ErrUnexpectedEOF (fewer
+// than n will ever come) otherwise.
+func (c *Conn) readDone(n int) (bool, error) {
+	if c.fdst.closed() {
+		return true, c.opErr("read", errClosed)
+	}
+	f := c.flags.Load()
+	// Bytes are published before EOF or an error is flagged, so looking
+	// at the flags first and the length second never reports EOF while
+	// bytes are still buffered.
+	switch {
+	case c.in.Len() >= n:
+		return true, nil
+	case f&fBroken != 0:
+		return true, c.opErr("read", c.brokenErr())
+	case f&fPeerEOF != 0:
+		if c.in.Len() == 0 {
+			return true, io.EOF
+		}
+		return true, io.ErrUnexpectedEOF
+	}
+	return false, nil
 }
 
 // readDeadlinePassed reports an absolute read deadline in the past: as
