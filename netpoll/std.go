@@ -326,7 +326,9 @@ func (c *Conn) stdFlush(op string) error {
 			n, err = c.sock.nc.Write(vecs[0])
 			m = int64(n)
 		} else {
-			bufs := net.Buffers(vecs)
+			// A copy, so that arr does not escape: net.Buffers'
+			// WriteTo keeps its receiver on the heap.
+			bufs := append(net.Buffers(nil), vecs...)
 			m, err = bufs.WriteTo(c.sock.nc)
 		}
 		c.p.ctr.writeCalls.Add(1)
