@@ -18,8 +18,11 @@ const fBudgetPaused = fUnix << 1
 //
 // The bytes are counted per poller (pollerCounters.bufferedIn and
 // bufferedOut), each connection publishing the change of its buffers'
-// lengths since it last did (Conn.accountIn, accountOut). Below half the
-// limit every connection reads up to its own bounds. From half the
+// lengths since it last did (Conn.accountIn, accountOut), and each
+// poller adding its change to the budget's total once it reaches a grain
+// (budget.publish), so the total is within an eighth of half the limit
+// of the exact sum. Below half the limit every connection reads up to
+// its own bounds. From half the
 // limit on, a poller reads a connection only up to its share of that
 // half (half the limit over the number of connections, at least
 // minReadSize), counting what it already holds in and out: connections
@@ -46,6 +49,14 @@ type budget struct {
 	soft    int64 // from here on, connections read only up to their share
 	low     int64 // paused connections resume below this
 	pollers []*poller
+	// total follows the sum of the pollers' buffered bytes within grain
+	// per poller: each poller adds its change once it reaches grain
+	// (publish), so the check made before every read (pressed) loads one
+	// word that rarely changes instead of every poller's counters, which
+	// the goroutines of other threads keep writing.
+	total atomic.Int64
+	grain int64
+	_     cacheLine
 
 	mu      sync.Mutex
 	paused  []*Conn // paused by the budget; may hold resumed or closed ones
@@ -70,11 +81,25 @@ func (c *Conn) held() int64 { return int64(c.in.Len()) + int64(c.out.Len()) }
 
 func newBudget(limit int64, pollers []*poller) *budget {
 	soft := limit / 2
-	return &budget{limit: limit, soft: soft, low: soft - soft/8, pollers: pollers}
+	return &budget{limit: limit, soft: soft, low: soft - soft/8, pollers: pollers,
+		grain: max(soft/int64(8*max(len(pollers), 1)), 1)}
+}
+
+// publish adds p's change of buffered bytes to b.total once it reaches
+// b.grain: total then differs from the exact sum by less than grain per
+// poller, an eighth of the soft mark in all.
+func (b *budget) publish(p *poller) {
+	cur := p.ctr.bufferedIn.Load() + p.ctr.bufferedOut.Load()
+	pub := p.ctr.published.Load()
+	if d := cur - pub; (d >= b.grain || d <= -b.grain) && p.ctr.published.CompareAndSwap(pub, cur) {
+		b.total.Add(d)
+	}
 }
 
 // pressed reports whether the buffered bytes reached the soft mark.
-func (b *budget) pressed() bool { return b.used() >= b.soft }
+// It reads the published total (publish), which is within an eighth of
+// the soft mark of the exact sum.
+func (b *budget) pressed() bool { return b.total.Load() >= b.soft }
 
 // used returns the bytes buffered on the budget's pollers.
 func (b *budget) used() int64 {
@@ -197,6 +222,9 @@ func (c *Conn) account(shift uint, cur int) int64 {
 			c.p.ctr.bufferedIn.Add(d)
 		} else {
 			c.p.ctr.bufferedOut.Add(d)
+		}
+		if b := c.owner.budget; b != nil {
+			b.publish(c.p)
 		}
 		return d
 	}

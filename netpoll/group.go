@@ -34,7 +34,9 @@ func (g *group) start(h Handler, cfg config) error {
 	g.owner.cfg = cfg
 	g.owner.handler = h
 	if cfg.Backend == BackendStd {
-		g.pollers = []*poller{newStdPoller(0, &g.owner.cfg)}
+		for i := range stdShards() {
+			g.pollers = append(g.pollers, newStdPoller(i, &g.owner.cfg))
+		}
 		g.owner.budget = newBudget(cfg.BufferBudget, g.pollers)
 		return nil
 	}
@@ -125,10 +127,17 @@ func (g *group) each(f func(c *Conn)) {
 // stats returns the group's counters, summed over its pollers.
 func (g *group) stats() Stats {
 	var st Stats
-	st.PerPoller = make([]PollerStats, len(g.pollers))
-	for i, p := range g.pollers {
-		st.PerPoller[i] = p.ctr.snapshot()
-		st.PollerStats.add(st.PerPoller[i])
+	for _, p := range g.pollers {
+		ps := p.ctr.snapshot()
+		st.PollerStats.add(ps)
+		if !p.std {
+			st.PerPoller = append(st.PerPoller, ps)
+		}
+	}
+	if g.owner.cfg.Backend == BackendStd {
+		// BackendStd's pollers are shards of its counters, not
+		// pollers: they report as one.
+		st.PerPoller = []PollerStats{st.PollerStats}
 	}
 	return st
 }

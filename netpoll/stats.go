@@ -125,6 +125,7 @@ type pollerCounters struct {
 	_                cacheLine
 	bufferedIn       atomic.Int64 // see budget
 	bufferedOut      atomic.Int64
+	published        atomic.Int64 // bufferedIn+bufferedOut as last added to budget.total
 	pausedBound      atomic.Int64
 	pausedBudget     atomic.Int64
 	_                cacheLine

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -29,7 +30,8 @@ import (
 // Deadlines live in the connection's waiters as on epoll; the net.Conn's
 // own deadline only wakes a blocked call, and each wait recomputes it.
 // A stdPoller stands in for a poller: it holds the registry, the
-// counters and the idle sweep of its connections, and runs no loop.
+// counters and the idle sweep of its connections, and runs no loop; a
+// group has stdShards of them, its connections spread over them.
 
 // stdSock is a connection's socket under BackendStd.
 type stdSock struct {
@@ -40,6 +42,13 @@ type stdSock struct {
 	// unknown: SetReadDeadline reached nc directly). Under rmu.
 	rdl atomic.Int64
 }
+
+// stdShards is how many stdPollers a BackendStd group has. Each
+// connection's goroutine updates its poller's counters on every read and
+// write, from whichever thread runs it: with one poller those atomics
+// are one set of cache lines that every thread writes. Several shards
+// per P make two threads rarely meet on one.
+func stdShards() int { return 4 * runtime.GOMAXPROCS(0) }
 
 // newStdPoller makes the poller of a BackendStd group: no pollset and no
 // goroutine; the idle sweep starts with the first idle timeout.
