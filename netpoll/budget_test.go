@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -310,5 +311,45 @@ func TestBufferStatsExpvar(t *testing.T) {
 		if !strings.Contains(v, k) {
 			t.Errorf("expvar %s lacks %s: %s", name, k, v)
 		}
+	}
+}
+
+// TestBudgetPublishedTotal: the total that the check before every read
+// loads follows the exact sum of the pollers' counters within a grain
+// per poller, whatever the order of the changes, and the grain keeps
+// that error within an eighth of the soft mark.
+func TestBudgetPublishedTotal(t *testing.T) {
+	pollers := []*poller{{}, {}, {}}
+	b := newBudget(3<<20, pollers)
+	rng := rand.New(rand.NewPCG(1, 2))
+	held := make([]int64, len(pollers))
+	published := 0
+	for i := range 20000 {
+		k := rng.IntN(len(pollers))
+		d := rng.Int64N(64<<10) - 32<<10
+		if held[k]+d < 0 {
+			d = -held[k]
+		}
+		held[k] += d
+		if i%2 == 0 {
+			pollers[k].ctr.bufferedIn.Add(d)
+		} else {
+			pollers[k].ctr.bufferedOut.Add(d)
+		}
+		before := b.total.Load()
+		b.publish(pollers[k])
+		if b.total.Load() != before {
+			published++
+		}
+		if diff := b.total.Load() - b.used(); diff >= int64(len(pollers))*b.grain || -diff >= int64(len(pollers))*b.grain {
+			t.Fatalf("change %d: published total %d, exact sum %d: off by more than %d pollers x grain %d",
+				i, b.total.Load(), b.used(), len(pollers), b.grain)
+		}
+	}
+	if published < 100 {
+		t.Fatalf("the total changed %d times in 20000 changes: the case does not test publishing", published)
+	}
+	if int64(len(pollers))*b.grain > b.soft/8 || b.grain <= 0 {
+		t.Fatalf("grain %d x %d pollers: want within (0, soft/8 = %d]", b.grain, len(pollers), b.soft/8)
 	}
 }
