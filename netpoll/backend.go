@@ -8,9 +8,12 @@ import "errors"
 // what is ready. Each OS with a native backend provides, in a file of
 // its own (epoll_linux.go; a kqueue backend would be kqueue_bsd.go):
 //
-//	newPollset(runtimeWait bool, calls *atomic.Uint64) (*pollset, error)
+//	newPollset(runtimeWait, gated bool, calls *atomic.Uint64) (*pollset, error)
 //	    opens the instance and its wake-up channel; calls counts every
-//	    wait system call, empty polls included.
+//	    wait system call, empty polls included. runtimeWait asks for
+//	    waitRuntime; gated asks that readiness reach the runtime only
+//	    from a waitRuntime until the next blocking wait (WaitAdaptive
+//	    mixes the two waits). A backend may ignore gated.
 //	(*pollset) add(fd int, in uint32, slot, gen int32) error
 //	(*pollset) mod(fd int, in uint32, slot, gen int32) error
 //	(*pollset) del(fd int) error

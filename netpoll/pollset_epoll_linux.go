@@ -33,9 +33,19 @@ type pollset struct {
 	// os.File, is itself registered (edge-triggered) with the Go
 	// runtime's netpoller; the loop parks in rc.Read, which holds no OS
 	// thread while idle.
-	file     *os.File
-	rc       syscall.RawConn
-	deadline time.Time // last deadline set on file
+	//
+	// WaitAdaptive registers a gate instead: a second epoll instance
+	// that holds the epoll fd one-shot, armed (gateArmed) only from a
+	// park in the runtime until the next blocking epoll_wait. A
+	// registered epoll fd passes every event of its sockets on to the
+	// runtime's epoll: while the loop blocks in epoll_wait itself, each
+	// would also wake a thread blocked in the runtime's netpoller, for
+	// nothing.
+	file      *os.File
+	rc        syscall.RawConn
+	deadline  time.Time // last deadline set on file
+	gate      int       // -1: none
+	gateArmed bool      // owned by the waiting goroutine
 
 	// calls counts epoll_wait syscalls, the empty polls of the wait
 	// strategies included (the poller's Waits counter).
@@ -61,8 +71,9 @@ type pollset struct {
 }
 
 // newPollset makes an epoll instance with its wake-up eventfd; calls
-// counts its epoll_wait syscalls.
-func newPollset(runtimeWait bool, calls *atomic.Uint64) (*pollset, error) {
+// counts its epoll_wait syscalls. runtimeWait makes waitRuntime usable;
+// gated puts a gate between the epoll fd and the runtime (see pollset).
+func newPollset(runtimeWait, gated bool, calls *atomic.Uint64) (*pollset, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -72,7 +83,7 @@ func newPollset(runtimeWait bool, calls *atomic.Uint64) (*pollset, error) {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	ep := &pollset{fd: fd, efd: efd, calls: calls, raw: make([]unix.EpollEvent, maxEvents)}
+	ep := &pollset{fd: fd, efd: efd, gate: -1, calls: calls, raw: make([]unix.EpollEvent, maxEvents)}
 	ep.rtReady = ep.runtimeReady
 	ev := unix.EpollEvent{Events: evIn, Fd: tagWake}
 	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
@@ -81,23 +92,74 @@ func newPollset(runtimeWait bool, calls *atomic.Uint64) (*pollset, error) {
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
 	if runtimeWait {
-		if err := unix.SetNonblock(fd, true); err != nil {
-			unix.Close(efd)
-			unix.Close(fd)
-			return nil, os.NewSyscallError("fcntl", err)
-		}
-		// The runtime registers the fd edge-triggered: the loop must
-		// drain with epoll_wait(0) before it parks (see waitRuntime).
-		ep.file = os.NewFile(uintptr(fd), "epoll")
-		rc, err := ep.file.SyscallConn()
-		if err != nil {
-			ep.file.Close()
+		if err := ep.registerRuntime(gated); err != nil {
 			unix.Close(efd)
 			return nil, err
 		}
-		ep.rc = rc
 	}
 	return ep, nil
+}
+
+// registerRuntime registers the epoll fd, or a gate holding it, with the
+// Go runtime's netpoller. On failure the epoll fd (and the gate) are
+// closed.
+func (ep *pollset) registerRuntime(gated bool) error {
+	fd, name := ep.fd, "epoll"
+	if gated {
+		gate, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			unix.Close(ep.fd)
+			return os.NewSyscallError("epoll_create1", err)
+		}
+		// Disarmed: one-shot with no event asked for.
+		ev := unix.EpollEvent{Events: unix.EPOLLONESHOT}
+		if err := unix.EpollCtl(gate, unix.EPOLL_CTL_ADD, ep.fd, &ev); err != nil {
+			unix.Close(gate)
+			unix.Close(ep.fd)
+			return os.NewSyscallError("epoll_ctl", err)
+		}
+		fd, name, ep.gate = gate, "epoll gate", gate
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		if gated {
+			unix.Close(fd)
+		}
+		unix.Close(ep.fd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	// The runtime registers the fd edge-triggered: the loop must
+	// drain with epoll_wait(0) before it parks (see waitRuntime).
+	ep.file = os.NewFile(uintptr(fd), name)
+	rc, err := ep.file.SyscallConn()
+	if err != nil {
+		ep.file.Close()
+		if gated {
+			unix.Close(ep.fd)
+		}
+		return err
+	}
+	ep.rc = rc
+	return nil
+}
+
+// setGate arms (the epoll fd's readiness reaches the runtime, once) or
+// disarms the gate. The waiting goroutine calls it.
+func (ep *pollset) setGate(arm bool) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLONESHOT}
+	if arm {
+		ev.Events |= unix.EPOLLIN
+	}
+	for {
+		err := unix.EpollCtl(ep.gate, unix.EPOLL_CTL_MOD, ep.fd, &ev)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("epoll_ctl", err)
+		}
+		ep.gateArmed = arm
+		return nil
+	}
 }
 
 // ctl runs epoll_ctl for a registered socket. data carries a slot
@@ -147,6 +209,11 @@ func (ep *pollset) wait(events []event, msec int) (int, error) {
 	if msec == 0 {
 		n, err = ep.poll(raw)
 	} else {
+		if ep.gateArmed {
+			if err := ep.setGate(false); err != nil {
+				return 0, err
+			}
+		}
 		for {
 			n, err = unix.EpollWait(ep.fd, raw, msec)
 			ep.calls.Add(1)
@@ -197,6 +264,13 @@ func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parke
 			return 0, false, err
 		}
 		ep.deadline = deadline
+	}
+	if ep.gate >= 0 && !ep.gateArmed {
+		// Armed before the callback's poll: an event between the two
+		// passes the gate.
+		if err := ep.setGate(true); err != nil {
+			return 0, false, err
+		}
 	}
 	ep.rtEvents, ep.rtN, ep.rtErr, ep.rtParked = events, 0, nil, false
 	rerr := ep.rc.Read(ep.rtReady)
@@ -265,8 +339,11 @@ func (ep *pollset) close() error {
 	var err error
 	if ep.file != nil {
 		err = ep.file.Close()
-	} else {
-		err = sysClose(ep.fd)
+	}
+	if ep.file == nil || ep.gate >= 0 {
+		if e := sysClose(ep.fd); err == nil {
+			err = e
+		}
 	}
 	if e := sysClose(ep.efd); err == nil {
 		err = e

@@ -15,7 +15,7 @@ const hasNativeBackend = false
 
 type pollset struct{}
 
-func newPollset(runtimeWait bool, calls *atomic.Uint64) (*pollset, error) {
+func newPollset(runtimeWait, gated bool, calls *atomic.Uint64) (*pollset, error) {
 	return nil, ErrNoNativeBackend
 }
 
