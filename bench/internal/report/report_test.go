@@ -39,11 +39,26 @@ func sample() *Report {
 			{Target: "std-echo", Runs: []Run{idleRun(8000, 7800, 7900, 7700)}},
 			{Target: "upoll-echo", Runs: []Run{idleRun(300, 450, 380, 350)}},
 		}}
+	// upoll's RPC server at 0.6x net's CPU per call, its client at 0.8x,
+	// its p99 at 0.9x, round by round.
+	rpcRun := func(round int, srv, cli, p99 float64) Run {
+		r := steadyRun(round, 100, srv)
+		r.LoadCPUUSPerOp, r.P99US, r.Backend = cli, p99, "epoll"
+		return r
+	}
+	rpc := Case{ID: "rpc/rpc/c1000/s64/i8", Workload: "rpc", Kind: "rpc", Conns: 1000, Size: 64, Inflight: 8, Baseline: "std-rpc",
+		Results: []Result{
+			{Target: "std-rpc", Runs: []Run{steadyRun(0, 100, 10), steadyRun(1, 100, 20), steadyRun(2, 100, 10)}},
+			{Target: "upoll-rpc", Runs: []Run{rpcRun(0, 6, 8, 45), rpcRun(1, 12, 16, 45), rpcRun(2, 6, 8, 45)}},
+		}}
+	for i := range rpc.Results[0].Runs {
+		rpc.Results[0].Runs[i].LoadCPUUSPerOp = rpc.Results[0].Runs[i].ServerCPUUSPerOp
+	}
 	r := &Report{Schema: Schema, Started: time.Unix(1700000000, 0), Finished: time.Unix(1700000100, 0), Suite: "quick",
 		Machine: proc.Machine{Cores: 2, GoVersion: "go1.26", CPUModel: "test", Kernel: "6"}, Settings: Settings{Runs: 3, Pin: "off"},
 		Targets: []Target{{Name: "std-echo", Kind: "echo", Baseline: true}, {Name: "upoll-echo", Kind: "echo"},
 			{Name: "cloudwego-echo", Kind: "echo"}, {Name: "std-http", Kind: "http", Baseline: true}, {Name: "upoll-http", Kind: "http"}},
-		Cases: []Case{pp, http, idle}}
+		Cases: []Case{pp, http, idle, rpc}}
 	for i := range r.Cases {
 		c := &r.Cases[i]
 		base := c.Find(c.Baseline)
@@ -78,6 +93,9 @@ func TestGoals(t *testing.T) {
 		"upoll-echo server CPU/msg vs cloudwego-echo":   {1.25, 0, false},
 		"upoll-http req/s vs std-http @100 conns":       {0.96, 0, true},
 		"upoll-echo idle memory per connection (bytes)": {450.0 / 8000, 380, true},
+		"upoll-rpc server CPU/call vs std-rpc":          {0.6, 0, true},
+		"upoll-rpc client CPU/call vs std-rpc":          {0.8, 0, false},
+		"upoll-rpc p99 vs std-rpc":                      {0.9, 0, true},
 	}
 	gs := sample().Goals
 	if len(gs) != len(want) {
