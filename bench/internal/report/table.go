@@ -36,14 +36,15 @@ func (t *table) note(s string) {
 func width(s string) int { return utf8.RuneCountInString(s) }
 
 // numeric reports whether column i holds figures (each cell starts with a
-// digit, or is "-" for none): those are right-aligned, text left-aligned.
+// digit or "≥", or is "-" or "n/a" for none): those are right-aligned,
+// text left-aligned.
 func (t *table) numeric(i int) bool {
 	digits := 0
 	for _, r := range t.rows {
 		c := r[i]
 		switch {
-		case c == "-" || c == "":
-		case c[0] >= '0' && c[0] <= '9':
+		case c == "-" || c == "" || c == "n/a":
+		case c[0] >= '0' && c[0] <= '9', strings.HasPrefix(c, "≥"):
 			digits++
 		default:
 			return false
