@@ -125,7 +125,7 @@ type Metrics struct {
 	// UpollReadsPerOp, UpollWritesPerOp and UpollWaitsPerOp are what a
 	// upoll server's own counters (netpoll.Stats ReadCalls, WriteCalls,
 	// Waits) counted per operation; what each stands for depends on the
-	// backend (see BackendCounts).
+	// backend (see backendCounts).
 	UpollReadsPerOp  float64 `json:"upoll_reads_per_op,omitempty"`
 	UpollWritesPerOp float64 `json:"upoll_writes_per_op,omitempty"`
 	UpollWaitsPerOp  float64 `json:"upoll_waits_per_op,omitempty"`

@@ -241,3 +241,43 @@ func TestWriteAndCheck(t *testing.T) {
 		t.Fatal("empty dir passes check")
 	}
 }
+
+// TestSyscallTable: the kernel's counts show for every target, upoll's
+// own for upoll targets; on std their sum is a lower bound and waits n/a;
+// the legend names each backend that ran, a new one in generic words.
+func TestSyscallTable(t *testing.T) {
+	run := func(backend string, rw, reads, writes, waits float64) Run {
+		r := steadyRun(0, 100, 10)
+		r.Backend, r.ServerRWCallsPerOp, r.LoadRWCallsPerOp = backend, rw, 3
+		r.UpollReadsPerOp, r.UpollWritesPerOp, r.UpollWaitsPerOp = reads, writes, waits
+		return r
+	}
+	c := Case{ID: "pingpong/echo/c10/s64", Workload: "pingpong", Kind: "echo", Conns: 10, Size: 64, Baseline: "std-echo",
+		Results: []Result{
+			{Target: "std-echo", Runs: []Run{run("", 3, 0, 0, 0)}},
+			{Target: "upoll-echo", Runs: []Run{run("epoll", 2, 1, 1, 0.5)}},
+			{Target: "upoll-std-echo", Runs: []Run{run("std", 3, 1, 1, 0)}},
+			{Target: "upoll-uring-echo", Runs: []Run{run("uring", 0.2, 0.1, 0.1, 0.1)}},
+		}}
+	for i := range c.Results {
+		c.Results[i].Finish(&c.Results[0])
+	}
+	var b strings.Builder
+	syscallTable([]Case{c}, false).markdown(&b)
+	for _, want := range []string{
+		"| std-echo | - | 3.00 | - | - | - | - | 3.00 |",
+		"| upoll-echo | epoll | 2.00 | 1.00 | 1.00 | 0.50 | 2.50 | 3.00 |",
+		"| upoll-std-echo | std | 3.00 | 1.00 | 1.00 | n/a | ≥2.00 | 3.00 |",
+		"| upoll-uring-echo | uring | 0.20 | 0.10 | 0.10 | 0.10 | 0.30 | 3.00 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	legend := strings.Join(syscallLegend([]Case{c}), "\n")
+	for _, want := range []string{"  epoll: ", "  std: ", "lower bound", "  uring: the calls netpoll.Stats counts"} {
+		if !strings.Contains(legend, want) {
+			t.Errorf("legend lacks %q:\n%s", want, legend)
+		}
+	}
+}

@@ -2,22 +2,23 @@ package report
 
 import "fmt"
 
-// BackendCounts says, for each netpoll backend, what upoll's own counters
-// (the reads, writes and waits columns of the system-call table) stand
-// for, and whether they are system calls at all. A backend missing here
-// gets the generic sentence.
-var BackendCounts = map[string]string{
-	"epoll": "epoll: the read/readv and write/writev calls upoll makes and its epoll_wait calls (empty polls included); " +
-		"not counted: epoll_ctl (re-arming in oneshot mode, write interest), eventfd wake-ups, and the runtime's own calls " +
-		"(its epoll_wait when a poller parks in the runtime, futex)",
-	"std": "std: Read and Write calls on a net.Conn, not system calls: a Read that finds nothing makes a read that fails " +
-		"with EAGAIN, parks and reads again, and the runtime's epoll_wait is not seen, so the total is a lower bound (marked ≥) " +
-		"and waits is n/a; the kernel's r/w column counts every read and write",
+// backendCounts says what upoll's own counters (the reads, writes and
+// waits columns of the system-call table) stand for on backend, and
+// whether they are system calls at all. A new backend gets the generic
+// sentence until a case is added here.
+func backendCounts(backend string) string {
+	switch backend {
+	case "epoll":
+		return "epoll: the read/readv and write/writev calls upoll makes and its epoll_wait calls (empty polls included); " +
+			"not counted: epoll_ctl (re-arming in oneshot mode, write interest), eventfd wake-ups, and the runtime's own calls " +
+			"(its epoll_wait when a poller parks in the runtime, futex)"
+	case "std":
+		return "std: Read and Write calls on a net.Conn, not system calls: a Read that finds nothing makes a read that fails " +
+			"with EAGAIN, parks and reads again, and the runtime's epoll_wait is not seen, so the total is a lower bound (marked ≥) " +
+			"and waits is n/a; the kernel's r/w column counts every read and write"
+	}
+	return backend + ": the calls netpoll.Stats counts as ReadCalls, WriteCalls and Waits"
 }
-
-// backendCountsOther is what the counters mean for a backend BackendCounts
-// does not describe.
-const backendCountsOther = "the calls netpoll.Stats counts as ReadCalls, WriteCalls and Waits"
 
 // countsLowerBound reports whether upoll's counters on backend leave out
 // calls of the reads and writes themselves (not just of the waiting).
@@ -81,11 +82,7 @@ func syscallLegend(cases []Case) []string {
 				continue
 			}
 			seen[r.Backend] = true
-			what, ok := BackendCounts[r.Backend]
-			if !ok {
-				what = r.Backend + ": " + backendCountsOther
-			}
-			out = append(out, "  "+what+".")
+			out = append(out, "  "+backendCounts(r.Backend)+".")
 		}
 	}
 	return out
