@@ -136,7 +136,9 @@ process of its own, driven by a load-generator process, and writes a report
   go -C bench run . -check /tmp/r                    verify a written report
   go -C bench run . -compare OLD.json NEW.json       NEW against OLD, figure by figure, with "~" for noise
   go -C bench run . -baseline OLD.json               run, then compare with a saved report of the same suite
-  go -C bench run . -suite thorough                  the quick suite's cases, 3s windows, 5 rounds (for docs)
+  go -C bench run . -suite thorough                  the quick suite's cases and rpc, 3s windows, 5 rounds (for docs)
+  go -C bench run . -workloads rpc -targets std-rpc,upoll-rpc
+                                                     the RPC case: 1000 conns x 8 calls in flight
   go -C bench run . -targets std-echo,upoll-echo -conns 1000 -runs 5
   go -C bench run . -sweep                           upoll trigger x wait x dispatch x pollers
   go -C bench run . -workloads pingpong -variants 'dispatch=inline,wait=block'
