@@ -330,3 +330,14 @@ func TestRPCIsOptInForQuick(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetsOfKindsThatRan: the report lists only the targets of a kind
+// some case ran, so the rpc targets are not said to have run in a suite
+// without the rpc case.
+func TestTargetsOfKindsThatRan(t *testing.T) {
+	ts := []report.Target{{Name: "std-echo", Kind: "echo"}, {Name: "std-rpc", Kind: "rpc"}, {Name: "floor-c", Kind: "echo", Excluded: "no cc"}}
+	got := inCases(ts, []*plannedCase{{Case: report.Case{Kind: "echo"}}})
+	if len(got) != 2 || got[0].Name != "std-echo" || got[1].Name != "floor-c" {
+		t.Fatalf("targets %+v", got)
+	}
+}

@@ -74,6 +74,7 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 	if cfg.sweep {
 		sweep, rep.Notes = planSweep(cfg, rep.Notes)
 	}
+	rep.Targets = inCases(rep.Targets, append(slices.Clone(cases), sweep...))
 	total := 0
 	for _, c := range append(cases, sweep...) {
 		total += len(c.entries) * cfg.runs
@@ -197,4 +198,20 @@ func backendNotes(rep *report.Report) []string {
 		}
 	}
 	return notes
+}
+
+// inCases keeps the targets of a kind some case runs (the others, e.g.
+// the rpc targets when the rpc workload is not asked for, take no part).
+func inCases(ts []report.Target, cases []*plannedCase) []report.Target {
+	kinds := map[string]bool{}
+	for _, c := range cases {
+		kinds[c.Kind] = true
+	}
+	var out []report.Target
+	for _, t := range ts {
+		if kinds[t.Kind] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
