@@ -65,22 +65,36 @@ func startChild(cpu int, args ...string) (*child, error) {
 // "ERROR" line, the child's exit, or the timeout end the wait with an error
 // that carries the child's stderr.
 func (c *child) expect(prefix string, timeout time.Duration) (string, error) {
+	_, rest, err := c.expectAny(timeout, prefix)
+	return rest, err
+}
+
+// expectAny is expect for the first line that starts with any of
+// prefixes; it also returns the prefix that matched.
+func (c *child) expectAny(timeout time.Duration, prefixes ...string) (string, string, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
+	var quoted []string
+	for _, p := range prefixes {
+		quoted = append(quoted, strconv.Quote(strings.TrimSpace(p)))
+	}
+	want := strings.Join(quoted, " or ")
 	for {
 		select {
 		case l, ok := <-c.lines:
 			if !ok {
-				return "", fmt.Errorf("%s exited before %q%s", c.name(), strings.TrimSpace(prefix), c.stderr.suffix())
+				return "", "", fmt.Errorf("%s exited before %s%s", c.name(), want, c.stderr.suffix())
 			}
-			if rest, found := strings.CutPrefix(l, prefix); found {
-				return rest, nil
+			for _, p := range prefixes {
+				if rest, found := strings.CutPrefix(l, p); found {
+					return p, rest, nil
+				}
 			}
 			if msg, found := strings.CutPrefix(l, "ERROR "); found {
-				return "", fmt.Errorf("%s: %s", c.name(), msg)
+				return "", "", fmt.Errorf("%s: %s", c.name(), msg)
 			}
 		case <-t.C:
-			return "", fmt.Errorf("%s: no %q within %v%s", c.name(), strings.TrimSpace(prefix), timeout, c.stderr.suffix())
+			return "", "", fmt.Errorf("%s: no %s within %v%s", c.name(), want, timeout, c.stderr.suffix())
 		}
 	}
 }

@@ -19,9 +19,17 @@ const maxConns = 15000
 // workloads, in the order a suite runs them.
 var allWorkloads = []string{"pingpong", "pipeline", "http", "idle", "churn"}
 
-// optInWorkloads run only when -workloads names them: each takes longer
-// than the default suite can afford.
-var optInWorkloads = []string{"mixed"}
+// optInWorkloads run only when -workloads names them (or the suite's
+// extra workloads do): each takes longer than the default suite can
+// afford.
+var optInWorkloads = []string{"mixed", "rpc"}
+
+// The rpc workload: Inflight calls in flight on each of rpcConns
+// connections (the suite's -conns do not apply).
+const (
+	rpcConns    = 1000
+	rpcInflight = 8
+)
 
 // The mixed workload: ping-pong on mixedActive connections beside
 // mixedIdle idle ones, held by helper processes of the load generator.
@@ -44,6 +52,9 @@ type config struct {
 	churnConns int
 	mixedConns int // active connections of the mixed workload
 	mixedIdle  int // idle connections beside them
+	rpcConns   int // connections of the rpc workload
+	// extra are the opt-in workloads that "all" includes in this suite.
+	extra      []string
 	warmup     time.Duration
 	duration   time.Duration
 	runs       int
@@ -73,15 +84,15 @@ var suites = map[string]config{
 		idleConns: 5000, churnConns: 16, warmup: 300 * time.Millisecond, duration: time.Second,
 		runs: 3, sweepConns: []int{10, 1000},
 	},
-	"thorough": { // the quick suite's cases, measured long enough for docs
+	"thorough": { // the quick suite's cases and the rpc case, measured long enough for docs
 		conns: []int{10, 100, 1000}, httpConns: []int{10, 1000}, sizes: []int{64}, pipeline: 16, pipeConns: 50,
 		idleConns: 5000, churnConns: 16, warmup: time.Second, duration: 3 * time.Second,
-		runs: 5, sweepConns: []int{10, 1000},
+		runs: 5, sweepConns: []int{10, 1000}, extra: []string{"rpc"},
 	},
 	"full": {
 		conns: []int{1, 10, 100, 1000, 5000}, httpConns: []int{1, 10, 100, 1000, 5000}, sizes: []int{64, 1024, 4096},
 		pipeline: 16, pipeConns: 100, idleConns: 10000, churnConns: 32, warmup: time.Second, duration: 3 * time.Second,
-		runs: 5, sweepConns: []int{10, 100, 1000},
+		runs: 5, sweepConns: []int{10, 100, 1000}, extra: []string{"rpc"},
 	},
 }
 
@@ -125,7 +136,9 @@ process of its own, driven by a load-generator process, and writes a report
   go -C bench run . -check /tmp/r                    verify a written report
   go -C bench run . -compare OLD.json NEW.json       NEW against OLD, figure by figure, with "~" for noise
   go -C bench run . -baseline OLD.json               run, then compare with a saved report of the same suite
-  go -C bench run . -suite thorough                  the quick suite's cases, 3s windows, 5 rounds (for docs)
+  go -C bench run . -suite thorough                  the quick suite's cases and rpc, 3s windows, 5 rounds (for docs)
+  go -C bench run . -workloads rpc -targets std-rpc,upoll-rpc
+                                                     the RPC case: 1000 conns x 8 calls in flight
   go -C bench run . -targets std-echo,upoll-echo -conns 1000 -runs 5
   go -C bench run . -sweep                           upoll trigger x wait x dispatch x pollers
   go -C bench run . -workloads pingpong -variants 'dispatch=inline,wait=block'
@@ -148,7 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var (
 		suite     = fs.String("suite", "quick", "parameter set: smoke, quick, thorough or full")
 		targets   = fs.String("targets", "all", "comma-separated targets, or all")
-		workloads = fs.String("workloads", "all", "comma-separated workloads; all is every one but "+strings.Join(optInWorkloads, ", ")+" (mixed: 1000 ping-pong conns beside 15000 idle ones)")
+		workloads = fs.String("workloads", "all", "comma-separated workloads; all is every one but "+strings.Join(optInWorkloads, ", ")+" (mixed: 1000 ping-pong conns beside 15000 idle ones; rpc: 1000 conns x 8 calls in flight, in all of the thorough and full suites)")
 		conns     = fs.String("conns", "", "comma-separated connection counts for ping-pong and HTTP (default: the suite's)")
 		sizes     = fs.String("size", "", "comma-separated echo message sizes in bytes (default: the suite's)")
 		idle      = fs.Int("idle-conns", 0, "connections held for the idle-memory case (default: the suite's)")
@@ -188,13 +201,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	cfg := base
 	cfg.baseline = *baseline
-	cfg.mixedConns, cfg.mixedIdle = mixedActive, mixedIdle
+	cfg.mixedConns, cfg.mixedIdle, cfg.rpcConns = mixedActive, mixedIdle, rpcConns
 	cfg.suite, cfg.pin, cfg.out, cfg.quiet, cfg.sweep, cfg.check, cfg.profile = *suite, pin, *out, *quiet, *sweep, *check, *profile
 	var err error
 	if cfg.targets, err = pickList("targets", *targets, server.Names()); err != nil {
 		return nil, err
 	}
-	if cfg.workloads, err = pickWorkloads(*workloads); err != nil {
+	if cfg.workloads, err = pickWorkloads(*workloads, cfg.extra); err != nil {
 		return nil, err
 	}
 	for v := range strings.SplitSeq(*variants, ";") {
@@ -291,12 +304,14 @@ func pickList(flagName, s string, known []string) ([]string, error) {
 }
 
 // pickWorkloads is pickList for -workloads, where all means every
-// workload but the opt-in ones, and may be named beside them.
-func pickWorkloads(s string) ([]string, error) {
+// workload but the opt-in ones (except the suite's extra ones), and may
+// be named beside them.
+func pickWorkloads(s string, extra []string) ([]string, error) {
 	var names []string
 	for name := range strings.SplitSeq(s, ",") {
 		if name = strings.TrimSpace(name); name == "all" || name == "" {
 			names = append(names, allWorkloads...)
+			names = append(names, extra...)
 		} else {
 			names = append(names, name)
 		}

@@ -273,3 +273,71 @@ func TestCompareExitStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestRPCEndToEnd runs the rpc case through child processes, server and
+// client apart: both targets verify every answer, the client's CPU per
+// call and the system calls are measured, upoll-rpc says it ran on epoll,
+// and the goals of the case are judged.
+func TestRPCEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb strings.Builder
+	args := []string{"-suite", "smoke", "-quiet", "-workloads", "rpc", "-targets", "std-rpc,upoll-rpc", "-out", dir, "-runs", "2"}
+	if code := realMain(args, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
+	}
+	if probs := report.Check(dir); len(probs) != 0 {
+		t.Fatalf("check: %v", probs)
+	}
+	r, err := report.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Cases) != 1 || r.Cases[0].ID != "rpc/rpc/c1000/s64/i8" || r.Cases[0].Inflight != 8 {
+		t.Fatalf("cases %+v", r.Cases)
+	}
+	for target, backend := range map[string]string{"std-rpc": "", "upoll-rpc": "epoll"} {
+		res := r.Cases[0].Find(target)
+		if res == nil || !res.Verified || res.Backend != backend {
+			t.Fatalf("%s: %+v", target, res)
+		}
+		m := res.Median
+		if m.LoadCPUUSPerOp <= 0 || m.ServerRWCallsPerOp <= 0 || m.LoadRWCallsPerOp <= 0 || (m.UpollReadsPerOp > 0) != (backend != "") {
+			t.Errorf("%s: figures %+v", target, m)
+		}
+	}
+	measured := 0
+	for _, g := range r.Goals {
+		if strings.HasPrefix(g.Name, "upoll-rpc ") && g.Measured {
+			measured++
+		}
+	}
+	if measured != 3 {
+		t.Fatalf("%d rpc goals measured: %+v", measured, r.Goals)
+	}
+}
+
+// TestRPCIsOptInForQuick: the rpc case is in all of the thorough suite,
+// not of the quick or smoke ones, where -workloads can name it.
+func TestRPCIsOptInForQuick(t *testing.T) {
+	for args, want := range map[string]bool{"-suite smoke": false, "-suite quick": false, "-suite thorough": true,
+		"-suite quick -workloads all,rpc": true, "-suite smoke -workloads rpc": true, "-suite thorough -workloads pingpong": false} {
+		cfg, err := parseFlags(strings.Fields(args), &strings.Builder{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(cfg.workloads, "rpc"); got != want {
+			t.Errorf("%s: rpc in %v: %v, want %v", args, cfg.workloads, got, want)
+		}
+	}
+}
+
+// TestTargetsOfKindsThatRan: the report lists only the targets of a kind
+// some case ran, so the rpc targets are not said to have run in a suite
+// without the rpc case.
+func TestTargetsOfKindsThatRan(t *testing.T) {
+	ts := []report.Target{{Name: "std-echo", Kind: "echo"}, {Name: "std-rpc", Kind: "rpc"}, {Name: "floor-c", Kind: "echo", Excluded: "no cc"}}
+	got := inCases(ts, []*plannedCase{{Case: report.Case{Kind: "echo"}}})
+	if len(got) != 2 || got[0].Name != "std-echo" || got[1].Name != "floor-c" {
+		t.Fatalf("targets %+v", got)
+	}
+}

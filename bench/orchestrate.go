@@ -45,7 +45,7 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 		if !slices.Contains(cfg.targets, t.Name) {
 			continue
 		}
-		info := report.Target{Name: t.Name, Kind: string(t.Kind), Baseline: t.Baseline, Note: t.Note}
+		info := report.Target{Name: t.Name, Kind: string(t.Kind), Baseline: t.Baseline, Note: t.Note, Backend: t.Backend}
 		if err := t.Available(); err != nil {
 			info.Excluded = err.Error()
 		} else {
@@ -74,6 +74,7 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 	if cfg.sweep {
 		sweep, rep.Notes = planSweep(cfg, rep.Notes)
 	}
+	rep.Targets = inCases(rep.Targets, append(slices.Clone(cases), sweep...))
 	total := 0
 	for _, c := range append(cases, sweep...) {
 		total += len(c.entries) * cfg.runs
@@ -110,6 +111,7 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 	bar.Finish()
 	rep.Cases = finish(cases)
 	rep.Sweep = finish(sweep)
+	rep.Notes = append(rep.Notes, backendNotes(rep)...)
 	rep.Goals = report.Goals(rep.Cases)
 	rep.Notes = append(rep.Notes, quietness(rep.Cases)...)
 	rep.Finished = time.Now()
@@ -174,4 +176,42 @@ func quietness(cases []report.Case) []string {
 	}
 	return []string{fmt.Sprintf("the machine was not quiet: other processes and the hypervisor used a median %.2f cores "+
 		"during the measured windows (column \"other\"); treat absolute figures with care, ratios less so", med)}
+}
+
+// backendNotes points out upoll targets that ran on another backend than
+// the one they are built for (UPOLL=backend=... in the environment).
+func backendNotes(rep *report.Report) []string {
+	declared := map[string]string{}
+	for _, t := range rep.Targets {
+		declared[t.Name] = t.Backend
+	}
+	var notes []string
+	seen := map[string]bool{}
+	for _, c := range append(slices.Clone(rep.Cases), rep.Sweep...) {
+		for _, r := range c.Results {
+			want := declared[r.Target]
+			if r.Backend == "" || want == "" || r.Backend == want || seen[r.Target] {
+				continue
+			}
+			seen[r.Target] = true
+			notes = append(notes, fmt.Sprintf("%s is built for backend %s but ran on %s (UPOLL in the environment?)", r.Target, want, r.Backend))
+		}
+	}
+	return notes
+}
+
+// inCases keeps the targets of a kind some case runs (the others, e.g.
+// the rpc targets when the rpc workload is not asked for, take no part).
+func inCases(ts []report.Target, cases []*plannedCase) []report.Target {
+	kinds := map[string]bool{}
+	for _, c := range cases {
+		kinds[c.Kind] = true
+	}
+	var out []report.Target
+	for _, t := range ts {
+		if kinds[t.Kind] {
+			out = append(out, t)
+		}
+	}
+	return out
 }

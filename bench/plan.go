@@ -99,6 +99,13 @@ func plan(cfg *config, byKind map[server.Kind][]entry) []*plannedCase {
 			if len(cases) > n {
 				cases[n].ID += fmt.Sprintf("/idle%d", cfg.mixedIdle)
 			}
+		case "rpc":
+			n := len(cases)
+			add(server.RPC, w, cfg.rpcConns, cfg.sizes[0], 1, false)
+			if len(cases) > n {
+				cases[n].Inflight = rpcInflight
+				cases[n].ID += fmt.Sprintf("/i%d", rpcInflight)
+			}
 		}
 	}
 	return cases

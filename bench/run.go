@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -57,7 +58,8 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 	ld, err := startChild(loadCPU, "-role", "load", "-workload", c.Workload, "-proto", c.Kind, "-addr", addr,
 		"-n", strconv.Itoa(conns), "-msg", strconv.Itoa(size), "-depth", strconv.Itoa(max(depth, 1)),
 		"-warmup", cfg.warmup.String(), "-duration", cfg.duration.String(), "-server-pid", pid,
-		"-idle", strconv.Itoa(idleBeside(cfg, c)))
+		"-idle", strconv.Itoa(idleBeside(cfg, c)), "-client", e.target.Client, "-inflight", strconv.Itoa(max(c.Inflight, 1)),
+		"-mark="+strconv.FormatBool(c.Workload != "idle"))
 	if err != nil {
 		run.Error = err.Error()
 		return run
@@ -96,10 +98,31 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 			run.HeapStackMarginal = (float64(loaded.HeapInuse+loaded.StackInuse) - float64(half.HeapInuse+half.StackInuse)) / added
 		}
 	}
-	line, err := ld.expect("RESULT ", limit)
-	if err != nil {
-		run.Error = err.Error()
-		return run
+	// At each end of the window the load generator waits while the
+	// server's own counters are read: their difference covers the window.
+	var ctr [2]server.Counters
+	var line string
+	for marks := 0; ; {
+		which, rest, err := ld.expectAny(limit, "MARK ", "RESULT ")
+		if err != nil {
+			run.Error = err.Error()
+			return run
+		}
+		if which == "RESULT " {
+			line = rest
+			break
+		}
+		if marks < 2 {
+			if ctr[marks], err = queryCounters(srv); err != nil {
+				run.Error = err.Error()
+				return run
+			}
+		}
+		marks++
+		if err := ld.send("go"); err != nil {
+			run.Error = err.Error()
+			return run
+		}
 	}
 	var res load.Result
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
@@ -123,8 +146,35 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 		run.LoadCPUCores = res.LoadCPUSec / res.WindowSec
 		run.OtherCPUCores = max(0, (res.MachineBusySec-res.ServerCPUSec-res.LoadCPUSec)/res.WindowSec)
 		run.StealCores = res.StealSec / res.WindowSec
+		run.LoadCPUUSPerOp = res.LoadCPUSec * 1e6 / ops
+		run.ServerRWCallsPerOp = float64(res.ServerIO.Calls()) / ops
+		run.LoadRWCallsPerOp = float64(res.LoadIO.Calls()) / ops
+		// The counters were read just outside the load generator's
+		// window, a little apart from its ends: their rates over the
+		// server's own interval, times the window, per operation.
+		if d := ctr[1].Sub(ctr[0]); ctr[1].Backend != "" && d.At > 0 {
+			perOp := res.WindowSec / (float64(d.At) / 1e9) / ops
+			run.UpollReadsPerOp = float64(d.Reads) * perOp
+			run.UpollWritesPerOp = float64(d.Writes) * perOp
+			run.UpollWaitsPerOp = float64(d.Waits) * perOp
+		}
 	}
+	run.Backend = cmp.Or(ctr[1].Backend, e.target.Backend)
 	return run
+}
+
+// queryCounters asks the server for its own counters (all zero for a
+// target that is not upoll).
+func queryCounters(srv *child) (server.Counters, error) {
+	var c server.Counters
+	if err := srv.send("stats"); err != nil {
+		return c, err
+	}
+	line, err := srv.expect("STATS ", 30*time.Second)
+	if err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal([]byte(line), &c)
 }
 
 func queryMem(srv *child) (server.Mem, error) {

@@ -8,6 +8,7 @@
 package load
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ const (
 	Idle     = "idle"     // open Conns connections, one exchange each, then hold them idle
 	Churn    = "churn"    // Conns workers: connect, one echo exchange, close, repeat
 	Mixed    = "mixed"    // echo ping-pong on Conns connections beside Idle idle ones held by helper processes
+	RPC      = "rpc"      // rpcload: Inflight calls in flight on each of Conns connections, by Client
 )
 
 // Config is what one load-generator run does.
@@ -47,6 +49,15 @@ type Config struct {
 	// HoldPerProcess is the most idle connections one helper process
 	// holds (Mixed); 0 means DefaultHoldPerProcess.
 	HoldPerProcess int
+	// Client is the rpcload client ("upoll" or "std") and Inflight the
+	// calls in flight per connection (RPC).
+	Client   string
+	Inflight int
+	// Mark makes the window's ends a handshake with the parent: just
+	// before the window's first sample and just after its last, the load
+	// generator writes "MARK <0|1>" and waits for a line on its input
+	// (the parent reads the server's own counters meanwhile).
+	Mark bool
 }
 
 // Result is one run's outcome, printed as JSON.
@@ -75,11 +86,16 @@ type Result struct {
 	// processes or the hypervisor disturbed the run.
 	MachineBusySec float64 `json:"machine_busy_sec"`
 	StealSec       float64 `json:"steal_sec"`
-	P50NS          int64   `json:"p50_ns"`
-	P99NS          int64   `json:"p99_ns"`
-	P999NS         int64   `json:"p999_ns"`
-	MaxNS          int64   `json:"max_ns"`
-	MeanNS         float64 `json:"mean_ns"`
+	// ServerIO and LoadIO are the read- and write-class system calls
+	// (/proc/<pid>/io syscr, syscw) the server and the load generator
+	// made over the window; zero where /proc/<pid>/io could not be read.
+	ServerIO proc.IO `json:"server_io"`
+	LoadIO   proc.IO `json:"load_io"`
+	P50NS    int64   `json:"p50_ns"`
+	P99NS    int64   `json:"p99_ns"`
+	P999NS   int64   `json:"p999_ns"`
+	MaxNS    int64   `json:"max_ns"`
+	MeanNS   float64 `json:"mean_ns"`
 }
 
 // phases of a run, in order.
@@ -149,15 +165,47 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 		window [2]proc.CPU
 		self   [2]proc.CPU
 		sys    [2]proc.SystemCPU
+		srvIO  [2]proc.IO
+		selfIO [2]proc.IO
+		ioOK   = [2]bool{true, true} // server, self: every sample read
 		res    Result
 		err    error
 	)
+	lines := bufio.NewReader(in)
+	mark := func(i int) {
+		if cfg.Mark {
+			fmt.Fprintf(out, "MARK %d\n", i)
+			lines.ReadString('\n')
+		}
+	}
 	sample := func(i int) {
+		// The handshake stays outside the window: the parent's reading
+		// of the server's counters takes time of its own (their rate is
+		// taken over the server's own timestamps).
+		if i == 0 {
+			mark(i)
+		}
+		// Its own I/O count last at the start and first at the end, so
+		// that the reads of /proc here stay out of the window.
+		var ioErr error
+		if i == 1 {
+			selfIO[i], ioErr = proc.ReadIO(os.Getpid())
+			ioOK[1] = ioOK[1] && ioErr == nil
+		}
 		if cfg.ServerPID > 0 {
 			window[i], _ = proc.ReadCPU(cfg.ServerPID)
+			srvIO[i], ioErr = proc.ReadIO(cfg.ServerPID)
+			ioOK[0] = ioOK[0] && ioErr == nil
 		}
 		self[i], _ = proc.ReadCPU(os.Getpid())
 		sys[i], _ = proc.ReadSystemCPU()
+		if i == 0 {
+			selfIO[i], ioErr = proc.ReadIO(os.Getpid())
+			ioOK[1] = ioOK[1] && ioErr == nil
+		}
+		if i == 1 {
+			mark(i)
+		}
 	}
 	switch cfg.Workload {
 	case PingPong, Pipeline, HTTP:
@@ -166,8 +214,10 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 		err = r.churn(sample)
 	case Mixed:
 		err = r.mixed(sample)
+	case RPC:
+		err = r.rpc(sample)
 	case Idle:
-		err = r.idle(in, out)
+		err = r.idle(lines, out)
 	default:
 		return fmt.Errorf("unknown workload %q", cfg.Workload)
 	}
@@ -185,6 +235,12 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 		res.LoadCPUSec = proc.CPUSeconds(self[0], self[1])
 		res.MachineBusySec = float64(sys[1].Busy-sys[0].Busy) / proc.ClockTicks
 		res.StealSec = float64(sys[1].Steal-sys[0].Steal) / proc.ClockTicks
+		if ioOK[0] && cfg.ServerPID > 0 {
+			res.ServerIO = proc.IO{SysR: srvIO[1].SysR - srvIO[0].SysR, SysW: srvIO[1].SysW - srvIO[0].SysW}
+		}
+		if ioOK[1] {
+			res.LoadIO = proc.IO{SysR: selfIO[1].SysR - selfIO[0].SysR, SysW: selfIO[1].SysW - selfIO[0].SysW}
+		}
 	}
 	b, _ := json.Marshal(res)
 	_, err = fmt.Fprintf(out, "RESULT %s\n", b)

@@ -45,3 +45,34 @@ func TestReadSelf(t *testing.T) {
 		t.Fatalf("RSS = %d, %v", rss, err)
 	}
 }
+
+// TestReadIOCountsReads: 100 reads of a pipe raise this process's syscr
+// by at least 100 (the Go runtime may make more of its own meanwhile).
+func TestReadIOCountsReads(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	a, err := ReadIO(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	for range 100 {
+		if _, err := pw.Write(b[:]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pr.Read(b[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := ReadIO(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SysR-a.SysR < 100 || c.SysW-a.SysW < 100 {
+		t.Fatalf("100 reads and writes: syscr +%d, syscw +%d", c.SysR-a.SysR, c.SysW-a.SysW)
+	}
+}

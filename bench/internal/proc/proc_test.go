@@ -84,3 +84,15 @@ func TestParseProcStat(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseIO(t *testing.T) {
+	c, err := ParseIO([]byte("rchar: 6976\nwchar: 12\nsyscr: 10\nsyscw: 3\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"))
+	if err != nil || c.SysR != 10 || c.SysW != 3 || c.Calls() != 13 {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	for _, bad := range []string{"", "syscr: 1\n", "syscr: x\nsyscw: 2\n"} {
+		if _, err := ParseIO([]byte(bad)); err == nil {
+			t.Errorf("ParseIO(%q): no error", bad)
+		}
+	}
+}

@@ -99,19 +99,19 @@ func compareMetrics(c *Case) []compareMetric {
 			{"mem/conn", Metrics.MemPerConn, true, false},
 		}
 	}
-	unit := "msg"
-	switch c.Workload {
-	case "http":
-		unit = "req"
-	case "churn":
-		unit = "conn"
-	}
-	return []compareMetric{
+	unit := c.Unit()
+	ms := []compareMetric{
 		{unit + "/s", opsPerSec, false, false},
-		{"p99 µs", func(m Metrics) float64 { return m.P99US }, true, false},
+		{"p99 µs", p99, true, false},
 		{"CPU µs/" + unit, cpuPerOp, true, false},
 		{"CPU x " + c.Baseline, cpuPerOp, true, true},
 	}
+	if c.Workload == "rpc" {
+		// The load generator is the client under test.
+		ms = append(ms, compareMetric{"client µs/" + unit, loadCPUPerOp, true, false},
+			compareMetric{"client x " + c.Baseline, loadCPUPerOp, true, true})
+	}
+	return ms
 }
 
 // addCase adds the rows of one case; oc or nc is nil when the case ran in
@@ -178,7 +178,7 @@ func (cmp *Comparison) table(rows []CompareRow, term bool) *table {
 			format = bytesNum
 		}
 		cell := func(s Spread) string {
-			if strings.HasPrefix(r.Metric, "CPU x ") {
+			if strings.Contains(r.Metric, " x ") {
 				return ratioCell(s)
 			}
 			return figureCell(s, format)

@@ -107,3 +107,18 @@ func TestVerdictNeedsTwoRounds(t *testing.T) {
 		t.Errorf("touching: %q", v)
 	}
 }
+
+// TestCompareRPCClient: the rpc case compares the client's CPU per call
+// too (the load generator is the client under test), in calls.
+func TestCompareRPCClient(t *testing.T) {
+	cmp, err := Compare(sample(), sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := cmp.Text()
+	for _, want := range []string{"client µs/call", "client x std-rpc", "0.80× (0.80–0.80)", "call/s"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, txt)
+		}
+	}
+}

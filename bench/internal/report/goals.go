@@ -13,6 +13,11 @@ const (
 	GoalHTTPRatio           = 0.95
 	GoalIdleBytes           = 400
 	goalConns               = 1000
+	// GoalRPCCPURatio bounds the CPU per call of each of upoll's RPC
+	// server and client against the net pair's, and GoalRPCP99Ratio
+	// their p99.
+	GoalRPCCPURatio = 0.75
+	GoalRPCP99Ratio = 1.0
 )
 
 // IsFloor reports whether a target is a floor: a measuring stick that makes
@@ -59,8 +64,10 @@ func floorNote(c *Case, std *Result, threshold float64) string {
 	return "; floor (the syscalls alone) vs std-echo: " + parts[0]
 }
 
-func cpuPerOp(m Metrics) float64  { return m.ServerCPUUSPerOp }
-func opsPerSec(m Metrics) float64 { return m.OpsPerSec }
+func cpuPerOp(m Metrics) float64     { return m.ServerCPUUSPerOp }
+func opsPerSec(m Metrics) float64    { return m.OpsPerSec }
+func loadCPUPerOp(m Metrics) float64 { return m.LoadCPUUSPerOp }
+func p99(m Metrics) float64          { return m.P99US }
 
 // pickCase returns the unpinned case of workload with the given conns (or the
 // one with the most connections, if none), preferring the smallest size.
@@ -143,6 +150,33 @@ func Goals(cases []Case) []Goal {
 		mem = memGoal(ic)
 	}
 	gs = append(gs, mem)
+	return append(gs, rpcGoals(cases)...)
+}
+
+// rpcGoals judges upoll's RPC pair against net's in the rpc case: the
+// server's and the client's CPU per call, and p99.
+func rpcGoals(cases []Case) []Goal {
+	gs := []Goal{
+		{Name: "upoll-rpc server CPU/call vs std-rpc", Op: "<=", Threshold: GoalRPCCPURatio},
+		{Name: "upoll-rpc client CPU/call vs std-rpc", Op: "<=", Threshold: GoalRPCCPURatio},
+		{Name: "upoll-rpc p99 vs std-rpc", Op: "<=", Threshold: GoalRPCP99Ratio},
+	}
+	figs := []func(Metrics) float64{cpuPerOp, loadCPUPerOp, p99}
+	rc := pickCase(cases, "rpc", goalConns)
+	for i := range gs {
+		g := &gs[i]
+		if rc == nil {
+			g.Status = StatusNotMeasured
+			g.Detail = "no RPC case ran (-workloads rpc, or -suite thorough)"
+			continue
+		}
+		where := fmt.Sprintf("RPC, %d conns x %d in flight, %d B", rc.Conns, rc.Inflight, rc.Size)
+		if rc.Conns != goalConns {
+			where += fmt.Sprintf(" (goal is stated at %d conns)", goalConns)
+		}
+		up, std := rc.Find("upoll-rpc"), rc.Find("std-rpc")
+		judge(g, RatioSpread(up, std, figs[i]), where, up, std)
+	}
 	return gs
 }
 

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -53,18 +54,23 @@ type Target struct {
 	Kind     string `json:"kind"`
 	Baseline bool   `json:"baseline"`
 	Note     string `json:"note"`
+	// Backend is the netpoll backend a upoll target is built to run on
+	// ("epoll", "std", ...); empty for targets that are not upoll.
+	Backend string `json:"backend,omitempty"`
 	// Excluded says why a requested target did not run ("" if it ran).
 	Excluded string `json:"excluded,omitempty"`
 }
 
 // Case is one workload configuration, measured on several targets.
 type Case struct {
-	ID       string   `json:"id"`
-	Workload string   `json:"workload"`
-	Kind     string   `json:"kind"`
-	Conns    int      `json:"conns"`
-	Size     int      `json:"size,omitempty"`
-	Pipeline int      `json:"pipeline,omitempty"`
+	ID       string `json:"id"`
+	Workload string `json:"workload"`
+	Kind     string `json:"kind"`
+	Conns    int    `json:"conns"`
+	Size     int    `json:"size,omitempty"`
+	Pipeline int    `json:"pipeline,omitempty"`
+	// Inflight is the calls in flight per connection (rpc).
+	Inflight int      `json:"inflight,omitempty"`
 	Pinned   bool     `json:"pinned"`
 	Baseline string   `json:"baseline"`
 	Results  []Result `json:"results"`
@@ -81,11 +87,16 @@ type Result struct {
 	// baseline target's run of the same round (absent for the baseline).
 	VsBaseline *Ratios `json:"vs_baseline,omitempty"`
 	Verified   bool    `json:"verified"`
+	// Backend is the netpoll backend the target's runs served on, as
+	// its server reported it (empty: not upoll).
+	Backend string `json:"backend,omitempty"`
 }
 
 // Run is one measurement of one target.
 type Run struct {
 	Round int `json:"round"`
+	// Backend is the netpoll backend the server ran on (empty: not upoll).
+	Backend string `json:"backend,omitempty"`
 	Metrics
 	VerifiedBytes uint64 `json:"verified_bytes"`
 	Verified      bool   `json:"verified"`
@@ -101,6 +112,23 @@ type Metrics struct {
 	ServerCPUUSPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
 	ServerCPUCores   float64 `json:"server_cpu_cores,omitempty"`
 	LoadCPUCores     float64 `json:"load_cpu_cores,omitempty"`
+	// LoadCPUUSPerOp is the load generator's CPU per operation: in the
+	// rpc case, the client's CPU per call.
+	LoadCPUUSPerOp float64 `json:"load_cpu_us_per_op,omitempty"`
+	// ServerRWCallsPerOp and LoadRWCallsPerOp are the read- and
+	// write-class system calls (read, readv, write, writev: syscr+syscw
+	// of /proc/<pid>/io) per operation of the server and of the load
+	// generator, counted by the kernel; epoll_wait, io_uring_enter,
+	// accept, futex and the like are not among them.
+	ServerRWCallsPerOp float64 `json:"server_rw_calls_per_op,omitempty"`
+	LoadRWCallsPerOp   float64 `json:"load_rw_calls_per_op,omitempty"`
+	// UpollReadsPerOp, UpollWritesPerOp and UpollWaitsPerOp are what a
+	// upoll server's own counters (netpoll.Stats ReadCalls, WriteCalls,
+	// Waits) counted per operation; what each stands for depends on the
+	// backend (see backendCounts).
+	UpollReadsPerOp  float64 `json:"upoll_reads_per_op,omitempty"`
+	UpollWritesPerOp float64 `json:"upoll_writes_per_op,omitempty"`
+	UpollWaitsPerOp  float64 `json:"upoll_waits_per_op,omitempty"`
 	// OtherCPUCores is the CPU the rest of the machine used during the
 	// window (busy time of all CPUs minus server and load generator), and
 	// StealCores the time the hypervisor took: both should be near 0.
@@ -136,6 +164,7 @@ type Ratios struct {
 	ServerCPUUSPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
 	P99US            float64 `json:"p99_us,omitempty"`
 	MemPerConn       float64 `json:"mem_per_conn,omitempty"`
+	LoadCPUUSPerOp   float64 `json:"load_cpu_us_per_op,omitempty"`
 }
 
 // Goal is one target the project set itself, with what was measured.
@@ -190,24 +219,38 @@ func (r *Result) Finish(baseline *Result) {
 	r.Verified = len(ok) > 0 && len(ok) == len(r.Runs)
 	pick := func(f func(Metrics) float64) float64 { return Median(r.samples(f)) }
 	r.Median = Metrics{
-		OpsPerSec:         pick(opsPerSec),
-		P50US:             pick(func(m Metrics) float64 { return m.P50US }),
-		P99US:             pick(func(m Metrics) float64 { return m.P99US }),
-		P999US:            pick(func(m Metrics) float64 { return m.P999US }),
-		ServerCPUUSPerOp:  pick(cpuPerOp),
-		ServerCPUCores:    pick(func(m Metrics) float64 { return m.ServerCPUCores }),
-		LoadCPUCores:      pick(func(m Metrics) float64 { return m.LoadCPUCores }),
-		OtherCPUCores:     pick(func(m Metrics) float64 { return m.OtherCPUCores }),
-		StealCores:        pick(func(m Metrics) float64 { return m.StealCores }),
-		RSSPerConn:        pick(func(m Metrics) float64 { return m.RSSPerConn }),
-		HeapStackPerConn:  pick(func(m Metrics) float64 { return m.HeapStackPerConn }),
-		HeapAllocPerConn:  pick(func(m Metrics) float64 { return m.HeapAllocPerConn }),
-		GoroutinesPerConn: pick(func(m Metrics) float64 { return m.GoroutinesPerConn }),
-		RSSMarginal:       pick(func(m Metrics) float64 { return m.RSSMarginal }),
-		HeapStackMarginal: pick(func(m Metrics) float64 { return m.HeapStackMarginal }),
+		OpsPerSec:          pick(opsPerSec),
+		P50US:              pick(func(m Metrics) float64 { return m.P50US }),
+		P99US:              pick(func(m Metrics) float64 { return m.P99US }),
+		P999US:             pick(func(m Metrics) float64 { return m.P999US }),
+		ServerCPUUSPerOp:   pick(cpuPerOp),
+		ServerCPUCores:     pick(func(m Metrics) float64 { return m.ServerCPUCores }),
+		LoadCPUCores:       pick(func(m Metrics) float64 { return m.LoadCPUCores }),
+		OtherCPUCores:      pick(func(m Metrics) float64 { return m.OtherCPUCores }),
+		StealCores:         pick(func(m Metrics) float64 { return m.StealCores }),
+		RSSPerConn:         pick(func(m Metrics) float64 { return m.RSSPerConn }),
+		HeapStackPerConn:   pick(func(m Metrics) float64 { return m.HeapStackPerConn }),
+		HeapAllocPerConn:   pick(func(m Metrics) float64 { return m.HeapAllocPerConn }),
+		GoroutinesPerConn:  pick(func(m Metrics) float64 { return m.GoroutinesPerConn }),
+		RSSMarginal:        pick(func(m Metrics) float64 { return m.RSSMarginal }),
+		HeapStackMarginal:  pick(func(m Metrics) float64 { return m.HeapStackMarginal }),
+		LoadCPUUSPerOp:     pick(loadCPUPerOp),
+		ServerRWCallsPerOp: pick(func(m Metrics) float64 { return m.ServerRWCallsPerOp }),
+		LoadRWCallsPerOp:   pick(func(m Metrics) float64 { return m.LoadRWCallsPerOp }),
+		UpollReadsPerOp:    pick(func(m Metrics) float64 { return m.UpollReadsPerOp }),
+		UpollWritesPerOp:   pick(func(m Metrics) float64 { return m.UpollWritesPerOp }),
+		UpollWaitsPerOp:    pick(func(m Metrics) float64 { return m.UpollWaitsPerOp }),
 	}
 	if len(ok) > 0 {
 		r.Median.IdleConns = ok[0].IdleConns
+	}
+	r.Backend = ""
+	for _, run := range r.Runs {
+		if run.Backend != "" && r.Backend != "" && run.Backend != r.Backend {
+			r.Backend = "mixed"
+			break
+		}
+		r.Backend = cmp.Or(r.Backend, run.Backend)
 	}
 	if baseline == nil || baseline == r {
 		return
@@ -218,6 +261,7 @@ func (r *Result) Finish(baseline *Result) {
 		ServerCPUUSPerOp: ratio(cpuPerOp),
 		P99US:            ratio(func(m Metrics) float64 { return m.P99US }),
 		MemPerConn:       ratio(Metrics.MemPerConn),
+		LoadCPUUSPerOp:   ratio(loadCPUPerOp),
 	}
 }
 

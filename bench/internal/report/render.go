@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ func (r *Report) Text() string {
 	b.WriteString("standard library, (lowest–highest) of them beside it. cores srv/load/oth: CPU the server, the load generator and the\n")
 	b.WriteString("rest of the machine (hypervisor steal included) used over the window. runs: verified/all. h+s: Go heap+stack,\n")
 	b.WriteString("alloc: live heap, gor: goroutines, per idle conn, or per conn added to the second half. p999 and more: report.md.\n")
+	b.WriteString("(epoll), (std): the netpoll backend a upoll target ran on. rpc: srv and cli, the CPU of the server and client processes.\n")
 	for i := range r.Cases {
 		c := &r.Cases[i]
 		fmt.Fprintf(&b, "\n%s (base %s)\n", c.Title(), c.Baseline)
@@ -30,6 +32,15 @@ func (r *Report) Text() string {
 		for _, w := range SweepWinners(r.Sweep) {
 			for i, l := range wrapText(w, TermWidth-4) {
 				b.WriteString(map[bool]string{true: "  ", false: "    "}[i == 0] + l + "\n")
+			}
+		}
+	}
+	if hasSyscalls(r.Cases) {
+		b.WriteString("\nSYSTEM CALLS PER OPERATION (medians)\n")
+		syscallTable(r.Cases, true).text(&b)
+		for _, l := range syscallLegend(r.Cases) {
+			for i, w := range wrapText(l, TermWidth-4) {
+				b.WriteString(map[bool]string{true: "  ", false: "    "}[i == 0] + w + "\n")
 			}
 		}
 	}
@@ -67,13 +78,13 @@ func (r *Report) Markdown() string {
 	b.WriteString("## Goals\n\n")
 	goalTable(r.Goals, false).markdown(&b)
 	b.WriteString("\n## Targets\n\n")
-	tt := &table{head: []string{"target", "kind", "what", "status"}}
+	tt := &table{head: []string{"target", "kind", "backend", "what", "status"}}
 	for _, t := range r.Targets {
 		st := "ran"
 		if t.Excluded != "" {
 			st = "excluded: " + t.Excluded
 		}
-		tt.add(t.Name, t.Kind, t.Note, st)
+		tt.add(t.Name, t.Kind, cmp.Or(t.Backend, "-"), t.Note, st)
 	}
 	tt.markdown(&b)
 	b.WriteString("\n## Results\n")
@@ -81,6 +92,18 @@ func (r *Report) Markdown() string {
 		c := &r.Cases[i]
 		fmt.Fprintf(&b, "\n### %s\n\nbase: %s\n\n", c.Title(), c.Baseline)
 		c.table(false, false).markdown(&b)
+	}
+	if hasSyscalls(r.Cases) {
+		b.WriteString("\n## System calls per operation\n\nMedians over the rounds.\n\n")
+		syscallTable(r.Cases, false).markdown(&b)
+		b.WriteString("\n")
+		for _, l := range syscallLegend(r.Cases) {
+			if rest, ok := strings.CutPrefix(l, "  "); ok {
+				b.WriteString("  - " + rest + "\n")
+			} else {
+				b.WriteString("- " + l + "\n")
+			}
+		}
 	}
 	if len(r.Sweep) > 0 {
 		b.WriteString("\n## Sweep: upoll-echo trigger x wait x dispatch x pollers\n")

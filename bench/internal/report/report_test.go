@@ -39,11 +39,26 @@ func sample() *Report {
 			{Target: "std-echo", Runs: []Run{idleRun(8000, 7800, 7900, 7700)}},
 			{Target: "upoll-echo", Runs: []Run{idleRun(300, 450, 380, 350)}},
 		}}
+	// upoll's RPC server at 0.6x net's CPU per call, its client at 0.8x,
+	// its p99 at 0.9x, round by round.
+	rpcRun := func(round int, srv, cli, p99 float64) Run {
+		r := steadyRun(round, 100, srv)
+		r.LoadCPUUSPerOp, r.P99US, r.Backend = cli, p99, "epoll"
+		return r
+	}
+	rpc := Case{ID: "rpc/rpc/c1000/s64/i8", Workload: "rpc", Kind: "rpc", Conns: 1000, Size: 64, Inflight: 8, Baseline: "std-rpc",
+		Results: []Result{
+			{Target: "std-rpc", Runs: []Run{steadyRun(0, 100, 10), steadyRun(1, 100, 20), steadyRun(2, 100, 10)}},
+			{Target: "upoll-rpc", Runs: []Run{rpcRun(0, 6, 8, 45), rpcRun(1, 12, 16, 45), rpcRun(2, 6, 8, 45)}},
+		}}
+	for i := range rpc.Results[0].Runs {
+		rpc.Results[0].Runs[i].LoadCPUUSPerOp = rpc.Results[0].Runs[i].ServerCPUUSPerOp
+	}
 	r := &Report{Schema: Schema, Started: time.Unix(1700000000, 0), Finished: time.Unix(1700000100, 0), Suite: "quick",
 		Machine: proc.Machine{Cores: 2, GoVersion: "go1.26", CPUModel: "test", Kernel: "6"}, Settings: Settings{Runs: 3, Pin: "off"},
 		Targets: []Target{{Name: "std-echo", Kind: "echo", Baseline: true}, {Name: "upoll-echo", Kind: "echo"},
 			{Name: "cloudwego-echo", Kind: "echo"}, {Name: "std-http", Kind: "http", Baseline: true}, {Name: "upoll-http", Kind: "http"}},
-		Cases: []Case{pp, http, idle}}
+		Cases: []Case{pp, http, idle, rpc}}
 	for i := range r.Cases {
 		c := &r.Cases[i]
 		base := c.Find(c.Baseline)
@@ -78,6 +93,9 @@ func TestGoals(t *testing.T) {
 		"upoll-echo server CPU/msg vs cloudwego-echo":   {1.25, 0, false},
 		"upoll-http req/s vs std-http @100 conns":       {0.96, 0, true},
 		"upoll-echo idle memory per connection (bytes)": {450.0 / 8000, 380, true},
+		"upoll-rpc server CPU/call vs std-rpc":          {0.6, 0, true},
+		"upoll-rpc client CPU/call vs std-rpc":          {0.8, 0, false},
+		"upoll-rpc p99 vs std-rpc":                      {0.9, 0, true},
 	}
 	gs := sample().Goals
 	if len(gs) != len(want) {
@@ -221,5 +239,45 @@ func TestWriteAndCheck(t *testing.T) {
 	}
 	if probs := Check(t.TempDir()); len(probs) == 0 {
 		t.Fatal("empty dir passes check")
+	}
+}
+
+// TestSyscallTable: the kernel's counts show for every target, upoll's
+// own for upoll targets; on std their sum is a lower bound and waits n/a;
+// the legend names each backend that ran, a new one in generic words.
+func TestSyscallTable(t *testing.T) {
+	run := func(backend string, rw, reads, writes, waits float64) Run {
+		r := steadyRun(0, 100, 10)
+		r.Backend, r.ServerRWCallsPerOp, r.LoadRWCallsPerOp = backend, rw, 3
+		r.UpollReadsPerOp, r.UpollWritesPerOp, r.UpollWaitsPerOp = reads, writes, waits
+		return r
+	}
+	c := Case{ID: "pingpong/echo/c10/s64", Workload: "pingpong", Kind: "echo", Conns: 10, Size: 64, Baseline: "std-echo",
+		Results: []Result{
+			{Target: "std-echo", Runs: []Run{run("", 3, 0, 0, 0)}},
+			{Target: "upoll-echo", Runs: []Run{run("epoll", 2, 1, 1, 0.5)}},
+			{Target: "upoll-std-echo", Runs: []Run{run("std", 3, 1, 1, 0)}},
+			{Target: "upoll-uring-echo", Runs: []Run{run("uring", 0.2, 0.1, 0.1, 0.1)}},
+		}}
+	for i := range c.Results {
+		c.Results[i].Finish(&c.Results[0])
+	}
+	var b strings.Builder
+	syscallTable([]Case{c}, false).markdown(&b)
+	for _, want := range []string{
+		"| std-echo | - | 3.00 | - | - | - | - | 3.00 |",
+		"| upoll-echo | epoll | 2.00 | 1.00 | 1.00 | 0.50 | 2.50 | 3.00 |",
+		"| upoll-std-echo | std | 3.00 | 1.00 | 1.00 | n/a | ≥2.00 | 3.00 |",
+		"| upoll-uring-echo | uring | 0.20 | 0.10 | 0.10 | 0.10 | 0.30 | 3.00 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	legend := strings.Join(syscallLegend([]Case{c}), "\n")
+	for _, want := range []string{"  epoll: ", "  std: ", "lower bound", "  uring: the calls netpoll.Stats counts"} {
+		if !strings.Contains(legend, want) {
+			t.Errorf("legend lacks %q:\n%s", want, legend)
+		}
 	}
 }

@@ -36,14 +36,15 @@ func (t *table) note(s string) {
 func width(s string) int { return utf8.RuneCountInString(s) }
 
 // numeric reports whether column i holds figures (each cell starts with a
-// digit, or is "-" for none): those are right-aligned, text left-aligned.
+// digit or "≥", or is "-" or "n/a" for none): those are right-aligned,
+// text left-aligned.
 func (t *table) numeric(i int) bool {
 	digits := 0
 	for _, r := range t.rows {
 		c := r[i]
 		switch {
-		case c == "-" || c == "":
-		case c[0] >= '0' && c[0] <= '9':
+		case c == "-" || c == "" || c == "n/a":
+		case c[0] >= '0' && c[0] <= '9', strings.HasPrefix(c, "≥"):
 			digits++
 		default:
 			return false
@@ -203,6 +204,8 @@ func (c *Case) Title() string {
 		s = fmt.Sprintf("idle memory (%s): %d conns", c.Kind, c.Conns)
 	case "churn":
 		s = fmt.Sprintf("connection churn (%s): %d workers, connect+exchange+close", c.Kind, c.Conns)
+	case "rpc":
+		s = fmt.Sprintf("RPC, multiplexed: %d conns x %d calls in flight x %d B", c.Conns, c.Inflight, c.Size)
 	default:
 		s = c.ID
 	}
@@ -242,14 +245,11 @@ func (c *Case) table(sweep, term bool) *table {
 		}
 		return t
 	}
-	unit := "msg"
-	switch c.Workload {
-	case "http":
-		unit = "req"
-	case "churn":
-		unit = "conn"
+	unit := c.Unit()
+	if c.Workload == "rpc" {
+		return c.rpcTable(term, vs)
 	}
-	t := &table{head: []string{first, unit + "/s", "x base", "p50 µs", "p99 µs", "p999 µs",
+	t := &table{head: []string{first, "backend", unit + "/s", "x base", "p50 µs", "p99 µs", "p999 µs",
 		"srv CPU µs/" + unit, "x base", "srv cores", "load cores", "other", "verified"}}
 	if term {
 		t.head = []string{first, unit + "/s", "x base", "p50 µs", "p99 µs", "CPU µs/" + unit, "x base", "cores srv/load/oth", "runs"}
@@ -258,16 +258,71 @@ func (c *Case) table(sweep, term bool) *table {
 		r := &c.Results[i]
 		m := r.Median
 		if term {
-			t.add(r.label(sweep), num(m.OpsPerSec), vs(r, opsPerSec), num(m.P50US), num(m.P99US),
+			t.add(r.termLabel(sweep), num(m.OpsPerSec), vs(r, opsPerSec), num(m.P50US), num(m.P99US),
 				num(m.ServerCPUUSPerOp), vs(r, cpuPerOp),
 				fmt.Sprintf("%.2f/%.2f/%.2f", m.ServerCPUCores, m.LoadCPUCores, m.OtherCPUCores+m.StealCores), r.verifiedCell(term))
 			continue
 		}
-		t.add(r.label(sweep), num(m.OpsPerSec), vs(r, opsPerSec), num(m.P50US), num(m.P99US), num(m.P999US),
+		t.add(r.label(sweep), r.backendCell(), num(m.OpsPerSec), vs(r, opsPerSec), num(m.P50US), num(m.P99US), num(m.P999US),
 			num(m.ServerCPUUSPerOp), vs(r, cpuPerOp), fmt.Sprintf("%.2f", m.ServerCPUCores),
 			fmt.Sprintf("%.2f", m.LoadCPUCores), fmt.Sprintf("%.2f", m.OtherCPUCores+m.StealCores), r.verifiedCell(term))
 	}
 	return t
+}
+
+// Unit names one operation of the case: msg, req, conn or call.
+func (c *Case) Unit() string {
+	switch c.Workload {
+	case "http":
+		return "req"
+	case "churn":
+		return "conn"
+	case "rpc":
+		return "call"
+	}
+	return "msg"
+}
+
+// rpcTable lays out the rpc case, where the load generator is the other
+// half of the pair measured: its CPU per call stands beside the server's.
+// The terminal version keeps the figures its goals judge.
+func (c *Case) rpcTable(term bool, vs func(*Result, func(Metrics) float64) string) *table {
+	t := &table{head: []string{"target", "backend", "call/s", "x base", "p50 µs", "p99 µs", "x base", "p999 µs",
+		"srv CPU µs/call", "x base", "client CPU µs/call", "x base", "srv cores", "client cores", "other", "verified"}}
+	if term {
+		t.head = []string{"target", "call/s", "p99 µs", "x base", "srv µs/call", "x base", "cli µs/call", "x base", "runs"}
+	}
+	for i := range c.Results {
+		r := &c.Results[i]
+		m := r.Median
+		if term {
+			t.add(r.termLabel(false), num(m.OpsPerSec), num(m.P99US), vs(r, p99), num(m.ServerCPUUSPerOp), vs(r, cpuPerOp),
+				num(m.LoadCPUUSPerOp), vs(r, loadCPUPerOp), r.verifiedCell(term))
+			continue
+		}
+		t.add(r.label(false), r.backendCell(), num(m.OpsPerSec), vs(r, opsPerSec), num(m.P50US), num(m.P99US), vs(r, p99), num(m.P999US),
+			num(m.ServerCPUUSPerOp), vs(r, cpuPerOp), num(m.LoadCPUUSPerOp), vs(r, loadCPUPerOp),
+			fmt.Sprintf("%.2f", m.ServerCPUCores), fmt.Sprintf("%.2f", m.LoadCPUCores), fmt.Sprintf("%.2f", m.OtherCPUCores+m.StealCores),
+			r.verifiedCell(term))
+	}
+	return t
+}
+
+// backendCell is the backend a upoll target ran on, "-" for the others.
+func (r *Result) backendCell() string {
+	if r.Backend == "" {
+		return "-"
+	}
+	return r.Backend
+}
+
+// termLabel is label with the backend of a upoll target in brackets, the
+// terminal's stand-in for the Markdown's backend column.
+func (r *Result) termLabel(sweep bool) string {
+	if r.Backend == "" || sweep {
+		return r.label(sweep)
+	}
+	return r.label(sweep) + " (" + r.Backend + ")"
 }
 
 func (r *Result) label(sweep bool) string {

@@ -4,41 +4,40 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/upoll/upoll/bench/internal/hist"
-	"github.com/upoll/upoll/bench/internal/proc"
 )
 
 // Load is what Run does.
 type Load struct {
 	Conns, Inflight, Size int
 	Warmup, Window        time.Duration
-	ServerPID             int // the server process, for its CPU time; 0: not measured
 }
 
-// Result is one run, measured over the window after the warm-up.
-type Result struct {
-	Calls        uint64  `json:"calls"`
-	Seconds      float64 `json:"seconds"`
-	CallsPerSec  float64 `json:"calls_per_sec"`
-	P50us        float64 `json:"p50_us"`
-	P99us        float64 `json:"p99_us"`
-	ServerCPUus  float64 `json:"server_cpu_us_per_call"`
-	ClientCPUus  float64 `json:"client_cpu_us_per_call"`
-	MachineCores float64 `json:"machine_busy_cores"`
-	Errors       uint64  `json:"errors"`
-	FirstError   string  `json:"first_error,omitempty"`
+// Tally is what Run counted.
+type Tally struct {
+	// Calls are the calls answered, and answered right, inside the window.
+	Calls uint64
+	// VerifiedBytes counts every answer byte compared with its argument,
+	// warm-up included.
+	VerifiedBytes uint64
+	// Errors counts failed calls and wrong answers, warm-up included.
+	Errors     uint64
+	FirstError string
+	// Hist holds the latency of each call of the window, in ns.
+	Hist *hist.Histogram
 }
 
 // Run keeps Conns x Inflight calls in flight on cl (Inflight callers
 // per connection, each waiting for its answer before the next call)
 // and checks every answer byte for byte against its argument, which
-// carries the caller and a sequence number.
-func Run(cl Client, l Load) (Result, error) {
+// carries the caller and a sequence number. It calls mark(0) after the
+// warm-up, just before the window opens, and mark(1) just after it
+// closes: the caller samples what it measures there.
+func Run(cl Client, l Load, mark func(int)) (Tally, error) {
 	const (
 		warm = iota
 		measure
@@ -47,6 +46,7 @@ func Run(cl Client, l Load) (Result, error) {
 	var (
 		phase    atomic.Int32
 		calls    atomic.Uint64
+		verified atomic.Uint64
 		errs     atomic.Uint64
 		firstErr atomic.Value
 		mu       sync.Mutex
@@ -60,6 +60,7 @@ func Run(cl Client, l Load) (Result, error) {
 			for i := range arg {
 				arg[i] = byte('a' + (w+i)%26)
 			}
+			var checked uint64
 			for seq := uint64(0); ; seq++ {
 				p := phase.Load()
 				if p == stop {
@@ -72,8 +73,11 @@ func Run(cl Client, l Load) (Result, error) {
 				t0 := time.Now()
 				got, err := cl.Call(w, arg)
 				d := time.Since(t0)
-				if err == nil && !bytes.Equal(got, arg) {
-					err = fmt.Errorf("caller %d call %d: wrong answer (%d bytes)", w, seq, len(got))
+				if err == nil {
+					checked += uint64(len(got))
+					if !bytes.Equal(got, arg) {
+						err = fmt.Errorf("%w: caller %d call %d: %d bytes, want %d", errWrongAnswer, w, seq, len(got), len(arg))
+					}
 				}
 				if err != nil {
 					errs.Add(1)
@@ -89,45 +93,27 @@ func Run(cl Client, l Load) (Result, error) {
 					calls.Add(1)
 				}
 			}
+			verified.Add(checked)
 			mu.Lock()
 			h.Merge(mine)
 			mu.Unlock()
 		})
 	}
 	time.Sleep(l.Warmup)
-	srv0, cli0, sys0 := sample(l.ServerPID)
+	mark(0)
 	calls.Store(0)
 	phase.Store(measure)
 	time.Sleep(l.Window)
 	phase.Store(stop)
 	n := calls.Load()
-	srv1, cli1, sys1 := sample(l.ServerPID)
+	mark(1)
 	wg.Wait()
-	r := Result{Calls: n, Seconds: cli1.At.Sub(cli0.At).Seconds(), Errors: errs.Load()}
+	t := Tally{Calls: n, VerifiedBytes: verified.Load(), Errors: errs.Load(), Hist: h}
 	if v, ok := firstErr.Load().(string); ok {
-		r.FirstError = v
+		t.FirstError = v
 	}
 	if n == 0 {
-		return r, fmt.Errorf("rpcload: no call completed in the window (%d errors, first: %s)", r.Errors, r.FirstError)
+		return t, fmt.Errorf("rpcload: no call completed in the window (%d errors, first: %s)", t.Errors, t.FirstError)
 	}
-	r.CallsPerSec = float64(n) / r.Seconds
-	r.P50us = float64(h.Quantile(0.50)) / 1e3
-	r.P99us = float64(h.Quantile(0.99)) / 1e3
-	if l.ServerPID != 0 {
-		r.ServerCPUus = proc.CPUSeconds(srv0, srv1) / float64(n) * 1e6
-	}
-	r.ClientCPUus = proc.CPUSeconds(cli0, cli1) / float64(n) * 1e6
-	if d := sys1.At.Sub(sys0.At).Seconds(); d > 0 {
-		r.MachineCores = float64(sys1.Busy-sys0.Busy) / proc.ClockTicks / d
-	}
-	return r, nil
-}
-
-func sample(serverPID int) (srv, cli proc.CPU, sys proc.SystemCPU) {
-	if serverPID != 0 {
-		srv, _ = proc.ReadCPU(serverPID)
-	}
-	cli, _ = proc.ReadCPU(os.Getpid())
-	sys, _ = proc.ReadSystemCPU()
-	return
+	return t, nil
 }

@@ -29,6 +29,8 @@ var (
 	errBadFrame  = errors.New("rpcload: bad frame")
 	errUnknownID = errors.New("rpcload: response to an unknown id")
 	errClosed    = errors.New("rpcload: connection closed")
+	// errWrongAnswer is a response that differs from its call's argument.
+	errWrongAnswer = errors.New("rpcload: wrong answer")
 )
 
 // appendRequest appends a request frame for id and arg to b.

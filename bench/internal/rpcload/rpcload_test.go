@@ -3,34 +3,111 @@ package rpcload
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestRunBothImpls runs a short load on each implementation pair in
-// this process: calls complete, every answer matches, CPU is measured.
+// this process: calls complete, every answer matches, and mark is
+// called once at each end of the window.
 func TestRunBothImpls(t *testing.T) {
 	for _, impl := range []string{"upoll", "std"} {
 		t.Run(impl, func(t *testing.T) {
-			a, err := Start(impl, "127.0.0.1:0")
+			s, err := Start(impl, "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := Dial(impl, a.String(), 8)
+			if (s.Poll != nil) != (impl == "upoll") {
+				t.Fatalf("%s server: Poll %v", impl, s.Poll)
+			}
+			cl, err := Dial(impl, s.Addr.String(), 8)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer cl.Close()
-			r, err := Run(cl, Load{Conns: 8, Inflight: 4, Size: 64, Warmup: 100 * time.Millisecond, Window: 500 * time.Millisecond})
+			var marks []int
+			r, err := Run(cl, Load{Conns: 8, Inflight: 4, Size: 64, Warmup: 100 * time.Millisecond, Window: 500 * time.Millisecond},
+				func(i int) { marks = append(marks, i) })
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Errors != 0 || r.Calls == 0 || r.ClientCPUus <= 0 || r.P99us < r.P50us {
-				t.Fatalf("result %+v", r)
+			if r.Errors != 0 || r.Calls == 0 || r.VerifiedBytes < 64*r.Calls || r.Hist.Quantile(0.99) < r.Hist.Quantile(0.5) ||
+				len(marks) != 2 || marks[0] != 0 || marks[1] != 1 {
+				t.Fatalf("tally %+v, marks %v", r, marks)
 			}
-			t.Logf("%+v", r)
+			if s.Poll != nil && s.Poll.Stats().HandlerRuns == 0 {
+				t.Fatal("upoll server: no handler run counted")
+			}
 		})
+	}
+}
+
+// TestRunCountsWrongAnswers: against a server that flips one byte of
+// every 50th answer, Run counts each such call as an error and names it,
+// for both clients; the right answers still count.
+func TestRunCountsWrongAnswers(t *testing.T) {
+	for _, impl := range []string{"upoll", "std"} {
+		t.Run(impl, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					go serveCorrupting(c, 50)
+				}
+			}()
+			cl, err := Dial(impl, l.Addr().String(), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			r, err := Run(cl, Load{Conns: 2, Inflight: 2, Size: 32, Warmup: 50 * time.Millisecond, Window: 300 * time.Millisecond}, func(int) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Errors == 0 || !strings.Contains(r.FirstError, errWrongAnswer.Error()) || r.Calls == 0 {
+				t.Fatalf("corrupted answers not counted: %+v", r)
+			}
+		})
+	}
+}
+
+// serveCorrupting answers requests on c like the std server, but flips
+// the last byte of every nth answer.
+func serveCorrupting(c net.Conn, nth int) {
+	defer c.Close()
+	var head [reqHead]byte
+	for k := 1; ; k++ {
+		if _, err := io.ReadFull(c, head[:]); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(head[:])
+		m, err := checkRequest(n, head[hdrLen:])
+		if err != nil {
+			return
+		}
+		req := make([]byte, hdrLen+int(n))
+		copy(req, head[:])
+		if _, err := io.ReadFull(c, req[reqHead:]); err != nil {
+			return
+		}
+		out := make([]byte, hdrLen+m)
+		putResponse(out, req)
+		if k%nth == 0 && len(out) > hdrLen+idLen {
+			out[len(out)-1] ^= 0xff
+		}
+		if _, err := c.Write(out); err != nil {
+			return
+		}
 	}
 }
 
@@ -38,11 +115,11 @@ func TestRunBothImpls(t *testing.T) {
 // sends a request without the tag.
 func TestServersRejectBadFrames(t *testing.T) {
 	for _, impl := range []string{"upoll", "std"} {
-		a, err := Start(impl, "127.0.0.1:0")
+		s, err := Start(impl, "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := net.DialTimeout("tcp", a.String(), 5*time.Second)
+		c, err := net.DialTimeout("tcp", s.Addr.String(), 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

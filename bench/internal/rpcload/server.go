@@ -9,9 +9,16 @@ import (
 	"github.com/upoll/upoll/netpoll"
 )
 
-// Start serves the protocol on addr with impl "upoll" or "std" and
-// returns the bound address.
-func Start(impl, addr string) (net.Addr, error) {
+// Server is a running server of the protocol.
+type Server struct {
+	Addr net.Addr
+	// Poll is the upoll Server behind an "upoll" server (nil for "std"),
+	// for its configuration and counters.
+	Poll *netpoll.Server
+}
+
+// Start serves the protocol on addr with impl "upoll" or "std".
+func Start(impl, addr string) (*Server, error) {
 	switch impl {
 	case "upoll":
 		ln, err := netpoll.Listen("tcp", addr)
@@ -24,7 +31,7 @@ func Start(impl, addr string) (net.Addr, error) {
 			return nil, err
 		}
 		go s.Serve(ln)
-		return ln.Addr(), nil
+		return &Server{Addr: ln.Addr(), Poll: s}, nil
 	case "std":
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -39,7 +46,7 @@ func Start(impl, addr string) (net.Addr, error) {
 				go serveStd(c)
 			}
 		}()
-		return ln.Addr(), nil
+		return &Server{Addr: ln.Addr()}, nil
 	}
 	return nil, errUnknownImpl(impl)
 }

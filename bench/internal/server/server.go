@@ -6,6 +6,7 @@
 //
 //	server -> parent: "READY <pid> <addr>"       once the listener is up
 //	parent -> server: "mem"                       server replies "MEM <json Mem>"
+//	parent -> server: "stats"                     server replies "STATS <json Counters>" (all zero: not upoll)
 //	parent -> server: "quit" or EOF on stdin      server exits
 package server
 
@@ -35,6 +36,9 @@ type Kind string
 const (
 	Echo Kind = "echo"
 	HTTP Kind = "http"
+	// RPC is the multiplexed request/response protocol of package
+	// rpcload, driven by the client that Target.Client names.
+	RPC Kind = "rpc"
 )
 
 // Target is one server implementation the harness can start.
@@ -48,6 +52,14 @@ type Target struct {
 	Sweepable bool
 	// Note says what the target is, for reports.
 	Note string
+	// Backend is the netpoll backend a upoll target is built to run on
+	// ("epoll", "std", ...; empty for the others). Reports show it; a
+	// run records the backend the server says it ran on, which UPOLL
+	// in the environment may change.
+	Backend string
+	// Client is the rpcload client ("upoll" or "std") that drives an
+	// RPC target.
+	Client string
 	// start listens on addr, serves in the background, and returns the
 	// bound address. opts are the -opts string (sweepable targets only).
 	start func(addr, opts string) (net.Addr, error)
@@ -72,18 +84,20 @@ func (t Target) Available() error {
 func Targets() []Target {
 	return []Target{
 		{Name: "std-echo", Kind: Echo, Baseline: true, Note: "net: goroutine per connection, 4 KiB read buffer", start: startStdEcho},
-		{Name: "upoll-echo", Kind: Echo, Sweepable: true, Note: "upoll netpoll native API, one-copy handler (Next + WriteBinary + Flush); " + upollDefaults(true), start: startUpollEcho, available: upollAvailable},
-		{Name: "upoll-std-echo", Kind: Echo, Note: "upoll-echo's handler on netpoll.BackendStd (Go's net, one goroutine per connection running the handler): what the API and buffers cost without upoll's poller", start: startUpollStdEcho},
+		{Name: "upoll-echo", Kind: Echo, Sweepable: true, Note: "upoll netpoll native API, one-copy handler (Next + WriteBinary + Flush); " + upollDefaults(true), Backend: "epoll", start: startUpollEcho, available: upollAvailable},
+		{Name: "upoll-std-echo", Kind: Echo, Note: "upoll-echo's handler on netpoll.BackendStd (Go's net, one goroutine per connection running the handler): what the API and buffers cost without upoll's poller", Backend: "std", start: startUpollStdEcho},
 		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
 		{Name: "gnet-echo", Kind: Echo, Note: "github.com/panjf2000/gnet/v2 " + gnetVersion + ", handler on the event loop (Next + Write), one loop per P", start: startGnetEcho},
 		{Name: "nbio-echo", Kind: Echo, Note: "github.com/lesismal/nbio " + nbioVersion + " Engine defaults (a poller per 4 CPUs, at least one), OnData + Write on the poller", start: startNbioEcho},
 		{Name: "floor-echo", Kind: Echo, Note: "the Go floor: one locked OS thread, edge-triggered epoll, read to EAGAIN + write back, refused output kept for EPOLLOUT; non-blocking calls by syscall.RawSyscall, blocking epoll_wait only after an empty poll (a measuring stick, not a server)", start: startFloorEcho},
 		{Name: "floor-c", Kind: Echo, Note: "the C floor: the same loop as floor-echo in C (cc -O2, built at run time), a process of its own that is the one measured; what the kernel alone costs (a measuring stick, not a server)", start: startFloorC, available: floorCAvailable},
 		{Name: "std-http", Kind: HTTP, Baseline: true, Note: "net/http.Server, hello handler", start: startStdHTTP},
-		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on the upoll adapters/nethttp listener, same handler; " + upollDefaults(false), start: startUpollHTTP, available: upollHTTPAvailable},
-		{Name: "upoll-http-park", Kind: HTTP, Sweepable: true, Note: "upoll-http with idle keep-alive parking (nethttp.EnableParking, default linger): idle conns leave http.Server and wait on a poller with no goroutine; " + upollDefaults(false), start: startUpollHTTPPark, available: upollHTTPAvailable, Settle: nethttp.DefaultLinger + 250*time.Millisecond},
+		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on the upoll adapters/nethttp listener, same handler; " + upollDefaults(false), Backend: "epoll", start: startUpollHTTP, available: upollHTTPAvailable},
+		{Name: "upoll-http-park", Kind: HTTP, Sweepable: true, Note: "upoll-http with idle keep-alive parking (nethttp.EnableParking, default linger): idle conns leave http.Server and wait on a poller with no goroutine; " + upollDefaults(false), Backend: "epoll", start: startUpollHTTPPark, available: upollHTTPAvailable, Settle: nethttp.DefaultLinger + 250*time.Millisecond},
 		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
 		{Name: "nbio-http", Kind: HTTP, Note: "github.com/lesismal/nbio/nbhttp " + nbioVersion + " Engine defaults, same http.Handler", start: startNbioHTTP},
+		{Name: "std-rpc", Kind: RPC, Baseline: true, Client: "std", Note: "net on both ends: a goroutine per connection in the server, and in the client a reader goroutine per connection delivering answers by id", start: startStdRPC},
+		{Name: "upoll-rpc", Kind: RPC, Client: "upoll", Backend: "epoll", Note: "upoll on both ends: a netpoll.Server handler, and a client whose dialed connections live on a poller group of its own with a handler delivering answers by id (no goroutine waits in a read); defaults", start: startUpollRPC},
 	}
 }
 
@@ -182,6 +196,13 @@ func Run(name, addr, opts, cpuprofile string, in io.Reader, out io.Writer) error
 			}
 			b, _ := json.Marshal(m)
 			fmt.Fprintf(out, "MEM %s\n", b)
+		case "stats":
+			c := Counters{}
+			if x, ok := a.(upollAddr); ok {
+				c = x.counters()
+			}
+			b, _ := json.Marshal(c)
+			fmt.Fprintf(out, "STATS %s\n", b)
 		case "quit":
 			return nil
 		case "":

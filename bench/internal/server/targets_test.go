@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,13 +27,16 @@ func TestTargetsServeVerified(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, w := range []string{load.PingPong, load.Pipeline, load.HTTP} {
-				if (w == load.HTTP) != (tg.Kind == HTTP) {
+			ran := 0
+			for _, w := range []string{load.PingPong, load.Pipeline, load.HTTP, load.RPC} {
+				want := map[Kind][]string{Echo: {load.PingPong, load.Pipeline}, HTTP: {load.HTTP}, RPC: {load.RPC}}[tg.Kind]
+				if !slices.Contains(want, w) {
 					continue
 				}
+				ran++
 				var out strings.Builder
 				cfg := load.Config{Workload: w, Addr: addr.String(), Conns: 3, Size: 100, Pipeline: 4,
-					Duration: 100 * time.Millisecond, Proto: string(tg.Kind)}
+					Duration: 100 * time.Millisecond, Proto: string(tg.Kind), Client: tg.Client, Inflight: 2}
 				if err := load.Run(cfg, strings.NewReader(""), &out); err != nil {
 					t.Fatal(err)
 				}
@@ -42,6 +46,16 @@ func TestTargetsServeVerified(t *testing.T) {
 				}
 				if !res.Verified || res.Ops == 0 {
 					t.Fatalf("%s: %+v", w, res)
+				}
+			}
+			if ran == 0 {
+				t.Fatalf("no workload drives a target of kind %s", tg.Kind)
+			}
+			if x, ok := addr.(upollAddr); ok != (tg.Backend != "") {
+				t.Fatalf("backend %q, but counters: %v", tg.Backend, ok)
+			} else if ok {
+				if c := x.counters(); c.Backend != tg.Backend || c.Reads == 0 || c.Writes == 0 {
+					t.Fatalf("counters %+v, want backend %s and reads and writes", c, tg.Backend)
 				}
 			}
 		})
@@ -67,5 +81,24 @@ func TestRunProtocol(t *testing.T) {
 	}
 	if err := Run("std-echo", "127.0.0.1:0", "pollers=2", "", in, &out); err == nil {
 		t.Fatal("-opts accepted by a target that has none")
+	}
+}
+
+// TestRunStatsCommand: "stats" answers a upoll target's counters with the
+// backend it runs on, and all zero for a target that is not upoll.
+func TestRunStatsCommand(t *testing.T) {
+	for name, backend := range map[string]string{"upoll-echo": "epoll", "upoll-std-echo": "std", "std-echo": ""} {
+		var out strings.Builder
+		if err := Run(name, "127.0.0.1:0", "", "", strings.NewReader("stats\nquit\n"), &out); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		var c Counters
+		if len(lines) != 2 || !strings.HasPrefix(lines[1], "STATS ") {
+			t.Fatalf("%s: protocol lines %q", name, lines)
+		}
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(lines[1], "STATS ")), &c); err != nil || c.Backend != backend {
+			t.Fatalf("%s: counters %+v (%v), want backend %q", name, c, err, backend)
+		}
 	}
 }

@@ -68,7 +68,7 @@ func serveUpollEcho(addr string, h netpoll.Handler, opts ...netpoll.Option) (net
 			fmt.Println("ERROR serve:", err)
 		}
 	}()
-	return ln.Addr(), nil
+	return upollAddr{ln.Addr(), srv}, nil
 }
 
 // startUpollStdEcho is startUpollEcho on the portable backend.

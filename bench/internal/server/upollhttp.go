@@ -19,7 +19,7 @@ func startUpollHTTP(addr, optStr string) (net.Addr, error) {
 		return nil, err
 	}
 	go (&http.Server{Handler: http.HandlerFunc(Hello)}).Serve(ln)
-	return ln.Addr(), nil
+	return upollAddr{ln.Addr(), nethttp.Server(ln)}, nil
 }
 
 // startUpollHTTPPark is startUpollHTTP with nethttp.EnableParking: the
@@ -44,5 +44,5 @@ func startUpollHTTPPark(addr, optStr string) (net.Addr, error) {
 		return nil, err
 	}
 	go srv.Serve(ln)
-	return ln.Addr(), nil
+	return upollAddr{ln.Addr(), nethttp.Server(ln)}, nil
 }

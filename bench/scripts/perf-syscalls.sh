@@ -1,0 +1,47 @@
+#!/bin/bash
+# perf-syscalls.sh counts every system call a bench server makes per echo
+# message, by perf's syscall tracepoints: a cross-check, by hand, of the
+# report's "system calls per operation" table, whose /proc and netpoll.Stats
+# counts leave epoll_wait (outside upoll), futex and the like out. The
+# tracepoints slow every system call on the machine while perf runs, so
+# this is not part of the suite. Needs perf and the right to trace (root,
+# or kernel.perf_event_paranoid <= -1).
+#
+#   go -C bench build -o /tmp/bench . && bench/scripts/perf-syscalls.sh /tmp/bench upoll-echo 1000
+#
+# Counts are per write call of the server: an echo server writes each
+# 64 B ping-pong message back with exactly one write or writev (the
+# report's kernel counts and upoll's counters both say 1.00), which aligns
+# perf's interval with the messages better than the load generator's
+# window does.
+set -euo pipefail
+bench=$1 target=$2 conns=$3
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+mkfifo "$d/in"
+"$bench" -role server -target "$target" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
+srv=$!
+exec 3>"$d/in" # the server runs until its stdin closes
+for _ in $(seq 100); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
+read -r _ pid addr < <(grep READY "$d/srv.out")
+"$bench" -role load -workload pingpong -addr "$addr" -n "$conns" -msg 64 -warmup 1s -duration 4s -server-pid "$pid" >"$d/load.out" 2>&1 &
+load=$!
+sleep 2
+ev=raw_syscalls:sys_enter
+for s in read readv write writev epoll_wait epoll_pwait epoll_ctl futex nanosleep sched_yield accept4; do
+	ev=$ev,syscalls:sys_enter_$s
+done
+perf stat -x, -e "$ev" -p "$pid" -- sleep 2 2>"$d/perf.out"
+wait "$load"
+exec 3>&-
+wait "$srv" || true
+awk -F, -v t="$target" -v n="$conns" '
+	$1 ~ /^[0-9.]+$/ { split($3, a, ":"); name = a[2]; sub(/^sys_enter_?/, "", name); c[name] = $1 }
+	END {
+		w = c["write"] + c["writev"]
+		if (w == 0) { print t ": no writes counted"; exit 1 }
+		printf "%-15s %5d conns  all %.2f", t, n, c[""] / w
+		split("read readv write writev epoll_wait epoll_pwait epoll_ctl futex nanosleep sched_yield accept4", k, " ")
+		for (i = 1; i in k; i++) if (c[k[i]] > 0) printf "  %s %.2f", k[i], c[k[i]] / w
+		printf "  (per write; %d writes)\n", w
+	}' "$d/perf.out"
