@@ -40,19 +40,29 @@ func (l *listenFD) release() {
 	}
 }
 
-// Listen opens a listener on network "tcp", "tcp4", "tcp6" or "unix".
-// Options matter only for WithReusePort and WithPollers (how many
-// SO_REUSEPORT sockets to open).
+// Listen opens a listener on network "tcp", "tcp4", "tcp6" or "unix"
+// for a Server that is made separately with the same options: of them,
+// only the backend, WithReusePort and WithPollers (how many SO_REUSEPORT
+// sockets to open) matter here. Server.Listen takes those from its
+// server instead, so that they are given once.
 func Listen(network, address string, opts ...Option) (*Listener, error) {
 	cfg, err := buildConfig(opts, true)
 	if err != nil {
 		return nil, err
 	}
+	return listen(network, address, &cfg)
+}
+
+// listen opens a listener for a server configured by cfg: Go's listener
+// under BackendStd, else one socket, or with cfg.ReusePort one
+// SO_REUSEPORT socket per poller.
+func listen(network, address string, cfg *config) (*Listener, error) {
 	n := 1
 	if cfg.ReusePort {
 		n = cfg.Pollers
 	}
 	ln := &Listener{network: network, closed: make(chan struct{})}
+	var err error
 	switch network {
 	case "tcp", "tcp4", "tcp6", "unix":
 		if cfg.Backend == BackendStd {
