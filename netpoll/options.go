@@ -207,7 +207,7 @@ type Config struct {
 	Spin        int           // WaitSpin empty polls before blocking; default DefaultSpin
 	Dispatch    Dispatch      // default DispatchHandoff
 	Balance     Balance       // default RoundRobin
-	ReusePort   bool          // Listen opens one SO_REUSEPORT socket per poller; default false
+	ReusePort   bool          // Server.Listen opens one SO_REUSEPORT socket per poller; default false
 	ReadTimeout time.Duration // per blocking read wait (Reader/Read); 0 = none (default)
 	// WriteTimeout bounds a blocking Write/Flush wait; 0 = none (default).
 	WriteTimeout time.Duration
@@ -311,7 +311,9 @@ func WithDispatch(d Dispatch) Option { return func(c *config) { c.Dispatch = d; 
 // WithBalance selects how connections are assigned to pollers.
 func WithBalance(b Balance) Option { return func(c *config) { c.Balance = b; c.set |= optBalance } }
 
-// WithReusePort makes Listen open one SO_REUSEPORT socket per poller.
+// WithReusePort makes Server.Listen (and Listen) open one SO_REUSEPORT
+// socket per poller, so that the kernel spreads new connections across
+// the pollers.
 func WithReusePort(on bool) Option {
 	return func(c *config) { c.ReusePort = on; c.set |= optReusePort }
 }
