@@ -263,7 +263,9 @@ func DefaultConfig() Config { return defaults(true) }
 // defaults is where the defaults are written, once: what each zero
 // field of a Config stands for in a Server with a handler (handler) or
 // without one. resolve fills a Config from it, DefaultConfig returns it,
-// and Config.String shows a zero field as its value here.
+// and Config.String shows a zero field as its value here; the enums'
+// defaults are their zero values, so that asking for the default and
+// leaving the field alone mean the same.
 func defaults(handler bool) Config {
 	d := Config{
 		Backend:      nativeBackend,
@@ -447,8 +449,9 @@ func (c *config) validate() error {
 // connection reach its MaxInput+MaxOutput; the default one is raised to
 // them.
 func (c *config) resolve(handler bool, envSet uint16) error {
+	d := defaults(handler)
 	if c.Backend == BackendDefault {
-		c.Backend = nativeBackend
+		c.Backend = d.Backend
 	}
 	switch c.Backend {
 	case BackendEpoll:
@@ -468,7 +471,7 @@ func (c *config) resolve(handler bool, envSet uint16) error {
 		c.Pollers = 1 // the accept loop; each connection has its own goroutine
 	}
 	explicitBudget := c.BufferBudget != 0
-	c.fill(handler)
+	c.fill(&d)
 	if bound := int64(c.MaxInput) + int64(c.MaxOutput); explicitBudget && c.BufferBudget < bound {
 		return fmt.Errorf("%w: BufferBudget %d is below one connection's MaxInput+MaxOutput (%d)",
 			ErrBadConfig, c.BufferBudget, bound)
@@ -480,10 +483,9 @@ func (c *config) resolve(handler bool, envSet uint16) error {
 }
 
 // fill sets each zero field of c (and a negative Pollers or Spin) to
-// its value in defaults(handler), raising a default BufferBudget to one
+// its value in d, the defaults, raising a default BufferBudget to one
 // connection's MaxInput+MaxOutput. Pool is left as it is.
-func (c *config) fill(handler bool) {
-	d := defaults(handler)
+func (c *config) fill(d *Config) {
 	if c.Backend == BackendDefault {
 		c.Backend = d.Backend
 	}
@@ -528,12 +530,13 @@ func setNames(m uint16) string {
 }
 
 // String returns the effective configuration in the UPOLL syntax, its
-// backend first: a zero field reads as its default (for a Server with a
-// handler, as in DefaultConfig; a Server's Config has none left), and
-// the poller switches read "n/a" under BackendStd. Hooks and the pool
-// are left out.
+// backend first: a zero field reads as its default for a Server with a
+// handler, as in DefaultConfig (the Config of a Server is resolved
+// already), and the poller switches read "n/a" under BackendStd. Hooks
+// and the pool are left out.
 func (c Config) String() string {
-	c.fill(true)
+	d := defaults(true)
+	c.fill(&d)
 	na := c.Backend == BackendStd
 	sw := func(v any) string {
 		if na {
