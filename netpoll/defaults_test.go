@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"errors"
+	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -219,4 +220,83 @@ func TestServerListen(t *testing.T) {
 		}
 		t.Errorf("Listen after Close: %v, want ErrServerClosed", err)
 	}
+}
+
+// TestWrapListener serves a wrapped *net.TCPListener: WrapListener for
+// the backend UPOLL selects, Server.WrapListener for the server's own,
+// here BackendStd chosen in code, which WrapListener cannot know of.
+// The wrapped listener and l close independently.
+func TestWrapListener(t *testing.T) {
+	serve := func(t *testing.T, s *Server, ln *Listener) {
+		t.Helper()
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(ln) }()
+		runEchoClients(t, ln.Addr().String(), 2, 2, 1024)
+		s.Close()
+		select {
+		case err := <-served:
+			if !errors.Is(err, ErrServerClosed) {
+				t.Errorf("Serve after Close: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Serve did not return after Close")
+		}
+	}
+	listenTCP := func(t *testing.T) *net.TCPListener {
+		t.Helper()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l.(*net.TCPListener)
+	}
+
+	t.Run("package", func(t *testing.T) {
+		l := listenTCP(t)
+		ln, err := WrapListener(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewServer(echoHandler)
+		if err != nil {
+			ln.Close()
+			t.Fatal(err)
+		}
+		serve(t, s, ln)
+		ln.Close()
+		// l is still open: it accepts a connection of its own.
+		go func() {
+			if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+				c.Close()
+			}
+		}()
+		l.SetDeadline(time.Now().Add(5 * time.Second))
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatalf("l after the wrapped listener closed: %v", err)
+		}
+		c.Close()
+	})
+
+	t.Run("server", func(t *testing.T) {
+		t.Setenv(EnvVar, "")
+		s, err := NewServer(echoHandler, WithBackend(BackendStd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := s.WrapListener(listenTCP(t))
+		if err != nil {
+			s.Close()
+			t.Fatal(err)
+		}
+		if ln.nl == nil {
+			s.Close()
+			t.Fatal("Server.WrapListener of a BackendStd server made a listener of another backend")
+		}
+		serve(t, s, ln)
+		if _, err := s.WrapListener(listenTCP(t)); !errors.Is(err, ErrServerClosed) {
+			t.Errorf("WrapListener after Close: %v, want ErrServerClosed", err)
+		}
+	})
 }

@@ -169,8 +169,20 @@ func newListenFD(fd int) *listenFD {
 // WrapListener serves an existing *net.TCPListener or *net.UnixListener:
 // its descriptor is duplicated (close-on-exec, nonblocking), so l and
 // the returned Listener can be closed independently. The caller should
-// not Accept on l meanwhile.
+// not Accept on l meanwhile. The returned Listener is for a Server of
+// the backend UPOLL selects; Server.WrapListener wraps l for that
+// server's backend, whatever selected it.
 func WrapListener(l net.Listener) (*Listener, error) {
+	cfg, err := buildConfig(nil, true)
+	if err != nil {
+		return nil, err
+	}
+	return wrapListener(l, cfg.Backend)
+}
+
+// wrapListener wraps l, which must be a *net.TCPListener or a
+// *net.UnixListener, for a Server of backend b.
+func wrapListener(l net.Listener, b Backend) (*Listener, error) {
 	var network string
 	switch l.(type) {
 	case *net.TCPListener:
@@ -180,11 +192,7 @@ func WrapListener(l net.Listener) (*Listener, error) {
 	default:
 		return nil, &net.OpError{Op: "listen", Net: l.Addr().Network(), Addr: l.Addr(), Err: ErrUnsupportedNetwork}
 	}
-	cfg, err := buildConfig(nil, true)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Backend == BackendStd {
+	if b == BackendStd {
 		return &Listener{
 			network: network,
 			addr:    l.Addr(),

@@ -54,6 +54,24 @@ func (s *Server) Listen(network, address string) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.adopt(ln)
+}
+
+// WrapListener is WrapListener for s: the Listener it returns is of s's
+// backend, so that s can Serve it. Shutdown and Close close it (not l),
+// served or not; once they have begun, WrapListener returns
+// ErrServerClosed.
+func (s *Server) WrapListener(l net.Listener) (*Listener, error) {
+	ln, err := wrapListener(l, s.owner.cfg.Backend)
+	if err != nil {
+		return nil, err
+	}
+	return s.adopt(ln)
+}
+
+// adopt records ln among the listeners Shutdown and Close close, or
+// closes it and returns ErrServerClosed once they have begun.
+func (s *Server) adopt(ln *Listener) (*Listener, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
