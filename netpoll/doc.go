@@ -29,8 +29,9 @@
 // with c.Reader() and writes with c.Writer(). Accept mode:
 // NewServer(nil, WithOnConnect(f)) hands each new *Conn to f, and the
 // owner uses it as a net.Conn (this is how the net/http adapter works).
-// A Dialer's connections are served by pollers of their own and are used
-// the same way.
+// Either way the options are given once, to NewServer: s.Listen opens a
+// listener as they ask and s.Serve serves it. A Dialer's connections are
+// served by pollers of their own and are used the same way.
 //
 // # Experiment switches
 //
@@ -63,8 +64,8 @@
 // closed only when no goroutine can be inside a syscall on it (see
 // fdState). EINTR is retried everywhere. Handlers of one connection never
 // overlap and see its input in order. Input and output are bounded per
-// connection (MaxInput, MaxOutput) and per Server (BufferBudget). Bytes the peer sent before shutting down
-// are delivered before io.EOF. An idle connection holds its Conn and a
+// connection (MaxInput, MaxOutput) and per Server (BufferBudget). Bytes
+// the peer sent before shutting down are delivered before io.EOF. An idle connection holds its Conn and a
 // registry slot; buffer memory is taken from the pool when input arrives
 // and given back when it is drained.
 package netpoll

@@ -14,13 +14,17 @@ import (
 //
 //	UPOLL=trigger=edge,wait=runtime,pollers=4,dispatch=inline ./server
 //
-// Precedence, lowest first: DefaultConfig, then UPOLL, then the options
-// passed in code. An explicit option therefore always wins, and UPOLL
-// changes only what the program left to its defaults. NewServer, Listen
-// and Dialer.DialContext (with Options) read the variable each time they
-// are called, and the default poller group of dialed connections reads it
-// once, when the first Dial starts it; a key it does not know, or a value
-// it cannot parse, makes the call fail with an *EnvError naming the key.
+// Precedence, lowest first: the defaults (DefaultConfig, and for a
+// Server without a handler the accept-mode values Config names), then
+// UPOLL, then the options passed in code. An explicit option therefore
+// always wins, even one that asks for the default (WithPollers(0),
+// WithTrigger(LevelTriggered)), and UPOLL changes only what the program
+// left to its defaults. NewServer, Listen and Dialer.DialContext (with
+// Options) read the variable each time they are called (Server.Listen
+// uses its server's configuration), and the default poller group of
+// dialed connections reads it once, when the first Dial starts it; a key
+// it does not know, or a value it cannot parse, makes the call fail with
+// an *EnvError naming the key.
 //
 // Keys and values (case-insensitive):
 //
@@ -147,9 +151,13 @@ func envOption(key, v string) (Option, string) {
 		}
 		return WithIdleTimeout(d), ""
 	}
-	return nil, "unknown key (known: backend, trigger, wait, spin, pollers, dispatch, balance, " +
-		"reuseport, maxinput, maxoutput, budget, readtimeout, writetimeout, idletimeout)"
+	return nil, "unknown key (known: " + strings.Join(envKeys[:], ", ") + ")"
 }
+
+// envKeys are the keys of EnvVar, in the order Config.String writes
+// them; the first eight name the switches of Config.set, bit by bit.
+var envKeys = [...]string{"backend", "pollers", "trigger", "wait", "spin", "dispatch", "balance", "reuseport",
+	"maxinput", "maxoutput", "budget", "readtimeout", "writetimeout", "idletimeout"}
 
 // enumOption parses v with the names of its enum (names.go).
 func enumOption[T ~int](names *enumNames[T], v string, with func(T) Option) (Option, string) {

@@ -115,7 +115,7 @@ func TestParseEnvInvalid(t *testing.T) {
 // and each of its entries alone must change its own field and no other.
 func FuzzParseEnv(f *testing.F) {
 	for _, s := range []string{"", "trigger=et,wait=runtime,pollers=4,dispatch=inline",
-		"dispatch=each", "dispatch=handoff,wait=adaptive", "maxinput=64k", "maxoutput=3M,maxinput=1g", "idletimeout=1s,readtimeout=0",
+		"dispatch=each", "dispatch=handoff,wait=adaptive", "maxinput=64k", "maxoutput=3M,maxinput=1g", "budget=16m", "budget=0", "idletimeout=1s,readtimeout=0",
 		"bad", "balance=lc,reuseport=true", "backend=std", "backend=epoll,trigger=et", "spin=7,wait=spin", "TRIGGER = OneShot ,, pollers=2,pollers=3",
 		"writetimeout=-1s", "maxinput=1099511627777", "colour=blue", "=x"} {
 		f.Add(s)
@@ -172,7 +172,7 @@ func FuzzParseEnv(f *testing.F) {
 var envFields = map[string]string{
 	"backend": "Backend", "trigger": "Trigger", "wait": "Wait", "spin": "Spin", "pollers": "Pollers",
 	"dispatch": "Dispatch", "balance": "Balance", "reuseport": "ReusePort",
-	"maxinput": "MaxInput", "maxoutput": "MaxOutput", "readtimeout": "ReadTimeout",
+	"maxinput": "MaxInput", "maxoutput": "MaxOutput", "budget": "BufferBudget", "readtimeout": "ReadTimeout",
 	"writetimeout": "WriteTimeout", "idletimeout": "IdleTimeout",
 }
 
@@ -219,7 +219,7 @@ func envModel(s string) (cfg Config, badKey string, bad bool) {
 				return cfg, key, true
 			}
 			field.SetInt(int64(n))
-		case "maxinput", "maxoutput":
+		case "maxinput", "maxoutput", "budget":
 			mult := int64(1)
 			if k := strings.IndexAny(v, "kmg"); k >= 0 && k == len(v)-1 {
 				mult = map[byte]int64{'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30}[v[k]]
@@ -280,9 +280,9 @@ func formatEnv(cfg Config) string {
 	bal := map[Balance]string{RoundRobin: "roundrobin", LeastConnections: "leastconn"}
 	be := map[Backend]string{BackendDefault: "default", BackendEpoll: "epoll", BackendStd: "std"}
 	return fmt.Sprintf("backend=%s,trigger=%s,wait=%s,spin=%d,pollers=%d,dispatch=%s,balance=%s,reuseport=%t,"+
-		"maxinput=%d,maxoutput=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s",
+		"maxinput=%d,maxoutput=%d,budget=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s",
 		be[cfg.Backend], trig[cfg.Trigger], wait[cfg.Wait], cfg.Spin, cfg.Pollers, disp[cfg.Dispatch], bal[cfg.Balance],
-		cfg.ReusePort, cfg.MaxInput, cfg.MaxOutput, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout)
+		cfg.ReusePort, cfg.MaxInput, cfg.MaxOutput, cfg.BufferBudget, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout)
 }
 
 // changedFields names the fields in which a and b differ.

@@ -27,7 +27,7 @@ func ExampleWithBackend() {
 		panic(err)
 	}
 	defer srv.Close()
-	ln, err := netpoll.Listen("tcp", "127.0.0.1:0", netpoll.WithBackend(netpoll.BackendStd))
+	ln, err := srv.Listen("tcp", "127.0.0.1:0") // a listener of the server's backend
 	if err != nil {
 		panic(err)
 	}

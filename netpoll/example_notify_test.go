@@ -14,18 +14,18 @@ import (
 // they stay buffered for the Read that follows.
 func ExampleConn_NotifyInput() {
 	conns := make(chan *netpoll.Conn, 1)
-	ln, err := netpoll.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
 	s, err := netpoll.NewServer(nil, netpoll.WithOnConnect(func(c *netpoll.Conn) { conns <- c }))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	go s.Serve(ln)
 	defer s.Close()
+	ln, err := s.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	go s.Serve(ln)
 
 	cl, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

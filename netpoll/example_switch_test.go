@@ -13,17 +13,7 @@ import (
 // did. Here two pollers, edge triggering, the runtime wait and the
 // per-connection pool dispatch serve one echo exchange.
 func ExampleServer_Stats() {
-	opts := []netpoll.Option{
-		netpoll.WithPollers(2),
-		netpoll.WithTrigger(netpoll.EdgeTriggered),
-		netpoll.WithWait(netpoll.WaitRuntime),
-		netpoll.WithDispatch(netpoll.DispatchEach),
-	}
-	ln, err := netpoll.Listen("tcp", "127.0.0.1:0", opts...)
-	if err != nil {
-		panic(err)
-	}
-	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
+	echo := func(c *netpoll.Conn) error {
 		r, w := c.Reader(), c.Writer()
 		b, err := r.Next(r.Len())
 		if err != nil {
@@ -32,12 +22,21 @@ func ExampleServer_Stats() {
 		w.WriteBinary(b)
 		r.Release()
 		return w.Flush()
-	}, opts...)
+	}
+	srv, err := netpoll.NewServer(echo,
+		netpoll.WithPollers(2),
+		netpoll.WithTrigger(netpoll.EdgeTriggered),
+		netpoll.WithWait(netpoll.WaitRuntime),
+		netpoll.WithDispatch(netpoll.DispatchEach))
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	ln, err := srv.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
 	}
 	go srv.Serve(ln)
-	defer srv.Close()
 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -86,4 +85,42 @@ func ExampleDefaultAcceptPollers() {
 	// Output:
 	// true
 	// true true
+}
+
+// Server.Listen opens the listener as the server's own options ask, so
+// that they are given once, to NewServer: here two pollers, each
+// accepting on its own SO_REUSEPORT socket of the same port.
+func ExampleServer_Listen() {
+	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
+		r, w := c.Reader(), c.Writer()
+		b, err := r.Next(r.Len())
+		if err != nil {
+			return err
+		}
+		w.WriteBinary(b)
+		r.Release()
+		return w.Flush()
+	}, netpoll.WithPollers(2), netpoll.WithReusePort(true))
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close() // it closes the listener too
+	ln, err := srv.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+
+	for range 4 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			panic(err)
+		}
+		c.Write([]byte("ping"))
+		io.ReadFull(c, make([]byte, 4))
+		c.Close()
+	}
+	cfg := srv.Config()
+	fmt.Println(cfg.Pollers, cfg.ReusePort, srv.Stats().TotalConns)
+	// Output: 2 true 4
 }

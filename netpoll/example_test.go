@@ -13,10 +13,6 @@ import (
 // An echo server in handler mode: the handler runs whenever input
 // arrives and writes it back without copying it out of the buffer.
 func ExampleServer() {
-	ln, err := netpoll.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
 	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
 		r, w := c.Reader(), c.Writer()
 		b, err := r.Next(r.Len())
@@ -30,8 +26,12 @@ func ExampleServer() {
 	if err != nil {
 		panic(err)
 	}
-	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background())
+	ln, err := srv.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -76,10 +76,6 @@ func ExampleDialer() {
 // Reader.Next blocks until the whole frame is there: a length-prefixed
 // frame is read with two calls, whatever the network's segmentation.
 func ExampleReader_next() {
-	ln, err := netpoll.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
 	frames := make(chan string, 1)
 	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
 		r := c.Reader()
@@ -97,8 +93,12 @@ func ExampleReader_next() {
 	if err != nil {
 		panic(err)
 	}
-	go srv.Serve(ln)
 	defer srv.Close()
+	ln, err := srv.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

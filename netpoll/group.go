@@ -26,11 +26,8 @@ type group struct {
 }
 
 // start starts the group's pollers for h (nil: accept mode) under cfg,
-// as built by buildConfig.
+// as built (and resolved) by buildConfig.
 func (g *group) start(h Handler, cfg config) error {
-	if err := cfg.checkBudget(); err != nil {
-		return err
-	}
 	g.owner.cfg = cfg
 	g.owner.handler = h
 	if cfg.Backend == BackendStd {

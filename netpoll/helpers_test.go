@@ -13,12 +13,13 @@ var allTriggers = []Trigger{LevelTriggered, EdgeTriggered, OneShot}
 // closed when the test ends.
 func startServer(t testing.TB, h Handler, opts ...Option) (*Server, string) {
 	t.Helper()
-	ln, err := Listen("tcp", "127.0.0.1:0", opts...)
+	s, err := NewServer(h, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewServer(h, opts...)
+	ln, err := s.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		s.Close()
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)

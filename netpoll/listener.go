@@ -40,19 +40,29 @@ func (l *listenFD) release() {
 	}
 }
 
-// Listen opens a listener on network "tcp", "tcp4", "tcp6" or "unix".
-// Options matter only for WithReusePort and WithPollers (how many
-// SO_REUSEPORT sockets to open).
+// Listen opens a listener on network "tcp", "tcp4", "tcp6" or "unix"
+// for a Server that is made separately with the same options: of them,
+// only the backend, WithReusePort and WithPollers (how many SO_REUSEPORT
+// sockets to open) matter here. Server.Listen takes those from its
+// server instead, so that they are given once.
 func Listen(network, address string, opts ...Option) (*Listener, error) {
 	cfg, err := buildConfig(opts, true)
 	if err != nil {
 		return nil, err
 	}
+	return listen(network, address, &cfg)
+}
+
+// listen opens a listener for a server configured by cfg: Go's listener
+// under BackendStd, else one socket, or with cfg.ReusePort one
+// SO_REUSEPORT socket per poller.
+func listen(network, address string, cfg *config) (*Listener, error) {
 	n := 1
 	if cfg.ReusePort {
 		n = cfg.Pollers
 	}
 	ln := &Listener{network: network, closed: make(chan struct{})}
+	var err error
 	switch network {
 	case "tcp", "tcp4", "tcp6", "unix":
 		if cfg.Backend == BackendStd {
@@ -159,8 +169,20 @@ func newListenFD(fd int) *listenFD {
 // WrapListener serves an existing *net.TCPListener or *net.UnixListener:
 // its descriptor is duplicated (close-on-exec, nonblocking), so l and
 // the returned Listener can be closed independently. The caller should
-// not Accept on l meanwhile.
+// not Accept on l meanwhile. The returned Listener is for a Server of
+// the backend UPOLL selects; Server.WrapListener wraps l for that
+// server's backend, whatever selected it.
 func WrapListener(l net.Listener) (*Listener, error) {
+	cfg, err := buildConfig(nil, true)
+	if err != nil {
+		return nil, err
+	}
+	return wrapListener(l, cfg.Backend)
+}
+
+// wrapListener wraps l, which must be a *net.TCPListener or a
+// *net.UnixListener, for a Server of backend b.
+func wrapListener(l net.Listener, b Backend) (*Listener, error) {
 	var network string
 	switch l.(type) {
 	case *net.TCPListener:
@@ -170,11 +192,7 @@ func WrapListener(l net.Listener) (*Listener, error) {
 	default:
 		return nil, &net.OpError{Op: "listen", Net: l.Addr().Network(), Addr: l.Addr(), Err: ErrUnsupportedNetwork}
 	}
-	cfg, err := buildConfig(nil, true)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Backend == BackendStd {
+	if b == BackendStd {
 		return &Listener{
 			network: network,
 			addr:    l.Addr(),

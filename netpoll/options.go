@@ -72,15 +72,19 @@ const edgeBudget = 256 << 10
 type WaitStrategy int
 
 const (
+	// WaitRuntime parks in the Go runtime's netpoller on the
+	// (nonblocking) epoll fd (default): holds no OS thread and keeps no
+	// P from the rest of the process while idle, and wakes on the P that
+	// then runs the goroutines it readies. WaitBlock with one poller
+	// costs less CPU in a process that only serves; docs/tuning.md has
+	// both.
+	WaitRuntime WaitStrategy = iota
 	// WaitBlock blocks in epoll_wait(-1): lowest CPU, holds an OS thread
 	// per poller while idle.
-	WaitBlock WaitStrategy = iota
+	WaitBlock
 	// WaitSpin polls with epoll_wait(0) up to Spin times while nothing
 	// is ready, then blocks: lower wake-up latency, more CPU.
 	WaitSpin
-	// WaitRuntime parks in the Go runtime's netpoller on the
-	// (nonblocking) epoll fd: holds no OS thread while idle.
-	WaitRuntime
 	// WaitAdaptive blocks in epoll_wait like WaitBlock while nothing
 	// else in the process is runnable and fewer than GOMAXPROCS-1
 	// pollers of the process already block there; otherwise it parks in
@@ -189,19 +193,21 @@ func DefaultBufferBudget() int64 {
 }
 
 // Config is the complete configuration of a Server (and of the pollers
-// that serve dialed connections). The zero value is not meant to be
-// used directly: NewServer starts from DefaultConfig and applies the
-// options. Every field is documented with its default so that
-// environment overrides and expvar publishing can be layered on top.
+// that serve dialed connections). A zero field means its default, named
+// beside it: NewServer, Listen and Dial resolve the zero fields, and
+// Server.Config returns the resolved values. The defaults differ in
+// Pollers, MaxInput and MaxOutput between a Server with a handler and
+// one without (accept mode, dialed connections); DefaultConfig shows
+// those of a Server with a handler.
 type Config struct {
 	Backend     Backend       // default BackendDefault: epoll on Linux, BackendStd elsewhere
 	Pollers     int           // epoll instances; default DefaultHandlerPollers or DefaultAcceptPollers
 	Trigger     Trigger       // default LevelTriggered
-	Wait        WaitStrategy  // default WaitRuntime (see DefaultConfig)
+	Wait        WaitStrategy  // default WaitRuntime
 	Spin        int           // WaitSpin empty polls before blocking; default DefaultSpin
 	Dispatch    Dispatch      // default DispatchHandoff
 	Balance     Balance       // default RoundRobin
-	ReusePort   bool          // Listen opens one SO_REUSEPORT socket per poller; default false
+	ReusePort   bool          // Server.Listen opens one SO_REUSEPORT socket per poller; default false
 	ReadTimeout time.Duration // per blocking read wait (Reader/Read); 0 = none (default)
 	// WriteTimeout bounds a blocking Write/Flush wait; 0 = none (default).
 	WriteTimeout time.Duration
@@ -218,7 +224,7 @@ type Config struct {
 	// connection only up to its share of the other half, and stop
 	// reading those that hold more until the buffers drain.
 	BufferBudget int64
-	Pool         *gopool.Pool  // handler pool; default gopool.Default()
+	Pool         *gopool.Pool  // handler pool; default (nil) gopool.Default()
 	OnConnect    func(c *Conn) // runs once per connection before its first handler
 	// OnDisconnect runs once per connection after it is closed and its
 	// last handler returned; err is why it closed (nil: local Close).
@@ -226,7 +232,7 @@ type Config struct {
 
 	// set records which poller switches and whether the backend were
 	// given by an option, for the check of BackendStd against the
-	// switches that do not apply to it (see resolveBackend).
+	// switches that do not apply to it (see resolve).
 	set uint16
 }
 
@@ -246,29 +252,46 @@ const (
 	optStdConflict = optTrigger | optWait | optSpin | optDispatch | optBalance | optReusePort
 )
 
-// DefaultConfig returns the configuration used when no option is given,
-// for a Server with a handler; a Server without one starts
-// DefaultAcceptPollers() pollers and bounds its connections with
-// DefaultReadAhead and DefaultWriteBehind instead. BufferBudget is left
-// 0: NewServer sets DefaultBufferBudget.
-func DefaultConfig() Config {
-	return Config{
-		Pollers: DefaultHandlerPollers(),
-		// WaitRuntime, not WaitBlock: a poller parked in the runtime's
-		// netpoller holds no OS thread and keeps no P from the rest of
-		// the process while idle, and wakes on the P that then runs the
-		// goroutines it readies. WaitBlock with one poller costs less
-		// CPU in a process that only serves; docs/tuning.md has both.
-		Wait:      WaitRuntime,
-		Spin:      DefaultSpin,
-		MaxInput:  DefaultMaxInput,
-		MaxOutput: DefaultMaxOutput,
+// DefaultConfig returns the configuration of a Server with a handler
+// when neither UPOLL nor an option changes it: every field at its
+// default. A Server without a handler differs in Pollers
+// (DefaultAcceptPollers), MaxInput (DefaultReadAhead) and MaxOutput
+// (DefaultWriteBehind). Pool is left nil, which stands for
+// gopool.Default(), so that DefaultConfig does not start that pool.
+func DefaultConfig() Config { return defaults(true) }
+
+// defaults is where the defaults are written, once: what each zero
+// field of a Config stands for in a Server with a handler (handler) or
+// without one. resolve fills a Config from it, DefaultConfig returns it,
+// and Config.String shows a zero field as its value here; the enums'
+// defaults are their zero values, so that asking for the default and
+// leaving the field alone mean the same.
+func defaults(handler bool) Config {
+	d := Config{
+		Backend:      nativeBackend,
+		Pollers:      DefaultAcceptPollers(),
+		Trigger:      LevelTriggered,
+		Wait:         WaitRuntime,
+		Spin:         DefaultSpin,
+		Dispatch:     DispatchHandoff,
+		Balance:      RoundRobin,
+		MaxInput:     DefaultReadAhead,
+		MaxOutput:    DefaultWriteBehind,
+		BufferBudget: DefaultBufferBudget(),
 	}
+	if handler {
+		d.Pollers, d.MaxInput, d.MaxOutput = DefaultHandlerPollers(), DefaultMaxInput, DefaultMaxOutput
+	}
+	return d
 }
 
 type config = Config
 
-// Option configures a Server, a Listener or a Dialer.
+// Option sets one field (or, WithConfig, all) of the Config of a
+// Server, a Listener or a Dialer. NewServer, Listen and Dial apply the
+// options in order on top of the UPOLL override, so a later option
+// wins over an earlier one and every option wins over UPOLL; an option
+// that sets a field to its zero value asks for the default.
 type Option func(*Config)
 
 // WithPollers sets the number of pollers (epoll instances); n <= 0
@@ -290,7 +313,9 @@ func WithDispatch(d Dispatch) Option { return func(c *config) { c.Dispatch = d; 
 // WithBalance selects how connections are assigned to pollers.
 func WithBalance(b Balance) Option { return func(c *config) { c.Balance = b; c.set |= optBalance } }
 
-// WithReusePort makes Listen open one SO_REUSEPORT socket per poller.
+// WithReusePort makes Server.Listen (and Listen) open one SO_REUSEPORT
+// socket per poller, so that the kernel spreads new connections across
+// the pollers.
 func WithReusePort(on bool) Option {
 	return func(c *config) { c.ReusePort = on; c.set |= optReusePort }
 }
@@ -342,13 +367,11 @@ func WithOnDisconnect(f func(c *Conn, err error)) Option {
 // apply on top). It is meant for configuration loaded from elsewhere.
 func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
 
-// buildConfig layers, lowest first, DefaultConfig, the UPOLL environment
-// override and opts, then validates and normalizes the result.
+// buildConfig layers the UPOLL environment override and then opts on
+// a zero Config, validates the result and resolves its defaults for a
+// Server with a handler (handler) or without one.
 func buildConfig(opts []Option, handler bool) (config, error) {
-	cfg := DefaultConfig()
-	cfg.Pollers = 0 // defaultPollers(handler) unless UPOLL or opts say
-	// The buffer bounds too depend on the mode.
-	cfg.MaxInput, cfg.MaxOutput = 0, 0
+	var cfg config
 	env, err := envOptions()
 	if err != nil {
 		return cfg, err
@@ -366,13 +389,9 @@ func buildConfig(opts []Option, handler bool) (config, error) {
 	if err := cfg.validate(); err != nil {
 		return cfg, err
 	}
-	if err := cfg.resolveBackend(envSet); err != nil {
+	if err := cfg.resolve(handler, envSet); err != nil {
 		return cfg, err
 	}
-	if cfg.Pollers <= 0 {
-		cfg.Pollers = defaultPollers(handler)
-	}
-	cfg.normalize(handler)
 	return cfg, nil
 }
 
@@ -389,14 +408,6 @@ func DefaultHandlerPollers() int { return runtime.GOMAXPROCS(0) }
 // slowest sets the tail latency (docs/tuning.md has the measurements).
 func DefaultAcceptPollers() int { return max(1, runtime.GOMAXPROCS(0)/4) }
 
-// defaultPollers is DefaultHandlerPollers or DefaultAcceptPollers.
-func defaultPollers(handler bool) int {
-	if handler {
-		return DefaultHandlerPollers()
-	}
-	return DefaultAcceptPollers()
-}
-
 // ErrBadConfig is wrapped by the error of a configuration that names an
 // unknown trigger, wait strategy, dispatch or balance, has a negative
 // timeout or size, or a buffer budget below one connection's bounds.
@@ -408,7 +419,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: unknown backend %d", ErrBadConfig, c.Backend)
 	case c.Trigger < LevelTriggered || c.Trigger > OneShot:
 		return fmt.Errorf("%w: unknown trigger %d", ErrBadConfig, c.Trigger)
-	case c.Wait < WaitBlock || c.Wait > WaitAdaptive:
+	case c.Wait < WaitRuntime || c.Wait > WaitAdaptive:
 		return fmt.Errorf("%w: unknown wait strategy %d", ErrBadConfig, c.Wait)
 	case c.Dispatch < DispatchHandoff || c.Dispatch > DispatchEach:
 		return fmt.Errorf("%w: unknown dispatch %d", ErrBadConfig, c.Dispatch)
@@ -428,15 +439,19 @@ func (c *config) validate() error {
 	return nil
 }
 
-// resolveBackend turns BackendDefault into this OS's backend and checks
-// the choice: BackendEpoll needs Linux, and BackendStd given in one
-// layer (the options in code, or UPOLL, whose switches envSet records)
-// must not come with a poller switch given in the same layer. Switches
-// from the other layer do not apply and are reset, so that Config shows
-// the values the backend uses.
-func (c *config) resolveBackend(envSet uint16) error {
+// resolve gives every zero field of c its default for a Server with a
+// handler (handler) or without one, and checks what depends on the
+// result. BackendEpoll needs Linux. BackendStd given in one layer (the
+// options in code, or UPOLL, whose switches envSet records) must not
+// come with a poller switch given in the same layer; switches from the
+// other layer do not apply and are reset to their defaults, so that
+// Config shows what runs. An explicit BufferBudget must let one
+// connection reach its MaxInput+MaxOutput; the default one is raised to
+// them.
+func (c *config) resolve(handler bool, envSet uint16) error {
+	d := defaults(handler)
 	if c.Backend == BackendDefault {
-		c.Backend = nativeBackend
+		c.Backend = d.Backend
 	}
 	switch c.Backend {
 	case BackendEpoll:
@@ -452,17 +467,61 @@ func (c *config) resolveBackend(envSet uint16) error {
 			return fmt.Errorf("%w: backend std with %s in the same %s: that switch is for the epoll backend",
 				ErrBadConfig, setNames(bad), where)
 		}
-		def := DefaultConfig()
-		c.Pollers, c.Trigger, c.Wait, c.Spin = 1, def.Trigger, def.Wait, def.Spin
-		c.Dispatch, c.Balance, c.ReusePort = def.Dispatch, def.Balance, false
+		c.Trigger, c.Wait, c.Spin, c.Dispatch, c.Balance, c.ReusePort = 0, 0, 0, 0, 0, false
+		c.Pollers = 1 // the accept loop; each connection has its own goroutine
+	}
+	explicitBudget := c.BufferBudget != 0
+	c.fill(&d)
+	if bound := int64(c.MaxInput) + int64(c.MaxOutput); explicitBudget && c.BufferBudget < bound {
+		return fmt.Errorf("%w: BufferBudget %d is below one connection's MaxInput+MaxOutput (%d)",
+			ErrBadConfig, c.BufferBudget, bound)
+	}
+	if c.Pool == nil {
+		c.Pool = gopool.Default()
 	}
 	return nil
+}
+
+// fill sets each zero field of c (and a negative Pollers or Spin) to
+// its value in d, the defaults, raising a default BufferBudget to one
+// connection's MaxInput+MaxOutput. Pool is left as it is.
+func (c *config) fill(d *Config) {
+	if c.Backend == BackendDefault {
+		c.Backend = d.Backend
+	}
+	if c.Pollers <= 0 {
+		c.Pollers = d.Pollers
+	}
+	if c.Trigger == 0 {
+		c.Trigger = d.Trigger
+	}
+	if c.Wait == 0 {
+		c.Wait = d.Wait
+	}
+	if c.Spin <= 0 {
+		c.Spin = d.Spin
+	}
+	if c.Dispatch == 0 {
+		c.Dispatch = d.Dispatch
+	}
+	if c.Balance == 0 {
+		c.Balance = d.Balance
+	}
+	if c.MaxInput == 0 {
+		c.MaxInput = d.MaxInput
+	}
+	if c.MaxOutput == 0 {
+		c.MaxOutput = d.MaxOutput
+	}
+	if c.BufferBudget == 0 {
+		c.BufferBudget = max(d.BufferBudget, int64(c.MaxInput)+int64(c.MaxOutput))
+	}
 }
 
 // setNames names the switches of a set mask, as UPOLL keys.
 func setNames(m uint16) string {
 	var names []string
-	for i, n := range []string{"backend", "pollers", "trigger", "wait", "spin", "dispatch", "balance", "reuseport"} {
+	for i, n := range envKeys[:8] {
 		if m&(1<<i) != 0 {
 			names = append(names, n)
 		}
@@ -470,10 +529,14 @@ func setNames(m uint16) string {
 	return strings.Join(names, ", ")
 }
 
-// String returns the configuration in the UPOLL syntax, its backend
-// first; the poller switches read "n/a" under BackendStd. Hooks and the
-// pool are left out.
+// String returns the effective configuration in the UPOLL syntax, its
+// backend first: a zero field reads as its default for a Server with a
+// handler, as in DefaultConfig (the Config of a Server is resolved
+// already), and the poller switches read "n/a" under BackendStd. Hooks
+// and the pool are left out.
 func (c Config) String() string {
+	d := defaults(true)
+	c.fill(&d)
 	na := c.Backend == BackendStd
 	sw := func(v any) string {
 		if na {
@@ -490,39 +553,3 @@ func (c Config) String() string {
 // maxBound is the largest MaxInput and MaxOutput: a connection's
 // buffered lengths are counted in 32 bits (see Conn.account).
 const maxBound = 1 << 30
-
-// checkBudget runs after normalize, for a Server: an explicit budget
-// must let one connection reach its bounds; a default one is raised to
-// them.
-func (c *config) checkBudget() error {
-	bound := int64(c.MaxInput) + int64(c.MaxOutput)
-	switch {
-	case c.BufferBudget == 0:
-		c.BufferBudget = max(DefaultBufferBudget(), bound)
-	case c.BufferBudget < bound:
-		return fmt.Errorf("%w: BufferBudget %d is below one connection's MaxInput+MaxOutput (%d)",
-			ErrBadConfig, c.BufferBudget, bound)
-	}
-	return nil
-}
-
-func (c *config) normalize(handler bool) {
-	if c.Spin <= 0 {
-		c.Spin = DefaultSpin
-	}
-	if c.MaxInput <= 0 {
-		c.MaxInput = DefaultReadAhead
-		if handler {
-			c.MaxInput = DefaultMaxInput
-		}
-	}
-	if c.MaxOutput <= 0 {
-		c.MaxOutput = DefaultWriteBehind
-		if handler {
-			c.MaxOutput = DefaultMaxOutput
-		}
-	}
-	if c.Pool == nil {
-		c.Pool = gopool.Default()
-	}
-}

@@ -43,6 +43,45 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
+// Listen opens a listener on network "tcp", "tcp4", "tcp6" or "unix"
+// for s to Serve, as s's own configuration asks: on its backend, and
+// with WithReusePort one SO_REUSEPORT socket per poller of s, so that
+// those options are given once, to NewServer. Shutdown and Close close
+// the listener, served or not; once they have begun, Listen returns
+// ErrServerClosed.
+func (s *Server) Listen(network, address string) (*Listener, error) {
+	ln, err := listen(network, address, &s.owner.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.adopt(ln)
+}
+
+// WrapListener is WrapListener for s: the Listener it returns is of s's
+// backend, so that s can Serve it. Shutdown and Close close it (not l),
+// served or not; once they have begun, WrapListener returns
+// ErrServerClosed.
+func (s *Server) WrapListener(l net.Listener) (*Listener, error) {
+	ln, err := wrapListener(l, s.owner.cfg.Backend)
+	if err != nil {
+		return nil, err
+	}
+	return s.adopt(ln)
+}
+
+// adopt records ln among the listeners Shutdown and Close close, or
+// closes it and returns ErrServerClosed once they have begun.
+func (s *Server) adopt(ln *Listener) (*Listener, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		ln.Close()
+		return nil, ErrServerClosed
+	}
+	s.listeners = append(s.listeners, ln)
+	return ln, nil
+}
+
 // Config returns the server's effective configuration.
 func (s *Server) Config() Config { return s.owner.cfg }
 

@@ -58,20 +58,19 @@ func TestWaitStrategiesAndDispatch(t *testing.T) {
 
 func TestReusePort(t *testing.T) {
 	skipStd(t, "SO_REUSEPORT sockets per poller")
-	opts := []Option{WithReusePort(true), WithPollers(3)}
-	ln, err := Listen("tcp", "127.0.0.1:0", opts...)
+	s, err := NewServer(echoHandler, WithReusePort(true), WithPollers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := s.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ln.fds) != 3 {
 		t.Fatalf("%d sockets, want 3", len(ln.fds))
 	}
-	s, err := NewServer(echoHandler, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
 	go s.Serve(ln)
-	defer s.Close()
 	runEchoClients(t, ln.Addr().String(), 30, 3, 4<<10)
 }
 

@@ -47,12 +47,7 @@ type listener struct {
 // The listener can be handed to anything that takes a net.Listener:
 // http.Server.Serve, tls.NewListener, grpc.Server.Serve...
 func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) {
-	nl, err := netpoll.Listen(network, addr, opts...)
-	if err != nil {
-		return nil, err
-	}
 	l := &listener{
-		nl:      nl,
 		network: network,
 		queue:   make(chan *netpoll.Conn, acceptQueue),
 		done:    make(chan struct{}),
@@ -92,11 +87,18 @@ func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) 
 			}
 			l.forget(c)
 		}))
-	l.srv, err = netpoll.NewServer(nil, opts...)
+	srv, err := netpoll.NewServer(nil, opts...)
 	if err != nil {
-		nl.Close()
 		return nil, err
 	}
+	// The server's own configuration opens the socket(s): with
+	// WithReusePort, one per poller it started.
+	nl, err := srv.Listen(network, addr)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	l.srv, l.nl = srv, nl
 	go l.serve()
 	return l, nil
 }

@@ -122,16 +122,16 @@ type server struct {
 	served chan error // Serve's result
 }
 
-// start listens on addr and serves echo with opts (after the UPOLL
-// override, which NewServer and Listen apply themselves).
+// start serves echo with opts (after the UPOLL override, which
+// NewServer applies itself) on a listener that the server opens on addr.
 func start(addr string, opts []netpoll.Option) (*server, error) {
-	ln, err := netpoll.Listen("tcp", addr, opts...)
+	srv, err := netpoll.NewServer(echo, opts...)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := netpoll.NewServer(echo, opts...)
+	ln, err := srv.Listen("tcp", addr)
 	if err != nil {
-		ln.Close()
+		srv.Close()
 		return nil, err
 	}
 	s := &server{srv: srv, addr: ln.Addr().String(), served: make(chan error, 1)}

@@ -30,7 +30,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	dir := flag.String("dir", ".", "directory served under /files/")
 	std := flag.Bool("std", false, "use the standard library's listener instead of upoll")
-	pollers := flag.Int("pollers", 0, "upoll pollers (0: GOMAXPROCS)")
+	pollers := flag.Int("pollers", 0, "upoll pollers (0: the default, a quarter of GOMAXPROCS)")
 	flag.Parse()
 
 	mux := http.NewServeMux()

@@ -94,17 +94,17 @@ func main() {
 // startServer serves the RPC handler on addr and returns the bound
 // address.
 func startServer(addr string, max int) (*netpoll.Server, string, error) {
-	ln, err := netpoll.Listen("tcp", addr)
-	if err != nil {
-		return nil, "", err
-	}
 	// The read timeout bounds how long a peer may leave a frame half
 	// sent while its handler waits for the rest.
 	s, err := netpoll.NewServer(handler(max),
 		netpoll.WithReadTimeout(10*time.Second),
 		netpoll.WithOnConnect(serverOnConnect))
 	if err != nil {
-		ln.Close()
+		return nil, "", err
+	}
+	ln, err := s.Listen("tcp", addr)
+	if err != nil {
+		s.Close()
 		return nil, "", err
 	}
 	go s.Serve(ln)

@@ -59,8 +59,9 @@ func serveUpollEcho(addr string, h netpoll.Handler, opts ...netpoll.Option) (net
 	if err != nil {
 		return nil, err
 	}
-	ln, err := netpoll.Listen("tcp", addr, opts...)
+	ln, err := srv.Listen("tcp", addr)
 	if err != nil {
+		srv.Close()
 		return nil, err
 	}
 	go func() {
