@@ -128,6 +128,9 @@ func (g *group) stats() Stats {
 	st.PerPoller = make([]PollerStats, len(g.pollers))
 	for i, p := range g.pollers {
 		st.PerPoller[i] = p.ctr.snapshot()
+		if p.ep != nil {
+			p.ep.ringStats(&st.PerPoller[i])
+		}
 		st.PollerStats.add(st.PerPoller[i])
 	}
 	return st

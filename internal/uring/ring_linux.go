@@ -237,6 +237,36 @@ func (r *Ring) enter(min, flags uint32, timeout time.Duration) (int, error) {
 	if r.fd < 0 {
 		return 0, ErrClosed
 	}
+	n := r.flush()
+	if n == 0 && flags&enterGetEvents == 0 {
+		return 0, nil
+	}
+	return r.sysEnter(n, min, flags, timeout)
+}
+
+// Flush publishes the entries prepared so far and returns how many the
+// kernel has not consumed. With Enter it lets a caller that serializes
+// SQE preparation under its own lock enter the kernel without it.
+func (r *Ring) Flush() uint32 {
+	if r.fd < 0 {
+		return 0
+	}
+	return r.flush()
+}
+
+// Enter submits up to toSubmit published entries and waits for min
+// completions or timeout (< 0: no limit), without touching the queue's
+// tail: other goroutines may prepare and Flush entries meanwhile (the
+// kernel takes no more than are published). Only one goroutine may
+// wait at a time, and Reap stays with it.
+func (r *Ring) Enter(toSubmit, min uint32, timeout time.Duration) (int, error) {
+	if r.fd < 0 {
+		return 0, ErrClosed
+	}
+	return r.sysEnter(toSubmit, min, enterGetEvents, timeout)
+}
+
+func (r *Ring) sysEnter(n, min, flags uint32, timeout time.Duration) (int, error) {
 	var argp, argsz uintptr
 	if flags&enterGetEvents != 0 && timeout >= 0 && r.features&FeatExtArg != 0 {
 		r.ts = unix.NsecToTimespec(int64(timeout))
@@ -244,31 +274,25 @@ func (r *Ring) enter(min, flags uint32, timeout time.Duration) (int, error) {
 		argp, argsz = uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg)
 		flags |= enterExtArg
 	}
-	if flags&enterGetEvents == 0 && r.flags&SetupDeferTaskrun == 0 && atomic.LoadUint32(r.sqFlags)&sqCQOverflow != 0 {
+	if flags&enterGetEvents == 0 && atomic.LoadUint32(r.sqFlags)&sqCQOverflow != 0 {
 		flags |= enterGetEvents // let the kernel move overflowed CQEs in
 	}
 	for {
-		n := r.flush()
-		if n == 0 && flags&enterGetEvents == 0 {
-			return 0, nil
-		}
-		head := atomic.LoadUint32(r.sqHead)
-		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n), uintptr(min), uintptr(flags), argp, argsz)
+		done, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n), uintptr(min), uintptr(flags), argp, argsz)
 		r.ctr.Enters.Add(1)
-		r.ctr.Submitted.Add(uint64(atomic.LoadUint32(r.sqHead) - head))
 		switch errno {
 		case 0:
-			return int(atomic.LoadUint32(r.sqHead) - head), nil
+			r.ctr.Submitted.Add(uint64(done))
+			return int(done), nil
 		case unix.EINTR:
 			if flags&enterGetEvents != 0 {
-				return int(atomic.LoadUint32(r.sqHead) - head), nil
+				return 0, nil // a signal ends a wait; the caller looks again
 			}
 			continue
-		case unix.ETIME:
-			return int(atomic.LoadUint32(r.sqHead) - head), nil
-		case unix.EAGAIN, unix.EBUSY:
-			// The CQ is full (or memory short): reaping makes room.
-			return int(atomic.LoadUint32(r.sqHead) - head), nil
+		case unix.ETIME, unix.EAGAIN, unix.EBUSY:
+			// A timeout; or the CQ is full (memory short): reaping
+			// makes room.
+			return 0, nil
 		}
 		return 0, os.NewSyscallError("io_uring_enter", errno)
 	}
