@@ -80,6 +80,11 @@ type uringSet struct {
 	efd   int
 	calls *atomic.Uint64 // the poller's Waits: io_uring_enter calls of the loop
 
+	// ended counts receives that ended with input possibly left in the
+	// socket (ENOBUFS, cancelled at the stash bound, ended by the
+	// kernel), each followed by reads of the socket itself.
+	ended atomic.Uint64
+
 	// mu serializes the submission side, the registrations and the
 	// buffer ring; the blocking io_uring_enter runs without it.
 	mu     sync.Mutex
@@ -476,10 +481,12 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 		reg.stash = append(reg.stash, uringChunk{id, data})
 		if len(reg.stash)-int(reg.head) >= uringMaxStash && reg.recvUD != 0 && !reg.cancel {
 			// The connection is not being read (paused at its bound, or
-			// slow): leave the rest in the socket, not in the ring.
+			// slow): leave the rest in the socket, not in the ring. At
+			// once: the kernel fills buffers as fast as bytes arrive.
 			if s, err := u.sqe(); err == nil {
 				s.PrepCancel(reg.recvUD, 0, udInternal)
 				reg.cancel = true
+				u.r.Submit()
 			}
 		}
 		if reg.signaled {
@@ -489,6 +496,7 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 		reg.eof = true
 	case c.Res == -int32(unix.ENOBUFS), c.Res == -int32(unix.ECANCELED):
 		// The receive ended; the read goes to the socket (readv).
+		u.ended.Add(1)
 	default:
 		reg.errno = -c.Res
 	}
