@@ -154,7 +154,7 @@ func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
 }
 
 func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
-	r, err := uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll)
+	r, err := uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun)
 	if err != nil {
 		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
