@@ -127,11 +127,15 @@ type uringChunk struct {
 	data []byte
 }
 
+// uringAvailable is uring.Available; a test replaces it to see how a
+// refusal reaches the caller.
+var uringAvailable = uring.Available
+
 // resolveUring checks that io_uring can serve here; edge-triggered is
 // its trigger unless one was asked for (it is the one whose input comes
 // by completions).
 func (c *config) resolveUring(envSet uint16) error {
-	if err := uring.Available(); err != nil {
+	if err := uringAvailable(); err != nil {
 		return fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
 	if (c.set|envSet)&optTrigger == 0 {

@@ -2,7 +2,9 @@ package netpoll
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"strings"
@@ -256,4 +258,30 @@ func TestUringConnectCloseCycles(t *testing.T) {
 	}
 	st := s.Stats()
 	t.Logf("%d cycles: submissions %d, completions %d, enters %d", cycles, st.Submissions, st.Completions, st.Enters)
+}
+
+// TestUringUnavailable: where io_uring is refused, asking for it fails
+// at NewServer, Listen and Dial with ErrBackendUnavailable naming the
+// cause, and the default backend is untouched.
+func TestUringUnavailable(t *testing.T) {
+	cause := fmt.Errorf("%w: sysctl kernel.io_uring_disabled=2 (io_uring_setup: EPERM)", uring.ErrUnavailable)
+	saved := uringAvailable
+	uringAvailable = func() error { return cause }
+	defer func() { uringAvailable = saved }()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrBackendUnavailable) || !strings.Contains(err.Error(), "io_uring_disabled=2") {
+			t.Errorf("%s: %v; want ErrBackendUnavailable naming the cause", what, err)
+		}
+	}
+	_, err := NewServer(echoHandler, WithBackend(BackendUring))
+	check("NewServer", err)
+	_, err = Listen("tcp", "127.0.0.1:0", WithBackend(BackendUring))
+	check("Listen", err)
+	d := Dialer{Options: []Option{WithBackend(BackendUring)}}
+	_, err = d.DialContext(context.Background(), "tcp", "127.0.0.1:1")
+	check("Dial", err)
+	if cfg, err := buildConfig([]Option{WithBackend(BackendDefault)}, true); err != nil || cfg.Backend != BackendEpoll {
+		t.Errorf("the default backend is %v, %v; want epoll", cfg.Backend, err)
+	}
 }
