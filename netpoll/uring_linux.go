@@ -25,8 +25,8 @@ import (
 //     is reported on the next wait, as epoll does), one-shot a one-shot
 //     POLL_ADD. Their completions are the events.
 //   - An edge-triggered connection, from its first read on, takes its
-//     input by a multishot RECV that fills buffers of a provided-buffer ring (off
-//     the Go heap) plus a multishot POLL_ADD for POLLOUT. Completed
+//     input by a multishot RECV that fills buffers of a provided-buffer
+//     ring (off the Go heap) plus a multishot POLL_ADD for POLLOUT. Completed
 //     buffers wait in the registration's stash; the poller's read
 //     (readv) copies them into the connection's LinkBuffer and gives
 //     them back to the kernel at once, without a system call. When the
@@ -35,8 +35,10 @@ import (
 //     readv(2) on the socket until it is drained, then arms the receive
 //     again: no byte is lost or reordered, since a request's completions
 //     arrive in order and the stash is read before the socket.
-//   - One io_uring_enter per pass waits and submits what the loop
-//     prepared (re-arms); requests made by other goroutines (add, mod,
+//   - The loop's own requests (re-arms, the switch to a receive) are
+//     queued and go with its next io_uring_enter, the one that waits (or,
+//     under WaitRuntime, the one call its check makes before parking when
+//     requests are queued); requests made by other goroutines (add, mod,
 //     del from a dialer, a handler, a closer) are submitted at once, as
 //     epoll_ctl would be.
 //   - Waiting: WaitBlock, WaitSpin and the blocking half of WaitAdaptive
@@ -49,11 +51,16 @@ import (
 //
 // The ring is set up without IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN:
 // requests come from any goroutine (a dialer registers, a closer
-// deregisters), and Go moves goroutines between threads.
+// deregisters), and Go moves goroutines between threads. COOP_TASKRUN
+// spares a running thread an interrupt for each completion's task work
+// (it runs at the thread's next return to user space; a sleeping thread
+// is still woken).
 
 // Ring sizes per poller: enough SQEs for a pass's re-arms, a CQ that a
 // burst of multishot completions does not overflow, and receive buffers
-// that a paused connection cannot hoard (uringMaxStash).
+// (2 MiB, the most the stashes of a poller's connections can hold; one
+// connection's receive is cancelled at uringMaxStash, but on loopback the
+// kernel can fill most of the ring before the cancel lands).
 const (
 	uringSQEntries = 512
 	uringCQEntries = 8192
