@@ -159,6 +159,10 @@ func printWindowStats(a, b Stats) {
 		d(a.ReadCalls, b.ReadCalls)/runs, d(a.ReadEAGAIN, b.ReadEAGAIN)/runs,
 		d(a.WriteCalls, b.WriteCalls)/runs, d(a.HandlerWaitNs, b.HandlerWaitNs)/runs/1e3,
 		d(a.BatchedRuns, b.BatchedRuns)/max(d(a.Batches, b.Batches), 1), d(a.Rescues, b.Rescues)/runs)
+	if b.Enters > 0 {
+		fmt.Fprintf(os.Stderr, "upoll ring: per run %.3f io_uring_enter, %.3f submissions, %.3f completions\n",
+			d(a.Enters, b.Enters)/runs, d(a.Submissions, b.Submissions)/runs, d(a.Completions, b.Completions)/runs)
+	}
 }
 
 // startBenchServer starts an echo server of the given kind on

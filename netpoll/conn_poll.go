@@ -127,8 +127,7 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 			return n, false, false, nil // buffer closed
 		}
 		vecs = capVecs(vecs, size)
-		m, rerr := sysReadv(int(c.fd), vecs)
-		p.ctr.readCalls.Add(1)
+		m, rerr := p.ep.readv(int(c.fd), vecs, &p.ctr.readCalls)
 		if m < 0 {
 			m = 0
 		}

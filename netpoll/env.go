@@ -28,7 +28,7 @@ import (
 //
 // Keys and values (case-insensitive):
 //
-//	backend    default, epoll, std (see Backend)
+//	backend    default, epoll, std, uring (see Backend)
 //	trigger    level|lt, edge|et, oneshot
 //	wait       block, spin, runtime, adaptive
 //	spin       empty epoll_wait(0) polls before blocking (> 0)

@@ -126,6 +126,9 @@ func (g *group) stats() Stats {
 	var st Stats
 	for _, p := range g.pollers {
 		ps := p.ctr.snapshot()
+		if p.ep != nil {
+			p.ep.ringStats(&ps)
+		}
 		st.PollerStats.add(ps)
 		if !p.std {
 			st.PerPoller = append(st.PerPoller, ps)

@@ -128,6 +128,7 @@ func TestCountersAddUp(t *testing.T) {
 // exchange at a time must show at least two calls per park.
 func TestWaitsCountSyscalls(t *testing.T) {
 	skipStd(t, "epoll_wait counting")
+	skipUring(t, "a park follows no empty poll: the completion queue is looked at in memory")
 	s, addr := startServer(t, echoHandler, WithPollers(1), WithWait(WaitRuntime))
 	c := dialTCP(t, addr)
 	c.SetDeadline(time.Now().Add(10 * time.Second))

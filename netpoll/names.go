@@ -35,6 +35,7 @@ var backendNames = enumNames[Backend]{typ: "Backend", kind: "backend", rows: []e
 	{BackendDefault, []string{"default"}},
 	{BackendEpoll, []string{"epoll"}},
 	{BackendStd, []string{"std"}},
+	{BackendUring, []string{"uring", "io_uring"}},
 }}
 
 var balanceNames = enumNames[Balance]{typ: "Balance", kind: "balance", rows: []enumRow[Balance]{
@@ -42,7 +43,7 @@ var balanceNames = enumNames[Balance]{typ: "Balance", kind: "balance", rows: []e
 	{LeastConnections, []string{"leastconn", "lc"}},
 }}
 
-// String returns the backend's name: "default", "epoll" or "std".
+// String returns the backend's name: "default", "epoll", "std" or "uring".
 func (b Backend) String() string { return backendNames.name(b) }
 
 // MarshalText returns the backend's name; an unknown value is an error.

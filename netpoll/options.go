@@ -32,6 +32,11 @@ const (
 	// same; the poller switches above do not apply (Config.String shows
 	// them as n/a). It runs on every OS Go supports.
 	BackendStd
+	// BackendUring is upoll's poller on io_uring (Linux only): events
+	// and input arrive as completions, one io_uring_enter per pass
+	// submits and waits (see uring_linux.go). Where io_uring cannot be
+	// used, asking for it is an error naming the cause.
+	BackendUring
 )
 
 // nativeBackend is what BackendDefault means on this OS.
@@ -415,7 +420,7 @@ var ErrBadConfig = errors.New("netpoll: bad configuration")
 
 func (c *config) validate() error {
 	switch {
-	case c.Backend < BackendDefault || c.Backend > BackendStd:
+	case c.Backend < BackendDefault || c.Backend > BackendUring:
 		return fmt.Errorf("%w: unknown backend %d", ErrBadConfig, c.Backend)
 	case c.Trigger < LevelTriggered || c.Trigger > OneShot:
 		return fmt.Errorf("%w: unknown trigger %d", ErrBadConfig, c.Trigger)
@@ -469,6 +474,10 @@ func (c *config) resolve(handler bool, envSet uint16) error {
 		}
 		c.Trigger, c.Wait, c.Spin, c.Dispatch, c.Balance, c.ReusePort = 0, 0, 0, 0, 0, false
 		c.Pollers = 1 // the accept loop; each connection has its own goroutine
+	case BackendUring:
+		if err := c.resolveUring(envSet); err != nil {
+			return err
+		}
 	}
 	explicitBudget := c.BufferBudget != 0
 	c.fill(&d)

@@ -91,7 +91,7 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 	}
 	p.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
 	p.maxBlocked = int32(runtime.GOMAXPROCS(0) - 1)
-	ep, err := newPollset(cfg.Wait == WaitRuntime || cfg.Wait == WaitAdaptive, cfg.Wait == WaitAdaptive, &p.ctr.waits)
+	ep, err := openPollset(cfg, &p.ctr)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,10 @@ const hasNativeBackend = true
 // the eventfd that wakes it. Slot and generation travel in the event's
 // data (Fd and Pad); never a Go pointer, never the socket's fd number.
 type pollset struct {
+	// ur, when set, is an io_uring pollset (BackendUring) that every
+	// method below hands over to; the epoll fields are then unused.
+	ur *uringSet
+
 	fd  int // epoll fd
 	efd int // eventfd (EFD_NONBLOCK): a write wakes the waiter
 
@@ -165,6 +169,9 @@ func (ep *pollset) setGate(arm bool) error {
 // ctl runs epoll_ctl for a registered socket. data carries a slot
 // index and generation.
 func (ep *pollset) ctl(op, fd int, events uint32, slot, gen int32) error {
+	if ep.ur != nil {
+		return ep.ur.ctl(op, fd, events, slot, gen)
+	}
 	ev := unix.EpollEvent{Events: events, Fd: slot, Pad: gen}
 	ep.mu.RLock()
 	defer ep.mu.RUnlock()
@@ -203,6 +210,9 @@ func (ep *pollset) del(fd int) error {
 // sys_linux.go): it never blocks, so the runtime's syscall bookkeeping
 // would buy nothing.
 func (ep *pollset) wait(events []event, msec int) (int, error) {
+	if ep.ur != nil {
+		return ep.ur.wait(events, msec)
+	}
 	raw := ep.raw[:min(len(events), len(ep.raw))]
 	var n int
 	var err error
@@ -259,6 +269,9 @@ func (ep *pollset) poll(raw []unix.EpollEvent) (int, error) {
 // so a poller that parked without draining could wait for good.
 // docs/tuning.md records the narrower skips that were tried and stalled.
 func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parked bool, err error) {
+	if ep.ur != nil {
+		return ep.ur.waitRuntime(events, deadline)
+	}
 	if !deadline.Equal(ep.deadline) {
 		if err := ep.file.SetReadDeadline(deadline); err != nil {
 			return 0, false, err
@@ -301,6 +314,10 @@ func (ep *pollset) runtimeReady(uintptr) bool {
 
 // wake makes a blocked wait return. It is safe from any goroutine.
 func (ep *pollset) wake() {
+	if ep.ur != nil {
+		ep.ur.wake()
+		return
+	}
 	ep.mu.RLock()
 	defer ep.mu.RUnlock()
 	if ep.closed {
@@ -319,6 +336,10 @@ func (ep *pollset) wake() {
 
 // drainWake resets the eventfd counter after a wake-up was seen.
 func (ep *pollset) drainWake() {
+	if ep.ur != nil {
+		ep.ur.drainWake()
+		return
+	}
 	var b [8]byte
 	for {
 		if _, err := unix.Read(ep.efd, b[:]); err != unix.EINTR {
@@ -330,6 +351,9 @@ func (ep *pollset) drainWake() {
 // close releases both descriptors. Later ctl calls fail with
 // ErrPollerClosed instead of touching a reused fd number.
 func (ep *pollset) close() error {
+	if ep.ur != nil {
+		return ep.ur.close()
+	}
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	if ep.closed {

@@ -32,6 +32,10 @@ type PollerStats struct {
 	BufferedOut      int64  // bytes of unsent output queued now
 	PausedByBound    int64  // connections not read now: input at their bound
 	PausedByBudget   int64  // connections not read now: the Server's buffer budget
+	Submissions      uint64 // BackendUring: submission entries the kernel took
+	Completions      uint64 // BackendUring: completions reaped
+	Enters           uint64 // BackendUring: io_uring_enter calls (waits and submissions)
+	BuffersInUse     int64  // BackendUring: received buffers not yet copied to a connection
 }
 
 // EventsPerWait is the mean number of events per wait call.
@@ -77,6 +81,10 @@ func (s *PollerStats) add(o PollerStats) {
 	s.BufferedOut += o.BufferedOut
 	s.PausedByBound += o.PausedByBound
 	s.PausedByBudget += o.PausedByBudget
+	s.Submissions += o.Submissions
+	s.Completions += o.Completions
+	s.Enters += o.Enters
+	s.BuffersInUse += o.BuffersInUse
 }
 
 // Stats aggregates the counters of a server's pollers. The embedded

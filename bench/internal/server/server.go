@@ -85,6 +85,7 @@ func Targets() []Target {
 	return []Target{
 		{Name: "std-echo", Kind: Echo, Baseline: true, Note: "net: goroutine per connection, 4 KiB read buffer", start: startStdEcho},
 		{Name: "upoll-echo", Kind: Echo, Sweepable: true, Note: "upoll netpoll native API, one-copy handler (Next + WriteBinary + Flush); " + upollDefaults(true), Backend: "epoll", start: startUpollEcho, available: upollAvailable},
+		{Name: "upoll-uring-echo", Kind: Echo, Note: "upoll-echo on netpoll.BackendUring (io_uring: poll requests, multishot receive into a provided-buffer ring); options as upoll-echo's", Backend: "uring", start: startUpollUringEcho, available: upollUringAvailable},
 		{Name: "upoll-std-echo", Kind: Echo, Note: "upoll-echo's handler on netpoll.BackendStd (Go's net, one goroutine per connection running the handler): what the API and buffers cost without upoll's poller", Backend: "std", start: startUpollStdEcho},
 		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
 		{Name: "gnet-echo", Kind: Echo, Note: "github.com/panjf2000/gnet/v2 " + gnetVersion + ", handler on the event loop (Next + Write), one loop per P", start: startGnetEcho},

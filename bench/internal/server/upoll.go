@@ -80,6 +80,28 @@ func startUpollStdEcho(addr, optStr string) (net.Addr, error) {
 	return serveUpollEcho(addr, upollEchoCopy, netpoll.WithBackend(netpoll.BackendStd))
 }
 
+// startUpollUringEcho is startUpollEcho on the io_uring backend.
+func startUpollUringEcho(addr, optStr string) (net.Addr, error) {
+	opts, slice, err := upollOptions(optStr)
+	if err != nil {
+		return nil, err
+	}
+	h := upollEchoCopy
+	if slice {
+		h = upollEchoSlice
+	}
+	return serveUpollEcho(addr, h, append(opts, netpoll.WithBackend(netpoll.BackendUring))...)
+}
+
+// upollUringAvailable reports why io_uring cannot serve here, if so.
+func upollUringAvailable() error {
+	s, err := netpoll.NewServer(upollEchoCopy, netpoll.WithBackend(netpoll.BackendUring))
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
 // upollEchoCopy is the one-copy echo, the same shape as cloudwego-echo's:
 // Next, WriteBinary (copies into the output buffer), Release, Flush.
 func upollEchoCopy(c *netpoll.Conn) error {

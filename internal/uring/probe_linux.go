@@ -1,0 +1,61 @@
+package uring
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// needOps are the operations upoll's backend relies on.
+var needOps = []struct {
+	op   uint8
+	name string
+}{
+	{OpNop, "NOP"}, {OpPollAdd, "POLL_ADD"}, {OpPollRemove, "POLL_REMOVE"},
+	{OpAccept, "ACCEPT"}, {OpAsyncCancel, "ASYNC_CANCEL"}, {OpSend, "SEND"},
+	{OpRecv, "RECV"}, {OpWritev, "WRITEV"},
+}
+
+var available = sync.OnceValue(probe)
+
+// Available reports nil when io_uring can be used here with what upoll
+// needs, else an error wrapping ErrUnavailable that names the cause: no
+// io_uring in the kernel (ENOSYS), a seccomp profile or the sysctl
+// kernel.io_uring_disabled (EPERM), or a missing feature or opcode. The
+// answer is computed once.
+func Available() error { return available() }
+
+func probe() error {
+	r, err := New(4, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for _, f := range []struct {
+		bit  uint32
+		name string
+	}{{FeatNoDrop, "IORING_FEAT_NODROP"}, {FeatFastPoll, "IORING_FEAT_FAST_POLL"}, {FeatExtArg, "IORING_FEAT_EXT_ARG"}} {
+		if r.features&f.bit == 0 {
+			return fmt.Errorf("%w: the kernel lacks %s", ErrUnavailable, f.name)
+		}
+	}
+	buf := make([]byte, 16+probeOps*8)
+	if err := register(r.fd, registerProbe, unsafe.Pointer(&buf[0]), probeOps); err != nil {
+		return fmt.Errorf("%w: IORING_REGISTER_PROBE: %w", ErrUnavailable, err)
+	}
+	opsLen := int(buf[1])
+	for _, o := range needOps {
+		if int(o.op) >= opsLen {
+			return fmt.Errorf("%w: the kernel lacks IORING_OP_%s", ErrUnavailable, o.name)
+		}
+		flags := uint16(buf[16+int(o.op)*8+2]) | uint16(buf[16+int(o.op)*8+3])<<8
+		if flags&ioUringOpSupported == 0 {
+			return fmt.Errorf("%w: the kernel lacks IORING_OP_%s", ErrUnavailable, o.name)
+		}
+	}
+	b, err := r.NewBufRing(0, 1, 64)
+	if err != nil {
+		return fmt.Errorf("%w: IORING_REGISTER_PBUF_RING (Linux 5.19+): %w", ErrUnavailable, err)
+	}
+	return b.Close()
+}

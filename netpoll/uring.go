@@ -1,0 +1,9 @@
+package netpoll
+
+import "errors"
+
+// ErrBackendUnavailable is wrapped by the error of NewServer, Listen
+// and Dial when the backend asked for cannot run here; the error names
+// the cause (for BackendUring: no io_uring in the kernel, a seccomp
+// profile or the sysctl kernel.io_uring_disabled, a missing feature).
+var ErrBackendUnavailable = errors.New("netpoll: backend unavailable")

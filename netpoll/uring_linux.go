@@ -1,0 +1,729 @@
+package netpoll
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/upoll/upoll/internal/uring"
+	"golang.org/x/sys/unix"
+)
+
+// BackendUring: the poller loop, Conn and everything above them are the
+// epoll backend's; below them the pollset is an io_uring instance
+// (uringSet), and an edge-triggered connection's input arrives as
+// completions rather than as readiness:
+//
+//   - Interest becomes poll requests: edge-triggered is a multishot
+//     POLL_ADD, level-triggered a one-shot POLL_ADD that the loop arms
+//     again after each completion (so that a condition that still holds
+//     is reported on the next wait, as epoll does), one-shot a one-shot
+//     POLL_ADD. Their completions are the events.
+//   - An edge-triggered connection, from its first read on, takes its
+//     input by a multishot RECV that fills buffers of a provided-buffer
+//     ring (off the Go heap) plus a multishot POLL_ADD for POLLOUT. Completed
+//     buffers wait in the registration's stash; the poller's read
+//     (readv) copies them into the connection's LinkBuffer and gives
+//     them back to the kernel at once, without a system call. When the
+//     receive ends (the buffer ring ran dry: ENOBUFS; a stash at its
+//     bound was cancelled; the kernel ended it) the read falls back to
+//     readv(2) on the socket until it is drained, then arms the receive
+//     again: no byte is lost or reordered, since a request's completions
+//     arrive in order and the stash is read before the socket.
+//   - The loop's own requests (re-arms, the switch to a receive) are
+//     queued and go with its next io_uring_enter, the one that waits (or,
+//     under WaitRuntime, the one call its check makes before parking when
+//     requests are queued); requests made by other goroutines (add, mod,
+//     del from a dialer, a handler, a closer) are submitted at once, as
+//     epoll_ctl would be.
+//   - Waiting: WaitBlock, WaitSpin and the blocking half of WaitAdaptive
+//     block in io_uring_enter; WaitRuntime parks in the Go runtime's
+//     netpoller on a duplicate of the ring's descriptor (readable while
+//     completions wait), holding no thread and no P. Looking for
+//     completions is a read of the shared ring, not a system call.
+//   - Output is written as on epoll (writev on the goroutine that
+//     flushes), and POLLOUT completions resume what the kernel refused.
+//
+// The ring is set up without IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN:
+// requests come from any goroutine (a dialer registers, a closer
+// deregisters), and Go moves goroutines between threads. COOP_TASKRUN
+// spares a running thread an interrupt for each completion's task work
+// (it runs at the thread's next return to user space; a sleeping thread
+// is still woken).
+
+// Ring sizes per poller: enough SQEs for a pass's re-arms, a CQ that a
+// burst of multishot completions does not overflow, and receive buffers
+// (2 MiB, the most the stashes of a poller's connections can hold; one
+// connection's receive is cancelled at uringMaxStash, but on loopback the
+// kernel can fill most of the ring before the cancel lands).
+const (
+	uringSQEntries = 512
+	uringCQEntries = 8192
+	uringBufs      = 512
+	uringBufSize   = 4 << 10
+	uringMaxStash  = 16 // buffers one connection may hold before its receive is cancelled
+)
+
+// User data of requests: the wake-up poll, results of removals and
+// cancels (ignored), and a registration's requests: its descriptor in
+// the high 32 bits and a sequence number (never 0) above the low two,
+// so that a completion of a request since replaced, or of a descriptor
+// number since reused, matches no registration's pollUD or recvUD.
+const (
+	udWake     = 1
+	udInternal = 2
+	udSeqMask  = 1<<30 - 1
+)
+
+// uringSet is the pollset of a BackendUring poller.
+type uringSet struct {
+	r     *uring.Ring
+	br    *uring.BufRing
+	efd   int
+	calls *atomic.Uint64 // the poller's Waits: io_uring_enter calls of the loop
+
+	// ended counts receives that ended with input possibly left in the
+	// socket (ENOBUFS, cancelled at the stash bound, ended by the
+	// kernel), each followed by reads of the socket itself.
+	ended atomic.Uint64
+
+	// mu serializes the submission side, the registrations and the
+	// buffer ring; the blocking io_uring_enter runs without it.
+	mu     sync.Mutex
+	closed bool
+	regs   []*uringReg // by descriptor
+	seq    uint32
+	cqes   []uring.CQE
+
+	// WaitRuntime: a duplicate of the ring's descriptor, nonblocking,
+	// registered with the runtime's netpoller.
+	file     *os.File
+	rc       syscall.RawConn
+	deadline time.Time
+	rtReady  func(uintptr) bool
+	rtEvents []event
+	rtN      int
+	rtErr    error
+	rtParked bool
+}
+
+// uringReg is one registered descriptor. Under uringSet.mu.
+type uringReg struct {
+	stash     []uringChunk // received, not yet read: stash[head:]
+	pollUD    uint64       // the poll request in flight (0: none)
+	recvUD    uint64       // the multishot receive in flight (0: none)
+	fd        int32
+	slot, gen int32
+	in        uint32 // interest (ev* bits) as last given to add or mod
+	errno     int32  // the error the receive ended with
+	head      int32
+	recvMode  bool // input comes by the receive (edge-triggered, after the first read)
+	cancel    bool // the receive is being cancelled (stash at its bound)
+	signaled  bool // an input event is out and the stash not yet drained
+	eof       bool // the receive saw EOF
+}
+
+// uringChunk is received input waiting in a provided buffer.
+type uringChunk struct {
+	id   uint16
+	data []byte
+}
+
+// uringAvailable is uring.Available; a test replaces it to see how a
+// refusal reaches the caller.
+var uringAvailable = uring.Available
+
+// resolveUring checks that io_uring can serve here; edge-triggered is
+// its trigger unless one was asked for (it is the one whose input comes
+// by completions).
+func (c *config) resolveUring(envSet uint16) error {
+	if err := uringAvailable(); err != nil {
+		return fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
+	}
+	if (c.set|envSet)&optTrigger == 0 {
+		c.Trigger = EdgeTriggered
+	}
+	return nil
+}
+
+// openPollset opens the pollset of a poller of cfg's backend.
+func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
+	runtimeWait := cfg.Wait == WaitRuntime || cfg.Wait == WaitAdaptive
+	if cfg.Backend != BackendUring {
+		return newPollset(runtimeWait, cfg.Wait == WaitAdaptive, &ctr.waits)
+	}
+	u, err := newUringSet(runtimeWait, &ctr.waits)
+	if err != nil {
+		return nil, err
+	}
+	return &pollset{ur: u}, nil
+}
+
+func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
+	r, err := uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun)
+	if err != nil {
+		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
+	}
+	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
+	fail := func(err error) (*uringSet, error) {
+		u.release()
+		return nil, err
+	}
+	if u.br, err = r.NewBufRing(0, uringBufs, uringBufSize); err != nil {
+		return fail(err)
+	}
+	if u.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		return fail(os.NewSyscallError("eventfd", err))
+	}
+	u.mu.Lock()
+	u.armWake()
+	_, err = u.r.Submit()
+	u.mu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
+	if runtimeWait {
+		fd, err := unix.FcntlInt(uintptr(r.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fail(os.NewSyscallError("fcntl", err))
+		}
+		if err := unix.SetNonblock(fd, true); err != nil {
+			unix.Close(fd)
+			return fail(os.NewSyscallError("fcntl", err))
+		}
+		u.file = os.NewFile(uintptr(fd), "io_uring")
+		if u.rc, err = u.file.SyscallConn(); err != nil {
+			return fail(err)
+		}
+		u.rtReady = u.runtimeReady
+	}
+	return u, nil
+}
+
+// sqe returns a free submission entry, submitting what is queued when
+// the queue is full. Under mu.
+func (u *uringSet) sqe() (*uring.SQE, error) {
+	if s := u.r.SQE(); s != nil {
+		return s, nil
+	}
+	if _, err := u.r.Submit(); err != nil {
+		return nil, err
+	}
+	if s := u.r.SQE(); s != nil {
+		return s, nil
+	}
+	return nil, os.NewSyscallError("io_uring_enter", unix.EBUSY)
+}
+
+// armWake arms the multishot poll of the wake-up eventfd. Under mu.
+func (u *uringSet) armWake() {
+	if s, err := u.sqe(); err == nil {
+		s.PrepPollAdd(u.efd, unix.POLLIN, true, false, udWake)
+	}
+}
+
+// newUD returns the user data of a new request of reg. Under mu.
+func (u *uringSet) newUD(reg *uringReg) uint64 {
+	u.seq = (u.seq + 1) & udSeqMask
+	if u.seq == 0 {
+		u.seq = 1
+	}
+	return uint64(uint32(reg.fd))<<32 | uint64(u.seq)<<2
+}
+
+// reg returns the registration of fd, or nil. Under mu.
+func (u *uringSet) reg(fd int) *uringReg {
+	if fd < 0 || fd >= len(u.regs) {
+		return nil
+	}
+	return u.regs[fd]
+}
+
+// owner returns the registration that a completion's request belongs
+// to, or nil when the request was replaced or its registration is gone.
+// Under mu.
+func (u *uringSet) owner(ud uint64) *uringReg {
+	reg := u.reg(int(ud >> 32))
+	if reg == nil || ud != reg.pollUD && ud != reg.recvUD {
+		return nil
+	}
+	return reg
+}
+
+// pollMask is the poll interest of reg's poll request.
+func (reg *uringReg) pollMask() uint32 {
+	if reg.recvMode {
+		return unix.POLLOUT
+	}
+	return reg.in & (evIn | evOut | evRDHup | evPri)
+}
+
+// armPoll queues reg's poll request under user data ud. Under mu.
+func (u *uringSet) armPoll(reg *uringReg, ud uint64) error {
+	s, err := u.sqe()
+	if err != nil {
+		return err
+	}
+	// Edge-triggered: multishot (edge is io_uring's default for it).
+	// Level and one-shot: one completion; level is armed again by the
+	// loop after each (complete).
+	s.PrepPollAdd(int(reg.fd), reg.pollMask(), reg.in&evET != 0, false, ud)
+	reg.pollUD = ud
+	return nil
+}
+
+// armRecv queues reg's multishot receive. Under mu.
+func (u *uringSet) armRecv(reg *uringReg) error {
+	s, err := u.sqe()
+	if err != nil {
+		return err
+	}
+	reg.recvUD = u.newUD(reg)
+	s.PrepRecvMultishot(int(reg.fd), u.br.Group(), reg.recvUD)
+	return nil
+}
+
+// ctl is add, mod and del (EPOLL_CTL_* ops), submitted at once.
+func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return ErrPollerClosed
+	}
+	reg := u.reg(fd)
+	switch op {
+	case unix.EPOLL_CTL_ADD:
+		if reg != nil {
+			return os.NewSyscallError("io_uring poll_add", unix.EEXIST)
+		}
+		reg = &uringReg{fd: int32(fd), slot: slot, gen: gen, in: in}
+		if fd >= len(u.regs) {
+			u.regs = append(u.regs, make([]*uringReg, fd+1-len(u.regs))...)
+		}
+		u.regs[fd] = reg
+		if err := u.armPoll(reg, u.newUD(reg)); err != nil {
+			u.forget(reg)
+			return err
+		}
+	case unix.EPOLL_CTL_MOD:
+		if reg == nil {
+			return os.NewSyscallError("io_uring poll_add", unix.ENOENT)
+		}
+		u.removePoll(reg)
+		reg.slot, reg.gen, reg.in = slot, gen, in
+		if err := u.armPoll(reg, u.newUD(reg)); err != nil {
+			return err
+		}
+	case unix.EPOLL_CTL_DEL:
+		if reg == nil {
+			return os.NewSyscallError("io_uring poll_remove", unix.ENOENT)
+		}
+		// Every request on fd ends; completions still on their way
+		// find no registration and give their buffers back.
+		if s, err := u.sqe(); err == nil {
+			s.PrepCancelFD(fd, udInternal)
+		}
+		u.forget(reg)
+	}
+	_, err := u.r.Submit()
+	return err
+}
+
+// removePoll queues the removal of reg's poll request. Under mu.
+func (u *uringSet) removePoll(reg *uringReg) {
+	if reg.pollUD == 0 {
+		return
+	}
+	if s, err := u.sqe(); err == nil {
+		s.PrepPollRemove(reg.pollUD, udInternal)
+	}
+	reg.pollUD = 0
+}
+
+// forget drops reg and gives its stashed buffers back. Under mu.
+func (u *uringSet) forget(reg *uringReg) {
+	u.regs[reg.fd] = nil
+	reg.pollUD, reg.recvUD = 0, 0
+	for _, ch := range reg.stash[reg.head:] {
+		u.br.Recycle(ch.id)
+	}
+	clear(reg.stash)
+	reg.stash, reg.head = reg.stash[:0], 0
+}
+
+// wait returns ready events; msec < 0 blocks, 0 polls. A poll with
+// nothing queued to submit makes no system call.
+func (u *uringSet) wait(events []event, msec int) (int, error) {
+	if n, err := u.poll(events); n > 0 || err != nil || msec == 0 {
+		return n, err
+	}
+	timeout := time.Duration(-1)
+	if msec > 0 {
+		timeout = time.Duration(msec) * time.Millisecond
+	}
+	for {
+		u.mu.Lock()
+		if u.closed {
+			u.mu.Unlock()
+			return 0, ErrPollerClosed
+		}
+		pending := u.r.Flush()
+		u.mu.Unlock()
+		_, err := u.r.Enter(pending, 1, timeout)
+		u.calls.Add(1)
+		if err != nil {
+			return 0, err
+		}
+		n := u.reap(events)
+		if n > 0 || timeout >= 0 {
+			return n, nil
+		}
+	}
+}
+
+// poll submits what the loop queued (one system call when there is
+// any) and reaps.
+func (u *uringSet) poll(events []event) (int, error) {
+	u.mu.Lock()
+	pending := u.r.Pending()
+	closed := u.closed
+	u.mu.Unlock()
+	if closed {
+		return 0, ErrPollerClosed
+	}
+	if pending > 0 || u.r.Overflowed() {
+		u.mu.Lock()
+		_, err := u.r.Submit()
+		if err == nil && u.r.Overflowed() {
+			_, err = u.r.Enter(0, 0, 0)
+		}
+		u.mu.Unlock()
+		u.calls.Add(1)
+		if err != nil {
+			return 0, err
+		}
+	}
+	return u.reap(events), nil
+}
+
+// reap turns completions into events, at most len(events).
+func (u *uringSet) reap(events []event) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return 0
+	}
+	n := 0
+	for n < len(events) {
+		k := u.r.Reap(u.cqes[:min(len(u.cqes), len(events)-n)])
+		if k == 0 {
+			break
+		}
+		for _, c := range u.cqes[:k] {
+			if u.complete(c, &events[n]) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// complete handles one completion; it reports whether ev was filled.
+// Under mu.
+func (u *uringSet) complete(c uring.CQE, ev *event) bool {
+	switch c.UserData {
+	case udWake:
+		if !c.More() {
+			u.armWake()
+		}
+		*ev = event{slot: tagWake, ready: evIn}
+		return true
+	case udInternal:
+		return false
+	}
+	reg := u.owner(c.UserData)
+	if reg == nil {
+		// A request of a registration since deleted or modified.
+		if _, id, ok := u.br.Take(c); ok {
+			u.br.Recycle(id)
+		}
+		return false
+	}
+	if c.UserData == reg.recvUD {
+		return u.completeRecv(reg, c, ev)
+	}
+	if !c.More() {
+		reg.pollUD = 0
+	}
+	if c.Res < 0 {
+		if c.Res == -int32(unix.ECANCELED) {
+			return false
+		}
+		*ev = event{slot: reg.slot, gen: reg.gen, ready: evErr}
+		return true
+	}
+	ready := uint32(c.Res) & (evIn | evOut | evPri | evErr | evHup | evRDHup)
+	if reg.pollUD == 0 && reg.in&evOne == 0 {
+		// Level-triggered (or a multishot poll the kernel ended): armed
+		// again now, it completes at once on the next wait if the
+		// condition still holds.
+		u.armPoll(reg, u.newUD(reg))
+	}
+	*ev = event{slot: reg.slot, gen: reg.gen, ready: ready}
+	return true
+}
+
+// completeRecv stashes a receive's completion. Under mu.
+func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
+	if !c.More() {
+		reg.recvUD, reg.cancel = 0, false
+	}
+	switch {
+	case c.Res > 0:
+		data, id, ok := u.br.Take(c)
+		if !ok {
+			return false
+		}
+		reg.stash = append(reg.stash, uringChunk{id, data})
+		if len(reg.stash)-int(reg.head) >= uringMaxStash && reg.recvUD != 0 && !reg.cancel {
+			// The connection is not being read (paused at its bound, or
+			// slow): leave the rest in the socket, not in the ring. At
+			// once: the kernel fills buffers as fast as bytes arrive.
+			if s, err := u.sqe(); err == nil {
+				s.PrepCancel(reg.recvUD, 0, udInternal)
+				reg.cancel = true
+				u.r.Submit()
+			}
+		}
+		if reg.signaled {
+			return false
+		}
+	case c.Res == 0:
+		reg.eof = true
+	case c.Res == -int32(unix.ENOBUFS), c.Res == -int32(unix.ECANCELED):
+		// The receive ended; the read goes to the socket (readv).
+		u.ended.Add(1)
+	default:
+		reg.errno = -c.Res
+	}
+	reg.signaled = true
+	ready := uint32(evIn)
+	if reg.eof || reg.errno != 0 {
+		ready |= evRDHup // read to the end: see Conn.shortDrains
+	}
+	*ev = event{slot: reg.slot, gen: reg.gen, ready: ready}
+	return true
+}
+
+// readv is the poller's read of fd into vecs: from the stash of its
+// receive when it has one, else from the socket; calls counts read
+// system calls. An edge-triggered registration switches to a receive
+// after its first read.
+func (ep *pollset) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, error) {
+	if ep.ur != nil {
+		return ep.ur.readv(fd, vecs, calls)
+	}
+	calls.Add(1)
+	return sysReadv(fd, vecs)
+}
+
+func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, error) {
+	u.mu.Lock()
+	reg := u.reg(fd)
+	if reg != nil && reg.recvMode {
+		if n, err, done := u.readStash(reg, vecs); done {
+			u.mu.Unlock()
+			return n, err
+		}
+	}
+	edge := reg != nil && reg.in&evET != 0
+	u.mu.Unlock()
+	calls.Add(1)
+	n, err := sysReadv(fd, vecs)
+	if !edge || err != nil && err != errAgain || err == nil && n == 0 {
+		return n, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed || u.reg(fd) != reg || reg.recvUD != 0 || reg.cancel {
+		return n, err
+	}
+	if !reg.recvMode {
+		// The first read: input comes by the receive from now on; what
+		// the socket still holds is the receive's first completion.
+		reg.recvMode = true
+		u.removePoll(reg)
+		u.armPoll(reg, u.newUD(reg))
+		u.armRecv(reg)
+		return n, err
+	}
+	// The receive had ended: read the socket until it is drained (a
+	// full read is followed by another), then arm the receive again.
+	if err == errAgain || n < vecsLen(vecs) {
+		u.armRecv(reg)
+	}
+	return n, err
+}
+
+// readStash copies stashed input into vecs and recycles the buffers it
+// emptied. done is false when the receive has ended and the socket must
+// be read. Under mu.
+func (u *uringSet) readStash(reg *uringReg, vecs [][]byte) (n int, err error, done bool) {
+	vi, off := 0, 0
+	for int(reg.head) < len(reg.stash) && vi < len(vecs) {
+		ch := &reg.stash[reg.head]
+		k := copy(vecs[vi][off:], ch.data)
+		n += k
+		off += k
+		ch.data = ch.data[k:]
+		if len(ch.data) == 0 {
+			u.br.Recycle(ch.id)
+			reg.stash[reg.head] = uringChunk{}
+			reg.head++
+		}
+		if off == len(vecs[vi]) {
+			vi, off = vi+1, 0
+		}
+	}
+	if int(reg.head) == len(reg.stash) {
+		reg.stash, reg.head = reg.stash[:0], 0
+		reg.signaled = false
+	}
+	switch {
+	case n > 0:
+		return n, nil, true
+	case reg.eof:
+		return 0, nil, true
+	case reg.errno != 0:
+		return -1, syscall.Errno(reg.errno), true
+	case reg.recvUD != 0 || reg.cancel:
+		return -1, errAgain, true
+	}
+	return 0, nil, false
+}
+
+func vecsLen(vecs [][]byte) int {
+	n := 0
+	for _, v := range vecs {
+		n += len(v)
+	}
+	return n
+}
+
+// waitRuntime parks in the Go runtime until completions wait or the
+// deadline passes (zero: none). The callback looks at the completion
+// queue (no system call unless the loop queued requests) and parks only
+// when it found nothing; a completion posted after that raises a new
+// edge on the ring's descriptor.
+func (u *uringSet) waitRuntime(events []event, deadline time.Time) (n int, parked bool, err error) {
+	if !deadline.Equal(u.deadline) {
+		if err := u.file.SetReadDeadline(deadline); err != nil {
+			return 0, false, err
+		}
+		u.deadline = deadline
+	}
+	u.rtEvents, u.rtN, u.rtErr, u.rtParked = events, 0, nil, false
+	rerr := u.rc.Read(u.rtReady)
+	n, werr, parked := u.rtN, u.rtErr, u.rtParked
+	u.rtEvents, u.rtErr = nil, nil
+	if werr != nil {
+		return 0, parked, werr
+	}
+	if rerr != nil {
+		if errors.Is(rerr, os.ErrDeadlineExceeded) {
+			return 0, parked, nil
+		}
+		return 0, parked, rerr
+	}
+	return n, parked, nil
+}
+
+func (u *uringSet) runtimeReady(uintptr) bool {
+	u.rtN, u.rtErr = u.poll(u.rtEvents)
+	if u.rtErr != nil || u.rtN > 0 {
+		return true
+	}
+	u.rtParked = true
+	return false
+}
+
+// wake makes a blocked wait return; safe from any goroutine.
+func (u *uringSet) wake() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return
+	}
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], 1)
+	for {
+		if _, err := unix.Write(u.efd, b[:]); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// drainWake resets the eventfd after its completion was seen.
+func (u *uringSet) drainWake() {
+	var b [8]byte
+	for {
+		if _, err := unix.Read(u.efd, b[:]); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// close releases the ring, its buffers and the eventfd; the kernel
+// cancels the requests in flight.
+func (u *uringSet) close() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return nil
+	}
+	u.closed = true
+	return u.release()
+}
+
+func (u *uringSet) release() error {
+	for _, reg := range u.regs {
+		if reg != nil {
+			u.forget(reg)
+		}
+	}
+	var err error
+	if u.file != nil {
+		err = u.file.Close()
+	}
+	// The buffer group is unregistered first: no receive picks a
+	// buffer after that, so its memory can go before the ring does.
+	if u.br != nil {
+		u.br.Close()
+	}
+	if e := u.r.Close(); err == nil {
+		err = e
+	}
+	if u.efd >= 0 {
+		if e := sysClose(u.efd); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// ringStats adds the ring's counters to s.
+func (ep *pollset) ringStats(s *PollerStats) {
+	if ep.ur == nil {
+		return
+	}
+	ctr := ep.ur.r.Counters()
+	s.Submissions = ctr.Submitted.Load()
+	s.Completions = ctr.Completed.Load()
+	s.Enters = ctr.Enters.Load()
+	s.BuffersInUse = int64(ep.ur.br.InUse())
+}

@@ -1,0 +1,287 @@
+package netpoll
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
+	"github.com/upoll/upoll/internal/uring"
+)
+
+// needUring skips a test of BackendUring's own machinery where io_uring
+// cannot be used.
+func needUring(t testing.TB) {
+	t.Helper()
+	if err := uring.Available(); err != nil {
+		t.Skipf("io_uring: %v", err)
+	}
+}
+
+// uringStats sums what the uring pollsets of s counted beyond Stats.
+func uringEnded(s *Server) uint64 {
+	var n uint64
+	for _, p := range s.pollers {
+		n += p.ep.ur.ended.Load()
+	}
+	return n
+}
+
+func TestUringConfig(t *testing.T) {
+	needUring(t)
+	s, err := NewServer(echoHandler, WithBackend(BackendUring))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cfg := s.Config()
+	if cfg.Backend != BackendUring || cfg.Trigger != EdgeTriggered || !strings.HasPrefix(cfg.String(), "backend=uring,") {
+		t.Fatalf("config %v", cfg.String())
+	}
+	s2, err := NewServer(echoHandler, WithBackend(BackendUring), WithTrigger(OneShot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if s2.Config().Trigger != OneShot {
+		t.Fatalf("an explicit trigger was replaced: %v", s2.Config().String())
+	}
+	var b Backend
+	if err := b.UnmarshalText([]byte("io_uring")); err != nil || b != BackendUring {
+		t.Fatalf("io_uring parses as %v, %v", b, err)
+	}
+}
+
+// TestUringBufferRingExhausted blocks the only poller in a handler
+// while eight peers send 512 KiB each: the kernel fills every provided
+// buffer, the receives end with ENOBUFS, and every byte still arrives,
+// in order, through the fallback reads; no buffer stays out.
+func TestUringBufferRingExhausted(t *testing.T) {
+	needUring(t)
+	const peers, size = 8, 512 << 10
+	var block sync.Once
+	unblock := make(chan struct{})
+	var mu sync.Mutex
+	crcs := make(map[*Conn]uint32)
+	counts := make(map[*Conn]int)
+	var done atomic.Int32
+	h := func(c *Conn) error {
+		r := c.Reader()
+		block.Do(func() {
+			select {
+			case <-unblock:
+			case <-time.After(10 * time.Second):
+			}
+		})
+		b, err := r.Next(r.Len())
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		crcs[c] = crc32.Update(crcs[c], crc32.IEEETable, b)
+		counts[c] += len(b)
+		if counts[c] == size {
+			done.Add(1)
+		}
+		mu.Unlock()
+		return r.Release()
+	}
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithPollers(1), WithDispatch(DispatchInline), WithMaxInput(4<<20))
+	want := make(map[uint32]bool)
+	var wg sync.WaitGroup
+	for i := range peers {
+		src := testutil.RandomBytes(uint64(i+1), size)
+		want[crc32.ChecksumIEEE(src)] = true
+		c := dialTCP(t, addr)
+		if i == 0 {
+			c.Write(src[:1]) // the first handler run blocks the poller
+			src = src[1:]
+			time.Sleep(50 * time.Millisecond)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+			c.Write(src)
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // the kernel fills the buffers
+	close(unblock)
+	testutil.WaitGroup(t, &wg, 30*time.Second, "peers' writes")
+	if !testutil.WaitFor(30*time.Second, func() bool { return done.Load() == peers }) {
+		t.Fatalf("%d of %d peers fully received: %+v", done.Load(), peers, s.Stats().PollerStats)
+	}
+	mu.Lock()
+	for c, crc := range crcs {
+		if !want[crc] {
+			t.Errorf("conn %p: crc %08x matches no peer's stream", c, crc)
+		}
+	}
+	mu.Unlock()
+	st := s.Stats()
+	t.Logf("receives ended %d, read calls %d, buffers in use %d", uringEnded(s), st.ReadCalls, st.BuffersInUse)
+	if uringEnded(s) == 0 {
+		t.Errorf("no receive ended: the buffer ring was never exhausted")
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().BuffersInUse == 0 }) {
+		t.Errorf("%d buffers still in use", s.Stats().BuffersInUse)
+	}
+}
+
+// TestUringPausedReceiveCancelled: a connection at its input bound is
+// not read, so its receive is cancelled once it holds uringMaxStash
+// buffers (or ends when the ring runs dry first: the kernel fills
+// buffers as fast as loopback delivers); when the handler drains, the
+// rest comes from the socket and the receive is armed again.
+func TestUringPausedReceiveCancelled(t *testing.T) {
+	needUring(t)
+	const size = 4 << 20
+	release := make(chan struct{})
+	var got bytes.Buffer
+	var mu sync.Mutex
+	var n atomic.Int64
+	h := func(c *Conn) error {
+		select {
+		case <-release:
+		case <-time.After(20 * time.Second):
+			return errors.New("never released")
+		}
+		r := c.Reader()
+		b, err := r.Next(r.Len())
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		got.Write(b)
+		mu.Unlock()
+		n.Add(int64(len(b)))
+		return r.Release()
+	}
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithMaxInput(64<<10))
+	src := testutil.RandomBytes(7, size)
+	c := dialTCP(t, addr)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		c.Write(src)
+	}()
+	if !testutil.WaitFor(10*time.Second, func() bool { return s.Stats().PausedByBound == 1 }) {
+		t.Fatalf("not paused at the bound: %+v", s.Stats().PollerStats)
+	}
+	// The paused connection's receive ends (cancelled at the stash
+	// bound, or the ring ran dry): the rest of the stream waits in the
+	// socket.
+	if !testutil.WaitFor(10*time.Second, func() bool { return uringEnded(s) > 0 }) {
+		t.Fatalf("the receive of a paused connection goes on: %+v", s.Stats().PollerStats)
+	}
+	t.Logf("paused: %d buffers held", s.Stats().BuffersInUse)
+	close(release)
+	if !testutil.WaitFor(30*time.Second, func() bool { return n.Load() == size }) {
+		t.Fatalf("received %d of %d: %+v", n.Load(), size, s.Stats().PollerStats)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !bytes.Equal(got.Bytes(), src) {
+		t.Fatal("bytes differ from what was sent")
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().BuffersInUse == 0 }) {
+		t.Errorf("%d buffers still in use", s.Stats().BuffersInUse)
+	}
+}
+
+// TestUringConnectCloseCycles: 10,000 (1,000 with -short) connections
+// each exchange a message and close; no descriptor, goroutine or
+// buffer is left, and every connection was deregistered.
+func TestUringConnectCloseCycles(t *testing.T) {
+	needUring(t)
+	cycles := 10000
+	if testing.Short() {
+		cycles = 1000
+	}
+	var bufsBefore int64
+	testutil.CheckLeaks(t)
+	s, addr := startServer(t, echoHandler, WithBackend(BackendUring))
+	bufsBefore = s.Stats().BuffersInUse
+	msg := []byte("ping")
+	buf := make([]byte, len(msg))
+	deadline := time.Now().Add(3 * time.Minute)
+	done := 0
+	for ; done < cycles && time.Now().Before(deadline); done++ {
+		c := dialTCP(t, addr)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatalf("cycle %d: %v", done, err)
+		}
+		if done%2 == 0 {
+			c.SetLinger(0) // half of them end with a reset
+		}
+		c.Close()
+	}
+	if done < cycles {
+		t.Fatalf("only %d of %d cycles in 3 minutes", done, cycles)
+	}
+	if !testutil.WaitFor(10*time.Second, func() bool {
+		st := s.Stats()
+		return st.LiveConns == 0 && st.BuffersInUse == bufsBefore
+	}) {
+		t.Fatalf("after %d cycles: %+v", cycles, s.Stats().PollerStats)
+	}
+	for _, p := range s.pollers {
+		p.ep.ur.mu.Lock()
+		live := 0
+		for _, reg := range p.ep.ur.regs {
+			if reg != nil {
+				live++
+			}
+		}
+		p.ep.ur.mu.Unlock()
+		p.lmu.Lock()
+		for _, a := range p.listeners {
+			if a != nil {
+				live-- // the listening socket
+			}
+		}
+		p.lmu.Unlock()
+		if live > 0 {
+			t.Errorf("poller %d: %d registrations left after every connection closed", p.id, live)
+		}
+	}
+	st := s.Stats()
+	t.Logf("%d cycles: submissions %d, completions %d, enters %d", cycles, st.Submissions, st.Completions, st.Enters)
+}
+
+// TestUringUnavailable: where io_uring is refused, asking for it fails
+// at NewServer, Listen and Dial with ErrBackendUnavailable naming the
+// cause, and the default backend is untouched.
+func TestUringUnavailable(t *testing.T) {
+	cause := fmt.Errorf("%w: sysctl kernel.io_uring_disabled=2 (io_uring_setup: EPERM)", uring.ErrUnavailable)
+	saved := uringAvailable
+	uringAvailable = func() error { return cause }
+	defer func() { uringAvailable = saved }()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrBackendUnavailable) || !strings.Contains(err.Error(), "io_uring_disabled=2") {
+			t.Errorf("%s: %v; want ErrBackendUnavailable naming the cause", what, err)
+		}
+	}
+	_, err := NewServer(echoHandler, WithBackend(BackendUring))
+	check("NewServer", err)
+	_, err = Listen("tcp", "127.0.0.1:0", WithBackend(BackendUring))
+	check("Listen", err)
+	d := Dialer{Options: []Option{WithBackend(BackendUring)}}
+	_, err = d.DialContext(context.Background(), "tcp", "127.0.0.1:1")
+	check("Dial", err)
+	if cfg, err := buildConfig([]Option{WithBackend(BackendDefault)}, true); err != nil || cfg.Backend != BackendEpoll {
+		t.Errorf("the default backend is %v, %v; want epoll", cfg.Backend, err)
+	}
+}

@@ -1,0 +1,27 @@
+//go:build !linux
+
+package netpoll
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// resolveUring: io_uring is Linux-only.
+func (c *config) resolveUring(envSet uint16) error {
+	return fmt.Errorf("%w: uring: io_uring is Linux-only", ErrBackendUnavailable)
+}
+
+// openPollset opens the pollset of a poller of cfg's backend.
+func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
+	return newPollset(cfg.Wait == WaitRuntime || cfg.Wait == WaitAdaptive, cfg.Wait == WaitAdaptive, &ctr.waits)
+}
+
+// readv reads the socket fd (see the Linux version).
+func (ep *pollset) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, error) {
+	calls.Add(1)
+	return sysReadv(fd, vecs)
+}
+
+// ringStats adds nothing: there is no ring here.
+func (ep *pollset) ringStats(s *PollerStats) {}
