@@ -15,10 +15,14 @@ UPOLL=backend=std go test -race -count=1 -timeout 10m -run '^Test' ./netpoll ./a
 # And on the io_uring backend, where the kernel and the sandbox allow io_uring
 # (a container's default seccomp profile denies it): the test of
 # internal/uring logs why not.
-if go test -count=1 -v -run '^TestAvailableNamesCause$' ./internal/uring | grep -q 'Available: <nil>'; then
+# (The output is kept first: with pipefail, grep -q leaving early would fail
+# the pipe through go's SIGPIPE.)
+probe=$(go test -count=1 -v -run '^TestAvailableNamesCause$' ./internal/uring 2>&1 || true)
+if grep -q 'Available: <nil>' <<<"$probe"; then
   UPOLL=backend=uring go test -race -count=1 -timeout 10m -run '^Test' ./netpoll ./adapters/nethttp ./tests/reliability
 else
   echo "io_uring unavailable here: the backend=uring pass is skipped" >&2
+  grep 'Available:' <<<"$probe" >&2 || true
 fi
 if [ -f bench/go.mod ]; then
   go -C bench test -count=1 -timeout 10m ./...
