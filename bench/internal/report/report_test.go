@@ -275,7 +275,7 @@ func TestSyscallTable(t *testing.T) {
 		}
 	}
 	legend := strings.Join(syscallLegend([]Case{c}), "\n")
-	for _, want := range []string{"  epoll: ", "  std: ", "lower bound", "  uring: the calls netpoll.Stats counts"} {
+	for _, want := range []string{"  epoll: ", "  std: ", "lower bound", "  uring: the readv calls upoll makes"} {
 		if !strings.Contains(legend, want) {
 			t.Errorf("legend lacks %q:\n%s", want, legend)
 		}
