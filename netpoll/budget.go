@@ -13,6 +13,14 @@ import (
 // reader draining, a reader waiting for more) resumes this one too.
 const fBudgetPaused = fUnix << 1
 
+// fLeftInput marks a handler-mode connection whose handler last returned
+// with input still buffered: it waits for more to be called again, and
+// the budget does not limit it (see budgeted). Written by the runner as
+// the handler returns. Without it a connection whose handler has not yet
+// run on its input looked the same, and an edge-triggered fill read up
+// to its whole bound past the soft mark before its first handler run.
+const fLeftInput = fUnix << 2
+
 // budget bounds the bytes buffered, input and output, by all the
 // connections of one Server (Config.BufferBudget).
 //
@@ -73,7 +81,8 @@ func (c *Conn) budgeted() bool {
 	if c.flags.Load()&fReaderWaiting != 0 {
 		return false
 	}
-	return c.owner.handler == nil || c.hstate.Load()&hRunning != 0 || c.in.Len() == 0
+	return c.owner.handler == nil || c.hstate.Load()&hRunning != 0 || c.in.Len() == 0 ||
+		c.flags.Load()&fLeftInput == 0
 }
 
 // held is what c has buffered, in and out.

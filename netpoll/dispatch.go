@@ -157,6 +157,13 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 				if err != nil {
 					c.closeWith(err)
 				}
+				if c.in.Len() > 0 {
+					if c.flags.Load()&fLeftInput == 0 {
+						c.flags.Or(fLeftInput)
+					}
+				} else if c.flags.Load()&fLeftInput != 0 {
+					c.flags.And(^uint32(fLeftInput))
+				}
 			}
 			if f := c.flags.Load(); f&fPeerEOF != 0 && !c.fdst.closed() {
 				// The peer is done sending: once the handler has
