@@ -2,11 +2,9 @@ package netpoll
 
 import (
 	"encoding/binary"
-	"errors"
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -45,11 +43,9 @@ type pollset struct {
 	// runtime's epoll: while the loop blocks in epoll_wait itself, each
 	// would also wake a thread blocked in the runtime's netpoller, for
 	// nothing.
-	file      *os.File
-	rc        syscall.RawConn
-	deadline  time.Time // last deadline set on file
-	gate      int       // -1: none
-	gateArmed bool      // owned by the waiting goroutine
+	runtimePark
+	gate      int  // -1: none
+	gateArmed bool // owned by the waiting goroutine
 
 	// calls counts epoll_wait syscalls, the empty polls of the wait
 	// strategies included (the poller's Waits counter).
@@ -58,15 +54,6 @@ type pollset struct {
 	// raw receives what epoll_wait returns; wait translates it into
 	// the poller's events. Owned by the waiting goroutine.
 	raw []unix.EpollEvent
-
-	// waitRuntime's callback and what it found, made once and owned by
-	// the waiting goroutine: a closure per wait would cost three heap
-	// allocations per park.
-	rtReady  func(uintptr) bool
-	rtEvents []event
-	rtN      int
-	rtErr    error
-	rtParked bool
 
 	// mu makes closing the epoll fd exclusive with epoll_ctl from other
 	// goroutines, so an fd number reused after close is never touched.
@@ -88,7 +75,6 @@ func newPollset(runtimeWait, gated bool, calls *atomic.Uint64) (*pollset, error)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	ep := &pollset{fd: fd, efd: efd, gate: -1, calls: calls, raw: make([]unix.EpollEvent, maxEvents)}
-	ep.rtReady = ep.runtimeReady
 	ev := unix.EpollEvent{Events: evIn, Fd: tagWake}
 	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		unix.Close(efd)
@@ -133,16 +119,12 @@ func (ep *pollset) registerRuntime(gated bool) error {
 	}
 	// The runtime registers the fd edge-triggered: the loop must
 	// drain with epoll_wait(0) before it parks (see waitRuntime).
-	ep.file = os.NewFile(uintptr(fd), name)
-	rc, err := ep.file.SyscallConn()
-	if err != nil {
-		ep.file.Close()
+	if err := ep.initPark(fd, name, ep.drain); err != nil {
 		if gated {
 			unix.Close(ep.fd)
 		}
 		return err
 	}
-	ep.rc = rc
 	return nil
 }
 
@@ -272,12 +254,6 @@ func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parke
 	if ep.ur != nil {
 		return ep.ur.waitRuntime(events, deadline)
 	}
-	if !deadline.Equal(ep.deadline) {
-		if err := ep.file.SetReadDeadline(deadline); err != nil {
-			return 0, false, err
-		}
-		ep.deadline = deadline
-	}
 	if ep.gate >= 0 && !ep.gateArmed {
 		// Armed before the callback's poll: an event between the two
 		// passes the gate.
@@ -285,32 +261,11 @@ func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parke
 			return 0, false, err
 		}
 	}
-	ep.rtEvents, ep.rtN, ep.rtErr, ep.rtParked = events, 0, nil, false
-	rerr := ep.rc.Read(ep.rtReady)
-	n, werr, parked := ep.rtN, ep.rtErr, ep.rtParked
-	ep.rtEvents, ep.rtErr = nil, nil
-	if werr != nil {
-		return 0, parked, werr
-	}
-	if rerr != nil {
-		if errors.Is(rerr, os.ErrDeadlineExceeded) {
-			return 0, parked, nil
-		}
-		return 0, parked, rerr
-	}
-	return n, parked, nil
+	return ep.park(events, deadline)
 }
 
-// runtimeReady is the callback of waitRuntime's rc.Read: it drains with
-// epoll_wait(0) and asks to park (false) only when that found nothing.
-func (ep *pollset) runtimeReady(uintptr) bool {
-	ep.rtN, ep.rtErr = ep.wait(ep.rtEvents, 0)
-	if ep.rtErr != nil || ep.rtN > 0 {
-		return true
-	}
-	ep.rtParked = true
-	return false
-}
+// drain is runtimePark's poll: epoll_wait(0).
+func (ep *pollset) drain(events []event) (int, error) { return ep.wait(events, 0) }
 
 // wake makes a blocked wait return. It is safe from any goroutine.
 func (ep *pollset) wake() {

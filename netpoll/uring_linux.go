@@ -2,7 +2,6 @@ package netpoll
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -102,14 +101,7 @@ type uringSet struct {
 
 	// WaitRuntime: a duplicate of the ring's descriptor, nonblocking,
 	// registered with the runtime's netpoller.
-	file     *os.File
-	rc       syscall.RawConn
-	deadline time.Time
-	rtReady  func(uintptr) bool
-	rtEvents []event
-	rtN      int
-	rtErr    error
-	rtParked bool
+	runtimePark
 }
 
 // uringReg is one registered descriptor. Under uringSet.mu.
@@ -196,11 +188,9 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 			unix.Close(fd)
 			return fail(os.NewSyscallError("fcntl", err))
 		}
-		u.file = os.NewFile(uintptr(fd), "io_uring")
-		if u.rc, err = u.file.SyscallConn(); err != nil {
+		if err := u.initPark(fd, "io_uring", u.poll); err != nil {
 			return fail(err)
 		}
-		u.rtReady = u.runtimeReady
 	}
 	return u, nil
 }
@@ -621,35 +611,7 @@ func vecsLen(vecs [][]byte) int {
 // when it found nothing; a completion posted after that raises a new
 // edge on the ring's descriptor.
 func (u *uringSet) waitRuntime(events []event, deadline time.Time) (n int, parked bool, err error) {
-	if !deadline.Equal(u.deadline) {
-		if err := u.file.SetReadDeadline(deadline); err != nil {
-			return 0, false, err
-		}
-		u.deadline = deadline
-	}
-	u.rtEvents, u.rtN, u.rtErr, u.rtParked = events, 0, nil, false
-	rerr := u.rc.Read(u.rtReady)
-	n, werr, parked := u.rtN, u.rtErr, u.rtParked
-	u.rtEvents, u.rtErr = nil, nil
-	if werr != nil {
-		return 0, parked, werr
-	}
-	if rerr != nil {
-		if errors.Is(rerr, os.ErrDeadlineExceeded) {
-			return 0, parked, nil
-		}
-		return 0, parked, rerr
-	}
-	return n, parked, nil
-}
-
-func (u *uringSet) runtimeReady(uintptr) bool {
-	u.rtN, u.rtErr = u.poll(u.rtEvents)
-	if u.rtErr != nil || u.rtN > 0 {
-		return true
-	}
-	u.rtParked = true
-	return false
+	return u.park(events, deadline)
 }
 
 // wake makes a blocked wait return; safe from any goroutine.
