@@ -258,6 +258,11 @@ func (c *Conn) pollFlush() {
 // writeOut writes queued output with writev until it is all sent or
 // the kernel refuses more. emu must be held (consumer side of out).
 func (c *Conn) writeOut() (int, error) {
+	if c.flags.Load()&fSending != 0 || c.p.ep.ringSend(c) {
+		// The ring owns the head of out until the send completes; its
+		// completion sends the rest (uring_linux.go).
+		return 0, nil
+	}
 	total := 0
 	for c.out.Len() > 0 {
 		var arr [maxVecs][]byte

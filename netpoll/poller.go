@@ -328,7 +328,10 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 		if msec != 0 && p.nEvents >= p.busy {
 			// A busy pass readied several goroutines: let them run on
 			// this P before polling again, so that the next poll finds
-			// what they provoke instead of parking in between.
+			// what they provoke instead of parking in between. What the
+			// pass queued in a ring (sends) goes first: they may be what
+			// those goroutines wait for.
+			p.ep.submit()
 			runtime.Gosched()
 		}
 		if msec != 0 {

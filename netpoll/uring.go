@@ -7,3 +7,10 @@ import "errors"
 // the cause (for BackendUring: no io_uring in the kernel, a seccomp
 // profile or the sysctl kernel.io_uring_disabled, a missing feature).
 var ErrBackendUnavailable = errors.New("netpoll: backend unavailable")
+
+// fSending marks, under BackendUring, a connection whose outbound
+// buffer's head is being sent by a request in the ring (uringSend):
+// the kernel reads those bytes until the request completes, so no other
+// consumer of the buffer may write, skip or release them meanwhile.
+// Set and cleared under emu.
+const fSending = fUnix << 3

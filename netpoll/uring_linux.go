@@ -76,6 +76,7 @@ const (
 const (
 	udWake     = 1
 	udInternal = 2
+	udSend     = 3 // low bits of a send's user data; its descriptor is above (uringSend)
 	udSeqMask  = 1<<30 - 1
 )
 
@@ -99,6 +100,17 @@ type uringSet struct {
 	seq    uint32
 	cqes   []uring.CQE
 
+	// Sends through the ring (see uringSend), when sendOn: in flight by
+	// descriptor, completed and waiting to be settled once mu is
+	// released, and spare ones.
+	sendOn bool
+	sends  []*uringSend
+	sent   []*uringSend
+	spare  []*uringSend
+
+	// settling is the reaper's: the list of sent it swapped out last.
+	settling []*uringSend
+
 	// WaitRuntime: a duplicate of the ring's descriptor, nonblocking,
 	// registered with the runtime's netpoller.
 	runtimePark
@@ -119,6 +131,38 @@ type uringReg struct {
 	signaled  bool // an input event is out and the stash not yet drained
 	eof       bool // the receive saw EOF
 }
+
+// uringSend is a send of the head of a connection's outbound buffer by
+// a SEND (one vector) or WRITEV request in the ring. It is queued when a
+// Flush runs inside the connection's handler on its poller's leader
+// (DispatchHandoff, edge-triggered), so that it rides on the loop's next
+// io_uring_enter together with the rest of the pass's sends instead of
+// costing a writev(2) each. From the queueing to the completion:
+//
+//   - the connection carries fSending and no other consumer of its
+//     outbound buffer writes, skips or releases (writeOut returns at
+//     once; a Flush past MaxOutput waits for the completion, as for room);
+//   - the send holds a reference to the connection, so its buffers are
+//     not freed and its descriptor is not closed (nor its number reused)
+//     while the kernel may read them;
+//   - Close is not delayed: its ASYNC_CANCEL by descriptor (del) ends
+//     the send, whose completion then drops the reference.
+//
+// The completion is settled on the goroutine that reaped it, after mu is
+// released (settle takes emu, which is taken before mu elsewhere): the
+// bytes sent are skipped, the rest is written with writev, an error
+// breaks the connection as a failed writev does, and a lingering close
+// finishes once nothing is left.
+type uringSend struct {
+	c   *Conn
+	iov [maxVecs]unix.Iovec // WRITEV's vectors, kept until the completion
+	res int32
+}
+
+// uringSendEnv turns sends through the ring on for the pollers made
+// while it is set to 1. It is an experiment's switch, not a
+// configuration: off, output is written with writev as on epoll.
+const uringSendEnv = "UPOLL_URING_SEND"
 
 // uringChunk is received input waiting in a provided buffer.
 type uringChunk struct {
@@ -162,6 +206,7 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
 	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
+	u.sendOn = os.Getenv(uringSendEnv) == "1"
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err
@@ -401,10 +446,40 @@ func (u *uringSet) poll(events []event) (int, error) {
 	return u.reap(events), nil
 }
 
-// reap turns completions into events, at most len(events).
+// submit sends what the loop queued in the ring (sends, re-arms), one
+// io_uring_enter when there is any; a no-op on epoll.
+func (ep *pollset) submit() {
+	u := ep.ur
+	if u == nil {
+		return
+	}
+	u.mu.Lock()
+	if !u.closed && u.r.Pending() > 0 {
+		u.r.Submit()
+		u.calls.Add(1)
+	}
+	u.mu.Unlock()
+}
+
+// reap turns completions into events, at most len(events), and settles
+// the sends that completed.
 func (u *uringSet) reap(events []event) int {
 	u.mu.Lock()
-	defer u.mu.Unlock()
+	n := u.reapLocked(events)
+	done := u.sent
+	u.sent, u.settling = u.settling[:0], nil
+	u.mu.Unlock()
+	if len(done) > 0 {
+		for i, st := range done {
+			u.settle(st)
+			done[i] = nil
+		}
+	}
+	u.settling = done[:0]
+	return n
+}
+
+func (u *uringSet) reapLocked(events []event) int {
 	if u.closed {
 		return 0
 	}
@@ -434,6 +509,10 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 		*ev = event{slot: tagWake, ready: evIn}
 		return true
 	case udInternal:
+		return false
+	}
+	if c.UserData&3 == udSend {
+		u.completeSend(c)
 		return false
 	}
 	reg := u.owner(c.UserData)
@@ -508,6 +587,130 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 	}
 	*ev = event{slot: reg.slot, gen: reg.gen, ready: ready}
 	return true
+}
+
+// ringSend queues a send of the head of c's outbound buffer in the ring
+// and reports whether it did (see uringSend); false: the caller writes
+// with writev. The caller holds emu and a reference, and c has no send
+// in flight.
+func (ep *pollset) ringSend(c *Conn) bool {
+	u := ep.ur
+	if u == nil || !u.sendOn {
+		return false
+	}
+	return u.send(c)
+}
+
+func (u *uringSet) send(c *Conn) bool {
+	p := c.p
+	if p.cfg.Dispatch != DispatchHandoff || c.owner.cfg.Trigger != EdgeTriggered {
+		// Level-triggered and one-shot would be told of room (POLLOUT)
+		// on every wait while the send is in flight.
+		return false
+	}
+	if d := p.duty.word.Load(); d&1 == 0 || p.duty.cur.Load() != c {
+		// Not inside c's handler on the leader: nothing says the loop's
+		// next enter comes soon.
+		return false
+	}
+	var arr [maxVecs][]byte
+	vecs := c.out.GetBytes(arr[:0])
+	if len(vecs) == 0 || !c.incref() {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	sqe := u.r.SQE()
+	if u.closed || sqe == nil {
+		// A full queue: writev now rather than a submission here.
+		c.decref() // the caller's reference is still held
+		return false
+	}
+	st := u.newSend(c)
+	fd := int(c.fd)
+	ud := uint64(uint32(fd))<<32 | udSend
+	if len(vecs) == 1 {
+		sqe.PrepSend(fd, vecs[0], unix.MSG_NOSIGNAL, ud)
+	} else {
+		for i, v := range vecs {
+			st.iov[i].Base = &v[0]
+			st.iov[i].SetLen(len(v))
+		}
+		sqe.PrepWritev(fd, st.iov[:len(vecs)], ud)
+	}
+	if fd >= len(u.sends) {
+		u.sends = append(u.sends, make([]*uringSend, fd+1-len(u.sends))...)
+	}
+	u.sends[fd] = st
+	c.flags.Or(fSending)
+	return true
+}
+
+// newSend returns a spare uringSend for c. Under mu.
+func (u *uringSet) newSend(c *Conn) *uringSend {
+	var st *uringSend
+	if n := len(u.spare); n > 0 {
+		st = u.spare[n-1]
+		u.spare[n-1] = nil
+		u.spare = u.spare[:n-1]
+	} else {
+		st = new(uringSend)
+	}
+	st.c = c
+	return st
+}
+
+// completeSend records a send's completion for settle. Under mu.
+func (u *uringSet) completeSend(c uring.CQE) {
+	fd := int(c.UserData >> 32)
+	if fd >= len(u.sends) || u.sends[fd] == nil {
+		return
+	}
+	st := u.sends[fd]
+	u.sends[fd] = nil
+	st.res = c.Res
+	u.sent = append(u.sent, st)
+}
+
+// settle ends a completed send of st.c: the bytes sent leave the
+// outbound buffer, the rest is written with writev (or waits for room),
+// an error breaks the connection, a lingering close finishes when
+// nothing is left, and the send's reference is dropped. Runs without
+// mu, on the goroutine that reaped.
+func (u *uringSet) settle(st *uringSend) {
+	c, res := st.c, st.res
+	ctr := &c.p.ctr
+	var err error
+	c.emu.Lock()
+	c.flags.And(^uint32(fSending))
+	switch {
+	case res > 0:
+		c.out.Skip(int(res))
+		c.out.Release()
+		ctr.bytesOut.Add(uint64(res))
+		c.touch()
+	case res == 0, res == -int32(unix.EAGAIN), res == -int32(unix.EINTR), res == -int32(unix.ECANCELED):
+		// Nothing sent: cancelled by a close, or to be tried again.
+	default:
+		err = os.NewSyscallError("writev", syscall.Errno(-res))
+	}
+	if err == nil && c.out.Len() > 0 && c.flags.Load()&fRegistered != 0 {
+		_, err = c.writeOut()
+	}
+	c.emu.Unlock()
+	if err != nil {
+		c.broke(err)
+	}
+	notify(&c.wwait)
+	c.drained(c.accountOut())
+	if f := c.flags.Load(); f&fLinger != 0 && (c.out.Len() == 0 || f&fBroken != 0) {
+		c.finishClose()
+	}
+	c.decref()
+	st.c = nil
+	u.mu.Lock()
+	u.spare = append(u.spare, st)
+	u.mu.Unlock()
 }
 
 // readv is the poller's read of fd into vecs: from the stash of its
@@ -644,12 +847,68 @@ func (u *uringSet) drainWake() {
 // cancels the requests in flight.
 func (u *uringSet) close() error {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	if u.closed {
+		u.mu.Unlock()
 		return nil
 	}
+	u.endSends()
+	done := u.sent
+	u.sent = nil
 	u.closed = true
-	return u.release()
+	err := u.release()
+	u.mu.Unlock()
+	for _, st := range done {
+		u.settle(st)
+	}
+	return err
+}
+
+// uringSendDrain bounds how long close waits for the completions of the
+// sends it cancelled.
+const uringSendDrain = 5 * time.Second
+
+// endSends cancels the sends still in flight and waits for their
+// completions, so that no buffer the kernel may still read is freed
+// once the ring is gone; settling them is the caller's (close). A send
+// whose completion does not come within uringSendDrain keeps its
+// connection's reference: that connection and its buffers are never
+// freed, rather than freed under the kernel. Under mu.
+func (u *uringSet) endSends() {
+	inFlight := 0
+	for fd, st := range u.sends {
+		if st == nil {
+			continue
+		}
+		inFlight++
+		if s, err := u.sqe(); err == nil {
+			s.PrepCancel(uint64(uint32(fd))<<32|udSend, 0, udInternal)
+		}
+	}
+	if inFlight == 0 {
+		return
+	}
+	deadline := time.Now().Add(uringSendDrain)
+	for inFlight > len(u.sent) && time.Now().Before(deadline) {
+		if _, err := u.r.SubmitAndWait(1, 50*time.Millisecond); err != nil {
+			return
+		}
+		for {
+			k := u.r.Reap(u.cqes)
+			if k == 0 {
+				break
+			}
+			for _, c := range u.cqes[:k] {
+				switch {
+				case c.UserData&3 == udSend && c.UserData > udSend:
+					u.completeSend(c)
+				default:
+					if _, id, ok := u.br.Take(c); ok {
+						u.br.Recycle(id)
+					}
+				}
+			}
+		}
+	}
 }
 
 func (u *uringSet) release() error {

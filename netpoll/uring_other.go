@@ -25,3 +25,9 @@ func (ep *pollset) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 
 // ringStats adds nothing: there is no ring here.
 func (ep *pollset) ringStats(s *PollerStats) {}
+
+// ringSend reports false: output is written with writev.
+func (ep *pollset) ringSend(c *Conn) bool { return false }
+
+// submit does nothing: there is no ring here.
+func (ep *pollset) submit() {}
