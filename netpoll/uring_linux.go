@@ -45,8 +45,11 @@ import (
 //     netpoller on a duplicate of the ring's descriptor (readable while
 //     completions wait), holding no thread and no P. Looking for
 //     completions is a read of the shared ring, not a system call.
-//   - Output is written as on epoll (writev on the goroutine that
-//     flushes), and POLLOUT completions resume what the kernel refused.
+//   - Output flushed by a handler on its poller's leader is sent by a
+//     SEND or WRITEV request that goes with the loop's next
+//     io_uring_enter (uringSend); other output is written as on epoll
+//     (writev on the goroutine that flushes), and POLLOUT completions
+//     resume what the kernel refused.
 //
 // The ring is set up without IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN:
 // requests come from any goroutine (a dialer registers, a closer
@@ -159,9 +162,9 @@ type uringSend struct {
 	res int32
 }
 
-// uringSendEnv turns sends through the ring on for the pollers made
-// while it is set to 1. It is an experiment's switch, not a
-// configuration: off, output is written with writev as on epoll.
+// uringSendEnv set to 0 turns sends through the ring off for the
+// pollers made meanwhile: output is then written with writev, as on
+// epoll. It is an experiment's switch, not a configuration.
 const uringSendEnv = "UPOLL_URING_SEND"
 
 // uringChunk is received input waiting in a provided buffer.
@@ -206,7 +209,7 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
 	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
-	u.sendOn = os.Getenv(uringSendEnv) == "1"
+	u.sendOn = os.Getenv(uringSendEnv) != "0"
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err

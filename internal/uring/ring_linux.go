@@ -277,8 +277,21 @@ func (r *Ring) sysEnter(n, min, flags uint32, timeout time.Duration) (int, error
 	if flags&enterGetEvents == 0 && atomic.LoadUint32(r.sqFlags)&sqCQOverflow != 0 {
 		flags |= enterGetEvents // let the kernel move overflowed CQEs in
 	}
+	// A call that cannot block (no wait for completions) goes without
+	// the scheduler's syscall bookkeeping, as the runtime's own
+	// non-blocking calls do: a submission that issues many sends inline
+	// can run for a few hundred microseconds, and sysmon would take the
+	// P away from a thread in a syscall that long, waking another thread
+	// to run it.
+	raw := flags&enterGetEvents == 0 || min == 0 && timeout == 0
 	for {
-		done, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n), uintptr(min), uintptr(flags), argp, argsz)
+		var done uintptr
+		var errno unix.Errno
+		if raw {
+			done, _, errno = unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n), uintptr(min), uintptr(flags), argp, argsz)
+		} else {
+			done, _, errno = unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(n), uintptr(min), uintptr(flags), argp, argsz)
+		}
 		r.ctr.Enters.Add(1)
 		switch errno {
 		case 0:
