@@ -267,6 +267,7 @@ type acceptor struct {
 	p       *poller
 	tag     int32
 	backoff time.Duration // poller goroutine only
+	removed sync.Once
 }
 
 // Accept backoff bounds for EMFILE/ENFILE: the listener is disarmed
@@ -317,11 +318,13 @@ func (a *acceptor) backOff() {
 	})
 }
 
-// remove deregisters the acceptor from its poller.
+// remove deregisters the acceptor from its poller and drops the
+// reference addListener took (once: Serve and the server's close may
+// both call it).
 func (a *acceptor) remove() {
-	if a.lfd.st.incref() {
+	a.removed.Do(func() {
 		a.p.ep.del(a.lfd.fd)
 		a.lfd.release()
-	}
-	a.p.removeListener(a)
+		a.p.removeListener(a)
+	})
 }

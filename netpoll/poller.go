@@ -458,14 +458,22 @@ func (p *poller) listener(i int) *acceptor {
 	return p.listeners[i]
 }
 
-// addListener registers a listening socket (level-triggered).
+// addListener registers a listening socket (level-triggered). a holds a
+// reference to the descriptor until a.remove, so that its registration
+// is deleted before the descriptor closes even when Listener.Close comes
+// first: an io_uring poll request would otherwise keep the socket
+// listening, and its number registered, until the poller closed.
 func (p *poller) addListener(a *acceptor) error {
+	if !a.lfd.st.incref() {
+		return errClosed
+	}
 	p.lmu.Lock()
 	a.tag = int32(tagListener - len(p.listeners))
 	p.listeners = append(p.listeners, a)
 	p.lmu.Unlock()
 	if err := p.ep.add(a.lfd.fd, evIn, a.tag, 0); err != nil {
 		p.removeListener(a)
+		a.lfd.release()
 		return err
 	}
 	return nil

@@ -425,3 +425,56 @@ func TestUringSendInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestUringListenerClose: closing a served Listener deletes its
+// registration before the descriptor closes, and the socket stops
+// listening. Under uring the registration was left (Serve's remove found
+// the descriptor closed) and its poll request held the socket open: the
+// descriptor number stayed registered, so a connection accepted later on
+// that number would fail to register (EEXIST).
+func TestUringListenerClose(t *testing.T) {
+	needUring(t)
+	testutil.CheckLeaks(t)
+	s, err := NewServer(echoHandler, WithBackend(BackendUring))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := s.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	c := dialTCP(t, ln.Addr().String()) // served: the acceptor is registered
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("x"))
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if err := testutil.Receive(t, served, 5*time.Second, "return from Serve"); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Serve after Listener.Close = %v", err)
+	}
+	// The socket stops listening when the cancelled poll request lets go
+	// of it (its task work, on the thread that submitted it), a moment
+	// after close(2): a dial in between completes into the backlog.
+	if !testutil.WaitFor(5*time.Second, func() bool {
+		d, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err == nil {
+			d.Close()
+		}
+		return err != nil
+	}) {
+		t.Fatal("the listening socket still accepts dials after Listener.Close")
+	}
+	for _, p := range s.pollers {
+		p.ep.ur.mu.Lock()
+		for fd, reg := range p.ep.ur.regs {
+			if reg != nil && reg.slot <= tagListener {
+				t.Errorf("poller %d: listener registration left on descriptor %d", p.id, fd)
+			}
+		}
+		p.ep.ur.mu.Unlock()
+	}
+}
