@@ -287,7 +287,7 @@ func (a *acceptor) onReady() {
 	}
 	defer a.lfd.release()
 	for range acceptBatch {
-		fd, sa, err := sysAccept(a.lfd.fd)
+		fd, sa, err := a.p.ep.accept(a.lfd.fd)
 		switch {
 		case err == nil:
 			a.backoff = 0

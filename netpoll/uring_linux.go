@@ -80,7 +80,12 @@ const (
 	udWake     = 1
 	udInternal = 2
 	udSend     = 3 // low bits of a send's user data; its descriptor is above (uringSend)
-	udSeqMask  = 1<<30 - 1
+	udSeqMask  = 1<<29 - 1
+
+	// udAccept marks a listener's multishot accept among a
+	// registration's requests, so that a connection it accepted after
+	// the registration went is closed rather than lost.
+	udAccept = 1 << 31
 )
 
 // uringSet is the pollset of a BackendUring poller.
@@ -106,13 +111,19 @@ type uringSet struct {
 	// Sends through the ring (see uringSend), when sendOn: in flight by
 	// descriptor, completed and waiting to be settled once mu is
 	// released, and spare ones.
-	sendOn bool
-	sends  []*uringSend
-	sent   []*uringSend
-	spare  []*uringSend
+	sendOn   bool
+	acceptOn bool // listeners by multishot accept (uringAcceptEnv)
+	sends    []*uringSend
+	sent     []*uringSend
+	spare    []*uringSend
 
 	// settling is the reaper's: the list of sent it swapped out last.
 	settling []*uringSend
+
+	// again lists listeners whose acceptor stopped at its batch with
+	// accepted connections left: the next reap reports them again, as a
+	// level-triggered poll would.
+	again []*uringReg
 
 	// WaitRuntime: a duplicate of the ring's descriptor, nonblocking,
 	// registered with the runtime's netpoller.
@@ -127,12 +138,13 @@ type uringReg struct {
 	fd        int32
 	slot, gen int32
 	in        uint32 // interest (ev* bits) as last given to add or mod
-	errno     int32  // the error the receive ended with
+	errno     int32  // the error the receive (or the accept) ended with
 	head      int32
-	recvMode  bool // input comes by the receive (edge-triggered, after the first read)
-	cancel    bool // the receive is being cancelled (stash at its bound)
-	signaled  bool // an input event is out and the stash not yet drained
-	eof       bool // the receive saw EOF
+	recvMode  bool         // input comes by the receive (edge-triggered, after the first read)
+	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
+	cancel    bool         // the receive is being cancelled (stash at its bound)
+	signaled  bool         // an input event is out and the stash not yet drained
+	eof       bool         // the receive saw EOF
 }
 
 // uringSend is a send of the head of a connection's outbound buffer by
@@ -166,6 +178,20 @@ type uringSend struct {
 // pollers made meanwhile: output is then written with writev, as on
 // epoll. It is an experiment's switch, not a configuration.
 const uringSendEnv = "UPOLL_URING_SEND"
+
+// uringAcceptEnv set to 1 serves the listeners of the pollers made
+// meanwhile by a multishot accept; otherwise they are polled and accepted
+// with accept4, as on epoll. An experiment's switch, like uringSendEnv;
+// off by default, since a connection then costs a getpeername and the
+// accept's completion instead of an accept4 and a poll, which was not
+// cheaper (docs/uring.md).
+const uringAcceptEnv = "UPOLL_URING_ACCEPT"
+
+// uringListen is what a listener served by a multishot accept holds:
+// the connections accepted and not yet handed to its acceptor.
+type uringListen struct {
+	fds []int32
+}
 
 // uringChunk is received input waiting in a provided buffer.
 type uringChunk struct {
@@ -210,6 +236,7 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 	}
 	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
+	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err
@@ -303,9 +330,20 @@ func (reg *uringReg) pollMask() uint32 {
 
 // armPoll queues reg's poll request under user data ud. Under mu.
 func (u *uringSet) armPoll(reg *uringReg, ud uint64) error {
+	if reg.lis != nil && reg.in&evIn == 0 {
+		return nil // disarmed (accept back-off)
+	}
 	s, err := u.sqe()
 	if err != nil {
 		return err
+	}
+	if reg.lis != nil {
+		// Every connection the listener gets, one completion each,
+		// until an error (EMFILE...) ends it; see accept.
+		ud |= udAccept
+		s.PrepAcceptMultishot(int(reg.fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, ud)
+		reg.pollUD = ud
+		return nil
 	}
 	// Edge-triggered: multishot (edge is io_uring's default for it).
 	// Level and one-shot: one completion; level is armed again by the
@@ -340,6 +378,9 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 			return os.NewSyscallError("io_uring poll_add", unix.EEXIST)
 		}
 		reg = &uringReg{fd: int32(fd), slot: slot, gen: gen, in: in}
+		if u.acceptOn && slot <= tagListener {
+			reg.lis = new(uringListen)
+		}
 		if fd >= len(u.regs) {
 			u.regs = append(u.regs, make([]*uringReg, fd+1-len(u.regs))...)
 		}
@@ -378,7 +419,11 @@ func (u *uringSet) removePoll(reg *uringReg) {
 		return
 	}
 	if s, err := u.sqe(); err == nil {
-		s.PrepPollRemove(reg.pollUD, udInternal)
+		if reg.lis != nil {
+			s.PrepCancel(reg.pollUD, 0, udInternal)
+		} else {
+			s.PrepPollRemove(reg.pollUD, udInternal)
+		}
 	}
 	reg.pollUD = 0
 }
@@ -392,6 +437,12 @@ func (u *uringSet) forget(reg *uringReg) {
 	}
 	clear(reg.stash)
 	reg.stash, reg.head = reg.stash[:0], 0
+	if reg.lis != nil {
+		for _, fd := range reg.lis.fds {
+			sysClose(int(fd))
+		}
+		reg.lis.fds = nil
+	}
 }
 
 // wait returns ready events; msec < 0 blocks, 0 polls. A poll with
@@ -487,6 +538,15 @@ func (u *uringSet) reapLocked(events []event) int {
 		return 0
 	}
 	n := 0
+	for i, reg := range u.again {
+		if n < len(events) && u.reg(int(reg.fd)) == reg && len(reg.lis.fds) > 0 && !reg.signaled {
+			reg.signaled = true
+			events[n] = event{slot: reg.slot, gen: reg.gen, ready: evIn}
+			n++
+		}
+		u.again[i] = nil
+	}
+	u.again = u.again[:0]
 	for n < len(events) {
 		k := u.r.Reap(u.cqes[:min(len(u.cqes), len(events)-n)])
 		if k == 0 {
@@ -521,13 +581,18 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 	reg := u.owner(c.UserData)
 	if reg == nil {
 		// A request of a registration since deleted or modified.
-		if _, id, ok := u.br.Take(c); ok {
+		if c.UserData&udAccept != 0 && c.Res >= 0 {
+			sysClose(int(c.Res)) // accepted after the listener went
+		} else if _, id, ok := u.br.Take(c); ok {
 			u.br.Recycle(id)
 		}
 		return false
 	}
 	if c.UserData == reg.recvUD {
 		return u.completeRecv(reg, c, ev)
+	}
+	if reg.lis != nil {
+		return u.completeAccept(reg, c, ev)
 	}
 	if !c.More() {
 		reg.pollUD = 0
@@ -548,6 +613,88 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 	}
 	*ev = event{slot: reg.slot, gen: reg.gen, ready: ready}
 	return true
+}
+
+// completeAccept keeps a connection the listener's multishot accept
+// took, or the error that ended it, for accept. Under mu.
+func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event) bool {
+	if !c.More() {
+		reg.pollUD = 0 // armed again by accept once it has handed out the rest
+	}
+	switch {
+	case c.Res >= 0:
+		reg.lis.fds = append(reg.lis.fds, c.Res)
+	case c.Res == -int32(unix.ECANCELED):
+		return false
+	default:
+		reg.errno = -c.Res
+	}
+	if reg.signaled {
+		return false
+	}
+	reg.signaled = true
+	*ev = event{slot: reg.slot, gen: reg.gen, ready: evIn}
+	return true
+}
+
+// accept is the poller's accept on the listening socket fd: a connection
+// its multishot accept took, with the peer's address (getpeername, one
+// call), or the error that ended the accept (the acceptor backs off on
+// EMFILE and arms it again with mod); errAgain when there is none yet.
+// A listener not served that way is accepted with accept4.
+func (ep *pollset) accept(fd int) (int, sockaddr, error) {
+	if ep.ur != nil {
+		return ep.ur.accept(fd)
+	}
+	return sysAccept(fd)
+}
+
+func (u *uringSet) accept(fd int) (int, sockaddr, error) {
+	u.mu.Lock()
+	reg := u.reg(fd)
+	if reg == nil || reg.lis == nil {
+		u.mu.Unlock()
+		return sysAccept(fd)
+	}
+	for len(reg.lis.fds) > 0 {
+		nfd := int(reg.lis.fds[0])
+		reg.lis.fds = reg.lis.fds[1:]
+		if len(reg.lis.fds) == 0 {
+			reg.lis.fds = nil
+		} else if reg.signaled {
+			// The acceptor may stop at its batch before the rest: the
+			// next reap reports the listener again.
+			reg.signaled = false
+			u.again = append(u.again, reg)
+		}
+		u.mu.Unlock()
+		sa, err := sysGetpeername(nfd)
+		if err == nil {
+			return nfd, sa, nil
+		}
+		sysClose(nfd) // reset before it was served, as accept4's ECONNABORTED
+		u.mu.Lock()
+		if u.reg(fd) != reg {
+			u.mu.Unlock()
+			return -1, sockaddr{}, errAgain
+		}
+	}
+	reg.signaled = false
+	if e := reg.errno; e != 0 {
+		reg.errno = 0
+		u.mu.Unlock()
+		return -1, sockaddr{}, syscall.Errno(e)
+	}
+	if reg.pollUD != 0 || reg.in&evIn == 0 {
+		u.mu.Unlock()
+		return -1, sockaddr{}, errAgain
+	}
+	// The accept ended without an error to report (the kernel ended it,
+	// or after a back-off): armed again, and what waits meanwhile is
+	// taken by accept4.
+	u.armPoll(reg, u.newUD(reg))
+	u.mu.Unlock()
+	return sysAccept(fd)
 }
 
 // completeRecv stashes a receive's completion. Under mu.

@@ -478,3 +478,66 @@ func TestUringListenerClose(t *testing.T) {
 		p.ep.ur.mu.Unlock()
 	}
 }
+
+// TestUringMultishotAccept: a listener under uring is served by one
+// multishot accept; a burst of connections larger than the acceptor's
+// batch is accepted whole (the listener is reported again while
+// accepted connections wait, as a level-triggered poll would), each with
+// its peer's address, and closing the server closes the ones not yet
+// handed out.
+func TestUringMultishotAccept(t *testing.T) {
+	needUring(t)
+	t.Setenv(uringAcceptEnv, "1")
+	testutil.CheckLeaks(t)
+	s, addr := startServer(t, echoHandler, WithBackend(BackendUring), WithPollers(1))
+	p := s.pollers[0]
+	if !testutil.WaitFor(5*time.Second, func() bool { // Serve registers it
+		p.ep.ur.mu.Lock()
+		defer p.ep.ur.mu.Unlock()
+		for _, reg := range p.ep.ur.regs {
+			if reg != nil && reg.slot <= tagListener {
+				return reg.lis != nil && reg.pollUD&udAccept != 0
+			}
+		}
+		return false
+	}) {
+		t.Fatal("the listener is not served by a multishot accept")
+	}
+	const n = 3 * acceptBatch
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	peers := map[string]bool{}
+	for _, c := range conns {
+		peers[c.LocalAddr().String()] = true
+	}
+	for i, c := range conns {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 1)
+		if _, err := io.ReadFull(c, b); err != nil || b[0] != byte(i) {
+			t.Fatalf("conn %d of %d: %v (accepted %d)", i, n, err, s.Stats().TotalConns)
+		}
+	}
+	seen := 0
+	p.reg.each(func(c *Conn) {
+		if peers[c.RemoteAddr().String()] {
+			seen++
+		}
+	})
+	if seen != n {
+		t.Fatalf("%d of %d connections have their peer's address", seen, n)
+	}
+}

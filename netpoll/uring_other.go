@@ -31,3 +31,6 @@ func (ep *pollset) ringSend(c *Conn) bool { return false }
 
 // submit does nothing: there is no ring here.
 func (ep *pollset) submit() {}
+
+// accept accepts on the listening socket fd with accept4.
+func (ep *pollset) accept(fd int) (int, sockaddr, error) { return sysAccept(fd) }
