@@ -1002,6 +1002,11 @@ func (u *uringSet) close() error {
 		return nil
 	}
 	u.endSends()
+	for k := u.r.Reap(u.cqes); k > 0; k = u.r.Reap(u.cqes) {
+		for _, c := range u.cqes[:k] {
+			u.dropCQE(c) // accepted connections nobody will serve
+		}
+	}
 	done := u.sent
 	u.sent = nil
 	u.closed = true
@@ -1011,6 +1016,22 @@ func (u *uringSet) close() error {
 		u.settle(st)
 	}
 	return err
+}
+
+// dropCQE disposes of a completion reaped while closing: a send's is
+// recorded for settle, a connection accepted is closed, a buffer goes
+// back. Under mu.
+func (u *uringSet) dropCQE(c uring.CQE) {
+	switch {
+	case c.UserData&3 == udSend && c.UserData > udSend:
+		u.completeSend(c)
+	case c.UserData&udAccept != 0 && c.UserData&3 == 0 && c.Res >= 0:
+		sysClose(int(c.Res))
+	default:
+		if _, id, ok := u.br.Take(c); ok {
+			u.br.Recycle(id)
+		}
+	}
 }
 
 // uringSendDrain bounds how long close waits for the completions of the
@@ -1048,14 +1069,7 @@ func (u *uringSet) endSends() {
 				break
 			}
 			for _, c := range u.cqes[:k] {
-				switch {
-				case c.UserData&3 == udSend && c.UserData > udSend:
-					u.completeSend(c)
-				default:
-					if _, id, ok := u.br.Take(c); ok {
-						u.br.Recycle(id)
-					}
-				}
+				u.dropCQE(c)
 			}
 		}
 	}
