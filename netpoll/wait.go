@@ -237,7 +237,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 		if c.out.Len() > 0 {
 			c.emu.Lock()
 			_, err := c.writeOut()
-			c.emu.Unlock()
+			c.unlockEmu()
 			if err != nil {
 				c.broke(err)
 				return c.opErr(op, err)
