@@ -169,7 +169,13 @@ func (c *Conn) waitRead(n int) error {
 			if c.owner.cfg.Trigger == OneShot {
 				c.updateEvents()
 			}
-			if f&fInPaused != 0 {
+			// A fresh look, after need is published: the poller's
+			// pause sets fInPaused and then looks at need again (see
+			// pause), so one of the two sees the other. f was loaded
+			// before need was stored: a pause in between would be
+			// missed, and the reader would sleep on a connection that
+			// no longer reads.
+			if c.flags.Load()&fInPaused != 0 {
 				c.resumeInput()
 			}
 			continue // re-check with the flags published
