@@ -38,7 +38,7 @@ type Conn struct {
 
 	rmu sync.Mutex // serializes readers (consumer side of in)
 	wmu sync.Mutex // serializes writers (producer side of out)
-	emu sync.Mutex // consumer side of out (writev) and epoll masks
+	emu sync.Mutex // consumer side of out (writev) and epoll masks; let go through unlockEmu
 
 	rwait, wwait atomic.Pointer[waiter]  // made on first block or deadline; hold the deadlines
 	ext          atomic.Pointer[connExt] // rarely set state, copy-on-write
@@ -391,7 +391,7 @@ func (c *Conn) finishClose() {
 // the slot are impossible, and queued ones are stale.
 func (c *Conn) deregister() {
 	c.emu.Lock()
-	defer c.emu.Unlock()
+	defer c.unlockEmu()
 	if c.flags.Load()&fRegistered == 0 {
 		return
 	}

@@ -33,7 +33,7 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		// disarmed until the input resumes.
 		c.emu.Lock()
 		c.armed = 0
-		c.emu.Unlock()
+		c.unlockEmu()
 	}
 	if f&fConnecting != 0 {
 		if ev&(evOut|evErr|evHup) != 0 {
@@ -247,7 +247,7 @@ func (c *Conn) shortDrains(trig Trigger, ev uint32) bool {
 func (c *Conn) pollFlush() {
 	c.emu.Lock()
 	_, err := c.writeOut()
-	c.emu.Unlock()
+	c.unlockEmu()
 	if err != nil {
 		c.broke(err)
 	}
@@ -325,12 +325,36 @@ func (c *Conn) wantEvents() uint32 {
 // updateEvents brings the epoll registration in line with c's state.
 // Every change of state that affects the mask is followed by a call,
 // so the last one wins. The caller holds a reference.
+//
+// It never waits for emu: when another goroutine holds it (a writer in
+// writev, the poller sending queued output), updateEvents marks the
+// mask stale and that goroutine applies it before it lets emu go (see
+// unlockEmu). A poller's loop must not sleep behind a handler's write:
+// under DispatchHandoff the goroutine holding emu may be the old leader,
+// whose thread the OS has just descheduled, and every connection of the
+// poller would wait for it.
 func (c *Conn) updateEvents() {
 	if c.owner.cfg.Trigger == EdgeTriggered {
 		return // registered once for everything
 	}
-	c.emu.Lock()
-	defer c.emu.Unlock()
+	if !c.emu.TryLock() {
+		c.flags.Or(fMaskStale)
+		// Again after the mark: a holder that looked at the flag
+		// before it was set and has let go since leaves emu free.
+		if !c.emu.TryLock() {
+			return // the holder sees the mark in unlockEmu
+		}
+	}
+	c.applyEvents()
+	c.unlockEmu()
+}
+
+// fMaskStale marks a connection whose epoll mask an updateEvents could
+// not apply because emu was held: the holder applies it (unlockEmu).
+const fMaskStale = fUnix << 3
+
+// applyEvents sets the epoll mask that c's state wants. emu must be held.
+func (c *Conn) applyEvents() {
 	if c.flags.Load()&fRegistered == 0 {
 		return
 	}
@@ -340,6 +364,24 @@ func (c *Conn) updateEvents() {
 	}
 	if err := c.p.ep.mod(int(c.fd), want, c.slot, c.p.reg.gen(c.slot)); err == nil {
 		c.armed = want
+	}
+}
+
+// unlockEmu lets go of emu, first applying a mask that an updateEvents
+// left to the holder. Every holder of emu releases it here. The flag is
+// looked at again after the unlock: an updateEvents that set it between
+// the look and the unlock found emu held, and may have found it held
+// on its second try too.
+func (c *Conn) unlockEmu() {
+	for {
+		if c.flags.Load()&fMaskStale != 0 {
+			c.flags.And(^uint32(fMaskStale))
+			c.applyEvents()
+		}
+		c.emu.Unlock()
+		if c.flags.Load()&fMaskStale == 0 || !c.emu.TryLock() {
+			return
+		}
 	}
 }
 

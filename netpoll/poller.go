@@ -506,7 +506,7 @@ func (p *poller) register(c *Conn) error {
 	if err != nil {
 		c.flags.And(^uint32(fRegistered))
 	}
-	c.emu.Unlock()
+	c.unlockEmu()
 	if err != nil {
 		p.reg.remove(idx)
 		return err

@@ -169,7 +169,13 @@ func (c *Conn) waitRead(n int) error {
 			if c.owner.cfg.Trigger == OneShot {
 				c.updateEvents()
 			}
-			if f&fInPaused != 0 {
+			// A fresh look, after need is published: the poller's
+			// pause sets fInPaused and then looks at need again (see
+			// pause), so one of the two sees the other. f was loaded
+			// before need was stored: a pause in between would be
+			// missed, and the reader would sleep on a connection that
+			// no longer reads.
+			if c.flags.Load()&fInPaused != 0 {
 				c.resumeInput()
 			}
 			continue // re-check with the flags published
@@ -237,7 +243,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 		if c.out.Len() > 0 {
 			c.emu.Lock()
 			_, err := c.writeOut()
-			c.emu.Unlock()
+			c.unlockEmu()
 			if err != nil {
 				c.broke(err)
 				return c.opErr(op, err)
