@@ -13,4 +13,4 @@ var ErrBackendUnavailable = errors.New("netpoll: backend unavailable")
 // the kernel reads those bytes until the request completes, so no other
 // consumer of the buffer may write, skip or release them meanwhile.
 // Set and cleared under emu.
-const fSending = fUnix << 3
+const fSending = fUnix << 4

@@ -847,7 +847,7 @@ func (u *uringSet) settle(st *uringSend) {
 	if err == nil && c.out.Len() > 0 && c.flags.Load()&fRegistered != 0 {
 		_, err = c.writeOut()
 	}
-	c.emu.Unlock()
+	c.unlockEmu()
 	if err != nil {
 		c.broke(err)
 	}

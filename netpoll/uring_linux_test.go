@@ -541,3 +541,17 @@ func TestUringMultishotAccept(t *testing.T) {
 		t.Fatalf("%d of %d connections have their peer's address", seen, n)
 	}
 }
+
+// TestUringSendingBit: fSending, defined apart from conn.go's flags
+// (like budget.go's and conn_poll.go's), shares its bit with none of
+// them; it once did with fMaskStale.
+func TestUringSendingBit(t *testing.T) {
+	others := []uint32{fRegistered, fPeerEOF, fBroken, fWrShut, fInPaused, fConnecting,
+		fReaderWaiting, fInline, fConnectHook, fLinger, fLingerDone, fUnix,
+		fBudgetPaused, fLeftInput, fMaskStale}
+	for _, f := range others {
+		if f&fSending != 0 {
+			t.Fatalf("fSending %#x overlaps flag %#x", fSending, f)
+		}
+	}
+}
