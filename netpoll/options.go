@@ -93,10 +93,10 @@ const (
 	// WaitSpin polls with epoll_wait(0) up to Spin times while nothing
 	// is ready, then blocks: lower wake-up latency, more CPU.
 	WaitSpin
-	// WaitAdaptive blocks in epoll_wait like WaitBlock while nothing
-	// else in the process is runnable and fewer than GOMAXPROCS-1
-	// pollers of the process already block there; otherwise it parks in
-	// the runtime like WaitRuntime. A blocked poller holds its P only
+	// WaitAdaptive blocks in epoll_wait like WaitBlock while no other
+	// goroutine of the process is runnable or running and fewer than
+	// GOMAXPROCS-1 pollers of the process already block there;
+	// otherwise it parks in the runtime like WaitRuntime. A blocked poller holds its P only
 	// while no goroutine wants one, and never the last one, so the rest
 	// of the program is not starved; a server with the process to itself
 	// waits and wakes as cheaply as with WaitBlock. The default of a
