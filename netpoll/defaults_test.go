@@ -21,7 +21,7 @@ func TestDefaultsTable(t *testing.T) {
 		Backend:      nativeBackend,
 		Pollers:      DefaultHandlerPollers(),
 		Trigger:      LevelTriggered,
-		Wait:         WaitRuntime,
+		Wait:         WaitAdaptive,
 		Spin:         DefaultSpin,
 		Dispatch:     DispatchHandoff,
 		Balance:      RoundRobin,
@@ -37,16 +37,20 @@ func TestDefaultsTable(t *testing.T) {
 	}
 	accept := want
 	accept.Pollers, accept.MaxInput, accept.MaxOutput = DefaultAcceptPollers(), DefaultReadAhead, DefaultWriteBehind
+	accept.Wait = WaitRuntime
 	if got := defaults(false); !reflect.DeepEqual(got, accept) {
 		t.Errorf("defaults(false) differs from the documented accept-mode defaults in %v", changedFields(got, accept))
 	}
 
 	// The default of every enum is its zero value, so that choosing it
-	// explicitly and leaving the field zero mean the same.
+	// explicitly and leaving the field zero mean the same; Wait's
+	// default differs by mode, and its zero value names it (WaitDefault).
 	var zero Config
-	if d := defaults(true); d.Trigger != zero.Trigger || d.Wait != zero.Wait ||
-		d.Dispatch != zero.Dispatch || d.Balance != zero.Balance {
+	if d := defaults(true); d.Trigger != zero.Trigger || d.Dispatch != zero.Dispatch || d.Balance != zero.Balance {
 		t.Errorf("an enum's default is not its zero value: %+v", d)
+	}
+	if zero.Wait != WaitDefault || zero.Backend != BackendDefault {
+		t.Errorf("zero Wait %v, Backend %v: want WaitDefault and BackendDefault", zero.Wait, zero.Backend)
 	}
 
 	for _, handler := range []bool{true, false} {
@@ -135,7 +139,7 @@ func TestExplicitOptionBeatsEnv(t *testing.T) {
 		t.Errorf("UPOLL alone: %v differ from what it says (%v)", changedFields(env, wantEnv), env)
 	}
 
-	asDefault := []Option{WithTrigger(LevelTriggered), WithWait(WaitRuntime), WithPollers(0), WithSpin(0),
+	asDefault := []Option{WithTrigger(LevelTriggered), WithWait(WaitDefault), WithPollers(0), WithSpin(0),
 		WithDispatch(DispatchHandoff), WithBalance(RoundRobin), WithReusePort(false), WithMaxInput(0),
 		WithMaxOutput(0), WithBufferBudget(0), WithReadTimeout(0), WithWriteTimeout(0), WithIdleTimeout(0)}
 	for _, handler := range []bool{true, false} {

@@ -356,12 +356,13 @@ func TestBadConfigRejected(t *testing.T) {
 }
 
 // TestDefaultPollers: a Server without a handler starts a quarter of
-// GOMAXPROCS pollers (at least one), one with a handler GOMAXPROCS, and
+// GOMAXPROCS pollers (at least one), one with a handler half of them
+// (at least one), and
 // UPOLL or an option still decides when given.
 func TestDefaultPollers(t *testing.T) {
 	t.Setenv(EnvVar, "")
 	procs := runtime.GOMAXPROCS(0)
-	if got, want := DefaultHandlerPollers(), procs; got != want {
+	if got, want := DefaultHandlerPollers(), max(1, procs/2); got != want {
 		t.Errorf("DefaultHandlerPollers() = %d, want %d", got, want)
 	}
 	if got, want := DefaultAcceptPollers(), max(1, procs/4); got != want {
@@ -379,8 +380,8 @@ func TestDefaultPollers(t *testing.T) {
 		}
 		return s.Config().Pollers
 	}
-	if n := count(echoHandler); n != procs {
-		t.Errorf("handler server: %d pollers, want %d", n, procs)
+	if n := count(echoHandler); n != max(1, procs/2) {
+		t.Errorf("handler server: %d pollers, want %d", n, max(1, procs/2))
 	}
 	if n := count(nil); n != max(1, procs/4) {
 		t.Errorf("accept-mode server: %d pollers, want %d", n, max(1, procs/4))

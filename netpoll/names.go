@@ -18,6 +18,7 @@ var triggerNames = enumNames[Trigger]{typ: "Trigger", kind: "trigger", rows: []e
 }}
 
 var waitNames = enumNames[WaitStrategy]{typ: "WaitStrategy", kind: "wait strategy", rows: []enumRow[WaitStrategy]{
+	{WaitDefault, []string{"default"}},
 	{WaitBlock, []string{"block"}},
 	{WaitSpin, []string{"spin"}},
 	{WaitRuntime, []string{"runtime"}},

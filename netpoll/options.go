@@ -77,26 +77,30 @@ const edgeBudget = 256 << 10
 type WaitStrategy int
 
 const (
+	// WaitDefault, the zero value, asks for the default: WaitAdaptive
+	// for a Server with a handler, WaitRuntime for one without (accept
+	// mode, dialed connections).
+	WaitDefault WaitStrategy = iota
 	// WaitRuntime parks in the Go runtime's netpoller on the
-	// (nonblocking) epoll fd (default): holds no OS thread and keeps no
-	// P from the rest of the process while idle, and wakes on the P that
-	// then runs the goroutines it readies. WaitBlock with one poller
-	// costs less CPU in a process that only serves; docs/tuning.md has
-	// both.
-	WaitRuntime WaitStrategy = iota
+	// (nonblocking) epoll fd: holds no OS thread and keeps no P from
+	// the rest of the process while idle, and wakes on the P that then
+	// runs the goroutines it readies. The default of a Server without a
+	// handler, whose pollers wake goroutines blocked in Read.
+	WaitRuntime
 	// WaitBlock blocks in epoll_wait(-1): lowest CPU, holds an OS thread
 	// per poller while idle.
 	WaitBlock
 	// WaitSpin polls with epoll_wait(0) up to Spin times while nothing
 	// is ready, then blocks: lower wake-up latency, more CPU.
 	WaitSpin
-	// WaitAdaptive blocks in epoll_wait like WaitBlock while nothing
-	// else in the process is runnable and fewer than GOMAXPROCS-1
-	// pollers of the process already block there; otherwise it parks in
-	// the runtime like WaitRuntime. A blocked poller holds its P only
+	// WaitAdaptive blocks in epoll_wait like WaitBlock while no other
+	// goroutine of the process is runnable or running and fewer than
+	// GOMAXPROCS-1 pollers of the process already block there;
+	// otherwise it parks in the runtime like WaitRuntime. A blocked poller holds its P only
 	// while no goroutine wants one, and never the last one, so the rest
 	// of the program is not starved; a server with the process to itself
-	// waits and wakes as cheaply as with WaitBlock.
+	// waits and wakes as cheaply as with WaitBlock. The default of a
+	// Server with a handler.
 	WaitAdaptive
 )
 
@@ -208,7 +212,7 @@ type Config struct {
 	Backend     Backend       // default BackendDefault: epoll on Linux, BackendStd elsewhere
 	Pollers     int           // epoll instances; default DefaultHandlerPollers or DefaultAcceptPollers
 	Trigger     Trigger       // default LevelTriggered
-	Wait        WaitStrategy  // default WaitRuntime
+	Wait        WaitStrategy  // default WaitAdaptive with a handler, WaitRuntime without
 	Spin        int           // WaitSpin empty polls before blocking; default DefaultSpin
 	Dispatch    Dispatch      // default DispatchHandoff
 	Balance     Balance       // default RoundRobin
@@ -286,6 +290,7 @@ func defaults(handler bool) Config {
 	}
 	if handler {
 		d.Pollers, d.MaxInput, d.MaxOutput = DefaultHandlerPollers(), DefaultMaxInput, DefaultMaxOutput
+		d.Wait = WaitAdaptive
 	}
 	return d
 }
@@ -401,9 +406,13 @@ func buildConfig(opts []Option, handler bool) (config, error) {
 }
 
 // DefaultHandlerPollers is how many pollers a Server with a handler
-// starts unless UPOLL or an option says otherwise: one per P
-// (GOMAXPROCS), since its pollers run the handlers.
-func DefaultHandlerPollers() int { return runtime.GOMAXPROCS(0) }
+// starts unless UPOLL or an option says otherwise: half the Ps
+// (GOMAXPROCS), at least one. Its pollers run the handlers, so a busy
+// poller keeps its P and its thread busy; the other half stay with the
+// rest of the program and its other threads, and no poller waits for a
+// CPU behind another poller's thread. docs/tuning.md has the
+// measurements.
+func DefaultHandlerPollers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // DefaultAcceptPollers is how many pollers a Server without a handler
 // (the nethttp adapter, dialed connections) starts unless UPOLL or an
@@ -424,7 +433,7 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: unknown backend %d", ErrBadConfig, c.Backend)
 	case c.Trigger < LevelTriggered || c.Trigger > OneShot:
 		return fmt.Errorf("%w: unknown trigger %d", ErrBadConfig, c.Trigger)
-	case c.Wait < WaitRuntime || c.Wait > WaitAdaptive:
+	case c.Wait < WaitDefault || c.Wait > WaitAdaptive:
 		return fmt.Errorf("%w: unknown wait strategy %d", ErrBadConfig, c.Wait)
 	case c.Dispatch < DispatchHandoff || c.Dispatch > DispatchEach:
 		return fmt.Errorf("%w: unknown dispatch %d", ErrBadConfig, c.Dispatch)
@@ -504,7 +513,7 @@ func (c *config) fill(d *Config) {
 	if c.Trigger == 0 {
 		c.Trigger = d.Trigger
 	}
-	if c.Wait == 0 {
+	if c.Wait == WaitDefault {
 		c.Wait = d.Wait
 	}
 	if c.Spin <= 0 {

@@ -64,9 +64,10 @@ type poller struct {
 	vecs      [maxVecs][]byte
 	nextSweep int64
 
-	// WaitAdaptive: a sample of the runnable goroutines, and how many
-	// pollers of the process may block in epoll_wait at once.
-	runnable   [1]metrics.Sample
+	// WaitAdaptive: samples of the runnable and the running goroutines,
+	// and how many pollers of the process may block in epoll_wait at
+	// once.
+	sched      [2]metrics.Sample
 	maxBlocked int32
 
 	// DispatchHandoff: who holds the loop (see handoff.go).
@@ -89,7 +90,8 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 	if handler {
 		p.busy = busyPass
 	}
-	p.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
+	p.sched[0].Name = "/sched/goroutines/runnable:goroutines"
+	p.sched[1].Name = "/sched/goroutines/running:goroutines"
 	p.maxBlocked = int32(runtime.GOMAXPROCS(0) - 1)
 	ep, err := openPollset(cfg, &p.ctr)
 	if err != nil {
@@ -364,13 +366,23 @@ var blockedPollers atomic.Int32
 
 // mayBlock reports whether a WaitAdaptive poller may block in
 // epoll_wait, and if so counts it in blockedPollers: only while no
-// goroutine of the process is runnable (one that is would wait for
-// this P until sysmon takes it back) and fewer than GOMAXPROCS-1
-// pollers already block (one P always stays free for the rest).
+// other goroutine of the process is runnable or running, and fewer
+// than GOMAXPROCS-1 pollers already block (one P always stays free for
+// the rest). A runnable goroutine would wait for this P until sysmon
+// takes it back. A running one is work the process does beside
+// serving (or another busy poller): the goroutines it and the
+// connections ready next want a P too, and a poller blocked in
+// epoll_wait would keep one from them until sysmon retakes it
+// (BenchmarkNeighbours measures that); the poller parks in the runtime
+// instead.
 func (p *poller) mayBlock() bool {
-	metrics.Read(p.runnable[:])
-	if p.runnable[0].Value.Kind() == metrics.KindUint64 && p.runnable[0].Value.Uint64() != 0 {
+	metrics.Read(p.sched[:])
+	runnable, running := p.sched[0].Value, p.sched[1].Value
+	if runnable.Kind() == metrics.KindUint64 && runnable.Uint64() != 0 {
 		return false
+	}
+	if running.Kind() == metrics.KindUint64 && running.Uint64() > 1 {
+		return false // someone besides this poller
 	}
 	for {
 		b := blockedPollers.Load()

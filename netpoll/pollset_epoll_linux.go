@@ -261,7 +261,15 @@ func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parke
 			return 0, false, err
 		}
 	}
-	return ep.park(events, deadline)
+	n, parked, err = ep.park(events, deadline)
+	if parked && err == nil && ep.gate >= 0 {
+		// Woken: the loop runs now, and the runtime's netpoller must
+		// not hear of every event it handles meanwhile (a thread
+		// asleep there would be woken for each). The next park arms
+		// the gate again.
+		err = ep.setGate(false)
+	}
+	return n, parked, err
 }
 
 // drain is runtimePark's poll: epoll_wait(0).

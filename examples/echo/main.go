@@ -55,7 +55,7 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	fs.TextVar(&trigger, "trigger", def.Trigger, "epoll trigger (-trigger=? lists the values)")
 	fs.TextVar(&wait, "wait", def.Wait, "poller wait strategy (-wait=? lists the values)")
 	fs.TextVar(&dispatch, "dispatch", def.Dispatch, "where handlers run (-dispatch=? lists the values)")
-	pollers := fs.Int("pollers", 0, "number of pollers (0: GOMAXPROCS)")
+	pollers := fs.Int("pollers", 0, "number of pollers (0: the default, half of GOMAXPROCS)")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long a graceful shutdown waits for connections to become idle")
 	if err := fs.Parse(args); err != nil {
@@ -82,7 +82,7 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 			o = netpoll.WithDispatch(dispatch)
 		case "pollers":
 			if *pollers < 0 {
-				bad = fmt.Errorf("bad -pollers %d: want 0 (GOMAXPROCS) or more", *pollers)
+				bad = fmt.Errorf("bad -pollers %d: want 0 (the default) or more", *pollers)
 				return
 			}
 			o = netpoll.WithPollers(*pollers)

@@ -14,7 +14,11 @@ func upollAvailable() error { return nil }
 // Server has none (it starts fewer pollers).
 func upollDefaults(handler bool) string {
 	c := netpoll.DefaultConfig()
-	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, c.Wait, c.Dispatch, defaultPollers(handler))
+	wait := c.Wait
+	if !handler {
+		wait = netpoll.WaitRuntime // a Server without a handler waits in the runtime
+	}
+	return fmt.Sprintf("defaults: %s, %s, %s, %d pollers", c.Trigger, wait, c.Dispatch, defaultPollers(handler))
 }
 
 // upollOptions maps a sweep point to netpoll options; empty fields keep
