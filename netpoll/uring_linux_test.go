@@ -410,9 +410,15 @@ func TestUringSendInFlight(t *testing.T) {
 			case "reset":
 				cl.SetLinger(0)
 				cl.Close()
+				// The kernel reports a reset's error once, to the first
+				// call that looks (sock_error clears it): when the send
+				// in flight takes it, the receive the reset also ends
+				// may see EOF, and be handled first (seen once in a CI
+				// run). So nil is a correct reason here too; anything
+				// else is not.
 				err := testutil.Receive(t, disc, 5*time.Second, "OnDisconnect after the reset")
-				if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
-					t.Fatalf("OnDisconnect err = %v; want the send's ECONNRESET or EPIPE", err)
+				if err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+					t.Fatalf("OnDisconnect err = %v; want the reset's ECONNRESET or EPIPE, or nil (EOF)", err)
 				}
 			case "server-close":
 				s.Close()
