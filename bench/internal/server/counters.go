@@ -13,7 +13,9 @@ import (
 // the read/readv and write/writev calls upoll makes and Waits its
 // epoll_wait calls; on std, Reads and Writes are Read and Write calls on
 // a net.Conn (the runtime's EAGAIN retries and its epoll_wait are not
-// seen) and Waits is zero.
+// seen) and Waits is zero; on uring, Reads and Writes are the readv and
+// writev calls made beside the ring (a receive that ended, a flush off
+// the poller's goroutine), and Waits its io_uring_enter calls.
 type Counters struct {
 	// At is when they were read (Unix ns): rates are taken over the
 	// server's own interval between two readings.
