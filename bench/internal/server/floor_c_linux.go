@@ -64,7 +64,14 @@ func buildFloorC() (dir, exe string, err error) {
 // address with its pid. The process lives until this one exits: its stdin
 // is a pipe whose write end is never closed here, so this process's exit
 // closes it, and the C server exits at EOF.
-func startFloorC(addr, _ string) (net.Addr, error) {
+func startFloorC(addr, _ string) (net.Addr, error) { return startFloorCWith(addr) }
+
+// startFloorCShort starts the C floor with -short: a read that does not
+// fill its buffer ends the socket's turn (floor.c says why that is safe
+// under edge triggering).
+func startFloorCShort(addr, _ string) (net.Addr, error) { return startFloorCWith(addr, "-short") }
+
+func startFloorCWith(addr string, flags ...string) (net.Addr, error) {
 	dir, exe, err := buildFloorC()
 	if err != nil {
 		return nil, err
@@ -77,7 +84,7 @@ func startFloorC(addr, _ string) (net.Addr, error) {
 	}
 	stdin := os.NewFile(uintptr(p[0]), "floor-c stdin")
 	defer stdin.Close()
-	cmd := exec.Command(exe, addr)
+	cmd := exec.Command(exe, append(flags, addr)...)
 	cmd.Stdin, cmd.Stderr = stdin, os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -86,6 +86,65 @@ func TestFloorCBackpressure(t *testing.T) {
 	}
 }
 
+// TestFloorCShort: floor-c-short echoes what floor-c echoes, keeps
+// refused output as floor-c does, and reads each ping-pong message with
+// one read where floor-c makes two (the second sees EAGAIN), as the
+// kernel counts them for its process.
+func TestFloorCShort(t *testing.T) {
+	if err := floorCAvailable(); err != nil {
+		t.Skip(err)
+	}
+	addr, err := startFloorCShort("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	echoBackToBack(t, addr.String(), func() bool { return time.Since(t0) > 500*time.Millisecond })
+
+	long, err := startFloorC("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const msgs = 2000
+	perMsg := func(a net.Addr) float64 {
+		t.Helper()
+		pid := a.(externalAddr).pid
+		c, err := net.DialTimeout("tcp", a.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		msg, got := make([]byte, 64), make([]byte, 64)
+		before, err := proc.ReadIO(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range msgs {
+			msg[0] = byte(i)
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatalf("message %d: echoed bytes differ", i)
+			}
+		}
+		after, err := proc.ReadIO(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(after.SysR-before.SysR) / msgs
+	}
+	s, l := perMsg(addr), perMsg(long)
+	t.Logf("reads per message: floor-c-short %.2f, floor-c %.2f", s, l)
+	if s > 1.3 || l < 1.5 {
+		t.Fatalf("reads per message: floor-c-short %.2f (want about 1), floor-c %.2f (want about 2)", s, l)
+	}
+}
+
 // TestFloorCNoCompiler: without a C compiler floor-c is not available, and
 // says why.
 func TestFloorCNoCompiler(t *testing.T) {

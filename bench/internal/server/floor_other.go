@@ -16,4 +16,6 @@ func startFloorEcho(addr, _ string) (net.Addr, error) { return nil, errFloorLinu
 
 func startFloorC(addr, _ string) (net.Addr, error) { return nil, errFloorLinux }
 
+func startFloorCShort(addr, _ string) (net.Addr, error) { return nil, errFloorLinux }
+
 func floorCAvailable() error { return errFloorLinux }
