@@ -29,6 +29,12 @@ type poller struct {
 	queue    []*Conn
 	wakeFlag atomic.Uint32
 
+	// FlushAsync: connections whose output the poller is to send, a
+	// reference each (flushasync.go); under qmu, as is flushDone.
+	flushq     []*Conn
+	flushSpare []*Conn // the poller's: last drain's slice, reused
+	flushDone  bool
+
 	// minIdle is the smallest idle timeout among this poller's
 	// connections (ns; 0: none); it sets the idle sweep period.
 	minIdle atomic.Int64
@@ -214,6 +220,7 @@ func (p *poller) lead() {
 	// still unclaimed a task of its own, so that its OnDisconnect is
 	// delivered even if every task of its batch is stuck.
 	p.rescue(math.MaxInt64)
+	p.stopFlushes()
 	close(p.done)
 }
 
@@ -444,9 +451,11 @@ func (p *poller) runRequeue() {
 
 func (p *poller) drainQueue() {
 	p.qmu.Lock()
-	q := p.queue
-	p.queue = nil
+	q, fq := p.queue, p.flushq
+	p.queue, p.flushq = nil, p.flushSpare[:0]
 	p.qmu.Unlock()
+	p.sendQueued(fq)
+	p.flushSpare = fq[:0]
 	for _, c := range q {
 		// evRDHup: as in runRequeue; the hang-up may have come while
 		// input was paused.

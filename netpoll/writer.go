@@ -5,7 +5,8 @@ import "github.com/upoll/upoll/buffer"
 // Writer is the nocopy writing side of a Conn. Writes go to the
 // connection's outbound buffer and are invisible to the peer until
 // Flush, which sends with writev on the caller's goroutine and leaves
-// what the kernel does not take to the poller (EPOLLOUT). Flush blocks
+// what the kernel does not take to the poller (EPOLLOUT), or FlushAsync,
+// which leaves all of it to the poller. Flush blocks
 // only while more than MaxOutput bytes are queued, until the write
 // deadline or timeout. One goroutine at a time should build a batch
 // (Malloc…Flush); the methods themselves are serialized with Write. A
@@ -29,6 +30,29 @@ type Writer interface {
 	Append(other *buffer.LinkBuffer) error
 	// Flush sends everything written so far.
 	Flush() error
+	// FlushAsync publishes everything written so far and leaves the
+	// sending to the connection's poller, which writes it in its next
+	// pass: output that several goroutines queue on the connection
+	// meanwhile goes out in one writev, and a goroutine that writes a
+	// request and then waits for its answer makes no system call (the
+	// first FlushAsync of a pass wakes the poller with one eventfd
+	// write, later ones nothing).
+	//
+	// It returns at once, unless more than MaxOutput bytes would be
+	// queued: then it flushes and waits for room as Flush does, so a
+	// peer that does not read holds at most MaxOutput bytes of the
+	// connection's output plus one batch. An error of the send itself
+	// comes later, as for what Flush leaves to EPOLLOUT: it breaks the
+	// connection and the next call fails (a handler-mode connection is
+	// closed). A Close after FlushAsync sends the queued bytes first,
+	// as after Flush. Under BackendStd, which has no poller, it is
+	// Flush.
+	//
+	// Use it where each flush would cost a system call on a busy
+	// connection, such as a client whose callers write requests from
+	// many goroutines. A handler answering on its poller gains nothing:
+	// Flush there already runs on the poller.
+	FlushAsync() error
 }
 
 // connWriter is a Conn seen through Writer.

@@ -57,7 +57,7 @@ type muxConn struct {
 	c   *netpoll.Conn
 	max int
 
-	wmu sync.Mutex // one request frame built at a time (Malloc…Flush)
+	wmu sync.Mutex // one request frame built at a time (Malloc…FlushAsync)
 
 	mu      sync.Mutex
 	nextID  uint32
@@ -195,7 +195,9 @@ func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Du
 	}
 }
 
-// send writes one tagged request frame and flushes it.
+// send writes one tagged request frame and leaves its sending to the
+// connection's poller (FlushAsync): the frames that callers queue on a
+// busy connection meanwhile go out in one writev.
 func (m *muxConn) send(id uint32, op byte, arg []byte) error {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
@@ -210,7 +212,7 @@ func (m *muxConn) send(id uint32, op byte, arg []byte) error {
 	binary.BigEndian.PutUint32(buf[HeaderLen+1:], id)
 	buf[head-1] = op
 	copy(buf[head:], arg)
-	return w.Flush()
+	return w.FlushAsync()
 }
 
 // abandon marks a call whose caller stops waiting; if its result came

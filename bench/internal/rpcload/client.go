@@ -89,7 +89,9 @@ func wait(ch chan []byte) ([]byte, error) {
 }
 
 // upollClient's connections live on a poller group of its own; their
-// handler delivers responses, so no goroutine waits in a read.
+// handler delivers responses, so no goroutine waits in a read. Callers
+// queue their requests with FlushAsync: the poller writes what the
+// callers of a connection queued since its last pass in one writev.
 type upollClient struct {
 	group *netpoll.Server
 	conns []*upollConn
@@ -164,7 +166,7 @@ func (cl *upollClient) Call(conn int, arg []byte) ([]byte, error) {
 	buf, err := w.Malloc(reqHead + len(arg))
 	if err == nil {
 		putRequest(buf, id, arg)
-		err = w.Flush()
+		err = w.FlushAsync()
 	}
 	uc.wmu.Unlock()
 	if err != nil {

@@ -99,7 +99,7 @@ func Targets() []Target {
 		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
 		{Name: "nbio-http", Kind: HTTP, Note: "github.com/lesismal/nbio/nbhttp " + nbioVersion + " Engine defaults, same http.Handler", start: startNbioHTTP},
 		{Name: "std-rpc", Kind: RPC, Baseline: true, Client: "std", Note: "net on both ends: a goroutine per connection in the server, and in the client a reader goroutine per connection delivering answers by id", start: startStdRPC},
-		{Name: "upoll-rpc", Kind: RPC, Client: "upoll", Backend: "epoll", Note: "upoll on both ends: a netpoll.Server handler, and a client whose dialed connections live on a poller group of its own with a handler delivering answers by id (no goroutine waits in a read); defaults", start: startUpollRPC},
+		{Name: "upoll-rpc", Kind: RPC, Client: "upoll", Backend: "epoll", Note: "upoll on both ends: a netpoll.Server handler, and a client whose dialed connections live on a poller group of its own with a handler delivering answers by id (no goroutine waits in a read), whose callers queue requests with Writer.FlushAsync (the poller writes what they queued meanwhile in one writev); defaults", start: startUpollRPC},
 	}
 }
 

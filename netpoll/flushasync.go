@@ -1,0 +1,83 @@
+package netpoll
+
+// fFlushQueued marks a connection that is in its poller's flush queue
+// (FlushAsync): later FlushAsync calls add nothing, the queued turn
+// sends their bytes too. Set by queueFlush, cleared by the poller
+// before it sends, so that a FlushAsync after the send queues again.
+const fFlushQueued = fUnix << 5
+
+// FlushAsync: see Writer. Under BackendStd, which has no poller, it is
+// Flush.
+func (w *connWriter) FlushAsync() error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	defer w.end()
+	c := w.conn()
+	if passed(deadline(&c.wwait)) {
+		return c.opErr("write", errTimeout)
+	}
+	if c.sock != nil || c.out.Len()+c.out.MallocLen() > c.owner.cfg.MaxOutput {
+		return c.flushOut(c.owner.cfg.MaxOutput, "write")
+	}
+	if err := c.out.Flush(); err != nil {
+		return c.opErr("write", errClosed)
+	}
+	if c.flags.Load()&fBroken != 0 {
+		return c.opErr("write", c.brokenErr())
+	}
+	c.p.queueFlush(c)
+	return nil
+}
+
+// queueFlush has the poller send c's published output. The caller
+// holds a reference to c (and wmu).
+func (p *poller) queueFlush(c *Conn) {
+	if c.flags.Or(fFlushQueued)&fFlushQueued != 0 {
+		return // queued already: that turn sends these bytes too
+	}
+	c.incref() // cannot fail: the caller holds one
+	p.qmu.Lock()
+	if p.flushDone {
+		// The loop has stopped: nobody would send it.
+		p.qmu.Unlock()
+		c.flags.And(^uint32(fFlushQueued))
+		c.pollFlush()
+		c.decref()
+		return
+	}
+	p.flushq = append(p.flushq, c)
+	p.qmu.Unlock()
+	p.wake()
+}
+
+// sendQueued sends the output of the connections FlushAsync queued, on
+// the poller's loop. A connection closed since lingers: its turn is
+// the lingering close's (as on EPOLLOUT).
+func (p *poller) sendQueued(q []*Conn) {
+	for i, c := range q {
+		q[i] = nil
+		c.flags.And(^uint32(fFlushQueued))
+		if c.fdst.closed() {
+			if c.flags.Load()&fLinger != 0 {
+				c.lingerEvent(evOut)
+			}
+		} else if c.out.Len() > 0 {
+			c.pollFlush()
+			if c.out.Len() > 0 {
+				c.updateEvents() // level-triggered: EPOLLOUT for the rest
+			}
+		}
+		c.decref()
+	}
+}
+
+// stopFlushes runs when the loop ends: what is queued is sent here,
+// and later FlushAsync calls send on their own goroutine.
+func (p *poller) stopFlushes() {
+	p.qmu.Lock()
+	q := p.flushq
+	p.flushq, p.flushDone = nil, true
+	p.qmu.Unlock()
+	p.sendQueued(q)
+}
