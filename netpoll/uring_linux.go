@@ -26,9 +26,11 @@ import (
 //   - An edge-triggered connection, from its first read on, takes its
 //     input by a multishot RECV that fills buffers of a provided-buffer
 //     ring (off the Go heap) plus a multishot POLL_ADD for POLLOUT. Completed
-//     buffers wait in the registration's stash; the poller's read
-//     (readv) copies them into the connection's LinkBuffer and gives
-//     them back to the kernel at once, without a system call. When the
+//     pieces of buffers wait in the registration's stash; the poller's
+//     read (readv) copies them into the connection's LinkBuffer and gives
+//     them back at once, without a system call (on an incremental group a
+//     buffer holds pieces of many connections and goes back to the kernel
+//     with its last one). When the
 //     receive ends (the buffer ring ran dry: ENOBUFS; a stash at its
 //     bound was cancelled; the kernel ended it) the read falls back to
 //     readv(2) on the socket until it is drained, then arms the receive
@@ -62,13 +64,17 @@ import (
 // burst of multishot completions does not overflow, and receive buffers
 // (2 MiB, the most the stashes of a poller's connections can hold; one
 // connection's receive is cancelled at uringMaxStash, but on loopback the
-// kernel can fill most of the ring before the cancel lands).
+// kernel can fill most of the ring before the cancel lands). Where the
+// kernel consumes buffers incrementally (uringIncEnv) a completion takes
+// only the bytes it received, so the group holds 2 MiB of input whatever
+// the size of the messages; otherwise each takes a whole buffer, and 512
+// connections with a small message each waiting run it dry.
 const (
 	uringSQEntries = 512
 	uringCQEntries = 8192
 	uringBufs      = 512
 	uringBufSize   = 4 << 10
-	uringMaxStash  = 16 // buffers one connection may hold before its receive is cancelled
+	uringMaxStash  = 16 // pieces of buffers one connection may hold before its receive is cancelled
 )
 
 // User data of requests: the wake-up poll, results of removals and
@@ -141,10 +147,10 @@ type uringReg struct {
 	errno     int32  // the error the receive (or the accept) ended with
 	head      int32
 	recvMode  bool         // input comes by the receive (edge-triggered, after the first read)
-	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
 	cancel    bool         // the receive is being cancelled (stash at its bound)
 	signaled  bool         // an input event is out and the stash not yet drained
 	eof       bool         // the receive saw EOF
+	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
 }
 
 // uringSend is a send of the head of a connection's outbound buffer by
@@ -178,6 +184,12 @@ type uringSend struct {
 // pollers made meanwhile: output is then written with writev, as on
 // epoll. It is an experiment's switch, not a configuration.
 const uringSendEnv = "UPOLL_URING_SEND"
+
+// uringIncEnv set to 0 makes the pollers made meanwhile register their
+// buffer group without IOU_PBUF_RING_INC, as a kernel before 6.12 does:
+// each completion then takes a whole buffer. An experiment's switch,
+// like uringSendEnv.
+const uringIncEnv = "UPOLL_URING_INC"
 
 // uringAcceptEnv set to 1 serves the listeners of the pollers made
 // meanwhile by a multishot accept; otherwise they are polled and accepted
@@ -241,8 +253,14 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 		u.release()
 		return nil, err
 	}
-	if u.br, err = r.NewBufRing(0, uringBufs, uringBufSize); err != nil {
-		return fail(err)
+	if os.Getenv(uringIncEnv) != "0" {
+		u.br, err = r.NewBufRingIncremental(0, uringBufs, uringBufSize)
+	}
+	if u.br == nil {
+		// Before Linux 6.12 (EINVAL), or turned off.
+		if u.br, err = r.NewBufRing(0, uringBufs, uringBufSize); err != nil {
+			return fail(err)
+		}
 	}
 	if u.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		return fail(os.NewSyscallError("eventfd", err))
@@ -428,7 +446,7 @@ func (u *uringSet) removePoll(reg *uringReg) {
 	reg.pollUD = 0
 }
 
-// forget drops reg and gives its stashed buffers back. Under mu.
+// forget drops reg and gives its stashed pieces back. Under mu.
 func (u *uringSet) forget(reg *uringReg) {
 	u.regs[reg.fd] = nil
 	reg.pollUD, reg.recvUD = 0, 0
@@ -583,8 +601,8 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 		// A request of a registration since deleted or modified.
 		if c.UserData&udAccept != 0 && c.Res >= 0 {
 			sysClose(int(c.Res)) // accepted after the listener went
-		} else if _, id, ok := u.br.Take(c); ok {
-			u.br.Recycle(id)
+		} else {
+			u.dropBuffer(c)
 		}
 		return false
 	}
@@ -724,6 +742,7 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 		}
 	case c.Res == 0:
 		reg.eof = true
+		u.dropBuffer(c)
 	case c.Res == -int32(unix.ENOBUFS), c.Res == -int32(unix.ECANCELED):
 		// The receive ended; the read goes to the socket (readv).
 		u.ended.Add(1)
@@ -913,7 +932,7 @@ func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 	return n, err
 }
 
-// readStash copies stashed input into vecs and recycles the buffers it
+// readStash copies stashed input into vecs and gives back the pieces it
 // emptied. done is false when the receive has ended and the socket must
 // be read. Under mu.
 func (u *uringSet) readStash(reg *uringReg, vecs [][]byte) (n int, err error, done bool) {
@@ -1028,9 +1047,16 @@ func (u *uringSet) dropCQE(c uring.CQE) {
 	case c.UserData&udAccept != 0 && c.UserData&3 == 0 && c.Res >= 0:
 		sysClose(int(c.Res))
 	default:
-		if _, id, ok := u.br.Take(c); ok {
-			u.br.Recycle(id)
-		}
+		u.dropBuffer(c)
+	}
+}
+
+// dropBuffer gives back the buffer c consumed, if any, whose bytes
+// nobody will read. Taken first: an incremental group's next piece is
+// placed after it. Under mu.
+func (u *uringSet) dropBuffer(c uring.CQE) {
+	if _, id, ok := u.br.Take(c); ok {
+		u.br.Recycle(id)
 	}
 }
 

@@ -138,6 +138,106 @@ func TestUringBufferRingExhausted(t *testing.T) {
 	}
 }
 
+// TestUringManySmallMessages: 1,000 connections, each with a receive
+// armed, send a 64 B message each while the only poller is blocked in a
+// handler, so that every message waits in the buffer group at once. On
+// an incremental group (Linux 6.12+) they take 64 KiB of its 2 MiB and no
+// receive ends; with whole buffers (UPOLL_URING_INC=0) the 512 buffers
+// run dry, receives end with ENOBUFS and the rest comes by readv. Either
+// way every connection gets its own message back, and no buffer stays
+// out.
+func TestUringManySmallMessages(t *testing.T) {
+	needUring(t)
+	for _, inc := range []bool{true, false} {
+		t.Run(fmt.Sprintf("incremental=%v", inc), func(t *testing.T) {
+			if !inc {
+				t.Setenv(uringIncEnv, "0")
+			}
+			testUringManySmallMessages(t, inc)
+		})
+	}
+}
+
+func testUringManySmallMessages(t *testing.T, inc bool) {
+	const conns, size = 1000, 64
+	var block atomic.Bool
+	unblock := make(chan struct{})
+	h := func(c *Conn) error {
+		if block.CompareAndSwap(true, false) {
+			select {
+			case <-unblock:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return echoHandler(c)
+	}
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithPollers(1), WithDispatch(DispatchInline))
+	if got := s.pollers[0].ep.ur.br.Incremental(); got != inc {
+		if inc {
+			t.Skip("the kernel lacks IOU_PBUF_RING_INC (Linux 6.12+)")
+		}
+		t.Fatalf("incremental %v with %s=0", got, uringIncEnv)
+	}
+	cs := make([]*net.TCPConn, conns)
+	msg := func(i, round int) []byte {
+		return testutil.RandomBytes(uint64(i*2+round+1), size)
+	}
+	echo := func(i, round int) error {
+		want := msg(i, round)
+		got := make([]byte, size)
+		cs[i].SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(cs[i], got); err != nil {
+			return fmt.Errorf("conn %d round %d: %w", i, round, err)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("conn %d round %d: got another message back", i, round)
+		}
+		return nil
+	}
+	// Round 0 arms every connection's receive (its first read is readv).
+	for i := range cs {
+		cs[i] = dialTCP(t, addr)
+		if _, err := cs[i].Write(msg(i, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := echo(i, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	endedBefore := uringEnded(s)
+	block.Store(true)
+	if _, err := cs[0].Write(msg(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return !block.Load() }) {
+		t.Fatal("the handler did not block")
+	}
+	for i := 1; i < conns; i++ {
+		if _, err := cs[i].Write(msg(i, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the kernel receives them all
+	readsBefore := s.Stats().ReadCalls
+	close(unblock)
+	for i := range cs {
+		if err := echo(i, 1); err != nil {
+			t.Fatalf("%v: %+v", err, s.Stats().PollerStats)
+		}
+	}
+	ended := uringEnded(s) - endedBefore
+	t.Logf("incremental %v: %d receives ended, %d readv calls after", inc, ended, s.Stats().ReadCalls-readsBefore)
+	if inc && ended != 0 {
+		t.Errorf("%d receives ended on an incremental group of %d buffers for %d B of input", ended, uringBufs, conns*size)
+	}
+	if !inc && ended == 0 {
+		t.Errorf("no receive ended: %d whole buffers served %d connections", uringBufs, conns)
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().BuffersInUse == 0 }) {
+		t.Errorf("%d buffers still in use", s.Stats().BuffersInUse)
+	}
+}
+
 // TestUringPausedReceiveCancelled: a connection at its input bound is
 // not read, so its receive is cancelled once it holds uringMaxStash
 // buffers (or ends when the ring runs dry first: the kernel fills
