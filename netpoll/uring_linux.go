@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -119,6 +120,13 @@ type uringSet struct {
 	// released, and spare ones.
 	sendOn   bool
 	acceptOn bool // listeners by multishot accept (uringAcceptEnv)
+	lockOn   bool // the leader keeps its thread (pinLeader)
+
+	// tid is the thread of the pinned leader (0: none), since tidSince
+	// (ns); moved counts the receives cancelled to be armed again on it.
+	tid      int32
+	tidSince int64
+	moved    atomic.Uint64
 	sends    []*uringSend
 	sent     []*uringSend
 	spare    []*uringSend
@@ -146,6 +154,7 @@ type uringReg struct {
 	in        uint32 // interest (ev* bits) as last given to add or mod
 	errno     int32  // the error the receive (or the accept) ended with
 	head      int32
+	tid       int32        // the pinned leader's thread when the receive was armed (see pinLeader)
 	recvMode  bool         // input comes by the receive (edge-triggered, after the first read)
 	cancel    bool         // the receive is being cancelled (stash at its bound)
 	signaled  bool         // an input event is out and the stash not yet drained
@@ -190,6 +199,10 @@ const uringSendEnv = "UPOLL_URING_SEND"
 // each completion then takes a whole buffer. An experiment's switch,
 // like uringSendEnv.
 const uringIncEnv = "UPOLL_URING_INC"
+
+// uringLockEnv set to 0 lets the leader of the pollers made meanwhile
+// run on any thread (see pinLeader). An experiment's switch.
+const uringLockEnv = "UPOLL_URING_LOCK"
 
 // uringAcceptEnv set to 1 serves the listeners of the pollers made
 // meanwhile by a multishot accept; otherwise they are polled and accepted
@@ -249,6 +262,7 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
+	u.lockOn = os.Getenv(uringLockEnv) != "0"
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err
@@ -377,7 +391,7 @@ func (u *uringSet) armRecv(reg *uringReg) error {
 	if err != nil {
 		return err
 	}
-	reg.recvUD = u.newUD(reg)
+	reg.recvUD, reg.tid = u.newUD(reg), u.tid
 	s.PrepRecvMultishot(int(reg.fd), u.br.Group(), reg.recvUD)
 	return nil
 }
@@ -736,6 +750,15 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 				reg.cancel = true
 				u.r.Submit()
 			}
+		} else if reg.tid != u.tid && u.tid != 0 && reg.recvUD != 0 && !reg.cancel && u.settled() {
+			// Tied to a thread that is not the pinned leader's: ended
+			// and armed again by the leader (see pinLeader), this
+			// cancel riding on its next io_uring_enter.
+			if s, err := u.sqe(); err == nil {
+				s.PrepCancel(reg.recvUD, 0, udInternal)
+				reg.cancel, reg.tid = true, uringMoving
+				u.moved.Add(1)
+			}
 		}
 		if reg.signaled {
 			return false
@@ -745,7 +768,9 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 		u.dropBuffer(c)
 	case c.Res == -int32(unix.ENOBUFS), c.Res == -int32(unix.ECANCELED):
 		// The receive ended; the read goes to the socket (readv).
-		u.ended.Add(1)
+		if reg.tid != uringMoving {
+			u.ended.Add(1)
+		}
 	default:
 		reg.errno = -c.Res
 	}
@@ -756,6 +781,60 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 	}
 	*ev = event{slot: reg.slot, gen: reg.gen, ready: ready}
 	return true
+}
+
+// uringMoving in uringReg.tid marks a receive cancelled to be armed again
+// on the pinned leader's thread.
+const uringMoving = -1
+
+// uringSettleTime is how long a pinned leader must have held the duty
+// before receives tied to other threads are moved to it: after a
+// hand-off the duty may soon pass again, and each move costs a cancel, a
+// readv and a new receive.
+const uringSettleTime = 50 * time.Millisecond
+
+// settled reports whether the pinned leader has held the duty for
+// uringSettleTime. Under mu.
+func (u *uringSet) settled() bool {
+	return time.Now().UnixNano()-u.tidSince >= int64(uringSettleTime)
+}
+
+// pinLeader locks the calling goroutine, which takes the poller's duty,
+// to its thread until unpinLeader, and reports whether it did (only
+// under this backend, unless uringLockEnv turns it off). A completion's
+// task work (a multishot receive's, every time input arrives) runs on
+// the thread that submitted the request. On a leader that moves between
+// threads the receives end up tied to threads that are asleep in futex
+// or running other goroutines: each is woken to run its share, and
+// contends with the leader's io_uring_enter for the ring's lock. Pinned,
+// the leader's thread submits the receives and runs their task work
+// itself, at its next system call; a receive tied to another thread (a
+// leader before a hand-off, or a submission by another goroutine) is
+// moved to it on a completion (see completeRecv).
+func (ep *pollset) pinLeader() bool {
+	u := ep.ur
+	if u == nil || !u.lockOn {
+		return false
+	}
+	runtime.LockOSThread()
+	tid := int32(unix.Gettid())
+	u.mu.Lock()
+	u.tid, u.tidSince = tid, time.Now().UnixNano()
+	u.mu.Unlock()
+	return true
+}
+
+// unpinLeader ends pinLeader, when the duty has been passed on or the
+// loop ends.
+func (ep *pollset) unpinLeader() {
+	u := ep.ur
+	tid := int32(unix.Gettid())
+	u.mu.Lock()
+	if u.tid == tid {
+		u.tid = 0
+	}
+	u.mu.Unlock()
+	runtime.UnlockOSThread()
 }
 
 // ringSend queues a send of the head of c's outbound buffer in the ring

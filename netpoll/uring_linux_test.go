@@ -28,6 +28,16 @@ func needUring(t testing.TB) {
 	}
 }
 
+// uringMoved sums the receives the pollsets of s moved to their pinned
+// leader's thread.
+func uringMoved(s *Server) uint64 {
+	var n uint64
+	for _, p := range s.pollers {
+		n += p.ep.ur.moved.Load()
+	}
+	return n
+}
+
 // uringStats sums what the uring pollsets of s counted beyond Stats.
 func uringEnded(s *Server) uint64 {
 	var n uint64
@@ -235,6 +245,81 @@ func testUringManySmallMessages(t *testing.T, inc bool) {
 	}
 	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().BuffersInUse == 0 }) {
 		t.Errorf("%d buffers still in use", s.Stats().BuffersInUse)
+	}
+}
+
+// TestUringReceivesFollowLeader: the leader is pinned to its thread, and
+// the receives armed under one leader are moved to the next after a
+// hand-off (a handler that sleeps passes the duty to a goroutine on
+// another thread): each connection's receive once, on its next input
+// once the new leader has held the duty for uringSettleTime, its stream
+// intact; later input moves nothing more while the leader stays.
+func TestUringReceivesFollowLeader(t *testing.T) {
+	needUring(t)
+	const conns, rounds = 20, 5
+	h := func(c *Conn) error {
+		r := c.Reader()
+		if b, _ := r.Peek(1); len(b) == 1 && b[0] == 'S' {
+			time.Sleep(30 * time.Millisecond) // the duty passes on
+		}
+		return echoHandler(c)
+	}
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithPollers(1), WithDispatch(DispatchHandoff))
+	u := s.pollers[0].ep.ur
+	if !u.lockOn {
+		t.Skipf("%s=0", uringLockEnv)
+	}
+	cs := make([]*net.TCPConn, conns)
+	msg := make([]byte, 64)
+	echo := func(i int, first byte) {
+		t.Helper()
+		msg[0] = first
+		if _, err := cs[i].Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		cs[i].SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(cs[i], got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("conn %d: %q, %v", i, got, err)
+		}
+	}
+	for i := range cs {
+		cs[i] = dialTCP(t, addr)
+		echo(i, 'a')
+	}
+	u.mu.Lock()
+	tid := u.tid
+	u.mu.Unlock()
+	handoffs := s.Stats().Handoffs
+	echo(0, 'S')
+	if s.Stats().Handoffs == handoffs {
+		t.Fatal("the sleeping handler passed no duty on")
+	}
+	time.Sleep(2 * uringSettleTime)
+	u.mu.Lock()
+	newTid := u.tid
+	u.mu.Unlock()
+	if newTid == 0 || newTid == tid {
+		t.Fatalf("leader thread %d before the hand-off, %d after", tid, newTid)
+	}
+	before := uringMoved(s)
+	for i := range cs {
+		echo(i, 'b')
+	}
+	moved := uringMoved(s) - before
+	for range rounds {
+		for i := range cs {
+			echo(i, 'c')
+		}
+	}
+	again := uringMoved(s) - before - moved
+	st := s.Stats()
+	t.Logf("leader thread %d -> %d; %d receives moved, %d later; handoffs %d, ended %d", tid, newTid, moved, again, st.Handoffs-handoffs, uringEnded(s))
+	if moved < conns/2 {
+		t.Errorf("%d of %d receives moved to the new leader's thread", moved, conns)
+	}
+	if st.Handoffs == handoffs+1 && again != 0 {
+		t.Errorf("%d receives moved again with the leader unchanged", again)
 	}
 }
 
