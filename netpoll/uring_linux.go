@@ -56,7 +56,11 @@ import (
 //
 // The ring is set up without IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN:
 // requests come from any goroutine (a dialer registers, a closer
-// deregisters), and Go moves goroutines between threads. COOP_TASKRUN
+// deregisters), and under DispatchHandoff the duty moves to a goroutine
+// on another thread exactly when the leader's thread is stuck in a
+// handler, where a single issuer could neither submit nor see a
+// completion. The leader is pinned to its thread instead (pinLeader), so
+// that the receives' task work runs where they are reaped. COOP_TASKRUN
 // spares a running thread an interrupt for each completion's task work
 // (it runs at the thread's next return to user space; a sleeping thread
 // is still woken).
