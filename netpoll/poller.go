@@ -208,6 +208,9 @@ func (p *poller) run() { p.lead() }
 // once, and the new leader starts here, resuming the pass where the old
 // one left it. Every other mode keeps the duty on one goroutine.
 func (p *poller) lead() {
+	if p.ep.pinLeader() {
+		defer p.ep.unpinLeader()
+	}
 	for {
 		if !p.finishPass() {
 			return

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,9 +27,11 @@ import (
 //   - An edge-triggered connection, from its first read on, takes its
 //     input by a multishot RECV that fills buffers of a provided-buffer
 //     ring (off the Go heap) plus a multishot POLL_ADD for POLLOUT. Completed
-//     buffers wait in the registration's stash; the poller's read
-//     (readv) copies them into the connection's LinkBuffer and gives
-//     them back to the kernel at once, without a system call. When the
+//     pieces of buffers wait in the registration's stash; the poller's
+//     read (readv) copies them into the connection's LinkBuffer and gives
+//     them back at once, without a system call (on an incremental group a
+//     buffer holds pieces of many connections and goes back to the kernel
+//     with its last one). When the
 //     receive ends (the buffer ring ran dry: ENOBUFS; a stash at its
 //     bound was cancelled; the kernel ended it) the read falls back to
 //     readv(2) on the socket until it is drained, then arms the receive
@@ -53,7 +56,11 @@ import (
 //
 // The ring is set up without IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN:
 // requests come from any goroutine (a dialer registers, a closer
-// deregisters), and Go moves goroutines between threads. COOP_TASKRUN
+// deregisters), and under DispatchHandoff the duty moves to a goroutine
+// on another thread exactly when the leader's thread is stuck in a
+// handler, where a single issuer could neither submit nor see a
+// completion. The leader is pinned to its thread instead (pinLeader), so
+// that the receives' task work runs where they are reaped. COOP_TASKRUN
 // spares a running thread an interrupt for each completion's task work
 // (it runs at the thread's next return to user space; a sleeping thread
 // is still woken).
@@ -62,13 +69,17 @@ import (
 // burst of multishot completions does not overflow, and receive buffers
 // (2 MiB, the most the stashes of a poller's connections can hold; one
 // connection's receive is cancelled at uringMaxStash, but on loopback the
-// kernel can fill most of the ring before the cancel lands).
+// kernel can fill most of the ring before the cancel lands). Where the
+// kernel consumes buffers incrementally (uringIncEnv) a completion takes
+// only the bytes it received, so the group holds 2 MiB of input whatever
+// the size of the messages; otherwise each takes a whole buffer, and 512
+// connections with a small message each waiting run it dry.
 const (
 	uringSQEntries = 512
 	uringCQEntries = 8192
 	uringBufs      = 512
 	uringBufSize   = 4 << 10
-	uringMaxStash  = 16 // buffers one connection may hold before its receive is cancelled
+	uringMaxStash  = 16 // pieces of buffers one connection may hold before its receive is cancelled
 )
 
 // User data of requests: the wake-up poll, results of removals and
@@ -113,6 +124,13 @@ type uringSet struct {
 	// released, and spare ones.
 	sendOn   bool
 	acceptOn bool // listeners by multishot accept (uringAcceptEnv)
+	lockOn   bool // the leader keeps its thread (pinLeader)
+
+	// tid is the thread of the pinned leader (0: none), since tidSince
+	// (ns); moved counts the receives cancelled to be armed again on it.
+	tid      int32
+	tidSince int64
+	moved    atomic.Uint64
 	sends    []*uringSend
 	sent     []*uringSend
 	spare    []*uringSend
@@ -140,11 +158,12 @@ type uringReg struct {
 	in        uint32 // interest (ev* bits) as last given to add or mod
 	errno     int32  // the error the receive (or the accept) ended with
 	head      int32
+	tid       int32        // the pinned leader's thread when the receive was armed (see pinLeader)
 	recvMode  bool         // input comes by the receive (edge-triggered, after the first read)
-	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
 	cancel    bool         // the receive is being cancelled (stash at its bound)
 	signaled  bool         // an input event is out and the stash not yet drained
 	eof       bool         // the receive saw EOF
+	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
 }
 
 // uringSend is a send of the head of a connection's outbound buffer by
@@ -178,6 +197,16 @@ type uringSend struct {
 // pollers made meanwhile: output is then written with writev, as on
 // epoll. It is an experiment's switch, not a configuration.
 const uringSendEnv = "UPOLL_URING_SEND"
+
+// uringIncEnv set to 0 makes the pollers made meanwhile register their
+// buffer group without IOU_PBUF_RING_INC, as a kernel before 6.12 does:
+// each completion then takes a whole buffer. An experiment's switch,
+// like uringSendEnv.
+const uringIncEnv = "UPOLL_URING_INC"
+
+// uringLockEnv set to 0 lets the leader of the pollers made meanwhile
+// run on any thread (see pinLeader). An experiment's switch.
+const uringLockEnv = "UPOLL_URING_LOCK"
 
 // uringAcceptEnv set to 1 serves the listeners of the pollers made
 // meanwhile by a multishot accept; otherwise they are polled and accepted
@@ -237,12 +266,19 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
+	u.lockOn = os.Getenv(uringLockEnv) != "0"
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err
 	}
-	if u.br, err = r.NewBufRing(0, uringBufs, uringBufSize); err != nil {
-		return fail(err)
+	if os.Getenv(uringIncEnv) != "0" {
+		u.br, err = r.NewBufRingIncremental(0, uringBufs, uringBufSize)
+	}
+	if u.br == nil {
+		// Before Linux 6.12 (EINVAL), or turned off.
+		if u.br, err = r.NewBufRing(0, uringBufs, uringBufSize); err != nil {
+			return fail(err)
+		}
 	}
 	if u.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		return fail(os.NewSyscallError("eventfd", err))
@@ -359,7 +395,7 @@ func (u *uringSet) armRecv(reg *uringReg) error {
 	if err != nil {
 		return err
 	}
-	reg.recvUD = u.newUD(reg)
+	reg.recvUD, reg.tid = u.newUD(reg), u.tid
 	s.PrepRecvMultishot(int(reg.fd), u.br.Group(), reg.recvUD)
 	return nil
 }
@@ -428,7 +464,7 @@ func (u *uringSet) removePoll(reg *uringReg) {
 	reg.pollUD = 0
 }
 
-// forget drops reg and gives its stashed buffers back. Under mu.
+// forget drops reg and gives its stashed pieces back. Under mu.
 func (u *uringSet) forget(reg *uringReg) {
 	u.regs[reg.fd] = nil
 	reg.pollUD, reg.recvUD = 0, 0
@@ -583,8 +619,8 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 		// A request of a registration since deleted or modified.
 		if c.UserData&udAccept != 0 && c.Res >= 0 {
 			sysClose(int(c.Res)) // accepted after the listener went
-		} else if _, id, ok := u.br.Take(c); ok {
-			u.br.Recycle(id)
+		} else {
+			u.dropBuffer(c)
 		}
 		return false
 	}
@@ -718,15 +754,27 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 				reg.cancel = true
 				u.r.Submit()
 			}
+		} else if reg.tid != u.tid && u.tid != 0 && reg.recvUD != 0 && !reg.cancel && u.settled() {
+			// Tied to a thread that is not the pinned leader's: ended
+			// and armed again by the leader (see pinLeader), this
+			// cancel riding on its next io_uring_enter.
+			if s, err := u.sqe(); err == nil {
+				s.PrepCancel(reg.recvUD, 0, udInternal)
+				reg.cancel, reg.tid = true, uringMoving
+				u.moved.Add(1)
+			}
 		}
 		if reg.signaled {
 			return false
 		}
 	case c.Res == 0:
 		reg.eof = true
+		u.dropBuffer(c)
 	case c.Res == -int32(unix.ENOBUFS), c.Res == -int32(unix.ECANCELED):
 		// The receive ended; the read goes to the socket (readv).
-		u.ended.Add(1)
+		if reg.tid != uringMoving {
+			u.ended.Add(1)
+		}
 	default:
 		reg.errno = -c.Res
 	}
@@ -737,6 +785,60 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 	}
 	*ev = event{slot: reg.slot, gen: reg.gen, ready: ready}
 	return true
+}
+
+// uringMoving in uringReg.tid marks a receive cancelled to be armed again
+// on the pinned leader's thread.
+const uringMoving = -1
+
+// uringSettleTime is how long a pinned leader must have held the duty
+// before receives tied to other threads are moved to it: after a
+// hand-off the duty may soon pass again, and each move costs a cancel, a
+// readv and a new receive.
+const uringSettleTime = 50 * time.Millisecond
+
+// settled reports whether the pinned leader has held the duty for
+// uringSettleTime. Under mu.
+func (u *uringSet) settled() bool {
+	return time.Now().UnixNano()-u.tidSince >= int64(uringSettleTime)
+}
+
+// pinLeader locks the calling goroutine, which takes the poller's duty,
+// to its thread until unpinLeader, and reports whether it did (only
+// under this backend, unless uringLockEnv turns it off). A completion's
+// task work (a multishot receive's, every time input arrives) runs on
+// the thread that submitted the request. On a leader that moves between
+// threads the receives end up tied to threads that are asleep in futex
+// or running other goroutines: each is woken to run its share, and
+// contends with the leader's io_uring_enter for the ring's lock. Pinned,
+// the leader's thread submits the receives and runs their task work
+// itself, at its next system call; a receive tied to another thread (a
+// leader before a hand-off, or a submission by another goroutine) is
+// moved to it on a completion (see completeRecv).
+func (ep *pollset) pinLeader() bool {
+	u := ep.ur
+	if u == nil || !u.lockOn {
+		return false
+	}
+	runtime.LockOSThread()
+	tid := int32(unix.Gettid())
+	u.mu.Lock()
+	u.tid, u.tidSince = tid, time.Now().UnixNano()
+	u.mu.Unlock()
+	return true
+}
+
+// unpinLeader ends pinLeader, when the duty has been passed on or the
+// loop ends.
+func (ep *pollset) unpinLeader() {
+	u := ep.ur
+	tid := int32(unix.Gettid())
+	u.mu.Lock()
+	if u.tid == tid {
+		u.tid = 0
+	}
+	u.mu.Unlock()
+	runtime.UnlockOSThread()
 }
 
 // ringSend queues a send of the head of c's outbound buffer in the ring
@@ -913,7 +1015,7 @@ func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 	return n, err
 }
 
-// readStash copies stashed input into vecs and recycles the buffers it
+// readStash copies stashed input into vecs and gives back the pieces it
 // emptied. done is false when the receive has ended and the socket must
 // be read. Under mu.
 func (u *uringSet) readStash(reg *uringReg, vecs [][]byte) (n int, err error, done bool) {
@@ -1028,9 +1130,16 @@ func (u *uringSet) dropCQE(c uring.CQE) {
 	case c.UserData&udAccept != 0 && c.UserData&3 == 0 && c.Res >= 0:
 		sysClose(int(c.Res))
 	default:
-		if _, id, ok := u.br.Take(c); ok {
-			u.br.Recycle(id)
-		}
+		u.dropBuffer(c)
+	}
+}
+
+// dropBuffer gives back the buffer c consumed, if any, whose bytes
+// nobody will read. Taken first: an incremental group's next piece is
+// placed after it. Under mu.
+func (u *uringSet) dropBuffer(c uring.CQE) {
+	if _, id, ok := u.br.Take(c); ok {
+		u.br.Recycle(id)
 	}
 }
 

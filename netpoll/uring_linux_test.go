@@ -28,6 +28,16 @@ func needUring(t testing.TB) {
 	}
 }
 
+// uringMoved sums the receives the pollsets of s moved to their pinned
+// leader's thread.
+func uringMoved(s *Server) uint64 {
+	var n uint64
+	for _, p := range s.pollers {
+		n += p.ep.ur.moved.Load()
+	}
+	return n
+}
+
 // uringStats sums what the uring pollsets of s counted beyond Stats.
 func uringEnded(s *Server) uint64 {
 	var n uint64
@@ -135,6 +145,193 @@ func TestUringBufferRingExhausted(t *testing.T) {
 	}
 	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().BuffersInUse == 0 }) {
 		t.Errorf("%d buffers still in use", s.Stats().BuffersInUse)
+	}
+}
+
+// TestUringManySmallMessages: 1,000 connections, each with a receive
+// armed, send a 64 B message each while the only poller is blocked in a
+// handler, so that every message waits in the buffer group at once. On
+// an incremental group (Linux 6.12+) they take 64 KiB of its 2 MiB and no
+// receive ends; with whole buffers (UPOLL_URING_INC=0) the 512 buffers
+// run dry, receives end with ENOBUFS and the rest comes by readv. Either
+// way every connection gets its own message back, and no buffer stays
+// out.
+func TestUringManySmallMessages(t *testing.T) {
+	needUring(t)
+	for _, inc := range []bool{true, false} {
+		t.Run(fmt.Sprintf("incremental=%v", inc), func(t *testing.T) {
+			if !inc {
+				t.Setenv(uringIncEnv, "0")
+			}
+			testUringManySmallMessages(t, inc)
+		})
+	}
+}
+
+func testUringManySmallMessages(t *testing.T, inc bool) {
+	const conns, size = 1000, 64
+	var block atomic.Bool
+	unblock := make(chan struct{})
+	h := func(c *Conn) error {
+		if block.CompareAndSwap(true, false) {
+			select {
+			case <-unblock:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return echoHandler(c)
+	}
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithPollers(1), WithDispatch(DispatchInline))
+	if got := s.pollers[0].ep.ur.br.Incremental(); got != inc {
+		if inc {
+			t.Skip("the kernel lacks IOU_PBUF_RING_INC (Linux 6.12+)")
+		}
+		t.Fatalf("incremental %v with %s=0", got, uringIncEnv)
+	}
+	cs := make([]*net.TCPConn, conns)
+	msg := func(i, round int) []byte {
+		return testutil.RandomBytes(uint64(i*2+round+1), size)
+	}
+	echo := func(i, round int) error {
+		want := msg(i, round)
+		got := make([]byte, size)
+		cs[i].SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(cs[i], got); err != nil {
+			return fmt.Errorf("conn %d round %d: %w", i, round, err)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("conn %d round %d: got another message back", i, round)
+		}
+		return nil
+	}
+	// Round 0 arms every connection's receive (its first read is readv).
+	for i := range cs {
+		cs[i] = dialTCP(t, addr)
+		if _, err := cs[i].Write(msg(i, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := echo(i, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	endedBefore := uringEnded(s)
+	block.Store(true)
+	if _, err := cs[0].Write(msg(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return !block.Load() }) {
+		t.Fatal("the handler did not block")
+	}
+	for i := 1; i < conns; i++ {
+		if _, err := cs[i].Write(msg(i, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the kernel receives them all
+	readsBefore := s.Stats().ReadCalls
+	close(unblock)
+	for i := range cs {
+		if err := echo(i, 1); err != nil {
+			t.Fatalf("%v: %+v", err, s.Stats().PollerStats)
+		}
+	}
+	ended := uringEnded(s) - endedBefore
+	t.Logf("incremental %v: %d receives ended, %d readv calls after", inc, ended, s.Stats().ReadCalls-readsBefore)
+	if inc && ended != 0 {
+		t.Errorf("%d receives ended on an incremental group of %d buffers for %d B of input", ended, uringBufs, conns*size)
+	}
+	if !inc && ended == 0 {
+		t.Errorf("no receive ended: %d whole buffers served %d connections", uringBufs, conns)
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().BuffersInUse == 0 }) {
+		t.Errorf("%d buffers still in use", s.Stats().BuffersInUse)
+	}
+}
+
+// TestUringReceivesFollowLeader: the leader is pinned to its thread, and
+// the receives armed under one leader are moved to the next after a
+// hand-off (a handler that sleeps passes the duty to a goroutine on
+// another thread): each connection's receive once, on its next input
+// once the new leader has held the duty for uringSettleTime, its stream
+// intact; later input moves nothing more while the leader stays.
+func TestUringReceivesFollowLeader(t *testing.T) {
+	needUring(t)
+	const conns, rounds = 20, 5
+	h := func(c *Conn) error {
+		r := c.Reader()
+		if b, _ := r.Peek(1); len(b) == 1 && b[0] == 'S' {
+			time.Sleep(30 * time.Millisecond) // the duty passes on
+		}
+		return echoHandler(c)
+	}
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithPollers(1), WithDispatch(DispatchHandoff))
+	u := s.pollers[0].ep.ur
+	if !u.lockOn {
+		t.Skipf("%s=0", uringLockEnv)
+	}
+	cs := make([]*net.TCPConn, conns)
+	msg := make([]byte, 64)
+	echo := func(i int, first byte) {
+		t.Helper()
+		msg[0] = first
+		if _, err := cs[i].Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		cs[i].SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(cs[i], got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("conn %d: %q, %v", i, got, err)
+		}
+	}
+	for i := range cs {
+		cs[i] = dialTCP(t, addr)
+		echo(i, 'a')
+	}
+	u.mu.Lock()
+	tid := u.tid
+	u.mu.Unlock()
+	handoffs := s.Stats().Handoffs
+	echo(0, 'S')
+	if s.Stats().Handoffs == handoffs {
+		t.Fatal("the sleeping handler passed no duty on")
+	}
+	time.Sleep(2 * uringSettleTime)
+	u.mu.Lock()
+	newTid := u.tid
+	u.mu.Unlock()
+	onlyOne := func() {
+		if n := s.Stats().Handoffs - handoffs; n != 1 {
+			// A handler run preempted past the watchdog's tick (a
+			// loaded machine) passed the duty again: the leader may be
+			// back on the first thread, or not settled, and the counts
+			// below would say nothing.
+			t.Skipf("%d hand-offs instead of 1", n)
+		}
+	}
+	onlyOne()
+	if newTid == 0 || newTid == tid {
+		t.Fatalf("leader thread %d before the hand-off, %d after", tid, newTid)
+	}
+	before := uringMoved(s)
+	for i := range cs {
+		echo(i, 'b')
+	}
+	moved := uringMoved(s) - before
+	onlyOne()
+	for range rounds {
+		for i := range cs {
+			echo(i, 'c')
+		}
+	}
+	again := uringMoved(s) - before - moved
+	st := s.Stats()
+	t.Logf("leader thread %d -> %d; %d receives moved, %d later; handoffs %d, ended %d", tid, newTid, moved, again, st.Handoffs-handoffs, uringEnded(s))
+	if moved < conns/2 {
+		t.Errorf("%d of %d receives moved to the new leader's thread", moved, conns)
+	}
+	// (A later hand-off would rightly move them again.)
+	if st.Handoffs == handoffs+1 && again != 0 {
+		t.Errorf("%d receives moved again with the leader unchanged", again)
 	}
 }
 

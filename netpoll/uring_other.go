@@ -34,3 +34,9 @@ func (ep *pollset) submit() {}
 
 // accept accepts on the listening socket fd with accept4.
 func (ep *pollset) accept(fd int) (int, sockaddr, error) { return sysAccept(fd) }
+
+// pinLeader reports false: there is no ring's task work to keep on one
+// thread.
+func (ep *pollset) pinLeader() bool { return false }
+
+func (ep *pollset) unpinLeader() {}

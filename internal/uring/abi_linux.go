@@ -60,6 +60,7 @@ const (
 	CQEFBuffer       = 1 << 0 // the upper 16 bits hold a buffer id
 	CQEFMore         = 1 << 1 // a multishot operation goes on
 	CQEFSockNonempty = 1 << 2
+	CQEFBufMore      = 1 << 4 // an incremental buffer stays with the kernel, which goes on filling it
 	CQEBufferShift   = 16
 )
 
@@ -77,6 +78,7 @@ const (
 	registerProbe      = 8
 	registerPbufRing   = 22
 	unregisterPbufRing = 23
+	pbufRingInc        = 1 << 1 // IOU_PBUF_RING_INC: buffers consumed incrementally (Linux 6.12+)
 	ioUringOpSupported = 1 << 0
 	probeOps           = 256
 )
@@ -108,6 +110,11 @@ type CQE struct {
 
 // More reports whether a multishot operation stays armed after c.
 func (c CQE) More() bool { return c.Flags&CQEFMore != 0 }
+
+// BufMore reports whether the buffer c consumed stays with the kernel,
+// which appends what it receives next after c's bytes (an incremental
+// buffer ring).
+func (c CQE) BufMore() bool { return c.Flags&CQEFBufMore != 0 }
 
 // BufferID returns the provided buffer c consumed, if any.
 func (c CQE) BufferID() (uint16, bool) {

@@ -14,29 +14,61 @@ import (
 // with SQEBufferSelect. The ring and the buffers are anonymous mappings,
 // off the Go heap, so a buffer can be lent out while its bytes are
 // referenced by plain slices. Its methods are for the ring's goroutine.
+//
+// A completion that consumed a buffer hands out a piece of it (Take),
+// which its holder gives back (Recycle). A classic ring's buffer is one
+// piece and goes back to the kernel with it. An incremental ring's
+// buffer (IOU_PBUF_RING_INC) takes the bytes of many completions, of
+// any requests of the group, one after the other: each completion's
+// piece starts where the previous one of that buffer ended, and the
+// buffer goes back to the kernel once the kernel is done with it (a
+// completion without CQEFBufMore) and every piece of it was given back.
 type BufRing struct {
 	r       *Ring
 	bgid    uint16
 	mask    uint16
+	inc     bool
 	size    int
 	ring    []byte // the io_uring_buf entries
 	bufs    []byte // entries × size bytes
 	entries []ringBuf
-	tail    uint16 // entries published; the kernel consumes from its head
+	state   []bufState // by buffer id
+	tail    uint16     // entries published; the kernel consumes from its head
 	tailW   *uint32
 	inUse   atomic.Int64
 }
 
+// bufState is what the application knows of one buffer.
+type bufState struct {
+	off    uint32 // where the kernel puts the next bytes (incremental)
+	pieces uint32 // pieces taken and not recycled
+	done   bool   // the kernel is done with it (its last completion came)
+}
+
 // NewBufRing registers a group bgid of n buffers (a power of two, at
-// most 32768) of size bytes each, all given to the kernel.
+// most 32768) of size bytes each, all given to the kernel; each
+// completion consumes a whole buffer.
 func (r *Ring) NewBufRing(bgid uint16, n, size int) (*BufRing, error) {
-	if n <= 0 || n > 1<<15 || n&(n-1) != 0 || size <= 0 {
+	return r.newBufRing(bgid, n, size, false)
+}
+
+// NewBufRingIncremental is NewBufRing with buffers consumed
+// incrementally (IOU_PBUF_RING_INC, Linux 6.12+): a completion takes
+// only the bytes it received, so a buffer of size bytes carries many
+// small messages, of many connections. A kernel without it refuses the
+// registration with EINVAL.
+func (r *Ring) NewBufRingIncremental(bgid uint16, n, size int) (*BufRing, error) {
+	return r.newBufRing(bgid, n, size, true)
+}
+
+func (r *Ring) newBufRing(bgid uint16, n, size int, inc bool) (*BufRing, error) {
+	if n <= 0 || n > 1<<15 || n&(n-1) != 0 || size <= 0 || size > 1<<31 {
 		return nil, fmt.Errorf("uring: buffer ring of %d buffers of %d bytes: %w", n, size, unix.EINVAL)
 	}
 	if r.fd < 0 {
 		return nil, ErrClosed
 	}
-	b := &BufRing{r: r, bgid: bgid, mask: uint16(n - 1), size: size}
+	b := &BufRing{r: r, bgid: bgid, mask: uint16(n - 1), size: size, inc: inc, state: make([]bufState, n)}
 	var err error
 	if b.ring, err = anon(n * int(unsafe.Sizeof(ringBuf{}))); err != nil {
 		return nil, err
@@ -48,9 +80,13 @@ func (r *Ring) NewBufRing(bgid uint16, n, size int) (*BufRing, error) {
 	b.entries = unsafe.Slice((*ringBuf)(unsafe.Pointer(&b.ring[0])), n)
 	// The tail is the last 16 bits of entry 0, which the kernel only
 	// reads: it is published by storing the aligned word holding it and
-	// entry 0's bid, both written only here.
+	// entry 0's bid, both written only here. (An incremental ring's
+	// kernel writes an entry's addr and len, never its bid.)
 	b.tailW = (*uint32)(unsafe.Pointer(&b.ring[12]))
 	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&b.ring[0]))), ringEntries: uint32(n), bgid: bgid}
+	if inc {
+		reg.flags = pbufRingInc
+	}
 	if err := register(r.fd, registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
 		b.unmap()
 		return nil, err
@@ -76,32 +112,61 @@ func (b *BufRing) Group() uint16 { return b.bgid }
 // Size returns the size of each buffer.
 func (b *BufRing) Size() int { return b.size }
 
-// InUse returns how many buffers completions handed out that were not
+// Incremental reports whether buffers are consumed incrementally.
+func (b *BufRing) Incremental() bool { return b.inc }
+
+// InUse returns how many buffers hold pieces that were taken and not
 // recycled yet.
 func (b *BufRing) InUse() int { return int(b.inUse.Load()) }
 
 // Take returns the bytes a completion placed in a buffer of this group
-// and its id, and counts the buffer in use until Recycle; ok is false
-// when c carries no buffer.
+// and the buffer's id, a piece that its holder gives back with
+// Recycle(id); ok is false when c carries no buffer. Every completion
+// that carries a buffer must be taken, in the order reaped: on an
+// incremental ring the next piece's place depends on it.
 func (b *BufRing) Take(c CQE) (data []byte, id uint16, ok bool) {
 	id, ok = c.BufferID()
 	if !ok {
 		return nil, 0, false
 	}
-	b.inUse.Add(1)
+	id &= b.mask
+	st := &b.state[id]
 	n := max(int(c.Res), 0)
-	off := int(id&b.mask) * b.size
-	return b.bufs[off : off+min(n, b.size) : off+b.size], id, true
+	start := int(id)*b.size + int(st.off)
+	end := int(id+1) * b.size
+	data = b.bufs[start:min(start+n, end):end]
+	if b.inc {
+		st.off += uint32(len(data))
+	}
+	st.done = !c.BufMore()
+	if st.pieces == 0 {
+		b.inUse.Add(1)
+	}
+	st.pieces++
+	return data, id, true
 }
 
-// Recycle gives buffer id back to the kernel.
+// Recycle gives back a piece of buffer id; the buffer goes back to the
+// kernel when it was the last piece of a buffer the kernel is done with.
 func (b *BufRing) Recycle(id uint16) {
-	b.put(id)
-	b.publish()
+	id &= b.mask
+	st := &b.state[id]
+	if st.pieces == 0 {
+		return // not taken: nothing to give back
+	}
+	st.pieces--
+	if st.pieces > 0 {
+		return
+	}
 	b.inUse.Add(-1)
+	if st.done {
+		*st = bufState{}
+		b.put(id)
+		b.publish()
+	}
 }
 
-// put writes buffer id at the tail, unpublished.
+// put writes buffer id, whole, at the tail, unpublished.
 func (b *BufRing) put(id uint16) {
 	e := &b.entries[b.tail&b.mask]
 	e.addr = uint64(uintptr(unsafe.Pointer(&b.bufs[int(id&b.mask)*b.size])))
@@ -135,5 +200,5 @@ func (b *BufRing) Close() error {
 func (b *BufRing) unmap() {
 	unix.Munmap(b.bufs)
 	unix.Munmap(b.ring)
-	b.ring, b.bufs, b.entries = nil, nil, nil
+	b.ring, b.bufs, b.entries, b.state = nil, nil, nil, nil
 }
