@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -275,4 +276,54 @@ func TestAddrsIPv6Peer(t *testing.T) {
 	check("after timeouts")
 	c.Close()
 	check("after Close")
+}
+
+// TestReadDeadlineSetWhileReading sets the same read deadline from
+// three goroutines at once while a Read is blocked, then sends one
+// byte, round after round. Every set wakes the blocked read; no
+// interleaving of those wakes with the read re-arming its deadline may
+// leave the socket's deadline in the past while the read believes the
+// deadline is set, or the read spins on timeouts and never takes the
+// byte.
+func TestReadDeadlineSetWhileReading(t *testing.T) {
+	for _, b := range []Backend{BackendDefault, BackendStd} {
+		t.Run(b.String(), func(t *testing.T) {
+			c, cl := acceptPair(t, WithBackend(b))
+			start := time.Now()
+			buf := make([]byte, 8)
+			for round := 0; round < 300 && time.Since(start) < 3*time.Second; round++ {
+				got := make(chan error, 1)
+				dl := time.Now().Add(10 * time.Second)
+				c.SetReadDeadline(dl)
+				go func() {
+					n, err := c.Read(buf)
+					if err == nil && (n != 1 || buf[0] != byte(round)) {
+						err = fmt.Errorf("read %d bytes %q", n, buf[:n])
+					}
+					got <- err
+				}()
+				time.Sleep(100 * time.Microsecond) // let the read block
+				var wg sync.WaitGroup
+				for range 3 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						c.SetReadDeadline(dl)
+					}()
+				}
+				wg.Wait()
+				if _, err := cl.Write([]byte{byte(round)}); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case err := <-got:
+					if err != nil {
+						t.Fatalf("round %d: %v", round, err)
+					}
+				case <-time.After(2 * time.Second):
+					t.Fatalf("round %d: the byte sent 2s ago was not read", round)
+				}
+			}
+		})
+	}
 }

@@ -292,10 +292,19 @@ func (c *Conn) consumedStd() {
 
 // stdWakeReader makes a blocked read look at its deadline again: the
 // new one may be earlier than the one set on the socket.
+//
+// The socket's deadline moves into the past before rdl is invalidated.
+// In the other order a reader could re-arm between the two steps (it
+// sees rdl invalid, stores its deadline and sets it on the socket), and
+// the past deadline set after that would stay on the socket while rdl
+// says the reader's deadline is there: every read would time out at
+// once and stdSetReadDeadline would never fix it. In this order a
+// reader that re-arms before rdl is invalidated reads once more, times
+// out at once, and re-arms after.
 func (c *Conn) stdWakeReader() {
 	if c.flags.Load()&fReaderWaiting != 0 {
-		c.sock.rdl.Store(-1)
 		c.sock.nc.SetReadDeadline(time.Unix(0, 1))
+		c.sock.rdl.Store(-1)
 	}
 }
 
