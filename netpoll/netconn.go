@@ -84,11 +84,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-	// What the kernel refused goes through the outbound buffer, whose
-	// write batch holds at most 1 GiB: a larger p is queued and sent a
-	// chunk at a time.
+	// What the kernel refused goes through the outbound buffer a chunk
+	// of at most MaxOutput at a time, each sent before the next is
+	// copied: a large p to a peer that does not read costs the bound, not
+	// a copy of p (and a peer's reset is seen after one chunk, not after
+	// copying all of p).
+	step := min(max(c.owner.cfg.MaxOutput, 1), buffer.MaxBatch)
 	for n < len(p) {
-		chunk := p[n:min(len(p), n+buffer.MaxBatch)]
+		chunk := p[n:min(len(p), n+step)]
 		if _, err := c.out.WriteBinary(chunk); err != nil {
 			if err == buffer.ErrClosed {
 				err = errClosed

@@ -549,3 +549,33 @@ func TestNoLeaks(t *testing.T) {
 		t.Fatalf("live conns left: %d", s.Stats().LiveConns)
 	}
 }
+
+// TestLargeWriteBounded writes 16 MiB to a peer that does not read: the
+// kernel takes what fits, and the rest must wait in at most MaxOutput of
+// outbound buffer, not in a copy of all of it. A reset of the peer then
+// ends the Write.
+func TestLargeWriteBounded(t *testing.T) {
+	const bound = 64 << 10
+	c, cl := acceptPair(t, WithMaxOutput(bound))
+	done := make(chan error, 1)
+	go func() { _, err := c.Write(make([]byte, 16<<20)); done <- err }()
+	most := 0
+	for range 30 {
+		time.Sleep(10 * time.Millisecond)
+		most = max(most, int(c.p.ctr.bufferedOut.Load())) // as accounted after each writev
+	}
+	// BackendStd writes p straight to the socket: nothing is buffered.
+	if least := 1; most < least && c.sock == nil || most > bound {
+		t.Errorf("outbound buffer held at most %d bytes while Write waited, want 1..%d", most, bound)
+	}
+	cl.SetLinger(0)
+	cl.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Write to a reset peer returned no error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("writer not woken by RST")
+	}
+}
