@@ -122,17 +122,25 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		// Read no more than the room (rounded up to a small buffer): in
 		// accept mode the bound is a few KiB of read-ahead.
 		size = min(size, max(room, minReadSize))
-		vecs := c.in.Book(size, p.vecs[:0])
-		if len(vecs) == 0 {
-			return n, false, false, nil // buffer closed
-		}
-		vecs = capVecs(vecs, size)
-		m, rerr := p.ep.readv(int(c.fd), vecs, &p.ctr.readCalls)
-		if m < 0 {
+		// Under BackendUring, received input may enter c.in without a
+		// copy (fillIn); otherwise, and when the socket must be read, a
+		// read into booked space.
+		m, rerr, took := p.ep.fillIn(int(c.fd), &c.in, size)
+		if !took {
+			vecs := c.in.Book(size, p.vecs[:0])
+			if len(vecs) == 0 {
+				return n, false, false, nil // buffer closed
+			}
+			vecs = capVecs(vecs, size)
+			m, rerr = p.ep.readv(int(c.fd), vecs, &p.ctr.readCalls)
+			if m < 0 {
+				m = 0
+			}
+			c.in.BookAck(m)
+			clear(p.vecs[:len(vecs)])
+		} else if m < 0 {
 			m = 0
 		}
-		c.in.BookAck(m)
-		clear(p.vecs[:len(vecs)])
 		switch {
 		case rerr == errAgain:
 			p.ctr.readEAGAIN.Add(1)

@@ -123,6 +123,7 @@ type uringSet struct {
 	// descriptor, completed and waiting to be settled once mu is
 	// released, and spare ones.
 	sendOn   bool
+	zcOn     bool // stashed input enters LinkBuffers without a copy (uringZCEnv)
 	acceptOn bool // listeners by multishot accept (uringAcceptEnv)
 	lockOn   bool // the leader keeps its thread (pinLeader)
 
@@ -164,6 +165,7 @@ type uringReg struct {
 	signaled  bool         // an input event is out and the stash not yet drained
 	eof       bool         // the receive saw EOF
 	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
+	lent      *uringLent   // pieces this registration's connection holds in its LinkBuffer (zcOn)
 }
 
 // uringSend is a send of the head of a connection's outbound buffer by
@@ -197,6 +199,12 @@ type uringSend struct {
 // pollers made meanwhile: output is then written with writev, as on
 // epoll. It is an experiment's switch, not a configuration.
 const uringSendEnv = "UPOLL_URING_SEND"
+
+// uringZCEnv set to 0 makes the pollers made meanwhile copy stashed
+// input into the connection's LinkBuffer and give each piece back at
+// once, instead of linking the pieces as nodes (uringLent). An
+// experiment's switch, like uringSendEnv.
+const uringZCEnv = "UPOLL_URING_ZC"
 
 // uringIncEnv set to 0 makes the pollers made meanwhile register their
 // buffer group without IOU_PBUF_RING_INC, as a kernel before 6.12 does:
@@ -265,6 +273,7 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 	}
 	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
+	u.zcOn = os.Getenv(uringZCEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
 	u.lockOn = os.Getenv(uringLockEnv) != "0"
 	fail := func(err error) (*uringSet, error) {
