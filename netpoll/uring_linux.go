@@ -206,6 +206,38 @@ const uringSendEnv = "UPOLL_URING_SEND"
 // experiment's switch, like uringSendEnv.
 const uringZCEnv = "UPOLL_URING_ZC"
 
+// uringSQPollEnv set to 1 (or to a duration, the idle time) gives each
+// ring of the pollers made meanwhile a kernel submission thread
+// (IORING_SETUP_SQPOLL): the loop's submissions are stores to the
+// shared ring, and io_uring_enter is left for waiting and for waking
+// the thread once it has been idle for uringSQPollIdle. The thread is a
+// task of the process (iou-sqp-<pid> in /proc/<pid>/task) and spins
+// while there is work: its CPU is the process's, on top of the
+// pollers'. An experiment's switch, like uringSendEnv; the leader is
+// not pinned under it (the thread, not the leader, issues the requests
+// and runs their task work).
+const uringSQPollEnv = "UPOLL_URING_SQPOLL"
+
+// uringSQPollIdle is how long a submission thread spins without work
+// before it sleeps, unless uringSQPollEnv gives a duration.
+const uringSQPollIdle = 50 * time.Millisecond
+
+// uringSQPoll returns the idle time of a submission thread asked for
+// by uringSQPollEnv, and whether one was.
+func uringSQPoll() (time.Duration, bool) {
+	v := os.Getenv(uringSQPollEnv)
+	switch v {
+	case "", "0":
+		return 0, false
+	case "1":
+		return uringSQPollIdle, true
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, true
+	}
+	return uringSQPollIdle, true
+}
+
 // uringIncEnv set to 0 makes the pollers made meanwhile register their
 // buffer group without IOU_PBUF_RING_INC, as a kernel before 6.12 does:
 // each completion then takes a whole buffer. An experiment's switch,
@@ -267,7 +299,14 @@ func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
 }
 
 func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
-	r, err := uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun)
+	var r *uring.Ring
+	var err error
+	idle, sqpoll := uringSQPoll()
+	if sqpoll {
+		r, err = uring.NewSQPoll(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun, idle)
+	} else {
+		r, err = uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
@@ -275,7 +314,7 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
 	u.zcOn = os.Getenv(uringZCEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
-	u.lockOn = os.Getenv(uringLockEnv) != "0"
+	u.lockOn = os.Getenv(uringLockEnv) != "0" && !sqpoll
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err
