@@ -571,12 +571,14 @@ func (u *uringSet) poll(events []event) (int, error) {
 	}
 	if pending > 0 || u.r.Overflowed() {
 		u.mu.Lock()
+		e := u.r.Counters().Enters.Load()
 		_, err := u.r.Submit()
 		if err == nil && u.r.Overflowed() {
 			_, err = u.r.Enter(0, 0, 0)
 		}
+		// Under SQPOLL a submission is mostly no system call.
+		u.calls.Add(u.r.Counters().Enters.Load() - e)
 		u.mu.Unlock()
-		u.calls.Add(1)
 		if err != nil {
 			return 0, err
 		}
@@ -593,8 +595,9 @@ func (ep *pollset) submit() {
 	}
 	u.mu.Lock()
 	if !u.closed && u.r.Pending() > 0 {
+		e := u.r.Counters().Enters.Load()
 		u.r.Submit()
-		u.calls.Add(1)
+		u.calls.Add(u.r.Counters().Enters.Load() - e)
 	}
 	u.mu.Unlock()
 }

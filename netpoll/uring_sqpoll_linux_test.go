@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,18 +17,39 @@ import (
 // sqThreadCount counts this process's kernel submission threads
 // (iou-sqp-<pid> in /proc/self/task).
 func sqThreadCount(t *testing.T) int {
+	n, _ := sqThreadTicks(t)
+	return n
+}
+
+// sqThreadTicks returns the number of this process's kernel submission
+// threads and the CPU they used (utime+stime, clock ticks): being tasks
+// of the process, their time is in the process's /proc/self/stat too.
+func sqThreadTicks(t *testing.T) (n int, ticks int64) {
 	t.Helper()
 	comms, err := filepath.Glob("/proc/self/task/*/comm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
 	for _, c := range comms {
-		if b, err := os.ReadFile(c); err == nil && strings.HasPrefix(string(b), "iou-sqp-") {
-			n++
+		b, err := os.ReadFile(c)
+		if err != nil || !strings.HasPrefix(string(b), "iou-sqp-") {
+			continue
+		}
+		n++
+		st, err := os.ReadFile(filepath.Join(filepath.Dir(c), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: state is
+		// the 3rd field of the line, utime and stime the 14th and 15th.
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
 		}
 	}
-	return n
+	return n, ticks
 }
 
 // UPOLL_URING_SQPOLL=1: each poller's ring has a submission thread, a
@@ -76,7 +98,8 @@ func TestUringSQPollEcho(t *testing.T) {
 	}
 	testutil.WaitGroup(t, &wg, 30*time.Second, "echo connections")
 	st := s.Stats()
-	t.Logf("%d messages: %d io_uring_enter, %d submissions, %d completions", conns*msgs, st.Enters, st.Submissions, st.Completions)
+	_, ticks := sqThreadTicks(t)
+	t.Logf("%d messages: %d io_uring_enter, %d submissions, %d completions; submission threads' CPU %d ticks", conns*msgs, st.Enters, st.Submissions, st.Completions, ticks)
 	s.Close()
 	if !testutil.WaitFor(5*time.Second, func() bool { return sqThreadCount(t) == before }) {
 		t.Errorf("%d iou-sqp threads left after Close (were %d)", sqThreadCount(t), before)
