@@ -866,6 +866,13 @@ func (u *uringSet) settled() bool {
 // itself, at its next system call; a receive tied to another thread (a
 // leader before a hand-off, or a submission by another goroutine) is
 // moved to it on a completion (see completeRecv).
+//
+// Not in accept mode (noPin): there the leader only reaps and fills, the
+// connections' goroutines read and write, and at a few connections the
+// leader parks after almost every pass; a locked goroutine's park and
+// wake-up is a sleep and a futex wake-up of its own thread
+// (stoplockedm), which cost net/http on the adapter a quarter of its
+// requests/s at 10 connections (docs/uring.md).
 func (ep *pollset) pinLeader() bool {
 	u := ep.ur
 	if u == nil || !u.lockOn {
@@ -881,6 +888,14 @@ func (ep *pollset) pinLeader() bool {
 
 // unpinLeader ends pinLeader, when the duty has been passed on or the
 // loop ends.
+// noPin keeps the leaders of this pollset unpinned (see pinLeader).
+// Called before the poller starts.
+func (ep *pollset) noPin() {
+	if ep.ur != nil {
+		ep.ur.lockOn = false
+	}
+}
+
 func (ep *pollset) unpinLeader() {
 	u := ep.ur
 	tid := int32(unix.Gettid())

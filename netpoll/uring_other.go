@@ -43,6 +43,8 @@ func (ep *pollset) pinLeader() bool { return false }
 
 func (ep *pollset) unpinLeader() {}
 
+func (ep *pollset) noPin() {}
+
 // fillIn takes nothing: input is read from the socket.
 func (ep *pollset) fillIn(fd int, lb *buffer.LinkBuffer, size int) (int, error, bool) {
 	return 0, nil, false

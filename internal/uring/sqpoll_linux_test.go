@@ -43,7 +43,13 @@ func TestSQPoll(t *testing.T) {
 	if r.Flags()&SetupSQPoll == 0 {
 		t.Fatalf("flags %#x: no SQPOLL", r.Flags())
 	}
-	tids := sqThreads(t)
+	// A new thread names itself when it first runs.
+	var tids []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if tids = sqThreads(t); len(tids) == before+1 {
+			break
+		}
+	}
 	t.Logf("submission threads of this process: %v", tids)
 	if len(tids) != before+1 {
 		t.Errorf("%d iou-sqp threads in /proc/self/task, want %d", len(tids), before+1)
