@@ -123,22 +123,23 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		// accept mode the bound is a few KiB of read-ahead.
 		size = min(size, max(room, minReadSize))
 		// Under BackendUring, received input may enter c.in without a
-		// copy (fillIn); otherwise, and when the socket must be read, a
+		// copy (fillIn), whole pieces up to the room (at most one piece
+		// beyond it); otherwise, and when the socket must be read, a
 		// read into booked space.
-		m, rerr, took := p.ep.fillIn(int(c.fd), &c.in, size)
-		if !took {
+		m, rerr, took := p.ep.fillIn(int(c.fd), &c.in, min(size, room))
+		if took {
+			size = min(size, room) // less than that: the stash is drained
+		} else {
 			vecs := c.in.Book(size, p.vecs[:0])
 			if len(vecs) == 0 {
 				return n, false, false, nil // buffer closed
 			}
 			vecs = capVecs(vecs, size)
 			m, rerr = p.ep.readv(int(c.fd), vecs, &p.ctr.readCalls)
-			if m < 0 {
-				m = 0
-			}
-			c.in.BookAck(m)
+			c.in.BookAck(max(m, 0))
 			clear(p.vecs[:len(vecs)])
-		} else if m < 0 {
+		}
+		if m < 0 {
 			m = 0
 		}
 		switch {
