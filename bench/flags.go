@@ -154,7 +154,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, usageText, strings.Join(server.Names(), ", "),
+		var optIn []string
+		for _, n := range server.Names() {
+			if !slices.Contains(server.DefaultNames(), n) {
+				optIn = append(optIn, n)
+			}
+		}
+		fmt.Fprintf(stderr, usageText, strings.Join(server.DefaultNames(), ", ")+"; on request only: "+strings.Join(optIn, ", "),
 			strings.Join(allWorkloads, ", ")+"; on request only: "+strings.Join(optInWorkloads, ", "))
 		fs.PrintDefaults()
 	}
@@ -204,7 +210,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	cfg.mixedConns, cfg.mixedIdle, cfg.rpcConns = mixedActive, mixedIdle, rpcConns
 	cfg.suite, cfg.pin, cfg.out, cfg.quiet, cfg.sweep, cfg.check, cfg.profile = *suite, pin, *out, *quiet, *sweep, *check, *profile
 	var err error
-	if cfg.targets, err = pickList("targets", *targets, server.Names()); err != nil {
+	if *targets == "all" || *targets == "" {
+		cfg.targets = server.DefaultNames() // the opt-in A/B variants only when named
+	} else if cfg.targets, err = pickList("targets", *targets, server.Names()); err != nil {
 		return nil, err
 	}
 	if cfg.workloads, err = pickWorkloads(*workloads, cfg.extra); err != nil {

@@ -15,8 +15,8 @@
 // A LinkBuffer is safe for one producer goroutine and one consumer goroutine
 // at the same time, not for two of either. Producer methods are the writing
 // side: Malloc, MallocAck, MallocLen, WriteBinary, WriteString, WriteByte,
-// Write, ReadFrom, Append (on the receiving buffer), Flush, Book and
-// BookAck. Consumer methods are the reading side: Peek, Next, Skip, Until,
+// Write, ReadFrom, Append (on the receiving buffer), WriteForeign, Flush,
+// Book and BookAck. Consumer methods are the reading side: Peek, Next, Skip, Until,
 // ReadByte, ReadBinary, ReadString, Read, WriteTo, Slice, GetBytes, Release
 // and Close. Len may be called from either side.
 //
@@ -33,6 +33,10 @@
 // after this buffer releases them.
 //
 // Slices returned by Malloc and Book are valid until the next Flush.
+//
+// Bytes linked by WriteForeign stay their owner's: the buffer reads them
+// in place and tells the owner (a Releaser) once, when no buffer or Slice
+// references them any more.
 //
 // # Memory
 //

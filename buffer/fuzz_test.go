@@ -36,9 +36,10 @@ type model struct {
 	want    [][]byte // contents of slices
 	held    [][]byte // Next/Peek results valid until Release
 	heldW   [][]byte
+	foreign *scribbler // owner of the WriteForeign bytes
 }
 
-func newModel() *model { return &model{b: New()} }
+func newModel() *model { return &model{b: New(), foreign: newScribbler()} }
 
 // size maps an argument byte to sizes that hit node boundaries often.
 func size(a byte) int {
@@ -69,6 +70,14 @@ func (m *model) step(t *testing.T, op, arg byte) {
 	t.Helper()
 	b := m.b
 	n := size(arg)
+	if op >= 240 { // WriteForeign: bytes the buffer must give back, once, when done
+		p := pattern(m.off, n)
+		if err := b.WriteForeign(p, m.foreign, m.foreign.lend(p)); err != nil {
+			t.Fatalf("WriteForeign(%d): %v", n, err)
+		}
+		m.write(p)
+		return
+	}
 	switch op % 20 {
 	case 0: // WriteBinary
 		p := pattern(m.off, n)
@@ -348,4 +357,5 @@ func (m *model) finish(t *testing.T) {
 	if _, err := m.b.Next(0); err != ErrClosed {
 		t.Fatalf("Next after Close: %v", err)
 	}
+	m.foreign.check(t)
 }

@@ -61,7 +61,9 @@ func LiveNodes() int64 { return liveNodes.Load() }
 // A node either owns its bytes (origin == nil; refs counts the list that
 // holds it plus every view of it) or is a view of another node's bytes
 // (origin != nil; it holds one reference on origin). Views are made by Slice
-// and Append, so nodes can be shared between buffers without copying.
+// and Append, so nodes can be shared between buffers without copying. An
+// owning node's bytes come from a pool, from make, or from a Releaser
+// (rel != nil, WriteForeign), which is told when the last reference goes.
 //
 // Within one buffer the consumer owns off, the producer owns wp, and end is
 // the hand-over point between them: bytes [off, end) are published and
@@ -77,8 +79,10 @@ type node struct {
 	wp     int   // producer: end of written bytes
 	end    int64 // published end: atomic once the node is linked (see limit)
 	refs   atomic.Int32
-	class  int8 // pool class of buf, or -1 (a view, or unpooled bytes)
-	sealed bool // the producer will never publish into it again (mutex held)
+	rel    Releaser // owner of buf when it is foreign (WriteForeign)
+	tag    uintptr  // rel's tag for buf
+	class  int8     // pool class of buf, or -1 (a view, unpooled or foreign bytes)
+	sealed bool     // the producer will never publish into it again (mutex held)
 }
 
 // sizeClass returns the capacity and pool class of a node that must hold n
@@ -189,9 +193,14 @@ func (nd *node) recycle() {
 		bytePools[nd.class].Put(nd.bb)
 		nd.bb = nil
 	}
+	rel, tag := nd.rel, nd.tag
+	nd.rel, nd.tag = nil, 0
 	nd.buf = nil
 	nd.class = -1
 	barePool.Put(nd)
+	if rel != nil {
+		rel.ReleaseForeign(tag)
+	}
 }
 
 // readable returns the published, unread bytes of nd.

@@ -122,17 +122,26 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		// Read no more than the room (rounded up to a small buffer): in
 		// accept mode the bound is a few KiB of read-ahead.
 		size = min(size, max(room, minReadSize))
-		vecs := c.in.Book(size, p.vecs[:0])
-		if len(vecs) == 0 {
-			return n, false, false, nil // buffer closed
+		// Under BackendUring, received input may enter c.in without a
+		// copy (fillIn), whole pieces up to the room (at most one piece
+		// beyond it); otherwise, and when the socket must be read, a
+		// read into booked space.
+		m, rerr, took := p.ep.fillIn(int(c.fd), &c.in, min(size, room))
+		if took {
+			size = min(size, room) // less than that: the stash is drained
+		} else {
+			vecs := c.in.Book(size, p.vecs[:0])
+			if len(vecs) == 0 {
+				return n, false, false, nil // buffer closed
+			}
+			vecs = capVecs(vecs, size)
+			m, rerr = p.ep.readv(int(c.fd), vecs, &p.ctr.readCalls)
+			c.in.BookAck(max(m, 0))
+			clear(p.vecs[:len(vecs)])
 		}
-		vecs = capVecs(vecs, size)
-		m, rerr := p.ep.readv(int(c.fd), vecs, &p.ctr.readCalls)
 		if m < 0 {
 			m = 0
 		}
-		c.in.BookAck(m)
-		clear(p.vecs[:len(vecs)])
 		switch {
 		case rerr == errAgain:
 			p.ctr.readEAGAIN.Add(1)

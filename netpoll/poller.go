@@ -104,6 +104,9 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 		return nil, err
 	}
 	p.ep = ep
+	if !handler {
+		ep.noPin() // accept mode: no handler runs on the leader
+	}
 	if cfg.IdleTimeout > 0 {
 		p.minIdle.Store(int64(cfg.IdleTimeout))
 	}

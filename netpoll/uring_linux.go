@@ -123,6 +123,7 @@ type uringSet struct {
 	// descriptor, completed and waiting to be settled once mu is
 	// released, and spare ones.
 	sendOn   bool
+	zcOn     bool // stashed input enters LinkBuffers without a copy (uringZCEnv)
 	acceptOn bool // listeners by multishot accept (uringAcceptEnv)
 	lockOn   bool // the leader keeps its thread (pinLeader)
 
@@ -164,6 +165,7 @@ type uringReg struct {
 	signaled  bool         // an input event is out and the stash not yet drained
 	eof       bool         // the receive saw EOF
 	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
+	lent      *uringLent   // pieces this registration's connection holds in its LinkBuffer (zcOn)
 }
 
 // uringSend is a send of the head of a connection's outbound buffer by
@@ -197,6 +199,44 @@ type uringSend struct {
 // pollers made meanwhile: output is then written with writev, as on
 // epoll. It is an experiment's switch, not a configuration.
 const uringSendEnv = "UPOLL_URING_SEND"
+
+// uringZCEnv set to 0 makes the pollers made meanwhile copy stashed
+// input into the connection's LinkBuffer and give each piece back at
+// once, instead of linking the pieces as nodes (uringLent). An
+// experiment's switch, like uringSendEnv.
+const uringZCEnv = "UPOLL_URING_ZC"
+
+// uringSQPollEnv set to 1 (or to a duration, the idle time) gives each
+// ring of the pollers made meanwhile a kernel submission thread
+// (IORING_SETUP_SQPOLL): the loop's submissions are stores to the
+// shared ring, and io_uring_enter is left for waiting and for waking
+// the thread once it has been idle for uringSQPollIdle. The thread is a
+// task of the process (iou-sqp-<pid> in /proc/<pid>/task) and spins
+// while there is work: its CPU is the process's, on top of the
+// pollers'. An experiment's switch, like uringSendEnv; the leader is
+// not pinned under it (the thread, not the leader, issues the requests
+// and runs their task work).
+const uringSQPollEnv = "UPOLL_URING_SQPOLL"
+
+// uringSQPollIdle is how long a submission thread spins without work
+// before it sleeps, unless uringSQPollEnv gives a duration.
+const uringSQPollIdle = 50 * time.Millisecond
+
+// uringSQPoll returns the idle time of a submission thread asked for
+// by uringSQPollEnv, and whether one was.
+func uringSQPoll() (time.Duration, bool) {
+	v := os.Getenv(uringSQPollEnv)
+	switch v {
+	case "", "0":
+		return 0, false
+	case "1":
+		return uringSQPollIdle, true
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, true
+	}
+	return uringSQPollIdle, true
+}
 
 // uringIncEnv set to 0 makes the pollers made meanwhile register their
 // buffer group without IOU_PBUF_RING_INC, as a kernel before 6.12 does:
@@ -259,14 +299,22 @@ func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
 }
 
 func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
-	r, err := uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun)
+	var r *uring.Ring
+	var err error
+	idle, sqpoll := uringSQPoll()
+	if sqpoll {
+		r, err = uring.NewSQPoll(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun, idle)
+	} else {
+		r, err = uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
 	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
+	u.zcOn = os.Getenv(uringZCEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
-	u.lockOn = os.Getenv(uringLockEnv) != "0"
+	u.lockOn = os.Getenv(uringLockEnv) != "0" && !sqpoll
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err
@@ -523,12 +571,14 @@ func (u *uringSet) poll(events []event) (int, error) {
 	}
 	if pending > 0 || u.r.Overflowed() {
 		u.mu.Lock()
+		e := u.r.Counters().Enters.Load()
 		_, err := u.r.Submit()
 		if err == nil && u.r.Overflowed() {
 			_, err = u.r.Enter(0, 0, 0)
 		}
+		// Under SQPOLL a submission is mostly no system call.
+		u.calls.Add(u.r.Counters().Enters.Load() - e)
 		u.mu.Unlock()
-		u.calls.Add(1)
 		if err != nil {
 			return 0, err
 		}
@@ -545,8 +595,9 @@ func (ep *pollset) submit() {
 	}
 	u.mu.Lock()
 	if !u.closed && u.r.Pending() > 0 {
+		e := u.r.Counters().Enters.Load()
 		u.r.Submit()
-		u.calls.Add(1)
+		u.calls.Add(u.r.Counters().Enters.Load() - e)
 	}
 	u.mu.Unlock()
 }
@@ -815,6 +866,13 @@ func (u *uringSet) settled() bool {
 // itself, at its next system call; a receive tied to another thread (a
 // leader before a hand-off, or a submission by another goroutine) is
 // moved to it on a completion (see completeRecv).
+//
+// Not in accept mode (noPin): there the leader only reaps and fills, the
+// connections' goroutines read and write, and at a few connections the
+// leader parks after almost every pass; a locked goroutine's park and
+// wake-up is a sleep and a futex wake-up of its own thread
+// (stoplockedm), which cost net/http on the adapter a quarter of its
+// requests/s at 10 connections (docs/uring.md).
 func (ep *pollset) pinLeader() bool {
 	u := ep.ur
 	if u == nil || !u.lockOn {
@@ -830,6 +888,14 @@ func (ep *pollset) pinLeader() bool {
 
 // unpinLeader ends pinLeader, when the duty has been passed on or the
 // loop ends.
+// noPin keeps the leaders of this pollset unpinned (see pinLeader).
+// Called before the poller starts.
+func (ep *pollset) noPin() {
+	if ep.ur != nil {
+		ep.ur.lockOn = false
+	}
+}
+
 func (ep *pollset) unpinLeader() {
 	u := ep.ur
 	tid := int32(unix.Gettid())

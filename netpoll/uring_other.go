@@ -5,6 +5,8 @@ package netpoll
 import (
 	"fmt"
 	"sync/atomic"
+
+	"github.com/upoll/upoll/buffer"
 )
 
 // resolveUring: io_uring is Linux-only.
@@ -40,3 +42,10 @@ func (ep *pollset) accept(fd int) (int, sockaddr, error) { return sysAccept(fd) 
 func (ep *pollset) pinLeader() bool { return false }
 
 func (ep *pollset) unpinLeader() {}
+
+func (ep *pollset) noPin() {}
+
+// fillIn takes nothing: input is read from the socket.
+func (ep *pollset) fillIn(fd int, lb *buffer.LinkBuffer, size int) (int, error, bool) {
+	return 0, nil, false
+}

@@ -66,6 +66,8 @@ const (
 
 const (
 	enterGetEvents = 1 << 0
+	enterSQWakeup  = 1 << 1
+	enterSQWait    = 1 << 2
 	enterExtArg    = 1 << 3
 
 	sqNeedWakeup = 1 << 0

@@ -3,6 +3,7 @@ package uring
 import (
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -13,7 +14,10 @@ import (
 // of equal buffers that the kernel picks from for operations prepared
 // with SQEBufferSelect. The ring and the buffers are anonymous mappings,
 // off the Go heap, so a buffer can be lent out while its bytes are
-// referenced by plain slices. Its methods are for the ring's goroutine.
+// referenced by plain slices. Take is for the goroutine that reaps the
+// ring's completions (in their order); Recycle, InUse and Close are safe
+// from any goroutine, so a piece may be given back by whoever holds it
+// last.
 //
 // A completion that consumed a buffer hands out a piece of it (Take),
 // which its holder gives back (Recycle). A classic ring's buffer is one
@@ -24,18 +28,24 @@ import (
 // buffer goes back to the kernel once the kernel is done with it (a
 // completion without CQEFBufMore) and every piece of it was given back.
 type BufRing struct {
-	r       *Ring
-	bgid    uint16
-	mask    uint16
-	inc     bool
-	size    int
+	r     *Ring
+	bgid  uint16
+	mask  uint16
+	inc   bool
+	size  int
+	inUse atomic.Int64
+
+	// mu guards the rest: pieces are given back by their holders, on
+	// any goroutine, while the reaper takes new ones.
+	mu      sync.Mutex
 	ring    []byte // the io_uring_buf entries
 	bufs    []byte // entries × size bytes
 	entries []ringBuf
 	state   []bufState // by buffer id
 	tail    uint16     // entries published; the kernel consumes from its head
 	tailW   *uint32
-	inUse   atomic.Int64
+	pieces  int  // taken and not recycled, all buffers
+	closed  bool // unregistered; bufs is unmapped when pieces reaches 0
 }
 
 // bufState is what the application knows of one buffer.
@@ -130,6 +140,11 @@ func (b *BufRing) Take(c CQE) (data []byte, id uint16, ok bool) {
 		return nil, 0, false
 	}
 	id &= b.mask
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, 0, false
+	}
 	st := &b.state[id]
 	n := max(int(c.Res), 0)
 	start := int(id)*b.size + int(st.off)
@@ -143,18 +158,32 @@ func (b *BufRing) Take(c CQE) (data []byte, id uint16, ok bool) {
 		b.inUse.Add(1)
 	}
 	st.pieces++
+	b.pieces++
 	return data, id, true
 }
 
 // Recycle gives back a piece of buffer id; the buffer goes back to the
 // kernel when it was the last piece of a buffer the kernel is done with.
+// After Close, the last piece given back unmaps the buffers.
 func (b *BufRing) Recycle(id uint16) {
 	id &= b.mask
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == nil {
+		return // unmapped: every piece was given back
+	}
 	st := &b.state[id]
 	if st.pieces == 0 {
 		return // not taken: nothing to give back
 	}
 	st.pieces--
+	b.pieces--
+	if b.closed {
+		if b.pieces == 0 {
+			b.unmapBufs()
+		}
+		return
+	}
 	if st.pieces > 0 {
 		return
 	}
@@ -182,10 +211,14 @@ func (b *BufRing) publish() {
 	atomic.StoreUint32(b.tailW, w)
 }
 
-// Close unregisters the group and unmaps its memory. No operation using
-// it may be in flight, and no slice of Take may be used afterwards.
+// Close unregisters the group and unmaps its ring. No operation using it
+// may be in flight. The buffers stay mapped while pieces taken from them
+// have not been given back, so that a holder's slices stay valid: the
+// last Recycle unmaps them.
 func (b *BufRing) Close() error {
-	if b.ring == nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.ring == nil {
 		return nil
 	}
 	var err error
@@ -193,12 +226,33 @@ func (b *BufRing) Close() error {
 		reg := bufReg{bgid: b.bgid}
 		err = register(b.r.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1)
 	}
-	b.unmap()
+	b.closed = true
+	unix.Munmap(b.ring)
+	b.ring, b.entries = nil, nil
+	if b.pieces == 0 {
+		b.unmapBufs()
+	}
 	return err
 }
 
+// Mapped reports whether the buffers are still mapped: until Close, and
+// after it while pieces are held.
+func (b *BufRing) Mapped() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bufs != nil
+}
+
+// unmap undoes a failed registration. Under mu, or before b is shared.
 func (b *BufRing) unmap() {
-	unix.Munmap(b.bufs)
 	unix.Munmap(b.ring)
-	b.ring, b.bufs, b.entries, b.state = nil, nil, nil, nil
+	b.ring, b.entries = nil, nil
+	b.unmapBufs()
+}
+
+// unmapBufs frees the buffers. Under mu.
+func (b *BufRing) unmapBufs() {
+	unix.Munmap(b.bufs)
+	b.bufs, b.state = nil, nil
+	b.inUse.Store(0)
 }

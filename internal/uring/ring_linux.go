@@ -33,6 +33,7 @@ type Ring struct {
 	sqMask, sqEntries       uint32
 	sqes                    []SQE
 	sqeTail                 uint32 // SQEs handed out; published to *sqTail by flush
+	published               uint32 // SQEs published, under SetupSQPoll (for Submitted)
 
 	cqHead, cqTail *uint32
 	cqMask         uint32
@@ -48,13 +49,27 @@ type Ring struct {
 
 // Counters count a ring's work; safe to read from any goroutine.
 type Counters struct {
-	Submitted atomic.Uint64 // SQEs the kernel consumed
+	Submitted atomic.Uint64 // SQEs the kernel consumed (under SetupSQPoll: published to its thread)
 	Completed atomic.Uint64 // CQEs reaped
 	Enters    atomic.Uint64 // io_uring_enter calls
+	Wakeups   atomic.Uint64 // of them, wake-ups of an idle SQPOLL thread
 }
 
 // Counters returns the ring's counters.
 func (r *Ring) Counters() *Counters { return &r.ctr }
+
+// NewSQPoll is New with a kernel thread that consumes the submission
+// queue (IORING_SETUP_SQPOLL): a submission is a store to the shared
+// ring, and io_uring_enter is needed only to wait for completions or to
+// wake the thread after it slept, idle for idle (rounded to
+// milliseconds, at least one). The thread belongs to the calling
+// process (a task named iou-sqp-<pid> in /proc/<pid>/task) and its CPU
+// counts as the process's. SetupDeferTaskrun and SetupSingleIssuer are
+// dropped from want: the thread is the issuer.
+func NewSQPoll(entries, cqEntries, want uint32, idle time.Duration) (*Ring, error) {
+	ms := max(uint32(idle/time.Millisecond), 1)
+	return setupRing(entries, cqEntries, want&^(SetupDeferTaskrun|SetupSingleIssuer)|SetupSQPoll, ms)
+}
 
 // New sets up a ring of at least entries SQEs (a power of two is used)
 // and a completion queue of cqEntries (0: twice entries). want are the
@@ -63,12 +78,17 @@ func (r *Ring) Counters() *Counters { return &r.ctr }
 // dropped, DeferTaskrun first, and Flags reports what took. An error
 // wraps ErrUnavailable when io_uring cannot be used at all.
 func New(entries, cqEntries uint32, want uint32) (*Ring, error) {
+	return setupRing(entries, cqEntries, want&^SetupSQPoll, 0)
+}
+
+func setupRing(entries, cqEntries, want, idleMS uint32) (*Ring, error) {
 	var p params
 	var fd int
 	var err error
-	tries := []uint32{want, want &^ SetupDeferTaskrun, want &^ (SetupDeferTaskrun | SetupSingleIssuer), 0}
+	sq := want & SetupSQPoll // asked for explicitly: never dropped
+	tries := []uint32{want, want &^ SetupDeferTaskrun, want &^ (SetupDeferTaskrun | SetupSingleIssuer), sq}
 	for _, f := range tries {
-		p = params{flags: f | SetupClamp}
+		p = params{flags: f | SetupClamp, sqThreadIdle: idleMS}
 		if cqEntries > 0 {
 			p.flags |= SetupCQSize
 			p.cqEntries = cqEntries
@@ -219,6 +239,10 @@ func (r *Ring) Pending() uint32 { return r.sqeTail - atomic.LoadUint32(r.sqHead)
 // and returns how many the kernel has not consumed yet.
 func (r *Ring) flush() uint32 {
 	atomic.StoreUint32(r.sqTail, r.sqeTail)
+	if r.flags&SetupSQPoll != 0 {
+		r.ctr.Submitted.Add(uint64(r.sqeTail - r.published))
+		r.published = r.sqeTail
+	}
 	return r.sqeTail - atomic.LoadUint32(r.sqHead)
 }
 
@@ -267,6 +291,23 @@ func (r *Ring) Enter(toSubmit, min uint32, timeout time.Duration) (int, error) {
 }
 
 func (r *Ring) sysEnter(n, min, flags uint32, timeout time.Duration) (int, error) {
+	if r.flags&SetupSQPoll != 0 {
+		// The kernel's thread submits; it needs a call only when it
+		// went to sleep (NEED_WAKEUP, read after the tail's store:
+		// Go's atomics are sequentially consistent) or when the queue
+		// is full and room must be waited for.
+		sf := atomic.LoadUint32(r.sqFlags)
+		if sf&sqNeedWakeup != 0 {
+			flags |= enterSQWakeup
+			r.ctr.Wakeups.Add(1)
+		}
+		if n >= r.sqEntries {
+			flags |= enterSQWait
+		}
+		if flags&(enterGetEvents|enterSQWakeup|enterSQWait) == 0 && sf&sqCQOverflow == 0 {
+			return int(n), nil
+		}
+	}
 	var argp, argsz uintptr
 	if flags&enterGetEvents != 0 && timeout >= 0 && r.features&FeatExtArg != 0 {
 		r.ts = unix.NsecToTimespec(int64(timeout))
@@ -295,7 +336,9 @@ func (r *Ring) sysEnter(n, min, flags uint32, timeout time.Duration) (int, error
 		r.ctr.Enters.Add(1)
 		switch errno {
 		case 0:
-			r.ctr.Submitted.Add(uint64(done))
+			if r.flags&SetupSQPoll == 0 {
+				r.ctr.Submitted.Add(uint64(done))
+			}
 			return int(done), nil
 		case unix.EINTR:
 			if flags&enterGetEvents != 0 {

@@ -65,6 +65,9 @@ type Target struct {
 	start func(addr, opts string) (net.Addr, error)
 	// available reports why the target cannot run in this build (nil: it can).
 	available func() error
+	// OptIn targets run only when named in -targets, not under "all":
+	// A/B variants of another target.
+	OptIn bool
 	// Settle is how long idle connections must wait before the target
 	// reaches its idle state (a parking server parks them only after
 	// its linger); the idle case waits that long before each memory
@@ -86,6 +89,8 @@ func Targets() []Target {
 		{Name: "std-echo", Kind: Echo, Baseline: true, Note: "net: goroutine per connection, 4 KiB read buffer", start: startStdEcho},
 		{Name: "upoll-echo", Kind: Echo, Sweepable: true, Note: "upoll netpoll native API, one-copy handler (Next + WriteBinary + Flush); " + upollDefaults(true), Backend: "epoll", start: startUpollEcho, available: upollAvailable},
 		{Name: "upoll-uring-echo", Kind: Echo, Note: "upoll-echo on netpoll.BackendUring (io_uring: poll requests, multishot receive into a provided-buffer ring); options as upoll-echo's", Backend: "uring", start: startUpollUringEcho, available: upollUringAvailable},
+		{Name: "upoll-uring-echo-copy", Kind: Echo, Note: "upoll-uring-echo with received input copied out of the ring's buffers (UPOLL_URING_ZC=0), not linked into the LinkBuffer: the A/B of zero-copy input", Backend: "uring", start: startUpollUringEchoCopy, available: upollUringAvailable, OptIn: true},
+		{Name: "upoll-uring-echo-sqpoll", Kind: Echo, Note: "upoll-uring-echo with a kernel submission thread per ring (UPOLL_URING_SQPOLL=1, IORING_SETUP_SQPOLL): its CPU is the server process's", Backend: "uring", start: startUpollUringEchoSQPoll, available: upollUringAvailable, OptIn: true},
 		{Name: "upoll-std-echo", Kind: Echo, Note: "upoll-echo's handler on netpoll.BackendStd (Go's net, one goroutine per connection running the handler): what the API and buffers cost without upoll's poller", Backend: "std", start: startUpollStdEcho},
 		{Name: "cloudwego-echo", Kind: Echo, Note: "github.com/cloudwego/netpoll " + cloudwegoVersion + " EventLoop (Next + Malloc copy + Flush)", start: startCloudwegoEcho},
 		{Name: "gnet-echo", Kind: Echo, Note: "github.com/panjf2000/gnet/v2 " + gnetVersion + ", handler on the event loop (Next + Write), one loop per P", start: startGnetEcho},
@@ -95,6 +100,7 @@ func Targets() []Target {
 		{Name: "floor-c-short", Kind: Echo, Note: "floor-c with -short: a read that does not fill its 64 KiB buffer ends the socket's turn (under edge triggering the next bytes raise a new edge), so a ping-pong message costs one read and one write, the calls upoll's epoll backend makes, not floor-c's two reads and a write (a measuring stick, not a server)", start: startFloorCShort, available: floorCAvailable},
 		{Name: "std-http", Kind: HTTP, Baseline: true, Note: "net/http.Server, hello handler", start: startStdHTTP},
 		{Name: "upoll-http", Kind: HTTP, Sweepable: true, Note: "net/http.Server on the upoll adapters/nethttp listener, same handler; " + upollDefaults(false), Backend: "epoll", start: startUpollHTTP, available: upollHTTPAvailable},
+		{Name: "upoll-uring-http", Kind: HTTP, Note: "upoll-http on netpoll.BackendUring", Backend: "uring", start: startUpollUringHTTP, available: upollUringAvailable},
 		{Name: "upoll-http-park", Kind: HTTP, Sweepable: true, Note: "upoll-http with idle keep-alive parking (nethttp.EnableParking, default linger): idle conns leave http.Server and wait on a poller with no goroutine; " + upollDefaults(false), Backend: "epoll", start: startUpollHTTPPark, available: upollHTTPAvailable, Settle: nethttp.DefaultLinger + 250*time.Millisecond},
 		{Name: "fasthttp", Kind: HTTP, Note: "github.com/valyala/fasthttp " + fasthttpVersion + ", hello handler", start: startFastHTTP},
 		{Name: "nbio-http", Kind: HTTP, Note: "github.com/lesismal/nbio/nbhttp " + nbioVersion + " Engine defaults, same http.Handler", start: startNbioHTTP},
@@ -118,6 +124,18 @@ func Names() []string {
 	var n []string
 	for _, t := range Targets() {
 		n = append(n, t.Name)
+	}
+	return n
+}
+
+// DefaultNames returns the targets that "all" selects: every one but
+// the opt-in ones.
+func DefaultNames() []string {
+	var n []string
+	for _, t := range Targets() {
+		if !t.OptIn {
+			n = append(n, t.Name)
+		}
 	}
 	return n
 }
