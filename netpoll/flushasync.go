@@ -6,20 +6,13 @@ package netpoll
 // before it sends, so that a FlushAsync after the send queues again.
 const fFlushQueued = fUnix << 5
 
-// FlushAsync: see Writer. Under BackendStd, which has no poller, it is
-// Flush.
-func (w *connWriter) FlushAsync() error {
-	if err := w.begin(); err != nil {
-		return err
-	}
-	defer w.end()
-	c := w.conn()
-	if passed(deadline(&c.wwait)) {
-		return c.opErr("write", errTimeout)
-	}
-	if c.sock != nil || c.out.Len()+c.out.MallocLen() > c.owner.cfg.MaxOutput {
-		return c.flushOut(c.owner.cfg.MaxOutput, "write")
-	}
+// FlushAsync: see Writer. Under BackendStd, which has no poller, and
+// above MaxOutput it is Flush.
+func (w *connWriter) FlushAsync() error { return w.flush(true) }
+
+// queueOut publishes c's output and leaves sending it to the poller.
+// The caller holds wmu (Writer).
+func (c *Conn) queueOut() error {
 	if err := c.out.Flush(); err != nil {
 		return c.opErr("write", errClosed)
 	}

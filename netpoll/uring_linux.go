@@ -1101,6 +1101,14 @@ func (u *uringSet) readStash(reg *uringReg, vecs [][]byte) (n int, err error, do
 			vi, off = vi+1, 0
 		}
 	}
+	return reg.stashRead(n)
+}
+
+// stashRead ends a read of reg's stash that took n bytes (readStash,
+// fillIn): an emptied stash is reset, and the result says what a reader
+// sees. done is false when nothing was taken and the receive has ended:
+// the socket must be read. Under mu.
+func (reg *uringReg) stashRead(n int) (int, error, bool) {
 	if int(reg.head) == len(reg.stash) {
 		reg.stash, reg.head = reg.stash[:0], 0
 		reg.signaled = false

@@ -2,7 +2,6 @@ package netpoll
 
 import (
 	"sync/atomic"
-	"syscall"
 
 	"github.com/upoll/upoll/buffer"
 	"github.com/upoll/upoll/internal/uring"
@@ -77,20 +76,8 @@ func (ep *pollset) fillIn(fd int, lb *buffer.LinkBuffer, size int) (n int, err e
 			u.br.Recycle(ch.id)
 		}
 	}
-	if int(reg.head) == len(reg.stash) {
-		reg.stash, reg.head = reg.stash[:0], 0
-		reg.signaled = false
-	}
-	switch {
-	case n > 0:
+	if n > 0 {
 		lb.Flush()
-		return n, nil, true
-	case reg.eof:
-		return 0, nil, true
-	case reg.errno != 0:
-		return -1, syscall.Errno(reg.errno), true
-	case reg.recvUD != 0 || reg.cancel:
-		return -1, errAgain, true
 	}
-	return 0, nil, false
+	return reg.stashRead(n)
 }

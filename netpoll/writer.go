@@ -133,7 +133,11 @@ func (w *connWriter) Append(other *buffer.LinkBuffer) error {
 	return w.out.Append(other)
 }
 
-func (w *connWriter) Flush() error {
+func (w *connWriter) Flush() error { return w.flush(false) }
+
+// flush is Flush, and FlushAsync when async: the output is left to the
+// poller unless it is over MaxOutput (see queueOut).
+func (w *connWriter) flush(async bool) error {
 	if err := w.begin(); err != nil {
 		return err
 	}
@@ -141,6 +145,9 @@ func (w *connWriter) Flush() error {
 	c := w.conn()
 	if passed(deadline(&c.wwait)) {
 		return c.opErr("write", errTimeout)
+	}
+	if async && c.sock == nil && c.out.Len()+c.out.MallocLen() <= c.owner.cfg.MaxOutput {
+		return c.queueOut()
 	}
 	return c.flushOut(c.owner.cfg.MaxOutput, "write")
 }
