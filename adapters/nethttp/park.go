@@ -107,6 +107,9 @@ func EnableParking(srv *http.Server, ln net.Listener, opts ...ParkOption) error 
 		if user != nil {
 			user(c, s)
 		}
+		if s == http.StateClosed {
+			t.released(c)
+		}
 	}
 	return nil
 }
@@ -243,7 +246,8 @@ func (t *lot) forgetActive(c *conn) {
 
 // park takes over nc, whose server has let it go between requests.
 // rdl is the server's read deadline (unix ns, 0: none): the idle
-// timeout, which the pollers enforce from now on.
+// timeout, which the pollers enforce from now on. Its input is watched
+// from released on.
 func (t *lot) park(nc *netpoll.Conn, rdl int64) {
 	nc.SetReadDeadline(time.Time{})
 	if rdl != 0 {
@@ -263,11 +267,29 @@ func (t *lot) park(nc *netpoll.Conn, rdl int64) {
 	t.parked[nc] = rdl != 0
 	t.mu.Unlock()
 	t.parks.Add(1)
-	nc.NotifyInput(t.wakeFn)
+}
+
+// released runs once srv and its ConnState hook are done with c: a
+// parked socket's input is watched only from then on. srv closes a
+// connection before it reports StateClosed, so a socket watched from
+// park on could be woken by the next request and reach Accept, and srv
+// report StateNew for it, before StateClosed for the connection parked.
+func (t *lot) released(c net.Conn) {
+	pc, ok := c.(*conn)
+	if !ok || pc.pk == nil || pc.pk.lot != t || pc.pk.state.Load() != psParked {
+		return
+	}
+	nc := pc.Conn
+	t.mu.Lock()
+	_, parked := t.parked[nc]
+	t.mu.Unlock()
+	if parked {
+		nc.NotifyInput(t.wakeFn) // runs wake at once if input came meanwhile
+	}
 }
 
 // wake runs when a parked connection has input, on its poller (or at
-// once in park): a client that left is closed, one that sent bytes goes
+// once in released): a client that left is closed, one that sent bytes goes
 // back to Accept with them.
 func (t *lot) wake(nc *netpoll.Conn) {
 	parked, timed := t.take(nc)

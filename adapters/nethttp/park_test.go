@@ -533,3 +533,41 @@ func TestParkNeverH2C(t *testing.T) {
 		t.Fatalf("h2c conn parked: %+v, %d conns", ps, e.newConns.Load())
 	}
 }
+
+// TestParkClosedBeforeNew: a ConnState hook that takes its time over
+// StateClosed of a parked connection still sees it before StateNew of
+// the same socket handed back by the next request, which the client
+// sends as soon as the connection is parked.
+func TestParkClosedBeforeNew(t *testing.T) {
+	var mu sync.Mutex
+	var states []string
+	e := newHTTPEnv(t, parkStack(), http.HandlerFunc(hello), func(s *http.Server) {
+		s.ConnState = func(c net.Conn, cs http.ConnState) {
+			if cs == http.StateClosed {
+				time.Sleep(100 * time.Millisecond)
+			}
+			mu.Lock()
+			states = append(states, cs.String())
+			mu.Unlock()
+		}
+	})
+	c, br := e.raw()
+	for i := range 3 {
+		path := fmt.Sprintf("/%d", i)
+		if got := roundTrip(t, c, br, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); got != "hello "+path {
+			t.Fatalf("request %d: %q", i, got)
+		}
+		if !testutil.WaitFor(5*time.Second, func() bool { return e.parking().Parks == int64(i+1) }) {
+			t.Fatalf("parked %+v, want park %d", e.parking(), i+1)
+		}
+	}
+	want := "new active idle closed new active idle closed new active idle closed"
+	if !testutil.WaitFor(5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(states, " ") == want
+	}) {
+		mu.Lock()
+		t.Fatalf("ConnState saw %q, want %q", strings.Join(states, " "), want)
+	}
+}
