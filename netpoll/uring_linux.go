@@ -223,19 +223,20 @@ const uringSQPollEnv = "UPOLL_URING_SQPOLL"
 const uringSQPollIdle = 50 * time.Millisecond
 
 // uringSQPoll returns the idle time of a submission thread asked for
-// by uringSQPollEnv, and whether one was.
-func uringSQPoll() (time.Duration, bool) {
+// by uringSQPollEnv, and whether one was; a value that is neither 0, 1
+// nor a positive duration is an error naming the variable.
+func uringSQPoll() (time.Duration, bool, error) {
 	v := os.Getenv(uringSQPollEnv)
 	switch v {
 	case "", "0":
-		return 0, false
+		return 0, false, nil
 	case "1":
-		return uringSQPollIdle, true
+		return uringSQPollIdle, true, nil
 	}
 	if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		return d, true
+		return d, true, nil
 	}
-	return uringSQPollIdle, true
+	return 0, false, fmt.Errorf("netpoll: %s=%q: want 0, 1 or a positive duration such as 20ms", uringSQPollEnv, v)
 }
 
 // uringIncEnv set to 0 makes the pollers made meanwhile register their
@@ -300,8 +301,10 @@ func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
 
 func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 	var r *uring.Ring
-	var err error
-	idle, sqpoll := uringSQPoll()
+	idle, sqpoll, err := uringSQPoll()
+	if err != nil {
+		return nil, err
+	}
 	if sqpoll {
 		r, err = uring.NewSQPoll(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun, idle)
 	} else {

@@ -106,3 +106,28 @@ func TestUringSQPollEcho(t *testing.T) {
 		t.Errorf("%d iou-sqp threads left after Close (were %d)", sqThreadCount(t), before)
 	}
 }
+
+// A value of UPOLL_URING_SQPOLL that is neither 0, 1 nor a duration is
+// an error naming the variable, not a submission thread by default.
+func TestUringSQPollBadValue(t *testing.T) {
+	needUring(t)
+	for _, v := range []string{"yes", "-5ms", "0s"} {
+		t.Setenv(uringSQPollEnv, v)
+		before := sqThreadCount(t)
+		s, err := NewServer(echoHandler, WithBackend(BackendUring), WithPollers(1))
+		if err == nil {
+			ln, lerr := s.Listen("tcp", "127.0.0.1:0")
+			if lerr == nil {
+				ln.Close()
+			}
+			s.Close()
+			err = lerr
+		}
+		if err == nil || !strings.Contains(err.Error(), uringSQPollEnv) {
+			t.Errorf("%s=%q: error %v, want one naming the variable", uringSQPollEnv, v, err)
+		}
+		if n := sqThreadCount(t); n != before {
+			t.Errorf("%s=%q: %d submission threads, were %d", uringSQPollEnv, v, n, before)
+		}
+	}
+}
