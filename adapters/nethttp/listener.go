@@ -66,12 +66,14 @@ func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) 
 	}
 	onConnect, onDisconnect := user.OnConnect, user.OnDisconnect
 	opts = opts[:len(opts):len(opts)]
-	if onConnect == nil && onDisconnect == nil {
+	if onConnect == nil && onDisconnect == nil && user.Backend != netpoll.BackendStd {
 		// The Server has no handler, so dispatch decides only where the
 		// hooks run. Ours never block (push falls back to a goroutine when
 		// the queue is full): run them on the poller. On the pool, a burst
 		// of N connects left up to N workers idling until they expire
-		// (docs/tuning.md).
+		// (docs/tuning.md). BackendStd has no dispatch, and asking for
+		// one beside it in code is a configuration error: not when the
+		// caller's options name it.
 		opts = append(opts, netpoll.WithDispatch(netpoll.DispatchInline))
 	}
 	opts = append(opts,
