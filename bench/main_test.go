@@ -130,7 +130,7 @@ func TestPlanCases(t *testing.T) {
 }
 
 func TestVariants(t *testing.T) {
-	cfg, err := parseFlags([]string{"-variants", " wait=block,dispatch=inline ; ; echo=slice;dispatch=inline,wait=block"}, &strings.Builder{})
+	cfg, err := parseFlags([]string{"-variants", " wait=block,dispatch=inline ; ; echo=slice;dispatch=inline,wait=block;backend=std"}, &strings.Builder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestVariants(t *testing.T) {
 	for _, o := range cfg.variants {
 		sets = append(sets, o.String())
 	}
-	if want := []string{"wait=block,dispatch=inline", "echo=slice"}; !slices.Equal(sets, want) {
+	if want := []string{"wait=block,dispatch=inline", "echo=slice", "backend=std"}; !slices.Equal(sets, want) {
 		t.Fatalf("variants %q, want %q", sets, want)
 	}
 	std, _ := server.Lookup("std-echo")
@@ -151,13 +151,37 @@ func TestVariants(t *testing.T) {
 		names = append(names, e.target.Name+"/"+e.opts)
 	}
 	// echo=slice picks the echo handler: not for the HTTP target.
-	want := []string{"std-echo/", "upoll-echo/", "upoll-echo/wait=block,dispatch=inline", "upoll-echo/echo=slice",
-		"upoll-http/", "upoll-http/wait=block,dispatch=inline"}
+	want := []string{"std-echo/", "upoll-echo/", "upoll-echo/wait=block,dispatch=inline", "upoll-echo/echo=slice", "upoll-echo/backend=std",
+		"upoll-http/", "upoll-http/wait=block,dispatch=inline", "upoll-http/backend=std"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("entries %q, want %q", names, want)
 	}
 	if es := withVariants([]entry{{target: up}}, nil); len(es) != 1 {
 		t.Fatalf("no variants: %d entries", len(es))
+	}
+}
+
+// A -variants set that names a backend is expected to run on it; a
+// default entry on another backend than its target's is pointed out.
+func TestBackendNotesVariants(t *testing.T) {
+	rep := &report.Report{
+		Targets: []report.Target{{Name: "upoll-echo", Backend: "epoll"}},
+		Cases: []report.Case{{Results: []report.Result{
+			{Target: "upoll-echo", Backend: "epoll"},
+			{Target: "upoll-echo", Options: "backend=uring", Backend: "uring"},
+		}}},
+	}
+	if notes := backendNotes(rep); len(notes) != 0 {
+		t.Fatalf("notes for targets on their backends: %q", notes)
+	}
+	rep.Cases[0].Results[1].Backend = "epoll" // the variant did not switch
+	if notes := backendNotes(rep); len(notes) != 1 || !strings.Contains(notes[0], "ran on epoll") {
+		t.Fatalf("variant on the wrong backend: notes %q", notes)
+	}
+	rep.Cases[0].Results = rep.Cases[0].Results[:1]
+	rep.Cases[0].Results[0].Backend = "uring" // UPOLL=backend=uring
+	if notes := backendNotes(rep); len(notes) != 1 || !strings.Contains(notes[0], "built for backend epoll but ran on uring") {
+		t.Fatalf("default on another backend: notes %q", notes)
 	}
 }
 

@@ -179,7 +179,8 @@ func quietness(cases []report.Case) []string {
 }
 
 // backendNotes points out upoll targets that ran on another backend than
-// the one they are built for (UPOLL=backend=... in the environment).
+// the one they are built for, or that their -variants set names
+// (UPOLL=backend=... in the environment).
 func backendNotes(rep *report.Report) []string {
 	declared := map[string]string{}
 	for _, t := range rep.Targets {
@@ -190,6 +191,9 @@ func backendNotes(rep *report.Report) []string {
 	for _, c := range append(slices.Clone(rep.Cases), rep.Sweep...) {
 		for _, r := range c.Results {
 			want := declared[r.Target]
+			if o, err := server.ParseOptions(r.Options); err == nil && o.Backend != "" {
+				want = o.Backend // a -variants set that names its backend
+			}
 			if r.Backend == "" || want == "" || r.Backend == want || seen[r.Target] {
 				continue
 			}

@@ -15,10 +15,12 @@ import (
 // keep upoll's defaults. The netpoll keys take the names netpoll's enums
 // take (the UPOLL spellings) and hold the name String gives.
 type Options struct {
+	Backend  string // a netpoll.Backend name: epoll, uring, std
 	Trigger  string // a netpoll.Trigger name: level, edge, oneshot
 	Wait     string // a netpoll.WaitStrategy name: block, spin, runtime
 	Dispatch string // a netpoll.Dispatch name: pool, inline, each
 	Pollers  int    // 0: default
+	Spin     int    // WaitSpin's empty polls before blocking; 0: default
 	Echo     string // upoll-echo handler: copy (default) or slice (zero-copy)
 	// Linger is upoll-http-park's linger (nethttp.WithLinger); 0: the
 	// default. The other targets ignore it.
@@ -41,6 +43,8 @@ func ParseOptions(s string) (Options, error) {
 		}
 		var err error
 		switch k {
+		case "backend":
+			o.Backend, err = canonical[netpoll.Backend](v)
 		case "trigger":
 			o.Trigger, err = canonical[netpoll.Trigger](v)
 		case "wait":
@@ -53,6 +57,12 @@ func ParseOptions(s string) (Options, error) {
 				return o, fmt.Errorf("pollers=%q: want 1..64", v)
 			}
 			o.Pollers = n
+		case "spin":
+			n, aerr := strconv.Atoi(v)
+			if aerr != nil || n < 1 || n > 1<<16 {
+				return o, fmt.Errorf("spin=%q: want 1..65536", v)
+			}
+			o.Spin = n
 		case "linger":
 			d, perr := time.ParseDuration(v)
 			if perr != nil || d <= 0 {
@@ -65,7 +75,7 @@ func ParseOptions(s string) (Options, error) {
 			}
 			o.Echo = v
 		default:
-			return o, fmt.Errorf("unknown option %q (want trigger, wait, dispatch, pollers, echo, linger)", k)
+			return o, fmt.Errorf("unknown option %q (want backend, trigger, wait, dispatch, pollers, spin, echo, linger)", k)
 		}
 		if err != nil {
 			return o, fmt.Errorf("%s=%q: %w", k, v, err)
@@ -89,6 +99,9 @@ func canonical[T fmt.Stringer, P interface {
 // String formats o the way ParseOptions reads it.
 func (o Options) String() string {
 	var p []string
+	if o.Backend != "" {
+		p = append(p, "backend="+o.Backend)
+	}
 	if o.Trigger != "" {
 		p = append(p, "trigger="+o.Trigger)
 	}
@@ -100,6 +113,9 @@ func (o Options) String() string {
 	}
 	if o.Pollers > 0 {
 		p = append(p, "pollers="+strconv.Itoa(o.Pollers))
+	}
+	if o.Spin > 0 {
+		p = append(p, "spin="+strconv.Itoa(o.Spin))
 	}
 	if o.Echo != "" {
 		p = append(p, "echo="+o.Echo)

@@ -1,6 +1,10 @@
 package server
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/upoll/upoll/netpoll"
+)
 
 func TestParseOptions(t *testing.T) {
 	o, err := ParseOptions("trigger=edge,wait=spin,dispatch=inline,pollers=2")
@@ -21,7 +25,15 @@ func TestParseOptions(t *testing.T) {
 	if o, err := ParseOptions("Trigger=LT"); err != nil || o.Trigger != "level" {
 		t.Fatalf("Trigger=Level: got %+v, %v", o, err)
 	}
-	for _, bad := range []string{"trigger", "trigger=xx", "pollers=0", "pollers=x", "color=red"} {
+	// The backend and spin keys, as UPOLL spells them.
+	o, err = ParseOptions("backend=io_uring,wait=spin,spin=64")
+	if err != nil || o != (Options{Backend: "uring", Wait: "spin", Spin: 64}) {
+		t.Fatalf("backend=io_uring,spin=64: got %+v, %v", o, err)
+	}
+	if o.String() != "backend=uring,wait=spin,spin=64" {
+		t.Fatalf("String() = %q", o.String())
+	}
+	for _, bad := range []string{"trigger", "trigger=xx", "pollers=0", "pollers=x", "color=red", "backend=kqueue", "spin=0", "spin=70000"} {
 		if _, err := ParseOptions(bad); err == nil {
 			t.Errorf("ParseOptions(%q): no error", bad)
 		}
@@ -35,6 +47,19 @@ func TestUpollOptions(t *testing.T) {
 	opts, slice, err := upollOptions("trigger=oneshot,wait=runtime,dispatch=inline,pollers=3,echo=slice")
 	if err != nil || len(opts) != 4 || !slice {
 		t.Fatalf("opts %d slice %v err %v", len(opts), slice, err)
+	}
+	// The backend key reaches netpoll: a config built from the options
+	// names it.
+	opts, _, err = upollOptions("backend=std")
+	if err != nil || len(opts) != 1 {
+		t.Fatalf("backend=std: opts %d err %v", len(opts), err)
+	}
+	var c netpoll.Config
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.Backend != netpoll.BackendStd {
+		t.Fatalf("backend=std: config has backend %v", c.Backend)
 	}
 	if _, _, err := upollOptions("wait=forever"); err == nil {
 		t.Fatal("bad option accepted")
