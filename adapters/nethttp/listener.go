@@ -41,8 +41,8 @@ type listener struct {
 // Listen announces on the local network address, like net.Listen, and
 // returns a net.Listener whose connections are served by upoll's pollers.
 // network is "tcp", "tcp4", "tcp6" or "unix". opts configure the pollers
-// (count, trigger, wait strategy, buffers...); OnConnect and OnDisconnect
-// hooks among them still run.
+// (backend, count, trigger, wait strategy, buffers...); OnConnect and
+// OnDisconnect hooks among them still run.
 //
 // The listener can be handed to anything that takes a net.Listener:
 // http.Server.Serve, tls.NewListener, grpc.Server.Serve...
