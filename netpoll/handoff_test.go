@@ -259,7 +259,7 @@ func TestHandoffLosesNothing(t *testing.T) {
 	}
 	base := runtime.NumGoroutine()
 	var chk frameChecks
-	s, addr := startServer(t, frameHandler(&chk), WithPool(pool), WithPollers(2))
+	s, addr := startServer(t, frameHandler(&chk), WithPool(pool), WithPollers(2), WithDispatch(DispatchHandoff))
 	clients := make([]*frameClient, conns)
 	for i := range clients {
 		clients[i] = dialFrames(t, addr, uint32(i))
@@ -379,7 +379,7 @@ func TestHandoffPanicClosesOnlyItsConn(t *testing.T) {
 func TestWatchdogSleepsWhenIdle(t *testing.T) {
 	skipStd(t, "the hand-off watchdog")
 	var chk frameChecks
-	s, addr := startServer(t, frameHandler(&chk), WithPollers(1))
+	s, addr := startServer(t, frameHandler(&chk), WithPollers(1), WithDispatch(DispatchHandoff))
 	wd := s.watchdog
 	if wd == nil {
 		t.Fatal("no watchdog on a handoff server")

@@ -106,7 +106,7 @@ func TestUringBufferRingExhausted(t *testing.T) {
 		mu.Unlock()
 		return r.Release()
 	}
-	s, addr := startServer(t, h, WithBackend(BackendUring), WithPollers(1), WithDispatch(DispatchInline), WithMaxInput(4<<20))
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithPollers(1), WithDispatch(DispatchInline), WithMaxInput(4<<20))
 	want := make(map[uint32]bool)
 	var wg sync.WaitGroup
 	for i := range peers {
@@ -181,7 +181,7 @@ func testUringManySmallMessages(t *testing.T, inc bool) {
 		}
 		return echoHandler(c)
 	}
-	s, addr := startServer(t, h, WithBackend(BackendUring), WithPollers(1), WithDispatch(DispatchInline))
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithPollers(1), WithDispatch(DispatchInline))
 	if got := s.pollers[0].ep.ur.br.Incremental(); got != inc {
 		if inc {
 			t.Skip("the kernel lacks IOU_PBUF_RING_INC (Linux 6.12+)")
@@ -264,7 +264,7 @@ func TestUringReceivesFollowLeader(t *testing.T) {
 		}
 		return echoHandler(c)
 	}
-	s, addr := startServer(t, h, WithBackend(BackendUring), WithPollers(1), WithDispatch(DispatchHandoff))
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithPollers(1), WithDispatch(DispatchHandoff))
 	u := s.pollers[0].ep.ur
 	if !u.lockOn {
 		t.Skipf("%s=0", uringLockEnv)
@@ -503,7 +503,10 @@ func TestUringSendsThroughRing(t *testing.T) {
 	needUring(t)
 	t.Setenv(uringSendEnv, "1")
 	testutil.CheckLeaks(t)
-	s, addr := startServer(t, echoHandler, WithBackend(BackendUring))
+	// Sends go through the ring from handlers run by the leader: the
+	// default dispatch and trigger of this backend, asked for so that
+	// UPOLL cannot change them.
+	s, addr := startServer(t, echoHandler, WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithDispatch(DispatchHandoff))
 	const clients, rounds = 4, 200
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -587,7 +590,7 @@ func TestUringSendInFlight(t *testing.T) {
 					return err
 				}
 				return w.Flush()
-			}, WithBackend(BackendUring), WithMaxOutput(32<<20),
+			}, WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithDispatch(DispatchHandoff), WithMaxOutput(32<<20),
 				WithOnDisconnect(func(c *Conn, err error) { disc <- err }))
 			cl := dialTCP(t, addr)
 			cl.Write([]byte("a"))

@@ -103,7 +103,7 @@ func TestUringZeroCopySliceOutlivesServer(t *testing.T) {
 	needUring(t)
 	t.Setenv(uringZCEnv, "1")
 	k := &keeper{msgLen: 100}
-	s, err := NewServer(k.handle, WithBackend(BackendUring), WithPollers(1))
+	s, err := NewServer(k.handle, WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithPollers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestUringZeroCopyHolderBounded(t *testing.T) {
 	needUring(t)
 	t.Setenv(uringZCEnv, "1")
 	k := &keeper{msgLen: 1000}
-	s, addr := startServer(t, keepOrEcho(k), WithBackend(BackendUring), WithPollers(1))
+	s, addr := startServer(t, keepOrEcho(k), WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithPollers(1))
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -231,7 +231,7 @@ func TestUringZeroCopyGroupBounded(t *testing.T) {
 	t.Setenv(uringIncEnv, "0")
 	const conns, msgs = 40, 20
 	k := &keeper{msgLen: 100}
-	s, addr := startServer(t, keepOrEcho(k), WithBackend(BackendUring), WithPollers(1))
+	s, addr := startServer(t, keepOrEcho(k), WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithPollers(1))
 	sent := map[string]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -286,7 +286,7 @@ func TestUringZeroCopyInputBound(t *testing.T) {
 		n.Add(int64(len(b)))
 		return r.Release()
 	}
-	s, addr := startServer(t, h, WithBackend(BackendUring), WithMaxInput(bound))
+	s, addr := startServer(t, h, WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithMaxInput(bound))
 	src := testutil.RandomBytes(9, size)
 	c := dialTCP(t, addr)
 	go func() {
