@@ -20,10 +20,6 @@ import (
 // message's cost. A call that does not block cannot starve the
 // goroutines of its P for longer than the kernel's copy takes.
 
-// readv and writev of a single vector make read(2) and write(2): the
-// kernel then has no iovec array to copy in and check, which is a
-// measurable part of a small message's system time.
-
 // iovecs fills iov from vecs (skipping empty ones) and returns how
 // many it used.
 func iovecs(iov *[maxVecs]unix.Iovec, vecs [][]byte) int {
@@ -82,6 +78,11 @@ func sysWritev(fd int, vecs [][]byte) (int, error) {
 	}
 }
 
+// sysRead and sysWrite are read(2) and write(2), retried on EINTR.
+// sysReadv and sysWritev use them for a single vector: the kernel then
+// has no iovec array to copy in and check, which is a measurable part of
+// a small message's system time. sysRead needs a non-empty p (an empty
+// read would return 0, which reads as EOF).
 func sysRead(fd int, p []byte) (int, error) {
 	for {
 		r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))

@@ -46,6 +46,20 @@ func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader, req string) string {
 	return string(body)
 }
 
+// waitStates waits until the ConnState names recorded in *states (under
+// mu) read want, joined by spaces, and fails t if they do not within 5 s.
+func waitStates(t *testing.T, mu *sync.Mutex, states *[]string, want string) {
+	t.Helper()
+	seen := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(*states, " ")
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return seen() == want }) {
+		t.Fatalf("ConnState saw %q, want %q", seen(), want)
+	}
+}
+
 // TestParkConnStateAndContext runs the same exchange with and without
 // parking and checks what EnableParking documents: ConnState reports
 // StateClosed then StateNew around a parked period, ConnContext runs
@@ -92,14 +106,7 @@ func TestParkConnStateAndContext(t *testing.T) {
 					t.Errorf("counters %+v, want 1 park, 1 un-park, none parked, woken by some bytes", ps)
 				}
 			}
-			if !testutil.WaitFor(5*time.Second, func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return strings.Join(states, " ") == want
-			}) {
-				mu.Lock()
-				t.Fatalf("ConnState saw %q, want %q", strings.Join(states, " "), want)
-			}
+			waitStates(t, &mu, &states, want)
 			mu.Lock()
 			defer mu.Unlock()
 			if contexts != wantContexts {
@@ -562,12 +569,5 @@ func TestParkClosedBeforeNew(t *testing.T) {
 		}
 	}
 	want := "new active idle closed new active idle closed new active idle closed"
-	if !testutil.WaitFor(5*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Join(states, " ") == want
-	}) {
-		mu.Lock()
-		t.Fatalf("ConnState saw %q, want %q", strings.Join(states, " "), want)
-	}
+	waitStates(t, &mu, &states, want)
 }
