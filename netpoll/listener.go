@@ -28,10 +28,30 @@ type Listener struct {
 }
 
 // listenFD is one listening descriptor with its lifetime word, so that
-// Close never closes it while the poller is inside accept4 on it.
+// Close never closes it while the poller is inside accept4 on it. own
+// says that the socket is the Listener's alone (Listen opened it), not
+// a duplicate of a socket the caller still holds (WrapListener).
 type listenFD struct {
-	fd int
-	st fdState
+	fd  int
+	st  fdState
+	own bool
+}
+
+// stop ends the listening at Listener.Close. The descriptor closes when
+// its last reference goes, and even then the socket listens on while a
+// kernel request holds it: io_uring's poll or accept request lets go of
+// the file only when its cancellation has run, a moment after close(2),
+// and a dial in between would complete into the backlog and be reset.
+// Shutting down the reading side of a socket of its own stops the
+// listening at once, so dials are refused from Close on, as with a
+// net.Listener (accept4 on it then fails, which the acceptor takes for
+// an unusable socket). A duplicate is left alone: shutdown acts on the
+// socket, which the caller's listener shares and keeps listening on.
+func (l *listenFD) stop() {
+	if l.own {
+		sysShutdownRead(l.fd)
+	}
+	l.release()
 }
 
 func (l *listenFD) release() {
@@ -112,7 +132,7 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 		if err != nil {
 			return err
 		}
-		ln.fds = append(ln.fds, newListenFD(fd))
+		ln.fds = append(ln.fds, newListenFD(fd, true))
 		if err := setReuseAddr(fd); err != nil {
 			return err
 		}
@@ -148,7 +168,7 @@ func (ln *Listener) listenUnix(path string) error {
 	if err != nil {
 		return err
 	}
-	ln.fds = append(ln.fds, newListenFD(fd))
+	ln.fds = append(ln.fds, newListenFD(fd, true))
 	if err := sysBind(fd, unixSockaddr(path)); err != nil {
 		return err
 	}
@@ -160,8 +180,8 @@ func (ln *Listener) listenUnix(path string) error {
 	return nil
 }
 
-func newListenFD(fd int) *listenFD {
-	l := &listenFD{fd: fd}
+func newListenFD(fd int, own bool) *listenFD {
+	l := &listenFD{fd: fd, own: own}
 	l.st.init()
 	return l
 }
@@ -219,7 +239,7 @@ func wrapListener(l net.Listener, b Backend) (*Listener, error) {
 		network: network,
 		addr:    l.Addr(),
 		box:     &addrBox{l.Addr()},
-		fds:     []*listenFD{newListenFD(dupFD)},
+		fds:     []*listenFD{newListenFD(dupFD, false)},
 		closed:  make(chan struct{}),
 	}, nil
 }
@@ -227,8 +247,10 @@ func wrapListener(l net.Listener, b Backend) (*Listener, error) {
 // Addr returns the listener's address.
 func (ln *Listener) Addr() net.Addr { return ln.addr }
 
-// Close stops listening. A Serve on this listener returns; connections
-// already accepted stay open.
+// Close stops listening: from its return, dials to the listener's
+// address are refused (a WrapListener leaves the caller's listener, which
+// shares the socket, listening). A Serve on this listener returns;
+// connections already accepted stay open.
 func (ln *Listener) Close() error {
 	ln.closeOnce.Do(func() {
 		close(ln.closed)
@@ -237,7 +259,7 @@ func (ln *Listener) Close() error {
 		}
 		for _, l := range ln.fds {
 			if l.st.markClosed() {
-				l.release()
+				l.stop()
 			}
 		}
 		if ln.unlink != "" {
