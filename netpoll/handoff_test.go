@@ -169,10 +169,9 @@ func TestHandoffKeepsPollerServing(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%v/%s", trig, tc.name), func(t *testing.T) {
 				var chk frameChecks
-				s, addr := startServer(t, frameHandler(&chk), WithPollers(1), WithTrigger(trig))
-				if d := s.Config().Dispatch; d != DispatchHandoff {
-					t.Fatalf("default dispatch is %v, want handoff", d)
-				}
+				// Handoff is the default (TestDefaultsTable); asked for here so
+				// that a UPOLL dispatch override does not change the test.
+				s, addr := startServer(t, frameHandler(&chk), WithPollers(1), WithTrigger(trig), WithDispatch(DispatchHandoff))
 				testPollerServesPastBlockers(t, addr, tc.op, tc.blockers)
 				if n := chk.overlaps.Load() + chk.disorder.Load(); n != 0 {
 					t.Errorf("%d overlapping or out-of-order handler runs", n)

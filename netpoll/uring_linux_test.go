@@ -49,6 +49,7 @@ func uringEnded(s *Server) uint64 {
 
 func TestUringConfig(t *testing.T) {
 	needUring(t)
+	t.Setenv(EnvVar, "") // the backend's own defaults, whatever UPOLL asks for
 	s, err := NewServer(echoHandler, WithBackend(BackendUring))
 	if err != nil {
 		t.Fatal(err)
