@@ -74,7 +74,11 @@ func ExampleDialer() {
 }
 
 // Reader.Next blocks until the whole frame is there: a length-prefixed
-// frame is read with two calls, whatever the network's segmentation.
+// frame is read with two calls, whatever the network's segmentation. A
+// handler may block under every dispatch mode but DispatchInline, whose
+// handlers run on the poller and get ErrWouldBlock instead; the example
+// names the default, DispatchHandoff, so that a UPOLL override does not
+// change it.
 func ExampleReader_next() {
 	frames := make(chan string, 1)
 	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
@@ -89,7 +93,7 @@ func ExampleReader_next() {
 		}
 		frames <- string(body)
 		return r.Release()
-	})
+	}, netpoll.WithDispatch(netpoll.DispatchHandoff))
 	if err != nil {
 		panic(err)
 	}

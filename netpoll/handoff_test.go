@@ -419,7 +419,7 @@ func TestWatchdogSleepsWhenIdle(t *testing.T) {
 func TestHandoffBlockingOnDisconnect(t *testing.T) {
 	var chk frameChecks
 	hooked := make(chan error, 1)
-	_, addr := startServer(t, frameHandler(&chk), WithPollers(1),
+	_, addr := startServer(t, frameHandler(&chk), WithPollers(1), WithDispatch(DispatchHandoff),
 		WithOnDisconnect(func(c *Conn, err error) {
 			if errors.Is(err, errAskedToClose) {
 				time.Sleep(time.Second)

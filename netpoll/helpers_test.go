@@ -101,6 +101,17 @@ func skipStd(t testing.TB, why string) {
 	}
 }
 
+// skipInline skips a test whose handlers wait (on a channel, for input,
+// for a deadline) when UPOLL makes DispatchInline the default: inline
+// handlers run on the poller and must not block (a Conn wait returns
+// ErrWouldBlock there), so the case does not apply to that mode.
+func skipInline(t testing.TB) {
+	t.Helper()
+	if cfg, err := buildConfig(nil, true); err == nil && cfg.Dispatch == DispatchInline {
+		t.Skip("dispatch inline: the handlers of this test wait, which inline handlers must not")
+	}
+}
+
 // stdDefault reports whether UPOLL makes BackendStd the default.
 func stdDefault() bool {
 	cfg, err := buildConfig(nil, true)
