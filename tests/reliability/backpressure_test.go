@@ -21,6 +21,7 @@ import (
 // error after WithWriteTimeout, so the heap stays within bound x conns
 // and every connection is closed.
 func TestNeverReadingPeer(t *testing.T) {
+	skipInline(t)
 	const (
 		conns     = 50
 		maxOutput = 256 << 10
@@ -145,6 +146,7 @@ func TestNeverReadingPeerHTTP(t *testing.T) {
 // (BytesIn stays within bound x conns, and so does the heap); once the
 // handlers drain, reading resumes and every byte sent is delivered.
 func TestEndlessWriter(t *testing.T) {
+	skipInline(t)
 	skipStdBackend(t, "it waits for input to stall at the read-ahead bound, and BackendStd reads only when a reader asks")
 	const (
 		conns    = 20

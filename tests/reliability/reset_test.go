@@ -26,6 +26,7 @@ func resetClose(c *net.TCPConn) {
 // get a connection error promptly (not wait for its 10 s timeout), the
 // server must drop every connection, and nothing may leak.
 func TestResetMidStream(t *testing.T) {
+	skipInline(t)
 	const conns = 20
 	for _, trig := range allTriggers {
 		t.Run(trig.String(), func(t *testing.T) {

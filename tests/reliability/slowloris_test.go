@@ -119,6 +119,7 @@ func TestSlowlorisNative(t *testing.T) {
 		waitReclaimed(t, n, len(cut), func(err error) bool { return errors.Is(err, netpoll.ErrIdleTimeout) })
 	})
 	t.Run("read", func(t *testing.T) {
+		skipInline(t) // the handler waits in Until
 		checkLeaks(t)
 		n := startNative(t, func(c *netpoll.Conn) error {
 			r := c.Reader()
