@@ -248,9 +248,10 @@ func wrapListener(l net.Listener, b Backend) (*Listener, error) {
 func (ln *Listener) Addr() net.Addr { return ln.addr }
 
 // Close stops listening: from its return, dials to the listener's
-// address are refused (a WrapListener leaves the caller's listener, which
-// shares the socket, listening). A Serve on this listener returns;
-// connections already accepted stay open.
+// address fail (a TCP dial is refused, a Unix socket's path is removed),
+// except that a WrapListener leaves the caller's listener, which shares
+// the socket, listening. A Serve on this listener returns; connections
+// already accepted stay open.
 func (ln *Listener) Close() error {
 	ln.closeOnce.Do(func() {
 		close(ln.closed)
