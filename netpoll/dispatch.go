@@ -138,6 +138,10 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 			continue
 		}
 		if held && c.owner.handler != nil && !c.fdst.closed() {
+			// final: no input can arrive during this run. Bytes are
+			// published before EOF is flagged, so with the flag seen
+			// first, before counts every byte that will ever come.
+			final := c.flags.Load()&fPeerEOF != 0
 			before := c.in.Len()
 			if before > 0 {
 				ctr.handlerRuns.Add(1)
@@ -168,12 +172,16 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 			if f := c.flags.Load(); f&fPeerEOF != 0 && !c.fdst.closed() {
 				// The peer is done sending: once the handler has
 				// consumed what it can, close (queued output is still
-				// sent, see Close).
+				// sent, see Close). An unchanged length means no
+				// progress only if the input was final when the run
+				// began: otherwise bytes that arrived during the run
+				// (with the EOF) may have replaced as many consumed
+				// ones, and the handler must see them.
 				switch after := c.in.Len(); {
-				case after == 0 || after == before:
+				case after == 0 || final && after == before:
 					c.closeWith(nil)
 				default:
-					c.hstate.Or(hAgain) // progress: let it go on
+					c.hstate.Or(hAgain) // progress, or new input: go on
 				}
 			}
 		}
