@@ -168,7 +168,11 @@ type owner struct {
 
 // Handler processes input of a connection. It runs when input arrives;
 // handlers of one connection never overlap and see input in order. A
-// handler that returns an error or panics closes its connection.
+// handler that returns an error or panics closes its connection. Once
+// the peer has shut down its side, the handler runs again while it
+// consumes input: the connection is closed (its queued output still
+// sent) when a run leaves nothing buffered, or when a run given every
+// byte the peer sent consumed none of it.
 type Handler func(c *Conn) error
 
 // lingerTimeout bounds how long a closed connection keeps sending the
