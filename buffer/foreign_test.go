@@ -12,12 +12,14 @@ import (
 type scribbler struct {
 	mu       sync.Mutex
 	lent     map[uintptr][]byte
+	orig     map[uintptr][]byte // a copy of each lent slice, as lent
 	released map[uintptr]int
+	written  []uintptr // tags whose bytes had changed when released
 	next     uintptr
 }
 
 func newScribbler() *scribbler {
-	return &scribbler{lent: map[uintptr][]byte{}, released: map[uintptr]int{}}
+	return &scribbler{lent: map[uintptr][]byte{}, orig: map[uintptr][]byte{}, released: map[uintptr]int{}}
 }
 
 // lend records p and returns its tag.
@@ -26,13 +28,20 @@ func (s *scribbler) lend(p []byte) uintptr {
 	defer s.mu.Unlock()
 	s.next++
 	s.lent[s.next] = p
+	s.orig[s.next] = bytes.Clone(p)
 	return s.next
 }
 
+// ReleaseForeign records the release, notes whether the buffer wrote into
+// the lent bytes (WriteForeign promises it never does), and scribbles on
+// them, so that a read after the release shows.
 func (s *scribbler) ReleaseForeign(tag uintptr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.released[tag]++
+	if s.released[tag] == 1 && !bytes.Equal(s.lent[tag], s.orig[tag]) {
+		s.written = append(s.written, tag)
+	}
 	for i := range s.lent[tag] {
 		s.lent[tag][i] = 0xee
 	}
@@ -59,6 +68,9 @@ func (s *scribbler) check(t testing.TB) {
 		if s.lent[tag] == nil {
 			t.Errorf("release of tag %d that was never lent", tag)
 		}
+	}
+	for _, tag := range s.written {
+		t.Errorf("foreign bytes %d were written into while lent", tag)
 	}
 }
 

@@ -78,6 +78,10 @@ func (m *model) step(t *testing.T, op, arg byte) {
 		m.write(p)
 		return
 	}
+	if op >= 220 { // go on with a Slice of everything readable
+		m.adopt(t)
+		return
+	}
 	switch op % 20 {
 	case 0: // WriteBinary
 		p := pattern(m.off, n)
@@ -331,6 +335,28 @@ func (m *model) checkHeld(t *testing.T) {
 	for i, p := range m.held {
 		mustEqual(t, "slice held until Release", p, m.heldW[i])
 	}
+}
+
+// adopt flushes, moves every readable byte into a Slice, closes the old
+// buffer and carries on with the Slice as the buffer under test: its list
+// starts with sealed views (their bytes are another buffer's), which the
+// producer then writes after and the consumer releases.
+func (m *model) adopt(t *testing.T) {
+	t.Helper()
+	if err := m.b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	m.flush()
+	s, err := m.b.Slice(m.ready.Len())
+	if err != nil {
+		t.Fatalf("Slice(%d): %v", m.ready.Len(), err)
+	}
+	m.checkHeld(t)
+	m.held, m.heldW = nil, nil
+	if err := m.b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m.b = s
 }
 
 // finish flushes, drains, checks the slices and closes everything.

@@ -122,6 +122,12 @@ func (b *LinkBuffer) Release() error {
 		if !nd.sealed && (nd != b.tail || writing) {
 			break // the producer may still publish into it
 		}
+		if writing && nd == b.mark {
+			// The open batch starts at its mark (firstOfBatch, Flush,
+			// Close): even drained and sealed (a Slice's last view),
+			// the mark stays until the batch closes.
+			break
+		}
 		if nd.off != nd.limit() {
 			break // unread bytes
 		}

@@ -30,10 +30,12 @@ func (b *LinkBuffer) open() {
 }
 
 // room returns how many bytes can be written into the tail in place: none
-// when the tail is a view, whose spare capacity belongs to another buffer.
+// when the tail is a view, whose spare capacity belongs to another buffer,
+// nor when it is foreign (WriteForeign), whose bytes are its owner's even
+// where MallocAck dropped them from the buffer.
 func (b *LinkBuffer) room() int {
 	t := b.tail
-	if t == nil || t.origin != nil {
+	if t == nil || t.origin != nil || t.rel != nil {
 		return 0
 	}
 	return len(t.buf) - t.wp
