@@ -42,7 +42,9 @@ func TestInputWithEOFDuringHandler(t *testing.T) {
 				}
 				return r.Release()
 			}
-			s, addr := startServer(t, h, WithDispatch(disp), WithPollers(1))
+			// Edge-triggered: under one-shot the poller does not read
+			// while a run is in progress, which is what this test needs.
+			s, addr := startServer(t, h, WithDispatch(disp), WithPollers(1), WithTrigger(EdgeTriggered))
 			cl := dialTCP(t, addr)
 			defer cl.Close()
 			cl.SetDeadline(time.Now().Add(10 * time.Second))
