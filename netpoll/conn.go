@@ -367,7 +367,27 @@ func (c *Conn) linger() {
 		d = wt
 	}
 	time.AfterFunc(d, c.finishClose)
+	// A turn on the poller's flush queue: edge-triggered (and under
+	// io_uring) no event need come, for output that no write has tried
+	// yet leaves the socket writable with no edge to come, as when a
+	// FlushAsync's turn saw the close before fLinger and let it be.
+	c.p.queueFlush(c)
 	if c.out.Len() == 0 {
+		c.finishClose()
+	}
+}
+
+// lingerSent finishes a lingering close once its output is sent, or can
+// no longer be. Every sender calls it after writing (pollFlush, flushOut,
+// a ring send's completion): linger sets fLinger and then looks at out
+// once, and a sender that was already inside writeOut may empty out after
+// that look; its mask then wants neither EPOLLOUT (nothing queued) nor
+// EPOLLIN (lingering), and no event would come to finish the close before
+// the linger timer. linger stores fLinger then loads out's length; a
+// sender empties out then loads the flags: one of the two sees the
+// other's store.
+func (c *Conn) lingerSent() {
+	if f := c.flags.Load(); f&fLinger != 0 && (c.out.Len() == 0 || f&fBroken != 0) {
 		c.finishClose()
 	}
 }

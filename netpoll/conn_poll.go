@@ -262,6 +262,7 @@ func (c *Conn) pollFlush() {
 	}
 	notify(&c.wwait)
 	c.drained(c.accountOut())
+	c.lingerSent()
 }
 
 // writeOut writes queued output with writev until it is all sent or

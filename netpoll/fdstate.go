@@ -21,7 +21,8 @@ import "sync/atomic"
 //
 //	open, refs=1 ──incref──▶ open, refs=n ──decref──▶ open, refs=n-1
 //	open, refs=n ──markClosed──▶ closed, refs=n (incref fails from now on)
-//	closed, refs=n ──increfClosed──▶ closed, refs=n+1 (lingering only)
+//	closed, refs=n ──increfClosed──▶ closed, refs=n+1 (lingering, or a
+//	                          holder of a reference handing one on)
 //	closed, refs=1 ──decref──▶ closed, refs=0: the caller destroys
 //	                          (close(fd), free the slot)
 //
@@ -110,7 +111,9 @@ func (s *fdState) closed() bool { return s.v.Load()&fdClosed != 0 }
 // increfClosed takes a reference even though the fd is closed, as long
 // as the last reference has not been dropped. The poller uses it to
 // finish sending a lingering connection's output: the open reference,
-// held until the linger ends, keeps refs above zero meanwhile.
+// held until the linger ends, keeps refs above zero meanwhile. A holder
+// of a reference uses it to take one more for another goroutine
+// (queueFlush): its own keeps refs above zero, so it cannot fail.
 func (s *fdState) increfClosed() bool {
 	for {
 		old := s.v.Load()

@@ -24,12 +24,20 @@ func (c *Conn) queueOut() error {
 }
 
 // queueFlush has the poller send c's published output. The caller
-// holds a reference to c (and wmu).
+// holds a reference to c: a writer's (with wmu), or the open reference
+// of a close that lingers.
 func (p *poller) queueFlush(c *Conn) {
 	if c.flags.Or(fFlushQueued)&fFlushQueued != 0 {
 		return // queued already: that turn sends these bytes too
 	}
-	c.incref() // cannot fail: the caller holds one
+	// Taken even if a Close has begun meanwhile (incref would refuse
+	// it): the caller's reference (a closer's, the open one) keeps refs
+	// above zero. Only a linger timer that dropped the open reference
+	// before a lingering close queued makes it fail.
+	if !c.fdst.increfClosed() {
+		c.flags.And(^uint32(fFlushQueued))
+		return
+	}
 	p.qmu.Lock()
 	if p.flushDone {
 		// The loop has stopped: nobody would send it.

@@ -1024,9 +1024,7 @@ func (u *uringSet) settle(st *uringSend) {
 	}
 	notify(&c.wwait)
 	c.drained(c.accountOut())
-	if f := c.flags.Load(); f&fLinger != 0 && (c.out.Len() == 0 || f&fBroken != 0) {
-		c.finishClose()
-	}
+	c.lingerSent()
 	c.decref()
 	st.c = nil
 	u.mu.Lock()

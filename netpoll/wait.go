@@ -244,6 +244,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 			c.emu.Lock()
 			_, err := c.writeOut()
 			c.unlockEmu()
+			c.lingerSent() // a Close may have come meanwhile
 			if err != nil {
 				c.broke(err)
 				return c.opErr(op, err)
