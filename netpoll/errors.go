@@ -25,6 +25,11 @@ var (
 	// ErrWouldBlock is returned by a Reader call made by an inline
 	// handler (DispatchInline) that would have to wait for more input.
 	ErrWouldBlock = errors.New("netpoll: inline handler would block waiting for input")
+	// ErrInputFull is returned by Reader.Until when the connection's
+	// input bound (MaxInput) is buffered and holds no delimiter, as
+	// bufio.Reader.ReadSlice returns bufio.ErrBufferFull. The bytes stay
+	// buffered: Next or Skip takes them, Close drops them.
+	ErrInputFull = errors.New("netpoll: input bound reached without the delimiter")
 	// ErrWriteShutdown is returned by writes after CloseWrite.
 	ErrWriteShutdown = errors.New("netpoll: write after CloseWrite")
 	// ErrUnsupportedNetwork is returned for networks other than tcp,

@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"errors"
 	"net"
 	"os"
 	"time"
@@ -46,6 +47,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write writes p and returns when all of it is in the kernel (or the
 // write deadline/timeout passes, or the connection fails), as Go's
 // net.Conn does: Close right after Write loses nothing.
+//
+// What the kernel refuses waits in the outbound buffer, at most
+// MaxOutput of it at a time. When the deadline passes, the returned n
+// counts the bytes of p that will go out: those the kernel took and
+// those left waiting, which the poller sends ahead of any later write
+// (or Close's linger does; under BackendStd, which has no poller, the
+// next write or Flush does). A caller that retries with p[n:] thus
+// sends every byte once. When the connection fails, n counts only what
+// the kernel took.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -99,6 +109,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return n, c.opErr("write", err)
 		}
 		if err := c.flushOut(0, "write"); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return n + len(chunk), err // the rest of chunk stays queued
+			}
 			return n + len(chunk) - min(c.out.Len(), len(chunk)), err
 		}
 		n += len(chunk)

@@ -23,7 +23,11 @@ type Reader interface {
 	// Skip advances n bytes.
 	Skip(n int) error
 	// Until returns the bytes up to and including delim, waiting for
-	// delim to arrive (replaces bufio.Reader.ReadSlice).
+	// delim to arrive (replaces bufio.Reader.ReadSlice). It waits for
+	// no more than the input bound (MaxInput): with that many bytes
+	// buffered and no delim among them it returns ErrInputFull (wrapped
+	// in a *net.OpError), leaving them buffered, so a peer that never
+	// sends delim cannot grow the buffer past the bound.
 	Until(delim byte) ([]byte, error)
 	// ReadByte returns the next byte.
 	ReadByte() (byte, error)
@@ -134,7 +138,9 @@ func (r *connReader) Slice(n int) (*buffer.LinkBuffer, error) {
 	return r.in.Slice(n)
 }
 
-// Until waits for more input each time delim is not yet buffered.
+// Until waits for one byte more each time delim is not yet buffered, up
+// to the input bound: waiting for more would raise the bound (waitRead
+// lets the poller read up to what a reader waits for).
 func (r *connReader) Until(delim byte) ([]byte, error) {
 	if err := r.begin(1); err != nil {
 		return nil, err
@@ -146,7 +152,11 @@ func (r *connReader) Until(delim byte) ([]byte, error) {
 		if !errors.Is(err, buffer.ErrNotEnough) {
 			return b, err
 		}
-		if err := c.waitRead(c.in.Len() + 1); err != nil {
+		n := c.in.Len()
+		if n >= c.owner.cfg.MaxInput {
+			return nil, c.opErr("read", ErrInputFull)
+		}
+		if err := c.waitRead(n + 1); err != nil {
 			return nil, err
 		}
 	}
