@@ -30,6 +30,10 @@ var (
 	// bufio.Reader.ReadSlice returns bufio.ErrBufferFull. The bytes stay
 	// buffered: Next or Skip takes them, Close drops them.
 	ErrInputFull = errors.New("netpoll: input bound reached without the delimiter")
+	// ErrReadTooLarge is returned by a Reader call that asks for more
+	// than 1 GiB at once, more than a connection ever buffers: it could
+	// never be satisfied. Nothing is consumed.
+	ErrReadTooLarge = errors.New("netpoll: read of more than 1 GiB at once")
 	// ErrWriteShutdown is returned by writes after CloseWrite.
 	ErrWriteShutdown = errors.New("netpoll: write after CloseWrite")
 	// ErrUnsupportedNetwork is returned for networks other than tcp,

@@ -129,11 +129,15 @@ func passed(deadline int64) bool {
 // io.EOF when the peer has shut down and nothing is buffered,
 // io.ErrUnexpectedEOF when fewer than n bytes will ever come, a
 // *net.OpError for a deadline/timeout, close or socket error, and
-// ErrWouldBlock inside an inline handler. The caller holds rmu and a
+// ErrWouldBlock inside an inline handler; ErrReadTooLarge at once for
+// more than a connection can buffer. The caller holds rmu and a
 // reference.
 func (c *Conn) waitRead(n int) error {
 	if c.in.Len() >= n {
 		return nil
+	}
+	if n > maxBound {
+		return c.opErr("read", ErrReadTooLarge)
 	}
 	if c.sock != nil {
 		return c.stdWaitRead(n)

@@ -107,3 +107,32 @@ func TestUntilBoundedByMaxInput(t *testing.T) {
 		t.Fatalf("after the line: %q, %v", rest, err)
 	}
 }
+
+// TestReadTooLarge: a Reader call for more than a connection can ever
+// buffer fails at once with ErrReadTooLarge, consuming nothing; it used
+// to wait for its deadline (the wait's bound is capped at 1 GiB).
+func TestReadTooLarge(t *testing.T) {
+	c, cl := acceptPair(t)
+	if _, err := cl.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	r := c.Reader()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.Peek(3); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func(int) ([]byte, error){"Next": r.Next, "Peek": r.Peek, "ReadBinary": r.ReadBinary}
+	for name, call := range calls {
+		start := time.Now()
+		_, err := call(maxBound + 1)
+		if !errors.Is(err, ErrReadTooLarge) {
+			t.Errorf("%s(1 GiB + 1) = %v, want ErrReadTooLarge", name, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s(1 GiB + 1) took %v, want at once", name, d)
+		}
+	}
+	if got, err := r.Next(3); err != nil || string(got) != "abc" {
+		t.Fatalf("Next(3) after the refused reads = %q, %v", got, err)
+	}
+}
