@@ -56,6 +56,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 // next write or Flush does). A caller that retries with p[n:] thus
 // sends every byte once. When the connection fails, n counts only what
 // the kernel took.
+//
+// Bytes written through the Writer and not yet flushed were written
+// before p: Write sends them first, as a Flush would.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -67,10 +70,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	n := 0
-	if c.sock != nil && c.out.Len() == 0 {
+	// p goes straight to the kernel only when nothing is queued nor
+	// written through the Writer and not yet flushed: those bytes were
+	// written first, and Write sends them ahead of p.
+	direct := c.out.Len() == 0 && c.out.MallocLen() == 0
+	if c.sock != nil && direct {
 		return c.stdWrite(p)
 	}
-	if c.out.Len() == 0 {
+	if direct {
 		// Fast path: straight to the kernel, no copy.
 		for n < len(p) {
 			m, err := sysWrite(int(c.fd), p[n:])

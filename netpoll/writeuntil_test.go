@@ -136,3 +136,32 @@ func TestReadTooLarge(t *testing.T) {
 		t.Fatalf("Next(3) after the refused reads = %q, %v", got, err)
 	}
 }
+
+// TestWriteAfterWriterBatch: bytes written through the Writer and not yet
+// flushed were written before a Conn.Write, and go out before its bytes.
+// Write's fast path used to send p straight to the kernel whenever
+// nothing was published, ahead of the open batch, while with output
+// queued it went behind it: the order depended on timing.
+func TestWriteAfterWriterBatch(t *testing.T) {
+	c, cl := acceptPair(t)
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i := range 20 {
+		w := c.Writer()
+		if _, err := w.WriteString("head-"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("body;")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 10)
+		if _, err := io.ReadFull(cl, got); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "head-body;" {
+			t.Fatalf("round %d: peer got %q, want %q", i, got, "head-body;")
+		}
+	}
+}
