@@ -130,6 +130,9 @@ func (b *LinkBuffer) MallocAck(n int) error {
 	if n < 0 {
 		return ErrNegativeCount
 	}
+	if b.isClosed() {
+		return ErrClosed
+	}
 	if n > int(b.pending) {
 		return ErrNotEnough
 	}
