@@ -1102,17 +1102,27 @@ func (u *uringSet) readStash(reg *uringReg, vecs [][]byte) (n int, err error, do
 			vi, off = vi+1, 0
 		}
 	}
-	return reg.stashRead(n)
+	return u.stashRead(reg, n)
 }
 
 // stashRead ends a read of reg's stash that took n bytes (readStash,
 // fillIn): an emptied stash is reset, and the result says what a reader
 // sees. done is false when nothing was taken and the receive has ended:
 // the socket must be read. Under mu.
-func (reg *uringReg) stashRead(n int) (int, error, bool) {
+//
+// A read that empties the stash of a receive that has ended (ENOBUFS, or
+// ended by the kernel with data when the completion queue was full) arms
+// the receive again, with the loop's next io_uring_enter: the socket may
+// hold more input, no event would announce it, and the read just taken
+// is short, which fill takes for a drained socket. The new receive
+// completes at once with what the socket holds.
+func (u *uringSet) stashRead(reg *uringReg, n int) (int, error, bool) {
 	if int(reg.head) == len(reg.stash) {
 		reg.stash, reg.head = reg.stash[:0], 0
 		reg.signaled = false
+		if n > 0 && reg.recvUD == 0 && !reg.cancel && !reg.eof && reg.errno == 0 && !u.closed {
+			u.armRecv(reg)
+		}
 	}
 	switch {
 	case n > 0:

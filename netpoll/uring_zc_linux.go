@@ -79,5 +79,5 @@ func (ep *pollset) fillIn(fd int, lb *buffer.LinkBuffer, size int) (n int, err e
 	if n > 0 {
 		lb.Flush()
 	}
-	return reg.stashRead(n)
+	return u.stashRead(reg, n)
 }
