@@ -74,7 +74,7 @@ func TestFlushAsyncCloseRefs(t *testing.T) {
 // sender already inside writeOut (here a Flush on another goroutine,
 // which holds emu, so linger's updateEvents only marks the mask stale and
 // the writer applies it with the output gone: no EPOLLOUT) empties out
-// after that look. Before lingerSent, nobody then finished the close: the
+// after that look. Before outSent, nobody then finished the close: the
 // peer waited for the linger timer (5 s).
 func TestLingerFinishesAfterSend(t *testing.T) {
 	skipStd(t, "no lingering close without a poller")

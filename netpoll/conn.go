@@ -377,19 +377,48 @@ func (c *Conn) linger() {
 	}
 }
 
-// lingerSent finishes a lingering close once its output is sent, or can
-// no longer be. Every sender calls it after writing (pollFlush, flushOut,
-// a ring send's completion): linger sets fLinger and then looks at out
-// once, and a sender that was already inside writeOut may empty out after
-// that look; its mask then wants neither EPOLLOUT (nothing queued) nor
-// EPOLLIN (lingering), and no event would come to finish the close before
-// the linger timer. linger stores fLinger then loads out's length; a
-// sender empties out then loads the flags: one of the two sees the
-// other's store.
-func (c *Conn) lingerSent() {
-	if f := c.flags.Load(); f&fLinger != 0 && (c.out.Len() == 0 || f&fBroken != 0) {
+// outSent does what waits for the queued output to be gone: a CloseWrite's
+// shutdown (fShutPending) and a lingering close, which finishes once the
+// output is sent or can no longer be. Every sender calls it after writing
+// (pollFlush, flushOut, a ring send's completion), with a reference.
+// linger and CloseWrite set their flag and then look at out once, and a
+// sender that was already inside writeOut may empty out after that look;
+// its mask then wants no EPOLLOUT (nothing queued), and no event would
+// come. The flag's setter stores it then loads out's length; a sender
+// empties out then loads the flags: one of the two sees the other's store.
+func (c *Conn) outSent() {
+	f := c.flags.Load()
+	if f&(fLinger|fShutPending) == 0 {
+		return
+	}
+	if f&fShutPending != 0 && c.out.Len() == 0 {
+		c.shutdownWrite()
+	}
+	if f&fLinger != 0 && (c.out.Len() == 0 || f&fBroken != 0) {
 		c.finishClose()
 	}
+}
+
+// fShutPending marks a CloseWrite whose shutdown(SHUT_WR) waits for the
+// queued output to be sent: the sender that empties out shuts the
+// writing side down (outSent). Cleared by the one that does.
+const fShutPending = fUnix << 6
+
+// shutdownWrite shuts the writing side down for a pending CloseWrite,
+// once. The caller holds a reference. An error has nobody to go to: the
+// connection is not writable any more, and a broken socket shows on
+// the reading side.
+func (c *Conn) shutdownWrite() {
+	for {
+		f := c.flags.Load()
+		if f&fShutPending == 0 {
+			return
+		}
+		if c.flags.CompareAndSwap(f, f&^fShutPending) {
+			break
+		}
+	}
+	sysShutdownWrite(int(c.fd))
 }
 
 // finishClose removes the registration and drops the open reference;

@@ -262,7 +262,7 @@ func (c *Conn) pollFlush() {
 	}
 	notify(&c.wwait)
 	c.drained(c.accountOut())
-	c.lingerSent()
+	c.outSent()
 }
 
 // writeOut writes queued output with writev until it is all sent or

@@ -23,11 +23,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, c.opErr("read", errClosed)
 	}
 	defer c.decref()
+	if len(p) == 0 {
+		return 0, nil // before the deadline, as internal/poll does
+	}
 	if c.readDeadlinePassed() {
 		return 0, c.opErr("read", errTimeout)
-	}
-	if len(p) == 0 {
-		return 0, nil
 	}
 	if c.in.Len() == 0 && len(p) > c.owner.cfg.MaxInput {
 		// The poller may read as much as this Read will take.
@@ -116,14 +116,24 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return n, c.opErr("write", err)
 		}
 		if err := c.flushOut(0, "write"); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return n + len(chunk), err // the rest of chunk stays queued
+			if errors.Is(err, os.ErrDeadlineExceeded) || c.lingers() {
+				// The rest of chunk stays queued and goes out (or the
+				// Close that came meanwhile sends it as it lingers).
+				return n + len(chunk), err
 			}
 			return n + len(chunk) - min(c.out.Len(), len(chunk)), err
 		}
 		n += len(chunk)
 	}
 	return n, nil
+}
+
+// lingers reports whether a Close has come and sends what is queued as
+// it lingers: the test closeWith makes, which holds from the close on
+// for output that was queued then (the queue only shrinks after it: a
+// writer holds wmu).
+func (c *Conn) lingers() bool {
+	return c.fdst.closed() && c.out.Len() > 0 && c.flags.Load()&(fBroken|fRegistered) == fRegistered
 }
 
 // writable checks what makes any write fail at once.
@@ -137,8 +147,12 @@ func (c *Conn) writable(op string) error {
 	return nil
 }
 
-// CloseWrite shuts down the writing side (shutdown(SHUT_WR)) after
-// sending what is queued; reading goes on until the peer closes.
+// CloseWrite shuts down the writing side (shutdown(SHUT_WR)); reading
+// goes on until the peer closes. Output still queued (left by a Flush,
+// or by a Write whose deadline passed) goes first: the peer sees the end
+// after it. CloseWrite does not wait for it, as shutdown(2) does not
+// wait for the kernel's send queue, and the write deadline does not
+// apply: the poller sends the rest, then shuts the side down.
 func (c *Conn) CloseWrite() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -149,12 +163,24 @@ func (c *Conn) CloseWrite() error {
 	if c.flags.Load()&fWrShut != 0 {
 		return nil
 	}
-	if c.out.Len() > 0 {
+	if c.sock != nil && c.out.Len() > 0 {
+		// No poller to leave it to: sent here.
 		if err := c.flushOut(0, "close"); err != nil {
 			return err
 		}
 	}
 	c.flags.Or(fWrShut)
+	if c.sock == nil {
+		if err := c.out.Flush(); err != nil {
+			return c.opErr("close", errClosed)
+		}
+		if c.out.Len() > 0 {
+			c.flags.Or(fShutPending)
+			c.p.queueFlush(c)
+			c.outSent() // the output may have gone meanwhile
+			return nil
+		}
+	}
 	if c.sock != nil {
 		if err := c.stdShutdown(true); err != nil {
 			return c.opErr("close", err)

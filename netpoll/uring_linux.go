@@ -1024,7 +1024,7 @@ func (u *uringSet) settle(st *uringSend) {
 	}
 	notify(&c.wwait)
 	c.drained(c.accountOut())
-	c.lingerSent()
+	c.outSent()
 	c.decref()
 	st.c = nil
 	u.mu.Lock()

@@ -248,7 +248,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 			c.emu.Lock()
 			_, err := c.writeOut()
 			c.unlockEmu()
-			c.lingerSent() // a Close may have come meanwhile
+			c.outSent() // a Close may have come meanwhile
 			if err != nil {
 				c.broke(err)
 				return c.opErr(op, err)
@@ -266,6 +266,10 @@ func (c *Conn) flushOut(bound int, op string) error {
 		}
 		dl := deadlineOf(deadline(&c.wwait), timeout, start)
 		if passed(dl) {
+			// What is queued stays and is sent by the poller: it needs
+			// EPOLLOUT (the poller may have dropped it when it emptied
+			// out before this batch came).
+			c.updateEvents()
 			return c.opErr(op, errTimeout)
 		}
 		if w == nil {
