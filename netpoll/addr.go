@@ -43,7 +43,9 @@ func (c *Conn) peerNetAddr() net.Addr {
 	a := c.raddr
 	switch a.kind() {
 	case addrIPv4:
-		return &net.TCPAddr{IP: net.IPv4(byte(a>>24), byte(a>>16), byte(a>>8), byte(a)), Port: a.port()}
+		// Four bytes, as Go's net gives for an IPv4 peer (net.IPv4
+		// would give the 16-byte form: equal, but not DeepEqual).
+		return &net.TCPAddr{IP: net.IP{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}, Port: a.port()}
 	case addrIPv6:
 		ip := make(net.IP, 16)
 		if e := c.ext.Load(); e != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -240,6 +241,15 @@ func TestAddrs(t *testing.T) {
 	}
 	if c.RemoteAddr().String() != cl.LocalAddr().String() {
 		t.Errorf("RemoteAddr %v, client is %v", c.RemoteAddr(), cl.LocalAddr())
+	}
+	// The same values as Go's net gives, down to the IP's length (four
+	// bytes for IPv4): code that compares addresses with
+	// reflect.DeepEqual or len(IP) sees no difference.
+	if !reflect.DeepEqual(c.RemoteAddr(), cl.LocalAddr()) {
+		t.Errorf("RemoteAddr %#v, Go's net has %#v", c.RemoteAddr(), cl.LocalAddr())
+	}
+	if !reflect.DeepEqual(c.LocalAddr(), cl.RemoteAddr()) {
+		t.Errorf("LocalAddr %#v, Go's net has %#v", c.LocalAddr(), cl.RemoteAddr())
 	}
 }
 

@@ -55,7 +55,8 @@ func sockaddrToAddr(sa sockaddr) net.Addr {
 	ip := sa.ap.Addr()
 	if ip.Is4() {
 		b := ip.As4()
-		return &net.TCPAddr{IP: net.IPv4(b[0], b[1], b[2], b[3]), Port: int(sa.ap.Port())}
+		// Four bytes, as Go's net gives (net.IPv4 gives sixteen).
+		return &net.TCPAddr{IP: net.IP(b[:]), Port: int(sa.ap.Port())}
 	}
 	b := ip.As16()
 	a := &net.TCPAddr{IP: net.IP(b[:]), Port: int(sa.ap.Port())}

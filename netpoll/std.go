@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -90,11 +89,9 @@ func newStdConn(nc net.Conn, p *poller, o *owner) *Conn {
 func (c *Conn) setNetPeer(a net.Addr) {
 	switch a := a.(type) {
 	case *net.TCPAddr:
-		ap := a.AddrPort()
-		if ap.Addr().Is4In6() {
-			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		}
-		c.setPeer(sockaddr{ap: ap})
+		// Kept as Go's net reports it: four bytes for an IPv4 peer,
+		// sixteen for one mapped into IPv6 (a dual-stack listener's).
+		c.setPeer(sockaddr{ap: a.AddrPort()})
 	default:
 		c.setPeer(unixSockaddr(""))
 	}
