@@ -164,6 +164,10 @@ type owner struct {
 	cfg     config
 	handler Handler
 	budget  *budget // nil: no buffer budget (dialed connections with options)
+	// hooks counts OnDisconnect calls that are due (notifyDisconnect
+	// set hDisc) and have not returned: Shutdown waits for them, since
+	// a connection's count goes before its hook runs.
+	hooks atomic.Int64
 }
 
 // Handler processes input of a connection. It runs when input arrives;

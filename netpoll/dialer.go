@@ -165,11 +165,11 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		// connect the socket to itself (simultaneous open); Go's net
 		// retries that too.
 		for i := 0; err == nil && i < 2 && c.selfConnected(); i++ {
-			c.Close()
+			c.closeUnstarted(nil)
 			c, err = d.dial(ctx, g, o, sa)
 		}
 		if err == nil && c.selfConnected() {
-			c.Close()
+			c.closeUnstarted(nil)
 			err = errConnRefused
 		}
 		if err == nil {
@@ -253,7 +253,7 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, sa sockaddr) (*Co
 	}
 	if inProgress {
 		if err := c.waitConnect(ctx); err != nil {
-			c.closeWith(err)
+			c.closeUnstarted(err)
 			return nil, err
 		}
 		if o.cfg.Trigger == EdgeTriggered {
@@ -304,6 +304,27 @@ func localAddrBox(sa sockaddr) *addrBox {
 	d := &dialedAddr{tcp: net.TCPAddr{IP: ip, Port: port}}
 	d.box.Addr = &d.tcp
 	return &d.box
+}
+
+// closeUnstarted closes a dialed connection whose runner dial holds and
+// never releases: no hook runs for it (OnConnect never ran). hDisc is
+// set first, so that the close counts no OnDisconnect as due
+// (owner.hooks, which a Server's Shutdown waits for); one that a racing
+// close counted already is counted off.
+func (c *Conn) closeUnstarted(err error) {
+	for {
+		s := c.hstate.Load()
+		if s&hDisc != 0 {
+			if c.owner.cfg.OnDisconnect != nil {
+				c.owner.hooks.Add(-1)
+			}
+			break
+		}
+		if c.hstate.CompareAndSwap(s, s|hDisc) {
+			break
+		}
+	}
+	c.closeWith(err)
 }
 
 // start releases the runner that dial held: OnConnect, then the

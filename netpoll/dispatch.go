@@ -65,11 +65,13 @@ func (c *Conn) notifyDisconnect() {
 		}
 		if s&hRunning != 0 {
 			if c.hstate.CompareAndSwap(s, s|hDisc) {
+				c.hookDue()
 				return
 			}
 			continue
 		}
 		if c.hstate.CompareAndSwap(s, s|hDisc|hRunning) {
+			c.hookDue()
 			c.dispatch()
 			return
 		}
@@ -185,6 +187,11 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 				}
 			}
 		}
+		if held {
+			// The run was activity: the idle clock starts again when
+			// it ends, not at the last I/O before a long handler.
+			c.touch()
+		}
 		if c.hstate.CompareAndSwap(hRunning, 0) {
 			if held {
 				if c.owner.cfg.Trigger == OneShot {
@@ -207,8 +214,17 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 		} else {
 			c.callDisconnect(f)
 		}
+		c.owner.hooks.Add(-1)
 	}
 	return leading
+}
+
+// hookDue counts an OnDisconnect call that the runner will make (see
+// owner.hooks); the runner counts it off once the hook returned.
+func (c *Conn) hookDue() {
+	if c.owner.cfg.OnDisconnect != nil {
+		c.owner.hooks.Add(1)
+	}
 }
 
 // callHandler runs the handler; a panic becomes an error wrapping

@@ -177,8 +177,9 @@ func (s *Server) beginClose() {
 
 // Shutdown stops accepting, lets running handlers finish, closes
 // connections as they become idle (no handler running, no input
-// buffered, no output queued), and returns nil once all are closed, or
-// ctx.Err() if ctx ends first (the remaining connections stay open).
+// buffered, no output queued), and returns nil once all are closed and
+// their OnDisconnect hooks have returned, or ctx.Err() if ctx ends first
+// (the remaining connections stay open).
 // In accept mode connections belong to their owner: Shutdown waits for
 // the owner to close them.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -195,7 +196,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				})
 			}
 		}
-		if s.live() == 0 {
+		if s.live() == 0 && s.owner.hooks.Load() == 0 {
 			s.stopPollers()
 			return nil
 		}
