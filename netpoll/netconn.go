@@ -17,8 +17,8 @@ var _ net.Conn = (*Conn)(nil)
 // Err is os.ErrDeadlineExceeded; after Close, an error satisfying
 // errors.Is(err, net.ErrClosed).
 func (c *Conn) Read(p []byte) (int, error) {
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
+	c.lockRead()
+	defer c.unlockRead()
 	if !c.incref() {
 		return 0, c.opErr("read", errClosed)
 	}

@@ -1,6 +1,8 @@
 package netpoll
 
 import (
+	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -65,12 +67,14 @@ func (c *Conn) stdNotifyInput() {
 			return
 		}
 		defer c.decref()
-		c.rmu.Lock()
-		if c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 {
-			c.stdSetReadDeadline(0)
-			c.stdRead(1)
+		// Until input, EOF or an error, or bytes a reader read (it
+		// goes first, see lockRead).
+		for c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 && !c.fdst.closed() {
+			_, err, yielded := c.stdBackgroundRead(1)
+			if !yielded && !errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
 		}
-		c.rmu.Unlock()
 		if !c.fdst.closed() {
 			c.fireInput()
 		}

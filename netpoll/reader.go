@@ -59,9 +59,9 @@ func (r *connReader) conn() *Conn { return (*Conn)(r) }
 // bytes; end undoes it. Every Reader method has this shape.
 func (r *connReader) begin(n int) error {
 	c := r.conn()
-	c.rmu.Lock()
+	c.lockRead()
 	if !c.incref() {
-		c.rmu.Unlock()
+		c.unlockRead()
 		return c.opErr("read", errClosed)
 	}
 	if c.readDeadlinePassed() {
@@ -79,7 +79,7 @@ func (r *connReader) end() {
 	c := r.conn()
 	c.consumed()
 	c.decref()
-	c.rmu.Unlock()
+	c.unlockRead()
 }
 
 func (r *connReader) Next(n int) ([]byte, error) {
@@ -164,8 +164,8 @@ func (r *connReader) Until(delim byte) ([]byte, error) {
 
 func (r *connReader) Release() error {
 	c := r.conn()
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
+	c.lockRead()
+	defer c.unlockRead()
 	if !c.incref() {
 		return c.opErr("read", errClosed)
 	}

@@ -40,6 +40,63 @@ type stdSock struct {
 	// rdl is the read deadline last set on nc (unix ns; 0 none, -1
 	// unknown: SetReadDeadline reached nc directly). Under rmu.
 	rdl atomic.Int64
+	// readers counts Read and Reader calls that want rmu (lockRead);
+	// bgReading is set while the connection's own goroutine (its
+	// handler loop, or an input notification's) blocks in a read
+	// holding rmu. A reader that finds it set interrupts that read,
+	// which lets go of rmu (stdBackgroundRead).
+	readers   atomic.Int32
+	bgReading atomic.Bool
+}
+
+// lockRead takes rmu for a Read or Reader call. Under BackendStd the
+// connection's own goroutine may hold rmu while it blocks in the
+// socket's read with no deadline: the reader says it is there, and
+// interrupts that read, so that it reads (or waits, with its own
+// deadline) in its place. Readers go first: bytes stay in the kernel
+// until a reader takes them either way.
+func (c *Conn) lockRead() {
+	if s := c.sock; s != nil {
+		s.readers.Add(1)
+		if s.bgReading.Load() {
+			c.stdInterruptRead()
+		}
+	}
+	c.rmu.Lock()
+}
+
+// unlockRead lets go of rmu taken by lockRead.
+func (c *Conn) unlockRead() {
+	c.rmu.Unlock()
+	if s := c.sock; s != nil {
+		s.readers.Add(-1)
+	}
+}
+
+// stdBackgroundRead is a read by the connection's own goroutine (its
+// handler loop, or an input notification's), at most limit bytes, with
+// no deadline: it waits for input as long as it takes. It gives way to
+// readers (lockRead): with one waiting for rmu it reads nothing and
+// reports yielded, and one that comes while it blocks interrupts it
+// (then err is os.ErrDeadlineExceeded); the caller tries again. The
+// order (deadline cleared, bgReading set, readers looked at; a reader
+// counts itself, then looks at bgReading) makes either side see the
+// other, and an interruption land after the cleared deadline.
+func (c *Conn) stdBackgroundRead(limit int) (n int, err error, yielded bool) {
+	s := c.sock
+	c.rmu.Lock()
+	c.stdSetReadDeadline(0)
+	s.bgReading.Store(true)
+	if s.readers.Load() > 0 {
+		s.bgReading.Store(false)
+		c.rmu.Unlock()
+		runtime.Gosched() // the reader takes rmu
+		return 0, nil, true
+	}
+	n, err = c.stdRead(limit)
+	s.bgReading.Store(false)
+	c.rmu.Unlock()
+	return n, err, false
 }
 
 // stdShards is how many stdPollers a BackendStd group has. Each
@@ -159,20 +216,19 @@ func (c *Conn) stdFill() (input, more bool) {
 		}
 		<-c.sock.resume
 	}
-	c.rmu.Lock()
 	// The loop's read waits for as long as it takes: deadlines bound
 	// readers' waits, not the arrival of input.
-	c.stdSetReadDeadline(0)
-	n, err := c.stdRead(room)
-	c.rmu.Unlock()
+	n, err, yielded := c.stdBackgroundRead(room)
 	// The loop runs the handler itself (stdLoop): only a blocked reader
 	// on another goroutine is told.
 	switch {
+	case yielded:
+		return false, true // a reader goes first
 	case err == nil && c.flags.Load()&fPeerEOF == 0:
 		notify(&c.rwait)
 		return n > 0, true
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return false, true // a reader set a deadline meanwhile
+		return false, true // interrupted by a reader, or by SetReadDeadline
 	}
 	notify(&c.rwait)
 	return true, false
@@ -300,9 +356,15 @@ func (c *Conn) consumedStd() {
 // out at once, and re-arms after.
 func (c *Conn) stdWakeReader() {
 	if c.flags.Load()&fReaderWaiting != 0 {
-		c.sock.nc.SetReadDeadline(time.Unix(0, 1))
-		c.sock.rdl.Store(-1)
+		c.stdInterruptRead()
 	}
+}
+
+// stdInterruptRead makes a read blocked on the socket return at once
+// (os.ErrDeadlineExceeded), in the order stdWakeReader explains.
+func (c *Conn) stdInterruptRead() {
+	c.sock.nc.SetReadDeadline(time.Unix(0, 1))
+	c.sock.rdl.Store(-1)
 }
 
 // stdFlush is flushOut under BackendStd: it writes until the queue is
