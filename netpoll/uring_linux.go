@@ -929,6 +929,11 @@ func (u *uringSet) send(c *Conn) bool {
 		// on every wait while the send is in flight.
 		return false
 	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	// Looked at under mu: a leader that took the duty over flushes the
+	// queued requests under mu before it waits, so either it sees this
+	// request or this check sees the duty gone (then writev).
 	if d := p.duty.word.Load(); d&1 == 0 || p.duty.cur.Load() != c {
 		// Not inside c's handler on the leader: nothing says the loop's
 		// next enter comes soon.
@@ -939,8 +944,6 @@ func (u *uringSet) send(c *Conn) bool {
 	if len(vecs) == 0 || !c.incref() {
 		return false
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	sqe := u.r.SQE()
 	if u.closed || sqe == nil {
 		// A full queue: writev now rather than a submission here.
