@@ -47,30 +47,43 @@ type stdSock struct {
 	// which lets go of rmu (stdBackgroundRead).
 	readers   atomic.Int32
 	bgReading atomic.Bool
+	counted   bool // the holder of rmu is counted in readers; under rmu
 }
 
 // lockRead takes rmu for a Read or Reader call. Under BackendStd the
 // connection's own goroutine may hold rmu while it blocks in the
-// socket's read with no deadline: the reader says it is there, and
-// interrupts that read, so that it reads (or waits, with its own
-// deadline) in its place. Readers go first: bytes stay in the kernel
-// until a reader takes them either way.
+// socket's read with no deadline: a reader that finds rmu taken says it
+// is there and interrupts that read, so that it reads (or waits, with
+// its own deadline) in its place. Readers go first: bytes stay in the
+// kernel until a reader takes them either way. An uncontended reader
+// (a handler on the loop's own goroutine) pays one TryLock.
 func (c *Conn) lockRead() {
-	if s := c.sock; s != nil {
-		s.readers.Add(1)
-		if s.bgReading.Load() {
-			c.stdInterruptRead()
-		}
+	s := c.sock
+	if s == nil {
+		c.rmu.Lock()
+		return
+	}
+	if c.rmu.TryLock() {
+		return
+	}
+	s.readers.Add(1)
+	if s.bgReading.Load() {
+		c.stdInterruptRead()
 	}
 	c.rmu.Lock()
+	s.counted = true
 }
 
 // unlockRead lets go of rmu taken by lockRead.
 func (c *Conn) unlockRead() {
-	c.rmu.Unlock()
-	if s := c.sock; s != nil {
-		s.readers.Add(-1)
+	s := c.sock
+	if s == nil || !s.counted {
+		c.rmu.Unlock()
+		return
 	}
+	s.counted = false
+	c.rmu.Unlock()
+	s.readers.Add(-1)
 }
 
 // stdBackgroundRead is a read by the connection's own goroutine (its
