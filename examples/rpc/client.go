@@ -17,6 +17,7 @@ type Client struct {
 	mu   sync.Mutex
 	conn *netpoll.Conn
 	max  int
+	err  error // why the connection is unusable; every later Call returns it
 }
 
 // DialClient connects to an RPC server at addr ("tcp" or "unix" network).
@@ -29,10 +30,29 @@ func DialClient(ctx context.Context, network, addr string, max int) (*Client, er
 	return &Client{conn: c, max: max}, nil
 }
 
-// Call sends op with arg and returns a copy of the response payload.
+// Call sends op with arg and returns a copy of the response payload. An
+// argument over the limit is refused before anything is sent. A failed
+// send or response leaves the stream out of step (part of a frame may
+// be sent or unread), so the client closes its connection and every
+// later Call returns that error, wrapped.
 func (c *Client) Call(op byte, arg []byte) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.err != nil {
+		return nil, fmt.Errorf("rpc: connection unusable: %w", c.err)
+	}
+	if limit := c.max - 1; len(arg) > limit {
+		return nil, fmt.Errorf("%w: argument of %d bytes, limit %d", ErrFrameTooLarge, len(arg), max(limit, 0))
+	}
+	resp, err := c.call(op, arg)
+	if err != nil {
+		c.err = err
+		c.conn.Close()
+	}
+	return resp, err
+}
+
+func (c *Client) call(op byte, arg []byte) ([]byte, error) {
 	w := c.conn.Writer()
 	buf, err := w.Malloc(HeaderLen + 1 + len(arg))
 	if err != nil {

@@ -152,8 +152,11 @@ func (m *muxConn) open() bool {
 }
 
 func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Duration) ([]byte, error) {
-	if len(arg) > m.max {
-		return nil, fmt.Errorf("%w: argument of %d bytes, limit %d", ErrFrameTooLarge, len(arg), m.max)
+	// The server's limit is on the whole payload: op, id, op, arg. An
+	// argument it would refuse is refused here, before it closes the
+	// connection under every call in flight on it.
+	if limit := m.max - (1 + IDLen + 1); len(arg) > limit {
+		return nil, fmt.Errorf("%w: argument of %d bytes, limit %d", ErrFrameTooLarge, len(arg), max(limit, 0))
 	}
 	cl := &call{done: make(chan result, 1)}
 	m.mu.Lock()
