@@ -139,3 +139,48 @@ func TestLingerFinishesAfterSend(t *testing.T) {
 		}
 	}
 }
+
+// TestLingerSendsAllEveryTrigger: Close with more output queued than the
+// socket takes; the peer starts reading only after the Close. The
+// lingering close must send every byte, in every trigger mode. Under
+// one-shot each EPOLLOUT disarms the registration, and the linger's
+// event path did not record it: its mask update saw the mask unchanged
+// and armed nothing, so the close stalled until its 5 s timer and the
+// rest was dropped.
+func TestLingerSendsAllEveryTrigger(t *testing.T) {
+	skipStd(t, "no lingering close without a poller")
+	for _, trig := range allTriggers {
+		t.Run(trig.String(), func(t *testing.T) {
+			_, addr, conns := startAccept(t, WithTrigger(trig), WithMaxOutput(64<<20), WithPollers(1))
+			pc := dialTCP(t, addr)
+			c := recvConn(t, conns)
+			const total = 16 << 20
+			w := c.Writer()
+			buf, err := w.Malloc(total)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range buf {
+				buf[i] = byte(i / 7)
+			}
+			if err := w.Flush(); err != nil { // below MaxOutput: returns with the rest queued
+				t.Fatal(err)
+			}
+			c.Close()
+			start := time.Now()
+			pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			got, err := io.ReadAll(pc)
+			if err != nil || len(got) != total {
+				t.Fatalf("peer got %d of %d bytes (%v) after %v", len(got), total, err, time.Since(start))
+			}
+			for i, b := range got {
+				if b != byte(i/7) {
+					t.Fatalf("byte %d is %d, want %d", i, b, byte(i/7))
+				}
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("the lingering close took %v (its timer is 5 s)", d)
+			}
+		})
+	}
+}

@@ -19,6 +19,12 @@ const (
 func (c *Conn) onEvent(ev uint32) (requeue bool) {
 	if !c.incref() {
 		if c.flags.Load()&fLinger != 0 && c.fdst.increfClosed() {
+			// Before the linger's own mask update: under one-shot
+			// its EPOLLOUT is armed again only if the registration
+			// is known to be disarmed (else a lingering close with
+			// more output than the socket takes stalled until its
+			// timer, and the rest was dropped).
+			c.disarmed(c.flags.Load(), ev)
 			c.lingerEvent(ev)
 			c.decref()
 		}
@@ -27,14 +33,7 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 	defer c.decref()
 	trig := c.owner.cfg.Trigger
 	f := c.flags.Load()
-	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 && ev&evHup == 0 {
-		// The kernel disarmed the registration (a paused level-triggered
-		// one is one-shot, see wantEvents). After a hang-up it stays
-		// disarmed until the input resumes.
-		c.emu.Lock()
-		c.armed = 0
-		c.unlockEmu()
-	}
+	c.disarmed(f, ev)
 	if f&fConnecting != 0 {
 		if ev&(evOut|evErr|evHup) != 0 {
 			// Take the outcome here: a later read would consume
@@ -78,6 +77,19 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		c.updateEvents()
 	}
 	return requeue
+}
+
+// disarmed records, after an event, that the kernel disarmed the
+// registration: a one-shot one, or a paused level-triggered one (see
+// wantEvents), which after a hang-up stays disarmed until the input
+// resumes. f is c's flags.
+func (c *Conn) disarmed(f, ev uint32) {
+	trig := c.owner.cfg.Trigger
+	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 && ev&evHup == 0 {
+		c.emu.Lock()
+		c.armed = 0
+		c.unlockEmu()
+	}
 }
 
 // lingerEvent sends the rest of a closed connection's output.
@@ -299,7 +311,9 @@ func (c *Conn) writeOut() (int, error) {
 	if total > 0 {
 		c.touch()
 	}
-	c.accountOut()
+	// The caller accounts for the output (c.drained(c.accountOut()))
+	// once it has let go of emu: a drop in the buffered bytes may resume
+	// connections the budget paused, which takes their emu.
 	return total, nil
 }
 

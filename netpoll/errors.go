@@ -23,7 +23,10 @@ var (
 	// connection closed by the idle timeout.
 	ErrIdleTimeout = errors.New("netpoll: idle timeout")
 	// ErrWouldBlock is returned by a Reader call made by an inline
-	// handler (DispatchInline) that would have to wait for more input.
+	// handler (DispatchInline) that would have to wait for more input,
+	// and by its Flush or Write that would have to wait for the peer to
+	// take output above MaxOutput: that output stays queued, and the
+	// poller sends it once the handler returns.
 	ErrWouldBlock = errors.New("netpoll: inline handler would block waiting for input")
 	// ErrInputFull is returned by Reader.Until when the connection's
 	// input bound (MaxInput) is buffered and holds no delimiter, as

@@ -116,7 +116,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return n, c.opErr("write", err)
 		}
 		if err := c.flushOut(0, "write"); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || c.lingers() {
+			if errors.Is(err, os.ErrDeadlineExceeded) || err == ErrWouldBlock || c.lingers() {
 				// The rest of chunk stays queued and goes out (or the
 				// Close that came meanwhile sends it as it lingers).
 				return n + len(chunk), err
@@ -163,8 +163,9 @@ func (c *Conn) CloseWrite() error {
 	if c.flags.Load()&fWrShut != 0 {
 		return nil
 	}
-	if c.sock != nil && c.out.Len() > 0 {
-		// No poller to leave it to: sent here.
+	if c.sock != nil && (c.out.Len() > 0 || c.out.MallocLen() > 0) {
+		// No poller to leave it to: sent here, with what the Writer
+		// wrote and did not flush.
 		if err := c.flushOut(0, "close"); err != nil {
 			return err
 		}

@@ -248,6 +248,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 			c.emu.Lock()
 			_, err := c.writeOut()
 			c.unlockEmu()
+			c.drained(c.accountOut())
 			c.outSent() // a Close may have come meanwhile
 			if err != nil {
 				c.broke(err)
@@ -260,6 +261,14 @@ func (c *Conn) flushOut(bound int, op string) error {
 				c.updateEvents() // arm EPOLLOUT for the rest
 			}
 			return nil
+		}
+		if c.flags.Load()&fInline != 0 {
+			// An inline handler runs on the poller, which alone would
+			// send the rest (EPOLLOUT) and wake this wait: it would wait
+			// for itself. The output stays queued and goes out once the
+			// handler returns.
+			c.updateEvents()
+			return ErrWouldBlock
 		}
 		if start == 0 {
 			start = time.Now().UnixNano()
