@@ -87,8 +87,9 @@ type Conn struct {
 //	                                                Conn is shared    EPOLLERR or EPOLLHUP
 //	fReaderWaiting  a reader is blocked for input   waitRead (rmu)    waitRead, when it returns
 //	fInline         an inline handler runs now:     run, around the   run, when the handler
-//	                Reader calls that would block   handler call      returns
-//	                return ErrWouldBlock
+//	                Reader calls, Flush and Write   handler call      returns
+//	                that would block return
+//	                ErrWouldBlock
 //	fConnectHook    OnConnect has not run yet       serveConn, before run, before it calls
 //	                                                registering       OnConnect
 //	fLinger         closed with output queued: the  linger (closeWith) sticky

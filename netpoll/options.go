@@ -134,8 +134,10 @@ const (
 	DispatchPool
 	// DispatchInline runs handlers on the poller goroutine with no
 	// hand-off: a slow handler stalls every connection of its poller,
-	// and a handler must not wait for more input (Reader calls that
-	// would block return ErrWouldBlock).
+	// and a handler must not wait for more input nor for the peer to
+	// take its output (Reader calls that would block, and a Flush or
+	// Write that would wait above MaxOutput, return ErrWouldBlock; that
+	// output stays queued and is sent after the handler returns).
 	DispatchInline
 	// DispatchEach runs handlers on the gopool like DispatchPool, with
 	// one pool task per connection run (no batching): the hand-off cost
