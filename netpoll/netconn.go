@@ -152,7 +152,9 @@ func (c *Conn) writable(op string) error {
 // or by a Write whose deadline passed) goes first: the peer sees the end
 // after it. CloseWrite does not wait for it, as shutdown(2) does not
 // wait for the kernel's send queue, and the write deadline does not
-// apply: the poller sends the rest, then shuts the side down.
+// apply: the poller sends the rest, then shuts the side down. Under
+// BackendStd, which has no poller, CloseWrite sends it first, under the
+// write deadline.
 func (c *Conn) CloseWrite() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
