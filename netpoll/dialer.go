@@ -159,7 +159,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 	}
 	var first error
 	for _, ap := range aps {
-		sa := tcpSockaddr(ap, 0)
+		sa := tcpSockaddr(ap, zoneIndex(ap.Addr().Zone()))
 		c, err := d.dial(ctx, g, o, sa)
 		// A connect to a free local port in the ephemeral range can
 		// connect the socket to itself (simultaneous open); Go's net
@@ -195,6 +195,12 @@ func resolveTCP(ctx context.Context, network, addr string) ([]netip.AddrPort, er
 		return nil, err
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
+		// A literal of the other family is refused, as Go's net does:
+		// tcp6 takes no IPv4 address (nor one mapped into IPv6).
+		v4 := ip.Is4() || ip.Is4In6()
+		if network == "tcp4" && !v4 || network == "tcp6" && v4 {
+			return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
+		}
 		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(port))}, nil
 	}
 	if host == "" {

@@ -97,7 +97,12 @@ func listen(network, address string, cfg *config) (*Listener, error) {
 	}
 	if err != nil {
 		ln.Close()
-		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
+		if oe, ok := err.(*net.OpError); ok {
+			return nil, oe // Go's net (BackendStd): said in full already
+		}
+		// As Go's net says it: the address asked for (set before the
+		// bind; nil when it did not resolve).
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.addr, Err: err}
 	}
 	ln.box = &addrBox{ln.addr}
 	return ln, nil
@@ -108,6 +113,7 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 	if err != nil {
 		return err
 	}
+	ln.addr = ta // for an error; the bound address replaces it
 	family, v6only := afInet6, false
 	ip, _ := netip.AddrFromSlice(ta.IP)
 	switch {
@@ -141,7 +147,7 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 				return err
 			}
 		}
-		sa := tcpSockaddr(netip.AddrPortFrom(ip, uint16(port)), 0)
+		sa := tcpSockaddr(netip.AddrPortFrom(ip, uint16(port)), zoneIndex(ta.Zone))
 		if family == afInet6 {
 			if err := setIPv6Only(fd, v6only); err != nil {
 				return err
@@ -164,6 +170,7 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 }
 
 func (ln *Listener) listenUnix(path string) error {
+	ln.addr = &net.UnixAddr{Name: path, Net: "unix"}
 	fd, err := sysSocket(afUnix)
 	if err != nil {
 		return err
@@ -172,11 +179,18 @@ func (ln *Listener) listenUnix(path string) error {
 	if err := sysBind(fd, unixSockaddr(path)); err != nil {
 		return err
 	}
-	ln.unlink = path
+	// Close removes the socket file, as Go's UnixListener does; an
+	// abstract name ("@name") and an automatic one (path "") have none.
+	if path != "" && path[0] != '@' {
+		ln.unlink = path
+	}
 	if err := sysListen(fd, listenBacklog); err != nil {
 		return err
 	}
-	ln.addr = &net.UnixAddr{Name: path, Net: "unix"}
+	// The bound name: an empty path gets an automatic abstract one.
+	if lsa, err := sysGetsockname(fd); err == nil && lsa.unix && lsa.path != "" {
+		ln.addr = sockaddrToAddr(lsa)
+	}
 	return nil
 }
 

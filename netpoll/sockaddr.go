@@ -3,6 +3,7 @@ package netpoll
 import (
 	"net"
 	"net/netip"
+	"strconv"
 )
 
 // sockaddr is a socket address as the sys layer takes and returns it,
@@ -41,6 +42,21 @@ func tcpSockaddr(ap netip.AddrPort, zone uint32) sockaddr {
 		return sockaddr{ap: netip.AddrPortFrom(ip.Unmap(), ap.Port())}
 	}
 	return sockaddr{ap: ap, zone: zone}
+}
+
+// zoneIndex is the interface index an IPv6 zone names (an interface
+// name or a number), as Go's net resolves it; 0 for none or unknown.
+func zoneIndex(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n)
+	}
+	return 0
 }
 
 // unixSockaddr is the address of a unix socket at path.
