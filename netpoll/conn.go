@@ -86,9 +86,10 @@ type Conn struct {
 //	fConnecting     nonblocking connect in flight   dial, before the  onEvent on EPOLLOUT,
 //	                                                Conn is shared    EPOLLERR or EPOLLHUP
 //	fReaderWaiting  a reader is blocked for input   waitRead (rmu)    waitRead, when it returns
-//	fInline         an inline handler runs now:     run, around the   run, when the handler
-//	                Reader calls, Flush and Write   handler call      returns
-//	                that would block return
+//	fInline         an inline handler (or OnConnect) run, around the   run, when it
+//	                runs now: its Reader calls,     handler call      returns
+//	                Flush and Write that would
+//	                block on the loop return
 //	                ErrWouldBlock
 //	fConnectHook    OnConnect has not run yet       serveConn, before run, before it calls
 //	                                                registering       OnConnect

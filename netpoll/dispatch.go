@@ -119,11 +119,17 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 		c.flags.And(^uint32(fConnectHook))
 		if f := c.owner.cfg.OnConnect; f != nil {
 			var err error
-			if leading {
+			switch {
+			case leading:
 				d := c.p.enterHandler(c)
 				err = c.callHook(f)
 				leading = c.p.leaveHandler(d)
-			} else {
+			case inline:
+				// On the poller, as a handler: no waiting for it.
+				c.flags.Or(fInline)
+				err = c.callHook(f)
+				c.flags.And(^uint32(fInline))
+			default:
 				err = c.callHook(f)
 			}
 			if err != nil {

@@ -27,7 +27,7 @@ var (
 	// and by its Flush or Write that would have to wait for the peer to
 	// take output above MaxOutput: that output stays queued, and the
 	// poller sends it once the handler returns.
-	ErrWouldBlock = errors.New("netpoll: inline handler would block waiting for input")
+	ErrWouldBlock = errors.New("netpoll: inline handler would block")
 	// ErrInputFull is returned by Reader.Until when the connection's
 	// input bound (MaxInput) is buffered and holds no delimiter, as
 	// bufio.Reader.ReadSlice returns bufio.ErrBufferFull. The bytes stay

@@ -132,12 +132,14 @@ const (
 	// blocks holds only its own task; runs of the batch still unclaimed
 	// after a millisecond get a task each.
 	DispatchPool
-	// DispatchInline runs handlers on the poller goroutine with no
-	// hand-off: a slow handler stalls every connection of its poller,
-	// and a handler must not wait for more input nor for the peer to
-	// take its output (Reader calls that would block, and a Flush or
-	// Write that would wait above MaxOutput, return ErrWouldBlock; that
-	// output stays queued and is sent after the handler returns).
+	// DispatchInline runs handlers (and OnConnect) on the poller
+	// goroutine with no hand-off: a slow handler stalls every
+	// connection of its poller, and a handler must not wait for more
+	// input nor for the peer to take its output (its Reader calls that
+	// would block, and its Flush or Write that would wait above
+	// MaxOutput, return ErrWouldBlock; that output stays queued and is
+	// sent after the handler returns). Other goroutines using the
+	// connection meanwhile wait as usual.
 	DispatchInline
 	// DispatchEach runs handlers on the gopool like DispatchPool, with
 	// one pool task per connection run (no batching): the hand-off cost

@@ -48,6 +48,10 @@ type poller struct {
 	closing atomic.Bool
 	done    chan struct{}
 
+	// loopG is the id of the goroutine that runs the loop, under
+	// DispatchInline (see onLoop).
+	loopG atomic.Uint64
+
 	// BackendStd: no pollset and no loop (std.go); sweeping says that
 	// the idle sweep goroutine runs.
 	std      bool
@@ -211,6 +215,9 @@ func (p *poller) run() { p.lead() }
 // once, and the new leader starts here, resuming the pass where the old
 // one left it. Every other mode keeps the duty on one goroutine.
 func (p *poller) lead() {
+	if p.cfg.Dispatch == DispatchInline {
+		p.loopG.Store(goid())
+	}
 	if p.ep.pinLeader() {
 		defer p.ep.unpinLeader()
 	}
@@ -228,6 +235,16 @@ func (p *poller) lead() {
 	p.rescue(math.MaxInt64)
 	p.stopFlushes()
 	close(p.done)
+}
+
+// onLoop reports whether the caller runs on p's loop, under
+// DispatchInline: an inline handler, which must not wait for the loop
+// it runs on (fInline marks the connection, not the goroutine: another
+// goroutine using the connection meanwhile may wait). It reads the
+// goroutine's id (goid): only for a wait that is about to block.
+func (p *poller) onLoop() bool {
+	id := p.loopG.Load()
+	return id != 0 && id == goid()
 }
 
 // pass waits for events. It reports false when the epoll instance is

@@ -157,7 +157,7 @@ func (c *Conn) waitRead(n int) error {
 		if done, err := c.readDone(n); done {
 			return err
 		}
-		if f&fInline != 0 {
+		if f&fInline != 0 && c.p.onLoop() {
 			return ErrWouldBlock
 		}
 		dl := deadlineOf(w.dl.Load(), timeout, start)
@@ -262,7 +262,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 			}
 			return nil
 		}
-		if c.flags.Load()&fInline != 0 {
+		if c.flags.Load()&fInline != 0 && c.p.onLoop() {
 			// An inline handler runs on the poller, which alone would
 			// send the rest (EPOLLOUT) and wake this wait: it would wait
 			// for itself. The output stays queued and goes out once the
