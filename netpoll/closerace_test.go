@@ -37,14 +37,7 @@ func TestFlushAsyncCloseRefs(t *testing.T) {
 			}
 			spin := (i*par + k) % 64
 			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				<-start
-				for j := 0; j < spin; j++ {
-					runtime.Gosched()
-				}
-				c.Close()
-			}()
+			go closeAfter(&wg, c, start, spin)
 			go func() {
 				defer wg.Done()
 				<-start
@@ -100,14 +93,7 @@ func TestLingerFinishesAfterSend(t *testing.T) {
 			}
 			spin := (i*par + k) % 32
 			wg.Add(3)
-			go func() {
-				defer wg.Done()
-				<-start
-				for j := 0; j < spin; j++ {
-					runtime.Gosched()
-				}
-				c.Close()
-			}()
+			go closeAfter(&wg, c, start, spin)
 			go func() {
 				defer wg.Done()
 				<-start
@@ -183,4 +169,15 @@ func TestLingerSendsAllEveryTrigger(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closeAfter closes c once start is closed and spin yields have passed,
+// so that the close lands at a different point of the race each round.
+func closeAfter(wg *sync.WaitGroup, c *Conn, start <-chan struct{}, spin int) {
+	defer wg.Done()
+	<-start
+	for range spin {
+		runtime.Gosched()
+	}
+	c.Close()
 }

@@ -266,15 +266,24 @@ func (c *Conn) shortDrains(trig Trigger, ev uint32) bool {
 
 // pollFlush sends queued output on EPOLLOUT and wakes a blocked writer.
 func (c *Conn) pollFlush() {
+	c.sendOut()
+	notify(&c.wwait)
+}
+
+// sendOut writes the queued output (writeOut, under emu), breaks the
+// connection on a write error and returns it, then accounts for what
+// left the buffer and does what waited for it to be gone (outSent).
+// The caller holds a reference.
+func (c *Conn) sendOut() error {
 	c.emu.Lock()
 	_, err := c.writeOut()
 	c.unlockEmu()
 	if err != nil {
 		c.broke(err)
 	}
-	notify(&c.wwait)
 	c.drained(c.accountOut())
-	c.outSent()
+	c.outSent() // a Close or CloseWrite may have come meanwhile
+	return err
 }
 
 // writeOut writes queued output with writev until it is all sent or

@@ -7,8 +7,8 @@ import (
 )
 
 // goid returns the calling goroutine's id, read from the first line of
-// its stack trace ("goroutine 18 [running]:"). It costs about a
-// microsecond, so it is asked only on paths about to wait (see
+// its stack trace ("goroutine 18 [running]:"). Formatting a trace
+// costs microseconds, so it is asked only on paths about to wait (see
 // poller.onLoop), never per message.
 func goid() uint64 {
 	var buf [64]byte

@@ -74,6 +74,11 @@ func (p *poller) leaveHandler(d uint64) bool {
 	return p.duty.word.CompareAndSwap(d, d+1)
 }
 
+// runsHandlerOf reports whether p's leader is inside c's handler.
+func (p *poller) runsHandlerOf(c *Conn) bool {
+	return p.duty.word.Load()&1 != 0 && p.duty.cur.Load() == c
+}
+
 // takeDuty passes the duty on if the leader is still inside the handler
 // it entered with d, and reports whether it did.
 func (p *poller) takeDuty(d uint64) bool {

@@ -240,29 +240,40 @@ func TestInflowReaderStress(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%dk", trig, maxIn>>10), func(t *testing.T) {
 				s, addr, conns := startAccept(t, WithTrigger(trig), WithMaxInput(maxIn))
 				defer inflowSample(t, s)()
-				seed := uint64(time.Now().UnixNano())
-				var wg sync.WaitGroup
-				const nconn = 2
-				for i := range nconn {
-					cl := dialTCP(t, addr)
-					c := recvConn(t, conns)
-					data := inflowStream(seed+uint64(i), total)
-					wg.Go(func() {
-						if err := inflowSend(cl, data, seed+uint64(i)); err != nil {
-							t.Errorf("send: %v", err)
-						}
-					})
-					wg.Go(func() {
-						defer c.Close()
-						if err := inflowConsume(t, c, data, maxIn, seed+uint64(i)+100, false); err != nil {
-							t.Errorf("conn %d (seed %d): %v", i, seed, err)
-						}
-					})
-				}
-				wg.Wait()
+				inflowPairs(t, addr, conns, 2, total, maxIn, false)
 			})
 		}
 	}
+}
+
+// inflowPairs dials nconn connections; each sends total seeded bytes
+// while its server side reads them back with inflowConsume, every byte
+// checked. lazy readers start 30 ms apart and stop for a while now and
+// then (so that a shared budget pauses the others).
+func inflowPairs(t *testing.T, addr string, conns chan *Conn, nconn, total, maxIn int, lazy bool) {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	var wg sync.WaitGroup
+	for i := range nconn {
+		cl := dialTCP(t, addr)
+		c := recvConn(t, conns)
+		data := inflowStream(seed+uint64(i), total)
+		wg.Go(func() {
+			if err := inflowSend(cl, data, seed+uint64(i)); err != nil {
+				t.Errorf("send: %v", err)
+			}
+		})
+		wg.Go(func() {
+			defer c.Close()
+			if lazy {
+				time.Sleep(time.Duration(i*30) * time.Millisecond)
+			}
+			if err := inflowConsume(t, c, data, maxIn, seed+uint64(i)+100, lazy); err != nil {
+				t.Errorf("conn %d (seed %d): %v", i, seed, err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestInflowBudgetStress: several accept-mode connections sharing
@@ -275,27 +286,7 @@ func TestInflowBudgetStress(t *testing.T) {
 		t.Run(trig.String(), func(t *testing.T) {
 			s, addr, conns := startAccept(t, WithTrigger(trig), WithMaxInput(maxIn), WithMaxOutput(16<<10), WithBufferBudget(32<<10))
 			defer inflowSample(t, s)()
-			seed := uint64(time.Now().UnixNano())
-			var wg sync.WaitGroup
-			const nconn = 6
-			for i := range nconn {
-				cl := dialTCP(t, addr)
-				c := recvConn(t, conns)
-				data := inflowStream(seed+uint64(i), total)
-				wg.Go(func() {
-					if err := inflowSend(cl, data, seed+uint64(i)); err != nil {
-						t.Errorf("send: %v", err)
-					}
-				})
-				wg.Go(func() {
-					defer c.Close()
-					time.Sleep(time.Duration(i*30) * time.Millisecond)
-					if err := inflowConsume(t, c, data, maxIn, seed+uint64(i)+100, true); err != nil {
-						t.Errorf("conn %d (seed %d): %v", i, seed, err)
-					}
-				})
-			}
-			wg.Wait()
+			inflowPairs(t, addr, conns, 6, total, maxIn, true)
 		})
 	}
 }

@@ -165,29 +165,28 @@ func (c *Conn) CloseWrite() error {
 	if c.flags.Load()&fWrShut != 0 {
 		return nil
 	}
-	if c.sock != nil && (c.out.Len() > 0 || c.out.MallocLen() > 0) {
+	if c.sock != nil {
 		// No poller to leave it to: sent here, with what the Writer
 		// wrote and did not flush.
-		if err := c.flushOut(0, "close"); err != nil {
-			return err
+		if c.out.Len() > 0 || c.out.MallocLen() > 0 {
+			if err := c.flushOut(0, "close"); err != nil {
+				return err
+			}
 		}
-	}
-	c.flags.Or(fWrShut)
-	if c.sock == nil {
-		if err := c.out.Flush(); err != nil {
-			return c.opErr("close", errClosed)
-		}
-		if c.out.Len() > 0 {
-			c.flags.Or(fShutPending)
-			c.p.queueFlush(c)
-			c.outSent() // the output may have gone meanwhile
-			return nil
-		}
-	}
-	if c.sock != nil {
+		c.flags.Or(fWrShut)
 		if err := c.stdShutdown(true); err != nil {
 			return c.opErr("close", err)
 		}
+		return nil
+	}
+	c.flags.Or(fWrShut)
+	if err := c.out.Flush(); err != nil {
+		return c.opErr("close", errClosed)
+	}
+	if c.out.Len() > 0 {
+		c.flags.Or(fShutPending)
+		c.p.queueFlush(c)
+		c.outSent() // the output may have gone meanwhile
 		return nil
 	}
 	if err := sysShutdownWrite(int(c.fd)); err != nil {

@@ -929,14 +929,18 @@ func (u *uringSet) send(c *Conn) bool {
 		// on every wait while the send is in flight.
 		return false
 	}
+	// Not inside c's handler on the leader: nothing says the loop's next
+	// enter comes soon. Looked at before mu (a writer on another
+	// goroutine takes no lock for nothing) and again under it: a leader
+	// that took the duty over flushes the queued requests under mu before
+	// it waits, so either it sees this request or the second look sees
+	// the duty gone (then writev).
+	if !p.runsHandlerOf(c) {
+		return false
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	// Looked at under mu: a leader that took the duty over flushes the
-	// queued requests under mu before it waits, so either it sees this
-	// request or this check sees the duty gone (then writev).
-	if d := p.duty.word.Load(); d&1 == 0 || p.duty.cur.Load() != c {
-		// Not inside c's handler on the leader: nothing says the loop's
-		// next enter comes soon.
+	if !p.runsHandlerOf(c) {
 		return false
 	}
 	var arr [maxVecs][]byte

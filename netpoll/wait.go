@@ -245,13 +245,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 			return c.opErr(op, c.brokenErr())
 		}
 		if c.out.Len() > 0 {
-			c.emu.Lock()
-			_, err := c.writeOut()
-			c.unlockEmu()
-			c.drained(c.accountOut())
-			c.outSent() // a Close may have come meanwhile
-			if err != nil {
-				c.broke(err)
+			if err := c.sendOut(); err != nil {
 				return c.opErr(op, err)
 			}
 		}
