@@ -304,8 +304,18 @@ type acceptor struct {
 	p       *poller
 	tag     int32
 	backoff time.Duration // poller goroutine only
+	failed  chan<- error  // Serve's: the error that ended accepting
 	removed sync.Once
 }
+
+// acceptStep is what a listener does after a failed accept.
+type acceptStep int
+
+const (
+	acceptNext    acceptStep = iota // the error concerned one queued connection: accept the next
+	acceptBackOff                   // resources ran out: pause, then accept again
+	acceptStop                      // the listening socket is unusable
+)
 
 // Accept backoff bounds for EMFILE/ENFILE: the listener is disarmed
 // for the backoff (pending connections wait in the kernel's backlog,
@@ -331,13 +341,22 @@ func (a *acceptor) onReady() {
 			a.srv.serveConn(fd, sa, a)
 		case err == errAgain:
 			return
-		case isResourceErr(err):
-			a.backOff()
-			return
 		default:
+			switch acceptStepAfter(err) {
+			case acceptNext:
+				continue
+			case acceptBackOff:
+				a.backOff()
+				return
+			}
 			// The socket is unusable (e.g. shut down): stop polling it
-			// rather than spin on a level-triggered error.
+			// rather than spin on a level-triggered error, and end the
+			// Serve waiting on it.
 			a.p.ep.mod(a.lfd.fd, 0, a.tag, 0)
+			select {
+			case a.failed <- err:
+			default: // another of Serve's sockets failed first
+			}
 			return
 		}
 	}

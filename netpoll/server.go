@@ -3,6 +3,7 @@ package netpoll
 import (
 	"context"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -86,8 +87,14 @@ func (s *Server) adopt(ln *Listener) (*Listener, error) {
 func (s *Server) Config() Config { return s.owner.cfg }
 
 // Serve accepts connections on ln until the server is shut down
-// (ErrServerClosed) or ln is closed (an error wrapping net.ErrClosed).
-// Accepting runs on the pollers; Serve only waits.
+// (ErrServerClosed), ln is closed (an error wrapping net.ErrClosed) or
+// the listening socket fails for good (a *net.OpError with Op "accept"
+// wrapping the system error, e.g. EINVAL once the socket is shut down
+// outside upoll); ln stays open then, for the caller to close.
+// Errors that concern one queued connection (ECONNABORTED and the
+// network errors accept(2) lists) skip that connection; running out of
+// descriptors or memory pauses accepting with a growing back-off (see
+// Stats.AcceptBackoffs). Accepting runs on the pollers; Serve only waits.
 func (s *Server) Serve(ln *Listener) error {
 	if std := s.owner.cfg.Backend == BackendStd; std != (ln.nl != nil) {
 		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: errBackendMismatch}
@@ -104,8 +111,9 @@ func (s *Server) Serve(ln *Listener) error {
 	}
 	base := int(s.rr.Add(1))
 	var mine []*acceptor
+	failed := make(chan error, 1)
 	for i, lfd := range ln.fds {
-		a := &acceptor{lfd: lfd, ln: ln, srv: s, p: s.pollers[(base+i)%len(s.pollers)]}
+		a := &acceptor{lfd: lfd, ln: ln, srv: s, p: s.pollers[(base+i)%len(s.pollers)], failed: failed}
 		if err := a.p.addListener(a); err != nil {
 			s.mu.Unlock()
 			for _, a := range mine {
@@ -119,18 +127,27 @@ func (s *Server) Serve(ln *Listener) error {
 	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
 
+	var err error
 	select {
 	case <-s.done:
 		return ErrServerClosed
 	case <-ln.closed:
-		for _, a := range mine {
-			a.remove()
-		}
-		if s.closing.Load() {
-			return ErrServerClosed
-		}
-		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+	case err = <-failed:
 	}
+	for _, a := range mine {
+		a.remove()
+	}
+	// Close shuts the socket down after marking ln closed, so an accept
+	// error it caused is reported as the close.
+	switch {
+	case s.closing.Load():
+		return ErrServerClosed
+	case ln.isClosed():
+		err = net.ErrClosed
+	default:
+		err = os.NewSyscallError("accept", err)
+	}
+	return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: err}
 }
 
 // serveConn sets up an accepted socket. Runs on the accepting poller.

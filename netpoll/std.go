@@ -522,8 +522,9 @@ func (c *Conn) stdResume() {
 var errBackendMismatch = errors.New("netpoll: the listener and the server use different backends")
 
 // stdAccept accepts on ln until it is closed, serving each connection
-// on s. Temporary failures (EMFILE and the like) back off as on epoll:
-// pending connections wait in the kernel's backlog.
+// on s. Errors are handled as on epoll (acceptStepAfter): running out
+// of descriptors backs off while pending connections wait in the
+// kernel's backlog, and a failed socket ends the Serve.
 func (s *Server) stdAccept(ln *Listener) error {
 	var backoff time.Duration
 	for {
@@ -534,6 +535,12 @@ func (s *Server) stdAccept(ln *Listener) error {
 			}
 			if errors.Is(err, net.ErrClosed) || ln.isClosed() {
 				return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+			}
+			switch acceptStepAfter(err) {
+			case acceptNext:
+				continue
+			case acceptStop:
+				return err // Go's net wrapped it already
 			}
 			backoff = min(max(backoff*2, minAcceptBackoff), maxAcceptBackoff)
 			s.pollers[0].ctr.acceptBackoffs.Add(1)

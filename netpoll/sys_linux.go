@@ -123,6 +123,20 @@ func sysAccept(fd int) (int, sockaddr, error) {
 	}
 }
 
+// isConnAcceptErr reports the accept errors that concern the connection
+// being accepted, not the listener: accept(2) asks that they be treated
+// like EAGAIN (the connection is dropped from the queue; accept again).
+// EPERM is a firewall rule refusing that connection.
+func isConnAcceptErr(e unix.Errno) bool {
+	switch e {
+	case unix.ECONNABORTED, unix.EINTR, unix.EPERM, unix.EPROTO, unix.ENOPROTOOPT,
+		unix.ENETDOWN, unix.ENETUNREACH, unix.EHOSTDOWN, unix.EHOSTUNREACH,
+		unix.ENONET, unix.EOPNOTSUPP:
+		return true
+	}
+	return false
+}
+
 // sysSocket opens a nonblocking, close-on-exec stream socket of the
 // neutral family (afInet4, afInet6, afUnix).
 func sysSocket(family int) (int, error) {

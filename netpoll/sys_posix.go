@@ -54,6 +54,19 @@ func sysWrite(fd int, p []byte) (int, error) {
 	}
 }
 
+// isConnAcceptErr reports the accept errors that concern the connection
+// being accepted, not the listener (accept it again): the peer's abort
+// and the network errors Linux reports there, where a system has them.
+func isConnAcceptErr(e unix.Errno) bool {
+	switch e {
+	case unix.ECONNABORTED, unix.EINTR, unix.EPROTO, unix.ENOPROTOOPT,
+		unix.ENETDOWN, unix.ENETUNREACH, unix.EHOSTDOWN, unix.EHOSTUNREACH,
+		unix.EOPNOTSUPP:
+		return true
+	}
+	return false
+}
+
 // sysAccept accepts one connection as a nonblocking, close-on-exec
 // socket.
 func sysAccept(fd int) (int, sockaddr, error) {

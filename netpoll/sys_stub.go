@@ -43,3 +43,8 @@ func sysShutdownWrite(fd int) error                  { return ErrNoNativeBackend
 func sysDup(fd int) (int, error)                     { return -1, ErrNoNativeBackend }
 func sysGetsockname(fd int) (sockaddr, error)        { return sockaddr{}, ErrNoNativeBackend }
 func sysGetpeername(fd int) (sockaddr, error)        { return sockaddr{}, ErrNoNativeBackend }
+
+// acceptStepAfter keeps a BackendStd listener after any error, backing
+// off: without errnos, a failed socket cannot be told from a passing
+// shortage.
+func acceptStepAfter(error) acceptStep { return acceptBackOff }

@@ -151,6 +151,21 @@ func sysGetpeername(fd int) (sockaddr, error) {
 	return fromUnix(sa), nil
 }
 
+// acceptStepAfter says what a listener does after accept failed with
+// err, a bare errno (the native backends) or one wrapped by Go's net
+// (BackendStd). An error without an errno keeps the listener, backing
+// off.
+func acceptStepAfter(err error) acceptStep {
+	var e unix.Errno
+	switch {
+	case !errors.As(err, &e) || isResourceErr(e):
+		return acceptBackOff
+	case isConnAcceptErr(e):
+		return acceptNext
+	}
+	return acceptStop
+}
+
 // isResourceErr reports the accept errors after which the listener
 // keeps working once resources are freed.
 func isResourceErr(err error) bool {
