@@ -443,8 +443,10 @@ func (c *Conn) setBroken(err error) {
 	c.flags.Or(fBroken)
 }
 
-func (c *Conn) brokenErr() error {
-	return os.NewSyscallError("read", c.errno())
+// brokenErr is the error of an operation on broken c, named for the
+// system call that would have failed (read or write), as Go's net does.
+func (c *Conn) brokenErr(call string) error {
+	return os.NewSyscallError(call, c.errno())
 }
 
 // errno is the error that broke c (EIO when none was recorded).

@@ -37,8 +37,10 @@ var (
 	// than 1 GiB at once, more than a connection ever buffers: it could
 	// never be satisfied. Nothing is consumed.
 	ErrReadTooLarge = errors.New("netpoll: read of more than 1 GiB at once")
-	// ErrWriteShutdown is returned by writes after CloseWrite.
-	ErrWriteShutdown = errors.New("netpoll: write after CloseWrite")
+	// ErrWriteShutdown is returned by writes after CloseWrite. Where
+	// the system has EPIPE, errors.Is(ErrWriteShutdown, syscall.EPIPE)
+	// holds too, as for a write after CloseWrite on Go's connections.
+	ErrWriteShutdown error = writeShutdownError{}
 	// ErrUnsupportedNetwork is returned for networks other than tcp,
 	// tcp4, tcp6 and unix.
 	ErrUnsupportedNetwork = errors.New("netpoll: unsupported network")
@@ -51,6 +53,17 @@ var (
 	// full and its policy is FailFast. It wraps gopool.ErrPoolOverload.
 	ErrPoolOverload = fmt.Errorf("netpoll: handler refused: %w", gopool.ErrPoolOverload)
 )
+
+// writeShutdownError is ErrWriteShutdown's type.
+type writeShutdownError struct{}
+
+func (writeShutdownError) Error() string { return "netpoll: write after CloseWrite" }
+
+// Is reports the broken pipe error that a write after shutdown(SHUT_WR)
+// returns on Go's connections.
+func (writeShutdownError) Is(target error) bool {
+	return errBrokenPipe != nil && target == errBrokenPipe
+}
 
 // errClosed is what operations on a closed Conn wrap: errors.Is(err,
 // net.ErrClosed) holds, as for Go's own connections.

@@ -265,9 +265,12 @@ func (ln *Listener) Addr() net.Addr { return ln.addr }
 // address fail (a TCP dial is refused, a Unix socket's path is removed),
 // except that a WrapListener leaves the caller's listener, which shares
 // the socket, listening. A Serve on this listener returns; connections
-// already accepted stay open.
+// already accepted stay open. Closing it again returns an error
+// wrapping net.ErrClosed, as for a net.Listener.
 func (ln *Listener) Close() error {
+	first := false
 	ln.closeOnce.Do(func() {
+		first = true
 		close(ln.closed)
 		if ln.nl != nil {
 			ln.nl.Close()
@@ -281,6 +284,9 @@ func (ln *Listener) Close() error {
 			os.Remove(ln.unlink)
 		}
 	})
+	if !first {
+		return &net.OpError{Op: "close", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+	}
 	return nil
 }
 

@@ -400,7 +400,7 @@ func (c *Conn) stdFlush(op string) error {
 			return c.opErr(op, errClosed)
 		}
 		if c.flags.Load()&fBroken != 0 {
-			return c.opErr(op, c.brokenErr())
+			return c.opErr(op, c.brokenErr("write"))
 		}
 		var arr [maxVecs][]byte
 		vecs := c.out.GetBytes(arr[:0])

@@ -205,7 +205,7 @@ func (c *Conn) readDone(n int) (bool, error) {
 	case c.in.Len() >= n:
 		return true, nil
 	case f&fBroken != 0:
-		return true, c.opErr("read", c.brokenErr())
+		return true, c.opErr("read", c.brokenErr("read"))
 	case f&fPeerEOF != 0:
 		if c.in.Len() == 0 {
 			return true, io.EOF
@@ -242,7 +242,7 @@ func (c *Conn) flushOut(bound int, op string) error {
 			return c.opErr(op, errClosed)
 		}
 		if c.flags.Load()&fBroken != 0 {
-			return c.opErr(op, c.brokenErr())
+			return c.opErr(op, c.brokenErr("write"))
 		}
 		if c.out.Len() > 0 {
 			if err := c.sendOut(); err != nil {
