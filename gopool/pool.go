@@ -89,9 +89,9 @@ func New(opts ...Option) (*Pool, error) {
 	w, err := ants.NewPoolWithFunc(-1, p.work,
 		ants.WithExpiryDuration(o.expiry),
 		ants.WithLogger(antsLogger{p}),
-		// Tasks never panic into ants (runJob recovers them); this only
-		// catches a panic raised by the panic handler itself.
-		ants.WithPanicHandler(func(r any) { p.log().Error("gopool: panic handler panicked", "panic", r) }),
+		// Nothing panics into ants (call recovers a task's panic and
+		// its handler's); should something, it is reported, not lost.
+		ants.WithPanicHandler(func(r any) { p.log().Error("gopool: worker panicked", "panic", r) }),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gopool: %w", err)
@@ -214,16 +214,28 @@ func (p *Pool) call(task func()) {
 	defer func() {
 		p.completed.Add(1)
 		if r := recover(); r != nil {
-			p.panics.Add(1)
-			stack := debug.Stack()
-			if p.onPanic != nil {
-				p.onPanic(r, stack)
-				return
-			}
-			p.log().Error("gopool: task panicked", "panic", r, "stack", string(stack))
+			p.report(r, debug.Stack())
 		}
 	}()
 	task()
+}
+
+// report hands a task's panic to the panic handler, or logs it. A panic
+// in the handler is recovered and logged too: call runs on a submitter
+// (inline) or in a Serial's drain, neither of which may be unwound by
+// it.
+func (p *Pool) report(r any, stack []byte) {
+	p.panics.Add(1)
+	if p.onPanic == nil {
+		p.log().Error("gopool: task panicked", "panic", r, "stack", string(stack))
+		return
+	}
+	defer func() {
+		if hr := recover(); hr != nil {
+			p.log().Error("gopool: panic handler panicked", "panic", hr, "task_panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	p.onPanic(r, stack)
 }
 
 func (p *Pool) log() *slog.Logger {
