@@ -84,7 +84,10 @@ func WithPolicy(p Policy) Option {
 // WithPanicHandler replaces the default report of a panicking task (an
 // Error record on the pool's logger, with the stack). h is called on the
 // goroutine that ran the task, with the value given to panic and the stack
-// of the panic; the pool keeps serving afterwards.
+// of the panic; the pool keeps serving afterwards. A panic in h is
+// recovered and logged on the pool's logger: it does not reach the
+// goroutine that submitted the task, even when the task ran on it, and
+// the task's Serial goes on to its next task.
 func WithPanicHandler(h func(recovered any, stack []byte)) Option {
 	return func(o *options) { o.onPanic = h }
 }

@@ -89,9 +89,9 @@ func New(opts ...Option) (*Pool, error) {
 	w, err := ants.NewPoolWithFunc(-1, p.work,
 		ants.WithExpiryDuration(o.expiry),
 		ants.WithLogger(antsLogger{p}),
-		// Tasks never panic into ants (runJob recovers them); this only
-		// catches a panic raised by the panic handler itself.
-		ants.WithPanicHandler(func(r any) { p.log().Error("gopool: panic handler panicked", "panic", r) }),
+		// Nothing panics into ants (call recovers a task's panic and
+		// its handler's); should something, it is reported, not lost.
+		ants.WithPanicHandler(func(r any) { p.log().Error("gopool: worker panicked", "panic", r) }),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gopool: %w", err)
@@ -145,8 +145,7 @@ func (p *Pool) submit(task func(), try bool) error {
 			return err
 		}
 		if inline {
-			p.runInline(task)
-			return nil
+			return p.runInline(task)
 		}
 	}
 	if err := p.workers.Invoke(task); err != nil {
@@ -177,16 +176,37 @@ func runJob(p *Pool, j any) {
 }
 
 // runInline runs j on the calling goroutine (CallerRuns, or Block when
-// waiting could deadlock).
-func (p *Pool) runInline(j any) {
-	p.inline.Add(1)
-	defer func() {
-		p.inline.Add(-1)
-		if p.closed.Load() {
-			p.checkIdle()
-		}
-	}()
+// waiting could deadlock), or returns ErrPoolClosed if Release has
+// begun.
+func (p *Pool) runInline(j any) error {
+	if err := p.enterInline(); err != nil {
+		return err
+	}
+	defer p.exitInline()
 	runJob(p, j)
+	return nil
+}
+
+// enterInline counts the caller as running a task inline, unless the
+// pool is closed. The caller found the pool full some time ago; the
+// tasks that filled it may all have ended since, and Release with them.
+// Release sets closed before it looks at inline, so either it sees
+// this count and waits for the task, or this load sees closed.
+func (p *Pool) enterInline() error {
+	p.inline.Add(1)
+	if p.closed.Load() {
+		p.exitInline()
+		return ErrPoolClosed
+	}
+	return nil
+}
+
+// exitInline ends what enterInline began.
+func (p *Pool) exitInline() {
+	p.inline.Add(-1)
+	if p.closed.Load() {
+		p.checkIdle()
+	}
 }
 
 // call runs one user task, recovering a panic.
@@ -194,16 +214,28 @@ func (p *Pool) call(task func()) {
 	defer func() {
 		p.completed.Add(1)
 		if r := recover(); r != nil {
-			p.panics.Add(1)
-			stack := debug.Stack()
-			if p.onPanic != nil {
-				p.onPanic(r, stack)
-				return
-			}
-			p.log().Error("gopool: task panicked", "panic", r, "stack", string(stack))
+			p.report(r, debug.Stack())
 		}
 	}()
 	task()
+}
+
+// report hands a task's panic to the panic handler, or logs it. A panic
+// in the handler is recovered and logged too: call runs on a submitter
+// (inline) or in a Serial's drain, neither of which may be unwound by
+// it.
+func (p *Pool) report(r any, stack []byte) {
+	p.panics.Add(1)
+	if p.onPanic == nil {
+		p.log().Error("gopool: task panicked", "panic", r, "stack", string(stack))
+		return
+	}
+	defer func() {
+		if hr := recover(); hr != nil {
+			p.log().Error("gopool: panic handler panicked", "panic", hr, "task_panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	p.onPanic(r, stack)
 }
 
 func (p *Pool) log() *slog.Logger {
@@ -330,6 +362,10 @@ func (p *Pool) checkIdle() {
 // stops the worker goroutines; workers still busy when ctx ends exit after
 // their task. It returns ctx's error (wrapped) if ctx ended first, and
 // ErrPoolClosed if the pool was already closed.
+//
+// A submission that races with Release either fails with ErrPoolClosed
+// or is one of the tasks Release waits for, whether it runs on a worker
+// or on the submitter (CallerRuns, nested Block).
 func (p *Pool) Release(ctx context.Context) error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return ErrPoolClosed

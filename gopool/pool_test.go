@@ -450,3 +450,83 @@ func TestTryGo(t *testing.T) {
 		})
 	}
 }
+
+// TestPanicHandlerPanics: a panic handler that panics itself is
+// recovered and logged. It must not reach a submitter that ran the task
+// inline (CallerRuns on a full pool), nor stop a Serial, inline or on a
+// worker, from running its next task.
+func TestPanicHandlerPanics(t *testing.T) {
+	t.Run("worker Serial", func(t *testing.T) {
+		p, log := hookPanicPool(t)
+		s := p.NewSerial()
+		done, gate := make(chan struct{}), make(chan struct{})
+		if err := s.Submit(func() { <-gate; panicky() }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Submit(func() { close(done) }); err != nil {
+			t.Fatal(err)
+		}
+		close(gate)
+		recv(t, done, "run of the Serial's next task")
+		log.expect(t, p, 1)
+	})
+	t.Run("inline Go", func(t *testing.T) {
+		p, log := hookPanicPool(t)
+		fill(t, p, 1)
+		err, panicked := catch(func() error { return p.Go(panicky) })
+		if panicked != nil || err != nil {
+			t.Fatalf("Go: error %v, submitter panicked with %v; want neither", err, panicked)
+		}
+		log.expect(t, p, 1)
+	})
+	t.Run("inline Serial", func(t *testing.T) {
+		p, log := hookPanicPool(t)
+		fill(t, p, 1)
+		s := p.NewSerial()
+		err, panicked := catch(func() error { return s.Submit(panicky) })
+		if panicked != nil || err != nil {
+			t.Fatalf("Submit: error %v, submitter panicked with %v; want neither", err, panicked)
+		}
+		ran := false
+		if err := s.Submit(func() { ran = true }); err != nil || !ran {
+			t.Fatalf("the Serial's next task: error %v, ran %v; want it run inline", err, ran)
+		}
+		log.expect(t, p, 1)
+	})
+}
+
+// hookPanicPool returns a CallerRuns pool of one worker whose panic
+// handler panics, and the log it reports to.
+func hookPanicPool(t *testing.T) (*Pool, *testLog) {
+	t.Helper()
+	checkNoLeak(t)
+	log := new(testLog)
+	p := newPool(t, WithCapacity(1), WithPolicy(CallerRuns),
+		WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&log.mu, &log.buf}, nil))),
+		WithPanicHandler(func(any, []byte) { panic("hook") }))
+	return p, log
+}
+
+type testLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// expect fails the test unless p counted n panics and the log reports
+// the handler's panic n times, with both panic values.
+func (l *testLog) expect(t *testing.T, p *Pool, n int) {
+	t.Helper()
+	waitFor(t, "the panic count", func() bool { return p.Stats().Panics == int64(n) })
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.buf.String()
+	if got := strings.Count(out, "panic handler panicked"); got != n || !strings.Contains(out, "panic=hook") || !strings.Contains(out, "boom") {
+		t.Fatalf("%d reports of the handler's panic, want %d with both panics; log:\n%s", got, n, out)
+	}
+}
+
+// catch calls f and returns its error, or what it panicked with.
+func catch(f func() error) (err error, panicked any) {
+	defer func() { panicked = recover() }()
+	return f(), nil
+}

@@ -86,6 +86,14 @@ func (s *Serial) submitSlow(task func()) error {
 	if err != nil {
 		return err
 	}
+	if inline {
+		// Counted before task is queued: once queued it is accepted,
+		// and Release must wait for it.
+		if err := p.enterInline(); err != nil {
+			return err
+		}
+		defer p.exitInline()
+	}
 	s.mu.Lock()
 	s.push(task)
 	if s.running {
@@ -99,7 +107,7 @@ func (s *Serial) submitSlow(task func()) error {
 	s.running = true
 	s.mu.Unlock()
 	if inline {
-		p.runInline(s)
+		runJob(p, s)
 		return nil
 	}
 	s.start()

@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	// ErrUnknownID reports a response whose request id matches no call
-	// in flight (nor one that timed out) on its connection.
+	// ErrUnknownID reports a response whose request id was never issued
+	// on its connection.
 	ErrUnknownID = errors.New("rpc: response to an unknown request id")
 	// ErrConnClosed reports a connection that closed with calls in
 	// flight, or a call made on a pool whose connections are all closed.
@@ -22,6 +22,10 @@ var (
 	// ErrCallTimeout reports a call that got no response within its
 	// timeout.
 	ErrCallTimeout = errors.New("rpc: call timed out")
+
+	// errIDsSpent reports a connection that has issued its last request
+	// id; Pool.Call goes on to another one.
+	errIDsSpent = fmt.Errorf("%w: request ids used up", ErrConnClosed)
 )
 
 // Pool is a multiplexed RPC client: N connections, each carrying many
@@ -36,6 +40,12 @@ var (
 // calls in flight on that connection with an error wrapping
 // ErrFrameTooLarge, ErrUnknownID or ErrTruncated, and closes it; the
 // other connections go on. Later calls skip closed connections.
+//
+// A call that ends before its response (timeout, ctx) is forgotten at
+// once; its response, if it comes, is dropped. Request ids are never
+// reused on a connection, so a late response cannot be taken for a
+// newer call's: a connection that has issued 2^32-1 ids takes no more
+// calls and is closed once its last call ends.
 type Pool struct {
 	group   *netpoll.Server
 	conns   []*muxConn
@@ -60,22 +70,15 @@ type muxConn struct {
 	wmu sync.Mutex // one request frame built at a time (Malloc…FlushAsync)
 
 	mu      sync.Mutex
-	nextID  uint32
-	pending map[uint32]*call // nil once failed
-	err     error            // why the connection failed
+	nextID  uint32                 // the id the next call gets; 0 once they ran out
+	pending map[uint32]chan result // calls waiting for their response; nil once failed
+	err     error                  // why the connection failed
 
 	partial bool // the handler left an incomplete frame (handler/OnDisconnect only)
 }
 
-// call is one request waiting for its response. done is buffered: the
-// handler never waits for the caller. A call that timed out stays in
-// pending, abandoned, so its late response is dropped rather than
-// taken for a bad id.
-type call struct {
-	done      chan result
-	abandoned bool
-}
-
+// result is what a call receives, once, on its channel in pending. The
+// channel is buffered: the handler never waits for the caller.
 type result struct {
 	payload []byte
 	err     error
@@ -99,7 +102,7 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 	d := cfg.Dialer
 	d.Server = g
 	for range cfg.Conns {
-		m := &muxConn{max: cfg.Max, pending: make(map[uint32]*call)}
+		m := &muxConn{max: cfg.Max, nextID: 1, pending: make(map[uint32]chan result)}
 		d.Context = m
 		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {
@@ -117,14 +120,23 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 // pool's timeout passes (ErrCallTimeout), or the connection fails
 // before the response arrives.
 func (p *Pool) Call(ctx context.Context, op byte, arg []byte) ([]byte, error) {
-	m, err := p.pick()
-	if err != nil {
-		return nil, err
+	// A connection refuses a call only when it has just spent its ids
+	// (pick then skips it), so each try rules one connection out.
+	for range len(p.conns) {
+		m, err := p.pick()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := m.call(ctx, op, arg, p.timeout)
+		if !errors.Is(err, errIDsSpent) {
+			return resp, err
+		}
 	}
-	return m.call(ctx, op, arg, p.timeout)
+	return nil, ErrConnClosed
 }
 
-// pick returns the next connection that has not failed.
+// pick returns the next connection that has neither failed nor spent
+// its ids.
 func (p *Pool) pick() (*muxConn, error) {
 	start := p.next.Add(1)
 	for i := range uint32(len(p.conns)) {
@@ -148,7 +160,7 @@ func (p *Pool) Shutdown(ctx context.Context) error { return p.group.Shutdown(ctx
 func (m *muxConn) open() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.pending != nil
+	return m.pending != nil && m.nextID != 0
 }
 
 func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Duration) ([]byte, error) {
@@ -158,18 +170,11 @@ func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Du
 	if limit := m.max - (1 + IDLen + 1); len(arg) > limit {
 		return nil, fmt.Errorf("%w: argument of %d bytes, limit %d", ErrFrameTooLarge, len(arg), max(limit, 0))
 	}
-	cl := &call{done: make(chan result, 1)}
-	m.mu.Lock()
-	if m.pending == nil {
-		err := m.err
-		m.mu.Unlock()
+	done := make(chan result, 1)
+	id, err := m.register(done)
+	if err != nil {
 		return nil, err
 	}
-	m.nextID++
-	id := m.nextID
-	m.pending[id] = cl
-	m.mu.Unlock()
-
 	if err := m.send(id, op, arg); err != nil {
 		// The connection is broken or closing: close it, and the call
 		// gets the reason with the others in flight (muxDisconnect).
@@ -182,20 +187,48 @@ func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Du
 		expired = t.C
 	}
 	select {
-	case r := <-cl.done:
+	case r := <-done:
 		return r.payload, r.err
 	case <-expired:
-		err := ErrCallTimeout
-		if r, ok := m.abandon(id, cl); ok {
+		if r, ok := m.abandon(id, done); ok {
 			return r.payload, r.err
 		}
-		return nil, err
+		return nil, ErrCallTimeout
 	case <-ctx.Done():
-		if r, ok := m.abandon(id, cl); ok {
+		if r, ok := m.abandon(id, done); ok {
 			return r.payload, r.err
 		}
 		return nil, ctx.Err()
 	}
+}
+
+// register gives a new call the next request id and enters done in
+// pending under it. Ids are issued once each, in order, from 1: after
+// the last (2^32-1) the connection refuses calls with errIDsSpent.
+func (m *muxConn) register(done chan result) (uint32, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.nextID == 0:
+		return 0, errIDsSpent
+	case m.pending == nil:
+		return 0, m.err
+	}
+	id := m.nextID
+	m.nextID++
+	m.pending[id] = done
+	return id, nil
+}
+
+// issued reports whether id was given to a call. m.mu is held.
+func (m *muxConn) issued(id uint32) bool {
+	return id != 0 && (m.nextID == 0 || id < m.nextID)
+}
+
+// retired reports whether the connection has spent its ids and has no
+// call left: nothing will use it again. m.mu is held.
+func (m *muxConn) retired() bool {
+	return m.nextID == 0 && m.pending != nil && len(m.pending) == 0
 }
 
 // send writes one tagged request frame and leaves its sending to the
@@ -218,32 +251,43 @@ func (m *muxConn) send(id uint32, op byte, arg []byte) error {
 	return w.FlushAsync()
 }
 
-// abandon marks a call whose caller stops waiting; if its result came
-// in the meantime it is returned instead.
-func (m *muxConn) abandon(id uint32, cl *call) (result, bool) {
+// abandon removes the call with id, whose caller stops waiting, from
+// pending; if its result came in the meantime it is returned instead.
+// It closes a retired connection: this may have been its last call.
+func (m *muxConn) abandon(id uint32, done chan result) (result, bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	select {
-	case r := <-cl.done:
+	case r := <-done:
+		m.mu.Unlock()
 		return r, true
 	default:
 	}
-	cl.abandoned = true
+	delete(m.pending, id)
+	retired := m.retired()
+	m.mu.Unlock()
+	if retired {
+		// Outside m.mu: closing leads to muxDisconnect, which takes it.
+		m.c.Close()
+	}
 	return result{}, false
 }
 
-// deliver hands a response to its call.
+// deliver hands a response to its call. A response to an id issued but
+// not pending is dropped: its call was abandoned (or already answered,
+// a server's fault that cannot be told apart without keeping every
+// abandoned id).
 func (m *muxConn) deliver(id uint32, payload []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cl, ok := m.pending[id]
+	done, ok := m.pending[id]
 	if !ok {
+		if m.issued(id) {
+			return nil
+		}
 		return fmt.Errorf("%w: %d", ErrUnknownID, id)
 	}
 	delete(m.pending, id)
-	if !cl.abandoned {
-		cl.done <- result{payload: payload} // buffered, sent once
-	}
+	done <- result{payload: payload} // buffered, sent once
 	return nil
 }
 
@@ -254,10 +298,8 @@ func (m *muxConn) fail(err error) {
 	if m.pending == nil {
 		return
 	}
-	for _, cl := range m.pending {
-		if !cl.abandoned {
-			cl.done <- result{err: err} // buffered, sent once
-		}
+	for _, done := range m.pending {
+		done <- result{err: err} // buffered, sent once
 	}
 	m.pending, m.err = nil, err
 }
@@ -265,7 +307,8 @@ func (m *muxConn) fail(err error) {
 // muxHandler is the pool connections' handler: it delivers every
 // complete response buffered and leaves an incomplete one for the next
 // run, never waiting for input. A bad frame is returned as the error,
-// which closes the connection; muxDisconnect then fails its calls.
+// which closes the connection; muxDisconnect then fails its calls. A
+// retired connection is closed the same way, with no call left to fail.
 func muxHandler(c *netpoll.Conn) error {
 	m := c.Context().(*muxConn)
 	r := c.Reader()
@@ -282,7 +325,20 @@ func muxHandler(c *netpoll.Conn) error {
 		}
 	}
 	m.partial = r.Len() > 0
-	return r.Release()
+	if err := r.Release(); err != nil {
+		return err
+	}
+	if m.isRetired() {
+		return errIDsSpent
+	}
+	return nil
+}
+
+// isRetired is retired for a caller that does not hold m.mu.
+func (m *muxConn) isRetired() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.retired()
 }
 
 // peekReader is what parseResponse needs of a connection's Reader.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -364,9 +365,187 @@ func countFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// settleFor waits (bounded) until f reports true.
-func settleFor(d time.Duration, f func() bool) {
-	for deadline := time.Now().Add(d); !f() && time.Now().Before(deadline); {
+// settleFor waits (bounded) until f reports true, and reports whether
+// it did.
+func settleFor(d time.Duration, f func() bool) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		if f() {
+			return true
+		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	return f()
+}
+
+// heldServer answers tagged echo requests, except that it holds back
+// those whose argument is "hold". A held request is answered late, with
+// the payload "late": all of them before a request whose argument is
+// "release", and each one just before a later request that carries the
+// same id (so that a client that reused the id would take the late
+// answer for the new call's).
+func heldServer(_ int, c net.Conn) {
+	held := make(map[uint32]bool)
+	for {
+		id, arg, err := readRequest(c)
+		if err != nil {
+			return
+		}
+		var out []byte
+		switch {
+		case string(arg) == "hold":
+			held[id] = true
+			continue
+		case string(arg) == "release":
+			for h := range held {
+				out = append(out, response(IDLen+4, h, "late")...)
+			}
+			clear(held)
+		case held[id]:
+			out = append(out, response(IDLen+4, id, "late")...)
+			delete(held, id)
+		}
+		out = append(out, response(uint32(IDLen+len(arg)), id, string(arg))...)
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+// failed reports whether m's connection has closed and failed its calls.
+func failed(m *muxConn) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pending == nil
+}
+
+func pendingLen(m *muxConn) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.pending)
+}
+
+// callEach makes n concurrent calls on p, each with its own argument
+// (prefix and index), and fails the test unless each gets its own
+// argument back.
+func callEach(t *testing.T, p *Pool, n int, prefix string) {
+	t.Helper()
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			arg := fmt.Sprintf("%s-%d", prefix, i)
+			got, err := p.Call(context.Background(), OpEcho, []byte(arg))
+			if err == nil && string(got) != arg {
+				err = fmt.Errorf("got %q, want %q", got, arg)
+			}
+			errs <- err
+		}()
+	}
+	for i := range n {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatalf("call %d of %d: %v", i, n, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d calls still waiting", n-i)
+		}
+	}
+}
+
+// TestMuxAbandonedCallsForgotten: calls that end (by the pool's timeout
+// or their context) while the server holds their requests leave nothing
+// in their connection's pending table. The late answers, when they come,
+// are dropped; the calls made after get their own answers.
+func TestMuxAbandonedCallsForgotten(t *testing.T) {
+	const rounds, perRound = 4, 50
+	addr := rawServer(t, heldServer)
+	p := dialTestPool(t, addr, PoolConfig{Conns: 1, Timeout: 10 * time.Second})
+	m := p.conns[0]
+	for r := range rounds {
+		errs := make(chan error, perRound)
+		for range perRound {
+			go func() {
+				if r%2 == 0 {
+					// The pool's timeout, as the call sees it.
+					_, err := m.call(context.Background(), OpEcho, []byte("hold"), 30*time.Millisecond)
+					errs <- err
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+				defer cancel()
+				_, err := p.Call(ctx, OpEcho, []byte("hold"))
+				errs <- err
+			}()
+		}
+		for i := range perRound {
+			select {
+			case err := <-errs:
+				if !errors.Is(err, ErrCallTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("round %d, held call %d: %v, want a timeout", r, i, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: %d held calls still waiting", r, perRound-i)
+			}
+		}
+	}
+	if n := pendingLen(m); n != 0 {
+		t.Fatalf("%d calls pending after %d calls timed out unanswered, want 0", n, rounds*perRound)
+	}
+	// "release" makes the server send every late answer first.
+	got, err := p.Call(context.Background(), OpEcho, []byte("release"))
+	if err != nil || string(got) != "release" {
+		t.Fatalf("call after the late answers: %q, %v", got, err)
+	}
+	callEach(t, p, 50, "after")
+	if n := pendingLen(m); n != 0 || !m.open() {
+		t.Fatalf("after the late answers: %d pending, open %v; want 0, true", n, m.open())
+	}
+}
+
+// TestMuxIDsNotReused: a connection whose request ids run out takes no
+// more calls rather than issue an id again, so that the late answer to
+// an abandoned call cannot reach a new call. The server answers a held
+// request just before any later request with its id. The pool goes on
+// on its other connection, and the spent one is closed once idle.
+func TestMuxIDsNotReused(t *testing.T) {
+	addr := rawServer(t, heldServer)
+	p := dialTestPool(t, addr, PoolConfig{Conns: 2, Timeout: 10 * time.Second})
+	m := p.conns[0]
+	if _, err := m.call(context.Background(), OpEcho, []byte("hold"), 30*time.Millisecond); !errors.Is(err, ErrCallTimeout) {
+		t.Fatalf("held call: %v, want ErrCallTimeout", err)
+	}
+	// As if about 2^32 calls had been made on it since.
+	m.mu.Lock()
+	m.nextID = math.MaxUint32 - 1
+	m.mu.Unlock()
+	for i := range 8 {
+		arg := fmt.Sprintf("call-%d", i)
+		got, err := p.Call(context.Background(), OpEcho, []byte(arg))
+		if err != nil || string(got) != arg {
+			t.Fatalf("call %d: %q, %v; want %q", i, got, err, arg)
+		}
+	}
+	if !settleFor(5*time.Second, func() bool { return failed(m) }) {
+		t.Fatal("spent connection still open once idle")
+	}
+	if _, err := m.call(context.Background(), OpEcho, []byte("x"), time.Second); !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("call on the spent connection: %v, want ErrConnClosed", err)
+	}
+	callEach(t, p, 20, "more")
+
+	// The other connection's last id goes to a call that is abandoned:
+	// it is closed too, and the pool has no connection left.
+	last := p.conns[1]
+	last.mu.Lock()
+	last.nextID = math.MaxUint32
+	last.mu.Unlock()
+	if _, err := last.call(context.Background(), OpEcho, []byte("hold"), 30*time.Millisecond); !errors.Is(err, ErrCallTimeout) {
+		t.Fatalf("held call with the last id: %v, want ErrCallTimeout", err)
+	}
+	if !settleFor(5*time.Second, func() bool { return failed(last) }) {
+		t.Fatal("connection spent by an abandoned call still open")
+	}
+	if _, err := p.Call(context.Background(), OpEcho, []byte("x")); !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("call on a pool whose connections are spent: %v, want ErrConnClosed", err)
 	}
 }
