@@ -55,6 +55,17 @@ type Dialer struct {
 	// Context is the value of each dialed connection's Context, set
 	// before its OnConnect hook or handler first runs.
 	Context any
+	// Resolver, if set, looks up host names and ports; nil:
+	// net.DefaultResolver.
+	Resolver *net.Resolver
+}
+
+// resolver returns the resolver of d's dials.
+func (d *Dialer) resolver() *net.Resolver {
+	if d.Resolver != nil {
+		return d.Resolver
+	}
+	return net.DefaultResolver
 }
 
 // dialGroup is the lazily started pollers of dialed connections.
@@ -79,6 +90,21 @@ func Dial(network, addr string) (*Conn, error) {
 // poller (EPOLLOUT, then SO_ERROR). ctx cancellation and d.Timeout abort
 // it; the error is then a *net.OpError wrapping context.Canceled or
 // os.ErrDeadlineExceeded.
+//
+// A host name may resolve to several addresses. They are dialed one at
+// a time, in the order the resolver returns them, until one connects.
+// Where a deadline applies (d.Timeout or ctx's, whichever comes first),
+// each address gets an equal share of the time left, but at least 2 s
+// where that much is left, so that an address that does not answer
+// cannot use up the whole dial, and the dial as a whole never outlasts
+// the deadline. This is what Go's net does without its dual-stack race
+// (net.Dialer with a negative FallbackDelay): IPv4 and IPv6 addresses
+// are not dialed in parallel. Under BackendStd Go's net.Dialer dials,
+// racing the two families as it does by default. If no address
+// connects, the error is a *net.OpError with Op "dial" that names the
+// first address and wraps the first address's error, unless ctx is
+// cancelled before the last address is tried: as in Go's net, it then
+// names the address not tried and wraps context.Canceled.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, error) {
 	if d.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -153,24 +179,37 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 	default:
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrUnsupportedNetwork}
 	}
-	aps, err := resolveTCP(ctx, network, addr)
+	aps, err := resolveTCP(ctx, d.resolver(), network, addr)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: mapCtxErr(err)}
 	}
+	deadline, hasDeadline := ctx.Deadline()
 	var first error
-	for _, ap := range aps {
-		sa := tcpSockaddr(ap, zoneIndex(ap.Addr().Zone()))
-		c, err := d.dial(ctx, g, o, sa)
-		// A connect to a free local port in the ephemeral range can
-		// connect the socket to itself (simultaneous open); Go's net
-		// retries that too.
-		for i := 0; err == nil && i < 2 && c.selfConnected(); i++ {
-			c.closeUnstarted(nil)
-			c, err = d.dial(ctx, g, o, sa)
+	for i, ap := range aps {
+		actx, cancel := ctx, context.CancelFunc(nil)
+		if hasDeadline {
+			ad, ok := addrDeadline(time.Now(), deadline, len(aps)-i)
+			if !ok {
+				if first == nil {
+					first = os.ErrDeadlineExceeded
+				}
+				break
+			}
+			if ad.Before(deadline) {
+				actx, cancel = context.WithDeadline(ctx, ad)
+			}
 		}
-		if err == nil && c.selfConnected() {
-			c.closeUnstarted(nil)
-			err = errConnRefused
+		if err := ctx.Err(); err != nil {
+			// As Go's net: a cancellation ends the dial before this
+			// address, and the error names it.
+			if cancel != nil {
+				cancel()
+			}
+			return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: mapCtxErr(err)}
+		}
+		c, err := d.dialTCP(actx, g, o, ap)
+		if cancel != nil {
+			cancel()
 		}
 		if err == nil {
 			return c, nil
@@ -178,19 +217,57 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		if first == nil {
 			first = err
 		}
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(aps[0]), Err: first}
 }
 
-func resolveTCP(ctx context.Context, network, addr string) ([]netip.AddrPort, error) {
+// minAddrTime is the least time an address of several gets to connect
+// where the deadline leaves that much.
+const minAddrTime = 2 * time.Second
+
+// addrDeadline returns the deadline for dialing the first of left
+// addresses when the whole dial must end by deadline: an equal share of
+// the time left, at least minAddrTime (taken from the later addresses)
+// or, where less than that is left, all of it. ok is false when no
+// time is left.
+func addrDeadline(now, deadline time.Time, left int) (t time.Time, ok bool) {
+	rest := deadline.Sub(now)
+	if rest <= 0 {
+		return time.Time{}, false
+	}
+	share := rest / time.Duration(left)
+	if share < minAddrTime {
+		share = min(minAddrTime, rest)
+	}
+	return now.Add(share), true
+}
+
+// dialTCP connects to one TCP address.
+func (d *Dialer) dialTCP(ctx context.Context, g *group, o *owner, ap netip.AddrPort) (*Conn, error) {
+	sa := tcpSockaddr(ap, zoneIndex(ap.Addr().Zone()))
+	c, err := d.dial(ctx, g, o, sa)
+	// A connect to a free local port in the ephemeral range can
+	// connect the socket to itself (simultaneous open); Go's net
+	// retries that too.
+	for i := 0; err == nil && i < 2 && c.selfConnected(); i++ {
+		c.closeUnstarted(nil)
+		c, err = d.dial(ctx, g, o, sa)
+	}
+	if err == nil && c.selfConnected() {
+		c.closeUnstarted(nil)
+		err = errConnRefused
+	}
+	return c, err
+}
+
+// resolveTCP returns the addresses of addr (host:port) that network
+// admits, in the resolver's order; never none without an error.
+func resolveTCP(ctx context.Context, r *net.Resolver, network, addr string) ([]netip.AddrPort, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	port, err := net.DefaultResolver.LookupPort(ctx, network, portStr)
+	port, err := r.LookupPort(ctx, network, portStr)
 	if err != nil {
 		return nil, err
 	}
@@ -207,9 +284,12 @@ func resolveTCP(ctx context.Context, network, addr string) ([]netip.AddrPort, er
 		host = "localhost"
 	}
 	ipnet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, ipnet, host)
+	ips, err := r.LookupNetIP(ctx, ipnet, host)
 	if err != nil {
 		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
 	}
 	aps := make([]netip.AddrPort, len(ips))
 	for i, ip := range ips {

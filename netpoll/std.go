@@ -618,13 +618,25 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 	default:
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrUnsupportedNetwork}
 	}
-	nd := net.Dialer{KeepAlive: d.KeepAlive}
+	nd := net.Dialer{KeepAlive: d.KeepAlive, Resolver: d.Resolver}
 	nc, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
+		cerr := ctx.Err()
+		if cerr == nil && errors.Is(err, context.DeadlineExceeded) {
+			// Go's net timed out: at ctx's deadline, before ctx's
+			// timer has fired, or at an address's share of it.
+			cerr = context.DeadlineExceeded
+		}
+		if cerr != nil {
 			// As the epoll dialer reports it: a timeout is
-			// os.ErrDeadlineExceeded, a cancel context.Canceled.
-			return nil, &net.OpError{Op: "dial", Net: network, Err: mapCtxErr(cerr)}
+			// os.ErrDeadlineExceeded, a cancel context.Canceled,
+			// naming the address Go's net named.
+			oe := &net.OpError{Op: "dial", Net: network, Err: mapCtxErr(cerr)}
+			var ge *net.OpError
+			if errors.As(err, &ge) {
+				oe.Source, oe.Addr = ge.Source, ge.Addr
+			}
+			return nil, oe
 		}
 		return nil, err
 	}
