@@ -18,6 +18,8 @@ var (
 	// (or when other is nil).
 	ErrSelfAppend = errors.New("buffer: invalid Append source")
 	// ErrTooLarge is returned by a write that would take the bytes written
-	// since the last Flush past 1 GiB; it writes nothing. Flush first.
+	// since the last Flush past 1 GiB (MaxBatch); it writes nothing. Flush
+	// first. ReadFrom returns it when the batch is full: it reads into what
+	// is left of a batch, never past it.
 	ErrTooLarge = errors.New("buffer: write batch over 1 GiB")
 )

@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"bytes"
+	"io"
 	"runtime/debug"
 	"testing"
 )
@@ -114,4 +115,114 @@ func TestSliceWriteReleaseFlush(t *testing.T) {
 	}
 	t.Run("flush", func(t *testing.T) { run(t, false) })
 	t.Run("close", func(t *testing.T) { run(t, true) })
+}
+
+// batchReader serves n pattern bytes from stream offset off and fails the
+// test if a Read is offered more than the open batch of b may still take:
+// ReadFrom must keep the batch within MaxBatch like every other writer.
+type batchReader struct {
+	t     *testing.T
+	b     *LinkBuffer
+	off   int
+	n     int
+	calls int
+}
+
+func (r *batchReader) Read(p []byte) (int, error) {
+	r.calls++
+	if r.b.MallocLen()+len(p) > MaxBatch {
+		r.t.Errorf("Read offered %d bytes with %d pending: the batch could pass MaxBatch", len(p), r.b.MallocLen())
+	}
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n)
+	fillPattern(p[:k], r.off)
+	r.off += k
+	r.n -= k
+	return k, nil
+}
+
+// fillBatch writes n bytes to b's open batch without n bytes of memory:
+// it links the same 1 MiB foreign slice (released to r) over and over, the
+// last time cut to what is left of n. It returns that slice.
+func fillBatch(t *testing.T, b *LinkBuffer, r Releaser, n int) []byte {
+	t.Helper()
+	p := pattern(0, maxNodeSize)
+	for left := n; left > 0; {
+		k := min(left, len(p))
+		if err := b.WriteForeign(p[:k], r, 1); err != nil {
+			t.Fatalf("WriteForeign with %d pending: %v", b.MallocLen(), err)
+		}
+		left -= k
+	}
+	if b.MallocLen() != n {
+		t.Fatalf("MallocLen = %d, want %d", b.MallocLen(), n)
+	}
+	return p
+}
+
+// ReadFrom into a batch near MaxBatch offers the Reader no more than the
+// batch may still take, and into a full batch it returns ErrTooLarge
+// without reading; what was written and read stays readable, in order.
+func TestReadFromBatchBound(t *testing.T) {
+	live := liveNodes.Load()
+	const room = 100
+	rel := &countReleaser{}
+	b := New()
+	p := fillBatch(t, b, rel, MaxBatch-room)
+	before := rel.n
+	r := &batchReader{t: t, b: b, n: 3 * minNodeSize}
+	n, err := b.ReadFrom(r)
+	if n != 3*minNodeSize || err != nil {
+		t.Fatalf("ReadFrom near MaxBatch = %d, %v; want %d, nil", n, err, 3*minNodeSize)
+	}
+	if rel.n != before {
+		t.Fatalf("ReadFrom released %d foreign nodes", rel.n-before)
+	}
+	if got, want := b.Len(), MaxBatch-room+3*minNodeSize; got != want {
+		t.Fatalf("Len = %d, want %d", got, want)
+	}
+	// The last foreign node holds p[:len(p)-room]: check its end and the
+	// bytes that ReadFrom added after it.
+	if err := b.Skip(MaxBatch - room - 10); err != nil {
+		t.Fatal(err)
+	}
+	tail := len(p) - room
+	want := append(bytes.Clone(p[tail-10:tail]), pattern(0, 3*minNodeSize)...)
+	mustEqual(t, "bytes after ReadFrom near MaxBatch", drain(t, b), want)
+
+	// A full batch: ErrTooLarge, the Reader untouched, the batch intact.
+	fillBatch(t, b, rel, MaxBatch)
+	r = &batchReader{t: t, b: b, n: 10}
+	n, err = b.ReadFrom(r)
+	if n != 0 || err != ErrTooLarge {
+		t.Fatalf("ReadFrom into a full batch = %d, %v; want 0, ErrTooLarge", n, err)
+	}
+	if r.calls != 0 {
+		t.Fatalf("ReadFrom into a full batch called Read %d times", r.calls)
+	}
+	if b.MallocLen() != MaxBatch || b.Len() != 0 {
+		t.Fatalf("after the refused ReadFrom: MallocLen %d, Len %d; want %d, 0", b.MallocLen(), b.Len(), MaxBatch)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	n, err = b.ReadFrom(r)
+	if n != 10 || err != nil {
+		t.Fatalf("ReadFrom after Flush = %d, %v; want 10, nil", n, err)
+	}
+	if err := b.Skip(MaxBatch - 5); err != nil {
+		t.Fatal(err)
+	}
+	want = append(bytes.Clone(p[len(p)-5:]), pattern(0, 10)...)
+	mustEqual(t, "bytes after the refused ReadFrom", drain(t, b), want)
+	if nodeCount(b) != 0 {
+		t.Fatalf("drained buffer holds %d nodes", nodeCount(b))
+	}
+	b.Close()
+	if want := 2 * MaxBatch / maxNodeSize; rel.n != want {
+		t.Fatalf("foreign nodes released %d times, want %d", rel.n, want)
+	}
+	checkLive(t, live)
 }

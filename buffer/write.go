@@ -242,15 +242,27 @@ var errNegativeRead = errors.New("buffer: reader returned an invalid count")
 // ReadFrom implements io.ReaderFrom: it reads from r into the buffer until
 // io.EOF, publishing each chunk as it arrives (a concurrent consumer sees
 // the bytes at once). It returns the number of bytes read and nil at io.EOF.
+//
+// The first chunk joins the open write batch and is published with it, so
+// r is offered no more than the batch may still take (MaxBatch); when the
+// batch is full ReadFrom returns ErrTooLarge without calling r, like the
+// other writes. Flush first.
 func (b *LinkBuffer) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for {
+		left := MaxBatch - int(b.pending)
+		if left <= 0 {
+			return total, ErrTooLarge
+		}
 		// Never hand a Reader a sliver of the tail: one call per few bytes.
 		t, err := b.reserve(minReadSize, minNodeSize)
 		if err != nil {
 			return total, err
 		}
 		free := t.buf[t.wp:]
+		if len(free) > left {
+			free = free[:left]
+		}
 		m, err := r.Read(free)
 		if m < 0 || m > len(free) {
 			return total, errNegativeRead
