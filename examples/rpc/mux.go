@@ -71,6 +71,7 @@ type muxConn struct {
 
 	mu      sync.Mutex
 	nextID  uint32                 // the id the next call gets; 0 once they ran out
+	spent   atomic.Bool            // nextID has reached 0 (read without mu)
 	pending map[uint32]chan result // calls waiting for their response; nil once failed
 	err     error                  // why the connection failed
 
@@ -216,6 +217,9 @@ func (m *muxConn) register(done chan result) (uint32, error) {
 	}
 	id := m.nextID
 	m.nextID++
+	if m.nextID == 0 {
+		m.spent.Store(true)
+	}
 	m.pending[id] = done
 	return id, nil
 }
@@ -334,8 +338,12 @@ func muxHandler(c *netpoll.Conn) error {
 	return nil
 }
 
-// isRetired is retired for a caller that does not hold m.mu.
+// isRetired is retired for a caller that does not hold m.mu; it takes
+// m.mu only once the ids are spent, not on every handler run.
 func (m *muxConn) isRetired() bool {
+	if !m.spent.Load() {
+		return false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.retired()
