@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // Append of a buffer that holds views and foreign nodes, then MallocAck,
@@ -234,7 +236,10 @@ func TestConcurrentMixedOps(t *testing.T) {
 		sc := newScribbler()
 		b := New()
 		const total = 1 << 20
-		done := make(chan int)
+		done := make(chan int, 1)
+		// Each side spins while the other has not caught up (yielding,
+		// both may share one core); neither spins past the deadline.
+		deadline := time.Now().Add(30 * time.Second)
 		go func() {
 			off := 0
 			i := 0
@@ -286,7 +291,8 @@ func TestConcurrentMixedOps(t *testing.T) {
 						return
 					}
 				}
-				for b.Len() > 256<<10 && !b.isClosed() {
+				for b.Len() > 256<<10 && !b.isClosed() && time.Now().Before(deadline) {
+					runtime.Gosched()
 				}
 			}
 			b.Flush()
@@ -299,6 +305,10 @@ func TestConcurrentMixedOps(t *testing.T) {
 		for got < total {
 			n := b.Len()
 			if n == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d: no input for the consumer at %d of %d bytes by the deadline", round, got, total)
+				}
+				runtime.Gosched()
 				continue
 			}
 			if round == 1 && got > total/2 {
