@@ -12,6 +12,10 @@ import (
 // maxEvents is the size of one epoll_wait batch.
 const maxEvents = 256
 
+// eventBatch is the size of a poller's event batch, maxEvents but in
+// tests that need every batch full.
+var eventBatch = maxEvents
+
 // poller runs one epoll instance on its own goroutine: it waits for
 // events, maps each to its connection or listener, reads input, flushes
 // pending output, accepts, and dispatches handlers.
@@ -93,7 +97,7 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 		cfg:      cfg,
 		busy:     busyReaders,
 		done:     make(chan struct{}),
-		events:   make([]event, maxEvents),
+		events:   make([]event, eventBatch),
 		// One task per P can keep every core busy with a batch.
 		claimants: runtime.GOMAXPROCS(0),
 	}
@@ -305,12 +309,21 @@ func (p *poller) endPass() {
 		p.rescue(now)
 	}
 	// Judge idleness as of the pass's start: every event that arrived
-	// before the wait has been handled by now (unless the batch was
-	// full), so a connection whose input waited while this loop was slow
-	// (a long handler inline, a busy pool) is not taken for idle.
+	// before the wait has been handled by now, so a connection whose
+	// input waited while this loop was slow (a long handler inline, a
+	// busy pool) is not taken for idle. When the batch was full, events
+	// from before the wait may still be queued in the kernel: judge as
+	// of a sweep period earlier, which events reach within a period of
+	// arriving unless the poller is behind by more than that. Skipping
+	// the sweep instead would let a poller that every pass fills keep
+	// idle connections for ever.
 	start := p.passStart
-	if period := p.sweepPeriod(); period > 0 && p.nEvents < len(p.events) && start >= p.nextSweep {
-		p.sweepIdle(start)
+	if period := p.sweepPeriod(); period > 0 && start >= p.nextSweep {
+		asOf := start
+		if p.nEvents == len(p.events) {
+			asOf -= int64(period)
+		}
+		p.sweepIdle(asOf)
 		p.nextSweep = start + int64(period)
 	}
 }
