@@ -115,7 +115,10 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 	}
 	held := c.incref()
 	inline := c.owner.cfg.Dispatch == DispatchInline
-	if held && c.flags.Load()&fConnectHook != 0 {
+	// OnConnect runs even for a connection closed before its first run
+	// (its calls then fail as on any closed Conn): OnDisconnect, which
+	// follows, always pairs with it.
+	if c.flags.Load()&fConnectHook != 0 {
 		c.flags.And(^uint32(fConnectHook))
 		if f := c.owner.cfg.OnConnect; f != nil {
 			var err error

@@ -241,6 +241,8 @@ type Config struct {
 	OnConnect    func(c *Conn) // runs once per connection before its first handler
 	// OnDisconnect runs once per connection after it is closed and its
 	// last handler returned; err is why it closed (nil: local Close).
+	// OnConnect, when set, has run before it, even for a connection
+	// closed before its first handler.
 	OnDisconnect func(c *Conn, err error)
 
 	// set records which poller switches and whether the backend were
@@ -372,7 +374,8 @@ func WithPool(p *gopool.Pool) Option { return func(c *config) { c.Pool = p } }
 // handler) it is how the owner learns of new connections.
 func WithOnConnect(f func(c *Conn)) Option { return func(c *config) { c.OnConnect = f } }
 
-// WithOnDisconnect sets a hook run once per connection after it closed.
+// WithOnDisconnect sets a hook run once per connection after it closed
+// and its last handler returned, after OnConnect where that is set.
 func WithOnDisconnect(f func(c *Conn, err error)) Option {
 	return func(c *config) { c.OnDisconnect = f }
 }
