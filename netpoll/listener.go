@@ -108,6 +108,18 @@ func listen(network, address string, cfg *config) (*Listener, error) {
 	return ln, nil
 }
 
+// dualStack reports whether an IPv6 socket here can take IPv4 too
+// (IPV6_V6ONLY off), as Go's net probes before it listens on a wildcard
+// address with both families.
+var dualStack = sync.OnceValue(func() bool {
+	fd, err := sysSocket(afInet6)
+	if err != nil {
+		return false
+	}
+	defer sysClose(fd)
+	return setIPv6Only(fd, false) == nil
+})
+
 func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) error {
 	ta, err := net.ResolveTCPAddr(network, address)
 	if err != nil {
@@ -117,19 +129,19 @@ func (ln *Listener) listenTCP(network, address string, n int, reusePort bool) er
 	family, v6only := afInet6, false
 	ip, _ := netip.AddrFromSlice(ta.IP)
 	switch {
-	case network == "tcp4" || ip.Unmap().Is4():
-		family = afInet4
-		if !ip.IsValid() {
-			ip = netip.IPv4Unspecified()
-		}
 	case network == "tcp6":
 		v6only = true
 		if !ip.IsValid() {
 			ip = netip.IPv6Unspecified()
 		}
-	default:
+	case network == "tcp" && (!ip.IsValid() || ip.Unmap().IsUnspecified()) && dualStack():
+		// As in Go's net, a wildcard address (":80", "0.0.0.0:80",
+		// "[::]:80") listens on both families where the system can.
+		ip = netip.IPv6Unspecified()
+	case network == "tcp4" || ip.Unmap().Is4() || !ip.IsValid():
+		family = afInet4
 		if !ip.IsValid() {
-			ip = netip.IPv6Unspecified()
+			ip = netip.IPv4Unspecified()
 		}
 	}
 	port := ta.Port
