@@ -22,13 +22,16 @@ type Dialer struct {
 	KeepAlive time.Duration
 	// Options configure the pollers that serve dialed connections.
 	Options []netpoll.Option
+	// Resolver, if set, looks up host names and ports; nil:
+	// net.DefaultResolver.
+	Resolver *net.Resolver
 }
 
 // DialContext connects to addr on network ("tcp", "tcp4", "tcp6" or
 // "unix"). The returned net.Conn has the semantics of Go's own: blocking
 // Read and Write with deadlines, CloseWrite and io.ReaderFrom.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	nd := netpoll.Dialer{Timeout: d.Timeout, KeepAlive: d.KeepAlive, Options: d.Options}
+	nd := netpoll.Dialer{Timeout: d.Timeout, KeepAlive: d.KeepAlive, Options: d.Options, Resolver: d.Resolver}
 	c, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
