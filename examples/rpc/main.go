@@ -98,7 +98,8 @@ func startServer(addr string, max int) (*netpoll.Server, string, error) {
 	// sent while its handler waits for the rest.
 	s, err := netpoll.NewServer(handler(max),
 		netpoll.WithReadTimeout(10*time.Second),
-		netpoll.WithOnConnect(serverOnConnect))
+		netpoll.WithOnConnect(serverOnConnect),
+		netpoll.WithOnDisconnect(serverOnDisconnect))
 	if err != nil {
 		return nil, "", err
 	}

@@ -121,6 +121,9 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 // pool's timeout passes (ErrCallTimeout), or the connection fails
 // before the response arrives.
 func (p *Pool) Call(ctx context.Context, op byte, arg []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing sent for a call that cannot wait
+	}
 	// A connection refuses a call only when it has just spent its ids
 	// (pick then skips it), so each try rules one connection out.
 	for range len(p.conns) {

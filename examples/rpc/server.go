@@ -26,7 +26,9 @@ const (
 	// OpSleep waits for the number of milliseconds in the argument's
 	// first two bytes (big-endian), then returns the rest of the
 	// argument. Tagged, it is answered after the requests that follow it
-	// if they take less time: the server answers out of order.
+	// if they take less time: the server answers out of order, for up to
+	// 64 sleeps waiting at once per connection (more are served in
+	// order).
 	OpSleep = 's'
 	// OpTagged wraps a request for a multiplexed client: the payload is
 	// OpTagged, a 4-byte big-endian request id, then a plain request
@@ -42,15 +44,77 @@ const IDLen = 4
 // ErrUnknownOp reports a request whose first byte names no operation.
 var ErrUnknownOp = errors.New("rpc: unknown operation")
 
-// connState is what the server keeps per connection: the lock that
-// keeps a frame built by the handler and one built by a delayed answer
-// from interleaving in the output buffer (Malloc…Flush is one
-// goroutine's at a time).
-type connState struct{ mu sync.Mutex }
+// maxDelayed bounds the tagged sleeps of one connection that wait on
+// timers, each holding its request's body. Past it a tagged sleep is
+// served in order, the handler sleeping while the connection's input
+// waits in the kernel: a client cannot make the server hold more.
+const maxDelayed = 64
+
+// connState is what the server keeps per connection.
+type connState struct {
+	// mu keeps a frame built by the handler and one built by a delayed
+	// answer from interleaving in the output buffer (Malloc…Flush is
+	// one goroutine's at a time).
+	mu sync.Mutex
+
+	dmu     sync.Mutex
+	delayed map[*time.Timer]*buffer.LinkBuffer // waiting answers and their bodies
+	gone    bool                               // the connection closed: nothing more waits
+}
 
 // serverOnConnect gives each connection its state before its first
 // handler run.
 func serverOnConnect(c *netpoll.Conn) { c.SetContext(new(connState)) }
+
+// serverOnDisconnect drops the connection's waiting answers.
+func serverOnDisconnect(c *netpoll.Conn, _ error) {
+	if st, ok := c.Context().(*connState); ok {
+		st.dropDelayed()
+	}
+}
+
+// later runs answer after d, holding body until then, unless the
+// connection has maxDelayed answers waiting or closed (false).
+func (st *connState) later(d time.Duration, body *buffer.LinkBuffer, answer func()) bool {
+	st.dmu.Lock()
+	defer st.dmu.Unlock()
+	if st.gone || len(st.delayed) >= maxDelayed {
+		return false
+	}
+	if st.delayed == nil {
+		st.delayed = make(map[*time.Timer]*buffer.LinkBuffer)
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		st.dmu.Lock() // after the assignment of t below
+		delete(st.delayed, t)
+		st.dmu.Unlock()
+		answer()
+	})
+	st.delayed[t] = body
+	return true
+}
+
+// dropDelayed stops the waiting answers and frees their bodies; those
+// whose timer already fired finish on their own (their write fails).
+func (st *connState) dropDelayed() {
+	st.dmu.Lock()
+	defer st.dmu.Unlock()
+	st.gone = true
+	for t, body := range st.delayed {
+		if t.Stop() {
+			body.Close()
+			delete(st.delayed, t)
+		}
+	}
+}
+
+// waiting is how many answers wait on timers.
+func (st *connState) waiting() int {
+	st.dmu.Lock()
+	defer st.dmu.Unlock()
+	return len(st.delayed)
+}
 
 // handler returns the netpoll handler of the RPC server. It answers every
 // complete request buffered on the connection; a protocol error (a frame
@@ -116,18 +180,17 @@ func serve(c *netpoll.Conn, st *connState, body *buffer.LinkBuffer) error {
 			return fmt.Errorf("%w: sleep without a duration", ErrUnknownOp)
 		}
 		delay := time.Duration(binary.BigEndian.Uint16(d)) * time.Millisecond
-		if tag != nil {
-			time.AfterFunc(delay, func() {
-				st.mu.Lock()
-				defer st.mu.Unlock()
-				w := c.Writer()
-				// The connection may be gone by now: the error only
-				// says so.
-				if answer(OpEcho, tag, body, w) == nil {
-					w.Flush()
-				}
-				body.Close()
-			})
+		if tag != nil && st.later(delay, body, func() {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			w := c.Writer()
+			// The connection may be gone by now: the error only
+			// says so.
+			if answer(OpEcho, tag, body, w) == nil {
+				w.Flush()
+			}
+			body.Close()
+		}) {
 			return nil
 		}
 		time.Sleep(delay)
