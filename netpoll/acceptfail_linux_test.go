@@ -2,7 +2,6 @@ package netpoll
 
 import (
 	"errors"
-	"io"
 	"net"
 	"os"
 	"syscall"
@@ -12,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/upoll/upoll/internal/testutil"
-	"github.com/upoll/upoll/internal/uring"
 )
 
 // TestServeReturnsWhenSocketFails: a listening socket that fails for
@@ -21,11 +19,7 @@ import (
 // error naming the cause, on every backend. Serve used to wait for ever
 // while the socket, no longer polled, took no connection.
 func TestServeReturnsWhenSocketFails(t *testing.T) {
-	backends := []Backend{BackendEpoll, BackendStd}
-	if uring.Available() == nil {
-		backends = append(backends, BackendUring)
-	}
-	for _, b := range backends {
+	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
 			s, err := NewServer(echoHandler, WithBackend(b))
@@ -46,15 +40,7 @@ func TestServeReturnsWhenSocketFails(t *testing.T) {
 			served := make(chan error, 1)
 			go func() { served <- s.Serve(ln) }()
 
-			c := dialTCP(t, ln.Addr().String()) // served: the socket is watched
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.Write([]byte("x")); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
-				t.Fatal(err)
-			}
-			c.Close()
+			checkEchoes(t, ln.Addr().String()) // served: the socket is watched
 
 			rc, err := nl.(*net.TCPListener).SyscallConn()
 			if err != nil {

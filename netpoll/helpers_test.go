@@ -1,10 +1,13 @@
 package netpoll
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/uring"
 )
 
 var allTriggers = []Trigger{LevelTriggered, EdgeTriggered, OneShot}
@@ -116,4 +119,32 @@ func skipInline(t testing.TB) {
 func stdDefault() bool {
 	cfg, err := buildConfig(nil, true)
 	return err == nil && cfg.Backend == BackendStd
+}
+
+// testBackends lists the backends a test runs on: epoll, std if withStd,
+// and uring where the kernel has it.
+func testBackends(withStd bool) []Backend {
+	bs := []Backend{BackendEpoll}
+	if withStd {
+		bs = append(bs, BackendStd)
+	}
+	if uring.Available() == nil {
+		bs = append(bs, BackendUring)
+	}
+	return bs
+}
+
+// checkEchoes dials addr, served by an echo handler, and checks that one
+// byte comes back: the server is serving it.
+func checkEchoes(t testing.TB, addr string) {
+	t.Helper()
+	c := dialTCP(t, addr)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
 }

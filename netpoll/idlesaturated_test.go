@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/upoll/upoll/internal/uring"
 )
 
 // TestIdleSweepWhileSaturated: a poller whose every pass fills its event
@@ -22,11 +20,7 @@ import (
 func TestIdleSweepWhileSaturated(t *testing.T) {
 	eventBatch = 1
 	t.Cleanup(func() { eventBatch = maxEvents })
-	backends := []Backend{BackendEpoll}
-	if uring.Available() == nil {
-		backends = append(backends, BackendUring)
-	}
-	for _, b := range backends {
+	for _, b := range testBackends(false) {
 		t.Run(b.String(), func(t *testing.T) { testIdleSweepWhileSaturated(t, b) })
 	}
 }

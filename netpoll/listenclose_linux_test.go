@@ -2,14 +2,12 @@ package netpoll
 
 import (
 	"errors"
-	"io"
 	"net"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/upoll/upoll/internal/testutil"
-	"github.com/upoll/upoll/internal/uring"
 )
 
 // TestListenerCloseRefuses: from Listener.Close on, dials to a served
@@ -19,11 +17,7 @@ import (
 // submitted it), a moment after close(2): a dial in between completed
 // into the backlog and was reset later (7 of 20 runs saw one).
 func TestListenerCloseRefuses(t *testing.T) {
-	backends := []Backend{BackendEpoll, BackendStd}
-	if uring.Available() == nil {
-		backends = append(backends, BackendUring)
-	}
-	for _, b := range backends {
+	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
 			s, err := NewServer(echoHandler, WithBackend(b))
@@ -38,15 +32,7 @@ func TestListenerCloseRefuses(t *testing.T) {
 				}
 				served := make(chan error, 1)
 				go func() { served <- s.Serve(ln) }()
-				c := dialTCP(t, ln.Addr().String()) // served: the listener is watched
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if _, err := c.Write([]byte("x")); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
-					t.Fatal(err)
-				}
-				c.Close()
+				checkEchoes(t, ln.Addr().String()) // served: the listener is watched
 				ln.Close()
 				if err := testutil.Receive(t, served, 5*time.Second, "return from Serve"); !errors.Is(err, net.ErrClosed) {
 					t.Fatalf("round %d: Serve after Listener.Close = %v", round, err)

@@ -20,7 +20,7 @@ import (
 func TestDelayedAnswersBounded(t *testing.T) {
 	states := make(chan *connState, 1)
 	gone := make(chan struct{})
-	s, err := netpoll.NewServer(handler(DefaultMaxFrame),
+	addr := serveWith(t, handler(DefaultMaxFrame),
 		netpoll.WithOnConnect(func(c *netpoll.Conn) {
 			serverOnConnect(c)
 			states <- c.Context().(*connState)
@@ -29,17 +29,7 @@ func TestDelayedAnswersBounded(t *testing.T) {
 			serverOnDisconnect(c, err)
 			close(gone)
 		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, err := s.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-
-	cl, err := net.Dial("tcp", ln.Addr().String())
+	cl, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +95,7 @@ func TestDelayedAnswersBounded(t *testing.T) {
 // ended returns its error without sending a request.
 func TestCallEndedContextSendsNothing(t *testing.T) {
 	reqs := make(chan struct{}, 16)
-	s, err := netpoll.NewServer(func(c *netpoll.Conn) error {
+	addr := serveWith(t, func(c *netpoll.Conn) error {
 		r := c.Reader()
 		if r.Len() > 0 {
 			reqs <- struct{}{}
@@ -113,16 +103,7 @@ func TestCallEndedContextSendsNothing(t *testing.T) {
 		r.Skip(r.Len())
 		return r.Release()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, err := s.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	p, err := DialPool(context.Background(), "tcp", ln.Addr().String(), PoolConfig{Conns: 1, Max: DefaultMaxFrame, Timeout: time.Second})
+	p, err := DialPool(context.Background(), "tcp", addr, PoolConfig{Conns: 1, Max: DefaultMaxFrame, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,4 +118,21 @@ func TestCallEndedContextSendsNothing(t *testing.T) {
 		t.Fatal("a call with a cancelled context sent its request")
 	case <-time.After(200 * time.Millisecond):
 	}
+}
+
+// serveWith serves h with opts on a 127.0.0.1 listener until the test
+// ends and returns its address.
+func serveWith(t *testing.T, h netpoll.Handler, opts ...netpoll.Option) string {
+	t.Helper()
+	s, err := netpoll.NewServer(h, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ln, err := s.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	return ln.Addr().String()
 }
