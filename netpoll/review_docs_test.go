@@ -1,0 +1,526 @@
+package netpoll
+
+// Review of the documented contracts (README.md, doc.go, options.go,
+// errors.go, stats.go, env.go): each test quotes the promise it checks.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/upoll/upoll/internal/testutil"
+)
+
+// reviewDocsWait polls cond every 5 ms until it holds or d passes.
+func reviewDocsWait(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// TestReviewDocsDialerOptionsBackendUring checks a Dialer whose Options
+// ask for the io_uring backend.
+//
+// options.go:304-305: "Option sets one field (or, WithConfig, all) of the
+// Config of a Server, a Listener or a Dialer."
+// options.go:35-38: "BackendUring is upoll's poller on io_uring (Linux
+// only) ... Where io_uring cannot be used, asking for it is an error
+// naming the cause."
+// README.md:117-118: "a bad one makes `NewServer`, `Listen` and a `Dialer`
+// with options fail with an error" -- and the review rule: bad input never
+// crashes.
+//
+// So DialContext with Options{WithBackend(BackendUring)} must either dial
+// on io_uring or return an error; it must not panic.
+func TestReviewDocsDialerOptionsBackendUring(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.Copy(c, c)
+			c.Close()
+		}
+	}()
+	for _, b := range []Backend{BackendUring, BackendEpoll, BackendStd} {
+		t.Run(b.String(), func(t *testing.T) {
+			d := Dialer{Timeout: 3 * time.Second, Options: []Option{WithBackend(b)}}
+			var (
+				c     *Conn
+				err   error
+				panic any
+			)
+			func() {
+				defer func() { panic = recover() }()
+				c, err = d.DialContext(context.Background(), "tcp", l.Addr().String())
+			}()
+			if panic != nil {
+				t.Fatalf("Dialer{Options: WithBackend(%v)}.DialContext panicked: %v", b, panic)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrBackendUnavailable) {
+					t.Fatalf("DialContext: %v, want a connection or ErrBackendUnavailable", err)
+				}
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			if _, err := c.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			b, err := c.Reader().Next(4)
+			if err != nil || string(b) != "ping" {
+				t.Fatalf("echo: %q, %v", b, err)
+			}
+		})
+	}
+}
+
+// TestReviewDocsStdWithPollersSameLayer checks README.md:122: "The
+// switches below up to `reuseport` are the epoll backend's; with `std`
+// the configuration shows them as `n/a`, and giving one in the same place
+// as `backend=std` is an error." `pollers` (README.md:126) is one of the
+// switches between `backend` and `reuseport`, and Config.String does
+// show it as n/a under std.
+func TestReviewDocsStdWithPollersSameLayer(t *testing.T) {
+	t.Setenv(EnvVar, "backend=std,pollers=4")
+	s, err := NewServer(echoHandler)
+	if err == nil {
+		defer s.Close()
+		t.Fatalf("UPOLL=backend=std,pollers=4: NewServer succeeded (config %s); README says giving pollers with backend=std is an error",
+			s.Config())
+	}
+	if !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "pollers") {
+		t.Fatalf("UPOLL=backend=std,pollers=4: err = %v, want ErrBadConfig naming pollers", err)
+	}
+}
+
+// TestReviewDocsEnvOutOfRangeIsEnvError checks doc.go:49-51: "A bad UPOLL
+// fails NewServer (and Listen, and Dial with options) with an *EnvError
+// naming the key." (and env.go:26-27). env.go:39-41 documents maxinput,
+// maxoutput and budget as "> 0; suffix k, m, g"; values that pass that
+// syntax but are refused later (over 1 GiB, a budget below the bounds)
+// must still come back as an *EnvError naming the UPOLL key, or the user
+// cannot tell the error came from the environment.
+func TestReviewDocsEnvOutOfRangeIsEnvError(t *testing.T) {
+	for _, tc := range []struct{ env, key string }{
+		{"maxinput=2g", "maxinput"},
+		{"maxoutput=2g", "maxoutput"},
+		{"budget=1k", "budget"},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			t.Setenv(EnvVar, tc.env)
+			s, err := NewServer(echoHandler)
+			if err == nil {
+				s.Close()
+				t.Fatalf("UPOLL=%s: NewServer succeeded", tc.env)
+			}
+			var ee *EnvError
+			if !errors.As(err, &ee) || ee.Key != tc.key {
+				t.Fatalf("UPOLL=%s: NewServer err = %q (%T), want an *EnvError naming key %q", tc.env, err, err, tc.key)
+			}
+		})
+	}
+}
+
+// TestReviewDocsStatsCounts makes a known number of connections,
+// messages and handler runs and checks the counters of stats.go:
+//
+//	stats.go:15 BytesIn "bytes read from sockets"
+//	stats.go:16 BytesOut "bytes written to sockets"
+//	stats.go:21 HandlerRuns "handler invocations"
+//	stats.go:28 LiveConns "connections open now"
+//	stats.go:29 TotalConns "connections ever registered"
+//	stats.go:31-34 BufferedIn/Out, PausedByBound/Budget: gauges "now"
+//	stats.go:91-92 "The embedded PollerStats holds the sums ...;
+//	PerPoller holds each poller's own."
+//
+// Existing tests check BytesIn/BytesOut/TotalConns/LiveConns
+// (matrix_test.go) but HandlerRuns only for being non-zero; this one
+// checks it against the handler's own count, and the sums of PerPoller.
+func TestReviewDocsStatsCounts(t *testing.T) {
+	const conns, msgs, size = 3, 4, 100
+	testutil.CheckLeaks(t)
+	var calls atomic.Int64
+	h := func(c *Conn) error {
+		calls.Add(1)
+		return echoHandler(c)
+	}
+	s, addr := startServer(t, h, WithPollers(2))
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		clients[i] = dialTCP(t, addr)
+	}
+	if !reviewDocsWait(5*time.Second, func() bool { return s.Stats().LiveConns == conns }) {
+		t.Fatalf("LiveConns = %d with %d connections open", s.Stats().LiveConns, conns)
+	}
+	msg := []byte(strings.Repeat("x", size))
+	buf := make([]byte, size)
+	for i := range msgs {
+		for _, cl := range clients {
+			cl.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := cl.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(cl, buf); err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		}
+	}
+	for _, cl := range clients {
+		cl.Close()
+	}
+	const total = conns * msgs * size
+	ok := reviewDocsWait(5*time.Second, func() bool {
+		st := s.Stats()
+		return st.LiveConns == 0 && st.BytesIn == total && st.BytesOut == total
+	})
+	st := s.Stats()
+	if !ok {
+		t.Fatalf("after %d B echoed: LiveConns=%d BytesIn=%d BytesOut=%d", total, st.LiveConns, st.BytesIn, st.BytesOut)
+	}
+	if st.TotalConns != conns {
+		t.Errorf("TotalConns = %d, want %d", st.TotalConns, conns)
+	}
+	if n := calls.Load(); st.HandlerRuns != uint64(n) || n < conns*msgs {
+		t.Errorf("HandlerRuns = %d; the handler was invoked %d times (at least %d messages)", st.HandlerRuns, n, conns*msgs)
+	}
+	if st.BufferedIn != 0 || st.BufferedOut != 0 || st.PausedByBound != 0 || st.PausedByBudget != 0 {
+		t.Errorf("gauges with every connection closed: BufferedIn=%d BufferedOut=%d PausedByBound=%d PausedByBudget=%d",
+			st.BufferedIn, st.BufferedOut, st.PausedByBound, st.PausedByBudget)
+	}
+	var sum PollerStats
+	for _, p := range st.PerPoller {
+		sum.add(p)
+	}
+	if sum.TotalConns != st.TotalConns || sum.BytesIn != st.BytesIn || sum.BytesOut != st.BytesOut ||
+		sum.HandlerRuns != st.HandlerRuns {
+		t.Errorf("PerPoller sums %+v differ from the totals %+v", sum, st.PollerStats)
+	}
+}
+
+// TestReviewDocsStatsWriteEAGAIN checks stats.go:20 WriteEAGAIN "writes
+// the kernel refused (EAGAIN)" (no other test checks it), with
+// stats.go:32 BufferedOut "bytes of unsent output queued now" bounded by
+// MaxOutput (options.go:231 "MaxOutput bounds the unsent output per
+// connection") while a peer does not read, and BytesOut counting every
+// byte once it does.
+func TestReviewDocsStatsWriteEAGAIN(t *testing.T) {
+	testutil.CheckLeaks(t)
+	s, addr, ch := startAccept(t, WithPollers(1))
+	cl := dialTCP(t, addr)
+	c := recvConn(t, ch)
+	defer c.Close()
+	const total = 8 << 20 // more than loopback's send and receive buffers take from a peer that does not read
+	done := make(chan error, 1)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(8 * time.Second))
+		n, err := c.Write(make([]byte, total))
+		if err == nil && n != total {
+			err = fmt.Errorf("short write %d", n)
+		}
+		done <- err
+	}()
+	// Let the kernel's buffers fill while nobody reads.
+	maxOut := int64(s.Config().MaxOutput)
+	if s.Config().Backend != BackendStd { // std writes block in the kernel: nothing is queued
+		reviewDocsWait(2*time.Second, func() bool { return s.Stats().BufferedOut > 0 })
+	}
+	if bo := s.Stats().BufferedOut; bo > maxOut {
+		t.Errorf("BufferedOut = %d above MaxOutput %d", bo, maxOut)
+	}
+	cl.SetReadDeadline(time.Now().Add(8 * time.Second))
+	if _, err := io.CopyN(io.Discard, cl, total); err != nil {
+		t.Fatalf("reading the %d B: %v", total, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.BytesOut != total || st.BufferedOut != 0 {
+		t.Errorf("after %d B read by the peer: BytesOut=%d BufferedOut=%d", total, st.BytesOut, st.BufferedOut)
+	}
+	if s.Config().Backend != BackendStd && st.WriteEAGAIN == 0 {
+		t.Errorf("WriteEAGAIN = 0 after a %d B write to a peer that did not read (WriteCalls=%d)", total, st.WriteCalls)
+	}
+}
+
+// reviewDocsSockopt reads an integer socket option of c's socket.
+func reviewDocsSockopt(t *testing.T, c *Conn, level, opt int) int {
+	t.Helper()
+	var v int
+	var err error
+	get := func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), level, opt) }
+	if c.sock != nil {
+		rc, e := c.sock.nc.(syscall.Conn).SyscallConn()
+		if e != nil {
+			t.Fatal(e)
+		}
+		if e := rc.Control(get); e != nil {
+			t.Fatal(e)
+		}
+	} else {
+		get(uintptr(c.fd))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestReviewDocsDialerKeepAlive checks dialer.go:45: "KeepAlive is the
+// TCP keep-alive idle time; 0: 15 s, < 0: off." on the dialed socket (no
+// other test reads the socket options back).
+func TestReviewDocsDialerKeepAlive(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	for _, tc := range []struct {
+		ka       time.Duration
+		on, idle int
+	}{{0, 1, 15}, {40 * time.Second, 1, 40}, {-1, 0, 0}} {
+		d := Dialer{Timeout: 3 * time.Second, KeepAlive: tc.ka}
+		c, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		on := reviewDocsSockopt(t, c, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		idle := tc.idle
+		if on != 0 {
+			idle = reviewDocsSockopt(t, c, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+		}
+		c.Close()
+		if (on != 0) != (tc.on != 0) || idle != tc.idle {
+			t.Errorf("KeepAlive %v: SO_KEEPALIVE=%d TCP_KEEPIDLE=%d s, want %d and %d s", tc.ka, on, idle, tc.on, tc.idle)
+		}
+	}
+}
+
+// TestReviewDocsUnsupportedNetwork checks errors.go:44-45:
+// "ErrUnsupportedNetwork is returned for networks other than tcp, tcp4,
+// tcp6 and unix", with errors.go:12-14 "errors about a connection are
+// wrapped in *net.OpError". No other test checks it.
+func TestReviewDocsUnsupportedNetwork(t *testing.T) {
+	if _, err := dialGroup(); err != nil { // process-wide, never stopped: not a leak
+		t.Fatal(err)
+	}
+	testutil.CheckLeaks(t)
+	s, err := NewServer(echoHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, network := range []string{"udp", "unixgram", "unixpacket", "ip4:icmp"} {
+		calls := map[string]func() error{
+			"Listen": func() error {
+				ln, err := Listen(network, "127.0.0.1:0")
+				if err == nil {
+					ln.Close()
+				}
+				return err
+			},
+			"Server.Listen": func() error {
+				ln, err := s.Listen(network, "127.0.0.1:0")
+				if err == nil {
+					ln.Close()
+				}
+				return err
+			},
+			"Dial": func() error {
+				c, err := Dial(network, "127.0.0.1:9")
+				if err == nil {
+					c.Close()
+				}
+				return err
+			},
+			"Dialer{Server}": func() error {
+				c, err := (&Dialer{Server: s}).DialContext(context.Background(), network, "127.0.0.1:9")
+				if err == nil {
+					c.Close()
+				}
+				return err
+			},
+		}
+		for name, call := range calls {
+			err := call()
+			var oe *net.OpError
+			if !errors.Is(err, ErrUnsupportedNetwork) || !errors.As(err, &oe) {
+				t.Errorf("%s(%q): err = %v (%T), want a *net.OpError wrapping ErrUnsupportedNetwork", name, network, err, err)
+			}
+		}
+	}
+}
+
+// TestReviewDocsWithConfigStdWithSwitch checks options.go:337-342:
+// "BackendStd together with a poller switch (WithTrigger, WithWait,
+// WithSpin, WithDispatch, WithBalance, WithReusePort) given in the same
+// place is an error wrapping ErrBadConfig." WithConfig (options.go:380-382,
+// "replaces the whole configuration ... meant for configuration loaded
+// from elsewhere") gives the backend and the switches in one place, the
+// code; a loaded configuration asking for std with edge triggering (or
+// inline dispatch, or SO_REUSEPORT) must be refused, not run with the
+// switch silently dropped (Config.String then shows it as n/a).
+func TestReviewDocsWithConfigStdWithSwitch(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	for name, cfg := range map[string]Config{
+		"Trigger: EdgeTriggered":   {Backend: BackendStd, Trigger: EdgeTriggered},
+		"Dispatch: DispatchInline": {Backend: BackendStd, Dispatch: DispatchInline},
+		"ReusePort: true":          {Backend: BackendStd, ReusePort: true},
+	} {
+		s, err := NewServer(echoHandler, WithConfig(cfg))
+		if err == nil {
+			got := s.Config()
+			s.Close()
+			t.Errorf("WithConfig(Config{Backend: BackendStd, %s}): NewServer succeeded, running %s", name, got)
+			continue
+		}
+		if !errors.Is(err, ErrBadConfig) {
+			t.Errorf("WithConfig(Config{Backend: BackendStd, %s}): err = %v, want ErrBadConfig", name, err)
+		}
+	}
+}
+
+// TestReviewDocsOnDisconnectPeerClose checks options.go:242-243:
+// "OnDisconnect runs once per connection after it is closed and its last
+// handler returned; err is why it closed (nil: local Close)." A
+// connection of a handler-mode Server that closes because the peer closed
+// its side was not closed by a local Close, so err must say why (the
+// peer's end, e.g. io.EOF), not nil.
+func TestReviewDocsOnDisconnectPeerClose(t *testing.T) {
+	testutil.CheckLeaks(t)
+	disc := make(chan error, 1)
+	_, addr := startServer(t, echoHandler, WithOnDisconnect(func(c *Conn, err error) { disc <- err }))
+	cl := dialTCP(t, addr)
+	cl.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := cl.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(cl, make([]byte, 2)); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close() // the peer's orderly close (FIN)
+	select {
+	case err := <-disc:
+		if err == nil {
+			t.Fatal("OnDisconnect err = nil after the peer closed; the doc reserves nil for a local Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnDisconnect after the peer closed")
+	}
+}
+
+// TestReviewDocsReadTooLargeOtherCalls checks errors.go:36-38:
+// "ErrReadTooLarge is returned by a Reader call that asks for more than
+// 1 GiB at once ... Nothing is consumed." for the Reader calls that
+// TestReadTooLarge (Next, Peek, ReadBinary) does not cover: Skip,
+// ReadString and Slice.
+func TestReviewDocsReadTooLargeOtherCalls(t *testing.T) {
+	testutil.CheckLeaks(t)
+	c, cl := acceptPair(t)
+	if _, err := cl.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	r := c.Reader()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.Peek(3); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func() error{
+		"Skip":       func() error { return r.Skip(maxBound + 1) },
+		"ReadString": func() error { _, err := r.ReadString(maxBound + 1); return err },
+		"Slice":      func() error { _, err := r.Slice(maxBound + 1); return err },
+	}
+	for name, call := range calls {
+		start := time.Now()
+		if err := call(); !errors.Is(err, ErrReadTooLarge) {
+			t.Errorf("%s(1 GiB + 1) = %v, want ErrReadTooLarge", name, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s(1 GiB + 1) took %v, want at once", name, d)
+		}
+	}
+	if got, err := r.Next(3); err != nil || string(got) != "abc" {
+		t.Fatalf("Next(3) after the refused reads = %q, %v", got, err)
+	}
+}
+
+// TestReviewDocsDialOptionsRereadEnv checks env.go:22-27: "NewServer,
+// Listen and Dialer.DialContext (with Options) read the variable each
+// time they are called ... a key it does not know ... makes the call fail
+// with an *EnvError naming the key", and doc.go:49-51 for Dial with
+// options. TestBackendConfig and TestEnvOverrideBadFailsStart check
+// NewServer and Listen only.
+func TestReviewDocsDialOptionsRereadEnv(t *testing.T) {
+	if _, err := dialGroup(); err != nil { // started with the process's UPOLL, once
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	d := Dialer{Timeout: 3 * time.Second, Options: []Option{WithWriteTimeout(time.Second)}}
+	t.Setenv(EnvVar, "colour=blue")
+	if c, err := d.DialContext(context.Background(), "tcp", l.Addr().String()); err == nil {
+		c.Close()
+		t.Fatal("Dialer with Options dialed under UPOLL=colour=blue")
+	} else {
+		var ee *EnvError
+		if !errors.As(err, &ee) || ee.Key != "colour" {
+			t.Fatalf("Dialer with Options under UPOLL=colour=blue: err = %v, want an *EnvError naming colour", err)
+		}
+	}
+	// Read again on the next call: a good value applies to that dial.
+	t.Setenv(EnvVar, "readtimeout=50ms")
+	c, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = c.Read(make([]byte, 1))
+	if !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) > 3*time.Second {
+		t.Fatalf("Read under UPOLL=readtimeout=50ms: %v after %v, want a timeout at about 50ms", err, time.Since(start))
+	}
+}
