@@ -58,9 +58,10 @@
 // # Errors
 //
 // A negative count returns ErrNegativeCount; asking for more than is
-// readable returns ErrNotEnough; neither changes the buffer. Every method
-// returns ErrClosed after Close, except that Read, ReadByte report an empty
-// buffer with io.EOF as their interfaces expect, and that the writes of a
-// batch the producer opened before Close may still succeed: they go to
-// memory the buffer drops, and the batch's Flush returns ErrClosed.
+// readable returns ErrNotEnough, except that Read and ReadByte report an
+// empty open buffer with io.EOF, as their interfaces expect; neither
+// changes the buffer. Every method returns ErrClosed after Close, except
+// that the writes of a batch the producer opened before Close may still
+// succeed: they go to memory the buffer drops, and the batch's Flush
+// returns ErrClosed.
 package buffer

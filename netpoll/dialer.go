@@ -22,8 +22,10 @@ import (
 // them as net.Conn or through Reader/Writer. Options may set their
 // per-connection settings (WithTrigger, WithReadTimeout,
 // WithWriteTimeout, WithIdleTimeout, WithMaxInput, WithMaxOutput,
-// WithOnDisconnect); poller-level options (WithPollers, WithWait,
-// WithSpin, WithBalance, WithReusePort) are ignored.
+// WithOnConnect, WithOnDisconnect) and the backend (a group per
+// backend); poller-level options (WithPollers, WithWait, WithSpin,
+// WithBalance, WithReusePort), WithDispatch and WithBufferBudget are
+// ignored.
 //
 // With Server set, dialed connections join that server's pollers and
 // are served exactly like the connections it accepts: its handler runs
@@ -78,6 +80,7 @@ var dialGroup = sync.OnceValues(func() (*group, error) {
 var backendDialGroups = [...]func() (*group, error){
 	BackendEpoll: sync.OnceValues(func() (*group, error) { return newGroup(nil, WithBackend(BackendEpoll)) }),
 	BackendStd:   sync.OnceValues(func() (*group, error) { return newGroup(nil, WithBackend(BackendStd)) }),
+	BackendUring: sync.OnceValues(func() (*group, error) { return newGroup(nil, WithBackend(BackendUring)) }),
 }
 
 // Dial connects to addr on network "tcp", "tcp4", "tcp6" or "unix".

@@ -47,13 +47,17 @@
 //	UPOLL=trigger=edge,wait=spin,pollers=4,dispatch=inline ./server
 //
 // Precedence, lowest first: DefaultConfig, UPOLL, options in code. A bad
-// UPOLL fails NewServer (and Listen, and Dial with options) with an
-// *EnvError naming the key.
+// UPOLL entry (an unknown key, a value that does not parse or is out of
+// its key's range) fails NewServer (and Listen, and Dial with options)
+// with an *EnvError naming the key; values that are each valid but
+// refused together (a budget below one connection's bounds) fail with
+// an error wrapping ErrBadConfig.
 //
 // The defaults suit handlers that may block in a process that does more
 // than serve: handlers run on the poller, which hands its loop to a pool
-// goroutine when one blocks; pollers park in the runtime (no OS thread
-// held while idle, no P kept from the program); level triggering;
+// goroutine when one blocks; an idle poller blocks in epoll_wait only
+// while the program has nothing else to run and parks in the runtime
+// otherwise (WaitAdaptive: no P kept from the program); level triggering;
 // buffers bounded per connection and per Server. What each switch costs
 // is in docs/tuning.md and docs/handoff.md of the repository.
 //

@@ -23,22 +23,23 @@ import (
 // Options) read the variable each time they are called (Server.Listen
 // uses its server's configuration), and the default poller group of
 // dialed connections reads it once, when the first Dial starts it; a key
-// it does not know, or a value it cannot parse, makes the call fail with
-// an *EnvError naming the key.
+// it does not know, or a value it cannot parse or out of the range
+// given below, makes the call fail with an *EnvError naming the key.
 //
 // Keys and values (case-insensitive):
 //
 //	backend    default, epoll, std, uring (see Backend)
 //	trigger    level|lt, edge|et, oneshot
-//	wait       block, spin, runtime, adaptive
-//	spin       empty epoll_wait(0) polls before blocking (> 0)
-//	pollers    number of epoll instances (> 0)
+//	wait       default, block, spin, runtime, adaptive
+//	spin       empty epoll_wait(0) polls before blocking (1 to 65536)
+//	pollers    number of epoll instances (1 to 65536)
 //	dispatch   handoff, pool, inline, each
 //	balance    roundrobin|rr, leastconn|lc
 //	reuseport  true|false|1|0
-//	maxinput   bytes of unread input per connection (> 0; suffix k, m, g)
-//	maxoutput  bytes of unsent output per connection (> 0; suffix k, m, g)
-//	budget     bytes buffered by all connections of a Server (> 0; suffix k, m, g)
+//	maxinput   bytes of unread input per connection (> 0, at most 1g; suffix k, m, g)
+//	maxoutput  bytes of unsent output per connection (> 0, at most 1g; suffix k, m, g)
+//	budget     bytes buffered by all connections of a Server (> 0; suffix k, m, g;
+//	           below one connection's maxinput+maxoutput it fails as WithBufferBudget does)
 //	readtimeout, writetimeout, idletimeout   a time.Duration ("5s"; 0 = none)
 const EnvVar = "UPOLL"
 
@@ -125,8 +126,8 @@ func envOption(key, v string) (Option, string) {
 		return WithSpin(n), ""
 	case "maxinput", "maxoutput":
 		n, ok := parseSize(v)
-		if !ok {
-			return nil, "want a positive byte count, optionally with k, m or g"
+		if !ok || n > maxBound {
+			return nil, "want a positive byte count up to 1g, optionally with k, m or g"
 		}
 		if key == "maxinput" {
 			return WithMaxInput(n), ""

@@ -29,8 +29,11 @@ const (
 	// connection's buffer and runs the handler itself; without a handler
 	// reads and writes are blocking calls on the caller's goroutine, as
 	// with a net.Conn. The API, timeouts, bounds, hooks and Stats are the
-	// same; the poller switches above do not apply (Config.String shows
-	// them as n/a). It runs on every OS Go supports.
+	// same, except that the counters of a poller's loop (Waits, Parks,
+	// Wakeups, Events, MaxEventsPerWait, StaleEvents, the EAGAIN counts,
+	// Batches, BatchedRuns, Rescues and the hand-off counts) stay 0; the
+	// poller switches above do not apply (Config.String shows them as
+	// n/a). It runs on every OS Go supports.
 	BackendStd
 	// BackendUring is upoll's poller on io_uring (Linux only): events
 	// and input arrive as completions, one io_uring_enter per pass
@@ -240,7 +243,9 @@ type Config struct {
 	Pool         *gopool.Pool  // handler pool; default (nil) gopool.Default()
 	OnConnect    func(c *Conn) // runs once per connection before its first handler
 	// OnDisconnect runs once per connection after it is closed and its
-	// last handler returned; err is why it closed (nil: local Close).
+	// last handler returned; err is why it closed: nil for a Close, or
+	// for the peer's orderly close (EOF) once the handler has seen it;
+	// else the error (a reset, a timeout, the handler's error or panic).
 	// OnConnect, when set, has run before it, even for a connection
 	// closed before its first handler.
 	OnDisconnect func(c *Conn, err error)
@@ -264,7 +269,7 @@ const (
 
 	// optStdConflict are the switches that, asked for together with
 	// BackendStd in the same layer (code or UPOLL), are an error.
-	optStdConflict = optTrigger | optWait | optSpin | optDispatch | optBalance | optReusePort
+	optStdConflict = optPollers | optTrigger | optWait | optSpin | optDispatch | optBalance | optReusePort
 )
 
 // DefaultConfig returns the configuration of a Server with a handler
@@ -339,9 +344,9 @@ func WithReusePort(on bool) Option {
 // WithBackend selects the backend (see Backend). BackendEpoll on an OS
 // without epoll makes NewServer, Listen and Dial fail with an error
 // wrapping ErrNoNativeBackend; BackendStd together with a poller switch
-// (WithTrigger, WithWait, WithSpin, WithDispatch, WithBalance,
-// WithReusePort) given in the same place is an error wrapping
-// ErrBadConfig.
+// (WithPollers, WithTrigger, WithWait, WithSpin, WithDispatch,
+// WithBalance, WithReusePort) given in the same place is an error
+// wrapping ErrBadConfig.
 func WithBackend(b Backend) Option { return func(c *config) { c.Backend = b; c.set |= optBackend } }
 
 // WithReadTimeout bounds each blocking read wait (0: none).
@@ -354,11 +359,11 @@ func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.Write
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.IdleTimeout = d } }
 
 // WithMaxInput bounds unread input per connection in bytes (0: the
-// default; negative is an error).
+// default; negative or over 1 GiB is an error).
 func WithMaxInput(n int) Option { return func(c *config) { c.MaxInput = n } }
 
 // WithMaxOutput bounds unsent output per connection in bytes (0: the
-// default; negative is an error).
+// default; negative or over 1 GiB is an error).
 func WithMaxOutput(n int) Option { return func(c *config) { c.MaxOutput = n } }
 
 // WithBufferBudget bounds the bytes buffered by all connections of a
@@ -381,7 +386,11 @@ func WithOnDisconnect(f func(c *Conn, err error)) Option {
 }
 
 // WithConfig replaces the whole configuration (later options still
-// apply on top). It is meant for configuration loaded from elsewhere.
+// apply on top), UPOLL's values included: under it, UPOLL changes
+// nothing. It is meant for configuration loaded from elsewhere. It sets
+// fields, not switches: with Backend BackendStd, cfg's poller switches
+// (Pollers, Trigger, Wait, Spin, Dispatch, Balance, ReusePort) are not
+// applicable and ignored, where the With options for them are an error.
 func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
 
 // buildConfig layers the UPOLL environment override and then opts on

