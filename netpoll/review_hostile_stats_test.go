@@ -18,6 +18,7 @@ import (
 func TestReviewHostileStatsBlockedFlush(t *testing.T) {
 	for _, be := range reviewBackends {
 		t.Run(be.String(), func(t *testing.T) {
+			reviewNeed(t, be)
 			s, addr, conns := startAccept(t, WithBackend(be), WithMaxOutput(64<<10))
 			reviewPeer(t, addr)
 			c := recvConn(t, conns)

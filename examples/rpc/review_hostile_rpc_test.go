@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/netpoll"
 )
 
 // TestReviewHostileRPCPartialFramesBudget: hostile peers each announce a
@@ -69,6 +71,84 @@ func TestReviewHostileRPCPartialFramesBudget(t *testing.T) {
 			if worst > budget {
 				t.Fatalf("the server buffered %d bytes for %d half-sent frames, over its BufferBudget %d",
 					worst, peers, budget)
+			}
+		})
+	}
+}
+
+// TestReviewHostileRPCTrickleReadTimeout: a peer announces a 1 MiB frame
+// and then trickles its body a byte every 20 ms, so that input never
+// stops arriving. The RPC handler waits in Reader.Slice for the body.
+// Contracts: examples/rpc/main.go:97-98 "The read timeout bounds how long
+// a peer may leave a frame half sent while its handler waits for the
+// rest"; netpoll/options.go:262 ReadTimeout "per blocking read wait". The
+// server is the example's (startServer's handler and hooks) with a read
+// timeout of 300 ms instead of 10 s: the connection must be closed
+// within the timeout plus a margin however the bytes trickle, and what it
+// held given back.
+func TestReviewHostileRPCTrickleReadTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, be := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
+		t.Run(be.String(), func(t *testing.T) {
+			t.Setenv("UPOLL", "")
+			s, err := netpoll.NewServer(handler(DefaultMaxFrame), netpoll.WithBackend(be),
+				netpoll.WithReadTimeout(timeout), netpoll.WithOnConnect(serverOnConnect))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := s.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				s.Close()
+				t.Fatal(err)
+			}
+			go s.Serve(ln)
+			defer shutdown(s)
+			c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			hdr := make([]byte, HeaderLen+1)
+			binary.BigEndian.PutUint32(hdr, 1<<20)
+			hdr[HeaderLen] = OpEcho
+			start := time.Now()
+			if _, err := c.Write(hdr); err != nil {
+				t.Fatal(err)
+			}
+			closed := make(chan time.Duration, 1)
+			go func() {
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				var b [1]byte
+				c.Read(b[:]) // the server's close (EOF) or the deadline
+				closed <- time.Since(start)
+			}()
+			sent := 0
+			var took time.Duration
+		trickle:
+			for i := 0; i < 200; i++ { // 4 s at most
+				select {
+				case took = <-closed:
+					break trickle
+				case <-time.After(20 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					took = <-closed
+					break
+				}
+				sent++
+			}
+			t.Logf("closed after %v, %d bytes trickled", took, sent)
+			if took == 0 || took > timeout+time.Second {
+				t.Fatalf("a trickled half frame kept the connection for %v, read timeout %v", took, timeout)
+			}
+			for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				st := s.Stats()
+				if st.LiveConns == 0 && st.BufferedIn == 0 {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("after the close: %d live connections, %d bytes of input held", st.LiveConns, st.BufferedIn)
+				}
 			}
 		})
 	}
