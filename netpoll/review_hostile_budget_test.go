@@ -37,9 +37,9 @@ func reviewFrameHandler(c *Conn) error {
 // non-blocking frame parser, which returns leaving the partial frame
 // buffered) never finds a whole frame. Each connection stops at its
 // MaxInput, but together they must stay within the Server's budget:
-// netpoll/options.go:276-280, Config.BufferBudget "bounds the input and
+// netpoll/options.go:234-235, Config.BufferBudget "bounds the input and
 // output buffered by all the connections of a Server together, in bytes";
-// netpoll/doc.go:65-66 "Input and output are bounded per connection
+// netpoll/doc.go:66-67 "Input and output are bounded per connection
 // (MaxInput, MaxOutput) and per Server (BufferBudget)".
 func TestReviewHostilePartialFramesBudget(t *testing.T) {
 	const (
@@ -97,7 +97,7 @@ func TestReviewHostilePartialFramesBudget(t *testing.T) {
 
 // TestReviewHostileEchoFloodBudget: peers that send without pause and
 // never read, against the echo handler, which consumes all its input
-// and then waits in Flush. budget.go:31-39: "From half the limit on, a
+// and then waits in Flush. budget.go:33-42: "From half the limit on, a
 // poller reads a connection only up to its share of that half ... so the
 // sum stays within the limit (give or take a read per connection, and
 // minReadSize per connection when there are more connections than the

@@ -10,7 +10,7 @@ import (
 // echo handler and never reads. Once the kernel's buffers are full nothing
 // moves either way: the handler waits in Flush for room that never
 // comes, and no byte is read or written. The Server has an idle timeout
-// and no write timeout. Contracts: netpoll/options.go:266 Config.IdleTimeout
+// and no write timeout. Contracts: netpoll/options.go:227 Config.IdleTimeout
 // "close after no I/O for this long"; netpoll/options.go:351
 // WithIdleTimeout "closes connections without I/O for d"; README.md:133
 // idletimeout "closing idle connections". The connection, and the

@@ -9,13 +9,13 @@ import (
 
 // TestReviewHostileUntilHandler: a line-oriented handler reads with
 // Reader.Until('\n') while a peer sends bytes without a newline and
-// without pause. Reader.Until's doc (netpoll/reader.go:24-29): "It waits
+// without pause. Reader.Until's doc (netpoll/reader.go:26-31): "It waits
 // for no more than the input bound (MaxInput): with that many bytes
 // buffered and no delim among them it returns ErrInputFull ... so a peer
 // that never sends delim cannot grow the buffer past the bound." The
 // handler gets ErrInputFull and returns it (closing the connection); the
 // input buffered meanwhile stays within MaxInput plus one read (reads are
-// rounded up to minReadSize, netpoll/conn_poll.go:133-134). Handler mode,
+// rounded up to minReadSize, netpoll/conn_poll.go:134-136). Handler mode,
 // on every backend.
 func TestReviewHostileUntilHandler(t *testing.T) {
 	skipInline(t) // its handler waits (in Flush, in Until)

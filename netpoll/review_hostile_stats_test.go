@@ -11,9 +11,9 @@ import (
 // that never reads and stays blocked in Flush (no write timeout). Flush
 // has not returned, so bytes of that batch are unsent, held by the
 // connection. Contract: netpoll/stats.go:32 PollerStats.BufferedOut
-// "bytes of unsent output queued now"; docs/memory.md:34-36 "`Stats` (and
+// "bytes of unsent output queued now"; docs/memory.md:22-24 "`Stats` (and
 // expvar) show the state: `BufferedIn`, `BufferedOut`, ..."; and the
-// budget counts what BufferedOut counts (netpoll/budget.go:24-28). While
+// budget counts what BufferedOut counts (netpoll/budget.go:23-29). While
 // Flush is blocked, BufferedOut must be above zero.
 func TestReviewHostileStatsBlockedFlush(t *testing.T) {
 	for _, be := range reviewBackends {

@@ -13,7 +13,7 @@ import (
 // TestReviewHostileFlushAsyncLoop: a writer queues 32 KiB and calls
 // FlushAsync, over and over, to a peer that never reads, with no timeout
 // (an absolute deadline ends the test). Writer.FlushAsync's doc
-// (netpoll/writer.go:40-43): "It returns at once, unless more than
+// (netpoll/writer.go:40-44): "It returns at once, unless more than
 // MaxOutput bytes would be queued: then it flushes and waits for room as
 // Flush does, so a peer that does not read holds at most MaxOutput bytes
 // of the connection's output plus one batch." Sampled after every call,

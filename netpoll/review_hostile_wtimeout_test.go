@@ -38,10 +38,10 @@ func reviewPeer(t *testing.T, addr string) *net.TCPConn {
 
 // TestReviewHostileWriteTimeoutRetryBounded: a net.Conn caller whose
 // Write times out and retries with p[n:], as Write's doc invites
-// (netpoll/netconn.go:52-53: "A caller that retries with p[n:] thus sends
+// (netpoll/netconn.go:56-57: "A caller that retries with p[n:] thus sends
 // every byte once"), against a peer that never reads. The timeout is the
 // WriteTimeout option, or a fresh SetWriteDeadline before each Write (the
-// usual Go idiom). Write's doc (netpoll/netconn.go:47-48): "What the
+// usual Go idiom). Write's doc (netpoll/netconn.go:51-52): "What the
 // kernel refuses waits in the outbound buffer, at most MaxOutput of it at
 // a time." The queued output must stay within MaxOutput however often
 // the caller retries.
@@ -107,7 +107,7 @@ func TestReviewHostileWriteTimeoutRetryBounded(t *testing.T) {
 // broadcaster that drops a slow subscriber's turn). Writer's doc
 // (netpoll/writer.go:9-10): "Flush blocks only while more than MaxOutput
 // bytes are queued, until the write deadline or timeout"; Config.MaxOutput
-// (netpoll/options.go:273): "MaxOutput bounds the unsent output per
+// (netpoll/options.go:231): "MaxOutput bounds the unsent output per
 // connection in bytes". At most MaxOutput plus the one batch may be
 // queued.
 func TestReviewHostileFlushTimeoutLoopBounded(t *testing.T) {

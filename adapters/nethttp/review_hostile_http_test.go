@@ -16,11 +16,11 @@ import (
 // MaxHeaderBytes of 64 KiB) to an http.Server on the adapter. The adapter's
 // connections are in accept mode, where docs/memory.md:12-13 bounds the
 // unread input per connection by "`MaxInput`, the read-ahead"
-// (DefaultReadAhead, 8 KiB, netpoll/options.go:209-214: "the poller reads
+// (DefaultReadAhead, 8 KiB, netpoll/options.go:179-183: "the poller reads
 // at most this much ahead of Read"); net/http reads through a 4 KiB
 // bufio.Reader, so no Read raises it. The input buffered by all the
 // connections together must stay within peers x (read-ahead + one small
-// read: a read is rounded up to 4 KiB, netpoll/conn_poll.go:133-134), and
+// read: a read is rounded up to 4 KiB, netpoll/conn_poll.go:134-136), and
 // every peer must be answered or cut off.
 func TestReviewHostileEndlessHeaders(t *testing.T) {
 	const (

@@ -15,9 +15,9 @@ import (
 // last byte, then hold the connection open. The RPC server's handler
 // waits in Reader.Slice for the rest. The server runs with the default
 // buffer budget (8 MiB here: no memory limit is set). Contracts:
-// netpoll/options.go:276-280, Config.BufferBudget "bounds the input and
+// netpoll/options.go:234-235, Config.BufferBudget "bounds the input and
 // output buffered by all the connections of a Server together, in bytes";
-// netpoll/doc.go:65-66 "Input and output are bounded per connection
+// netpoll/doc.go:66-67 "Input and output are bounded per connection
 // (MaxInput, MaxOutput) and per Server (BufferBudget)"; docs/memory.md
 // table row "All conns of one Server, input + output | BufferBudget".
 // Four such peers must not make the server hold more than its budget.
@@ -81,7 +81,7 @@ func TestReviewHostileRPCPartialFramesBudget(t *testing.T) {
 // stops arriving. The RPC handler waits in Reader.Slice for the body.
 // Contracts: examples/rpc/main.go:97-98 "The read timeout bounds how long
 // a peer may leave a frame half sent while its handler waits for the
-// rest"; netpoll/options.go:262 ReadTimeout "per blocking read wait". The
+// rest"; netpoll/options.go:224 ReadTimeout "per blocking read wait". The
 // server is the example's (startServer's handler and hooks) with a read
 // timeout of 300 ms instead of 10 s: the connection must be closed
 // within the timeout plus a margin however the bytes trickle, and what it
