@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+// TestReviewHostileRPCPartialFramesBudget: hostile peers each announce a
+// frame of DefaultMaxFrame (4 MiB, accepted) and send all of it but the
+// last byte, then hold the connection open. The RPC server's handler
+// waits in Reader.Slice for the rest. The server runs with the default
+// buffer budget (8 MiB here: no memory limit is set). Contracts:
+// netpoll/options.go:234-235, Config.BufferBudget "bounds the input and
+// output buffered by all the connections of a Server together, in bytes";
+// netpoll/doc.go:66-67 "Input and output are bounded per connection
+// (MaxInput, MaxOutput) and per Server (BufferBudget)"; docs/memory.md
+// table row "All conns of one Server, input + output | BufferBudget".
+// Four such peers must not make the server hold more than its budget.
+func TestReviewHostileRPCPartialFramesBudget(t *testing.T) {
+	const peers = 4
+	for _, backend := range []string{"epoll", "std", "uring"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Setenv("UPOLL", "backend="+backend)
+			s, addr, err := startServer("127.0.0.1:0", DefaultMaxFrame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer shutdown(s)
+			budget := s.Config().BufferBudget
+			frame := make([]byte, HeaderLen+DefaultMaxFrame-1)
+			binary.BigEndian.PutUint32(frame, DefaultMaxFrame)
+			frame[HeaderLen] = OpEcho
+			var wg sync.WaitGroup
+			conns := make([]net.Conn, 0, peers)
+			defer func() {
+				for _, c := range conns {
+					c.Close()
+				}
+				wg.Wait()
+			}()
+			for range peers {
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+					c.Write(frame) // all but the frame's last byte
+				}()
+			}
+			var worst int64
+			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+				st := s.Stats()
+				if b := st.BufferedIn + st.BufferedOut; b > worst {
+					worst = b
+				}
+				if worst > budget+1<<20 {
+					break // conclusive
+				}
+			}
+			t.Logf("budget %d; most buffered %d (%d peers, each one byte short of a frame's end)",
+				budget, worst, peers)
+			if worst > budget {
+				t.Fatalf("the server buffered %d bytes for %d half-sent frames, over its BufferBudget %d",
+					worst, peers, budget)
+			}
+		})
+	}
+}
+
+// TestReviewHostileRPCTrickleReadTimeout: a peer announces a 1 MiB frame
+// and then trickles its body a byte every 20 ms, so that input never
+// stops arriving. The RPC handler waits in Reader.Slice for the body.
+// Contracts: examples/rpc/main.go:97-98 "The read timeout bounds how long
+// a peer may leave a frame half sent while its handler waits for the
+// rest"; netpoll/options.go:224 ReadTimeout "per blocking read wait". The
+// server is the example's (startServer's handler and hooks) with a read
+// timeout of 300 ms instead of 10 s: the connection must be closed
+// within the timeout plus a margin however the bytes trickle, and what it
+// held given back.
+func TestReviewHostileRPCTrickleReadTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, be := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
+		t.Run(be.String(), func(t *testing.T) {
+			t.Setenv("UPOLL", "")
+			s, err := netpoll.NewServer(handler(DefaultMaxFrame), netpoll.WithBackend(be),
+				netpoll.WithReadTimeout(timeout), netpoll.WithOnConnect(serverOnConnect))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := s.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				s.Close()
+				t.Fatal(err)
+			}
+			go s.Serve(ln)
+			defer shutdown(s)
+			c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			hdr := make([]byte, HeaderLen+1)
+			binary.BigEndian.PutUint32(hdr, 1<<20)
+			hdr[HeaderLen] = OpEcho
+			start := time.Now()
+			if _, err := c.Write(hdr); err != nil {
+				t.Fatal(err)
+			}
+			closed := make(chan time.Duration, 1)
+			go func() {
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				var b [1]byte
+				c.Read(b[:]) // the server's close (EOF) or the deadline
+				closed <- time.Since(start)
+			}()
+			sent := 0
+			var took time.Duration
+		trickle:
+			for i := 0; i < 200; i++ { // 4 s at most
+				select {
+				case took = <-closed:
+					break trickle
+				case <-time.After(20 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					took = <-closed
+					break
+				}
+				sent++
+			}
+			t.Logf("closed after %v, %d bytes trickled", took, sent)
+			if took == 0 || took > timeout+time.Second {
+				t.Fatalf("a trickled half frame kept the connection for %v, read timeout %v", took, timeout)
+			}
+			for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				st := s.Stats()
+				if st.LiveConns == 0 && st.BufferedIn == 0 {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("after the close: %d live connections, %d bytes of input held", st.LiveConns, st.BufferedIn)
+				}
+			}
+		})
+	}
+}
