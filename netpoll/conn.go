@@ -354,7 +354,9 @@ func (c *Conn) closeWith(reason error) bool {
 	notify(&c.rwait)
 	notify(&c.wwait)
 	c.dropInput()
-	if c.out.Len() > 0 && c.flags.Load()&(fBroken|fRegistered) == fRegistered {
+	// An idle close does not linger: output still queued then is output
+	// the peer has taken none of for the idle timeout.
+	if c.out.Len() > 0 && c.flags.Load()&(fBroken|fRegistered) == fRegistered && reason != ErrIdleTimeout {
 		c.linger()
 	} else {
 		c.finishClose()
@@ -491,8 +493,9 @@ func (c *Conn) checkIdle(now int64) {
 	if d <= 0 || c.fdst.closed() {
 		return
 	}
-	if c.owner.handler != nil && c.hstate.Load()&hRunning != 0 {
-		return // a running handler is activity
+	if c.owner.handler != nil && c.hstate.Load()&hRunning != 0 &&
+		c.flags.Load()&(fReaderWaiting|fWriterWaiting) == 0 {
+		return // a running handler is activity, unless it waits for the peer
 	}
 	if now-c.lastActive.Load() < int64(d) {
 		return

@@ -109,6 +109,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	step := min(max(c.owner.cfg.MaxOutput, 1), buffer.MaxBatch)
 	for n < len(p) {
 		chunk := p[n:min(len(p), n+step)]
+		if c.out.Len() > 0 {
+			// Room for chunk first: what an earlier Write left queued
+			// when its deadline passed counts against MaxOutput. On a
+			// timeout here nothing of chunk is queued.
+			if err := c.drainOut(max(c.owner.cfg.MaxOutput-len(chunk), 0), "write"); err != nil {
+				return n, err
+			}
+		}
 		if _, err := c.out.WriteBinary(chunk); err != nil {
 			if err == buffer.ErrClosed {
 				err = errClosed

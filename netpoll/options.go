@@ -355,7 +355,11 @@ func WithReadTimeout(d time.Duration) Option { return func(c *config) { c.ReadTi
 // WithWriteTimeout bounds each blocking write wait (0: none).
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.WriteTimeout = d } }
 
-// WithIdleTimeout closes connections without I/O for d (0: never).
+// WithIdleTimeout closes connections without I/O for d (0: never). A
+// handler that runs counts as activity unless it is waiting for the
+// peer (a blocked read, or a Flush or Write waiting for the peer to take
+// output). The close drops output still queued: the peer took none of
+// it for d.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.IdleTimeout = d } }
 
 // WithMaxInput bounds unread input per connection in bytes (0: the

@@ -380,14 +380,23 @@ func (c *Conn) stdInterruptRead() {
 	c.sock.rdl.Store(-1)
 }
 
-// stdFlush is flushOut under BackendStd: it writes until the queue is
+// stdSend is drainOut under BackendStd: it writes until the queue is
 // empty, on the caller's goroutine. The caller holds wmu.
-func (c *Conn) stdFlush(op string) error {
-	if err := c.out.Flush(); err != nil {
-		return c.opErr(op, errClosed)
-	}
+func (c *Conn) stdSend(op string) error {
 	if c.out.Len() == 0 {
 		return nil
+	}
+	if c.idleTimeout() > 0 {
+		// A write that blocks waits for the peer: no activity of ours
+		// (see checkIdle). What it sends touches the idle clock.
+		c.touch()
+		c.flags.Or(fWriterWaiting)
+		defer c.flags.And(^uint32(fWriterWaiting))
+	}
+	if c.out.Len() >= stdAccountMin {
+		// The budget sees large output while it waits for the peer,
+		// as it sees the queue of a native connection.
+		c.accountOut()
 	}
 	// wmu alone serializes the consumers of out here (no poller sends
 	// it); emu is not taken: a failed write closes the connection
@@ -436,6 +445,11 @@ func (c *Conn) stdFlush(op string) error {
 	c.drained(c.accountOut())
 	return nil
 }
+
+// stdAccountMin is the output above which stdSend accounts what it is
+// about to write before it writes; smaller output is accounted after,
+// as a message that the kernel takes at once costs no extra atomics.
+const stdAccountMin = 16 << 10
 
 // stdWrite is Write's path to the socket under BackendStd when nothing
 // is queued: straight from p, no copy. The caller holds wmu.

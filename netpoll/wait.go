@@ -225,11 +225,21 @@ func (c *Conn) readDeadlinePassed() bool {
 // until at most bound bytes remain queued (the poller sends the rest
 // on EPOLLOUT). The caller holds wmu and a reference.
 func (c *Conn) flushOut(bound int, op string) error {
-	if c.sock != nil {
-		return c.stdFlush(op)
-	}
 	if err := c.out.Flush(); err != nil {
 		return c.opErr(op, errClosed)
+	}
+	return c.drainOut(bound, op)
+}
+
+// drainOut sends the queued output, then waits until at most bound
+// bytes remain queued (under BackendStd, none). Before a write adds to
+// the queue, it makes room for it: a Write or Flush whose deadline
+// passed left its bytes queued, and one that followed without waiting
+// would add its own on top, without bound. The caller holds wmu and a
+// reference.
+func (c *Conn) drainOut(bound int, op string) error {
+	if c.sock != nil {
+		return c.stdSend(op)
 	}
 	// The clock is read only once Flush has to wait: the common Flush,
 	// which the kernel takes whole, pays no clock read. The write timeout
@@ -277,6 +287,8 @@ func (c *Conn) flushOut(bound int, op string) error {
 		}
 		if w == nil {
 			w = waiterOf(&c.wwait)
+			c.flags.Or(fWriterWaiting)
+			defer c.flags.And(^uint32(fWriterWaiting))
 			continue
 		}
 		c.updateEvents()
@@ -284,3 +296,9 @@ func (c *Conn) flushOut(bound int, op string) error {
 		w.sleep(dl)
 	}
 }
+
+// fWriterWaiting marks a connection whose writer waits for the peer to
+// take output (drainOut; under BackendStd, a write in progress while
+// an idle timeout is set): the idle sweep then counts a running handler
+// as idle, since it only waits for the peer.
+const fWriterWaiting = fUnix << 7

@@ -8,7 +8,13 @@ import "github.com/upoll/upoll/buffer"
 // what the kernel does not take to the poller (EPOLLOUT), or FlushAsync,
 // which leaves all of it to the poller. Flush blocks
 // only while more than MaxOutput bytes are queued, until the write
-// deadline or timeout. One goroutine at a time should build a batch
+// deadline or timeout. When the deadline passes, what was flushed
+// stays queued and is sent later; a Flush that finds more than
+// MaxOutput still queued keeps its batch until there is room, and the
+// writes that would add to that batch wait for room too (failing when
+// the deadline passes): a writer that goes on after timeouts makes the
+// connection hold at most MaxOutput, the batch whose Flush timed out
+// and the first write of the next. One goroutine at a time should build a batch
 // (Malloc…Flush); the methods themselves are serialized with Write. A
 // batch holds at most 1 GiB: a write past that fails with
 // buffer.ErrTooLarge and writes nothing (Flush, then write on).
@@ -77,6 +83,26 @@ func (w *connWriter) begin() error {
 	return nil
 }
 
+// beginGrow is begin for a write that adds to the batch. While more
+// than MaxOutput is queued and a batch is already being built (a Flush
+// whose deadline passed left both), the write first waits for room as
+// Flush does, and fails if the deadline passes: a writer that goes on
+// after a timeout cannot make the connection hold more than MaxOutput
+// plus its batches.
+func (w *connWriter) beginGrow() error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	c := w.conn()
+	if c.out.MallocLen() > 0 && c.out.Len() > c.owner.cfg.MaxOutput {
+		if err := c.drainOut(c.owner.cfg.MaxOutput, "write"); err != nil {
+			w.end()
+			return err
+		}
+	}
+	return nil
+}
+
 func (w *connWriter) end() {
 	c := w.conn()
 	c.decref()
@@ -84,7 +110,7 @@ func (w *connWriter) end() {
 }
 
 func (w *connWriter) Malloc(n int) ([]byte, error) {
-	if err := w.begin(); err != nil {
+	if err := w.beginGrow(); err != nil {
 		return nil, err
 	}
 	defer w.end()
@@ -102,7 +128,7 @@ func (w *connWriter) MallocAck(n int) error {
 func (w *connWriter) MallocLen() int { return w.out.MallocLen() }
 
 func (w *connWriter) WriteBinary(b []byte) (int, error) {
-	if err := w.begin(); err != nil {
+	if err := w.beginGrow(); err != nil {
 		return 0, err
 	}
 	defer w.end()
@@ -110,7 +136,7 @@ func (w *connWriter) WriteBinary(b []byte) (int, error) {
 }
 
 func (w *connWriter) WriteString(s string) (int, error) {
-	if err := w.begin(); err != nil {
+	if err := w.beginGrow(); err != nil {
 		return 0, err
 	}
 	defer w.end()
@@ -118,7 +144,7 @@ func (w *connWriter) WriteString(s string) (int, error) {
 }
 
 func (w *connWriter) WriteByte(b byte) error {
-	if err := w.begin(); err != nil {
+	if err := w.beginGrow(); err != nil {
 		return err
 	}
 	defer w.end()
@@ -126,7 +152,7 @@ func (w *connWriter) WriteByte(b byte) error {
 }
 
 func (w *connWriter) Append(other *buffer.LinkBuffer) error {
-	if err := w.begin(); err != nil {
+	if err := w.beginGrow(); err != nil {
 		return err
 	}
 	defer w.end()
@@ -148,6 +174,15 @@ func (w *connWriter) flush(async bool) error {
 	}
 	if async && c.sock == nil && c.out.Len()+c.out.MallocLen() <= c.owner.cfg.MaxOutput {
 		return c.queueOut()
+	}
+	if c.out.Len() > c.owner.cfg.MaxOutput {
+		// An earlier Flush whose deadline passed left more than
+		// MaxOutput queued: this batch waits for room before it joins
+		// the queue, and stays in the batch if the deadline passes
+		// again.
+		if err := c.drainOut(c.owner.cfg.MaxOutput, "write"); err != nil {
+			return err
+		}
 	}
 	return c.flushOut(c.owner.cfg.MaxOutput, "write")
 }
