@@ -68,7 +68,9 @@
 // closed only when no goroutine can be inside a syscall on it (see
 // fdState). EINTR is retried everywhere. Handlers of one connection never
 // overlap and see its input in order. Input and output are bounded per
-// connection (MaxInput, MaxOutput) and per Server (BufferBudget). Bytes
+// connection (MaxInput, MaxOutput) and per Server (BufferBudget, which
+// lets a connection waiting for the rest of a message reach its own
+// bound). Bytes
 // the peer sent before shutting down are delivered before io.EOF. An idle connection holds its Conn and a
 // registry slot; buffer memory is taken from the pool when input arrives
 // and given back when it is drained.

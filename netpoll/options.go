@@ -238,7 +238,14 @@ type Config struct {
 	// connections of a Server together, in bytes; default
 	// DefaultBufferBudget. From half of it on, the pollers read each
 	// connection only up to its share of the other half, and stop
-	// reading those that hold more until the buffers drain.
+	// reading those that hold more until the buffers drain. A
+	// connection waiting for the rest of a message it will consume (a
+	// reader blocked for n bytes, or a handler that returned leaving
+	// input unconsumed) is exempt, within its own bound (MaxInput, or
+	// the n a reader asks for): pausing it could leave every connection
+	// waiting for the others. The total is thus at most the budget plus
+	// that bound per such connection; ReadTimeout bounds how long a
+	// peer can hold it so.
 	BufferBudget int64
 	Pool         *gopool.Pool  // handler pool; default (nil) gopool.Default()
 	OnConnect    func(c *Conn) // runs once per connection before its first handler

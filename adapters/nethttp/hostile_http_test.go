@@ -11,7 +11,7 @@ import (
 	"github.com/upoll/upoll/netpoll"
 )
 
-// TestReviewHostileEndlessHeaders: peers send a request line and then
+// TestHostileEndlessHeaders: peers send a request line and then
 // header lines without end (each up to 1 MiB, past http.Server's
 // MaxHeaderBytes of 64 KiB) to an http.Server on the adapter. The adapter's
 // connections are in accept mode, where docs/memory.md:12-13 bounds the
@@ -22,7 +22,7 @@ import (
 // connections together must stay within peers x (read-ahead + one small
 // read: a read is rounded up to 4 KiB, netpoll/conn_poll.go:134-136), and
 // every peer must be answered or cut off.
-func TestReviewHostileEndlessHeaders(t *testing.T) {
+func TestHostileEndlessHeaders(t *testing.T) {
 	const (
 		peers     = 40
 		readAhead = netpoll.DefaultReadAhead

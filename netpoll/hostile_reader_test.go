@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestReviewHostileUntilHandler: a line-oriented handler reads with
+// TestHostileUntilHandler: a line-oriented handler reads with
 // Reader.Until('\n') while a peer sends bytes without a newline and
 // without pause. Reader.Until's doc (netpoll/reader.go:26-31): "It waits
 // for no more than the input bound (MaxInput): with that many bytes
@@ -17,12 +17,11 @@ import (
 // input buffered meanwhile stays within MaxInput plus one read (reads are
 // rounded up to minReadSize, netpoll/conn_poll.go:134-136). Handler mode,
 // on every backend.
-func TestReviewHostileUntilHandler(t *testing.T) {
+func TestHostileUntilHandler(t *testing.T) {
 	skipInline(t) // its handler waits (in Flush, in Until)
 	const maxIn = 32 << 10
-	for _, be := range reviewBackends {
+	for _, be := range testBackends(true) {
 		t.Run(be.String(), func(t *testing.T) {
-			reviewNeed(t, be)
 			type result struct {
 				err  error
 				held int
@@ -41,7 +40,7 @@ func TestReviewHostileUntilHandler(t *testing.T) {
 			}
 			s, addr := startServer(t, h, WithBackend(be), WithMaxInput(maxIn),
 				WithReadTimeout(5*time.Second))
-			peer := reviewPeer(t, addr)
+			peer := hostilePeer(t, addr)
 			var wg sync.WaitGroup
 			defer wg.Wait()
 			defer peer.Close()

@@ -10,7 +10,7 @@ import (
 	"github.com/upoll/upoll/buffer"
 )
 
-// TestReviewHostileFlushAsyncLoop: a writer queues 32 KiB and calls
+// TestHostileFlushAsyncLoop: a writer queues 32 KiB and calls
 // FlushAsync, over and over, to a peer that never reads, with no timeout
 // (an absolute deadline ends the test). Writer.FlushAsync's doc
 // (netpoll/writer.go:40-44): "It returns at once, unless more than
@@ -19,13 +19,12 @@ import (
 // of the connection's output plus one batch." Sampled after every call,
 // the output queued must never pass MaxOutput plus the batch, and the
 // loop must block (hit the deadline) rather than run through.
-func TestReviewHostileFlushAsyncLoop(t *testing.T) {
+func TestHostileFlushAsyncLoop(t *testing.T) {
 	const maxOut, batch = 64 << 10, 32 << 10
-	for _, be := range reviewBackends {
+	for _, be := range testBackends(true) {
 		t.Run(be.String(), func(t *testing.T) {
-			reviewNeed(t, be)
 			s, addr, conns := startAccept(t, WithBackend(be), WithMaxOutput(maxOut))
-			reviewPeer(t, addr)
+			hostilePeer(t, addr)
 			c := recvConn(t, conns)
 			defer c.Close()
 			w := c.Writer()
@@ -53,17 +52,16 @@ func TestReviewHostileFlushAsyncLoop(t *testing.T) {
 	}
 }
 
-// TestReviewHostileMallocTooLarge: a handler that sizes Writer.Malloc by
+// TestHostileMallocTooLarge: a handler that sizes Writer.Malloc by
 // a peer's length prefix asks for more than a batch may hold, or a
 // negative size. Writer's doc (netpoll/writer.go:13-15): "A batch holds at
 // most 1 GiB: a write past that fails with buffer.ErrTooLarge and writes
 // nothing". The call must fail without allocating the size asked for.
-func TestReviewHostileMallocTooLarge(t *testing.T) {
-	for _, be := range reviewBackends {
+func TestHostileMallocTooLarge(t *testing.T) {
+	for _, be := range testBackends(true) {
 		t.Run(be.String(), func(t *testing.T) {
-			reviewNeed(t, be)
 			_, addr, conns := startAccept(t, WithBackend(be))
-			reviewPeer(t, addr)
+			hostilePeer(t, addr)
 			c := recvConn(t, conns)
 			defer c.Close()
 			w := c.Writer()

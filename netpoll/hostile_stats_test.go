@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestReviewHostileStatsBlockedFlush: a writer flushes 1 MiB to a peer
+// TestHostileStatsBlockedFlush: a writer flushes 1 MiB to a peer
 // that never reads and stays blocked in Flush (no write timeout). Flush
 // has not returned, so bytes of that batch are unsent, held by the
 // connection. Contract: netpoll/stats.go:32 PollerStats.BufferedOut
@@ -15,12 +15,11 @@ import (
 // expvar) show the state: `BufferedIn`, `BufferedOut`, ..."; and the
 // budget counts what BufferedOut counts (netpoll/budget.go:23-29). While
 // Flush is blocked, BufferedOut must be above zero.
-func TestReviewHostileStatsBlockedFlush(t *testing.T) {
-	for _, be := range reviewBackends {
+func TestHostileStatsBlockedFlush(t *testing.T) {
+	for _, be := range testBackends(true) {
 		t.Run(be.String(), func(t *testing.T) {
-			reviewNeed(t, be)
 			s, addr, conns := startAccept(t, WithBackend(be), WithMaxOutput(64<<10))
-			reviewPeer(t, addr)
+			hostilePeer(t, addr)
 			c := recvConn(t, conns)
 			w := c.Writer()
 			// A deadline far enough for the look below, near enough to end the Flush.

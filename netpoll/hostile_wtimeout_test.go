@@ -8,22 +8,8 @@ import (
 	"time"
 )
 
-// reviewBackends are the three backends a hostile-peer review runs on.
-var reviewBackends = []Backend{BackendEpoll, BackendStd, BackendUring}
-
-// reviewNeed skips a subtest of backend be where it cannot run here
-// (io_uring refused by the kernel or a sandbox).
-func reviewNeed(t *testing.T, be Backend) {
-	t.Helper()
-	s, err := NewServer(echoHandler, WithBackend(be))
-	if err != nil {
-		t.Skipf("backend %v: %v", be, err)
-	}
-	s.Close()
-}
-
-// reviewPeer dials addr with the smallest receive buffer and never reads.
-func reviewPeer(t *testing.T, addr string) *net.TCPConn {
+// hostilePeer dials addr with the smallest receive buffer and never reads.
+func hostilePeer(t *testing.T, addr string) *net.TCPConn {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second}
 	nc, err := d.Dial("tcp", addr)
@@ -36,7 +22,7 @@ func reviewPeer(t *testing.T, addr string) *net.TCPConn {
 	return tc
 }
 
-// TestReviewHostileWriteTimeoutRetryBounded: a net.Conn caller whose
+// TestHostileWriteTimeoutRetryBounded: a net.Conn caller whose
 // Write times out and retries with p[n:], as Write's doc invites
 // (netpoll/netconn.go:56-57: "A caller that retries with p[n:] thus sends
 // every byte once"), against a peer that never reads. The timeout is the
@@ -45,10 +31,10 @@ func reviewPeer(t *testing.T, addr string) *net.TCPConn {
 // kernel refuses waits in the outbound buffer, at most MaxOutput of it at
 // a time." The queued output must stay within MaxOutput however often
 // the caller retries.
-func TestReviewHostileWriteTimeoutRetryBounded(t *testing.T) {
+func TestHostileWriteTimeoutRetryBounded(t *testing.T) {
 	const maxOut = 64 << 10
 	const wait = 20 * time.Millisecond
-	for _, be := range reviewBackends {
+	for _, be := range testBackends(true) {
 		for _, perCall := range []bool{false, true} {
 			name := be.String() + "/WriteTimeout"
 			opts := []Option{WithBackend(be), WithMaxOutput(maxOut)}
@@ -58,9 +44,8 @@ func TestReviewHostileWriteTimeoutRetryBounded(t *testing.T) {
 				opts = append(opts, WithWriteTimeout(wait))
 			}
 			t.Run(name, func(t *testing.T) {
-				reviewNeed(t, be)
 				s, addr, conns := startAccept(t, opts...)
-				reviewPeer(t, addr)
+				hostilePeer(t, addr)
 				c := recvConn(t, conns)
 				defer c.Close()
 				p := make([]byte, 1<<20)
@@ -101,7 +86,7 @@ func TestReviewHostileWriteTimeoutRetryBounded(t *testing.T) {
 	}
 }
 
-// TestReviewHostileFlushTimeoutLoopBounded: a writer that queues one 32 KiB
+// TestHostileFlushTimeoutLoopBounded: a writer that queues one 32 KiB
 // message and flushes it, over and over, to a peer that never
 // reads, under the WriteTimeout option; it ignores the timeouts (a
 // broadcaster that drops a slow subscriber's turn). Writer's doc
@@ -111,19 +96,18 @@ func TestReviewHostileWriteTimeoutRetryBounded(t *testing.T) {
 // connection in bytes". Writer's doc bounds what such a writer makes
 // the connection hold, queued and in its batch: MaxOutput, the batch
 // whose flush timed out and the first write of the next.
-func TestReviewHostileFlushTimeoutLoopBounded(t *testing.T) {
+func TestHostileFlushTimeoutLoopBounded(t *testing.T) {
 	const maxOut, batch = 64 << 10, 32 << 10
-	for _, be := range reviewBackends {
+	for _, be := range testBackends(true) {
 		for _, async := range []bool{false, true} {
 			name := be.String() + "/Flush"
 			if async {
 				name = be.String() + "/FlushAsync"
 			}
 			t.Run(name, func(t *testing.T) {
-				reviewNeed(t, be)
 				s, addr, conns := startAccept(t, WithBackend(be), WithMaxOutput(maxOut),
 					WithWriteTimeout(10*time.Millisecond))
-				reviewPeer(t, addr)
+				hostilePeer(t, addr)
 				c := recvConn(t, conns)
 				defer c.Close()
 				w := c.Writer()
