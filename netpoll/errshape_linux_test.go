@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"errors"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -114,5 +115,31 @@ func TestListenerCloseTwice(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatalf("%v: server Close after its listener's = %v", b, err)
 		}
+	}
+}
+
+// TestFarFutureDeadlines: a deadline or timeout past what UnixNano can
+// hold (after 2262) is as far in the future as the clock goes, as in
+// Go's net, not a time in the past.
+func TestFarFutureDeadlines(t *testing.T) {
+	c, cl := acceptPair(t)
+	defer cl.Close()
+	far := time.Now().Add(math.MaxInt64)
+	if err := c.SetDeadline(far); err != nil {
+		t.Fatal(err)
+	}
+	cl.Write([]byte("x"))
+	buf := make([]byte, 1)
+	if _, err := c.Read(buf); err != nil {
+		t.Fatalf("Read with a deadline in %d: %v", far.Year(), err)
+	}
+	if _, err := c.Write(buf); err != nil {
+		t.Fatalf("Write with a deadline in %d: %v", far.Year(), err)
+	}
+	c.SetDeadline(time.Time{})
+	c.SetReadTimeout(math.MaxInt64)
+	cl.Write([]byte("y"))
+	if _, err := c.Read(buf); err != nil {
+		t.Fatalf("Read with a read timeout of MaxInt64: %v", err)
 	}
 }

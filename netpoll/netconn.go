@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"errors"
+	"math"
 	"net"
 	"os"
 	"time"
@@ -226,14 +227,21 @@ func (c *Conn) CloseRead() error {
 }
 
 func deadlineNs(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
-	}
-	if ns := t.UnixNano(); ns > 0 {
-		return ns
+	case !t.Before(lastNsTime):
+		// UnixNano cannot represent it (it would wrap negative): as
+		// far in the future as the clock goes, as Go's net takes it.
+		return math.MaxInt64
+	case t.After(time.Unix(0, 0)):
+		return t.UnixNano()
 	}
 	return 1 // any time before 1970 is just "in the past"
 }
+
+// lastNsTime is the last time UnixNano can represent.
+var lastNsTime = time.Unix(0, math.MaxInt64)
 
 // SetDeadline sets both the read and write deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {

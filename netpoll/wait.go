@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,7 +115,11 @@ func (w *waiter) sleep(deadline int64) {
 // relative timeout counted from start.
 func deadlineOf(abs int64, timeout time.Duration, start int64) int64 {
 	if timeout > 0 {
-		if t := start + int64(timeout); abs == 0 || t < abs {
+		t := start + int64(timeout)
+		if t < start {
+			t = math.MaxInt64 // a timeout past the clock's end
+		}
+		if abs == 0 || t < abs {
 			return t
 		}
 	}
