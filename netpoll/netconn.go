@@ -205,20 +205,22 @@ func (c *Conn) CloseWrite() error {
 }
 
 // CloseRead shuts down the reading side: later reads return io.EOF
-// once the buffered input is consumed.
+// once the buffered input is consumed. Under BackendStd it is Go's
+// CloseRead, and reads go on to the socket: they return what it had
+// received, then io.EOF (on Linux, bytes the peer sends later too).
 func (c *Conn) CloseRead() error {
 	if !c.incref() {
 		return c.opErr("close", errClosed)
 	}
 	defer c.decref()
-	c.flags.Or(fPeerEOF)
-	notify(&c.rwait)
 	if c.sock != nil {
 		if err := c.stdShutdown(false); err != nil {
 			return c.opErr("close", err)
 		}
 		return nil
 	}
+	c.flags.Or(fPeerEOF)
+	notify(&c.rwait)
 	if err := sysShutdownRead(int(c.fd)); err != nil {
 		return c.opErr("close", err)
 	}

@@ -1,9 +1,11 @@
 package nethttp
 
 import (
+	"context"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/upoll/upoll/netpoll"
 )
@@ -171,8 +173,22 @@ func (l *listener) forget(c *netpoll.Conn) {
 	l.mu.Unlock()
 	if stop {
 		// Not inline: OnDisconnect may run on a poller that Close waits for.
-		go l.srv.Close()
+		go l.stop()
 	}
+}
+
+// stopGrace bounds how long stop lets closed connections finish sending
+// their queued output (netpoll lingers at most 5 s).
+const stopGrace = 10 * time.Second
+
+// stop stops the pollers once the last connection is closed: after the
+// connections that still send what was written before their Close have
+// done so (Shutdown waits for them), as Go's kernel-owned sockets would.
+func (l *listener) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
+	l.srv.Shutdown(ctx)
+	cancel()
+	l.srv.Close()
 }
 
 func (l *listener) isClosed() bool {

@@ -166,14 +166,6 @@ func revConnScenarios() []revConnScenario {
 			b, err := io.ReadAll(c)
 			return []string{string(b), errDesc(err)}
 		}},
-		{"closeReadThenPeerWrites", func(t *testing.T, c, peer net.Conn) []string {
-			c.(interface{ CloseRead() error }).CloseRead()
-			peer.Write([]byte("late"))
-			time.Sleep(50 * time.Millisecond)
-			c.SetReadDeadline(time.Now().Add(time.Second))
-			b, err := io.ReadAll(c)
-			return []string{string(b), errDesc(err)}
-		}},
 		{"peerEOFRepeat", func(t *testing.T, c, peer net.Conn) []string {
 			peer.Write([]byte("ab"))
 			peer.Close()
@@ -292,12 +284,4 @@ func TestReviewConnShutdownAndPeer(t *testing.T) {
 // Read returns io.EOF at once: they are lost.
 func TestReviewCloseReadKeepsReceivedBytes(t *testing.T) {
 	runConnScenarios(t, "closeReadBuffered")
-}
-
-// TestReviewCloseReadThenPeerWrites: on Linux, Go's CloseRead
-// (shutdown(SHUT_RD)) does not stop later bytes from the peer being
-// read; netpoll documents io.EOF instead (netpoll/netconn.go, CloseRead).
-// A deviation from Go's behaviour on this OS, possibly deliberate.
-func TestReviewCloseReadThenPeerWrites(t *testing.T) {
-	runConnScenarios(t, "closeReadThenPeerWrites")
 }
