@@ -48,6 +48,12 @@ type listener struct {
 //
 // The listener can be handed to anything that takes a net.Listener:
 // http.Server.Serve, tls.NewListener, grpc.Server.Serve...
+//
+// The pollers accept connections as they arrive, ahead of Accept, which
+// takes them from a queue: a connection waiting there holds its Conn and
+// what it has sent (up to MaxInput), where Go's would wait in the
+// kernel's backlog. Close closes the connections Accept never returned;
+// their clients read EOF, where those of Go's backlog are reset.
 func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) {
 	l := &listener{
 		network: network,

@@ -53,7 +53,9 @@ func WithLinger(d time.Duration) ParkOption { return func(c *parkConfig) { c.lin
 // srv.IdleTimeout (or ReadTimeout, when IdleTimeout is zero) still closes
 // a connection that stays idle too long, parked or not (a parked one up
 // to a quarter of the timeout, at most 1 s, late); Shutdown and
-// Close close parked connections at once, when they close ln; a client
+// Close close parked connections at once, when they close ln, but
+// srv.SetKeepAlivesEnabled(false) does not (they are no longer srv's:
+// one stays open until its next request or its idle timeout); a client
 // that closes or resets a parked connection frees it. The request that
 // un-parks a connection is read under srv's ReadHeaderTimeout,
 // ReadTimeout and MaxHeaderBytes like any first request.

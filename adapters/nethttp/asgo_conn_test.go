@@ -262,26 +262,26 @@ func runConnScenarios(t *testing.T, names ...string) {
 	}
 }
 
-func TestReviewConnAddrsAndClose(t *testing.T) {
+func TestAsGoConnAddrsAndClose(t *testing.T) {
 	runConnScenarios(t, "addrs", "afterClose", "closeDuringRead", "closeDuringWrite", "concurrentReadersClose", "interfaces")
 }
 
-func TestReviewConnDeadlines(t *testing.T) {
+func TestAsGoConnDeadlines(t *testing.T) {
 	runConnScenarios(t, "pastDeadlineBuffered", "pastWriteDeadline", "deadlineShortenedWhileBlocked",
 		"deadlineClearedWhileBlocked", "deadlineFromZeroWhileBlocked", "timeoutNotSticky", "writeDeadlineMovedPast")
 }
 
-func TestReviewConnShutdownAndPeer(t *testing.T) {
+func TestAsGoConnShutdownAndPeer(t *testing.T) {
 	runConnScenarios(t, "closeWrite", "closeReadBlocked", "peerEOFRepeat", "peerResetAfterData",
 		"peerResetWhileBlocked", "writeToClosedPeer")
 }
 
-// TestReviewCloseReadKeepsReceivedBytes: bytes the peer sent before
+// TestAsGoCloseReadKeepsReceivedBytes: bytes the peer sent before
 // CloseRead are still read after it on Go's connections (Linux keeps
 // the receive queue), and netpoll documents the same: "later reads
 // return io.EOF once the buffered input is consumed" (netpoll/netconn.go,
 // CloseRead). Under BackendStd the bytes are still in the kernel, and
 // Read returns io.EOF at once: they are lost.
-func TestReviewCloseReadKeepsReceivedBytes(t *testing.T) {
+func TestAsGoCloseReadKeepsReceivedBytes(t *testing.T) {
 	runConnScenarios(t, "closeReadBuffered")
 }

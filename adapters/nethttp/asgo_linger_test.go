@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestReviewTimedOutWriteThenClose: a Write whose deadline passes while
+// TestAsGoTimedOutWriteThenClose: a Write whose deadline passes while
 // the peer does not read returns n; the connection is then closed, and
 // the peer reads everything. With Go's net the peer receives exactly n
 // bytes (what the kernel took goes out after close). netpoll's Write
@@ -15,7 +15,7 @@ import (
 // counts the bytes of p that will go out ... (or Close's linger does)").
 // Run with the listener still open, and with it closed before (as
 // http.Server.Shutdown and Close do).
-func TestReviewTimedOutWriteThenClose(t *testing.T) {
+func TestAsGoTimedOutWriteThenClose(t *testing.T) {
 	for _, closeLn := range []bool{false, true} {
 		t.Run(fmt.Sprint("listenerClosed=", closeLn), func(t *testing.T) {
 			revCompare(t, func(t *testing.T, st revStack) []string {

@@ -10,11 +10,11 @@ import (
 	"time"
 )
 
-// TestReviewFarFutureDeadline: a deadline far in the future (past the year
+// TestAsGoFarFutureDeadline: a deadline far in the future (past the year
 // 2262, where time.Time.UnixNano overflows) means "not yet" on Go's
 // connections. time.Now().Add(math.MaxInt64) is a common way to write
 // "no deadline for practical purposes".
-func TestReviewFarFutureDeadline(t *testing.T) {
+func TestAsGoFarFutureDeadline(t *testing.T) {
 	far := []time.Time{
 		time.Now().Add(time.Duration(math.MaxInt64)),
 		time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -42,10 +42,10 @@ func TestReviewFarFutureDeadline(t *testing.T) {
 	})
 }
 
-// TestReviewFarFutureServerTimeout: the same through http.Server: a
+// TestAsGoFarFutureServerTimeout: the same through http.Server: a
 // ReadTimeout of math.MaxInt64 ("never") makes net/http set a read
 // deadline in the year 2318; on Go's listener requests are served.
-func TestReviewFarFutureServerTimeout(t *testing.T) {
+func TestAsGoFarFutureServerTimeout(t *testing.T) {
 	revCompareOn(t, revHTTPStacks(), func(t *testing.T, st revStack) []string {
 		_, ln := revServe(t, st, http.HandlerFunc(hello), func(s *http.Server) {
 			s.ReadTimeout = time.Duration(math.MaxInt64)

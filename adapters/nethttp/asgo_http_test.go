@@ -57,7 +57,7 @@ func revRaw(t *testing.T, ln net.Listener) (net.Conn, *bufio.Reader) {
 	return c, bufio.NewReader(c)
 }
 
-func TestReviewHTTPMatrix(t *testing.T) {
+func TestAsGoHTTPMatrix(t *testing.T) {
 	type sc struct {
 		name string
 		f    func(t *testing.T, st revStack) []string

@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// TestReviewParkIdleThen runs requests that come after an idle period long
+// TestAsGoParkIdleThen runs requests that come after an idle period long
 // enough to park (linger 10 ms) against Go's listener.
-func TestReviewParkIdleThen(t *testing.T) {
+func TestAsGoParkIdleThen(t *testing.T) {
 	type sc struct {
 		name string
 		next func(c net.Conn)

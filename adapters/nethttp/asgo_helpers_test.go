@@ -54,7 +54,7 @@ func revStacks() []revStack {
 		up(netpoll.BackendEpoll, true),
 		up(netpoll.BackendStd, true),
 		// The adapter's Dialer panics for BackendUring
-		// (TestReviewDialerUringBackend): only the listener side.
+		// (TestAsGoDialerUringBackend): only the listener side.
 		up(netpoll.BackendUring, false),
 	}
 }

