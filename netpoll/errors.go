@@ -25,8 +25,9 @@ var (
 	// ErrWouldBlock is returned by a Reader call made by an inline
 	// handler (DispatchInline) that would have to wait for more input,
 	// and by its Flush or Write that would have to wait for the peer to
-	// take output above MaxOutput: that output stays queued, and the
-	// poller sends it once the handler returns.
+	// take output above MaxOutput: what is queued stays queued, and the
+	// poller sends it once the handler returns (a Write's n counts the
+	// bytes of p among it; a Flush whose batch found no room keeps it).
 	ErrWouldBlock = errors.New("netpoll: inline handler would block")
 	// ErrInputFull is returned by Reader.Until when the connection's
 	// input bound (MaxInput) is buffered and holds no delimiter, as
