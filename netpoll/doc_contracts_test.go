@@ -12,11 +12,8 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/upoll/upoll/internal/testutil"
 )
@@ -263,68 +260,6 @@ func TestDocsStatsWriteEAGAIN(t *testing.T) {
 	}
 	if s.Config().Backend != BackendStd && st.WriteEAGAIN == 0 {
 		t.Errorf("WriteEAGAIN = 0 after a %d B write to a peer that did not read (WriteCalls=%d)", total, st.WriteCalls)
-	}
-}
-
-// reviewDocsSockopt reads an integer socket option of c's socket.
-func reviewDocsSockopt(t *testing.T, c *Conn, level, opt int) int {
-	t.Helper()
-	var v int
-	var err error
-	get := func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), level, opt) }
-	if c.sock != nil {
-		rc, e := c.sock.nc.(syscall.Conn).SyscallConn()
-		if e != nil {
-			t.Fatal(e)
-		}
-		if e := rc.Control(get); e != nil {
-			t.Fatal(e)
-		}
-	} else {
-		get(uintptr(c.fd))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-// TestDocsDialerKeepAlive checks dialer.go:45: "KeepAlive is the
-// TCP keep-alive idle time; 0: 15 s, < 0: off." on the dialed socket (no
-// other test reads the socket options back).
-func TestDocsDialerKeepAlive(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	for _, tc := range []struct {
-		ka       time.Duration
-		on, idle int
-	}{{0, 1, 15}, {40 * time.Second, 1, 40}, {-1, 0, 0}} {
-		d := Dialer{Timeout: 3 * time.Second, KeepAlive: tc.ka}
-		c, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		on := reviewDocsSockopt(t, c, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-		idle := tc.idle
-		if on != 0 {
-			idle = reviewDocsSockopt(t, c, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
-		}
-		c.Close()
-		if (on != 0) != (tc.on != 0) || idle != tc.idle {
-			t.Errorf("KeepAlive %v: SO_KEEPALIVE=%d TCP_KEEPIDLE=%d s, want %d and %d s", tc.ka, on, idle, tc.on, tc.idle)
-		}
 	}
 }
 
