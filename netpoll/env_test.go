@@ -229,6 +229,9 @@ func envModel(s string) (cfg Config, badKey string, bad bool) {
 			if !ok || n < 1 || n > (1<<40)/mult {
 				return cfg, key, true
 			}
+			if key != "budget" && n*mult > 1<<30 {
+				return cfg, key, true // the per-connection bounds stop at 1 GiB
+			}
 			field.SetInt(n * mult)
 		case "readtimeout", "writetimeout", "idletimeout":
 			d, err := time.ParseDuration(v)
