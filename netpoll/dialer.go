@@ -189,31 +189,27 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 	deadline, hasDeadline := ctx.Deadline()
 	var first error
 	for i, ap := range aps {
-		actx, cancel := ctx, context.CancelFunc(nil)
+		var ad time.Time
 		if hasDeadline {
-			ad, ok := addrDeadline(time.Now(), deadline, len(aps)-i)
-			if !ok {
+			var ok bool
+			if ad, ok = addrDeadline(time.Now(), deadline, len(aps)-i); !ok {
 				if first == nil {
 					first = os.ErrDeadlineExceeded
 				}
 				break
 			}
-			if ad.Before(deadline) {
-				actx, cancel = context.WithDeadline(ctx, ad)
-			}
 		}
 		if err := ctx.Err(); err != nil {
 			// As Go's net: a cancellation ends the dial before this
 			// address, and the error names it.
-			if cancel != nil {
-				cancel()
-			}
 			return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: mapCtxErr(err)}
 		}
-		c, err := d.dialTCP(actx, g, o, ap)
-		if cancel != nil {
-			cancel()
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if hasDeadline && ad.Before(deadline) {
+			actx, cancel = context.WithDeadline(ctx, ad)
 		}
+		c, err := d.dialTCP(actx, g, o, ap)
+		cancel()
 		if err == nil {
 			return c, nil
 		}

@@ -45,21 +45,7 @@ func reviewDocsWait(d time.Duration, cond func() bool) bool {
 // So DialContext with Options{WithBackend(BackendUring)} must either dial
 // on io_uring or return an error; it must not panic.
 func TestDocsDialerOptionsBackendUring(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			io.Copy(c, c)
-			c.Close()
-		}
-	}()
+	addr := goServer(t, func(c net.Conn) { io.Copy(c, c) })
 	for _, b := range []Backend{BackendUring, BackendEpoll, BackendStd} {
 		t.Run(b.String(), func(t *testing.T) {
 			d := Dialer{Timeout: 3 * time.Second, Options: []Option{WithBackend(b)}}
@@ -70,7 +56,7 @@ func TestDocsDialerOptionsBackendUring(t *testing.T) {
 			)
 			func() {
 				defer func() { panic = recover() }()
-				c, err = d.DialContext(context.Background(), "tcp", l.Addr().String())
+				c, err = d.DialContext(context.Background(), "tcp", addr)
 			}()
 			if panic != nil {
 				t.Fatalf("Dialer{Options: WithBackend(%v)}.DialContext panicked: %v", b, panic)
@@ -416,23 +402,10 @@ func TestDocsDialOptionsRereadEnv(t *testing.T) {
 	if _, err := dialGroup(); err != nil { // started with the process's UPOLL, once
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
+	addr := goServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	d := Dialer{Timeout: 3 * time.Second, Options: []Option{WithWriteTimeout(time.Second)}}
 	t.Setenv(EnvVar, "colour=blue")
-	if c, err := d.DialContext(context.Background(), "tcp", l.Addr().String()); err == nil {
+	if c, err := d.DialContext(context.Background(), "tcp", addr); err == nil {
 		c.Close()
 		t.Fatal("Dialer with Options dialed under UPOLL=colour=blue")
 	} else {
@@ -443,7 +416,7 @@ func TestDocsDialOptionsRereadEnv(t *testing.T) {
 	}
 	// Read again on the next call: a good value applies to that dial.
 	t.Setenv(EnvVar, "readtimeout=50ms")
-	c, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
+	c, err := d.DialContext(context.Background(), "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

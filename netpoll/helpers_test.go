@@ -148,3 +148,25 @@ func checkEchoes(t testing.TB, addr string) {
 		t.Fatal(err)
 	}
 }
+
+// goServer serves each connection accepted by a Go net listener on
+// 127.0.0.1 with serve, on a goroutine of its own, then closes it; the
+// listener closes when the test ends. It returns the address.
+func goServer(t testing.TB, serve func(c net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { serve(c); c.Close() }()
+		}
+	}()
+	return l.Addr().String()
+}

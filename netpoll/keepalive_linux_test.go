@@ -14,26 +14,13 @@ import (
 // TestDocsDialerKeepAlive checks dialer.go's KeepAlive ("the TCP
 // keep-alive idle time; 0: 15 s, < 0: off") on the dialed socket.
 func TestDocsDialerKeepAlive(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
+	addr := goServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	for _, tc := range []struct {
 		ka       time.Duration
 		on, idle int
 	}{{0, 1, 15}, {40 * time.Second, 1, 40}, {-1, 0, 0}} {
 		d := Dialer{Timeout: 3 * time.Second, KeepAlive: tc.ka}
-		c, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
+		c, err := d.DialContext(context.Background(), "tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
