@@ -15,6 +15,9 @@ import (
 var (
 	// ErrServerClosed is returned by Serve after Shutdown or Close.
 	ErrServerClosed = errors.New("netpoll: server closed")
+	// ErrListenerServed is returned (in a *net.OpError, Op "accept") by
+	// a Serve of a Listener that a Serve has already taken.
+	ErrListenerServed = errors.New("netpoll: listener already served")
 	// ErrPollerClosed is returned when a poller has been stopped.
 	ErrPollerClosed = errors.New("netpoll: poller closed")
 	// ErrTooManyConns is returned when a poller's registry is full.

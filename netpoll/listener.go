@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,7 @@ type Listener struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	served    atomic.Bool // a Serve took it (Server.Serve); never cleared
 }
 
 // listenFD is one listening descriptor with its lifetime word, so that

@@ -90,7 +90,11 @@ func (s *Server) Config() Config { return s.owner.cfg }
 // (ErrServerClosed), ln is closed (an error wrapping net.ErrClosed) or
 // the listening socket fails for good (a *net.OpError with Op "accept"
 // wrapping the system error, e.g. EINVAL once the socket is shut down
-// outside upoll); ln stays open then, for the caller to close.
+// outside upoll); ln stays open then, for the caller to close. Serve on a
+// server whose Shutdown or Close has begun closes ln and returns
+// ErrServerClosed. A Listener is served once: a second Serve of it, by
+// this server or another, returns a *net.OpError wrapping
+// ErrListenerServed and leaves the first one serving.
 // Errors that concern one queued connection (ECONNABORTED and the
 // network errors accept(2) lists) skip that connection; running out of
 // descriptors or memory pauses accepting with a growing back-off (see
@@ -102,7 +106,12 @@ func (s *Server) Serve(ln *Listener) error {
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
+		ln.Close() // as adopt does: Shutdown and Close close every listener given to s
 		return ErrServerClosed
+	}
+	if !ln.served.CompareAndSwap(false, true) {
+		s.mu.Unlock()
+		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: ErrListenerServed}
 	}
 	if ln.nl != nil {
 		s.listeners = append(s.listeners, ln)
@@ -115,6 +124,7 @@ func (s *Server) Serve(ln *Listener) error {
 	for i, lfd := range ln.fds {
 		a := &acceptor{lfd: lfd, ln: ln, srv: s, p: s.pollers[(base+i)%len(s.pollers)], failed: failed}
 		if err := a.p.addListener(a); err != nil {
+			ln.served.Store(false) // not served: a later Serve may try again
 			s.mu.Unlock()
 			for _, a := range mine {
 				a.remove()
