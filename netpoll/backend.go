@@ -19,7 +19,7 @@ import "errors"
 //	(*pollset) del(fd int) error
 //	    change interest in fd; in is a set of the ev* bits below
 //	    (evIn, evOut, evRDHup, evPri, evET, evOne). Safe from any
-//	    goroutine; after close they fail with ErrPollerClosed and never
+//	    goroutine; after close they fail with errPollerClosed and never
 //	    touch a descriptor number that may have been reused.
 //	(*pollset) wait(events []event, msec int) (int, error)
 //	    fills events; msec < 0 blocks, 0 polls.

@@ -18,8 +18,6 @@ var (
 	// ErrListenerServed is returned (in a *net.OpError, Op "accept") by
 	// a Serve of a Listener that a Serve has already taken.
 	ErrListenerServed = errors.New("netpoll: listener already served")
-	// ErrPollerClosed is returned when a poller has been stopped.
-	ErrPollerClosed = errors.New("netpoll: poller closed")
 	// ErrTooManyConns is returned when a poller's registry is full.
 	ErrTooManyConns = errors.New("netpoll: too many connections on one poller")
 	// ErrIdleTimeout is the reason (OnDisconnect's err) for a
@@ -75,3 +73,9 @@ var errClosed = net.ErrClosed
 
 // errTimeout is the Err of the *net.OpError a deadline produces.
 var errTimeout = os.ErrDeadlineExceeded
+
+// errPollerClosed is what a pollset's calls return once it is closed
+// (the backend contract in backend.go). It is not exported: public calls
+// report ErrServerClosed (the group refuses admissions before its pollers
+// stop) or net.ErrClosed instead.
+var errPollerClosed = errors.New("netpoll: poller closed")

@@ -158,7 +158,7 @@ func (ep *pollset) ctl(op, fd int, events uint32, slot, gen int32) error {
 	ep.mu.RLock()
 	defer ep.mu.RUnlock()
 	if ep.closed {
-		return ErrPollerClosed
+		return errPollerClosed
 	}
 	for {
 		err := unix.EpollCtl(ep.fd, op, fd, &ev)
@@ -312,7 +312,7 @@ func (ep *pollset) drainWake() {
 }
 
 // close releases both descriptors. Later ctl calls fail with
-// ErrPollerClosed instead of touching a reused fd number.
+// errPollerClosed instead of touching a reused fd number.
 func (ep *pollset) close() error {
 	if ep.ur != nil {
 		return ep.ur.close()

@@ -456,7 +456,7 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.closed {
-		return ErrPollerClosed
+		return errPollerClosed
 	}
 	reg := u.reg(fd)
 	switch op {
@@ -546,7 +546,7 @@ func (u *uringSet) wait(events []event, msec int) (int, error) {
 		u.mu.Lock()
 		if u.closed {
 			u.mu.Unlock()
-			return 0, ErrPollerClosed
+			return 0, errPollerClosed
 		}
 		pending := u.r.Flush()
 		u.mu.Unlock()
@@ -570,7 +570,7 @@ func (u *uringSet) poll(events []event) (int, error) {
 	closed := u.closed
 	u.mu.Unlock()
 	if closed {
-		return 0, ErrPollerClosed
+		return 0, errPollerClosed
 	}
 	if pending > 0 || u.r.Overflowed() {
 		u.mu.Lock()
