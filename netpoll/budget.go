@@ -50,8 +50,11 @@ const fLeftInput = fUnix << 2
 // that consumed all its input (then the limit is on how much one read
 // takes, so that a pass over many connections does not read a full
 // buffer for each), an accept-mode connection whose reader is elsewhere.
-// A connection paused by the budget whose handler returned meanwhile,
-// or that drained below its share, is resumed within sweepPeriod.
+// A connection paused by the budget while its handler ran is resumed
+// when the run ends with input left (it waits for the rest of a message);
+// one that drained below its share is resumed as it drains. The sweep
+// (every sweepPeriod while connections are paused) resumes any other
+// that the budget no longer limits.
 type budget struct {
 	limit   int64
 	soft    int64 // from here on, connections read only up to their share
@@ -74,7 +77,7 @@ type budget struct {
 
 // sweepPeriod is how often the connections paused by the budget are
 // looked at for a handler that returned meanwhile.
-const sweepPeriod = 20 * time.Millisecond
+var sweepPeriod = 20 * time.Millisecond // a variable for tests only
 
 // budgeted reports whether the budget may limit c now (see budget).
 func (c *Conn) budgeted() bool {

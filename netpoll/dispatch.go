@@ -206,6 +206,14 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 				if c.owner.cfg.Trigger == OneShot {
 					c.updateEvents()
 				}
+				if c.flags.Load()&(fBudgetPaused|fLeftInput) == fBudgetPaused|fLeftInput {
+					// Paused by the budget while its handler ran, it now
+					// waits for the rest of a message, which the budget
+					// does not limit (budgeted): resume it now, not at
+					// the next sweep. A pause decided after this look
+					// sees hRunning cleared (pause looks again).
+					c.resumeInput()
+				}
 				c.decref()
 			}
 			return leading
