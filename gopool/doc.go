@@ -30,7 +30,11 @@
 //   - A Block submission made from inside a task never waits: when the
 //     pool is full it runs the task on its own goroutine, as CallerRuns
 //     would. Whether the caller is inside a task is found by looking for
-//     the pool's worker frame on its stack, and only when the pool is full.
+//     gopool's worker frame on its stack, and only when the pool is full.
+//     The frame is the same for every Pool, so this holds for a task of
+//     any Pool submitting to a full one (tasks of two pools that wait for
+//     each other close a cycle just the same); such a task then runs
+//     beside the full pool's workers, outside its size.
 //     So no pool task ever waits for a worker, and a task waiting for
 //     another task (its child, or one queued behind a running Serial)
 //     waits for something that is running or runnable. Submitters outside
