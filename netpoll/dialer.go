@@ -92,7 +92,12 @@ func Dial(network, addr string) (*Conn, error) {
 // DialContext connects with a nonblocking connect completed through the
 // poller (EPOLLOUT, then SO_ERROR). ctx cancellation and d.Timeout abort
 // it; the error is then a *net.OpError wrapping context.Canceled or
-// os.ErrDeadlineExceeded.
+// os.ErrDeadlineExceeded. If they end the name lookup instead, the
+// error is Go's net.Dialer's: a *net.OpError with Op "dial", no
+// address, wrapping the resolver's *net.DNSError (IsTimeout and
+// errors.Is context.DeadlineExceeded for a timeout, errors.Is
+// context.Canceled for a cancellation). Dial errors name the network
+// as given ("tcp4" stays "tcp4").
 //
 // A host name may resolve to several addresses. They are dialed one at
 // a time, in the order the resolver returns them, until one connects.
@@ -184,7 +189,10 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 	}
 	aps, err := resolveTCP(ctx, d.resolver(), network, addr)
 	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: mapCtxErr(err)}
+		// As Go's net: the lookup's error as the resolver gave it (a
+		// *net.DNSError also when ctx ended the lookup), naming no
+		// address.
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	deadline, hasDeadline := ctx.Deadline()
 	var first error

@@ -635,6 +635,12 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 	nd := net.Dialer{KeepAlive: d.KeepAlive, Resolver: d.Resolver}
 	nc, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
+		if _, ok := errors.AsType[*net.DNSError](err); ok {
+			// The lookup failed, timed out or was cancelled:
+			// reported as Go's net reports it, as the epoll dialer
+			// does.
+			return nil, err
+		}
 		cerr := ctx.Err()
 		if cerr == nil && errors.Is(err, context.DeadlineExceeded) {
 			// Go's net timed out: at ctx's deadline, before ctx's
