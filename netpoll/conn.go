@@ -102,7 +102,7 @@ type Conn struct {
 //	                once, lingering or not)
 //	fUnix           AF_UNIX socket                  newConn           never
 //	fTCP4, fTCP6    dialed or listened on "tcp4",   newConn           never
-//	                "tcp6" (see network)
+//	                "tcp6" (see Network)
 //
 // A bit that the poller reads to choose the epoll mask (wantEvents) is
 // followed, by whoever changes it, by updateEvents, so that the last
@@ -317,7 +317,7 @@ func (c *Conn) RemoteAddr() net.Addr {
 
 // fTCP4 and fTCP6 record that a connection was dialed, or accepted by a
 // listener opened, on network "tcp4" or "tcp6": its errors name that
-// network, as Go's net does. Neither (nor fUnix): "tcp".
+// network, as Go's net does (see Network). Neither (nor fUnix): "tcp".
 const (
 	fTCP4 = fUnix << 8
 	fTCP6 = fUnix << 9
@@ -336,9 +336,11 @@ func networkFlags(network string) uint32 {
 	return 0
 }
 
-// network returns the network c was dialed or listened on, for its
-// errors' Net.
-func (c *Conn) network() string {
+// Network returns the network c was dialed on, or its listener opened
+// on: "tcp", "tcp4", "tcp6" or "unix", what its errors' *net.OpError
+// name (Go's net.Conn keeps it only there). A connection of a
+// WrapListener's listener says "tcp" or "unix".
+func (c *Conn) Network() string {
 	switch f := c.flags.Load(); {
 	case f&fUnix != 0:
 		return "unix"
@@ -355,7 +357,7 @@ func (c *Conn) network() string {
 // The deadline error is returned as a *net.OpError at the top level:
 // net/http type-asserts net.Error on it.
 func (c *Conn) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 func (c *Conn) incref() bool { return c.fdst.incref() }
