@@ -24,8 +24,8 @@ func loopbackFor(t *testing.T, network string) string {
 }
 
 // connErrors returns the errors of c's Read and Write once their
-// deadlines have passed, then, once c is closed, of Read, Write and a
-// second Close.
+// deadlines have passed, then, once c is closed, of Read, Write, a
+// second Close and the deadline setters.
 func connErrors(c net.Conn) map[string]error {
 	errs := map[string]error{}
 	buf := make([]byte, 8)
@@ -37,6 +37,9 @@ func connErrors(c net.Conn) map[string]error {
 	_, errs["read after close"] = c.Read(buf)
 	_, errs["write after close"] = c.Write(buf)
 	errs["close after close"] = c.Close()
+	errs["SetDeadline after close"] = c.SetDeadline(time.Time{})
+	errs["SetReadDeadline after close"] = c.SetReadDeadline(time.Time{})
+	errs["SetWriteDeadline after close"] = c.SetWriteDeadline(time.Time{})
 	return errs
 }
 
