@@ -19,6 +19,9 @@ import (
 // on the caller's goroutine; whatever the kernel does not take is sent
 // by the poller on EPOLLOUT.
 //
+// Its errors are *net.OpError as Go's net makes them, naming the network
+// it was dialed on, or its listener opened on ("tcp4" and "tcp6" kept).
+//
 // Concurrent Reads (and Reader calls) are serialized, as are
 // concurrent Writes (and Writer calls); a read and a write may run at
 // the same time. Close may be called from any goroutine and wakes every
@@ -98,6 +101,8 @@ type Conn struct {
 //	fLingerDone     finishClose has run (it runs    finishClose (CAS) sticky
 //	                once, lingering or not)
 //	fUnix           AF_UNIX socket                  newConn           never
+//	fTCP4, fTCP6    dialed or listened on "tcp4",   newConn           never
+//	                "tcp6" (see Network)
 //
 // A bit that the poller reads to choose the epoll mask (wantEvents) is
 // followed, by whoever changes it, by updateEvents, so that the last
@@ -186,11 +191,13 @@ type Handler func(c *Conn) error
 // timeout is shorter).
 const lingerTimeout = 5 * time.Second
 
-func newConn(fd int, p *poller, o *owner, unixSock bool) *Conn {
+// newConn makes the Conn of fd, a socket of network ("tcp", "tcp4",
+// "tcp6" or "unix": what it was dialed or listened on).
+func newConn(fd int, p *poller, o *owner, network string) *Conn {
 	c := &Conn{fd: int32(fd), p: p, owner: o}
 	c.fdst.init()
-	if unixSock {
-		c.flags.Store(fUnix)
+	if f := networkFlags(network); f != 0 {
+		c.flags.Store(f)
 	}
 	c.lastActive.Store(time.Now().UnixNano())
 	return c
@@ -308,18 +315,49 @@ func (c *Conn) RemoteAddr() net.Addr {
 	return c.peerNetAddr()
 }
 
-func (c *Conn) network() string {
-	if c.flags.Load()&fUnix != 0 {
+// fTCP4 and fTCP6 record that a connection was dialed, or accepted by a
+// listener opened, on network "tcp4" or "tcp6": its errors name that
+// network, as Go's net does (see Network). Neither (nor fUnix): "tcp".
+const (
+	fTCP4 = fUnix << 8
+	fTCP6 = fUnix << 9
+)
+
+// networkFlags returns the flags bits that record network.
+func networkFlags(network string) uint32 {
+	switch network {
+	case "unix":
+		return fUnix
+	case "tcp4":
+		return fTCP4
+	case "tcp6":
+		return fTCP6
+	}
+	return 0
+}
+
+// Network returns the network c was dialed on, or its listener opened
+// on: "tcp", "tcp4", "tcp6" or "unix", what its errors' *net.OpError
+// name (Go's net.Conn keeps it only there). A connection of a
+// WrapListener's listener says "tcp" or "unix".
+func (c *Conn) Network() string {
+	switch f := c.flags.Load(); {
+	case f&fUnix != 0:
 		return "unix"
+	case f&fTCP4 != 0:
+		return "tcp4"
+	case f&fTCP6 != 0:
+		return "tcp6"
 	}
 	return "tcp"
 }
 
-// opErr wraps err with the operation and addresses, as Go's net does.
+// opErr wraps err with the operation, the network the connection was
+// dialed or listened on and its addresses, as Go's net does.
 // The deadline error is returned as a *net.OpError at the top level:
 // net/http type-asserts net.Error on it.
 func (c *Conn) opErr(op string, err error) error {
-	return &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 func (c *Conn) incref() bool { return c.fdst.incref() }

@@ -92,7 +92,12 @@ func Dial(network, addr string) (*Conn, error) {
 // DialContext connects with a nonblocking connect completed through the
 // poller (EPOLLOUT, then SO_ERROR). ctx cancellation and d.Timeout abort
 // it; the error is then a *net.OpError wrapping context.Canceled or
-// os.ErrDeadlineExceeded.
+// os.ErrDeadlineExceeded. If they end the name lookup instead, the
+// error is Go's net.Dialer's: a *net.OpError with Op "dial", no
+// address, wrapping the resolver's *net.DNSError (IsTimeout and
+// errors.Is context.DeadlineExceeded for a timeout, errors.Is
+// context.Canceled for a cancellation). Dial errors name the network
+// as given ("tcp4" stays "tcp4").
 //
 // A host name may resolve to several addresses. They are dialed one at
 // a time, in the order the resolver returns them, until one connects.
@@ -173,7 +178,7 @@ func (d *Dialer) groupFor() (*group, *owner, error) {
 func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr string) (*Conn, error) {
 	switch network {
 	case "unix":
-		c, err := d.dial(ctx, g, o, unixSockaddr(addr))
+		c, err := d.dial(ctx, g, o, network, unixSockaddr(addr))
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Addr: &net.UnixAddr{Name: addr, Net: "unix"}, Err: err}
 		}
@@ -184,7 +189,10 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 	}
 	aps, err := resolveTCP(ctx, d.resolver(), network, addr)
 	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: mapCtxErr(err)}
+		// As Go's net: the lookup's error as the resolver gave it (a
+		// *net.DNSError also when ctx ended the lookup), naming no
+		// address.
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	deadline, hasDeadline := ctx.Deadline()
 	var first error
@@ -208,7 +216,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		if hasDeadline && ad.Before(deadline) {
 			actx, cancel = context.WithDeadline(ctx, ad)
 		}
-		c, err := d.dialTCP(actx, g, o, ap)
+		c, err := d.dialTCP(actx, g, o, network, ap)
 		cancel()
 		if err == nil {
 			return c, nil
@@ -241,16 +249,16 @@ func addrDeadline(now, deadline time.Time, left int) (t time.Time, ok bool) {
 	return now.Add(share), true
 }
 
-// dialTCP connects to one TCP address.
-func (d *Dialer) dialTCP(ctx context.Context, g *group, o *owner, ap netip.AddrPort) (*Conn, error) {
+// dialTCP connects to one TCP address for network.
+func (d *Dialer) dialTCP(ctx context.Context, g *group, o *owner, network string, ap netip.AddrPort) (*Conn, error) {
 	sa := tcpSockaddr(ap, zoneIndex(ap.Addr().Zone()))
-	c, err := d.dial(ctx, g, o, sa)
+	c, err := d.dial(ctx, g, o, network, sa)
 	// A connect to a free local port in the ephemeral range can
 	// connect the socket to itself (simultaneous open); Go's net
 	// retries that too.
 	for i := 0; err == nil && i < 2 && c.selfConnected(); i++ {
 		c.closeUnstarted(nil)
-		c, err = d.dial(ctx, g, o, sa)
+		c, err = d.dial(ctx, g, o, network, sa)
 	}
 	if err == nil && c.selfConnected() {
 		c.closeUnstarted(nil)
@@ -297,8 +305,9 @@ func resolveTCP(ctx context.Context, r *net.Resolver, network, addr string) ([]n
 	return aps, nil
 }
 
-// dial connects one socket and returns it registered on a poller.
-func (d *Dialer) dial(ctx context.Context, g *group, o *owner, sa sockaddr) (*Conn, error) {
+// dial connects one socket and returns it registered on a poller; its
+// errors will name network (see Conn.network).
+func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, sa sockaddr) (*Conn, error) {
 	family := sa.family()
 	if err := ctx.Err(); err != nil {
 		return nil, mapCtxErr(err)
@@ -318,7 +327,7 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, sa sockaddr) (*Co
 		sysClose(fd)
 		return nil, os.NewSyscallError("connect", err)
 	}
-	c := newConn(fd, g.pick(nil), o, family == afUnix)
+	c := newConn(fd, g.pick(nil), o, network)
 	c.SetContext(d.Context)
 	if inProgress {
 		c.flags.Or(fConnecting)

@@ -10,8 +10,10 @@ import (
 )
 
 // Errors returned by this package. They can be tested with errors.Is;
-// errors about a connection are wrapped in *net.OpError (operation and
-// addresses), errors from a syscall in *os.SyscallError.
+// errors about a connection are wrapped in *net.OpError (operation,
+// network and addresses, as Go's net fills them: Net is the network the
+// connection was dialed on, or its listener opened on, "tcp4" staying
+// "tcp4"), errors from a syscall in *os.SyscallError.
 var (
 	// ErrServerClosed is returned by Serve after Shutdown or Close.
 	ErrServerClosed = errors.New("netpoll: server closed")

@@ -217,7 +217,9 @@ func newListenFD(fd int, own bool) *listenFD {
 // WrapListener serves an existing *net.TCPListener or *net.UnixListener:
 // its descriptor is duplicated (close-on-exec, nonblocking), so l and
 // the returned Listener can be closed independently. The caller should
-// not Accept on l meanwhile. The returned Listener is for a Server of
+// not Accept on l meanwhile. l does not tell whether it was opened on
+// "tcp4" or "tcp6": the errors of the connections it accepts name
+// "tcp" (or "unix"). The returned Listener is for a Server of
 // the backend UPOLL selects; Server.WrapListener wraps l for that
 // server's backend, whatever selected it.
 func WrapListener(l net.Listener) (*Listener, error) {

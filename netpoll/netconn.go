@@ -245,10 +245,21 @@ func deadlineNs(t time.Time) int64 {
 // lastNsTime is the last time UnixNano can represent.
 var lastNsTime = time.Unix(0, math.MaxInt64)
 
-// SetDeadline sets both the read and write deadlines.
+// deadlineErr wraps err as Go's net.Conn wraps the errors of its
+// deadline setters: Op "set", no Source, the local address as Addr.
+// (Go's TCP option setters, SetNoDelay and the like, name both
+// addresses, as opErr does.)
+func (c *Conn) deadlineErr(err error) error {
+	return &net.OpError{Op: "set", Net: c.Network(), Addr: c.LocalAddr(), Err: err}
+}
+
+// SetDeadline sets both the read and write deadlines. On a closed
+// connection, it and SetReadDeadline and SetWriteDeadline fail as on
+// Go's: a "set" *net.OpError that names the local address only and
+// wraps net.ErrClosed.
 func (c *Conn) SetDeadline(t time.Time) error {
 	if c.fdst.closed() {
-		return c.opErr("set", errClosed)
+		return c.deadlineErr(errClosed)
 	}
 	ns := deadlineNs(t)
 	setDeadline(&c.rwait, ns)
@@ -266,7 +277,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // that never blocked allocates it (48 bytes); no call after that does.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.fdst.closed() {
-		return c.opErr("set", errClosed)
+		return c.deadlineErr(errClosed)
 	}
 	setDeadline(&c.rwait, deadlineNs(t))
 	if c.sock != nil {
@@ -279,7 +290,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // wakes a blocked Write or Flush when moved into the past.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if c.fdst.closed() {
-		return c.opErr("set", errClosed)
+		return c.deadlineErr(errClosed)
 	}
 	setDeadline(&c.wwait, deadlineNs(t))
 	if c.sock != nil {

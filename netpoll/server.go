@@ -167,7 +167,7 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 		setTCPOptions(fd, 0) // best effort, as in Go's net
 	}
 	p := s.pick(a)
-	c := newConn(fd, p, &s.owner, isUnix)
+	c := newConn(fd, p, &s.owner, a.ln.network)
 	c.setPeer(sa)
 	c.laddr = a.ln.localAddrFor(fd)
 	hook := s.owner.cfg.OnConnect != nil

@@ -143,10 +143,10 @@ func (p *poller) startSweep() {
 	}()
 }
 
-// newStdConn wraps nc as a connection of p, not yet registered.
-func newStdConn(nc net.Conn, p *poller, o *owner) *Conn {
-	_, isUnix := nc.(*net.UnixConn)
-	c := newConn(-1, p, o, isUnix)
+// newStdConn wraps nc, dialed or accepted on network, as a connection of
+// p, not yet registered.
+func newStdConn(nc net.Conn, network string, p *poller, o *owner) *Conn {
+	c := newConn(-1, p, o, network)
 	c.sock = &stdSock{nc: nc}
 	if o.handler != nil {
 		c.sock.resume = make(chan struct{}, 1)
@@ -583,7 +583,7 @@ func (ln *Listener) isClosed() bool {
 // serveStd sets up an accepted connection under BackendStd.
 func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 	p := s.pick(nil)
-	c := newStdConn(nc, p, &s.owner)
+	c := newStdConn(nc, ln.network, p, &s.owner)
 	if ln != nil && !isUnspecifiedAddr(ln.addr) {
 		c.laddr = ln.box
 	} else {
@@ -635,6 +635,12 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 	nd := net.Dialer{KeepAlive: d.KeepAlive, Resolver: d.Resolver}
 	nc, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
+		if _, ok := errors.AsType[*net.DNSError](err); ok {
+			// The lookup failed, timed out or was cancelled:
+			// reported as Go's net reports it, as the epoll dialer
+			// does.
+			return nil, err
+		}
 		cerr := ctx.Err()
 		if cerr == nil && errors.Is(err, context.DeadlineExceeded) {
 			// Go's net timed out: at ctx's deadline, before ctx's
@@ -654,7 +660,7 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 		}
 		return nil, err
 	}
-	c := newStdConn(nc, g.pick(nil), o)
+	c := newStdConn(nc, network, g.pick(nil), o)
 	c.laddr = &addrBox{nc.LocalAddr()}
 	c.SetContext(d.Context)
 	if o.handler != nil || o.cfg.OnConnect != nil || o.cfg.OnDisconnect != nil {

@@ -2,6 +2,7 @@ package nethttp
 
 import (
 	"io"
+	"net"
 	"sync"
 
 	"github.com/upoll/upoll/netpoll"
@@ -33,6 +34,11 @@ var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 // serialization of concurrent writers apply exactly as for Write. It never
 // calls io.Copy with c as the destination (that would recurse into
 // ReadFrom).
+//
+// Its error is shaped as *net.TCPConn's ReadFrom's: a *net.OpError with
+// Op "readfrom" and the connection's network and addresses, wrapping
+// either the failed Write's error (a write *net.OpError) or r's error as
+// r returned it.
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	buf := copyBufs.Get().(*[copyBufSize]byte)
 	defer copyBufs.Put(buf)
@@ -46,20 +52,26 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 		}
 	}
 	var total int64
+	var err error
 	for {
 		nr, rerr := r.Read(p)
 		if nr > 0 {
 			nw, werr := c.Write(p[:nr])
 			total += int64(nw)
 			if werr != nil {
-				return total, werr
+				err = werr
+				break
 			}
 		}
-		if rerr == io.EOF {
-			return total, nil
-		}
 		if rerr != nil {
-			return total, rerr
+			if rerr != io.EOF {
+				err = rerr
+			}
+			break
 		}
 	}
+	if err != nil {
+		err = &net.OpError{Op: "readfrom", Net: c.Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	}
+	return total, err
 }

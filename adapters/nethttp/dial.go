@@ -15,7 +15,8 @@ import (
 //
 // The zero value is ready to use.
 type Dialer struct {
-	// Timeout bounds the connect; 0 means no limit beyond the context's.
+	// Timeout bounds the whole dial, name lookup and connect; 0 means no
+	// limit beyond the context's.
 	Timeout time.Duration
 	// KeepAlive is the TCP keep-alive period; 0 means the default (15 s,
 	// as Go's net), negative disables keep-alive.
@@ -29,7 +30,10 @@ type Dialer struct {
 
 // DialContext connects to addr on network ("tcp", "tcp4", "tcp6" or
 // "unix"). The returned net.Conn has the semantics of Go's own: blocking
-// Read and Write with deadlines, CloseWrite and io.ReaderFrom.
+// Read and Write with deadlines, CloseWrite and io.ReaderFrom, and errors
+// that name the network as given ("tcp4" stays "tcp4"). A failed dial's
+// error is netpoll.Dialer.DialContext's: a lookup that times out or is
+// cancelled gives Go's *net.DNSError inside the *net.OpError.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	nd := netpoll.Dialer{Timeout: d.Timeout, KeepAlive: d.KeepAlive, Options: d.Options, Resolver: d.Resolver}
 	c, err := nd.DialContext(ctx, network, addr)

@@ -66,8 +66,14 @@ type parking struct {
 // errParked is what a dead (parked) conn's methods return.
 var errParked = net.ErrClosed
 
+// closedErr is the error of op on a dead conn, shaped as Go's closed
+// conn's: its network as dialed or listened on, both addresses, except
+// for the deadline setters ("set"), which name the local address only.
 func (c *conn) closedErr(op string) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errParked}
+	if op == "set" {
+		return &net.OpError{Op: op, Net: c.Network(), Addr: c.LocalAddr(), Err: errParked}
+	}
+	return &net.OpError{Op: op, Net: c.Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errParked}
 }
 
 // Read is netpoll.Conn's Read, except that with parking on it parks the

@@ -1,0 +1,142 @@
+package nethttp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+// failingReader gives n bytes, then err. It has no WriteTo, so that
+// io.Copy (which *net.TCPConn's ReadFrom uses for it) reads it in
+// chunks as the adapter's ReadFrom does.
+type failingReader struct {
+	n   int
+	err error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, r.err
+	}
+	k := min(len(p), r.n)
+	r.n -= k
+	return k, nil
+}
+
+// readFromShape describes ReadFrom's result as a caller can see it:
+// the count, and of the error the *net.OpError layers (op and network,
+// outermost first, the addresses named by whose they are), the error
+// they wrap and what errors.Is and net.Error say of it.
+func readFromShape(c net.Conn, n int64, err error) string {
+	s := fmt.Sprintf("n=%d", n)
+	if err == nil {
+		return s + " nil"
+	}
+	role := func(a net.Addr) string {
+		switch {
+		case a == nil:
+			return "nil"
+		case a.String() == c.LocalAddr().String():
+			return "local"
+		case a.String() == c.RemoteAddr().String():
+			return "remote"
+		}
+		return a.String()
+	}
+	inner := err
+	for {
+		oe, ok := inner.(*net.OpError)
+		if !ok {
+			break
+		}
+		s += fmt.Sprintf(" [%s %s %s->%s]", oe.Op, oe.Net, role(oe.Source), role(oe.Addr))
+		inner = oe.Err
+	}
+	var ne net.Error
+	timeout := errors.As(err, &ne) && ne.Timeout()
+	return s + fmt.Sprintf(" %T(%v) timeout=%v deadline=%v closed=%v", inner, inner, timeout,
+		errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, net.ErrClosed))
+}
+
+// errSource is the failingReader's error.
+var errSource = errors.New("source failed")
+
+// readFromScenarios are failing ReadFroms on c, each returning the
+// shape of what it got.
+var readFromScenarios = []struct {
+	name string
+	run  func(c net.Conn) string
+}{
+	{"source fails", func(c net.Conn) string {
+		n, err := c.(io.ReaderFrom).ReadFrom(&failingReader{n: 100, err: errSource})
+		return readFromShape(c, n, err)
+	}},
+	{"source fails at once", func(c net.Conn) string {
+		n, err := c.(io.ReaderFrom).ReadFrom(&failingReader{err: errSource})
+		return readFromShape(c, n, err)
+	}},
+	{"write deadline passed", func(c net.Conn) string {
+		c.SetWriteDeadline(time.Now().Add(-time.Second))
+		defer c.SetWriteDeadline(time.Time{})
+		n, err := c.(io.ReaderFrom).ReadFrom(&failingReader{n: 100, err: io.EOF})
+		return readFromShape(c, n, err)
+	}},
+	{"closed", func(c net.Conn) string {
+		c.Close()
+		n, err := c.(io.ReaderFrom).ReadFrom(struct{ io.Reader }{strings.NewReader("x")})
+		return readFromShape(c, n, err)
+	}},
+}
+
+// TestAsGoReadFromErrors: the errors of the adapter's ReadFrom, of a
+// conn accepted on "tcp4" and on "tcp", have the shape of those of
+// *net.TCPConn's ReadFrom: a "readfrom" *net.OpError, naming the
+// listener's network, around the failed write's error or the source's.
+func TestAsGoReadFromErrors(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp"} {
+		listens := []struct {
+			name   string
+			listen func() (net.Listener, error)
+		}{
+			{"go", func() (net.Listener, error) { return net.Listen(network, "127.0.0.1:0") }},
+		}
+		for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
+			listens = append(listens, struct {
+				name   string
+				listen func() (net.Listener, error)
+			}{b.String(), func() (net.Listener, error) {
+				return Listen(network, "127.0.0.1:0", netpoll.WithBackend(b))
+			}})
+		}
+		for _, sc := range readFromScenarios {
+			var want string
+			for i, l := range listens {
+				ln, err := l.listen()
+				if err != nil {
+					if i == 0 {
+						t.Fatal(err)
+					}
+					t.Logf("%s: listen: %v", l.name, err)
+					continue
+				}
+				c, _ := revAccept(t, ln)
+				got := sc.run(c)
+				ln.Close()
+				if i == 0 {
+					want = got
+					continue
+				}
+				if got != want {
+					t.Errorf("%s %s %s:\n  go:    %s\n  upoll: %s", network, l.name, sc.name, want, got)
+				}
+			}
+		}
+	}
+}
