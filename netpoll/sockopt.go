@@ -44,6 +44,12 @@ var errNoSockopt = os.NewSyscallError("setsockopt", errOpNotSupported)
 // the default of accepted and dialed connections as with Go's net, each
 // write is sent as soon as possible; false lets the kernel hold small
 // writes back to coalesce them.
+//
+// Epoll and uring set it on the descriptor, holding a reference;
+// BackendStd calls the same method of the net.Conn. An error is a
+// *net.OpError (Op "set", Source and Addr the local and remote
+// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
+// after Close; EOPNOTSUPP on a Unix-domain connection.
 func (c *Conn) SetNoDelay(noDelay bool) error {
 	if c.sock != nil {
 		if s, ok := c.sock.nc.(interface{ SetNoDelay(bool) error }); ok {
@@ -55,8 +61,14 @@ func (c *Conn) SetNoDelay(noDelay bool) error {
 }
 
 // SetKeepAlive turns TCP keep-alive probes (SO_KEEPALIVE) on or off.
-// Accepted and dialed connections have them on (the Server's and the
-// Dialer's KeepAlive), with Go's timers.
+// Accepted connections have them on with Go's timers (15 s idle, 15 s
+// between probes, 9 probes), dialed ones as the Dialer's KeepAlive says.
+//
+// Epoll and uring set it on the descriptor, holding a reference;
+// BackendStd calls the same method of the net.Conn. An error is a
+// *net.OpError (Op "set", Source and Addr the local and remote
+// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
+// after Close; EOPNOTSUPP on a Unix-domain connection.
 func (c *Conn) SetKeepAlive(keepalive bool) error {
 	if c.sock != nil {
 		if s, ok := c.sock.nc.(interface{ SetKeepAlive(bool) error }); ok {
@@ -71,6 +83,12 @@ func (c *Conn) SetKeepAlive(keepalive bool) error {
 // first keep-alive probe (TCP_KEEPIDLE; TCP_KEEPALIVE on Darwin), rounded
 // up to whole seconds: 0 means 15 s, a negative d changes nothing. It
 // does not turn the probes on (SetKeepAlive does).
+//
+// Epoll and uring set it on the descriptor, holding a reference;
+// BackendStd calls the same method of the net.Conn. An error is a
+// *net.OpError (Op "set", Source and Addr the local and remote
+// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
+// after Close; EOPNOTSUPP on a Unix-domain connection.
 func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 	if c.sock != nil {
 		if s, ok := c.sock.nc.(interface{ SetKeepAlivePeriod(time.Duration) error }); ok {
@@ -89,6 +107,12 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 // field means Go's default (15 s, 15 s, 9), a negative one leaves the
 // socket's value as it is. The first failure is returned; the options
 // before it stay set.
+//
+// Epoll and uring set it on the descriptor, holding a reference;
+// BackendStd calls the same method of the net.Conn. An error is a
+// *net.OpError (Op "set", Source and Addr the local and remote
+// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
+// after Close; EOPNOTSUPP on a Unix-domain connection.
 func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
 	if c.sock != nil {
 		if s, ok := c.sock.nc.(interface {
@@ -125,6 +149,12 @@ func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
 // Output still queued in the Conn is not the kernel's: Close sends it
 // first (see Close), and SO_LINGER applies to what is left when the
 // descriptor is finally closed.
+//
+// Epoll and uring set it on the descriptor, holding a reference;
+// BackendStd calls the same method of the net.Conn. An error is a
+// *net.OpError (Op "set", Source and Addr the local and remote
+// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
+// after Close; EOPNOTSUPP on a Unix-domain connection.
 func (c *Conn) SetLinger(sec int) error {
 	if c.sock != nil {
 		if s, ok := c.sock.nc.(interface{ SetLinger(int) error }); ok {
@@ -140,6 +170,12 @@ func (c *Conn) SetLinger(sec int) error {
 // adjust it (Linux doubles it, within its limits). The poller reads from
 // it into the Conn's own buffer, bounded by MaxInput. It applies to
 // Unix-domain connections too.
+//
+// Epoll and uring set it on the descriptor, holding a reference;
+// BackendStd calls the same method of the net.Conn. An error is a
+// *net.OpError (Op "set", Source nil and Addr the local address, as
+// Go's) wrapping setsockopt's *os.SyscallError; net.ErrClosed after
+// Close.
 func (c *Conn) SetReadBuffer(bytes int) error {
 	if c.sock != nil {
 		if s, ok := c.sock.nc.(interface{ SetReadBuffer(int) error }); ok {
@@ -154,6 +190,12 @@ func (c *Conn) SetReadBuffer(bytes int) error {
 // socket (SO_SNDBUF), as (*net.TCPConn).SetWriteBuffer; the kernel may
 // adjust it. What it does not take waits in the Conn's outbound buffer,
 // bounded by MaxOutput. It applies to Unix-domain connections too.
+//
+// Epoll and uring set it on the descriptor, holding a reference;
+// BackendStd calls the same method of the net.Conn. An error is a
+// *net.OpError (Op "set", Source nil and Addr the local address, as
+// Go's) wrapping setsockopt's *os.SyscallError; net.ErrClosed after
+// Close.
 func (c *Conn) SetWriteBuffer(bytes int) error {
 	if c.sock != nil {
 		if s, ok := c.sock.nc.(interface{ SetWriteBuffer(int) error }); ok {
@@ -235,13 +277,15 @@ func ceilSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.
 // SyscallConn returns a syscall.RawConn for the connection's socket, as
 // (*net.TCPConn).SyscallConn does, for options this package does not
 // set itself. Under BackendStd it is the underlying net.Conn's (an error
-// wrapping errors.ErrUnsupported when that is not a syscall.Conn).
+// wrapping errors.ErrUnsupported when that is not a syscall.Conn); there
+// f must not call the Conn's Close, which, as Go's, waits for f.
 //
 // On a native backend, Control(f) runs f with the descriptor while it
 // holds a reference on it, so the descriptor stays open (and its number
-// is not reused) until f returns; f must not close it nor keep it after
-// returning. After Close, Control returns a *net.OpError (Op
-// "raw-control") wrapping net.ErrClosed, as Go's does. Read and Write
+// is not reused) until f returns, even if the Conn is closed meanwhile;
+// f must not close the descriptor nor keep it after returning. After
+// Close, Control returns a *net.OpError (Op "raw-control") wrapping
+// net.ErrClosed, as Go's does. Read and Write
 // return a *net.OpError wrapping ErrRawIO and do not call f: the poller
 // reads the socket into the Conn's buffer and sends its queued output,
 // so bytes that f read or wrote behind its back would be lost or
