@@ -130,3 +130,42 @@ func TestSockoptsAfterClose(t *testing.T) {
 		})
 	}
 }
+
+// TestSockoptsConcurrentClose: setters racing with Close either set the
+// option or report net.ErrClosed, never an error of a descriptor closed
+// under them (EBADF) or of another socket.
+func TestSockoptsConcurrentClose(t *testing.T) {
+	for _, b := range testBackends(true) {
+		t.Run(b.String(), func(t *testing.T) {
+			_, addr, conns := startAccept(t, WithBackend(b))
+			for range 20 {
+				dialTCP(t, addr)
+				c := recvConn(t, conns)
+				done := make(chan error, 1)
+				go func() {
+					for {
+						var err error
+						if err = c.SetNoDelay(false); err == nil {
+							err = c.SetReadBuffer(1 << 16)
+						}
+						if err != nil {
+							done <- err
+							return
+						}
+					}
+				}()
+				time.Sleep(time.Millisecond)
+				c.Close()
+				select {
+				case err := <-done:
+					var oe *net.OpError
+					if !errors.As(err, &oe) || oe.Op != "set" || !errors.Is(err, net.ErrClosed) {
+						t.Fatalf("setter racing with Close: %v, want a set OpError wrapping net.ErrClosed", err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("setters did not fail after Close")
+				}
+			}
+		})
+	}
+}
