@@ -26,6 +26,10 @@ import (
 // concurrent Writes (and Writer calls); a read and a write may run at
 // the same time. Close may be called from any goroutine and wakes every
 // blocked call.
+//
+// *Conn also has the socket options of *net.TCPConn (SetNoDelay,
+// SetKeepAlive, SetKeepAliveConfig, SetLinger, SetReadBuffer, ...) and
+// its SyscallConn, with Go's semantics and errors (sockopt.go).
 type Conn struct {
 	fd       int32
 	slot     int32  // registry index (epoll_event.data.fd); its generation lives in the slot

@@ -56,6 +56,11 @@ var (
 	// connection closed because its handler could not run: the pool was
 	// full and its policy is FailFast. It wraps gopool.ErrPoolOverload.
 	ErrPoolOverload = fmt.Errorf("netpoll: handler refused: %w", gopool.ErrPoolOverload)
+	// ErrRawIO is what the Read and Write methods of the syscall.RawConn
+	// that SyscallConn returns on a native backend wrap: the poller owns
+	// the socket's input and output, so they do not call their function.
+	// errors.Is(ErrRawIO, errors.ErrUnsupported) holds.
+	ErrRawIO = fmt.Errorf("netpoll: RawConn Read and Write on a polled connection: %w", errors.ErrUnsupported)
 )
 
 // writeShutdownError is ErrWriteShutdown's type.

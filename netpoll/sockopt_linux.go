@@ -7,14 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Keep-alive defaults for accepted and dialed TCP sockets, the same as
-// Go's net package (net.KeepAliveConfig defaults).
-const (
-	defaultKeepAliveIdle     = 15 * time.Second
-	defaultKeepAliveInterval = 15 * time.Second
-	defaultKeepAliveCount    = 9
-)
-
 // setTCPOptions applies TCP_NODELAY and keep-alive to a TCP socket.
 // idle <= 0 means the default; Go's net does the same on every accepted
 // and dialed socket, so benchmarks measure the poller and not Nagle.
@@ -43,6 +35,20 @@ func setTCPOptions(fd int, idle time.Duration) error {
 		return os.NewSyscallError("setsockopt", err)
 	}
 	return nil
+}
+
+// sysSetKeepAliveIdle, sysSetKeepAliveInterval and sysSetKeepAliveCount
+// set TCP_KEEPIDLE, TCP_KEEPINTVL (seconds) and TCP_KEEPCNT.
+func sysSetKeepAliveIdle(fd, secs int) error {
+	return setsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs)
+}
+
+func sysSetKeepAliveInterval(fd, secs int) error {
+	return setsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs)
+}
+
+func sysSetKeepAliveCount(fd, n int) error {
+	return setsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, n)
 }
 
 func setReusePort(fd int) error {

@@ -144,6 +144,13 @@ func setTCPOptions(fd int, idle time.Duration) error {
 	return nil
 }
 
+// The keep-alive timers' options differ between these systems, and no
+// native backend runs here (pollset_none.go): Conn's setters never reach
+// these.
+func sysSetKeepAliveIdle(fd, secs int) error     { return ErrNoNativeBackend }
+func sysSetKeepAliveInterval(fd, secs int) error { return ErrNoNativeBackend }
+func sysSetKeepAliveCount(fd, n int) error       { return ErrNoNativeBackend }
+
 // errNoReusePort: SO_REUSEPORT's balancing across sockets is Linux's.
 var errNoReusePort = errors.New("netpoll: SO_REUSEPORT balancing needs Linux")
 

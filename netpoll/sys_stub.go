@@ -43,6 +43,14 @@ func sysShutdownWrite(fd int) error                  { return ErrNoNativeBackend
 func sysDup(fd int) (int, error)                     { return -1, ErrNoNativeBackend }
 func sysGetsockname(fd int) (sockaddr, error)        { return sockaddr{}, ErrNoNativeBackend }
 func sysGetpeername(fd int) (sockaddr, error)        { return sockaddr{}, ErrNoNativeBackend }
+func sysSetNoDelay(fd int, on bool) error            { return ErrNoNativeBackend }
+func sysSetKeepAlive(fd int, on bool) error          { return ErrNoNativeBackend }
+func sysSetKeepAliveIdle(fd, secs int) error         { return ErrNoNativeBackend }
+func sysSetKeepAliveInterval(fd, secs int) error     { return ErrNoNativeBackend }
+func sysSetKeepAliveCount(fd, n int) error           { return ErrNoNativeBackend }
+func sysSetLinger(fd, sec int) error                 { return ErrNoNativeBackend }
+func sysSetReadBuffer(fd, bytes int) error           { return ErrNoNativeBackend }
+func sysSetWriteBuffer(fd, bytes int) error          { return ErrNoNativeBackend }
 
 // acceptStepAfter keeps a BackendStd listener after any error, backing
 // off: without errnos, a failed socket cannot be told from a passing

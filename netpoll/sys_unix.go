@@ -201,9 +201,52 @@ func setLingerZero(fd int) error {
 }
 
 // setNoDelay turns Nagle's algorithm off, as Go's net does.
-func setNoDelay(fd int) error {
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+func setNoDelay(fd int) error { return sysSetNoDelay(fd, true) }
+
+// setsockoptInt sets an integer socket option; a failure is the errno
+// in an *os.SyscallError, as Go's net reports it.
+func setsockoptInt(fd, level, opt, v int) error {
+	if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
 		return os.NewSyscallError("setsockopt", err)
 	}
 	return nil
+}
+
+// The socket options of Conn's setters (sockopt.go) that every Unix
+// spells the same; the keep-alive timers are per OS.
+
+func sysSetNoDelay(fd int, on bool) error {
+	return setsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolInt(on))
+}
+
+func sysSetKeepAlive(fd int, on bool) error {
+	return setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(on))
+}
+
+func sysSetReadBuffer(fd, bytes int) error {
+	return setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, bytes)
+}
+
+func sysSetWriteBuffer(fd, bytes int) error {
+	return setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, bytes)
+}
+
+// sysSetLinger sets SO_LINGER as Go's SetLinger does: off for sec < 0,
+// else on with sec seconds.
+func sysSetLinger(fd, sec int) error {
+	var l unix.Linger
+	if sec >= 0 {
+		l.Onoff, l.Linger = 1, int32(sec)
+	}
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
