@@ -238,7 +238,7 @@ func (c *Conn) sockoptErr(tcp bool, err error) error {
 	if tcp {
 		return c.opErr("set", err)
 	}
-	return &net.OpError{Op: "set", Net: c.network(), Addr: c.LocalAddr(), Err: err}
+	return &net.OpError{Op: "set", Net: c.Network(), Addr: c.LocalAddr(), Err: err}
 }
 
 // setKeepAliveIdle, setKeepAliveInterval and setKeepAliveCount set one
@@ -306,7 +306,7 @@ type rawConn struct{ c *Conn }
 func (rc rawConn) Control(f func(fd uintptr)) error {
 	c := rc.c
 	if !c.incref() {
-		return &net.OpError{Op: "raw-control", Net: c.network(), Addr: c.LocalAddr(), Err: errClosed}
+		return &net.OpError{Op: "raw-control", Net: c.Network(), Addr: c.LocalAddr(), Err: errClosed}
 	}
 	defer c.decref()
 	f(uintptr(c.fd))

@@ -63,18 +63,18 @@ var (
 	_ tcpConnAPI = (*Conn)(nil)
 )
 
-// errShape describes an error as a caller of Go's net can see it,
+// addrErrShape describes an error as a caller of Go's net can see it,
 // without the addresses' values: the OpError's Op and Net, which of
 // the connection's addresses its Source and Addr are, and whether it
 // wraps net.ErrClosed.
-type errShape struct {
+type addrErrShape struct {
 	OpError      bool
 	Op, Net      string
 	Source, Addr string
 	Closed       bool
 }
 
-func shapeOf(err error, local, remote net.Addr) errShape {
+func addrShapeOf(err error, local, remote net.Addr) addrErrShape {
 	role := func(a net.Addr) string {
 		switch {
 		case a == nil:
@@ -86,7 +86,7 @@ func shapeOf(err error, local, remote net.Addr) errShape {
 		}
 		return "other: " + a.String()
 	}
-	s := errShape{Closed: errors.Is(err, net.ErrClosed)}
+	s := addrErrShape{Closed: errors.Is(err, net.ErrClosed)}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
 		s.OpError, s.Op, s.Net = true, oe.Op, oe.Net
@@ -119,11 +119,11 @@ func TestSockoptsAfterClose(t *testing.T) {
 			g.Close()
 			for _, sc := range sockoptCalls {
 				err := sc.call(c)
-				want := shapeOf(sc.call(g), gladdr, graddr)
+				want := addrShapeOf(sc.call(g), gladdr, graddr)
 				if !want.OpError || !want.Closed {
 					t.Fatalf("%s after Close on Go's TCPConn: %+v, not a closed OpError", sc.name, want)
 				}
-				if got := shapeOf(err, laddr, raddr); got != want {
+				if got := addrShapeOf(err, laddr, raddr); got != want {
 					t.Errorf("%s after Close: %v\n  shape %+v\n  Go's  %+v", sc.name, err, got, want)
 				}
 			}
