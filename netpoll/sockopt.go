@@ -51,32 +51,20 @@ var errNoSockopt = os.NewSyscallError("setsockopt", errOpNotSupported)
 // addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
 // after Close; EOPNOTSUPP on a Unix-domain connection.
 func (c *Conn) SetNoDelay(noDelay bool) error {
-	if c.sock != nil {
-		if s, ok := c.sock.nc.(interface{ SetNoDelay(bool) error }); ok {
-			return s.SetNoDelay(noDelay)
-		}
-		return c.stdNoSockopt(true)
-	}
-	return c.setSockopt(true, func(fd int) error { return sysSetNoDelay(fd, noDelay) })
+	return setOption(c, true,
+		func(s interface{ SetNoDelay(bool) error }) error { return s.SetNoDelay(noDelay) },
+		func(fd int) error { return sysSetNoDelay(fd, noDelay) })
 }
 
 // SetKeepAlive turns TCP keep-alive probes (SO_KEEPALIVE) on or off.
 // Accepted connections have them on with Go's timers (15 s idle, 15 s
 // between probes, 9 probes), dialed ones as the Dialer's KeepAlive says.
 //
-// Epoll and uring set it on the descriptor, holding a reference;
-// BackendStd calls the same method of the net.Conn. An error is a
-// *net.OpError (Op "set", Source and Addr the local and remote
-// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
-// after Close; EOPNOTSUPP on a Unix-domain connection.
+// Backends and errors: as SetNoDelay's.
 func (c *Conn) SetKeepAlive(keepalive bool) error {
-	if c.sock != nil {
-		if s, ok := c.sock.nc.(interface{ SetKeepAlive(bool) error }); ok {
-			return s.SetKeepAlive(keepalive)
-		}
-		return c.stdNoSockopt(true)
-	}
-	return c.setSockopt(true, func(fd int) error { return sysSetKeepAlive(fd, keepalive) })
+	return setOption(c, true,
+		func(s interface{ SetKeepAlive(bool) error }) error { return s.SetKeepAlive(keepalive) },
+		func(fd int) error { return sysSetKeepAlive(fd, keepalive) })
 }
 
 // SetKeepAlivePeriod sets how long the connection stays idle before the
@@ -84,19 +72,11 @@ func (c *Conn) SetKeepAlive(keepalive bool) error {
 // up to whole seconds: 0 means 15 s, a negative d changes nothing. It
 // does not turn the probes on (SetKeepAlive does).
 //
-// Epoll and uring set it on the descriptor, holding a reference;
-// BackendStd calls the same method of the net.Conn. An error is a
-// *net.OpError (Op "set", Source and Addr the local and remote
-// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
-// after Close; EOPNOTSUPP on a Unix-domain connection.
+// Backends and errors: as SetNoDelay's.
 func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
-	if c.sock != nil {
-		if s, ok := c.sock.nc.(interface{ SetKeepAlivePeriod(time.Duration) error }); ok {
-			return s.SetKeepAlivePeriod(d)
-		}
-		return c.stdNoSockopt(true)
-	}
-	return c.setSockopt(true, func(fd int) error { return setKeepAliveIdle(fd, d) })
+	return setOption(c, true,
+		func(s interface{ SetKeepAlivePeriod(time.Duration) error }) error { return s.SetKeepAlivePeriod(d) },
+		func(fd int) error { return setKeepAliveIdle(fd, d) })
 }
 
 // SetKeepAliveConfig configures keep-alive probes as
@@ -108,32 +88,24 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 // socket's value as it is. The first failure is returned; the options
 // before it stay set.
 //
-// Epoll and uring set it on the descriptor, holding a reference;
-// BackendStd calls the same method of the net.Conn. An error is a
-// *net.OpError (Op "set", Source and Addr the local and remote
-// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
-// after Close; EOPNOTSUPP on a Unix-domain connection.
+// Backends and errors: as SetNoDelay's.
 func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
-	if c.sock != nil {
-		if s, ok := c.sock.nc.(interface {
+	return setOption(c, true,
+		func(s interface {
 			SetKeepAliveConfig(net.KeepAliveConfig) error
-		}); ok {
-			return s.SetKeepAliveConfig(config)
-		}
-		return c.stdNoSockopt(true)
-	}
-	return c.setSockopt(true, func(fd int) error {
-		if err := sysSetKeepAlive(fd, config.Enable); err != nil {
-			return err
-		}
-		if err := setKeepAliveIdle(fd, config.Idle); err != nil {
-			return err
-		}
-		if err := setKeepAliveInterval(fd, config.Interval); err != nil {
-			return err
-		}
-		return setKeepAliveCount(fd, config.Count)
-	})
+		}) error { return s.SetKeepAliveConfig(config) },
+		func(fd int) error {
+			if err := sysSetKeepAlive(fd, config.Enable); err != nil {
+				return err
+			}
+			if err := setKeepAliveIdle(fd, config.Idle); err != nil {
+				return err
+			}
+			if err := setKeepAliveInterval(fd, config.Interval); err != nil {
+				return err
+			}
+			return setKeepAliveCount(fd, config.Count)
+		})
 }
 
 // SetLinger sets SO_LINGER, which governs what the kernel does with the
@@ -150,19 +122,11 @@ func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
 // first (see Close), and SO_LINGER applies to what is left when the
 // descriptor is finally closed.
 //
-// Epoll and uring set it on the descriptor, holding a reference;
-// BackendStd calls the same method of the net.Conn. An error is a
-// *net.OpError (Op "set", Source and Addr the local and remote
-// addresses) wrapping setsockopt's *os.SyscallError; net.ErrClosed
-// after Close; EOPNOTSUPP on a Unix-domain connection.
+// Backends and errors: as SetNoDelay's.
 func (c *Conn) SetLinger(sec int) error {
-	if c.sock != nil {
-		if s, ok := c.sock.nc.(interface{ SetLinger(int) error }); ok {
-			return s.SetLinger(sec)
-		}
-		return c.stdNoSockopt(true)
-	}
-	return c.setSockopt(true, func(fd int) error { return sysSetLinger(fd, sec) })
+	return setOption(c, true,
+		func(s interface{ SetLinger(int) error }) error { return s.SetLinger(sec) },
+		func(fd int) error { return sysSetLinger(fd, sec) })
 }
 
 // SetReadBuffer sets the size of the kernel's receive buffer for the
@@ -177,13 +141,9 @@ func (c *Conn) SetLinger(sec int) error {
 // Go's) wrapping setsockopt's *os.SyscallError; net.ErrClosed after
 // Close.
 func (c *Conn) SetReadBuffer(bytes int) error {
-	if c.sock != nil {
-		if s, ok := c.sock.nc.(interface{ SetReadBuffer(int) error }); ok {
-			return s.SetReadBuffer(bytes)
-		}
-		return c.stdNoSockopt(false)
-	}
-	return c.setSockopt(false, func(fd int) error { return sysSetReadBuffer(fd, bytes) })
+	return setOption(c, false,
+		func(s interface{ SetReadBuffer(int) error }) error { return s.SetReadBuffer(bytes) },
+		func(fd int) error { return sysSetReadBuffer(fd, bytes) })
 }
 
 // SetWriteBuffer sets the size of the kernel's send buffer for the
@@ -191,19 +151,25 @@ func (c *Conn) SetReadBuffer(bytes int) error {
 // adjust it. What it does not take waits in the Conn's outbound buffer,
 // bounded by MaxOutput. It applies to Unix-domain connections too.
 //
-// Epoll and uring set it on the descriptor, holding a reference;
-// BackendStd calls the same method of the net.Conn. An error is a
-// *net.OpError (Op "set", Source nil and Addr the local address, as
-// Go's) wrapping setsockopt's *os.SyscallError; net.ErrClosed after
-// Close.
+// Backends and errors: as SetReadBuffer's.
 func (c *Conn) SetWriteBuffer(bytes int) error {
+	return setOption(c, false,
+		func(s interface{ SetWriteBuffer(int) error }) error { return s.SetWriteBuffer(bytes) },
+		func(fd int) error { return sysSetWriteBuffer(fd, bytes) })
+}
+
+// setOption sets an option through viaStd on the net.Conn of a
+// BackendStd connection (which must have the method: T is the interface
+// of one), or through native on a native connection's descriptor
+// (setSockopt). tcp marks a TCP option.
+func setOption[T any](c *Conn, tcp bool, viaStd func(T) error, native func(fd int) error) error {
 	if c.sock != nil {
-		if s, ok := c.sock.nc.(interface{ SetWriteBuffer(int) error }); ok {
-			return s.SetWriteBuffer(bytes)
+		if s, ok := c.sock.nc.(T); ok {
+			return viaStd(s)
 		}
-		return c.stdNoSockopt(false)
+		return c.stdNoSockopt(tcp)
 	}
-	return c.setSockopt(false, func(fd int) error { return sysSetWriteBuffer(fd, bytes) })
+	return c.setSockopt(tcp, native)
 }
 
 // setSockopt runs set on the descriptor of a native connection, holding
