@@ -93,14 +93,14 @@ func Dial(network, addr string) (*Conn, error) {
 // poller (EPOLLOUT, then SO_ERROR). ctx cancellation and d.Timeout abort
 // it; the error is then Go's net.Dialer's: a *net.OpError with Op
 // "dial", naming the address, that wraps Go's net's own errors. For a
-// timeout that is "i/o timeout", a net.Error whose Timeout and Temporary
-// are true, errors.Is context.DeadlineExceeded and not
-// os.ErrDeadlineExceeded; for a cancellation, "operation was canceled",
-// errors.Is context.Canceled. (Go's net.Dialer itself wraps
-// os.ErrDeadlineExceeded instead when the connect's socket deadline
-// fires before ctx's timer; test a dial timeout with net.Error's
-// Timeout, or errors.Is context.DeadlineExceeded on upoll.) If they end
-// the name lookup instead, the
+// timeout that is "i/o timeout", a net.Error whose Timeout and
+// Temporary are true, errors.Is context.DeadlineExceeded and not
+// os.ErrDeadlineExceeded; for a cancellation, "operation was
+// canceled", errors.Is context.Canceled. (Go's net.Dialer itself wraps
+// os.ErrDeadlineExceeded instead when the deadline it sets on the
+// connecting socket fires before ctx's timer: test a dial timeout with
+// net.Error's Timeout, or on upoll with errors.Is
+// context.DeadlineExceeded.) If they end the name lookup instead, the
 // error is Go's net.Dialer's: a *net.OpError with Op "dial", no
 // address, wrapping the resolver's *net.DNSError (IsTimeout and
 // errors.Is context.DeadlineExceeded for a timeout, errors.Is
