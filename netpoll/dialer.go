@@ -91,8 +91,16 @@ func Dial(network, addr string) (*Conn, error) {
 
 // DialContext connects with a nonblocking connect completed through the
 // poller (EPOLLOUT, then SO_ERROR). ctx cancellation and d.Timeout abort
-// it; the error is then a *net.OpError wrapping context.Canceled or
-// os.ErrDeadlineExceeded. If they end the name lookup instead, the
+// it; the error is then Go's net.Dialer's: a *net.OpError with Op
+// "dial", naming the address, that wraps Go's net's own errors. For a
+// timeout that is "i/o timeout", a net.Error whose Timeout and
+// Temporary are true, errors.Is context.DeadlineExceeded and not
+// os.ErrDeadlineExceeded; for a cancellation, "operation was
+// canceled", errors.Is context.Canceled. (Go's net.Dialer itself wraps
+// os.ErrDeadlineExceeded instead when the deadline it sets on the
+// connecting socket fires before ctx's timer: test a dial timeout with
+// net.Error's Timeout, or on upoll with errors.Is
+// context.DeadlineExceeded.) If they end the name lookup instead, the
 // error is Go's net.Dialer's: a *net.OpError with Op "dial", no
 // address, wrapping the resolver's *net.DNSError (IsTimeout and
 // errors.Is context.DeadlineExceeded for a timeout, errors.Is
@@ -112,7 +120,7 @@ func Dial(network, addr string) (*Conn, error) {
 // connects, the error is a *net.OpError with Op "dial" that names the
 // first address and wraps the first address's error, unless ctx is
 // cancelled before the last address is tried: as in Go's net, it then
-// names the address not tried and wraps context.Canceled.
+// names the address not tried and wraps Go's cancellation error.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, error) {
 	if d.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -202,7 +210,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 			var ok bool
 			if ad, ok = addrDeadline(time.Now(), deadline, len(aps)-i); !ok {
 				if first == nil {
-					first = os.ErrDeadlineExceeded
+					first = mapCtxErr(context.DeadlineExceeded)
 				}
 				break
 			}
@@ -465,12 +473,44 @@ func (c *Conn) waitConnect(ctx context.Context) error {
 	return nil
 }
 
-// mapCtxErr maps a context's deadline to the error Go's net reports
-// for a dial timeout (os.ErrDeadlineExceeded, a net.Error with
-// Timeout() true); cancellation stays context.Canceled.
+// mapCtxErr maps a context's error to what Go's net reports for a dial
+// that its context ends (net's mapErr): context.DeadlineExceeded to
+// Go's timeout error, context.Canceled to its cancellation error; any
+// other error stays.
 func mapCtxErr(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return os.ErrDeadlineExceeded
+	timeout, canceled := goDialErrs()
+	switch err {
+	case context.DeadlineExceeded:
+		return timeout
+	case context.Canceled:
+		return canceled
 	}
 	return err
+}
+
+// goDialErrs returns Go's net's errors for a dial that its context
+// ends. They are unexported (net's errTimeout and errCanceled), so they
+// are taken from Go's dials with a context already past its deadline
+// and one already cancelled: Go's net refuses those before it makes a
+// socket. Where that gave something else, the context's error stands.
+var goDialErrs = sync.OnceValues(func() (timeout, canceled error) {
+	expired, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel()
+	cancelled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	return goDialErr(expired), goDialErr(cancelled)
+})
+
+// goDialErr returns the error that Go's net.Dialer wraps for a dial
+// with ctx, which has ended.
+func goDialErr(ctx context.Context) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", "127.0.0.1:0")
+	if c != nil {
+		c.Close()
+	}
+	if oe, ok := err.(*net.OpError); ok && errors.Is(oe.Err, ctx.Err()) {
+		return oe.Err
+	}
+	return ctx.Err()
 }

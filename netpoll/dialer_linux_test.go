@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -69,8 +70,8 @@ func TestDialTimeout(t *testing.T) {
 		c.Close()
 		t.Skip("kernel completed the handshake despite the full queue")
 	}
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("DialContext = %v; want timeout", err)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("DialContext = %v; want Go's dial timeout (errors.Is context.DeadlineExceeded, not os.ErrDeadlineExceeded)", err)
 	}
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
@@ -91,8 +92,8 @@ func TestDialCancel(t *testing.T) {
 		c.Close()
 		t.Skip("kernel completed the handshake despite the full queue")
 	}
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("DialContext = %v; want context.Canceled", err)
+	if !errors.Is(err, context.Canceled) || !strings.HasSuffix(err.Error(), ": operation was canceled") {
+		t.Fatalf("DialContext = %v; want Go's \"operation was canceled\" (errors.Is context.Canceled)", err)
 	}
 }
 

@@ -134,7 +134,9 @@ func dialMulti(t *testing.T, d *Dialer, aps ...netip.AddrPort) (*Conn, time.Dura
 }
 
 // checkDialTimeout fails t unless err is a dial *net.OpError naming
-// addr and wrapping a timeout.
+// addr and wrapping Go's net's dial timeout: "i/o timeout", a net.Error
+// timeout, errors.Is context.DeadlineExceeded and not
+// os.ErrDeadlineExceeded.
 func checkDialTimeout(t *testing.T, err error, addr netip.AddrPort) {
 	t.Helper()
 	var oe *net.OpError
@@ -144,8 +146,12 @@ func checkDialTimeout(t *testing.T, err error, addr netip.AddrPort) {
 	if oe.Addr == nil || oe.Addr.String() != addr.String() {
 		t.Errorf("error %v names %v; want %v", err, oe.Addr, addr)
 	}
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("error %v is not os.ErrDeadlineExceeded", err)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("error %v: errors.Is context.DeadlineExceeded %v, os.ErrDeadlineExceeded %v; want true, false",
+			err, errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded))
+	}
+	if oe.Err.Error() != "i/o timeout" {
+		t.Errorf("error %v wraps %q; want Go's \"i/o timeout\"", err, oe.Err)
 	}
 	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 		t.Errorf("error %v is not a net.Error timeout", err)
@@ -264,8 +270,8 @@ func TestDialCancelBeforeNextAddr(t *testing.T) {
 	if !errors.As(err, &oe) || oe.Op != "dial" {
 		t.Fatalf("error %v is not a dial *net.OpError", err)
 	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("error %v is not context.Canceled", err)
+	if !errors.Is(err, context.Canceled) || oe.Err.Error() != "operation was canceled" {
+		t.Errorf("error %v is not Go's \"operation was canceled\" (errors.Is context.Canceled)", err)
 	}
 	if oe.Addr == nil || oe.Addr.String() != next.String() {
 		t.Errorf("error %v names %v; want %v", err, oe.Addr, next)

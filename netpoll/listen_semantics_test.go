@@ -161,7 +161,7 @@ func TestDialCancelNoLeak(t *testing.T) {
 			c.Close()
 			continue
 		}
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, os.ErrDeadlineExceeded) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			t.Logf("dial %d: %v", i, err)
 		}
 	}

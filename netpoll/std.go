@@ -635,28 +635,14 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 	nd := net.Dialer{KeepAlive: d.KeepAlive, Resolver: d.Resolver}
 	nc, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
-		if _, ok := errors.AsType[*net.DNSError](err); ok {
-			// The lookup failed, timed out or was cancelled:
-			// reported as Go's net reports it, as the epoll dialer
-			// does.
-			return nil, err
-		}
-		cerr := ctx.Err()
-		if cerr == nil && errors.Is(err, context.DeadlineExceeded) {
-			// Go's net timed out: at ctx's deadline, before ctx's
-			// timer has fired, or at an address's share of it.
-			cerr = context.DeadlineExceeded
-		}
-		if cerr != nil {
-			// As the epoll dialer reports it: a timeout is
-			// os.ErrDeadlineExceeded, a cancel context.Canceled,
-			// naming the address Go's net named.
-			oe := &net.OpError{Op: "dial", Net: network, Err: mapCtxErr(cerr)}
-			var ge *net.OpError
-			if errors.As(err, &ge) {
-				oe.Source, oe.Addr = ge.Source, ge.Addr
-			}
-			return nil, oe
+		// Go's net's error as it is (as the native backends report
+		// it too), but for one thing: a connect that ctx's deadline
+		// ends wraps the socket's deadline error,
+		// os.ErrDeadlineExceeded, where that fires before ctx's
+		// timer, and Go's own timeout error otherwise. The native
+		// backends report the latter always, and so does this.
+		if oe, ok := err.(*net.OpError); ok && oe.Err == os.ErrDeadlineExceeded {
+			return nil, &net.OpError{Op: oe.Op, Net: oe.Net, Source: oe.Source, Addr: oe.Addr, Err: mapCtxErr(context.DeadlineExceeded)}
 		}
 		return nil, err
 	}

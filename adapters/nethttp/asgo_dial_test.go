@@ -3,6 +3,7 @@ package nethttp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -85,7 +86,16 @@ func TestAsGoDialerMatrix(t *testing.T) {
 			if c != nil {
 				c.Close()
 			}
-			return []string{errDesc(err), fmt.Sprint(isCanceled(err))}
+			return []string{errDesc(err), fmt.Sprint(isCanceled(err)), fmt.Sprint(err)}
+		}},
+		{"expiredCtx", func(t *testing.T, st revStack) []string {
+			ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+			defer cancel()
+			c, err := st.dial(ctx, "127.0.0.1:1")
+			if c != nil {
+				c.Close()
+			}
+			return []string{errDesc(err), fmt.Sprint(errors.Is(err, context.DeadlineExceeded)), fmt.Sprint(err)}
 		}},
 		{"transportIdleClosedByServer", func(t *testing.T, st revStack) []string {
 			var conns atomic.Int32
