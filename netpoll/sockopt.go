@@ -93,7 +93,9 @@ func (c *Conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
 	return setOption(c, true,
 		func(s interface {
 			SetKeepAliveConfig(net.KeepAliveConfig) error
-		}) error { return s.SetKeepAliveConfig(config) },
+		}) error {
+			return s.SetKeepAliveConfig(config)
+		},
 		func(fd int) error {
 			if err := sysSetKeepAlive(fd, config.Enable); err != nil {
 				return err
