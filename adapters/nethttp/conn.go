@@ -14,7 +14,11 @@ import (
 // uses for response bodies with a Content-Length.
 //
 // The nocopy Reader and Writer of the embedded *netpoll.Conn stay
-// reachable for code that type-asserts them.
+// reachable for code that type-asserts them. What they return must not
+// be used after the conn was closed: with EnableParking the socket may
+// then serve a later request, under a new conn, and they would act on
+// its buffers. The other methods that act on the socket fail on a parked
+// conn as on a closed one (deadconn.go).
 type conn struct {
 	*netpoll.Conn
 	pk *parking // nil unless the listener parks (EnableParking)

@@ -27,14 +27,17 @@ import (
 //	                                                                linger has passed
 //	psParking    the sweeper woke the Read to park it            ─▶ psEOF when it returns io.EOF;
 //	                                                                psActive if bytes beat the wake
-//	psEOF        io.EOF returned; srv's Close parks              ─▶ psParked
+//	psEOF        io.EOF returned; srv's Close parks              ─▶ psParked (psClosed: see below)
 //	psPinned     hijacked: never parks
 //	psParked     handed to the lot; this conn is dead (a new one
-//	             comes from Accept when input arrives)
+//	             comes from Accept when input arrives): its methods
+//	             fail as a closed conn's and leave the socket alone
+//	             (deadconn.go)
 //	psClosed     closed for real
 //
 // Close in any state but psEOF closes the socket (Shutdown's closing of
-// idle connections included).
+// idle connections included); so does Close in psEOF while a call on
+// the socket is in flight (enter).
 const (
 	psNew uint32 = iota
 	psActive
@@ -54,6 +57,7 @@ type parking struct {
 	state atomic.Uint32
 	since atomic.Int64 // the lot's sweep tick when the linger began
 	rdl   atomic.Int64 // srv's read deadline, unix ns; 0: none
+	calls atomic.Int32 // calls on the socket in flight (enter)
 	// mu orders the sweeper's wake-up (a read deadline in the past)
 	// against the restoring of srv's deadline when the Read returns.
 	mu sync.Mutex
@@ -67,14 +71,36 @@ type parking struct {
 var errParked = net.ErrClosed
 
 // closedErr is the error of op on a dead conn, shaped as Go's closed
-// conn's: its network as dialed or listened on, both addresses, except
-// for the deadline setters ("set"), which name the local address only.
+// conn's: its network as dialed or listened on, both addresses.
 func (c *conn) closedErr(op string) error {
-	if op == "set" {
-		return &net.OpError{Op: op, Net: c.Network(), Addr: c.LocalAddr(), Err: errParked}
-	}
 	return &net.OpError{Op: op, Net: c.Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: errParked}
 }
+
+// closedLocalErr is closedErr for the calls whose errors name the local
+// address only, as Go's: the deadline setters and the buffer sizes
+// ("set"), RawConn's Control ("raw-control").
+func (c *conn) closedLocalErr(op string) error {
+	return &net.OpError{Op: op, Net: c.Network(), Addr: c.LocalAddr(), Err: errParked}
+}
+
+// enter reports whether the conn is live for its holder (not parked),
+// and then counts a call on its socket until exit. A Close that would
+// park the socket while a call is counted closes it instead, so a call
+// that began before the park (a CloseWrite, a SetLinger) cannot reach
+// the socket once a new conn serves it; one that begins after it sees
+// psParked. (Both sides use sequentially consistent atomics: the call
+// adds then loads the state, Close swaps the state then loads the
+// count.)
+func (pk *parking) enter() bool {
+	pk.calls.Add(1)
+	if pk.state.Load() == psParked {
+		pk.calls.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (pk *parking) exit() { pk.calls.Add(-1) }
 
 // Read is netpoll.Conn's Read, except that with parking on it parks the
 // connection when srv waits too long for its next request.
@@ -164,9 +190,10 @@ func unixNano(t time.Time) int64 {
 // deadline (srv's idle timeout, when it is between requests).
 func (c *conn) SetReadDeadline(t time.Time) error {
 	if pk := c.pk; pk != nil {
-		if pk.state.Load() == psParked {
-			return c.closedErr("set")
+		if !pk.enter() {
+			return c.closedLocalErr("set")
 		}
+		defer pk.exit()
 		pk.rdl.Store(unixNano(t))
 		if !pk.state.CompareAndSwap(psIdle, psIdleArmed) {
 			pk.state.CompareAndSwap(psIdleArmed, psActive)
@@ -184,22 +211,30 @@ func (c *conn) SetDeadline(t time.Time) error {
 	if err := c.SetReadDeadline(t); err != nil {
 		return err
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return c.SetWriteDeadline(t)
 }
 
 // SetWriteDeadline is netpoll.Conn's.
 func (c *conn) SetWriteDeadline(t time.Time) error {
-	if c.pk != nil && c.pk.state.Load() == psParked {
-		return c.closedErr("set")
+	if pk := c.pk; pk != nil {
+		if !pk.enter() {
+			return c.closedLocalErr("set")
+		}
+		defer pk.exit()
 	}
 	return c.Conn.SetWriteDeadline(t)
 }
 
 // Write is netpoll.Conn's; a conn whose socket was parked is closed.
 func (c *conn) Write(p []byte) (int, error) {
-	if c.pk != nil && c.pk.state.Load() == psParked {
+	pk := c.pk
+	if pk == nil {
+		return c.Conn.Write(p)
+	}
+	if !pk.enter() {
 		return 0, c.closedErr("write")
 	}
+	defer pk.exit()
 	return c.Conn.Write(p)
 }
 
@@ -215,6 +250,12 @@ func (c *conn) Close() error {
 		case psEOF:
 			if pk.state.CompareAndSwap(psEOF, psParked) {
 				pk.lot.forgetActive(c)
+				if pk.calls.Load() != 0 {
+					// A call on the socket is in flight: it may
+					// act on it after the park (see enter).
+					pk.state.Store(psClosed)
+					return c.Conn.Close()
+				}
 				pk.lot.park(c.Conn, pk.rdl.Load())
 				return nil
 			}
