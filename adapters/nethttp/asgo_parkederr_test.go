@@ -38,18 +38,7 @@ func TestAsGoParkedConnErrors(t *testing.T) {
 		want := errsOf(gc)
 
 		for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd} {
-			ln, err := Listen(network, "127.0.0.1:0", netpoll.WithBackend(b))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ac, _ := revAccept(t, ln)
-			ln.Close()
-			c := ac.(*conn)
-			// Parked as Close parks one (psEOF to psParked), without
-			// the lot: the socket stays open, the conn is dead.
-			c.pk = &parking{}
-			c.pk.state.Store(psParked)
-			t.Cleanup(func() { c.Conn.Close() })
+			c, _ := parkedConn(t, network, b)
 			got := errsOf(c)
 			for k, w := range want {
 				if gs, ws := shape(c, got[k]), shape(gc, w); gs != ws {
@@ -115,16 +104,7 @@ func TestAsGoParkedConnSocketCalls(t *testing.T) {
 		want := errsOf(gc.(*net.TCPConn))
 
 		for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd} {
-			ln, err := Listen(network, "127.0.0.1:0", netpoll.WithBackend(b))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ac, peer := revAccept(t, ln)
-			ln.Close()
-			c := ac.(*conn)
-			c.pk = &parking{}
-			c.pk.state.Store(psParked)
-			t.Cleanup(func() { c.Conn.Close() })
+			c, peer := parkedConn(t, network, b)
 			got := errsOf(c)
 			for k, w := range want {
 				if gs, ws := shape(c, got[k]), shape(gc, w); gs != ws {
@@ -151,4 +131,22 @@ func TestAsGoParkedConnSocketCalls(t *testing.T) {
 			}
 		}
 	}
+}
+
+// parkedConn accepts a connection on an adapter listener of backend b and
+// marks it parked as Close parks one (psEOF to psParked), without the
+// lot: the socket stays open, the conn is dead. It returns the peer too.
+func parkedConn(t *testing.T, network string, b netpoll.Backend) (*conn, net.Conn) {
+	t.Helper()
+	ln, err := Listen(network, "127.0.0.1:0", netpoll.WithBackend(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, peer := revAccept(t, ln)
+	ln.Close()
+	c := ac.(*conn)
+	c.pk = &parking{}
+	c.pk.state.Store(psParked)
+	t.Cleanup(func() { c.Conn.Close() })
+	return c, peer
 }
