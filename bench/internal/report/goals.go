@@ -10,9 +10,12 @@ import (
 const (
 	GoalCPURatioVsStd       = 0.75
 	GoalCPURatioVsCloudwego = 1.0
-	GoalHTTPRatio           = 0.95
-	GoalIdleBytes           = 400
-	goalConns               = 1000
+	// GoalUringCPURatioVsStd bounds upoll-uring-echo's CPU per message
+	// against std-echo's (the io_uring issue's goal at 1000 conns).
+	GoalUringCPURatioVsStd = 0.60
+	GoalHTTPRatio          = 0.95
+	GoalIdleBytes          = 400
+	goalConns              = 1000
 	// GoalRPCCPURatio bounds the CPU per call of each of upoll's RPC
 	// server and client against the net pair's, and GoalRPCP99Ratio
 	// their p99.
@@ -122,6 +125,19 @@ func Goals(cases []Case) []Goal {
 		cpuStd.Detail += floorNote(pp, std, cpuStd.Threshold)
 	}
 	gs = append(gs, cpuStd, cpuCW)
+
+	cpuUring := Goal{Name: "upoll-uring-echo server CPU/msg vs std-echo", Op: "<=", Threshold: GoalUringCPURatioVsStd, Status: StatusNotMeasured}
+	switch {
+	case pp == nil:
+		cpuUring.Detail = "no echo ping-pong case ran"
+	case pp.Find("upoll-uring-echo") == nil:
+		cpuUring.Detail = "upoll-uring-echo did not run (unavailable here, or not asked for)"
+	default:
+		ur, std := pp.Find("upoll-uring-echo"), pp.Find("std-echo")
+		judge(&cpuUring, RatioSpread(ur, std, cpuPerOp), where(pp), ur, std)
+		cpuUring.Detail += floorNote(pp, std, cpuUring.Threshold)
+	}
+	gs = append(gs, cpuUring)
 
 	httpMeasured := false
 	for i := range cases {

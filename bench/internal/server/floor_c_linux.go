@@ -17,12 +17,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// floorCSource is the C floor's program; the harness carries it and builds
-// it where it runs, so that floor-c needs no build step of its own and cgo
-// stays off.
+// floorCSource and floorCUringSource are the C floors' programs; the
+// harness carries them and builds them where it runs, so that the C
+// floors need no build step of their own and cgo stays off.
 //
 //go:embed floorc/floor.c
 var floorCSource []byte
+
+//go:embed floorc/floor_uring.c
+var floorCUringSource []byte
 
 // floorCBuilds says once per process whether the C floor builds here.
 var floorCBuilds = sync.OnceValue(func() error {
@@ -37,25 +40,54 @@ var floorCBuilds = sync.OnceValue(func() error {
 // PATH, or one that does not build floor.c.
 func floorCAvailable() error { return floorCBuilds() }
 
+// floorCUringRuns says once per process whether the io_uring floor builds
+// here and the kernel gives it what it needs: floor_uring -probe sets its
+// ring up and exits, or names what is missing (io_uring turned off by
+// the sysctl or a seccomp profile, a kernel before 6.1).
+var floorCUringRuns = sync.OnceValue(func() error {
+	dir, exe, err := buildFloorCUring()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if out, err := exec.Command(exe, "-probe").CombinedOutput(); err != nil {
+		return fmt.Errorf("floor-c-uring: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+})
+
+// floorCUringAvailable reports why floor-c-uring cannot run here.
+func floorCUringAvailable() error { return floorCUringRuns() }
+
 // buildFloorC compiles floor.c with cc -O2 into a new temporary directory
 // and returns the directory and the executable in it.
-func buildFloorC() (dir, exe string, err error) {
+func buildFloorC() (dir, exe string, err error) { return buildC("floor-c", "floor", floorCSource) }
+
+// buildFloorCUring is buildFloorC for floor_uring.c.
+func buildFloorCUring() (dir, exe string, err error) {
+	return buildC("floor-c-uring", "floor_uring", floorCUringSource)
+}
+
+// buildC compiles src as name.c with cc -O2 into a new temporary
+// directory and returns the directory and the executable in it; errors
+// name the target.
+func buildC(target, name string, src []byte) (dir, exe string, err error) {
 	cc, err := exec.LookPath("cc")
 	if err != nil {
-		return "", "", errors.New("no C compiler (cc) on PATH to build the C floor from")
+		return "", "", fmt.Errorf("no C compiler (cc) on PATH to build %s from", target)
 	}
-	if dir, err = os.MkdirTemp("", "upoll-bench-floor-c-"); err != nil {
-		return "", "", fmt.Errorf("floor-c: %w", err)
+	if dir, err = os.MkdirTemp("", "upoll-bench-"+target+"-"); err != nil {
+		return "", "", fmt.Errorf("%s: %w", target, err)
 	}
-	src, exe := filepath.Join(dir, "floor.c"), filepath.Join(dir, "floor")
-	if err := os.WriteFile(src, floorCSource, 0o600); err != nil {
+	file, exe := filepath.Join(dir, name+".c"), filepath.Join(dir, name)
+	if err := os.WriteFile(file, src, 0o600); err != nil {
 		os.RemoveAll(dir)
-		return "", "", fmt.Errorf("floor-c: %w", err)
+		return "", "", fmt.Errorf("%s: %w", target, err)
 	}
-	out, err := exec.Command(cc, "-O2", "-o", exe, src).CombinedOutput()
+	out, err := exec.Command(cc, "-O2", "-o", exe, file).CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
-		return "", "", fmt.Errorf("floor-c: %s -O2 floor.c: %v: %s", cc, err, bytes.TrimSpace(out))
+		return "", "", fmt.Errorf("%s: %s -O2 %s.c: %v: %s", target, cc, name, err, bytes.TrimSpace(out))
 	}
 	return dir, exe, nil
 }
@@ -64,15 +96,31 @@ func buildFloorC() (dir, exe string, err error) {
 // address with its pid. The process lives until this one exits: its stdin
 // is a pipe whose write end is never closed here, so this process's exit
 // closes it, and the C server exits at EOF.
-func startFloorC(addr, _ string) (net.Addr, error) { return startFloorCWith(addr) }
+func startFloorC(addr, _ string) (net.Addr, error) { return startC("floor-c", buildFloorC, addr) }
 
 // startFloorCShort starts the C floor with -short: a read that does not
 // fill its buffer ends the socket's turn (floor.c says why that is safe
 // under edge triggering).
-func startFloorCShort(addr, _ string) (net.Addr, error) { return startFloorCWith(addr, "-short") }
+func startFloorCShort(addr, _ string) (net.Addr, error) {
+	return startC("floor-c", buildFloorC, addr, "-short")
+}
 
-func startFloorCWith(addr string, flags ...string) (net.Addr, error) {
-	dir, exe, err := buildFloorC()
+// startFloorCUring starts the io_uring floor (floor_uring.c), with its
+// connections in the ring's file table.
+func startFloorCUring(addr, _ string) (net.Addr, error) {
+	return startC("floor-c-uring", buildFloorCUring, addr)
+}
+
+// startFloorCUringPlain starts the io_uring floor with -plain: its
+// connections are ordinary descriptors, looked up by every request.
+func startFloorCUringPlain(addr, _ string) (net.Addr, error) {
+	return startC("floor-c-uring", buildFloorCUring, addr, "-plain")
+}
+
+// startC builds a C floor with build and starts it on addr with flags,
+// as startFloorC says.
+func startC(target string, build func() (string, string, error), addr string, flags ...string) (net.Addr, error) {
+	dir, exe, err := build()
 	if err != nil {
 		return nil, err
 	}
@@ -80,20 +128,20 @@ func startFloorCWith(addr string, flags ...string) (net.Addr, error) {
 	defer os.RemoveAll(dir)
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("floor-c: %w", os.NewSyscallError("pipe2", err))
+		return nil, fmt.Errorf("%s: %w", target, os.NewSyscallError("pipe2", err))
 	}
-	stdin := os.NewFile(uintptr(p[0]), "floor-c stdin")
+	stdin := os.NewFile(uintptr(p[0]), target+" stdin")
 	defer stdin.Close()
 	cmd := exec.Command(exe, append(flags, addr)...)
 	cmd.Stdin, cmd.Stderr = stdin, os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		unix.Close(p[1])
-		return nil, fmt.Errorf("floor-c: %w", err)
+		return nil, fmt.Errorf("%s: %w", target, err)
 	}
 	if err := cmd.Start(); err != nil {
 		unix.Close(p[1])
-		return nil, fmt.Errorf("floor-c: %w", err)
+		return nil, fmt.Errorf("%s: %w", target, err)
 	}
 	ready := make(chan string, 1)
 	go func() {
@@ -104,7 +152,7 @@ func startFloorCWith(addr string, flags ...string) (net.Addr, error) {
 	fail := func(err error) (net.Addr, error) {
 		unix.Close(p[1])
 		cmd.Process.Kill()
-		return nil, fmt.Errorf("floor-c: %w", err)
+		return nil, fmt.Errorf("%s: %w", target, err)
 	}
 	var line string
 	select {

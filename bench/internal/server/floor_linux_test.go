@@ -86,6 +86,28 @@ func TestFloorCBackpressure(t *testing.T) {
 	}
 }
 
+// TestFloorCUringBackpressure: the io_uring floor, in both of its modes,
+// gives every byte back in order to a client that writes 32 MiB before
+// it reads: the receive takes the provided buffers until they run out
+// (ENOBUFS) behind a send the client's full socket holds up, and is armed
+// again as the sends complete and give them back.
+func TestFloorCUringBackpressure(t *testing.T) {
+	if err := floorCUringAvailable(); err != nil {
+		t.Skip(err)
+	}
+	for _, start := range []func(string, string) (net.Addr, error){startFloorCUring, startFloorCUringPlain} {
+		addr, err := start("127.0.0.1:0", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		echoBackToBack(t, addr.String(), func() bool { return time.Since(t0) > 500*time.Millisecond })
+	}
+	if _, err := startFloorCUring("localhost:0", ""); err == nil {
+		t.Error("startFloorCUring accepted a host name")
+	}
+}
+
 // TestFloorCShort: floor-c-short echoes what floor-c echoes, keeps
 // refused output as floor-c does, and reads each ping-pong message with
 // one read where floor-c makes two (the second sees EAGAIN), as the
@@ -216,13 +238,24 @@ func TestFloorCRunReportsItsProcess(t *testing.T) {
 	}
 }
 
-// TestFloorCExitsAtEOF: the C server exits once its stdin reaches EOF,
-// which is what the harness's exit brings it.
+// TestFloorCExitsAtEOF: the C servers exit once their stdin reaches EOF,
+// which is what the harness's exit brings them.
 func TestFloorCExitsAtEOF(t *testing.T) {
 	if err := floorCAvailable(); err != nil {
 		t.Skip(err)
 	}
-	dir, exe, err := buildFloorC()
+	exitsAtEOF(t, buildFloorC)
+}
+
+func TestFloorCUringExitsAtEOF(t *testing.T) {
+	if err := floorCUringAvailable(); err != nil {
+		t.Skip(err)
+	}
+	exitsAtEOF(t, buildFloorCUring)
+}
+
+func exitsAtEOF(t *testing.T, build func() (string, string, error)) {
+	dir, exe, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}

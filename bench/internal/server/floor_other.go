@@ -19,3 +19,12 @@ func startFloorC(addr, _ string) (net.Addr, error) { return nil, errFloorLinux }
 func startFloorCShort(addr, _ string) (net.Addr, error) { return nil, errFloorLinux }
 
 func floorCAvailable() error { return errFloorLinux }
+
+func startFloorCUring(addr, _ string) (net.Addr, error) { return nil, errFloorUringLinux }
+
+func startFloorCUringPlain(addr, _ string) (net.Addr, error) { return nil, errFloorUringLinux }
+
+func floorCUringAvailable() error { return errFloorUringLinux }
+
+// errFloorUringLinux is why the io_uring floor cannot run here.
+var errFloorUringLinux = errors.New("floor-c-uring is an io_uring server: Linux only")
