@@ -46,8 +46,10 @@ import (
 //   - Waiting: WaitBlock, WaitSpin and the blocking half of WaitAdaptive
 //     block in io_uring_enter; WaitRuntime parks in the Go runtime's
 //     netpoller on a duplicate of the ring's descriptor (readable while
-//     completions wait), holding no thread and no P. Looking for
-//     completions is a read of the shared ring, not a system call.
+//     completions wait), holding no thread and no P, and WaitAdaptive's
+//     other half through a gate that passes the ring's readiness on only
+//     while it is parked (uringSet.gate). Looking for completions is a
+//     read of the shared ring, not a system call.
 //   - Output flushed by a handler on its poller's leader is sent by a
 //     SEND or WRITEV request that goes with the loop's next
 //     io_uring_enter (uringSend); other output is written as on epoll
@@ -146,7 +148,17 @@ type uringSet struct {
 
 	// WaitRuntime: a duplicate of the ring's descriptor, nonblocking,
 	// registered with the runtime's netpoller.
+	//
+	// WaitAdaptive registers a gate instead, as on epoll (pollset.gate):
+	// an epoll instance holding the ring's descriptor one-shot, armed
+	// (gateArmed) only from a park in the runtime until the next blocking
+	// io_uring_enter. A ring registered with the runtime's netpoller
+	// wakes it whenever completions are posted: while the loop blocks in
+	// io_uring_enter itself, each batch would also wake a thread asleep
+	// in the runtime's epoll_wait, for nothing (docs/uring.md).
 	runtimePark
+	gate      int  // -1: none
+	gateArmed bool // owned by the waiting goroutine
 }
 
 // uringReg is one registered descriptor. Under uringSet.mu.
@@ -292,14 +304,17 @@ func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
 	if cfg.Backend != BackendUring {
 		return newPollset(runtimeWait, cfg.Wait == WaitAdaptive, &ctr.waits)
 	}
-	u, err := newUringSet(runtimeWait, &ctr.waits)
+	u, err := newUringSet(runtimeWait, cfg.Wait == WaitAdaptive, &ctr.waits)
 	if err != nil {
 		return nil, err
 	}
 	return &pollset{ur: u}, nil
 }
 
-func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
+// newUringSet makes the ring of a poller; runtimeWait makes waitRuntime
+// usable, gated puts a gate between the ring and the runtime (see
+// uringSet.gate).
+func newUringSet(runtimeWait, gated bool, calls *atomic.Uint64) (*uringSet, error) {
 	var r *uring.Ring
 	idle, sqpoll, err := uringSQPoll()
 	if err != nil {
@@ -313,7 +328,7 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
-	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
+	u := &uringSet{r: r, efd: -1, gate: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
 	u.zcOn = os.Getenv(uringZCEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
@@ -342,19 +357,65 @@ func newUringSet(runtimeWait bool, calls *atomic.Uint64) (*uringSet, error) {
 		return fail(err)
 	}
 	if runtimeWait {
-		fd, err := unix.FcntlInt(uintptr(r.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+		fd, name, err := u.runtimeFd(gated)
 		if err != nil {
-			return fail(os.NewSyscallError("fcntl", err))
+			return fail(err)
 		}
 		if err := unix.SetNonblock(fd, true); err != nil {
 			unix.Close(fd)
 			return fail(os.NewSyscallError("fcntl", err))
 		}
-		if err := u.initPark(fd, "io_uring", u.poll); err != nil {
+		if err := u.initPark(fd, name, u.poll); err != nil {
 			return fail(err)
+		}
+		if gated {
+			u.gate = fd
 		}
 	}
 	return u, nil
+}
+
+// runtimeFd returns the descriptor the runtime's netpoller is to watch:
+// a duplicate of the ring's, or a gate holding the ring's, disarmed.
+func (u *uringSet) runtimeFd(gated bool) (int, string, error) {
+	if !gated {
+		fd, err := unix.FcntlInt(uintptr(u.r.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return -1, "", os.NewSyscallError("fcntl", err)
+		}
+		return fd, "io_uring", nil
+	}
+	gate, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return -1, "", os.NewSyscallError("epoll_create1", err)
+	}
+	// Disarmed: one-shot with no event asked for.
+	ev := unix.EpollEvent{Events: unix.EPOLLONESHOT}
+	if err := unix.EpollCtl(gate, unix.EPOLL_CTL_ADD, u.r.Fd(), &ev); err != nil {
+		unix.Close(gate)
+		return -1, "", os.NewSyscallError("epoll_ctl", err)
+	}
+	return gate, "io_uring gate", nil
+}
+
+// setGate arms (the ring's readiness reaches the runtime, once) or
+// disarms the gate. The waiting goroutine calls it.
+func (u *uringSet) setGate(arm bool) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLONESHOT}
+	if arm {
+		ev.Events |= unix.EPOLLIN
+	}
+	for {
+		err := unix.EpollCtl(u.gate, unix.EPOLL_CTL_MOD, u.r.Fd(), &ev)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("epoll_ctl", err)
+		}
+		u.gateArmed = arm
+		return nil
+	}
 }
 
 // sqe returns a free submission entry, submitting what is queued when
@@ -537,6 +598,11 @@ func (u *uringSet) forget(reg *uringReg) {
 func (u *uringSet) wait(events []event, msec int) (int, error) {
 	if n, err := u.poll(events); n > 0 || err != nil || msec == 0 {
 		return n, err
+	}
+	if u.gateArmed {
+		if err := u.setGate(false); err != nil {
+			return 0, err
+		}
 	}
 	timeout := time.Duration(-1)
 	if msec > 0 {
@@ -1158,7 +1224,21 @@ func vecsLen(vecs [][]byte) int {
 // when it found nothing; a completion posted after that raises a new
 // edge on the ring's descriptor.
 func (u *uringSet) waitRuntime(events []event, deadline time.Time) (n int, parked bool, err error) {
-	return u.park(events, deadline)
+	if u.gate >= 0 && !u.gateArmed {
+		// Armed before the callback's look: completions posted between
+		// the two pass the gate.
+		if err := u.setGate(true); err != nil {
+			return 0, false, err
+		}
+	}
+	n, parked, err = u.park(events, deadline)
+	if parked && err == nil && u.gate >= 0 {
+		// Woken: the loop runs now, and the runtime's netpoller must not
+		// hear of every completion it reaps meanwhile. The next park arms
+		// the gate again.
+		err = u.setGate(false)
+	}
+	return n, parked, err
 }
 
 // wake makes a blocked wait return; safe from any goroutine.
