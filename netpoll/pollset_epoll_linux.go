@@ -36,16 +36,10 @@ type pollset struct {
 	// runtime's netpoller; the loop parks in rc.Read, which holds no OS
 	// thread while idle.
 	//
-	// WaitAdaptive registers a gate instead: a second epoll instance
-	// that holds the epoll fd one-shot, armed (gateArmed) only from a
-	// park in the runtime until the next blocking epoll_wait. A
+	// WaitAdaptive registers a gate instead (runtimePark.gate): a
 	// registered epoll fd passes every event of its sockets on to the
-	// runtime's epoll: while the loop blocks in epoll_wait itself, each
-	// would also wake a thread blocked in the runtime's netpoller, for
-	// nothing.
+	// runtime's epoll.
 	runtimePark
-	gate      int  // -1: none
-	gateArmed bool // owned by the waiting goroutine
 
 	// calls counts epoll_wait syscalls, the empty polls of the wait
 	// strategies included (the poller's Waits counter).
@@ -74,7 +68,8 @@ func newPollset(runtimeWait, gated bool, calls *atomic.Uint64) (*pollset, error)
 		unix.Close(fd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	ep := &pollset{fd: fd, efd: efd, gate: -1, calls: calls, raw: make([]unix.EpollEvent, maxEvents)}
+	ep := &pollset{fd: fd, efd: efd, calls: calls, raw: make([]unix.EpollEvent, maxEvents)}
+	ep.gate = -1
 	ev := unix.EpollEvent{Events: evIn, Fd: tagWake}
 	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		unix.Close(efd)
@@ -96,19 +91,12 @@ func newPollset(runtimeWait, gated bool, calls *atomic.Uint64) (*pollset, error)
 func (ep *pollset) registerRuntime(gated bool) error {
 	fd, name := ep.fd, "epoll"
 	if gated {
-		gate, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		gate, err := newGate(ep.fd)
 		if err != nil {
 			unix.Close(ep.fd)
-			return os.NewSyscallError("epoll_create1", err)
+			return err
 		}
-		// Disarmed: one-shot with no event asked for.
-		ev := unix.EpollEvent{Events: unix.EPOLLONESHOT}
-		if err := unix.EpollCtl(gate, unix.EPOLL_CTL_ADD, ep.fd, &ev); err != nil {
-			unix.Close(gate)
-			unix.Close(ep.fd)
-			return os.NewSyscallError("epoll_ctl", err)
-		}
-		fd, name, ep.gate = gate, "epoll gate", gate
+		fd, name, ep.gate, ep.gated = gate, "epoll gate", gate, ep.fd
 	}
 	if err := unix.SetNonblock(fd, true); err != nil {
 		if gated {
@@ -126,26 +114,6 @@ func (ep *pollset) registerRuntime(gated bool) error {
 		return err
 	}
 	return nil
-}
-
-// setGate arms (the epoll fd's readiness reaches the runtime, once) or
-// disarms the gate. The waiting goroutine calls it.
-func (ep *pollset) setGate(arm bool) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLONESHOT}
-	if arm {
-		ev.Events |= unix.EPOLLIN
-	}
-	for {
-		err := unix.EpollCtl(ep.gate, unix.EPOLL_CTL_MOD, ep.fd, &ev)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return os.NewSyscallError("epoll_ctl", err)
-		}
-		ep.gateArmed = arm
-		return nil
-	}
 }
 
 // ctl runs epoll_ctl for a registered socket. data carries a slot
@@ -201,10 +169,8 @@ func (ep *pollset) wait(events []event, msec int) (int, error) {
 	if msec == 0 {
 		n, err = ep.poll(raw)
 	} else {
-		if ep.gateArmed {
-			if err := ep.setGate(false); err != nil {
-				return 0, err
-			}
+		if err := ep.shutGate(); err != nil {
+			return 0, err
 		}
 		for {
 			n, err = unix.EpollWait(ep.fd, raw, msec)
@@ -254,22 +220,7 @@ func (ep *pollset) waitRuntime(events []event, deadline time.Time) (n int, parke
 	if ep.ur != nil {
 		return ep.ur.waitRuntime(events, deadline)
 	}
-	if ep.gate >= 0 && !ep.gateArmed {
-		// Armed before the callback's poll: an event between the two
-		// passes the gate.
-		if err := ep.setGate(true); err != nil {
-			return 0, false, err
-		}
-	}
-	n, parked, err = ep.park(events, deadline)
-	if parked && err == nil && ep.gate >= 0 {
-		// Woken: the loop runs now, and the runtime's netpoller must
-		// not hear of every event it handles meanwhile (a thread
-		// asleep there would be woken for each). The next park arms
-		// the gate again.
-		err = ep.setGate(false)
-	}
-	return n, parked, err
+	return ep.parkGated(events, deadline)
 }
 
 // drain is runtimePark's poll: epoll_wait(0).

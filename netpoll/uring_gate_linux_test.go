@@ -12,7 +12,7 @@ import (
 )
 
 // TestUringGate: under WaitAdaptive the ring reaches the runtime's
-// netpoller through a gate (uringSet.gate), and only WaitAdaptive has
+// netpoller through a gate (runtimePark.gate), and only WaitAdaptive has
 // one. While a goroutine keeps the other P busy the loop parks in the
 // runtime instead of blocking in io_uring_enter (mayBlock), and each
 // park must be woken through the gate it armed: every round trip comes

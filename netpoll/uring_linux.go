@@ -48,7 +48,7 @@ import (
 //     netpoller on a duplicate of the ring's descriptor (readable while
 //     completions wait), holding no thread and no P, and WaitAdaptive's
 //     other half through a gate that passes the ring's readiness on only
-//     while it is parked (uringSet.gate). Looking for completions is a
+//     while it is parked (runtimePark.gate). Looking for completions is a
 //     read of the shared ring, not a system call.
 //   - Output flushed by a handler on its poller's leader is sent by a
 //     SEND or WRITEV request that goes with the loop's next
@@ -149,16 +149,10 @@ type uringSet struct {
 	// WaitRuntime: a duplicate of the ring's descriptor, nonblocking,
 	// registered with the runtime's netpoller.
 	//
-	// WaitAdaptive registers a gate instead, as on epoll (pollset.gate):
-	// an epoll instance holding the ring's descriptor one-shot, armed
-	// (gateArmed) only from a park in the runtime until the next blocking
-	// io_uring_enter. A ring registered with the runtime's netpoller
-	// wakes it whenever completions are posted: while the loop blocks in
-	// io_uring_enter itself, each batch would also wake a thread asleep
-	// in the runtime's epoll_wait, for nothing (docs/uring.md).
+	// WaitAdaptive registers a gate instead (runtimePark.gate): a ring
+	// registered with the runtime's netpoller wakes it whenever
+	// completions are posted (docs/uring.md).
 	runtimePark
-	gate      int  // -1: none
-	gateArmed bool // owned by the waiting goroutine
 }
 
 // uringReg is one registered descriptor. Under uringSet.mu.
@@ -313,7 +307,7 @@ func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
 
 // newUringSet makes the ring of a poller; runtimeWait makes waitRuntime
 // usable, gated puts a gate between the ring and the runtime (see
-// uringSet.gate).
+// runtimePark.gate).
 func newUringSet(runtimeWait, gated bool, calls *atomic.Uint64) (*uringSet, error) {
 	var r *uring.Ring
 	idle, sqpoll, err := uringSQPoll()
@@ -328,7 +322,8 @@ func newUringSet(runtimeWait, gated bool, calls *atomic.Uint64) (*uringSet, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
-	u := &uringSet{r: r, efd: -1, gate: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
+	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
+	u.gate = -1
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
 	u.zcOn = os.Getenv(uringZCEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
@@ -369,7 +364,7 @@ func newUringSet(runtimeWait, gated bool, calls *atomic.Uint64) (*uringSet, erro
 			return fail(err)
 		}
 		if gated {
-			u.gate = fd
+			u.gate, u.gated = fd, u.r.Fd()
 		}
 	}
 	return u, nil
@@ -385,37 +380,8 @@ func (u *uringSet) runtimeFd(gated bool) (int, string, error) {
 		}
 		return fd, "io_uring", nil
 	}
-	gate, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return -1, "", os.NewSyscallError("epoll_create1", err)
-	}
-	// Disarmed: one-shot with no event asked for.
-	ev := unix.EpollEvent{Events: unix.EPOLLONESHOT}
-	if err := unix.EpollCtl(gate, unix.EPOLL_CTL_ADD, u.r.Fd(), &ev); err != nil {
-		unix.Close(gate)
-		return -1, "", os.NewSyscallError("epoll_ctl", err)
-	}
-	return gate, "io_uring gate", nil
-}
-
-// setGate arms (the ring's readiness reaches the runtime, once) or
-// disarms the gate. The waiting goroutine calls it.
-func (u *uringSet) setGate(arm bool) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLONESHOT}
-	if arm {
-		ev.Events |= unix.EPOLLIN
-	}
-	for {
-		err := unix.EpollCtl(u.gate, unix.EPOLL_CTL_MOD, u.r.Fd(), &ev)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return os.NewSyscallError("epoll_ctl", err)
-		}
-		u.gateArmed = arm
-		return nil
-	}
+	gate, err := newGate(u.r.Fd())
+	return gate, "io_uring gate", err
 }
 
 // sqe returns a free submission entry, submitting what is queued when
@@ -599,10 +565,8 @@ func (u *uringSet) wait(events []event, msec int) (int, error) {
 	if n, err := u.poll(events); n > 0 || err != nil || msec == 0 {
 		return n, err
 	}
-	if u.gateArmed {
-		if err := u.setGate(false); err != nil {
-			return 0, err
-		}
+	if err := u.shutGate(); err != nil {
+		return 0, err
 	}
 	timeout := time.Duration(-1)
 	if msec > 0 {
@@ -1224,21 +1188,7 @@ func vecsLen(vecs [][]byte) int {
 // when it found nothing; a completion posted after that raises a new
 // edge on the ring's descriptor.
 func (u *uringSet) waitRuntime(events []event, deadline time.Time) (n int, parked bool, err error) {
-	if u.gate >= 0 && !u.gateArmed {
-		// Armed before the callback's look: completions posted between
-		// the two pass the gate.
-		if err := u.setGate(true); err != nil {
-			return 0, false, err
-		}
-	}
-	n, parked, err = u.park(events, deadline)
-	if parked && err == nil && u.gate >= 0 {
-		// Woken: the loop runs now, and the runtime's netpoller must not
-		// hear of every completion it reaps meanwhile. The next park arms
-		// the gate again.
-		err = u.setGate(false)
-	}
-	return n, parked, err
+	return u.parkGated(events, deadline)
 }
 
 // wake makes a blocked wait return; safe from any goroutine.
