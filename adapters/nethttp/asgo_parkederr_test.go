@@ -28,13 +28,7 @@ func TestAsGoParkedConnErrors(t *testing.T) {
 	}
 	shape := func(c net.Conn, err error) string { return readFromShape(c, 0, err) }
 	for _, network := range []string{"tcp4", "tcp"} {
-		gl, err := net.Listen(network, "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		gc, _ := revAccept(t, gl)
-		gl.Close()
-		gc.Close()
+		gc := closedGoConn(t, network)
 		want := errsOf(gc)
 
 		for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd} {
@@ -94,13 +88,7 @@ func TestAsGoParkedConnSocketCalls(t *testing.T) {
 	}
 	shape := func(c net.Conn, err error) string { return readFromShape(c, 0, err) }
 	for _, network := range []string{"tcp4", "tcp"} {
-		gl, err := net.Listen(network, "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		gc, _ := revAccept(t, gl)
-		gl.Close()
-		gc.Close()
+		gc := closedGoConn(t, network)
 		want := errsOf(gc.(*net.TCPConn))
 
 		for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd} {
@@ -149,4 +137,18 @@ func parkedConn(t *testing.T, network string, b netpoll.Backend) (*conn, net.Con
 	c.pk.state.Store(psParked)
 	t.Cleanup(func() { c.Conn.Close() })
 	return c, peer
+}
+
+// closedGoConn returns a conn of Go's net, accepted on network and
+// closed: the reference whose errors the parked conn's must match.
+func closedGoConn(t *testing.T, network string) net.Conn {
+	t.Helper()
+	gl, err := net.Listen(network, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, _ := revAccept(t, gl)
+	gl.Close()
+	gc.Close()
+	return gc
 }

@@ -24,102 +24,68 @@ import (
 // connection's buffers until the socket closes, parked or not, and must
 // not be used after the conn was closed.
 
+// live makes call, a call on the socket, while the conn is live for its
+// holder, counted by enter so that a Close does not park the socket
+// under it; on a dead conn it makes no call and fails as Go's closed conn
+// does for op, naming both addresses or, localOnly, the local one. Without
+// parking it is call after one nil check.
+func (c *conn) live(op string, localOnly bool, call func() error) error {
+	pk := c.pk
+	if pk == nil {
+		return call()
+	}
+	if !pk.enter() {
+		if localOnly {
+			return c.closedLocalErr(op)
+		}
+		return c.closedErr(op)
+	}
+	defer pk.exit()
+	return call()
+}
+
 // CloseWrite is netpoll.Conn's; on a dead conn it fails as Go's does
 // after Close: Op "close", both addresses.
 func (c *conn) CloseWrite() error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedErr("close")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.CloseWrite()
+	return c.live("close", false, func() error { return c.Conn.CloseWrite() })
 }
 
 // CloseRead is netpoll.Conn's; on a dead conn it fails as CloseWrite.
 func (c *conn) CloseRead() error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedErr("close")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.CloseRead()
+	return c.live("close", false, func() error { return c.Conn.CloseRead() })
 }
 
 // SetNoDelay is netpoll.Conn's; on a dead conn it fails as Go's TCP
 // option setters do after Close: Op "set", both addresses. So do
 // SetKeepAlive, SetKeepAlivePeriod, SetKeepAliveConfig and SetLinger.
 func (c *conn) SetNoDelay(noDelay bool) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetNoDelay(noDelay)
+	return c.live("set", false, func() error { return c.Conn.SetNoDelay(noDelay) })
 }
 
 func (c *conn) SetKeepAlive(keepalive bool) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetKeepAlive(keepalive)
+	return c.live("set", false, func() error { return c.Conn.SetKeepAlive(keepalive) })
 }
 
 func (c *conn) SetKeepAlivePeriod(d time.Duration) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetKeepAlivePeriod(d)
+	return c.live("set", false, func() error { return c.Conn.SetKeepAlivePeriod(d) })
 }
 
 func (c *conn) SetKeepAliveConfig(config net.KeepAliveConfig) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetKeepAliveConfig(config)
+	return c.live("set", false, func() error { return c.Conn.SetKeepAliveConfig(config) })
 }
 
 func (c *conn) SetLinger(sec int) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetLinger(sec)
+	return c.live("set", false, func() error { return c.Conn.SetLinger(sec) })
 }
 
 // SetReadBuffer is netpoll.Conn's; on a dead conn it fails as Go's does
 // after Close: Op "set", the local address only. So does SetWriteBuffer.
 func (c *conn) SetReadBuffer(bytes int) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedLocalErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetReadBuffer(bytes)
+	return c.live("set", true, func() error { return c.Conn.SetReadBuffer(bytes) })
 }
 
 func (c *conn) SetWriteBuffer(bytes int) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedLocalErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetWriteBuffer(bytes)
+	return c.live("set", true, func() error { return c.Conn.SetWriteBuffer(bytes) })
 }
 
 // SetReadTimeout, SetWriteTimeout and SetIdleTimeout are netpoll.Conn's
@@ -128,33 +94,15 @@ func (c *conn) SetWriteBuffer(bytes int) error {
 // a parked socket srv's idle timeout; a dead conn must not shorten it,
 // nor the timeouts of the conn that serves the socket next.)
 func (c *conn) SetReadTimeout(d time.Duration) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedLocalErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetReadTimeout(d)
+	return c.live("set", true, func() error { return c.Conn.SetReadTimeout(d) })
 }
 
 func (c *conn) SetWriteTimeout(d time.Duration) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedLocalErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetWriteTimeout(d)
+	return c.live("set", true, func() error { return c.Conn.SetWriteTimeout(d) })
 }
 
 func (c *conn) SetIdleTimeout(d time.Duration) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedLocalErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetIdleTimeout(d)
+	return c.live("set", true, func() error { return c.Conn.SetIdleTimeout(d) })
 }
 
 // NotifyInput is netpoll.Conn's; on a dead conn it registers nothing, as
@@ -220,25 +168,13 @@ type parkingRawConn struct {
 }
 
 func (r parkingRawConn) Control(f func(fd uintptr)) error {
-	if !r.c.pk.enter() {
-		return r.c.closedLocalErr("raw-control")
-	}
-	defer r.c.pk.exit()
-	return r.rc.Control(f)
+	return r.c.live("raw-control", true, func() error { return r.rc.Control(f) })
 }
 
 func (r parkingRawConn) Read(f func(fd uintptr) (done bool)) error {
-	if !r.c.pk.enter() {
-		return r.c.closedErr("raw-read")
-	}
-	defer r.c.pk.exit()
-	return r.rc.Read(f)
+	return r.c.live("raw-read", false, func() error { return r.rc.Read(f) })
 }
 
 func (r parkingRawConn) Write(f func(fd uintptr) (done bool)) error {
-	if !r.c.pk.enter() {
-		return r.c.closedErr("raw-write")
-	}
-	defer r.c.pk.exit()
-	return r.rc.Write(f)
+	return r.c.live("raw-write", false, func() error { return r.rc.Write(f) })
 }

@@ -216,13 +216,7 @@ func (c *conn) SetDeadline(t time.Time) error {
 
 // SetWriteDeadline is netpoll.Conn's.
 func (c *conn) SetWriteDeadline(t time.Time) error {
-	if pk := c.pk; pk != nil {
-		if !pk.enter() {
-			return c.closedLocalErr("set")
-		}
-		defer pk.exit()
-	}
-	return c.Conn.SetWriteDeadline(t)
+	return c.live("set", true, func() error { return c.Conn.SetWriteDeadline(t) })
 }
 
 // Write is netpoll.Conn's; a conn whose socket was parked is closed.

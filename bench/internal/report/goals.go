@@ -127,13 +127,12 @@ func Goals(cases []Case) []Goal {
 	gs = append(gs, cpuStd, cpuCW)
 
 	cpuUring := Goal{Name: "upoll-uring-echo server CPU/msg vs std-echo", Op: "<=", Threshold: GoalUringCPURatioVsStd, Status: StatusNotMeasured}
-	switch {
-	case pp == nil:
+	if pp == nil {
 		cpuUring.Detail = "no echo ping-pong case ran"
-	case pp.Find("upoll-uring-echo") == nil:
+	} else if ur := pp.Find("upoll-uring-echo"); ur == nil {
 		cpuUring.Detail = "upoll-uring-echo did not run (unavailable here, or not asked for)"
-	default:
-		ur, std := pp.Find("upoll-uring-echo"), pp.Find("std-echo")
+	} else {
+		std := pp.Find("std-echo")
 		judge(&cpuUring, RatioSpread(ur, std, cpuPerOp), where(pp), ur, std)
 		cpuUring.Detail += floorNote(pp, std, cpuUring.Threshold)
 	}
