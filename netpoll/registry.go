@@ -29,9 +29,12 @@ type slot struct {
 type registry struct {
 	chunks [maxChunks]atomic.Pointer[[chunkSize]slot]
 
-	mu   sync.Mutex // guards free and next
+	mu   sync.Mutex // guards free, next and limit
 	free []int32
 	next int32
+	// limit, when above 0, holds the registry below maxSlots: tests
+	// fill a poller with a few connections instead of two million.
+	limit int32
 }
 
 func (r *registry) at(idx int32) *slot {
@@ -50,7 +53,7 @@ func (r *registry) add(c *Conn) (int32, int32, error) {
 		idx = r.free[n-1]
 		r.free = r.free[:n-1]
 	} else {
-		if r.next >= maxSlots {
+		if r.next >= maxSlots || r.limit > 0 && r.next >= r.limit {
 			r.mu.Unlock()
 			return 0, 0, ErrTooManyConns
 		}
