@@ -148,11 +148,18 @@ func (r *connReader) Until(delim byte) ([]byte, error) {
 	defer r.end()
 	c := r.conn()
 	for {
+		// The bound is judged on what the scan saw, so n is taken
+		// before it: on a native backend the poller appends input
+		// meanwhile, and bytes that arrived after the scan (the
+		// delimiter among them) are not a reason to give up.
+		n := c.in.Len()
 		b, err := c.in.Until(delim)
 		if !errors.Is(err, buffer.ErrNotEnough) {
 			return b, err
 		}
-		n := c.in.Len()
+		if testHookUntilMiss != nil {
+			testHookUntilMiss(c)
+		}
 		if n >= c.owner.cfg.MaxInput {
 			return nil, c.opErr("read", ErrInputFull)
 		}
@@ -161,6 +168,10 @@ func (r *connReader) Until(delim byte) ([]byte, error) {
 		}
 	}
 }
+
+// testHookUntilMiss, when set by a test, runs after each of Until's scans
+// that found no delimiter.
+var testHookUntilMiss func(c *Conn)
 
 func (r *connReader) Release() error {
 	c := r.conn()
