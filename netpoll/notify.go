@@ -70,7 +70,7 @@ func (c *Conn) stdNotifyInput() {
 		// Until input, EOF or an error, or bytes a reader read (it
 		// goes first, see lockRead).
 		for c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 && !c.fdst.closed() {
-			_, err, yielded := c.stdBackgroundRead(1)
+			_, err, yielded := c.stdBackgroundRead(1, false)
 			if !yielded && !errors.Is(err, os.ErrDeadlineExceeded) {
 				break
 			}

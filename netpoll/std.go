@@ -48,6 +48,9 @@ type stdSock struct {
 	readers   atomic.Int32
 	bgReading atomic.Bool
 	counted   bool // the holder of rmu is counted in readers; under rmu
+	// unsettled is set when the handler loop's last read is not yet
+	// in the buffer accounting (stdRead's deferAcct, settleIn).
+	unsettled atomic.Bool
 }
 
 // lockRead takes rmu for a Read or Reader call. Under BackendStd the
@@ -88,14 +91,14 @@ func (c *Conn) unlockRead() {
 
 // stdBackgroundRead is a read by the connection's own goroutine (its
 // handler loop, or an input notification's), at most limit bytes, with
-// no deadline: it waits for input as long as it takes. It gives way to
+// no deadline (deferAcct: see stdRead): it waits for input as long as it takes. It gives way to
 // readers (lockRead): with one waiting for rmu it reads nothing and
 // reports yielded, and one that comes while it blocks interrupts it
 // (then err is os.ErrDeadlineExceeded); the caller tries again. The
 // order (deadline cleared, bgReading set, readers looked at; a reader
 // counts itself, then looks at bgReading) makes either side see the
 // other, and an interruption land after the cleared deadline.
-func (c *Conn) stdBackgroundRead(limit int) (n int, err error, yielded bool) {
+func (c *Conn) stdBackgroundRead(limit int, deferAcct bool) (n int, err error, yielded bool) {
 	s := c.sock
 	c.rmu.Lock()
 	c.stdSetReadDeadline(0)
@@ -106,7 +109,7 @@ func (c *Conn) stdBackgroundRead(limit int) (n int, err error, yielded bool) {
 		runtime.Gosched() // the reader takes rmu
 		return 0, nil, true
 	}
-	n, err = c.stdRead(limit)
+	n, err = c.stdRead(limit, deferAcct)
 	s.bgReading.Store(false)
 	c.rmu.Unlock()
 	return n, err, false
@@ -205,6 +208,7 @@ func (c *Conn) stdLoop() {
 		if input && c.startRunner() {
 			c.run(0, false)
 		}
+		c.settleIn()
 		if !more {
 			return
 		}
@@ -231,7 +235,7 @@ func (c *Conn) stdFill() (input, more bool) {
 	}
 	// The loop's read waits for as long as it takes: deadlines bound
 	// readers' waits, not the arrival of input.
-	n, err, yielded := c.stdBackgroundRead(room)
+	n, err, yielded := c.stdBackgroundRead(room, true)
 	// The loop runs the handler itself (stdLoop): only a blocked reader
 	// on another goroutine is told.
 	switch {
@@ -258,7 +262,14 @@ const maxStdReadSize = 16 << 10
 // limit bytes (at least a small buffer's worth). io.EOF and socket
 // errors are recorded in the flags (readers see them after the buffered
 // input); a deadline error is returned as is. The caller holds rmu.
-func (c *Conn) stdRead(limit int) (int, error) {
+//
+// With deferAcct (the handler loop's read) the bytes enter the buffer
+// accounting only when the handler run ends or the handler first waits
+// in upoll (settleIn): a handler that consumes them, the common case,
+// then costs the shared counters nothing. Bytes so put off sit in the
+// node that the loop holds anyway, booked, while it waits for input, so
+// no connection holds more memory than an idle one for them.
+func (c *Conn) stdRead(limit int, deferAcct bool) (int, error) {
 	size := int(c.readSize)
 	if size == 0 {
 		size = minReadSize
@@ -278,7 +289,11 @@ func (c *Conn) stdRead(limit int) (int, error) {
 	c.in.BookAck(m)
 	if m > 0 {
 		c.p.ctr.bytesIn.Add(uint64(m))
-		c.accountIn()
+		if deferAcct {
+			c.sock.unsettled.Store(true)
+		} else {
+			c.accountIn()
+		}
 		c.touch()
 		if m >= size && size < maxStdReadSize {
 			c.readSize = uint32(size * 2)
@@ -320,6 +335,7 @@ func nsTime(ns int64) time.Time {
 // stdWaitRead is waitRead under BackendStd: the caller reads the socket
 // itself until n bytes are buffered.
 func (c *Conn) stdWaitRead(n int) error {
+	c.settleIn()
 	start := time.Now().UnixNano()
 	timeout := c.readTimeout()
 	c.flags.Or(fReaderWaiting)
@@ -336,7 +352,7 @@ func (c *Conn) stdWaitRead(n int) error {
 		if deadlineOf(deadline(&c.rwait), timeout, start) != dl {
 			continue // moved while it was being set
 		}
-		if _, err := c.stdRead(n - c.in.Len()); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		if _, err := c.stdRead(n-c.in.Len(), false); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			if c.fdst.closed() {
 				return c.opErr("read", errClosed)
 			}
@@ -383,6 +399,7 @@ func (c *Conn) stdInterruptRead() {
 // stdSend is drainOut under BackendStd: it writes until the queue is
 // empty, on the caller's goroutine. The caller holds wmu.
 func (c *Conn) stdSend(op string) error {
+	c.settleIn()
 	if c.out.Len() == 0 {
 		return nil
 	}
@@ -454,6 +471,7 @@ const stdAccountMin = 16 << 10
 // stdWrite is Write's path to the socket under BackendStd when nothing
 // is queued: straight from p, no copy. The caller holds wmu.
 func (c *Conn) stdWrite(p []byte) (int, error) {
+	c.settleIn()
 	if c.stdWriteTimeout() {
 		defer c.stdAbsWriteDeadline()
 	}
@@ -660,4 +678,13 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	return c, nil
+}
+
+// settleIn accounts the handler loop's last read, if that was put off:
+// at the end of each handler run, and before the handler waits for
+// output room or more input (stdSend, stdWrite, stdWaitRead).
+func (c *Conn) settleIn() {
+	if s := c.sock; s.unsettled.Load() && s.unsettled.Swap(false) {
+		c.drained(c.accountIn())
+	}
 }
