@@ -12,7 +12,8 @@ import (
 )
 
 // fillLimit holds every poller of s to limit connections (registry.limit).
-// It runs before any connection is registered.
+// The limit counts the slots a registry has handed out (freed ones are
+// reused first), so it is set before the first connection.
 func fillLimit(s *Server, limit int32) {
 	for _, p := range s.pollers {
 		p.reg.mu.Lock()
@@ -39,23 +40,8 @@ func TestTooManyConnsAccept(t *testing.T) {
 	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
-			s, err := NewServer(echoHandler, WithBackend(b))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fillLimit(s, 1)
-			ln, err := s.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				s.Close()
-				t.Fatal(err)
-			}
-			served := make(chan error, 1)
-			go func() { served <- s.Serve(ln) }()
-			defer func() {
-				s.Close()
-				testutil.Receive(t, served, 5*time.Second, "return from Serve")
-			}()
-			addr := ln.Addr().String()
+			s, addr := startServer(t, echoHandler, WithBackend(b))
+			fillLimit(s, 1) // before the first connection
 
 			// One connection per poller fills every registry, whichever
 			// poller each is given.
