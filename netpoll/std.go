@@ -91,13 +91,14 @@ func (c *Conn) unlockRead() {
 
 // stdBackgroundRead is a read by the connection's own goroutine (its
 // handler loop, or an input notification's), at most limit bytes, with
-// no deadline (deferAcct: see stdRead): it waits for input as long as it takes. It gives way to
-// readers (lockRead): with one waiting for rmu it reads nothing and
-// reports yielded, and one that comes while it blocks interrupts it
-// (then err is os.ErrDeadlineExceeded); the caller tries again. The
-// order (deadline cleared, bgReading set, readers looked at; a reader
-// counts itself, then looks at bgReading) makes either side see the
-// other, and an interruption land after the cleared deadline.
+// no deadline: it waits for input as long as it takes (deferAcct: see
+// stdRead). It gives way to readers (lockRead): with one waiting for
+// rmu it reads nothing and reports yielded, and one that comes while it
+// blocks interrupts it (then err is os.ErrDeadlineExceeded); the caller
+// tries again. The order (deadline cleared, bgReading set, readers
+// looked at; a reader counts itself, then looks at bgReading) makes
+// either side see the other, and an interruption land after the
+// cleared deadline.
 func (c *Conn) stdBackgroundRead(limit int, deferAcct bool) (n int, err error, yielded bool) {
 	s := c.sock
 	c.rmu.Lock()

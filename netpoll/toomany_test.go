@@ -60,7 +60,7 @@ func TestTooManyConnsAccept(t *testing.T) {
 			defer extra.Close()
 			if err := echoByte(extra); err == nil {
 				t.Fatal("a connection past every poller's limit was served")
-			} else if errors.Is(err, errTimeout) || isTimeout(err) {
+			} else if testutil.IsTimeout(err) {
 				t.Fatalf("a connection past the limit was left open: %v", err)
 			}
 			for i, c := range full {
@@ -124,10 +124,4 @@ func TestTooManyConnsDial(t *testing.T) {
 			}
 		})
 	}
-}
-
-// isTimeout reports whether err is a timeout.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
