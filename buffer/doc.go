@@ -3,7 +3,9 @@
 //
 // A LinkBuffer is a linked list of nodes whose bytes come from
 // github.com/valyala/bytebufferpool (one bytebufferpool.Pool per size
-// class; node structs are recycled in a sync.Pool of their own). The
+// class). A freed node keeps its bytes and waits for reuse in a sync.Pool
+// of its class; node structs without bytes (views, foreign bytes) are
+// recycled in a sync.Pool of their own. The
 // poller appends what readv returns
 // (Book, BookAck), a handler reads it without copies (Next, Peek, Until,
 // Slice) and releases it (Release); outbound, the handler writes (Malloc,
