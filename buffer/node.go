@@ -23,15 +23,15 @@ const (
 	numClasses   = maxNodeShift - minNodeShift + 1
 )
 
-// bytePools holds the bytes of free nodes, one bytebufferpool.Pool per
-// size class (class c: minNodeSize<<c bytes), so every buffer a class
-// hands out has exactly the class's capacity and bytebufferpool's
-// calibration sees one size per pool. The zero Pool is ready to use.
+// bytePools gives new nodes their bytes, one bytebufferpool.Pool per size
+// class (class c: minNodeSize<<c bytes). Freed nodes keep their bytes
+// (wholePools), so bytePools serves only nodes made when wholePools of
+// the class is empty. The zero Pool is ready to use.
 var bytePools [numClasses]bytebufferpool.Pool
 
-// barePool recycles node structs without bytes: every node struct comes
-// from it, and an owning node gives its bytes back to bytePools when it
-// is freed.
+// barePool recycles node structs without bytes: views and nodes of
+// foreign or unpooled bytes. A node made with pooled bytes comes from it
+// too, the first time.
 var barePool sync.Pool
 
 // wholePools recycles owning nodes with their bytes, one pool per size
@@ -203,18 +203,11 @@ func (nd *node) recycle() {
 	if nodeAccounting.Load() {
 		liveNodes.Add(-1)
 	}
-	if nd.bb != nil && nd.rel == nil {
-		// The struct keeps its bytes: the next newNode of the class
-		// takes both in one pool round trip.
+	if nd.bb != nil {
+		// The struct keeps its pooled bytes (never foreign ones): the
+		// next newNode of the class takes both in one pool round trip.
 		wholePools[nd.class].Put(nd)
 		return
-	}
-	if nd.bb != nil {
-		// Full length, so that bytebufferpool calibrates on the class's
-		// size; Put resets it.
-		nd.bb.B = nd.buf
-		bytePools[nd.class].Put(nd.bb)
-		nd.bb = nil
 	}
 	rel, tag := nd.rel, nd.tag
 	nd.rel, nd.tag = nil, 0
