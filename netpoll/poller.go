@@ -238,6 +238,7 @@ func (p *poller) lead() {
 	// delivered even if every task of its batch is stuck.
 	p.rescue(math.MaxInt64)
 	p.stopFlushes()
+	p.ep.loopDone()
 	close(p.done)
 }
 

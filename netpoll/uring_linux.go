@@ -42,7 +42,7 @@ import (
 //     under WaitRuntime, the one call its check makes before parking when
 //     requests are queued); requests made by other goroutines (add, mod,
 //     del from a dialer, a handler, a closer) are submitted at once, as
-//     epoll_ctl would be.
+//     epoll_ctl would be, except on a single-issuer ring (below).
 //   - Waiting: WaitBlock, WaitSpin and the blocking half of WaitAdaptive
 //     block in io_uring_enter; WaitRuntime parks in the Go runtime's
 //     netpoller on a duplicate of the ring's descriptor (readable while
@@ -56,16 +56,23 @@ import (
 //     (writev on the goroutine that flushes), and POLLOUT completions
 //     resume what the kernel refused.
 //
-// The ring is set up without IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN:
-// requests come from any goroutine (a dialer registers, a closer
-// deregisters), and under DispatchHandoff the duty moves to a goroutine
-// on another thread exactly when the leader's thread is stuck in a
-// handler, where a single issuer could neither submit nor see a
-// completion. The leader is pinned to its thread instead (pinLeader), so
-// that the receives' task work runs where they are reaped. COOP_TASKRUN
-// spares a running thread an interrupt for each completion's task work
-// (it runs at the thread's next return to user space; a sleeping thread
-// is still woken).
+// Under DispatchHandoff, and under WaitRuntime and WaitAdaptive, the ring
+// is set up without IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN: the
+// hand-off moves the duty to a goroutine on another thread exactly when
+// the leader's thread is stuck in a handler, where a single issuer could
+// neither submit nor see a completion, and a leader parked in the
+// runtime would leave deferred completions waiting. The leader is pinned
+// to its thread instead (pinLeader), so that the receives' task work
+// runs where they are reaped; COOP_TASKRUN spares a running thread an
+// interrupt for each completion's task work (it runs at the thread's
+// next return to user space; a sleeping thread is still woken).
+//
+// Under DispatchInline and DispatchPool with WaitBlock the duty never
+// moves and the leader waits in io_uring_enter: there the ring has one
+// issuer, the pinned leader's thread, and DEFER_TASKRUN, so that the
+// task work runs in the leader's enters, in batches (see
+// uringSingleEnv). Other goroutines queue their requests and wake the
+// leader (submitLocked); the leader closes the ring (loopDone).
 
 // Ring sizes per poller: enough SQEs for a pass's re-arms, a CQ that a
 // burst of multishot completions does not overflow, and receive buffers
@@ -91,7 +98,7 @@ const (
 // number since reused, matches no registration's pollUD or recvUD.
 const (
 	udWake     = 1
-	udInternal = 2
+	udInternal = 2 // alone: results ignored; with an id above: a cancellation by cancel
 	udSend     = 3 // low bits of a send's user data; its descriptor is above (uringSend)
 	udSeqMask  = 1<<29 - 1
 
@@ -128,6 +135,25 @@ type uringSet struct {
 	zcOn     bool // stashed input enters LinkBuffers without a copy (uringZCEnv)
 	acceptOn bool // listeners by multishot accept (uringAcceptEnv)
 	lockOn   bool // the leader keeps its thread (pinLeader)
+
+	// single: the ring has one issuer (IORING_SETUP_SINGLE_ISSUER, with
+	// DEFER_TASKRUN where the kernel has it): the pinned leader's thread,
+	// named when it enables the ring (pinLeader). Only that thread may
+	// enter the kernel for the ring; others queue their requests and
+	// wake it (submitLocked). See uringSingleEnv.
+	single  bool
+	enabled bool // the issuer has enabled the ring (IORING_SETUP_R_DISABLED until then)
+
+	// cancels are the targets of the cancellations in flight on a
+	// single-issuer ring, by the id in their user data (see cancel).
+	cancels   map[uint32]uint64
+	cancelSeq uint32
+
+	// overflow holds the entries that goroutines other than the issuer
+	// prepared while the queue was full (see sqe).
+	overflow []uring.SQE
+
+	closeErr error // what close met (a test looks)
 
 	// tid is the thread of the pinned leader (0: none), since tidSince
 	// (ns); moved counts the receives cancelled to be armed again on it.
@@ -255,6 +281,24 @@ const uringIncEnv = "UPOLL_URING_INC"
 // run on any thread (see pinLeader). An experiment's switch.
 const uringLockEnv = "UPOLL_URING_LOCK"
 
+// uringSingleEnv set to 0 keeps the rings of the pollers made meanwhile
+// open to every thread (SUBMIT_ALL|COOP_TASKRUN), as under the other
+// dispatch and wait strategies. Otherwise a poller whose duty never
+// moves (DispatchInline or DispatchPool) and that waits in the kernel
+// (WaitBlock) gets a ring with one issuer, its pinned leader's thread,
+// and DEFER_TASKRUN: the completions' task work runs inside the
+// leader's io_uring_enter, in batches, instead of interrupting or
+// waking it for each (docs/uring.md). An experiment's switch, like
+// uringSendEnv.
+const uringSingleEnv = "UPOLL_URING_SINGLE"
+
+// uringSingle reports whether cfg's pollers get single-issuer rings
+// (see uringSingleEnv).
+func uringSingle(cfg *config) bool {
+	return (cfg.Dispatch == DispatchInline || cfg.Dispatch == DispatchPool) &&
+		cfg.Wait == WaitBlock && os.Getenv(uringSingleEnv) != "0"
+}
+
 // uringAcceptEnv set to 1 serves the listeners of the pollers made
 // meanwhile by a multishot accept; otherwise they are polled and accepted
 // with accept4, as on epoll. An experiment's switch, like uringSendEnv;
@@ -298,7 +342,7 @@ func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
 	if cfg.Backend != BackendUring {
 		return newPollset(runtimeWait, cfg.Wait == WaitAdaptive, &ctr.waits)
 	}
-	u, err := newUringSet(runtimeWait, cfg.Wait == WaitAdaptive, &ctr.waits)
+	u, err := newUringSet(runtimeWait, cfg.Wait == WaitAdaptive, uringSingle(cfg), &ctr.waits)
 	if err != nil {
 		return nil, err
 	}
@@ -308,14 +352,19 @@ func openPollset(cfg *config, ctr *pollerCounters) (*pollset, error) {
 // newUringSet makes the ring of a poller; runtimeWait makes waitRuntime
 // usable, gated puts a gate between the ring and the runtime (see
 // runtimePark.gate).
-func newUringSet(runtimeWait, gated bool, calls *atomic.Uint64) (*uringSet, error) {
+func newUringSet(runtimeWait, gated, single bool, calls *atomic.Uint64) (*uringSet, error) {
 	var r *uring.Ring
 	idle, sqpoll, err := uringSQPoll()
 	if err != nil {
 		return nil, err
 	}
+	single = single && !sqpoll && os.Getenv(uringLockEnv) != "0"
 	if sqpoll {
 		r, err = uring.NewSQPoll(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun, idle)
+	} else if single {
+		// Disabled until the leader enables it from its thread, which
+		// thereby becomes the issuer (pinLeader).
+		r, err = uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupSingleIssuer|uring.SetupDeferTaskrun|uring.SetupRDisabled)
 	} else {
 		r, err = uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun)
 	}
@@ -328,6 +377,7 @@ func newUringSet(runtimeWait, gated bool, calls *atomic.Uint64) (*uringSet, erro
 	u.zcOn = os.Getenv(uringZCEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
 	u.lockOn = os.Getenv(uringLockEnv) != "0" && !sqpoll
+	u.single = r.Flags()&uring.SetupSingleIssuer != 0
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err
@@ -346,7 +396,9 @@ func newUringSet(runtimeWait, gated bool, calls *atomic.Uint64) (*uringSet, erro
 	}
 	u.mu.Lock()
 	u.armWake()
-	_, err = u.r.Submit()
+	if !u.single {
+		_, err = u.r.Submit()
+	} // else it goes with the issuer's first io_uring_enter
 	u.mu.Unlock()
 	if err != nil {
 		return fail(err)
@@ -386,9 +438,26 @@ func (u *uringSet) runtimeFd(gated bool) (int, string, error) {
 
 // sqe returns a free submission entry, submitting what is queued when
 // the queue is full. Under mu.
+//
+// On a single-issuer ring a goroutine other than the issuer that finds
+// the queue full (or entries already waiting behind it) gets an entry of
+// overflow instead, valid until the next call: the issuer moves them
+// into the queue, in order, before it next enters the kernel
+// (moveOverflow), woken for it.
 func (u *uringSet) sqe() (*uring.SQE, error) {
+	if u.single && len(u.overflow) > 0 {
+		if !u.onIssuer() {
+			return u.overflowSQE(), nil
+		}
+		if err := u.moveOverflow(); err != nil {
+			return nil, err
+		}
+	}
 	if s := u.r.SQE(); s != nil {
 		return s, nil
+	}
+	if u.single && !u.onIssuer() {
+		return u.overflowSQE(), nil
 	}
 	if _, err := u.r.Submit(); err != nil {
 		return nil, err
@@ -397,6 +466,37 @@ func (u *uringSet) sqe() (*uring.SQE, error) {
 		return s, nil
 	}
 	return nil, os.NewSyscallError("io_uring_enter", unix.EBUSY)
+}
+
+// overflowSQE returns a new entry at the end of overflow and wakes the
+// issuer. Under mu.
+func (u *uringSet) overflowSQE() *uring.SQE {
+	if len(u.overflow) == 0 {
+		u.poke()
+	}
+	u.overflow = append(u.overflow, uring.SQE{})
+	return &u.overflow[len(u.overflow)-1]
+}
+
+// moveOverflow moves the entries of overflow into the queue, submitting
+// when it is full. Under mu, on the issuer.
+func (u *uringSet) moveOverflow() error {
+	for i := range u.overflow {
+		s := u.r.SQE()
+		if s == nil {
+			if _, err := u.r.Submit(); err != nil {
+				u.overflow = append(u.overflow[:0], u.overflow[i:]...)
+				return err
+			}
+			if s = u.r.SQE(); s == nil {
+				u.overflow = append(u.overflow[:0], u.overflow[i:]...)
+				return os.NewSyscallError("io_uring_enter", unix.EBUSY)
+			}
+		}
+		*s = u.overflow[i]
+	}
+	u.overflow = u.overflow[:0]
+	return nil
 }
 
 // armWake arms the multishot poll of the wake-up eventfd. Under mu.
@@ -518,13 +618,91 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 		}
 		// Every request on fd ends; completions still on their way
 		// find no registration and give their buffers back.
-		if s, err := u.sqe(); err == nil {
+		if u.single {
+			u.cancelAll(reg)
+		} else if s, err := u.sqe(); err == nil {
 			s.PrepCancelFD(fd, udInternal)
 		}
 		u.forget(reg)
 	}
+	return u.submitLocked()
+}
+
+// submitLocked submits what is queued, as epoll_ctl takes effect at
+// once. On a single-issuer ring a goroutine other than the issuer
+// cannot: it wakes the issuer, whose next io_uring_enter (at once if it
+// was waiting) submits the queue. Under mu.
+func (u *uringSet) submitLocked() error {
+	if u.single && !u.onIssuer() {
+		u.poke()
+		return nil
+	}
 	_, err := u.r.Submit()
 	return err
+}
+
+// onIssuer reports whether the caller runs on the thread of the
+// pinned leader, the issuer of a single-issuer ring. Under mu.
+func (u *uringSet) onIssuer() bool {
+	return u.tid != 0 && int32(unix.Gettid()) == u.tid
+}
+
+// poke makes the wake-up eventfd readable: a leader waiting in
+// io_uring_enter returns. Under mu.
+func (u *uringSet) poke() {
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], 1)
+	for {
+		if _, err := unix.Write(u.efd, b[:]); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// cancelAll queues the cancellation of each request of reg by its user
+// data: on a single-issuer ring a goroutine other than the issuer only
+// queues its requests, and the descriptor may be closed before the
+// issuer submits them, when a cancellation by descriptor would find
+// nothing to cancel and the requests would keep the socket open. Under
+// mu.
+func (u *uringSet) cancelAll(reg *uringReg) {
+	fd := int(reg.fd)
+	for _, ud := range []uint64{reg.pollUD, reg.recvUD, u.sendUD(fd)} {
+		if ud != 0 {
+			u.cancel(ud)
+		}
+	}
+}
+
+// cancel queues the cancellation of the request with user data target
+// on a single-issuer ring, and remembers it until its completion: a
+// request whose completion's task work is deferred and not yet run
+// cannot be cancelled (EALREADY), and a multishot one would then go on,
+// holding its socket, so the cancellation is queued again (complete).
+// Under mu.
+func (u *uringSet) cancel(target uint64) {
+	s, err := u.sqe()
+	if err != nil {
+		return
+	}
+	u.cancelSeq++
+	if u.cancelSeq == 0 {
+		u.cancelSeq = 1
+	}
+	if u.cancels == nil {
+		u.cancels = make(map[uint32]uint64)
+	}
+	u.cancels[u.cancelSeq] = target
+	s.PrepCancel(target, 0, uint64(u.cancelSeq)<<32|udInternal)
+}
+
+// sendUD returns the user data of the send in flight on fd, or 0. Under
+// mu.
+func (u *uringSet) sendUD(fd int) uint64 {
+	if fd < len(u.sends) && u.sends[fd] != nil {
+		return uint64(uint32(fd))<<32 | udSend
+	}
+	return 0
 }
 
 // removePoll queues the removal of reg's poll request. Under mu.
@@ -532,7 +710,9 @@ func (u *uringSet) removePoll(reg *uringReg) {
 	if reg.pollUD == 0 {
 		return
 	}
-	if s, err := u.sqe(); err == nil {
+	if u.single {
+		u.cancel(reg.pollUD)
+	} else if s, err := u.sqe(); err == nil {
 		if reg.lis != nil {
 			s.PrepCancel(reg.pollUD, 0, udInternal)
 		} else {
@@ -560,10 +740,16 @@ func (u *uringSet) forget(reg *uringReg) {
 }
 
 // wait returns ready events; msec < 0 blocks, 0 polls. A poll with
-// nothing queued to submit makes no system call.
+// nothing queued to submit makes no system call, except on a
+// single-issuer ring (see poll).
 func (u *uringSet) wait(events []event, msec int) (int, error) {
-	if n, err := u.poll(events); n > 0 || err != nil || msec == 0 {
-		return n, err
+	if msec == 0 || !u.single {
+		// On a single-issuer ring completions appear only in an
+		// io_uring_enter that asks for events: a blocking one returns
+		// at once when there are some, so it is not preceded by a poll.
+		if n, err := u.poll(events); n > 0 || err != nil || msec == 0 {
+			return n, err
+		}
 	}
 	if err := u.shutGate(); err != nil {
 		return 0, err
@@ -577,6 +763,12 @@ func (u *uringSet) wait(events []event, msec int) (int, error) {
 		if u.closed {
 			u.mu.Unlock()
 			return 0, errPollerClosed
+		}
+		if u.single {
+			if err := u.moveOverflow(); err != nil {
+				u.mu.Unlock()
+				return 0, err
+			}
 		}
 		pending := u.r.Flush()
 		u.mu.Unlock()
@@ -593,7 +785,8 @@ func (u *uringSet) wait(events []event, msec int) (int, error) {
 }
 
 // poll submits what the loop queued (one system call when there is
-// any) and reaps.
+// any) and reaps. On a single-issuer ring it always enters the kernel:
+// completions appear only when the issuer asks for events.
 func (u *uringSet) poll(events []event) (int, error) {
 	u.mu.Lock()
 	pending := u.r.Pending()
@@ -602,10 +795,19 @@ func (u *uringSet) poll(events []event) (int, error) {
 	if closed {
 		return 0, errPollerClosed
 	}
-	if pending > 0 || u.r.Overflowed() {
+	if pending > 0 || u.r.Overflowed() || u.single {
 		u.mu.Lock()
 		e := u.r.Counters().Enters.Load()
-		_, err := u.r.Submit()
+		var err error
+		if u.single {
+			// Submits, and runs the completions' deferred task work
+			// (DEFER_TASKRUN), which only an enter for events does.
+			if err = u.moveOverflow(); err == nil {
+				_, err = u.r.Enter(u.r.Flush(), 0, 0)
+			}
+		} else {
+			_, err = u.r.Submit()
+		}
 		if err == nil && u.r.Overflowed() {
 			_, err = u.r.Enter(0, 0, 0)
 		}
@@ -629,7 +831,7 @@ func (ep *pollset) submit() {
 	u.mu.Lock()
 	if !u.closed && u.r.Pending() > 0 {
 		e := u.r.Counters().Enters.Load()
-		u.r.Submit()
+		u.submitLocked()
 		u.calls.Add(u.r.Counters().Enters.Load() - e)
 	}
 	u.mu.Unlock()
@@ -692,6 +894,16 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 		*ev = event{slot: tagWake, ready: evIn}
 		return true
 	case udInternal:
+		return false
+	}
+	if c.UserData&3 == udInternal {
+		// A cancellation made by cancel.
+		id := uint32(c.UserData >> 32)
+		target, ok := u.cancels[id]
+		delete(u.cancels, id)
+		if ok && c.Res == -int32(unix.EALREADY) {
+			u.cancel(target)
+		}
 		return false
 	}
 	if c.UserData&3 == udSend {
@@ -836,7 +1048,7 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 			if s, err := u.sqe(); err == nil {
 				s.PrepCancel(reg.recvUD, 0, udInternal)
 				reg.cancel = true
-				u.r.Submit()
+				u.submitLocked()
 			}
 		} else if reg.tid != u.tid && u.tid != 0 && reg.recvUD != 0 && !reg.cancel && u.settled() {
 			// Tied to a thread that is not the pinned leader's: ended
@@ -915,6 +1127,13 @@ func (ep *pollset) pinLeader() bool {
 	tid := int32(unix.Gettid())
 	u.mu.Lock()
 	u.tid, u.tidSince = tid, time.Now().UnixNano()
+	if u.single && !u.enabled {
+		// This thread becomes the ring's issuer. A failure leaves the
+		// ring refusing every submission: the loop's first wait fails
+		// and the poller stops, as on a broken epoll instance.
+		u.r.Enable()
+		u.enabled = true
+	}
 	u.mu.Unlock()
 	return true
 }
@@ -923,9 +1142,31 @@ func (ep *pollset) pinLeader() bool {
 // loop ends.
 // noPin keeps the leaders of this pollset unpinned (see pinLeader).
 // Called before the poller starts.
+// A single-issuer ring's leader is pinned all the same: only its
+// thread can use the ring. It waits in io_uring_enter (WaitBlock) rather
+// than parking in the runtime; the yield before each blocking wait
+// passes its thread on and back (stoplockedm), as for any pinned leader
+// under WaitBlock.
 func (ep *pollset) noPin() {
-	if ep.ur != nil {
+	if ep.ur != nil && !ep.ur.single {
 		ep.ur.lockOn = false
+	}
+}
+
+// loopDone runs on the leader when the loop has ended, before the
+// poller reports it done. A single-issuer ring is closed there: its
+// buffer group can be unregistered only by the issuer, and its buffers
+// must not be unmapped while it is registered.
+func (ep *pollset) loopDone() {
+	u := ep.ur
+	if u == nil || !u.single {
+		return
+	}
+	u.mu.Lock()
+	mine := u.onIssuer()
+	u.mu.Unlock()
+	if mine {
+		u.close()
 	}
 }
 
@@ -1198,13 +1439,7 @@ func (u *uringSet) wake() {
 	if u.closed {
 		return
 	}
-	var b [8]byte
-	binary.NativeEndian.PutUint64(b[:], 1)
-	for {
-		if _, err := unix.Write(u.efd, b[:]); err != unix.EINTR {
-			return
-		}
-	}
+	u.poke()
 }
 
 // drainWake resets the eventfd after its completion was seen.
@@ -1235,6 +1470,7 @@ func (u *uringSet) close() error {
 	u.sent = nil
 	u.closed = true
 	err := u.release()
+	u.closeErr = err
 	u.mu.Unlock()
 	for _, st := range done {
 		u.settle(st)
@@ -1319,7 +1555,9 @@ func (u *uringSet) release() error {
 	// The buffer group is unregistered first: no receive picks a
 	// buffer after that, so its memory can go before the ring does.
 	if u.br != nil {
-		u.br.Close()
+		if e := u.br.Close(); err == nil {
+			err = e
+		}
 	}
 	if e := u.r.Close(); err == nil {
 		err = e

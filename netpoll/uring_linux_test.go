@@ -241,7 +241,12 @@ func testUringManySmallMessages(t *testing.T, inc bool) {
 	if inc && ended != 0 {
 		t.Errorf("%d receives ended on an incremental group of %d buffers for %d B of input", ended, uringBufs, conns*size)
 	}
-	if !inc && ended == 0 {
+	// On a single-issuer ring (UPOLL=wait=block) the receives' task work
+	// waits for the stalled leader, which then runs it inside its enters
+	// while its handlers give buffers back: there the group was not seen
+	// to run dry (0 receives ended, 488 without the single issuer), so
+	// only the echoes and the buffers are checked.
+	if !inc && ended == 0 && !s.pollers[0].ep.ur.single {
 		t.Errorf("no receive ended: %d whole buffers served %d connections", uringBufs, conns)
 	}
 	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().BuffersInUse == 0 }) {
@@ -512,38 +517,7 @@ func TestUringSendsThroughRing(t *testing.T) {
 	// UPOLL cannot change them.
 	s, addr := startServer(t, echoHandler, WithBackend(BackendUring), WithTrigger(EdgeTriggered), WithDispatch(DispatchHandoff))
 	const clients, rounds = 4, 200
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(30 * time.Second))
-			got := make([]byte, 64)
-			for r := range rounds {
-				msg := bytes.Repeat([]byte{byte(i*rounds + r)}, 64)
-				if _, err := c.Write(msg); err != nil {
-					errs <- err
-					return
-				}
-				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
-					errs <- fmt.Errorf("client %d round %d: %v (%x…)", i, r, err, got[:4])
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	echoClients(t, addr, clients, rounds)
 	st := s.Stats()
 	runs := st.HandlerRuns
 	// A Flush that the watchdog caught outside its handler's leader (a
@@ -553,17 +527,7 @@ func TestUringSendsThroughRing(t *testing.T) {
 	}
 	t.Logf("small echoes: %d handler runs, %d writev, %d submissions, %d io_uring_enter", runs, st.WriteCalls, st.Submissions, st.Enters)
 
-	c := dialTCP(t, addr)
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	big := make([]byte, 256<<10)
-	for i := range big {
-		big[i] = byte(i * 7)
-	}
-	go c.Write(big)
-	got := make([]byte, len(big))
-	if _, err := io.ReadFull(c, got); err != nil || crc32.ChecksumIEEE(got) != crc32.ChecksumIEEE(big) {
-		t.Fatalf("256 KiB echo: %v, checksum mismatch %v", err, !bytes.Equal(got, big))
-	}
+	bigEcho(t, addr)
 }
 
 // TestUringSendInFlight: a send that waits in the kernel for room (the
@@ -757,5 +721,60 @@ func TestUringSendingBit(t *testing.T) {
 		if f&fSending != 0 {
 			t.Fatalf("fSending %#x overlaps flag %#x", fSending, f)
 		}
+	}
+}
+
+// echoClients runs clients ping-pong clients of rounds 64 B messages
+// each against the echo server at addr, checking every message back.
+func echoClients(t *testing.T, addr string, clients, rounds int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			got := make([]byte, 64)
+			for r := range rounds {
+				msg := bytes.Repeat([]byte{byte(i*rounds + r)}, 64)
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+					errs <- fmt.Errorf("client %d round %d: %v (%x…)", i, r, err, got[:4])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// bigEcho sends 256 KiB to the echo server at addr and checks the
+// checksum of what comes back.
+func bigEcho(t *testing.T, addr string) {
+	t.Helper()
+	c := dialTCP(t, addr)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	big := make([]byte, 256<<10)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	go c.Write(big)
+	got := make([]byte, len(big))
+	if _, err := io.ReadFull(c, got); err != nil || crc32.ChecksumIEEE(got) != crc32.ChecksumIEEE(big) {
+		t.Fatalf("256 KiB echo: %v, checksum mismatch %v", err, !bytes.Equal(got, big))
 	}
 }

@@ -45,6 +45,8 @@ func (ep *pollset) unpinLeader() {}
 
 func (ep *pollset) noPin() {}
 
+func (ep *pollset) loopDone() {}
+
 // fillIn takes nothing: input is read from the socket.
 func (ep *pollset) fillIn(fd int, lb *buffer.LinkBuffer, size int) (int, error, bool) {
 	return 0, nil, false

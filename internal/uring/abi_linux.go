@@ -9,6 +9,7 @@ const (
 	SetupSQPoll       = 1 << 1
 	SetupCQSize       = 1 << 3
 	SetupClamp        = 1 << 4
+	SetupRDisabled    = 1 << 6
 	SetupSubmitAll    = 1 << 7
 	SetupCoopTaskrun  = 1 << 8
 	SetupSingleIssuer = 1 << 12
@@ -78,6 +79,7 @@ const (
 	offSQEs   = 0x10000000
 
 	registerProbe      = 8
+	registerEnable     = 12
 	registerPbufRing   = 22
 	unregisterPbufRing = 23
 	pbufRingInc        = 1 << 1 // IOU_PBUF_RING_INC: buffers consumed incrementally (Linux 6.12+)

@@ -214,7 +214,9 @@ func (b *BufRing) publish() {
 // Close unregisters the group and unmaps its ring. No operation using it
 // may be in flight. The buffers stay mapped while pieces taken from them
 // have not been given back, so that a holder's slices stay valid: the
-// last Recycle unmaps them.
+// last Recycle unmaps them. When the kernel refuses the unregistration
+// (EEXIST: a single-issuer ring, and not its issuer's thread) nothing is
+// unmapped and the error is returned; Close may be called again.
 func (b *BufRing) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -224,7 +226,12 @@ func (b *BufRing) Close() error {
 	var err error
 	if b.r.fd >= 0 {
 		reg := bufReg{bgid: b.bgid}
-		err = register(b.r.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1)
+		if err = register(b.r.fd, unregisterPbufRing, unsafe.Pointer(&reg), 1); err != nil {
+			// Still registered (EEXIST: not the single issuer's
+			// thread): the kernel may yet write into the buffers, so
+			// they stay mapped, and a later Close may try again.
+			return err
+		}
 	}
 	b.closed = true
 	unix.Munmap(b.ring)

@@ -74,8 +74,10 @@ func NewSQPoll(entries, cqEntries, want uint32, idle time.Duration) (*Ring, erro
 // New sets up a ring of at least entries SQEs (a power of two is used)
 // and a completion queue of cqEntries (0: twice entries). want are the
 // optional setup flags asked for (SetupSingleIssuer, SetupDeferTaskrun,
-// SetupCoopTaskrun, SetupSubmitAll): those the kernel refuses are
-// dropped, DeferTaskrun first, and Flags reports what took. An error
+// SetupRDisabled with SetupSingleIssuer, SetupCoopTaskrun,
+// SetupSubmitAll): those the kernel refuses are dropped, DeferTaskrun
+// first, and Flags reports what took. A ring set up with SetupRDisabled
+// takes no submission until Enable. An error
 // wraps ErrUnavailable when io_uring cannot be used at all.
 func New(entries, cqEntries uint32, want uint32) (*Ring, error) {
 	return setupRing(entries, cqEntries, want&^SetupSQPoll, 0)
@@ -86,7 +88,9 @@ func setupRing(entries, cqEntries, want, idleMS uint32) (*Ring, error) {
 	var fd int
 	var err error
 	sq := want & SetupSQPoll // asked for explicitly: never dropped
-	tries := []uint32{want, want &^ SetupDeferTaskrun, want &^ (SetupDeferTaskrun | SetupSingleIssuer), sq}
+	// SetupRDisabled goes with SetupSingleIssuer: it only lets the issuer
+	// be named later (Enable) instead of being the caller.
+	tries := []uint32{want, want &^ SetupDeferTaskrun, want &^ (SetupDeferTaskrun | SetupSingleIssuer | SetupRDisabled), sq}
 	for _, f := range tries {
 		p = params{flags: f | SetupClamp, sqThreadIdle: idleMS}
 		if cqEntries > 0 {
@@ -185,6 +189,17 @@ func mmap(fd int, off int64, size int) ([]byte, error) {
 		return nil, os.NewSyscallError("mmap", err)
 	}
 	return b, nil
+}
+
+// Enable starts a ring set up with SetupRDisabled, which refuses
+// submissions until then; under SetupSingleIssuer the calling thread
+// becomes the one thread that may submit and register from now on (the
+// caller keeps its goroutine on that thread: runtime.LockOSThread).
+func (r *Ring) Enable() error {
+	if r.fd < 0 {
+		return ErrClosed
+	}
+	return register(r.fd, registerEnable, nil, 0)
 }
 
 // Fd returns the ring's descriptor (to poll it: readable when

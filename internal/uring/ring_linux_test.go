@@ -3,6 +3,7 @@ package uring
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -583,4 +584,77 @@ func TestBufRingIncremental(t *testing.T) {
 		t.Errorf("%d buffers in use after every piece was given back", br.InUse())
 	}
 	t.Logf("%d bytes over %d connections, %d times a buffer passed from one connection to another", len(sent[0])+len(sent[1])+len(sent[2]), conns, shared)
+}
+
+// TestEnableNamesIssuer: a ring set up with SetupSingleIssuer and
+// SetupRDisabled refuses submissions until Enable; the thread that
+// enables it is the issuer from then on, and the kernel refuses
+// submissions and registrations from any other (EEXIST).
+func TestEnableNamesIssuer(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skip(err)
+	}
+	r, err := New(8, 0, SetupSingleIssuer|SetupDeferTaskrun|SetupRDisabled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Flags()&(SetupSingleIssuer|SetupRDisabled) != SetupSingleIssuer|SetupRDisabled {
+		t.Skipf("flags %#x: the kernel has no single issuer", r.Flags())
+	}
+	br, err := r.NewBufRing(0, 4, 4096) // registering before Enable is anyone's
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SQE().PrepNop(1)
+	if _, err := r.Submit(); !errors.Is(err, unix.EBADFD) {
+		t.Fatalf("Submit before Enable: %v, want EBADFD", err)
+	}
+	issuer := make(chan func() error)
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := r.Enable()
+		done <- err
+		if err != nil {
+			return
+		}
+		for f := range issuer {
+			done <- f()
+		}
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("Enable: %v", err)
+	}
+	defer close(issuer)
+	runtime.LockOSThread() // surely not the issuer's thread
+	defer runtime.UnlockOSThread()
+	if _, err := r.Submit(); !errors.Is(err, unix.EEXIST) {
+		t.Fatalf("Submit from another thread: %v, want EEXIST", err)
+	}
+	if err := br.Close(); !errors.Is(err, unix.EEXIST) {
+		t.Fatalf("unregistering from another thread: %v, want EEXIST", err)
+	}
+	if !br.Mapped() {
+		t.Fatal("buffers unmapped while still registered")
+	}
+	issuer <- func() error {
+		_, err := r.SubmitAndWait(1, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		var cqes [4]CQE
+		if n := r.Reap(cqes[:]); n != 1 || cqes[0].UserData != 1 {
+			return fmt.Errorf("reaped %d: %+v", n, cqes[:n])
+		}
+		return nil
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the issuer's submission: %v", err)
+	}
+	issuer <- br.Close
+	if err := <-done; err != nil || br.Mapped() {
+		t.Fatalf("the issuer's unregistration: %v, still mapped %v", err, br.Mapped())
+	}
 }
