@@ -3,11 +3,13 @@ package netpoll
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,5 +308,124 @@ func TestUringSingleIssuerOff(t *testing.T) {
 			}
 		}
 		s.Close()
+	}
+}
+
+// TestUringInlineSendBound: on a single-issuer ring, against a peer
+// that stops reading, an inline handler's Flush returns ErrWouldBlock
+// once its output passes MaxOutput, the queue holds no more than the
+// bound plus one handler's output, and when the peer reads again every
+// byte arrives, in order. (Sends through the ring under DispatchInline,
+// tried and dropped, held up to twice the bound: docs/uring.md.)
+func TestUringInlineSendBound(t *testing.T) {
+	needUring(t)
+	t.Setenv(EnvVar, "")
+	testutil.CheckLeaks(t)
+	const bound, chunk, runs = 64 << 10, 32 << 10, 300
+	var handled, flushes, wouldBlock atomic.Int64
+	var maxQueued atomic.Int64
+	var seq atomic.Uint32
+	h := func(c *Conn) error {
+		r, w := c.Reader(), c.Writer()
+		if err := r.Skip(r.Len()); err != nil {
+			return err
+		}
+		if err := r.Release(); err != nil {
+			return err
+		}
+		defer handled.Add(1)
+		if wouldBlock.Load() > 0 {
+			return nil // told to stop writing
+		}
+		b := make([]byte, chunk)
+		for i := range b {
+			b[i] = byte(seq.Add(1))
+		}
+		if _, err := w.WriteBinary(b); err != nil {
+			return err
+		}
+		err := w.Flush()
+		flushes.Add(1)
+		if q := int64(c.out.Len()); q > maxQueued.Load() {
+			maxQueued.Store(q)
+		}
+		if errors.Is(err, ErrWouldBlock) {
+			wouldBlock.Add(1)
+			return nil // the output stays queued and goes out later
+		}
+		return err
+	}
+	_, addr := startServer(t, h, append(singleOpts(DispatchInline), WithPollers(1), WithMaxOutput(bound))...)
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for i := range runs {
+		if _, err := nc.Write([]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		if !testutil.WaitFor(5*time.Second, func() bool { return handled.Load() > int64(i) }) {
+			t.Fatalf("trigger %d: no handler run", i)
+		}
+	}
+	if wouldBlock.Load() == 0 {
+		t.Fatalf("%d flushes of %d B against a peer that reads nothing, none returned ErrWouldBlock", flushes.Load(), chunk)
+	}
+	if m := maxQueued.Load(); m > bound+chunk {
+		t.Fatalf("%d B queued at most, want at most %d", m, bound+chunk)
+	}
+	want := int(flushes.Load()) * chunk
+	got := make([]byte, want)
+	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.ReadFull(nc, got); err != nil {
+		t.Fatalf("reading back %d B: %v", want, err)
+	}
+	for i, b := range got {
+		if b != byte(i+1) {
+			t.Fatalf("byte %d is %d, want %d", i, b, byte(i+1))
+		}
+	}
+	t.Logf("%d flushes, %d ErrWouldBlock, at most %d B queued", flushes.Load(), wouldBlock.Load(), maxQueued.Load())
+}
+
+// TestUringInlineSendStream: on a single-issuer ring, an inline echo
+// handler that returns Flush's error streams 16 MiB back to a peer that
+// reads as fast as it writes, without an ErrWouldBlock while the kernel
+// keeps taking the bytes. (It failed with sends through the ring under
+// DispatchInline, which were dropped: docs/uring.md.)
+func TestUringInlineSendStream(t *testing.T) {
+	needUring(t)
+	t.Setenv(EnvVar, "")
+	testutil.CheckLeaks(t)
+	_, addr := startServer(t, echoHandler, append(singleOpts(DispatchInline), WithPollers(1))...)
+	c := dialTCP(t, addr)
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	const total = 16 << 20
+	src := testutil.RandomBytes(7, total)
+	errc := make(chan error, 1)
+	go func() {
+		for off := 0; off < total; off += 64 << 10 {
+			if _, err := c.Write(src[off : off+64<<10]); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	got := make([]byte, total)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("reading back: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, src) {
+		t.Fatal("the stream came back altered")
 	}
 }
