@@ -109,23 +109,21 @@ func sizeClass(n int) (size, class int) {
 // newNode returns an empty node owning at least n bytes.
 func newNode(n int) *node {
 	size, c := sizeClass(n)
+	var nd *node
 	if c >= 0 {
-		if nd, _ := wholePools[c].Get().(*node); nd != nil {
-			if nodeAccounting.Load() {
-				liveNodes.Add(1)
-			}
-			return nd
-		}
+		nd, _ = wholePools[c].Get().(*node)
 	}
-	nd := bareNode()
-	if c >= 0 {
-		bb := bytePools[c].Get()
-		if cap(bb.B) < size {
-			bb.B = make([]byte, size)
+	if nd == nil {
+		nd = bareNode()
+		if c >= 0 {
+			bb := bytePools[c].Get()
+			if cap(bb.B) < size {
+				bb.B = make([]byte, size)
+			}
+			nd.bb, nd.buf, nd.class = bb, bb.B[:size], int8(c)
+		} else {
+			nd.buf = make([]byte, size)
 		}
-		nd.bb, nd.buf, nd.class = bb, bb.B[:size], int8(c)
-	} else {
-		nd.buf = make([]byte, size)
 	}
 	if nodeAccounting.Load() {
 		liveNodes.Add(1)

@@ -358,7 +358,8 @@ func newUringSet(runtimeWait, gated, single bool, calls *atomic.Uint64) (*uringS
 	if err != nil {
 		return nil, err
 	}
-	single = single && !sqpoll && os.Getenv(uringLockEnv) != "0"
+	lockOn := os.Getenv(uringLockEnv) != "0" && !sqpoll
+	single = single && lockOn // the issuer is the pinned leader
 	if sqpoll {
 		r, err = uring.NewSQPoll(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun, idle)
 	} else if single {
@@ -376,7 +377,7 @@ func newUringSet(runtimeWait, gated, single bool, calls *atomic.Uint64) (*uringS
 	u.sendOn = os.Getenv(uringSendEnv) != "0"
 	u.zcOn = os.Getenv(uringZCEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
-	u.lockOn = os.Getenv(uringLockEnv) != "0" && !sqpoll
+	u.lockOn = lockOn
 	u.single = r.Flags()&uring.SetupSingleIssuer != 0
 	fail := func(err error) (*uringSet, error) {
 		u.release()
@@ -667,7 +668,11 @@ func (u *uringSet) poke() {
 // mu.
 func (u *uringSet) cancelAll(reg *uringReg) {
 	fd := int(reg.fd)
-	for _, ud := range []uint64{reg.pollUD, reg.recvUD, u.sendUD(fd)} {
+	var send uint64
+	if fd < len(u.sends) && u.sends[fd] != nil {
+		send = sendUD(fd)
+	}
+	for _, ud := range []uint64{reg.pollUD, reg.recvUD, send} {
 		if ud != 0 {
 			u.cancel(ud)
 		}
@@ -696,14 +701,8 @@ func (u *uringSet) cancel(target uint64) {
 	s.PrepCancel(target, 0, uint64(u.cancelSeq)<<32|udInternal)
 }
 
-// sendUD returns the user data of the send in flight on fd, or 0. Under
-// mu.
-func (u *uringSet) sendUD(fd int) uint64 {
-	if fd < len(u.sends) && u.sends[fd] != nil {
-		return uint64(uint32(fd))<<32 | udSend
-	}
-	return 0
-}
+// sendUD is the user data of a send on fd (see uringSend).
+func sendUD(fd int) uint64 { return uint64(uint32(fd))<<32 | udSend }
 
 // removePoll queues the removal of reg's poll request. Under mu.
 func (u *uringSet) removePoll(reg *uringReg) {
@@ -1227,7 +1226,7 @@ func (u *uringSet) send(c *Conn) bool {
 	}
 	st := u.newSend(c)
 	fd := int(c.fd)
-	ud := uint64(uint32(fd))<<32 | udSend
+	ud := sendUD(fd)
 	if len(vecs) == 1 {
 		sqe.PrepSend(fd, vecs[0], unix.MSG_NOSIGNAL, ud)
 	} else {
@@ -1519,7 +1518,7 @@ func (u *uringSet) endSends() {
 		}
 		inFlight++
 		if s, err := u.sqe(); err == nil {
-			s.PrepCancel(uint64(uint32(fd))<<32|udSend, 0, udInternal)
+			s.PrepCancel(sendUD(fd), 0, udInternal)
 		}
 	}
 	if inFlight == 0 {
