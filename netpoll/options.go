@@ -102,13 +102,17 @@ const (
 	// is ready, then blocks: lower wake-up latency, more CPU.
 	WaitSpin
 	// WaitAdaptive blocks in epoll_wait like WaitBlock while no other
-	// goroutine of the process is runnable or running and fewer than
-	// GOMAXPROCS-1 pollers of the process already block there;
-	// otherwise it parks in the runtime like WaitRuntime. A blocked poller holds its P only
-	// while no goroutine wants one, and never the last one, so the rest
-	// of the program is not starved; a server with the process to itself
-	// waits and wakes as cheaply as with WaitBlock. The default of a
-	// Server with a handler.
+	// goroutine of the process is runnable or running, no other poller
+	// of the process waits parked in the runtime (a Dialer's, a
+	// WaitRuntime Server's, or a WaitAdaptive one that parked), and
+	// fewer than GOMAXPROCS-1 pollers of the process already block
+	// there; otherwise it parks in the runtime like WaitRuntime. A
+	// blocked poller holds its P only while no goroutine wants one, and
+	// never the last one, so the rest of the program is not starved, and
+	// never while a parked poller needs a thread to poll the runtime's
+	// netpoller for it; a server with the process to itself waits and
+	// wakes as cheaply as with WaitBlock. The default of a Server with a
+	// handler.
 	WaitAdaptive
 )
 

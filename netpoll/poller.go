@@ -72,6 +72,7 @@ type poller struct {
 	eventNext int         // the next of them to handle
 	passStart int64       // unix ns the current pass began its wait
 	spins     int         // WaitSpin: empty polls since the last event
+	pinned    bool        // the leader is locked to its thread (pinLeader)
 	batches   []*runBatch // started batches that may hold unclaimed runs
 	claimants int         // pool tasks per batch at most (GOMAXPROCS)
 	busy      int         // events that make a pass busy (busyPass or busyReaders)
@@ -222,7 +223,8 @@ func (p *poller) lead() {
 	if p.cfg.Dispatch == DispatchInline {
 		p.loopG.Store(goid())
 	}
-	if p.ep.pinLeader() {
+	p.pinned = p.ep.pinLeader()
+	if p.pinned {
 		defer p.ep.unpinLeader()
 	}
 	for {
@@ -397,7 +399,19 @@ func (p *poller) waitRuntime(msec int) (int, error) {
 	if msec > 0 {
 		dl = time.Now().Add(time.Duration(msec) * time.Millisecond)
 	}
+	runtimePollers.Add(1)
 	n, parked, err := p.ep.waitRuntime(p.events, dl)
+	runtimePollers.Add(-1)
+	if parked && p.pinned {
+		// A goroutine locked to its thread, woken from the runtime's
+		// netpoller, runs only on that thread: the thread that polled
+		// the netpoller hands it its P and goes to sleep, and none
+		// polls in its place until one goes idle. Pollers and
+		// goroutines still parked there would wait for sysmon's poll,
+		// every 10 ms (docs/tuning.md). A new goroutine makes the
+		// runtime wake an idle thread, which then polls.
+		go func() {}()
+	}
 	if parked {
 		p.ctr.parks.Add(1)
 	}
@@ -407,6 +421,11 @@ func (p *poller) waitRuntime(msec int) (int, error) {
 // blockedPollers counts the pollers of the process blocked in
 // epoll_wait under WaitAdaptive, each holding a P.
 var blockedPollers atomic.Int32
+
+// runtimePollers counts the pollers of the process waiting parked in
+// the runtime's netpoller (WaitRuntime, and WaitAdaptive when it may not
+// block).
+var runtimePollers atomic.Int32
 
 // mayBlock reports whether a WaitAdaptive poller may block in
 // epoll_wait, and if so counts it in blockedPollers: only while no
@@ -420,6 +439,15 @@ var blockedPollers atomic.Int32
 // (BenchmarkNeighbours measures that); the poller parks in the runtime
 // instead.
 func (p *poller) mayBlock() bool {
+	if runtimePollers.Load() != 0 {
+		// Another poller waits for the runtime's netpoller to wake it.
+		// The thread that polls it, woken with this goroutine, would
+		// block here holding its P, and the runtime starts no other
+		// to poll in its place: the parked poller would then wait for
+		// sysmon's poll, every 10 ms (seen as 10-20 ms p99 with 8
+		// pollers on 16 cores, docs/tuning.md).
+		return false
+	}
 	metrics.Read(p.sched[:])
 	runnable, running := p.sched[0].Value, p.sched[1].Value
 	if runnable.Kind() == metrics.KindUint64 && runnable.Uint64() != 0 {
