@@ -411,12 +411,19 @@ func (p *poller) waitRuntime(msec int) (int, error) {
 		// every 10 ms (docs/tuning.md). A new goroutine makes the
 		// runtime wake an idle thread, which then polls.
 		go func() {}()
+		if testHookKick != nil {
+			testHookKick()
+		}
 	}
 	if parked {
 		p.ctr.parks.Add(1)
 	}
 	return n, err
 }
+
+// testHookKick, when set by a test, runs after each kick of a pinned
+// leader woken from a park in the runtime (see waitRuntime).
+var testHookKick func()
 
 // blockedPollers counts the pollers of the process blocked in
 // epoll_wait under WaitAdaptive, each holding a P.

@@ -74,3 +74,43 @@ func TestUringGate(t *testing.T) {
 		t.Errorf("slowest round trip %v: a park was not woken by its completions", slowest)
 	}
 }
+
+// TestUringPinnedLeaderKicks: a leader locked to its thread that wakes
+// from a park in the runtime starts a goroutine, so that the runtime
+// wakes a thread to poll its netpoller in place of the one that handed
+// the leader its P (see waitRuntime); one kick per such park, and none
+// from a leader that is not pinned.
+func TestUringPinnedLeaderKicks(t *testing.T) {
+	needUring(t)
+	var kicks atomic.Int64
+	testHookKick = func() { kicks.Add(1) }
+	t.Cleanup(func() { testHookKick = nil })
+	for _, b := range []Backend{BackendUring, BackendEpoll} {
+		kicks.Store(0)
+		s, addr := startServer(t, echoHandler, WithBackend(b), WithWait(WaitRuntime), WithPollers(1))
+		c := dialTCP(t, addr)
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		msg, buf := []byte("kick"), make([]byte, 4)
+		for i := range 20 {
+			// The pause lets the leader park between round trips.
+			time.Sleep(2 * time.Millisecond)
+			if _, err := c.Write(msg); err != nil {
+				t.Fatalf("%v: round trip %d: %v", b, i, err)
+			}
+			if _, err := io.ReadFull(c, buf); err != nil {
+				t.Fatalf("%v: round trip %d: %v", b, i, err)
+			}
+		}
+		// A park is counted just after its kick: at most one ahead.
+		k := kicks.Load()
+		parks := int64(s.Stats().Parks)
+		switch {
+		case b == BackendEpoll && k != 0:
+			t.Errorf("%v: %d kicks from a leader that is not pinned", b, k)
+		case b == BackendUring && (k < 10 || k-parks < 0 || k-parks > 1):
+			t.Errorf("%v: %d kicks for %d parks in the runtime over 20 paused round trips, want one per park", b, k, parks)
+		}
+		c.Close()
+		s.Close()
+	}
+}
