@@ -408,7 +408,7 @@ func (p *poller) waitRuntime(msec int) (int, error) {
 		// the netpoller hands it its P and goes to sleep, and none
 		// polls in its place until one goes idle. Pollers and
 		// goroutines still parked there would wait for sysmon's poll,
-		// every 10 ms (docs/tuning.md). A new goroutine makes the
+		// every 10 ms (docs/scaling.md). A new goroutine makes the
 		// runtime wake an idle thread, which then polls.
 		go func() {}()
 		if testHookKick != nil {
@@ -436,7 +436,8 @@ var runtimePollers atomic.Int32
 
 // mayBlock reports whether a WaitAdaptive poller may block in
 // epoll_wait, and if so counts it in blockedPollers: only while no
-// other goroutine of the process is runnable or running, and fewer
+// other poller of the process is parked in the runtime, no other
+// goroutine of the process is runnable or running, and fewer
 // than GOMAXPROCS-1 pollers already block (one P always stays free for
 // the rest). A runnable goroutine would wait for this P until sysmon
 // takes it back. A running one is work the process does beside
@@ -452,7 +453,7 @@ func (p *poller) mayBlock() bool {
 		// block here holding its P, and the runtime starts no other
 		// to poll in its place: the parked poller would then wait for
 		// sysmon's poll, every 10 ms (seen as 10-20 ms p99 with 8
-		// pollers on 16 cores, docs/tuning.md).
+		// pollers on 16 cores, docs/scaling.md).
 		return false
 	}
 	metrics.Read(p.sched[:])
