@@ -237,12 +237,17 @@ func (ep *pollset) wake() {
 	if ep.closed {
 		return // the eventfd number may already belong to someone else
 	}
+	signalEventfd(ep.efd)
+}
+
+// signalEventfd adds one to the counter of the eventfd fd, making it
+// readable. EAGAIN means the counter is already non-zero: a wake-up is
+// pending anyway.
+func signalEventfd(fd int) {
 	var b [8]byte
 	binary.NativeEndian.PutUint64(b[:], 1)
 	for {
-		// EAGAIN means the counter is already non-zero: a wake-up is
-		// pending anyway.
-		if _, err := unix.Write(ep.efd, b[:]); err != unix.EINTR {
+		if _, err := unix.Write(fd, b[:]); err != unix.EINTR {
 			return
 		}
 	}

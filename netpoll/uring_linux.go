@@ -1,7 +1,6 @@
 package netpoll
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
@@ -460,6 +459,12 @@ func (u *uringSet) sqe() (*uring.SQE, error) {
 	if u.single && !u.onIssuer() {
 		return u.overflowSQE(), nil
 	}
+	return u.submitForSQE()
+}
+
+// submitForSQE submits the full queue and returns the entry it frees.
+// Under mu, on a thread that may submit.
+func (u *uringSet) submitForSQE() (*uring.SQE, error) {
 	if _, err := u.r.Submit(); err != nil {
 		return nil, err
 	}
@@ -485,13 +490,10 @@ func (u *uringSet) moveOverflow() error {
 	for i := range u.overflow {
 		s := u.r.SQE()
 		if s == nil {
-			if _, err := u.r.Submit(); err != nil {
+			var err error
+			if s, err = u.submitForSQE(); err != nil {
 				u.overflow = append(u.overflow[:0], u.overflow[i:]...)
 				return err
-			}
-			if s = u.r.SQE(); s == nil {
-				u.overflow = append(u.overflow[:0], u.overflow[i:]...)
-				return os.NewSyscallError("io_uring_enter", unix.EBUSY)
 			}
 		}
 		*s = u.overflow[i]
@@ -650,15 +652,7 @@ func (u *uringSet) onIssuer() bool {
 
 // poke makes the wake-up eventfd readable: a leader waiting in
 // io_uring_enter returns. Under mu.
-func (u *uringSet) poke() {
-	var b [8]byte
-	binary.NativeEndian.PutUint64(b[:], 1)
-	for {
-		if _, err := unix.Write(u.efd, b[:]); err != unix.EINTR {
-			return
-		}
-	}
-}
+func (u *uringSet) poke() { signalEventfd(u.efd) }
 
 // cancelAll queues the cancellation of each request of reg by its user
 // data: on a single-issuer ring a goroutine other than the issuer only
@@ -1137,10 +1131,9 @@ func (ep *pollset) pinLeader() bool {
 	return true
 }
 
-// unpinLeader ends pinLeader, when the duty has been passed on or the
-// loop ends.
 // noPin keeps the leaders of this pollset unpinned (see pinLeader).
 // Called before the poller starts.
+//
 // A single-issuer ring's leader is pinned all the same: only its
 // thread can use the ring. It waits in io_uring_enter (WaitBlock) rather
 // than parking in the runtime; the yield before each blocking wait
@@ -1169,6 +1162,8 @@ func (ep *pollset) loopDone() {
 	}
 }
 
+// unpinLeader ends pinLeader, when the duty has been passed on or the
+// loop ends.
 func (ep *pollset) unpinLeader() {
 	u := ep.ur
 	tid := int32(unix.Gettid())
