@@ -14,24 +14,14 @@
 # times, alternating the servers compared.
 set -euo pipefail
 bench=$1 target=$2 conns=$3
-d=$(mktemp -d)
-trap 'rm -rf "$d"' EXIT
-mkfifo "$d/in"
-"$bench" -role server -target "$target" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
-srv=$!
-exec 3>"$d/in" # the server runs until its stdin closes
-for _ in $(seq 100); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
-read -r _ pid addr < <(grep READY "$d/srv.out")
-"$bench" -role load -workload pingpong -addr "$addr" -n "$conns" -msg 64 -warmup 1s -duration 4s -server-pid "$pid" >"$d/load.out" 2>&1 &
-load=$!
+. "$(dirname "$0")/lib.sh"
+start_pingpong "$bench" "$target" "$conns"
 sample() { echo "$(awk '{print $14, $15}' "/proc/$pid/stat") $(awk '/^syscw/ {print $2}' "/proc/$pid/io")"; }
 sleep 2
 read -r u0 s0 w0 < <(sample)
 sleep 2
 read -r u1 s1 w1 < <(sample)
-wait "$load"
-exec 3>&-
-wait "$srv" || true
+finish_pingpong
 grep -q '"verified":true' "$d/load.out" || { echo "$target: the load generator did not verify the echo" >&2; exit 1; }
 hz=$(getconf CLK_TCK)
 awk -v t="$target" -v n="$conns" -v hz="$hz" -v du=$((u1 - u0)) -v ds=$((s1 - s0)) -v w=$((w1 - w0)) 'BEGIN {

@@ -16,25 +16,15 @@
 # window does.
 set -euo pipefail
 bench=$1 target=$2 conns=$3
-d=$(mktemp -d)
-trap 'rm -rf "$d"' EXIT
-mkfifo "$d/in"
-"$bench" -role server -target "$target" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
-srv=$!
-exec 3>"$d/in" # the server runs until its stdin closes
-for _ in $(seq 100); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
-read -r _ pid addr < <(grep READY "$d/srv.out")
-"$bench" -role load -workload pingpong -addr "$addr" -n "$conns" -msg 64 -warmup 1s -duration 4s -server-pid "$pid" >"$d/load.out" 2>&1 &
-load=$!
+. "$(dirname "$0")/lib.sh"
+start_pingpong "$bench" "$target" "$conns"
 sleep 2
 ev=raw_syscalls:sys_enter
 for s in read readv write writev epoll_wait epoll_pwait epoll_ctl futex nanosleep sched_yield accept4; do
 	ev=$ev,syscalls:sys_enter_$s
 done
 perf stat -x, -e "$ev" -p "$pid" -- sleep 2 2>"$d/perf.out"
-wait "$load"
-exec 3>&-
-wait "$srv" || true
+finish_pingpong
 awk -F, -v t="$target" -v n="$conns" '
 	$1 ~ /^[0-9.]+$/ { split($3, a, ":"); name = a[2]; sub(/^sys_enter_?/, "", name); c[name] = $1 }
 	END {

@@ -13,16 +13,8 @@
 # the server (e.g. wait=block).
 set -euo pipefail
 bench=$1 target=$2 conns=$3 upoll=${4:-}
-d=$(mktemp -d)
-trap 'rm -rf "$d"' EXIT
-mkfifo "$d/in"
-UPOLL=$upoll "$bench" -role server -target "$target" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
-srv=$!
-exec 3>"$d/in" # the server runs until its stdin closes
-for _ in $(seq 100); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
-read -r _ pid addr < <(grep READY "$d/srv.out")
-"$bench" -role load -workload pingpong -addr "$addr" -n "$conns" -msg 64 -warmup 1s -duration 4s -server-pid "$pid" >"$d/load.out" 2>&1 &
-load=$!
+. "$(dirname "$0")/lib.sh"
+start_pingpong "$bench" "$target" "$conns" "$upoll"
 ticks() { for f in /proc/"$pid"/task/*/stat; do awk '{print FILENAME, $14 + $15}' "$f"; done; }
 sleep 1.2
 ticks >"$d/a"
@@ -35,9 +27,7 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 ticks >"$d/b"
-wait "$load"
-exec 3>&-
-wait "$srv" || true
+finish_pingpong
 ops=$(grep -o '"ops":[0-9]*' "$d/load.out" | cut -d: -f2)
 win=$(grep -o '"window_sec":[0-9.]*' "$d/load.out" | cut -d: -f2)
 hz=$(getconf CLK_TCK)

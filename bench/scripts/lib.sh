@@ -1,0 +1,31 @@
+# lib.sh: what the scripts here share. Sourced, not run:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   start_pingpong BENCH TARGET CONNS [UPOLL]
+#
+# start_pingpong makes a temporary directory ($d, removed on exit),
+# starts the bench server TARGET in a process of its own (UPOLL set to
+# the fourth argument when given, inherited otherwise; the server runs
+# until its stdin, held open on fd 3, closes), waits for its READY line,
+# and starts the load generator: 64 B ping-pong over CONNS connections,
+# a 1 s warm-up and a 4 s window. It sets pid (the server's), srv and load (the two background jobs);
+# finish_pingpong waits for the load generator and stops the server.
+start_pingpong() {
+	local bench=$1 target=$2 conns=$3 upoll=${4:-} addr
+	d=$(mktemp -d)
+	trap 'rm -rf "$d"' EXIT
+	mkfifo "$d/in"
+	env ${upoll:+UPOLL=$upoll} "$bench" -role server -target "$target" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
+	srv=$!
+	exec 3>"$d/in"
+	for _ in $(seq 100); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
+	read -r _ pid addr < <(grep READY "$d/srv.out")
+	"$bench" -role load -workload pingpong -addr "$addr" -n "$conns" -msg 64 -warmup 1s -duration 4s -server-pid "$pid" >"$d/load.out" 2>&1 &
+	load=$!
+}
+
+finish_pingpong() {
+	wait "$load"
+	exec 3>&-
+	wait "$srv" || true
+}
