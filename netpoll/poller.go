@@ -73,6 +73,7 @@ type poller struct {
 	passStart int64       // unix ns the current pass began its wait
 	spins     int         // WaitSpin: empty polls since the last event
 	pinned    bool        // the leader is locked to its thread (pinLeader)
+	passing   bool        // counted in passingPollers since the last wait; leader only
 	batches   []*runBatch // started batches that may hold unclaimed runs
 	claimants int         // pool tasks per batch at most (GOMAXPROCS)
 	busy      int         // events that make a pass busy (busyPass or busyReaders)
@@ -235,6 +236,10 @@ func (p *poller) lead() {
 			break
 		}
 	}
+	if p.passing {
+		p.passing = false
+		passingPollers.Add(-1)
+	}
 	// Nobody rescues batched runs once the loop is gone: give each run
 	// still unclaimed a task of its own, so that its OnDisconnect is
 	// delivered even if every task of its batch is stuck.
@@ -259,7 +264,15 @@ func (p *poller) onLoop() bool {
 func (p *poller) pass() bool {
 	start := time.Now().UnixNano()
 	msec := p.timeout(start)
+	if p.passing {
+		p.passing = false
+		passingPollers.Add(-1)
+	}
 	n, err := p.wait(msec, &p.spins)
+	if countPassing.Load() {
+		p.passing = true
+		passingPollers.Add(1)
+	}
 	if err != nil {
 		// Only EBADF/EINVAL are possible, i.e. a bug or the fd was
 		// closed under us; waiting again would spin.
@@ -364,13 +377,25 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			// No poll first: a blocking epoll_wait returns at once when
 			// events are ready, and most waits at low load find none, so
 			// a poll would cost a syscall per pass for nothing.
-			if p.mayBlock() {
+			block, others := p.mayBlock()
+			if block {
 				p.ctr.parks.Add(1)
 				n, err := p.ep.wait(p.events, msec)
 				blockedPollers.Add(-1)
 				return n, err
 			}
-			return p.waitRuntime(msec)
+			if others && p.pinned && p.ep.releaseForPark() {
+				// Beside goroutines that want the Ps, a locked leader's
+				// park and wake-up would hand a P and a thread over
+				// each time (see releaseForPark).
+				if testHookRelease != nil {
+					testHookRelease()
+				}
+				n, err := p.waitRuntime(msec, false)
+				p.ep.retakeAfterPark()
+				return n, err
+			}
+			return p.waitRuntime(msec, p.pinned)
 		}
 	case WaitRuntime:
 		if msec != 0 && p.nEvents >= p.busy {
@@ -383,7 +408,7 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			runtime.Gosched()
 		}
 		if msec != 0 {
-			return p.waitRuntime(msec)
+			return p.waitRuntime(msec, p.pinned)
 		}
 	}
 	if msec != 0 {
@@ -393,8 +418,8 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 }
 
 // waitRuntime parks in the runtime's netpoller for up to msec ms (-1:
-// no limit).
-func (p *poller) waitRuntime(msec int) (int, error) {
+// no limit). pinned says that the caller parks locked to its thread.
+func (p *poller) waitRuntime(msec int, pinned bool) (int, error) {
 	var dl time.Time
 	if msec > 0 {
 		dl = time.Now().Add(time.Duration(msec) * time.Millisecond)
@@ -402,7 +427,7 @@ func (p *poller) waitRuntime(msec int) (int, error) {
 	runtimePollers.Add(1)
 	n, parked, err := p.ep.waitRuntime(p.events, dl)
 	runtimePollers.Add(-1)
-	if parked && p.pinned {
+	if parked && pinned {
 		// A goroutine locked to its thread, woken from the runtime's
 		// netpoller, runs only on that thread: the thread that polled
 		// the netpoller hands it its P and goes to sleep, and none
@@ -421,6 +446,10 @@ func (p *poller) waitRuntime(msec int) (int, error) {
 	return n, err
 }
 
+// testHookRelease, when set by a test, runs before each park of a
+// pinned leader released from its thread (releaseForPark).
+var testHookRelease func()
+
 // testHookKick, when set by a test, runs after each kick of a pinned
 // leader woken from a park in the runtime (see waitRuntime).
 var testHookKick func()
@@ -428,6 +457,24 @@ var testHookKick func()
 // blockedPollers counts the pollers of the process blocked in
 // epoll_wait under WaitAdaptive, each holding a P.
 var blockedPollers atomic.Int32
+
+// passingPollers counts the pollers of the process in a pass rather
+// than in a wait, while countPassing is set (by the first uring pollset
+// made with uringReleaseEnv): each has a running leader, which the
+// runtime's count of running goroutines includes.
+var (
+	passingPollers atomic.Int32
+	countPassing   atomic.Bool
+)
+
+// othersRunning reports whether running (the runtime's count of Ps
+// running goroutines) includes goroutines that are not upoll's pollers:
+// more than this poller, about to wait and no longer counted in
+// passingPollers, and the pollers in a pass. Runnable goroutines are
+// left out: a poller readied from a park is one.
+func (p *poller) othersRunning(running metrics.Value) bool {
+	return running.Kind() == metrics.KindUint64 && int64(running.Uint64())-1 > int64(passingPollers.Load())
+}
 
 // runtimePollers counts the pollers of the process waiting parked in
 // the runtime's netpoller (WaitRuntime, and WaitAdaptive when it may not
@@ -445,8 +492,10 @@ var runtimePollers atomic.Int32
 // connections ready next want a P too, and a poller blocked in
 // epoll_wait would keep one from them until sysmon retakes it
 // (BenchmarkNeighbours measures that); the poller parks in the runtime
-// instead.
-func (p *poller) mayBlock() bool {
+// instead. others reports, when passingPollers is kept, that goroutines
+// other than upoll's pollers were running, whether or not that was the
+// reason not to block.
+func (p *poller) mayBlock() (block, others bool) {
 	if runtimePollers.Load() != 0 {
 		// Another poller waits for the runtime's netpoller to wake it.
 		// The thread that polls it, woken with this goroutine, would
@@ -454,23 +503,27 @@ func (p *poller) mayBlock() bool {
 		// to poll in its place: the parked poller would then wait for
 		// sysmon's poll, every 10 ms (seen as 10-20 ms p99 with 8
 		// pollers on 16 cores, docs/scaling.md).
-		return false
+		if countPassing.Load() {
+			metrics.Read(p.sched[:])
+			others = p.othersRunning(p.sched[1].Value)
+		}
+		return false, others
 	}
 	metrics.Read(p.sched[:])
 	runnable, running := p.sched[0].Value, p.sched[1].Value
 	if runnable.Kind() == metrics.KindUint64 && runnable.Uint64() != 0 {
-		return false
+		return false, countPassing.Load() && p.othersRunning(running)
 	}
-	if running.Kind() == metrics.KindUint64 && running.Uint64() > 1 {
-		return false // someone besides this poller
+	if running.Kind() == metrics.KindUint64 && running.Uint64() > 1 { // someone besides this poller
+		return false, countPassing.Load() && p.othersRunning(running)
 	}
 	for {
 		b := blockedPollers.Load()
 		if b >= p.maxBlocked {
-			return false
+			return false, false
 		}
 		if blockedPollers.CompareAndSwap(b, b+1) {
-			return true
+			return true, false
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestUringGate: under WaitAdaptive the ring reaches the runtime's
@@ -113,4 +115,110 @@ func TestUringPinnedLeaderKicks(t *testing.T) {
 		c.Close()
 		s.Close()
 	}
+}
+
+// TestUringReleasesThreadBesideBusyGoroutines: under uringReleaseEnv a
+// pinned leader that parks in the runtime while a goroutine that is not
+// a poller keeps a P running parks released from its thread
+// (releaseForPark) and is locked again when it runs: every round trip
+// comes back whole. Beside another poller's pass it releases (about)
+// nothing, and without the switch nothing.
+func TestUringReleasesThreadBesideBusyGoroutines(t *testing.T) {
+	needUring(t)
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("GOMAXPROCS 1: no P for a busy neighbour")
+	}
+	var releases atomic.Int64
+	testHookRelease = func() { releases.Add(1) }
+	// After the servers' Close (cleanups run last first): their pollers
+	// have left passingPollers by then.
+	t.Cleanup(func() { testHookRelease = nil; countPassing.Store(false) })
+
+	// roundTrips makes n paused round trips on a new connection to
+	// addr, each checked, and returns how many parks were released.
+	roundTrips := func(phase, addr string, n int) int64 {
+		releases.Store(0)
+		c := dialTCP(t, addr)
+		defer c.Close()
+		buf := make([]byte, 8)
+		for i := range n {
+			// The pause lets the leader wait between round trips.
+			time.Sleep(2 * time.Millisecond)
+			msg := []byte{phase[0], byte(i), 1, 2, 3, 4, 5, 6}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write(msg); err != nil {
+				t.Fatalf("%s: round trip %d: %v", phase, i, err)
+			}
+			if _, err := io.ReadFull(c, buf); err != nil || !bytes.Equal(buf, msg) {
+				t.Fatalf("%s: round trip %d: %q, %v", phase, i, buf, err)
+			}
+		}
+		r := releases.Load()
+		t.Logf("%s: %d released parks in %d round trips", phase, r, n)
+		return r
+	}
+	// busy keeps a P running until the returned func is called.
+	busy := func() (stop func()) {
+		var done atomic.Bool
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for !done.Load() {
+				for i := 0; i < 1000; i++ {
+					_ = i * i
+				}
+			}
+		})
+		return func() { done.Store(true); wg.Wait() }
+	}
+
+	_, offAddr := startServer(t, echoHandler, WithBackend(BackendUring), WithWait(WaitAdaptive), WithPollers(1))
+	stop := busy()
+	r := roundTrips("off", offAddr, 20)
+	stop()
+	if r != 0 {
+		t.Errorf("without %s: %d released parks", uringReleaseEnv, r)
+	}
+
+	t.Setenv(uringReleaseEnv, "1")
+	s, addr := startServer(t, echoHandler, WithBackend(BackendUring), WithWait(WaitAdaptive), WithPollers(1))
+	if !s.pollers[0].ep.ur.releaseOn {
+		t.Skip("leaders not pinned here (UPOLL_URING_LOCK=0)")
+	}
+	stop = busy()
+	r = roundTrips("busy", addr, 30)
+	stop()
+	if r < 20 {
+		t.Errorf("beside a busy goroutine: %d released parks in 30 paused round trips, want one for most", r)
+	}
+
+	// A leader of another poller in a pass is no such goroutine: here
+	// an inline handler that computes until told to stop.
+	var spinning, spun atomic.Bool
+	spinner := func(c *Conn) error {
+		spinning.Store(true)
+		for !spun.Load() {
+			for i := 0; i < 1000; i++ {
+				_ = i * i
+			}
+		}
+		return echoHandler(c)
+	}
+	_, addr2 := startServer(t, spinner, WithBackend(BackendEpoll), WithDispatch(DispatchInline), WithWait(WaitBlock), WithPollers(1))
+	c2 := dialTCP(t, addr2)
+	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c2.Write([]byte("spin")); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.WaitFor(5*time.Second, spinning.Load) {
+		t.Fatal("the spinning handler did not start")
+	}
+	r = roundTrips("poller", addr, 30)
+	spun.Store(true)
+	if _, err := io.ReadFull(c2, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if r > 10 {
+		t.Errorf("beside another poller's pass: %d released parks in 30 round trips, want about none", r)
+	}
+
 }

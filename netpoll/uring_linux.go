@@ -130,10 +130,11 @@ type uringSet struct {
 	// Sends through the ring (see uringSend), when sendOn: in flight by
 	// descriptor, completed and waiting to be settled once mu is
 	// released, and spare ones.
-	sendOn   bool
-	zcOn     bool // stashed input enters LinkBuffers without a copy (uringZCEnv)
-	acceptOn bool // listeners by multishot accept (uringAcceptEnv)
-	lockOn   bool // the leader keeps its thread (pinLeader)
+	sendOn    bool
+	zcOn      bool // stashed input enters LinkBuffers without a copy (uringZCEnv)
+	acceptOn  bool // listeners by multishot accept (uringAcceptEnv)
+	lockOn    bool // the leader keeps its thread (pinLeader)
+	releaseOn bool // and lets go of it for parks beside busy goroutines (releaseForPark)
 
 	// single: the ring has one issuer (IORING_SETUP_SINGLE_ISSUER, with
 	// DEFER_TASKRUN where the kernel has it): the pinned leader's thread,
@@ -280,6 +281,14 @@ const uringIncEnv = "UPOLL_URING_INC"
 // run on any thread (see pinLeader). An experiment's switch.
 const uringLockEnv = "UPOLL_URING_LOCK"
 
+// uringReleaseEnv set to 1 makes the pinned leaders of the pollers made
+// meanwhile let go of their thread for a park in the runtime that
+// WaitAdaptive chose because goroutines other than pollers were running
+// (releaseForPark). An experiment's switch, off by default: on 2 cores
+// it gave the other goroutines their share back at the cost of the
+// server's own rate (docs/scaling.md).
+const uringReleaseEnv = "UPOLL_URING_RELEASE"
+
 // uringSingleEnv set to 0 keeps the rings of the pollers made meanwhile
 // open to every thread (SUBMIT_ALL|COOP_TASKRUN), as under the other
 // dispatch and wait strategies. Otherwise a poller whose duty never
@@ -377,6 +386,10 @@ func newUringSet(runtimeWait, gated, single bool, calls *atomic.Uint64) (*uringS
 	u.zcOn = os.Getenv(uringZCEnv) != "0"
 	u.acceptOn = os.Getenv(uringAcceptEnv) == "1"
 	u.lockOn = lockOn
+	u.releaseOn = lockOn && os.Getenv(uringReleaseEnv) == "1"
+	if u.releaseOn {
+		countPassing.Store(true) // othersRunning needs every poller counted
+	}
 	u.single = r.Flags()&uring.SetupSingleIssuer != 0
 	fail := func(err error) (*uringSet, error) {
 		u.release()
@@ -1173,6 +1186,41 @@ func (ep *pollset) unpinLeader() {
 	}
 	u.mu.Unlock()
 	runtime.UnlockOSThread()
+}
+
+// releaseForPark unlocks a pinned leader from its thread for a park in
+// the runtime that WaitAdaptive chose while goroutines other than
+// pollers were running, and reports whether it did: only under
+// uringReleaseEnv, and not on a single-issuer ring, whose thread alone
+// may enter it. A locked
+// goroutine parks by handing its P to another thread and putting its
+// own to sleep, and is woken by the reverse (stoplockedm, startlockedm):
+// beside busy goroutines that is every pass, and the process spent more
+// of its CPU there than anywhere else but the kernel (docs/scaling.md).
+// retakeAfterPark locks the leader to whichever thread runs it next.
+func (ep *pollset) releaseForPark() bool {
+	u := ep.ur
+	if u == nil || !u.releaseOn || u.single {
+		return false
+	}
+	runtime.UnlockOSThread()
+	return true
+}
+
+// retakeAfterPark ends releaseForPark: the leader is locked to the
+// thread that runs it now. Its settling time restarts even when that is
+// the thread it had: beside busy goroutines it parks after nearly every
+// pass, and moving the receives armed elsewhere to it (completeRecv)
+// between two parks costs a cancel, a readv and a new receive each, to
+// no end (a variant that kept the time across parks on one thread
+// served fewer messages, docs/scaling.md).
+func (ep *pollset) retakeAfterPark() {
+	u := ep.ur
+	runtime.LockOSThread()
+	tid := int32(unix.Gettid())
+	u.mu.Lock()
+	u.tid, u.tidSince = tid, time.Now().UnixNano()
+	u.mu.Unlock()
 }
 
 // ringSend queues a send of the head of c's outbound buffer in the ring

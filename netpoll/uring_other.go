@@ -43,6 +43,10 @@ func (ep *pollset) pinLeader() bool { return false }
 
 func (ep *pollset) unpinLeader() {}
 
+func (ep *pollset) releaseForPark() bool { return false }
+
+func (ep *pollset) retakeAfterPark() {}
+
 func (ep *pollset) noPin() {}
 
 func (ep *pollset) loopDone() {}
