@@ -236,10 +236,7 @@ func (p *poller) lead() {
 			break
 		}
 	}
-	if p.passing {
-		p.passing = false
-		passingPollers.Add(-1)
-	}
+	p.leavePass()
 	// Nobody rescues batched runs once the loop is gone: give each run
 	// still unclaimed a task of its own, so that its OnDisconnect is
 	// delivered even if every task of its batch is stuck.
@@ -264,10 +261,7 @@ func (p *poller) onLoop() bool {
 func (p *poller) pass() bool {
 	start := time.Now().UnixNano()
 	msec := p.timeout(start)
-	if p.passing {
-		p.passing = false
-		passingPollers.Add(-1)
-	}
+	p.leavePass()
 	n, err := p.wait(msec, &p.spins)
 	if countPassing.Load() {
 		p.passing = true
@@ -392,7 +386,7 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 					testHookRelease()
 				}
 				n, err := p.waitRuntime(msec, false)
-				p.ep.retakeAfterPark()
+				p.ep.pinLeader()
 				return n, err
 			}
 			return p.waitRuntime(msec, p.pinned)
@@ -467,13 +461,23 @@ var (
 	countPassing   atomic.Bool
 )
 
-// othersRunning reports whether running (the runtime's count of Ps
-// running goroutines) includes goroutines that are not upoll's pollers:
-// more than this poller, about to wait and no longer counted in
-// passingPollers, and the pollers in a pass. Runnable goroutines are
-// left out: a poller readied from a park is one.
+// leavePass takes p out of passingPollers before a wait, or when the
+// loop ends.
+func (p *poller) leavePass() {
+	if p.passing {
+		p.passing = false
+		passingPollers.Add(-1)
+	}
+}
+
+// othersRunning reports, while passingPollers is kept, whether running
+// (the runtime's count of Ps running goroutines) includes goroutines
+// that are not upoll's pollers: more than this poller, about to wait
+// and no longer counted in passingPollers, and the pollers in a pass.
+// Runnable goroutines are left out: a poller readied from a park is one.
 func (p *poller) othersRunning(running metrics.Value) bool {
-	return running.Kind() == metrics.KindUint64 && int64(running.Uint64())-1 > int64(passingPollers.Load())
+	return countPassing.Load() && running.Kind() == metrics.KindUint64 &&
+		int64(running.Uint64())-1 > int64(passingPollers.Load())
 }
 
 // runtimePollers counts the pollers of the process waiting parked in
@@ -512,10 +516,10 @@ func (p *poller) mayBlock() (block, others bool) {
 	metrics.Read(p.sched[:])
 	runnable, running := p.sched[0].Value, p.sched[1].Value
 	if runnable.Kind() == metrics.KindUint64 && runnable.Uint64() != 0 {
-		return false, countPassing.Load() && p.othersRunning(running)
+		return false, p.othersRunning(running)
 	}
 	if running.Kind() == metrics.KindUint64 && running.Uint64() > 1 { // someone besides this poller
-		return false, countPassing.Load() && p.othersRunning(running)
+		return false, p.othersRunning(running)
 	}
 	for {
 		b := blockedPollers.Load()

@@ -91,18 +91,7 @@ func TestUringPinnedLeaderKicks(t *testing.T) {
 		kicks.Store(0)
 		s, addr := startServer(t, echoHandler, WithBackend(b), WithWait(WaitRuntime), WithPollers(1))
 		c := dialTCP(t, addr)
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		msg, buf := []byte("kick"), make([]byte, 4)
-		for i := range 20 {
-			// The pause lets the leader park between round trips.
-			time.Sleep(2 * time.Millisecond)
-			if _, err := c.Write(msg); err != nil {
-				t.Fatalf("%v: round trip %d: %v", b, i, err)
-			}
-			if _, err := io.ReadFull(c, buf); err != nil {
-				t.Fatalf("%v: round trip %d: %v", b, i, err)
-			}
-		}
+		pausedRoundTrips(t, c, b.String(), 20)
 		// A park is counted just after its kick: at most one ahead.
 		k := kicks.Load()
 		parks := int64(s.Stats().Parks)
@@ -134,25 +123,13 @@ func TestUringReleasesThreadBesideBusyGoroutines(t *testing.T) {
 	// have left passingPollers by then.
 	t.Cleanup(func() { testHookRelease = nil; countPassing.Store(false) })
 
-	// roundTrips makes n paused round trips on a new connection to
-	// addr, each checked, and returns how many parks were released.
-	roundTrips := func(phase, addr string, n int) int64 {
+	// releasedIn makes n paused round trips on a new connection to addr
+	// and returns how many parks were released meanwhile.
+	releasedIn := func(phase, addr string, n int) int64 {
 		releases.Store(0)
 		c := dialTCP(t, addr)
 		defer c.Close()
-		buf := make([]byte, 8)
-		for i := range n {
-			// The pause lets the leader wait between round trips.
-			time.Sleep(2 * time.Millisecond)
-			msg := []byte{phase[0], byte(i), 1, 2, 3, 4, 5, 6}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.Write(msg); err != nil {
-				t.Fatalf("%s: round trip %d: %v", phase, i, err)
-			}
-			if _, err := io.ReadFull(c, buf); err != nil || !bytes.Equal(buf, msg) {
-				t.Fatalf("%s: round trip %d: %q, %v", phase, i, buf, err)
-			}
-		}
+		pausedRoundTrips(t, c, phase, n)
 		r := releases.Load()
 		t.Logf("%s: %d released parks in %d round trips", phase, r, n)
 		return r
@@ -173,7 +150,7 @@ func TestUringReleasesThreadBesideBusyGoroutines(t *testing.T) {
 
 	_, offAddr := startServer(t, echoHandler, WithBackend(BackendUring), WithWait(WaitAdaptive), WithPollers(1))
 	stop := busy()
-	r := roundTrips("off", offAddr, 20)
+	r := releasedIn("off", offAddr, 20)
 	stop()
 	if r != 0 {
 		t.Errorf("without %s: %d released parks", uringReleaseEnv, r)
@@ -185,7 +162,7 @@ func TestUringReleasesThreadBesideBusyGoroutines(t *testing.T) {
 		t.Skip("leaders not pinned here (UPOLL_URING_LOCK=0)")
 	}
 	stop = busy()
-	r = roundTrips("busy", addr, 30)
+	r = releasedIn("busy", addr, 30)
 	stop()
 	if r < 20 {
 		t.Errorf("beside a busy goroutine: %d released parks in 30 paused round trips, want one for most", r)
@@ -212,7 +189,7 @@ func TestUringReleasesThreadBesideBusyGoroutines(t *testing.T) {
 	if !testutil.WaitFor(5*time.Second, spinning.Load) {
 		t.Fatal("the spinning handler did not start")
 	}
-	r = roundTrips("poller", addr, 30)
+	r = releasedIn("poller", addr, 30)
 	spun.Store(true)
 	if _, err := io.ReadFull(c2, make([]byte, 4)); err != nil {
 		t.Fatal(err)
@@ -221,4 +198,22 @@ func TestUringReleasesThreadBesideBusyGoroutines(t *testing.T) {
 		t.Errorf("beside another poller's pass: %d released parks in 30 round trips, want about none", r)
 	}
 
+}
+
+// pausedRoundTrips makes n round trips of 8 bytes on c, each checked,
+// with a pause before each that lets the server's leader wait.
+func pausedRoundTrips(t *testing.T, c net.Conn, tag string, n int) {
+	t.Helper()
+	buf := make([]byte, 8)
+	for i := range n {
+		time.Sleep(2 * time.Millisecond)
+		msg := []byte{tag[0], byte(i), 1, 2, 3, 4, 5, 6}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(msg); err != nil {
+			t.Fatalf("%s: round trip %d: %v", tag, i, err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil || !bytes.Equal(buf, msg) {
+			t.Fatalf("%s: round trip %d: %q, %v", tag, i, buf, err)
+		}
+	}
 }

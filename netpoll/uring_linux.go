@@ -1192,35 +1192,24 @@ func (ep *pollset) unpinLeader() {
 // the runtime that WaitAdaptive chose while goroutines other than
 // pollers were running, and reports whether it did: only under
 // uringReleaseEnv, and not on a single-issuer ring, whose thread alone
-// may enter it. A locked
-// goroutine parks by handing its P to another thread and putting its
-// own to sleep, and is woken by the reverse (stoplockedm, startlockedm):
-// beside busy goroutines that is every pass, and the process spent more
-// of its CPU there than anywhere else but the kernel (docs/scaling.md).
-// retakeAfterPark locks the leader to whichever thread runs it next.
+// may enter it. A locked goroutine parks by handing its P to another
+// thread and putting its own to sleep, and is woken by the reverse
+// (stoplockedm, startlockedm): beside busy goroutines that is every
+// pass, and the process spent more of its CPU there than anywhere else
+// but the kernel (docs/scaling.md). After the park the leader pins
+// itself again (pinLeader) to whichever thread runs it. That restarts
+// its settling time even on the thread it had: it parks after nearly
+// every pass, and moving the receives armed elsewhere to it
+// (completeRecv) between two parks would cost a cancel, a readv and a
+// new receive each, to no end (a variant that kept the time across
+// parks on one thread served fewer messages, docs/scaling.md).
 func (ep *pollset) releaseForPark() bool {
 	u := ep.ur
 	if u == nil || !u.releaseOn || u.single {
 		return false
 	}
-	runtime.UnlockOSThread()
+	ep.unpinLeader()
 	return true
-}
-
-// retakeAfterPark ends releaseForPark: the leader is locked to the
-// thread that runs it now. Its settling time restarts even when that is
-// the thread it had: beside busy goroutines it parks after nearly every
-// pass, and moving the receives armed elsewhere to it (completeRecv)
-// between two parks costs a cancel, a readv and a new receive each, to
-// no end (a variant that kept the time across parks on one thread
-// served fewer messages, docs/scaling.md).
-func (ep *pollset) retakeAfterPark() {
-	u := ep.ur
-	runtime.LockOSThread()
-	tid := int32(unix.Gettid())
-	u.mu.Lock()
-	u.tid, u.tidSince = tid, time.Now().UnixNano()
-	u.mu.Unlock()
 }
 
 // ringSend queues a send of the head of c's outbound buffer in the ring

@@ -45,8 +45,6 @@ func (ep *pollset) unpinLeader() {}
 
 func (ep *pollset) releaseForPark() bool { return false }
 
-func (ep *pollset) retakeAfterPark() {}
-
 func (ep *pollset) noPin() {}
 
 func (ep *pollset) loopDone() {}
