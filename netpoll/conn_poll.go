@@ -56,8 +56,13 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		input = n > 0 || eof || err != nil
 		requeue = more
 	}
-	if ev&(evOut|evErr|evHup) != 0 && c.out.Len() > 0 {
-		c.pollFlush()
+	if ev&(evOut|evErr|evHup) != 0 {
+		switch {
+		case c.out.Len() > 0:
+			c.pollFlush()
+		case c.flags.Load()&fSendfileWait != 0:
+			notify(&c.wwait) // room for ReadFrom's sendfile
+		}
 	}
 	if ev&evErr != 0 && c.flags.Load()&fBroken == 0 {
 		if err := sysSocketError(int(c.fd)); err != nil {
@@ -342,7 +347,7 @@ func (c *Conn) wantEvents() uint32 {
 			ev |= evIn | evRDHup
 		}
 	}
-	if c.out.Len() > 0 || f&fConnecting != 0 {
+	if c.out.Len() > 0 || f&(fConnecting|fSendfileWait) != 0 {
 		ev |= evOut
 	}
 	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 {

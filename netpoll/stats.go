@@ -18,6 +18,7 @@ type PollerStats struct {
 	WriteCalls       uint64 // write system calls
 	ReadEAGAIN       uint64 // reads that found nothing (EAGAIN)
 	WriteEAGAIN      uint64 // writes the kernel refused (EAGAIN)
+	Sendfiles        uint64 // sendfile system calls: ReadFrom from a file (not in WriteCalls)
 	HandlerRuns      uint64 // handler invocations
 	HandlerWaitNs    uint64 // total ns between a handler's submit and start
 	Batches          uint64 // DispatchPool batches of several runs handed to the pool
@@ -67,6 +68,7 @@ func (s *PollerStats) add(o PollerStats) {
 	s.WriteCalls += o.WriteCalls
 	s.ReadEAGAIN += o.ReadEAGAIN
 	s.WriteEAGAIN += o.WriteEAGAIN
+	s.Sendfiles += o.Sendfiles
 	s.HandlerRuns += o.HandlerRuns
 	s.HandlerWaitNs += o.HandlerWaitNs
 	s.Batches += o.Batches
@@ -122,6 +124,7 @@ type pollerCounters struct {
 	bytesOut         atomic.Uint64
 	writeCalls       atomic.Uint64
 	writeEAGAIN      atomic.Uint64
+	sendfiles        atomic.Uint64
 	handlerRuns      atomic.Uint64
 	handlerWaitNs    atomic.Uint64
 	handoffs         atomic.Uint64
@@ -153,6 +156,7 @@ func (c *pollerCounters) snapshot() PollerStats {
 		WriteCalls:       c.writeCalls.Load(),
 		ReadEAGAIN:       c.readEAGAIN.Load(),
 		WriteEAGAIN:      c.writeEAGAIN.Load(),
+		Sendfiles:        c.sendfiles.Load(),
 		HandlerRuns:      c.handlerRuns.Load(),
 		HandlerWaitNs:    c.handlerWaitNs.Load(),
 		Batches:          c.batches.Load(),

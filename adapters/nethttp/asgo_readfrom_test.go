@@ -93,6 +93,58 @@ var readFromScenarios = []struct {
 		n, err := c.(io.ReaderFrom).ReadFrom(struct{ io.Reader }{strings.NewReader("x")})
 		return readFromShape(c, n, err)
 	}},
+	// From a file (sendfile where the backend has it): what was sent,
+	// the error, and where the file's offset stands after it.
+	{"file", func(c net.Conn) string {
+		f := shapeFile(64 << 10)
+		defer f.Close()
+		f.Seek(100, io.SeekStart)
+		n, err := c.(io.ReaderFrom).ReadFrom(f)
+		return readFromShape(c, n, err) + fileOffset(f)
+	}},
+	{"limited file", func(c net.Conn) string {
+		f := shapeFile(64 << 10)
+		defer f.Close()
+		lr := &io.LimitedReader{R: f, N: 1000}
+		n, err := c.(io.ReaderFrom).ReadFrom(lr)
+		return readFromShape(c, n, err) + fmt.Sprintf(" N=%d", lr.N) + fileOffset(f)
+	}},
+	{"file, write deadline passed", func(c net.Conn) string {
+		f := shapeFile(1000)
+		defer f.Close()
+		c.SetWriteDeadline(time.Now().Add(-time.Second))
+		defer c.SetWriteDeadline(time.Time{})
+		n, err := c.(io.ReaderFrom).ReadFrom(f)
+		return readFromShape(c, n, err)
+	}},
+	{"file, closed", func(c net.Conn) string {
+		f := shapeFile(1000)
+		defer f.Close()
+		c.Close()
+		n, err := c.(io.ReaderFrom).ReadFrom(f)
+		return readFromShape(c, n, err)
+	}},
+}
+
+// shapeFile is a temporary file of size bytes, open for reading at its
+// start; it is removed at once (the open file stays readable).
+func shapeFile(size int) *os.File {
+	f, err := os.CreateTemp("", "readfrom")
+	if err != nil {
+		panic(err)
+	}
+	os.Remove(f.Name())
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		panic(err)
+	}
+	f.Seek(0, io.SeekStart)
+	return f
+}
+
+// fileOffset names f's offset for a shape.
+func fileOffset(f *os.File) string {
+	off, err := f.Seek(0, io.SeekCurrent)
+	return fmt.Sprintf(" offset=%d,%v", off, err)
 }
 
 // TestAsGoReadFromErrors: the errors of the adapter's ReadFrom, of a

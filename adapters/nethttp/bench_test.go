@@ -54,7 +54,14 @@ func benchHello(b *testing.B, st stack, conns int) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	stdin, out, stop := startClients(b, loadClientEnv, fmt.Sprintf("%s,%d,%d", ln.Addr(), conns, b.N))
+	measureLoad(b, fmt.Sprintf("%s,%d,%d", ln.Addr(), conns, b.N))
+}
+
+// measureLoad runs the client helper on spec (see runLoadClients) for
+// b.N requests and reports requests/s, the 99th percentile latency and
+// this process's CPU per request.
+func measureLoad(b *testing.B, spec string) {
+	stdin, out, stop := startClients(b, loadClientEnv, spec)
 	defer stop()
 	b.ResetTimer()
 	cpu0 := cpuTime(b)
@@ -70,6 +77,30 @@ func benchHello(b *testing.B, st stack, conns int) {
 	b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/req")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkServeFile measures http.FileServer sending a 256 KiB file
+// over 10 keep-alive connections, on each stack in the same run, with
+// BenchmarkHello's clients and metrics: net/http passes the file to the
+// conn's ReadFrom, which both stacks serve with sendfile on Linux.
+func BenchmarkServeFile(b *testing.B) {
+	const size = 256 << 10
+	dir := b.TempDir()
+	if err := os.WriteFile(dir+"/f.bin", bytes.Repeat([]byte("0123456789abcdef"), size/16), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, st := range stacks() {
+		b.Run(st.name, func(b *testing.B) {
+			ln, err := st.listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
+			go srv.Serve(ln)
+			defer srv.Close()
+			measureLoad(b, fmt.Sprintf("%s,%d,%d,/f.bin,%d", ln.Addr(), 10, b.N, size))
+		})
+	}
 }
 
 // startClients re-executes the test binary as a client helper (env set to
@@ -105,11 +136,15 @@ const loadClientEnv = "UPOLL_NETHTTP_LOAD_CLIENTS"
 // requests over all of them and says "done <elapsed ns> <p99 ns>".
 func runLoadClients(spec string) error {
 	f := strings.Split(spec, ",")
-	if len(f) != 3 {
+	if len(f) != 3 && len(f) != 5 {
 		return errors.New("bad spec " + spec)
 	}
 	addr, conns, n := f[0], atoiOr(f[1], 0), atoiOr(f[2], 0)
-	if conns <= 0 || n < 0 {
+	req, want := benchRequest, len(helloBody)
+	if len(f) == 5 { // path and body length: BenchmarkServeFile
+		req, want = []byte("GET "+f[3]+" HTTP/1.1\r\nHost: bench\r\n\r\n"), atoiOr(f[4], -1)
+	}
+	if conns <= 0 || n < 0 || want < 0 {
 		return errors.New("bad spec " + spec)
 	}
 	clients := make([]*benchClient, conns)
@@ -119,7 +154,7 @@ func runLoadClients(spec string) error {
 			return err
 		}
 		defer c.Close()
-		clients[i] = &benchClient{c: c, br: bufio.NewReader(c)}
+		clients[i] = &benchClient{c: c, br: bufio.NewReader(c), req: req, want: want}
 		if err := clients[i].do(); err != nil {
 			return err
 		}
@@ -180,16 +215,18 @@ func cpuTime(b *testing.B) time.Duration {
 // benchClient is a minimal keep-alive HTTP/1.1 client: a canned request,
 // and a response parser that only looks for Content-Length.
 type benchClient struct {
-	c   net.Conn
-	br  *bufio.Reader
-	lat []time.Duration
+	c    net.Conn
+	br   *bufio.Reader
+	req  []byte // the request it repeats
+	want int    // its response's Content-Length
+	lat  []time.Duration
 }
 
 var benchRequest = []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
 
 func (cl *benchClient) do() error {
 	cl.c.SetDeadline(time.Now().Add(testDeadline))
-	if _, err := cl.c.Write(benchRequest); err != nil {
+	if _, err := cl.c.Write(cl.req); err != nil {
 		return err
 	}
 	n := -1
@@ -205,8 +242,8 @@ func (cl *benchClient) do() error {
 			n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
 		}
 	}
-	if n != len(helloBody) {
-		return fmt.Errorf("Content-Length %d", n)
+	if n != cl.want {
+		return fmt.Errorf("Content-Length %d, want %d", n, cl.want)
 	}
 	_, err := cl.br.Discard(n)
 	return err

@@ -1,0 +1,60 @@
+package netpoll_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/upoll/upoll/netpoll"
+)
+
+// A handler sends a file: io.Copy calls the Conn's ReadFrom, which on
+// Linux passes the file to the kernel with sendfile (Stats.Sendfiles
+// counts the calls) and elsewhere copies it.
+func ExampleConn_ReadFrom() {
+	dir, err := os.MkdirTemp("", "readfrom")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	name := filepath.Join(dir, "page.html")
+	if err := os.WriteFile(name, []byte("<h1>hello</h1>\n"), 0o600); err != nil {
+		panic(err)
+	}
+
+	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
+		r := c.Reader()
+		r.Skip(r.Len()) // any request gets the page
+		r.Release()
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if _, err := io.Copy(c, f); err != nil {
+			return err
+		}
+		return c.CloseWrite() // the page ends with the stream
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	ln, err := srv.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET\n"))
+	page, err := io.ReadAll(c)
+	fmt.Printf("%q %v\n", page, err)
+	// Output: "<h1>hello</h1>\n" <nil>
+}

@@ -1,0 +1,84 @@
+package netpoll
+
+import (
+	"io"
+	"sync"
+)
+
+// copyBufSize is the chunk ReadFrom's copy moves per Read: as large as
+// what io.Copy uses, so a transfer costs no more system calls than with
+// Go's net.
+const copyBufSize = 32 << 10
+
+// copyBufs recycles the copy's buffers; a pointer to an array keeps Put
+// from allocating.
+var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
+
+// ReadFrom implements io.ReaderFrom: it writes what r yields until
+// io.EOF or an error, and returns the count written. io.Copy and
+// net/http's response bodies call it.
+//
+// From a regular file (an *os.File, or anything with its SyscallConn,
+// optionally in an *io.LimitedReader) on the epoll and io_uring backends
+// it sends with sendfile(2): the bytes go from the page cache to the
+// socket without passing through user space, from the file's current
+// offset, which advances by what was sent (as *net.TCPConn does). Output
+// queued before the call goes out first. When the socket is full it
+// waits for room under the write deadline and WriteTimeout, as Write
+// does, and a handler running on its poller hands the poller's duty on
+// first; an inline handler's call on its own poller, which must not
+// wait, and every other reader are copied instead: r is read in chunks
+// of 32 KiB and each chunk written with Write, with Write's deadlines,
+// bounds and serialization of writers.
+//
+// Its error is shaped as *net.TCPConn's ReadFrom's: a *net.OpError with
+// Op "readfrom" and the connection's network and addresses, wrapping
+// the failed Write's error (a *net.OpError of its own), the sendfile
+// error (net.ErrClosed, os.ErrDeadlineExceeded or an *os.SyscallError),
+// or r's error as r returned it.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	n, err, handled := c.sendFile(r)
+	if !handled {
+		var m int64
+		m, err = c.copyFrom(r)
+		n += m
+	}
+	if err != nil {
+		err = c.opErr("readfrom", err)
+	}
+	return n, err
+}
+
+// copyFrom is ReadFrom's copy: r's chunks written with Write. It never
+// calls io.Copy with c as the destination, which would recurse into
+// ReadFrom.
+func (c *Conn) copyFrom(r io.Reader) (int64, error) {
+	buf := copyBufs.Get().(*[copyBufSize]byte)
+	defer copyBufs.Put(buf)
+	p := buf[:]
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if lr.N <= 0 {
+			return 0, nil
+		}
+		if lr.N < int64(len(p)) {
+			p = p[:lr.N]
+		}
+	}
+	var total int64
+	for {
+		nr, rerr := r.Read(p)
+		if nr > 0 {
+			nw, werr := c.Write(p[:nr])
+			total += int64(nw)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}

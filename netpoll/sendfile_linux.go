@@ -1,0 +1,168 @@
+package netpoll
+
+import (
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fSendfileWait marks a connection whose ReadFrom waits for room in the
+// socket with nothing queued in out: wantEvents then asks for EPOLLOUT
+// (as queued output does), and the event wakes the writer (onEvent).
+// Set and cleared by the writer, under wmu.
+const fSendfileWait = fUnix << 10
+
+// maxSendfileChunk bounds one sendfile call: the count must fit an int32
+// on every architecture, and a nonblocking socket takes less anyway.
+const maxSendfileChunk = 1 << 30
+
+// sendFile is ReadFrom with sendfile(2) when r is a regular file (or a
+// limited one) on a native backend; handled is false when it did nothing
+// and the caller must copy instead. written and err are then what
+// ReadFrom returns, err not yet wrapped in its *net.OpError.
+func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
+	if c.sock != nil {
+		return 0, nil, false // BackendStd: the copy goes through Go's net
+	}
+	remain := int64(-1) // -1: to the end of the file
+	lr, limited := r.(*io.LimitedReader)
+	if limited {
+		if lr.N <= 0 {
+			return 0, nil, true
+		}
+		remain, r = lr.N, lr.R
+	}
+	// syscall.Conn, not *os.File: io.Copy from a file that has no
+	// WriteTo for sockets (os.File.WriteTo's fallback) passes the file
+	// wrapped in a type that keeps SyscallConn.
+	sc, ok := r.(syscall.Conn)
+	if !ok {
+		return 0, nil, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, nil, false
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.incref() {
+		return 0, nil, false
+	}
+	defer c.decref()
+	// What fails at once is left to the copy, whose Write fails as
+	// Write does (Go's net also copies when the socket is closed or its
+	// deadline passed). An inline handler on its own poller cannot wait
+	// for room: Write's copy queues what the socket refuses and says
+	// ErrWouldBlock.
+	if c.flags.Load()&fWrShut != 0 || passed(deadline(&c.wwait)) ||
+		c.flags.Load()&fInline != 0 && c.p.onLoop() {
+		return 0, nil, false
+	}
+	var serr error
+	rerr := rc.Read(func(fd uintptr) bool {
+		written, serr, handled = c.sendFileFd(int(fd), remain)
+		return true
+	})
+	if limited {
+		lr.N = remain - written
+	}
+	if !handled {
+		// rerr: the file was closed, which the copy's Read reports.
+		return 0, nil, false
+	}
+	if serr == nil {
+		serr = rerr
+	}
+	return written, serr, true
+}
+
+// sendFileFd sends the regular file src from its offset, remain bytes
+// (-1: to its end). The caller holds wmu and a reference. handled is
+// false when src is not a regular file, or sendfile refused it before
+// sending anything; the caller then copies.
+func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, handled bool) {
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, nil, false
+	}
+	// What was queued before goes out before the file.
+	if c.out.Len() > 0 || c.out.MallocLen() > 0 {
+		if err := c.flushOut(0, "write"); err != nil {
+			return 0, err, true
+		}
+	}
+	ctr := &c.p.ctr
+	var start int64 // the write timeout counts from the first wait
+	timeout := c.writeTimeout()
+	var w *waiter
+	defer func() {
+		if w != nil {
+			c.flags.And(^uint32(fSendfileWait | fWriterWaiting))
+			c.updateEvents() // no EPOLLOUT for an empty queue
+		}
+	}()
+	for remain < 0 || written < remain {
+		if c.fdst.closed() {
+			return written, errClosed, true
+		}
+		if c.flags.Load()&fBroken != 0 {
+			return written, c.brokenErr("sendfile"), true
+		}
+		chunk := maxSendfileChunk
+		if remain >= 0 {
+			chunk = int(min(remain-written, maxSendfileChunk))
+		}
+		n, err := unix.Sendfile(int(c.fd), src, nil, chunk)
+		ctr.sendfiles.Add(1)
+		if n > 0 {
+			written += int64(n)
+			ctr.bytesOut.Add(uint64(n))
+			c.touch()
+		}
+		switch err {
+		case nil:
+			if n == 0 {
+				return written, nil, true // the end of the file
+			}
+			continue
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			ctr.writeEAGAIN.Add(1)
+		case unix.ENOSYS, unix.EOPNOTSUPP, unix.EINVAL:
+			// Not a pair sendfile serves: copy, unless part was sent.
+			if written == 0 {
+				return 0, nil, false
+			}
+			return written, os.NewSyscallError("sendfile", err), true
+		default:
+			err = os.NewSyscallError("sendfile", err)
+			c.broke(err)
+			return written, err, true
+		}
+		// The socket is full: wait for room, as drainOut does.
+		if start == 0 {
+			start = time.Now().UnixNano()
+		}
+		dl := deadlineOf(deadline(&c.wwait), timeout, start)
+		if passed(dl) {
+			return written, errTimeout, true
+		}
+		if w == nil {
+			// Publish the waiter and ask for EPOLLOUT, then try again
+			// before sleeping: room that came in between raised no
+			// event (edge-triggered) or one that found no flag.
+			w = waiterOf(&c.wwait)
+			c.flags.Or(fSendfileWait | fWriterWaiting)
+			c.updateEvents()
+			continue
+		}
+		c.updateEvents()
+		c.p.yieldFrom(c)
+		w.sleep(dl)
+	}
+	return written, nil, true
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package netpoll
+
+import "io"
+
+// fSendfileWait is never set where ReadFrom has no sendfile.
+const fSendfileWait = fUnix << 10
+
+// sendFile does nothing here: ReadFrom copies.
+func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
+	return 0, nil, false
+}
