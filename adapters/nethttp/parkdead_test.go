@@ -39,6 +39,15 @@ func TestParkDeadConnLeavesSocket(t *testing.T) {
 			c.NotifyInput(func(*netpoll.Conn) { t.Error("NotifyInput's f ran for a dead conn") })
 			return net.ErrClosed
 		}, 0},
+		{"ReadFrom(file)", func(t *testing.T, c *conn) error {
+			f := shapeFile(1000)
+			defer f.Close()
+			n, err := c.ReadFrom(f)
+			if n != 0 {
+				t.Errorf("ReadFrom on the parked conn sent %d bytes", n)
+			}
+			return err
+		}, 0},
 		{"SyscallConn.Control", func(t *testing.T, c *conn) error {
 			rc, err := c.SyscallConn()
 			if err != nil {
