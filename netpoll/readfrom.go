@@ -26,10 +26,14 @@ var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 // queued before the call goes out first. When the socket is full it
 // waits for room under the write deadline and WriteTimeout, as Write
 // does, and a handler running on its poller hands the poller's duty on
-// first; an inline handler's call on its own poller, which must not
-// wait, and every other reader are copied instead: r is read in chunks
-// of 32 KiB and each chunk written with Write, with Write's deadlines,
-// bounds and serialization of writers.
+// first. Under BackendStd, output queued first, a file (or any
+// syscall.Conn) goes to the socket's own ReadFrom, which is Go's net's:
+// sendfile or splice where the OS has them, under the same deadlines;
+// with an idle timeout set it is copied, so that each chunk counts as
+// activity. An inline handler's call on its own poller, which must not
+// wait, and every other reader are copied: r is read in chunks of 32 KiB
+// and each chunk written with Write, with Write's deadlines, bounds and
+// serialization of writers.
 //
 // Its error is shaped as *net.TCPConn's ReadFrom's: a *net.OpError with
 // Op "readfrom" and the connection's network and addresses, wrapping
@@ -37,7 +41,14 @@ var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 // error (net.ErrClosed, os.ErrDeadlineExceeded or an *os.SyscallError),
 // or r's error as r returned it.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
-	n, err, handled := c.sendFile(r)
+	var n int64
+	var err error
+	var handled bool
+	if c.sock != nil {
+		n, err, handled = c.stdReadFrom(r)
+	} else {
+		n, err, handled = c.sendFile(r)
+	}
 	if !handled {
 		var m int64
 		m, err = c.copyFrom(r)

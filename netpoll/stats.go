@@ -18,7 +18,7 @@ type PollerStats struct {
 	WriteCalls       uint64 // write system calls
 	ReadEAGAIN       uint64 // reads that found nothing (EAGAIN)
 	WriteEAGAIN      uint64 // writes the kernel refused (EAGAIN)
-	Sendfiles        uint64 // sendfile system calls: ReadFrom from a file (not in WriteCalls)
+	Sendfiles        uint64 // sendfile system calls of ReadFrom from a file, epoll and io_uring (not in WriteCalls)
 	HandlerRuns      uint64 // handler invocations
 	HandlerWaitNs    uint64 // total ns between a handler's submit and start
 	Batches          uint64 // DispatchPool batches of several runs handed to the pool

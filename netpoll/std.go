@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -486,6 +487,63 @@ func (c *Conn) stdWrite(p []byte) (int, error) {
 		return n, c.stdWriteErr("write", err)
 	}
 	return n, nil
+}
+
+// stdReadFrom is ReadFrom under BackendStd: a reader that may be a file
+// or a socket goes to the socket's own ReadFrom (Go's: sendfile, splice,
+// or its copy), after the queued output; handled is false, and the
+// caller copies, for any other reader, for what fails at once (as Write
+// reports it), and while an idle timeout is set (Go's ReadFrom gives no
+// progress to count as activity before it returns).
+func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool) {
+	rf, ok := c.sock.nc.(io.ReaderFrom)
+	src := r
+	if lr, limited := r.(*io.LimitedReader); limited {
+		src = lr.R
+	}
+	if _, isConn := src.(syscall.Conn); !ok || !isConn {
+		return 0, nil, false
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.incref() {
+		return 0, nil, false
+	}
+	defer c.decref()
+	if c.flags.Load()&fWrShut != 0 || passed(deadline(&c.wwait)) || c.idleTimeout() > 0 {
+		return 0, nil, false
+	}
+	// What was written before goes first, unflushed Writer bytes too.
+	if err := c.flushOut(0, "write"); err != nil {
+		return 0, err, true
+	}
+	if c.stdWriteTimeout() {
+		defer c.stdAbsWriteDeadline()
+	}
+	written, err = rf.ReadFrom(r)
+	if written > 0 {
+		c.p.ctr.bytesOut.Add(uint64(written))
+	}
+	if err != nil {
+		// Go's error is already a "readfrom" *net.OpError of this
+		// socket: ReadFrom wraps what it wraps.
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "readfrom" {
+			err = oe.Err
+		}
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			err = errTimeout
+		case c.fdst.closed():
+			err = errClosed
+		default:
+			var se *os.SyscallError
+			if errors.As(err, &se) && (se.Syscall == "sendfile" || se.Syscall == "splice" || se.Syscall == "write") {
+				c.broke(err) // the socket failed, not the source
+			}
+		}
+	}
+	return written, err, true
 }
 
 // stdWriteTimeout applies the write timeout, if any, to the socket for
