@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/upoll/upoll/netpoll"
 )
@@ -57,4 +58,34 @@ func ExampleConn_ReadFrom() {
 	page, err := io.ReadAll(c)
 	fmt.Printf("%q %v\n", page, err)
 	// Output: "<h1>hello</h1>\n" <nil>
+}
+
+// io.Copy from a Conn is its WriteTo: the input goes to the writer from
+// the connection's own buffer, without a copy, until the peer ends its
+// stream.
+func ExampleConn_WriteTo() {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	go func() {
+		s, err := l.Accept()
+		if err != nil {
+			return
+		}
+		s.Write([]byte("hello, "))
+		s.Write([]byte("world"))
+		s.Close()
+	}()
+
+	c, err := netpoll.Dial("tcp", l.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	var sb strings.Builder
+	n, err := io.Copy(&sb, c)
+	fmt.Println(n, err, sb.String())
+	// Output: 12 <nil> hello, world
 }

@@ -39,3 +39,19 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	defer pk.exit()
 	return c.Conn.ReadFrom(r)
 }
+
+// WriteTo is netpoll.Conn's (the input written to w from the inbound
+// buffer, without a copy) when the listener does not park; with parking
+// it copies through Read, which knows a parked conn: the embedded method
+// would read the socket's buffers, which a parked conn no longer owns.
+// Its error is shaped as *net.TCPConn's WriteTo's.
+func (c *conn) WriteTo(w io.Writer) (int64, error) {
+	if c.pk == nil {
+		return c.Conn.WriteTo(w)
+	}
+	n, err := io.Copy(w, struct{ io.Reader }{c})
+	if err != nil {
+		err = &net.OpError{Op: "writeto", Net: c.Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	}
+	return n, err
+}

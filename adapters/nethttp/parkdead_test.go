@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -47,6 +48,25 @@ func TestParkDeadConnLeavesSocket(t *testing.T) {
 				t.Errorf("ReadFrom on the parked conn sent %d bytes", n)
 			}
 			return err
+		}, 0},
+		{"WriteTo", func(t *testing.T, c *conn) error {
+			// It must fail at once, not wait for the socket's next
+			// request, which belongs to the conn that will serve it.
+			var got bytes.Buffer
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.WriteTo(&got)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if got.Len() > 0 {
+					t.Errorf("WriteTo on the parked conn took %q", got.String())
+				}
+				return err
+			case <-time.After(2 * time.Second):
+				return errors.New("WriteTo on the parked conn still waits after 2s")
+			}
 		}, 0},
 		{"SyscallConn.Control", func(t *testing.T, c *conn) error {
 			rc, err := c.SyscallConn()
