@@ -70,46 +70,43 @@ var errSource = errors.New("source failed")
 
 // readFromScenarios are failing ReadFroms on c, each returning the
 // shape of what it got.
-var readFromScenarios = []struct {
-	name string
-	run  func(c net.Conn) string
-}{
-	{"source fails", func(c net.Conn) string {
+var readFromScenarios = []asGoScenario{
+	{"source fails", func(c, _ net.Conn) string {
 		n, err := c.(io.ReaderFrom).ReadFrom(&failingReader{n: 100, err: errSource})
 		return readFromShape(c, n, err)
 	}},
-	{"source fails at once", func(c net.Conn) string {
+	{"source fails at once", func(c, _ net.Conn) string {
 		n, err := c.(io.ReaderFrom).ReadFrom(&failingReader{err: errSource})
 		return readFromShape(c, n, err)
 	}},
-	{"write deadline passed", func(c net.Conn) string {
+	{"write deadline passed", func(c, _ net.Conn) string {
 		c.SetWriteDeadline(time.Now().Add(-time.Second))
 		defer c.SetWriteDeadline(time.Time{})
 		n, err := c.(io.ReaderFrom).ReadFrom(&failingReader{n: 100, err: io.EOF})
 		return readFromShape(c, n, err)
 	}},
-	{"closed", func(c net.Conn) string {
+	{"closed", func(c, _ net.Conn) string {
 		c.Close()
 		n, err := c.(io.ReaderFrom).ReadFrom(struct{ io.Reader }{strings.NewReader("x")})
 		return readFromShape(c, n, err)
 	}},
 	// From a file (sendfile where the backend has it): what was sent,
 	// the error, and where the file's offset stands after it.
-	{"file", func(c net.Conn) string {
+	{"file", func(c, _ net.Conn) string {
 		f := shapeFile(64 << 10)
 		defer f.Close()
 		f.Seek(100, io.SeekStart)
 		n, err := c.(io.ReaderFrom).ReadFrom(f)
 		return readFromShape(c, n, err) + fileOffset(f)
 	}},
-	{"limited file", func(c net.Conn) string {
+	{"limited file", func(c, _ net.Conn) string {
 		f := shapeFile(64 << 10)
 		defer f.Close()
 		lr := &io.LimitedReader{R: f, N: 1000}
 		n, err := c.(io.ReaderFrom).ReadFrom(lr)
 		return readFromShape(c, n, err) + fmt.Sprintf(" N=%d", lr.N) + fileOffset(f)
 	}},
-	{"file, write deadline passed", func(c net.Conn) string {
+	{"file, write deadline passed", func(c, _ net.Conn) string {
 		f := shapeFile(1000)
 		defer f.Close()
 		c.SetWriteDeadline(time.Now().Add(-time.Second))
@@ -117,7 +114,7 @@ var readFromScenarios = []struct {
 		n, err := c.(io.ReaderFrom).ReadFrom(f)
 		return readFromShape(c, n, err)
 	}},
-	{"file, closed", func(c net.Conn) string {
+	{"file, closed", func(c, _ net.Conn) string {
 		f := shapeFile(1000)
 		defer f.Close()
 		c.Close()
@@ -153,41 +150,56 @@ func fileOffset(f *os.File) string {
 // listener's network, around the failed write's error or the source's.
 func TestAsGoReadFromErrors(t *testing.T) {
 	for _, network := range []string{"tcp4", "tcp"} {
-		listens := []struct {
+		compareAsGo(t, network, readFromScenarios)
+	}
+}
+
+// asGoScenario is a call on c, an accepted conn whose peer is peer,
+// returning the shape of what it got.
+type asGoScenario struct {
+	name string
+	run  func(c, peer net.Conn) string
+}
+
+// compareAsGo runs each scenario on a conn accepted by Go's listener on
+// network, then on one accepted by Listen on each backend (those the
+// kernel has), and reports each shape that differs from Go's.
+func compareAsGo(t *testing.T, network string, scenarios []asGoScenario) {
+	t.Helper()
+	listens := []struct {
+		name   string
+		listen func() (net.Listener, error)
+	}{
+		{"go", func() (net.Listener, error) { return net.Listen(network, "127.0.0.1:0") }},
+	}
+	for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
+		listens = append(listens, struct {
 			name   string
 			listen func() (net.Listener, error)
-		}{
-			{"go", func() (net.Listener, error) { return net.Listen(network, "127.0.0.1:0") }},
-		}
-		for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
-			listens = append(listens, struct {
-				name   string
-				listen func() (net.Listener, error)
-			}{b.String(), func() (net.Listener, error) {
-				return Listen(network, "127.0.0.1:0", netpoll.WithBackend(b))
-			}})
-		}
-		for _, sc := range readFromScenarios {
-			var want string
-			for i, l := range listens {
-				ln, err := l.listen()
-				if err != nil {
-					if i == 0 {
-						t.Fatal(err)
-					}
-					t.Logf("%s: listen: %v", l.name, err)
-					continue
-				}
-				c, _ := revAccept(t, ln)
-				got := sc.run(c)
-				ln.Close()
+		}{b.String(), func() (net.Listener, error) {
+			return Listen(network, "127.0.0.1:0", netpoll.WithBackend(b))
+		}})
+	}
+	for _, sc := range scenarios {
+		var want string
+		for i, l := range listens {
+			ln, err := l.listen()
+			if err != nil {
 				if i == 0 {
-					want = got
-					continue
+					t.Fatal(err)
 				}
-				if got != want {
-					t.Errorf("%s %s %s:\n  go:    %s\n  upoll: %s", network, l.name, sc.name, want, got)
-				}
+				t.Logf("%s: listen: %v", l.name, err)
+				continue
+			}
+			c, peer := revAccept(t, ln)
+			got := sc.run(c, peer)
+			ln.Close()
+			if i == 0 {
+				want = got
+				continue
+			}
+			if got != want {
+				t.Errorf("%s %s %s:\n  go:    %s\n  upoll: %s", network, l.name, sc.name, want, got)
 			}
 		}
 	}

@@ -7,8 +7,6 @@ import (
 	"net"
 	"testing"
 	"time"
-
-	"github.com/upoll/upoll/netpoll"
 )
 
 // failingWriter takes n bytes, then fails with errSink.
@@ -33,10 +31,7 @@ func (shortWriter) Write(p []byte) (int, error) { return len(p) / 2, nil }
 
 // writeToScenarios are WriteTos on c, whose peer is peer, each returning
 // the shape of what it got.
-var writeToScenarios = []struct {
-	name string
-	run  func(c, peer net.Conn) string
-}{
+var writeToScenarios = []asGoScenario{
 	{"to the end", func(c, peer net.Conn) string {
 		peer.Write([]byte("hello"))
 		peer.(interface{ CloseWrite() error }).CloseWrite()
@@ -72,41 +67,5 @@ var writeToScenarios = []struct {
 // counts and fails as *net.TCPConn's: a "writeto" *net.OpError around
 // the read's error or the writer's.
 func TestAsGoWriteToErrors(t *testing.T) {
-	listens := []struct {
-		name   string
-		listen func() (net.Listener, error)
-	}{
-		{"go", func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }},
-	}
-	for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
-		listens = append(listens, struct {
-			name   string
-			listen func() (net.Listener, error)
-		}{b.String(), func() (net.Listener, error) {
-			return Listen("tcp", "127.0.0.1:0", netpoll.WithBackend(b))
-		}})
-	}
-	for _, sc := range writeToScenarios {
-		var want string
-		for i, l := range listens {
-			ln, err := l.listen()
-			if err != nil {
-				if i == 0 {
-					t.Fatal(err)
-				}
-				t.Logf("%s: listen: %v", l.name, err)
-				continue
-			}
-			c, peer := revAccept(t, ln)
-			got := sc.run(c, peer)
-			ln.Close()
-			if i == 0 {
-				want = got
-				continue
-			}
-			if got != want {
-				t.Errorf("%s %s:\n  go:    %s\n  upoll: %s", l.name, sc.name, want, got)
-			}
-		}
-	}
+	compareAsGo(t, "tcp", writeToScenarios)
 }
