@@ -25,7 +25,7 @@ const maxSendfileChunk = 1 << 30
 // ReadFrom returns, err not yet wrapped in its *net.OpError.
 func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
 	if c.sock != nil {
-		return 0, nil, false // BackendStd: the copy goes through Go's net
+		return 0, nil, false // BackendStd: see stdReadFrom
 	}
 	remain := int64(-1) // -1: to the end of the file
 	lr, limited := r.(*io.LimitedReader)
