@@ -261,10 +261,6 @@ func TestReadFromSendfileStops(t *testing.T) {
 	}
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
 
 // TestReadFromSendfileHandler: a handler that sends a file with io.Copy
 // to a peer reading slowly waits for room inside ReadFrom (sendfile on

@@ -154,3 +154,9 @@ func (w *pacedWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// isTimeout reports whether err says Timeout, as net.Error.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
