@@ -261,7 +261,6 @@ func TestReadFromSendfileStops(t *testing.T) {
 	}
 }
 
-
 // TestReadFromSendfileHandler: a handler that sends a file with io.Copy
 // to a peer reading slowly waits for room inside ReadFrom (sendfile on
 // the native backends); the poller's duty passes on meanwhile, so other
