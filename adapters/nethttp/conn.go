@@ -9,9 +9,9 @@ import (
 
 // conn is the net.Conn that Accept and Dial return. *netpoll.Conn already
 // has net.Conn's semantics (deadlines, io.EOF, net.ErrClosed, CloseWrite,
-// serialized Reads and Writes); conn adds io.ReaderFrom, which net/http
-// uses for response bodies with a Content-Length (netpoll.Conn's, sendfile
-// from files, wrapped for parking).
+// serialized Reads and Writes, io.ReaderFrom with sendfile from files,
+// which net/http uses for file bodies, and io.WriterTo); conn wraps what
+// a parked conn must not reach.
 //
 // The nocopy Reader and Writer of the embedded *netpoll.Conn stay
 // reachable for code that type-asserts them. What they return must not
