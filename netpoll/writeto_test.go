@@ -94,10 +94,10 @@ func TestWriteTo(t *testing.T) {
 	}
 }
 
-// TestWriteToNoCopy: WriteTo hands w the inbound buffer's own bytes:
+// TestWriteToAllocs: WriteTo hands w the inbound buffer's own bytes:
 // 200 messages, each waited for, cost no allocation each (io.Copy's own
 // loop allocates a 32 KiB buffer per call and copies into it).
-func TestWriteToNoCopy(t *testing.T) {
+func TestWriteToAllocs(t *testing.T) {
 	if raceBuild {
 		t.Skip("the race detector allocates")
 	}
