@@ -31,8 +31,9 @@ var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 // sendfile or splice where the OS has them, under the same deadlines;
 // with an idle timeout set it is copied, so that each chunk counts as
 // activity. An inline handler's call on its own poller, which must not
-// wait, and every other reader are copied: r is read in chunks of 32 KiB
-// and each chunk written with Write, with Write's deadlines, bounds and
+// wait, and every other reader are copied as Go's net copies them
+// (io.Copy: r's WriteTo where it has one, else chunks of 32 KiB), each
+// piece written with Write, with Write's deadlines, bounds and
 // serialization of writers.
 //
 // Its error is shaped as *net.TCPConn's ReadFrom's: a *net.OpError with
@@ -60,36 +61,31 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
-// copyFrom is ReadFrom's copy: r's chunks written with Write. It never
-// calls io.Copy with c as the destination, which would recurse into
-// ReadFrom.
+// beginReadFrom starts ReadFrom's own path (sendfile, or Go's ReadFrom
+// under BackendStd) as a write begins: wmu and a reference held, which
+// (*connWriter).end lets go. It reports false, holding nothing, for what
+// fails at once: a closed conn, a shut write side, a passed write
+// deadline. Those go to the copy, whose Write fails as Write does (Go's
+// net also copies when the socket is closed or its deadline passed).
+func (c *Conn) beginReadFrom() bool {
+	w := (*connWriter)(c)
+	if w.begin() != nil {
+		return false
+	}
+	if passed(deadline(&c.wwait)) {
+		w.end()
+		return false
+	}
+	return true
+}
+
+// copyFrom is ReadFrom's copy, as Go's net makes it: io.Copy to c with
+// ReadFrom hidden (it would recur here), through a pooled buffer.
 func (c *Conn) copyFrom(r io.Reader) (int64, error) {
 	buf := copyBufs.Get().(*[copyBufSize]byte)
 	defer copyBufs.Put(buf)
-	p := buf[:]
-	if lr, ok := r.(*io.LimitedReader); ok {
-		if lr.N <= 0 {
-			return 0, nil
-		}
-		if lr.N < int64(len(p)) {
-			p = p[:lr.N]
-		}
-	}
-	var total int64
-	for {
-		nr, rerr := r.Read(p)
-		if nr > 0 {
-			nw, werr := c.Write(p[:nr])
-			total += int64(nw)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if rerr == io.EOF {
-			return total, nil
-		}
-		if rerr != nil {
-			return total, rerr
-		}
-	}
+	return io.CopyBuffer(writerOnly{c}, r, buf[:])
 }
+
+// writerOnly hides every method of a Writer but Write.
+type writerOnly struct{ io.Writer }

@@ -46,19 +46,13 @@ func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
 	if err != nil {
 		return 0, nil, false
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if !c.incref() {
+	// An inline handler on its own poller cannot wait for room: Write's
+	// copy queues what the socket refuses and says ErrWouldBlock.
+	if !c.beginReadFrom() {
 		return 0, nil, false
 	}
-	defer c.decref()
-	// What fails at once is left to the copy, whose Write fails as
-	// Write does (Go's net also copies when the socket is closed or its
-	// deadline passed). An inline handler on its own poller cannot wait
-	// for room: Write's copy queues what the socket refuses and says
-	// ErrWouldBlock.
-	if c.flags.Load()&fWrShut != 0 || passed(deadline(&c.wwait)) ||
-		c.flags.Load()&fInline != 0 && c.p.onLoop() {
+	defer (*connWriter)(c).end()
+	if c.flags.Load()&fInline != 0 && c.p.onLoop() {
 		return 0, nil, false
 	}
 	var serr error

@@ -504,13 +504,11 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 	if _, isConn := src.(syscall.Conn); !ok || !isConn {
 		return 0, nil, false
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if !c.incref() {
+	if !c.beginReadFrom() {
 		return 0, nil, false
 	}
-	defer c.decref()
-	if c.flags.Load()&fWrShut != 0 || passed(deadline(&c.wwait)) || c.idleTimeout() > 0 {
+	defer (*connWriter)(c).end()
+	if c.idleTimeout() > 0 {
 		return 0, nil, false
 	}
 	// What was written before goes first, unflushed Writer bytes too.
