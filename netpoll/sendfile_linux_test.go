@@ -306,13 +306,18 @@ func TestReadFromSendfileHandler(t *testing.T) {
 			if _, err := slow.Write([]byte("file")); err != nil {
 				t.Fatal(err)
 			}
+			// The slow peer reads nothing for its first second: until then
+			// the handler waits in ReadFrom for room, and the echoes must
+			// be served meanwhile, not after the file.
+			const stalled = time.Second
+			start := time.Now()
 			got := make(chan []byte, 1)
 			go func() {
-				time.Sleep(200 * time.Millisecond) // the sender waits meanwhile
+				time.Sleep(stalled)
 				slowRead(slow, len(data), got)
 			}()
 			echo := dialTCP(t, addr)
-			echo.SetDeadline(time.Now().Add(10 * time.Second))
+			echo.SetDeadline(start.Add(stalled))
 			p := make([]byte, 8)
 			for i := range 20 {
 				msg := []byte("ping" + strconv.Itoa(1000+i))
@@ -320,7 +325,7 @@ func TestReadFromSendfileHandler(t *testing.T) {
 					t.Fatal(err)
 				}
 				if _, err := io.ReadFull(echo, p[:len(msg)]); err != nil {
-					t.Fatalf("echo %d while a handler sends a file: %v", i, err)
+					t.Fatalf("echo %d while a handler waits to send a file: %v (%v after the start)", i, err, time.Since(start))
 				}
 			}
 			select {
