@@ -2,6 +2,8 @@ package netpoll
 
 import (
 	"io"
+	"net"
+	"reflect"
 	"sync"
 )
 
@@ -26,7 +28,26 @@ var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 // queued before the call goes out first. When the socket is full it
 // waits for room under the write deadline and WriteTimeout, as Write
 // does, and a handler running on its poller hands the poller's duty on
-// first. Under BackendStd, output queued first, a file (or any
+// first.
+//
+// From a stream socket of Go's net (a *net.TCPConn, a *net.UnixConn of
+// network "unix", optionally limited; io.Copy from a *net.TCPConn
+// reaches ReadFrom with it too) on the same backends it moves the bytes
+// with splice(2), socket to pipe to socket, as Go's *net.TCPConn does: a
+// chunk of at most 1 MiB (what the pipe holds) at a time, each waited
+// for in the runtime's netpoller under the source's read deadline (a
+// handler running on its poller hands the poller's duty on first), then
+// sent under this connection's write deadline and WriteTimeout, holding
+// the write lock only while it sends, so other writers' Writes go out
+// between chunks. Output queued before a chunk goes out before it. A
+// closed connection, a shut write side or a passed write deadline fail
+// before anything is taken from the source; a chunk taken and then not
+// sent (the connection closed, reset or timed out meanwhile) is lost, as
+// with Go's splice or any copy. Other readers with a SyscallConn (an
+// upoll Conn, a wrapper of a socket) may hold bytes their socket no
+// longer has: they are read, not spliced.
+//
+// Under BackendStd, output queued first, a file (or any
 // syscall.Conn) goes to the socket's own ReadFrom, which is Go's net's:
 // sendfile or splice where the OS has them, under the same deadlines;
 // with an idle timeout set it is copied, so that each chunk counts as
@@ -38,16 +59,17 @@ var copyBufs = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 //
 // Its error is shaped as *net.TCPConn's ReadFrom's: a *net.OpError with
 // Op "readfrom" and the connection's network and addresses, wrapping
-// the failed Write's error (a *net.OpError of its own), the sendfile
-// error (net.ErrClosed, os.ErrDeadlineExceeded or an *os.SyscallError),
-// or r's error as r returned it.
+// the failed Write's error (a *net.OpError of its own), the sendfile or
+// splice error (net.ErrClosed, os.ErrDeadlineExceeded, ErrWriteShutdown
+// or an *os.SyscallError; for a splice, the source's closed or deadline
+// error as its socket gives it), or r's error as r returned it.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	var n int64
 	var err error
 	var handled bool
 	if c.sock != nil {
 		n, err, handled = c.stdReadFrom(r)
-	} else {
+	} else if n, err, handled = c.spliceFrom(r); !handled {
 		n, err, handled = c.sendFile(r)
 	}
 	if !handled {
@@ -89,3 +111,36 @@ func (c *Conn) copyFrom(r io.Reader) (int64, error) {
 
 // writerOnly hides every method of a Writer but Write.
 type writerOnly struct{ io.Writer }
+
+// goSocket reports whether r is a stream socket of Go's net that splice
+// can read: a *net.TCPConn, a *net.UnixConn of network "unix", or the
+// type in which *net.TCPConn's WriteTo passes itself to io.Copy (which
+// then calls ReadFrom with it; it holds the *net.TCPConn). Other
+// syscall.Conns are read, not spliced: an upoll Conn, or a user's
+// wrapper, may hold input that its socket no longer does.
+func goSocket(r io.Reader) bool {
+	switch s := r.(type) {
+	case *net.TCPConn:
+		return true
+	case *net.UnixConn:
+		return s.LocalAddr() != nil && s.LocalAddr().Network() == "unix"
+	}
+	t := reflect.TypeOf(r)
+	return t != nil && t.PkgPath() == "net" && t.Name() == "tcpConnWithoutWriteTo"
+}
+
+// spliceWritable is why the connection cannot take bytes now, if it
+// cannot, as ReadFrom's splice reports it (unwrapped).
+func (c *Conn) spliceWritable() error {
+	switch f := c.flags.Load(); {
+	case c.fdst.closed():
+		return errClosed
+	case f&fWrShut != 0:
+		return ErrWriteShutdown
+	case f&fBroken != 0:
+		return c.brokenErr("splice")
+	case passed(deadline(&c.wwait)):
+		return errTimeout
+	}
+	return nil
+}

@@ -89,15 +89,8 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 		}
 	}
 	ctr := &c.p.ctr
-	var start int64 // the write timeout counts from the first wait
-	timeout := c.writeTimeout()
-	var w *waiter
-	defer func() {
-		if w != nil {
-			c.flags.And(^uint32(fSendfileWait | fWriterWaiting))
-			c.updateEvents() // no EPOLLOUT for an empty queue
-		}
-	}()
+	rw := roomWait{c: c}
+	defer rw.done()
 	for remain < 0 || written < remain {
 		if c.fdst.closed() {
 			return written, errClosed, true
@@ -137,26 +130,57 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 			c.broke(err)
 			return written, err, true
 		}
-		// The socket is full: wait for room, as drainOut does.
-		if start == 0 {
-			start = time.Now().UnixNano()
+		if err := rw.wait(); err != nil {
+			return written, err, true
 		}
-		dl := deadlineOf(deadline(&c.wwait), timeout, start)
-		if passed(dl) {
-			return written, errTimeout, true
-		}
-		if w == nil {
-			// Publish the waiter and ask for EPOLLOUT, then try again
-			// before sleeping: room that came in between raised no
-			// event (edge-triggered) or one that found no flag.
-			w = waiterOf(&c.wwait)
-			c.flags.Or(fSendfileWait | fWriterWaiting)
-			c.updateEvents()
-			continue
-		}
-		c.updateEvents()
-		c.p.yieldFrom(c)
-		w.sleep(dl)
 	}
 	return written, nil, true
+}
+
+// roomWait is the wait of a writer that sends from a descriptor
+// (sendfile, splice) for room in the socket, with nothing queued: the
+// write timeout counts from its first wait, and while it waits the
+// connection asks for EPOLLOUT through fSendfileWait. done ends it. The
+// caller holds wmu and a reference.
+type roomWait struct {
+	c     *Conn
+	start int64   // unix ns of the first wait; 0 before it
+	w     *waiter // the published waiter; nil before the first wait
+}
+
+// wait waits for room once, or fails with errTimeout when the write
+// deadline or timeout passed; the caller then tries its write again.
+// The first call only publishes the waiter and asks for EPOLLOUT: room
+// that came in between raised no event (edge-triggered) or one that
+// found no flag, so the caller tries once more before anything sleeps.
+// A handler running on its poller hands the duty on before it sleeps.
+func (rw *roomWait) wait() error {
+	c := rw.c
+	if rw.start == 0 {
+		rw.start = time.Now().UnixNano()
+	}
+	dl := deadlineOf(deadline(&c.wwait), c.writeTimeout(), rw.start)
+	if passed(dl) {
+		return errTimeout
+	}
+	if rw.w == nil {
+		rw.w = waiterOf(&c.wwait)
+		c.flags.Or(fSendfileWait | fWriterWaiting)
+		c.updateEvents()
+		return nil
+	}
+	c.updateEvents()
+	c.p.yieldFrom(c)
+	rw.w.sleep(dl)
+	return nil
+}
+
+// done ends the wait: no EPOLLOUT for an empty queue.
+func (rw *roomWait) done() {
+	if rw.w != nil {
+		rw.c.flags.And(^uint32(fSendfileWait | fWriterWaiting))
+		rw.c.updateEvents()
+		rw.w = nil
+		rw.start = 0
+	}
 }

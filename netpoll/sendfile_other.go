@@ -11,3 +11,8 @@ const fSendfileWait = fUnix << 10
 func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
 	return 0, nil, false
 }
+
+// spliceFrom does nothing here: ReadFrom copies.
+func (c *Conn) spliceFrom(r io.Reader) (written int64, err error, handled bool) {
+	return 0, nil, false
+}

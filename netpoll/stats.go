@@ -19,6 +19,7 @@ type PollerStats struct {
 	ReadEAGAIN       uint64 // reads that found nothing (EAGAIN)
 	WriteEAGAIN      uint64 // writes the kernel refused (EAGAIN)
 	Sendfiles        uint64 // sendfile system calls of ReadFrom from a file, epoll and io_uring (not in WriteCalls)
+	Splices          uint64 // splice system calls of ReadFrom from a socket of Go's net into the connection, epoll and io_uring (not in WriteCalls)
 	HandlerRuns      uint64 // handler invocations
 	HandlerWaitNs    uint64 // total ns between a handler's submit and start
 	Batches          uint64 // DispatchPool batches of several runs handed to the pool
@@ -69,6 +70,7 @@ func (s *PollerStats) add(o PollerStats) {
 	s.ReadEAGAIN += o.ReadEAGAIN
 	s.WriteEAGAIN += o.WriteEAGAIN
 	s.Sendfiles += o.Sendfiles
+	s.Splices += o.Splices
 	s.HandlerRuns += o.HandlerRuns
 	s.HandlerWaitNs += o.HandlerWaitNs
 	s.Batches += o.Batches
@@ -125,6 +127,7 @@ type pollerCounters struct {
 	writeCalls       atomic.Uint64
 	writeEAGAIN      atomic.Uint64
 	sendfiles        atomic.Uint64
+	splices          atomic.Uint64
 	handlerRuns      atomic.Uint64
 	handlerWaitNs    atomic.Uint64
 	handoffs         atomic.Uint64
@@ -157,6 +160,7 @@ func (c *pollerCounters) snapshot() PollerStats {
 		ReadEAGAIN:       c.readEAGAIN.Load(),
 		WriteEAGAIN:      c.writeEAGAIN.Load(),
 		Sendfiles:        c.sendfiles.Load(),
+		Splices:          c.splices.Load(),
 		HandlerRuns:      c.handlerRuns.Load(),
 		HandlerWaitNs:    c.handlerWaitNs.Load(),
 		Batches:          c.batches.Load(),

@@ -505,6 +505,12 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 		return 0, nil, false
 	}
 	if !c.beginReadFrom() {
+		if goSocket(src) {
+			// As Go's splice fails: before anything is read.
+			if err := c.spliceWritable(); err != nil {
+				return 0, err, true
+			}
+		}
 		return 0, nil, false
 	}
 	defer (*connWriter)(c).end()

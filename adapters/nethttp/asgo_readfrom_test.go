@@ -121,6 +121,97 @@ var readFromScenarios = []asGoScenario{
 		n, err := c.(io.ReaderFrom).ReadFrom(f)
 		return readFromShape(c, n, err)
 	}},
+	// From one of Go's sockets (splice where the backend has it): what
+	// was sent, the error, and what the source still holds after it.
+	{"socket", func(c, _ net.Conn) string {
+		src := socketSource(64<<10, true)
+		defer src.Close()
+		n, err := c.(io.ReaderFrom).ReadFrom(src)
+		return readFromShape(c, n, err)
+	}},
+	{"socket through io.Copy", func(c, _ net.Conn) string {
+		// io.Copy calls the source's WriteTo, which passes it to
+		// c.ReadFrom wrapped in a type of Go's net.
+		src := socketSource(64<<10, true)
+		defer src.Close()
+		n, err := io.Copy(c, src)
+		return readFromShape(c, n, err)
+	}},
+	{"limited socket", func(c, _ net.Conn) string {
+		src := socketSource(5000, false)
+		defer src.Close()
+		lr := &io.LimitedReader{R: src, N: 1000}
+		n, err := c.(io.ReaderFrom).ReadFrom(lr)
+		src.SetReadDeadline(time.Now().Add(time.Second))
+		rest, rerr := io.ReadFull(src, make([]byte, 4000))
+		return readFromShape(c, n, err) + fmt.Sprintf(" N=%d rest=%d,%v", lr.N, rest, rerr)
+	}},
+	{"socket, read deadline passed", func(c, _ net.Conn) string {
+		src := socketSource(1000, false)
+		defer src.Close()
+		time.Sleep(20 * time.Millisecond) // the 1000 bytes are there
+		src.SetReadDeadline(time.Now().Add(-time.Second))
+		n, err := c.(io.ReaderFrom).ReadFrom(src)
+		return readFromShape(c, n, err)
+	}},
+	{"socket, read deadline in flight", func(c, _ net.Conn) string {
+		src := socketSource(1000, false)
+		defer src.Close()
+		src.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := c.(io.ReaderFrom).ReadFrom(src)
+		return readFromShape(c, n, err)
+	}},
+	{"socket closed", func(c, _ net.Conn) string {
+		src := socketSource(1000, false)
+		src.Close()
+		n, err := c.(io.ReaderFrom).ReadFrom(src)
+		return readFromShape(c, n, err)
+	}},
+	{"socket, write deadline passed", func(c, _ net.Conn) string {
+		src := socketSource(1000, true)
+		defer src.Close()
+		c.SetWriteDeadline(time.Now().Add(-time.Second))
+		defer c.SetWriteDeadline(time.Time{})
+		n, err := c.(io.ReaderFrom).ReadFrom(src)
+		return readFromShape(c, n, err)
+	}},
+	{"socket, closed", func(c, _ net.Conn) string {
+		src := socketSource(1000, true)
+		defer src.Close()
+		c.Close()
+		n, err := c.(io.ReaderFrom).ReadFrom(src)
+		return readFromShape(c, n, err)
+	}},
+}
+
+// socketSource is the reading end of a TCP connection of Go's net on
+// 127.0.0.1, its peer having written size bytes (then closed its side
+// with eof).
+func socketSource(size int, eof bool) *net.TCPConn {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	feeder, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	src, err := ln.Accept()
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		feeder.Write(make([]byte, size))
+		if eof {
+			feeder.Close()
+			return
+		}
+		// Held open until the source closes (its reads then fail).
+		feeder.Read(make([]byte, 1))
+		feeder.Close()
+	}()
+	return src.(*net.TCPConn)
 }
 
 // shapeFile is a temporary file of size bytes, open for reading at its

@@ -10,7 +10,8 @@ import (
 // conn is the net.Conn that Accept and Dial return. *netpoll.Conn already
 // has net.Conn's semantics (deadlines, io.EOF, net.ErrClosed, CloseWrite,
 // serialized Reads and Writes, io.ReaderFrom with sendfile from files,
-// which net/http uses for file bodies, and io.WriterTo); conn wraps what
+// which net/http uses for file bodies, and splice from Go's sockets, and
+// io.WriterTo); conn wraps what
 // a parked conn must not reach.
 //
 // The nocopy Reader and Writer of the embedded *netpoll.Conn stay
@@ -24,8 +25,8 @@ type conn struct {
 	pk *parking // nil unless the listener parks (EnableParking)
 }
 
-// ReadFrom is netpoll.Conn's: sendfile(2) from a regular file, a copy
-// through Write otherwise (see netpoll.Conn.ReadFrom). On a dead conn
+// ReadFrom is netpoll.Conn's: sendfile(2) from a regular file, splice(2)
+// from a socket of Go's net, a copy through Write otherwise (see netpoll.Conn.ReadFrom). On a dead conn
 // (parked, then closed by its holder) it sends nothing and fails as Go's
 // closed conn's does: a *net.OpError "readfrom" wrapping Write's error.
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
