@@ -62,6 +62,25 @@ func slowRead(c net.Conn, want int, got chan<- []byte) {
 	got <- buf.Bytes()
 }
 
+// received waits up to 30 s for what slowRead got and fails the test
+// unless it is want.
+func received(t *testing.T, got <-chan []byte, want []byte) {
+	t.Helper()
+	var recv []byte
+	select {
+	case recv = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("peer did not receive the bytes within 30s")
+	}
+	if !bytes.Equal(recv, want) {
+		i := 0
+		for i < min(len(recv), len(want)) && recv[i] == want[i] {
+			i++
+		}
+		t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(recv), len(want), i)
+	}
+}
+
 // TestReadFromSendfile: ReadFrom of a file sends it from the file's
 // offset, after what was queued, on every backend and trigger, without
 // write calls: on the native backends with sendfile (Stats.Sendfiles),
@@ -115,19 +134,7 @@ func TestReadFromSendfile(t *testing.T) {
 				if off := offset(t, f); off != limit {
 					t.Errorf("file offset after the limited ReadFrom = %d, want %d", off, limit)
 				}
-				var recv []byte
-				select {
-				case recv = <-got:
-				case <-time.After(30 * time.Second):
-					t.Fatal("peer did not receive the file within 30s")
-				}
-				if !bytes.Equal(recv, want) {
-					i := 0
-					for i < min(len(recv), len(want)) && recv[i] == want[i] {
-						i++
-					}
-					t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(recv), len(want), i)
-				}
+				received(t, got, want)
 				st := s.Stats()
 				switch {
 				case b == BackendStd && st.Sendfiles != 0:

@@ -123,19 +123,7 @@ func TestReadFromSplice(t *testing.T) {
 					t.Fatalf("the source after the limited ReadFrom: %v, or not the bytes past the limit", err)
 				}
 
-				var recv []byte
-				select {
-				case recv = <-got:
-				case <-time.After(30 * time.Second):
-					t.Fatal("peer did not receive the stream within 30s")
-				}
-				if !bytes.Equal(recv, want) {
-					i := 0
-					for i < min(len(recv), len(want)) && recv[i] == want[i] {
-						i++
-					}
-					t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(recv), len(want), i)
-				}
+				received(t, got, want)
 				st := s.Stats()
 				switch {
 				case b == BackendStd && st.Splices != 0:
