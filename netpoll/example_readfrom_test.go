@@ -89,3 +89,57 @@ func ExampleConn_WriteTo() {
 	fmt.Println(n, err, sb.String())
 	// Output: 12 <nil> hello, world
 }
+
+// A proxy's handler copies what an upstream, dialed with Go's net, sends:
+// io.Copy from a *net.TCPConn ends in the Conn's ReadFrom, which on Linux
+// moves the bytes with splice (Stats.Splices counts the calls) and
+// elsewhere copies them.
+func ExampleConn_ReadFrom_proxy() {
+	upstream, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer upstream.Close()
+	go func() {
+		u, err := upstream.Accept()
+		if err != nil {
+			return
+		}
+		u.Write([]byte("hello from upstream"))
+		u.Close()
+	}()
+
+	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
+		r := c.Reader()
+		r.Skip(r.Len()) // any request is proxied
+		r.Release()
+		u, err := net.Dial("tcp", upstream.Addr().String())
+		if err != nil {
+			return err
+		}
+		defer u.Close()
+		if _, err := io.Copy(c, u); err != nil {
+			return err
+		}
+		return c.CloseWrite() // the upstream's end is the reply's
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	ln, err := srv.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET\n"))
+	reply, err := io.ReadAll(c)
+	fmt.Printf("%q %v\n", reply, err)
+	// Output: "hello from upstream" <nil>
+}

@@ -378,3 +378,61 @@ func TestReadFromSpliceHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestReadFromSpliceUnix: a stream *net.UnixConn is spliced from as a
+// TCP one is, and a datagram one ("unixgram") is copied.
+func TestReadFromSpliceUnix(t *testing.T) {
+	for _, b := range testBackends(false) {
+		t.Run(b.String(), func(t *testing.T) {
+			s, addr, conns := startAccept(t, WithBackend(b))
+			peer := dialTCP(t, addr)
+			c := recvConn(t, conns)
+			c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+			path := t.TempDir() + "/s"
+			ln, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			fc, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fc.Close()
+			sc, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sc.Close()
+			data := stream(1<<20, 8)
+			go func() {
+				fc.Write(data)
+				fc.(*net.UnixConn).CloseWrite()
+			}()
+			got := make(chan []byte, 1)
+			go slowRead(peer, len(data), got)
+			if n, err := c.ReadFrom(sc); err != nil || n != int64(len(data)) {
+				t.Fatalf("ReadFrom(*net.UnixConn) = %d, %v; want %d, nil", n, err, len(data))
+			}
+			received(t, got, data)
+			if s.Stats().Splices == 0 {
+				t.Error("Splices = 0 after ReadFrom from a unix stream socket")
+			}
+
+			// A datagram socket: each Read is one datagram, so it is
+			// copied (splice would join them).
+			gpath := t.TempDir() + "/g"
+			gl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: gpath, Net: "unixgram"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gl.Close()
+			if goSocket(gl) {
+				t.Error("goSocket(unixgram conn) = true: datagrams are not a stream to splice")
+			}
+			if !goSocket(sc) {
+				t.Error("goSocket(unix stream conn) = false")
+			}
+		})
+	}
+}
