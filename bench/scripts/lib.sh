@@ -9,7 +9,8 @@
 # until its stdin, held open on fd 3, closes), waits for its READY line,
 # and starts the load generator: 64 B ping-pong over CONNS connections,
 # a 1 s warm-up and a 4 s window. It sets pid (the server's), srv and load (the two background jobs);
-# finish_pingpong waits for the load generator and stops the server.
+# finish_pingpong waits for the load generator, stops the server, and
+# fails the script unless the load generator verified every echoed byte.
 start_pingpong() {
 	local bench=$1 target=$2 conns=$3 upoll=${4:-} addr
 	d=$(mktemp -d)
@@ -28,4 +29,5 @@ finish_pingpong() {
 	wait "$load"
 	exec 3>&-
 	wait "$srv" || true
+	grep -q '"verified":true' "$d/load.out" || { echo "$target: the load generator did not verify the echo" >&2; exit 1; }
 }
