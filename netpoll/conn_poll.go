@@ -60,8 +60,8 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		switch {
 		case c.out.Len() > 0:
 			c.pollFlush()
-		case c.flags.Load()&fSendfileWait != 0:
-			notify(&c.wwait) // room for ReadFrom's sendfile
+		case c.flags.Load()&fRoomWait != 0:
+			notify(&c.wwait) // room for ReadFrom's sendfile or splice
 		}
 	}
 	if ev&evErr != 0 && c.flags.Load()&fBroken == 0 {
@@ -347,7 +347,7 @@ func (c *Conn) wantEvents() uint32 {
 			ev |= evIn | evRDHup
 		}
 	}
-	if c.out.Len() > 0 || f&(fConnecting|fSendfileWait) != 0 {
+	if c.out.Len() > 0 || f&(fConnecting|fRoomWait) != 0 {
 		ev |= evOut
 	}
 	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 {

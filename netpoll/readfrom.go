@@ -123,7 +123,8 @@ func goSocket(r io.Reader) bool {
 	case *net.TCPConn:
 		return true
 	case *net.UnixConn:
-		return s.LocalAddr() != nil && s.LocalAddr().Network() == "unix"
+		a, ok := s.LocalAddr().(*net.UnixAddr)
+		return ok && a != nil && a.Net == "unix"
 	}
 	t := reflect.TypeOf(r)
 	return t != nil && t.PkgPath() == "net" && t.Name() == "tcpConnWithoutWriteTo"

@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fSendfileWait marks a connection whose ReadFrom waits for room in the
-// socket with nothing queued in out: wantEvents then asks for EPOLLOUT
+// fRoomWait marks a connection whose ReadFrom (sendfile, splice) waits
+// for room in the socket with nothing queued in out (roomWait): wantEvents then asks for EPOLLOUT
 // (as queued output does), and the event wakes the writer (onEvent).
 // Set and cleared by the writer, under wmu.
-const fSendfileWait = fUnix << 10
+const fRoomWait = fUnix << 10
 
 // maxSendfileChunk bounds one sendfile call: the count must fit an int32
 // on every architecture, and a nonblocking socket takes less anyway.
@@ -140,7 +140,7 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 // roomWait is the wait of a writer that sends from a descriptor
 // (sendfile, splice) for room in the socket, with nothing queued: the
 // write timeout counts from its first wait, and while it waits the
-// connection asks for EPOLLOUT through fSendfileWait. done ends it. The
+// connection asks for EPOLLOUT through fRoomWait. done ends it. The
 // caller holds wmu and a reference.
 type roomWait struct {
 	c     *Conn
@@ -165,7 +165,7 @@ func (rw *roomWait) wait() error {
 	}
 	if rw.w == nil {
 		rw.w = waiterOf(&c.wwait)
-		c.flags.Or(fSendfileWait | fWriterWaiting)
+		c.flags.Or(fRoomWait | fWriterWaiting)
 		c.updateEvents()
 		return nil
 	}
@@ -178,7 +178,7 @@ func (rw *roomWait) wait() error {
 // done ends the wait: no EPOLLOUT for an empty queue.
 func (rw *roomWait) done() {
 	if rw.w != nil {
-		rw.c.flags.And(^uint32(fSendfileWait | fWriterWaiting))
+		rw.c.flags.And(^uint32(fRoomWait | fWriterWaiting))
 		rw.c.updateEvents()
 		rw.w = nil
 		rw.start = 0

@@ -4,8 +4,8 @@ package netpoll
 
 import "io"
 
-// fSendfileWait is never set where ReadFrom has no sendfile.
-const fSendfileWait = fUnix << 10
+// fRoomWait is never set where ReadFrom has no sendfile or splice.
+const fRoomWait = fUnix << 10
 
 // sendFile does nothing here: ReadFrom copies.
 func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {

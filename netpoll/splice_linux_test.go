@@ -430,8 +430,8 @@ func TestReadFromSpliceUnix(t *testing.T) {
 			if goSocket(gl) {
 				t.Error("goSocket(unixgram conn) = true: datagrams are not a stream to splice")
 			}
-			if !goSocket(sc) {
-				t.Error("goSocket(unix stream conn) = false")
+			if !goSocket(sc) || !goSocket(fc) {
+				t.Errorf("goSocket of a unix stream conn: accepted %v, dialed %v; want true", goSocket(sc), goSocket(fc))
 			}
 		})
 	}

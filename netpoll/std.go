@@ -493,8 +493,9 @@ func (c *Conn) stdWrite(p []byte) (int, error) {
 // or a socket goes to the socket's own ReadFrom (Go's: sendfile, splice,
 // or its copy), after the queued output; handled is false, and the
 // caller copies, for any other reader, for what fails at once (as Write
-// reports it), and while an idle timeout is set (Go's ReadFrom gives no
-// progress to count as activity before it returns).
+// reports it; from a socket of Go's net it fails as Go's splice does,
+// before anything is read), and while an idle timeout is set (Go's
+// ReadFrom gives no progress to count as activity before it returns).
 func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool) {
 	rf, ok := c.sock.nc.(io.ReaderFrom)
 	src := r
