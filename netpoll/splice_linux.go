@@ -65,10 +65,13 @@ func (c *Conn) spliceFrom(r io.Reader) (written int64, err error, handled bool) 
 	}
 	for remain > 0 {
 		n, err := c.spliceFill(pp, rc, int(min(remain, maxSpliceChunk)))
-		if err != nil {
-			if written == 0 && errors.Is(err, unix.EINVAL) {
+		if err == unix.EINVAL {
+			if written == 0 {
 				return 0, nil, false // a pair splice does not serve
 			}
+			err = os.NewSyscallError("splice", err)
+		}
+		if err != nil {
 			return written, err, true
 		}
 		if n == 0 {
