@@ -49,6 +49,21 @@ func TestParkDeadConnLeavesSocket(t *testing.T) {
 			}
 			return err
 		}, 0},
+		{"ReadFrom(socket)", func(t *testing.T, c *conn) error {
+			// Nothing is taken from the source: its bytes are still
+			// there for a caller that goes on with another conn.
+			src := socketSource(1000, true)
+			defer src.Close()
+			n, err := c.ReadFrom(src)
+			if n != 0 {
+				t.Errorf("ReadFrom on the parked conn sent %d bytes", n)
+			}
+			src.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if rest, rerr := io.ReadAll(src); len(rest) != 1000 || rerr != nil {
+				t.Errorf("the source after ReadFrom on the parked conn holds %d bytes (%v), want 1000", len(rest), rerr)
+			}
+			return err
+		}, 0},
 		{"WriteTo", func(t *testing.T, c *conn) error {
 			// It must fail at once, not wait for the socket's next
 			// request, which belongs to the conn that will serve it.
