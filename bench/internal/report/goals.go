@@ -21,6 +21,16 @@ const (
 	// their p99.
 	GoalRPCCPURatio = 0.75
 	GoalRPCP99Ratio = 1.0
+	// The open issues' other goals (issueGoals): upoll-echo below the
+	// peers, BackendStd within 10% of the standard library, io_uring at
+	// 100 connections, against epoll, in system calls and under
+	// net/http.
+	GoalPeerRatio        = 1.0
+	GoalStdBackendRatio  = 1.10
+	GoalUring100Ratio    = 0.65
+	GoalUringVsEpoll     = 0.85
+	GoalUringCallsPerMsg = 0.3
+	GoalUringHTTPRatio   = 1.0
 )
 
 // IsFloor reports whether a target is a floor: a measuring stick that makes
@@ -165,7 +175,102 @@ func Goals(cases []Case) []Goal {
 		mem = memGoal(ic)
 	}
 	gs = append(gs, mem)
-	return append(gs, rpcGoals(cases)...)
+	gs = append(gs, rpcGoals(cases)...)
+	return append(gs, issueGoals(cases)...)
+}
+
+// issueGoals judges the open issues' goals that the rows above do not:
+// the default path's CPU at 10 and 100 connections and against nbio and
+// gnet, BackendStd against the standard library, io_uring at 100
+// connections, against epoll, in system calls per message and under
+// net/http. Each is stated at given connection counts and lists only
+// where a 64 B ping-pong (or HTTP) case at that count ran with the
+// target it judges, so a partial run shows no rows of "not measured".
+func issueGoals(cases []Case) []Goal {
+	var gs []Goal
+	// ratio judges target against base in c, if target ran there.
+	ratio := func(name, op string, thr float64, c *Case, target, base string, f func(Metrics) float64) *Goal {
+		up := c.Find(target)
+		if up == nil {
+			return nil
+		}
+		where := fmt.Sprintf("echo ping-pong, %d conns, %d B", c.Conns, c.Size)
+		if c.Workload == "http" {
+			where = fmt.Sprintf("HTTP keep-alive hello, %d conns", c.Conns)
+		}
+		g := Goal{Name: fmt.Sprintf("%s @%d conns", name, c.Conns), Op: op, Threshold: thr}
+		b := c.Find(base)
+		judge(&g, RatioSpread(up, b, f), where, up, b)
+		gs = append(gs, g)
+		return &gs[len(gs)-1]
+	}
+	echo := func(conns int) *Case { return exactCase(cases, "pingpong", conns, 64) }
+	for _, n := range []int{10, 100} {
+		if c := echo(n); c != nil {
+			if g := ratio("upoll-echo server CPU/msg vs std-echo", "<=", GoalCPURatioVsStd, c, "upoll-echo", "std-echo", cpuPerOp); g != nil {
+				g.Detail += floorNote(c, c.Find("std-echo"), g.Threshold)
+			}
+		}
+	}
+	for _, n := range []int{10, 100, 1000} {
+		if c := echo(n); c != nil {
+			for _, peer := range []string{"nbio-echo", "gnet-echo"} {
+				if c.Find(peer) != nil {
+					ratio("upoll-echo server CPU/msg vs "+peer, "<=", GoalPeerRatio, c, "upoll-echo", peer, cpuPerOp)
+				}
+			}
+		}
+	}
+	for _, n := range []int{100, 1000} {
+		if c := echo(n); c != nil {
+			ratio("upoll-std-echo server CPU/msg vs std-echo", "<=", GoalStdBackendRatio, c, "upoll-std-echo", "std-echo", cpuPerOp)
+		}
+	}
+	if c := echo(100); c != nil {
+		if g := ratio("upoll-uring-echo server CPU/msg vs std-echo", "<=", GoalUring100Ratio, c, "upoll-uring-echo", "std-echo", cpuPerOp); g != nil {
+			g.Detail += floorNote(c, c.Find("std-echo"), g.Threshold)
+		}
+	}
+	for _, n := range []int{100, 1000} {
+		if c := echo(n); c != nil && c.Find("upoll-echo") != nil {
+			ratio("upoll-uring-echo server CPU/msg vs upoll-echo", "<=", GoalUringVsEpoll, c, "upoll-uring-echo", "upoll-echo", cpuPerOp)
+		}
+	}
+	if c := echo(1000); c != nil {
+		if ur := c.Find("upoll-uring-echo"); ur != nil {
+			g := Goal{Name: "upoll-uring-echo system calls/msg @1000 conns", Op: "<=", Threshold: GoalUringCallsPerMsg, Status: StatusNotMeasured}
+			calls := func(m Metrics) float64 { return m.UpollReadsPerOp + m.UpollWritesPerOp + m.UpollWaitsPerOp }
+			where := "echo ping-pong, 1000 conns, 64 B; upoll's count of its reads, writes and io_uring_enter calls (the runtime's futex and epoll_wait not counted)"
+			switch s := ur.SpreadOf(calls); {
+			case !ur.Verified:
+				g.Detail = where + ": " + missing(ur, "upoll")
+			case s.N == 0 || s.Median <= 0:
+				g.Detail = where + ": no counters reported"
+			default:
+				g.setSpread(s)
+				g.Detail = where + fmt.Sprintf("; median of %d rounds (lowest–highest)", s.N)
+			}
+			gs = append(gs, g)
+		}
+	}
+	for i := range cases {
+		if c := &cases[i]; c.Workload == "http" && !c.Pinned {
+			ratio("upoll-uring-http req/s vs upoll-http", ">=", GoalUringHTTPRatio, c, "upoll-uring-http", "upoll-http", opsPerSec)
+		}
+	}
+	return gs
+}
+
+// exactCase returns the unpinned case of workload at exactly conns
+// connections and size bytes, or nil.
+func exactCase(cases []Case, workload string, conns, size int) *Case {
+	for i := range cases {
+		c := &cases[i]
+		if c.Workload == workload && !c.Pinned && c.Conns == conns && c.Size == size {
+			return c
+		}
+	}
+	return nil
 }
 
 // rpcGoals judges upoll's RPC pair against net's in the rpc case: the
@@ -227,7 +332,7 @@ func memGoal(ic *Case) Goal {
 // with its spread, and judges it.
 func (g *Goal) setSpread(s Spread) {
 	g.Measured = true
-	if strings.Contains(g.Name, "bytes") {
+	if goalUnit(g.Name) != "" {
 		g.Value = s.Median
 	} else {
 		g.Ratio = s.Median
@@ -269,4 +374,16 @@ func missing(r *Result, what string) string {
 		return what + " target did not run"
 	}
 	return what + " target failed or was not verified"
+}
+
+// goalUnit is the unit of a goal that judges a value, not a ratio: "B"
+// for memory, "calls" for system calls per message; "" for a ratio.
+func goalUnit(name string) string {
+	switch {
+	case strings.Contains(name, "bytes"):
+		return "B"
+	case strings.Contains(name, "system calls/msg"):
+		return "calls"
+	}
+	return ""
 }

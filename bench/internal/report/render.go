@@ -166,7 +166,7 @@ func goalTable(gs []Goal, term bool) *table {
 				status = map[bool]string{true: StatusMet, false: StatusNotMet}[g.Met]
 			}
 		}
-		bytes := strings.Contains(g.Name, "bytes")
+		unit := goalUnit(g.Name)
 		if g.Measured {
 			s := Spread{Median: g.Ratio, Lo: g.Lo, Hi: g.Hi, N: g.Rounds}
 			if s.N == 0 { // a report written before goals kept their rounds
@@ -175,16 +175,23 @@ func goalTable(gs []Goal, term bool) *table {
 					s.N = 2
 				}
 			}
-			if bytes {
+			switch unit {
+			case "B":
 				s.Median = g.Value
 				meas = figureCell(s, func(v float64) string { return fmt.Sprintf("%.0f B", v) })
-			} else {
+			case "calls":
+				s.Median = g.Value
+				meas = figureCell(s, func(v float64) string { return fmt.Sprintf("%.2f", v) })
+			default:
 				meas = ratioCell(s)
 			}
 		}
 		thr := fmt.Sprintf("%s %.2f×", g.Op, g.Threshold)
-		if bytes {
+		switch unit {
+		case "B":
 			thr = fmt.Sprintf("%s %.0f B", g.Op, g.Threshold)
+		case "calls":
+			thr = fmt.Sprintf("%s %.2f", g.Op, g.Threshold)
 		}
 		if term {
 			t.add(g.Name, meas, thr, status)
