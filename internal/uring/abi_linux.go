@@ -22,6 +22,7 @@ const (
 	FeatNoDrop     = 1 << 1
 	FeatFastPoll   = 1 << 5
 	FeatExtArg     = 1 << 8
+	FeatMinTimeout = 1 << 15 // min_wait_usec in a wait's EXT_ARG (Linux 6.12)
 )
 
 // Opcodes.

@@ -44,6 +44,9 @@ type Ring struct {
 	arg getEventsArg
 	ts  unix.Timespec
 
+	// batch and batchWait: see SetBatch; 0 when not set.
+	batch, batchWaitUS uint32
+
 	ctr Counters
 }
 
@@ -53,6 +56,32 @@ type Counters struct {
 	Completed atomic.Uint64 // CQEs reaped
 	Enters    atomic.Uint64 // io_uring_enter calls
 	Wakeups   atomic.Uint64 // of them, wake-ups of an idle SQPOLL thread
+}
+
+// batchIdleTimeout is the timeout given to a batched wait whose caller
+// gave none (see sysEnter).
+const batchIdleTimeout = time.Minute
+
+// SetBatch makes each blocking wait for one completion (Enter with min
+// 1 and a timeout other than 0) wait for n completions during at most
+// wait, then return as soon as one is there (min_wait_usec, Linux 6.12):
+// fewer waits under load, at the cost of up to wait of latency when
+// fewer than n come. n <= 1 turns it off. It fails (ErrUnavailable)
+// where the kernel lacks the feature, and for a wait under 1 µs or over
+// 1 s.
+func (r *Ring) SetBatch(n uint32, wait time.Duration) error {
+	if n <= 1 {
+		r.batch, r.batchWaitUS = 0, 0
+		return nil
+	}
+	if r.features&FeatMinTimeout == 0 {
+		return fmt.Errorf("%w: batched waits need IORING_FEAT_MIN_TIMEOUT (min_wait_usec, Linux 6.12)", ErrUnavailable)
+	}
+	if wait < time.Microsecond || wait > time.Second {
+		return fmt.Errorf("uring: batch wait %v: want 1µs to 1s", wait)
+	}
+	r.batch, r.batchWaitUS = n, uint32(wait/time.Microsecond)
+	return nil
 }
 
 // Counters returns the ring's counters.
@@ -329,6 +358,21 @@ func (r *Ring) sysEnter(n, min, flags uint32, timeout time.Duration) (int, error
 		r.arg = getEventsArg{sigmaskSz: getEventsArgSigmsz, ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
 		argp, argsz = uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg)
 		flags |= enterExtArg
+	}
+	if r.batch > 1 && flags&enterGetEvents != 0 && min == 1 && timeout != 0 {
+		// A blocking wait for one completion waits instead for a batch,
+		// at most batchWaitUS, then returns with whatever came (SetBatch).
+		// Without a timeout of its own the kernel would end the wait at
+		// the bound even with nothing come: it gets a long one, and a
+		// caller with no limit waits again after it (ETIME is no error).
+		if argp == 0 {
+			r.ts = unix.NsecToTimespec(int64(batchIdleTimeout))
+			r.arg = getEventsArg{sigmaskSz: getEventsArgSigmsz, ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
+			argp, argsz = uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg)
+			flags |= enterExtArg
+		}
+		r.arg.minWait = r.batchWaitUS
+		min = r.batch
 	}
 	if flags&enterGetEvents == 0 && atomic.LoadUint32(r.sqFlags)&sqCQOverflow != 0 {
 		flags |= enterGetEvents // let the kernel move overflowed CQEs in
