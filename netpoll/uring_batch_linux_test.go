@@ -1,15 +1,11 @@
 package netpoll
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/internal/uring"
 )
 
@@ -77,31 +73,7 @@ func TestUringBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			go s.Serve(ln)
-			const conns, msgs = 4, 50
-			var wg sync.WaitGroup
-			for i := range conns {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c := dialTCP(t, ln.Addr().String())
-					defer c.Close()
-					c.SetDeadline(time.Now().Add(10 * time.Second))
-					msg := bytes.Repeat([]byte{byte(i)}, 64)
-					got := make([]byte, 64)
-					for j := range msgs {
-						msg[0] = byte(j)
-						if _, err := c.Write(msg); err != nil {
-							t.Errorf("conn %d write %d: %v", i, j, err)
-							return
-						}
-						if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
-							t.Errorf("conn %d echo %d: %q, %v", i, j, got[:4], err)
-							return
-						}
-					}
-				}()
-			}
-			testutil.WaitGroup(t, &wg, 30*time.Second, "echo connections")
+			runEchoClients(t, ln.Addr().String(), 4, 50, 64)
 			time.Sleep(50 * time.Millisecond)
 			w0 := s.Stats().Waits
 			time.Sleep(300 * time.Millisecond)
