@@ -44,7 +44,7 @@ type Ring struct {
 	arg getEventsArg
 	ts  unix.Timespec
 
-	// batch and batchWait: see SetBatch; 0 when not set.
+	// batch and batchWaitUS (µs): see SetBatch; 0 when not set.
 	batch, batchWaitUS uint32
 
 	ctr Counters
