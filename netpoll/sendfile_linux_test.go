@@ -81,6 +81,31 @@ func received(t *testing.T, got <-chan []byte, want []byte) {
 	}
 }
 
+// checkFdSend checks the counters of a server whose ReadFrom sent a
+// head of one write, then the rest of sent bytes from a descriptor, its own
+// calls counted in calls (Sendfiles or Splices, named by name): on the
+// native backends those calls and a wait for room (WriteEAGAIN), under
+// BackendStd none (Go's ReadFrom makes them); either way no write call
+// past the head's (a copy makes one per chunk) and every byte in
+// BytesOut.
+func checkFdSend(t *testing.T, b Backend, st Stats, name string, calls uint64, sent int) {
+	t.Helper()
+	switch {
+	case b == BackendStd && calls != 0:
+		t.Errorf("BackendStd: %s = %d, want 0 (Go's ReadFrom makes the calls)", name, calls)
+	case b != BackendStd && calls == 0:
+		t.Errorf("%s = 0 after ReadFrom", name)
+	case b != BackendStd && st.WriteEAGAIN == 0:
+		t.Errorf("WriteEAGAIN = 0: the socket never filled, the wait for room was not exercised")
+	}
+	if st.WriteCalls > 2 {
+		t.Errorf("WriteCalls = %d: the bytes were copied, not sent from the descriptor", st.WriteCalls)
+	}
+	if st.BytesOut != uint64(sent) {
+		t.Errorf("BytesOut = %d, want %d", st.BytesOut, sent)
+	}
+}
+
 // TestReadFromSendfile: ReadFrom of a file sends it from the file's
 // offset, after what was queued, on every backend and trigger, without
 // write calls: on the native backends with sendfile (Stats.Sendfiles),
@@ -136,22 +161,7 @@ func TestReadFromSendfile(t *testing.T) {
 				}
 				received(t, got, want)
 				st := s.Stats()
-				switch {
-				case b == BackendStd && st.Sendfiles != 0:
-					t.Errorf("BackendStd: Sendfiles = %d, want 0 (it copies)", st.Sendfiles)
-				case b != BackendStd && st.Sendfiles == 0:
-					t.Errorf("Sendfiles = 0 after sending a file")
-				case b != BackendStd && st.WriteEAGAIN == 0:
-					t.Errorf("WriteEAGAIN = 0: the socket never filled, the wait for room was not exercised")
-				}
-				// One write for the head; the file goes by sendfile (Go's,
-				// under BackendStd), where a copy makes a write per chunk.
-				if st.WriteCalls > 2 {
-					t.Errorf("WriteCalls = %d: the file was copied, not sent", st.WriteCalls)
-				}
-				if st.BytesOut != uint64(len(want)) {
-					t.Errorf("BytesOut = %d, want %d", st.BytesOut, len(want))
-				}
+				checkFdSend(t, b, st, "Sendfiles", st.Sendfiles, len(want))
 			})
 		}
 	}

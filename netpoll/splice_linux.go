@@ -143,12 +143,15 @@ func (c *Conn) spliceFill(pp *splicePipe, rc syscall.RawConn, max int) (int, err
 // when the socket is full it waits for room under the write deadline
 // and WriteTimeout.
 func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if !c.incref() {
-		return 0, errClosed
+	w := (*connWriter)(c)
+	if err := w.begin(); err != nil {
+		// Closed or shut, which spliceWritable reports unwrapped.
+		if serr := c.spliceWritable(); serr != nil {
+			return 0, serr
+		}
+		return 0, err
 	}
-	defer c.decref()
+	defer w.end()
 	if err := c.spliceWritable(); err != nil {
 		return 0, err
 	}

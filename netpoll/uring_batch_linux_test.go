@@ -25,16 +25,7 @@ func TestUringBatchEnv(t *testing.T) {
 	needUring(t)
 	for _, v := range []string{"16", "1,100us", "5000,1ms", "16,0", "16,2s", "x,1ms", "16,100"} {
 		t.Setenv(uringBatchEnv, v)
-		s, err := NewServer(echoHandler, WithBackend(BackendUring), WithPollers(1))
-		if err == nil {
-			ln, lerr := s.Listen("tcp", "127.0.0.1:0")
-			if lerr == nil {
-				ln.Close()
-			}
-			s.Close()
-			err = lerr
-		}
-		if err == nil || !strings.Contains(err.Error(), uringBatchEnv) {
+		if err := uringServeErr(); err == nil || !strings.Contains(err.Error(), uringBatchEnv) {
 			t.Errorf("%s=%q: error %v, want one naming the variable", uringBatchEnv, v, err)
 		}
 	}

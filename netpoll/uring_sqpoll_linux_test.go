@@ -114,15 +114,7 @@ func TestUringSQPollBadValue(t *testing.T) {
 	for _, v := range []string{"yes", "-5ms", "0s"} {
 		t.Setenv(uringSQPollEnv, v)
 		before := sqThreadCount(t)
-		s, err := NewServer(echoHandler, WithBackend(BackendUring), WithPollers(1))
-		if err == nil {
-			ln, lerr := s.Listen("tcp", "127.0.0.1:0")
-			if lerr == nil {
-				ln.Close()
-			}
-			s.Close()
-			err = lerr
-		}
+		err := uringServeErr()
 		if err == nil || !strings.Contains(err.Error(), uringSQPollEnv) {
 			t.Errorf("%s=%q: error %v, want one naming the variable", uringSQPollEnv, v, err)
 		}
@@ -130,4 +122,20 @@ func TestUringSQPollBadValue(t *testing.T) {
 			t.Errorf("%s=%q: %d submission threads, were %d", uringSQPollEnv, v, n, before)
 		}
 	}
+}
+
+// uringServeErr makes a BackendUring server of one poller and a
+// listener, closes them, and returns the first error: an experiment
+// switch's bad value fails one or the other.
+func uringServeErr() error {
+	s, err := NewServer(echoHandler, WithBackend(BackendUring), WithPollers(1))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := s.Listen("tcp", "127.0.0.1:0")
+	if err == nil {
+		ln.Close()
+	}
+	return err
 }
