@@ -175,6 +175,9 @@ type owner struct {
 	cfg     config
 	handler Handler
 	budget  *budget // nil: no buffer budget (dialed connections with options)
+	// gate is a Server's (nil for a Dialer's own group): an accepted
+	// connection holds a place of its limit until destroyed (fHeld).
+	gate *acceptGate
 	// hooks counts OnDisconnect calls that are due (notifyDisconnect
 	// set hDisc) and have not returned: Shutdown waits for them, since
 	// a connection's count goes before its hook runs.
@@ -511,6 +514,9 @@ func (c *Conn) destroy() {
 	if c.p != nil {
 		c.p.reg.remove(c.slot)
 		c.p.ctr.liveConns.Add(-1)
+	}
+	if c.flags.Load()&fHeld != 0 {
+		c.owner.gate.release()
 	}
 	// No reference is left, so no reader, writer or poller can be inside
 	// a buffer call: Free also returns a write batch or a Book that a

@@ -70,7 +70,9 @@
 // overlap and see its input in order. Input and output are bounded per
 // connection (MaxInput, MaxOutput) and per Server (BufferBudget, which
 // lets a connection waiting for the rest of a message reach its own
-// bound). Bytes
+// bound); the connections of a Server, optionally, by MaxConns, beyond
+// which (as while PauseAccept holds them) its listeners leave new
+// connections in the kernel's backlog. Bytes
 // the peer sent before shutting down are delivered before io.EOF. An idle connection holds its Conn and a
 // registry slot; buffer memory is taken from the pool when input arrives
 // and given back when it is drained.

@@ -41,6 +41,7 @@ import (
 //	budget     bytes buffered by all connections of a Server (> 0; suffix k, m, g;
 //	           below one connection's maxinput+maxoutput it fails as WithBufferBudget does)
 //	readtimeout, writetimeout, idletimeout   a time.Duration ("5s"; 0 = none)
+//	maxconns   connections a Server holds open at once (0 = no limit, at most 1073741824)
 const EnvVar = "UPOLL"
 
 // ErrBadEnv is wrapped by every *EnvError.
@@ -139,6 +140,12 @@ func envOption(key, v string) (Option, string) {
 			return nil, "want a positive byte count, optionally with k, m or g"
 		}
 		return WithBufferBudget(int64(n)), ""
+	case "maxconns":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxEnvConns {
+			return nil, fmt.Sprintf("want an integer from 0 (no limit) to %d", maxEnvConns)
+		}
+		return WithMaxConns(n), ""
 	case "readtimeout", "writetimeout", "idletimeout":
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
@@ -158,7 +165,7 @@ func envOption(key, v string) (Option, string) {
 // envKeys are the keys of EnvVar, in the order Config.String writes
 // them; the first eight name the switches of Config.set, bit by bit.
 var envKeys = [...]string{"backend", "pollers", "trigger", "wait", "spin", "dispatch", "balance", "reuseport",
-	"maxinput", "maxoutput", "budget", "readtimeout", "writetimeout", "idletimeout"}
+	"maxinput", "maxoutput", "budget", "readtimeout", "writetimeout", "idletimeout", "maxconns"}
 
 // enumOption parses v with the names of its enum (names.go).
 func enumOption[T ~int](names *enumNames[T], v string, with func(T) Option) (Option, string) {
@@ -168,6 +175,10 @@ func enumOption[T ~int](names *enumNames[T], v string, with func(T) Option) (Opt
 	}
 	return with(t), ""
 }
+
+// maxEnvConns bounds maxconns: more connections than that cannot be
+// open, so a larger number is more likely a typo than a limit.
+const maxEnvConns = 1 << 30
 
 // maxEnvCount bounds pollers and spin so that a typo cannot ask for a
 // million epoll instances.

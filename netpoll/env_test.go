@@ -46,6 +46,8 @@ func TestParseEnvValid(t *testing.T) {
 		{"idletimeout=1m30s", func(c Config) bool { return c.IdleTimeout == 90*time.Second }},
 		{"readtimeout=0", func(c Config) bool { return c.ReadTimeout == 0 }},
 		{"writetimeout=250ms", func(c Config) bool { return c.WriteTimeout == 250*time.Millisecond }},
+		{"maxconns=100", func(c Config) bool { return c.MaxConns == 100 }},
+		{"maxconns=0", func(c Config) bool { return c.MaxConns == 0 }},
 		{" trigger = et , wait = runtime , pollers = 4 , dispatch = inline ", func(c Config) bool {
 			return c.Trigger == EdgeTriggered && c.Wait == WaitRuntime && c.Pollers == 4 && c.Dispatch == DispatchInline
 		}},
@@ -82,6 +84,8 @@ func TestParseEnvInvalid(t *testing.T) {
 		{"maxoutput=k", "maxoutput"},
 		{"idletimeout=-1s", "idletimeout"},
 		{"readtimeout=soon", "readtimeout"},
+		{"maxconns=-1", "maxconns"},
+		{"maxconns=lots", "maxconns"},
 		{"trigger=et,colour=blue", "colour"},
 		{"=et", ""},
 	}
@@ -115,7 +119,7 @@ func TestParseEnvInvalid(t *testing.T) {
 // and each of its entries alone must change its own field and no other.
 func FuzzParseEnv(f *testing.F) {
 	for _, s := range []string{"", "trigger=et,wait=runtime,pollers=4,dispatch=inline",
-		"dispatch=each", "dispatch=handoff,wait=adaptive", "maxinput=64k", "maxoutput=3M,maxinput=1g", "budget=16m", "budget=0", "idletimeout=1s,readtimeout=0",
+		"dispatch=each", "dispatch=handoff,wait=adaptive", "maxinput=64k", "maxoutput=3M,maxinput=1g", "budget=16m", "budget=0", "idletimeout=1s,readtimeout=0", "maxconns=3",
 		"bad", "balance=lc,reuseport=true", "backend=std", "backend=epoll,trigger=et", "spin=7,wait=spin", "TRIGGER = OneShot ,, pollers=2,pollers=3",
 		"writetimeout=-1s", "maxinput=1099511627777", "colour=blue", "=x"} {
 		f.Add(s)
@@ -172,7 +176,7 @@ func FuzzParseEnv(f *testing.F) {
 var envFields = map[string]string{
 	"backend": "Backend", "trigger": "Trigger", "wait": "Wait", "spin": "Spin", "pollers": "Pollers",
 	"dispatch": "Dispatch", "balance": "Balance", "reuseport": "ReusePort",
-	"maxinput": "MaxInput", "maxoutput": "MaxOutput", "budget": "BufferBudget", "readtimeout": "ReadTimeout",
+	"maxinput": "MaxInput", "maxoutput": "MaxOutput", "budget": "BufferBudget", "readtimeout": "ReadTimeout", "maxconns": "MaxConns",
 	"writetimeout": "WriteTimeout", "idletimeout": "IdleTimeout",
 }
 
@@ -239,6 +243,12 @@ func envModel(s string) (cfg Config, badKey string, bad bool) {
 				return cfg, key, true
 			}
 			field.SetInt(int64(d))
+		case "maxconns":
+			n, ok := modelCount(v)
+			if !ok || n < 0 || n > 1<<30 {
+				return cfg, key, true
+			}
+			field.SetInt(n)
 		default:
 			return cfg, key, true
 		}
@@ -283,9 +293,9 @@ func formatEnv(cfg Config) string {
 	bal := map[Balance]string{RoundRobin: "roundrobin", LeastConnections: "leastconn"}
 	be := map[Backend]string{BackendDefault: "default", BackendEpoll: "epoll", BackendStd: "std"}
 	return fmt.Sprintf("backend=%s,trigger=%s,wait=%s,spin=%d,pollers=%d,dispatch=%s,balance=%s,reuseport=%t,"+
-		"maxinput=%d,maxoutput=%d,budget=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s",
+		"maxinput=%d,maxoutput=%d,budget=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s,maxconns=%d",
 		be[cfg.Backend], trig[cfg.Trigger], wait[cfg.Wait], cfg.Spin, cfg.Pollers, disp[cfg.Dispatch], bal[cfg.Balance],
-		cfg.ReusePort, cfg.MaxInput, cfg.MaxOutput, cfg.BufferBudget, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout)
+		cfg.ReusePort, cfg.MaxInput, cfg.MaxOutput, cfg.BufferBudget, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout, cfg.MaxConns)
 }
 
 // changedFields names the fields in which a and b differ.

@@ -355,8 +355,16 @@ func (a *acceptor) onReady() {
 		return
 	}
 	defer a.lfd.release()
+	gate := &a.srv.gate
 	for range acceptBatch {
+		if !gate.reserve() {
+			gate.wait(a)
+			return
+		}
 		fd, sa, err := a.p.ep.accept(a.lfd.fd)
+		if err != nil {
+			gate.release()
+		}
 		switch {
 		case err == nil:
 			a.backoff = 0
@@ -388,12 +396,19 @@ func (a *acceptor) backOff() {
 	a.backoff = min(max(a.backoff*2, minAcceptBackoff), maxAcceptBackoff)
 	a.p.ctr.acceptBackoffs.Add(1)
 	a.p.ep.mod(a.lfd.fd, 0, a.tag, 0)
-	time.AfterFunc(a.backoff, func() {
-		if a.lfd.st.incref() {
-			a.p.ep.mod(a.lfd.fd, evIn, a.tag, 0)
-			a.lfd.release()
-		}
-	})
+	time.AfterFunc(a.backoff, a.arm)
+}
+
+// arm re-arms a's listener after a pause (a back-off, the accept gate),
+// unless the listener has closed or a was removed from its poller.
+func (a *acceptor) arm() {
+	if !a.lfd.st.incref() {
+		return
+	}
+	if a.p.listener(int(tagListener-a.tag)) == a {
+		a.p.ep.mod(a.lfd.fd, evIn, a.tag, 0)
+	}
+	a.lfd.release()
 }
 
 // remove deregisters the acceptor from its poller and drops the

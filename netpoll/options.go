@@ -256,8 +256,14 @@ type Config struct {
 	// that bound per such connection; ReadTimeout bounds how long a
 	// peer can hold it so.
 	BufferBudget int64
-	Pool         *gopool.Pool  // handler pool; default (nil) gopool.Default()
-	OnConnect    func(c *Conn) // runs once per connection before its first handler
+	// MaxConns bounds the connections a Server holds open at once; 0 =
+	// no limit (default). At the limit its listeners stop accepting:
+	// further connections wait in the kernel's listen backlog, of which
+	// the Server reads nothing, until one of its connections is closed.
+	// It does not apply to dialed connections.
+	MaxConns  int
+	Pool      *gopool.Pool  // handler pool; default (nil) gopool.Default()
+	OnConnect func(c *Conn) // runs once per connection before its first handler
 	// OnDisconnect runs once per connection after it is closed and its
 	// last handler returned; err is why it closed: nil for a Close, or
 	// for the peer's orderly close (EOF) once the handler has seen it;
@@ -391,6 +397,11 @@ func WithMaxOutput(n int) Option { return func(c *config) { c.MaxOutput = n } }
 // connection's MaxInput+MaxOutput, or negative, is an error.
 func WithBufferBudget(n int64) Option { return func(c *config) { c.BufferBudget = n } }
 
+// WithMaxConns bounds the connections a Server holds open at once (see
+// Config.MaxConns); 0 means no limit, a negative n is a configuration
+// error.
+func WithMaxConns(n int) Option { return func(c *config) { c.MaxConns = n } }
+
 // WithPool runs handlers on p instead of gopool.Default().
 func WithPool(p *gopool.Pool) Option { return func(c *config) { c.Pool = p } }
 
@@ -485,6 +496,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: MaxInput %d or MaxOutput %d over 1 GiB", ErrBadConfig, c.MaxInput, c.MaxOutput)
 	case c.BufferBudget < 0:
 		return fmt.Errorf("%w: negative BufferBudget %d", ErrBadConfig, c.BufferBudget)
+	case c.MaxConns < 0:
+		return fmt.Errorf("%w: negative MaxConns %d", ErrBadConfig, c.MaxConns)
 	}
 	return nil
 }
@@ -599,9 +612,9 @@ func (c Config) String() string {
 		return fmt.Sprint(v)
 	}
 	return fmt.Sprintf("backend=%s,pollers=%s,trigger=%s,wait=%s,spin=%s,dispatch=%s,balance=%s,reuseport=%s,"+
-		"maxinput=%d,maxoutput=%d,budget=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s",
+		"maxinput=%d,maxoutput=%d,budget=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s,maxconns=%d",
 		c.Backend, sw(c.Pollers), sw(c.Trigger), sw(c.Wait), sw(c.Spin), sw(c.Dispatch), sw(c.Balance), sw(c.ReusePort),
-		c.MaxInput, c.MaxOutput, c.BufferBudget, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout)
+		c.MaxInput, c.MaxOutput, c.BufferBudget, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.MaxConns)
 }
 
 // maxBound is the largest MaxInput and MaxOutput: a connection's

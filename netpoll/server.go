@@ -23,6 +23,8 @@ import (
 type Server struct {
 	group
 
+	gate acceptGate // MaxConns, PauseAccept
+
 	mu        sync.Mutex
 	acceptors []*acceptor
 	listeners []*Listener
@@ -41,6 +43,8 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 	if err := s.group.start(h, cfg); err != nil {
 		return nil, err
 	}
+	s.gate.max = int64(s.owner.cfg.MaxConns)
+	s.owner.gate = &s.gate
 	return s, nil
 }
 
@@ -98,7 +102,10 @@ func (s *Server) Config() Config { return s.owner.cfg }
 // Errors that concern one queued connection (ECONNABORTED and the
 // network errors accept(2) lists) skip that connection; running out of
 // descriptors or memory pauses accepting with a growing back-off (see
-// Stats.AcceptBackoffs). Accepting runs on the pollers; Serve only waits.
+// Stats.AcceptBackoffs); so do MaxConns open connections and
+// PauseAccept, until a connection closes or ResumeAccept (see
+// Stats.AcceptPauses), connections meanwhile waiting in the kernel's
+// backlog. Accepting runs on the pollers; Serve only waits.
 func (s *Server) Serve(ln *Listener) error {
 	if std := s.owner.cfg.Backend == BackendStd; std != (ln.nl != nil) {
 		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: errBackendMismatch}
@@ -170,6 +177,9 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 	c := newConn(fd, p, &s.owner, a.ln.network)
 	c.setPeer(sa)
 	c.laddr = a.ln.localAddrFor(fd)
+	if s.gate.max > 0 {
+		c.flags.Or(fHeld)
+	}
 	hook := s.owner.cfg.OnConnect != nil
 	if hook {
 		c.flags.Or(fConnectHook)
@@ -177,6 +187,7 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 	}
 	if err := s.admit(func() error { return p.register(c) }); err != nil {
 		sysClose(fd)
+		s.gate.release()
 		return
 	}
 	if hook {

@@ -30,6 +30,7 @@ type PollerStats struct {
 	LiveConns        int64  // connections open now
 	TotalConns       uint64 // connections ever registered
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
+	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, or PauseAccept
 	BufferedIn       int64  // bytes of unread input buffered now
 	BufferedOut      int64  // bytes of unsent output queued now
 	PausedByBound    int64  // connections not read now: input at their bound
@@ -81,6 +82,7 @@ func (s *PollerStats) add(o PollerStats) {
 	s.LiveConns += o.LiveConns
 	s.TotalConns += o.TotalConns
 	s.AcceptBackoffs += o.AcceptBackoffs
+	s.AcceptPauses += o.AcceptPauses
 	s.BufferedIn += o.BufferedIn
 	s.BufferedOut += o.BufferedOut
 	s.PausedByBound += o.PausedByBound
@@ -136,6 +138,7 @@ type pollerCounters struct {
 	liveConns        atomic.Int64
 	totalConns       atomic.Uint64
 	acceptBackoffs   atomic.Uint64
+	acceptPauses     atomic.Uint64
 	_                cacheLine
 	bufferedIn       atomic.Int64 // see budget
 	bufferedOut      atomic.Int64
@@ -171,6 +174,7 @@ func (c *pollerCounters) snapshot() PollerStats {
 		LiveConns:        c.liveConns.Load(),
 		TotalConns:       c.totalConns.Load(),
 		AcceptBackoffs:   c.acceptBackoffs.Load(),
+		AcceptPauses:     c.acceptPauses.Load(),
 		BufferedIn:       c.bufferedIn.Load(),
 		BufferedOut:      c.bufferedOut.Load(),
 		PausedByBound:    c.pausedBound.Load(),

@@ -624,8 +624,24 @@ var errBackendMismatch = errors.New("netpoll: the listener and the server use di
 func (s *Server) stdAccept(ln *Listener) error {
 	var backoff time.Duration
 	for {
+		if !s.gate.reserve() {
+			open := s.gate.openCh()
+			if !s.gate.shut() {
+				continue
+			}
+			s.pollers[0].ctr.acceptPauses.Add(1)
+			select {
+			case <-open:
+				continue
+			case <-ln.closed:
+				return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+			case <-s.done:
+				return ErrServerClosed
+			}
+		}
 		nc, err := ln.nl.Accept()
 		if err != nil {
+			s.gate.release()
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
@@ -648,8 +664,37 @@ func (s *Server) stdAccept(ln *Listener) error {
 			continue
 		}
 		backoff = 0
+		if s.gate.paused.Load() {
+			// Paused while this Accept waited: the connection is
+			// served, and read, only once accepting resumes.
+			if err := s.stdHold(ln); err != nil {
+				nc.Close()
+				s.gate.release()
+				return err
+			}
+		}
 		s.serveStd(nc, ln)
 	}
+}
+
+// stdHold waits until PauseAccept no longer holds s's listeners, or
+// returns the error that ends ln's Serve: ln closed, or s.
+func (s *Server) stdHold(ln *Listener) error {
+	s.pollers[0].ctr.acceptPauses.Add(1)
+	for s.gate.paused.Load() {
+		open := s.gate.openCh()
+		if !s.gate.paused.Load() {
+			break
+		}
+		select {
+		case <-open:
+		case <-ln.closed:
+			return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+		case <-s.done:
+			return ErrServerClosed
+		}
+	}
+	return nil
 }
 
 // isClosed reports whether Close has been called.
@@ -666,6 +711,9 @@ func (ln *Listener) isClosed() bool {
 func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 	p := s.pick(nil)
 	c := newStdConn(nc, ln.network, p, &s.owner)
+	if s.gate.max > 0 {
+		c.flags.Or(fHeld)
+	}
 	if ln != nil && !isUnspecifiedAddr(ln.addr) {
 		c.laddr = ln.box
 	} else {
@@ -677,6 +725,7 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 	}
 	if err := s.admit(func() error { return p.registerStd(c) }); err != nil {
 		nc.Close()
+		s.gate.release()
 		return
 	}
 	c.startStd()

@@ -346,6 +346,43 @@ const uringAcceptEnv = "UPOLL_URING_ACCEPT"
 // the connections accepted and not yet handed to its acceptor.
 type uringListen struct {
 	fds []int32
+	// retired are the multishot accepts that a pause (mod) cancelled
+	// and that may still complete: the connections they took are the
+	// listener's all the same.
+	retired []uint64
+}
+
+// retire adds (add) or removes the user data of a cancelled multishot
+// accept to those whose completions are still the listener's.
+func (l *uringListen) retire(ud uint64, add bool) {
+	if add {
+		l.retired = append(l.retired, ud)
+		return
+	}
+	for i, r := range l.retired {
+		if r == ud {
+			l.retired = append(l.retired[:i], l.retired[i+1:]...)
+			return
+		}
+	}
+}
+
+// retiredAccept returns the listener a completion of a retired
+// multishot accept belongs to, or nil. Under mu.
+func (u *uringSet) retiredAccept(c uring.CQE) *uringReg {
+	if c.UserData&udAccept == 0 {
+		return nil
+	}
+	reg := u.reg(int(c.UserData >> 32))
+	if reg == nil || reg.lis == nil {
+		return nil
+	}
+	for _, r := range reg.lis.retired {
+		if r == c.UserData {
+			return reg
+		}
+	}
+	return nil
 }
 
 // uringChunk is received input waiting in a provided buffer.
@@ -657,10 +694,25 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 		if reg == nil {
 			return os.NewSyscallError("io_uring poll_add", unix.ENOENT)
 		}
+		if reg.lis != nil && reg.pollUD != 0 {
+			reg.lis.retire(reg.pollUD, true)
+		}
 		u.removePoll(reg)
 		reg.slot, reg.gen, reg.in = slot, gen, in
 		if err := u.armPoll(reg, u.newUD(reg)); err != nil {
 			return err
+		}
+		if reg.lis != nil && in&evIn != 0 {
+			// Armed again after a pause (the accept gate), which may
+			// have come between an event and the accept it asked for:
+			// the next completion reports the listener, and
+			// connections taken before the pause are reported by the
+			// next reap (see accept), for which the loop is woken.
+			reg.signaled = false
+			if len(reg.lis.fds) > 0 {
+				u.again = append(u.again, reg)
+				u.poke()
+			}
 		}
 	case unix.EPOLL_CTL_DEL:
 		if reg == nil {
@@ -952,6 +1004,9 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 	}
 	reg := u.owner(c.UserData)
 	if reg == nil {
+		if r := u.retiredAccept(c); r != nil {
+			return u.completeAccept(r, c, ev, false)
+		}
 		// A request of a registration since deleted or modified.
 		if c.UserData&udAccept != 0 && c.Res >= 0 {
 			sysClose(int(c.Res)) // accepted after the listener went
@@ -964,7 +1019,7 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 		return u.completeRecv(reg, c, ev)
 	}
 	if reg.lis != nil {
-		return u.completeAccept(reg, c, ev)
+		return u.completeAccept(reg, c, ev, true)
 	}
 	if !c.More() {
 		reg.pollUD = 0
@@ -988,10 +1043,15 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 }
 
 // completeAccept keeps a connection the listener's multishot accept
-// took, or the error that ended it, for accept. Under mu.
-func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event) bool {
+// took, or the error that ended it, for accept; current says that the
+// accept is the one armed now, not a retired one. Under mu.
+func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current bool) bool {
 	if !c.More() {
-		reg.pollUD = 0 // armed again by accept once it has handed out the rest
+		if current {
+			reg.pollUD = 0 // armed again by accept once it has handed out the rest
+		} else {
+			reg.lis.retire(c.UserData, false)
+		}
 	}
 	switch {
 	case c.Res >= 0:

@@ -1,0 +1,133 @@
+package netpoll
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// acceptGate decides whether a Server's listeners accept: not while
+// PauseAccept holds them, nor while MaxConns connections are open. A
+// connection that is not accepted waits in the kernel's listen backlog,
+// as it would for a program that does not call Accept: the Server reads
+// nothing of it and holds nothing for it.
+//
+// held counts the connections the Server holds (with a limit only):
+// from the place an acceptor reserves before each accept, so that
+// pollers accepting at once never pass the limit together, to the
+// connection's destruction (or its release when the accept found none,
+// or the connection was refused). The rules:
+//
+//   - an acceptor that finds the gate shut disarms its listener, lists
+//     itself in waiting, then looks again: an opening between its look
+//     and its listing is not lost;
+//   - whoever opens the gate (a connection gone below the limit,
+//     ResumeAccept) re-arms every listed acceptor and wakes BackendStd's
+//     accept loops (open), under mu;
+//   - a re-armed listener that finds the gate shut again lists itself
+//     again.
+//
+// The re-arm runs on the goroutine that opened the gate, often one that
+// dropped a connection's last reference: it takes the pollset's lock
+// (mod), which no connection's destruction may run under.
+type acceptGate struct {
+	max    int64 // Config.MaxConns; 0: no limit
+	held   atomic.Int64
+	paused atomic.Bool // PauseAccept
+
+	mu      sync.Mutex
+	waiting []*acceptor
+	open    chan struct{} // BackendStd's loops wait for it; closed when the gate opens
+}
+
+// fHeld marks a connection that holds a place of its Server's MaxConns:
+// set by the accepting path before the Conn is shared (only under a
+// limit), never cleared; destroy gives the place back. Connections that
+// a Dialer dials for a Server hold none.
+const fHeld = fUnix << 11
+
+// shut reports whether the gate is shut now.
+func (g *acceptGate) shut() bool {
+	return g.paused.Load() || g.max > 0 && g.held.Load() >= g.max
+}
+
+// reserve takes a place for a connection about to be accepted, and
+// reports false, taking none, when the gate is shut.
+func (g *acceptGate) reserve() bool {
+	if g.paused.Load() {
+		return false
+	}
+	if g.max == 0 {
+		return true
+	}
+	if g.held.Add(1) <= g.max {
+		return true
+	}
+	g.release()
+	return false
+}
+
+// release gives back a place that reserve took: the accept found no
+// connection, the connection was refused, or it was destroyed.
+func (g *acceptGate) release() {
+	if g.max == 0 {
+		return
+	}
+	if g.held.Add(-1) == g.max-1 {
+		g.opened()
+	}
+}
+
+// opened re-arms the waiting acceptors and wakes the waiting loops.
+func (g *acceptGate) opened() {
+	g.mu.Lock()
+	ws := g.waiting
+	g.waiting = nil
+	if g.open != nil {
+		close(g.open)
+		g.open = nil
+	}
+	g.mu.Unlock()
+	for _, a := range ws {
+		a.arm()
+	}
+}
+
+// wait disarms a's listener until the gate opens. Poller goroutine.
+func (g *acceptGate) wait(a *acceptor) {
+	a.p.ctr.acceptPauses.Add(1)
+	a.p.ep.mod(a.lfd.fd, 0, a.tag, 0)
+	g.mu.Lock()
+	g.waiting = append(g.waiting, a)
+	g.mu.Unlock()
+	if !g.shut() {
+		g.opened()
+	}
+}
+
+// openCh returns a channel closed when the gate next opens (BackendStd's
+// accept loops wait for it); the caller looks at the gate again after
+// taking it.
+func (g *acceptGate) openCh() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open == nil {
+		g.open = make(chan struct{})
+	}
+	return g.open
+}
+
+// PauseAccept stops s's listeners from accepting until ResumeAccept.
+// Connections that arrive meanwhile wait in the kernel's listen backlog,
+// where s reads nothing of them (once the backlog is full the kernel
+// ignores further connection attempts, which their clients retry); Serve
+// goes on, and the connections already accepted are served as before. An
+// accept under way when PauseAccept is called may still complete.
+func (s *Server) PauseAccept() { s.gate.paused.Store(true) }
+
+// ResumeAccept lets s's listeners accept again after PauseAccept; those
+// that MaxConns holds go on waiting for a connection to close.
+func (s *Server) ResumeAccept() {
+	if s.gate.paused.Swap(false) && !s.gate.shut() {
+		s.gate.opened()
+	}
+}
