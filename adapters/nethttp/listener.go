@@ -11,9 +11,13 @@ import (
 )
 
 // acceptQueue is how many accepted connections may wait for Accept in the
-// queue; beyond it (an application that stopped calling Accept) each one
-// waits in a goroutine of its own, so the poller never waits for Accept.
-const acceptQueue = 1024
+// queue. When it is full (an application that stopped calling Accept)
+// the listener stops accepting until Accept has taken it down to half:
+// further connections wait in the kernel's backlog, as Go's do. The few
+// that pollers accepted before the pause took effect wait in a
+// goroutine each, so a poller never waits for Accept. A variable for
+// the tests.
+var acceptQueue = 1024
 
 // listener is a net.Listener whose connections are served by a netpoll
 // Server in accept mode: the Server has no handler, its OnConnect hook
@@ -38,6 +42,13 @@ type listener struct {
 	failure error                      // Serve's error, if it ended on its own
 
 	lot atomic.Pointer[lot] // set by EnableParking
+
+	// pmu orders the pauses of srv's accepting (queue full) and their
+	// end (queue down to half); paused says one is in force, and
+	// pausedHint lets Accept skip pmu when none is.
+	pmu        sync.Mutex
+	paused     bool
+	pausedHint atomic.Bool
 }
 
 // Listen announces on the local network address, like net.Listen, and
@@ -52,7 +63,9 @@ type listener struct {
 // The pollers accept connections as they arrive, ahead of Accept, which
 // takes them from a queue: a connection waiting there holds its Conn and
 // what it has sent (up to MaxInput), where Go's would wait in the
-// kernel's backlog. Close closes the connections Accept never returned;
+// kernel's backlog. At most 1024 wait so: beyond them the pollers stop
+// accepting, and further connections wait in the backlog as Go's do,
+// until Accept has taken the queue down to half. Close closes the connections Accept never returned;
 // their clients read EOF, where those of Go's backlog are reset.
 func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) {
 	l := &listener{
@@ -138,10 +151,38 @@ func (l *listener) push(c *netpoll.Conn) {
 	select {
 	case l.queue <- c:
 		l.queued()
+		if len(l.queue) == cap(l.queue) {
+			l.pauseAccept()
+		}
 	default:
-		// The application is behind: wait for it off the poller.
+		// The application is behind: stop accepting, and wait for it
+		// off the poller.
+		l.pauseAccept()
 		go l.pushWait(c)
 	}
+}
+
+// pauseAccept stops srv from accepting while the queue is full.
+func (l *listener) pauseAccept() {
+	l.pmu.Lock()
+	if !l.paused && len(l.queue) >= cap(l.queue) {
+		l.paused = true
+		l.pausedHint.Store(true)
+		l.srv.PauseAccept()
+	}
+	l.pmu.Unlock()
+}
+
+// resumeAccept lets srv accept again once Accept has taken the queue
+// down to half.
+func (l *listener) resumeAccept() {
+	l.pmu.Lock()
+	if l.paused && len(l.queue) <= cap(l.queue)/2 {
+		l.paused = false
+		l.pausedHint.Store(false)
+		l.srv.ResumeAccept()
+	}
+	l.pmu.Unlock()
 }
 
 // pushWait queues c once Accept makes room, or closes it if the listener
@@ -226,6 +267,9 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	select {
 	case c := <-l.queue:
+		if l.pausedHint.Load() {
+			l.resumeAccept()
+		}
 		return l.wrap(c), nil
 	case <-l.done:
 		return nil, l.acceptErr()

@@ -1,0 +1,73 @@
+package nethttp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
+	"github.com/upoll/upoll/netpoll"
+)
+
+// TestAcceptQueuePauses: with an accept queue of 4 and an application
+// that does not call Accept, 12 connections arrive, each sending its id.
+// The pollers accept 4 and stop (the others wait in the kernel's
+// backlog, of which nothing is read); Accept then returns all 12, each
+// once with its bytes, and the pause ends once the queue is down to
+// half.
+func TestAcceptQueuePauses(t *testing.T) {
+	defer func(n int) { acceptQueue = n }(acceptQueue)
+	acceptQueue = 4
+	for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
+		t.Run(b.String(), func(t *testing.T) {
+			nl, err := Listen("tcp", "127.0.0.1:0", netpoll.WithBackend(b))
+			if errors.Is(err, netpoll.ErrNoNativeBackend) || errors.Is(err, netpoll.ErrBackendUnavailable) {
+				t.Skip(err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nl.Close()
+			l := nl.(*listener)
+			const n = 12
+			for i := range n {
+				c, err := net.DialTimeout("tcp", nl.Addr().String(), 5*time.Second)
+				if err != nil {
+					t.Fatalf("dial %d: %v", i, err)
+				}
+				defer c.Close()
+				fmt.Fprintf(c, "%03d", i)
+			}
+			time.Sleep(300 * time.Millisecond)
+			// Under BackendStd the hooks that fill the queue run on
+			// goroutines of their own, beside the accept loop, so how
+			// many it accepts before the pause takes effect depends on
+			// the scheduler: only what Accept returns is checked there.
+			st := l.srv.Stats()
+			if b != netpoll.BackendStd && (st.LiveConns != int64(acceptQueue) || st.AcceptPauses == 0) {
+				t.Errorf("with the queue full: %d connections accepted, %d pauses; want %d and at least 1", st.LiveConns, st.AcceptPauses, acceptQueue)
+			}
+			seen := make(map[string]bool, n)
+			for len(seen) < n {
+				c, err := acceptWithin(nl, 5*time.Second)
+				if err != nil {
+					t.Fatalf("after %d of %d: %v", len(seen), n, err)
+				}
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				id := make([]byte, 3)
+				_, err = io.ReadFull(c, id)
+				c.Close()
+				if err != nil || seen[string(id)] {
+					t.Fatalf("connection %q: %v, seen before: %v", id, err, seen[string(id)])
+				}
+				seen[string(id)] = true
+			}
+			if !testutil.WaitFor(5*time.Second, func() bool { return !l.pausedHint.Load() }) {
+				t.Error("still paused with the queue empty")
+			}
+		})
+	}
+}
