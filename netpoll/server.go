@@ -188,6 +188,7 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 	if err := s.admit(func() error { return p.register(c) }); err != nil {
 		sysClose(fd)
 		s.gate.release()
+		p.ctr.refused.Add(1)
 		return
 	}
 	if hook {

@@ -31,6 +31,7 @@ type PollerStats struct {
 	TotalConns       uint64 // connections ever registered
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
 	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, or PauseAccept
+	Refused          uint64 // accepted connections closed at once: no poller could register them (ErrTooManyConns, the kernel refused), or the Server was closing
 	BufferedIn       int64  // bytes of unread input buffered now
 	BufferedOut      int64  // bytes of unsent output queued now
 	PausedByBound    int64  // connections not read now: input at their bound
@@ -83,6 +84,7 @@ func (s *PollerStats) add(o PollerStats) {
 	s.TotalConns += o.TotalConns
 	s.AcceptBackoffs += o.AcceptBackoffs
 	s.AcceptPauses += o.AcceptPauses
+	s.Refused += o.Refused
 	s.BufferedIn += o.BufferedIn
 	s.BufferedOut += o.BufferedOut
 	s.PausedByBound += o.PausedByBound
@@ -139,6 +141,7 @@ type pollerCounters struct {
 	totalConns       atomic.Uint64
 	acceptBackoffs   atomic.Uint64
 	acceptPauses     atomic.Uint64
+	refused          atomic.Uint64
 	_                cacheLine
 	bufferedIn       atomic.Int64 // see budget
 	bufferedOut      atomic.Int64
@@ -175,6 +178,7 @@ func (c *pollerCounters) snapshot() PollerStats {
 		TotalConns:       c.totalConns.Load(),
 		AcceptBackoffs:   c.acceptBackoffs.Load(),
 		AcceptPauses:     c.acceptPauses.Load(),
+		Refused:          c.refused.Load(),
 		BufferedIn:       c.bufferedIn.Load(),
 		BufferedOut:      c.bufferedOut.Load(),
 		PausedByBound:    c.pausedBound.Load(),

@@ -726,6 +726,7 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 	if err := s.admit(func() error { return p.registerStd(c) }); err != nil {
 		nc.Close()
 		s.gate.release()
+		p.ctr.refused.Add(1)
 		return
 	}
 	c.startStd()

@@ -34,8 +34,8 @@ func echoByte(c net.Conn) error {
 
 // TestTooManyConnsAccept: a connection accepted while every poller's
 // registry is full is closed at once (its client reads EOF or a reset,
-// never a hang), the connections already served go on, and a slot freed
-// by a close serves a new connection.
+// never a hang) and counted in Stats.Refused, the connections already
+// served go on, and a slot freed by a close serves a new connection.
 func TestTooManyConnsAccept(t *testing.T) {
 	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
@@ -62,6 +62,9 @@ func TestTooManyConnsAccept(t *testing.T) {
 				t.Fatal("a connection past every poller's limit was served")
 			} else if testutil.IsTimeout(err) {
 				t.Fatalf("a connection past the limit was left open: %v", err)
+			}
+			if r := s.Stats().Refused; r != 1 {
+				t.Errorf("Stats.Refused = %d after one connection past the limit, want 1", r)
 			}
 			for i, c := range full {
 				if err := echoByte(c); err != nil {

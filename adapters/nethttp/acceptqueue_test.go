@@ -71,3 +71,69 @@ func TestAcceptQueuePauses(t *testing.T) {
 		})
 	}
 }
+
+// TestListenMaxConns: netpoll.WithMaxConns(2) among Listen's options
+// holds the listener at two connections returned by Accept and not yet
+// closed; a third waits (Accept does not return it) until one of them
+// closes, and then comes with the bytes it sent.
+func TestListenMaxConns(t *testing.T) {
+	for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
+		t.Run(b.String(), func(t *testing.T) {
+			nl, err := Listen("tcp", "127.0.0.1:0", netpoll.WithBackend(b), netpoll.WithMaxConns(2))
+			if errors.Is(err, netpoll.ErrNoNativeBackend) || errors.Is(err, netpoll.ErrBackendUnavailable) {
+				t.Skip(err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nl.Close()
+			for i := range 3 {
+				c, err := net.DialTimeout("tcp", nl.Addr().String(), 5*time.Second)
+				if err != nil {
+					t.Fatalf("dial %d: %v", i, err)
+				}
+				defer c.Close()
+				fmt.Fprintf(c, "%03d", i)
+			}
+			accepted := make(chan net.Conn, 3)
+			go func() {
+				for {
+					c, err := nl.Accept()
+					if err != nil {
+						return
+					}
+					accepted <- c
+				}
+			}()
+			var held []net.Conn
+			for range 2 {
+				select {
+				case c := <-accepted:
+					defer c.Close()
+					held = append(held, c)
+				case <-time.After(5 * time.Second):
+					t.Fatalf("Accept returned %d of 2 connections in 5 s", len(held))
+				}
+			}
+			select {
+			case c := <-accepted:
+				c.Close()
+				t.Fatal("a third connection was accepted at MaxConns 2")
+			case <-time.After(300 * time.Millisecond):
+			}
+			held[0].Close()
+			var c net.Conn
+			select {
+			case c = <-accepted:
+				defer c.Close()
+			case <-time.After(5 * time.Second):
+				t.Fatal("the third connection was not accepted within 5 s of one closing")
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			id := make([]byte, 3)
+			if _, err := io.ReadFull(c, id); err != nil {
+				t.Fatalf("the third connection's bytes: %v", err)
+			}
+		})
+	}
+}

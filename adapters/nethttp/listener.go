@@ -65,8 +65,15 @@ type listener struct {
 // what it has sent (up to MaxInput), where Go's would wait in the
 // kernel's backlog. At most 1024 wait so: beyond them the pollers stop
 // accepting, and further connections wait in the backlog as Go's do,
-// until Accept has taken the queue down to half. Close closes the connections Accept never returned;
-// their clients read EOF, where those of Go's backlog are reset.
+// until Accept has taken the queue down to half. Close closes the
+// connections Accept never returned; their clients read EOF, where those
+// of Go's backlog are reset.
+//
+// netpoll.WithMaxConns(n) among opts bounds the connections the listener
+// holds, queued or returned by Accept and not yet closed: beyond n the
+// pollers stop accepting until one closes, as netutil.LimitListener's
+// Accept would wait, but with the waiting connections left in the
+// kernel's backlog rather than accepted ahead.
 func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) {
 	l := &listener{
 		network: network,
