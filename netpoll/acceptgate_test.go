@@ -2,10 +2,8 @@ package netpoll
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,37 +119,9 @@ func TestMaxConns(t *testing.T) {
 					}
 				}
 			}()
-			var wg sync.WaitGroup
-			errs := make(chan error, 20)
-			for i := range 20 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-					if err != nil {
-						errs <- err
-						return
-					}
-					defer c.Close()
-					c.SetDeadline(time.Now().Add(10 * time.Second))
-					msg := []byte(fmt.Sprintf("client %2d", i))
-					if _, err := c.Write(msg); err != nil {
-						errs <- err
-						return
-					}
-					got := make([]byte, len(msg))
-					if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
-						errs <- fmt.Errorf("client %d: %q, %v", i, got, err)
-					}
-				}()
-			}
-			testutil.WaitGroup(t, &wg, 30*time.Second, "the burst's clients")
+			runEchoClients(t, addr, 20, 1, 64)
 			close(stop)
 			<-sampled
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
 			if m := most.Load(); m > 3 {
 				t.Errorf("the server held %d connections at once with MaxConns 3", m)
 			}
