@@ -186,9 +186,10 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 		c.hstate.Store(hRunning) // the runner starts with OnConnect
 	}
 	if err := s.admit(func() error { return p.register(c) }); err != nil {
-		sysClose(fd)
-		s.gate.release()
+		// Counted before the close, which the peer may see at once.
 		p.ctr.refused.Add(1)
+		s.gate.release()
+		sysClose(fd)
 		return
 	}
 	if hook {

@@ -724,9 +724,10 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 		c.hstate.Store(hRunning)
 	}
 	if err := s.admit(func() error { return p.registerStd(c) }); err != nil {
-		nc.Close()
-		s.gate.release()
+		// Counted before the close, which the peer may see at once.
 		p.ctr.refused.Add(1)
+		s.gate.release()
+		nc.Close()
 		return
 	}
 	c.startStd()
