@@ -127,7 +127,11 @@ func (s *Server) PauseAccept() { s.gate.paused.Store(true) }
 // ResumeAccept lets s's listeners accept again after PauseAccept; those
 // that MaxConns holds go on waiting for a connection to close.
 func (s *Server) ResumeAccept() {
-	if s.gate.paused.Swap(false) && !s.gate.shut() {
+	if s.gate.paused.Swap(false) {
+		// Every waiter looks again, even with MaxConns reached: a
+		// connection that BackendStd's Accept returned during the pause
+		// holds its place already and is served now, and a listener
+		// still at the limit lists itself again.
 		s.gate.opened()
 	}
 }

@@ -182,6 +182,38 @@ func TestPauseAccept(t *testing.T) {
 	}
 }
 
+// TestPauseAcceptBelowLimit: with MaxConns 2 and one connection open, a
+// connection that comes during a pause is served at ResumeAccept, while
+// the first stays open (under BackendStd its Accept returned it during
+// the pause, holding the second place).
+func TestPauseAcceptBelowLimit(t *testing.T) {
+	for _, tc := range gateCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv(tc.env, tc.val)
+			}
+			s, addr := startServer(t, echoHandler, append(tc.opts, WithMaxConns(2))...)
+			first := dialTCP(t, addr)
+			defer first.Close()
+			if !echoedWithin(t, first, 5*time.Second) {
+				t.Fatal("the first connection is not served")
+			}
+			s.PauseAccept()
+			second := dialTCP(t, addr)
+			defer second.Close()
+			if echoedWithin(t, second, 300*time.Millisecond) {
+				t.Fatal("a connection was served while accepting was paused")
+			}
+			s.ResumeAccept()
+			second.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var b [1]byte
+			if _, err := io.ReadFull(second, b[:]); err != nil {
+				t.Fatalf("the second connection after ResumeAccept, the first still open: %v", err)
+			}
+		})
+	}
+}
+
 // A negative MaxConns is a configuration error, in code and in UPOLL.
 func TestMaxConnsBad(t *testing.T) {
 	if _, err := NewServer(echoHandler, WithMaxConns(-1)); !errors.Is(err, ErrBadConfig) {

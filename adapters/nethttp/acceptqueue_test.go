@@ -41,6 +41,10 @@ func TestAcceptQueuePauses(t *testing.T) {
 				defer c.Close()
 				fmt.Fprintf(c, "%03d", i)
 			}
+			// The pollers take the queue's worth, then stop: wait for
+			// them on a slow machine, then give them time to go on if
+			// they were going to.
+			testutil.WaitFor(5*time.Second, func() bool { return l.srv.Stats().LiveConns >= int64(acceptQueue) })
 			time.Sleep(300 * time.Millisecond)
 			// Under BackendStd the hooks that fill the queue run on
 			// goroutines of their own, beside the accept loop, so how
