@@ -42,21 +42,33 @@ func gateCases() []gateCase {
 // b with options opts.
 var gateExtraCases func(b Backend, opts []Option) []gateCase
 
-// echoedWithin writes one byte on c and reports whether it came back within
-// d.
+// serve starts an echo server of tc with more options, tc's variable
+// set for the test.
+func (tc gateCase) serve(t *testing.T, more ...Option) (*Server, string) {
+	t.Helper()
+	if tc.env != "" {
+		t.Setenv(tc.env, tc.val)
+	}
+	return startServer(t, echoHandler, append(tc.opts[:len(tc.opts):len(tc.opts)], more...)...)
+}
+
+// echoedWithin writes one byte on c and reports whether it came back
+// within d; an error other than the timeout fails t.
 func echoedWithin(t *testing.T, c net.Conn, d time.Duration) bool {
 	t.Helper()
-	c.SetDeadline(time.Now().Add(d))
-	defer c.SetDeadline(time.Time{})
-	if _, err := c.Write([]byte("x")); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-	var b [1]byte
-	_, err := io.ReadFull(c, b[:])
-	if ne, ok := err.(net.Error); err != nil && !(ok && ne.Timeout()) {
-		t.Fatalf("read: %v", err)
+	err := echoByteWithin(c, d)
+	if err != nil && !testutil.IsTimeout(err) {
+		t.Fatalf("echo: %v", err)
 	}
 	return err == nil
+}
+
+// echoArrives waits up to 5 s for the echo of the byte echoedWithin
+// sent on c when it was not served yet.
+func echoArrives(c net.Conn) error {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := io.ReadFull(c, make([]byte, 1))
+	return err
 }
 
 // TestMaxConns: with MaxConns 3, three connections are served; a fourth
@@ -68,10 +80,7 @@ func echoedWithin(t *testing.T, c net.Conn, d time.Duration) bool {
 func TestMaxConns(t *testing.T) {
 	for _, tc := range gateCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.env != "" {
-				t.Setenv(tc.env, tc.val)
-			}
-			s, addr := startServer(t, echoHandler, append(tc.opts, WithMaxConns(3))...)
+			s, addr := tc.serve(t, WithMaxConns(3))
 			var first []net.Conn
 			for range 3 {
 				c := dialTCP(t, addr)
@@ -93,9 +102,7 @@ func TestMaxConns(t *testing.T) {
 			first[0].Close()
 			// The byte written while it waited comes back once it is
 			// accepted.
-			fourth.SetReadDeadline(time.Now().Add(5 * time.Second))
-			var b [1]byte
-			if _, err := io.ReadFull(fourth, b[:]); err != nil {
+			if err := echoArrives(fourth); err != nil {
 				t.Fatalf("the fourth connection after one closed: %v", err)
 			}
 			for _, c := range first[1:] {
@@ -139,10 +146,7 @@ func TestMaxConns(t *testing.T) {
 func TestPauseAccept(t *testing.T) {
 	for _, tc := range gateCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.env != "" {
-				t.Setenv(tc.env, tc.val)
-			}
-			s, addr := startServer(t, echoHandler, tc.opts...)
+			s, addr := tc.serve(t)
 			before := dialTCP(t, addr)
 			defer before.Close()
 			if !echoedWithin(t, before, 5*time.Second) {
@@ -162,9 +166,7 @@ func TestPauseAccept(t *testing.T) {
 				t.Error("AcceptPauses = 0 after a listener paused")
 			}
 			s.ResumeAccept()
-			waiting.SetReadDeadline(time.Now().Add(5 * time.Second))
-			var b [1]byte
-			if _, err := io.ReadFull(waiting, b[:]); err != nil {
+			if err := echoArrives(waiting); err != nil {
 				t.Fatalf("the waiting connection after ResumeAccept: %v", err)
 			}
 			for i := range 20 {
@@ -189,10 +191,7 @@ func TestPauseAccept(t *testing.T) {
 func TestPauseAcceptBelowLimit(t *testing.T) {
 	for _, tc := range gateCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.env != "" {
-				t.Setenv(tc.env, tc.val)
-			}
-			s, addr := startServer(t, echoHandler, append(tc.opts, WithMaxConns(2))...)
+			s, addr := tc.serve(t, WithMaxConns(2))
 			first := dialTCP(t, addr)
 			defer first.Close()
 			if !echoedWithin(t, first, 5*time.Second) {
@@ -205,9 +204,7 @@ func TestPauseAcceptBelowLimit(t *testing.T) {
 				t.Fatal("a connection was served while accepting was paused")
 			}
 			s.ResumeAccept()
-			second.SetReadDeadline(time.Now().Add(5 * time.Second))
-			var b [1]byte
-			if _, err := io.ReadFull(second, b[:]); err != nil {
+			if err := echoArrives(second); err != nil {
 				t.Fatalf("the second connection after ResumeAccept, the first still open: %v", err)
 			}
 		})

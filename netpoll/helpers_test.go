@@ -134,6 +134,16 @@ func testBackends(withStd bool) []Backend {
 	return bs
 }
 
+// idleWaits returns how many waits s's pollers made during window,
+// after settle, while the test sends nothing: a poller with nothing to
+// do blocks, so more than a few is an event that keeps firing.
+func idleWaits(s *Server, settle, window time.Duration) uint64 {
+	time.Sleep(settle)
+	w0 := s.Stats().Waits
+	time.Sleep(window)
+	return s.Stats().Waits - w0
+}
+
 // checkEchoes dials addr, served by an echo handler, and checks that one
 // byte comes back: the server is serving it.
 func checkEchoes(t testing.TB, addr string) {

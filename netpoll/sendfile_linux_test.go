@@ -267,10 +267,7 @@ func TestReadFromSendfileStops(t *testing.T) {
 				if _, err := io.CopyN(io.Discard, peer, n); err != nil {
 					t.Fatalf("peer reading the %d bytes sent: %v", n, err)
 				}
-				time.Sleep(20 * time.Millisecond)
-				w0 := s.Stats().Waits
-				time.Sleep(100 * time.Millisecond)
-				if d := s.Stats().Waits - w0; d > 20 {
+				if d := idleWaits(s, 20*time.Millisecond, 100*time.Millisecond); d > 20 {
 					t.Errorf("%d waits in 100 ms on an idle server after ReadFrom's timeout: EPOLLOUT left armed", d)
 				}
 			})

@@ -237,10 +237,7 @@ func TestReadFromSpliceStops(t *testing.T) {
 				if err != nil || !bytes.Equal(recv, data[:n]) {
 					t.Fatalf("peer reading the %d bytes sent: %v, or other bytes", n, err)
 				}
-				time.Sleep(20 * time.Millisecond)
-				w0 := s.Stats().Waits
-				time.Sleep(100 * time.Millisecond)
-				if d := s.Stats().Waits - w0; d > 20 {
+				if d := idleWaits(s, 20*time.Millisecond, 100*time.Millisecond); d > 20 {
 					t.Errorf("%d waits in 100 ms on an idle server after ReadFrom's timeout: EPOLLOUT left armed", d)
 				}
 			})

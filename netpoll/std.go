@@ -625,19 +625,10 @@ func (s *Server) stdAccept(ln *Listener) error {
 	var backoff time.Duration
 	for {
 		if !s.gate.reserve() {
-			open := s.gate.openCh()
-			if !s.gate.shut() {
-				continue
+			if err := s.stdWaitGate(ln, s.gate.shut); err != nil {
+				return err
 			}
-			s.pollers[0].ctr.acceptPauses.Add(1)
-			select {
-			case <-open:
-				continue
-			case <-ln.closed:
-				return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
-			case <-s.done:
-				return ErrServerClosed
-			}
+			continue
 		}
 		nc, err := ln.nl.Accept()
 		if err != nil {
@@ -667,7 +658,7 @@ func (s *Server) stdAccept(ln *Listener) error {
 		if s.gate.paused.Load() {
 			// Paused while this Accept waited: the connection is
 			// served, and read, only once accepting resumes.
-			if err := s.stdHold(ln); err != nil {
+			if err := s.stdWaitGate(ln, s.gate.paused.Load); err != nil {
 				nc.Close()
 				s.gate.release()
 				return err
@@ -677,14 +668,17 @@ func (s *Server) stdAccept(ln *Listener) error {
 	}
 }
 
-// stdHold waits until PauseAccept no longer holds s's listeners, or
-// returns the error that ends ln's Serve: ln closed, or s.
-func (s *Server) stdHold(ln *Listener) error {
-	s.pollers[0].ctr.acceptPauses.Add(1)
-	for s.gate.paused.Load() {
+// stdWaitGate waits while shut reports the accept gate shut (counted in
+// AcceptPauses), or returns the error that ends ln's Serve: ln closed,
+// or s.
+func (s *Server) stdWaitGate(ln *Listener, shut func() bool) error {
+	for counted := false; ; counted = true {
 		open := s.gate.openCh()
-		if !s.gate.paused.Load() {
-			break
+		if !shut() {
+			return nil
+		}
+		if !counted {
+			s.pollers[0].ctr.acceptPauses.Add(1)
 		}
 		select {
 		case <-open:
@@ -694,7 +688,6 @@ func (s *Server) stdHold(ln *Listener) error {
 			return ErrServerClosed
 		}
 	}
-	return nil
 }
 
 // isClosed reports whether Close has been called.

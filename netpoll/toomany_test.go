@@ -23,8 +23,11 @@ func fillLimit(s *Server, limit int32) {
 }
 
 // echoByte writes one byte on c and reports whether it came back.
-func echoByte(c net.Conn) error {
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+func echoByte(c net.Conn) error { return echoByteWithin(c, 5*time.Second) }
+
+// echoByteWithin is echoByte within d.
+func echoByteWithin(c net.Conn, d time.Duration) error {
+	c.SetDeadline(time.Now().Add(d))
 	if _, err := c.Write([]byte("x")); err != nil {
 		return err
 	}
