@@ -121,8 +121,14 @@ func (g *acceptGate) openCh() <-chan struct{} {
 // where s reads nothing of them (once the backlog is full the kernel
 // ignores further connection attempts, which their clients retry); Serve
 // goes on, and the connections already accepted are served as before. An
-// accept under way when PauseAccept is called may still complete.
-func (s *Server) PauseAccept() { s.gate.paused.Store(true) }
+// accept under way when PauseAccept is called may still complete; under
+// BackendStd an Accept blocked for the next connection is ended, so that
+// the connection waits in the backlog as on the native backends.
+func (s *Server) PauseAccept() {
+	if !s.gate.paused.Swap(true) && s.owner.cfg.Backend == BackendStd {
+		s.stdInterruptAccepts()
+	}
+}
 
 // ResumeAccept lets s's listeners accept again after PauseAccept; those
 // that MaxConns holds go on waiting for a connection to close.

@@ -1,5 +1,13 @@
 package netpoll
 
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
 // Under io_uring the accept gate is also tested with multishot accept,
 // whose connections the kernel accepts ahead of the acceptor.
 func init() {
@@ -9,4 +17,85 @@ func init() {
 		}
 		return []gateCase{{name: "uring-accept", env: uringAcceptEnv, val: "1", opts: opts}}
 	}
+}
+
+// TestPauseAcceptKeepsBacklog: a connection that arrives while
+// accepting is paused stays in the kernel's accept queue (the
+// listener's TCP_INFO counts it) until ResumeAccept, on every backend:
+// under BackendStd the Accept that was blocked when the pause came is
+// ended, not left to take the connection. io_uring's multishot accept
+// is left out: there the kernel accepts ahead of the acceptor, and the
+// connections it took before the acceptor saw the pause are held, not
+// served (TestPauseAccept covers that they are not served).
+func TestPauseAcceptKeepsBacklog(t *testing.T) {
+	for _, tc := range gateCases() {
+		if tc.env == uringAcceptEnv {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			s, addr := tc.serve(t)
+			before := dialTCP(t, addr)
+			defer before.Close()
+			if !echoedWithin(t, before, 5*time.Second) {
+				t.Fatal("not served before the pause")
+			}
+			s.PauseAccept()
+			// The pause reaches a blocked Accept and an armed listener
+			// at once; the connection comes after.
+			waiting := dialTCP(t, addr)
+			defer waiting.Close()
+			if echoedWithin(t, waiting, 300*time.Millisecond) {
+				t.Fatal("a connection was served while accepting was paused")
+			}
+			// By now an Accept would have taken it: the queue is
+			// looked at once, not waited for.
+			if n := acceptQueued(t, s); n != 1 {
+				t.Fatalf("the listener's accept queue holds %d connections during the pause, want 1", n)
+			}
+			s.ResumeAccept()
+			if err := echoArrives(waiting); err != nil {
+				t.Fatalf("the waiting connection after ResumeAccept: %v", err)
+			}
+			if n := acceptQueued(t, s); n != 0 {
+				t.Errorf("the accept queue holds %d connections after ResumeAccept served the waiting one", n)
+			}
+		})
+	}
+}
+
+// acceptQueued returns how many connections wait in the accept queues
+// of s's listening sockets (TCP_INFO's tcpi_unacked on a listener),
+// each socket counted once.
+func acceptQueued(t *testing.T, s *Server) int {
+	t.Helper()
+	s.mu.Lock()
+	lns := append([]*Listener(nil), s.listeners...)
+	s.mu.Unlock()
+	n := 0
+	seen := make(map[int]bool) // Listen and Serve both list a listener
+	count := func(fd int) {
+		if seen[fd] {
+			return
+		}
+		seen[fd] = true
+		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err != nil {
+			t.Fatalf("TCP_INFO of a listener: %v", err)
+		}
+		n += int(info.Unacked)
+	}
+	for _, ln := range lns {
+		if ln.nl != nil {
+			rc, err := ln.nl.(syscall.Conn).SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.Control(func(fd uintptr) { count(int(fd)) })
+			continue
+		}
+		for _, lfd := range ln.fds {
+			count(lfd.fd)
+		}
+	}
+	return n
 }

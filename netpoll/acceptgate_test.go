@@ -186,8 +186,8 @@ func TestPauseAccept(t *testing.T) {
 
 // TestPauseAcceptBelowLimit: with MaxConns 2 and one connection open, a
 // connection that comes during a pause is served at ResumeAccept, while
-// the first stays open (under BackendStd its Accept returned it during
-// the pause, holding the second place).
+// the first stays open (under BackendStd an Accept that completes as
+// the pause comes holds the second place).
 func TestPauseAcceptBelowLimit(t *testing.T) {
 	for _, tc := range gateCases() {
 		t.Run(tc.name, func(t *testing.T) {

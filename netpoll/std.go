@@ -633,6 +633,14 @@ func (s *Server) stdAccept(ln *Listener) error {
 		nc, err := ln.nl.Accept()
 		if err != nil {
 			s.gate.release()
+			if d, ok := ln.nl.(acceptDeadliner); ok && errors.Is(err, os.ErrDeadlineExceeded) {
+				// Interrupted by PauseAccept (stdInterruptAccepts), which
+				// set the deadline after it paused the gate: cleared
+				// before the gate is looked at again, a later pause's
+				// deadline is not lost.
+				d.SetDeadline(time.Time{})
+				continue
+			}
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
@@ -665,6 +673,29 @@ func (s *Server) stdAccept(ln *Listener) error {
 			}
 		}
 		s.serveStd(nc, ln)
+	}
+}
+
+// acceptDeadliner is a listener whose blocked Accept a deadline ends
+// (*net.TCPListener and *net.UnixListener, what Listen and WrapListener
+// give BackendStd).
+type acceptDeadliner interface{ SetDeadline(time.Time) error }
+
+// stdInterruptAccepts ends the Accepts that s's BackendStd accept loops
+// are blocked in, with a deadline in the past, so that a connection that
+// arrives during PauseAccept stays in the kernel's backlog instead of
+// being taken by an Accept that began before the pause. The loops clear
+// the deadline and wait for the gate (stdAccept). Called after the gate
+// is paused: a loop that clears the deadline before it looks at the gate
+// sees the pause, and one that looks before it is interrupted.
+func (s *Server) stdInterruptAccepts() {
+	s.mu.Lock()
+	lns := append([]*Listener(nil), s.listeners...)
+	s.mu.Unlock()
+	for _, ln := range lns {
+		if d, ok := ln.nl.(acceptDeadliner); ok {
+			d.SetDeadline(time.Unix(0, 1))
+		}
 	}
 }
 
