@@ -64,20 +64,14 @@ func TestPauseAcceptKeepsBacklog(t *testing.T) {
 }
 
 // acceptQueued returns how many connections wait in the accept queues
-// of s's listening sockets (TCP_INFO's tcpi_unacked on a listener),
-// each socket counted once.
+// of s's listening sockets (TCP_INFO's tcpi_unacked on a listener).
 func acceptQueued(t *testing.T, s *Server) int {
 	t.Helper()
 	s.mu.Lock()
 	lns := append([]*Listener(nil), s.listeners...)
 	s.mu.Unlock()
 	n := 0
-	seen := make(map[int]bool) // Listen and Serve both list a listener
 	count := func(fd int) {
-		if seen[fd] {
-			return
-		}
-		seen[fd] = true
 		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 		if err != nil {
 			t.Fatalf("TCP_INFO of a listener: %v", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,6 +248,70 @@ func TestMaxConnsDialed(t *testing.T) {
 			defer second.Close()
 			if echoedWithin(t, second, 300*time.Millisecond) {
 				t.Fatal("a second accepted connection was served at MaxConns 1 after dialed connections closed")
+			}
+		})
+	}
+}
+
+// TestPauseAcceptRaces: pauses and resumes every fraction of a
+// millisecond while 200 clients connect, then a final ResumeAccept:
+// every client is served (none is lost in a pause that came while its
+// connection was being accepted, nor left behind an Accept that a
+// pause ended under BackendStd).
+func TestPauseAcceptRaces(t *testing.T) {
+	const clients = 200
+	for _, tc := range gateCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			s, addr := tc.serve(t)
+			stop, toggled := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(toggled)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Duration(i%3) * 300 * time.Microsecond):
+					}
+					if i%2 == 0 {
+						s.PauseAccept()
+					} else {
+						s.ResumeAccept()
+					}
+				}
+			}()
+			errs := make(chan error, clients)
+			var wg sync.WaitGroup
+			for range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer c.Close()
+					time.Sleep(50 * time.Millisecond) // past a few toggles
+					if err := echoByteWithin(c, 10*time.Second); err != nil {
+						errs <- err
+					}
+				}()
+				time.Sleep(200 * time.Microsecond)
+			}
+			time.Sleep(100 * time.Millisecond)
+			close(stop)
+			<-toggled
+			s.ResumeAccept()
+			wg.Wait()
+			close(errs)
+			failed := 0
+			for err := range errs {
+				if failed++; failed <= 3 {
+					t.Error(err)
+				}
+			}
+			if failed > 0 {
+				t.Errorf("%d of %d clients not served after the last ResumeAccept", failed, clients)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -83,8 +84,16 @@ func (s *Server) adopt(ln *Listener) (*Listener, error) {
 		ln.Close()
 		return nil, ErrServerClosed
 	}
-	s.listeners = append(s.listeners, ln)
+	s.list(ln)
 	return ln, nil
+}
+
+// list records ln among the listeners Shutdown and Close close, once
+// (a listener from s.Listen is listed before Serve). s.mu must be held.
+func (s *Server) list(ln *Listener) {
+	if !slices.Contains(s.listeners, ln) {
+		s.listeners = append(s.listeners, ln)
+	}
 }
 
 // Config returns the server's effective configuration.
@@ -121,7 +130,7 @@ func (s *Server) Serve(ln *Listener) error {
 		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: ErrListenerServed}
 	}
 	if ln.nl != nil {
-		s.listeners = append(s.listeners, ln)
+		s.list(ln)
 		s.mu.Unlock()
 		return s.stdAccept(ln)
 	}
@@ -141,7 +150,7 @@ func (s *Server) Serve(ln *Listener) error {
 		mine = append(mine, a)
 	}
 	s.acceptors = append(s.acceptors, mine...)
-	s.listeners = append(s.listeners, ln)
+	s.list(ln)
 	s.mu.Unlock()
 
 	var err error
