@@ -121,9 +121,11 @@ func (g *acceptGate) openCh() <-chan struct{} {
 // where s reads nothing of them (once the backlog is full the kernel
 // ignores further connection attempts, which their clients retry); Serve
 // goes on, and the connections already accepted are served as before. An
-// accept under way when PauseAccept is called may still complete; under
+// accept under way when PauseAccept is called may still complete. Under
 // BackendStd an Accept blocked for the next connection is ended, so that
-// the connection waits in the backlog as on the native backends.
+// the connection waits in the backlog as on the native backends; one
+// that a connection reaches before its goroutine runs again takes it
+// (accepted, it is served once accepting resumes).
 func (s *Server) PauseAccept() {
 	if !s.gate.paused.Swap(true) && s.owner.cfg.Backend == BackendStd {
 		s.stdInterruptAccepts()
