@@ -1,0 +1,56 @@
+#!/bin/bash
+# callgrind.sh counts the instructions a bench server executes in user
+# space per echo message, by function, under valgrind's callgrind: a
+# count, not a timing, so it does not move with the machine's load (this
+# VM has no hardware counters, and perf samples on a timer). The server
+# runs under valgrind (about 50 times slower, so the message rate is
+# valgrind's, not the server's); 64 B ping-pong over CONNS connections;
+# instrumentation is on for 5 s after a 4 s warm-up. Messages are the
+# server's write calls in that window (an echo server writes each message
+# back with one write or writev: perf-syscalls.sh). The system calls'
+# kernel time is not counted, and Go's syscall bookkeeping (entersyscall,
+# exitsyscall, sysmon retaking Ps) runs more under valgrind than outside.
+#
+#   go -C bench build -o /tmp/bench . && bench/scripts/callgrind.sh /tmp/bench upoll-echo 10 /tmp/upoll.cg
+#   callgrind_annotate /tmp/upoll.cg | head -60
+#
+# Counted for servers that write with syscall.write (Go's net, nbio) or
+# upoll's sysWritev; others (gnet, the floors) show 0 messages.
+# Needs valgrind (3.19 here). Go's asynchronous preemption signals trip
+# callgrind's signal handling and valgrind does not decode RDTSCP, so the
+# server runs with GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off.
+set -euo pipefail
+bench=$1 target=$2 conns=$3 out=$4
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+mkfifo "$d/in"
+GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
+	"$bench" -role server -target "$target" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
+srv=$!
+exec 3>"$d/in"
+for _ in $(seq 300); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
+read -r _ pid addr < <(grep READY "$d/srv.out")
+"$bench" -role load -workload pingpong -addr "$addr" -n "$conns" -msg 64 -warmup 3s -duration 8s -server-pid "$pid" >"$d/load.out" 2>&1 &
+load=$!
+sleep 4
+callgrind_control -i on "$pid" >/dev/null 2>&1
+sleep 5
+callgrind_control -i off "$pid" >/dev/null 2>&1
+wait "$load"
+exec 3>&-
+wait "$srv" || true
+grep -q '"verified":true' "$d/load.out" || { echo "$target: the load generator did not verify the echo" >&2; tail -5 "$d/srv.err" >&2; exit 1; }
+# The write calls: calls= lines under the functions that make them.
+msgs=$(awk '
+	/^c?fn=\(/ { n = $0; sub(/^c?fn=\([0-9]+\) ?/, "", n); id = $0; sub(/^c?fn=\(/, "", id); sub(/\).*/, "", id)
+		if (n != "") name[id] = n; if ($0 ~ /^cfn=/) callee = name[id] }
+	/^calls=/ && (callee == "syscall.write" || callee ~ /netpoll\.sysWritev$/) { split($0, a, /[= ]/); s += a[2] }
+	END { print s + 0 }' "$out")
+if [ "$msgs" -eq 0 ]; then
+	echo "$target: no write call counted (the script counts syscall.write and netpoll.sysWritev)" >&2
+	exit 1
+fi
+total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+awk -v t="$target" -v n="$conns" -v ir="$total" -v m="$msgs" 'BEGIN {
+	printf "%-17s %5d conns  %.0f instructions per message in user space (%d messages)\n", t, n, ir / m, m
+}'
