@@ -35,12 +35,7 @@ func TestPauseAcceptKeepsBacklog(t *testing.T) {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
-			s, addr := tc.serve(t)
-			before := dialTCP(t, addr)
-			defer before.Close()
-			if !echoedWithin(t, before, 5*time.Second) {
-				t.Fatal("not served before the pause")
-			}
+			s, addr, _ := tc.serveOne(t)
 			s.PauseAccept()
 			if s.Config().Backend == BackendStd {
 				// The ended Accept's goroutine must run before a

@@ -53,6 +53,18 @@ func (tc gateCase) serve(t *testing.T, more ...Option) (*Server, string) {
 	return startServer(t, echoHandler, append(tc.opts[:len(tc.opts):len(tc.opts)], more...)...)
 }
 
+// serveOne starts tc's echo server and a connection it has served,
+// which the test's cleanup closes.
+func (tc gateCase) serveOne(t *testing.T) (*Server, string, net.Conn) {
+	t.Helper()
+	s, addr := tc.serve(t)
+	c := dialTCP(t, addr)
+	if !echoedWithin(t, c, 5*time.Second) {
+		t.Fatal("not served before the pause")
+	}
+	return s, addr, c
+}
+
 // echoedWithin writes one byte on c and reports whether it came back
 // within d; an error other than the timeout fails t.
 func echoedWithin(t *testing.T, c net.Conn, d time.Duration) bool {
@@ -147,12 +159,7 @@ func TestMaxConns(t *testing.T) {
 func TestPauseAccept(t *testing.T) {
 	for _, tc := range gateCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			s, addr := tc.serve(t)
-			before := dialTCP(t, addr)
-			defer before.Close()
-			if !echoedWithin(t, before, 5*time.Second) {
-				t.Fatal("not served before the pause")
-			}
+			s, addr, before := tc.serveOne(t)
 			s.PauseAccept()
 			s.PauseAccept() // twice is once
 			waiting := dialTCP(t, addr)
