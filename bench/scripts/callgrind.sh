@@ -18,7 +18,8 @@
 # upoll's sysWritev; others (gnet, the floors) show 0 messages.
 # Needs valgrind (3.19 here). Go's asynchronous preemption signals trip
 # callgrind's signal handling and valgrind does not decode RDTSCP, so the
-# server runs with GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off.
+# server runs with GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off. UPOLL, when set,
+# reaches the server (UPOLL=dispatch=inline ... callgrind.sh ...).
 set -euo pipefail
 bench=$1 target=$2 conns=$3 out=$4
 d=$(mktemp -d)
@@ -29,6 +30,7 @@ GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind --instr-atsta
 srv=$!
 exec 3>"$d/in"
 for _ in $(seq 300); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
+grep -q READY "$d/srv.out" || { echo "$target: the server did not start under valgrind" >&2; tail -5 "$d/srv.err" >&2; exit 1; }
 read -r _ pid addr < <(grep READY "$d/srv.out")
 "$bench" -role load -workload pingpong -addr "$addr" -n "$conns" -msg 64 -warmup 3s -duration 8s -server-pid "$pid" >"$d/load.out" 2>&1 &
 load=$!
