@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,18 +353,10 @@ type uringListen struct {
 	retired []uint64
 }
 
-// retire adds (add) or removes the user data of a cancelled multishot
-// accept to those whose completions are still the listener's.
-func (l *uringListen) retire(ud uint64, add bool) {
-	if add {
-		l.retired = append(l.retired, ud)
-		return
-	}
-	for i, r := range l.retired {
-		if r == ud {
-			l.retired = append(l.retired[:i], l.retired[i+1:]...)
-			return
-		}
+// unretire forgets a retired multishot accept, once it has ended.
+func (l *uringListen) unretire(ud uint64) {
+	if i := slices.Index(l.retired, ud); i >= 0 {
+		l.retired = slices.Delete(l.retired, i, i+1)
 	}
 }
 
@@ -377,10 +370,8 @@ func (u *uringSet) retiredAccept(c uring.CQE) *uringReg {
 	if reg == nil || reg.lis == nil {
 		return nil
 	}
-	for _, r := range reg.lis.retired {
-		if r == c.UserData {
-			return reg
-		}
+	if slices.Contains(reg.lis.retired, c.UserData) {
+		return reg
 	}
 	return nil
 }
@@ -695,7 +686,7 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 			return os.NewSyscallError("io_uring poll_add", unix.ENOENT)
 		}
 		if reg.lis != nil && reg.pollUD != 0 {
-			reg.lis.retire(reg.pollUD, true)
+			reg.lis.retired = append(reg.lis.retired, reg.pollUD)
 		}
 		u.removePoll(reg)
 		reg.slot, reg.gen, reg.in = slot, gen, in
@@ -1050,7 +1041,7 @@ func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current
 		if current {
 			reg.pollUD = 0 // armed again by accept once it has handed out the rest
 		} else {
-			reg.lis.retire(c.UserData, false)
+			reg.lis.unretire(c.UserData)
 		}
 	}
 	switch {

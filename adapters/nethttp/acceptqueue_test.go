@@ -69,7 +69,7 @@ func TestAcceptQueuePauses(t *testing.T) {
 				}
 				seen[string(id)] = true
 			}
-			if !testutil.WaitFor(5*time.Second, func() bool { return !l.pausedHint.Load() }) {
+			if !testutil.WaitFor(5*time.Second, func() bool { return !l.paused.Load() }) {
 				t.Error("still paused with the queue empty")
 			}
 		})

@@ -44,11 +44,10 @@ type listener struct {
 	lot atomic.Pointer[lot] // set by EnableParking
 
 	// pmu orders the pauses of srv's accepting (queue full) and their
-	// end (queue down to half); paused says one is in force, and
-	// pausedHint lets Accept skip pmu when none is.
-	pmu        sync.Mutex
-	paused     bool
-	pausedHint atomic.Bool
+	// end (queue down to half); paused, changed under pmu, says one is
+	// in force, and lets Accept skip pmu when none is.
+	pmu    sync.Mutex
+	paused atomic.Bool
 }
 
 // Listen announces on the local network address, like net.Listen, and
@@ -172,9 +171,8 @@ func (l *listener) push(c *netpoll.Conn) {
 // pauseAccept stops srv from accepting while the queue is full.
 func (l *listener) pauseAccept() {
 	l.pmu.Lock()
-	if !l.paused && len(l.queue) >= cap(l.queue) {
-		l.paused = true
-		l.pausedHint.Store(true)
+	if !l.paused.Load() && len(l.queue) >= cap(l.queue) {
+		l.paused.Store(true)
 		l.srv.PauseAccept()
 	}
 	l.pmu.Unlock()
@@ -184,9 +182,8 @@ func (l *listener) pauseAccept() {
 // down to half.
 func (l *listener) resumeAccept() {
 	l.pmu.Lock()
-	if l.paused && len(l.queue) <= cap(l.queue)/2 {
-		l.paused = false
-		l.pausedHint.Store(false)
+	if l.paused.Load() && len(l.queue) <= cap(l.queue)/2 {
+		l.paused.Store(false)
 		l.srv.ResumeAccept()
 	}
 	l.pmu.Unlock()
@@ -274,7 +271,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	select {
 	case c := <-l.queue:
-		if l.pausedHint.Load() {
+		if l.paused.Load() {
 			l.resumeAccept()
 		}
 		return l.wrap(c), nil
