@@ -126,6 +126,12 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 	short := c.shortDrains(trig, ev)
 	defer c.accountIn()
 	for {
+		if n > 0 {
+			// Published before the next read, so that the budget sees
+			// this connection's growth within one fill; the last read's
+			// is published by the deferred call.
+			c.accountIn()
+		}
 		room, byBudget := c.inRoom()
 		if room <= 0 {
 			if room = c.pause(byBudget); room <= 0 {
@@ -147,14 +153,18 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		if took {
 			size = min(size, room) // less than that: the stash is drained
 		} else {
-			vecs := c.in.Book(size, p.vecs[:0])
+			// On the stack, as in writeOut: an array kept in the poller
+			// would have to be cleared after each read (not to pin the
+			// buffers for the GC), and clearing pointers costs a write
+			// barrier call.
+			var arr [maxVecs][]byte
+			vecs := c.in.Book(size, arr[:0])
 			if len(vecs) == 0 {
 				return n, false, false, nil // buffer closed
 			}
 			vecs = capVecs(vecs, size)
 			m, rerr = p.ep.readv(int(c.fd), vecs, &p.ctr.readCalls)
 			c.in.BookAck(max(m, 0))
-			clear(p.vecs[:len(vecs)])
 		}
 		if m < 0 {
 			m = 0
@@ -171,7 +181,6 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 		}
 		n += m
 		p.ctr.bytesIn.Add(uint64(m))
-		c.accountIn()
 		c.touch()
 		if m >= size && size < maxReadSize && size == int(max(c.readSize, minReadSize)) {
 			c.readSize = uint32(size * 2)

@@ -145,7 +145,9 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 		if s&hDisc != 0 {
 			break
 		}
-		if !c.hstate.CompareAndSwap(s, hRunning) {
+		// s == hRunning: nothing to clear, and a CAS that changes
+		// nothing would still cost a locked instruction per run.
+		if s != hRunning && !c.hstate.CompareAndSwap(s, hRunning) {
 			continue
 		}
 		if held && c.owner.handler != nil && !c.fdst.closed() {

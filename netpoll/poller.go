@@ -77,7 +77,6 @@ type poller struct {
 	batches   []*runBatch // started batches that may hold unclaimed runs
 	claimants int         // pool tasks per batch at most (GOMAXPROCS)
 	busy      int         // events that make a pass busy (busyPass or busyReaders)
-	vecs      [maxVecs][]byte
 	nextSweep int64
 
 	// WaitAdaptive: samples of the runnable and the running goroutines,

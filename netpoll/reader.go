@@ -181,9 +181,9 @@ func (r *connReader) Release() error {
 		return c.opErr("read", errClosed)
 	}
 	defer c.decref()
-	err := c.in.Release()
-	c.consumed()
-	return err
+	// No consumed: Release frees nodes already read, and the accounting
+	// and the resume follow the unread length, which it does not change.
+	return c.in.Release()
 }
 
 func (r *connReader) Len() int { return r.in.Len() }

@@ -246,6 +246,18 @@ func (c *Conn) drainOut(bound int, op string) error {
 	if c.sock != nil {
 		return c.stdSend(op)
 	}
+	waited, err := c.drainOutWait(bound, op)
+	if waited {
+		// Not a defer in drainOutWait's loop: that would make every
+		// Flush pay for the runtime's general defer path.
+		c.flags.And(^uint32(fWriterWaiting))
+	}
+	return err
+}
+
+// drainOutWait is drainOut on a native backend; waited reports that it
+// set fWriterWaiting, which the caller clears.
+func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 	// The clock is read only once Flush has to wait: the common Flush,
 	// which the kernel takes whole, pays no clock read. The write timeout
 	// counts from then (one writev later than the call).
@@ -254,14 +266,14 @@ func (c *Conn) drainOut(bound int, op string) error {
 	var w *waiter
 	for {
 		if c.fdst.closed() {
-			return c.opErr(op, errClosed)
+			return w != nil, c.opErr(op, errClosed)
 		}
 		if c.flags.Load()&fBroken != 0 {
-			return c.opErr(op, c.brokenErr("write"))
+			return w != nil, c.opErr(op, c.brokenErr("write"))
 		}
 		if c.out.Len() > 0 {
 			if err := c.sendOut(); err != nil {
-				return c.opErr(op, err)
+				return w != nil, c.opErr(op, err)
 			}
 		}
 		pending := c.out.Len()
@@ -269,7 +281,7 @@ func (c *Conn) drainOut(bound int, op string) error {
 			if pending > 0 {
 				c.updateEvents() // arm EPOLLOUT for the rest
 			}
-			return nil
+			return w != nil, nil
 		}
 		if c.flags.Load()&fInline != 0 && c.p.onLoop() {
 			// An inline handler runs on the poller, which alone would
@@ -277,7 +289,7 @@ func (c *Conn) drainOut(bound int, op string) error {
 			// for itself. The output stays queued and goes out once the
 			// handler returns.
 			c.updateEvents()
-			return ErrWouldBlock
+			return w != nil, ErrWouldBlock
 		}
 		if start == 0 {
 			start = time.Now().UnixNano()
@@ -288,12 +300,11 @@ func (c *Conn) drainOut(bound int, op string) error {
 			// EPOLLOUT (the poller may have dropped it when it emptied
 			// out before this batch came).
 			c.updateEvents()
-			return c.opErr(op, errTimeout)
+			return w != nil, c.opErr(op, errTimeout)
 		}
 		if w == nil {
 			w = waiterOf(&c.wwait)
 			c.flags.Or(fWriterWaiting)
-			defer c.flags.And(^uint32(fWriterWaiting))
 			continue
 		}
 		c.updateEvents()
