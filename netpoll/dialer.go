@@ -136,7 +136,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 		if err != nil {
 			return nil, err
 		}
-		c.startStd()
+		c.startStd(o.holdsDialRunner())
 		return c, nil
 	}
 	c, err := d.connect(ctx, g, o, network, addr)
@@ -340,7 +340,7 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 	if inProgress {
 		c.flags.Or(fConnecting)
 	}
-	if o.handler != nil || o.cfg.OnConnect != nil || o.cfg.OnDisconnect != nil {
+	if o.holdsDialRunner() {
 		// Hold the runner until the dial has succeeded (see start):
 		// input arriving meanwhile only marks it to run again, and a
 		// failed dial closes a connection whose hooks never ran.
@@ -427,6 +427,13 @@ func (c *Conn) closeUnstarted(err error) {
 		}
 	}
 	c.closeWith(err)
+}
+
+// holdsDialRunner reports whether a dialed connection of o holds its
+// runner from its making until start: whenever a handler or a hook is
+// to run.
+func (o *owner) holdsDialRunner() bool {
+	return o.handler != nil || o.cfg.OnConnect != nil || o.cfg.OnDisconnect != nil
 }
 
 // start releases the runner that dial held: OnConnect, then the

@@ -185,21 +185,29 @@ func (p *poller) registerStd(c *Conn) error {
 }
 
 // startStd starts a registered connection: its handler loop, or its
-// OnConnect hook when it has no handler.
-func (c *Conn) startStd() {
+// OnConnect hook when it has no handler. held says that the caller set
+// hRunning when it made c (the runner starts with OnConnect, or a dial
+// held it until connected) and hands that runner on. hRunning alone does
+// not say so: a Close (a Shutdown's sweep) between the registration and
+// this call starts a runner of its own for OnDisconnect (notifyDisconnect),
+// and running it a second time delivered OnDisconnect twice, which left
+// the hook count below zero and Shutdown waiting for it until its context
+// ended.
+func (c *Conn) startStd(held bool) {
 	switch {
 	case c.owner.handler != nil:
-		go c.stdLoop()
-	case c.hstate.Load()&hRunning != 0:
+		go c.stdLoop(held)
+	case held:
 		c.dispatch()
 	}
 }
 
-// stdLoop is the goroutine of a handler-mode connection: OnConnect,
-// then read and run the handler until the connection ends.
-func (c *Conn) stdLoop() {
-	if c.hstate.Load()&hRunning != 0 {
-		c.run(0, false) // OnConnect, then the handler for early input
+// stdLoop is the goroutine of a handler-mode connection: OnConnect when
+// it holds the runner (see startStd), then read and run the handler
+// until the connection ends.
+func (c *Conn) stdLoop(held bool) {
+	if held {
+		c.run(0, false) // OnConnect, or OnDisconnect after an early close
 	}
 	for {
 		if !c.incref() {
@@ -743,9 +751,10 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 	} else {
 		c.laddr = &addrBox{nc.LocalAddr()}
 	}
-	if s.owner.cfg.OnConnect != nil {
+	hook := s.owner.cfg.OnConnect != nil
+	if hook {
 		c.flags.Or(fConnectHook)
-		c.hstate.Store(hRunning)
+		c.hstate.Store(hRunning) // the runner starts with OnConnect
 	}
 	if err := s.admit(func() error { return p.registerStd(c) }); err != nil {
 		// Counted before the close, which the peer may see at once.
@@ -754,8 +763,15 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 		nc.Close()
 		return
 	}
-	c.startStd()
+	if testHookStdRegistered != nil {
+		testHookStdRegistered(c)
+	}
+	c.startStd(hook)
 }
+
+// testHookStdRegistered, when set by a test, runs between a std
+// connection's registration and its start.
+var testHookStdRegistered func(c *Conn)
 
 // stdListen opens a listener on Go's net.
 func (ln *Listener) stdListen(network, address string) error {
@@ -806,7 +822,7 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 	c := newStdConn(nc, network, g.pick(nil), o)
 	c.laddr = &addrBox{nc.LocalAddr()}
 	c.SetContext(d.Context)
-	if o.handler != nil || o.cfg.OnConnect != nil || o.cfg.OnDisconnect != nil {
+	if o.holdsDialRunner() {
 		if o.cfg.OnConnect != nil {
 			c.flags.Or(fConnectHook)
 		}
