@@ -439,7 +439,7 @@ func (o *owner) holdsDialRunner() bool {
 // start releases the runner that dial held: OnConnect, then the
 // handler for any input that arrived since the connect.
 func (c *Conn) start() {
-	if c.hstate.Load()&hRunning != 0 {
+	if c.owner.holdsDialRunner() {
 		c.dispatch()
 	}
 }

@@ -20,12 +20,19 @@
 # callgrind's signal handling and valgrind does not decode RDTSCP, so the
 # server runs with GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off. UPOLL, when set,
 # reaches the server (UPOLL=dispatch=inline ... callgrind.sh ...).
+#
+# It also counts the locked instructions per message (LOCK-prefixed, and
+# XCHG with memory, which is locked without the prefix: Go's atomic
+# Store on amd64): each costs about 5 ns here back to back (a Go
+# benchmark of atomic.Int64.Add), where most instructions cost a fraction
+# of one, so a count of instructions alone underweights them. Needs
+# objdump, and an amd64 server binary.
 set -euo pipefail
 bench=$1 target=$2 conns=$3 out=$4
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 mkfifo "$d/in"
-GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
+GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind --instr-atstart=no --dump-instr=yes --callgrind-out-file="$out" \
 	"$bench" -role server -target "$target" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
 srv=$!
 exec 3>"$d/in"
@@ -53,6 +60,27 @@ if [ "$msgs" -eq 0 ]; then
 	exit 1
 fi
 total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-awk -v t="$target" -v n="$conns" -v ir="$total" -v m="$msgs" 'BEGIN {
-	printf "%-17s %5d conns  %.0f instructions per message in user space (%d messages)\n", t, n, ir / m, m
+# Locked instructions: their addresses from the disassembly, their counts
+# from the per-instruction lines of the profile (an address is absolute,
+# or +/- the previous one, or * for the same). The line after calls= is
+# the call's inclusive cost, not an instruction's, and its address does
+# not move the count on: read so, every address of a profiled function
+# lands on an instruction of Go's disassembly, and read otherwise a
+# fifth do not.
+objdump -d --no-show-raw-insn "$bench" | awk '
+	/^ +[0-9a-f]+:\t(lock |xchg[a-z]* [^,]*\(|xchg[a-z]* .*,.*\()/ { a = $1; sub(/:$/, "", a); print a }' >"$d/locked"
+locked=$(awk '
+	function hex(h,   i, v) { v = 0; h = tolower(h); sub(/^0x/, "", h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }
+	function num(x) { return x ~ /^0x/ ? hex(x) : x + 0 }
+	NR == FNR { want[hex($1)] = 1; next }
+	/^calls=/ { skip = 1; next }
+	/^[-+*0]/ {
+		if (skip) { skip = 0; next }
+		a = $1
+		if (a == "*") {} else if (a ~ /^\+/) cur += num(substr(a, 2)); else if (a ~ /^-/) cur -= num(substr(a, 2)); else cur = hex(a)
+		if ((cur in want) && NF >= 3) s += $3
+	}
+	END { print s + 0 }' "$d/locked" "$out")
+awk -v t="$target" -v n="$conns" -v ir="$total" -v m="$msgs" -v lk="$locked" 'BEGIN {
+	printf "%-17s %5d conns  %.0f instructions per message in user space, %.1f of them locked (%d messages)\n", t, n, ir / m, lk / m, m
 }'
