@@ -34,13 +34,33 @@ var bytePools [numClasses]bytebufferpool.Pool
 // too, the first time.
 var barePool sync.Pool
 
-// wholePools recycles owning nodes with their bytes, one pool per size
-// class. The bytes come from bytePools when a node is first made; a freed
-// node keeps them, so a message that takes a node and frees it costs one
-// sync.Pool round trip rather than two, and no Put on bytebufferpool,
+// wholePools recycles owning nodes with their bytes, one pool per lane and
+// size class. The bytes come from bytePools when a node is first made; a
+// freed node keeps them, so a message that takes a node and frees it costs
+// one sync.Pool round trip rather than two, and no Put on bytebufferpool,
 // whose calibration counter is an atomic add on a line every core shares.
 // Like every sync.Pool, the garbage collector empties it.
-var wholePools [numClasses]sync.Pool
+var wholePools [numLanes][numClasses]sync.Pool
+
+// Pool lanes. A node goes back to the lane it came from. Nodes booked for
+// reads (Book) come from laneRead, all others from laneWrite: an echo
+// takes a node for the input and one for the answer before it frees
+// either, and in one pool the second Get and the second Put of each
+// message then missed the pool's per-P private slot and went to its
+// shared queue (a CAS or a store each, and about 130 instructions per
+// message, counted with bench/scripts/callgrind.sh). In two lanes each
+// pool sees its Get and Put alternate.
+const (
+	laneRead = iota
+	laneWrite
+	numLanes
+)
+
+// laneMask makes a lane index that needs no bounds check. numLanes is a
+// power of two (the index below is out of range otherwise).
+const laneMask = numLanes - 1
+
+var _ = [1]struct{}{}[numLanes&laneMask]
 
 // nodeAccounting turns on liveNodes. It is off by default, so a
 // production node costs one predictable load rather than an atomic add on
@@ -90,6 +110,7 @@ type node struct {
 	rel    Releaser // owner of buf when it is foreign (WriteForeign)
 	tag    uintptr  // rel's tag for buf
 	class  int8     // pool class of buf, or -1 (a view, unpooled or foreign bytes)
+	lane   uint8    // wholePools lane of a node with pooled bytes
 	sealed bool     // the producer will never publish into it again (mutex held)
 }
 
@@ -106,12 +127,12 @@ func sizeClass(n int) (size, class int) {
 	return minNodeSize << c, c
 }
 
-// newNode returns an empty node owning at least n bytes.
-func newNode(n int) *node {
+// newNode returns an empty node owning at least n bytes, from lane's pools.
+func newNode(n int, lane uint8) *node {
 	size, c := sizeClass(n)
 	var nd *node
 	if c >= 0 {
-		nd, _ = wholePools[c].Get().(*node)
+		nd, _ = wholePools[lane&laneMask][c].Get().(*node)
 	}
 	if nd == nil {
 		nd = bareNode()
@@ -120,7 +141,7 @@ func newNode(n int) *node {
 			if cap(bb.B) < size {
 				bb.B = make([]byte, size)
 			}
-			nd.bb, nd.buf, nd.class = bb, bb.B[:size], int8(c)
+			nd.bb, nd.buf, nd.class, nd.lane = bb, bb.B[:size], int8(c), lane
 		} else {
 			nd.buf = make([]byte, size)
 		}
@@ -204,7 +225,7 @@ func (nd *node) recycle() {
 	if nd.bb != nil {
 		// The struct keeps its pooled bytes (never foreign ones): the
 		// next newNode of the class takes both in one pool round trip.
-		wholePools[nd.class].Put(nd)
+		wholePools[nd.lane&laneMask][nd.class].Put(nd)
 		return
 	}
 	rel, tag := nd.rel, nd.tag

@@ -269,7 +269,7 @@ func (b *LinkBuffer) skip(n int) {
 // scratch returns n bytes of pooled memory for a read that crosses nodes;
 // it is freed by the next Release.
 func (b *LinkBuffer) scratch(n int) []byte {
-	nd := newNode(n)
+	nd := newNode(n, laneWrite)
 	nd.next = b.cache
 	b.cache = nd
 	return nd.buf[:n:n]

@@ -14,7 +14,7 @@ func (b *LinkBuffer) Book(size int, vecs [][]byte) [][]byte {
 	if b.writing && b.room() > 0 { // the tail is ours only while writing
 		first = b.tail
 	} else {
-		t, err := b.reserve(1, size)
+		t, err := b.reserve(1, size, laneRead)
 		if err != nil {
 			return vecs
 		}
@@ -28,7 +28,7 @@ func (b *LinkBuffer) Book(size int, vecs [][]byte) [][]byte {
 		if total >= size {
 			break
 		}
-		nd = newNode(min(size-total, maxNodeSize))
+		nd = newNode(min(size-total, maxNodeSize), laneRead)
 		b.mu.Lock()
 		b.link(nd, nd)
 		b.mu.Unlock()

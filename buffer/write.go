@@ -46,7 +46,7 @@ func (b *LinkBuffer) room() int {
 // max(need, hint), hint capped at maxNodeSize. It opens the batch and links
 // a new node under one lock when both are needed, the common case of a
 // write into a drained buffer.
-func (b *LinkBuffer) reserve(need, hint int) (*node, error) {
+func (b *LinkBuffer) reserve(need, hint int, lane uint8) (*node, error) {
 	b.book = nil // any write cancels an outstanding Book
 	if b.writing && b.room() >= need {
 		return b.tail, nil
@@ -63,7 +63,7 @@ func (b *LinkBuffer) reserve(need, hint int) (*node, error) {
 			return t, nil
 		}
 	}
-	nd := newNode(max(need, min(hint, maxNodeSize)))
+	nd := newNode(max(need, min(hint, maxNodeSize)), lane)
 	b.link(nd, nd)
 	b.mu.Unlock()
 	return nd, nil
@@ -93,7 +93,7 @@ func (b *LinkBuffer) Malloc(n int) ([]byte, error) {
 	if err := b.fits(n); err != nil {
 		return nil, err
 	}
-	t, err := b.reserve(n, n)
+	t, err := b.reserve(n, n, laneWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (b *LinkBuffer) WriteBinary(p []byte) (int, error) {
 	}
 	total := len(p)
 	for len(p) > 0 {
-		t, err := b.reserve(1, len(p))
+		t, err := b.reserve(1, len(p), laneWrite)
 		if err != nil {
 			return total - len(p), err
 		}
@@ -196,7 +196,7 @@ func (b *LinkBuffer) WriteString(s string) (int, error) {
 	}
 	total := len(s)
 	for len(s) > 0 {
-		t, err := b.reserve(1, len(s))
+		t, err := b.reserve(1, len(s), laneWrite)
 		if err != nil {
 			return total - len(s), err
 		}
@@ -213,7 +213,7 @@ func (b *LinkBuffer) WriteByte(c byte) error {
 	if err := b.fits(1); err != nil {
 		return err
 	}
-	t, err := b.reserve(1, 1)
+	t, err := b.reserve(1, 1, laneWrite)
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func (b *LinkBuffer) ReadFrom(r io.Reader) (int64, error) {
 			return total, ErrTooLarge
 		}
 		// Never hand a Reader a sliver of the tail: one call per few bytes.
-		t, err := b.reserve(minReadSize, minNodeSize)
+		t, err := b.reserve(minReadSize, minNodeSize, laneWrite)
 		if err != nil {
 			return total, err
 		}
