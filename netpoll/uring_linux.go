@@ -351,6 +351,12 @@ type uringListen struct {
 	// and that may still complete: the connections they took are the
 	// listener's all the same.
 	retired []uint64
+	// probe says that a retired accept ended while another was armed:
+	// the kernel wakes one accept request per connection, and the
+	// retired one may have been woken and ended without taking its
+	// connection, which then waits in the backlog with no wake-up to
+	// come for the armed one. accept tries accept4 once.
+	probe bool
 }
 
 // unretire forgets a retired multishot accept, once it has ended.
@@ -700,7 +706,7 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 			// connections taken before the pause are reported by the
 			// next reap (see accept), for which the loop is woken.
 			reg.signaled = false
-			if len(reg.lis.fds) > 0 {
+			if len(reg.lis.fds) > 0 || reg.lis.probe {
 				u.again = append(u.again, reg)
 				u.poke()
 			}
@@ -944,7 +950,7 @@ func (u *uringSet) reapLocked(events []event) int {
 	}
 	n := 0
 	for i, reg := range u.again {
-		if n < len(events) && u.reg(int(reg.fd)) == reg && len(reg.lis.fds) > 0 && !reg.signaled {
+		if n < len(events) && u.reg(int(reg.fd)) == reg && (len(reg.lis.fds) > 0 || reg.lis.probe) && !reg.signaled {
 			reg.signaled = true
 			events[n] = event{slot: reg.slot, gen: reg.gen, ready: evIn}
 			n++
@@ -1042,13 +1048,20 @@ func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current
 			reg.pollUD = 0 // armed again by accept once it has handed out the rest
 		} else {
 			reg.lis.unretire(c.UserData)
+			if reg.pollUD != 0 {
+				reg.lis.probe = true
+			}
 		}
 	}
 	switch {
 	case c.Res >= 0:
 		reg.lis.fds = append(reg.lis.fds, c.Res)
 	case c.Res == -int32(unix.ECANCELED):
-		return false
+		if !reg.lis.probe || reg.in&evIn == 0 {
+			return false
+		}
+		// Reported, so that accept probes (a paused listener is
+		// reported again when it resumes, see mod).
 	default:
 		reg.errno = -c.Res
 	}
@@ -1107,6 +1120,14 @@ func (u *uringSet) accept(fd int) (int, sockaddr, error) {
 		reg.errno = 0
 		u.mu.Unlock()
 		return -1, sockaddr{}, syscall.Errno(e)
+	}
+	if reg.lis.probe && reg.in&evIn != 0 {
+		// A connection may wait in the backlog that the armed accept
+		// was not woken for (see uringListen.probe): accept4 takes it,
+		// or reports EAGAIN.
+		reg.lis.probe = false
+		u.mu.Unlock()
+		return sysAccept(fd)
 	}
 	if reg.pollUD != 0 || reg.in&evIn == 0 {
 		u.mu.Unlock()
