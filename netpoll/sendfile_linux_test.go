@@ -363,13 +363,15 @@ func TestReadFromSendfileHandler(t *testing.T) {
 // socket takes counts as activity, so the idle sweep leaves the
 // connection open (under BackendStd, ReadFrom copies for that).
 //
-// The peer reads every 10 ms in this process, so on a loaded machine it
-// may not run for a whole idle timeout; the sender then makes no
-// progress, and the close is what the timeout is for. An attempt whose
-// peer paused that long is made again (three at most, then skipped);
-// one whose peer kept reading must deliver the file.
+// The peer reads every tenth of the idle timeout in this process; its
+// longest pause between two reads is about 40 ms on an idle machine (TCP
+// holds back window updates), over 100 ms on a loaded one, when it may
+// not run for a whole idle timeout: the sender then makes no progress,
+// and the close is what the timeout is for. An attempt whose peer paused
+// that long is made again (three at most, then skipped); one whose peer
+// kept reading must deliver the file.
 func TestReadFromSendfileIdleTimeout(t *testing.T) {
-	const idle = 100 * time.Millisecond
+	const idle = 200 * time.Millisecond
 	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			for attempt := 1; ; attempt++ {
@@ -390,11 +392,11 @@ func TestReadFromSendfileIdleTimeout(t *testing.T) {
 }
 
 // sendfileToSlowPeer sends a 1 MiB file with ReadFrom, on backend b
-// with idle timeout idle, to a peer that reads 16 KiB every 10 ms. It
+// with idle timeout idle, to a peer that reads 16 KiB every idle/10. It
 // returns the longest pause between two of the peer's reads, and an
 // error when the file did not arrive whole.
 func sendfileToSlowPeer(t *testing.T, b Backend, idle time.Duration) (time.Duration, error) {
-	_, addr, conns := startAccept(t, WithBackend(b), WithIdleTimeout(idle))
+	_, addr, conns := startAccept(t, WithBackend(b))
 	// The peer keeps its default receive buffer: one as small as
 	// the send buffer, on loopback's 64 KiB MSS, holds back
 	// window updates for a delayed ACK (~200 ms of no progress).
@@ -423,10 +425,14 @@ func sendfileToSlowPeer(t *testing.T, b Backend, idle time.Duration) (time.Durat
 			if err != nil {
 				break
 			}
-			time.Sleep(10 * time.Millisecond) // 64 reads: over 0.6 s
+			time.Sleep(idle / 10) // 64 reads: over six idle timeouts
 		}
 		got <- result{buf.Bytes(), gap}
 	}()
+	// The timeout starts here, not at the accept: a test goroutine that
+	// did not run for an idle timeout between the two would find its
+	// connection closed before the transfer (seen in CI, under load).
+	c.SetIdleTimeout(idle)
 	start := time.Now()
 	n, err := c.ReadFrom(f)
 	took := time.Since(start)
