@@ -351,12 +351,13 @@ type uringListen struct {
 	// and that may still complete: the connections they took are the
 	// listener's all the same.
 	retired []uint64
-	// probe says that a retired accept ended while another was armed:
-	// the kernel wakes one accept request per connection, and the
-	// retired one may have been woken and ended without taking its
-	// connection, which then waits in the backlog with no wake-up to
-	// come for the armed one. accept tries accept4 once.
-	probe bool
+	// owed says that the accept is to be armed once the last retired
+	// one has ended, not before: the kernel wakes one accept request of
+	// a socket per connection, and a retired one still on the socket's
+	// wait queue may take that wake-up and end without the connection,
+	// which would then wait in the backlog with no wake-up to come for
+	// the armed one. So a listener has at most one accept in the kernel.
+	owed bool
 }
 
 // unretire forgets a retired multishot accept, once it has ended.
@@ -636,6 +637,11 @@ func (u *uringSet) armPoll(reg *uringReg, ud uint64) error {
 		return err
 	}
 	if reg.lis != nil {
+		if len(reg.lis.retired) > 0 {
+			reg.lis.owed = true // armed by completeAccept (see uringListen.owed)
+			return nil
+		}
+		reg.lis.owed = false
 		// Every connection the listener gets, one completion each,
 		// until an error (EMFILE...) ends it; see accept.
 		ud |= udAccept
@@ -706,7 +712,7 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 			// connections taken before the pause are reported by the
 			// next reap (see accept), for which the loop is woken.
 			reg.signaled = false
-			if len(reg.lis.fds) > 0 || reg.lis.probe {
+			if len(reg.lis.fds) > 0 {
 				u.again = append(u.again, reg)
 				u.poke()
 			}
@@ -950,7 +956,7 @@ func (u *uringSet) reapLocked(events []event) int {
 	}
 	n := 0
 	for i, reg := range u.again {
-		if n < len(events) && u.reg(int(reg.fd)) == reg && (len(reg.lis.fds) > 0 || reg.lis.probe) && !reg.signaled {
+		if n < len(events) && u.reg(int(reg.fd)) == reg && len(reg.lis.fds) > 0 && !reg.signaled {
 			reg.signaled = true
 			events[n] = event{slot: reg.slot, gen: reg.gen, ready: evIn}
 			n++
@@ -1048,8 +1054,8 @@ func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current
 			reg.pollUD = 0 // armed again by accept once it has handed out the rest
 		} else {
 			reg.lis.unretire(c.UserData)
-			if reg.pollUD != 0 {
-				reg.lis.probe = true
+			if reg.lis.owed && len(reg.lis.retired) == 0 {
+				u.armPoll(reg, u.newUD(reg)) // submitted by the loop's next enter
 			}
 		}
 	}
@@ -1057,11 +1063,7 @@ func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current
 	case c.Res >= 0:
 		reg.lis.fds = append(reg.lis.fds, c.Res)
 	case c.Res == -int32(unix.ECANCELED):
-		if !reg.lis.probe || reg.in&evIn == 0 {
-			return false
-		}
-		// Reported, so that accept probes (a paused listener is
-		// reported again when it resumes, see mod).
+		return false
 	default:
 		reg.errno = -c.Res
 	}
@@ -1121,15 +1123,7 @@ func (u *uringSet) accept(fd int) (int, sockaddr, error) {
 		u.mu.Unlock()
 		return -1, sockaddr{}, syscall.Errno(e)
 	}
-	if reg.lis.probe && reg.in&evIn != 0 {
-		// A connection may wait in the backlog that the armed accept
-		// was not woken for (see uringListen.probe): accept4 takes it,
-		// or reports EAGAIN.
-		reg.lis.probe = false
-		u.mu.Unlock()
-		return sysAccept(fd)
-	}
-	if reg.pollUD != 0 || reg.in&evIn == 0 {
+	if reg.pollUD != 0 || reg.lis.owed || reg.in&evIn == 0 {
 		u.mu.Unlock()
 		return -1, sockaddr{}, errAgain
 	}

@@ -710,6 +710,102 @@ func TestUringMultishotAccept(t *testing.T) {
 	}
 }
 
+// TestUringOneAcceptArmed: a listener served by a multishot accept has
+// at most one accept request in the kernel. A pause cancels the armed
+// one, and the accept of the resume is armed only once the cancelled one
+// has ended: with two on the socket's wait queue, the kernel's one
+// wake-up per connection can go to the cancelled one, which ends without
+// the connection, and the connection waits in the backlog unserved.
+// Connections arrive while accepting is paused and resumed (the acceptor
+// applies the gate at its next event); every one is served in the end.
+func TestUringOneAcceptArmed(t *testing.T) {
+	needUring(t)
+	t.Setenv(uringAcceptEnv, "1")
+	testutil.CheckLeaks(t)
+	s, addr := startServer(t, echoHandler, WithBackend(BackendUring), WithPollers(1))
+	u := s.pollers[0].ep.ur
+	// listening returns the listener's registration, nil before Serve
+	// made it. Under u.mu.
+	listening := func() *uringReg {
+		for _, r := range u.regs {
+			if r != nil && r.slot <= tagListener && r.lis != nil {
+				return r
+			}
+		}
+		return nil
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		reg := listening()
+		return reg != nil && reg.pollUD != 0
+	}) {
+		t.Fatal("the listener is not served by a multishot accept")
+	}
+	const clients = 150
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 200 * time.Microsecond)
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			errs <- echoByteWithin(c, 10*time.Second)
+		}()
+	}
+	owed, two := 0, 0
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < 4000 && len(errs) < clients && time.Now().Before(deadline); i++ {
+		if i%2 == 0 {
+			s.PauseAccept()
+		} else {
+			s.ResumeAccept()
+		}
+		time.Sleep(time.Duration(i%3) * 100 * time.Microsecond)
+		u.mu.Lock()
+		if reg := listening(); reg != nil {
+			if reg.lis.owed {
+				owed++
+			}
+			if reg.pollUD != 0 && len(reg.lis.retired) > 0 {
+				two++
+			}
+		}
+		u.mu.Unlock()
+	}
+	s.ResumeAccept()
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			if failed++; failed <= 3 {
+				t.Error(err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d clients not served after the last ResumeAccept", failed, clients)
+	}
+	if two > 0 {
+		t.Errorf("%d times an accept was armed while a cancelled one could still complete", two)
+	}
+	t.Logf("%d looks found the accept owed until a cancelled one ended", owed)
+	u.mu.Lock()
+	reg := listening()
+	armed, retired := reg.pollUD != 0, len(reg.lis.retired)
+	u.mu.Unlock()
+	if !armed || retired != 0 {
+		t.Errorf("at the end: accept armed %v, %d cancelled accepts not ended", armed, retired)
+	}
+}
+
 // TestUringSendingBit: fSending, defined apart from conn.go's flags
 // (like budget.go's and conn_poll.go's), shares its bit with none of
 // them; it once did with fMaskStale.
