@@ -171,7 +171,9 @@ func (rw *roomWait) wait() error {
 	}
 	c.updateEvents()
 	c.p.yieldFrom(c)
-	rw.w.sleep(dl)
+	if rw.w.sleep(dl) && passed(deadlineOf(deadline(&c.wwait), c.writeTimeout(), rw.start)) {
+		return errTimeout // see waiter.sleep
+	}
 	return nil
 }
 

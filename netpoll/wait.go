@@ -32,7 +32,10 @@ type waiter struct {
 	dl     atomic.Int64   // deadline, unix ns; 0 = none
 	t      *time.Timer    // AfterFunc(post), made on the first sleep with a deadline
 	posted atomic.Bool
-	need   atomic.Int32 // read side: bytes a blocked reader waits for (see inBound)
+	// expired says that the timer posted the token: the deadline came
+	// before any other wake-up (see sleep).
+	expired atomic.Bool
+	need    atomic.Int32 // read side: bytes a blocked reader waits for (see inBound)
 }
 
 // waiterOf returns the waiter in slot, making it on first use. The
@@ -87,17 +90,32 @@ func (w *waiter) post() {
 	}
 }
 
+// expire is the timer's post: it marks the token as the deadline's when
+// no other wake-up came first.
+func (w *waiter) expire() {
+	if w.posted.CompareAndSwap(false, true) {
+		w.expired.Store(true)
+		w.wg.Done()
+	}
+}
+
 // sleep blocks until notified or until deadline (unix ns; 0: none).
 // Callers re-check their condition after it returns: a wake-up may be
 // stale (posted for an earlier sleep, or by a timer that fired late).
-func (w *waiter) sleep(deadline int64) {
+// It reports whether the deadline's timer woke it before anything else
+// did. As in Go's runtime, where the timer marks the deadline passed
+// before the goroutine runs, a caller then reports the timeout ahead of
+// an error or EOF that came while it was waiting to run (under load,
+// long after the deadline), once it has checked that the deadline was
+// not moved meanwhile.
+func (w *waiter) sleep(deadline int64) (expired bool) {
 	if deadline != 0 {
 		d := time.Duration(deadline - time.Now().UnixNano())
 		if d <= 0 {
-			return
+			return false
 		}
 		if w.t == nil {
-			w.t = time.AfterFunc(d, w.post)
+			w.t = time.AfterFunc(d, w.expire)
 		} else {
 			w.t.Reset(d)
 		}
@@ -108,8 +126,18 @@ func (w *waiter) sleep(deadline int64) {
 	// post in between finds posted still set and leaves the count alone
 	// (its wake-up is not lost: the caller re-checks its condition).
 	w.wg.Add(1)
+	expired = w.expired.Swap(false)
 	w.posted.Store(false)
+	if testHookWoken != nil {
+		testHookWoken(w, expired)
+	}
+	return expired
 }
+
+// testHookWoken, when set by a test, runs as a sleeper wakes, before it
+// looks at its condition: the test can make the peer act between the
+// deadline and the sleeper's return, as a loaded machine may.
+var testHookWoken func(w *waiter, expired bool)
 
 // deadlineOf combines an absolute deadline (unix ns, 0: none) with a
 // relative timeout counted from start.
@@ -157,8 +185,12 @@ func (c *Conn) waitRead(n int) error {
 			c.flags.And(^uint32(fReaderWaiting))
 		}
 	}()
+	expired := false
 	for {
 		f := c.flags.Load()
+		if expired && !c.fdst.closed() && passed(deadlineOf(w.dl.Load(), timeout, start)) {
+			return c.opErr("read", errTimeout) // see waiter.sleep
+		}
 		if done, err := c.readDone(n); done {
 			return err
 		}
@@ -190,7 +222,7 @@ func (c *Conn) waitRead(n int) error {
 			continue // re-check with the flags published
 		}
 		c.p.yieldFrom(c) // the input may be the poller's to read
-		w.sleep(dl)
+		expired = w.sleep(dl)
 	}
 }
 
@@ -264,9 +296,14 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 	var start int64
 	timeout := c.writeTimeout()
 	var w *waiter
+	expired := false
 	for {
 		if c.fdst.closed() {
 			return w != nil, c.opErr(op, errClosed)
+		}
+		if expired && passed(deadlineOf(deadline(&c.wwait), timeout, start)) {
+			c.updateEvents()
+			return true, c.opErr(op, errTimeout) // see waiter.sleep
 		}
 		if c.flags.Load()&fBroken != 0 {
 			return w != nil, c.opErr(op, c.brokenErr("write"))
@@ -309,7 +346,7 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 		}
 		c.updateEvents()
 		c.p.yieldFrom(c)
-		w.sleep(dl)
+		expired = w.sleep(dl)
 	}
 }
 
