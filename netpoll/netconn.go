@@ -256,7 +256,9 @@ func (c *Conn) deadlineErr(err error) error {
 // SetDeadline sets both the read and write deadlines. On a closed
 // connection, it and SetReadDeadline and SetWriteDeadline fail as on
 // Go's: a "set" *net.OpError that names the local address only and
-// wraps net.ErrClosed.
+// wraps net.ErrClosed. As on Go's, a blocked call that its deadline
+// ends reports the timeout even when the peer's reset, end or bytes
+// arrive before the call has returned; only a Close comes first.
 func (c *Conn) SetDeadline(t time.Time) error {
 	if c.fdst.closed() {
 		return c.deadlineErr(errClosed)
