@@ -128,8 +128,8 @@ func (w *waiter) sleep(deadline int64) (expired bool) {
 	w.wg.Add(1)
 	expired = w.expired.Swap(false)
 	w.posted.Store(false)
-	if testHookWoken != nil {
-		testHookWoken(w, expired)
+	if hook := testHookWoken.Load(); hook != nil {
+		(*hook)(w, expired)
 	}
 	return expired
 }
@@ -137,7 +137,9 @@ func (w *waiter) sleep(deadline int64) (expired bool) {
 // testHookWoken, when set by a test, runs as a sleeper wakes, before it
 // looks at its condition: the test can make the peer act between the
 // deadline and the sleeper's return, as a loaded machine may.
-var testHookWoken func(w *waiter, expired bool)
+// Atomic: a sleeper of an earlier test's connection may still wake
+// while a test sets it.
+var testHookWoken atomic.Pointer[func(w *waiter, expired bool)]
 
 // deadlineOf combines an absolute deadline (unix ns, 0: none) with a
 // relative timeout counted from start.
