@@ -371,9 +371,9 @@ func TestReadFromSendfileHandler(t *testing.T) {
 // activity per 32 KiB chunk written, which takes two of the peer's
 // 16 KiB reads, so the pause that matters is the span of two reads
 // (a CI run under load saw the connection closed with the peer's
-// longest single pause at 159 ms). An attempt whose
-// peer took that long for two reads is made again (three at most, then
-// skipped); one whose peer kept reading must deliver the file.
+// longest single pause at 159 ms). An attempt whose peer took that long
+// for two reads is made again (three at most, then skipped); one whose
+// peer kept reading must deliver the file.
 func TestReadFromSendfileIdleTimeout(t *testing.T) {
 	const idle = 200 * time.Millisecond
 	for _, b := range testBackends(true) {

@@ -632,15 +632,15 @@ func (u *uringSet) armPoll(reg *uringReg, ud uint64) error {
 	if reg.lis != nil && reg.in&evIn == 0 {
 		return nil // disarmed (accept back-off)
 	}
+	if reg.lis != nil && len(reg.lis.retired) > 0 {
+		reg.lis.owed = true // armed by completeAccept (see uringListen.owed)
+		return nil
+	}
 	s, err := u.sqe()
 	if err != nil {
 		return err
 	}
 	if reg.lis != nil {
-		if len(reg.lis.retired) > 0 {
-			reg.lis.owed = true // armed by completeAccept (see uringListen.owed)
-			return nil
-		}
 		reg.lis.owed = false
 		// Every connection the listener gets, one completion each,
 		// until an error (EMFILE...) ends it; see accept.
