@@ -239,7 +239,7 @@ func (p *poller) lead() {
 	// Nobody rescues batched runs once the loop is gone: give each run
 	// still unclaimed a task of its own, so that its OnDisconnect is
 	// delivered even if every task of its batch is stuck.
-	p.rescue(math.MaxInt64)
+	p.rescue(math.MaxInt64, true)
 	p.stopFlushes()
 	p.ep.loopDone()
 	close(p.done)
@@ -315,7 +315,7 @@ func (p *poller) endPass() {
 	if len(p.ready) > 0 || len(p.batches) > 0 {
 		now := time.Now().UnixNano()
 		p.flushReady(now)
-		p.rescue(now)
+		p.rescue(now, false)
 	}
 	// Judge idleness as of the pass's start: every event that arrived
 	// before the wait has been handled by now, so a connection whose

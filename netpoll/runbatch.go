@@ -15,9 +15,14 @@ import "sync/atomic"
 // runs no task has claimed yet, and only while every task of the batch
 // is busy: the poller checks its outstanding batches on every pass and,
 // rescueDelay after a batch was started, gives each run still unclaimed
-// a task of its own (dispatch). Order per connection is unaffected: a
-// connection has at most one run scheduled at a time (hstate), whether
-// that run sits in a batch, in the backlog or in the pool.
+// a task of its own (dispatch) — once every task of the batch has begun.
+// A task that has not begun is late, not blocked: it will claim runs as
+// soon as it is scheduled, and rescuing then would only take more of the
+// pool, which under FailFast refuses (closes) the connections the
+// batch's own tasks were about to serve. Order per connection is
+// unaffected: a connection has at most one run scheduled at a time
+// (hstate), whether that run sits in a batch, in the backlog or in the
+// pool.
 //
 // docs/tuning.md has the measurements, and the variants of this scheme
 // that were tried and not kept.
@@ -25,6 +30,8 @@ type runBatch struct {
 	conns    []*Conn
 	queuedAt int64        // unix ns the batch was made (handler queue wait)
 	next     atomic.Int32 // index of the next unclaimed run
+	begun    atomic.Int32 // tasks that have started drain
+	started  int32        // tasks the pool took; poller goroutine only
 	rescueAt int64        // unix ns; poller goroutine only
 }
 
@@ -39,6 +46,7 @@ func (b *runBatch) claim() *Conn {
 
 // drain is the body of a batch's pool tasks.
 func (b *runBatch) drain() {
+	b.begun.Add(1)
 	for c := b.claim(); c != nil; c = b.claim() {
 		c.run(b.queuedAt, false)
 	}
@@ -89,6 +97,7 @@ func (p *poller) startBatch(b *runBatch, now int64) {
 		}
 		return
 	}
+	b.started = int32(started)
 	p.ctr.batches.Add(1)
 	p.ctr.batchedRuns.Add(uint64(len(b.conns)))
 	if !b.done() {
@@ -98,12 +107,18 @@ func (p *poller) startBatch(b *runBatch, now int64) {
 }
 
 // rescue forgets finished batches and gives every run that waited
-// unclaimed for rescueDelay a task of its own.
-func (p *poller) rescue(now int64) {
+// unclaimed for rescueDelay, behind tasks that have all begun, a task
+// of its own; a batch with a task not begun yet is looked at again
+// rescueDelay later. force (the loop is ending) rescues every unclaimed
+// run at once.
+func (p *poller) rescue(now int64, force bool) {
 	kept := p.batches[:0]
 	for _, b := range p.batches {
 		switch {
 		case b.done():
+		case now >= b.rescueAt && !force && b.begun.Load() < b.started:
+			b.rescueAt = now + int64(rescueDelay)
+			kept = append(kept, b)
 		case now >= b.rescueAt:
 			for c := b.claim(); c != nil; c = b.claim() {
 				p.ctr.rescues.Add(1)

@@ -163,3 +163,28 @@ func TestBatchOrderAndCounters(t *testing.T) {
 func msgFor(conn, round, frame int) string {
 	return fmt.Sprintf("%c%d.%d%s|", 'a'+conn%26, round, frame, strings.Repeat("-", (conn+round+frame)%7))
 }
+
+// TestRescueWaitsForLateTasks checks rescue's rule on a batch whose
+// tasks the pool took but the scheduler has not run yet (CI once saw
+// every connection of TestPoolSaturation/FailFast refused that way, with
+// no handler run: rescued 1 ms after the batch started, its runs found
+// the pool full of the batch's own tasks). While a task has not begun,
+// rescue claims no run and looks again rescueDelay later; the batch's
+// conns are never touched (nil here), so a rescue would panic.
+func TestRescueWaitsForLateTasks(t *testing.T) {
+	p := &poller{}
+	b := &runBatch{conns: make([]*Conn, 4), started: 2, rescueAt: 100}
+	p.batches = []*runBatch{b}
+	for begun := range int32(2) {
+		b.begun.Store(begun)
+		now := b.rescueAt + 1
+		p.rescue(now, false)
+		if len(p.batches) != 1 || b.next.Load() != 0 || p.ctr.rescues.Load() != 0 {
+			t.Fatalf("%d of 2 tasks begun: batches kept %d, runs claimed %d, rescues %d; want 1, 0, 0",
+				begun, len(p.batches), b.next.Load(), p.ctr.rescues.Load())
+		}
+		if want := now + int64(rescueDelay); b.rescueAt != want {
+			t.Fatalf("%d of 2 tasks begun: next rescue at %d, want %d", begun, b.rescueAt, want)
+		}
+	}
+}
