@@ -59,10 +59,14 @@ func (g *acceptGate) reserve() bool {
 	if g.max == 0 {
 		return true
 	}
-	if g.held.Add(1) <= g.max {
-		return true
+	// Compare and swap, not add then undo: held never reads above max,
+	// so what it reads is a count of connections (TestMaxConns samples
+	// it), and a refused reserve does not pass through a release.
+	for h := g.held.Load(); h < g.max; h = g.held.Load() {
+		if g.held.CompareAndSwap(h, h+1) {
+			return true
+		}
 	}
-	g.release()
 	return false
 }
 
