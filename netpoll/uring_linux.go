@@ -882,7 +882,30 @@ func (u *uringSet) wait(events []event, msec int) (int, error) {
 // poll submits what the loop queued (one system call when there is
 // any) and reaps. On a single-issuer ring it always enters the kernel:
 // completions appear only when the issuer asks for events.
+//
+// A reap may queue requests itself (the accept a listener owed once its
+// last retired one ended, the rest of a send) and yet find no event:
+// they are submitted before poll returns, since a caller that found
+// nothing parks (WaitRuntime), and nothing would submit them then. A
+// listener's accept left so in the queue kept connections in the
+// backlog for good (TestMaxConns/uring-accept, TestUringOwedAcceptSubmitted).
 func (u *uringSet) poll(events []event) (int, error) {
+	for {
+		n, err := u.poll1(events)
+		if n > 0 || err != nil {
+			return n, err
+		}
+		u.mu.Lock()
+		queued := !u.closed && u.r.Pending() > 0
+		u.mu.Unlock()
+		if !queued {
+			return 0, nil
+		}
+	}
+}
+
+// poll1 is one submission and reap of poll.
+func (u *uringSet) poll1(events []event) (int, error) {
 	u.mu.Lock()
 	pending := u.r.Pending()
 	closed := u.closed

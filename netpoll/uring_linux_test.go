@@ -17,6 +17,7 @@ import (
 
 	"github.com/upoll/upoll/internal/testutil"
 	"github.com/upoll/upoll/internal/uring"
+	"golang.org/x/sys/unix"
 )
 
 // needUring skips a test of BackendUring's own machinery where io_uring
@@ -873,4 +874,95 @@ func bigEcho(t *testing.T, addr string) {
 	if _, err := io.ReadFull(c, got); err != nil || crc32.ChecksumIEEE(got) != crc32.ChecksumIEEE(big) {
 		t.Fatalf("256 KiB echo: %v, checksum mismatch %v", err, !bytes.Equal(got, big))
 	}
+}
+
+// TestUringOwedAcceptSubmitted: the accept a listener owed after a
+// pause is queued by the reap that sees the pause's cancelled accept
+// end, a completion that reports no event. poll must submit it before
+// it returns: a loop that found no event parks (WaitRuntime), and an
+// accept left in the submission queue kept every later connection in
+// the backlog (TestMaxConns/uring-accept: 9 connections waiting, the
+// ring holding one unsubmitted request). The pollset is driven by hand
+// here, without a poller loop.
+func TestUringOwedAcceptSubmitted(t *testing.T) {
+	needUring(t)
+	t.Setenv(uringAcceptEnv, "1")
+	var calls atomic.Uint64
+	u, err := newUringSet(false, false, false, &calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	for _, in := range []uint32{evIn, 0, evIn} { // served, paused, resumed
+		op := unix.EPOLL_CTL_MOD
+		if in == evIn && u.reg(fd) == nil {
+			op = unix.EPOLL_CTL_ADD
+		}
+		if err := u.ctl(op, fd, in, tagListener, 0); err != nil {
+			t.Fatalf("ctl %d, %#x: %v", op, in, err)
+		}
+	}
+	u.mu.Lock()
+	reg := u.reg(fd)
+	owed := reg.lis.owed && len(reg.lis.retired) == 1
+	u.mu.Unlock()
+	if !owed {
+		t.Fatal("after a pause and a resume, the accept is not owed behind the cancelled one")
+	}
+	events := make([]event, 16)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := u.poll(events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.mu.Lock()
+		retired, pending, armed := len(reg.lis.retired), u.r.Pending(), reg.pollUD != 0
+		u.mu.Unlock()
+		if retired == 0 {
+			if !armed || pending != 0 {
+				t.Fatalf("poll returned %d events with the owed accept armed %v and %d requests unsubmitted", n, armed, pending)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cancelled accept did not end within 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The accept is in the kernel: a connection completes it.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for {
+		n, err := u.poll(events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no accept completed within 5 s of the connection")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	nfd, _, err := u.accept(fd)
+	if err != nil {
+		t.Fatalf("accept after the completion: %v", err)
+	}
+	sysClose(nfd)
 }
