@@ -441,8 +441,11 @@ func (c *Conn) linger() {
 // empties out then loads the flags: one of the two sees the other's store.
 func (c *Conn) outSent() {
 	f := c.flags.Load()
-	if f&(fLinger|fShutPending) == 0 {
+	if f&(fLinger|fShutPending|fOutBlocked) == 0 {
 		return
+	}
+	if f&fOutBlocked != 0 && c.out.Len() <= c.owner.cfg.MaxOutput {
+		c.p.resumeLater(c)
 	}
 	if f&fShutPending != 0 && c.out.Len() == 0 {
 		c.shutdownWrite()

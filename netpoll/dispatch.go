@@ -165,6 +165,10 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 					err = c.callHandler()
 					leading = c.p.leaveHandler(d)
 				case inline:
+					if c.flags.Load()&fOutBlocked != 0 {
+						// This run answers for what the last one left.
+						c.flags.And(^uint32(fOutBlocked))
+					}
 					c.flags.Or(fInline)
 					err = c.callHandler()
 					c.flags.And(^uint32(fInline))
@@ -191,6 +195,11 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 				// (with the EOF) may have replaced as many consumed
 				// ones, and the handler must see them.
 				switch after := c.in.Len(); {
+				case f&fOutBlocked != 0:
+					// An inline handler stopped for room, not for want
+					// of input: resumeBlocked runs it again once there
+					// is room (after sending what its Flush kept), and
+					// that run closes.
 				case after == 0 || final && after == before:
 					c.closeWith(nil)
 				default:

@@ -30,7 +30,13 @@ var (
 	// and by its Flush or Write that would have to wait for the peer to
 	// take output above MaxOutput: what is queued stays queued, and the
 	// poller sends it once the handler returns (a Write's n counts the
-	// bytes of p among it; a Flush whose batch found no room keeps it).
+	// bytes of p among it; a Flush whose batch found no room keeps it,
+	// and the poller sends that batch once the queue has drained to
+	// MaxOutput). The handler should then return nil, keeping the input
+	// it has not answered (returning an error, this one included, closes
+	// the connection, as for any handler): more input runs it again, and
+	// after a write's ErrWouldBlock so does the queue's drain to
+	// MaxOutput, whether or not more input arrives.
 	ErrWouldBlock = errors.New("netpoll: inline handler would block")
 	// ErrInputFull is returned by Reader.Until when the connection's
 	// input bound (MaxInput) is buffered and holds no delimiter, as

@@ -68,6 +68,8 @@ func (p *poller) sendQueued(q []*Conn) {
 			if c.out.Len() > 0 {
 				c.updateEvents() // level-triggered: EPOLLOUT for the rest
 			}
+		} else if c.flags.Load()&fOutBlocked != 0 {
+			p.resumeLater(c) // queued by outSent off the loop
 		}
 		c.decref()
 	}

@@ -150,8 +150,9 @@ const (
 	// input nor for the peer to take its output (its Reader calls that
 	// would block, and its Flush or Write that would wait above
 	// MaxOutput, return ErrWouldBlock; that output stays queued and is
-	// sent after the handler returns). Other goroutines using the
-	// connection meanwhile wait as usual.
+	// sent after the handler returns, and the handler runs again for
+	// the input it left once the output has drained to MaxOutput).
+	// Other goroutines using the connection meanwhile wait as usual.
 	DispatchInline
 	// DispatchEach runs handlers on the gopool like DispatchPool, with
 	// one pool task per connection run (no batching): the hand-off cost

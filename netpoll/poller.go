@@ -64,6 +64,7 @@ type poller struct {
 	// Owned by the poller goroutine.
 	events    []event
 	requeue   []*Conn // edge-triggered conns that used their budget
+	resumes   []*Conn // inline handlers to go on after ErrWouldBlock (resumeLater), each with a reference
 	batch     []*Conn
 	inPass    bool        // a pass is running: handler runs go to ready
 	ready     []*Conn     // handler runs made ready by this pass (DispatchHandoff, DispatchPool)
@@ -171,7 +172,7 @@ func (p *poller) sweepPeriod() time.Duration {
 
 // timeout returns how long the next wait may block in ms (-1: forever).
 func (p *poller) timeout(now int64) int {
-	if len(p.requeue) > 0 {
+	if len(p.requeue) > 0 || len(p.resumes) > 0 {
 		return 0
 	}
 	return minWait(p.sweepWait(now), p.rescueWait(now))
@@ -241,6 +242,7 @@ func (p *poller) lead() {
 	// delivered even if every task of its batch is stuck.
 	p.rescue(math.MaxInt64, true)
 	p.stopFlushes()
+	p.dropResumes() // no loop is left to send their output
 	p.ep.loopDone()
 	close(p.done)
 }
@@ -300,6 +302,9 @@ func (p *poller) finishPass() bool {
 	if p.inPass {
 		if len(p.requeue) > 0 {
 			p.runRequeue()
+		}
+		if len(p.resumes) > 0 {
+			p.runResumes()
 		}
 		p.inPass = false
 		if !p.runReady() {

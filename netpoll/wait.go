@@ -326,7 +326,10 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			// An inline handler runs on the poller, which alone would
 			// send the rest (EPOLLOUT) and wake this wait: it would wait
 			// for itself. The output stays queued and goes out once the
-			// handler returns.
+			// handler returns; once it has drained to MaxOutput, the
+			// poller sends what the refused Flush kept and runs the
+			// handler again (resumeBlocked).
+			c.flags.Or(fOutBlocked)
 			c.updateEvents()
 			return w != nil, ErrWouldBlock
 		}
