@@ -363,19 +363,21 @@ func TestReadFromSendfileHandler(t *testing.T) {
 // socket takes counts as activity, so the idle sweep leaves the
 // connection open (under BackendStd, ReadFrom copies for that).
 //
-// The peer reads every tenth of the idle timeout in this process; its
-// longest pause between two reads is about 40 ms on an idle machine (TCP
-// holds back window updates), over 100 ms on a loaded one, when it may
-// not run for a whole idle timeout: the sender then makes no progress,
-// and the close is what the timeout is for. BackendStd's copy counts
-// activity per 32 KiB chunk written, which takes two of the peer's
-// 16 KiB reads, so the pause that matters is the span of two reads
-// (a CI run under load saw the connection closed with the peer's
-// longest single pause at 159 ms). An attempt whose peer took that long
-// for two reads is made again (three at most, then skipped); one whose
-// peer kept reading must deliver the file.
+// The peer reads 16 KiB every twentieth of the idle timeout, in this
+// process. The sender can see no progress for longer than the peer's
+// pauses: the receiver holds its window update back until a segment's
+// worth is free (loopback's 64 KiB MSS: four reads), and BackendStd's
+// copy counts activity per 32 KiB write, which may need two such
+// updates. So the pause that matters is the span of spanReads reads.
+// On a loaded machine the peer may not run for most of an idle timeout
+// and the close is then what the timeout is for: CI saw the connection
+// closed with the peer's longest single pause at 159 ms of 200; a loop
+// beside another test binary, with spans of four reads of 163–324 ms.
+// An attempt whose peer took 0.9 of the timeout or more for spanReads
+// reads is made again (three at most, then skipped); one whose peer
+// kept reading must deliver the file.
 func TestReadFromSendfileIdleTimeout(t *testing.T) {
-	const idle = 200 * time.Millisecond
+	const idle = 400 * time.Millisecond
 	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			for attempt := 1; ; attempt++ {
@@ -384,22 +386,27 @@ func TestReadFromSendfileIdleTimeout(t *testing.T) {
 					return
 				}
 				if gap < idle*9/10 {
-					t.Fatalf("%v; the peer made two reads in at most %v", err, gap)
+					t.Fatalf("%v; the peer made %d reads in at most %v", err, spanReads, gap)
 				}
 				if attempt == 3 {
-					t.Skipf("the peer took an idle timeout or more for two reads in %d attempts (last: %v, %v)", attempt, gap, err)
+					t.Skipf("the peer took 0.9 of an idle timeout or more for %d reads in %d attempts (last: %v, %v)", spanReads, attempt, gap, err)
 				}
-				t.Logf("attempt %d: %v after the peer took %v for two reads: again", attempt, err, gap)
+				t.Logf("attempt %d: %v after the peer took %v for %d reads: again", attempt, err, gap, spanReads)
 			}
 		})
 	}
 }
 
+// spanReads is how many of the slow peer's 16 KiB reads free two
+// segments' worth of window (loopback's MSS is 64 KiB): the most one
+// 32 KiB write of BackendStd's copy may wait for.
+const spanReads = 8
+
 // sendfileToSlowPeer sends a 1 MiB file with ReadFrom, on backend b
-// with idle timeout idle, to a peer that reads 16 KiB every idle/10. It
-// returns the longest time the peer took for two reads (from the end of
-// one read to the end of the second after it), and an error when the
-// file did not arrive whole.
+// with idle timeout idle, to a peer that reads 16 KiB every idle/20. It
+// returns the longest time the peer took for spanReads reads (from the
+// end of one read to the end of the spanReads-th after it), and an
+// error when the file did not arrive whole.
 func sendfileToSlowPeer(t *testing.T, b Backend, idle time.Duration) (time.Duration, error) {
 	_, addr, conns := startAccept(t, WithBackend(b))
 	// The peer keeps its default receive buffer: one as small as
@@ -420,17 +427,23 @@ func sendfileToSlowPeer(t *testing.T, b Backend, idle time.Duration) (time.Durat
 		peer.SetReadDeadline(time.Now().Add(20 * time.Second))
 		var buf bytes.Buffer
 		var gap time.Duration
-		before, last := time.Now(), time.Now()
+		// ends holds the ends of the last spanReads reads, oldest first.
+		var ends [spanReads]time.Time
+		for i := range ends {
+			ends[i] = time.Now()
+		}
 		p := make([]byte, 16<<10)
 		for buf.Len() < len(data) {
 			n, err := peer.Read(p)
 			now := time.Now()
-			gap, before, last = max(gap, now.Sub(before)), last, now
+			gap = max(gap, now.Sub(ends[0]))
+			copy(ends[:], ends[1:])
+			ends[spanReads-1] = now
 			buf.Write(p[:n])
 			if err != nil {
 				break
 			}
-			time.Sleep(idle / 10) // 64 reads: over six idle timeouts
+			time.Sleep(idle / 20) // 64 reads: over three idle timeouts
 		}
 		got <- result{buf.Bytes(), gap}
 	}()
