@@ -882,30 +882,7 @@ func (u *uringSet) wait(events []event, msec int) (int, error) {
 // poll submits what the loop queued (one system call when there is
 // any) and reaps. On a single-issuer ring it always enters the kernel:
 // completions appear only when the issuer asks for events.
-//
-// A reap may queue requests itself (the accept a listener owed once its
-// last retired one ended, the rest of a send) and yet find no event:
-// they are submitted before poll returns, since a caller that found
-// nothing parks (WaitRuntime), and nothing would submit them then. A
-// listener's accept left so in the queue kept connections in the
-// backlog for good (TestMaxConns/uring-accept, TestUringOwedAcceptSubmitted).
 func (u *uringSet) poll(events []event) (int, error) {
-	for {
-		n, err := u.poll1(events)
-		if n > 0 || err != nil {
-			return n, err
-		}
-		u.mu.Lock()
-		queued := !u.closed && u.r.Pending() > 0
-		u.mu.Unlock()
-		if !queued {
-			return 0, nil
-		}
-	}
-}
-
-// poll1 is one submission and reap of poll.
-func (u *uringSet) poll1(events []event) (int, error) {
 	u.mu.Lock()
 	pending := u.r.Pending()
 	closed := u.closed
@@ -1072,6 +1049,7 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 // took, or the error that ended it, for accept; current says that the
 // accept is the one armed now, not a retired one. Under mu.
 func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current bool) bool {
+	armed := false
 	if !c.More() {
 		if current {
 			reg.pollUD = 0 // armed again by accept once it has handed out the rest
@@ -1079,6 +1057,7 @@ func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current
 			reg.lis.unretire(c.UserData)
 			if reg.lis.owed && len(reg.lis.retired) == 0 {
 				u.armPoll(reg, u.newUD(reg)) // submitted by the loop's next enter
+				armed = true
 			}
 		}
 	}
@@ -1086,7 +1065,14 @@ func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current
 	case c.Res >= 0:
 		reg.lis.fds = append(reg.lis.fds, c.Res)
 	case c.Res == -int32(unix.ECANCELED):
-		return false
+		if !armed {
+			return false
+		}
+		// The accept just armed waits in the submission queue: the
+		// listener is reported so that the loop goes round to its next
+		// io_uring_enter. A loop that reaped no event inside a
+		// WaitRuntime park would park again with the accept unsubmitted,
+		// and every later connection would wait in the backlog.
 	default:
 		reg.errno = -c.Res
 	}
