@@ -651,9 +651,14 @@ func (p *poller) register(c *Conn) error {
 		return err
 	}
 	c.slot = idx
-	// fRegistered is set before EPOLL_CTL_ADD: the first event can be
-	// handled on the conn's poller before add returns here, and its
-	// re-arm must not be skipped as "not registered".
+	// The first event can be handled on the conn's poller before
+	// EPOLL_CTL_ADD returns here. So the connection is counted before
+	// (a peer that has its answer finds it in Stats: ExampleServer_Stats
+	// once read TotalConns 0 after its echo, under CI's load), and
+	// fRegistered is set before, so that the event's re-arm is not
+	// skipped as "not registered".
+	p.ctr.liveConns.Add(1)
+	p.ctr.totalConns.Add(1)
 	c.emu.Lock()
 	c.flags.Or(fRegistered)
 	c.armed = c.wantEvents()
@@ -663,11 +668,11 @@ func (p *poller) register(c *Conn) error {
 	}
 	c.unlockEmu()
 	if err != nil {
+		p.ctr.liveConns.Add(-1)
+		p.ctr.totalConns.Add(^uint64(0))
 		p.reg.remove(idx)
 		return err
 	}
-	p.ctr.liveConns.Add(1)
-	p.ctr.totalConns.Add(1)
 	return nil
 }
 
