@@ -116,16 +116,16 @@ func (p *poller) rescue(now int64, force bool) {
 	for _, b := range p.batches {
 		switch {
 		case b.done():
-		case now >= b.rescueAt && !force && b.begun.Load() < b.started:
+		case now < b.rescueAt:
+			kept = append(kept, b)
+		case !force && b.begun.Load() < b.started:
 			b.rescueAt = now + int64(rescueDelay)
 			kept = append(kept, b)
-		case now >= b.rescueAt:
+		default:
 			for c := b.claim(); c != nil; c = b.claim() {
 				p.ctr.rescues.Add(1)
 				c.dispatchAt(b.queuedAt)
 			}
-		default:
-			kept = append(kept, b)
 		}
 	}
 	clear(p.batches[len(kept):])
@@ -134,10 +134,15 @@ func (p *poller) rescue(now int64, force bool) {
 
 // rescueWait is how long the next wait may block before a rescue is
 // due, in ms rounded up (-1: no batch outstanding). Batches are appended
-// as they start and rescue keeps their order, so the first is due first.
+// as they start, but a batch whose tasks had not begun is looked at
+// again later (rescue), so the first is not always due first.
 func (p *poller) rescueWait(now int64) int {
 	if len(p.batches) == 0 {
 		return -1
 	}
-	return msUntil(p.batches[0].rescueAt, now)
+	due := p.batches[0].rescueAt
+	for _, b := range p.batches[1:] {
+		due = min(due, b.rescueAt)
+	}
+	return msUntil(due, now)
 }

@@ -187,4 +187,12 @@ func TestRescueWaitsForLateTasks(t *testing.T) {
 			t.Fatalf("%d of 2 tasks begun: next rescue at %d, want %d", begun, b.rescueAt, want)
 		}
 	}
+	// Looked at again later, the first batch may be due after one made
+	// since: the wait ends at the earlier.
+	later := &runBatch{conns: make([]*Conn, 1), started: 1, rescueAt: b.rescueAt - int64(rescueDelay)/2}
+	p.batches = append(p.batches, later)
+	now := later.rescueAt - int64(3*time.Millisecond)
+	if got, want := p.rescueWait(now), msUntil(later.rescueAt, now); got != want {
+		t.Fatalf("rescueWait = %d ms with a later batch due first, want %d", got, want)
+	}
 }
