@@ -125,11 +125,18 @@ func TestWriteToAllocs(t *testing.T) {
 		t.Fatalf("WriteTo = %d, %v; want %d and errStop", n, err, len(msg)*(msgs+1))
 	}
 	// The error and its addresses allocate once; the loop must not, nor
-	// take a copy buffer (io.Copy's is 32 KiB).
-	if d := after.Mallocs - before.Mallocs; d > 20 {
+	// take a copy buffer (io.Copy's is 32 KiB). A node can be new: a GC
+	// empties the node pools, and a node put back on one P is not seen
+	// from another P's private slot; each such node costs about 5 KiB
+	// (4 KiB of bytes and their owners). 16 KiB allows a few and still
+	// fails on a copy buffer. The counts are the whole process's, so
+	// the bound on allocations is half the messages: one per message
+	// fails, the odd allocation of the runtime or another goroutine
+	// does not.
+	if d := after.Mallocs - before.Mallocs; d > msgs/2 {
 		t.Errorf("%d allocations for %d messages through WriteTo", d, msgs)
 	}
-	if d := after.TotalAlloc - before.TotalAlloc; d > 4096 {
+	if d := after.TotalAlloc - before.TotalAlloc; d > 16<<10 {
 		t.Errorf("WriteTo allocated %d bytes for %d messages of %d", d, msgs, len(msg))
 	}
 }
