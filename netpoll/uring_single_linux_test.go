@@ -396,44 +396,69 @@ func TestUringInlineSendBound(t *testing.T) {
 }
 
 // TestUringInlineSendStream: on a single-issuer ring, an inline echo
-// handler that returns Flush's error streams 16 MiB back to a peer that
-// reads as fast as it writes, without an ErrWouldBlock while the kernel
-// keeps taking the bytes. (It failed with sends through the ring under
-// DispatchInline, which were dropped: docs/uring.md.) Under load the
-// peer's reader can fall behind by more than MaxOutput, and then
-// ErrWouldBlock is the right answer: the handler returns it, the server
-// resets the stream, and the attempt is made again, up to three times;
-// the sends through the ring reset it on an idle machine, 27
-// ErrWouldBlock in one run. (The handler cannot go on after it instead:
-// echoHandler has taken the input with Next before WriteBinary refuses
-// it, and those bytes would be lost.)
+// handler streams 16 MiB back to a peer that reads as fast as it
+// writes, every byte in order. (It failed with sends through the ring
+// under DispatchInline, which were dropped: docs/uring.md.) Under load
+// the peer's reader can fall behind by more than MaxOutput, and then a
+// write or Flush says ErrWouldBlock: the handler is the careful kind
+// DispatchInline asks for (it takes its input only once the echo is
+// written, and returns nil on ErrWouldBlock), and the poller runs it
+// again once the output has drained, so the stream goes on.
 func TestUringInlineSendStream(t *testing.T) {
 	needUring(t)
 	t.Setenv(EnvVar, "")
 	testutil.CheckLeaks(t)
-	for attempt := 1; ; attempt++ {
-		var wouldBlock atomic.Int32
-		h := func(c *Conn) error {
-			err := echoHandler(c)
-			if err == ErrWouldBlock {
+	var wouldBlock atomic.Int32
+	h := func(c *Conn) error {
+		r, w := c.Reader(), c.Writer()
+		n := r.Len()
+		if n == 0 {
+			return nil
+		}
+		b, err := r.Peek(n)
+		if err != nil {
+			return err
+		}
+		if _, err := w.WriteBinary(b); err != nil {
+			if errors.Is(err, ErrWouldBlock) {
 				wouldBlock.Add(1)
+				return nil // the input stays: the handler runs again
 			}
 			return err
 		}
-		err := inlineStream(t, h)
-		if err == nil {
-			return
+		if err := r.Skip(n); err != nil {
+			return err
 		}
-		if wouldBlock.Load() == 0 || attempt == 3 {
-			t.Fatalf("attempt %d: %v (%d ErrWouldBlock)", attempt, err, wouldBlock.Load())
+		if err := r.Release(); err != nil {
+			return err
 		}
-		t.Logf("attempt %d: %v after an ErrWouldBlock; again", attempt, err)
+		if err := w.Flush(); err != nil {
+			if errors.Is(err, ErrWouldBlock) {
+				wouldBlock.Add(1)
+				return nil // the echo is written: the poller sends it
+			}
+			return err
+		}
+		return nil
+	}
+	// A reader that starts late makes the echo wait for room: the
+	// ErrWouldBlock path, on every machine.
+	for _, late := range []time.Duration{0, 300 * time.Millisecond} {
+		wouldBlock.Store(0)
+		if err := inlineStream(t, h, late); err != nil {
+			t.Fatalf("reader %v late: %v (%d ErrWouldBlock)", late, err, wouldBlock.Load())
+		}
+		t.Logf("reader %v late: %d ErrWouldBlock", late, wouldBlock.Load())
+		if late > 0 && wouldBlock.Load() == 0 {
+			t.Errorf("reader %v late: no ErrWouldBlock; the case did not wait for room", late)
+		}
 	}
 }
 
 // inlineStream serves h inline on a single-issuer ring and streams
-// 16 MiB through it, reading the echo back as fast as it comes.
-func inlineStream(t *testing.T, h Handler) error {
+// 16 MiB through it, reading the echo back as fast as it comes from
+// late on.
+func inlineStream(t *testing.T, h Handler, late time.Duration) error {
 	s, addr := startServer(t, h, append(singleOpts(DispatchInline), WithPollers(1))...)
 	defer s.Close()
 	c := dialTCP(t, addr)
@@ -452,6 +477,7 @@ func inlineStream(t *testing.T, h Handler) error {
 		errc <- nil
 	}()
 	got := make([]byte, total)
+	time.Sleep(late)
 	if _, err := io.ReadFull(c, got); err != nil {
 		c.Close()
 		<-errc
