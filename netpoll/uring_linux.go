@@ -1477,7 +1477,7 @@ func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 	n, err := sysReadv(fd, vecs)
 	if edge && err == nil && n > 0 && n < vecsLen(vecs) && sockAtMark(fd) {
 		// Stopped at an urgent mark: see readPastMark.
-		n, err = readPastMark(fd, vecs, n, calls)
+		n = readPastMark(fd, vecs, n, calls)
 	}
 	if !edge || err != nil && err != errAgain || err == nil && n == 0 {
 		return n, err
@@ -1561,7 +1561,9 @@ func (u *uringSet) stashRead(reg *uringReg, n int) (int, error, bool) {
 
 // readPastMark goes on with a read from fd into vecs that took n bytes
 // and stopped short at an urgent mark: it reads into the rest of vecs
-// until they are full, or the socket is drained and not at a mark.
+// until they are full, or the socket is drained and not at a mark, and
+// returns the bytes read in all. An EOF or an error it meets is left for
+// the next read.
 //
 // The receive armed after an edge-triggered read must not start at a
 // mark. TCP stops a read at the mark that MSG_OOB data sets in the
@@ -1580,7 +1582,7 @@ func (u *uringSet) stashRead(reg *uringReg, n int) (int, error, bool) {
 // byte arrived after the read before it) can still stop there until
 // more input comes: nothing reports the mark to upoll without a poll for
 // urgent data, which every arrival of data would wake.
-func readPastMark(fd int, vecs [][]byte, n int, calls *atomic.Uint64) (int, error) {
+func readPastMark(fd int, vecs [][]byte, n int, calls *atomic.Uint64) int {
 	for range uringMarkTries {
 		i, off := 0, n
 		for i < len(vecs) && off >= len(vecs[i]) {
@@ -1604,7 +1606,7 @@ func readPastMark(fd int, vecs [][]byte, n int, calls *atomic.Uint64) (int, erro
 			break
 		}
 	}
-	return n, nil
+	return n
 }
 
 // sockAtMark reports whether fd's next byte is at an urgent mark
