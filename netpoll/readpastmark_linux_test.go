@@ -64,29 +64,16 @@ func TestReadPastMark(t *testing.T) {
 	}
 }
 
-// sendUrgent writes "ab", the out-of-band byte "X" and "cd" on cl, and
-// waits until the peer's kernel has acknowledged them all, so that they
-// are in its socket.
+// sendUrgent writes as writeUrgent does, and waits until the peer's
+// kernel has acknowledged every byte, so that they are in its socket.
 func sendUrgent(t *testing.T, cl *net.TCPConn) {
 	t.Helper()
+	writeUrgent(t, cl)
 	raw, err := cl.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var serr error
-	raw.Control(func(fd uintptr) {
-		for _, s := range []struct {
-			b     string
-			flags int
-		}{{"ab", 0}, {"X", unix.MSG_OOB}, {"cd", 0}} {
-			if serr = unix.Sendto(int(fd), []byte(s.b), s.flags, nil); serr != nil {
-				return
-			}
-		}
-	})
-	if serr != nil {
-		t.Fatal("send: ", serr)
-	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var info *unix.TCPInfo

@@ -103,30 +103,37 @@ func TestShortReadUrgentData(t *testing.T) {
 			for i := range 8 {
 				cl := dialTCP(t, addr)
 				c := recvConn(t, conns)
-				raw, err := cl.SyscallConn()
-				if err != nil {
-					t.Fatal(err)
-				}
-				var serr error
-				raw.Write(func(fd uintptr) bool {
-					for _, s := range []struct {
-						b     string
-						flags int
-					}{{"ab", 0}, {"X", unix.MSG_OOB}, {"cd", 0}} {
-						if serr = unix.Sendto(int(fd), []byte(s.b), s.flags, nil); serr != nil {
-							break
-						}
-					}
-					return true
-				})
-				if serr != nil {
-					t.Fatal("send: ", serr)
-				}
+				writeUrgent(t, cl)
 				expectRead(t, c, i, "abcd")
 				c.Close()
 				cl.Close()
 			}
 		})
+	}
+}
+
+// writeUrgent writes "ab", the out-of-band byte "X" and "cd" on cl,
+// back to back: a reader that skips the out-of-band byte reads "abcd".
+func writeUrgent(t *testing.T, cl *net.TCPConn) {
+	t.Helper()
+	raw, err := cl.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	raw.Write(func(fd uintptr) bool {
+		for _, s := range []struct {
+			b     string
+			flags int
+		}{{"ab", 0}, {"X", unix.MSG_OOB}, {"cd", 0}} {
+			if serr = unix.Sendto(int(fd), []byte(s.b), s.flags, nil); serr != nil {
+				break
+			}
+		}
+		return true
+	})
+	if serr != nil {
+		t.Fatal("send: ", serr)
 	}
 }
 

@@ -1475,7 +1475,8 @@ func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 	u.mu.Unlock()
 	calls.Add(1)
 	n, err := sysReadv(fd, vecs)
-	if edge && err == nil && n > 0 && n < vecsLen(vecs) && sockAtMark(fd) {
+	size := vecsLen(vecs)
+	if edge && err == nil && n > 0 && n < size && sockAtMark(fd) {
 		// Stopped at an urgent mark: see readPastMark.
 		n = readPastMark(fd, vecs, n, calls)
 	}
@@ -1498,7 +1499,7 @@ func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 	}
 	// The receive had ended: read the socket until it is drained (a
 	// full read is followed by another), then arm the receive again.
-	if err == errAgain || n < vecsLen(vecs) {
+	if err == errAgain || n < size {
 		u.armRecv(reg)
 	}
 	return n, err
@@ -1572,9 +1573,9 @@ func (u *uringSet) stashRead(reg *uringReg, n int) (int, error, bool) {
 // EAGAIN (tcp_recvmsg), and io_uring's task work notification counts as
 // one. A multishot receive that fails so waits for the next wake-up of
 // the socket, and if no more input comes, the bytes behind the mark stay
-// in the socket while the connection waits for them
-// (TestShortReadUrgentData/edge stalled so in 11 of 3,000 runs under
-// load). A read from the poller's goroutine can fail so too, but each
+// in the socket while the connection waits for them (a stall of
+// TestShortReadUrgentData/edge under load: docs/RELIABILITY.md). A read
+// from the poller's goroutine can fail so too, but each
 // return from a system call runs the thread's pending task work, so it
 // passes the mark on one of the next few tries (uringMarkTries).
 //
