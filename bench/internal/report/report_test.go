@@ -321,3 +321,58 @@ func TestSyscallTable(t *testing.T) {
 		}
 	}
 }
+
+// TestUringCallsGoalNamesItsFloor: the system-call goal of io_uring sets
+// upoll's count beside the io_uring floor's own count of its enters,
+// and says so when the goal lies below the floor or within its spread.
+func TestUringCallsGoalNamesItsFloor(t *testing.T) {
+	floor := func(waits ...float64) Result {
+		f := Result{Target: "floor-c-uring"}
+		for i, w := range waits {
+			r := steadyRun(i, 150, 5)
+			r.UpollWaitsPerOp, r.Backend = w, "c-uring"
+			f.Runs = append(f.Runs, r)
+		}
+		return f
+	}
+	goal := func(f *Result) Goal {
+		cs := sample().Cases
+		if f != nil {
+			cs[0].Results = append(cs[0].Results, *f)
+			cs[0].Results[len(cs[0].Results)-1].Finish(cs[0].Find("std-echo"))
+		}
+		for _, g := range Goals(cs) {
+			if g.Name == "upoll-uring-echo system calls/msg @1000 conns" {
+				return g
+			}
+		}
+		t.Fatal("no system-call goal")
+		return Goal{}
+	}
+	if d := goal(nil).Detail; strings.Contains(d, "floor") {
+		t.Errorf("no floor ran, detail names one: %q", d)
+	}
+	for _, tc := range []struct {
+		waits []float64
+		want  string
+	}{
+		{[]float64{0.1, 0.12, 0.08}, "; floor: floor-c-uring's own io_uring_enter calls 0.10 (0.08–0.12) per message"},
+		{[]float64{0.4, 0.5, 0.35}, "per message: the goal is below the floor here"},
+		{[]float64{0.2, 0.35, 0.28}, "per message: the goal lies within the floor's spread, too close to call"},
+	} {
+		f := floor(tc.waits...)
+		g := goal(&f)
+		if !strings.HasSuffix(g.Detail, tc.want) || g.Value != 0.25 {
+			t.Errorf("floor %v: detail %q (value %v), want suffix %q", tc.waits, g.Detail, g.Value, tc.want)
+		}
+	}
+	// A floor that reported no counts (an older bench's C server) is
+	// left out rather than shown as zero calls.
+	f := floor(0.1, 0.1, 0.1)
+	for i := range f.Runs {
+		f.Runs[i].UpollWaitsPerOp, f.Runs[i].Backend = 0, ""
+	}
+	if d := goal(&f).Detail; strings.Contains(d, "floor") {
+		t.Errorf("a floor without counts is named: %q", d)
+	}
+}

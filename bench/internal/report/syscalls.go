@@ -16,6 +16,9 @@ func backendCounts(backend string) string {
 		return "std: Read and Write calls on a net.Conn, not system calls: a Read that finds nothing makes a read that fails " +
 			"with EAGAIN, parks and reads again, and the runtime's epoll_wait is not seen, so the total is a lower bound (marked ≥) " +
 			"and waits is n/a; the kernel's r/w column counts every read and write"
+	case "c-uring":
+		return "c-uring: floor-c-uring, the io_uring floor in C, which counts its own io_uring_enter calls (submitting and waiting) as waits; " +
+			"it receives and sends through the ring, so its reads and writes are zeros"
 	case "uring":
 		return "uring: the readv calls upoll makes (received input copied from the ring is not a call) and its write/writev calls, " +
 			"and as waits every io_uring_enter (submitting and waiting); not counted: the runtime's own calls (its epoll_wait " +

@@ -106,7 +106,8 @@ func startFloorCShort(addr, _ string) (net.Addr, error) {
 }
 
 // startFloorCUring starts the io_uring floor (floor_uring.c), with its
-// connections in the ring's file table.
+// connections in the ring's file table. Its address answers for its
+// counters: the io_uring_enter calls it made, as waits.
 func startFloorCUring(addr, _ string) (net.Addr, error) {
 	return startC("floor-c-uring", buildFloorCUring, addr)
 }
@@ -116,6 +117,10 @@ func startFloorCUring(addr, _ string) (net.Addr, error) {
 func startFloorCUringPlain(addr, _ string) (net.Addr, error) {
 	return startC("floor-c-uring", buildFloorCUring, addr, "-plain")
 }
+
+// floorCUringBackend is the backend that the io_uring floor's counters
+// name, so that the report tells its count from upoll's.
+const floorCUringBackend = "c-uring"
 
 // startC builds a C floor with build and starts it on addr with flags,
 // as startFloorC says.
@@ -143,10 +148,21 @@ func startC(target string, build func() (string, string, error), addr string, fl
 		unix.Close(p[1])
 		return nil, fmt.Errorf("%s: %w", target, err)
 	}
-	ready := make(chan string, 1)
+	// Every line the C server prints, READY first, then one per question
+	// (the io_uring floor's "ENTERS N"); closed at its exit.
+	lines := make(chan string, 1)
 	go func() {
-		l, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- l
+		r := bufio.NewReader(stdout)
+		for {
+			l, err := r.ReadString('\n')
+			if l != "" {
+				lines <- l
+			}
+			if err != nil {
+				break
+			}
+		}
+		close(lines)
 		cmd.Wait()
 	}()
 	fail := func(err error) (net.Addr, error) {
@@ -156,7 +172,7 @@ func startC(target string, build func() (string, string, error), addr string, fl
 	}
 	var line string
 	select {
-	case line = <-ready:
+	case line = <-lines:
 	case <-time.After(10 * time.Second):
 		return fail(errors.New("no READY line within 10s"))
 	}
@@ -168,5 +184,31 @@ func startC(target string, build func() (string, string, error), addr string, fl
 	if err != nil {
 		return fail(err)
 	}
-	return externalAddr{Addr: a, pid: cmd.Process.Pid}, nil
+	x := externalAddr{Addr: a, pid: cmd.Process.Pid}
+	if target == "floor-c-uring" {
+		x.counters = func() (Counters, error) { return askEnters(p[1], lines) }
+	}
+	return x, nil
+}
+
+// askEnters asks the io_uring floor, through the write end of its stdin,
+// how many io_uring_enter calls it has made, and reads its answer from
+// its lines. Callers ask one at a time (the control protocol's "stats").
+func askEnters(stdin int, lines <-chan string) (Counters, error) {
+	if _, err := unix.Write(stdin, []byte("stats\n")); err != nil {
+		return Counters{}, os.NewSyscallError("write", err)
+	}
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			return Counters{}, errors.New("the C server exited")
+		}
+		var n uint64
+		if _, err := fmt.Sscanf(l, "ENTERS %d", &n); err != nil {
+			return Counters{}, fmt.Errorf("want an ENTERS line, got %q", l)
+		}
+		return Counters{At: time.Now().UnixNano(), Backend: floorCUringBackend, Waits: n}, nil
+	case <-time.After(5 * time.Second):
+		return Counters{}, errors.New("no ENTERS line within 5s")
+	}
 }

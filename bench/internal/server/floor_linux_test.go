@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -105,6 +106,81 @@ func TestFloorCUringBackpressure(t *testing.T) {
 	}
 	if _, err := startFloorCUring("localhost:0", ""); err == nil {
 		t.Error("startFloorCUring accepted a host name")
+	}
+}
+
+// TestFloorCUringCountsItsEnters: the io_uring floor answers the
+// control protocol's "stats" with its own count of io_uring_enter calls
+// (backend c-uring, as waits), and the count follows its traffic: a
+// ping-pong over one connection makes at least one enter per message
+// (each pass waits for the next message) and a few at most.
+func TestFloorCUringCountsItsEnters(t *testing.T) {
+	if err := floorCUringAvailable(); err != nil {
+		t.Skip(err)
+	}
+	in, w := io.Pipe()
+	var out lineWriter
+	out.lines = make(chan string, 4)
+	done := make(chan error, 1)
+	go func() { done <- Run("floor-c-uring", "127.0.0.1:0", "", "", in, &out) }()
+	line := func(what string) string {
+		t.Helper()
+		select {
+		case l := <-out.lines:
+			return l
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no %s line from Run", what)
+		}
+		return ""
+	}
+	var pid int
+	var addr string
+	if _, err := fmt.Sscanf(line("READY"), "READY %d %s", &pid, &addr); err != nil || pid == os.Getpid() {
+		t.Fatalf("READY: pid %d (this process %d), %v", pid, os.Getpid(), err)
+	}
+	stats := func() Counters {
+		t.Helper()
+		w.Write([]byte("stats\n"))
+		l := line("STATS")
+		var c Counters
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "STATS ")), &c); err != nil || !strings.HasPrefix(l, "STATS ") {
+			t.Fatalf("stats line %q: %v", l, err)
+		}
+		if c.Backend != floorCUringBackend || c.At == 0 || c.Reads != 0 || c.Writes != 0 {
+			t.Fatalf("floor-c-uring's counters %+v: want backend %s, a time, waits only", c, floorCUringBackend)
+		}
+		return c
+	}
+	before := stats()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	const msgs = 500
+	msg, got := make([]byte, 64), make([]byte, 64)
+	for i := range msgs {
+		msg[0] = byte(i)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("message %d: echoed bytes differ", i)
+		}
+	}
+	after := stats()
+	d := after.Sub(before)
+	t.Logf("%d io_uring_enter calls for %d messages", d.Waits, msgs)
+	if d.Waits < msgs || d.Waits > 4*msgs+16 || d.At <= 0 {
+		t.Fatalf("%d io_uring_enter calls over %d messages (%d ns): want one to a few per message", d.Waits, msgs, d.At)
+	}
+	w.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -220,8 +220,16 @@ func Run(name, addr, opts, cpuprofile string, in io.Reader, out io.Writer) error
 			fmt.Fprintf(out, "MEM %s\n", b)
 		case "stats":
 			c := Counters{}
-			if x, ok := a.(upollAddr); ok {
+			switch x := a.(type) {
+			case upollAddr:
 				c = x.counters()
+			case externalAddr:
+				if x.counters != nil {
+					var err error
+					if c, err = x.counters(); err != nil {
+						fmt.Fprintf(os.Stderr, "%s: counters: %v\n", name, err)
+					}
+				}
 			}
 			b, _ := json.Marshal(c)
 			fmt.Fprintf(out, "STATS %s\n", b)

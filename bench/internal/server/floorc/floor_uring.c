@@ -23,8 +23,11 @@
  * file table saves.
  *
  * Usage: floor_uring [-plain] ADDR:PORT (IPv4). Once listening it prints
- * "READY ADDR:PORT" with the bound port on stdout. It exits when its
- * stdin reaches EOF, so it does not outlive the process that started it.
+ * "READY ADDR:PORT" with the bound port on stdout. Each line it reads on
+ * stdin after that makes it print "ENTERS N", the io_uring_enter calls
+ * it has made so far, so that the bench can set upoll's count of them
+ * against the floor's. It exits when its stdin reaches EOF, so it does
+ * not outlive the process that started it.
  * A kernel without one of the features it needs makes it exit 1 at
  * setup, naming the feature; floor_uring -probe sets up and exits.
  */
@@ -80,6 +83,7 @@ static int fixed = 1; /* direct descriptors; -plain turns them off */
 static int lfd;
 static int starved; /* connections whose receive stopped for lack of buffers */
 static char stdin_buf[64];
+static unsigned long long enters; /* io_uring_enter calls, EINTR included */
 
 static void die(const char *what, int err)
 {
@@ -89,6 +93,7 @@ static void die(const char *what, int err)
 
 static int enter(unsigned submit, unsigned wait, unsigned flags)
 {
+	enters++;
 	return syscall(__NR_io_uring_enter, ring, submit, wait, flags, NULL, 0);
 }
 
@@ -490,6 +495,10 @@ int main(int argc, char **argv)
 				break;
 			case K_STDIN:
 				if (e->res > 0 || e->res == -EINTR || e->res == -EAGAIN) {
+					for (int i = 0; i < e->res; i++)
+						if (stdin_buf[i] == '\n')
+							printf("ENTERS %llu\n", enters);
+					fflush(stdout);
 					arm_stdin();
 					break;
 				}
