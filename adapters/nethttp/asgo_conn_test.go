@@ -77,32 +77,35 @@ func revConnScenarios() []revConnScenario {
 		}},
 		{"deadlineShortenedWhileBlocked", func(t *testing.T, c, peer net.Conn) []string {
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			// The clock starts before the goroutine that moves the
+			// deadline, so that a descheduled test goroutine cannot
+			// make a timeout on time look early.
+			start := time.Now()
 			go func() {
 				time.Sleep(50 * time.Millisecond)
 				c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 			}()
-			start := time.Now()
 			_, err := c.Read(make([]byte, 1))
 			return []string{errDesc(err), within(time.Since(start), 140*time.Millisecond, 2*time.Second)}
 		}},
 		{"deadlineClearedWhileBlocked", func(t *testing.T, c, peer net.Conn) []string {
 			c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+			start := time.Now() // before the goroutine, as above
 			go func() {
 				time.Sleep(30 * time.Millisecond)
 				c.SetReadDeadline(time.Time{})
 				time.Sleep(400 * time.Millisecond)
 				peer.Write([]byte("z"))
 			}()
-			start := time.Now()
 			n, err := c.Read(make([]byte, 1))
 			return []string{fmt.Sprint(n), errDesc(err), within(time.Since(start), 400*time.Millisecond, 3*time.Second)}
 		}},
 		{"deadlineFromZeroWhileBlocked", func(t *testing.T, c, peer net.Conn) []string {
+			start := time.Now() // before the goroutine, as above
 			go func() {
 				time.Sleep(50 * time.Millisecond)
 				c.SetDeadline(time.Now().Add(50 * time.Millisecond))
 			}()
-			start := time.Now()
 			_, err := c.Read(make([]byte, 1))
 			return []string{errDesc(err), within(time.Since(start), 90*time.Millisecond, 2*time.Second)}
 		}},
@@ -127,9 +130,9 @@ func revConnScenarios() []revConnScenario {
 			return []string{errDesc(err)}
 		}},
 		{"writeDeadlineMovedPast", func(t *testing.T, c, peer net.Conn) []string {
+			start := time.Now() // before the goroutine, as above
 			go func() { time.Sleep(100 * time.Millisecond); c.SetWriteDeadline(time.Now().Add(-time.Second)) }()
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			start := time.Now()
 			_, err := c.Write(make([]byte, 64<<20))
 			return []string{errDesc(err), within(time.Since(start), 90*time.Millisecond, 2*time.Second)}
 		}},

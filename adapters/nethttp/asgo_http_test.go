@@ -195,8 +195,8 @@ func TestAsGoHTTPMatrix(t *testing.T) {
 			res := make(chan string, 1)
 			_, ln := revServe(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				rc := http.NewResponseController(w)
-				rc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 				start := time.Now()
+				rc.SetReadDeadline(start.Add(100 * time.Millisecond))
 				_, err := io.ReadAll(r.Body)
 				res <- errDesc(err) + " " + within(time.Since(start), 80*time.Millisecond, 2*time.Second)
 				w.WriteHeader(400)
@@ -215,9 +215,13 @@ func TestAsGoHTTPMatrix(t *testing.T) {
 			res := make(chan string, 1)
 			_, ln := revServe(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				rc := http.NewResponseController(w)
-				rc.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+				// The clock starts when the deadline is set, and the
+				// chunk is made before: a 1 MiB allocation between the
+				// two (a GC assist under -race on a loaded machine) once
+				// took more than 50 ms and read as an early timeout.
 				chunk := make([]byte, 1<<20)
 				start := time.Now()
+				rc.SetWriteDeadline(start.Add(200 * time.Millisecond))
 				var err error
 				for i := 0; i < 256 && err == nil; i++ {
 					_, err = w.Write(chunk)
