@@ -6,7 +6,7 @@ import "sync/atomic"
 // poller started, except LiveConns, MaxEventsPerWait and the Buffered
 // and Paused gauges.
 type PollerStats struct {
-	Waits            uint64 // wait system calls (epoll_wait), empty polls included
+	Waits            uint64 // wait system calls, empty polls included: epoll_wait on BackendEpoll, every io_uring_enter on BackendUring; none on BackendStd
 	Parks            uint64 // waits that blocked (or parked in the runtime)
 	Wakeups          uint64 // wake-ups received (the pollset's wake channel)
 	Events           uint64 // events returned by waits

@@ -171,8 +171,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	cfg := s.srv.Config()
-	fmt.Fprintf(stdout, "echo: listening on %s (trigger=%v wait=%v dispatch=%v pollers=%d)\n",
-		s.addr, cfg.Trigger, cfg.Wait, cfg.Dispatch, cfg.Pollers)
+	if cfg.Backend == netpoll.BackendStd {
+		// Go's net serves each connection; the poller switches do not apply.
+		fmt.Fprintf(stdout, "echo: listening on %s (backend=%v)\n", s.addr, cfg.Backend)
+	} else {
+		fmt.Fprintf(stdout, "echo: listening on %s (backend=%v trigger=%v wait=%v dispatch=%v pollers=%d)\n",
+			s.addr, cfg.Backend, cfg.Trigger, cfg.Wait, cfg.Dispatch, cfg.Pollers)
+	}
 
 	code := 0
 	select {
@@ -186,17 +191,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "echo:", err)
 		code = 1
 	}
-	printStats(stdout, s.srv.Stats())
+	printStats(stdout, cfg.Backend, s.srv.Stats())
 	return code
 }
 
+// waitCalls names what Stats.Waits counts on backend b.
+var waitCalls = map[netpoll.Backend]string{
+	netpoll.BackendEpoll: "epoll_wait calls",
+	netpoll.BackendUring: "io_uring_enter calls",
+}
+
 // printStats writes the totals and a line per poller.
-func printStats(w io.Writer, st netpoll.Stats) {
+func printStats(w io.Writer, b netpoll.Backend, st netpoll.Stats) {
 	fmt.Fprintf(w, "echo: %d conns, %d B in, %d B out, %d reads, %d writes, %d handler runs (mean queue wait %.1f µs)\n",
 		st.TotalConns, st.BytesIn, st.BytesOut, st.ReadCalls, st.WriteCalls,
 		st.HandlerRuns, st.HandlerWaitMeanNs()/1e3)
-	fmt.Fprintf(w, "echo: %d epoll_waits (%d parked, %.2f events/wait, max %d), %d wake-ups, %d stale events\n",
-		st.Waits, st.Parks, st.EventsPerWait(), st.MaxEventsPerWait, st.Wakeups, st.StaleEvents)
+	calls, ok := waitCalls[b]
+	if !ok {
+		// BackendStd: connections wait in Go's netpoller, not in upoll's.
+		fmt.Fprintf(w, "echo: backend %v: no waits of upoll's own\n", b)
+		return
+	}
+	fmt.Fprintf(w, "echo: %d %s (%d parked, %.2f events/wait, max %d), %d wake-ups, %d stale events\n",
+		st.Waits, calls, st.Parks, st.EventsPerWait(), st.MaxEventsPerWait, st.Wakeups, st.StaleEvents)
 	for i, p := range st.PerPoller {
 		fmt.Fprintf(w, "echo: poller %d: %d conns, %d events, %.2f events/wait, %d B in, %d B out\n",
 			i, p.TotalConns, p.Events, p.EventsPerWait(), p.BytesIn, p.BytesOut)

@@ -73,7 +73,7 @@ func TestRunEchoes(t *testing.T) {
 	if !strings.HasPrefix(first, prefix) {
 		t.Fatalf("first line %q, want %q...", first, prefix)
 	}
-	for _, want := range []string{"trigger=oneshot", "wait=runtime", "dispatch=handoff", "pollers=3"} {
+	for _, want := range []string{"backend=epoll", "trigger=oneshot", "wait=runtime", "dispatch=handoff", "pollers=3"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first line %q lacks %q", first, want)
 		}
@@ -121,6 +121,9 @@ func TestRunEchoes(t *testing.T) {
 	if l := out.next(t); !strings.HasPrefix(l, want) {
 		t.Errorf("stats line %q, want prefix %q", l, want)
 	}
+	if l := out.next(t); !strings.Contains(l, " epoll_wait calls (") {
+		t.Errorf("wait line %q does not name epoll_wait", l)
+	}
 	if errOut.Len() != 0 {
 		t.Errorf("stderr: %q", errOut)
 	}
@@ -128,6 +131,52 @@ func TestRunEchoes(t *testing.T) {
 	testutil.WaitFor(5*time.Second, func() bool { return testutil.FDs(t) <= fds+conns })
 	if n := testutil.FDs(t); n > fds+conns { // the clients' ends close at return
 		t.Errorf("%d descriptors open after shutdown, %d before (+%d clients)", n, fds, conns)
+	}
+}
+
+// TestRunNamesItsBackend: under UPOLL=backend=std the program says so,
+// shows none of the poller switches (they do not apply there), and
+// does not report wait calls that Go's netpoller makes, not upoll.
+func TestRunNamesItsBackend(t *testing.T) {
+	t.Setenv("UPOLL", "backend=std")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut := newLines(), &bytes.Buffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, out, errOut) }()
+	first := out.next(t)
+	if !strings.HasSuffix(first, "(backend=std)") || strings.Contains(first, "trigger=") {
+		t.Fatalf("first line %q, want the backend and no poller switch", first)
+	}
+	addr, _, _ := strings.Cut(strings.TrimPrefix(first, "echo: listening on "), " ")
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, 5)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello" {
+		t.Fatalf("echo %q, %v", got, err)
+	}
+	c.Close()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run = %d, stderr %q", code, errOut)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	var lines []string
+	for range 3 { // the shutdown notice, the totals, the wait line
+		lines = append(lines, out.next(t))
+	}
+	if !strings.HasPrefix(lines[1], "echo: 1 conns, 5 B in, 5 B out,") || lines[2] != "echo: backend std: no waits of upoll's own" {
+		t.Errorf("lines after shutdown %q", lines)
 	}
 }
 
