@@ -105,15 +105,7 @@ func TestRunEchoes(t *testing.T) {
 		defer c.Close() // left open: Shutdown must close idle connections
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("run = %d, stderr %q", code, errOut)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	stopRun(t, cancel, done, errOut)
 	if l := out.next(t); l != "echo: shutting down" {
 		t.Errorf("line %q, want the shutdown notice", l)
 	}
@@ -162,15 +154,7 @@ func TestRunNamesItsBackend(t *testing.T) {
 		t.Fatalf("echo %q, %v", got, err)
 	}
 	c.Close()
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("run = %d, stderr %q", code, errOut)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	stopRun(t, cancel, done, errOut)
 	var lines []string
 	for range 3 { // the shutdown notice, the totals, the wait line
 		lines = append(lines, out.next(t))
@@ -211,5 +195,20 @@ func TestRunRejectsBadValues(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", out.String())
 			}
 		})
+	}
+}
+
+// stopRun cancels run's context and waits, within a bound, for run to
+// return 0.
+func stopRun(t *testing.T, cancel context.CancelFunc, done <-chan int, errOut *bytes.Buffer) {
+	t.Helper()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run = %d, stderr %q", code, errOut)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
 	}
 }

@@ -159,19 +159,7 @@ func TestFloorCUringCountsItsEnters(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	const msgs = 500
-	msg, got := make([]byte, 64), make([]byte, 64)
-	for i := range msgs {
-		msg[0] = byte(i)
-		if _, err := c.Write(msg); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, got); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, msg) {
-			t.Fatalf("message %d: echoed bytes differ", i)
-		}
-	}
+	pingPong(t, c, msgs)
 	after := stats()
 	d := after.Sub(before)
 	t.Logf("%d io_uring_enter calls for %d messages", d.Waits, msgs)
@@ -213,23 +201,11 @@ func TestFloorCShort(t *testing.T) {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(20 * time.Second))
-		msg, got := make([]byte, 64), make([]byte, 64)
 		before, err := proc.ReadIO(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range msgs {
-			msg[0] = byte(i)
-			if _, err := c.Write(msg); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.ReadFull(c, got); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, msg) {
-				t.Fatalf("message %d: echoed bytes differ", i)
-			}
-		}
+		pingPong(t, c, msgs)
 		after, err := proc.ReadIO(pid)
 		if err != nil {
 			t.Fatal(err)
@@ -384,5 +360,24 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 		}
 		l.lines <- string(l.buf[:i])
 		l.buf = l.buf[i+1:]
+	}
+}
+
+// pingPong sends msgs 64-byte messages on c one at a time, each after
+// the echo of the one before, and checks every echo byte for byte.
+func pingPong(t *testing.T, c net.Conn, msgs int) {
+	t.Helper()
+	msg, got := make([]byte, 64), make([]byte, 64)
+	for i := range msgs {
+		msg[0] = byte(i)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("message %d: echoed bytes differ", i)
+		}
 	}
 }
