@@ -15,11 +15,14 @@
 #   callgrind_annotate /tmp/upoll.cg | head -60
 #
 # Counted for servers that write with syscall.write (Go's net, nbio) or
-# upoll's sysWritev; others (gnet, the floors) show 0 messages.
+# upoll's sysWritev or sysWrite (Conn.Write's direct path; the sysWrite
+# calls that sysWritev makes are not counted twice); others (gnet, the
+# floors) show 0 messages.
 # Needs valgrind (3.19 here). Go's asynchronous preemption signals trip
 # callgrind's signal handling and valgrind does not decode RDTSCP, so the
 # server runs with GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off. UPOLL, when set,
-# reaches the server (UPOLL=dispatch=inline ... callgrind.sh ...).
+# reaches the server (UPOLL=dispatch=inline ... callgrind.sh ...), and OPTS
+# is the server's -opts (OPTS=echo=write ... callgrind.sh ... upoll-echo ...).
 #
 # It also counts the locked instructions per message (LOCK-prefixed, and
 # XCHG with memory, which is locked without the prefix: Go's atomic
@@ -33,7 +36,7 @@ d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 mkfifo "$d/in"
 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind --instr-atstart=no --dump-instr=yes --callgrind-out-file="$out" \
-	"$bench" -role server -target "$target" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
+	"$bench" -role server -target "$target" -opts "${OPTS:-}" -addr 127.0.0.1:0 <"$d/in" >"$d/srv.out" 2>"$d/srv.err" &
 srv=$!
 exec 3>"$d/in"
 for _ in $(seq 300); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
@@ -55,11 +58,12 @@ grep -q '"verified":true' "$d/load.out" || { echo "$target: the load generator d
 # context: the suffix is dropped.
 msgs=$(awk '
 	/^c?fn=\(/ { n = $0; sub(/^c?fn=\([0-9]+\) ?/, "", n); sub(/\047[0-9]+$/, "", n); id = $0; sub(/^c?fn=\(/, "", id); sub(/\).*/, "", id)
-		if (n != "") name[id] = n; if ($0 ~ /^cfn=/) callee = name[id] }
-	/^calls=/ && (callee == "syscall.write" || callee ~ /netpoll\.sysWritev$/) { split($0, a, /[= ]/); s += a[2] }
+		if (n != "") name[id] = n; if ($0 ~ /^cfn=/) callee = name[id]; else caller = name[id] }
+	/^calls=/ && (callee == "syscall.write" || callee ~ /netpoll\.sysWritev$/ ||
+		callee ~ /netpoll\.sysWrite$/ && caller !~ /netpoll\.sysWritev$/) { split($0, a, /[= ]/); s += a[2] }
 	END { print s + 0 }' "$out")
 if [ "$msgs" -eq 0 ]; then
-	echo "$target: no write call counted (the script counts syscall.write and netpoll.sysWritev)" >&2
+	echo "$target: no write call counted (the script counts syscall.write, netpoll.sysWritev and netpoll.sysWrite)" >&2
 	exit 1
 fi
 total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')

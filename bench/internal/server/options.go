@@ -21,14 +21,14 @@ type Options struct {
 	Dispatch string // a netpoll.Dispatch name: pool, inline, each
 	Pollers  int    // 0: default
 	Spin     int    // WaitSpin's empty polls before blocking; 0: default
-	Echo     string // upoll-echo handler: copy (default) or slice (zero-copy)
+	Echo     string // upoll-echo handler: copy (default), slice or write (zero-copy)
 	// Linger is upoll-http-park's linger (nethttp.WithLinger); 0: the
 	// default. The other targets ignore it.
 	Linger time.Duration
 }
 
 // echoHandlers are the values of the bench's own key, echo.
-var echoHandlers = []string{"copy", "slice"}
+var echoHandlers = []string{"copy", "slice", "write"}
 
 // ParseOptions parses a -opts string. Values are case-insensitive.
 func ParseOptions(s string) (Options, error) {

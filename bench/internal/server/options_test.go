@@ -1,6 +1,7 @@
 package server
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/upoll/upoll/netpoll"
@@ -44,9 +45,15 @@ func TestParseOptions(t *testing.T) {
 }
 
 func TestUpollOptions(t *testing.T) {
-	opts, slice, err := upollOptions("trigger=oneshot,wait=runtime,dispatch=inline,pollers=3,echo=slice")
-	if err != nil || len(opts) != 4 || !slice {
-		t.Fatalf("opts %d slice %v err %v", len(opts), slice, err)
+	opts, h, err := upollOptions("trigger=oneshot,wait=runtime,dispatch=inline,pollers=3,echo=slice")
+	if err != nil || len(opts) != 4 || !sameFunc(h, upollEchoSlice) {
+		t.Fatalf("opts %d, handler slice %v, err %v", len(opts), sameFunc(h, upollEchoSlice), err)
+	}
+	// The echo key picks the handler, copy by default.
+	for opt, want := range map[string]netpoll.Handler{"": upollEchoCopy, "echo=copy": upollEchoCopy, "echo=write": upollEchoWrite} {
+		if _, h, err := upollOptions(opt); err != nil || !sameFunc(h, want) {
+			t.Errorf("%q: another handler, or %v", opt, err)
+		}
 	}
 	// The backend key reaches netpoll: a config built from the options
 	// names it.
@@ -64,4 +71,9 @@ func TestUpollOptions(t *testing.T) {
 	if _, _, err := upollOptions("wait=forever"); err == nil {
 		t.Fatal("bad option accepted")
 	}
+}
+
+// sameFunc reports whether a and b are the same function.
+func sameFunc(a, b netpoll.Handler) bool {
+	return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer()
 }

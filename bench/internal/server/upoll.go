@@ -23,9 +23,20 @@ func upollDefaults(handler bool) string {
 
 // upollOptions maps a sweep point to netpoll options; empty fields keep
 // netpoll's defaults.
-func upollOptions(s string) ([]netpoll.Option, bool, error) {
+func upollOptions(s string) ([]netpoll.Option, netpoll.Handler, error) {
 	opts, o, err := upollConfig(s)
-	return opts, o.Echo == "slice", err
+	return opts, echoHandler(o.Echo), err
+}
+
+// echoHandler is the upoll echo handler that the echo key names.
+func echoHandler(name string) netpoll.Handler {
+	switch name {
+	case "slice":
+		return upollEchoSlice
+	case "write":
+		return upollEchoWrite
+	}
+	return upollEchoCopy
 }
 
 // upollConfig is upollOptions that also returns the bench's own keys.
@@ -46,13 +57,9 @@ func upollConfig(s string) ([]netpoll.Option, Options, error) {
 }
 
 func startUpollEcho(addr, optStr string) (net.Addr, error) {
-	opts, slice, err := upollOptions(optStr)
+	opts, h, err := upollOptions(optStr)
 	if err != nil {
 		return nil, err
-	}
-	h := upollEchoCopy
-	if slice {
-		h = upollEchoSlice
 	}
 	return serveUpollEcho(addr, h, opts...)
 }
@@ -86,13 +93,9 @@ func startUpollStdEcho(addr, optStr string) (net.Addr, error) {
 
 // startUpollUringEcho is startUpollEcho on the io_uring backend.
 func startUpollUringEcho(addr, optStr string) (net.Addr, error) {
-	opts, slice, err := upollOptions(optStr)
+	opts, h, err := upollOptions(optStr)
 	if err != nil {
 		return nil, err
-	}
-	h := upollEchoCopy
-	if slice {
-		h = upollEchoSlice
 	}
 	return serveUpollEcho(addr, h, append(opts, netpoll.WithBackend(netpoll.BackendUring))...)
 }
@@ -125,6 +128,31 @@ func upollEchoCopy(c *netpoll.Conn) error {
 		return err
 	}
 	return w.Flush()
+}
+
+// upollEchoWrite is the zero-copy echo of the net.Conn side (opts
+// echo=write), the shape of nbio's and gnet's echo handlers: Next, then
+// Write, which goes straight to the kernel from the input's bytes when
+// nothing is queued (else it queues them, copied, as Flush would send
+// them), then Release.
+func upollEchoWrite(c *netpoll.Conn) error {
+	r := c.Reader()
+	n := r.Len()
+	if n == 0 {
+		return nil
+	}
+	b, err := r.Next(n)
+	if err != nil {
+		return err
+	}
+	// Under DispatchInline, a Write that would wait above MaxOutput says
+	// ErrWouldBlock, having taken only part of b: returned, it closes
+	// the connection, as the copy handler's Flush does there (the
+	// bench's clients read, so its cases never get that far).
+	if _, err := c.Write(b); err != nil {
+		return err
+	}
+	return r.Release()
 }
 
 // upollEchoSlice is the zero-copy echo (opts echo=slice): Slice moves the
