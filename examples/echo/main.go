@@ -99,20 +99,35 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 type flagError struct{ error }
 
 // echo writes back whatever input is buffered. It never waits for more
-// input, so it also runs under DispatchInline.
+// input, and it takes input only once its echo is written: under
+// DispatchInline, where a write that would wait for a peer that does not
+// read says ErrWouldBlock, it keeps the input and returns nil, and the
+// poller runs it again once the output has drained.
 func echo(c *netpoll.Conn) error {
 	r, w := c.Reader(), c.Writer()
-	b, err := r.Next(r.Len())
+	n := r.Len()
+	b, err := r.Peek(n)
 	if err != nil {
 		return err
 	}
 	if _, err := w.WriteBinary(b); err != nil {
+		return unlessWouldBlock(err) // nothing written: the input stays
+	}
+	if err := r.Skip(n); err != nil {
 		return err
 	}
 	if err := r.Release(); err != nil {
 		return err
 	}
-	return w.Flush()
+	return unlessWouldBlock(w.Flush()) // the echo is queued: the poller sends it
+}
+
+// unlessWouldBlock is err, or nil for ErrWouldBlock.
+func unlessWouldBlock(err error) error {
+	if errors.Is(err, netpoll.ErrWouldBlock) {
+		return nil
+	}
+	return err
 }
 
 // server is a running echo server.

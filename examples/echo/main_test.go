@@ -164,6 +164,65 @@ func TestRunNamesItsBackend(t *testing.T) {
 	}
 }
 
+// TestRunInlineSlowReader: under DispatchInline (which README shows)
+// the echo serves a client that sends 8 MiB before it reads: its
+// handler's writes say ErrWouldBlock once MaxOutput is queued, and every
+// byte must still come back in order, not a reset connection.
+func TestRunInlineSlowReader(t *testing.T) {
+	for _, env := range []string{"dispatch=inline", "dispatch=inline,trigger=edge", "backend=uring,dispatch=inline"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv("UPOLL", env)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out, errOut := newLines(), &bytes.Buffer{}
+			done := make(chan int, 1)
+			go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, out, errOut) }()
+			var first string
+			select {
+			case first = <-out.ch:
+			case code := <-done:
+				if strings.Contains(env, "uring") && strings.Contains(errOut.String(), "io_uring") {
+					t.Skipf("io_uring refused here: %s", errOut)
+				}
+				t.Fatalf("run = %d before listening, stderr %q", code, errOut)
+			case <-time.After(10 * time.Second):
+				t.Fatal("no output line within 10 s")
+			}
+			if !strings.Contains(first, "dispatch=inline") {
+				t.Fatalf("first line %q", first)
+			}
+			addr, _, _ := strings.Cut(strings.TrimPrefix(first, "echo: listening on "), " ")
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			want := make([]byte, 8<<20)
+			for i := range want {
+				want[i] = byte(i * 13 / 7)
+			}
+			wrote := make(chan error, 1)
+			go func() {
+				_, err := c.Write(want)
+				wrote <- err
+			}()
+			time.Sleep(300 * time.Millisecond) // the server's output fills up meanwhile
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if err := <-wrote; err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatal("echoed bytes differ")
+			}
+			stopRun(t, cancel, done, errOut)
+		})
+	}
+}
+
 // TestRunRejectsBadValues checks that bad switch values exit with
 // status 2 and a message naming the flag, before anything listens.
 func TestRunRejectsBadValues(t *testing.T) {
