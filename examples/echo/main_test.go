@@ -167,9 +167,10 @@ func TestRunNamesItsBackend(t *testing.T) {
 // TestRunInlineSlowReader: under DispatchInline (which README shows)
 // the echo serves a client that sends 8 MiB before it reads: its
 // handler's writes say ErrWouldBlock once MaxOutput is queued, and every
-// byte must still come back in order, not a reset connection.
+// byte must still come back in order, not a reset connection. The
+// default dispatch (its Flush waits, handing the poller on) too.
 func TestRunInlineSlowReader(t *testing.T) {
-	for _, env := range []string{"dispatch=inline", "dispatch=inline,trigger=edge", "backend=uring,dispatch=inline"} {
+	for _, env := range []string{"dispatch=inline", "dispatch=inline,trigger=edge", "backend=uring,dispatch=inline", "dispatch=handoff"} {
 		t.Run(env, func(t *testing.T) {
 			t.Setenv("UPOLL", env)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -188,7 +189,8 @@ func TestRunInlineSlowReader(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("no output line within 10 s")
 			}
-			if !strings.Contains(first, "dispatch=inline") {
+			_, d, _ := strings.Cut(env, "dispatch=")
+			if d, _, _ = strings.Cut(d, ","); !strings.Contains(first, "dispatch="+d) {
 				t.Fatalf("first line %q", first)
 			}
 			addr, _, _ := strings.Cut(strings.TrimPrefix(first, "echo: listening on "), " ")
