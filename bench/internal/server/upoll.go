@@ -133,8 +133,8 @@ func upollEchoCopy(c *netpoll.Conn) error {
 // upollEchoWrite is the zero-copy echo of the net.Conn side (opts
 // echo=write), the shape of nbio's and gnet's echo handlers: Next, then
 // Write, which goes straight to the kernel from the input's bytes when
-// nothing is queued (else it queues them, copied, as Flush would send
-// them), then Release.
+// nothing is queued (else it queues a copy and waits until it is sent,
+// as net.Conn's Write does), then Release.
 func upollEchoWrite(c *netpoll.Conn) error {
 	r := c.Reader()
 	n := r.Len()
