@@ -473,7 +473,7 @@ func TestPanicHandlerPanics(t *testing.T) {
 	t.Run("inline Go", func(t *testing.T) {
 		p, log := hookPanicPool(t)
 		fill(t, p, 1)
-		err, panicked := catch(func() error { return p.Go(panicky) })
+		panicked, err := catch(func() error { return p.Go(panicky) })
 		if panicked != nil || err != nil {
 			t.Fatalf("Go: error %v, submitter panicked with %v; want neither", err, panicked)
 		}
@@ -483,7 +483,7 @@ func TestPanicHandlerPanics(t *testing.T) {
 		p, log := hookPanicPool(t)
 		fill(t, p, 1)
 		s := p.NewSerial()
-		err, panicked := catch(func() error { return s.Submit(panicky) })
+		panicked, err := catch(func() error { return s.Submit(panicky) })
 		if panicked != nil || err != nil {
 			t.Fatalf("Submit: error %v, submitter panicked with %v; want neither", err, panicked)
 		}
@@ -525,8 +525,8 @@ func (l *testLog) expect(t *testing.T, p *Pool, n int) {
 	}
 }
 
-// catch calls f and returns its error, or what it panicked with.
-func catch(f func() error) (err error, panicked any) {
+// catch calls f and returns what it panicked with, or its error.
+func catch(f func() error) (panicked any, err error) {
 	defer func() { panicked = recover() }()
-	return f(), nil
+	return nil, f()
 }

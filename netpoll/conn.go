@@ -210,8 +210,6 @@ func newConn(fd int, p *poller, o *owner, network string) *Conn {
 	return c
 }
 
-func (c *Conn) cfg() *config { return &c.owner.cfg }
-
 func (c *Conn) readTimeout() time.Duration  { return c.timeouts().read }
 func (c *Conn) writeTimeout() time.Duration { return c.timeouts().write }
 func (c *Conn) idleTimeout() time.Duration  { return c.timeouts().idle }

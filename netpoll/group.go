@@ -114,13 +114,6 @@ func (g *group) live() int64 {
 	return n
 }
 
-// each calls f for every registered connection.
-func (g *group) each(f func(c *Conn)) {
-	for _, p := range g.pollers {
-		p.reg.each(f)
-	}
-}
-
 // stats returns the group's counters, summed over its pollers.
 func (g *group) stats() Stats {
 	var st Stats

@@ -18,15 +18,12 @@ var (
 	errIO          = errors.New("netpoll: input/output error")
 )
 
-func errnoOf(err error) int32   { return 1 }
-func errnoErr(e int32) error    { return errIO }
-func isResourceErr(error) bool  { return false }
-func sysClose(fd int) error     { return ErrNoNativeBackend }
-func setReuseAddr(fd int) error { return ErrNoNativeBackend }
-func setReusePort(fd int) error { return ErrNoNativeBackend }
-func setLingerZero(fd int) error {
-	return ErrNoNativeBackend
-}
+func errnoOf(err error) int32                        { return 1 }
+func errnoErr(e int32) error                         { return errIO }
+func isResourceErr(error) bool                       { return false }
+func sysClose(fd int) error                          { return ErrNoNativeBackend }
+func setReuseAddr(fd int) error                      { return ErrNoNativeBackend }
+func setReusePort(fd int) error                      { return ErrNoNativeBackend }
 func setIPv6Only(fd int, v bool) error               { return ErrNoNativeBackend }
 func setTCPOptions(fd int, idle time.Duration) error { return ErrNoNativeBackend }
 func sysReadv(fd int, vecs [][]byte) (int, error)    { return -1, ErrNoNativeBackend }

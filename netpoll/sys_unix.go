@@ -190,16 +190,6 @@ func setIPv6Only(fd int, v bool) error {
 	return nil
 }
 
-// setLingerZero makes close send RST instead of FIN (tests use it to
-// play a peer that resets).
-func setLingerZero(fd int) error {
-	l := unix.Linger{Onoff: 1, Linger: 0}
-	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &l); err != nil {
-		return os.NewSyscallError("setsockopt", err)
-	}
-	return nil
-}
-
 // setNoDelay turns Nagle's algorithm off, as Go's net does.
 func setNoDelay(fd int) error { return sysSetNoDelay(fd, true) }
 

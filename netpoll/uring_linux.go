@@ -465,10 +465,12 @@ func newUringSet(runtimeWait, gated, single bool, calls *atomic.Uint64) (*uringS
 		return fail(fmt.Errorf("netpoll: %s: %w", uringBatchEnv, err))
 	}
 	if os.Getenv(uringIncEnv) != "0" {
-		u.br, err = r.NewBufRingIncremental(0, uringBufs, uringBufSize)
+		// Any failure here (EINVAL before Linux 6.12) falls back to a
+		// plain ring, whose own error, if any, is the one reported.
+		u.br, _ = r.NewBufRingIncremental(0, uringBufs, uringBufSize)
 	}
 	if u.br == nil {
-		// Before Linux 6.12 (EINVAL), or turned off.
+		// Before Linux 6.12, or turned off.
 		if u.br, err = r.NewBufRing(0, uringBufs, uringBufSize); err != nil {
 			return fail(err)
 		}

@@ -38,7 +38,6 @@ func uringLentHeld(s *Server) (total, most int) {
 type keeper struct {
 	mu     sync.Mutex
 	kept   []*buffer.LinkBuffer
-	want   [][]byte
 	msgLen int
 }
 

@@ -42,7 +42,7 @@ func Tile(stream []byte, pieces [][]byte) error {
 		if off < 0 {
 			return fmt.Errorf("a piece of %d bytes (%x...) is nowhere in the stream", len(p), p[:4])
 		}
-		if bytes.Index(stream[off+1:], p) >= 0 {
+		if bytes.Contains(stream[off+1:], p) {
 			return fmt.Errorf("a piece of %d bytes occurs twice in the stream: not random enough", len(p))
 		}
 		placed = append(placed, span{off, len(p)})

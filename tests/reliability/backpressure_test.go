@@ -58,15 +58,15 @@ func TestNeverReadingPeer(t *testing.T) {
 				return nil
 			}, withTrigger(trig), netpoll.WithMaxOutput(maxOutput), netpoll.WithWriteTimeout(wtimeout))
 			before := testutil.HeapInUse()
-			var clients []*net.TCPConn
 			for range conns {
 				c, err := dialSmallRcvbuf(n.addr, 4<<10)
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer c.Close()
-				c.Write([]byte{1})
-				clients = append(clients, c)
+				if _, err := c.Write([]byte{1}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if !testutil.WaitFor(5*time.Second, func() bool { return blocked.Load() == conns }) {
 				t.Fatalf("only %d of %d handlers got %d B past the bound", blocked.Load(), conns, maxOutput)

@@ -41,7 +41,6 @@ func newPool(t testing.TB, opts ...gopool.Option) *gopool.Pool {
 type disconnects struct {
 	mu      sync.Mutex
 	reasons []error
-	done    chan struct{} // gets a value per disconnect (buffered, best effort)
 }
 
 func (d *disconnects) add(_ *netpoll.Conn, err error) {
