@@ -399,9 +399,14 @@ func (c *Conn) closeWith(reason error) bool {
 	c.dropInput()
 	// An idle close does not linger: output still queued then is output
 	// the peer has taken none of for the idle timeout.
-	if c.out.Len() > 0 && c.flags.Load()&(fBroken|fRegistered) == fRegistered && reason != ErrIdleTimeout {
+	switch {
+	case c.out.Len() == 0 || reason == ErrIdleTimeout:
+		c.finishClose()
+	case c.flags.Load()&(fBroken|fRegistered) == fRegistered:
 		c.linger()
-	} else {
+	case c.sock != nil && c.flags.Load()&fBroken == 0:
+		go c.stdLinger() // BackendStd: no poller sends the rest
+	default:
 		c.finishClose()
 	}
 	c.notifyDisconnect()

@@ -31,7 +31,10 @@ import (
 //   - f == nil cancels a registration that has not run.
 //
 // A registered connection costs one map entry and no goroutine or
-// timer.
+// timer. Under BackendStd, which has no poller to see input arrive, it
+// also costs one goroutine blocked in the socket's read until input
+// comes or c closes: one per connection, however often NotifyInput is
+// called (a cancelled registration's goroutine stays until then).
 func (c *Conn) NotifyInput(f func(*Conn)) {
 	if f == nil {
 		notifies.take(c)
@@ -60,25 +63,39 @@ func (c *Conn) NotifyInput(f func(*Conn)) {
 // stdNotifyInput waits for c's input on a goroutine of its own:
 // BackendStd has no poller to see it arrive (a registration there costs
 // that goroutine). It reads once, so the bytes stay buffered for the
-// next Read, then fires.
+// next Read, then fires. One such watcher runs per connection: a
+// registration put while one runs is seen by it (stdWatchInput).
 func (c *Conn) stdNotifyInput() {
-	go func() {
-		if !c.incref() {
+	if c.sock.watching.CompareAndSwap(false, true) {
+		go c.stdWatchInput()
+	}
+}
+
+// stdWatchInput is the watcher of stdNotifyInput. Once it stops
+// watching it looks for a registration put after its last fire: that
+// one found it still watching and started no watcher of its own.
+func (c *Conn) stdWatchInput() {
+	s := c.sock
+	for {
+		if c.incref() {
+			// Until input, EOF or an error, or bytes a reader read (it
+			// goes first, see lockRead).
+			for c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 && !c.fdst.closed() {
+				_, err, yielded := c.stdBackgroundRead(1, false)
+				if !yielded && !errors.Is(err, os.ErrDeadlineExceeded) {
+					break
+				}
+			}
+			if !c.fdst.closed() {
+				c.fireInput()
+			}
+			c.decref()
+		}
+		s.watching.Store(false)
+		if c.fdst.closed() || !notifies.has(c) || !s.watching.CompareAndSwap(false, true) {
 			return
 		}
-		defer c.decref()
-		// Until input, EOF or an error, or bytes a reader read (it
-		// goes first, see lockRead).
-		for c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 && !c.fdst.closed() {
-			_, err, yielded := c.stdBackgroundRead(1, false)
-			if !yielded && !errors.Is(err, os.ErrDeadlineExceeded) {
-				break
-			}
-		}
-		if !c.fdst.closed() {
-			c.fireInput()
-		}
-	}()
+	}
 }
 
 // fireInput runs c's input registration, if any, once. The poller calls
@@ -130,6 +147,18 @@ func (t *notifyTable) put(c *Conn, f func(*Conn)) {
 	}
 	s.m[c] = f
 	s.mu.Unlock()
+}
+
+// has reports whether c has a registration.
+func (t *notifyTable) has(c *Conn) bool {
+	if t.n.Load() == 0 {
+		return false
+	}
+	s := &t.shards[t.shard(c)]
+	s.mu.Lock()
+	_, ok := s.m[c]
+	s.mu.Unlock()
+	return ok
 }
 
 // take removes and returns c's registration (nil if none): whoever

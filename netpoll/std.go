@@ -52,6 +52,9 @@ type stdSock struct {
 	// unsettled is set when the handler loop's last read is not yet
 	// in the buffer accounting (stdRead's deferAcct, settleIn).
 	unsettled atomic.Bool
+	// watching is set while an input notification's goroutine runs
+	// (stdNotifyInput): one per connection.
+	watching atomic.Bool
 }
 
 // lockRead takes rmu for a Read or Reader call. Under BackendStd the
@@ -214,11 +217,16 @@ func (c *Conn) stdLoop(held bool) {
 			return
 		}
 		input, more := c.stdFill()
-		c.decref()
 		if input && c.startRunner() {
 			c.run(0, false)
 		}
+		// Under the loop's reference, as a poller handles an event under
+		// its own: without it a Close on another goroutine could destroy
+		// the connection (free its input, drop its account) between
+		// settleIn's look at the input and its publication, and the
+		// published bytes would stay in the budget's total for good.
 		c.settleIn()
+		c.decref()
 		if !more {
 			return
 		}
@@ -295,6 +303,7 @@ func (c *Conn) stdRead(limit int, deferAcct bool) (int, error) {
 		buf = buf[:size]
 	}
 	m, err := c.sock.nc.Read(buf)
+	err = unwrapOp(err)
 	c.p.ctr.readCalls.Add(1)
 	c.in.BookAck(m)
 	if m > 0 {
@@ -443,6 +452,9 @@ func (c *Conn) stdSend(op string) error {
 		if len(vecs) == 0 {
 			break
 		}
+		if c.idleTimeout() > 0 {
+			vecs = capVecs(vecs, stdIdlePiece)
+		}
 		var m int64
 		var err error
 		if len(vecs) == 1 {
@@ -478,6 +490,13 @@ func (c *Conn) stdSend(op string) error {
 // as a message that the kernel takes at once costs no extra atomics.
 const stdAccountMin = 16 << 10
 
+// stdIdlePiece is the most that one socket write takes under BackendStd
+// while an idle timeout is set. Go's Write returns only when all it was
+// given is sent, and the bytes it sent count as activity only then: a
+// slow peer that reads steadily must see its progress counted before
+// the idle timeout passes.
+const stdIdlePiece = 64 << 10
+
 // stdWrite is Write's path to the socket under BackendStd when nothing
 // is queued: straight from p, no copy. The caller holds wmu.
 func (c *Conn) stdWrite(p []byte) (int, error) {
@@ -485,16 +504,31 @@ func (c *Conn) stdWrite(p []byte) (int, error) {
 	if c.stdWriteTimeout() {
 		defer c.stdAbsWriteDeadline()
 	}
-	n, err := c.sock.nc.Write(p)
-	c.p.ctr.writeCalls.Add(1)
-	if n > 0 {
-		c.p.ctr.bytesOut.Add(uint64(n))
+	piece := len(p)
+	if c.idleTimeout() > 0 {
+		// As in stdSend: a write that blocks waits for the peer, and
+		// each piece sent touches the idle clock.
 		c.touch()
+		c.flags.Or(fWriterWaiting)
+		defer c.flags.And(^uint32(fWriterWaiting))
+		piece = stdIdlePiece
 	}
-	if err != nil {
-		return n, c.stdWriteErr("write", err)
+	n := 0
+	for {
+		m, err := c.sock.nc.Write(p[n:min(len(p), n+piece)])
+		c.p.ctr.writeCalls.Add(1)
+		if m > 0 {
+			n += m
+			c.p.ctr.bytesOut.Add(uint64(m))
+			c.touch()
+		}
+		if err != nil {
+			return n, c.stdWriteErr("write", err)
+		}
+		if n >= len(p) {
+			return n, nil
+		}
 	}
-	return n, nil
 }
 
 // stdReadFrom is ReadFrom under BackendStd: a reader that may be a file
@@ -578,14 +612,67 @@ func (c *Conn) stdAbsWriteDeadline() { c.sock.nc.SetWriteDeadline(nsTime(deadlin
 // stdWriteErr maps a socket write error: a deadline is not fatal, a
 // close is net.ErrClosed, anything else breaks the connection.
 func (c *Conn) stdWriteErr(op string, err error) error {
+	err = unwrapOp(err)
 	switch {
+	case c.fdst.closed():
+		// Before the deadline: a lingering close interrupts a blocked
+		// writer with one (stdLinger).
+		return c.opErr(op, errClosed)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return c.opErr(op, errTimeout)
-	case c.fdst.closed():
-		return c.opErr(op, errClosed)
 	}
 	c.broke(err)
 	return c.opErr(op, err)
+}
+
+// unwrapOp returns what Go's *net.OpError wraps (its *os.SyscallError,
+// say), so that upoll's own OpError does not wrap a second one: errors
+// keep the shape of Go's (read tcp A->B: read: connection reset by peer).
+func unwrapOp(err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		return oe.Err
+	}
+	return err
+}
+
+// stdLinger is linger under BackendStd: output left queued by a Flush or
+// Write that timed out is sent, on a goroutine of its own, for as long
+// as linger allows, then the socket closes. A writer blocked on the
+// socket when Close came returns at once (its write is interrupted, and
+// it sees the close), then this one sends what is still queued.
+func (c *Conn) stdLinger() {
+	if !c.fdst.increfClosed() {
+		return // the last reference is gone: so is the output
+	}
+	defer c.decref()
+	defer c.finishClose()
+	nc := c.sock.nc
+	nc.SetWriteDeadline(time.Unix(1, 0))
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	d := lingerTimeout
+	if wt := c.writeTimeout(); wt > 0 && wt < d {
+		d = wt
+	}
+	nc.SetWriteDeadline(time.Now().Add(d))
+	for c.out.Len() > 0 && c.flags.Load()&(fBroken|fLingerDone) == 0 {
+		var arr [maxVecs][]byte
+		vecs := c.out.GetBytes(arr[:0])
+		if len(vecs) == 0 {
+			return
+		}
+		bufs := append(net.Buffers(nil), vecs...)
+		m, err := bufs.WriteTo(nc)
+		c.p.ctr.writeCalls.Add(1)
+		if m > 0 {
+			c.out.Skip(int(m))
+			c.out.Release()
+			c.p.ctr.bytesOut.Add(uint64(m))
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // stdShutdown shuts one direction of the socket, where it can be.
