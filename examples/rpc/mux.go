@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,7 @@ type Pool struct {
 type PoolConfig struct {
 	Conns   int           // connections; default 1
 	Timeout time.Duration // per call unless ctx ends sooner; 0: none
-	Max     int           // largest response payload; default DefaultMaxFrame
+	Max     int           // largest response payload; default DefaultMaxFrame (a connection buffers up to a frame of it)
 	Dialer  netpoll.Dialer
 	Options []netpoll.Option // for the pool's poller group (NewServer)
 }
@@ -67,7 +68,10 @@ type muxConn struct {
 	c   *netpoll.Conn
 	max int
 
-	wmu sync.Mutex // one request frame built at a time (Malloc…FlushAsync)
+	// turn is held (a value in it) by the call that builds and queues a
+	// request frame (Malloc…FlushAsync): one at a time. A channel, so
+	// that waiting for it ends with the call's timeout or ctx.
+	turn chan struct{}
 
 	mu      sync.Mutex
 	nextID  uint32                 // the id the next call gets; 0 once they ran out
@@ -94,7 +98,12 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 	if cfg.Max <= 0 {
 		cfg.Max = DefaultMaxFrame
 	}
-	opts := append([]netpoll.Option{netpoll.WithOnDisconnect(muxDisconnect)}, cfg.Options...)
+	// The handler answers a call once its whole response frame is
+	// buffered, so the input bound must hold the largest one.
+	opts := append([]netpoll.Option{
+		netpoll.WithOnDisconnect(muxDisconnect),
+		netpoll.WithMaxInput(max(netpoll.DefaultMaxInput, HeaderLen+1+IDLen+cfg.Max)),
+	}, cfg.Options...)
 	g, err := netpoll.NewServer(muxHandler, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: pool: %w", err)
@@ -103,7 +112,7 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 	d := cfg.Dialer
 	d.Server = g
 	for range cfg.Conns {
-		m := &muxConn{max: cfg.Max, nextID: 1, pending: make(map[uint32]chan result)}
+		m := &muxConn{max: cfg.Max, nextID: 1, pending: make(map[uint32]chan result), turn: make(chan struct{}, 1)}
 		d.Context = m
 		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {
@@ -119,7 +128,10 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 // Call sends op with arg on the next open connection and returns the
 // response payload (the caller keeps it). It fails when ctx ends, the
 // pool's timeout passes (ErrCallTimeout), or the connection fails
-// before the response arrives.
+// before the response arrives. The timeout and ctx also bound the wait
+// to send: a call that ends while its request waits for a server that
+// does not read (output above MaxOutput) closes that connection, as
+// the requests queued on it could only pile up.
 func (p *Pool) Call(ctx context.Context, op byte, arg []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // nothing sent for a call that cannot wait
@@ -179,16 +191,42 @@ func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Du
 	if err != nil {
 		return nil, err
 	}
-	if err := m.send(id, op, arg); err != nil {
-		// The connection is broken or closing: close it, and the call
-		// gets the reason with the others in flight (muxDisconnect).
-		m.c.Close()
-	}
 	var expired <-chan time.Time
+	var dl time.Time // when the call ends, if it does
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		expired = t.C
+		dl = time.Now().Add(timeout)
+	}
+	if d, ok := ctx.Deadline(); ok && (dl.IsZero() || d.Before(dl)) {
+		dl = d
+	}
+	switch queued, err := m.send(ctx, expired, dl, id, op, arg); {
+	case err == nil:
+	case !queued:
+		// The call ended waiting for its turn: nothing was written.
+		if r, ok := m.abandon(id, done); ok {
+			return r.payload, r.err
+		}
+		return nil, err
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The call ended while its send waited for the server to read
+		// (above MaxOutput): the connection is stuck behind a peer
+		// that does not read, and what each call leaves queued would
+		// pile up. It is closed, failing the calls in flight on it.
+		m.c.Close()
+		if r, ok := m.abandon(id, done); ok {
+			return r.payload, r.err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, ErrCallTimeout
+	default:
+		// The connection is broken or closing: close it, and the call
+		// gets the reason with the others in flight (muxDisconnect).
+		m.c.Close()
 	}
 	select {
 	case r := <-done:
@@ -240,10 +278,53 @@ func (m *muxConn) retired() bool {
 
 // send writes one tagged request frame and leaves its sending to the
 // connection's poller (FlushAsync): the frames that callers queue on a
-// busy connection meanwhile go out in one writev.
-func (m *muxConn) send(id uint32, op byte, arg []byte) error {
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
+// busy connection meanwhile go out in one writev. Above MaxOutput
+// FlushAsync waits for the server to read; that wait, and the wait for
+// the turn, end when the call does (expired, ctx, or dl, the earlier of
+// the two deadlines). queued is false when the call ended before its
+// turn came: nothing of it was written.
+func (m *muxConn) send(ctx context.Context, expired <-chan time.Time, dl time.Time, id uint32, op byte, arg []byte) (queued bool, err error) {
+	select {
+	case m.turn <- struct{}{}:
+	case <-expired:
+		return false, ErrCallTimeout
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-m.turn }()
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if !dl.IsZero() {
+		if !time.Now().Before(dl) {
+			if d, ok := ctx.Deadline(); ok && d.Equal(dl) {
+				return false, context.DeadlineExceeded
+			}
+			return false, ErrCallTimeout
+		}
+		m.c.SetWriteDeadline(dl)
+		defer m.c.SetWriteDeadline(time.Time{})
+	}
+	if ctx.Done() != nil {
+		// A cancelled ctx ends a waiting FlushAsync as a deadline does.
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			m.c.SetWriteDeadline(time.Unix(1, 0))
+			close(fired)
+		})
+		defer func() {
+			if !stop() {
+				<-fired // not to leave a past deadline for the next turn
+			}
+			m.c.SetWriteDeadline(time.Time{})
+		}()
+	}
+	return true, m.write(id, op, arg)
+}
+
+// write builds the request frame in the Writer and flushes it
+// (FlushAsync). The caller holds the turn.
+func (m *muxConn) write(id uint32, op byte, arg []byte) error {
 	w := m.c.Writer()
 	const head = HeaderLen + 1 + IDLen + 1
 	buf, err := w.Malloc(head + len(arg))
