@@ -50,6 +50,9 @@ func ctxDials() []ctxDial {
 			defer cancel()
 			return dial(ctx, 0)
 		}},
+		{"negative Dialer.Timeout", false, func(dial func(context.Context, time.Duration) error) error {
+			return dial(context.Background(), -time.Second) // already passed, as in Go's net
+		}},
 		{"ctx cancelled", false, func(dial func(context.Context, time.Duration) error) error {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()

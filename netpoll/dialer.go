@@ -43,6 +43,8 @@ import (
 // timed out, cancelled): neither hook nor handler.
 type Dialer struct {
 	// Timeout bounds the whole dial (resolution and connect); 0: none.
+	// As in Go's net.Dialer, a negative Timeout has passed already: the
+	// dial fails at once with a timeout.
 	Timeout time.Duration
 	// KeepAlive is the TCP keep-alive idle time; 0: 15 s, < 0: off.
 	KeepAlive time.Duration
@@ -122,7 +124,7 @@ func Dial(network, addr string) (*Conn, error) {
 // cancelled before the last address is tried: as in Go's net, it then
 // names the address not tried and wraps Go's cancellation error.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, error) {
-	if d.Timeout > 0 {
+	if d.Timeout != 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
 		defer cancel()
