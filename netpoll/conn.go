@@ -525,10 +525,16 @@ func (c *Conn) destroy() {
 		c.owner.gate.release()
 	}
 	// No reference is left, so no reader, writer or poller can be inside
-	// a buffer call: Free also returns a write batch or a Book that a
-	// failed call left open, which Close would have to leave alone.
+	// a buffer call: Free also returns a Book that a failed call left
+	// open, which Close would have to leave alone. The output is only
+	// closed: a writer outside any call may still hold slices of its open
+	// batch (Malloc'd, not yet flushed; a Close from another goroutine
+	// can come between Malloc and Flush), and nodes given back to the
+	// pool would be filled by it while another connection sends them.
+	// Close leaves the batch to that writer's Flush, which frees it, or
+	// to the garbage collector.
 	c.in.Free()
-	c.out.Free()
+	c.out.Close()
 	c.dropBuffered()
 }
 

@@ -463,6 +463,23 @@ func (c *Conn) brokenErr(call string) error {
 	return os.NewSyscallError(call, c.errno())
 }
 
+// fBrokenTold marks a broken connection whose error a read or write
+// has reported: the kernel hands a socket's pending error to one call,
+// and later writes fail with EPIPE (writeBrokenErr).
+const fBrokenTold = fUnix << 13
+
+// writeBrokenErr is what a write on a broken connection fails with, as
+// Go's writes on the socket would: the error that broke it if no read
+// or write has reported it yet (the poller took it from the kernel
+// before the application asked), EPIPE after that. call names the
+// system call.
+func (c *Conn) writeBrokenErr(call string) error {
+	if c.flags.Or(fBrokenTold)&fBrokenTold != 0 {
+		return os.NewSyscallError(call, errBrokenPipe)
+	}
+	return c.brokenErr(call)
+}
+
 // errno is the error that broke c (EIO when none was recorded).
 func (c *Conn) errno() error {
 	var e int32

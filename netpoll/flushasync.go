@@ -17,7 +17,7 @@ func (c *Conn) queueOut() error {
 		return c.opErr("write", errClosed)
 	}
 	if c.flags.Load()&fBroken != 0 {
-		return c.opErr("write", c.brokenErr("write"))
+		return c.opErr("write", c.writeBrokenErr("write"))
 	}
 	c.p.queueFlush(c)
 	return nil

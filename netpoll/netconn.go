@@ -16,7 +16,8 @@ var _ net.Conn = (*Conn)(nil)
 // returns exactly io.EOF once the peer has shut down and every byte it
 // sent was read; a deadline or read timeout gives a *net.OpError whose
 // Err is os.ErrDeadlineExceeded; after Close, an error satisfying
-// errors.Is(err, net.ErrClosed).
+// errors.Is(err, net.ErrClosed). It releases what it read, and with it
+// any slice the Reader returned before (Reader.Release).
 func (c *Conn) Read(p []byte) (int, error) {
 	c.lockRead()
 	defer c.unlockRead()
@@ -40,7 +41,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, _ := c.in.Read(p)
-	c.in.Release()
+	c.in.Release() // also invalidates the Reader's earlier slices (see Reader)
 	c.consumed()
 	return n, nil
 }
@@ -145,10 +146,17 @@ func (c *Conn) lingers() bool {
 	return c.fdst.closed() && c.out.Len() > 0 && c.flags.Load()&(fBroken|fRegistered) == fRegistered
 }
 
-// writable checks what makes any write fail at once.
+// writable checks what makes any write fail at once. A connection that
+// broke fails it with what Go's write would return (writeBrokenErr),
+// an empty write included: Go's makes the system call, which reports
+// the socket's error.
 func (c *Conn) writable(op string) error {
-	if c.flags.Load()&fWrShut != 0 {
+	f := c.flags.Load()
+	if f&fWrShut != 0 {
 		return c.opErr(op, ErrWriteShutdown)
+	}
+	if f&fBroken != 0 && c.sock == nil {
+		return c.opErr(op, c.writeBrokenErr("write"))
 	}
 	if passed(deadline(&c.wwait)) {
 		return c.opErr(op, errTimeout)
@@ -204,10 +212,10 @@ func (c *Conn) CloseWrite() error {
 	return nil
 }
 
-// CloseRead shuts down the reading side: later reads return io.EOF
-// once the buffered input is consumed. Under BackendStd it is Go's
-// CloseRead, and reads go on to the socket: they return what it had
-// received, then io.EOF (on Linux, bytes the peer sends later too).
+// CloseRead shuts down the reading side: reads return what the socket
+// had received (buffered or still in the kernel), then io.EOF, as Go's
+// *net.TCPConn's do. Under BackendStd it is Go's CloseRead, and on
+// Linux bytes the peer sends later are read too.
 func (c *Conn) CloseRead() error {
 	if !c.incref() {
 		return c.opErr("close", errClosed)
@@ -219,12 +227,13 @@ func (c *Conn) CloseRead() error {
 		}
 		return nil
 	}
-	c.flags.Or(fPeerEOF)
-	notify(&c.rwait)
+	// The poller goes on reading: the socket returns what it had
+	// received, then end of file, which sets fPeerEOF as a peer's FIN
+	// does. The shutdown wakes the socket's waiters, so a poller that
+	// waits for input sees the end even if nothing else comes.
 	if err := sysShutdownRead(int(c.fd)); err != nil {
 		return c.opErr("close", err)
 	}
-	c.updateEvents()
 	return nil
 }
 

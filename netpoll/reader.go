@@ -14,6 +14,8 @@ import (
 // the connection's buffer: they stay valid until Release (or Close of
 // the connection from another goroutine), and must not be modified.
 // Call Release when done with them, so buffers go back to the pool.
+// Conn.Read and Conn.WriteTo release as they go: a slice taken before
+// one of them on the same connection is invalid after it.
 type Reader interface {
 	// Next returns the next n bytes and advances (replaces io.ReadFull
 	// into a fresh slice, without the copy).

@@ -244,6 +244,7 @@ func (c *Conn) readDone(n int) (bool, error) {
 	case c.in.Len() >= n:
 		return true, nil
 	case f&fBroken != 0:
+		c.flags.Or(fBrokenTold) // later writes fail with EPIPE, as Go's
 		return true, c.opErr("read", c.brokenErr("read"))
 	case f&fPeerEOF != 0:
 		if c.in.Len() == 0 {
@@ -308,7 +309,7 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			return true, c.opErr(op, errTimeout) // see waiter.sleep
 		}
 		if c.flags.Load()&fBroken != 0 {
-			return w != nil, c.opErr(op, c.brokenErr("write"))
+			return w != nil, c.opErr(op, c.writeBrokenErr("write"))
 		}
 		if c.out.Len() > 0 {
 			if err := c.sendOut(); err != nil {

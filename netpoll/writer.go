@@ -103,6 +103,22 @@ func (w *connWriter) beginGrow() error {
 	return nil
 }
 
+// endClosedBatch ends the batch of a Flush that failed because the
+// connection closed: the batch's slices are the caller's no more, so its
+// nodes can go back to the pool. The connection's destroy leaves an open
+// batch alone (its writer may still be filling it), and a Flush is the
+// writer saying it is done with it. Without a reference: the buffer
+// stays usable after destroy (only closed), and wmu serializes this
+// producer call with others.
+func (w *connWriter) endClosedBatch() {
+	c := w.conn()
+	c.wmu.Lock()
+	if c.fdst.closed() && c.out.MallocLen() > 0 {
+		c.out.Flush() // on a closed buffer: frees the batch (endBatch)
+	}
+	c.wmu.Unlock()
+}
+
 func (w *connWriter) end() {
 	c := w.conn()
 	c.decref()
@@ -165,6 +181,7 @@ func (w *connWriter) Flush() error { return w.flush(false) }
 // poller unless it is over MaxOutput (see queueOut).
 func (w *connWriter) flush(async bool) error {
 	if err := w.begin(); err != nil {
+		w.endClosedBatch()
 		return err
 	}
 	defer w.end()
