@@ -12,7 +12,8 @@ import (
 // serialized Reads and Writes, io.ReaderFrom with sendfile from files,
 // which net/http uses for file bodies, and splice from Go's sockets, and
 // io.WriterTo); conn wraps what
-// a parked conn must not reach.
+// a parked conn must not reach. Unlike *net.TCPConn it has no File: the
+// socket belongs to its poller (SyscallConn reaches it).
 //
 // The nocopy Reader and Writer of the embedded *netpoll.Conn stay
 // reachable for code that type-asserts them. What they return must not

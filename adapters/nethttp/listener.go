@@ -3,6 +3,7 @@ package nethttp
 import (
 	"context"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,13 @@ type listener struct {
 
 	lot atomic.Pointer[lot] // set by EnableParking
 
+	// dl is Accept's deadline (SetDeadline), zero for none; dlMoved is
+	// closed, and replaced, when it changes, so that an Accept blocked
+	// under the old one looks again. Both under dlMu.
+	dlMu    sync.Mutex
+	dl      time.Time
+	dlMoved chan struct{}
+
 	// pmu orders the pauses of srv's accepting (queue full) and their
 	// end (queue down to half); paused, changed under pmu, says one is
 	// in force, and lets Accept skip pmu when none is.
@@ -57,7 +65,10 @@ type listener struct {
 // OnDisconnect hooks among them still run.
 //
 // The listener can be handed to anything that takes a net.Listener:
-// http.Server.Serve, tls.NewListener, grpc.Server.Serve...
+// http.Server.Serve, tls.NewListener, grpc.Server.Serve... It also has
+// *net.TCPListener's SetDeadline, for Accept. It has no File or
+// SyscallConn: its sockets (one per poller with WithReusePort) belong to
+// the pollers.
 //
 // The pollers accept connections as they arrive, ahead of Accept, which
 // takes them from a queue: a connection waiting there holds its Conn and
@@ -79,6 +90,7 @@ func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) 
 		queue:   make(chan *netpoll.Conn, acceptQueue),
 		done:    make(chan struct{}),
 		live:    make(map[*netpoll.Conn]struct{}),
+		dlMoved: make(chan struct{}),
 	}
 	// The caller's own hooks, if any, still run: find them by applying the
 	// options to a scratch Config, then append hooks that call them and
@@ -174,6 +186,13 @@ func (l *listener) pauseAccept() {
 	if !l.paused.Load() && len(l.queue) >= cap(l.queue) {
 		l.paused.Store(true)
 		l.srv.PauseAccept()
+		// Accept resumes only when it sees the pause: calls that took
+		// from the queue between the look at its length and the Store
+		// did not, and may have emptied it. Look again.
+		if len(l.queue) <= cap(l.queue)/2 {
+			l.paused.Store(false)
+			l.srv.ResumeAccept()
+		}
 	}
 	l.pmu.Unlock()
 }
@@ -264,20 +283,74 @@ func (l *listener) drain() {
 // Accept waits for and returns the next connection. After Close it returns
 // an error for which errors.Is(err, net.ErrClosed) holds.
 func (l *listener) Accept() (net.Conn, error) {
-	select {
-	case <-l.done:
-		return nil, l.acceptErr()
-	default:
-	}
-	select {
-	case c := <-l.queue:
-		if l.paused.Load() {
-			l.resumeAccept()
+	for {
+		select {
+		case <-l.done:
+			return nil, l.acceptErr()
+		default:
 		}
-		return l.wrap(c), nil
-	case <-l.done:
-		return nil, l.acceptErr()
+		l.dlMu.Lock()
+		dl, moved := l.dl, l.dlMoved
+		l.dlMu.Unlock()
+		if dl.IsZero() {
+			select {
+			case c := <-l.queue:
+				return l.took(c), nil
+			case <-l.done:
+				return nil, l.acceptErr()
+			case <-moved:
+				continue
+			}
+		}
+		// As Go's: a deadline that has passed fails Accept even when
+		// connections wait.
+		d := time.Until(dl)
+		if d <= 0 {
+			return nil, l.timeoutErr()
+		}
+		t := time.NewTimer(d)
+		select {
+		case c := <-l.queue:
+			t.Stop()
+			return l.took(c), nil
+		case <-l.done:
+			t.Stop()
+			return nil, l.acceptErr()
+		case <-t.C:
+			return nil, l.timeoutErr()
+		case <-moved:
+			t.Stop()
+		}
 	}
+}
+
+// took is what Accept does with the connection it took from the queue.
+func (l *listener) took(c *netpoll.Conn) net.Conn {
+	if l.paused.Load() {
+		l.resumeAccept()
+	}
+	return l.wrap(c)
+}
+
+// SetDeadline sets the deadline of Accept, as *net.TCPListener's does:
+// an Accept blocked when it passes, or called after, fails with a
+// *net.OpError whose Err is os.ErrDeadlineExceeded (a timeout). A zero
+// t means no deadline. It applies to an Accept already blocked. After
+// Close it returns net.ErrClosed, as Go's does.
+func (l *listener) SetDeadline(t time.Time) error {
+	if l.isClosed() {
+		return net.ErrClosed
+	}
+	l.dlMu.Lock()
+	l.dl = t
+	close(l.dlMoved)
+	l.dlMoved = make(chan struct{})
+	l.dlMu.Unlock()
+	return nil
+}
+
+func (l *listener) timeoutErr() error {
+	return &net.OpError{Op: "accept", Net: l.network, Addr: l.Addr(), Err: os.ErrDeadlineExceeded}
 }
 
 // wrap makes the net.Conn that Accept returns for c.

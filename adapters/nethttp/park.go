@@ -2,6 +2,7 @@ package nethttp
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -27,13 +28,18 @@ const minParkedIdle = 10 * time.Millisecond
 // ParkOption configures EnableParking.
 type ParkOption func(*parkConfig)
 
+// MinLinger is the shortest linger EnableParking accepts: a sweep of the
+// parked connections runs every quarter of the linger, and a shorter one
+// would keep a core busy sweeping.
+const MinLinger = time.Millisecond
+
 type parkConfig struct {
 	linger time.Duration
 }
 
 // WithLinger sets how long a connection must wait idle for its next
 // request before it is parked (default DefaultLinger): it parks between
-// d and d+d/4 after srv began to wait. d must be positive.
+// d and d+d/4 after srv began to wait. d must be at least MinLinger.
 func WithLinger(d time.Duration) ParkOption { return func(c *parkConfig) { c.linger = d } }
 
 // EnableParking makes ln, a listener made by Listen, park the idle
@@ -72,7 +78,8 @@ func WithLinger(d time.Duration) ParkOption { return func(c *parkConfig) { c.lin
 //
 // One goroutine per listener ends the lingers; the listener's Close
 // stops it. EnableParking returns an error if ln was not made by Listen,
-// already parks, or srv has a TLSConfig.
+// already parks, is closed (errors.Is net.ErrClosed), srv has a
+// TLSConfig, or the linger is below MinLinger.
 func EnableParking(srv *http.Server, ln net.Listener, opts ...ParkOption) error {
 	l, ok := ln.(*listener)
 	if !ok {
@@ -87,8 +94,8 @@ func EnableParking(srv *http.Server, ln net.Listener, opts ...ParkOption) error 
 			o(&cfg)
 		}
 	}
-	if cfg.linger <= 0 {
-		return errors.New("nethttp: EnableParking: the linger must be positive")
+	if cfg.linger < MinLinger {
+		return fmt.Errorf("nethttp: EnableParking: linger %v is below MinLinger (%v)", cfg.linger, MinLinger)
 	}
 	t := &lot{
 		l:      l,
@@ -101,6 +108,13 @@ func EnableParking(srv *http.Server, ln net.Listener, opts ...ParkOption) error 
 	t.wakeFn = t.wake
 	if !l.lot.CompareAndSwap(nil, t) {
 		return errors.New("nethttp: EnableParking: the listener already parks connections")
+	}
+	// Close stops the sweep of the lot it finds; one that closed before
+	// the lot was stored found none. Close marks the listener closed
+	// before it loads the lot, so one of the two sees the other.
+	if l.isClosed() {
+		t.close()
+		return &net.OpError{Op: "enableparking", Net: l.network, Addr: l.Addr(), Err: net.ErrClosed}
 	}
 	go t.sweep()
 	user := srv.ConnState

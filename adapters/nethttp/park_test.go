@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -312,8 +313,12 @@ func TestParkRefused(t *testing.T) {
 	if err := EnableParking(&http.Server{TLSConfig: &tls.Config{}}, ln); err == nil || !strings.Contains(err.Error(), "TLS") {
 		t.Errorf("EnableParking with a TLSConfig: %v, want a TLS error", err)
 	}
-	if err := EnableParking(&http.Server{}, ln, WithLinger(0)); err == nil {
-		t.Error("EnableParking accepted a zero linger")
+	// A linger of 3 ns once made the sweep's ticker panic, in a
+	// goroutine of its own, after EnableParking had returned nil.
+	for _, d := range []time.Duration{0, -time.Second, 3, time.Microsecond} {
+		if err := EnableParking(&http.Server{}, ln, WithLinger(d)); err == nil {
+			t.Errorf("EnableParking accepted a linger of %v (MinLinger %v)", d, MinLinger)
+		}
 	}
 	if err := EnableParking(&http.Server{}, ln); err != nil {
 		t.Fatal(err)
@@ -323,6 +328,27 @@ func TestParkRefused(t *testing.T) {
 	}
 	if _, ok := Parking(std); ok {
 		t.Error("Parking reported counters for a standard listener")
+	}
+}
+
+// TestParkRefusedAfterClose: EnableParking on a closed listener fails
+// with net.ErrClosed and leaves no sweep running (nothing would stop
+// it: the listener's Close is done).
+func TestParkRefusedAfterClose(t *testing.T) {
+	sweeps := func() int {
+		buf := make([]byte, 1<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "(*lot).sweep")
+	}
+	before := sweeps()
+	for range 5 {
+		ln := upollStack().listenTB(t)
+		ln.Close()
+		if err := EnableParking(&http.Server{}, ln); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("EnableParking on a closed listener: %v, want net.ErrClosed", err)
+		}
+	}
+	if n := sweeps() - before; n != 0 {
+		t.Fatalf("%d sweeps running for closed listeners", n)
 	}
 }
 
