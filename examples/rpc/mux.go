@@ -60,7 +60,7 @@ type PoolConfig struct {
 	Timeout time.Duration // per call unless ctx ends sooner; 0: none
 	Max     int           // largest response payload; default DefaultMaxFrame (a connection buffers up to a frame of it)
 	Dialer  netpoll.Dialer
-	Options []netpoll.Option // for the pool's poller group (NewServer)
+	Options []netpoll.Option // for the pool's poller group (NewServer); an OnDisconnect among them runs after the pool's
 }
 
 // muxConn is one connection of a pool and its calls in flight.
@@ -99,11 +99,26 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 		cfg.Max = DefaultMaxFrame
 	}
 	// The handler answers a call once its whole response frame is
-	// buffered, so the input bound must hold the largest one.
+	// buffered, so the input bound must hold the largest one. The pool's
+	// OnDisconnect fails the calls in flight: a caller's own hook runs
+	// after it rather than in its place.
+	var user netpoll.Config
+	for _, o := range cfg.Options {
+		if o != nil {
+			o(&user)
+		}
+	}
+	onDisconnect := muxDisconnect
+	if userHook := user.OnDisconnect; userHook != nil {
+		onDisconnect = func(c *netpoll.Conn, err error) {
+			muxDisconnect(c, err)
+			userHook(c, err)
+		}
+	}
 	opts := append([]netpoll.Option{
-		netpoll.WithOnDisconnect(muxDisconnect),
 		netpoll.WithMaxInput(max(netpoll.DefaultMaxInput, HeaderLen+1+IDLen+cfg.Max)),
 	}, cfg.Options...)
+	opts = append(opts, netpoll.WithOnDisconnect(onDisconnect))
 	g, err := netpoll.NewServer(muxHandler, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: pool: %w", err)

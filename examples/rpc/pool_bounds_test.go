@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/netpoll"
 )
 
 // TestPoolLargeResponse: a response larger than netpoll's default input
@@ -143,4 +146,35 @@ func (m *muxConn) holdsTurn(d time.Duration) bool {
 		time.Sleep(d / 20)
 	}
 	return len(m.turn) == 1
+}
+
+// TestPoolUserOnDisconnect: an OnDisconnect among PoolConfig.Options
+// runs, and does not replace the pool's own, which fails the calls in
+// flight when their connection goes (before, it replaced it, and those
+// calls waited for good).
+func TestPoolUserOnDisconnect(t *testing.T) {
+	hooked := make(chan error, 1)
+	accepted := make(chan net.Conn, 1)
+	addr := rawServer(t, func(_ int, c net.Conn) {
+		accepted <- c
+		io.Copy(io.Discard, c) // reads, never answers
+	})
+	p := dialTestPool(t, addr, PoolConfig{Conns: 1, Options: []netpoll.Option{
+		netpoll.WithOnDisconnect(func(_ *netpoll.Conn, err error) { hooked <- err }),
+	}})
+	var srv net.Conn
+	select {
+	case srv = <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pool's connection was not accepted")
+	}
+	time.AfterFunc(100*time.Millisecond, func() { srv.Close() })
+	if err := callWithin(t, p, context.Background(), []byte("x"), 5*time.Second); !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("a call in flight when the server closed: %v, want ErrConnClosed", err)
+	}
+	select {
+	case <-hooked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the user's OnDisconnect did not run")
+	}
 }
