@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -145,6 +146,7 @@ type uringSet struct {
 	// enter the kernel for the ring; others queue their requests and
 	// wake it (submitLocked). See uringSingleEnv.
 	single  bool
+	sqpoll  bool // the kernel's thread reads the submission queue (UPOLL_URING_SQPOLL)
 	enabled bool // the issuer has enabled the ring (IORING_SETUP_R_DISABLED until then)
 
 	// cancels are the targets of the cancellations in flight on a
@@ -443,8 +445,11 @@ func newUringSet(runtimeWait, gated, single bool, calls *atomic.Uint64) (*uringS
 	} else {
 		r, err = uring.New(uringSQEntries, uringCQEntries, uring.SetupSubmitAll|uring.SetupCoopTaskrun)
 	}
-	if err != nil {
+	if errors.Is(err, uring.ErrUnavailable) {
 		return nil, fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("netpoll: uring: %w", err) // EMFILE and the like
 	}
 	u := &uringSet{r: r, efd: -1, calls: calls, cqes: make([]uring.CQE, maxEvents)}
 	u.gate = -1
@@ -457,6 +462,7 @@ func newUringSet(runtimeWait, gated, single bool, calls *atomic.Uint64) (*uringS
 		countPassing.Store(true) // othersRunning needs every poller counted
 	}
 	u.single = r.Flags()&uring.SetupSingleIssuer != 0
+	u.sqpoll = r.Flags()&uring.SetupSQPoll != 0
 	fail := func(err error) (*uringSet, error) {
 		u.release()
 		return nil, err
@@ -724,8 +730,14 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 			return os.NewSyscallError("io_uring poll_remove", unix.ENOENT)
 		}
 		// Every request on fd ends; completions still on their way
-		// find no registration and give their buffers back.
-		if u.single {
+		// find no registration and give their buffers back. Where the
+		// kernel may see the cancellation after close(2) has freed the
+		// descriptor number (a single issuer submits it later; under
+		// SQPOLL the kernel's thread reads it later), it goes by each
+		// request's user data: by descriptor it would find nothing, or
+		// a new connection's requests, and the old requests would keep
+		// the socket open.
+		if u.single || u.sqpoll {
 			u.cancelAll(reg)
 		} else if s, err := u.sqe(); err == nil {
 			s.PrepCancelFD(fd, udInternal)
@@ -1690,7 +1702,7 @@ func (u *uringSet) close() error {
 // back. Under mu.
 func (u *uringSet) dropCQE(c uring.CQE) {
 	switch {
-	case c.UserData&3 == udSend && c.UserData > udSend:
+	case c.UserData&3 == udSend: // descriptor 0's too: its user data is udSend itself
 		u.completeSend(c)
 	case c.UserData&udAccept != 0 && c.UserData&3 == 0 && c.Res >= 0:
 		sysClose(int(c.Res))

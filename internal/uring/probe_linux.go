@@ -1,9 +1,13 @@
 package uring
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // needOps are the operations upoll's backend relies on.
@@ -16,14 +20,40 @@ var needOps = []struct {
 	{OpRecv, "RECV"}, {OpWritev, "WRITEV"},
 }
 
-var available = sync.OnceValue(probe)
+// probed holds Available's answer once it is one that cannot change.
+var probed struct {
+	mu   sync.Mutex
+	done bool
+	err  error
+}
 
 // Available reports nil when io_uring can be used here with what upoll
-// needs, else an error wrapping ErrUnavailable that names the cause: no
+// needs, else an error that names the cause: wrapping ErrUnavailable, no
 // io_uring in the kernel (ENOSYS), a seccomp profile or the sysctl
-// kernel.io_uring_disabled (EPERM), or a missing feature or opcode. The
-// answer is computed once.
-func Available() error { return available() }
+// kernel.io_uring_disabled (EPERM), or a missing feature or opcode;
+// otherwise a resource the probe could not get then (EMFILE, ENFILE,
+// ENOMEM, EAGAIN: a *os.SyscallError, not ErrUnavailable). The first
+// kind of answer is computed once; the second is not kept, and the next
+// call probes again.
+func Available() error {
+	probed.mu.Lock()
+	defer probed.mu.Unlock()
+	if probed.done {
+		return probed.err
+	}
+	err := probe()
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		probed.done, probed.err = true, err
+	}
+	return err
+}
+
+// transient reports whether err is a resource that was short when the
+// call was made (descriptors, memory), not a lack of io_uring.
+func transient(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) ||
+		errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EAGAIN)
+}
 
 func probe() error {
 	r, err := New(4, 0, 0)
@@ -41,6 +71,9 @@ func probe() error {
 	}
 	buf := make([]byte, 16+probeOps*8)
 	if err := register(r.fd, registerProbe, unsafe.Pointer(&buf[0]), probeOps); err != nil {
+		if transient(err) {
+			return os.NewSyscallError("io_uring_register", err)
+		}
 		return fmt.Errorf("%w: IORING_REGISTER_PROBE: %w", ErrUnavailable, err)
 	}
 	opsLen := int(buf[1])
@@ -55,6 +88,9 @@ func probe() error {
 	}
 	b, err := r.NewBufRing(0, 1, 64)
 	if err != nil {
+		if transient(err) {
+			return err
+		}
 		return fmt.Errorf("%w: IORING_REGISTER_PBUF_RING (Linux 5.19+): %w", ErrUnavailable, err)
 	}
 	return b.Close()

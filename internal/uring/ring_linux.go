@@ -169,6 +169,10 @@ func setupErr(err error) error {
 		}
 		return fmt.Errorf("%w: %s (io_uring_setup: EPERM)", ErrUnavailable, cause)
 	}
+	if transient(err) {
+		// Out of descriptors or memory now: not a lack of io_uring.
+		return os.NewSyscallError("io_uring_setup", err)
+	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, os.NewSyscallError("io_uring_setup", err))
 }
 
