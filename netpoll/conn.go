@@ -93,11 +93,6 @@ type Conn struct {
 //	fConnecting     nonblocking connect in flight   dial, before the  onEvent on EPOLLOUT,
 //	                                                Conn is shared    EPOLLERR or EPOLLHUP
 //	fReaderWaiting  a reader is blocked for input   waitRead (rmu)    waitRead, when it returns
-//	fInline         an inline handler (or OnConnect) run, around the   run, when it
-//	                runs now: its Reader calls,     handler call      returns
-//	                Flush and Write that would
-//	                block on the loop return
-//	                ErrWouldBlock
 //	fConnectHook    OnConnect has not run yet       serveConn, before run, before it calls
 //	                                                registering       OnConnect
 //	fLinger         closed with output queued: the  linger (closeWith) sticky
@@ -119,7 +114,6 @@ const (
 	fInPaused                  // input bound reached: reading stopped
 	fConnecting                // nonblocking connect in progress
 	fReaderWaiting             // a reader is blocked for input
-	fInline                    // an inline handler is running
 	fConnectHook               // OnConnect not yet run
 	fLinger                    // closed, the poller is sending the rest
 	fLingerDone                // the lingering close has finished

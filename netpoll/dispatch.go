@@ -127,12 +127,9 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 				d := c.p.enterHandler(c)
 				err = c.callHook(f)
 				leading = c.p.leaveHandler(d)
-			case inline:
-				// On the poller, as a handler: no waiting for it.
-				c.flags.Or(fInline)
-				err = c.callHook(f)
-				c.flags.And(^uint32(fInline))
 			default:
+				// Inline, on the poller: its waits say ErrWouldBlock
+				// rather than wait for the loop (onInlineLoop).
 				err = c.callHook(f)
 			}
 			if err != nil {
@@ -169,9 +166,7 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 						// This run answers for what the last one left.
 						c.flags.And(^uint32(fOutBlocked))
 					}
-					c.flags.Or(fInline)
 					err = c.callHandler()
-					c.flags.And(^uint32(fInline))
 				default:
 					err = c.callHandler()
 				}

@@ -203,7 +203,7 @@ func TestConnErrorsNameNetwork(t *testing.T) {
 // with no other flag.
 func TestNetworkFlagBits(t *testing.T) {
 	flags := []uint32{fRegistered, fPeerEOF, fBroken, fWrShut, fInPaused, fConnecting,
-		fReaderWaiting, fInline, fConnectHook, fLinger, fLingerDone, fUnix,
+		fReaderWaiting, fConnectHook, fLinger, fLingerDone, fUnix,
 		fBudgetPaused, fLeftInput, fMaskStale, fSending, fFlushQueued, fShutPending,
 		fWriterWaiting, fTCP4, fTCP6}
 	var seen uint32

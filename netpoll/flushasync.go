@@ -76,11 +76,15 @@ func (p *poller) sendQueued(q []*Conn) {
 }
 
 // stopFlushes runs when the loop ends: what is queued is sent here,
-// and later FlushAsync calls send on their own goroutine.
+// and later FlushAsync calls send on their own goroutine; runners that
+// runOnLoop queued start here, later ones on their caller's.
 func (p *poller) stopFlushes() {
 	p.qmu.Lock()
-	q := p.flushq
-	p.flushq, p.flushDone = nil, true
+	q, rq := p.flushq, p.runq
+	p.flushq, p.runq, p.flushDone = nil, nil, true
 	p.qmu.Unlock()
 	p.sendQueued(q)
+	for _, c := range rq { // runOnLoop's, queued before the stop
+		c.run(0, false)
+	}
 }

@@ -32,7 +32,7 @@ func readAllWithin(t *testing.T, c net.Conn, d time.Duration) ([]byte, error) {
 
 // TestHookInlineOnConnectBigGreeting: an OnConnect hook that writes a
 // greeting larger than the socket buffer, then closes. Under
-// DispatchInline the hook ran on the poller without fInline, so its Write
+// DispatchInline the hook ran on the poller as a plain call, so its Write
 // waited for EPOLLOUT that only this (blocked) poller would handle: the
 // poller and its connections froze until the write timeout. Now the hook
 // is held to the inline contract: its Write returns at once, nil or

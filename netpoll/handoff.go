@@ -105,13 +105,15 @@ func (p *poller) yieldFrom(c *Conn) {
 	}
 }
 
-// startLeader starts a goroutine that takes over the loop: a pool
-// worker when one is free, else a goroutine of its own (the loop must
-// never wait for a worker; see backlog for why).
+// startLeader starts a goroutine that takes over the loop: one of its
+// own, as the poller's first. Not a pool worker: the loop must never
+// wait for one (see backlog), and a leader holds its goroutine until
+// the next hand-off, possibly for good, so a worker it took would be
+// gone from the pool (with a capacity of one per poller, the pool had
+// none left for OnConnect hooks and runs after a Close, which waited
+// forever, or failed under FailFast).
 func (p *poller) startLeader() {
-	if p.cfg.Pool.TryGo(p.leadFn) != nil {
-		go p.lead()
-	}
+	go p.leadFn()
 }
 
 // runReady runs the handlers of the connections the pass made ready,

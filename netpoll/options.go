@@ -131,10 +131,10 @@ const (
 	// finishes that connection's run and then returns to the pool.
 	// Handlers may block as under DispatchPool; a handler that blocks
 	// costs one hand-off, not a stall of its poller. The goroutine that
-	// takes over comes from the pool when one is free and is started
-	// afresh otherwise: a poller never waits for a worker, so the pool's
-	// capacity and policy bound its own tasks (OnConnect hooks, runs
-	// after a Close), not hand-offs.
+	// takes over is started afresh, not taken from the pool: it keeps
+	// the loop until the next hand-off, so the pool's capacity and policy
+	// bound its own tasks (OnConnect hooks, runs after a Close), not
+	// hand-offs.
 	DispatchHandoff Dispatch = iota
 	// DispatchPool runs handlers on the gopool, one at a time per
 	// connection and in input order. The handler runs that one epoll

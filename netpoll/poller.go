@@ -32,6 +32,9 @@ type poller struct {
 	qmu      sync.Mutex
 	queue    []*Conn
 	wakeFlag atomic.Uint32
+	// runq: connections whose held runner is to start on this loop
+	// (runOnLoop); under qmu.
+	runq []*Conn
 
 	// FlushAsync: connections whose output the poller is to send, a
 	// reference each (flushasync.go); under qmu, as is flushDone.
@@ -131,6 +134,23 @@ func (p *poller) wake() {
 	if p.wakeFlag.CompareAndSwap(0, 1) {
 		p.ep.wake()
 	}
+}
+
+// runOnLoop starts c's held runner (OnConnect first) on p's loop, for a
+// DispatchInline connection that another poller's loop accepted: run
+// there, its handler's waits would not know that they block a loop
+// (onInlineLoop looks at c's own), and that loop would stall. Once the
+// loop has stopped, the runner starts here.
+func (p *poller) runOnLoop(c *Conn) {
+	p.qmu.Lock()
+	if p.flushDone {
+		p.qmu.Unlock()
+		c.run(0, false)
+		return
+	}
+	p.runq = append(p.runq, c)
+	p.qmu.Unlock()
+	p.wake()
 }
 
 // kick asks the poller to read c again (after input was resumed).
@@ -247,14 +267,24 @@ func (p *poller) lead() {
 	close(p.done)
 }
 
-// onLoop reports whether the caller runs on p's loop, under
-// DispatchInline: an inline handler, which must not wait for the loop
-// it runs on (fInline marks the connection, not the goroutine: another
-// goroutine using the connection meanwhile may wait). It reads the
-// goroutine's id (goid): only for a wait that is about to block.
+// onLoop reports whether the caller runs on p's loop: under
+// DispatchInline, a handler of the loop, which must not wait for the
+// loop it runs on (onInlineLoop); another goroutine using the same
+// connection meanwhile may wait. It reads the goroutine's id (goid):
+// only for a wait that is about to block.
 func (p *poller) onLoop() bool {
 	id := p.loopG.Load()
 	return id != 0 && id == goid()
+}
+
+// onInlineLoop reports whether the caller, about to wait for c's input
+// or for room in c's output, runs on c's poller's loop under
+// DispatchInline: a handler of that loop, c's own or another
+// connection's (a relay writing to c), which would wait for the loop it
+// runs on, the only one that reads c and sends its output. Such a wait
+// says ErrWouldBlock instead.
+func (c *Conn) onInlineLoop() bool {
+	return c.p.cfg.Dispatch == DispatchInline && c.p.onLoop()
 }
 
 // pass waits for events. It reports false when the epoll instance is
@@ -585,9 +615,12 @@ func (p *poller) runRequeue() {
 
 func (p *poller) drainQueue() {
 	p.qmu.Lock()
-	q, fq := p.queue, p.flushq
-	p.queue, p.flushq = nil, p.flushSpare[:0]
+	q, fq, rq := p.queue, p.flushq, p.runq
+	p.queue, p.flushq, p.runq = nil, p.flushSpare[:0], nil
 	p.qmu.Unlock()
+	for _, c := range rq {
+		c.run(0, false)
+	}
 	p.sendQueued(fq)
 	p.flushSpare = fq[:0]
 	for _, c := range q {

@@ -52,7 +52,7 @@ func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
 		return 0, nil, false
 	}
 	defer (*connWriter)(c).end()
-	if c.flags.Load()&fInline != 0 && c.p.onLoop() {
+	if c.onInlineLoop() {
 		return 0, nil, false
 	}
 	var serr error

@@ -202,6 +202,10 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 		return
 	}
 	if hook {
+		if s.owner.cfg.Dispatch == DispatchInline && p != a.p {
+			p.runOnLoop(c) // see runOnLoop
+			return
+		}
 		c.dispatch()
 	}
 }

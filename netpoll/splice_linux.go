@@ -49,7 +49,7 @@ func (c *Conn) spliceFrom(r io.Reader) (written int64, err error, handled bool) 
 	}
 	// An inline handler on its own poller cannot wait for the source or
 	// for room: the copy's Write queues what the socket refuses.
-	if c.flags.Load()&fInline != 0 && c.p.onLoop() {
+	if c.onInlineLoop() {
 		return 0, nil, false
 	}
 	if err := c.spliceWritable(); err != nil {

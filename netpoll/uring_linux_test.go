@@ -812,7 +812,7 @@ func TestUringOneAcceptArmed(t *testing.T) {
 // them; it once did with fMaskStale.
 func TestUringSendingBit(t *testing.T) {
 	others := []uint32{fRegistered, fPeerEOF, fBroken, fWrShut, fInPaused, fConnecting,
-		fReaderWaiting, fInline, fConnectHook, fLinger, fLingerDone, fUnix,
+		fReaderWaiting, fConnectHook, fLinger, fLingerDone, fUnix,
 		fBudgetPaused, fLeftInput, fMaskStale}
 	for _, f := range others {
 		if f&fSending != 0 {

@@ -189,14 +189,27 @@ func (c *Conn) waitRead(n int) error {
 	}()
 	expired := false
 	for {
-		f := c.flags.Load()
 		if expired && !c.fdst.closed() && passed(deadlineOf(w.dl.Load(), timeout, start)) {
 			return c.opErr("read", errTimeout) // see waiter.sleep
 		}
 		if done, err := c.readDone(n); done {
+			if !waiting && n > c.owner.cfg.MaxInput {
+				// The lasting need of an inline wait (below) is met.
+				w.need.CompareAndSwap(int32(min(n, 1<<30)), 0)
+			}
 			return err
 		}
-		if f&fInline != 0 && c.p.onLoop() {
+		if c.onInlineLoop() {
+			if n > c.owner.cfg.MaxInput {
+				// The handler runs again when more input is buffered,
+				// and asks again: the poller must read that far past
+				// MaxInput, as for a reader that waits. need stays
+				// until a wait finds the n bytes (above).
+				w.need.Store(int32(min(n, 1<<30)))
+				if c.flags.Load()&fInPaused != 0 {
+					c.resumeInput()
+				}
+			}
 			return ErrWouldBlock
 		}
 		dl := deadlineOf(w.dl.Load(), timeout, start)
@@ -323,10 +336,11 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			}
 			return w != nil, nil
 		}
-		if c.flags.Load()&fInline != 0 && c.p.onLoop() {
+		if c.onInlineLoop() {
 			// An inline handler runs on the poller, which alone would
 			// send the rest (EPOLLOUT) and wake this wait: it would wait
-			// for itself. The output stays queued and goes out once the
+			// for itself (its own connection's output, or another's of
+			// the same poller: a relay's). The output stays queued and goes out once the
 			// handler returns; once it has drained to MaxOutput, the
 			// poller sends what the refused Flush kept and runs the
 			// handler again (resumeBlocked).
