@@ -336,7 +336,11 @@ func intList(flagName, s string, lo, hi int) ([]int, error) {
 			return nil, fmt.Errorf("-%s: %q is not a number", flagName, f)
 		}
 		if n < lo || n > hi {
-			return nil, fmt.Errorf("-%s: %d out of range %d..%d (the fd limit is 20000 per process)", flagName, n, lo, hi)
+			why := ""
+			if strings.Contains(flagName, "conns") {
+				why = " (the fd limit is 20000 per process)"
+			}
+			return nil, fmt.Errorf("-%s: %d out of range %d..%d%s", flagName, n, lo, hi, why)
 		}
 		out = append(out, n)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/upoll/upoll/bench/internal/proc"
@@ -78,6 +79,13 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 	total := 0
 	for _, c := range append(cases, sweep...) {
 		total += len(c.entries) * cfg.runs
+	}
+	if total == 0 {
+		// A report of nothing would read as a run whose goals were all
+		// "not measured": say why instead.
+		fmt.Fprintf(stderr, "bench: nothing to run: none of the targets %s serves the workloads %s (echo targets serve pingpong, pipeline, churn, mixed and idle; http targets http and idle; rpc targets rpc)\n",
+			strings.Join(cfg.targets, ","), strings.Join(cfg.workloads, ","))
+		return 2
 	}
 	var bar *progress.Bar
 	if !cfg.quiet {

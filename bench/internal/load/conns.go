@@ -2,9 +2,11 @@ package load
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -107,6 +109,12 @@ func (r *run) churn(sample func(int)) error {
 				}
 				n, err := r.hello(c, i)
 				c.Close()
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					// 10 s without an answer: the server lost the
+					// exchange, whatever the phase (see steady).
+					r.failAlways(fmt.Errorf("churn: no answer within 10 s: %w", err))
+					return
+				}
 				if err != nil {
 					r.fail(err)
 					return

@@ -10,17 +10,26 @@ import (
 )
 
 // message fills buf with depth messages of size bytes for connection id. Each
-// message starts with a sequence number (so a stale or reordered echo cannot
-// pass the comparison) followed by a pattern of the connection.
+// message names its connection and its place in the connection's stream, so
+// that an echo that is stale, reordered or another connection's cannot pass
+// the comparison: from 16 bytes on, a sequence number then the id, then a
+// pattern of the connection; from 8, both packed in one word (the id in the
+// low 20 bits); below 8 bytes, a mix of the two truncated to the size (which
+// cannot tell every pair apart).
 func message(buf []byte, size, id int, seq *uint64) {
 	for k := 0; k+size <= len(buf); k += size {
 		*seq++
 		m := buf[k : k+size]
-		if size >= 8 {
+		switch {
+		case size >= 16:
 			binary.LittleEndian.PutUint64(m, *seq)
-		} else {
+			binary.LittleEndian.PutUint64(m[8:], uint64(id))
+		case size >= 8:
+			binary.LittleEndian.PutUint64(m, *seq<<20|uint64(id)&(1<<20-1))
+		default:
+			v := *seq ^ uint64(id)*0x9e3779b97f4a7c15
 			for j := range m {
-				m[j] = byte(*seq >> (8 * j))
+				m[j] = byte(v >> (8 * j))
 			}
 		}
 	}

@@ -137,6 +137,13 @@ func (r *run) fail(err error) {
 	if r.stopped() && !errors.Is(err, errMismatch) {
 		return
 	}
+	r.failAlways(err)
+}
+
+// failAlways records an error whatever the phase: a server that left an
+// exchange unanswered for seconds failed, even if the window was over
+// when that showed.
+func (r *run) failAlways(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.errs++
@@ -289,10 +296,13 @@ func (r *run) steady(sample func(int)) error {
 		return err
 	}
 	var wg sync.WaitGroup
+	var active atomic.Int32 // workers not yet returned
+	active.Store(int32(len(conns)))
 	for i, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer active.Add(-1)
 			s := new(stat)
 			var err error
 			if r.cfg.Workload == HTTP {
@@ -308,8 +318,15 @@ func (r *run) steady(sample func(int)) error {
 	}
 	r.window(sample)
 	// Workers finish their exchange in flight; a deadline frees any stuck
-	// one (its error is ignored: the window is over).
+	// one. Its deadline error is not counted (the window is over), but a
+	// worker still waiting then has had no answer for 2 s at least, which
+	// no healthy exchange takes: the server lost it (a lost wake-up stops
+	// a connection early in the window and shows only here), and the run
+	// fails.
 	stuck := time.AfterFunc(2*time.Second, func() {
+		if n := active.Load(); n > 0 {
+			r.failAlways(fmt.Errorf("%d of %d connections had an exchange unanswered 2 s after the window ended", n, len(conns)))
+		}
 		for _, c := range conns {
 			c.SetDeadline(time.Now())
 		}

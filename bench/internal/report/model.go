@@ -219,15 +219,16 @@ func (r *Result) Finish(baseline *Result) {
 	r.Verified = len(ok) > 0 && len(ok) == len(r.Runs)
 	pick := func(f func(Metrics) float64) float64 { return Median(r.samples(f)) }
 	r.Median = Metrics{
-		OpsPerSec:          pick(opsPerSec),
-		P50US:              pick(func(m Metrics) float64 { return m.P50US }),
-		P99US:              pick(func(m Metrics) float64 { return m.P99US }),
-		P999US:             pick(func(m Metrics) float64 { return m.P999US }),
-		ServerCPUUSPerOp:   pick(cpuPerOp),
-		ServerCPUCores:     pick(func(m Metrics) float64 { return m.ServerCPUCores }),
-		LoadCPUCores:       pick(func(m Metrics) float64 { return m.LoadCPUCores }),
-		OtherCPUCores:      pick(func(m Metrics) float64 { return m.OtherCPUCores }),
-		StealCores:         pick(func(m Metrics) float64 { return m.StealCores }),
+		OpsPerSec:        pick(opsPerSec),
+		P50US:            pick(func(m Metrics) float64 { return m.P50US }),
+		P99US:            pick(func(m Metrics) float64 { return m.P99US }),
+		P999US:           pick(func(m Metrics) float64 { return m.P999US }),
+		ServerCPUUSPerOp: pick(cpuPerOp),
+		ServerCPUCores:   pick(func(m Metrics) float64 { return m.ServerCPUCores }),
+		LoadCPUCores:     pick(func(m Metrics) float64 { return m.LoadCPUCores }),
+		// 0 is a reading here (a quiet machine), not a missing one.
+		OtherCPUCores:      Median(r.allSamples(func(m Metrics) float64 { return m.OtherCPUCores })),
+		StealCores:         Median(r.allSamples(func(m Metrics) float64 { return m.StealCores })),
 		RSSPerConn:         pick(func(m Metrics) float64 { return m.RSSPerConn }),
 		HeapStackPerConn:   pick(func(m Metrics) float64 { return m.HeapStackPerConn }),
 		HeapAllocPerConn:   pick(func(m Metrics) float64 { return m.HeapAllocPerConn }),

@@ -46,6 +46,15 @@ func (r *Result) okRuns() []Run {
 	return ok
 }
 
+// allSamples returns f of each sound run of r, zeros included.
+func (r *Result) allSamples(f func(Metrics) float64) []float64 {
+	var xs []float64
+	for _, run := range r.okRuns() {
+		xs = append(xs, f(run.Metrics))
+	}
+	return xs
+}
+
 // samples returns f of each sound run of r that measured it (f > 0).
 func (r *Result) samples(f func(Metrics) float64) []float64 {
 	var xs []float64
