@@ -385,6 +385,13 @@ func (c *Conn) closeWith(reason error) bool {
 	if !c.fdst.markClosed() {
 		return false
 	}
+	// A reference of its own (the open one is still held: this cannot
+	// fail), so that the connection is destroyed, and leaves the live
+	// count, only after notifyDisconnect has counted its OnDisconnect as
+	// due: in between, Shutdown would find no connection and no hook due,
+	// and return before the hook ran.
+	c.fdst.increfClosed()
+	defer c.decref()
 	if reason != nil {
 		c.updateExt(func(e *connExt) { e.reason = reason })
 	}

@@ -357,6 +357,13 @@ func (a *acceptor) onReady() {
 	defer a.lfd.release()
 	gate := &a.srv.gate
 	for range acceptBatch {
+		if a.lfd.st.closed() {
+			// Listener.Close: a socket of its own is shut down and the
+			// next accept fails, but a WrapListener duplicate is not
+			// (the caller's listener shares it): stop here, or this
+			// batch would take the caller's connections.
+			return
+		}
 		if !gate.reserve() {
 			gate.wait(a)
 			return

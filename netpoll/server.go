@@ -96,6 +96,19 @@ func (s *Server) list(ln *Listener) {
 	}
 }
 
+// unlist forgets the acceptors of a Serve that returned, and its
+// listener once closed (one left open stays for Close to close): a
+// server that serves and closes listeners over its life keeps none of
+// them.
+func (s *Server) unlist(mine []*acceptor, ln *Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acceptors = slices.DeleteFunc(s.acceptors, func(a *acceptor) bool { return slices.Contains(mine, a) })
+	if ln.isClosed() {
+		s.listeners = slices.DeleteFunc(s.listeners, func(l *Listener) bool { return l == ln })
+	}
+}
+
 // Config returns the server's effective configuration.
 func (s *Server) Config() Config { return s.owner.cfg }
 
@@ -132,7 +145,9 @@ func (s *Server) Serve(ln *Listener) error {
 	if ln.nl != nil {
 		s.list(ln)
 		s.mu.Unlock()
-		return s.stdAccept(ln)
+		err := s.stdAccept(ln)
+		s.unlist(nil, ln)
+		return err
 	}
 	base := int(s.rr.Add(1))
 	var mine []*acceptor
@@ -163,6 +178,7 @@ func (s *Server) Serve(ln *Listener) error {
 	for _, a := range mine {
 		a.remove()
 	}
+	s.unlist(mine, ln)
 	// Close shuts the socket down after marking ln closed, so an accept
 	// error it caused is reported as the close.
 	switch {
