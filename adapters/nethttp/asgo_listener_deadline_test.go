@@ -22,10 +22,10 @@ func TestAsGoListenerSetDeadline(t *testing.T) {
 			return []string{"no SetDeadline"}
 		}
 		var got []string
-		accept := func() (net.Conn, error, time.Duration) {
+		accept := func() (net.Conn, time.Duration, error) {
 			start := time.Now()
 			c, err := ln.Accept()
-			return c, err, time.Since(start)
+			return c, time.Since(start), err
 		}
 		// Passed, with a connection waiting.
 		cl, err := net.Dial("tcp", ln.Addr().String())
@@ -35,11 +35,11 @@ func TestAsGoListenerSetDeadline(t *testing.T) {
 		defer cl.Close()
 		time.Sleep(50 * time.Millisecond)
 		got = append(got, errDesc(dl.SetDeadline(time.Now().Add(-time.Second))))
-		_, err, d := accept()
+		_, d, err := accept()
 		got = append(got, "past: "+errDesc(err)+" "+within(d, 0, time.Second))
 		// Cleared: the waiting connection is accepted.
 		dl.SetDeadline(time.Time{})
-		c, err, _ := accept()
+		c, _, err := accept()
 		got = append(got, "cleared: "+errDesc(err))
 		if c != nil {
 			c.Close()
@@ -49,7 +49,7 @@ func TestAsGoListenerSetDeadline(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			dl.SetDeadline(time.Now().Add(50 * time.Millisecond))
 		}()
-		_, err, d = accept()
+		_, d, err = accept()
 		got = append(got, "moved: "+errDesc(err)+" "+within(d, 80*time.Millisecond, 3*time.Second))
 		ln.Close()
 		got = append(got, "closed: "+errDesc(dl.SetDeadline(time.Now())))
