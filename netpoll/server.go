@@ -96,17 +96,15 @@ func (s *Server) list(ln *Listener) {
 	}
 }
 
-// unlist forgets the acceptors of a Serve that returned, and its
-// listener once closed (one left open stays for Close to close): a
-// server that serves and closes listeners over its life keeps none of
-// them.
+// unlist forgets the acceptors and the listener of a Serve that
+// returned: closed, or failed and left for its caller to close (see
+// Serve), so a server that serves and closes listeners over its life
+// keeps none of them.
 func (s *Server) unlist(mine []*acceptor, ln *Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.acceptors = slices.DeleteFunc(s.acceptors, func(a *acceptor) bool { return slices.Contains(mine, a) })
-	if ln.isClosed() {
-		s.listeners = slices.DeleteFunc(s.listeners, func(l *Listener) bool { return l == ln })
-	}
+	s.listeners = slices.DeleteFunc(s.listeners, func(l *Listener) bool { return l == ln })
 }
 
 // Config returns the server's effective configuration.
