@@ -127,9 +127,13 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 				d := c.p.enterHandler(c)
 				err = c.callHook(f)
 				leading = c.p.leaveHandler(d)
+			case inline:
+				// On the poller, as a handler: its waits say
+				// ErrWouldBlock rather than wait for the loop.
+				c.p.inlineRuns.Add(1)
+				err = c.callHook(f)
+				c.p.inlineRuns.Add(-1)
 			default:
-				// Inline, on the poller: its waits say ErrWouldBlock
-				// rather than wait for the loop (onInlineLoop).
 				err = c.callHook(f)
 			}
 			if err != nil {
@@ -166,7 +170,9 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 						// This run answers for what the last one left.
 						c.flags.And(^uint32(fOutBlocked))
 					}
+					c.p.inlineRuns.Add(1)
 					err = c.callHandler()
+					c.p.inlineRuns.Add(-1)
 				default:
 					err = c.callHandler()
 				}

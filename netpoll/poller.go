@@ -35,6 +35,9 @@ type poller struct {
 	// runq: connections whose held runner is to start on this loop
 	// (runOnLoop); under qmu.
 	runq []*Conn
+	// inlineRuns counts the DispatchInline handler and OnConnect runs
+	// under way on this poller's connections (onInlineLoop).
+	inlineRuns atomic.Int32
 
 	// FlushAsync: connections whose output the poller is to send, a
 	// reference each (flushasync.go); under qmu, as is flushDone.
@@ -283,8 +286,14 @@ func (p *poller) onLoop() bool {
 // connection's (a relay writing to c), which would wait for the loop it
 // runs on, the only one that reads c and sends its output. Such a wait
 // says ErrWouldBlock instead.
+//
+// inlineRuns first: the goroutine's id costs a stack walk, and waits of
+// goroutines that run no handler (net/http's, on the adapter, whose
+// servers are DispatchInline for their hooks) must not pay it (the
+// adapter's requests/s fell to a quarter when they did).
 func (c *Conn) onInlineLoop() bool {
-	return c.p.cfg.Dispatch == DispatchInline && c.p.onLoop()
+	p := c.p
+	return p.cfg.Dispatch == DispatchInline && p.inlineRuns.Load() != 0 && p.onLoop()
 }
 
 // pass waits for events. It reports false when the epoll instance is
