@@ -419,11 +419,7 @@ func (c *Conn) closeWith(reason error) bool {
 func (c *Conn) linger() {
 	c.flags.Or(fLinger)
 	c.updateEvents()
-	d := lingerTimeout
-	if wt := c.writeTimeout(); wt > 0 && wt < d {
-		d = wt
-	}
-	time.AfterFunc(d, c.finishClose)
+	time.AfterFunc(c.lingerTime(), c.finishClose)
 	// A turn on the poller's flush queue: edge-triggered (and under
 	// io_uring) no event need come, for output that no write has tried
 	// yet leaves the socket writable with no edge to come, as when a
@@ -432,6 +428,15 @@ func (c *Conn) linger() {
 	if c.out.Len() == 0 {
 		c.finishClose()
 	}
+}
+
+// lingerTime is how long a close lingers: lingerTimeout, or the write
+// timeout when that is shorter.
+func (c *Conn) lingerTime() time.Duration {
+	if wt := c.writeTimeout(); wt > 0 && wt < lingerTimeout {
+		return wt
+	}
+	return lingerTimeout
 }
 
 // outSent does what waits for the queued output to be gone: a CloseWrite's

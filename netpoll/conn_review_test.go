@@ -12,17 +12,6 @@ import (
 	"time"
 )
 
-// acceptedPair returns an accept-mode server Conn and its Go client
-// peer; the Conn is closed when the test ends.
-func acceptedPair(t *testing.T, opts ...Option) (*Conn, *net.TCPConn) {
-	t.Helper()
-	_, addr, ch := startAccept(t, opts...)
-	cl := dialTCP(t, addr)
-	sc := recvConn(t, ch)
-	t.Cleanup(func() { sc.Close() })
-	return sc, cl
-}
-
 // A Close from another goroutine between a writer's Malloc and its
 // Flush must not give the batch's memory to another connection: the
 // stale writer would fill it while that connection sends it. Before the
@@ -30,8 +19,8 @@ func acceptedPair(t *testing.T, opts ...Option) (*Conn, *net.TCPConn) {
 // pool, and connection 2 sent connection 1's bytes within a few rounds.
 func TestMallocSurvivesConcurrentClose(t *testing.T) {
 	for i := range 20 {
-		c1, _ := acceptedPair(t)
-		c2, cl2 := acceptedPair(t)
+		c1, _ := acceptPair(t)
+		c2, cl2 := acceptPair(t)
 		p, err := c1.Writer().Malloc(4096)
 		if err != nil {
 			t.Fatal(err)
@@ -76,7 +65,7 @@ func TestCloseReadKeepsReceivedBytes(t *testing.T) {
 	data := bytes.Repeat([]byte("x"), total)
 	for _, trig := range allTriggers {
 		t.Run(trig.String(), func(t *testing.T) {
-			sc, cl := acceptedPair(t, WithTrigger(trig))
+			sc, cl := acceptPair(t, WithTrigger(trig))
 			if _, err := cl.Write(data); err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +89,7 @@ func TestCloseReadKeepsReceivedBytes(t *testing.T) {
 func TestCloseReadWakesBlockedReader(t *testing.T) {
 	for _, trig := range allTriggers {
 		t.Run(trig.String(), func(t *testing.T) {
-			sc, _ := acceptedPair(t, WithTrigger(trig))
+			sc, _ := acceptPair(t, WithTrigger(trig))
 			sc.SetReadDeadline(time.Now().Add(5 * time.Second))
 			done := make(chan error, 1)
 			go func() {
@@ -126,7 +115,7 @@ func TestCloseReadWakesBlockedReader(t *testing.T) {
 // Calls of the Reader and the Writer with negative or huge counts fail
 // with an error, never a panic, and leave the buffered input intact.
 func TestReaderWriterBadCounts(t *testing.T) {
-	sc, cl := acceptedPair(t)
+	sc, cl := acceptPair(t)
 	if _, err := cl.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +168,7 @@ func TestCloseEndsEveryCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 40 {
-		sc, cl := acceptedPair(t)
+		sc, cl := acceptPair(t)
 		go cl.Write(bytes.Repeat([]byte("i"), 100000))
 		errs := make(chan error, 5)
 		go func() { _, err := sc.Reader().Next(1 << 20); errs <- err }()
@@ -257,7 +246,7 @@ func TestWriteAfterPeerResetAsGo(t *testing.T) {
 	want := errnos(gc, gpeer)
 	for _, trig := range allTriggers {
 		t.Run(trig.String(), func(t *testing.T) {
-			c, peer := acceptedPair(t, WithTrigger(trig))
+			c, peer := acceptPair(t, WithTrigger(trig))
 			if got := errnos(c, peer); !slices.Equal(got, want) {
 				t.Fatalf("writes after the peer's reset: %v, Go's %v", got, want)
 			}

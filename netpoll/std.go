@@ -455,25 +455,8 @@ func (c *Conn) stdSend(op string) error {
 		if c.idleTimeout() > 0 {
 			vecs = capVecs(vecs, stdIdlePiece)
 		}
-		var m int64
-		var err error
-		if len(vecs) == 1 {
-			// The usual small message: write(2), and no net.Buffers
-			// escaping to the heap per Flush.
-			var n int
-			n, err = c.sock.nc.Write(vecs[0])
-			m = int64(n)
-		} else {
-			// A copy, so that arr does not escape: net.Buffers'
-			// WriteTo keeps its receiver on the heap.
-			bufs := append(net.Buffers(nil), vecs...)
-			m, err = bufs.WriteTo(c.sock.nc)
-		}
-		c.p.ctr.writeCalls.Add(1)
+		m, err := c.stdWriteOut(vecs)
 		if m > 0 {
-			c.out.Skip(int(m))
-			c.out.Release()
-			c.p.ctr.bytesOut.Add(uint64(m))
 			c.touch()
 		}
 		if err != nil {
@@ -483,6 +466,33 @@ func (c *Conn) stdSend(op string) error {
 	}
 	c.drained(c.accountOut())
 	return nil
+}
+
+// stdWriteOut writes vecs, the head of the queued output, to the socket
+// once, and drops from the queue what the socket took. The caller holds
+// wmu.
+func (c *Conn) stdWriteOut(vecs [][]byte) (int64, error) {
+	var m int64
+	var err error
+	if len(vecs) == 1 {
+		// The usual small message: write(2), and no net.Buffers
+		// escaping to the heap per Flush.
+		var n int
+		n, err = c.sock.nc.Write(vecs[0])
+		m = int64(n)
+	} else {
+		// A copy, so that the caller's array does not escape:
+		// net.Buffers' WriteTo keeps its receiver on the heap.
+		bufs := append(net.Buffers(nil), vecs...)
+		m, err = bufs.WriteTo(c.sock.nc)
+	}
+	c.p.ctr.writeCalls.Add(1)
+	if m > 0 {
+		c.out.Skip(int(m))
+		c.out.Release()
+		c.p.ctr.bytesOut.Add(uint64(m))
+	}
+	return m, err
 }
 
 // stdAccountMin is the output above which stdSend accounts what it is
@@ -650,26 +660,14 @@ func (c *Conn) stdLinger() {
 	nc.SetWriteDeadline(time.Unix(1, 0))
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	d := lingerTimeout
-	if wt := c.writeTimeout(); wt > 0 && wt < d {
-		d = wt
-	}
-	nc.SetWriteDeadline(time.Now().Add(d))
+	nc.SetWriteDeadline(time.Now().Add(c.lingerTime()))
 	for c.out.Len() > 0 && c.flags.Load()&(fBroken|fLingerDone) == 0 {
 		var arr [maxVecs][]byte
 		vecs := c.out.GetBytes(arr[:0])
 		if len(vecs) == 0 {
 			return
 		}
-		bufs := append(net.Buffers(nil), vecs...)
-		m, err := bufs.WriteTo(nc)
-		c.p.ctr.writeCalls.Add(1)
-		if m > 0 {
-			c.out.Skip(int(m))
-			c.out.Release()
-			c.p.ctr.bytesOut.Add(uint64(m))
-		}
-		if err != nil {
+		if _, err := c.stdWriteOut(vecs); err != nil {
 			return
 		}
 	}

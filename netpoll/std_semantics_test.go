@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestIdleClosesHandlerBlockedInWrite: a handler answers with c.Write (the
@@ -35,13 +37,9 @@ func TestIdleClosesHandlerBlockedInWrite(t *testing.T) {
 			if _, err := peer.Write([]byte("x")); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(4 * time.Second)
-			for time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-				if s.Stats().LiveConns == 0 {
-					t.Logf("closed by the idle timeout; Write returned %v", wrote.Load())
-					return
-				}
+			if testutil.WaitFor(4*time.Second, func() bool { return s.Stats().LiveConns == 0 }) {
+				t.Logf("closed by the idle timeout; Write returned %v", wrote.Load())
+				return
 			}
 			st := s.Stats()
 			t.Fatalf("no byte moved for ~4s (idle timeout %v), connection still open: live %d, out %d bytes", idle, st.LiveConns, st.BytesOut)
@@ -313,7 +311,7 @@ func TestStdNotifyInputOneWatcher(t *testing.T) {
 // blocked in Flush towards a peer that does not read) are all gone.
 func TestStdNoGoroutinesAfterClose(t *testing.T) {
 	before := connGoroutines()
-	s, err := NewServer(func(c *Conn) error {
+	s, addr := startServer(t, func(c *Conn) error {
 		r := c.Reader()
 		b, err := r.Peek(1)
 		if err != nil {
@@ -331,17 +329,9 @@ func TestStdNoGoroutinesAfterClose(t *testing.T) {
 		r.Skip(r.Len())
 		return r.Release()
 	}, WithBackend(BackendStd), WithMaxInput(8<<10), WithIdleTimeout(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
 	var peers []net.Conn
 	for i := 0; i < 30; i++ {
-		nc, err := net.Dial("tcp", ln.Addr().String())
+		nc, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,10 +350,7 @@ func TestStdNoGoroutinesAfterClose(t *testing.T) {
 	for _, nc := range peers {
 		nc.Close()
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for connGoroutines() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(3*time.Second, func() bool { return connGoroutines() == 0 })
 	if n := connGoroutines(); n > 0 {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%d goroutines of netpoll connections 3s after Close (%d before):\n%s", n, before, buf[:runtime.Stack(buf, true)])
@@ -373,9 +360,8 @@ func TestStdNoGoroutinesAfterClose(t *testing.T) {
 // connGoroutines counts the goroutines that BackendStd runs for its
 // connections (handler loops, input watchers, lingering closes).
 func connGoroutines() int {
-	buf := make([]byte, 1<<20)
 	n := 0
-	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+	for _, g := range testutil.LiveGoroutines() {
 		if strings.Contains(g, "netpoll.(*Conn).std") {
 			n++
 		}

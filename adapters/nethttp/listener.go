@@ -292,44 +292,31 @@ func (l *listener) Accept() (net.Conn, error) {
 		l.dlMu.Lock()
 		dl, moved := l.dl, l.dlMoved
 		l.dlMu.Unlock()
-		if dl.IsZero() {
-			select {
-			case c := <-l.queue:
-				return l.took(c), nil
-			case <-l.done:
-				return nil, l.acceptErr()
-			case <-moved:
-				continue
+		var expired <-chan time.Time // nil, never ready, without a deadline
+		if !dl.IsZero() {
+			// As Go's: a deadline that has passed fails Accept even
+			// when connections wait.
+			d := time.Until(dl)
+			if d <= 0 {
+				return nil, l.timeoutErr()
 			}
+			t := time.NewTimer(d)
+			defer t.Stop() // once per deadline Accept saw: few
+			expired = t.C
 		}
-		// As Go's: a deadline that has passed fails Accept even when
-		// connections wait.
-		d := time.Until(dl)
-		if d <= 0 {
-			return nil, l.timeoutErr()
-		}
-		t := time.NewTimer(d)
 		select {
 		case c := <-l.queue:
-			t.Stop()
-			return l.took(c), nil
+			if l.paused.Load() {
+				l.resumeAccept()
+			}
+			return l.wrap(c), nil
 		case <-l.done:
-			t.Stop()
 			return nil, l.acceptErr()
-		case <-t.C:
+		case <-expired:
 			return nil, l.timeoutErr()
 		case <-moved:
-			t.Stop()
 		}
 	}
-}
-
-// took is what Accept does with the connection it took from the queue.
-func (l *listener) took(c *netpoll.Conn) net.Conn {
-	if l.paused.Load() {
-		l.resumeAccept()
-	}
-	return l.wrap(c)
 }
 
 // SetDeadline sets the deadline of Accept, as *net.TCPListener's does:

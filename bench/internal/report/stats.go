@@ -57,13 +57,7 @@ func (r *Result) allSamples(f func(Metrics) float64) []float64 {
 
 // samples returns f of each sound run of r that measured it (f > 0).
 func (r *Result) samples(f func(Metrics) float64) []float64 {
-	var xs []float64
-	for _, run := range r.okRuns() {
-		if v := f(run.Metrics); v > 0 {
-			xs = append(xs, v)
-		}
-	}
-	return xs
+	return slices.DeleteFunc(r.allSamples(f), func(v float64) bool { return !(v > 0) })
 }
 
 // SpreadOf is f's median over r's sound runs with its lowest and highest.
