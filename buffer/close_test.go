@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"bytes"
 	"io"
 	"testing"
 	"time"
@@ -211,4 +212,87 @@ func TestFreeReturnsEverything(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Close and Free leave the nodes behind slices that the consumer still
+// holds (Next, Peek, GetBytes, not yet released) to the garbage
+// collector: the next buffer's node must not be the memory the slices
+// point into, or a stale reader would see another buffer's bytes and
+// write into them. A Release before the Close makes them invalid, and
+// then the nodes go back to the pool as before. Views made by Slice keep
+// the bytes they share, and LiveNodes balances either way.
+func TestCloseKeepsLentSlices(t *testing.T) {
+	lend := map[string]func(b *LinkBuffer) []byte{
+		"Next": func(b *LinkBuffer) []byte { p, _ := b.Next(64); return p },
+		"Peek": func(b *LinkBuffer) []byte { p, _ := b.Peek(64); return p },
+		"GetBytes": func(b *LinkBuffer) []byte {
+			return b.GetBytes(make([][]byte, 0, 1))[0][:64]
+		},
+		"Next across nodes": func(b *LinkBuffer) []byte {
+			b.Skip(minNodeSize - 32)
+			b.Release()
+			p, _ := b.Next(64)
+			return p
+		},
+	}
+	closers := map[string]func(b *LinkBuffer){"Close": func(b *LinkBuffer) { b.Close() }, "Free": (*LinkBuffer).Free}
+	for name, f := range lend {
+		for cname, cl := range closers {
+			t.Run(name+"/"+cname, func(t *testing.T) {
+				live := liveNodes.Load()
+				for round := range 20 {
+					b := New()
+					b.Write(bytes.Repeat([]byte("A"), 2*minNodeSize))
+					keep, _ := b.Slice(0) // an empty Slice: nothing shared
+					p := f(b)
+					cl(b)
+					// The pool's most recent node goes to the next buffer.
+					o := New()
+					o.Write(bytes.Repeat([]byte("B"), 2*minNodeSize))
+					q, _ := o.Next(2 * minNodeSize)
+					if !bytes.Equal(p, bytes.Repeat([]byte("A"), 64)) {
+						t.Fatalf("round %d: a slice held across %s reads %q: its node went to another buffer", round, cname, p[:8])
+					}
+					for i := range p {
+						p[i] = 'Z'
+					}
+					if bytes.IndexByte(q, 'Z') >= 0 {
+						t.Fatalf("round %d: a stale holder's write reached another buffer", round)
+					}
+					o.Close()
+					keep.Close()
+				}
+				checkLive(t, live)
+			})
+		}
+	}
+	t.Run("released first", func(t *testing.T) {
+		live := liveNodes.Load()
+		b := New()
+		b.Write(bytes.Repeat([]byte("A"), 64))
+		b.Next(32)
+		b.Release()
+		if b.lent {
+			t.Fatal("Release left the buffer marked lent")
+		}
+		b.Close()
+		checkLive(t, live)
+	})
+	t.Run("view shared", func(t *testing.T) {
+		live := liveNodes.Load()
+		b := New()
+		b.Write(bytes.Repeat([]byte("A"), 64))
+		s, _ := b.Slice(16) // a view of the node, owned by s
+		p, _ := b.Next(16)
+		b.Close() // abandons the node; s still holds it
+		mustEqual(t, "the Slice after Close", drain(t, s), bytes.Repeat([]byte("A"), 16))
+		s.Close() // the last reference: the node's bytes stay detached
+		o := New()
+		o.Write(bytes.Repeat([]byte("B"), 64))
+		if !bytes.Equal(p, bytes.Repeat([]byte("A"), 16)) {
+			t.Fatalf("a slice held across Close reads %q after the Slice sharing its node closed", p)
+		}
+		o.Close()
+		checkLive(t, live)
+	})
 }

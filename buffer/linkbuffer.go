@@ -58,6 +58,15 @@ type LinkBuffer struct {
 	// writing is the producer's own copy of batchOpen; the consumer must
 	// not read it (it reads batchOpen in length, with mu held).
 	writing bool
+
+	// lent is set by the consumer when it hands out a slice of the
+	// nodes (Next, Peek, Until, GetBytes) and cleared by its Release,
+	// after which those slices are invalid. Close and Free, which the
+	// owner calls when no consumer call runs, leave a lent list to the
+	// garbage collector instead of the pool (abandonChain): a holder of
+	// such a slice racing a Close from another goroutine must not see
+	// the node refilled with another buffer's bytes, nor write into them.
+	lent bool
 }
 
 // batchOpen is the bit of length that is set while the producer has a write
@@ -104,6 +113,7 @@ func (b *LinkBuffer) Release() error {
 	if b.isClosed() {
 		return ErrClosed
 	}
+	b.lent = false
 	if !b.freeable && b.cache == nil {
 		return nil
 	}
@@ -194,12 +204,23 @@ func (b *LinkBuffer) Close() error {
 	}
 	b.read = nil
 	b.length.Add(-(v & lengthMask)) // keeps batchOpen for Flush to clear
-	cache := b.cache
-	b.cache = nil
+	cache, lent := b.cache, b.lent
+	b.cache, b.lent = nil, false
 	b.mu.Unlock()
-	freeChain(freed)
-	freeChain(cache)
+	b.dropChain(freed, lent)
+	b.dropChain(cache, lent)
 	return nil
+}
+
+// dropChain gives a chain taken off the list back to the pools, or, when
+// the consumer may still hold slices of it (lent), to the garbage
+// collector.
+func (b *LinkBuffer) dropChain(nd *node, lent bool) {
+	if lent {
+		abandonChain(nd)
+	} else {
+		freeChain(nd)
+	}
 }
 
 // Free is Close for a buffer that neither side will touch again: it also
@@ -211,14 +232,14 @@ func (b *LinkBuffer) Close() error {
 // Free twice is harmless.
 func (b *LinkBuffer) Free() {
 	b.mu.Lock()
-	freed, cache := b.head, b.cache
+	freed, cache, lent := b.head, b.cache, b.lent
 	b.head, b.tail, b.read, b.mark, b.book, b.cache = nil, nil, nil, nil, nil, nil
 	b.pending = 0
-	b.writing, b.freeable = false, false
+	b.writing, b.freeable, b.lent = false, false, false
 	b.length.Store(closedBit)
 	b.mu.Unlock()
-	freeChain(freed)
-	freeChain(cache)
+	b.dropChain(freed, lent)
+	b.dropChain(cache, lent)
 }
 
 // Slice returns a new LinkBuffer holding the next n readable bytes and

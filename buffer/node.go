@@ -212,6 +212,45 @@ func freeChain(nd *node) {
 	}
 }
 
+// abandonChain is freeChain for a chain whose bytes a consumer may still
+// hold slices of (see LinkBuffer.lent).
+func abandonChain(nd *node) {
+	for nd != nil {
+		next := nd.next
+		abandonNode(nd)
+		nd = next
+	}
+}
+
+// abandonNode is freeNode for a node whose bytes a consumer may still hold
+// slices of: its pooled bytes never go back to a pool, so no other buffer
+// can be given them while that holder reads or writes them; the garbage
+// collector takes them once the holder lets go. The node struct is
+// recycled as usual. The bytes are detached before this reference is
+// dropped, so a view elsewhere that drops the last one frees the node
+// without them. Foreign bytes still go back to their Releaser, when the
+// last reference goes: their owner (an io_uring buffer ring) cannot lend
+// them to the garbage collector, and losing them would shrink it for good.
+func abandonNode(nd *node) {
+	root := nd
+	if nd.origin != nil {
+		root = nd.origin
+		nd.recycle()
+	} else {
+		nd.next = nil
+	}
+	if root.rel == nil {
+		root.bb, root.class = nil, -1
+	}
+	if root.refs.Load() != 1 {
+		if root.refs.Add(-1) != 0 {
+			return
+		}
+		root.refs.Store(1)
+	}
+	root.recycle()
+}
+
 // recycle clears the node's state and returns it to a pool: an owning
 // node with pooled bytes to wholePools, bytes and all; any other to
 // barePool (its foreign bytes to their Releaser).

@@ -64,6 +64,7 @@ func (b *LinkBuffer) Peek(n int) ([]byte, error) {
 	if n == 0 {
 		return []byte{}, nil
 	}
+	b.lent = true
 	r := b.cursor()
 	if r.off+n <= r.limit() {
 		return r.buf[r.off : r.off+n : r.off+n], nil
@@ -88,6 +89,7 @@ func (b *LinkBuffer) Next(n int) ([]byte, error) {
 	if n == 0 {
 		return []byte{}, nil
 	}
+	b.lent = true
 	r := b.cursor()
 	if r.off+n <= r.limit() {
 		p := r.buf[r.off : r.off+n : r.off+n]

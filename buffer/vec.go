@@ -92,6 +92,7 @@ func (b *LinkBuffer) GetBytes(vecs [][]byte) [][]byte {
 	if left == 0 || cap(vecs) == 0 || b.isClosed() {
 		return vecs
 	}
+	b.lent = true
 	for r := b.cursor(); len(vecs) < cap(vecs); r = r.next {
 		seg := r.readable()
 		if len(seg) > left {

@@ -253,3 +253,47 @@ func TestWriteAfterPeerResetAsGo(t *testing.T) {
 		})
 	}
 }
+
+// A Close from another goroutine must not give the memory behind a
+// reader's Next slice to another connection: the slice is the reader's
+// until its Release, and the pool would hand the node to the next
+// connection's read. Connection 1's reader holds 4 KiB from Next while
+// another goroutine closes it; connection 2 then receives 4 KiB, and the
+// slice must still hold connection 1's bytes, and what the stale reader
+// writes into it (allowed until Release) must not reach connection 2.
+func TestNextSurvivesConcurrentClose(t *testing.T) {
+	const size = 4096
+	for i := range 20 {
+		c1, cl1 := acceptPair(t)
+		c2, cl2 := acceptPair(t)
+		if _, err := cl1.Write(bytes.Repeat([]byte("A"), size)); err != nil {
+			t.Fatal(err)
+		}
+		c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+		p, err := c1.Reader().Next(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { c1.Close(); close(done) }()
+		<-done
+		if _, err := cl2.Write(bytes.Repeat([]byte("B"), size)); err != nil {
+			t.Fatal(err)
+		}
+		c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+		q, err := c2.Reader().Next(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(p, bytes.Repeat([]byte("A"), size)) {
+			t.Fatalf("round %d: connection 1's Next slice holds %q... after its Close: its memory went to another connection", i, p[:16])
+		}
+		for k := range p { // the stale reader writes into its slice
+			p[k] = 'Z'
+		}
+		if !bytes.Equal(q, bytes.Repeat([]byte("B"), size)) {
+			t.Fatalf("round %d: connection 2 read %q...: another connection's reader wrote into its buffer", i, q[:16])
+		}
+		c2.Reader().Release()
+	}
+}

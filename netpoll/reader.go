@@ -11,9 +11,13 @@ import (
 // timeout passes, the connection closes, or the peer shuts down (then
 // io.EOF once nothing is buffered, io.ErrUnexpectedEOF if some but too
 // few bytes are). Slices returned by Next, Peek and Until point into
-// the connection's buffer: they stay valid until Release (or Close of
-// the connection from another goroutine), and must not be modified.
-// Call Release when done with them, so buffers go back to the pool.
+// the connection's buffer: they stay valid until Release, and must not
+// be modified. Call Release when done with them, so buffers go back to
+// the pool. A Close (from any goroutine) while slices are held leaves
+// their memory to the garbage collector rather than the pool, so no
+// other connection is given it; the one exception is input received
+// without a copy under BackendUring, whose pieces go back to the
+// kernel's buffer ring when the connection's last reference goes.
 // Conn.Read and Conn.WriteTo release as they go: a slice taken before
 // one of them on the same connection is invalid after it.
 type Reader interface {
