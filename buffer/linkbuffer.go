@@ -205,7 +205,10 @@ func (b *LinkBuffer) Close() error {
 	b.read = nil
 	b.length.Add(-(v & lengthMask)) // keeps batchOpen for Flush to clear
 	cache, lent := b.cache, b.lent
-	b.cache, b.lent = nil, false
+	// lent stays set for the nodes left to the producer's batch: its
+	// first, the tail when the batch began, may hold bytes the consumer
+	// took with Next, and flushClosed must not pool it either.
+	b.cache, b.lent = nil, lent && v&batchOpen != 0
 	b.mu.Unlock()
 	b.dropChain(freed, lent)
 	b.dropChain(cache, lent)

@@ -99,8 +99,11 @@ func LiveNodes() int64 { return liveNodes.Load() }
 // end). end only grows, and only the producer writes it. refs is 1 while the
 // node is pooled or held by one owner only.
 type node struct {
-	buf    []byte                     // the whole backing array, len == cap; shared by views
-	bb     *bytebufferpool.ByteBuffer // owner of buf when it came from bytePools
+	buf []byte // the whole backing array, len == cap; shared by views
+	// bb owns buf when it came from bytePools. Atomic: abandonNode clears
+	// it on a node shared with other buffers, whose owners may abandon
+	// or free their references on other goroutines at the same time.
+	bb     atomic.Pointer[bytebufferpool.ByteBuffer]
 	origin *node
 	next   *node // written with the buffer's mutex held
 	off    int   // consumer: next unread byte
@@ -141,7 +144,8 @@ func newNode(n int, lane uint8) *node {
 			if cap(bb.B) < size {
 				bb.B = make([]byte, size)
 			}
-			nd.bb, nd.buf, nd.class, nd.lane = bb, bb.B[:size], int8(c), lane
+			nd.bb.Store(bb)
+			nd.buf, nd.class, nd.lane = bb.B[:size], int8(c), lane
 		} else {
 			nd.buf = make([]byte, size)
 		}
@@ -240,7 +244,9 @@ func abandonNode(nd *node) {
 		nd.next = nil
 	}
 	if root.rel == nil {
-		root.bb, root.class = nil, -1
+		// Only bb: recycle gives class -1 to a node without it. Other
+		// buffers sharing root may abandon it at the same time.
+		root.bb.Store(nil)
 	}
 	if root.refs.Load() != 1 {
 		if root.refs.Add(-1) != 0 {
@@ -261,7 +267,7 @@ func (nd *node) recycle() {
 	if nodeAccounting.Load() {
 		liveNodes.Add(-1)
 	}
-	if nd.bb != nil {
+	if nd.bb.Load() != nil {
 		// The struct keeps its pooled bytes (never foreign ones): the
 		// next newNode of the class takes both in one pool round trip.
 		wholePools[nd.lane&laneMask][nd.class].Put(nd)

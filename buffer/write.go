@@ -388,13 +388,13 @@ func (b *LinkBuffer) endBatch() error {
 // closed and freed everything itself).
 func (b *LinkBuffer) flushClosed() error {
 	b.mu.Lock()
-	freed := b.head
+	freed, lent := b.head, b.lent
 	b.head, b.tail, b.mark = nil, nil, nil
-	b.writing, b.pending = false, 0
+	b.writing, b.pending, b.lent = false, 0, false
 	b.book = nil
 	b.length.Store(closedBit)
 	b.mu.Unlock()
-	freeChain(freed)
+	b.dropChain(freed, lent) // lent: left set by Close (see there)
 	return ErrClosed
 }
 

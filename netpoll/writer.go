@@ -109,11 +109,13 @@ func (w *connWriter) beginGrow() error {
 // batch alone (its writer may still be filling it), and a Flush is the
 // writer saying it is done with it. Without a reference: the buffer
 // stays usable after destroy (only closed), and wmu serializes this
-// producer call with others.
+// producer call with others. A batch that holds no byte (MallocAck(0)
+// after a Malloc) may still hold a node: the Flush is made whatever
+// MallocLen says, and costs nothing when no batch is open.
 func (w *connWriter) endClosedBatch() {
 	c := w.conn()
 	c.wmu.Lock()
-	if c.fdst.closed() && c.out.MallocLen() > 0 {
+	if c.fdst.closed() {
 		c.out.Flush() // on a closed buffer: frees the batch (endBatch)
 	}
 	c.wmu.Unlock()
