@@ -441,9 +441,17 @@ func (o *owner) holdsDialRunner() bool {
 // start releases the runner that dial held: OnConnect, then the
 // handler for any input that arrived since the connect.
 func (c *Conn) start() {
-	if c.owner.holdsDialRunner() {
-		c.dispatch()
+	if !c.owner.holdsDialRunner() {
+		return
 	}
+	if c.owner.cfg.Dispatch == DispatchInline {
+		// On c's loop, as an accepted connection's (runOnLoop): run
+		// here, on the dialing goroutine, a handler's wait would not
+		// know it runs inline and would sleep inside DialContext.
+		c.p.runOnLoop(c)
+		return
+	}
+	c.dispatch()
 }
 
 func (c *Conn) selfConnected() bool {

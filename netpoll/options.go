@@ -124,16 +124,17 @@ const (
 	// goroutine that read its input (default): no goroutine hand-off
 	// and no cross-thread wake-up per message. When a handler blocks —
 	// it waits for more input or for output room, or the poller's
-	// watchdog sees it running for longer than HandoffAfter (a sleep, a
-	// lock, a blocking syscall, a long computation) — the poller's duty
-	// passes to a goroutine taken from the pool, which goes on with the
-	// rest of the pass and the loop; the goroutine whose handler blocked
-	// finishes that connection's run and then returns to the pool.
-	// Handlers may block as under DispatchPool; a handler that blocks
-	// costs one hand-off, not a stall of its poller. The goroutine that
-	// takes over is started afresh, not taken from the pool: it keeps
-	// the loop until the next hand-off, so the pool's capacity and policy
-	// bound its own tasks (OnConnect hooks, runs after a Close), not
+	// watchdog sees it still running a tick or two after it started (a
+	// tick is 1 ms while handlers run, up to 8 ms on a quiet server; a
+	// sleep, a lock, a blocking syscall, a long computation)
+	// — the poller's duty passes to a new goroutine, which goes on with
+	// the rest of the pass and the loop; the goroutine whose handler
+	// blocked finishes that connection's run and then ends. Handlers
+	// may block as under DispatchPool; a handler that blocks costs one
+	// hand-off, not a stall of its poller. The goroutine that takes over
+	// is started afresh, not taken from the pool: it keeps the loop
+	// until the next hand-off, so the pool's capacity and policy bound
+	// its own tasks (OnConnect hooks, runs after a Close), not
 	// hand-offs.
 	DispatchHandoff Dispatch = iota
 	// DispatchPool runs handlers on the gopool, one at a time per

@@ -140,9 +140,10 @@ func (p *poller) wake() {
 }
 
 // runOnLoop starts c's held runner (OnConnect first) on p's loop, for a
-// DispatchInline connection that another poller's loop accepted: run
-// there, its handler's waits would not know that they block a loop
-// (onInlineLoop looks at c's own), and that loop would stall. Once the
+// DispatchInline connection that another poller's loop accepted, or
+// that a Dialer connected on the dialing goroutine: run there, its
+// handler's waits would not know that they block a loop (onInlineLoop
+// looks at c's own), and that loop, or the dial, would stall. Once the
 // loop has stopped, the runner starts here.
 func (p *poller) runOnLoop(c *Conn) {
 	p.qmu.Lock()
