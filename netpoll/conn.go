@@ -372,6 +372,11 @@ func (c *Conn) decref() {
 // net.ErrClosed). Output still queued (a Flush that returned below
 // MaxOutput) is sent by the poller for up to 5 s (or the write timeout,
 // if shorter) before the socket closes; input not yet read is dropped.
+// On a connection without a handler (used as a net.Conn), input that
+// arrived and was not read makes the close a reset, as the kernel makes
+// Go's: the peer's next read fails with ECONNRESET rather than seeing
+// the end. A handler's connection ends with a FIN whatever its handler
+// left unread.
 func (c *Conn) Close() error {
 	if !c.closeWith(nil) {
 		return c.opErr("close", errClosed)
@@ -521,6 +526,14 @@ func (c *Conn) deregister() {
 // goroutine can be inside a syscall on the fd or inside a buffer call.
 func (c *Conn) destroy() {
 	if c.sock == nil {
+		if c.owner.handler == nil && c.in.Len() > 0 && c.flags.Load()&fBroken == 0 {
+			// A net.Conn closed with input nobody read: close(2) resets
+			// the connection when its receive queue holds bytes, and
+			// these were read ahead from it. The peer sees the reset,
+			// as with Go's Close. (A handler's input is the handler's
+			// contract, not the kernel's.)
+			sysSetLinger(int(c.fd), 0)
+		}
 		sysClose(int(c.fd))
 	}
 	if c.p != nil {

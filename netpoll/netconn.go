@@ -95,6 +95,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			if err != nil {
 				err = os.NewSyscallError("write", err)
 				c.broke(err)
+				c.flags.Or(fBrokenTold) // the socket reported it to this write
 				return n, c.opErr("write", err)
 			}
 		}

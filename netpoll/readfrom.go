@@ -67,6 +67,9 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	var n int64
 	var err error
 	var handled bool
+	if c.shutFile(r) {
+		return 0, c.opErr("readfrom", ErrWriteShutdown)
+	}
 	if c.sock != nil {
 		n, err, handled = c.stdReadFrom(r)
 	} else if n, err, handled = c.spliceFrom(r); !handled {

@@ -186,3 +186,33 @@ func (rw *roomWait) done() {
 		rw.start = 0
 	}
 }
+
+// shutFile reports whether ReadFrom's r is a regular file (or a limited
+// one with bytes left) while the write side is shut: Go's sendfile then
+// fails with EPIPE before it takes anything, where the copy would read a
+// chunk of the file and lose it.
+func (c *Conn) shutFile(r io.Reader) bool {
+	if c.flags.Load()&fWrShut == 0 || c.fdst.closed() {
+		return false
+	}
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if lr.N <= 0 {
+			return false
+		}
+		r = lr.R
+	}
+	sc, ok := r.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	regular := false
+	rc.Control(func(fd uintptr) {
+		var st unix.Stat_t
+		regular = unix.Fstat(int(fd), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
+	})
+	return regular
+}

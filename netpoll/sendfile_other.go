@@ -16,3 +16,6 @@ func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
 func (c *Conn) spliceFrom(r io.Reader) (written int64, err error, handled bool) {
 	return 0, nil, false
 }
+
+// shutFile is false here: ReadFrom copies.
+func (c *Conn) shutFile(r io.Reader) bool { return false }

@@ -375,6 +375,7 @@ func (c *Conn) stdWaitRead(n int) error {
 			if c.fdst.closed() {
 				return c.opErr("read", errClosed)
 			}
+			c.flags.Or(fBrokenTold) // the socket reported it to this read
 			return c.opErr("read", err)
 		}
 		if c.owner.handler != nil {
@@ -632,6 +633,7 @@ func (c *Conn) stdWriteErr(op string, err error) error {
 		return c.opErr(op, errTimeout)
 	}
 	c.broke(err)
+	c.flags.Or(fBrokenTold) // the socket reported it to this write
 	return c.opErr(op, err)
 }
 

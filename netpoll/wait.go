@@ -256,10 +256,12 @@ func (c *Conn) readDone(n int) (bool, error) {
 	switch {
 	case c.in.Len() >= n:
 		return true, nil
-	case f&fBroken != 0:
-		c.flags.Or(fBrokenTold) // later writes fail with EPIPE, as Go's
+	case f&(fBroken|fPeerEOF) == fBroken && c.flags.Or(fBrokenTold)&fBrokenTold == 0:
+		// The kernel reports a socket's error to one call (later writes
+		// fail with EPIPE, later reads see the end), and a read after
+		// the peer's FIN sees the end even if a reset came after it.
 		return true, c.opErr("read", c.brokenErr("read"))
-	case f&fPeerEOF != 0:
+	case f&(fBroken|fPeerEOF) != 0:
 		if c.in.Len() == 0 {
 			return true, io.EOF
 		}
