@@ -88,6 +88,22 @@ func (c *Conn) budgeted() bool {
 		c.flags.Load()&fLeftInput == 0
 }
 
+// outLimit is how much output a writer may leave queued on c as its
+// Flush returns: bound, or once the Server's buffer budget is pressed,
+// no more than c's share of it less the input c holds (at least
+// minReadSize). Holding back reads bounds only the output that answers
+// input byte for byte: a handler that answers small requests with large
+// responses to peers that do not read would otherwise queue MaxOutput on
+// every connection, whatever the budget. A writer held so is woken as
+// its own output drains (EPOLLOUT), as above MaxOutput.
+func (c *Conn) outLimit(bound int) int {
+	b := c.owner.budget
+	if b == nil || !b.pressed() {
+		return bound
+	}
+	return int(min(int64(bound), max(b.share()-int64(c.in.Len()), minReadSize)))
+}
+
 // held is what c has buffered, in and out.
 func (c *Conn) held() int64 { return int64(c.in.Len()) + int64(c.out.Len()) }
 

@@ -255,8 +255,15 @@ type Config struct {
 	// input unconsumed) is exempt, within its own bound (MaxInput, or
 	// the n a reader asks for): pausing it could leave every connection
 	// waiting for the others. The total is thus at most the budget plus
-	// that bound per such connection; ReadTimeout bounds how long a
-	// peer can hold it so.
+	// that bound per such connection. ReadTimeout bounds how long a
+	// blocked reader lets a peer hold it so; a handler that returned
+	// leaving input is no reader, and only IdleTimeout (off by default)
+	// closes its connection once the peer sends nothing more. Once
+	// the budget is pressed, Flush and FlushAsync also wait until the
+	// connection's output is within its share (less its input, at least
+	// a small buffer's worth), so that large answers to small requests
+	// stay within the budget too, give or take a write batch per
+	// connection; an inline handler keeps MaxOutput.
 	BufferBudget int64
 	// MaxConns bounds the connections a Server holds open at once; 0 =
 	// no limit (default). At the limit its listeners stop accepting:

@@ -332,7 +332,10 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			}
 		}
 		pending := c.out.Len()
-		if pending <= bound {
+		if pending <= bound && (pending == 0 || pending <= c.outLimit(bound) || c.onInlineLoop()) {
+			// Within bound, and within c's share of a pressed buffer
+			// budget (outLimit); an inline handler, which must not
+			// wait, keeps its bound.
 			if pending > 0 {
 				c.updateEvents() // arm EPOLLOUT for the rest
 			}

@@ -191,7 +191,7 @@ func (w *connWriter) flush(async bool) error {
 	if passed(deadline(&c.wwait)) {
 		return c.opErr("write", errTimeout)
 	}
-	if async && c.sock == nil && c.out.Len()+c.out.MallocLen() <= c.owner.cfg.MaxOutput {
+	if async && c.sock == nil && c.out.Len()+c.out.MallocLen() <= c.outLimit(c.owner.cfg.MaxOutput) {
 		return c.queueOut()
 	}
 	if c.out.Len() > c.owner.cfg.MaxOutput {

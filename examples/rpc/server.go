@@ -152,11 +152,34 @@ func handler(max int) netpoll.Handler {
 			if err := serve(c, st, body); err != nil {
 				return err
 			}
+			// While the handler answers, the poller reads the peer's
+			// next requests, so the loop may never find the input
+			// empty: answers kept in the batch until then would pile
+			// up without bound for a peer that pipelines and never
+			// reads. Past flushAt they are flushed, and Flush waits
+			// above MaxOutput, holding the next requests in the kernel.
+			if err := st.flushOver(w, flushAt); err != nil {
+				return err
+			}
 		}
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		return w.Flush()
 	}
+}
+
+// flushAt is how many bytes of answers the handler builds before it
+// flushes them.
+const flushAt = 64 << 10
+
+// flushOver flushes w once its batch holds n bytes or more.
+func (st *connState) flushOver(w netpoll.Writer, n int) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if w.MallocLen() < n {
+		return nil
+	}
+	return w.Flush()
 }
 
 // serve answers one request body (and closes it): at once, or for a
