@@ -3,8 +3,6 @@ package netpoll
 import (
 	"context"
 	"net"
-	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,13 +71,6 @@ func TestShutdownWaitsForOwnersClose(t *testing.T) {
 func TestChurnCountersReturnToZero(t *testing.T) {
 	for _, trig := range allTriggers {
 		t.Run(trig.String(), func(t *testing.T) {
-			if trig == LevelTriggered && strings.Contains(os.Getenv("UPOLL"), "backend=uring") {
-				// Known open (docs/RELIABILITY.md): under io_uring with
-				// level triggering, a connection that wants no input
-				// spins its poller once the peer has shut down, and the
-				// backlog of closed connections drains too slowly here.
-				t.Skip("known open: io_uring, level-triggered, poll spin after the peer's FIN (docs/RELIABILITY.md)")
-			}
 			const maxConns = 6
 			s, addr, conns := startAccept(t, WithTrigger(trig), WithPollers(2), WithMaxConns(maxConns),
 				WithBufferBudget(8<<10+64<<10))

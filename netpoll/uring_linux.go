@@ -201,6 +201,7 @@ type uringReg struct {
 	cancel    bool         // the receive is being cancelled (stash at its bound)
 	signaled  bool         // an input event is out and the stash not yet drained
 	eof       bool         // the receive saw EOF
+	quiet     bool         // level: the poll in flight is multishot, armed after an unasked hang-up (see complete)
 	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
 	lent      *uringLent   // pieces this registration's connection holds in its LinkBuffer (zcOn)
 }
@@ -659,8 +660,8 @@ func (u *uringSet) armPoll(reg *uringReg, ud uint64) error {
 	}
 	// Edge-triggered: multishot (edge is io_uring's default for it).
 	// Level and one-shot: one completion; level is armed again by the
-	// loop after each (complete).
-	s.PrepPollAdd(int(reg.fd), reg.pollMask(), reg.in&evET != 0, false, ud)
+	// loop after each (complete), or multishot while quiet.
+	s.PrepPollAdd(int(reg.fd), reg.pollMask(), reg.in&evET != 0 || reg.quiet, false, ud)
 	reg.pollUD = ud
 	return nil
 }
@@ -710,6 +711,7 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 		}
 		u.removePoll(reg)
 		reg.slot, reg.gen, reg.in = slot, gen, in
+		reg.quiet = false
 		if err := u.armPoll(reg, u.newUD(reg)); err != nil {
 			return err
 		}
@@ -897,6 +899,26 @@ func (u *uringSet) wait(events []event, msec int) (int, error) {
 // any) and reaps. On a single-issuer ring it always enters the kernel:
 // completions appear only when the issuer asks for events.
 func (u *uringSet) poll(events []event) (int, error) {
+	n, err := u.pollOnce(events)
+	// A reap may queue requests and report nothing (complete arms a
+	// quiet poll for a hang-up it does not report): they go in now. The
+	// caller may park next, and nothing would submit them until
+	// another goroutine's request woke the loop.
+	for i := 0; i < 2 && n == 0 && err == nil && u.pending() > 0; i++ {
+		n, err = u.pollOnce(events)
+	}
+	return n, err
+}
+
+// pending returns the requests queued and not yet submitted.
+func (u *uringSet) pending() uint32 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.r.Pending()
+}
+
+// pollOnce is one submission and reap of poll.
+func (u *uringSet) pollOnce(events []event) (int, error) {
 	u.mu.Lock()
 	pending := u.r.Pending()
 	closed := u.closed
@@ -1049,6 +1071,30 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 		return true
 	}
 	ready := uint32(c.Res) & (evIn | evOut | evPri | evErr | evHup | evRDHup)
+	if reg.in&evET == 0 && ready&(reg.pollMask()|evErr|evHup) == 0 {
+		// Level or one-shot, and nothing asked for: the peer's hang-up, which
+		// io_uring's poll watches for whether asked or not and epoll
+		// reports only when asked (a connection that wants no input,
+		// paused or past EOF, does not ask). Not reported, as on
+		// epoll; and not polled again single-shot, which would
+		// complete at once for as long as the FIN stands (an
+		// io_uring_enter per turn: a spin). A multishot poll of the
+		// same interest completes only when the socket is woken
+		// again: room to write (a writer that met EAGAIN, or a poll
+		// that found the socket full, has the kernel wake it), an
+		// error, or both sides down. It stays until the interest
+		// changes (ctl), reporting each such wake-up as an edge; a
+		// one-shot registration's ends at the first it reports.
+		if reg.pollUD == 0 {
+			reg.quiet = true
+			u.armPoll(reg, u.newUD(reg))
+		}
+		return false
+	}
+	if reg.quiet && reg.in&evOne != 0 {
+		u.removePoll(reg)
+		reg.quiet = false
+	}
 	if reg.pollUD == 0 && reg.in&evOne == 0 {
 		// Level-triggered (or a multishot poll the kernel ended): armed
 		// again now, it completes at once on the next wait if the

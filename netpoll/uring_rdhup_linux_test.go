@@ -3,7 +3,6 @@ package netpoll
 import (
 	"bytes"
 	"io"
-	"os"
 	"testing"
 	"time"
 )
@@ -17,8 +16,8 @@ import (
 // times; the spin made 340,000 enters. After the idle window the
 // connection must still read the rest and the end, and write an answer
 // larger than the socket buffers as the peer reads it (a fix that armed a
-// multishot poll instead stalled there). Edge-triggered and one-shot
-// registrations pass today; level is known open.
+// multishot poll instead stalled there: it was queued by the reap and
+// not submitted before the poller parked).
 func TestUringLevelIdleAfterPeerFIN(t *testing.T) {
 	needUring(t)
 	cases := map[string]struct {
@@ -31,11 +30,6 @@ func TestUringLevelIdleAfterPeerFIN(t *testing.T) {
 	for name, tc := range cases {
 		for _, trig := range []Trigger{LevelTriggered, OneShot, EdgeTriggered} {
 			t.Run(name+"/"+trig.String(), func(t *testing.T) {
-				if os.Getenv("UPOLL_KNOWN_OPEN") == "" && trig == LevelTriggered {
-					// Known open (docs/RELIABILITY.md): set UPOLL_KNOWN_OPEN=1 to
-					// run it; the spin fails it within a second.
-					t.Skip("known open: io_uring, level-triggered, poll spin after the peer's FIN")
-				}
 				s, addr, conns := startAccept(t, WithBackend(BackendUring), WithTrigger(trig),
 					WithMaxInput(4<<10))
 				cl := dialTCP(t, addr)
