@@ -136,3 +136,71 @@ func serveWith(t *testing.T, h netpoll.Handler, opts ...netpoll.Option) string {
 	go s.Serve(ln)
 	return ln.Addr().String()
 }
+
+// TestDelayedBytesBounded: tagged sleeps with large arguments wait on
+// timers only while their bodies hold at most maxDelayedBytes; the next
+// is served in order. Before the bound, 64 sleeps of up to 4 MiB each
+// could hold 256 MiB per connection.
+func TestDelayedBytesBounded(t *testing.T) {
+	states := make(chan *connState, 1)
+	addr := serveWith(t, handler(DefaultMaxFrame),
+		netpoll.WithOnConnect(func(c *netpoll.Conn) {
+			serverOnConnect(c)
+			states <- c.Context().(*connState)
+		}),
+		netpoll.WithOnDisconnect(serverOnDisconnect))
+	cl, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var frames []byte
+	frame := func(id uint32, ms uint16, size int) {
+		payload := append([]byte{OpTagged, 0, 0, 0, 0, OpSleep, byte(ms >> 8), byte(ms)}, make([]byte, size)...)
+		binary.BigEndian.PutUint32(payload[1:], id)
+		frames = binary.BigEndian.AppendUint32(frames, uint32(len(payload)))
+		frames = append(frames, payload...)
+	}
+	const big = maxDelayedBytes/4 - 64
+	for i := range 4 {
+		frame(uint32(i+1), 30000, big) // four fit: 30 s on timers
+	}
+	frame(5, 300, 64<<10) // the fifth would pass the bound: in order
+	if _, err := cl.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	var st *connState
+	select {
+	case st = <-states:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection")
+	}
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	answered := make(chan error, 1)
+	go func() {
+		resp := make([]byte, HeaderLen+IDLen+64<<10)
+		_, err := io.ReadFull(cl, resp)
+		if err == nil && binary.BigEndian.Uint32(resp[HeaderLen:]) != 5 {
+			err = errors.New("the first answer is not to request 5")
+		}
+		answered <- err
+	}()
+	most, held := 0, 0
+	for done := false; !done; {
+		select {
+		case err := <-answered:
+			if err != nil {
+				t.Fatalf("%v (%d answers waiting, %d bytes)", err, st.waiting(), st.heldBytes())
+			}
+			done = true
+		case <-time.After(5 * time.Millisecond):
+			most, held = max(most, st.waiting()), max(held, st.heldBytes())
+		}
+	}
+	if most > 4 || held > maxDelayedBytes {
+		t.Fatalf("up to %d answers holding %d bytes waited on timers; want at most 4 and %d", most, held, maxDelayedBytes)
+	}
+	if most < 4 {
+		t.Fatalf("only %d answers waited on timers; want the 4 that fit", most)
+	}
+}

@@ -27,8 +27,8 @@ const (
 	// first two bytes (big-endian), then returns the rest of the
 	// argument. Tagged, it is answered after the requests that follow it
 	// if they take less time: the server answers out of order, for up to
-	// 64 sleeps waiting at once per connection (more are served in
-	// order).
+	// 64 sleeps and 1 MiB of their arguments waiting at once per
+	// connection (more are served in order).
 	OpSleep = 's'
 	// OpTagged wraps a request for a multiplexed client: the payload is
 	// OpTagged, a 4-byte big-endian request id, then a plain request
@@ -44,11 +44,15 @@ const IDLen = 4
 // ErrUnknownOp reports a request whose first byte names no operation.
 var ErrUnknownOp = errors.New("rpc: unknown operation")
 
-// maxDelayed bounds the tagged sleeps of one connection that wait on
-// timers, each holding its request's body. Past it a tagged sleep is
+// maxDelayed and maxDelayedBytes bound the tagged sleeps of one
+// connection that wait on timers, each holding its request's body: in
+// number and in the bytes of those bodies. Past either a tagged sleep is
 // served in order, the handler sleeping while the connection's input
 // waits in the kernel: a client cannot make the server hold more.
-const maxDelayed = 64
+const (
+	maxDelayed      = 64
+	maxDelayedBytes = 1 << 20
+)
 
 // connState is what the server keeps per connection.
 type connState struct {
@@ -59,6 +63,7 @@ type connState struct {
 
 	dmu     sync.Mutex
 	delayed map[*time.Timer]*buffer.LinkBuffer // waiting answers and their bodies
+	held    int                                // bytes of those bodies
 	gone    bool                               // the connection closed: nothing more waits
 }
 
@@ -74,11 +79,13 @@ func serverOnDisconnect(c *netpoll.Conn, _ error) {
 }
 
 // later runs answer after d, holding body until then, unless the
-// connection has maxDelayed answers waiting or closed (false).
+// connection has maxDelayed answers waiting, or maxDelayedBytes of
+// bodies with this one, or closed (false).
 func (st *connState) later(d time.Duration, body *buffer.LinkBuffer, answer func()) bool {
 	st.dmu.Lock()
 	defer st.dmu.Unlock()
-	if st.gone || len(st.delayed) >= maxDelayed {
+	n := body.Len()
+	if st.gone || len(st.delayed) >= maxDelayed || st.held+n > maxDelayedBytes {
 		return false
 	}
 	if st.delayed == nil {
@@ -88,10 +95,12 @@ func (st *connState) later(d time.Duration, body *buffer.LinkBuffer, answer func
 	t = time.AfterFunc(d, func() {
 		st.dmu.Lock() // after the assignment of t below
 		delete(st.delayed, t)
+		st.held -= n
 		st.dmu.Unlock()
 		answer()
 	})
 	st.delayed[t] = body
+	st.held += n
 	return true
 }
 
@@ -103,10 +112,18 @@ func (st *connState) dropDelayed() {
 	st.gone = true
 	for t, body := range st.delayed {
 		if t.Stop() {
+			st.held -= body.Len()
 			body.Close()
 			delete(st.delayed, t)
 		}
 	}
+}
+
+// heldBytes is how many bytes the bodies of waiting answers hold.
+func (st *connState) heldBytes() int {
+	st.dmu.Lock()
+	defer st.dmu.Unlock()
+	return st.held
 }
 
 // waiting is how many answers wait on timers.
