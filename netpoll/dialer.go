@@ -149,6 +149,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 	return c, nil
 }
 
+// errMissingAddress is Go's net's error for a dial of an empty address.
+var errMissingAddress = errors.New("missing address")
+
 // errDialOptions reports Options set on a Dialer that names a Server.
 var errDialOptions = errors.New("netpoll: Dialer.Options must be empty when Dialer.Server is set (the server's options apply)")
 
@@ -186,6 +189,9 @@ func (d *Dialer) groupFor() (*group, *owner, error) {
 // answers. The connection it returns is registered but its runner is
 // held (see start).
 func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr string) (*Conn, error) {
+	if addr == "" && (network == "unix" || network == "tcp" || network == "tcp4" || network == "tcp6") {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errMissingAddress} // as Go's net
+	}
 	switch network {
 	case "unix":
 		c, err := d.dial(ctx, g, o, network, unixSockaddr(addr))
@@ -289,13 +295,27 @@ func resolveTCP(ctx context.Context, r *net.Resolver, network, addr string) ([]n
 		return nil, err
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
+		ips := []netip.Addr{ip}
+		if ip == netip.IPv6Unspecified() {
+			// As Go's net (go.dev/issue/18806): "::" is followed by
+			// "0.0.0.0", for a system that listens on "::" but cannot
+			// connect to it, and for tcp4.
+			ips = append(ips, netip.IPv4Unspecified())
+		}
 		// A literal of the other family is refused, as Go's net does:
 		// tcp6 takes no IPv4 address (nor one mapped into IPv6).
-		v4 := ip.Is4() || ip.Is4In6()
-		if network == "tcp4" && !v4 || network == "tcp6" && v4 {
+		var aps []netip.AddrPort
+		for _, ip := range ips {
+			v4 := ip.Is4() || ip.Is4In6()
+			if network == "tcp4" && !v4 || network == "tcp6" && v4 {
+				continue
+			}
+			aps = append(aps, netip.AddrPortFrom(ip, uint16(port)))
+		}
+		if len(aps) == 0 {
 			return nil, &net.AddrError{Err: "no suitable address found", Addr: host}
 		}
-		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(port))}, nil
+		return aps, nil
 	}
 	if host == "" {
 		host = "localhost"
@@ -371,6 +391,13 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 		c.raddr = packPeer(addrUnix, 0, [4]byte{})
 		c.laddr = &addrBox{&net.UnixAddr{Name: "", Net: "unix"}}
 	} else {
+		if sa.ap.Addr().IsUnspecified() {
+			// As Go's net: the peer's name as the kernel gives it
+			// (a dial to "0.0.0.0" reaches 127.0.0.1).
+			if psa, err := sysGetpeername(fd); err == nil {
+				sa = psa
+			}
+		}
 		c.setPeer(sa)
 		if lsa, err := sysGetsockname(fd); err == nil {
 			c.laddr = localAddrBox(lsa)

@@ -185,7 +185,7 @@ func (s *Server) Serve(ln *Listener) error {
 	case ln.isClosed():
 		err = net.ErrClosed
 	default:
-		err = os.NewSyscallError("accept", err)
+		err = os.NewSyscallError(acceptCall, err)
 	}
 	return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: err}
 }

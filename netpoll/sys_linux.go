@@ -123,6 +123,9 @@ func sysAccept(fd int) (int, sockaddr, error) {
 	}
 }
 
+// acceptCall names the accept system call in errors, as Go's net does.
+const acceptCall = "accept4"
+
 // isConnAcceptErr reports the accept errors that concern the connection
 // being accepted, not the listener: accept(2) asks that they be treated
 // like EAGAIN (the connection is dropped from the queue; accept again).

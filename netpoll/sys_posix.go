@@ -54,6 +54,9 @@ func sysWrite(fd int, p []byte) (int, error) {
 	}
 }
 
+// acceptCall names the accept system call in errors, as Go's net does.
+const acceptCall = "accept"
+
 // isConnAcceptErr reports the accept errors that concern the connection
 // being accepted, not the listener (accept it again): the peer's abort
 // and the network errors Linux reports there, where a system has them.

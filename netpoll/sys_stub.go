@@ -49,6 +49,9 @@ func sysSetLinger(fd, sec int) error                 { return ErrNoNativeBackend
 func sysSetReadBuffer(fd, bytes int) error           { return ErrNoNativeBackend }
 func sysSetWriteBuffer(fd, bytes int) error          { return ErrNoNativeBackend }
 
+// acceptCall names the accept system call in errors, as Go's net does.
+const acceptCall = "accept"
+
 // acceptStepAfter keeps a BackendStd listener after any error, backing
 // off: without errnos, a failed socket cannot be told from a passing
 // shortage.

@@ -357,6 +357,9 @@ func (l *listener) acceptErr() error {
 	if err == nil {
 		err = net.ErrClosed
 	}
+	if oe, ok := err.(*net.OpError); ok {
+		return oe // Serve's: an accept *net.OpError already, as Go's Accept gives
+	}
 	return &net.OpError{Op: "accept", Net: l.network, Addr: l.Addr(), Err: err}
 }
 
