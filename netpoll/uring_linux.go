@@ -791,16 +791,16 @@ func (u *uringSet) cancelAll(reg *uringReg) {
 	}
 }
 
-// cancel queues the cancellation of the request with user data target
-// on a single-issuer ring, and remembers it until its completion: a
-// request whose completion's task work is deferred and not yet run
-// cannot be cancelled (EALREADY), and a multishot one would then go on,
-// holding its socket, so the cancellation is queued again (complete).
-// Under mu.
-func (u *uringSet) cancel(target uint64) {
+// cancel queues the cancellation of the request with user data target,
+// and remembers it until its completion: a request whose completion's
+// task work is queued and not yet run cannot be cancelled (EALREADY),
+// and a multishot one would then go on, holding its socket (or filling
+// the buffer group), so the cancellation is queued again (complete).
+// It reports false when no entry was free. Under mu.
+func (u *uringSet) cancel(target uint64) bool {
 	s, err := u.sqe()
 	if err != nil {
-		return
+		return false
 	}
 	u.cancelSeq++
 	if u.cancelSeq == 0 {
@@ -811,12 +811,21 @@ func (u *uringSet) cancel(target uint64) {
 	}
 	u.cancels[u.cancelSeq] = target
 	s.PrepCancel(target, 0, uint64(u.cancelSeq)<<32|udInternal)
+	return true
 }
 
 // sendUD is the user data of a send on fd (see uringSend).
 func sendUD(fd int) uint64 { return uint64(uint32(fd))<<32 | udSend }
 
 // removePoll queues the removal of reg's poll request. Under mu.
+//
+// By ASYNC_CANCEL, not POLL_REMOVE: POLL_REMOVE fails with EALREADY
+// when the poll's wake-up is being handled (its task work queued, not
+// yet run), and a multishot poll then stays armed under a user data
+// nobody matches. A cancellation marks the poll cancelled whatever its
+// state. Under SQPOLL (and on a single issuer) del cancels by user
+// data, so such a poll was never cancelled and held the socket open
+// after Close: the peer saw no FIN.
 func (u *uringSet) removePoll(reg *uringReg) {
 	if reg.pollUD == 0 {
 		return
@@ -824,11 +833,7 @@ func (u *uringSet) removePoll(reg *uringReg) {
 	if u.single {
 		u.cancel(reg.pollUD)
 	} else if s, err := u.sqe(); err == nil {
-		if reg.lis != nil {
-			s.PrepCancel(reg.pollUD, 0, udInternal)
-		} else {
-			s.PrepPollRemove(reg.pollUD, udInternal)
-		}
+		s.PrepCancel(reg.pollUD, 0, udInternal)
 	}
 	reg.pollUD = 0
 }
@@ -1220,8 +1225,7 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 			// The connection is not being read (paused at its bound, or
 			// slow): leave the rest in the socket, not in the ring. At
 			// once: the kernel fills buffers as fast as bytes arrive.
-			if s, err := u.sqe(); err == nil {
-				s.PrepCancel(reg.recvUD, 0, udInternal)
+			if u.cancel(reg.recvUD) {
 				reg.cancel = true
 				u.submitLocked()
 			}
@@ -1229,8 +1233,7 @@ func (u *uringSet) completeRecv(reg *uringReg, c uring.CQE, ev *event) bool {
 			// Tied to a thread that is not the pinned leader's: ended
 			// and armed again by the leader (see pinLeader), this
 			// cancel riding on its next io_uring_enter.
-			if s, err := u.sqe(); err == nil {
-				s.PrepCancel(reg.recvUD, 0, udInternal)
+			if u.cancel(reg.recvUD) {
 				reg.cancel, reg.tid = true, uringMoving
 				u.moved.Add(1)
 			}
