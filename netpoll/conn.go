@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -208,8 +209,12 @@ func (c *Conn) readTimeout() time.Duration  { return c.timeouts().read }
 func (c *Conn) writeTimeout() time.Duration { return c.timeouts().write }
 func (c *Conn) idleTimeout() time.Duration  { return c.timeouts().idle }
 
-// setTimeouts updates one of the per-connection timeouts.
-func (c *Conn) setTimeouts(f func(t *timeouts)) {
+// setTimeouts updates one of the per-connection timeouts; it reports
+// false, changing nothing, on a zero Conn (no owner).
+func (c *Conn) setTimeouts(f func(t *timeouts)) bool {
+	if c.owner == nil {
+		return false
+	}
 	cur := c.timeouts()
 	c.updateExt(func(e *connExt) {
 		if !e.own {
@@ -217,20 +222,38 @@ func (c *Conn) setTimeouts(f func(t *timeouts)) {
 		}
 		f(&e.tmo)
 	})
+	return true
+}
+
+// negativeTimeout is the error of a timeout setter given d < 0, which
+// changes nothing: as for WithReadTimeout, a negative timeout is a
+// configuration error (for a deadline already past, use SetReadDeadline).
+func (c *Conn) negativeTimeout(d time.Duration) error {
+	return c.opErr("set", fmt.Errorf("%w: negative timeout %v", ErrBadConfig, d))
 }
 
 // SetReadTimeout bounds each blocking read wait (Read, Reader calls)
-// to d; 0 means none. An absolute deadline (SetReadDeadline) also
-// applies; the earlier wins.
+// to d; 0 means none, a negative d is an error wrapping ErrBadConfig.
+// An absolute deadline (SetReadDeadline) also applies; the earlier wins.
 func (c *Conn) SetReadTimeout(d time.Duration) error {
-	c.setTimeouts(func(t *timeouts) { t.read = d })
+	if d < 0 {
+		return c.negativeTimeout(d)
+	}
+	if !c.setTimeouts(func(t *timeouts) { t.read = d }) {
+		return c.opErr("set", errClosed)
+	}
 	notify(&c.rwait)
 	return nil
 }
 
 // SetWriteTimeout bounds each blocking write wait (Write, Flush).
 func (c *Conn) SetWriteTimeout(d time.Duration) error {
-	c.setTimeouts(func(t *timeouts) { t.write = d })
+	if d < 0 {
+		return c.negativeTimeout(d)
+	}
+	if !c.setTimeouts(func(t *timeouts) { t.write = d }) {
+		return c.opErr("set", errClosed)
+	}
 	notify(&c.wwait)
 	return nil
 }
@@ -249,7 +272,12 @@ func (c *Conn) touch() {
 // timeout (within [1ms, 1s]), so the close comes between d and d plus
 // that period.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
-	c.setTimeouts(func(t *timeouts) { t.idle = d })
+	if d < 0 {
+		return c.negativeTimeout(d)
+	}
+	if !c.setTimeouts(func(t *timeouts) { t.idle = d }) {
+		return c.opErr("set", errClosed)
+	}
 	c.lastActive.Store(time.Now().UnixNano())
 	if d > 0 {
 		c.p.noteIdle(d)

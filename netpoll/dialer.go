@@ -159,6 +159,9 @@ var errDialOptions = errors.New("netpoll: Dialer.Options must be empty when Dial
 // dials.
 func (d *Dialer) groupFor() (*group, *owner, error) {
 	if s := d.Server; s != nil {
+		if s.done == nil {
+			return nil, nil, errZeroServer
+		}
 		if len(d.Options) > 0 {
 			return nil, nil, errDialOptions
 		}
@@ -171,7 +174,10 @@ func (d *Dialer) groupFor() (*group, *owner, error) {
 	if len(d.Options) == 0 {
 		return g, &g.owner, nil
 	}
-	cfg, err := buildConfig(d.Options, false)
+	// The budget is a Server's: WithBufferBudget is ignored here (see
+	// Dialer), so its value must not fail the dial either.
+	opts := append(d.Options[:len(d.Options):len(d.Options)], func(c *Config) { c.BufferBudget = 0 })
+	cfg, err := buildConfig(opts, false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -49,8 +49,8 @@ var ErrBadEnv = errors.New("netpoll: bad " + EnvVar + " override")
 
 // EnvError reports one bad entry of an UPOLL override.
 type EnvError struct {
-	Key    string // the key as written ("" when the entry has no '=')
-	Value  string // the value as written
+	Key    string // the key as written ("" when the entry has no key or no '=')
+	Value  string // the value as written, or the entry when Key is ""
 	Reason string // what is wrong with it
 }
 
@@ -82,6 +82,9 @@ func ParseEnv(s string) ([]Option, error) {
 		}
 		key = strings.ToLower(strings.TrimSpace(key))
 		value = strings.TrimSpace(value)
+		if key == "" {
+			return nil, &EnvError{Value: entry, Reason: "empty key (known: " + strings.Join(envKeys[:], ", ") + ")"}
+		}
 		opt, reason := envOption(key, strings.ToLower(value))
 		if reason != "" {
 			return nil, &EnvError{Key: key, Value: value, Reason: reason}

@@ -186,9 +186,9 @@ var envFields = map[string]string{
 func envModel(s string) (cfg Config, badKey string, bad bool) {
 	cfg = DefaultConfig()
 	names := map[string]map[string]int{
-		"backend":  {"default": int(BackendDefault), "epoll": int(BackendEpoll), "std": int(BackendStd)},
+		"backend":  {"default": int(BackendDefault), "epoll": int(BackendEpoll), "std": int(BackendStd), "uring": int(BackendUring), "io_uring": int(BackendUring)},
 		"trigger":  {"level": int(LevelTriggered), "lt": int(LevelTriggered), "edge": int(EdgeTriggered), "et": int(EdgeTriggered), "oneshot": int(OneShot)},
-		"wait":     {"block": int(WaitBlock), "spin": int(WaitSpin), "runtime": int(WaitRuntime), "adaptive": int(WaitAdaptive)},
+		"wait":     {"default": int(WaitDefault), "block": int(WaitBlock), "spin": int(WaitSpin), "runtime": int(WaitRuntime), "adaptive": int(WaitAdaptive)},
 		"dispatch": {"handoff": int(DispatchHandoff), "pool": int(DispatchPool), "inline": int(DispatchInline), "each": int(DispatchEach)},
 		"balance":  {"roundrobin": int(RoundRobin), "rr": int(RoundRobin), "leastconn": int(LeastConnections), "lc": int(LeastConnections)},
 	}
@@ -288,10 +288,10 @@ func modelCount(v string) (int64, bool) {
 // formatEnv writes cfg's UPOLL-settable fields in the UPOLL syntax.
 func formatEnv(cfg Config) string {
 	trig := map[Trigger]string{LevelTriggered: "level", EdgeTriggered: "edge", OneShot: "oneshot"}
-	wait := map[WaitStrategy]string{WaitBlock: "block", WaitSpin: "spin", WaitRuntime: "runtime", WaitAdaptive: "adaptive"}
+	wait := map[WaitStrategy]string{WaitDefault: "default", WaitBlock: "block", WaitSpin: "spin", WaitRuntime: "runtime", WaitAdaptive: "adaptive"}
 	disp := map[Dispatch]string{DispatchHandoff: "handoff", DispatchPool: "pool", DispatchInline: "inline", DispatchEach: "each"}
 	bal := map[Balance]string{RoundRobin: "roundrobin", LeastConnections: "leastconn"}
-	be := map[Backend]string{BackendDefault: "default", BackendEpoll: "epoll", BackendStd: "std"}
+	be := map[Backend]string{BackendDefault: "default", BackendEpoll: "epoll", BackendStd: "std", BackendUring: "uring"}
 	return fmt.Sprintf("backend=%s,trigger=%s,wait=%s,spin=%d,pollers=%d,dispatch=%s,balance=%s,reuseport=%t,"+
 		"maxinput=%d,maxoutput=%d,budget=%d,readtimeout=%s,writetimeout=%s,idletimeout=%s,maxconns=%d",
 		be[cfg.Backend], trig[cfg.Trigger], wait[cfg.Wait], cfg.Spin, cfg.Pollers, disp[cfg.Dispatch], bal[cfg.Balance],

@@ -71,11 +71,13 @@ const (
 // init sets the state to open with the registration's reference.
 func (s *fdState) init() { s.v.Store(fdRef) }
 
-// incref takes a reference; it fails once the fd is closed.
+// incref takes a reference; it fails once the fd is closed, and on the
+// zero state of a Conn that no constructor made (an open one holds its
+// open reference until markClosed).
 func (s *fdState) incref() bool {
 	for {
 		old := s.v.Load()
-		if old&fdClosed != 0 {
+		if old&fdClosed != 0 || old == 0 {
 			return false
 		}
 		if s.v.CompareAndSwap(old, old+fdRef) {
@@ -96,7 +98,7 @@ func (s *fdState) decref() bool {
 func (s *fdState) markClosed() bool {
 	for {
 		old := s.v.Load()
-		if old&fdClosed != 0 {
+		if old&fdClosed != 0 || old == 0 {
 			return false
 		}
 		if s.v.CompareAndSwap(old, old|fdClosed) {
@@ -105,8 +107,9 @@ func (s *fdState) markClosed() bool {
 	}
 }
 
-// closed reports whether Close has begun.
-func (s *fdState) closed() bool { return s.v.Load()&fdClosed != 0 }
+// closed reports whether Close has begun (or the state is a zero
+// Conn's, which has no descriptor).
+func (s *fdState) closed() bool { v := s.v.Load(); return v&fdClosed != 0 || v == 0 }
 
 // increfClosed takes a reference even though the fd is closed, as long
 // as the last reference has not been dropped. The poller uses it to

@@ -233,6 +233,9 @@ func WrapListener(l net.Listener) (*Listener, error) {
 // wrapListener wraps l, which must be a *net.TCPListener or a
 // *net.UnixListener, for a Server of backend b.
 func wrapListener(l net.Listener, b Backend) (*Listener, error) {
+	if l == nil {
+		return nil, &net.OpError{Op: "listen", Err: errZeroListener}
+	}
 	var network string
 	switch l.(type) {
 	case *net.TCPListener:
@@ -284,6 +287,9 @@ func (ln *Listener) Addr() net.Addr { return ln.addr }
 // already accepted stay open. Closing it again returns an error
 // wrapping net.ErrClosed, as for a net.Listener.
 func (ln *Listener) Close() error {
+	if ln.closed == nil {
+		return &net.OpError{Op: "close", Err: errZeroListener}
+	}
 	first := false
 	ln.closeOnce.Do(func() {
 		first = true

@@ -301,6 +301,14 @@ const (
 	// optStdConflict are the switches that, asked for together with
 	// BackendStd in the same layer (code or UPOLL), are an error.
 	optStdConflict = optPollers | optTrigger | optWait | optSpin | optDispatch | optBalance | optReusePort
+
+	// optConfig: WithConfig replaced the configuration, so UPOLL's
+	// switches count no more (buildConfig). optCfgTrigger: the Config it
+	// was given had its trigger chosen (by an option of the Server that
+	// reported it), which keeps it under BackendUring; it is not a
+	// switch given with WithConfig, so no conflict with BackendStd.
+	optConfig
+	optCfgTrigger
 )
 
 // DefaultConfig returns the configuration of a Server with a handler
@@ -347,7 +355,8 @@ type config = Config
 type Option func(*Config)
 
 // WithPollers sets the number of pollers (epoll instances); n <= 0
-// means the default (DefaultHandlerPollers or DefaultAcceptPollers).
+// means the default (DefaultHandlerPollers or DefaultAcceptPollers),
+// more than 65536 is an error.
 func WithPollers(n int) Option { return func(c *config) { c.Pollers = n; c.set |= optPollers } }
 
 // WithTrigger selects level-triggered, edge-triggered or one-shot.
@@ -431,7 +440,16 @@ func WithOnDisconnect(f func(c *Conn, err error)) Option {
 // fields, not switches: with Backend BackendStd, cfg's poller switches
 // (Pollers, Trigger, Wait, Spin, Dispatch, Balance, ReusePort) are not
 // applicable and ignored, where the With options for them are an error.
-func WithConfig(cfg Config) Option { return func(c *config) { *c = cfg } }
+func WithConfig(cfg Config) Option {
+	return func(c *config) {
+		set := optConfig
+		if cfg.set&(optTrigger|optCfgTrigger) != 0 {
+			set |= optCfgTrigger
+		}
+		*c = cfg
+		c.set = set
+	}
+}
 
 // buildConfig layers the UPOLL environment override and then opts on
 // a zero Config, validates the result and resolves its defaults for a
@@ -451,6 +469,9 @@ func buildConfig(opts []Option, handler bool) (config, error) {
 		if o != nil {
 			o(&cfg)
 		}
+	}
+	if cfg.set&optConfig != 0 {
+		envSet = 0 // WithConfig replaced UPOLL's values, switches included
 	}
 	if err := cfg.validate(); err != nil {
 		return cfg, err
@@ -507,6 +528,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: negative BufferBudget %d", ErrBadConfig, c.BufferBudget)
 	case c.MaxConns < 0:
 		return fmt.Errorf("%w: negative MaxConns %d", ErrBadConfig, c.MaxConns)
+	case c.Pollers > maxEnvCount:
+		return fmt.Errorf("%w: Pollers %d over %d", ErrBadConfig, c.Pollers, maxEnvCount)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"slices"
@@ -33,6 +34,13 @@ type Server struct {
 	closeOnce sync.Once
 }
 
+// errZeroServer is the error of a Server used without NewServer.
+var errZeroServer = errors.New("netpoll: Server not made by NewServer")
+
+// errZeroListener is the error of Serve or Close given a Listener that
+// Listen or WrapListener did not make (nil, or a zero Listener).
+var errZeroListener = errors.New("netpoll: Listener not made by Listen or WrapListener")
+
 // NewServer starts the pollers of a server; Serve then feeds them
 // connections. h may be nil (accept mode).
 func NewServer(h Handler, opts ...Option) (*Server, error) {
@@ -56,6 +64,9 @@ func NewServer(h Handler, opts ...Option) (*Server, error) {
 // the listener, served or not; once they have begun, Listen returns
 // ErrServerClosed.
 func (s *Server) Listen(network, address string) (*Listener, error) {
+	if s.done == nil {
+		return nil, errZeroServer
+	}
 	ln, err := listen(network, address, &s.owner.cfg)
 	if err != nil {
 		return nil, err
@@ -68,6 +79,9 @@ func (s *Server) Listen(network, address string) (*Listener, error) {
 // served or not; once they have begun, WrapListener returns
 // ErrServerClosed.
 func (s *Server) WrapListener(l net.Listener) (*Listener, error) {
+	if s.done == nil {
+		return nil, errZeroServer
+	}
 	ln, err := wrapListener(l, s.owner.cfg.Backend)
 	if err != nil {
 		return nil, err
@@ -127,6 +141,12 @@ func (s *Server) Config() Config { return s.owner.cfg }
 // Stats.AcceptPauses), connections meanwhile waiting in the kernel's
 // backlog. Accepting runs on the pollers; Serve only waits.
 func (s *Server) Serve(ln *Listener) error {
+	switch {
+	case ln == nil || ln.closed == nil:
+		return &net.OpError{Op: "accept", Err: errZeroListener}
+	case s.done == nil:
+		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: errZeroServer}
+	}
 	if std := s.owner.cfg.Backend == BackendStd; std != (ln.nl != nil) {
 		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: errBackendMismatch}
 	}
@@ -250,6 +270,9 @@ func (s *Server) beginClose() {
 // In accept mode connections belong to their owner: Shutdown waits for
 // the owner to close them.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.done == nil {
+		return errZeroServer
+	}
 	s.beginClose()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -288,6 +311,9 @@ func (c *Conn) shutdownIdle() bool {
 // is dropped), then stops the pollers. Handlers still running see their
 // connection closed.
 func (s *Server) Close() error {
+	if s.done == nil {
+		return errZeroServer
+	}
 	s.beginClose()
 	for _, p := range s.pollers {
 		p.reg.each(func(c *Conn) {

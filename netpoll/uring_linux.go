@@ -403,7 +403,7 @@ func (c *config) resolveUring(envSet uint16) error {
 	if err := uringAvailable(); err != nil {
 		return fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
 	}
-	if (c.set|envSet)&optTrigger == 0 {
+	if (c.set|envSet)&(optTrigger|optCfgTrigger) == 0 {
 		c.Trigger = EdgeTriggered
 	}
 	return nil

@@ -20,8 +20,9 @@ const (
 	// request body is sliced out of the input buffer and linked into the
 	// output buffer.
 	OpEcho = 'e'
-	// OpUpper returns the argument in upper case, computed straight into
-	// memory taken from the output buffer with Malloc.
+	// OpUpper returns the argument in upper case (bytes.ToUpper, which
+	// may change its length), copied into memory taken from the output
+	// buffer with Malloc.
 	OpUpper = 'u'
 	// OpSleep waits for the number of milliseconds in the argument's
 	// first two bytes (big-endian), then returns the rest of the
@@ -261,13 +262,15 @@ func answer(op byte, tag []byte, body *buffer.LinkBuffer, w netpoll.Writer) erro
 		if err != nil {
 			return err
 		}
-		out, err := w.Malloc(HeaderLen + len(tag) + n)
+		// Upper case may be shorter or longer than arg (UTF-8).
+		up := bytes.ToUpper(arg)
+		out, err := w.Malloc(HeaderLen + len(tag) + len(up))
 		if err != nil {
 			return err
 		}
-		putLen(out, len(tag)+n)
+		putLen(out, len(tag)+len(up))
 		copy(out[HeaderLen:], tag)
-		copy(out[HeaderLen+len(tag):], bytes.ToUpper(arg))
+		copy(out[HeaderLen+len(tag):], up)
 		return nil
 	}
 	return fmt.Errorf("%w: %q", ErrUnknownOp, op)
