@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,8 @@ import (
 //   - NotifyInput does not read: the input stays buffered in c for the
 //     next Read, in order.
 //   - f == nil cancels a registration that has not run.
+//   - A panic in f closes c (OnDisconnect sees ErrHandlerPanic), as a
+//     handler's does; the process and the poller go on.
 //
 // A registered connection costs one map entry and no goroutine or
 // timer. Under BackendStd, which has no poller to see input arrive, it
@@ -105,8 +108,19 @@ func (c *Conn) fireInput() {
 		return
 	}
 	if f := notifies.take(c); f != nil {
-		f(c)
+		c.callNotify(f)
 	}
+}
+
+// callNotify runs a NotifyInput callback; a panic in it closes c, as a
+// handler's does, rather than the process (it may run on the poller).
+func (c *Conn) callNotify(f func(*Conn)) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.closeWith(fmt.Errorf("%w: NotifyInput: %v", ErrHandlerPanic, r))
+		}
+	}()
+	f(c)
 }
 
 // dropInput forgets c's input registration; closeWith calls it.

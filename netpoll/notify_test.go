@@ -1,7 +1,9 @@
 package netpoll
 
 import (
+	"errors"
 	"io"
+	"os"
 	"testing"
 	"time"
 )
@@ -144,5 +146,38 @@ func TestNotifyInputCancel(t *testing.T) {
 	}
 	if first.wait(50 * time.Millisecond) {
 		t.Fatal("the replaced callback ran")
+	}
+}
+
+// A panic in a NotifyInput callback closes its connection, as a
+// handler's panic does, and the process and the poller go on: another
+// connection of the same server still echoes. Before, a callback run
+// by the poller crashed the process.
+func TestNotifyInputPanicClosesConn(t *testing.T) {
+	for _, b := range testBackends(true) {
+		t.Run(b.String(), func(t *testing.T) {
+			_, addr, conns := startAccept(t, WithBackend(b))
+			cl := dialTCP(t, addr)
+			c := recvConn(t, conns)
+			c.NotifyInput(func(*Conn) { panic("callback") })
+			if _, err := cl.Write([]byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := cl.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("peer read after the callback panicked: %v; want the close (EOF or reset)", err)
+			}
+			// The poller still serves the server's other connections.
+			cl2 := dialTCP(t, addr)
+			c2 := recvConn(t, conns)
+			if _, err := cl2.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got := make([]byte, 4)
+			if _, err := io.ReadFull(c2, got); err != nil || string(got) != "ping" {
+				t.Fatalf("second connection read %q, %v", got, err)
+			}
+		})
 	}
 }
