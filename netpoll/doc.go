@@ -18,10 +18,10 @@
 // and reads (readv) into the connection's inbound buffer.LinkBuffer.
 // New input wakes a blocked reader and, in handler mode, runs the
 // connection's Handler: by default on the poller goroutine itself, run to
-// completion, with the poller handed to a pool goroutine when a handler
-// blocks (DispatchHandoff); or on a gopool.Pool, or inline. Writes are sent
-// with writev on the writer's goroutine; what the kernel does not take
-// is sent by the poller on EPOLLOUT.
+// completion, with the poller handed to a new goroutine (not a pool
+// worker) when a handler blocks (DispatchHandoff); or on a gopool.Pool,
+// or inline. Writes are sent with writev on the writer's goroutine; what
+// the kernel does not take is sent by the poller on EPOLLOUT.
 //
 // # Two ways to use a Server
 //
@@ -54,7 +54,7 @@
 // an error wrapping ErrBadConfig.
 //
 // The defaults suit handlers that may block in a process that does more
-// than serve: handlers run on the poller, which hands its loop to a pool
+// than serve: handlers run on the poller, which hands its loop to a new
 // goroutine when one blocks; an idle poller blocks in epoll_wait only
 // while the program has nothing else to run and parks in the runtime
 // otherwise (WaitAdaptive: no P kept from the program); level triggering;

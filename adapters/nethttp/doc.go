@@ -17,10 +17,14 @@
 // Listen starts a netpoll Server in accept mode (no handler): the pollers
 // accept connections and read their input into per-connection buffers;
 // the OnConnect hook queues each new connection for Accept. The net.Conn
-// returned is the *netpoll.Conn itself (blocking Read and Write over those
-// buffers, with net.Conn's deadline, EOF, close and serialization rules)
-// plus an io.ReaderFrom that copies through a pooled buffer. Its nocopy
-// Reader and Writer remain reachable by type assertion.
+// returned embeds the *netpoll.Conn (blocking Read and Write over those
+// buffers, with net.Conn's deadline, EOF, close and serialization rules),
+// whose io.ReaderFrom sends a file with sendfile(2) and a socket of Go's
+// net with splice(2) on the native backends, and whose io.WriterTo hands
+// the buffered input on without a copy (a parking listener's conns copy
+// through Read instead); it is not of type *netpoll.Conn
+// (a wrapper keeps connections parked by EnableParking off the socket).
+// Its nocopy Reader and Writer remain reachable by type assertion.
 //
 // Closing the listener stops accepting but, as with Go's net, leaves the
 // connections already accepted open (http.Server.Shutdown relies on it);
