@@ -235,6 +235,7 @@ func (c *Conn) negativeTimeout(d time.Duration) error {
 // SetReadTimeout bounds each blocking read wait (Read, Reader calls)
 // to d; 0 means none, a negative d is an error wrapping ErrBadConfig.
 // An absolute deadline (SetReadDeadline) also applies; the earlier wins.
+// It applies to a read already blocked (counted from its start).
 func (c *Conn) SetReadTimeout(d time.Duration) error {
 	if d < 0 {
 		return c.negativeTimeout(d)
@@ -243,10 +244,18 @@ func (c *Conn) SetReadTimeout(d time.Duration) error {
 		return c.opErr("set", errClosed)
 	}
 	notify(&c.rwait)
+	if c.sock != nil {
+		c.stdWakeReader()
+	}
 	return nil
 }
 
-// SetWriteTimeout bounds each blocking write wait (Write, Flush).
+// SetWriteTimeout bounds each blocking write wait (Write, Flush) to d;
+// 0 means none, a negative d is an error wrapping ErrBadConfig. A wait
+// counts again once MaxOutput bytes have gone out since it began (a
+// chunk of a Write), so a peer that reads steadily is not cut because
+// the whole call takes longer than d. It applies to a call already
+// blocked.
 func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if d < 0 {
 		return c.negativeTimeout(d)
@@ -255,6 +264,15 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 		return c.opErr("set", errClosed)
 	}
 	notify(&c.wwait)
+	if c.sock != nil {
+		// A write blocked in the socket sees only the socket's
+		// deadline: the new bound counts from now there.
+		if d > 0 {
+			c.sock.nc.SetWriteDeadline(nsTime(deadlineOf(deadline(&c.wwait), d, time.Now().UnixNano())))
+		} else {
+			c.stdAbsWriteDeadline()
+		}
+	}
 	return nil
 }
 

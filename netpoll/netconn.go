@@ -109,7 +109,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	// copied: a large p to a peer that does not read costs the bound, not
 	// a copy of p (and a peer's reset is seen after one chunk, not after
 	// copying all of p).
-	step := min(max(c.owner.cfg.MaxOutput, 1), buffer.MaxBatch)
+	step := c.writeStep()
 	for n < len(p) {
 		chunk := p[n:min(len(p), n+step)]
 		if c.out.Len() > 0 {
@@ -138,6 +138,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// writeStep is the output that one wait of a write timeout covers: a
+// chunk of a Write, or that much of a Flush sent.
+func (c *Conn) writeStep() int { return min(max(c.owner.cfg.MaxOutput, 1), buffer.MaxBatch) }
 
 // lingers reports whether a Close has come and sends what is queued as
 // it lingers: the test closeWith makes, which holds from the close on

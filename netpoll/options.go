@@ -236,7 +236,9 @@ type Config struct {
 	Balance     Balance       // default RoundRobin
 	ReusePort   bool          // Server.Listen opens one SO_REUSEPORT socket per poller; default false
 	ReadTimeout time.Duration // per blocking read wait (Reader/Read); 0 = none (default)
-	// WriteTimeout bounds a blocking Write/Flush wait; 0 = none (default).
+	// WriteTimeout bounds a blocking Write/Flush wait; 0 = none
+	// (default). A wait counts again once MaxOutput bytes have gone out
+	// since it began, so a peer reading steadily is not cut.
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration // close after no I/O for this long; 0 = never (default)
 	// MaxInput bounds the unread input per connection in bytes; default

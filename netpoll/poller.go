@@ -66,6 +66,8 @@ type poller struct {
 	// the idle sweep goroutine runs.
 	std      bool
 	sweeping atomic.Bool
+	// sweepKick tells the sweep goroutine that the period shrank.
+	sweepKick chan struct{}
 
 	// Owned by the poller goroutine.
 	events    []event
@@ -175,11 +177,25 @@ func (p *poller) noteIdle(d time.Duration) {
 		if p.minIdle.CompareAndSwap(cur, int64(d)) {
 			if p.std {
 				p.startSweep()
+				select {
+				case p.sweepKick <- struct{}{}:
+				default:
+				}
 			} else {
 				p.wake()
 			}
 			return
 		}
+	}
+}
+
+// noteConnIdle makes p sweep for c's idle timeout, which its owner's
+// configuration sets: a dialed connection's (Dialer.Options) is not the
+// group's, whose pollers would otherwise never sweep for it. c is in the
+// registry, so a sweep that raises minIdle sees it (sweepIdle).
+func (p *poller) noteConnIdle(c *Conn) {
+	if d := c.idleTimeout(); d > 0 && (p.minIdle.Load() == 0 || int64(d) < p.minIdle.Load()) {
+		p.noteIdle(d)
 	}
 }
 
@@ -209,7 +225,10 @@ func (p *poller) sweepWait(now int64) int {
 	if period == 0 {
 		return -1
 	}
-	if p.nextSweep == 0 {
+	if p.nextSweep == 0 || p.nextSweep > now+int64(period) {
+		// The first sweep, or a shorter period (SetIdleTimeout lowered
+		// minIdle and woke the loop): the sweep scheduled with the
+		// longer one may be up to a second away.
 		p.nextSweep = now + int64(period)
 	}
 	return msUntil(p.nextSweep, now)
@@ -643,8 +662,22 @@ func (p *poller) drainQueue() {
 }
 
 // sweepIdle closes connections idle for longer than their timeout.
+// It also lets the sweep period rise again once the connection with the
+// smallest idle timeout is gone (0: none left, no sweep until noteIdle).
+// A noteIdle during the sweep changed minIdle from old: the CAS then
+// fails and the lower value stands.
 func (p *poller) sweepIdle(now int64) {
-	p.reg.each(func(c *Conn) { c.checkIdle(now) })
+	old := p.minIdle.Load()
+	var low int64
+	p.reg.each(func(c *Conn) {
+		c.checkIdle(now)
+		if d := int64(c.idleTimeout()); d > 0 && (low == 0 || d < low) && !c.fdst.closed() {
+			low = d
+		}
+	})
+	if old != 0 && (low == 0 || low > old) {
+		p.minIdle.CompareAndSwap(old, low)
+	}
 }
 
 func (p *poller) listener(i int) *acceptor {
@@ -694,6 +727,7 @@ func (p *poller) register(c *Conn) error {
 		return err
 	}
 	c.slot = idx
+	p.noteConnIdle(c)
 	// The first event can be handled on the conn's poller before
 	// EPOLL_CTL_ADD returns here. So the connection is counted before
 	// (a peer that has its answer finds it in Stats: ExampleServer_Stats

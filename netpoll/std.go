@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -130,7 +131,7 @@ func stdShards() int { return 4 * runtime.GOMAXPROCS(0) }
 // newStdPoller makes the poller of a BackendStd group: no pollset and no
 // goroutine; the idle sweep starts with the first idle timeout.
 func newStdPoller(id int, cfg *config) *poller {
-	p := &poller{id: id, cfg: cfg, std: true, done: make(chan struct{})}
+	p := &poller{id: id, cfg: cfg, std: true, done: make(chan struct{}), sweepKick: make(chan struct{}, 1)}
 	if cfg.IdleTimeout > 0 {
 		p.minIdle.Store(int64(cfg.IdleTimeout))
 		p.startSweep()
@@ -143,10 +144,27 @@ func (p *poller) startSweep() {
 	if !p.sweeping.CompareAndSwap(false, true) {
 		return
 	}
+	// No idle timeout left (sweepIdle): wait for noteIdle's kick.
+	period := func() time.Duration { return cmp.Or(p.sweepPeriod(), time.Second) }
 	go func() {
+		next := time.Now().Add(period())
+		t := time.NewTimer(period())
+		defer t.Stop()
 		for !p.closing.Load() {
-			time.Sleep(p.sweepPeriod())
+			select {
+			case <-t.C:
+			case <-p.sweepKick:
+				// A shorter period (noteIdle): the sweep due with the
+				// longer one may be up to a second away.
+				if n := time.Now().Add(period()); n.Before(next) {
+					next = n
+					t.Reset(time.Until(next))
+				}
+				continue
+			}
 			p.sweepIdle(time.Now().UnixNano())
+			next = time.Now().Add(period())
+			t.Reset(time.Until(next))
 		}
 	}()
 }
@@ -184,6 +202,7 @@ func (p *poller) registerStd(c *Conn) error {
 	c.slot = idx
 	p.ctr.liveConns.Add(1)
 	p.ctr.totalConns.Add(1)
+	p.noteConnIdle(c)
 	return nil
 }
 
@@ -356,19 +375,18 @@ func nsTime(ns int64) time.Time {
 func (c *Conn) stdWaitRead(n int) error {
 	c.settleIn()
 	start := time.Now().UnixNano()
-	timeout := c.readTimeout()
 	c.flags.Or(fReaderWaiting)
 	defer c.flags.And(^uint32(fReaderWaiting))
 	for {
 		if done, err := c.readDone(n); done {
 			return err
 		}
-		dl := deadlineOf(deadline(&c.rwait), timeout, start)
+		dl := deadlineOf(deadline(&c.rwait), c.readTimeout(), start)
 		if passed(dl) {
 			return c.opErr("read", errTimeout)
 		}
 		c.stdSetReadDeadline(dl)
-		if deadlineOf(deadline(&c.rwait), timeout, start) != dl {
+		if deadlineOf(deadline(&c.rwait), c.readTimeout(), start) != dl {
 			continue // moved while it was being set
 		}
 		if _, err := c.stdRead(n-c.in.Len(), false); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -438,7 +456,8 @@ func (c *Conn) stdSend(op string) error {
 	// wmu alone serializes the consumers of out here (no poller sends
 	// it); emu is not taken: a failed write closes the connection
 	// (broke), and the close takes emu.
-	if c.stdWriteTimeout() {
+	timed := c.stdWriteTimeout()
+	if timed {
 		defer c.stdAbsWriteDeadline()
 	}
 	for c.out.Len() > 0 {
@@ -456,9 +475,15 @@ func (c *Conn) stdSend(op string) error {
 		if c.idleTimeout() > 0 {
 			vecs = capVecs(vecs, stdIdlePiece)
 		}
+		if timed {
+			vecs = capVecs(vecs, c.writeStep())
+		}
 		m, err := c.stdWriteOut(vecs)
 		if m > 0 {
 			c.touch()
+			if timed {
+				c.stdWriteTimeout() // a step sent: the timeout counts again, as on epoll
+			}
 		}
 		if err != nil {
 			c.drained(c.accountOut())
@@ -512,17 +537,23 @@ const stdIdlePiece = 64 << 10
 // is queued: straight from p, no copy. The caller holds wmu.
 func (c *Conn) stdWrite(p []byte) (int, error) {
 	c.settleIn()
-	if c.stdWriteTimeout() {
+	timed := c.stdWriteTimeout()
+	if timed {
 		defer c.stdAbsWriteDeadline()
 	}
 	piece := len(p)
+	if timed {
+		// Each step sent restarts the timeout, as each chunk of a
+		// Write does on epoll.
+		piece = c.writeStep()
+	}
 	if c.idleTimeout() > 0 {
 		// As in stdSend: a write that blocks waits for the peer, and
 		// each piece sent touches the idle clock.
 		c.touch()
 		c.flags.Or(fWriterWaiting)
 		defer c.flags.And(^uint32(fWriterWaiting))
-		piece = stdIdlePiece
+		piece = min(piece, stdIdlePiece)
 	}
 	n := 0
 	for {
@@ -532,6 +563,9 @@ func (c *Conn) stdWrite(p []byte) (int, error) {
 			n += m
 			c.p.ctr.bytesOut.Add(uint64(m))
 			c.touch()
+			if timed && n < len(p) {
+				c.stdWriteTimeout()
+			}
 		}
 		if err != nil {
 			return n, c.stdWriteErr("write", err)

@@ -178,7 +178,6 @@ func (c *Conn) waitRead(n int) error {
 		return c.stdWaitRead(n)
 	}
 	start := time.Now().UnixNano()
-	timeout := c.readTimeout()
 	w := waiterOf(&c.rwait)
 	waiting := false
 	defer func() {
@@ -189,6 +188,9 @@ func (c *Conn) waitRead(n int) error {
 	}()
 	expired := false
 	for {
+		// Read again on each wake-up: SetReadTimeout wakes a blocked
+		// read to apply the new bound (counted from the wait's start).
+		timeout := c.readTimeout()
 		if expired && !c.fdst.closed() && passed(deadlineOf(w.dl.Load(), timeout, start)) {
 			return c.opErr("read", errTimeout) // see waiter.sleep
 		}
@@ -312,10 +314,11 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 	// which the kernel takes whole, pays no clock read. The write timeout
 	// counts from then (one writev later than the call).
 	var start int64
-	timeout := c.writeTimeout()
+	var mark int // queued bytes when start was taken
 	var w *waiter
 	expired := false
 	for {
+		timeout := c.writeTimeout() // SetWriteTimeout wakes the wait to apply it
 		if c.fdst.closed() {
 			return w != nil, c.opErr(op, errClosed)
 		}
@@ -353,8 +356,12 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			c.updateEvents()
 			return w != nil, ErrWouldBlock
 		}
-		if start == 0 {
-			start = time.Now().UnixNano()
+		if start == 0 || mark-pending >= c.writeStep() {
+			// The timeout bounds a wait for room: once a step of
+			// output went out it counts again, as it does for each
+			// chunk of a Write, so a peer that reads steadily is not
+			// cut because the whole Flush takes longer than it.
+			start, mark = time.Now().UnixNano(), pending
 		}
 		dl := deadlineOf(deadline(&c.wwait), timeout, start)
 		if passed(dl) {
