@@ -29,15 +29,17 @@
 //
 // Slices returned by Next, Peek, Until and GetBytes point into the buffer's
 // nodes (or, for a read that crosses nodes, into a pooled copy). They are
-// valid until the next Release, Read, WriteTo or Close, and must not be
-// modified. Close and Free give the memory behind slices handed out since
-// the last Release to the garbage collector rather than to the pools, so
+// valid until the next Release, Read, WriteTo or Close, or an Append of
+// this buffer to another (which releases it), and must not be modified.
+// Close and Free give the memory behind slices handed out since the last
+// Release to the garbage collector rather than to the pools, so
 // a holder that outlives them never sees another buffer's bytes there
 // (foreign bytes go back to their Releaser all the same). Keep bytes longer with ReadBinary or ReadString (copies), or
 // with Slice, which shares the nodes by reference count and stays valid
 // after this buffer releases them.
 //
-// Slices returned by Malloc and Book are valid until the next Flush.
+// Slices returned by Malloc are valid until the next Flush; those
+// returned by Book, until BookAck or the next write.
 //
 // Bytes linked by WriteForeign stay their owner's: the buffer reads them
 // in place and tells the owner (a Releaser) once, when no buffer or Slice

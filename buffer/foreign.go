@@ -26,7 +26,7 @@ type Releaser interface {
 func (b *LinkBuffer) WriteForeign(p []byte, r Releaser, tag uintptr) error {
 	if len(p) == 0 {
 		r.ReleaseForeign(tag)
-		return nil
+		return b.openOrLive()
 	}
 	if err := b.fits(len(p)); err != nil {
 		r.ReleaseForeign(tag)

@@ -66,6 +66,9 @@ func (b *LinkBuffer) BookAck(n int) error {
 		return b.Flush()
 	}
 	if n > b.booked() {
+		if err := b.openOrLive(); err != nil {
+			return err
+		}
 		return ErrNotEnough
 	}
 	if err := b.fits(n); err != nil {

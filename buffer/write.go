@@ -175,6 +175,9 @@ func (b *LinkBuffer) WriteBinary(p []byte) (int, error) {
 	if err := b.fits(len(p)); err != nil {
 		return 0, err
 	}
+	if len(p) == 0 {
+		return 0, b.openOrLive()
+	}
 	total := len(p)
 	for len(p) > 0 {
 		t, err := b.reserve(1, len(p), laneWrite)
@@ -194,6 +197,9 @@ func (b *LinkBuffer) WriteString(s string) (int, error) {
 	if err := b.fits(len(s)); err != nil {
 		return 0, err
 	}
+	if len(s) == 0 {
+		return 0, b.openOrLive()
+	}
 	total := len(s)
 	for len(s) > 0 {
 		t, err := b.reserve(1, len(s), laneWrite)
@@ -206,6 +212,16 @@ func (b *LinkBuffer) WriteString(s string) (int, error) {
 		s = s[k:]
 	}
 	return total, nil
+}
+
+// openOrLive returns ErrClosed for a write that writes nothing on a
+// closed buffer, unless a batch opened before Close is still open (its
+// writes may still succeed).
+func (b *LinkBuffer) openOrLive() error {
+	if !b.writing && b.isClosed() {
+		return ErrClosed
+	}
+	return nil
 }
 
 // WriteByte appends one byte; it becomes readable at the next Flush.
