@@ -239,22 +239,13 @@ func abandonNode(nd *node) {
 	root := nd
 	if nd.origin != nil {
 		root = nd.origin
-		nd.recycle()
-	} else {
-		nd.next = nil
 	}
 	if root.rel == nil {
 		// Only bb: recycle gives class -1 to a node without it. Other
 		// buffers sharing root may abandon it at the same time.
 		root.bb.Store(nil)
 	}
-	if root.refs.Load() != 1 {
-		if root.refs.Add(-1) != 0 {
-			return
-		}
-		root.refs.Store(1)
-	}
-	root.recycle()
+	freeNode(nd)
 }
 
 // recycle clears the node's state and returns it to a pool: an owning
