@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -30,5 +31,27 @@ func TestDialEmptyAddrAsGo(t *testing.T) {
 			}
 		}
 		cancel()
+	}
+}
+
+// A Dialer's Options ignore the poller-level switches (its group's
+// pollers are shared), but BackendStd named together with one of them is
+// a conflict there as in NewServer, as the Dialer doc says.
+func TestDialerPollerSwitches(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := (&Dialer{Options: []Option{WithPollers(2)}}).DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dial with WithPollers, which a Dialer ignores: %v", err)
+	}
+	c.Close()
+	_, err = (&Dialer{Options: []Option{WithBackend(BackendStd), WithPollers(2)}}).DialContext(ctx, "tcp", ln.Addr().String())
+	if !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("dial with BackendStd and WithPollers: %v, want ErrBadConfig (a conflict)", err)
 	}
 }

@@ -25,7 +25,9 @@ import (
 // WithOnConnect, WithOnDisconnect) and the backend (a group per
 // backend); poller-level options (WithPollers, WithWait, WithSpin,
 // WithBalance, WithReusePort), WithDispatch and WithBufferBudget are
-// ignored.
+// ignored, except that WithBackend(BackendStd) together with one of the
+// epoll backend's switches fails the dial as a conflict, as it fails
+// NewServer.
 //
 // With Server set, dialed connections join that server's pollers and
 // are served exactly like the connections it accepts: its handler runs
