@@ -27,23 +27,12 @@ func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
 	if c.sock != nil {
 		return 0, nil, false // BackendStd: see stdReadFrom
 	}
-	remain := int64(-1) // -1: to the end of the file
-	lr, limited := r.(*io.LimitedReader)
-	if limited {
-		if lr.N <= 0 {
-			return 0, nil, true
-		}
-		remain, r = lr.N, lr.R
+	rc, lr, remain, ok := fileSource(r)
+	limited := lr != nil
+	if limited && remain <= 0 {
+		return 0, nil, true
 	}
-	// syscall.Conn, not *os.File: io.Copy from a file that has no
-	// WriteTo for sockets (os.File.WriteTo's fallback) passes the file
-	// wrapped in a type that keeps SyscallConn.
-	sc, ok := r.(syscall.Conn)
 	if !ok {
-		return 0, nil, false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
 		return 0, nil, false
 	}
 	// An inline handler on its own poller cannot wait for room: Write's
@@ -78,8 +67,7 @@ func (c *Conn) sendFile(r io.Reader) (written int64, err error, handled bool) {
 // false when src is not a regular file, or sendfile refused it before
 // sending anything; the caller then copies.
 func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, handled bool) {
-	var st unix.Stat_t
-	if err := unix.Fstat(src, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	if !isRegularFile(src) {
 		return 0, nil, false
 	}
 	// What was queued before goes out before the file.
@@ -195,24 +183,40 @@ func (c *Conn) shutFile(r io.Reader) bool {
 	if c.flags.Load()&fWrShut == 0 || c.fdst.closed() {
 		return false
 	}
-	if lr, ok := r.(*io.LimitedReader); ok {
-		if lr.N <= 0 {
-			return false
-		}
-		r = lr.R
-	}
-	sc, ok := r.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc, lr, remain, ok := fileSource(r)
+	if !ok || lr != nil && remain <= 0 {
 		return false
 	}
 	regular := false
-	rc.Control(func(fd uintptr) {
-		var st unix.Stat_t
-		regular = unix.Fstat(int(fd), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
-	})
+	rc.Control(func(fd uintptr) { regular = isRegularFile(int(fd)) })
 	return regular
+}
+
+// fileSource unwraps ReadFrom's r as sendfile takes it: a syscall.Conn,
+// not only an *os.File (io.Copy from a file that has no WriteTo for
+// sockets, os.File.WriteTo's fallback, passes the file wrapped in a type
+// that keeps SyscallConn), perhaps in an *io.LimitedReader, which lr is
+// then, with remain its limit (-1: none). ok is false when r is no such
+// source.
+func fileSource(r io.Reader) (rc syscall.RawConn, lr *io.LimitedReader, remain int64, ok bool) {
+	remain = -1
+	if l, limited := r.(*io.LimitedReader); limited {
+		lr, remain, r = l, l.N, l.R
+	}
+	sc, isConn := r.(syscall.Conn)
+	if !isConn {
+		return nil, lr, remain, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, lr, remain, false
+	}
+	return rc, lr, remain, true
+}
+
+// isRegularFile reports whether fd is a regular file, which sendfile
+// reads.
+func isRegularFile(fd int) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
 }
