@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upoll/upoll/internal/testutil"
+
 	"github.com/upoll/upoll/gopool"
 )
 
@@ -377,6 +379,9 @@ func TestDocsStdStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The server counts a write once its call returns, which can be
+	// after the client has the echo (CI saw BytesOut 16 of 20).
+	testutil.WaitFor(5*time.Second, func() bool { return s.Stats().BytesOut >= 20 })
 	st := s.Stats()
 	zero := map[string]uint64{"Waits": st.Waits, "Parks": st.Parks, "Wakeups": st.Wakeups, "Events": st.Events,
 		"MaxEventsPerWait": st.MaxEventsPerWait, "StaleEvents": st.StaleEvents, "ReadEAGAIN": st.ReadEAGAIN,
