@@ -80,12 +80,12 @@ func ParseEnv(s string) ([]Option, error) {
 		if !ok {
 			return nil, &EnvError{Value: entry, Reason: "want key=value"}
 		}
-		key = strings.ToLower(strings.TrimSpace(key))
+		key = asciiLower(strings.TrimSpace(key))
 		value = strings.TrimSpace(value)
 		if key == "" {
 			return nil, &EnvError{Value: entry, Reason: "empty key (known: " + strings.Join(envKeys[:], ", ") + ")"}
 		}
-		opt, reason := envOption(key, strings.ToLower(value))
+		opt, reason := envOption(key, asciiLower(value))
 		if reason != "" {
 			return nil, &EnvError{Key: key, Value: value, Reason: reason}
 		}

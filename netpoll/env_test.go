@@ -88,6 +88,11 @@ func TestParseEnvInvalid(t *testing.T) {
 		{"maxconns=lots", "maxconns"},
 		{"trigger=et,colour=blue", "colour"},
 		{"=et", ""},
+		// Unicode letters that fold or lower-case onto ASCII ones (the
+		// Kelvin sign onto k, a long s onto s) do not spell a name.
+		{"wait=bloc\u212a", "wait"},
+		{"backend=\u017ftd", "backend"},
+		{"bac\u212aend=std", "bac\u212aend"},
 	}
 	for _, tt := range tests {
 		opts, err := ParseEnv(tt.in)

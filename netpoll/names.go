@@ -140,13 +140,52 @@ func (e *enumNames[T]) unmarshal(v *T, text []byte) error {
 	s := string(text)
 	for _, r := range e.rows {
 		for _, n := range r.names {
-			if strings.EqualFold(s, n) {
+			if asciiEqualFold(s, n) {
 				*v = r.v
 				return nil
 			}
 		}
 	}
 	return fmt.Errorf("%w: unknown %s %q: want %s", ErrBadConfig, e.kind, s, e.want())
+}
+
+// asciiEqualFold reports whether s equals name, a lower-case ASCII
+// name, ignoring the case of ASCII letters only. strings.EqualFold
+// folds Unicode too, so "ſtd" (long s) or "Kind" (Kelvin sign)
+// would select a value whose name has an s or a k: a configuration
+// value is a name to type, not text to fold.
+func asciiEqualFold(s, name string) bool {
+	if len(s) != len(name) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != name[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower returns s with its ASCII upper-case letters in lower case
+// and every other byte as it is. strings.ToLower maps the Kelvin sign
+// onto an ASCII k, so "bac\u212aend" would become the key backend.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // want lists the names String returns: "level, edge or oneshot".
