@@ -151,8 +151,8 @@ func (e *enumNames[T]) unmarshal(v *T, text []byte) error {
 
 // asciiEqualFold reports whether s equals name, a lower-case ASCII
 // name, ignoring the case of ASCII letters only. strings.EqualFold
-// folds Unicode too, so "ſtd" (long s) or "Kind" (Kelvin sign)
-// would select a value whose name has an s or a k: a configuration
+// folds Unicode too, so "ſtd" (with a long s) would select std, and
+// "bloc" ending in a Kelvin sign would select block: a configuration
 // value is a name to type, not text to fold.
 func asciiEqualFold(s, name string) bool {
 	if len(s) != len(name) {
