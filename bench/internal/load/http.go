@@ -30,6 +30,11 @@ func (r *run) httpWorker(c net.Conn, s *stat) error {
 		if err != nil {
 			return err
 		}
+		if br.Buffered() > 0 {
+			// One request is in flight: more bytes are another answer
+			// to it, which the next request would take for its own.
+			return errExtraResponse
+		}
 		lat := time.Since(t0)
 		s.verified += uint64(n)
 		if r.measuring() {
@@ -38,8 +43,24 @@ func (r *run) httpWorker(c net.Conn, s *stat) error {
 			s.h.Record(int64(lat))
 		}
 	}
+	// Every response was identical, so one that came twice (a server
+	// that parsed a request's bytes again) answered the next request
+	// before the server read it, unless it came in the same read: the
+	// last request's answer must be the last bytes.
+	c.SetReadDeadline(time.Now().Add(extraGrace))
+	if _, err := br.ReadByte(); err == nil {
+		return errExtraResponse
+	}
 	return nil
 }
+
+// extraGrace is how long an HTTP worker waits, after its last response,
+// for bytes that no request asked for.
+const extraGrace = 50 * time.Millisecond
+
+// errExtraResponse is a mismatch: it fails the run also once the window
+// is over, when the last check is made.
+var errExtraResponse = fmt.Errorf("%w: bytes beyond the response to the one request in flight (a response sent twice?)", errMismatch)
 
 // ReadResponse reads one HTTP/1.1 response from br, checks it is a 200 whose
 // body equals HelloBody, and returns the body length. buf holds the body.

@@ -1,0 +1,129 @@
+package load
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestDuplicatedHTTPResponsesFail: an HTTP server that answers a request
+// twice (as one that parsed a request's bytes a second time would) fails
+// verification. Every response is the same, so before, the duplicate
+// answered the next request before the server had read it and the run
+// was verified: answering every request twice, with ever more answers
+// ahead of the requests, and many times the requests per second
+// ("every"); answering the first request twice, its second answer in a
+// write of its own during the warm-up, with the client one answer ahead
+// of the server for the whole run ("first").
+func TestDuplicatedHTTPResponsesFail(t *testing.T) {
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!")
+	for _, tc := range []struct {
+		name  string
+		twice func(req int) bool
+		delay time.Duration // before the second answer, written apart
+	}{
+		{"every", func(int) bool { return true }, 0},
+		{"first", func(req int) bool { return req == 0 }, 10 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer ln.Close()
+			wg.Go(func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					wg.Go(func() {
+						defer c.Close()
+						br := bufio.NewReader(c)
+						for req := range 10_000_000 {
+							for { // one request: lines up to the empty one
+								l, err := br.ReadString('\n')
+								if err != nil {
+									return
+								}
+								if l == "\r\n" {
+									break
+								}
+							}
+							if _, err := c.Write(resp); err != nil {
+								return
+							}
+							if tc.twice(req) {
+								time.Sleep(tc.delay)
+								if _, err := c.Write(resp); err != nil {
+									return
+								}
+							}
+						}
+					})
+				}
+			})
+			var out strings.Builder
+			cfg := Config{Workload: HTTP, Proto: HTTP, Addr: ln.Addr().String(), Conns: 2, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond}
+			if err := Run(cfg, strings.NewReader(""), &out); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s", out.String())
+			if strings.Contains(out.String(), `"verified":true`) {
+				t.Fatalf("a server that answers %s HTTP request twice was verified", tc.name)
+			}
+		})
+	}
+}
+
+// TestHTTPWorkerPassesSingleAnswers: the check for answers sent twice
+// does not fail a server that answers each request once.
+func TestHTTPWorkerPassesSingleAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!")
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for range 10_000_000 {
+					for {
+						l, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						if l == "\r\n" {
+							break
+						}
+					}
+					if _, err := c.Write(resp); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	var out strings.Builder
+	cfg := Config{Workload: HTTP, Proto: HTTP, Addr: ln.Addr().String(), Conns: 4, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond}
+	if err := Run(cfg, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"verified":true`) {
+		t.Fatalf("a server that answers each request once failed: %s", out.String())
+	}
+}
