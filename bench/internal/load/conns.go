@@ -12,8 +12,11 @@ import (
 )
 
 // hello does one verified exchange on a fresh connection, so the server has
-// certainly accepted it and served it once.
-func (r *run) hello(c net.Conn, id int) (int, error) {
+// certainly accepted it and served it once. seq is the sequence of id's
+// messages: a churn worker keeps its own across its connections, so that
+// an answer with an earlier connection's message (stale memory of a
+// closed one) does not compare equal.
+func (r *run) hello(c net.Conn, id int, seq *uint64) (int, error) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	defer c.SetDeadline(time.Time{})
 	if r.cfg.Proto == HTTP {
@@ -24,8 +27,7 @@ func (r *run) hello(c net.Conn, id int) (int, error) {
 	}
 	send, recv := make([]byte, r.cfg.Size), make([]byte, r.cfg.Size)
 	pattern(send, id)
-	var seq uint64
-	message(send, r.cfg.Size, id, &seq)
+	message(send, r.cfg.Size, id, seq)
 	return len(send), exchange(c, send, recv)
 }
 
@@ -72,7 +74,8 @@ func (r *run) openIdle(k, first int) ([]net.Conn, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			n, err := r.hello(c, first+i)
+			var seq uint64
+			n, err := r.hello(c, first+i, &seq)
 			if err != nil {
 				r.fail(err)
 				return
@@ -100,6 +103,7 @@ func (r *run) churn(sample func(int)) error {
 			defer wg.Done()
 			s := new(stat)
 			defer r.merge(s)
+			var seq uint64
 			for !r.stopped() {
 				t0 := time.Now()
 				c, err := dial(r.cfg.Addr)
@@ -107,7 +111,7 @@ func (r *run) churn(sample func(int)) error {
 					r.fail(err)
 					return
 				}
-				n, err := r.hello(c, i)
+				n, err := r.hello(c, i, &seq)
 				c.Close()
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					// 10 s without an answer: the server lost the

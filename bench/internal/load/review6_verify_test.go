@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -125,5 +126,49 @@ func TestHTTPWorkerPassesSingleAnswers(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"verified":true`) {
 		t.Fatalf("a server that answers each request once failed: %s", out.String())
+	}
+}
+
+// TestStaleChurnEchoFails: a server that answers each new connection
+// with the message of the connection before it (stale memory of a
+// closed connection, the bug class of docs/RELIABILITY.md's stale pool
+// bytes) fails the churn workload. Before, every cycle of a churn
+// worker sent the same bytes (sequence 1 of the worker's id), so such
+// an echo compared equal.
+func TestStaleChurnEchoFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Go(func() {
+		var last []byte // the previous connection's message
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 64)
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(c, buf); err == nil {
+				if last == nil {
+					last = buf
+				}
+				c.Write(last)
+				last = buf
+			}
+			c.Close()
+		}
+	})
+	var out strings.Builder
+	cfg := Config{Workload: Churn, Proto: "echo", Addr: ln.Addr().String(), Conns: 1, Size: 64, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond}
+	if err := Run(cfg, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", out.String())
+	if strings.Contains(out.String(), `"verified":true`) {
+		t.Fatal("a server that answers each connection with the previous connection's message was verified")
 	}
 }
