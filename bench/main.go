@@ -115,6 +115,7 @@ func runRole(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&lc.Duration, "duration", 0, "load: measured window")
 	fs.IntVar(&lc.ServerPID, "server-pid", 0, "load: server pid to sample CPU of")
 	fs.IntVar(&lc.Idle, "idle", 0, "load: idle connections held by helper processes beside the active ones (mixed)")
+	fs.IntVar(&lc.FirstID, "first-id", 0, "load: id of the first connection (idle; a mixed workload's helper)")
 	fs.StringVar(&lc.Client, "client", "", "load: rpcload client, upoll or std (rpc)")
 	fs.IntVar(&lc.Inflight, "inflight", 1, "load: calls in flight per connection (rpc)")
 	fs.BoolVar(&lc.Mark, "mark", false, "load: write MARK at each end of the window and wait for a line on stdin")

@@ -47,7 +47,7 @@ func (r *run) idle(in io.Reader, out io.Writer) error {
 	}()
 	half := r.cfg.Conns / 2
 	for _, k := range []int{half, r.cfg.Conns - half} {
-		more, err := r.openIdle(k, len(conns))
+		more, err := r.openIdle(k, r.cfg.FirstID+len(conns))
 		conns = append(conns, more...)
 		if err != nil {
 			return err
@@ -88,7 +88,7 @@ func (r *run) openIdle(k, first int) ([]net.Conn, error) {
 	}
 	wg.Wait()
 	if r.errs > 0 {
-		return conns, fmt.Errorf("idle: %d of %d connections failed their first exchange: %v", r.errs, first+k, r.firstErr)
+		return conns, fmt.Errorf("idle: %d of %d connections failed their first exchange: %v", r.errs, first-r.cfg.FirstID+k, r.firstErr)
 	}
 	return conns, nil
 }

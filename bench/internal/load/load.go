@@ -46,6 +46,11 @@ type Config struct {
 	ServerPID int // sampled for CPU; 0 skips it
 	Proto     string
 	Idle      int // idle connections beside the active ones (Mixed)
+	// FirstID is the id of the first connection of the Idle workload:
+	// the mixed workload's helpers number theirs after the active
+	// connections and each other's, so that no two connections of a run
+	// send the same message and a swap of their echoes fails.
+	FirstID int
 	// HoldPerProcess is the most idle connections one helper process
 	// holds (Mixed); 0 means DefaultHoldPerProcess.
 	HoldPerProcess int

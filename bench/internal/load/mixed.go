@@ -75,17 +75,21 @@ func startHolders(cfg Config) ([]*holder, error) {
 			h.kill()
 		}
 	}
+	// The active connections are numbered 0..Conns-1; the helpers'
+	// connections follow, each helper's after the previous helper's.
+	id := cfg.Conns
 	for left := cfg.Idle; left > 0; {
 		// Even shares, so no helper holds far more than another.
 		procs := (left + per - 1) / per
 		n := (left + procs - 1) / procs
-		h, err := startHolder(exe, cfg, n)
+		h, err := startHolder(exe, cfg, n, id)
 		if err != nil {
 			stopAll()
 			return nil, err
 		}
 		hs = append(hs, h)
 		left -= n
+		id += n
 	}
 	// A helper that hangs is killed, which ends its wait below.
 	timer := time.AfterFunc(holdTimeout, stopAll)
@@ -108,11 +112,11 @@ func startHolders(cfg Config) ([]*holder, error) {
 }
 
 // startHolder runs this executable in the load role, holding n idle
-// connections to cfg.Addr. The environment is this process's, which marks
-// it as a harness child.
-func startHolder(exe string, cfg Config, n int) (*holder, error) {
+// connections to cfg.Addr, numbered from first. The environment is this
+// process's, which marks it as a harness child.
+func startHolder(exe string, cfg Config, n, first int) (*holder, error) {
 	cmd := exec.Command(exe, "-role", "load", "-workload", Idle, "-proto", "echo", "-addr", cfg.Addr,
-		"-n", strconv.Itoa(n), "-msg", strconv.Itoa(cfg.Size))
+		"-n", strconv.Itoa(n), "-msg", strconv.Itoa(cfg.Size), "-first-id", strconv.Itoa(first))
 	h := &holder{n: n, cmd: cmd, stderr: new(strings.Builder), mu: new(sync.Mutex)}
 	cmd.Stderr = lockedWriter{h.mu, h.stderr}
 	var err error

@@ -37,6 +37,7 @@ func helperMain(args []string) int {
 	fs.StringVar(&cfg.Addr, "addr", "", "")
 	fs.IntVar(&cfg.Conns, "n", 1, "")
 	fs.IntVar(&cfg.Size, "msg", 64, "")
+	fs.IntVar(&cfg.FirstID, "first-id", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
