@@ -12,25 +12,34 @@ import (
 // message fills buf with depth messages of size bytes for connection id. Each
 // message names its connection and its place in the connection's stream, so
 // that an echo that is stale, reordered or another connection's cannot pass
-// the comparison: from 16 bytes on, a sequence number then the id, then a
-// pattern of the connection; from 8, both packed in one word (the id in the
-// low 20 bits); below 8 bytes, a mix of the two truncated to the size (which
-// cannot tell every pair apart).
+// the comparison: from 16 bytes on, a sequence number then the id; from 8,
+// both packed in one word (the id in the low 20 bits); below 8 bytes, a mix
+// of the two truncated to the size (which cannot tell every pair apart).
+// The bytes after those are the mix again, each word of it xored with its
+// offset, so that they change from message to message too: bytes of an
+// earlier message of the connection past the first word or two (a stale
+// buffer behind a chunk boundary) fail as well.
 func message(buf []byte, size, id int, seq *uint64) {
 	for k := 0; k+size <= len(buf); k += size {
 		*seq++
 		m := buf[k : k+size]
+		head := 0
 		switch {
 		case size >= 16:
 			binary.LittleEndian.PutUint64(m, *seq)
 			binary.LittleEndian.PutUint64(m[8:], uint64(id))
+			head = 16
 		case size >= 8:
 			binary.LittleEndian.PutUint64(m, *seq<<20|uint64(id)&(1<<20-1))
-		default:
-			v := *seq ^ uint64(id)*0x9e3779b97f4a7c15
-			for j := range m {
-				m[j] = byte(v >> (8 * j))
-			}
+			head = 8
+		}
+		v := *seq ^ uint64(id)*0x9e3779b97f4a7c15
+		j := head
+		for ; j+8 <= size; j += 8 {
+			binary.LittleEndian.PutUint64(m[j:], v^uint64(j)<<40)
+		}
+		for ; j < size; j++ {
+			m[j] = byte(v>>(8*(j%8))) ^ byte(j&^7)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -170,5 +171,61 @@ func TestStaleChurnEchoFails(t *testing.T) {
 	t.Logf("%s", out.String())
 	if strings.Contains(out.String(), `"verified":true`) {
 		t.Fatal("a server that answers each connection with the previous connection's message was verified")
+	}
+}
+
+// TestStaleTailFails: a server that answers each message with its first
+// 16 bytes and, after them, the bytes of the connection's previous
+// message (stale bytes of a reused buffer past a chunk boundary) fails
+// verification. Before, only a message's first 16 bytes (its sequence
+// and connection) changed from message to message: the rest was the
+// connection's fixed pattern, and the stale tail compared equal.
+func TestStaleTailFails(t *testing.T) {
+	for _, tc := range []struct{ workload string }{{PingPong}, {Pipeline}} {
+		t.Run(tc.workload, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer ln.Close()
+			const size = 64
+			wg.Go(func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					wg.Go(func() {
+						defer c.Close()
+						msg, prev := make([]byte, size), []byte(nil)
+						for range 10_000_000 {
+							if _, err := io.ReadFull(c, msg); err != nil {
+								return
+							}
+							out := slices.Clone(msg)
+							if prev != nil {
+								copy(out[16:], prev[16:])
+							}
+							if _, err := c.Write(out); err != nil {
+								return
+							}
+							prev = slices.Clone(msg)
+						}
+					})
+				}
+			})
+			var out strings.Builder
+			cfg := Config{Workload: tc.workload, Addr: ln.Addr().String(), Conns: 2, Size: size, Pipeline: 4,
+				Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond}
+			if err := Run(cfg, strings.NewReader(""), &out); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s", out.String())
+			if strings.Contains(out.String(), `"verified":true`) {
+				t.Fatal("a server that echoes the previous message's bytes after the first 16 was verified")
+			}
+		})
 	}
 }
