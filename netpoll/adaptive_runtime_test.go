@@ -1,6 +1,8 @@
 package netpoll
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -104,4 +106,148 @@ func roundTrips(t *testing.T, c net.Conn, n int) {
 			t.Fatalf("round trip %d: %v", i, err)
 		}
 	}
+}
+
+// TestAdaptiveKeepsNetpollPolled: a WaitAdaptive poller that parked in
+// the runtime's netpoller wakes on the thread that polled it, and if it
+// then blocked in epoll_wait holding that thread's P, no thread would
+// poll the runtime's netpoller until another went idle: the goroutines
+// of the process that wait on Go's own sockets would wait for sysmon's
+// poll, every 10 ms. A client on a Dialer with a handler, which queues
+// its requests with FlushAsync (so its poller parks and wakes in the
+// runtime beside the caller), calls a Go net echo server of the same
+// process for a second, with GOMAXPROCS 2. A call of 8 ms or more is
+// counted as one that waited for sysmon: before the fix 10 to 84 did
+// in a second; a WaitRuntime client, which never blocks in epoll_wait,
+// runs the same calls beside it as the control for a loaded machine.
+func TestAdaptiveKeepsNetpollPolled(t *testing.T) {
+	skipStd(t, "no pollers: BackendStd runs a goroutine per connection")
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	ctl := netpollCalls(t, WaitRuntime)
+	got := netpollCalls(t, WaitAdaptive)
+	t.Logf("WaitAdaptive: %s; WaitRuntime: %s", got, ctl)
+	if got.slow >= 5 && got.slow > 2*ctl.slow+2 {
+		t.Errorf("WaitAdaptive: %s, against WaitRuntime's %s: the runtime's netpoller waited for sysmon", got, ctl)
+	}
+}
+
+// callTally is what netpollCalls counted.
+type callTally struct {
+	calls, slow int
+	worst       time.Duration
+}
+
+func (c callTally) String() string {
+	return fmt.Sprintf("%d calls in 1 s, %d of them 8 ms or more, the slowest %v", c.calls, c.slow, c.worst)
+}
+
+// netpollCalls makes 64-byte calls for a second from a client on a
+// Dialer whose group waits with wait (see TestAdaptiveKeepsNetpollPolled)
+// to a Go net echo server, one at a time.
+func netpollCalls(t *testing.T, wait WaitStrategy) callTally {
+	t.Helper()
+	const size = 64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, size)
+		for {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { <-served }()
+
+	answers := make(chan []byte, 1)
+	deliver := func(c *Conn) error {
+		r := c.Reader()
+		for r.Len() >= size {
+			b, err := r.ReadBinary(size)
+			if err != nil {
+				return err
+			}
+			answers <- b
+		}
+		return r.Release()
+	}
+	g, err := NewServer(deliver, WithWait(wait))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := (&Dialer{Server: g}).DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// The calls run on a goroutine of their own while the test's sleeps
+	// on a timer, as in the bench's RPC load.
+	var tally callTally
+	var callErr error
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		msg := make([]byte, size)
+		for ; tally.calls < 100000; tally.calls++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			msg[0], msg[1] = byte(tally.calls), byte(tally.calls>>8)
+			t0 := time.Now()
+			w := c.Writer()
+			if _, err := w.WriteBinary(msg); err != nil {
+				callErr = err
+				return
+			}
+			if err := w.FlushAsync(); err != nil {
+				callErr = err
+				return
+			}
+			select {
+			case b := <-answers:
+				if b[0] != msg[0] || b[1] != msg[1] {
+					callErr = fmt.Errorf("call %d: answer %x", tally.calls, b[:2])
+					return
+				}
+			case <-time.After(5 * time.Second):
+				callErr = fmt.Errorf("call %d: no answer in 5 s", tally.calls)
+				return
+			}
+			d := time.Since(t0)
+			if d >= 8*time.Millisecond {
+				tally.slow++
+			}
+			tally.worst = max(tally.worst, d)
+		}
+	}()
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	if callErr != nil {
+		t.Fatalf("%v: %v", wait, callErr)
+	}
+	if tally.calls < 100 {
+		t.Fatalf("%v: %s", wait, tally)
+	}
+	return tally
 }

@@ -110,9 +110,12 @@ const (
 	// blocked poller holds its P only while no goroutine wants one, and
 	// never the last one, so the rest of the program is not starved, and
 	// never while a parked poller needs a thread to poll the runtime's
-	// netpoller for it; a server with the process to itself waits and
-	// wakes as cheaply as with WaitBlock. The default of a Server with a
-	// handler.
+	// netpoller for it; after a park in the runtime it first has the
+	// runtime wake an idle thread, which polls the netpoller in place of
+	// the one the poller woke on, so goroutines waiting on Go's own
+	// sockets are not left to sysmon's poll. A server with the process
+	// to itself waits and wakes as cheaply as with WaitBlock. The default
+	// of a Server with a handler.
 	WaitAdaptive
 )
 

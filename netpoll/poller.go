@@ -82,6 +82,7 @@ type poller struct {
 	passStart int64       // unix ns the current pass began its wait
 	spins     int         // WaitSpin: empty polls since the last event
 	pinned    bool        // the leader is locked to its thread (pinLeader)
+	unparked  bool        // the last wait parked in the runtime (see kickNetpoll)
 	passing   bool        // counted in passingPollers since the last wait; leader only
 	batches   []*runBatch // started batches that may hold unclaimed runs
 	claimants int         // pool tasks per batch at most (GOMAXPROCS)
@@ -436,6 +437,9 @@ func (p *poller) wait(msec int, spins *int) (int, error) {
 			// a poll would cost a syscall per pass for nothing.
 			block, others := p.mayBlock()
 			if block {
+				if p.unparked {
+					p.kickNetpoll()
+				}
 				p.ctr.parks.Add(1)
 				n, err := p.ep.wait(p.events, msec)
 				blockedPollers.Add(-1)
@@ -500,7 +504,26 @@ func (p *poller) waitRuntime(msec int, pinned bool) (int, error) {
 	if parked {
 		p.ctr.parks.Add(1)
 	}
+	p.unparked = parked && !pinned
 	return n, err
+}
+
+// kickNetpoll makes sure that a thread polls the runtime's netpoller
+// before the poller blocks in epoll_wait holding its P, when its last
+// wait parked there. The runtime's netpoller is polled by a thread that
+// went idle, blocking in it, and by sysmon every 10 ms; the thread that
+// woke from it with this poller ready took the P and now runs it, so
+// until another thread goes idle none polls: every goroutine of the
+// process waiting on a net.Conn, an os pipe or a timer, and other
+// pollers parked there, would wait for sysmon (seen as 10-20 ms calls
+// of an in-process client of Go's net, TestAdaptiveKeepsNetpollPolled).
+// A new goroutine makes the runtime wake an idle thread for it, and
+// that thread, idle again, polls. Only after a park: a poller that
+// blocked before and wakes from its own epoll_wait has not taken that
+// thread, and a kick on every wait would wake a thread per pass.
+func (p *poller) kickNetpoll() {
+	p.unparked = false
+	go func() {}()
 }
 
 // testHookRelease, when set by a test, runs before each park of a
