@@ -218,6 +218,15 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		// address.
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
+	// As Go's net, errors name the address as given: with no host, the
+	// port alone (":80"), not the unspecified address dialed.
+	errAddr := func(ap netip.AddrPort) net.Addr {
+		a := net.TCPAddrFromAddrPort(ap)
+		if host, _, _ := net.SplitHostPort(addr); host == "" {
+			a.IP = nil
+		}
+		return a
+	}
 	deadline, hasDeadline := ctx.Deadline()
 	var first error
 	for i, ap := range aps {
@@ -234,7 +243,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		if err := ctx.Err(); err != nil {
 			// As Go's net: a cancellation ends the dial before this
 			// address, and the error names it.
-			return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(ap), Err: mapCtxErr(err)}
+			return nil, &net.OpError{Op: "dial", Net: network, Addr: errAddr(ap), Err: mapCtxErr(err)}
 		}
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if hasDeadline && ad.Before(deadline) {
@@ -249,7 +258,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 			first = err
 		}
 	}
-	return nil, &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(aps[0]), Err: first}
+	return nil, &net.OpError{Op: "dial", Net: network, Addr: errAddr(aps[0]), Err: first}
 }
 
 // minAddrTime is the least time an address of several gets to connect
@@ -326,7 +335,16 @@ func resolveTCP(ctx context.Context, r *net.Resolver, network, addr string) ([]n
 		return aps, nil
 	}
 	if host == "" {
-		host = "localhost"
+		// As Go's net: no host is the unspecified address, looked up
+		// nowhere, which the kernel connects to this system: IPv4's
+		// for tcp and tcp4, IPv6's for tcp6 (a lookup of "localhost"
+		// found no IPv6 address where /etc/hosts names only
+		// 127.0.0.1, and asked a Resolver Go's net never asks).
+		ip := netip.IPv4Unspecified()
+		if network == "tcp6" {
+			ip = netip.IPv6Unspecified()
+		}
+		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(port))}, nil
 	}
 	ipnet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
 	ips, err := r.LookupNetIP(ctx, ipnet, host)
