@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -61,6 +62,59 @@ func TestDialEmptyHostAsGo(t *testing.T) {
 			if got != want {
 				t.Errorf("%v: dial %s %q: %s; Go's: %s", b, network, addr, got, want)
 			}
+		}
+	}
+}
+
+// A Server's Close and Shutdown end its dials still connecting, on every
+// backend, as its doc says they cover its dialed connections: the dial
+// returns ErrServerClosed at once. Under BackendStd, whose dial is Go's
+// net.Dialer's, they went on until their own deadline (8 s here; with
+// none, until the kernel gave up on the connect, minutes later), and
+// TestDialGroupCloseWhileConnecting skipped it (nothing is live there
+// while Go's dial connects).
+func TestDialGroupEndsConnectingDialEveryBackend(t *testing.T) {
+	hung := hangingAddrs(t, 1)[0].String()
+	for _, b := range testBackends(true) {
+		for _, how := range []string{"Close", "Shutdown"} {
+			s, err := NewServer(echoHandler, WithBackend(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+				defer cancel()
+				c, err := (&Dialer{Server: s}).DialContext(ctx, "tcp", hung)
+				if err == nil {
+					c.Close()
+				}
+				done <- err
+			}()
+			time.Sleep(100 * time.Millisecond) // the dial is connecting
+			if how == "Close" {
+				s.Close()
+			} else {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if err := s.Shutdown(ctx); err != nil {
+					t.Errorf("%v: Shutdown = %v", b, err)
+				}
+				cancel()
+			}
+			select {
+			case err := <-done:
+				var oe *net.OpError
+				switch {
+				case err == nil:
+					t.Logf("%v %s: the kernel completed the connect", b, how)
+				case !errors.Is(err, ErrServerClosed) || !errors.As(err, &oe) || oe.Op != "dial":
+					t.Errorf("%v %s: dial = %v, want a dial *net.OpError wrapping ErrServerClosed", b, how, err)
+				}
+			case <-time.After(3 * time.Second):
+				t.Errorf("%v %s: dial still connecting 3 s after", b, how)
+				<-done
+			}
+			s.Close()
 		}
 	}
 }

@@ -926,9 +926,28 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 	default:
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrUnsupportedNetwork}
 	}
+	if s := d.Server; s != nil {
+		// The group's Shutdown and Close end a dial still connecting,
+		// as they end the native backends' (waitConnect): through the
+		// context of Go's dial, which would otherwise wait for its own
+		// deadline, or for the kernel to give up on the connect.
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-s.done:
+				cancel(ErrServerClosed)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	nd := net.Dialer{KeepAlive: d.KeepAlive, Resolver: d.Resolver}
 	nc, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
+		if oe, ok := err.(*net.OpError); ok && context.Cause(ctx) == ErrServerClosed {
+			return nil, &net.OpError{Op: oe.Op, Net: oe.Net, Source: oe.Source, Addr: oe.Addr, Err: ErrServerClosed}
+		}
 		// Go's net's error as it is (as the native backends report
 		// it too), but for one thing: a connect that ctx's deadline
 		// ends wraps the socket's deadline error,
