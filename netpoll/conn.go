@@ -618,6 +618,12 @@ func (c *Conn) checkIdle(now int64) {
 	if d <= 0 || c.fdst.closed() {
 		return
 	}
+	if c.flags.Load()&fConnecting != 0 {
+		// A dial still connecting is not idle: the dial's own deadline
+		// bounds it, as Go's net.Dialer's does (an idle timeout shorter
+		// than the handshake failed the dial with ErrIdleTimeout).
+		return
+	}
 	if c.owner.handler != nil && c.hstate.Load()&hRunning != 0 &&
 		c.flags.Load()&(fReaderWaiting|fWriterWaiting) == 0 {
 		return // a running handler is activity, unless it waits for the peer

@@ -41,6 +41,10 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 			if err := sysSocketError(int(c.fd)); err != nil {
 				c.setBroken(err)
 			}
+			// The idle clock starts at the connect, not at the
+			// dial's start (checkIdle leaves a connect in flight
+			// alone), before the flag goes.
+			c.touch()
 			c.flags.And(^uint32(fConnecting))
 			notify(&c.wwait)
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A dial of an address with no host (":p", as a client dials a
@@ -115,6 +118,115 @@ func TestDialGroupEndsConnectingDialEveryBackend(t *testing.T) {
 				<-done
 			}
 			s.Close()
+		}
+	}
+}
+
+// lateListener returns a 127.0.0.1 address whose connects complete late:
+// its accept queue is full, so the first SYN of a connect is dropped,
+// and after wait the queue is emptied, so that the SYN's retransmission
+// (a second after it, on Linux) is answered. It reports false where the
+// kernel completed the handshakes despite the full queue.
+func lateListener(t *testing.T, wait time.Duration) (string, bool) {
+	t.Helper()
+	fd, err := sysSocket(afInet4)
+	if err != nil {
+		t.Skipf("raw listening socket: %v", err)
+	}
+	t.Cleanup(func() { sysClose(fd) })
+	loopback := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0)
+	if err := sysBind(fd, tcpSockaddr(loopback, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sysListen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := sysGetsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := sa.ap.String()
+	if !fillQueue(t, addr) {
+		return addr, false
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		select {
+		case <-time.After(wait):
+		case <-stop:
+			return
+		}
+		// Empty the queue for the retransmitted SYN, and keep it empty
+		// (bounded: until the test ends, or 10 s).
+		unix.SetNonblock(fd, true)
+		end := time.After(10 * time.Second)
+		for {
+			for {
+				nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+				if err != nil {
+					break
+				}
+				unix.Close(nfd)
+			}
+			select {
+			case <-stop:
+				return
+			case <-end:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return addr, true
+}
+
+// A dial still connecting is not idle: a connection's idle timeout
+// counts from its connect, not across it, as under BackendStd and on a
+// Server with a handler. On epoll and io_uring a connection without a
+// handler (a Dialer's Options with WithIdleTimeout, or an accept-mode
+// Server) was closed by the idle sweep while its connect was in flight:
+// the dial failed with ErrIdleTimeout after 200 ms where Go's net.Dialer
+// connects a second later.
+func TestDialSlowerThanIdleTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	for _, b := range testBackends(true) {
+		for _, mode := range []string{"Dialer.Options", "accept-mode Server"} {
+			t.Run(b.String()+"/"+mode, func(t *testing.T) {
+				addr, ok := lateListener(t, 300*time.Millisecond)
+				if !ok {
+					t.Skip("kernel completed the handshakes despite the full queue")
+				}
+				d := Dialer{Timeout: 8 * time.Second}
+				if mode == "Dialer.Options" {
+					d.Options = []Option{WithBackend(b), WithIdleTimeout(idle)}
+				} else {
+					s, err := NewServer(nil, WithBackend(b), WithIdleTimeout(idle))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer s.Close()
+					d.Server = s
+				}
+				start := time.Now()
+				c, err := d.DialContext(context.Background(), "tcp", addr)
+				took := time.Since(start)
+				if err != nil {
+					t.Fatalf("dial = %v after %v, want a connection (the connect completes after about 1 s)", err, took)
+				}
+				defer c.Close()
+				if took < idle {
+					t.Skipf("the connect took %v, less than the idle timeout", took)
+				}
+				// The idle clock starts at the connect: the connection
+				// is not closed at once for the time the connect took.
+				time.Sleep(idle / 4)
+				if _, err := c.Write([]byte("x")); err != nil {
+					t.Fatalf("write right after a %v connect: %v", took, err)
+				}
+			})
 		}
 	}
 }
