@@ -131,7 +131,7 @@ Runs upoll against the standard library and peers, each target a server
 process of its own, driven by a load-generator process, and writes a report
 (Markdown, JSON, SVG charts) into -out. Examples:
 
-  go -C bench run .                                  default suite (quick, ~3 min)
+  go -C bench run .                                  default suite (quick, about 6 min)
   go -C bench run . -suite smoke -quiet -out /tmp/r  seconds; for scripts and CI
   go -C bench run . -check /tmp/r                    verify a written report
   go -C bench run . -compare OLD.json NEW.json       NEW against OLD, figure by figure, with "~" for noise

@@ -1,6 +1,6 @@
 // Command bench measures upoll against Go's standard netpoller and peers.
 //
-//	go -C bench run .                      # default (quick) suite, ~3 minutes
+//	go -C bench run .                      # default (quick) suite, about 6 minutes
 //	go -C bench run . -suite smoke -quiet -out DIR && go -C bench run . -check DIR
 //	go -C bench run . -compare OLD.json NEW.json
 //
