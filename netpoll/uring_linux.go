@@ -666,14 +666,25 @@ func (u *uringSet) armPoll(reg *uringReg, ud uint64) error {
 	return nil
 }
 
-// armRecv queues reg's multishot receive. Under mu.
-func (u *uringSet) armRecv(reg *uringReg) error {
+// armRecv queues reg's multishot receive; drained says that a read
+// has just found the socket empty. Under mu.
+//
+// Such a receive waits for input before it takes a buffer
+// (IORING_RECVSEND_POLL_FIRST). Otherwise the kernel selects a buffer
+// as it issues the receive, and on a dry group the receive ends with
+// ENOBUFS at once, input or not: the read that follows finds the socket
+// empty and arms it again, and an idle connection spins through
+// io_uring_enter and readv for as long as the group stays dry.
+func (u *uringSet) armRecv(reg *uringReg, drained bool) error {
 	s, err := u.sqe()
 	if err != nil {
 		return err
 	}
 	reg.recvUD, reg.tid = u.newUD(reg), u.tid
 	s.PrepRecvMultishot(int(reg.fd), u.br.Group(), reg.recvUD)
+	if drained {
+		s.Ioprio |= uring.RecvsendPollFirst
+	}
 	return nil
 }
 
@@ -1557,13 +1568,13 @@ func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 		reg.recvMode = true
 		u.removePoll(reg)
 		u.armPoll(reg, u.newUD(reg))
-		u.armRecv(reg)
+		u.armRecv(reg, err == errAgain || n < size)
 		return n, err
 	}
 	// The receive had ended: read the socket until it is drained (a
 	// full read is followed by another), then arm the receive again.
 	if err == errAgain || n < size {
-		u.armRecv(reg)
+		u.armRecv(reg, true)
 	}
 	return n, err
 }
@@ -1607,7 +1618,7 @@ func (u *uringSet) stashRead(reg *uringReg, n int) (int, error, bool) {
 		reg.stash, reg.head = reg.stash[:0], 0
 		reg.signaled = false
 		if n > 0 && reg.recvUD == 0 && !reg.cancel && !reg.eof && reg.errno == 0 && !u.closed {
-			u.armRecv(reg)
+			u.armRecv(reg, false) // the socket may hold more
 		}
 	}
 	switch {
