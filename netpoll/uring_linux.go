@@ -1081,6 +1081,18 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 	}
 	if c.Res < 0 {
 		if c.Res == -int32(unix.ECANCELED) {
+			// Not a cancellation of ours: removePoll and del leave no
+			// registration owning the request they cancel. The kernel
+			// ended the poll: the thread that submitted it has exited
+			// (a goroutine locked to its thread returned after a write
+			// that armed EPOLLOUT, a ResumeAccept...), and io_uring ends
+			// such a thread's requests at their next wake-up. Armed
+			// again by the loop, whose thread stays, it completes at
+			// once if the condition holds; left alone, the connection
+			// would never hear of its socket again.
+			if reg.pollUD == 0 {
+				u.armPoll(reg, u.newUD(reg))
+			}
 			return false
 		}
 		*ev = event{slot: reg.slot, gen: reg.gen, ready: evErr}
@@ -1141,7 +1153,7 @@ func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current
 	case c.Res >= 0:
 		reg.lis.fds = append(reg.lis.fds, c.Res)
 	case c.Res == -int32(unix.ECANCELED):
-		if !armed {
+		if !armed && !current {
 			return false
 		}
 		// The accept just armed waits in the submission queue: the
@@ -1149,6 +1161,11 @@ func (u *uringSet) completeAccept(reg *uringReg, c uring.CQE, ev *event, current
 		// io_uring_enter. A loop that reaped no event inside a
 		// WaitRuntime park would park again with the accept unsubmitted,
 		// and every later connection would wait in the backlog.
+		//
+		// Or the kernel ended the accept armed now (current: a pause
+		// retires it before cancelling it), as it ends the requests of
+		// a thread that has exited (see complete): the listener is
+		// reported, and accept arms it again from the loop.
 	default:
 		reg.errno = -c.Res
 	}
