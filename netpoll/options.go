@@ -303,17 +303,20 @@ const (
 	optBalance
 	optReusePort
 
-	// optStdConflict are the switches that, asked for together with
-	// BackendStd in the same layer (code or UPOLL), are an error.
-	optStdConflict = optPollers | optTrigger | optWait | optSpin | optDispatch | optBalance | optReusePort
-
 	// optConfig: WithConfig replaced the configuration, so UPOLL's
 	// switches count no more (buildConfig). optCfgTrigger: the Config it
 	// was given had its trigger chosen (by an option of the Server that
 	// reported it), which keeps it under BackendUring; it is not a
 	// switch given with WithConfig, so no conflict with BackendStd.
+	// Bits of their own, before optStdConflict: after it, a constant
+	// without an expression repeats optStdConflict's, and they were
+	// every switch at once.
 	optConfig
 	optCfgTrigger
+
+	// optStdConflict are the switches that, asked for together with
+	// BackendStd in the same layer (code or UPOLL), are an error.
+	optStdConflict = optPollers | optTrigger | optWait | optSpin | optDispatch | optBalance | optReusePort
 )
 
 // DefaultConfig returns the configuration of a Server with a handler
