@@ -756,8 +756,39 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 			s.PrepCancelFD(fd, udInternal)
 		}
 		u.forget(reg)
+		if u.sqpoll {
+			// The caller closes fd next, and its number goes to the
+			// next connection. A request of fd that the kernel's
+			// thread has not taken yet (the loop's receive or poll,
+			// published with this cancellation) would be issued on
+			// that new connection's socket: a receive there takes its
+			// first bytes, whose completion nobody owns, before the
+			// cancellation ends it. So fd is closed only once the
+			// thread has taken the queue.
+			err := u.submitLocked()
+			u.waitTaken()
+			return err
+		}
 	}
 	return u.submitLocked()
+}
+
+// uringTakeWait bounds how long a deregistration under SQPOLL waits for
+// the kernel's thread to take the submission queue (waitTaken).
+const uringTakeWait = time.Second
+
+// waitTaken waits until the kernel's submission thread (SQPOLL) has
+// taken every entry published, at most uringTakeWait: taken, a request
+// holds the file its descriptor named, whatever the number names later.
+// Under mu.
+func (u *uringSet) waitTaken() {
+	deadline := time.Now().Add(uringTakeWait)
+	for u.r.Pending() > 0 && time.Now().Before(deadline) {
+		if _, err := u.r.Submit(); err != nil { // wakes a thread gone idle
+			return
+		}
+		runtime.Gosched()
+	}
 }
 
 // submitLocked submits what is queued, as epoll_ctl takes effect at
