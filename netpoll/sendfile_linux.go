@@ -118,7 +118,7 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 			c.broke(err)
 			return written, err, true
 		}
-		if err := rw.wait(); err != nil {
+		if err := rw.wait(written); err != nil {
 			return written, err, true
 		}
 	}
@@ -127,25 +127,30 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 
 // roomWait is the wait of a writer that sends from a descriptor
 // (sendfile, splice) for room in the socket, with nothing queued: the
-// write timeout counts from its first wait, and while it waits the
-// connection asks for EPOLLOUT through fRoomWait. done ends it. The
-// caller holds wmu and a reference.
+// write timeout counts from its first wait, and again from each wait
+// after a step of output (writeStep) went out, as for a Flush, so that a
+// peer that reads steadily is not cut because the whole transfer takes
+// longer than the timeout. While it waits the connection asks for
+// EPOLLOUT through fRoomWait. done ends it. The caller holds wmu and a
+// reference.
 type roomWait struct {
 	c     *Conn
-	start int64   // unix ns of the first wait; 0 before it
+	start int64   // unix ns the write timeout counts from; 0 before the first wait
+	mark  int64   // bytes sent when start was taken
 	w     *waiter // the published waiter; nil before the first wait
 }
 
 // wait waits for room once, or fails with errTimeout when the write
 // deadline or timeout passed; the caller then tries its write again.
+// sent is what the caller has sent so far.
 // The first call only publishes the waiter and asks for EPOLLOUT: room
 // that came in between raised no event (edge-triggered) or one that
 // found no flag, so the caller tries once more before anything sleeps.
 // A handler running on its poller hands the duty on before it sleeps.
-func (rw *roomWait) wait() error {
+func (rw *roomWait) wait(sent int64) error {
 	c := rw.c
-	if rw.start == 0 {
-		rw.start = time.Now().UnixNano()
+	if rw.start == 0 || sent-rw.mark >= int64(c.writeStep()) {
+		rw.start, rw.mark = time.Now().UnixNano(), sent
 	}
 	dl := deadlineOf(deadline(&c.wwait), c.writeTimeout(), rw.start)
 	if passed(dl) {
@@ -171,7 +176,7 @@ func (rw *roomWait) done() {
 		rw.c.flags.And(^uint32(fRoomWait | fWriterWaiting))
 		rw.c.updateEvents()
 		rw.w = nil
-		rw.start = 0
+		rw.start, rw.mark = 0, 0
 	}
 }
 

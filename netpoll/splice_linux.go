@@ -194,7 +194,7 @@ func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
 			c.broke(err)
 			return written, err
 		}
-		if err := rw.wait(); err != nil {
+		if err := rw.wait(int64(written)); err != nil {
 			return written, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -611,8 +612,10 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 	}
 	if c.stdWriteTimeout() {
 		defer c.stdAbsWriteDeadline()
+		written, err = c.stdReadFromSteps(rf, r)
+	} else {
+		written, err = rf.ReadFrom(r)
 	}
-	written, err = rf.ReadFrom(r)
 	if written > 0 {
 		c.p.ctr.bytesOut.Add(uint64(written))
 	}
@@ -636,6 +639,34 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 		}
 	}
 	return written, err, true
+}
+
+// stdReadFromSteps is Go's ReadFrom of r under a write timeout: a step
+// (writeStep) at a time, the timeout counting again for each, as for
+// each piece of a Write; one ReadFrom of the whole under a single
+// deadline would cut a peer that reads steadily once the transfer takes
+// longer than the timeout. A step that sends less than it may met r's
+// end.
+func (c *Conn) stdReadFromSteps(rf io.ReaderFrom, r io.Reader) (written int64, err error) {
+	src, remain := r, int64(math.MaxInt64)
+	if lr, limited := r.(*io.LimitedReader); limited {
+		src, remain = lr.R, lr.N
+		defer func() { lr.N = remain - written }()
+	}
+	step := int64(c.writeStep())
+	for written < remain {
+		if written > 0 {
+			c.stdWriteTimeout()
+		}
+		piece := &io.LimitedReader{R: src, N: min(step, remain-written)}
+		want := piece.N
+		n, err := rf.ReadFrom(piece)
+		written += n
+		if err != nil || n < want {
+			return written, err
+		}
+	}
+	return written, nil
 }
 
 // stdWriteTimeout applies the write timeout, if any, to the socket for
