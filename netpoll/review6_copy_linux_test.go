@@ -1,6 +1,9 @@
 package netpoll
 
 import (
+	"errors"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -84,6 +87,106 @@ func TestReview6ReadFromWriteTimeoutSteadyPeer(t *testing.T) {
 				case <-time.After(10 * time.Second):
 					t.Fatal("peer did not read the bytes within 10s")
 				}
+			})
+		}
+	}
+}
+
+// TestReview6ReadFromFailedSourceKeepsConn: a ReadFrom whose source
+// fails fails with the source's error, as *net.TCPConn's does, and
+// leaves the connection as it was: the source failed, not the socket.
+// Two sources: a file opened write-only (sendfile fails with EBADF) and
+// one of Go's sockets that its peer resets after 1000 bytes (splice
+// fails with ECONNRESET). A Write and a Writer's Flush after it reach
+// the peer, and the peer's bytes are read, as on Go's conn.
+func TestReview6ReadFromFailedSourceKeepsConn(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(name, make([]byte, 64<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	try := func(t *testing.T, source string, c net.Conn, peer net.Conn) {
+		var n int64
+		var err error
+		peer.SetDeadline(time.Now().Add(5 * time.Second))
+		switch source {
+		case "file":
+			f, ferr := os.OpenFile(name, os.O_WRONLY, 0)
+			if ferr != nil {
+				t.Fatal(ferr)
+			}
+			defer f.Close()
+			n, err = c.(io.ReaderFrom).ReadFrom(f)
+			if err == nil || n != 0 {
+				t.Fatalf("ReadFrom(write-only file) = %d, %v; want 0 and an error", n, err)
+			}
+		case "socket":
+			src, feeder := goSource(t)
+			if _, err := feeder.Write(make([]byte, 1000)); err != nil {
+				t.Fatal(err)
+			}
+			reset := time.AfterFunc(100*time.Millisecond, func() { feeder.SetLinger(0); feeder.Close() })
+			defer reset.Stop()
+			src.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err = c.(io.ReaderFrom).ReadFrom(src)
+			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) || n != 1000 {
+				t.Fatalf("ReadFrom(reset socket) = %d, %v; want 1000 and the reset", n, err)
+			}
+			if _, err := io.ReadFull(peer, make([]byte, 1000)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("ReadFrom: %v", err)
+		if _, err := c.Write([]byte("after")); err != nil {
+			t.Fatalf("Write after a ReadFrom whose file failed: %v", err)
+		}
+		if uc, ok := c.(*Conn); ok {
+			w := uc.Writer()
+			if _, err := w.WriteString("flush"); err != nil {
+				t.Fatalf("WriteString after a ReadFrom whose file failed: %v", err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatalf("Flush after a ReadFrom whose file failed: %v", err)
+			}
+		} else if _, err := c.Write([]byte("flush")); err != nil {
+			t.Fatal(err)
+		}
+		peer.SetDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 10)
+		if _, err := io.ReadFull(peer, buf); err != nil || string(buf) != "afterflush" {
+			t.Fatalf("peer read %q, %v; want \"afterflush\"", buf, err)
+		}
+		if _, err := peer.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, buf[:4]); err != nil || string(buf[:4]) != "ping" {
+			t.Fatalf("Read after a ReadFrom whose file failed = %q, %v; want \"ping\"", buf[:4], err)
+		}
+	}
+	t.Run("go", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peer := dialTCP(t, ln.Addr().String())
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, source := range []string{"file", "socket"} {
+			t.Run(source, func(t *testing.T) { try(t, source, c, peer) })
+		}
+	})
+	for _, b := range testBackends(true) {
+		for _, source := range []string{"file", "socket"} {
+			t.Run(b.String()+"/"+source, func(t *testing.T) {
+				_, addr, conns := startAccept(t, WithBackend(b))
+				peer := dialTCP(t, addr)
+				c := recvConn(t, conns)
+				defer c.Close()
+				try(t, source, c, peer)
 			})
 		}
 	}

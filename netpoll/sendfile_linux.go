@@ -115,7 +115,9 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 			return written, os.NewSyscallError("sendfile", err), true
 		default:
 			err = os.NewSyscallError("sendfile", err)
-			c.broke(err)
+			if sockFailed(int(c.fd)) {
+				c.broke(err) // not when only the file failed
+			}
 			return written, err, true
 		}
 		if err := rw.wait(written); err != nil {
@@ -217,6 +219,32 @@ func fileSource(r io.Reader) (rc syscall.RawConn, lr *io.LimitedReader, remain i
 		return nil, lr, remain, false
 	}
 	return rc, lr, remain, true
+}
+
+// sockFailed reports whether the socket fd itself has failed: reset or
+// timed out (poll says POLLERR or POLLHUP). A sendfile or splice fails
+// for its source too (a file opened write-only: EBADF; a source
+// socket's reset), which leaves the connection as it was, as on Go's
+// net: a later Write or Read goes on.
+func sockFailed(fd int) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	for {
+		n, err := unix.Poll(p, 0)
+		if err != unix.EINTR {
+			return err != nil || n > 0 && p[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0
+		}
+	}
+}
+
+// stdSockFailed is sockFailed for BackendStd's socket.
+func (c *Conn) stdSockFailed() bool {
+	failed := true
+	if sc, ok := c.sock.nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { failed = sockFailed(int(fd)) })
+		}
+	}
+	return failed
 }
 
 // isRegularFile reports whether fd is a regular file, which sendfile

@@ -19,3 +19,8 @@ func (c *Conn) spliceFrom(r io.Reader) (written int64, err error, handled bool) 
 
 // shutFile is false here: ReadFrom copies.
 func (c *Conn) shutFile(r io.Reader) bool { return false }
+
+// stdSockFailed takes BackendStd's socket for failed after Go's ReadFrom
+// failed in sendfile, splice or write: nothing here tells the source's
+// failure from the socket's.
+func (c *Conn) stdSockFailed() bool { return true }

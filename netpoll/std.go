@@ -633,8 +633,8 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 			err = errClosed
 		default:
 			var se *os.SyscallError
-			if errors.As(err, &se) && (se.Syscall == "sendfile" || se.Syscall == "splice" || se.Syscall == "write") {
-				c.broke(err) // the socket failed, not the source
+			if errors.As(err, &se) && (se.Syscall == "sendfile" || se.Syscall == "splice" || se.Syscall == "write") && c.stdSockFailed() {
+				c.broke(err) // the socket failed, not only the source
 			}
 		}
 	}
