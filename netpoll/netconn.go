@@ -111,6 +111,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	// copying all of p).
 	step := c.writeStep()
 	for n < len(p) {
+		if c.flags.Load()&fShutAsked != 0 {
+			return n, c.opErr("write", shutAskedErr("write"))
+		}
 		chunk := p[n:min(len(p), n+step)]
 		if c.out.Len() > 0 {
 			// Room for chunk first: what an earlier Write left queued
@@ -127,9 +130,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return n, c.opErr("write", err)
 		}
 		if err := c.flushOut(0, "write"); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || err == ErrWouldBlock || c.lingers() {
+			if errors.Is(err, os.ErrDeadlineExceeded) || err == ErrWouldBlock || c.lingers() || c.flags.Load()&fShutAsked != 0 {
 				// The rest of chunk stays queued and goes out (or the
-				// Close that came meanwhile sends it as it lingers).
+				// Close or CloseWrite that came meanwhile sends it).
 				return n + len(chunk), err
 			}
 			return n + len(chunk) - min(c.out.Len(), len(chunk)), err
@@ -177,8 +180,24 @@ func (c *Conn) writable(op string) error {
 // apply: the poller sends the rest, then shuts the side down. Under
 // BackendStd, which has no poller, CloseWrite sends it first, under the
 // write deadline.
+//
+// A CloseWrite while another goroutine's write (Write, Flush, ReadFrom)
+// waits for room does not wait for the peer to read, as Go's does not:
+// that write fails with EPIPE. On the native backends what it had
+// queued goes out before the end; under BackendStd the socket is shut
+// down at once, as Go's CloseWrite does.
 func (c *Conn) CloseWrite() error {
-	c.wmu.Lock()
+	if !c.wmu.TryLock() {
+		if c.sock != nil {
+			return c.stdCloseWriteBusy()
+		}
+		// The writer holding wmu may wait for room that a peer that
+		// does not read never makes: ask it to stop (fShutAsked).
+		c.flags.Or(fShutAsked)
+		notify(&c.wwait)
+		c.wmu.Lock()
+		c.flags.And(^uint32(fShutAsked))
+	}
 	defer c.wmu.Unlock()
 	if !c.incref() {
 		return c.opErr("close", errClosed)
@@ -216,6 +235,18 @@ func (c *Conn) CloseWrite() error {
 	}
 	return nil
 }
+
+// fShutAsked marks a CloseWrite that waits for a writer holding wmu: the
+// writer stops at its next wait for room (drainOutWait, and sendfile's
+// or splice's loop) or chunk (Write) with EPIPE, as a write blocked in
+// Go's net fails when another goroutine's CloseWrite shuts the socket
+// down. What it queued stays, and goes out before the end. Set and
+// cleared by CloseWrite.
+const fShutAsked = fUnix << 14
+
+// shutAskedErr is the error of a write that a CloseWrite stopped
+// (fShutAsked), named for the system call, as after the shutdown.
+func shutAskedErr(call string) error { return os.NewSyscallError(call, errBrokenPipe) }
 
 // CloseRead shuts down the reading side: reads return what the socket
 // had received (buffered or still in the kernel), then io.EOF, as Go's

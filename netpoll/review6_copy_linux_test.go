@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -187,6 +188,121 @@ func TestReview6ReadFromFailedSourceKeepsConn(t *testing.T) {
 				c := recvConn(t, conns)
 				defer c.Close()
 				try(t, source, c, peer)
+			})
+		}
+	}
+}
+
+// TestReview6CloseWriteDuringBlockedWrite: a CloseWrite from another
+// goroutine while a write waits for room (a 16 MiB Write, a Writer's
+// Flush, a ReadFrom of a 16 MiB file or of a socket's 16 MiB) to a peer that reads nothing
+// returns at once on Go's net, and the write fails with EPIPE; the
+// connection still reads, and the peer, once it reads, sees the end. On
+// every backend CloseWrite waited for the write, which waited for good.
+func TestReview6CloseWriteDuringBlockedWrite(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(name, make([]byte, 16<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	try := func(t *testing.T, how string, c net.Conn, peer *net.TCPConn) {
+		var src *net.TCPConn
+		if how == "socket" {
+			var feeder *net.TCPConn
+			src, feeder = goSource(t)
+			feed(feeder, make([]byte, 16<<20), false)
+		}
+		done := make(chan error, 1)
+		go func() {
+			var err error
+			switch how {
+			case "socket":
+				_, err = c.(io.ReaderFrom).ReadFrom(src)
+			case "file":
+				f, ferr := os.Open(name)
+				if ferr != nil {
+					done <- ferr
+					return
+				}
+				defer f.Close()
+				_, err = c.(io.ReaderFrom).ReadFrom(f)
+			case "write":
+				_, err = c.Write(make([]byte, 16<<20))
+			case "flush":
+				w := c.(*Conn).Writer()
+				if _, err = w.WriteBinary(make([]byte, 16<<20)); err == nil {
+					err = w.Flush()
+				}
+			}
+			done <- err
+		}()
+		time.Sleep(200 * time.Millisecond) // the write waits for room
+		closed := make(chan error, 1)
+		go func() { closed <- c.(interface{ CloseWrite() error }).CloseWrite() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("CloseWrite: %v", err)
+			}
+		case <-time.After(2 * time.Second):
+			c.Close()
+			<-closed
+			<-done
+			t.Fatal("CloseWrite during a blocked write did not return in 2 s")
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, syscall.EPIPE) {
+				t.Errorf("the blocked %s after CloseWrite: %v; want EPIPE", how, err)
+			}
+		case <-time.After(2 * time.Second):
+			c.Close()
+			<-done
+			t.Fatalf("the blocked %s did not end 2 s after CloseWrite", how)
+		}
+		if _, err := c.Write([]byte("x")); !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("Write after CloseWrite: %v; want EPIPE", err)
+		}
+		peer.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := peer.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+			t.Errorf("Read after CloseWrite = %q, %v; want \"ping\"", buf, err)
+		}
+		if _, err := io.Copy(io.Discard, peer); err != nil {
+			t.Errorf("peer reading to the end: %v", err)
+		}
+	}
+	for _, how := range []string{"write", "flush", "file", "socket"} {
+		if how != "flush" {
+			t.Run("go/"+how, func(t *testing.T) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				peer := dialTCP(t, ln.Addr().String())
+				peer.SetReadBuffer(16 << 10)
+				c, err := ln.Accept()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.(*net.TCPConn).SetWriteBuffer(16 << 10)
+				try(t, how, c, peer)
+			})
+		}
+		for _, b := range testBackends(true) {
+			t.Run(b.String()+"/"+how, func(t *testing.T) {
+				_, addr, conns := startAccept(t, WithBackend(b))
+				peer := dialTCP(t, addr)
+				peer.SetReadBuffer(16 << 10)
+				c := recvConn(t, conns)
+				defer c.Close()
+				c.SetWriteBuffer(16 << 10)
+				try(t, how, c, peer)
 			})
 		}
 	}

@@ -86,6 +86,9 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 		if c.flags.Load()&fBroken != 0 {
 			return written, c.brokenErr("sendfile"), true
 		}
+		if c.flags.Load()&fShutAsked != 0 {
+			return written, shutAskedErr("sendfile"), true
+		}
 		chunk := maxSendfileChunk
 		if remain >= 0 {
 			chunk = int(min(remain-written, maxSendfileChunk))

@@ -170,6 +170,9 @@ func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
 		if c.flags.Load()&fBroken != 0 {
 			return written, c.brokenErr("splice")
 		}
+		if c.flags.Load()&fShutAsked != 0 {
+			return written, shutAskedErr("splice")
+		}
 		m, err := splice(pp.r, int(c.fd), n-written)
 		ctr.splices.Add(1)
 		if m > 0 {

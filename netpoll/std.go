@@ -696,6 +696,10 @@ func (c *Conn) stdWriteErr(op string, err error) error {
 		return c.opErr(op, errClosed)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return c.opErr(op, errTimeout)
+	case errors.Is(err, errBrokenPipe) && c.flags.Load()&fWrShut != 0:
+		// A CloseWrite of another goroutine shut the socket down
+		// (stdCloseWriteBusy): reading goes on.
+		return c.opErr(op, err)
 	}
 	c.broke(err)
 	c.flags.Or(fBrokenTold) // the socket reported it to this write
@@ -738,6 +742,24 @@ func (c *Conn) stdLinger() {
 			return
 		}
 	}
+}
+
+// stdCloseWriteBusy is CloseWrite under BackendStd while a writer holds
+// wmu, perhaps blocked in a write to a peer that does not read: as Go's
+// CloseWrite, it shuts the socket down at once, and that write fails
+// with EPIPE (stdWriteErr).
+func (c *Conn) stdCloseWriteBusy() error {
+	if !c.incref() {
+		return c.opErr("close", errClosed)
+	}
+	defer c.decref()
+	if c.flags.Or(fWrShut)&fWrShut != 0 {
+		return nil
+	}
+	if err := c.stdShutdown(true); err != nil {
+		return c.opErr("close", err)
+	}
+	return nil
 }
 
 // stdShutdown shuts one direction of the socket, where it can be.

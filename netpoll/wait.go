@@ -356,6 +356,12 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			c.updateEvents()
 			return w != nil, ErrWouldBlock
 		}
+		if c.flags.Load()&fShutAsked != 0 {
+			// A CloseWrite waits for this writer: the queue goes out
+			// before its end, sent by the poller.
+			c.updateEvents()
+			return w != nil, c.opErr(op, shutAskedErr("write"))
+		}
 		if start == 0 || mark-pending >= c.writeStep() {
 			// The timeout bounds a wait for room: once a step of
 			// output went out it counts again, as it does for each
