@@ -26,7 +26,7 @@ import (
 // it does not know, or a value it cannot parse or out of the range
 // given below, makes the call fail with an *EnvError naming the key.
 //
-// Keys and values (case-insensitive):
+// Keys and values (their ASCII letters in any case):
 //
 //	backend    default, epoll, std, uring (see Backend)
 //	trigger    level|lt, edge|et, oneshot

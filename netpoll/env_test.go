@@ -164,7 +164,7 @@ func FuzzParseEnv(f *testing.F) {
 				continue
 			}
 			key, _, _ := strings.Cut(entry, "=")
-			key = strings.ToLower(strings.TrimSpace(key))
+			key = lowerASCII(strings.TrimSpace(key))
 			one, err := ParseEnv(entry)
 			if err != nil {
 				t.Fatalf("entry %q of accepted %q rejected alone: %v", entry, s, err)
@@ -175,6 +175,19 @@ func FuzzParseEnv(f *testing.F) {
 			}
 		}
 	})
+}
+
+// lowerASCII is the model's case folding: ASCII letters only, every
+// other byte kept (strings.ToLower and strings.Map turn invalid UTF-8
+// into U+FFFD, and the Kelvin sign into k).
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // envFields maps each UPOLL key to the Config field it sets.
@@ -206,8 +219,8 @@ func envModel(s string) (cfg Config, badKey string, bad bool) {
 		if eq < 0 {
 			return cfg, "", true
 		}
-		key := strings.ToLower(strings.TrimSpace(entry[:eq]))
-		v := strings.ToLower(strings.TrimSpace(entry[eq+1:]))
+		key := lowerASCII(strings.TrimSpace(entry[:eq]))
+		v := lowerASCII(strings.TrimSpace(entry[eq+1:]))
 		field := reflect.ValueOf(&cfg).Elem().FieldByName(envFields[key])
 		switch key {
 		case "backend", "trigger", "wait", "dispatch", "balance":
