@@ -13,12 +13,14 @@ import (
 
 // TestReview6ReadFromWriteTimeoutSteadyPeer: WriteTimeout bounds each
 // blocking write wait, and ReadFrom waits for room "as Write does":
-// 1 MiB from a file (sendfile) or from one of Go's sockets (splice) to
-// a peer that reads 16 KiB every 20 ms (about 1.4 s in all) must pass
+// 2 MiB from a file (sendfile) or from one of Go's sockets (splice) to
+// a peer that reads 16 KiB every 10 ms (about 1.4 s in all) must pass
 // under a 300 ms write timeout, as a Write of the same bytes does
-// (TestWriteTimeoutSteadyPeer).
+// (TestWriteTimeoutSteadyPeer). A step of output (64 KiB, the
+// MaxOutput) takes the peer about 40 ms: the margin is for a loaded
+// machine under -race (with 20 ms, one CI run saw a step take 300 ms).
 func TestReview6ReadFromWriteTimeoutSteadyPeer(t *testing.T) {
-	const size = 1 << 20
+	const size = 2 << 20
 	for _, b := range testBackends(true) {
 		for _, how := range []string{"Write", "file", "socket"} {
 			t.Run(b.String()+"/"+how, func(t *testing.T) {
@@ -39,7 +41,7 @@ func TestReview6ReadFromWriteTimeoutSteadyPeer(t *testing.T) {
 						select {
 						case <-stop:
 							return
-						case <-time.After(20 * time.Millisecond):
+						case <-time.After(10 * time.Millisecond):
 						}
 						cl.SetReadDeadline(time.Now().Add(2 * time.Second))
 						n, err := cl.Read(buf)
@@ -78,7 +80,7 @@ func TestReview6ReadFromWriteTimeoutSteadyPeer(t *testing.T) {
 					}
 				}
 				if err != nil || n != size {
-					t.Fatalf("%s of 1 MiB to a peer reading steadily under a 300 ms WriteTimeout: %d, %v after %v", how, n, err, time.Since(start))
+					t.Fatalf("%s of %d bytes to a peer reading steadily under a 300 ms WriteTimeout: %d, %v after %v", how, size, n, err, time.Since(start))
 				}
 				select {
 				case got := <-read:
