@@ -220,9 +220,10 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 	}
 	// As Go's net, errors name the address as given: with no host, the
 	// port alone (":80"), not the unspecified address dialed.
+	host, _, _ := net.SplitHostPort(addr)
 	errAddr := func(ap netip.AddrPort) net.Addr {
 		a := net.TCPAddrFromAddrPort(ap)
-		if host, _, _ := net.SplitHostPort(addr); host == "" {
+		if host == "" {
 			a.IP = nil
 		}
 		return a

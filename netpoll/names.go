@@ -138,9 +138,10 @@ func (e *enumNames[T]) marshal(v T) ([]byte, error) {
 
 func (e *enumNames[T]) unmarshal(v *T, text []byte) error {
 	s := string(text)
+	lower := asciiLower(s)
 	for _, r := range e.rows {
 		for _, n := range r.names {
-			if asciiEqualFold(s, n) {
+			if lower == n {
 				*v = r.v
 				return nil
 			}
@@ -149,30 +150,12 @@ func (e *enumNames[T]) unmarshal(v *T, text []byte) error {
 	return fmt.Errorf("%w: unknown %s %q: want %s", ErrBadConfig, e.kind, s, e.want())
 }
 
-// asciiEqualFold reports whether s equals name, a lower-case ASCII
-// name, ignoring the case of ASCII letters only. strings.EqualFold
-// folds Unicode too, so "ſtd" (with a long s) would select std, and
-// "bloc" ending in a Kelvin sign would select block: a configuration
-// value is a name to type, not text to fold.
-func asciiEqualFold(s, name string) bool {
-	if len(s) != len(name) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != name[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // asciiLower returns s with its ASCII upper-case letters in lower case
-// and every other byte as it is. strings.ToLower maps the Kelvin sign
-// onto an ASCII k, so "bac\u212aend" would become the key backend.
+// and every other byte as it is: the names are ASCII, and a
+// configuration value is a name to type, not text to fold.
+// strings.ToLower and strings.EqualFold map the Kelvin sign onto an
+// ASCII k and EqualFold a long s onto s, so "bloc" ending in a Kelvin
+// sign would select block, and "ſtd" std.
 func asciiLower(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; 'A' <= c && c <= 'Z' {
