@@ -117,7 +117,7 @@ func roundTrips(t *testing.T, c net.Conn, n int) {
 // its requests with FlushAsync (so its poller parks and wakes in the
 // runtime beside the caller), calls a Go net echo server of the same
 // process for a second, with GOMAXPROCS 2. A call of 8 ms or more is
-// counted as one that waited for sysmon: before the fix 10 to 84 did
+// counted as one that waited for sysmon: before the fix 49 to 69 did
 // in a second; a WaitRuntime client, which never blocks in epoll_wait,
 // runs the same calls beside it as the control for a loaded machine.
 func TestAdaptiveKeepsNetpollPolled(t *testing.T) {
