@@ -225,8 +225,13 @@ func SweepWinners(cases []Case) []string {
 		if best == nil {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s: fastest %s (%s msg/s); least server CPU %s (%s µs/msg)",
-			c.Title(), best.Options, num(best.Median.OpsPerSec), cheap.Options, num(cheap.Median.ServerCPUUSPerOp)))
+		// A server whose CPU could not be sampled has no figure: no
+		// run to name as the cheapest.
+		least := "least server CPU not measured"
+		if cheap != nil {
+			least = fmt.Sprintf("least server CPU %s (%s µs/msg)", cheap.Options, num(cheap.Median.ServerCPUUSPerOp))
+		}
+		out = append(out, fmt.Sprintf("%s: fastest %s (%s msg/s); %s", c.Title(), best.Options, num(best.Median.OpsPerSec), least))
 	}
 	return out
 }
