@@ -65,7 +65,7 @@ func floorNote(c *Case, std *Result, threshold float64) string {
 	switch {
 	case len(parts) == 0:
 		return ""
-	case cheapest.Straddles(threshold):
+	case cheapest.Straddles(threshold, "<="):
 		return fmt.Sprintf("; floor (the syscalls alone) vs std-echo: %s: the goal lies within the cheapest floor's spread (%s), too close to call",
 			strings.Join(parts, ", "), cheapestName)
 	case cheapest.Median > threshold:
@@ -93,7 +93,7 @@ func callsFloorNote(c *Case, threshold float64, calls func(Metrics) float64) str
 	}
 	cell := figureCell(s, func(v float64) string { return fmt.Sprintf("%.2f", v) })
 	switch {
-	case s.Straddles(threshold):
+	case s.Straddles(threshold, "<="):
 		return fmt.Sprintf("; floor: floor-c-uring's own io_uring_enter calls %s per message: the goal lies within the floor's spread, too close to call", cell)
 	case s.Median > threshold:
 		return fmt.Sprintf("; floor: floor-c-uring's own io_uring_enter calls %s per message: the goal is below the floor here", cell)
@@ -368,7 +368,7 @@ func (g *Goal) setSpread(s Spread) {
 		g.Met = s.Median >= g.Threshold
 	}
 	switch {
-	case s.Straddles(g.Threshold):
+	case s.Straddles(g.Threshold, g.Op):
 		g.Status = StatusWithinNoise
 	case g.Met:
 		g.Status = StatusMet

@@ -23,10 +23,15 @@ func spreadOf(xs []float64) Spread {
 	return Spread{Median: Median(xs), Lo: slices.Min(xs), Hi: slices.Max(xs), N: len(xs)}
 }
 
-// Straddles reports whether v lies within the spread (ends included) while
-// the spread has a width: then no run is clearly on either side of v.
-func (s Spread) Straddles(v float64) bool {
-	return s.N > 1 && s.Lo < s.Hi && s.Lo <= v && v <= s.Hi
+// Straddles reports whether some rounds of the spread meet the goal
+// "figure op v" (op "<=" or ">=") and others do not: then no side of v
+// holds every run. A round exactly at v meets the goal, so it counts on
+// that side only.
+func (s Spread) Straddles(v float64, op string) bool {
+	if op == ">=" {
+		return s.N > 1 && s.Lo < v && v <= s.Hi
+	}
+	return s.N > 1 && s.Lo <= v && v < s.Hi
 }
 
 // Overlaps reports whether the ranges of s and o share a point.
