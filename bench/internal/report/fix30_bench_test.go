@@ -58,3 +58,49 @@ func TestFix30StraddlesTieCountsAsMet(t *testing.T) {
 		}
 	}
 }
+
+// Under io_uring a round can make no read or write call at all: its
+// zero is a reading, and the medians take it. The table's "upoll
+// calls/op" is the median of the per-round sums, as the io_uring
+// system-calls goal takes it, not the sum of the three medians.
+func TestFix30UpollCountersZeroIsAReading(t *testing.T) {
+	round := func(n int, reads, writes, waits float64) Run {
+		r := steadyRun(n, 150, 5)
+		r.Backend = "uring"
+		r.UpollReadsPerOp, r.UpollWritesPerOp, r.UpollWaitsPerOp = reads, writes, waits
+		return r
+	}
+	c := Case{ID: "pingpong/echo/c1000/s64", Workload: "pingpong", Kind: "echo", Conns: 1000, Size: 64, Baseline: "std-echo",
+		Results: []Result{
+			{Target: "std-echo", Runs: []Run{steadyRun(0, 100, 10), steadyRun(1, 100, 10), steadyRun(2, 100, 10)}},
+			{Target: "upoll-uring-echo", Runs: []Run{round(0, 0.3, 0, 0.1), round(1, 0, 0.3, 0.1), round(2, 0, 0, 1.0)}},
+		}}
+	for i := range c.Results {
+		c.Results[i].Finish(&c.Results[0])
+	}
+	m := c.Results[1].Median
+	if m.UpollReadsPerOp != 0 || m.UpollWritesPerOp != 0 || m.UpollWaitsPerOp != 0.1 {
+		t.Errorf("medians reads/writes/waits per op = %.2f/%.2f/%.2f, want 0.00/0.00/0.10 (two rounds of three read 0 of each)",
+			m.UpollReadsPerOp, m.UpollWritesPerOp, m.UpollWaitsPerOp)
+	}
+	tab := syscallTable([]Case{c}, false)
+	var total string
+	for _, row := range tab.rows {
+		if row[1] == "upoll-uring-echo" {
+			total = row[7]
+		}
+	}
+	var goal *Goal
+	gs := Goals([]Case{c})
+	for i := range gs {
+		if strings.HasPrefix(gs[i].Name, "upoll-uring-echo system calls/msg") {
+			goal = &gs[i]
+		}
+	}
+	if goal == nil || !goal.Measured {
+		t.Fatalf("the io_uring system-calls goal was not measured: %+v", goal)
+	}
+	if total != "0.40" || goal.Value != 0.4 {
+		t.Errorf("upoll calls/op in the table %q, in the goal %.2f; want both 0.40, the median of the rounds' sums 0.40, 0.40, 1.00", total, goal.Value)
+	}
+}

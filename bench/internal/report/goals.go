@@ -263,16 +263,15 @@ func issueGoals(cases []Case) []Goal {
 	if c := echo(1000); c != nil {
 		if ur := c.Find("upoll-uring-echo"); ur != nil {
 			g := Goal{Name: "upoll-uring-echo system calls/msg @1000 conns", Op: "<=", Threshold: GoalUringCallsPerMsg, Status: StatusNotMeasured}
-			calls := func(m Metrics) float64 { return m.UpollReadsPerOp + m.UpollWritesPerOp + m.UpollWaitsPerOp }
 			where := "echo ping-pong, 1000 conns, 64 B; upoll's count of its reads, writes and io_uring_enter calls (the runtime's futex and epoll_wait not counted)"
-			switch s := ur.SpreadOf(calls); {
+			switch s := ur.SpreadOf(upollCalls); {
 			case !ur.Verified:
 				g.Detail = where + ": " + missing(ur, "upoll")
 			case s.N == 0 || s.Median <= 0:
 				g.Detail = where + ": no counters reported"
 			default:
 				g.setSpread(s)
-				g.Detail = where + fmt.Sprintf("; median of %d rounds (lowest–highest)", s.N) + callsFloorNote(c, g.Threshold, calls)
+				g.Detail = where + fmt.Sprintf("; median of %d rounds (lowest–highest)", s.N) + callsFloorNote(c, g.Threshold, upollCalls)
 			}
 			gs = append(gs, g)
 		}

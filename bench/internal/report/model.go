@@ -238,9 +238,9 @@ func (r *Result) Finish(baseline *Result) {
 		LoadCPUUSPerOp:     pick(loadCPUPerOp),
 		ServerRWCallsPerOp: pick(func(m Metrics) float64 { return m.ServerRWCallsPerOp }),
 		LoadRWCallsPerOp:   pick(func(m Metrics) float64 { return m.LoadRWCallsPerOp }),
-		UpollReadsPerOp:    pick(func(m Metrics) float64 { return m.UpollReadsPerOp }),
-		UpollWritesPerOp:   pick(func(m Metrics) float64 { return m.UpollWritesPerOp }),
-		UpollWaitsPerOp:    pick(func(m Metrics) float64 { return m.UpollWaitsPerOp }),
+		UpollReadsPerOp:    Median(r.counterSamples(func(m Metrics) float64 { return m.UpollReadsPerOp })),
+		UpollWritesPerOp:   Median(r.counterSamples(func(m Metrics) float64 { return m.UpollWritesPerOp })),
+		UpollWaitsPerOp:    Median(r.counterSamples(func(m Metrics) float64 { return m.UpollWaitsPerOp })),
 	}
 	if len(ok) > 0 {
 		r.Median.IdleConns = ok[0].IdleConns

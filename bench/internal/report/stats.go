@@ -65,6 +65,23 @@ func (r *Result) samples(f func(Metrics) float64) []float64 {
 	return slices.DeleteFunc(r.allSamples(f), func(v float64) bool { return !(v > 0) })
 }
 
+// counterSamples returns f of each sound run of r whose upoll counters
+// were read (some of them above 0): among those a zero is a reading,
+// as io_uring makes no read call where input arrives through the ring.
+func (r *Result) counterSamples(f func(Metrics) float64) []float64 {
+	var xs []float64
+	for _, run := range r.okRuns() {
+		if upollCalls(run.Metrics) > 0 {
+			xs = append(xs, f(run.Metrics))
+		}
+	}
+	return xs
+}
+
+// upollCalls is what a upoll server's own counters counted per
+// operation: its reads, writes and waits together.
+func upollCalls(m Metrics) float64 { return m.UpollReadsPerOp + m.UpollWritesPerOp + m.UpollWaitsPerOp }
+
 // SpreadOf is f's median over r's sound runs with its lowest and highest.
 func (r *Result) SpreadOf(f func(Metrics) float64) Spread { return spreadOf(r.samples(f)) }
 
