@@ -150,8 +150,9 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 		run.ServerRWCallsPerOp = float64(res.ServerIO.Calls()) / ops
 		run.LoadRWCallsPerOp = float64(res.LoadIO.Calls()) / ops
 		// The counters were read just outside the load generator's
-		// window, a little apart from its ends: their rates over the
-		// server's own interval, times the window, per operation.
+		// window, a little apart from its ends, with the load running
+		// on until the second reading: their rates over the server's
+		// own interval, times the window, per operation.
 		if d := ctr[1].Sub(ctr[0]); ctr[1].Backend != "" && d.At > 0 {
 			perOp := res.WindowSec / (float64(d.At) / 1e9) / ops
 			run.UpollReadsPerOp = float64(d.Reads) * perOp

@@ -103,10 +103,13 @@ type Result struct {
 	MeanNS   float64 `json:"mean_ns"`
 }
 
-// phases of a run, in order.
+// phases of a run, in order. Between measuring and stopping the load
+// runs on, uncounted, while the window's end is sampled: the parent's
+// reading of the server's counters there must see the window's load.
 const (
 	warming int32 = iota
 	measuring
+	closing
 	stopping
 )
 
@@ -193,7 +196,8 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 	sample := func(i int) {
 		// The handshake stays outside the window: the parent's reading
 		// of the server's counters takes time of its own (their rate is
-		// taken over the server's own timestamps).
+		// taken over the server's own timestamps, so the load runs on
+		// until the second reading, uncounted: see closing).
 		if i == 0 {
 			mark(i)
 		}
@@ -289,8 +293,9 @@ func (r *run) window(sample func(int)) {
 	sample(0)
 	r.phase.Store(measuring)
 	time.Sleep(r.cfg.Duration)
-	r.phase.Store(stopping)
+	r.phase.Store(closing)
 	sample(1)
+	r.phase.Store(stopping)
 }
 
 // steady drives the ping-pong, pipelined and HTTP workloads: one goroutine

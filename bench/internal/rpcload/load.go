@@ -36,11 +36,14 @@ type Tally struct {
 // and checks every answer byte for byte against its argument, which
 // carries the caller and a sequence number. It calls mark(0) after the
 // warm-up, just before the window opens, and mark(1) just after it
-// closes: the caller samples what it measures there.
+// closes: the caller samples what it measures there. The calls go on,
+// uncounted, until mark(1) returns, so that what the caller samples
+// there still sees the window's load.
 func Run(cl Client, l Load, mark func(int)) (Tally, error) {
 	const (
 		warm = iota
 		measure
+		over
 		stop
 	)
 	var (
@@ -114,9 +117,10 @@ func Run(cl Client, l Load, mark func(int)) (Tally, error) {
 	calls.Store(0)
 	phase.Store(measure)
 	time.Sleep(l.Window)
-	phase.Store(stop)
+	phase.Store(over)
 	n := calls.Load()
 	mark(1)
+	phase.Store(stop)
 	wg.Wait()
 	t := Tally{Calls: n, VerifiedBytes: verified.Load(), Errors: errs.Load(), Hist: h}
 	if v, ok := firstErr.Load().(string); ok {
