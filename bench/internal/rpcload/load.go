@@ -11,6 +11,11 @@ import (
 	"github.com/upoll/upoll/bench/internal/hist"
 )
 
+// callGrace bounds the wait for the calls in flight when the window
+// ends: no healthy call takes seconds, so a caller still waiting then
+// had its call lost by the server.
+const callGrace = 2 * time.Second
+
 // Load is what Run does.
 type Load struct {
 	Conns, Inflight, Size int
@@ -38,7 +43,9 @@ type Tally struct {
 // warm-up, just before the window opens, and mark(1) just after it
 // closes: the caller samples what it measures there. The calls go on,
 // uncounted, until mark(1) returns, so that what the caller samples
-// there still sees the window's load.
+// there still sees the window's load. A call still unanswered
+// callGrace after the window was lost: Run counts it as an error and
+// closes cl to free its caller.
 func Run(cl Client, l Load, mark func(int)) (Tally, error) {
 	const (
 		warm = iota
@@ -55,9 +62,13 @@ func Run(cl Client, l Load, mark func(int)) (Tally, error) {
 		mu       sync.Mutex
 		h        = hist.New()
 		wg       sync.WaitGroup
+		waiting  atomic.Int32 // callers not yet returned
 	)
-	for w := range l.Conns * l.Inflight {
+	callers := l.Conns * l.Inflight
+	waiting.Store(int32(callers))
+	for w := range callers {
 		wg.Go(func() {
+			defer waiting.Add(-1)
 			mine := hist.New()
 			arg := make([]byte, max(l.Size, 12))[:l.Size]
 			for i := range arg {
@@ -121,7 +132,22 @@ func Run(cl Client, l Load, mark func(int)) (Tally, error) {
 	n := calls.Load()
 	mark(1)
 	phase.Store(stop)
-	wg.Wait()
+	// A lost call would hold its caller, and the run, for ever: past the
+	// grace the run fails, and closing the client frees the caller.
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(callGrace):
+		errs.Add(1)
+		firstErr.CompareAndSwap(nil, fmt.Sprintf("rpcload: %d of %d callers had a call unanswered %v after the window ended",
+			waiting.Load(), callers, callGrace))
+		cl.Close()
+		<-finished
+	}
 	t := Tally{Calls: n, VerifiedBytes: verified.Load(), Errors: errs.Load(), Hist: h}
 	if v, ok := firstErr.Load().(string); ok {
 		t.FirstError = v
