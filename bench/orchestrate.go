@@ -13,6 +13,7 @@ import (
 	"github.com/upoll/upoll/bench/internal/progress"
 	"github.com/upoll/upoll/bench/internal/report"
 	"github.com/upoll/upoll/bench/internal/server"
+	"github.com/upoll/upoll/netpoll"
 )
 
 // orchestrate runs the suite and writes the report. It returns the exit
@@ -120,6 +121,7 @@ func orchestrate(cfg *config, stdout, stderr io.Writer) int {
 	rep.Cases = finish(cases)
 	rep.Sweep = finish(sweep)
 	rep.Notes = append(rep.Notes, backendNotes(rep)...)
+	rep.Notes = append(rep.Notes, clientNotes(rep.Cases)...)
 	rep.Goals = report.Goals(rep.Cases)
 	rep.Notes = append(rep.Notes, quietness(rep.Cases)...)
 	rep.Finished = time.Now()
@@ -207,6 +209,26 @@ func backendNotes(rep *report.Report) []string {
 			}
 			seen[r.Target] = true
 			notes = append(notes, fmt.Sprintf("%s is built for backend %s but ran on %s (UPOLL in the environment?)", r.Target, want, r.Backend))
+		}
+	}
+	return notes
+}
+
+// clientNotes names the RPC clients the load generator called with, and
+// the configuration each ran on: its own, which UPOLL (the servers'
+// experiment switch) does not change.
+func clientNotes(cases []report.Case) []string {
+	var notes []string
+	seen := map[string]bool{}
+	for _, c := range cases {
+		for _, r := range c.Results {
+			for _, run := range r.Runs {
+				if run.Client == "" || seen[run.Client] {
+					continue
+				}
+				seen[run.Client] = true
+				notes = append(notes, fmt.Sprintf("rpc load client: %s (its own configuration: %s applies to the servers only)", run.Client, netpoll.EnvVar))
+			}
 		}
 	}
 	return notes

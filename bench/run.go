@@ -129,7 +129,7 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 		run.Error = fmt.Sprintf("bad RESULT: %v", err)
 		return run
 	}
-	run.Verified, run.VerifiedBytes = res.Verified, res.VerifiedBytes
+	run.Verified, run.VerifiedBytes, run.Client = res.Verified, res.VerifiedBytes, res.Client
 	if res.Idle > 0 {
 		run.IdleConns = res.Idle
 	}

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/bench/internal/rpcload"
+	"github.com/upoll/upoll/netpoll"
 )
 
 // fix30Echo serves ping-pong echo on 127.0.0.1, counting the messages
@@ -149,5 +152,35 @@ func TestFix30CountersIntervalKeepsTheLoad(t *testing.T) {
 	if perOp < 0.8 || perOp > 1.25 {
 		t.Fatalf("server count per op %.2f, want about 1: the counters' interval (%.3f s) did not carry the window's load (%.3f s)",
 			perOp, interval, res.WindowSec)
+	}
+}
+
+// The rpc load's upoll client keeps its own configuration when UPOLL
+// switches the server's backend, and the result says which it used.
+func TestFix30RPCResultNamesClientConfig(t *testing.T) {
+	t.Setenv(netpoll.EnvVar, "backend=std")
+	srv, err := rpcload.Start("upoll", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Poll.Close()
+	if b := srv.Poll.Config().Backend; b != netpoll.BackendStd {
+		t.Fatalf("setup: the server under test runs on %v, want std (from %s)", b, netpoll.EnvVar)
+	}
+	cfg := Config{Workload: RPC, Addr: srv.Addr.String(), Conns: 2, Inflight: 2, Size: 32, Client: "upoll",
+		Warmup: 50 * time.Millisecond, Duration: 100 * time.Millisecond}
+	var out strings.Builder
+	if err := Run(cfg, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(out.String()), "RESULT ")), &res); err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if !res.Verified {
+		t.Fatalf("run not verified: %+v", res)
+	}
+	if want := "upoll " + netpoll.DefaultConfig().String(); res.Client != want {
+		t.Fatalf("result's client %q, want %q", res.Client, want)
 	}
 }

@@ -101,6 +101,9 @@ type Result struct {
 	P999NS   int64   `json:"p999_ns"`
 	MaxNS    int64   `json:"max_ns"`
 	MeanNS   float64 `json:"mean_ns"`
+	// Client is the RPC client the load called with and, for upoll's,
+	// the configuration it ran on (RPC).
+	Client string `json:"client,omitempty"`
 }
 
 // phases of a run, in order. Between measuring and stopping the load
@@ -125,7 +128,8 @@ type run struct {
 	ops      uint64
 	bytes    uint64
 	verified uint64
-	held     int // idle connections helpers held through the run (Mixed)
+	held     int    // idle connections helpers held through the run (Mixed)
+	client   string // the RPC client and its configuration (RPC)
 }
 
 // stat is one worker's private tally, merged into run at the end.
@@ -278,6 +282,7 @@ func (r *run) result() Result {
 		P999NS:        h.Quantile(0.999),
 		MaxNS:         h.Max(),
 		MeanNS:        h.Mean(),
+		Client:        r.client,
 	}
 	if r.firstErr != nil {
 		res.FirstError = r.firstErr.Error()

@@ -2,6 +2,7 @@ package load
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/upoll/upoll/bench/internal/rpcload"
 )
@@ -16,6 +17,9 @@ func (r *run) rpc(sample func(int)) error {
 		return err
 	}
 	defer cl.Close()
+	r.mu.Lock()
+	r.client = fmt.Sprint(cl)
+	r.mu.Unlock()
 	t, err := rpcload.Run(cl, rpcload.Load{Conns: r.cfg.Conns, Inflight: max(r.cfg.Inflight, 1), Size: r.cfg.Size,
 		Warmup: r.cfg.Warmup, Window: r.cfg.Duration}, sample)
 	r.mu.Lock()

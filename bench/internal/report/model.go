@@ -101,6 +101,9 @@ type Run struct {
 	VerifiedBytes uint64 `json:"verified_bytes"`
 	Verified      bool   `json:"verified"`
 	Error         string `json:"error,omitempty"`
+	// Client is the load generator's RPC client and, for upoll's, the
+	// configuration it ran on (rpc only).
+	Client string `json:"client,omitempty"`
 }
 
 // Metrics are the figures of one run, or medians over runs.

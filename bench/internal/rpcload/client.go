@@ -103,12 +103,18 @@ type upollConn struct {
 	pending
 }
 
+// dialUpoll's poller group runs on netpoll's defaults, given as its
+// configuration so that UPOLL does not change them: UPOLL is the
+// experiment switch of the server under test, and the harness's
+// processes share one environment, so a client that followed it would
+// change the load along with the server.
 func dialUpoll(ctx context.Context, addr string, conns int) (*upollClient, error) {
-	g, err := netpoll.NewServer(upollResponses, netpoll.WithOnDisconnect(func(c *netpoll.Conn, _ error) {
-		c.Context().(*upollConn).fail()
-	}))
+	g, err := netpoll.NewServer(upollResponses, netpoll.WithConfig(netpoll.DefaultConfig()),
+		netpoll.WithOnDisconnect(func(c *netpoll.Conn, _ error) {
+			c.Context().(*upollConn).fail()
+		}))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rpcload: upoll client: %w", err)
 	}
 	cl := &upollClient{group: g}
 	for range conns {
@@ -177,6 +183,9 @@ func (cl *upollClient) Call(conn int, arg []byte) ([]byte, error) {
 }
 
 func (cl *upollClient) Close() error { return cl.group.Close() }
+
+// String names the client and the configuration its connections run on.
+func (cl *upollClient) String() string { return "upoll " + cl.group.Config().String() }
 
 // stdClient is the goroutine-per-connection client: a reader goroutine
 // per connection delivers responses to the callers.
@@ -247,6 +256,9 @@ func (cl *stdClient) Call(conn int, arg []byte) ([]byte, error) {
 	}
 	return wait(ch)
 }
+
+// String names the client.
+func (cl *stdClient) String() string { return "std (net, a goroutine per connection)" }
 
 func (cl *stdClient) Close() error {
 	for _, sc := range cl.conns {

@@ -3,6 +3,7 @@ package rpcload
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/netpoll"
 )
 
 // countingClient answers every call after a short latency and counts
@@ -162,5 +165,30 @@ func TestFix30LostCallEndsTheRunAsFailed(t *testing.T) {
 				t.Fatalf("the lost call was not counted as an error: %d errors, first %q", o.tal.Errors, o.tal.FirstError)
 			}
 		})
+	}
+}
+
+// UPOLL is the server's experiment switch, and the harness's children
+// share one environment: the upoll client must keep its own fixed
+// configuration whatever UPOLL says, and say which it ran on.
+func TestFix30UpollClientIgnoresUPOLL(t *testing.T) {
+	t.Setenv(netpoll.EnvVar, "backend=std")
+	srv := startLosingServer(t, 0)
+	defer srv.close()
+	cl, err := Dial("upoll", srv.ln.Addr().String(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got, want := cl.(*upollClient).group.Config(), netpoll.DefaultConfig()
+	if got.Backend != want.Backend || got.Pollers != want.Pollers {
+		t.Fatalf("with %s=backend=std the client runs on %v, want its own configuration %v", netpoll.EnvVar, got, want)
+	}
+	if desc := fmt.Sprint(cl); !strings.Contains(desc, want.String()) {
+		t.Errorf("the client describes itself as %q, want its configuration %q in it", desc, want.String())
+	}
+	arg := []byte("fix30 call")
+	if ans, err := cl.Call(0, arg); err != nil || string(ans) != string(arg) {
+		t.Fatalf("Call = %q, %v; want %q", ans, err, arg)
 	}
 }
