@@ -15,7 +15,11 @@ type group struct {
 	owner    owner
 	pollers  []*poller
 	watchdog *watchdog // DispatchHandoff with a handler; nil otherwise
-	rr       atomic.Uint32
+	// rr counts round-robin picks; unsigned, and wide enough never to
+	// wrap, so that an index from it is never negative (an int of it is
+	// negative from 2^31 on where int has 32 bits) and the turn does not
+	// skip at a wrap.
+	rr atomic.Uint64
 
 	// regMu orders registrations against closing: admit checks closing
 	// and registers under the read lock, shut sets closing under the
@@ -102,7 +106,7 @@ func (g *group) pick(a *acceptor) *poller {
 		}
 		return best
 	}
-	return g.pollers[int(g.rr.Add(1))%len(g.pollers)]
+	return g.pollers[g.rr.Add(1)%uint64(len(g.pollers))]
 }
 
 // live returns the number of open connections.

@@ -167,11 +167,11 @@ func (s *Server) Serve(ln *Listener) error {
 		s.unlist(nil, ln)
 		return err
 	}
-	base := int(s.rr.Add(1))
+	base := s.rr.Add(1)
 	var mine []*acceptor
 	failed := make(chan error, 1)
 	for i, lfd := range ln.fds {
-		a := &acceptor{lfd: lfd, ln: ln, srv: s, p: s.pollers[(base+i)%len(s.pollers)], failed: failed}
+		a := &acceptor{lfd: lfd, ln: ln, srv: s, p: s.pollers[(base+uint64(i))%uint64(len(s.pollers))], failed: failed}
 		if err := a.p.addListener(a); err != nil {
 			ln.served.Store(false) // not served: a later Serve may try again
 			s.mu.Unlock()
