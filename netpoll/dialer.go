@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -434,32 +433,22 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 }
 
 // dialedAddr is a dialed connection's local address in one allocation:
-// the box and the address it holds.
+// the box, the address it holds and the bytes of its IP. The IP is the
+// connection's own, as in Go's net: a caller may change the net.IP that
+// LocalAddr returns, which must not change another connection's.
 type dialedAddr struct {
 	box addrBox
 	tcp net.TCPAddr
+	ip  [net.IPv6len]byte
 }
-
-// lastLocalIP is the local IP of the latest dial, shared by the next
-// dials from the same IP (they are nearly always the same), so that a
-// dialed connection's local address costs one 64 B object; accepted
-// connections share their listener's.
-var lastLocalIP atomic.Pointer[net.IP]
 
 // localAddrBox returns the boxed local address of a dialed socket.
 func localAddrBox(sa sockaddr) *addrBox {
 	if sa.unix || sa.zone != 0 {
 		return &addrBox{sockaddrToAddr(sa)}
 	}
-	ip := net.IP(sa.ap.Addr().AsSlice())
-	port := int(sa.ap.Port())
-	if p := lastLocalIP.Load(); p != nil && (*p).Equal(ip) && len(*p) == net.IPv6len {
-		ip = *p
-	} else {
-		ip = append(net.IP(nil), ip.To16()...)
-		lastLocalIP.Store(&ip)
-	}
-	d := &dialedAddr{tcp: net.TCPAddr{IP: ip, Port: port}}
+	d := &dialedAddr{ip: sa.ap.Addr().As16()}
+	d.tcp = net.TCPAddr{IP: d.ip[:], Port: int(sa.ap.Port())}
 	d.box.Addr = &d.tcp
 	return &d.box
 }

@@ -1,8 +1,11 @@
 package netpoll
 
 import (
+	"context"
 	"math"
+	"net"
 	"testing"
+	"time"
 )
 
 // The round-robin pick stays in range across the counter's wrap: the
@@ -48,5 +51,36 @@ func TestGroupPickAcrossCounterWrap(t *testing.T) {
 			}
 			prev = k
 		}
+	}
+}
+
+// Each dialed connection has a local address of its own, as in Go's
+// net: a caller that changes one connection's LocalAddr IP changes no
+// other connection's. The dials of one local IP shared one net.IP.
+func TestDialLocalAddrNotShared(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, b := range testBackends(true) {
+		d := Dialer{Timeout: 5 * time.Second, Options: []Option{WithBackend(b)}}
+		c1, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
+		if err != nil {
+			t.Fatalf("%v: %v", b, err)
+		}
+		c2, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
+		if err != nil {
+			c1.Close()
+			t.Fatalf("%v: %v", b, err)
+		}
+		la1, la2 := c1.LocalAddr().(*net.TCPAddr), c2.LocalAddr().(*net.TCPAddr)
+		want := la2.IP.String()
+		la1.IP[len(la1.IP)-1] ^= 0xff
+		if got := c2.LocalAddr().(*net.TCPAddr).IP.String(); got != want {
+			t.Errorf("%v: changing one connection's local IP made another's %s, was %s", b, got, want)
+		}
+		c1.Close()
+		c2.Close()
 	}
 }
