@@ -2,8 +2,10 @@ package netpoll
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -82,5 +84,49 @@ func TestDialLocalAddrNotShared(t *testing.T) {
 		}
 		c1.Close()
 		c2.Close()
+	}
+}
+
+// Under BackendStd a dial that its Server refuses after the connect (the
+// server closed meanwhile) fails with an error that names the address,
+// as the native backends' does and Go's net's dial errors do. It named
+// none: the refusal came after Go's dial, and was wrapped bare.
+func TestStdDialRefusedNamesAddr(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	path := filepath.Join(t.TempDir(), "s")
+	ul, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	s, err := NewServer(nil, WithBackend(BackendStd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	d := Dialer{Server: s, Timeout: 5 * time.Second}
+	// The closed server ends a dial either while Go's dial connects (its
+	// context) or after (the refusal): which one, the scheduler decides,
+	// so each network is dialed a few times.
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	for _, dest := range [][2]string{{"tcp", l.Addr().String()}, {"tcp", ":" + port}, {"unix", path}} {
+		for range 20 {
+			c, err := d.DialContext(context.Background(), dest[0], dest[1])
+			if err == nil {
+				c.Close()
+				t.Fatalf("dial %s %s through a closed server succeeded", dest[0], dest[1])
+			}
+			var oe *net.OpError
+			if !errors.As(err, &oe) || oe.Op != "dial" || !errors.Is(err, ErrServerClosed) {
+				t.Fatalf("dial %s %s = %v, want a dial *net.OpError wrapping ErrServerClosed", dest[0], dest[1], err)
+			}
+			if oe.Addr == nil || oe.Addr.String() != dest[1] {
+				t.Fatalf("dial %s %s = %q: names address %v", dest[0], dest[1], err, oe.Addr)
+			}
+		}
 	}
 }

@@ -1023,9 +1023,22 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 	}
 	if err := g.admit(func() error { return c.p.registerStd(c) }); err != nil {
 		nc.Close()
-		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: stdDialErrAddr(nc, addr), Err: err}
 	}
 	return c, nil
+}
+
+// stdDialErrAddr is the address that the error of a dial of addr names
+// when the dial fails after nc connected: the peer, as Go's net and the
+// native backends (connect) name it, so with no host the port alone.
+func stdDialErrAddr(nc net.Conn, addr string) net.Addr {
+	ra := nc.RemoteAddr()
+	if ta, ok := ra.(*net.TCPAddr); ok {
+		if host, _, _ := net.SplitHostPort(addr); host == "" {
+			return &net.TCPAddr{Port: ta.Port}
+		}
+	}
+	return ra
 }
 
 // settleIn accounts the handler loop's last read, if that was put off:
