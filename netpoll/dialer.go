@@ -415,7 +415,14 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 	}
 	if family == afUnix {
 		c.raddr = packPeer(addrUnix, 0, [4]byte{})
-		c.laddr = &addrBox{&net.UnixAddr{Name: "", Net: "unix"}}
+		// As Go's net: the name the kernel gives the unbound socket,
+		// which is "@" on Linux (the syscall packages' rewrite of an
+		// empty name, read as abstract).
+		lsa, err := sysGetsockname(fd)
+		if err != nil {
+			lsa = unixSockaddr("")
+		}
+		c.laddr = &addrBox{sockaddrToAddr(lsa)}
 	} else {
 		if sa.ap.Addr().IsUnspecified() {
 			// As Go's net: the peer's name as the kernel gives it

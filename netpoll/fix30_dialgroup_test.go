@@ -130,3 +130,33 @@ func TestStdDialRefusedNamesAddr(t *testing.T) {
 		}
 	}
 }
+
+// A dialed unix socket's LocalAddr is the name the kernel gives the
+// unbound socket, as in Go's net ("@" on Linux, the syscall package's
+// rewrite of an empty name); the native backends said "".
+func TestDialUnixLocalAddrAsGo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	ul, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	gc, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gc.LocalAddr()
+	gc.Close()
+	for _, b := range testBackends(true) {
+		d := Dialer{Timeout: 5 * time.Second, Options: []Option{WithBackend(b)}}
+		c, err := d.DialContext(context.Background(), "unix", path)
+		if err != nil {
+			t.Fatalf("%v: %v", b, err)
+		}
+		got := c.LocalAddr()
+		c.Close()
+		if got.Network() != want.Network() || got.String() != want.String() {
+			t.Errorf("%v: LocalAddr %s %q, Go's %s %q", b, got.Network(), got, want.Network(), want)
+		}
+	}
+}
