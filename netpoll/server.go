@@ -268,7 +268,8 @@ func (s *Server) beginClose() {
 // their OnDisconnect hooks have returned, or ctx.Err() if ctx ends first
 // (the remaining connections stay open).
 // In accept mode connections belong to their owner: Shutdown waits for
-// the owner to close them.
+// the owner to close them, but ends a Dialer's dials still connecting
+// (their owner has no connection yet), as Close does.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.done == nil {
 		return errZeroServer
@@ -277,14 +278,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if s.owner.handler != nil {
-			for _, p := range s.pollers {
-				p.reg.each(func(c *Conn) {
-					if c.shutdownIdle() {
-						c.closeWith(ErrServerClosed)
-					}
-				})
-			}
+		for _, p := range s.pollers {
+			p.reg.each(func(c *Conn) {
+				if c.shutdownIdle() {
+					c.closeWith(ErrServerClosed)
+				}
+			})
 		}
 		if s.live() == 0 && s.owner.hooks.Load() == 0 {
 			s.stopPollers()
@@ -299,12 +298,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // shutdownIdle reports whether Shutdown may close c now. A dial still
-// connecting is idle: its held runner has nothing to finish.
+// connecting is idle: its held runner has nothing to finish, and in
+// accept mode its owner has no connection yet to close. Other
+// connections of an accept-mode server are their owner's to close.
 func (c *Conn) shutdownIdle() bool {
 	if c.flags.Load()&fConnecting != 0 {
 		return true
 	}
-	return c.hstate.Load()&hRunning == 0 && c.in.Len() == 0 && c.out.Len() == 0
+	return c.owner.handler != nil && c.hstate.Load()&hRunning == 0 && c.in.Len() == 0 && c.out.Len() == 0
 }
 
 // Close closes listeners and every connection at once (queued output
