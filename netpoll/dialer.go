@@ -455,7 +455,13 @@ func localAddrBox(sa sockaddr) *addrBox {
 		return &addrBox{sockaddrToAddr(sa)}
 	}
 	d := &dialedAddr{ip: sa.ap.Addr().As16()}
-	d.tcp = net.TCPAddr{IP: d.ip[:], Port: int(sa.ap.Port())}
+	ip := d.ip[:]
+	if sa.ap.Addr().Is4() {
+		// Four bytes, as Go's net gives (see sockaddrToAddr).
+		ip = d.ip[:net.IPv4len]
+		*(*[net.IPv4len]byte)(ip) = sa.ap.Addr().As4()
+	}
+	d.tcp = net.TCPAddr{IP: ip, Port: int(sa.ap.Port())}
 	d.box.Addr = &d.tcp
 	return &d.box
 }

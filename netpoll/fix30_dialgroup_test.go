@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -204,5 +205,38 @@ func TestAcceptModeShutdownEndsConnectingDial(t *testing.T) {
 			<-done
 		}
 		s.Close()
+	}
+}
+
+// A dialed IPv4 connection's addresses hold four-byte IPs, as Go's net
+// gives them: equal to the sixteen-byte form, but not to reflect's
+// DeepEqual, which a caller comparing with Go's address may use. The
+// local IP was the sixteen-byte form.
+func TestDialIPv4AddrsAsGo(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	gc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gc.Close()
+	goLocal, goRemote := gc.LocalAddr().(*net.TCPAddr), gc.RemoteAddr().(*net.TCPAddr)
+	for _, b := range testBackends(true) {
+		d := Dialer{Timeout: 5 * time.Second, Options: []Option{WithBackend(b)}}
+		c, err := d.DialContext(context.Background(), "tcp", l.Addr().String())
+		if err != nil {
+			t.Fatalf("%v: %v", b, err)
+		}
+		local, remote := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
+		if !reflect.DeepEqual(local.IP, goLocal.IP) {
+			t.Errorf("%v: LocalAddr IP %#v, Go's %#v", b, local.IP, goLocal.IP)
+		}
+		if !reflect.DeepEqual(remote, goRemote) {
+			t.Errorf("%v: RemoteAddr %#v, Go's %#v", b, remote, goRemote)
+		}
+		c.Close()
 	}
 }
