@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/valyala/bytebufferpool"
 )
@@ -27,7 +28,17 @@ const (
 // class (class c: minNodeSize<<c bytes). Freed nodes keep their bytes
 // (wholePools), so bytePools serves only nodes made when wholePools of
 // the class is empty. The zero Pool is ready to use.
-var bytePools [numClasses]bytebufferpool.Pool
+var bytePools [numClasses]bytePool
+
+// bytePool is a bytebufferpool.Pool aligned to 8 bytes: the Pool's
+// counters are 64-bit words it updates atomically, which 386, ARM and
+// 32-bit MIPS can do only at 8-byte aligned addresses, and an array of
+// bare Pools is aligned to 4 there (the empty array of an atomic.Int64
+// raises the alignment without taking space).
+type bytePool struct {
+	_ [0]atomic.Int64
+	bytebufferpool.Pool
+}
 
 // barePool recycles node structs without bytes: views and nodes of
 // foreign or unpooled bytes. A node made with pooled bytes comes from it
@@ -278,6 +289,12 @@ func (nd *node) recycle() {
 func (nd *node) readable() []byte {
 	return nd.buf[nd.off:nd.limit()]
 }
+
+// end is read and written with 64-bit atomics, which 386, ARM and
+// 32-bit MIPS make only at 8-byte aligned addresses: node structs are
+// allocated alone (so 8-byte aligned), and this fails to compile where
+// end's offset in them is not a multiple of 8.
+var _ = [1]struct{}{}[unsafe.Offsetof(node{}.end)%8]
 
 // limit returns the published end of nd. The consumer reads it while the
 // producer may publish more, hence the atomic load; a node is private (plain

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -131,10 +132,10 @@ func TestReaderWriterBadCounts(t *testing.T) {
 		"ReadBinary(-1)": func() error { _, err := r.ReadBinary(-1); return err },
 		"ReadString(-1)": func() error { _, err := r.ReadString(-1); return err },
 		"Slice(-1)":      func() error { _, err := r.Slice(-1); return err },
-		"Next(1<<40)":    func() error { _, err := r.Next(1 << 40); return err },
-		"Skip(1<<31+5)":  func() error { return r.Skip(1<<31 + 5) },
+		"Next(1<<40)":    func() error { _, err := r.Next(min(1<<40, math.MaxInt)); return err },
+		"Skip(1<<31+5)":  func() error { return r.Skip(min(1<<31+5, math.MaxInt)) },
 		"Malloc(-1)":     func() error { _, err := w.Malloc(-1); return err },
-		"Malloc(1<<40)":  func() error { _, err := w.Malloc(1 << 40); return err },
+		"Malloc(1<<40)":  func() error { _, err := w.Malloc(min(1<<40, math.MaxInt)); return err },
 		"MallocAck(-1)":  func() error { return w.MallocAck(-1) },
 		"MallocAck(9)":   func() error { return w.MallocAck(9) },
 	} {

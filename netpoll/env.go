@@ -3,6 +3,7 @@ package netpoll
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -203,7 +204,7 @@ func parseSize(v string) (int, bool) {
 		v = v[:len(v)-1]
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 || n > (1<<40)>>shift {
+	if err != nil || n <= 0 || n > int64(min(1<<40, math.MaxInt))>>shift {
 		return 0, false
 	}
 	return int(n << shift), true

@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"errors"
+	"math"
 	"os"
 	"runtime"
 	"testing"
@@ -68,7 +69,7 @@ func TestHostileMallocTooLarge(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			for _, n := range []int{buffer.MaxBatch + 1, 1<<31 - 1, 1 << 40} {
+			for _, n := range []int{buffer.MaxBatch + 1, 1<<31 - 1, min(1<<40, math.MaxInt)} {
 				if b, err := w.Malloc(n); !errors.Is(err, buffer.ErrTooLarge) || b != nil {
 					t.Fatalf("Malloc(%d) = %d bytes, %v; want buffer.ErrTooLarge", n, len(b), err)
 				}

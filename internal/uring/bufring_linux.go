@@ -72,7 +72,7 @@ func (r *Ring) NewBufRingIncremental(bgid uint16, n, size int) (*BufRing, error)
 }
 
 func (r *Ring) newBufRing(bgid uint16, n, size int, inc bool) (*BufRing, error) {
-	if n <= 0 || n > 1<<15 || n&(n-1) != 0 || size <= 0 || size > 1<<31 {
+	if n <= 0 || n > 1<<15 || n&(n-1) != 0 || size <= 0 || int64(size) > 1<<31 {
 		return nil, fmt.Errorf("uring: buffer ring of %d buffers of %d bytes: %w", n, size, unix.EINVAL)
 	}
 	if r.fd < 0 {
