@@ -112,11 +112,17 @@ func (w *connWriter) beginGrow() error {
 // producer call with others. A batch that holds no byte (MallocAck(0)
 // after a Malloc) may still hold a node: the Flush is made whatever
 // MallocLen says, and costs nothing when no batch is open.
+//
+// A lingering close has not closed the buffer yet, and its Flush would
+// publish the batch, which the linger then sends: the batch's bytes are
+// dropped first (MallocAck(0)), so that a Flush that failed sends
+// nothing.
 func (w *connWriter) endClosedBatch() {
 	c := w.conn()
 	c.wmu.Lock()
 	if c.fdst.closed() {
-		c.out.Flush() // on a closed buffer: frees the batch (endBatch)
+		c.out.MallocAck(0) // ErrClosed once the buffer is: Flush frees the batch then
+		c.out.Flush()      // on a closed buffer: frees the batch (endBatch)
 	}
 	c.wmu.Unlock()
 }
