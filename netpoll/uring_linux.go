@@ -755,6 +755,9 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 		} else if s, err := u.sqe(); err == nil {
 			s.PrepCancelFD(fd, udInternal)
 		}
+		if u.single && !u.onIssuer() {
+			u.dropQueued(reg)
+		}
 		u.forget(reg)
 		if u.sqpoll {
 			// The caller closes fd next, and its number goes to the
@@ -787,6 +790,33 @@ func (u *uringSet) waitTaken() {
 		if _, err := u.r.Submit(); err != nil { // wakes a thread gone idle
 			return
 		}
+		runtime.Gosched()
+	}
+}
+
+// dropQueued makes no-ops of the requests of reg still queued on a
+// single-issuer ring, for a deregistration off the issuer. The caller
+// closes fd next, and its number goes to the next socket, possibly
+// before the issuer's next io_uring_enter: a request issued then (the
+// loop's re-arm, the receive its first read queued) would resolve the
+// number to that socket, and a receive there takes its first bytes
+// under user data nobody owns, ahead of the cancellation queued behind
+// it. Entries the issuer has published are not rewritten under the
+// kernel: it is about to enter, and fd waits until it has (at most
+// uringTakeWait), as waitTaken does under SQPOLL. Under mu.
+func (u *uringSet) dropQueued(reg *uringReg) {
+	drop := func(s *uring.SQE) {
+		if s.UserData>>32 == uint64(uint32(reg.fd)) && s.UserData&3 == 0 {
+			*s = uring.SQE{} // no buffer selection, no flags
+			s.PrepNop(udInternal)
+		}
+	}
+	u.r.Unpublished(drop)
+	for i := range u.overflow {
+		drop(&u.overflow[i])
+	}
+	deadline := time.Now().Add(uringTakeWait)
+	for u.r.Unconsumed() > 0 && time.Now().Before(deadline) {
 		runtime.Gosched()
 	}
 }

@@ -283,6 +283,27 @@ func (r *Ring) SQE() *SQE {
 // Pending returns how many entries wait for the next submit.
 func (r *Ring) Pending() uint32 { return r.sqeTail - atomic.LoadUint32(r.sqHead) }
 
+// Unpublished calls f with each entry prepared since the last publish
+// (Flush, Submit), in order. The kernel cannot see them yet, so f may
+// rewrite them.
+func (r *Ring) Unpublished(f func(*SQE)) {
+	if r.fd < 0 {
+		return
+	}
+	for i := atomic.LoadUint32(r.sqTail); i != r.sqeTail; i++ {
+		f(&r.sqes[i&r.sqMask])
+	}
+}
+
+// Unconsumed returns how many published entries the kernel has not
+// consumed yet.
+func (r *Ring) Unconsumed() uint32 {
+	if r.fd < 0 {
+		return 0
+	}
+	return atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead)
+}
+
 // flush publishes the SQEs handed out (a release store of the tail)
 // and returns how many the kernel has not consumed yet.
 func (r *Ring) flush() uint32 {
