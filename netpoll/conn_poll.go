@@ -38,7 +38,7 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		if ev&(evOut|evErr|evHup) != 0 {
 			// Take the outcome here: a later read would consume
 			// SO_ERROR before the dialer looks at it.
-			if err := sysSocketError(int(c.fd)); err != nil {
+			if err := c.socketError(); err != nil {
 				c.setBroken(err)
 			}
 			// The idle clock starts at the connect, not at the
@@ -69,7 +69,7 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		}
 	}
 	if ev&evErr != 0 && c.flags.Load()&fBroken == 0 {
-		if err := sysSocketError(int(c.fd)); err != nil {
+		if err := c.socketError(); err != nil {
 			c.broke(err)
 			input = true
 		}
@@ -86,6 +86,16 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		c.updateEvents()
 	}
 	return requeue
+}
+
+// socketError returns what an error event reports: the socket's pending
+// error, or else the error that ended the pollset's watch of it (a poll
+// request io_uring refused or ended), after which no event would come.
+func (c *Conn) socketError() error {
+	if err := sysSocketError(int(c.fd)); err != nil {
+		return err
+	}
+	return c.p.ep.pollErr(int(c.fd))
 }
 
 // disarmed records, after an event, that the kernel disarmed the

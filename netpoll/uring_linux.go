@@ -195,6 +195,7 @@ type uringReg struct {
 	slot, gen int32
 	in        uint32 // interest (ev* bits) as last given to add or mod
 	errno     int32  // the error the receive (or the accept) ended with
+	pollErrno int32  // the error other than ECANCELED a poll request ended with (pollErr)
 	head      int32
 	tid       int32        // the pinned leader's thread when the receive was armed (see pinLeader)
 	recvMode  bool         // input comes by the receive (edge-triggered, after the first read)
@@ -1156,6 +1157,14 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 			}
 			return false
 		}
+		// The kernel refused the poll or ended it: EBADF (the number
+		// names no open file), EINVAL (the file cannot be polled so),
+		// ENOMEM (no room for a second wait queue entry). Armed again
+		// it would fail the same way, once per pass; left alone, the
+		// socket is watched no more and the connection waits for good
+		// (its socket reports no error). The event breaks it with
+		// this error (pollErr).
+		reg.pollErrno = -c.Res
 		*ev = event{slot: reg.slot, gen: reg.gen, ready: evErr}
 		return true
 	}
@@ -1192,6 +1201,22 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 	}
 	*ev = event{slot: reg.slot, gen: reg.gen, ready: ready}
 	return true
+}
+
+// pollErr returns the error that ended the poll request of fd, if the
+// kernel refused or ended it with one other than ECANCELED: the socket
+// is not watched any more (see complete). nil on epoll.
+func (ep *pollset) pollErr(fd int) error {
+	u := ep.ur
+	if u == nil {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if reg := u.reg(fd); reg != nil && reg.pollErrno != 0 {
+		return os.NewSyscallError("io_uring poll_add", syscall.Errno(reg.pollErrno))
+	}
+	return nil
 }
 
 // completeAccept keeps a connection the listener's multishot accept

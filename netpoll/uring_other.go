@@ -34,6 +34,10 @@ func (ep *pollset) ringSend(c *Conn) bool { return false }
 // submit does nothing: there is no ring here.
 func (ep *pollset) submit() {}
 
+// pollErr: no pollset but epoll's here, whose watch never ends with an
+// error.
+func (ep *pollset) pollErr(fd int) error { return nil }
+
 // accept accepts on the listening socket fd with accept4.
 func (ep *pollset) accept(fd int) (int, sockaddr, error) { return sysAccept(fd) }
 
