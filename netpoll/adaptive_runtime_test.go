@@ -120,14 +120,24 @@ func roundTrips(t *testing.T, c net.Conn, n int) {
 // counted as one that waited for sysmon: before the fix 49 to 69 did
 // in a second; a WaitRuntime client, which never blocks in epoll_wait,
 // runs the same calls beside it as the control for a loaded machine.
+// The two run one after the other, so a burst of other work can land on
+// one only (UPOLL=backend=uring's suite beside two others' saw 5 slow
+// calls against the control's 0): a failing pair is measured once more,
+// and the test fails only if both pairs do, which the bug makes them.
 func TestAdaptiveKeepsNetpollPolled(t *testing.T) {
 	skipStd(t, "no pollers: BackendStd runs a goroutine per connection")
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	ctl := netpollCalls(t, WaitRuntime)
-	got := netpollCalls(t, WaitAdaptive)
-	t.Logf("WaitAdaptive: %s; WaitRuntime: %s", got, ctl)
-	if got.slow >= 5 && got.slow > 2*ctl.slow+2 {
-		t.Errorf("WaitAdaptive: %s, against WaitRuntime's %s: the runtime's netpoller waited for sysmon", got, ctl)
+	for attempt := 1; ; attempt++ {
+		ctl := netpollCalls(t, WaitRuntime)
+		got := netpollCalls(t, WaitAdaptive)
+		t.Logf("WaitAdaptive: %s; WaitRuntime: %s", got, ctl)
+		if got.slow < 5 || got.slow <= 2*ctl.slow+2 {
+			return
+		}
+		if attempt == 2 {
+			t.Errorf("WaitAdaptive: %s, against WaitRuntime's %s, twice: the runtime's netpoller waited for sysmon", got, ctl)
+			return
+		}
 	}
 }
 
