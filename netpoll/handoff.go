@@ -37,12 +37,17 @@ import (
 // The duty is taken in two ways:
 //   - A handler that is about to sleep in a Conn call (waitRead for more
 //     input, flushOut for output room) gives it up first (yieldFrom):
-//     the input it waits for may be the poller's to read.
+//     the input it waits for may be the poller's to read. A handler's
+//     dial about to wait for its connect does the same (yieldCaller).
 //   - The watchdog takes it from a handler it finds in the same run on
 //     two ticks in a row (a sleep, a lock, a syscall, a long loop).
 type duty struct {
 	word atomic.Uint64
 	cur  atomic.Pointer[Conn] // the connection whose handler the leader runs; set before word turns odd
+	// leader is the goroutine id (goid) of the leader, set as it takes
+	// the duty (lead), before it first turns word odd: it tells a
+	// dial whether the leader itself calls it (yieldCaller).
+	leader atomic.Uint64
 }
 
 // The watchdog's period: handoffTick after a look that found a handler
@@ -102,6 +107,33 @@ func (p *poller) yieldFrom(c *Conn) {
 	d := p.duty.word.Load()
 	if d&1 != 0 && p.duty.cur.Load() == c {
 		p.takeDuty(d)
+	}
+}
+
+// yieldCaller passes on the duty of the poller of g whose leader is the
+// caller, inside a handler: called by a dial about to wait for its
+// connect, whose outcome may be that poller's to read. Unlike a Conn's
+// own waits (yieldFrom), a dial does not know which handler, if any,
+// calls it, so the caller is told by its goroutine id, read only while
+// a handler of g runs. The word is read before the id: the leader that
+// entered d stored its id before that, and a later leader stores its
+// own only after the word has moved past d, which fails takeDuty.
+func (g *group) yieldCaller() {
+	if g.watchdog == nil {
+		return // no handler runs on a leader of g
+	}
+	var me uint64
+	for _, p := range g.pollers {
+		d := p.duty.word.Load()
+		if d&1 == 0 {
+			continue
+		}
+		if me == 0 {
+			me = goid()
+		}
+		if p.duty.leader.Load() == me && p.takeDuty(d) {
+			return
+		}
 	}
 }
 
