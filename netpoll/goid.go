@@ -9,8 +9,7 @@ import (
 // goid returns the calling goroutine's id, read from the first line of
 // its stack trace ("goroutine 18 [running]:"). Formatting a trace
 // costs microseconds, so it is asked only on paths about to wait (see
-// poller.onLoop, group.yieldCaller) and as a goroutine takes a poller's
-// duty (poller.lead), never per message.
+// poller.onLoop), never per message.
 func goid() uint64 {
 	var buf [64]byte
 	n := runtime.Stack(buf[:], false)

@@ -37,17 +37,15 @@ import (
 // The duty is taken in two ways:
 //   - A handler that is about to sleep in a Conn call (waitRead for more
 //     input, flushOut for output room) gives it up first (yieldFrom):
-//     the input it waits for may be the poller's to read. A handler's
-//     dial about to wait for its connect does the same (yieldCaller).
+//     the input it waits for may be the poller's to read. A dial about
+//     to wait for its connect takes it from every poller of its group
+//     inside a handler, since the caller may be that handler
+//     (yieldCaller).
 //   - The watchdog takes it from a handler it finds in the same run on
 //     two ticks in a row (a sleep, a lock, a syscall, a long loop).
 type duty struct {
 	word atomic.Uint64
 	cur  atomic.Pointer[Conn] // the connection whose handler the leader runs; set before word turns odd
-	// leader is the goroutine id (goid) of the leader, set as it takes
-	// the duty (lead), before it first turns word odd: it tells a
-	// dial whether the leader itself calls it (yieldCaller).
-	leader atomic.Uint64
 }
 
 // The watchdog's period: handoffTick after a look that found a handler
@@ -110,29 +108,23 @@ func (p *poller) yieldFrom(c *Conn) {
 	}
 }
 
-// yieldCaller passes on the duty of the poller of g whose leader is the
-// caller, inside a handler: called by a dial about to wait for its
-// connect, whose outcome may be that poller's to read. Unlike a Conn's
-// own waits (yieldFrom), a dial does not know which handler, if any,
-// calls it, so the caller is told by its goroutine id, read only while
-// a handler of g runs. The word is read before the id: the leader that
-// entered d stored its id before that, and a later leader stores its
-// own only after the word has moved past d, which fails takeDuty.
+// yieldCaller passes on the duty of every poller of g inside a
+// handler: called by a dial about to wait for its connect, whose
+// outcome may be that poller's to read, and whose caller may be that
+// handler. Unlike a Conn's own waits (yieldFrom), a dial does not know
+// which handler, if any, calls it, and telling the caller by its
+// goroutine id would cost a goid read (about 2 µs) at every hand-off.
+// So a dial from any goroutine that waits while a handler of g runs
+// hands that poller on: one hand-off, as the watchdog would make two
+// ticks later were the caller the handler, and at the price of a
+// goroutine start where it was not; a connect's wait costs more.
 func (g *group) yieldCaller() {
 	if g.watchdog == nil {
 		return // no handler runs on a leader of g
 	}
-	var me uint64
 	for _, p := range g.pollers {
-		d := p.duty.word.Load()
-		if d&1 == 0 {
-			continue
-		}
-		if me == 0 {
-			me = goid()
-		}
-		if p.duty.leader.Load() == me && p.takeDuty(d) {
-			return
+		if d := p.duty.word.Load(); d&1 != 0 {
+			p.takeDuty(d)
 		}
 	}
 }

@@ -268,11 +268,6 @@ func (p *poller) lead() {
 	if p.cfg.Dispatch == DispatchInline {
 		p.loopG.Store(goid())
 	}
-	if p.watchdog != nil {
-		// For yieldCaller. Read once per hand-off, which only a
-		// handler that blocks causes, never per message.
-		p.duty.leader.Store(goid())
-	}
 	p.pinned = p.ep.pinLeader()
 	if p.pinned {
 		defer p.ep.unpinLeader()
