@@ -1,6 +1,9 @@
 package uring
 
-import "unsafe"
+import (
+	"time"
+	"unsafe"
+)
 
 // The kernel ABI (include/uapi/linux/io_uring.h), the parts used here.
 
@@ -150,6 +153,18 @@ type getEventsArg struct {
 	ts        uint64
 }
 
+// kernelTimespec is __kernel_timespec, which an EXT_ARG's ts points
+// to: its fields are 64 bits whatever the process's word size, where
+// unix.Timespec's are 32 bits on 386 and arm.
+type kernelTimespec struct {
+	sec, nsec int64
+}
+
+// timespecOf is d (not negative) as a __kernel_timespec.
+func timespecOf(d time.Duration) kernelTimespec {
+	return kernelTimespec{sec: int64(d / time.Second), nsec: int64(d % time.Second)}
+}
+
 type bufReg struct {
 	ringAddr    uint64
 	ringEntries uint32
@@ -171,5 +186,6 @@ var _ = [1]struct{}{}[unsafe.Sizeof(SQE{})-64]
 var _ = [1]struct{}{}[unsafe.Sizeof(CQE{})-16]
 var _ = [1]struct{}{}[unsafe.Sizeof(params{})-120]
 var _ = [1]struct{}{}[unsafe.Sizeof(getEventsArg{})-24]
+var _ = [1]struct{}{}[unsafe.Sizeof(kernelTimespec{})-16]
 var _ = [1]struct{}{}[unsafe.Sizeof(bufReg{})-40]
 var _ = [1]struct{}{}[unsafe.Sizeof(ringBuf{})-16]

@@ -42,7 +42,7 @@ type Ring struct {
 	// The EXT_ARG of a timed wait, in the Ring so that the kernel reads
 	// heap memory whose address cannot change.
 	arg getEventsArg
-	ts  unix.Timespec
+	ts  kernelTimespec
 
 	// batch and batchWaitUS (µs): see SetBatch; 0 when not set.
 	batch, batchWaitUS uint32
@@ -379,7 +379,7 @@ func (r *Ring) sysEnter(n, min, flags uint32, timeout time.Duration) (int, error
 	}
 	var argp, argsz uintptr
 	if flags&enterGetEvents != 0 && timeout >= 0 && r.features&FeatExtArg != 0 {
-		r.ts = unix.NsecToTimespec(int64(timeout))
+		r.ts = timespecOf(timeout)
 		r.arg = getEventsArg{sigmaskSz: getEventsArgSigmsz, ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
 		argp, argsz = uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg)
 		flags |= enterExtArg
@@ -391,7 +391,7 @@ func (r *Ring) sysEnter(n, min, flags uint32, timeout time.Duration) (int, error
 		// the bound even with nothing come: it gets a long one, and a
 		// caller with no limit waits again after it (ETIME is no error).
 		if argp == 0 {
-			r.ts = unix.NsecToTimespec(int64(batchIdleTimeout))
+			r.ts = timespecOf(batchIdleTimeout)
 			r.arg = getEventsArg{sigmaskSz: getEventsArgSigmsz, ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
 			argp, argsz = uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg)
 			flags |= enterExtArg

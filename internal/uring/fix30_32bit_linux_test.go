@@ -1,0 +1,47 @@
+package uring
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestWaitTimeoutFraction waits, with nothing ready, for timeouts that
+// are not whole seconds: the wait ends when its timeout does. The kernel
+// reads the EXT_ARG's timeout as a __kernel_timespec (two 64-bit fields)
+// whatever the process's word size. A completion that the test provokes
+// after a few seconds bounds a wait that would otherwise never end.
+func TestWaitTimeoutFraction(t *testing.T) {
+	r := newRing(t, 0)
+	fd, c := tcpPair(t)
+	for i, timeout := range []time.Duration{50 * time.Millisecond, 1100 * time.Millisecond} {
+		ud := uint64(100 + i)
+		r.SQE().PrepPollAdd(fd, unix.POLLIN, false, false, ud)
+		if _, err := r.Submit(); err != nil {
+			t.Fatal(err)
+		}
+		// The poll completes only when the client writes: after the
+		// wait's end, or to end a wait that overran.
+		release := time.AfterFunc(timeout+3*time.Second, func() { c.Write([]byte{1}) })
+		start := time.Now()
+		_, err := r.SubmitAndWait(1, timeout)
+		d := time.Since(start)
+		if !release.Stop() {
+			t.Fatalf("a wait of %v with nothing ready lasted %v: it ended only with a completion", timeout, d)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d < timeout-10*time.Millisecond {
+			t.Fatalf("a wait of %v with nothing ready ended after %v", timeout, d)
+		}
+		if n := r.Ready(); n != 0 {
+			t.Fatalf("%d completions after a wait of %v with nothing ready", n, timeout)
+		}
+		r.SQE().PrepPollRemove(ud, ud+10)
+		if q, _ := waitCQE(t, r, ud+10); q.Res != 0 {
+			t.Fatalf("poll remove: %+v", q)
+		}
+	}
+}
