@@ -2,6 +2,7 @@ package uring
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -72,7 +73,9 @@ func (r *Ring) NewBufRingIncremental(bgid uint16, n, size int) (*BufRing, error)
 }
 
 func (r *Ring) newBufRing(bgid uint16, n, size int, inc bool) (*BufRing, error) {
-	if n <= 0 || n > 1<<15 || n&(n-1) != 0 || size <= 0 || int64(size) > 1<<31 {
+	// On 32-bit, n buffers of size bytes may not fit an int: the
+	// mapping would get the wrapped size, the kernel the full one.
+	if n <= 0 || n > 1<<15 || n&(n-1) != 0 || size <= 0 || int64(size) > 1<<31 || size > math.MaxInt/n {
 		return nil, fmt.Errorf("uring: buffer ring of %d buffers of %d bytes: %w", n, size, unix.EINVAL)
 	}
 	if r.fd < 0 {

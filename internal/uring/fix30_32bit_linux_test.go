@@ -1,6 +1,8 @@
 package uring
 
 import (
+	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -42,6 +44,27 @@ func TestWaitTimeoutFraction(t *testing.T) {
 		r.SQE().PrepPollRemove(ud, ud+10)
 		if q, _ := waitCQE(t, r, ud+10); q.Res != 0 {
 			t.Fatalf("poll remove: %+v", q)
+		}
+	}
+}
+
+// TestBufRingSizeOverflow: a buffer ring whose buffers together exceed
+// what an int counts is refused, rather than mapped at the wrapped size
+// and handed to the kernel at full length. Only a 32-bit int can be
+// exceeded within the bounds on n and size.
+func TestBufRingSizeOverflow(t *testing.T) {
+	if strconv.IntSize == 64 {
+		t.Skip("n*size fits a 64-bit int")
+	}
+	r := newRing(t, 0)
+	for _, size := range []int{1 << 30, 1<<30 + 4096} {
+		b, err := r.NewBufRing(1, 4, size)
+		if err == nil {
+			b.Close()
+			t.Fatalf("a buffer ring of 4 buffers of %d bytes was set up", size)
+		}
+		if !errors.Is(err, unix.EINVAL) {
+			t.Fatalf("4 buffers of %d bytes: %v, want EINVAL", size, err)
 		}
 	}
 }
