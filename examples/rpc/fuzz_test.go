@@ -150,12 +150,13 @@ func refFrame(s []byte, max int) (payload []byte, n int, err error) {
 	case len(s) < HeaderLen:
 		return nil, 0, ErrTruncated
 	}
-	size := int(s[0])<<24 | int(s[1])<<16 | int(s[2])<<8 | int(s[3])
+	// In 64 bits: a length of 2 GiB or more is negative in a 32-bit int.
+	size := int64(s[0])<<24 | int64(s[1])<<16 | int64(s[2])<<8 | int64(s[3])
 	switch {
-	case size > max:
+	case size > int64(max):
 		return nil, 0, ErrFrameTooLarge
-	case len(s)-HeaderLen < size:
+	case int64(len(s)-HeaderLen) < size:
 		return nil, 0, ErrTruncated
 	}
-	return s[HeaderLen : HeaderLen+size], HeaderLen + size, nil
+	return s[HeaderLen : HeaderLen+int(size)], HeaderLen + int(size), nil
 }
