@@ -26,7 +26,7 @@ func TestReadSelf(t *testing.T) {
 	r0 := rusageSec(t)
 	deadline := time.Now().Add(5 * time.Second)
 	x := 0
-	for i := 0; i < 1e10 && time.Now().Before(deadline) && rusageSec(t)-r0 < 0.2; i++ {
+	for i := int64(0); i < 1e10 && time.Now().Before(deadline) && rusageSec(t)-r0 < 0.2; i++ {
 		for j := 0; j < 10000; j++ {
 			x += j
 		}
