@@ -253,8 +253,10 @@ type Config struct {
 	// BufferBudget bounds the input and output buffered by all the
 	// connections of a Server together, in bytes; default
 	// DefaultBufferBudget. From half of it on, the pollers read each
-	// connection only up to its share of the other half, and stop
-	// reading those that hold more until the buffers drain. A
+	// connection only up to its share of the other half (once the
+	// whole budget is used, a share is one read: shares taken while few
+	// connections were open cannot be taken back), and stop reading
+	// those that hold more until the buffers drain. A
 	// connection waiting for the rest of a message it will consume (a
 	// reader blocked for n bytes, or a handler that returned leaving
 	// input unconsumed) is exempt, within its own bound (MaxInput, or
