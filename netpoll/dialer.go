@@ -217,16 +217,8 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		// address.
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	// As Go's net, errors name the address as given: with no host, the
-	// port alone (":80"), not the unspecified address dialed.
 	host, _, _ := net.SplitHostPort(addr)
-	errAddr := func(ap netip.AddrPort) net.Addr {
-		a := net.TCPAddrFromAddrPort(ap)
-		if host == "" {
-			a.IP = nil
-		}
-		return a
-	}
+	errAddr := func(ap netip.AddrPort) net.Addr { return dialErrAddr(ap, host) }
 	deadline, hasDeadline := ctx.Deadline()
 	var first error
 	for i, ap := range aps {
@@ -439,6 +431,18 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 	return c, nil
 }
 
+// dialErrAddr is the peer address ap that the errors of a dial name, host
+// being the host of the address dialed: as Go's net, the address as
+// given, so with no host the port alone (":80"), not the unspecified
+// address dialed.
+func dialErrAddr(ap netip.AddrPort, host string) *net.TCPAddr {
+	a := net.TCPAddrFromAddrPort(ap)
+	if host == "" {
+		a.IP = nil
+	}
+	return a
+}
+
 // dialedAddr is a dialed connection's local address in one allocation:
 // the box, the address it holds and the bytes of its IP. The IP is the
 // connection's own, as in Go's net: a caller may change the net.IP that
@@ -454,12 +458,15 @@ func localAddrBox(sa sockaddr) *addrBox {
 	if sa.unix || sa.zone != 0 {
 		return &addrBox{sockaddrToAddr(sa)}
 	}
-	d := &dialedAddr{ip: sa.ap.Addr().As16()}
-	ip := d.ip[:]
-	if sa.ap.Addr().Is4() {
+	d := new(dialedAddr)
+	var ip net.IP
+	if a := sa.ap.Addr(); a.Is4() {
 		// Four bytes, as Go's net gives (see sockaddrToAddr).
 		ip = d.ip[:net.IPv4len]
-		*(*[net.IPv4len]byte)(ip) = sa.ap.Addr().As4()
+		*(*[net.IPv4len]byte)(ip) = a.As4()
+	} else {
+		ip = d.ip[:]
+		*(*[net.IPv6len]byte)(ip) = a.As16()
 	}
 	d.tcp = net.TCPAddr{IP: ip, Port: int(sa.ap.Port())}
 	d.box.Addr = &d.tcp
@@ -528,7 +535,12 @@ func (c *Conn) waitConnect(ctx context.Context, g *group) error {
 		stop()
 		c.wwait.CompareAndSwap(w, nil)
 	}()
-	yielded := false
+	if c.flags.Load()&fConnecting != 0 {
+		// A handler dialing on its own poller's leader would otherwise
+		// hold up that poller, which may be the one to read the
+		// connect's outcome, until the watchdog came.
+		g.yieldCaller()
+	}
 	for c.flags.Load()&fConnecting != 0 {
 		if err := ctx.Err(); err != nil {
 			return mapCtxErr(err)
@@ -539,13 +551,6 @@ func (c *Conn) waitConnect(ctx context.Context, g *group) error {
 				return err
 			}
 			return ErrServerClosed
-		}
-		if !yielded {
-			// A handler dialing on its own poller's leader would
-			// otherwise hold up that poller, which may be the one to
-			// read the connect's outcome, until the watchdog came.
-			g.yieldCaller()
-			yielded = true
 		}
 		w.sleep(0)
 	}

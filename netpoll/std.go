@@ -1029,14 +1029,13 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 }
 
 // stdDialErrAddr is the address that the error of a dial of addr names
-// when the dial fails after nc connected: the peer, as Go's net and the
-// native backends (connect) name it, so with no host the port alone.
+// when the dial fails after nc connected: the peer, named as the native
+// backends' connect names it (dialErrAddr).
 func stdDialErrAddr(nc net.Conn, addr string) net.Addr {
 	ra := nc.RemoteAddr()
 	if ta, ok := ra.(*net.TCPAddr); ok {
-		if host, _, _ := net.SplitHostPort(addr); host == "" {
-			return &net.TCPAddr{Port: ta.Port}
-		}
+		host, _, _ := net.SplitHostPort(addr)
+		return dialErrAddr(ta.AddrPort(), host)
 	}
 	return ra
 }
