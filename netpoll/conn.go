@@ -34,10 +34,12 @@ import (
 type Conn struct {
 	fd       int32
 	slot     int32  // registry index (epoll_event.data.fd); its generation lives in the slot
-	armed    uint32 // events armed in epoll; guarded by emu
 	readSize uint32 // adaptive readv size; poller goroutine only
-	flags    atomic.Uint32
-	hstate   atomic.Uint32 // handler runner state, see dispatch.go
+	// armed is the mask registered in epoll: written under emu, read
+	// without it by updateEvents' look for a change (see there).
+	armed  atomic.Uint32
+	flags  atomic.Uint32
+	hstate atomic.Uint32 // handler runner state, see dispatch.go
 
 	fdst  fdState
 	p     *poller

@@ -1,6 +1,9 @@
 package netpoll
 
-import "os"
+import (
+	"os"
+	"sync/atomic"
+)
 
 // maxVecs bounds the buffers of one read or write call (the iovecs of a
 // readv/writev): 8 iovecs fit on the stack, so the data path stays free
@@ -16,6 +19,17 @@ const (
 
 // onEvent handles epoll events of c on the poller goroutine and reports
 // whether c must be given another turn (edge-triggered budget used).
+//
+// It handles them under a reference of its own. When the input makes
+// c's handler run later in this pass, on the leader (DispatchHandoff's
+// p.ready), the reference goes with c to that run (run with leading),
+// and so does the accounting of what the last read added: a handler
+// that consumes its input, the common case, then costs the budget's
+// shared counters nothing, as it costs them nothing under
+// DispatchInline, whose run comes before the accounting. The run
+// settles the input when it ends, and a hand-off while its handler
+// blocks settles it at once (takeDuty), so the bytes the budget does
+// not see are at most one read per connection that waits in this pass.
 func (c *Conn) onEvent(ev uint32) (requeue bool) {
 	if !c.incref() {
 		if c.flags.Load()&fLinger != 0 && c.fdst.increfClosed() {
@@ -30,7 +44,17 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		}
 		return false
 	}
-	defer c.decref()
+	requeue, passed := c.onEventHeld(ev)
+	if !passed {
+		c.accountIn()
+		c.decref()
+	}
+	return requeue
+}
+
+// onEventHeld is onEvent under its reference. It reports whether the
+// reference and the input's accounting passed to a run in p.ready.
+func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 	trig := c.owner.cfg.Trigger
 	f := c.flags.Load()
 	c.disarmed(f, ev)
@@ -49,7 +73,7 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 			notify(&c.wwait)
 		}
 		c.updateEvents()
-		return false
+		return false, false
 	}
 	input := false
 	if ev&(evIn|evPri|evRDHup|evHup|evErr) != 0 && f&(fPeerEOF|fBroken) == 0 {
@@ -80,12 +104,12 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		c.deregister()
 	}
 	if input {
-		c.onInput()
+		passed = c.onInput()
 	}
 	if !requeue {
 		c.updateEvents()
 	}
-	return requeue
+	return requeue, passed
 }
 
 // socketError returns what an error event reports: the socket's pending
@@ -106,7 +130,7 @@ func (c *Conn) disarmed(f, ev uint32) {
 	trig := c.owner.cfg.Trigger
 	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 && ev&evHup == 0 {
 		c.emu.Lock()
-		c.armed = 0
+		c.armed.Store(0)
 		c.unlockEmu()
 	}
 }
@@ -138,12 +162,11 @@ func (c *Conn) lingerEvent(ev uint32) {
 func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) {
 	p := c.p
 	short := c.shortDrains(trig, ev)
-	defer c.accountIn()
 	for {
 		if n > 0 {
 			// Published before the next read, so that the budget sees
 			// this connection's growth within one fill; the last read's
-			// is published by the deferred call.
+			// is published by onEvent, or by the run it passes c to.
 			c.accountIn()
 		}
 		room, byBudget := c.inRoom()
@@ -354,7 +377,9 @@ func (c *Conn) writeOut() (int, error) {
 	return total, nil
 }
 
-// wantEvents computes the epoll mask c needs now. emu must be held.
+// wantEvents computes the epoll mask c needs now, from atomic state
+// only (flags, hstate, the output's length), so that updateEvents may
+// look without emu.
 func (c *Conn) wantEvents() uint32 {
 	trig := c.owner.cfg.Trigger
 	if trig == EdgeTriggered {
@@ -394,9 +419,19 @@ func (c *Conn) wantEvents() uint32 {
 // under DispatchHandoff the goroutine holding emu may be the old leader,
 // whose thread the OS has just descheduled, and every connection of the
 // poller would wait for it.
+//
+// A mask that is already what the state wants, the common case (a
+// level-triggered connection that answered at once), costs no lock:
+// updateEvents looks at armed without emu and stops there. A holder of
+// emu that registers an older mask meanwhile looks at the state again
+// after it stored armed (applyEvents), and this call's change of state
+// came before its look at armed, so that second look sees it.
 func (c *Conn) updateEvents() {
 	if c.owner.cfg.Trigger == EdgeTriggered {
 		return // registered once for everything
+	}
+	if c.wantEvents() == c.armed.Load() {
+		return
 	}
 	if !c.emu.TryLock() {
 		c.flags.Or(fMaskStale)
@@ -414,19 +449,34 @@ func (c *Conn) updateEvents() {
 // not apply because emu was held: the holder applies it (unlockEmu).
 const fMaskStale = fUnix << 3
 
-// applyEvents sets the epoll mask that c's state wants. emu must be held.
+// applyEvents sets the epoll mask that c's state wants. emu must be
+// held. After a change it looks at the state again, until the mask
+// stays: an updateEvents that found the old mask current did not wait
+// for emu (see there), and its change of state may have come after
+// this call computed the mask it registers.
 func (c *Conn) applyEvents() {
 	if c.flags.Load()&fRegistered == 0 {
 		return
 	}
-	want := c.wantEvents()
-	if want == c.armed || want == evOne && c.owner.cfg.Trigger == OneShot {
-		return
-	}
-	if err := c.p.ep.mod(int(c.fd), want, c.slot, c.p.reg.gen(c.slot)); err == nil {
-		c.armed = want
+	for {
+		want := c.wantEvents()
+		if want == c.armed.Load() || want == evOne && c.owner.cfg.Trigger == OneShot {
+			return
+		}
+		if h := testHookApplyEvents.Load(); h != nil {
+			(*h)(c)
+		}
+		if err := c.p.ep.mod(int(c.fd), want, c.slot, c.p.reg.gen(c.slot)); err != nil {
+			return
+		}
+		c.armed.Store(want)
 	}
 }
+
+// testHookApplyEvents, when set by a test, runs in applyEvents between
+// computing a changed mask and registering it. Atomic: a poller of an
+// earlier test's connection may apply a mask while a test sets it.
+var testHookApplyEvents atomic.Pointer[func(c *Conn)]
 
 // unlockEmu lets go of emu, first applying a mask that an updateEvents
 // left to the holder. Every holder of emu releases it here. The flag is
@@ -504,16 +554,20 @@ func (c *Conn) errno() error {
 }
 
 // onInput wakes a blocked reader and schedules the handler.
-func (c *Conn) onInput() {
+//
+// It reports whether c went to p.ready for a run on the leader, which
+// then takes over the caller's reference (see onEvent).
+func (c *Conn) onInput() (passed bool) {
 	notify(&c.rwait)
 	c.fireInput()
 	switch {
 	case c.owner.handler == nil:
 	case c.p.inPass && c.owner.cfg.Dispatch <= DispatchPool:
-		c.p.collect(c) // DispatchHandoff or DispatchPool: run at the pass's end
+		return c.p.collect(c) // DispatchHandoff or DispatchPool: run at the pass's end
 	default:
 		c.schedule()
 	}
+	return false
 }
 
 // consumed is called by readers after they took bytes: drained to half

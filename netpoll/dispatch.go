@@ -107,13 +107,15 @@ func (c *Conn) dispatchAt(t int64) {
 // poller's duty (DispatchHandoff's runReady); run then reports whether
 // it still does when it returns: the duty may pass to another goroutine
 // while a handler runs, and this one then finishes c's run as a plain
-// runner.
+// runner. A leading run comes with its onEvent's reference, and settles
+// the input that onEvent left unaccounted (see onEvent).
 func (c *Conn) run(queuedAt int64, leading bool) bool {
 	ctr := &c.p.ctr
 	if queuedAt != 0 {
 		ctr.handlerWaitNs.Add(uint64(time.Now().UnixNano() - queuedAt))
 	}
-	held := c.incref()
+	held := leading || c.incref()
+	settle := leading
 	inline := c.owner.cfg.Dispatch == DispatchInline
 	// OnConnect runs even for a connection closed before its first run
 	// (its calls then fail as on any closed Conn): OnDisconnect, which
@@ -213,6 +215,12 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 			// it ends, not at the last I/O before a long handler.
 			c.touch()
 		}
+		if settle {
+			// Once per run, before a new input's onEvent may count
+			// on it: unchanged, the common case, costs no write.
+			settle = false
+			c.accountIn()
+		}
 		if c.hstate.CompareAndSwap(hRunning, 0) {
 			if held {
 				if c.owner.cfg.Trigger == OneShot {
@@ -232,6 +240,9 @@ func (c *Conn) run(queuedAt int64, leading bool) bool {
 		}
 	}
 	if held {
+		if settle {
+			c.accountIn() // before the decref: a destroy after it takes the count out
+		}
 		c.decref()
 	}
 	if f := c.owner.cfg.OnDisconnect; f != nil {

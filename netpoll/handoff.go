@@ -85,11 +85,21 @@ func (p *poller) runsHandlerOf(c *Conn) bool {
 // takeDuty passes the duty on if the leader is still inside the handler
 // it entered with d, and reports whether it did.
 func (p *poller) takeDuty(d uint64) bool {
+	c := p.duty.cur.Load() // before the CAS: the next handler's entry moves it
 	if d&1 == 0 || !p.duty.word.CompareAndSwap(d, d+1) {
 		return false
 	}
 	p.ctr.handoffs.Add(1)
 	p.startLeader()
+	// The blocked handler's connection came with its last read not yet
+	// accounted (onEvent): the budget must see it while the handler
+	// waits. Under a reference: the handler may return and its run end
+	// meanwhile, and an account published after the connection's
+	// destroy (dropBuffered) would stay in the totals for good.
+	if c != nil && c.incref() {
+		c.accountIn()
+		c.decref()
+	}
 	return true
 }
 
@@ -142,7 +152,8 @@ func (p *poller) startLeader() {
 
 // runReady runs the handlers of the connections the pass made ready,
 // from p.readyNext on, and reports whether the caller still holds the
-// duty. Leader only; under other dispatch modes p.ready is endPass's.
+// duty. Each run takes over the reference its onEvent held (collect).
+// Leader only; under other dispatch modes p.ready is endPass's.
 func (p *poller) runReady() bool {
 	if p.cfg.Dispatch != DispatchHandoff {
 		return true

@@ -25,7 +25,7 @@ func TestUpdateEventsDoesNotWaitForEmu(t *testing.T) {
 	defer c.decref()
 
 	c.emu.Lock()
-	armed := c.armed
+	armed := c.armed.Load()
 	c.flags.Or(fInPaused)
 	done := make(chan struct{})
 	go func() {
@@ -38,13 +38,13 @@ func TestUpdateEventsDoesNotWaitForEmu(t *testing.T) {
 		c.emu.Unlock()
 		t.Fatal("updateEvents waited for emu")
 	}
-	if c.flags.Load()&fMaskStale == 0 || c.armed != armed {
+	if c.flags.Load()&fMaskStale == 0 || c.armed.Load() != armed {
 		c.emu.Unlock()
-		t.Fatalf("while emu was held: stale=%v armed=%#x (was %#x)", c.flags.Load()&fMaskStale != 0, c.armed, armed)
+		t.Fatalf("while emu was held: stale=%v armed=%#x (was %#x)", c.flags.Load()&fMaskStale != 0, c.armed.Load(), armed)
 	}
 	c.unlockEmu()
 	c.emu.Lock()
-	want, got, stale := c.wantEvents(), c.armed, c.flags.Load()&fMaskStale != 0
+	want, got, stale := c.wantEvents(), c.armed.Load(), c.flags.Load()&fMaskStale != 0
 	c.emu.Unlock()
 	if stale || got != want || got&evIn != 0 {
 		t.Fatalf("after unlockEmu: stale=%v armed=%#x, want %#x without EPOLLIN", stale, got, want)
@@ -61,5 +61,66 @@ func TestUpdateEventsDoesNotWaitForEmu(t *testing.T) {
 	c.updateEvents()
 	if !testutil.WaitFor(5*time.Second, func() bool { return c.in.Len() == len("held in the kernel") }) {
 		t.Fatalf("input not read after EPOLLIN came back: %d bytes buffered", c.in.Len())
+	}
+}
+
+// TestUpdateEventsLockFreeLookSeesLateChange: updateEvents stops without
+// emu when the registered mask is what the state wants. A holder of emu
+// that computed a mask from an older state must then see the change
+// before it lets go: here the holder pauses the input (no EPOLLIN), and
+// between its computing the mask and registering it, another goroutine
+// resumes the input and calls updateEvents, which finds the old mask
+// current. Input sent afterwards must be read.
+func TestUpdateEventsLockFreeLookSeesLateChange(t *testing.T) {
+	skipStd(t, "epoll masks and emu")
+	_, addr, conns := startAccept(t, WithPollers(1), WithTrigger(LevelTriggered))
+	cl := dialTCP(t, addr)
+	c := recvConn(t, conns)
+	defer c.Close()
+	if !c.incref() {
+		t.Fatal("connection closed")
+	}
+	defer c.decref()
+
+	resumed := make(chan struct{})
+	hook := func(hc *Conn) {
+		if hc != c {
+			return
+		}
+		testHookApplyEvents.Store(nil) // once
+		go func() {
+			c.flags.And(^uint32(fInPaused))
+			c.updateEvents()
+			close(resumed)
+		}()
+		select {
+		case <-resumed:
+		case <-time.After(5 * time.Second):
+			t.Error("updateEvents waited for emu")
+		}
+	}
+	testHookApplyEvents.Store(&hook)
+	defer testHookApplyEvents.Store(nil)
+
+	c.emu.Lock()
+	c.flags.Or(fInPaused)
+	c.applyEvents()
+	c.unlockEmu()
+	select {
+	case <-resumed:
+	default:
+		t.Fatal("the hook did not run: applyEvents saw no change of mask")
+	}
+	c.emu.Lock()
+	want, got := c.wantEvents(), c.armed.Load()
+	c.emu.Unlock()
+	if got != want || got&evIn == 0 {
+		t.Fatalf("armed %#x, want %#x with EPOLLIN", got, want)
+	}
+	if _, err := cl.Write([]byte("after the resume")); err != nil {
+		t.Fatal(err)
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return c.in.Len() == len("after the resume") }) {
+		t.Fatalf("input not read: %d bytes buffered", c.in.Len())
 	}
 }

@@ -193,7 +193,7 @@ func TestTimedOutWriteRemainderSent(t *testing.T) {
 		}
 		if g := got.Load(); g != sent {
 			c.emu.Lock()
-			armed, outLen := c.armed, c.out.Len()
+			armed, outLen := c.armed.Load(), c.out.Len()
 			c.emu.Unlock()
 			t.Fatalf("iteration %d: Writes reported %d bytes, the peer received %d after 2 s idle; out.Len=%d armed=%#x", i, sent, g, outLen, armed)
 		}

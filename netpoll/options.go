@@ -270,7 +270,10 @@ type Config struct {
 	// connection's output is within its share (less its input, at least
 	// a small buffer's worth), so that large answers to small requests
 	// stay within the budget too, give or take a write batch per
-	// connection; an inline handler keeps MaxOutput.
+	// connection; an inline handler keeps MaxOutput. Under
+	// DispatchHandoff the input a poller hands to the handler it runs
+	// itself is counted when that run ends or its handler blocks, so at
+	// most one read per poller is outside the count.
 	BufferBudget int64
 	// MaxConns bounds the connections a Server holds open at once; 0 =
 	// no limit (default). At the limit its listeners stop accepting:

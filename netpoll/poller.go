@@ -761,8 +761,9 @@ func (p *poller) register(c *Conn) error {
 	p.ctr.totalConns.Add(1)
 	c.emu.Lock()
 	c.flags.Or(fRegistered)
-	c.armed = c.wantEvents()
-	err = p.ep.add(int(c.fd), c.armed, idx, gen)
+	want := c.wantEvents()
+	c.armed.Store(want)
+	err = p.ep.add(int(c.fd), want, idx, gen)
 	if err != nil {
 		c.flags.And(^uint32(fRegistered))
 	}

@@ -56,11 +56,17 @@ func (b *runBatch) drain() {
 func (b *runBatch) done() bool { return int(b.next.Load()) >= len(b.conns) }
 
 // collect queues c's handler run for the end of the pass, or marks its
-// running runner to go again. Poller goroutine only, during a pass.
-func (p *poller) collect(c *Conn) {
+// running runner to go again. Poller goroutine only, during a pass,
+// under a reference to c. It reports whether that reference went with
+// c: under DispatchHandoff a queued run is the leader's (runReady), and
+// runs with the caller's reference and settles c's input (see onEvent);
+// DispatchPool's runs take their own on the pool's goroutines.
+func (p *poller) collect(c *Conn) (passed bool) {
 	if c.startRunner() {
 		p.ready = append(p.ready, c)
+		return p.cfg.Dispatch == DispatchHandoff
 	}
+	return false
 }
 
 // flushReady starts the runs collected during the pass that just ended.

@@ -32,7 +32,7 @@ type PollerStats struct {
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
 	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, or PauseAccept
 	Refused          uint64 // accepted connections closed at once: no poller could register them (ErrTooManyConns, the kernel refused), or the Server was closing
-	BufferedIn       int64  // bytes of unread input buffered now
+	BufferedIn       int64  // bytes of unread input buffered now (a handler's input on the poller that runs it: once the run ends or blocks)
 	BufferedOut      int64  // bytes of unsent output queued now
 	PausedByBound    int64  // connections not read now: input at their bound
 	PausedByBudget   int64  // connections not read now: the Server's buffer budget
