@@ -51,9 +51,6 @@ type stdSock struct {
 	readers   atomic.Int32
 	bgReading atomic.Bool
 	counted   bool // the holder of rmu is counted in readers; under rmu
-	// unsettled is set when the handler loop's last read is not yet
-	// in the buffer accounting (stdRead's deferAcct, settleIn).
-	unsettled atomic.Bool
 	// watching is set while an input notification's goroutine runs
 	// (stdNotifyInput): one per connection.
 	watching atomic.Bool
@@ -238,7 +235,7 @@ func (c *Conn) stdLoop(held bool) {
 		}
 		input, more := c.stdFill()
 		if input && c.startRunner() {
-			c.run(0, false)
+			c.runLent()
 		}
 		// Under the loop's reference, as a poller handles an event under
 		// its own: without it a Close on another goroutine could destroy
@@ -328,9 +325,7 @@ func (c *Conn) stdRead(limit int, deferAcct bool) (int, error) {
 	c.in.BookAck(m)
 	if m > 0 {
 		c.p.ctr.bytesIn.Add(uint64(m))
-		if deferAcct {
-			c.sock.unsettled.Store(true)
-		} else {
+		if !deferAcct {
 			c.accountIn()
 		}
 		c.touch()
@@ -1040,11 +1035,13 @@ func stdDialErrAddr(nc net.Conn, addr string) net.Addr {
 	return ra
 }
 
-// settleIn accounts the handler loop's last read, if that was put off:
-// at the end of each handler run, and before the handler waits for
-// output room or more input (stdSend, stdWrite, stdWaitRead).
+// settleIn accounts the handler loop's last read, which stdRead put
+// off: at the end of each handler run, and before the handler waits for
+// output room or more input (stdSend, stdWrite, stdWaitRead). The
+// account is absolute (the buffer's length now), so settling what was
+// settled already, or nothing, costs two loads and no write: no flag
+// says whether a read is pending, which would cost a locked write to
+// set and one to clear per message.
 func (c *Conn) settleIn() {
-	if s := c.sock; s.unsettled.Load() && s.unsettled.Swap(false) {
-		c.drained(c.accountIn())
-	}
+	c.drained(c.accountIn())
 }
