@@ -394,7 +394,7 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 		return nil, err
 	}
 	if inProgress {
-		if err := c.waitConnect(ctx, g); err != nil {
+		if err := c.waitConnect(ctx); err != nil {
 			c.closeUnstarted(err)
 			return nil, err
 		}
@@ -526,9 +526,8 @@ func (c *Conn) selfConnected() bool {
 // waitConnect waits for the poller to report the connect's outcome.
 // The waiter it made is dropped again, so that an idle dialed
 // connection costs what an accepted one does (nothing else can wait on
-// it before the dial returns; a later wait makes a new one). g is the
-// group c joined, whose leader may be the caller (yieldCaller).
-func (c *Conn) waitConnect(ctx context.Context, g *group) error {
+// it before the dial returns; a later wait makes a new one).
+func (c *Conn) waitConnect(ctx context.Context) error {
 	w := waiterOf(&c.wwait)
 	stop := context.AfterFunc(ctx, w.post)
 	defer func() {
@@ -536,10 +535,11 @@ func (c *Conn) waitConnect(ctx context.Context, g *group) error {
 		c.wwait.CompareAndSwap(w, nil)
 	}()
 	if c.flags.Load()&fConnecting != 0 {
-		// A handler dialing on its own poller's leader would otherwise
-		// hold up that poller, which may be the one to read the
-		// connect's outcome, until the watchdog came.
-		g.yieldCaller()
+		// A handler dialing on a poller's leader would otherwise hold up
+		// that poller (which may be the one to read the connect's
+		// outcome, when it dials through its own server) until the
+		// watchdog came.
+		yieldHandlers()
 	}
 	for c.flags.Load()&fConnecting != 0 {
 		if err := ctx.Err(); err != nil {

@@ -57,6 +57,7 @@ func (g *group) start(h Handler, cfg config) error {
 	g.owner.budget = newBudget(cfg.BufferBudget, g.pollers)
 	if g.watchdog != nil {
 		g.watchdog.start(g.pollers)
+		handoffGroups.add(g)
 	}
 	return nil
 }
@@ -140,6 +141,9 @@ func (g *group) stats() Stats {
 }
 
 func (g *group) stopPollers() {
+	if g.watchdog != nil {
+		handoffGroups.remove(g)
+	}
 	for _, p := range g.pollers {
 		p.close()
 	}
@@ -147,5 +151,70 @@ func (g *group) stopPollers() {
 	// watchdog to pass its duty to a goroutine that sees the close.
 	if g.watchdog != nil {
 		g.watchdog.close()
+	}
+}
+
+// handoffGroups lists the live groups whose handlers run on their
+// pollers' leaders (those with a watchdog), for yieldHandlers. A dial
+// reads it with one load and no lock; groups start and stop far more
+// rarely than dials wait, so each change copies the list.
+var handoffGroups groupList
+
+type groupList struct {
+	mu   sync.Mutex // orders the copies
+	list atomic.Pointer[[]*group]
+}
+
+func (l *groupList) add(g *group) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var gs []*group
+	if old := l.list.Load(); old != nil {
+		gs = append(gs, *old...)
+	}
+	gs = append(gs, g)
+	l.list.Store(&gs)
+}
+
+// remove drops g, if listed: a Shutdown's stop may follow a Close's.
+func (l *groupList) remove(g *group) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.list.Load()
+	if old == nil {
+		return
+	}
+	gs := make([]*group, 0, len(*old))
+	for _, x := range *old {
+		if x != g {
+			gs = append(gs, x)
+		}
+	}
+	l.list.Store(&gs)
+}
+
+// yieldHandlers passes on the duty of every poller inside a handler, in
+// every group listed in handoffGroups: called by a dial about to wait
+// for its connect, whose caller may be such a handler, whatever group
+// it dials through (its own server's, the default Dialer's, another
+// Server's). A dial does not know which handler, if any, calls it:
+// telling the caller by its goroutine id would cost a goid read (about
+// 2 µs) at every hand-off, and a list of the pollers inside a handler
+// an update per message. So a dial from any goroutine that waits while
+// a handler runs on a leader hands that poller on: one hand-off, as the
+// watchdog would make one to two ticks later were the caller that
+// handler, and at the price of a goroutine start where it was not; a
+// connect's wait costs more.
+func yieldHandlers() {
+	gs := handoffGroups.list.Load()
+	if gs == nil {
+		return
+	}
+	for _, g := range *gs {
+		for _, p := range g.pollers {
+			if d := p.duty.word.Load(); d&1 != 0 {
+				p.takeDuty(d)
+			}
+		}
 	}
 }

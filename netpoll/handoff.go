@@ -38,9 +38,9 @@ import (
 //   - A handler that is about to sleep in a Conn call (waitRead for more
 //     input, flushOut for output room) gives it up first (yieldFrom):
 //     the input it waits for may be the poller's to read. A dial about
-//     to wait for its connect takes it from every poller of its group
-//     inside a handler, since the caller may be that handler
-//     (yieldCaller).
+//     to wait for its connect takes it from every poller inside a
+//     handler, of every group, since the caller may be that handler
+//     (yieldHandlers).
 //   - The watchdog takes it from a handler it finds in the same run on
 //     two ticks in a row (a sleep, a lock, a syscall, a long loop).
 type duty struct {
@@ -115,27 +115,6 @@ func (p *poller) yieldFrom(c *Conn) {
 	d := p.duty.word.Load()
 	if d&1 != 0 && p.duty.cur.Load() == c {
 		p.takeDuty(d)
-	}
-}
-
-// yieldCaller passes on the duty of every poller of g inside a
-// handler: called by a dial about to wait for its connect, whose
-// outcome may be that poller's to read, and whose caller may be that
-// handler. Unlike a Conn's own waits (yieldFrom), a dial does not know
-// which handler, if any, calls it, and telling the caller by its
-// goroutine id would cost a goid read (about 2 µs) at every hand-off.
-// So a dial from any goroutine that waits while a handler of g runs
-// hands that poller on: one hand-off, as the watchdog would make two
-// ticks later were the caller the handler, and at the price of a
-// goroutine start where it was not; a connect's wait costs more.
-func (g *group) yieldCaller() {
-	if g.watchdog == nil {
-		return // no handler runs on a leader of g
-	}
-	for _, p := range g.pollers {
-		if d := p.duty.word.Load(); d&1 != 0 {
-			p.takeDuty(d)
-		}
 	}
 }
 

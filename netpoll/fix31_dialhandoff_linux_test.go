@@ -1,0 +1,138 @@
+package netpoll
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
+)
+
+// A handler that dials through another group than its own server's (the
+// default Dialer's, or another Server's) passes its poller's duty on
+// before it waits for the connect, as one dialing through its own server
+// does (TestDialFromHandlerHandsOff): the poller's other connections are
+// not to wait meanwhile. The wait looked only at the pollers of the
+// group dialed through, so the leader slept in the other group's connect
+// until the watchdog took the duty (WatchdogHandoffs, one to two ticks
+// later), and every round trip of the 20 other connections of that
+// poller waited for it.
+func TestDialThroughOtherGroupHandsOff(t *testing.T) {
+	skipStd(t, "the dial of BackendStd waits in Go's net, not on the poller")
+	skipInline(t)
+	if _, err := dialGroup(); err != nil { // started for good: not a leak of this test
+		t.Fatal(err)
+	}
+	const pingers = 20
+	cases := []struct {
+		name   string
+		dialer func(t *testing.T) *Dialer
+	}{
+		{"default Dialer", func(*testing.T) *Dialer { return &Dialer{} }},
+		{"Dialer of a handler Server", func(t *testing.T) *Dialer {
+			other, _ := startServer(t, echoHandler)
+			return &Dialer{Server: other}
+		}},
+		{"Dialer of an accept-mode Server", func(t *testing.T) *Dialer {
+			other, _ := startServer(t, nil)
+			return &Dialer{Server: other}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckLeaks(t)
+			stalled := stalledListener(t)
+			d := tc.dialer(t)
+			d.Timeout = 150 * time.Millisecond
+			h := func(c *Conn) error {
+				r := c.Reader()
+				b, err := r.Next(r.Len())
+				if err != nil {
+					return err
+				}
+				out := append([]byte(nil), b...)
+				if err := r.Release(); err != nil {
+					return err
+				}
+				if len(out) > 0 && out[0] == 'D' {
+					dc, err := d.DialContext(context.Background(), "tcp", stalled)
+					if err == nil {
+						dc.Close()
+						out = []byte("connected")
+					} else {
+						out = []byte("failed")
+					}
+				}
+				w := c.Writer()
+				if _, err := w.WriteBinary(out); err != nil {
+					return err
+				}
+				return w.Flush()
+			}
+			s, addr := startServer(t, h, WithPollers(1), WithDispatch(DispatchHandoff))
+			dialer := dialTCP(t, addr)
+			conns := make([]*net.TCPConn, pingers)
+			for i := range conns {
+				conns[i] = dialTCP(t, addr)
+			}
+			for attempt := range 3 {
+				before := s.Stats()
+				dialer.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := dialer.Write([]byte("D")); err != nil {
+					t.Fatal(err)
+				}
+				stop := make(chan struct{})
+				rounds := make([]int, pingers)
+				errs := make(chan error, pingers)
+				var wg sync.WaitGroup
+				for i, pc := range conns {
+					wg.Go(func() {
+						pc.SetDeadline(time.Now().Add(5 * time.Second))
+						pong := make([]byte, 1)
+						for n := 0; n < 10000; n++ {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							if _, err := pc.Write([]byte("p")); err != nil {
+								errs <- err
+								return
+							}
+							if _, err := pc.Read(pong); err != nil {
+								errs <- err
+								return
+							}
+							rounds[i]++
+						}
+					})
+				}
+				reply := make([]byte, 16)
+				n, err := dialer.Read(reply)
+				close(stop)
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Fatal(err)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(reply[:n]) != "failed" {
+					t.Fatalf("the dial to a full accept queue ended in %q", reply[:n])
+				}
+				after := s.Stats()
+				direct := (after.Handoffs - after.WatchdogHandoffs) - (before.Handoffs - before.WatchdogHandoffs)
+				watchdog := after.WatchdogHandoffs - before.WatchdogHandoffs
+				t.Logf("attempt %d: round trips of the %d other connections during the dial %v; hand-offs: %d direct, %d by the watchdog",
+					attempt, pingers, rounds, direct, watchdog)
+				if direct > 0 {
+					return
+				}
+			}
+			t.Error("a handler waiting for the connect of a dial through another group kept its poller's duty: no direct hand-off in 3 dials (only the watchdog's)")
+		})
+	}
+}
