@@ -11,7 +11,10 @@ import (
 
 // The experiment switches are options; Stats shows what the pollers
 // did. Here two pollers, edge triggering, the runtime wait and the
-// per-connection pool dispatch serve one echo exchange.
+// per-connection pool dispatch serve one echo exchange. The switches
+// are the poller backends', so the backend is named too: given in code,
+// it wins over UPOLL's, and under UPOLL=backend=std the switches would
+// not apply (Config would show std's single accept loop).
 func ExampleServer_Stats() {
 	echo := func(c *netpoll.Conn) error {
 		r, w := c.Reader(), c.Writer()
@@ -24,6 +27,7 @@ func ExampleServer_Stats() {
 		return w.Flush()
 	}
 	srv, err := netpoll.NewServer(echo,
+		netpoll.WithBackend(netpoll.BackendEpoll),
 		netpoll.WithPollers(2),
 		netpoll.WithTrigger(netpoll.EdgeTriggered),
 		netpoll.WithWait(netpoll.WaitRuntime),
@@ -48,10 +52,10 @@ func ExampleServer_Stats() {
 
 	st := srv.Stats()
 	cfg := srv.Config()
-	fmt.Println(cfg.Trigger, cfg.Wait, cfg.Dispatch, len(st.PerPoller))
+	fmt.Println(cfg.Backend, cfg.Trigger, cfg.Wait, cfg.Dispatch, len(st.PerPoller))
 	fmt.Println(st.BytesIn, st.TotalConns)
 	// Output:
-	// edge runtime each 2
+	// epoll edge runtime each 2
 	// 4 1
 }
 
@@ -89,7 +93,9 @@ func ExampleDefaultAcceptPollers() {
 
 // Server.Listen opens the listener as the server's own options ask, so
 // that they are given once, to NewServer: here two pollers, each
-// accepting on its own SO_REUSEPORT socket of the same port.
+// accepting on its own SO_REUSEPORT socket of the same port, on the
+// epoll backend (BackendStd, which UPOLL=backend=std would otherwise
+// choose, has one accept loop and no SO_REUSEPORT sockets).
 func ExampleServer_Listen() {
 	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
 		r, w := c.Reader(), c.Writer()
@@ -100,7 +106,7 @@ func ExampleServer_Listen() {
 		w.WriteBinary(b)
 		r.Release()
 		return w.Flush()
-	}, netpoll.WithPollers(2), netpoll.WithReusePort(true))
+	}, netpoll.WithBackend(netpoll.BackendEpoll), netpoll.WithPollers(2), netpoll.WithReusePort(true))
 	if err != nil {
 		panic(err)
 	}
@@ -121,6 +127,6 @@ func ExampleServer_Listen() {
 		c.Close()
 	}
 	cfg := srv.Config()
-	fmt.Println(cfg.Pollers, cfg.ReusePort, srv.Stats().TotalConns)
-	// Output: 2 true 4
+	fmt.Println(cfg.Backend, cfg.Pollers, cfg.ReusePort, srv.Stats().TotalConns)
+	// Output: epoll 2 true 4
 }

@@ -10,8 +10,10 @@ go test -race -count=1 -timeout 20m ./...
 go test -count=1 -timeout 5m -run 'Allocs|SteadyState' ./...
 # The same suites of netpoll, the net/http adapter and reliability on the portable
 # backend (BackendStd); tests of the epoll backend's own machinery skip
-# there, saying why.
-UPOLL=backend=std go test -race -count=1 -timeout 10m -run '^Test' ./netpoll ./adapters/nethttp ./tests/reliability
+# there, saying why. Their Examples too (a few seconds): an example about
+# the poller switches names its backend, so its output holds under any
+# UPOLL backend. The fuzz targets' seeds ran in the first pass.
+UPOLL=backend=std go test -race -count=1 -timeout 10m -run '^(Test|Example)' ./netpoll ./adapters/nethttp ./tests/reliability
 # And on the io_uring backend, where the kernel and the sandbox allow io_uring
 # (a container's default seccomp profile denies it): the test of
 # internal/uring logs why not.
@@ -19,7 +21,7 @@ UPOLL=backend=std go test -race -count=1 -timeout 10m -run '^Test' ./netpoll ./a
 # the pipe through go's SIGPIPE.)
 probe=$(go test -count=1 -v -run '^TestAvailableNamesCause$' ./internal/uring 2>&1 || true)
 if grep -q 'Available: <nil>' <<<"$probe"; then
-  UPOLL=backend=uring go test -race -count=1 -timeout 10m -run '^Test' ./netpoll ./adapters/nethttp ./tests/reliability
+  UPOLL=backend=uring go test -race -count=1 -timeout 10m -run '^(Test|Example)' ./netpoll ./adapters/nethttp ./tests/reliability
 else
   echo "io_uring unavailable here: the backend=uring pass is skipped" >&2
   grep 'Available:' <<<"$probe" >&2 || true
