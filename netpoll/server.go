@@ -178,6 +178,11 @@ func (s *Server) Serve(ln *Listener) error {
 			for _, a := range mine {
 				a.remove()
 			}
+			if ln.isClosed() {
+				// Closed before its Serve began: listed by Listen, it
+				// would stay listed for the Server's life.
+				s.unlist(nil, ln)
+			}
 			return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: err}
 		}
 		mine = append(mine, a)

@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -311,3 +312,31 @@ type nopCloseAddr struct{ a net.Addr }
 func (n nopCloseAddr) Accept() (net.Conn, error) { return nil, net.ErrClosed }
 func (n nopCloseAddr) Close() error              { return nil }
 func (n nopCloseAddr) Addr() net.Addr            { return n.a }
+
+// TestServeClosedListenerUnlists: a Listener closed before its Serve
+// began (the goroutine that was to serve it ran late) is not kept among
+// the Server's listeners; Serve says it is closed.
+func TestServeClosedListenerUnlists(t *testing.T) {
+	skipStd(t, "native listeners")
+	s, err := NewServer(echoHandler, WithPollers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 3 {
+		ln, err := s.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+		if err := s.Serve(ln); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Serve of a closed listener: %v, want net.ErrClosed", err)
+		}
+	}
+	s.mu.Lock()
+	n := len(s.listeners)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d closed listeners kept by the Server", n)
+	}
+}
