@@ -14,6 +14,10 @@
 #   go -C bench build -o /tmp/bench . && bench/scripts/callgrind.sh /tmp/bench upoll-echo 10 /tmp/upoll.cg
 #   callgrind_annotate /tmp/upoll.cg | head -60
 #
+# WORKLOAD=http drives an http target (std-http, upoll-http,
+# upoll-uring-http) with keep-alive requests instead: each response is
+# one write call (perf-syscalls.sh), so the count is per request.
+#
 # Counted for servers that write with syscall.write (Go's net, nbio) or
 # upoll's sysWritev or sysWrite (Conn.Write's direct path; the sysWrite
 # calls that sysWritev makes are not counted twice); others (gnet, the
@@ -32,6 +36,10 @@
 # objdump, and an amd64 server binary.
 set -euo pipefail
 bench=$1 target=$2 conns=$3 out=$4
+. "$(dirname "$0")/lib.sh"
+wl=$(load_workload)
+unit=message
+[ "${WORKLOAD:-pingpong}" = http ] && unit=request
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 mkfifo "$d/in"
@@ -42,7 +50,7 @@ exec 3>"$d/in"
 for _ in $(seq 300); do grep -q READY "$d/srv.out" && break; sleep 0.1; done
 grep -q READY "$d/srv.out" || { echo "$target: the server did not start under valgrind" >&2; tail -5 "$d/srv.err" >&2; exit 1; }
 read -r _ pid addr < <(grep READY "$d/srv.out")
-"$bench" -role load -workload pingpong -addr "$addr" -n "$conns" -msg 64 -warmup 3s -duration 8s -server-pid "$pid" >"$d/load.out" 2>&1 &
+"$bench" -role load $wl -addr "$addr" -n "$conns" -msg 64 -warmup 3s -duration 8s -server-pid "$pid" >"$d/load.out" 2>&1 &
 load=$!
 sleep 4
 callgrind_control -i on "$pid" >/dev/null 2>&1
@@ -88,6 +96,6 @@ locked=$(awk '
 		if ((cur in want) && NF >= 3) s += $3
 	}
 	END { print s + 0 }' "$d/locked" "$out")
-awk -v t="$target" -v n="$conns" -v ir="$total" -v m="$msgs" -v lk="$locked" 'BEGIN {
-	printf "%-17s %5d conns  %.0f instructions per message in user space, %.1f of them locked (%d messages)\n", t, n, ir / m, lk / m, m
+awk -v t="$target" -v n="$conns" -v ir="$total" -v m="$msgs" -v lk="$locked" -v u="$unit" 'BEGIN {
+	printf "%-17s %5d conns  %.0f instructions per %s in user space, %.1f of them locked (%d %ss)\n", t, n, ir / m, u, lk / m, m, u
 }'

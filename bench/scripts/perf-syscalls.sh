@@ -13,7 +13,14 @@
 # 64 B ping-pong message back with exactly one write or writev (the
 # report's kernel counts and upoll's counters both say 1.00), which aligns
 # perf's interval with the messages better than the load generator's
-# window does.
+# window does. WORKLOAD=http drives an http target (std-http, upoll-http,
+# upoll-uring-http) with keep-alive requests instead; each response is
+# one write too.
+#
+# futex_restarted counts the futex sleeps that a task work interrupted
+# and the kernel restarted (ERESTARTSYS, never seen by Go): a thread of
+# the runtime woken only to run the task work of an io_uring request it
+# had submitted (docs/uring.md, net/http under uring).
 set -euo pipefail
 bench=$1 target=$2 conns=$3
 . "$(dirname "$0")/lib.sh"
@@ -23,15 +30,15 @@ ev=raw_syscalls:sys_enter
 for s in read readv write writev epoll_wait epoll_pwait epoll_ctl futex nanosleep sched_yield accept4; do
 	ev=$ev,syscalls:sys_enter_$s
 done
-perf stat -x, -e "$ev" -p "$pid" -- sleep 2 2>"$d/perf.out"
+perf stat -x, -e "$ev" -e syscalls:sys_exit_futex --filter 'ret == -512' -p "$pid" -- sleep 2 2>"$d/perf.out"
 finish_pingpong
 awk -F, -v t="$target" -v n="$conns" '
-	$1 ~ /^[0-9.]+$/ { split($3, a, ":"); name = a[2]; sub(/^sys_enter_?/, "", name); c[name] = $1 }
+	$1 ~ /^[0-9.]+$/ { split($3, a, ":"); name = a[2]; sub(/^sys_enter_?/, "", name); sub(/^sys_exit_futex$/, "futex_restarted", name); c[name] = $1 }
 	END {
 		w = c["write"] + c["writev"]
 		if (w == 0) { print t ": no writes counted"; exit 1 }
 		printf "%-15s %5d conns  all %.2f", t, n, c[""] / w
-		split("read readv write writev epoll_wait epoll_pwait epoll_ctl futex nanosleep sched_yield accept4", k, " ")
+		split("read readv write writev epoll_wait epoll_pwait epoll_ctl futex futex_restarted nanosleep sched_yield accept4", k, " ")
 		for (i = 1; i in k; i++) if (c[k[i]] > 0) printf "  %s %.2f", k[i], c[k[i]] / w
 		printf "  (per write; %d writes)\n", w
 	}' "$d/perf.out"
