@@ -69,19 +69,34 @@ func deadline(slot *atomic.Pointer[waiter]) int64 {
 	return 0
 }
 
-// setDeadline stores ns (0: none) as slot's deadline and wakes its
-// sleeper to look at it. Clearing a deadline that was never set makes
-// no waiter.
+// setDeadline stores ns (0: none) as slot's deadline. Clearing a
+// deadline that was never set makes no waiter.
+//
+// Only a deadline moved earlier wakes the sleeper: one moved later, or
+// cleared, lets it sleep on until its timer fires at the old deadline,
+// and the sleeper, which re-reads the deadline whenever its timer fires,
+// sleeps again. A post for nothing would leave the token posted for the
+// next sleep to take in vain: net/http clears the read deadline five
+// times per request, and each cost a post and a spurious turn of the
+// next Read's wait loop. A deadline set to the value it has already is
+// left alone, with no locked instruction.
 func setDeadline(slot *atomic.Pointer[waiter], ns int64) {
-	w := slot.Load()
-	if w == nil {
-		if ns == 0 {
+	if w := slot.Load(); w != nil {
+		if w.dl.Load() == ns {
 			return
 		}
-		w = waiterOf(slot)
+	} else if ns == 0 {
+		return
 	}
-	w.dl.Store(ns)
-	w.post()
+	moveDeadline(slot, ns)
+}
+
+// moveDeadline is setDeadline's change of the deadline.
+func moveDeadline(slot *atomic.Pointer[waiter], ns int64) {
+	w := waiterOf(slot)
+	if old := w.dl.Swap(ns); ns != 0 && (old == 0 || ns < old) {
+		w.post()
+	}
 }
 
 func (w *waiter) post() {
