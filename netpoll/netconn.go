@@ -68,6 +68,15 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, c.opErr("write", errClosed)
 	}
 	defer c.decref()
+	return c.write(p)
+}
+
+// write is Write's body, the caller holding wmu and a reference. Apart
+// so that Write's two defers are open-coded: the compiler gives that up
+// when returns times defers exceed 15, and Write with its many returns
+// then paid the runtime's general deferreturn (about 250 instructions
+// per call, a stack unwind included).
+func (c *Conn) write(p []byte) (int, error) {
 	if err := c.writable("write"); err != nil {
 		return 0, err
 	}
