@@ -39,22 +39,40 @@ func (c *Conn) setPeer(sa sockaddr) {
 }
 
 // peerNetAddr returns the TCP remote address, or nil for other kinds.
+// The address and its IP are one allocation (tcpAddr4, tcpAddr6):
+// net/http's server builds a read's error, with this address in it,
+// at the end of each request whose background read it aborts.
 func (c *Conn) peerNetAddr() net.Addr {
 	a := c.raddr
 	switch a.kind() {
 	case addrIPv4:
 		// Four bytes, as Go's net gives for an IPv4 peer (net.IPv4
 		// would give the 16-byte form: equal, but not DeepEqual).
-		return &net.TCPAddr{IP: net.IP{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}, Port: a.port()}
+		t := &tcpAddr4{ip: [4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}}
+		t.a = net.TCPAddr{IP: t.ip[:], Port: a.port()}
+		return &t.a
 	case addrIPv6:
-		ip := make(net.IP, 16)
+		t := new(tcpAddr6)
 		if e := c.ext.Load(); e != nil {
-			copy(ip, e.ip6[:])
+			t.ip = e.ip6
 		}
-		return &net.TCPAddr{IP: ip, Port: a.port()}
+		t.a = net.TCPAddr{IP: t.ip[:], Port: a.port()}
+		return &t.a
 	}
 	return nil
 }
+
+// tcpAddr4 and tcpAddr6 hold a *net.TCPAddr with the bytes of its IP.
+type (
+	tcpAddr4 struct {
+		a  net.TCPAddr
+		ip [4]byte
+	}
+	tcpAddr6 struct {
+		a  net.TCPAddr
+		ip [16]byte
+	}
+)
 
 // isUnspecifiedAddr reports whether a listener's address is a wildcard,
 // in which case each accepted connection's local address differs.

@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"io"
+	"reflect"
 	"testing"
 )
 
@@ -65,5 +66,26 @@ func testRoundTripAllocs(t *testing.T, addr string, parks func() uint64) {
 	}
 	if allocs > 0.05 {
 		t.Fatalf("%.2f allocations per round trip, want 0", allocs)
+	}
+}
+
+// TestRemoteAddrAllocs: an accepted TCP connection's RemoteAddr is one
+// allocation, the address with its IP (net/http's server builds one per
+// request whose background read it aborts, in the read's error), and
+// equals, DeepEqual included, what Go's net gives for the same peer:
+// the dialing side's LocalAddr.
+func TestRemoteAddrAllocs(t *testing.T) {
+	if raceBuild {
+		t.Skip("allocation counts mean nothing under -race")
+	}
+	skipStd(t, "BackendStd's RemoteAddr is Go's")
+	_, addr, ch := startAccept(t)
+	cl := dialTCP(t, addr)
+	c := recvConn(t, ch)
+	if got, want := c.RemoteAddr(), cl.LocalAddr(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("RemoteAddr() = %#v, want %#v", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = c.RemoteAddr() }); n != 1 {
+		t.Fatalf("RemoteAddr allocates %v times, want 1", n)
 	}
 }
