@@ -44,10 +44,11 @@ type stdSock struct {
 	// unknown: SetReadDeadline reached nc directly). Under rmu.
 	rdl atomic.Int64
 	// readers counts Read and Reader calls that want rmu (lockRead);
-	// bgReading is set while the connection's own goroutine (its
-	// handler loop, or an input notification's) blocks in a read
-	// holding rmu. A reader that finds it set interrupts that read,
-	// which lets go of rmu (stdBackgroundRead).
+	// bgReading is set while the connection's own goroutine may block
+	// in a read holding rmu: for the handler loop's whole life (stdLoop),
+	// for each read of an input notification's. A reader that finds rmu
+	// taken and bgReading set interrupts that read, which lets go of rmu
+	// (stdBackgroundRead).
 	readers   atomic.Int32
 	bgReading atomic.Bool
 	counted   bool // the holder of rmu is counted in readers; under rmu
@@ -102,19 +103,33 @@ func (c *Conn) unlockRead() {
 // looked at; a reader counts itself, then looks at bgReading) makes
 // either side see the other, and an interruption land after the
 // cleared deadline.
+//
+// The handler loop sets bgReading once for its life (stdLoop): setting
+// and clearing it around each read cost two locked stores per message.
+// A reader that finds rmu held by the loop's handler (Next, Release) then
+// interrupts a read that is not there: the past deadline stays on the
+// socket with rdl invalid, and the next read, whoever's, sets its own
+// (stdSetReadDeadline) before it reads.
 func (c *Conn) stdBackgroundRead(limit int, deferAcct bool) (n int, err error, yielded bool) {
 	s := c.sock
 	c.rmu.Lock()
 	c.stdSetReadDeadline(0)
-	s.bgReading.Store(true)
+	mark := !s.bgReading.Load() // not the loop's: set for this read
+	if mark {
+		s.bgReading.Store(true)
+	}
 	if s.readers.Load() > 0 {
-		s.bgReading.Store(false)
+		if mark {
+			s.bgReading.Store(false)
+		}
 		c.rmu.Unlock()
 		runtime.Gosched() // the reader takes rmu
 		return 0, nil, true
 	}
 	n, err = c.stdRead(limit, deferAcct)
-	s.bgReading.Store(false)
+	if mark {
+		s.bgReading.Store(false)
+	}
 	c.rmu.Unlock()
 	return n, err, false
 }
@@ -229,10 +244,18 @@ func (c *Conn) stdLoop(held bool) {
 	if held {
 		c.run(0, false) // OnConnect, or OnDisconnect after an early close
 	}
+	// One reference for the loop's life, not one per message (two locked
+	// instructions each): a close wakes the loop wherever it waits (its
+	// read fails, stdClose resumes a pause), and stdFill, which looks at
+	// the close first, ends it; the destroy waits for that decref.
+	if !c.incref() {
+		return
+	}
+	defer c.decref()
+	s := c.sock
+	s.bgReading.Store(true) // see stdBackgroundRead
+	defer s.bgReading.Store(false)
 	for {
-		if !c.incref() {
-			return
-		}
 		input, more := c.stdFill()
 		if input && c.startRunner() {
 			c.runLent()
@@ -243,7 +266,6 @@ func (c *Conn) stdLoop(held bool) {
 		// settleIn's look at the input and its publication, and the
 		// published bytes would stay in the budget's total for good.
 		c.settleIn()
-		c.decref()
 		if !more {
 			return
 		}
