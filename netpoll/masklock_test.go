@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -14,15 +15,7 @@ import (
 // checked too: bytes sent while the new mask (no EPOLLIN) is in force
 // stay in the socket, and come in once input is wanted again.
 func TestUpdateEventsDoesNotWaitForEmu(t *testing.T) {
-	skipStd(t, "epoll masks and emu")
-	_, addr, conns := startAccept(t, WithPollers(1), WithTrigger(LevelTriggered))
-	cl := dialTCP(t, addr)
-	c := recvConn(t, conns)
-	defer c.Close()
-	if !c.incref() {
-		t.Fatal("connection closed")
-	}
-	defer c.decref()
+	c, cl := levelConnHeld(t)
 
 	c.emu.Lock()
 	armed := c.armed.Load()
@@ -72,15 +65,7 @@ func TestUpdateEventsDoesNotWaitForEmu(t *testing.T) {
 // resumes the input and calls updateEvents, which finds the old mask
 // current. Input sent afterwards must be read.
 func TestUpdateEventsLockFreeLookSeesLateChange(t *testing.T) {
-	skipStd(t, "epoll masks and emu")
-	_, addr, conns := startAccept(t, WithPollers(1), WithTrigger(LevelTriggered))
-	cl := dialTCP(t, addr)
-	c := recvConn(t, conns)
-	defer c.Close()
-	if !c.incref() {
-		t.Fatal("connection closed")
-	}
-	defer c.decref()
+	c, cl := levelConnHeld(t)
 
 	resumed := make(chan struct{})
 	hook := func(hc *Conn) {
@@ -123,4 +108,21 @@ func TestUpdateEventsLockFreeLookSeesLateChange(t *testing.T) {
 	if !testutil.WaitFor(5*time.Second, func() bool { return c.in.Len() == len("after the resume") }) {
 		t.Fatalf("input not read: %d bytes buffered", c.in.Len())
 	}
+}
+
+// levelConnHeld accepts a level-triggered connection on a one-poller
+// Server and holds a reference to it until the test ends, as the
+// poller holds one while it handles an event; cl is the peer.
+func levelConnHeld(t *testing.T) (*Conn, net.Conn) {
+	t.Helper()
+	skipStd(t, "epoll masks and emu")
+	_, addr, conns := startAccept(t, WithPollers(1), WithTrigger(LevelTriggered))
+	cl := dialTCP(t, addr)
+	c := recvConn(t, conns)
+	t.Cleanup(func() { c.Close() })
+	if !c.incref() {
+		t.Fatal("connection closed")
+	}
+	t.Cleanup(c.decref)
+	return c, cl
 }
