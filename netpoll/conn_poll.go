@@ -22,14 +22,18 @@ const (
 //
 // It handles them under a reference of its own. When the input makes
 // c's handler run later in this pass, on the leader (DispatchHandoff's
-// p.ready), the reference goes with c to that run (run with leading),
-// and so does the accounting of what the last read added: a handler
+// p.ready), the reference goes with c to that run (run with leading).
+// When that run is the next, as it is for each event of a pass (the
+// leader runs the handler before it reads the next socket), the
+// accounting of what the last read added goes with it too: a handler
 // that consumes its input, the common case, then costs the budget's
 // shared counters nothing, as it costs them nothing under
 // DispatchInline, whose run comes before the accounting. The run
 // settles the input when it ends, and a hand-off while its handler
-// blocks settles it at once (takeDuty), so the bytes the budget does
-// not see are at most one read per connection that waits in this pass.
+// blocks settles it at once (takeDuty). Connections queued behind it
+// (requeued, or resumed from the wake-up queue, which are read in a
+// row) are accounted here, so the bytes the budget does not see are
+// at most one read per poller.
 func (c *Conn) onEvent(ev uint32) (requeue bool) {
 	if !c.incref() {
 		if c.flags.Load()&fLinger != 0 && c.fdst.increfClosed() {
@@ -45,8 +49,10 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 		return false
 	}
 	requeue, passed := c.onEventHeld(ev)
+	if p := c.p; !passed || len(p.ready)-p.readyNext > 1 {
+		c.accountIn() // c's run, if passed, is not the next
+	}
 	if !passed {
-		c.accountIn()
 		c.decref()
 	}
 	return requeue

@@ -218,7 +218,6 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	errAddr := func(ap netip.AddrPort) net.Addr { return dialErrAddr(ap, host) }
 	deadline, hasDeadline := ctx.Deadline()
 	var first error
 	for i, ap := range aps {
@@ -235,7 +234,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		if err := ctx.Err(); err != nil {
 			// As Go's net: a cancellation ends the dial before this
 			// address, and the error names it.
-			return nil, &net.OpError{Op: "dial", Net: network, Addr: errAddr(ap), Err: mapCtxErr(err)}
+			return nil, &net.OpError{Op: "dial", Net: network, Addr: dialErrAddr(ap, host), Err: mapCtxErr(err)}
 		}
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if hasDeadline && ad.Before(deadline) {
@@ -250,7 +249,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 			first = err
 		}
 	}
-	return nil, &net.OpError{Op: "dial", Net: network, Addr: errAddr(aps[0]), Err: first}
+	return nil, &net.OpError{Op: "dial", Net: network, Addr: dialErrAddr(aps[0], host), Err: first}
 }
 
 // minAddrTime is the least time an address of several gets to connect

@@ -111,9 +111,9 @@ func (c *Conn) dispatchAt(t int64) {
 // the input that onEvent left unaccounted (see onEvent).
 func (c *Conn) run(queuedAt int64, leading bool) bool {
 	if leading {
-		return c.runRef(queuedAt, true, refPassed)
+		return c.runRef(queuedAt, refPassed)
 	}
-	return c.runRef(queuedAt, false, refTake)
+	return c.runRef(queuedAt, refTake)
 }
 
 // runRef says which reference to c a run works under.
@@ -121,17 +121,19 @@ type runRef uint8
 
 const (
 	refTake   runRef = iota // its own, taken unless c is closed
-	refPassed               // the caller's, passed on: the run drops it
+	refPassed               // the caller's, passed on: the run drops it (a leading run: runReady's)
 	refLent                 // the caller's, which the caller keeps and drops
 )
 
 // runLent is run under a reference that the caller holds through the
 // run and keeps (BackendStd's handler loop): two locked instructions
 // fewer per run than a reference of the run's own.
-func (c *Conn) runLent() { c.runRef(0, false, refLent) }
+func (c *Conn) runLent() { c.runRef(0, refLent) }
 
-// runRef is run under the reference ref says.
-func (c *Conn) runRef(queuedAt int64, leading bool, ref runRef) bool {
+// runRef is run under the reference ref says; only runReady's runs,
+// the leading ones, come with a reference passed on.
+func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
+	leading := ref == refPassed
 	ctr := &c.p.ctr
 	if queuedAt != 0 {
 		ctr.handlerWaitNs.Add(uint64(time.Now().UnixNano() - queuedAt))

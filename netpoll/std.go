@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/upoll/upoll/buffer"
 )
 
 // BackendStd: connections on Go's net package. A connection's socket is
@@ -513,15 +515,8 @@ func (c *Conn) stdSend(op string) error {
 }
 
 // settleOut accounts the output after stdSend wrote. Small output, sent
-// at once, was never accounted (stdAccountMin): the look at the length
-// last accounted (account's high 32 bits) then spares the calls into
-// account and drained.
-func (c *Conn) settleOut() {
-	if uint32(c.acct.Load()>>32) == uint32(c.out.Len()) {
-		return
-	}
-	c.drained(c.accountOut())
-}
+// at once, was never accounted (stdAccountMin).
+func (c *Conn) settleOut() { c.settle(32, &c.out) }
 
 // stdWriteOut writes vecs, the head of the queued output, to the socket
 // once, and drops from the queue what the socket took. The caller holds
@@ -1070,18 +1065,20 @@ func stdDialErrAddr(nc net.Conn, addr string) net.Addr {
 
 // settleIn accounts the handler loop's last read, which stdRead put
 // off: at the end of each handler run, and before the handler waits for
-// output room or more input (stdSend, stdWrite, stdWaitRead). The
-// account is absolute (the buffer's length now), so settling what was
-// settled already, or nothing, costs two loads and no write: no flag
-// says whether a read is pending, which would cost a locked write to
-// set and one to clear per message.
-func (c *Conn) settleIn() {
-	// Nothing to settle (the input's length is the one last accounted,
-	// account's low 32 bits), the common case, as a handler that
-	// consumed its input leaves: this look spares the calls into
-	// account and drained, 80 instructions a message in an echo.
-	if uint32(c.acct.Load()) == uint32(c.in.Len()) {
+// output room or more input (stdSend, stdWrite, stdWaitRead).
+func (c *Conn) settleIn() { c.settle(0, &c.in) }
+
+// settle accounts b's length (c's input at shift 0, its output at 32:
+// see account) and resumes what its drop allows. The account is absolute, so no flag
+// says whether anything is pending (one would cost a locked write to set
+// and one to clear per message): the look at the length last accounted
+// finds nothing to do in the common case, a handler that consumed its
+// input and output sent at once, and spares the calls into account and
+// drained.
+func (c *Conn) settle(shift uint, b *buffer.LinkBuffer) {
+	n := b.Len()
+	if uint32(c.acct.Load()>>shift) == uint32(n) {
 		return
 	}
-	c.drained(c.accountIn())
+	c.drained(c.account(shift, n))
 }
