@@ -136,3 +136,25 @@ func ExampleLinkBuffer() {
 	// linked
 	// buffer
 }
+
+// A socket writer whose batch has nothing queued ahead of it sends the
+// batch from where it was written, and queues only what the kernel did
+// not take.
+func ExampleLinkBuffer_Unflushed() {
+	out := buffer.New()
+	out.WriteString("pong")
+	if p := out.Unflushed(); p != nil {
+		sent := len(p) - 1 // say the kernel took all but the last byte
+		if sent == len(p) {
+			out.MallocAck(0) // all went out: drop the batch
+			out.Flush()
+		} else {
+			out.Flush() // queue the batch, then skip what went out
+			out.Skip(sent)
+			out.Release()
+		}
+	}
+	rest, _ := out.Next(out.Len())
+	fmt.Printf("%q left to send\n", rest)
+	// Output: "g" left to send
+}

@@ -72,7 +72,7 @@ type mvModel struct {
 	ops   int
 }
 
-const mvOps = 28
+const mvOps = 29
 
 func (m *mvModel) add(b *LinkBuffer) *mvBuf {
 	mb := &mvBuf{b: b}
@@ -696,6 +696,15 @@ func (m *mvModel) step(op, sel, arg byte) {
 		if err != nil || p == nil || len(p) != 0 {
 			t.Fatalf("Next(0) = %v, %v", p, err)
 		}
+	case 28: // Unflushed: the batch in place, when it is all there is
+		p := b.Unflushed()
+		if p == nil {
+			return // also for a batch over several nodes, which the model does not track
+		}
+		if mb.closed || len(mb.ready) != 0 {
+			t.Fatalf("Unflushed returned %d bytes (closed %v, %d readable)", len(p), mb.closed, len(mb.ready))
+		}
+		mustEqual(t, "Unflushed", p, mb.pend)
 	}
 }
 

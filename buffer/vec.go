@@ -85,6 +85,29 @@ func (b *LinkBuffer) BookAck(n int) error {
 	return b.Flush()
 }
 
+// Unflushed returns the bytes written since the last Flush, without
+// publishing them, when they are all the buffer holds: nothing is
+// readable (Len is 0) and the batch lies in one node. It returns nil
+// otherwise, and for an empty batch or a closed buffer. It lets a
+// producer that is also a sender (a socket's writer, when nothing is
+// queued ahead of its batch) send the batch from where it was written:
+// when all of it went out, MallocAck(0) and Flush drop it; when part
+// did, Flush publishes it and the consumer skips what was sent. The
+// slice is valid until the producer's next call. Unflushed belongs to
+// the producer side.
+func (b *LinkBuffer) Unflushed() []byte {
+	if b.pending == 0 || b.length.Load()&(lengthMask|closedBit) != 0 {
+		return nil
+	}
+	nd := b.firstOfBatch()
+	if nd != b.tail {
+		return nil
+	}
+	// The producer is the only writer of end; the batch's bytes follow
+	// the node's published ones.
+	return nd.buf[int(nd.end):nd.wp]
+}
+
 // GetBytes appends to vecs[:0] up to cap(vecs) slices covering the readable
 // bytes in order, for a vectored write (writev), without consuming them.
 // After writing m bytes the consumer calls Skip(m) and Release. The slices

@@ -1502,6 +1502,11 @@ func (ep *pollset) releaseForPark() bool {
 // and reports whether it did (see uringSend); false: the caller writes
 // with writev. The caller holds emu and a reference, and c has no send
 // in flight.
+// sendsOnRing reports whether queued output goes out as ring sends:
+// then a Flush leaves its batch to writeOut (ringSend) rather than
+// writing it itself, which would cost the system call the ring saves.
+func (ep *pollset) sendsOnRing() bool { return ep.ur != nil && ep.ur.sendOn }
+
 func (ep *pollset) ringSend(c *Conn) bool {
 	u := ep.ur
 	if u == nil || !u.sendOn {

@@ -200,6 +200,13 @@ func (w *connWriter) flush(async bool) error {
 	if async && c.sock == nil && c.out.Len()+c.out.MallocLen() <= c.outLimit(c.owner.cfg.MaxOutput) {
 		return c.queueOut()
 	}
+	if !async && c.sock == nil && !c.p.ep.sendsOnRing() {
+		if p := c.out.Unflushed(); p != nil {
+			if done, err := c.flushDirect(p); done {
+				return err
+			}
+		}
+	}
 	if c.out.Len() > c.owner.cfg.MaxOutput {
 		// An earlier Flush whose deadline passed left more than
 		// MaxOutput queued: this batch waits for room before it joins
@@ -210,4 +217,51 @@ func (w *connWriter) flush(async bool) error {
 		}
 	}
 	return c.flushOut(c.owner.cfg.MaxOutput, "write")
+}
+
+// flushDirect sends a batch that nothing queued precedes (p, from
+// Unflushed) straight from its node, as Write's direct path sends its
+// caller's bytes: the common Flush, which the kernel takes whole, then
+// skips the queue (publish, writev from the queue's vectors, skip and
+// release under emu, the budget's accounting). done reports that the
+// Flush is over, with its error; otherwise nothing was sent and the
+// batch is still the writer's, to flush the usual way. The caller holds
+// wmu and a reference.
+func (c *Conn) flushDirect(p []byte) (done bool, err error) {
+	if c.flags.Load()&(fBroken|fShutAsked|fLinger) != 0 {
+		return false, nil // the usual path says how the write fails
+	}
+	m, err := sysWrite(int(c.fd), p)
+	c.p.ctr.writeCalls.Add(1)
+	if m <= 0 {
+		if err == errAgain {
+			c.p.ctr.writeEAGAIN.Add(1)
+		}
+		// Nothing went out. The usual path's writev tries again (one
+		// more system call for a socket that is full or broken): an
+		// error shows there and breaks the connection.
+		return false, nil
+	}
+	c.p.ctr.bytesOut.Add(uint64(m))
+	c.touch()
+	if m == len(p) {
+		// Dropped, not published: the consumer never sees these bytes.
+		c.out.MallocAck(0)
+		c.out.Flush()
+		return true, nil
+	}
+	// A short write: the kernel's buffer is full, and the rest is
+	// queued as the usual path would leave it. The sent head is published and skipped under emu, so that the poller, which
+	// sends what is queued, never sees it.
+	c.emu.Lock()
+	ferr := c.out.Flush()
+	if ferr == nil {
+		c.out.Skip(m)
+		c.out.Release()
+	}
+	c.unlockEmu()
+	if ferr != nil {
+		return true, c.opErr("write", errClosed)
+	}
+	return true, c.drainOut(c.owner.cfg.MaxOutput, "write")
 }

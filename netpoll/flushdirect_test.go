@@ -1,0 +1,124 @@
+package netpoll
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/buffer"
+)
+
+// TestFlushShortWriteSendsEachByteOnce flushes a batch that nothing queued
+// precedes and that the kernel takes only part of: Flush writes it from
+// its node, and the rest must be queued behind exactly what went out.
+// Sent twice or skipped, the peer's bytes differ from the batches; Stats
+// would count the bytes twice.
+func TestFlushShortWriteSendsEachByteOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		size int // first batch: within MaxOutput (Flush returns, the poller sends the rest) or above (Flush waits for room)
+	}{
+		{"within-bound", DefaultMaxOutput - 8<<10},
+		{"above-bound", 3 * DefaultMaxOutput},
+	} {
+		for _, trig := range allTriggers {
+			t.Run(tc.name+"/"+trig.String(), func(t *testing.T) {
+				s, addr, conns := startAccept(t, WithTrigger(trig))
+				cl := dialTCP(t, addr)
+				cl.SetReadBuffer(16 << 10)
+				c := recvConn(t, conns)
+				defer c.Close()
+				c.SetWriteBuffer(16 << 10)
+				base := s.Stats().BytesOut
+
+				w := c.Writer()
+				first, err := w.Malloc(tc.size) // one node: contiguous
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range first {
+					first[i] = byte(i*7 + i/251)
+				}
+				want := append([]byte(nil), first...)
+				second := bytes.Repeat([]byte("queued behind the first batch's rest "), 3)
+				got := make(chan []byte, 1)
+				go func() {
+					cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+					b, _ := io.ReadAll(io.LimitReader(cl, int64(tc.size+len(second))))
+					got <- b
+				}()
+				// Within the bound Flush returns with the rest queued, and
+				// the peer's 16 KiB window cannot have taken the batch;
+				// above it, Flush waits until the peer has read enough.
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.WriteBinary(second); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, second...)
+				var b []byte
+				select {
+				case b = <-got:
+				case <-time.After(15 * time.Second):
+					t.Fatal("the peer's read did not end")
+				}
+				if !bytes.Equal(b, want) {
+					n := 0
+					for n < min(len(b), len(want)) && b[n] == want[n] {
+						n++
+					}
+					t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(b), len(want), n)
+				}
+				if sent := s.Stats().BytesOut - base; sent != uint64(len(want)) {
+					t.Fatalf("Stats.BytesOut grew by %d, want %d", sent, len(want))
+				}
+			})
+		}
+	}
+}
+
+// TestFlushDirectFreesBatch flushes small batches on an idle connection,
+// each sent whole from its node: each node goes back to the pool, the
+// peer gets each batch once, and a Flush after the connection is closed
+// fails as before and frees its batch.
+func TestFlushDirectFreesBatch(t *testing.T) {
+	c, cl := acceptPair(t)
+	live := buffer.LiveNodes()
+	w := c.Writer()
+	for i := range 50 {
+		msg := []byte{byte(i), 'x', 'y', byte(i)}
+		if _, err := w.WriteBinary(msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if n := buffer.LiveNodes(); n != live {
+			t.Fatalf("after Flush %d: %d nodes live, want %d", i, n, live)
+		}
+		cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(cl, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("read %d: %q, %v; want %q", i, got, err, msg)
+		}
+	}
+	if _, err := w.WriteBinary([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush after Close succeeded")
+	}
+	if n := buffer.LiveNodes(); n != live {
+		t.Fatalf("after a Flush on a closed Conn: %d nodes live, want %d", n, live)
+	}
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, _ := io.ReadAll(cl); len(b) != 0 {
+		t.Fatalf("the peer got %q after Close; want nothing", b)
+	}
+}
