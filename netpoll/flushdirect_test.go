@@ -2,7 +2,9 @@ package netpoll
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -120,5 +122,58 @@ func TestFlushDirectFreesBatch(t *testing.T) {
 	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if b, _ := io.ReadAll(cl); len(b) != 0 {
 		t.Fatalf("the peer got %q after Close; want nothing", b)
+	}
+}
+
+// TestFlushDeadlineKeepsUnsentBatch flushes a batch that nothing queued
+// precedes under a write deadline that passes while the peer reads
+// nothing: Flush fails with the timeout, what it did not send stays
+// queued, and the next Flush sends it ahead of its own batch, each byte
+// once (under BackendStd the direct write's rest is queued by
+// stdFlushDirect; on the native backends the poller sends it).
+func TestFlushDeadlineKeepsUnsentBatch(t *testing.T) {
+	c, cl := acceptPair(t)
+	cl.SetReadBuffer(16 << 10)
+	c.SetWriteBuffer(16 << 10)
+	w := c.Writer()
+	first, err := w.Malloc(4 * DefaultMaxOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range first {
+		first[i] = byte(i*13 + i/241)
+	}
+	want := append([]byte(nil), first...)
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	if err := w.Flush(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Flush past the deadline = %v, want a timeout", err)
+	}
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second)) // bounds the next Flush
+	second := []byte("the second batch goes after the first's rest")
+	want = append(want, second...)
+	got := make(chan []byte, 1)
+	go func() {
+		cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(io.LimitReader(cl, int64(len(want))))
+		got <- b
+	}()
+	if _, err := w.WriteBinary(second); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	select {
+	case b = <-got:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the peer's read did not end")
+	}
+	if !bytes.Equal(b, want) {
+		n := 0
+		for n < min(len(b), len(want)) && b[n] == want[n] {
+			n++
+		}
+		t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(b), len(want), n)
 	}
 }

@@ -600,6 +600,27 @@ func (c *Conn) stdWrite(p []byte) (int, error) {
 	}
 }
 
+// stdFlushDirect is Flush under BackendStd for a batch that nothing
+// queued precedes (p, from Unflushed): Write's path from p, then the
+// batch is dropped, or, when the write failed part way (a deadline, the
+// peer gone), what it did not send stays queued as stdSend leaves it.
+// The caller holds wmu and a reference.
+func (c *Conn) stdFlushDirect(p []byte) error {
+	n, err := c.stdWrite(p)
+	if n == len(p) {
+		c.out.MallocAck(0) // sent: dropped, never published
+		c.out.Flush()
+		return err
+	}
+	// wmu alone serializes the consumers of out here (see stdSend).
+	if c.out.Flush() == nil {
+		c.out.Skip(n)
+		c.out.Release()
+		c.settleOut()
+	}
+	return err
+}
+
 // stdReadFrom is ReadFrom under BackendStd: a reader that may be a file
 // or a socket goes to the socket's own ReadFrom (Go's: sendfile, splice,
 // or its copy), after the queued output; handled is false, and the

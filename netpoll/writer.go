@@ -200,7 +200,11 @@ func (w *connWriter) flush(async bool) error {
 	if async && c.sock == nil && c.out.Len()+c.out.MallocLen() <= c.outLimit(c.owner.cfg.MaxOutput) {
 		return c.queueOut()
 	}
-	if !async && c.sock == nil && !c.p.ep.sendsOnRing() {
+	if c.sock != nil {
+		if p := c.out.Unflushed(); p != nil && !c.fdst.closed() && c.flags.Load()&fBroken == 0 {
+			return c.stdFlushDirect(p)
+		}
+	} else if !async && !c.p.ep.sendsOnRing() {
 		if p := c.out.Unflushed(); p != nil {
 			if done, err := c.flushDirect(p); done {
 				return err
