@@ -150,14 +150,11 @@ func sysSocket(family int) (int, error) {
 	return fd, nil
 }
 
-// sysDup duplicates fd as a nonblocking, close-on-exec descriptor.
-func sysDup(fd int) (int, error) {
+// sysDupCloexec duplicates fd as a close-on-exec descriptor, in one
+// call, as Go's net does: no fork can inherit it in between.
+func sysDupCloexec(fd int) (int, error) {
 	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return -1, os.NewSyscallError("fcntl", err)
-	}
-	if err := unix.SetNonblock(nfd, true); err != nil {
-		unix.Close(nfd)
 		return -1, os.NewSyscallError("fcntl", err)
 	}
 	return nfd, nil

@@ -113,8 +113,9 @@ func sysSocket(family int) (int, error) {
 	return fd, nil
 }
 
-// sysDup duplicates fd as a nonblocking, close-on-exec descriptor.
-func sysDup(fd int) (int, error) {
+// sysDupCloexec duplicates fd as a close-on-exec descriptor, under
+// syscall.ForkLock so that no fork inherits it before the flag is set.
+func sysDupCloexec(fd int) (int, error) {
 	syscall.ForkLock.RLock()
 	nfd, err := unix.Dup(fd)
 	if err == nil {
@@ -123,10 +124,6 @@ func sysDup(fd int) (int, error) {
 	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return -1, os.NewSyscallError("dup", err)
-	}
-	if err := unix.SetNonblock(nfd, true); err != nil {
-		unix.Close(nfd)
-		return -1, os.NewSyscallError("fcntl", err)
 	}
 	return nfd, nil
 }

@@ -38,6 +38,7 @@ func sysSocketError(fd int) error                    { return ErrNoNativeBackend
 func sysShutdownRead(fd int) error                   { return ErrNoNativeBackend }
 func sysShutdownWrite(fd int) error                  { return ErrNoNativeBackend }
 func sysDup(fd int) (int, error)                     { return -1, ErrNoNativeBackend }
+func sysDupCloexec(fd int) (int, error)              { return -1, ErrNoNativeBackend }
 func sysGetsockname(fd int) (sockaddr, error)        { return sockaddr{}, ErrNoNativeBackend }
 func sysGetpeername(fd int) (sockaddr, error)        { return sockaddr{}, ErrNoNativeBackend }
 func sysSetNoDelay(fd int, on bool) error            { return ErrNoNativeBackend }

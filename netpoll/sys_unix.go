@@ -240,3 +240,16 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// sysDup duplicates fd as a nonblocking, close-on-exec descriptor.
+func sysDup(fd int) (int, error) {
+	nfd, err := sysDupCloexec(fd)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return nfd, nil
+}
