@@ -3,6 +3,7 @@ package nethttp
 import (
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +57,8 @@ type socketCalls interface {
 	SetReadBuffer(int) error
 	SetWriteBuffer(int) error
 	SyscallConn() (syscall.RawConn, error)
+	File() (*os.File, error)
+	MultipathTCP() (bool, error)
 }
 
 // TestAsGoParkedConnSocketCalls: on a conn whose socket was parked, the
@@ -76,6 +79,13 @@ func TestAsGoParkedConnSocketCalls(t *testing.T) {
 		errs["SetLinger"] = c.SetLinger(0)
 		errs["SetReadBuffer"] = c.SetReadBuffer(4096)
 		errs["SetWriteBuffer"] = c.SetWriteBuffer(4096)
+		f, err := c.File()
+		if f != nil {
+			t.Errorf("%T: File gave a descriptor of a closed conn", c)
+			f.Close()
+		}
+		errs["File"] = err
+		_, errs["MultipathTCP"] = c.MultipathTCP()
 		rc, err := c.SyscallConn()
 		errs["SyscallConn"] = err
 		if err == nil {

@@ -11,9 +11,8 @@ import (
 // has net.Conn's semantics (deadlines, io.EOF, net.ErrClosed, CloseWrite,
 // serialized Reads and Writes, io.ReaderFrom with sendfile from files,
 // which net/http uses for file bodies, and splice from Go's sockets, and
-// io.WriterTo); conn wraps what
-// a parked conn must not reach. Unlike *net.TCPConn it has no File: the
-// socket belongs to its poller (SyscallConn reaches it).
+// io.WriterTo, and *net.TCPConn's File, MultipathTCP and SyscallConn);
+// conn wraps what a parked conn must not reach.
 //
 // The nocopy Reader and Writer of the embedded *netpoll.Conn stay
 // reachable for code that type-asserts them. What they return must not

@@ -2,6 +2,7 @@ package nethttp
 
 import (
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -146,6 +147,33 @@ func (c *conn) IsActive() bool {
 		return false
 	}
 	return c.Conn.IsActive()
+}
+
+// File is netpoll.Conn's: a duplicate of the socket's descriptor, which
+// the caller closes. On a dead conn it duplicates nothing and fails as
+// Go's after Close: Op "file", both addresses. A conn whose File was
+// taken never parks, as a hijacked one: after Go's Close the socket is
+// the File's alone, and a parked one would be read by the listener too.
+func (c *conn) File() (f *os.File, err error) {
+	err = c.live("file", false, func() error {
+		if f, err = c.Conn.File(); err == nil && c.pk != nil {
+			c.pk.pin()
+		}
+		return err
+	})
+	return f, err
+}
+
+// MultipathTCP is netpoll.Conn's; a dead conn reports false, as a
+// closed one.
+func (c *conn) MultipathTCP() (bool, error) {
+	if pk := c.pk; pk != nil {
+		if !pk.enter() {
+			return false, nil
+		}
+		defer pk.exit()
+	}
+	return c.Conn.MultipathTCP()
 }
 
 // SyscallConn is netpoll.Conn's. With parking on, its RawConn is dead

@@ -203,11 +203,17 @@ func (t *lot) observe(nc net.Conn, s http.ConnState) {
 		pk.state.CompareAndSwap(psIdle, psActive)
 		pk.state.CompareAndSwap(psIdleArmed, psActive)
 	case http.StateHijacked:
-		for {
-			st := pk.state.Load()
-			if st >= psParking || pk.state.CompareAndSwap(st, psPinned) {
-				return
-			}
+		pk.pin()
+	}
+}
+
+// pin keeps the connection from parking: its Close closes the socket.
+// Too late once the sweeper began to park it (psParking and on).
+func (pk *parking) pin() {
+	for {
+		st := pk.state.Load()
+		if st >= psParking || pk.state.CompareAndSwap(st, psPinned) {
+			return
 		}
 	}
 }

@@ -28,7 +28,7 @@ import (
 //	psParking    the sweeper woke the Read to park it            ─▶ psEOF when it returns io.EOF;
 //	                                                                psActive if bytes beat the wake
 //	psEOF        io.EOF returned; srv's Close parks              ─▶ psParked (psClosed: see below)
-//	psPinned     hijacked: never parks
+//	psPinned     hijacked, or its File taken: never parks
 //	psParked     handed to the lot; this conn is dead (a new one
 //	             comes from Accept when input arrives): its methods
 //	             fail as a closed conn's and leave the socket alone
