@@ -199,9 +199,15 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 	if addr == "" && (network == "unix" || network == "tcp" || network == "tcp4" || network == "tcp6") {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: errMissingAddress} // as Go's net
 	}
+	// handedOn is set once the dial has handed on the pollers inside a
+	// handler (yieldHandlers): a handler that dials is then no poller's
+	// leader any more, and a second hand-off, for the connect after
+	// the lookup or for a later address, would take the duty from
+	// another handler for nothing.
+	var handedOn bool
 	switch network {
 	case "unix":
-		c, err := d.dial(ctx, g, o, network, unixSockaddr(addr))
+		c, err := d.dial(ctx, g, o, network, unixSockaddr(addr), &handedOn)
 		if err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Addr: &net.UnixAddr{Name: addr, Net: "unix"}, Err: err}
 		}
@@ -210,7 +216,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 	default:
 		return nil, &net.OpError{Op: "dial", Net: network, Err: ErrUnsupportedNetwork}
 	}
-	aps, err := resolveTCP(ctx, d.resolver(), network, addr)
+	aps, err := resolveTCP(ctx, d.resolver(), network, addr, &handedOn)
 	if err != nil {
 		// As Go's net: the lookup's error as the resolver gave it (a
 		// *net.DNSError also when ctx ended the lookup), naming no
@@ -240,7 +246,7 @@ func (d *Dialer) connect(ctx context.Context, g *group, o *owner, network, addr 
 		if hasDeadline && ad.Before(deadline) {
 			actx, cancel = context.WithDeadline(ctx, ad)
 		}
-		c, err := d.dialTCP(actx, g, o, network, ap)
+		c, err := d.dialTCP(actx, g, o, network, ap, &handedOn)
 		cancel()
 		if err == nil {
 			return c, nil
@@ -274,15 +280,15 @@ func addrDeadline(now, deadline time.Time, left int) (t time.Time, ok bool) {
 }
 
 // dialTCP connects to one TCP address for network.
-func (d *Dialer) dialTCP(ctx context.Context, g *group, o *owner, network string, ap netip.AddrPort) (*Conn, error) {
+func (d *Dialer) dialTCP(ctx context.Context, g *group, o *owner, network string, ap netip.AddrPort, handedOn *bool) (*Conn, error) {
 	sa := tcpSockaddr(ap, zoneIndex(ap.Addr().Zone()))
-	c, err := d.dial(ctx, g, o, network, sa)
+	c, err := d.dial(ctx, g, o, network, sa, handedOn)
 	// A connect to a free local port in the ephemeral range can
 	// connect the socket to itself (simultaneous open); Go's net
 	// retries that too.
 	for i := 0; err == nil && i < 2 && c.selfConnected(); i++ {
 		c.closeUnstarted(nil)
-		c, err = d.dial(ctx, g, o, network, sa)
+		c, err = d.dial(ctx, g, o, network, sa, handedOn)
 	}
 	if err == nil && c.selfConnected() {
 		c.closeUnstarted(nil)
@@ -292,8 +298,10 @@ func (d *Dialer) dialTCP(ctx context.Context, g *group, o *owner, network string
 }
 
 // resolveTCP returns the addresses of addr (host:port) that network
-// admits, in the resolver's order; never none without an error.
-func resolveTCP(ctx context.Context, r *net.Resolver, network, addr string) ([]netip.AddrPort, error) {
+// admits, in the resolver's order; never none without an error. Before
+// a lookup of the host it hands on the pollers inside a handler, unless
+// *handedOn says the dial did, and sets it.
+func resolveTCP(ctx context.Context, r *net.Resolver, network, addr string, handedOn *bool) ([]netip.AddrPort, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -338,6 +346,14 @@ func resolveTCP(ctx context.Context, r *net.Resolver, network, addr string) ([]n
 		return []netip.AddrPort{netip.AddrPortFrom(ip, uint16(port))}, nil
 	}
 	ipnet := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
+	// The lookup may wait for a DNS server as long as a connect waits
+	// for its peer: a handler dialing on a poller's leader hands the
+	// poller on first, as waitConnect does. A literal address never
+	// gets here.
+	if !*handedOn {
+		yieldHandlers()
+		*handedOn = true
+	}
 	ips, err := r.LookupNetIP(ctx, ipnet, host)
 	if err != nil {
 		return nil, err
@@ -353,8 +369,9 @@ func resolveTCP(ctx context.Context, r *net.Resolver, network, addr string) ([]n
 }
 
 // dial connects one socket and returns it registered on a poller; its
-// errors will name network (see Conn.network).
-func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, sa sockaddr) (*Conn, error) {
+// errors will name network (see Conn.network). handedOn is the dial's
+// (see connect).
+func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, sa sockaddr, handedOn *bool) (*Conn, error) {
 	family := sa.family()
 	if err := ctx.Err(); err != nil {
 		return nil, mapCtxErr(err)
@@ -393,7 +410,7 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 		return nil, err
 	}
 	if inProgress {
-		if err := c.waitConnect(ctx); err != nil {
+		if err := c.waitConnect(ctx, handedOn); err != nil {
 			c.closeUnstarted(err)
 			return nil, err
 		}
@@ -525,20 +542,23 @@ func (c *Conn) selfConnected() bool {
 // waitConnect waits for the poller to report the connect's outcome.
 // The waiter it made is dropped again, so that an idle dialed
 // connection costs what an accepted one does (nothing else can wait on
-// it before the dial returns; a later wait makes a new one).
-func (c *Conn) waitConnect(ctx context.Context) error {
+// it before the dial returns; a later wait makes a new one). It hands
+// on the pollers inside a handler first, unless *handedOn says the dial
+// did, and sets it.
+func (c *Conn) waitConnect(ctx context.Context, handedOn *bool) error {
 	w := waiterOf(&c.wwait)
 	stop := context.AfterFunc(ctx, w.post)
 	defer func() {
 		stop()
 		c.wwait.CompareAndSwap(w, nil)
 	}()
-	if c.flags.Load()&fConnecting != 0 {
+	if !*handedOn && c.flags.Load()&fConnecting != 0 {
 		// A handler dialing on a poller's leader would otherwise hold up
 		// that poller (which may be the one to read the connect's
 		// outcome, when it dials through its own server) until the
 		// watchdog came.
 		yieldHandlers()
+		*handedOn = true
 	}
 	for c.flags.Load()&fConnecting != 0 {
 		if err := ctx.Err(); err != nil {

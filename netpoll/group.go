@@ -195,9 +195,9 @@ func (l *groupList) remove(g *group) {
 
 // yieldHandlers passes on the duty of every poller inside a handler, in
 // every group listed in handoffGroups: called by a dial about to wait
-// for its connect, whose caller may be such a handler, whatever group
-// it dials through (its own server's, the default Dialer's, another
-// Server's). A dial does not know which handler, if any, calls it:
+// for a name lookup or its connect, whose caller may be such a handler,
+// whatever group it dials through (its own server's, the default
+// Dialer's, another Server's, a BackendStd group's). A dial does not know which handler, if any, calls it:
 // telling the caller by its goroutine id would cost a goid read (about
 // 2 µs) at every hand-off, and a list of the pollers inside a handler
 // an update per message. So a dial from any goroutine that waits while

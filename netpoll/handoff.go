@@ -38,9 +38,10 @@ import (
 //   - A handler that is about to sleep in a Conn call (waitRead for more
 //     input, flushOut for output room) gives it up first (yieldFrom):
 //     the input it waits for may be the poller's to read. A dial about
-//     to wait for its connect takes it from every poller inside a
-//     handler, of every group, since the caller may be that handler
-//     (yieldHandlers).
+//     to wait for a name lookup or its connect (a BackendStd group's
+//     dial, which waits inside Go's net: before it begins) takes it from
+//     every poller inside a handler, of every group, since the caller
+//     may be that handler; once per dial (yieldHandlers).
 //   - The watchdog takes it from a handler it finds in the same run on
 //     two ticks in a row (a sleep, a lock, a syscall, a long loop).
 type duty struct {

@@ -1039,6 +1039,14 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 			}
 		}()
 	}
+	if network != "unix" {
+		// Go's dial waits inside Go's net, for a name lookup and for the
+		// connect, where no Conn call can hand the poller of a handler
+		// that dials on its leader on (waitConnect does on the native
+		// backends): hand it on before. A Unix-domain connect does not
+		// wait.
+		yieldHandlers()
+	}
 	nd := net.Dialer{KeepAlive: d.KeepAlive, Resolver: d.Resolver}
 	nc, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
