@@ -30,7 +30,8 @@ import (
 //
 // *Conn also has the socket options of *net.TCPConn (SetNoDelay,
 // SetKeepAlive, SetKeepAliveConfig, SetLinger, SetReadBuffer, ...) and
-// its SyscallConn, with Go's semantics and errors (sockopt.go).
+// its SyscallConn, File and MultipathTCP, with Go's semantics and
+// errors (sockopt.go, file.go).
 type Conn struct {
 	fd       int32
 	slot     int32  // registry index (epoll_event.data.fd); its generation lives in the slot

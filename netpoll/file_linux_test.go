@@ -117,6 +117,15 @@ func TestConnFile(t *testing.T) {
 				t.Fatalf("the File's Write after the Conn's Close: %v", err)
 			}
 			expectBytes(t, "the File's write after Close", peer, "after")
+			// What the peer sends now is the File's alone: no poller
+			// reads the socket after the Conn's Close.
+			if _, err := peer.Write([]byte("back")); err != nil {
+				t.Fatal(err)
+			}
+			f2.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(f2, buf); err != nil || string(buf) != "back" {
+				t.Fatalf("the File's Read after the Conn's Close: %q, %v", buf, err)
+			}
 			peer.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 			if n, err := peer.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Fatalf("the peer read %d, %v while the File was open; want no end yet", n, err)
@@ -316,5 +325,51 @@ func TestReleaseAtLeast(t *testing.T) {
 		if got := releaseAtLeast(tc.rel, 5, 16); got != tc.want {
 			t.Errorf("releaseAtLeast(%q, 5, 16) = %v", tc.rel, got)
 		}
+	}
+}
+
+// TestConnFileConcurrentClose: File racing with Close either duplicates
+// the socket or reports net.ErrClosed, never an error of a descriptor
+// closed under it (EBADF), nor a duplicate of another descriptor.
+func TestConnFileConcurrentClose(t *testing.T) {
+	for _, b := range testBackends(true) {
+		t.Run(b.String(), func(t *testing.T) {
+			testutil.CheckLeaks(t)
+			_, addr, conns := startAccept(t, WithBackend(b))
+			for range 20 {
+				dialTCP(t, addr)
+				c := recvConn(t, conns)
+				want := "tcp:" + c.LocalAddr().String() + "->" + c.RemoteAddr().String()
+				done := make(chan error, 1)
+				go func() {
+					for n := 0; ; n++ {
+						f, err := c.File()
+						if err != nil {
+							done <- err
+							return
+						}
+						var sa unix.Sockaddr
+						rc, _ := f.SyscallConn()
+						rc.Control(func(fd uintptr) { sa, _ = unix.Getsockname(int(fd)) })
+						f.Close()
+						if sa4, ok := sa.(*unix.SockaddrInet4); !ok || sa4.Port != c.LocalAddr().(*net.TCPAddr).Port {
+							done <- errors.New("the File is not the Conn's socket: " + want)
+							return
+						}
+					}
+				}()
+				time.Sleep(time.Millisecond)
+				c.Close()
+				select {
+				case err := <-done:
+					var oe *net.OpError
+					if !errors.As(err, &oe) || oe.Op != "file" || !errors.Is(err, net.ErrClosed) {
+						t.Fatalf("File racing with Close: %v, want a file OpError wrapping net.ErrClosed", err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("File did not fail after Close")
+				}
+			}
+		})
 	}
 }
