@@ -12,13 +12,17 @@ import (
 // the peer sees no end, until both are closed. The File's name is Go's:
 // the network, then local->remote ("tcp:127.0.0.1:80->127.0.0.1:5000").
 //
-// The two descriptors share the socket and its state, as they do in
-// Go's net: bytes read through the File are not the Conn's to read, and
-// those written through it go out between the Conn's. Unlike Go's, the
-// File's Fd leaves the descriptor nonblocking: O_NONBLOCK belongs to
-// the socket, not to one descriptor, and the Conn's poller relies on it.
+// The two descriptors share the socket and its state, as in Go's net.
+// While the Conn is open its poller reads the socket's input into the
+// Conn's buffer, so a read through the File gets only what the poller
+// did not take; bytes written through the File go out between the
+// Conn's writes. On the native
+// backends, unlike Go's, the File's Fd leaves the descriptor
+// nonblocking: O_NONBLOCK belongs to the socket, not to one descriptor,
+// and the Conn's poller relies on it.
 //
-// Under BackendStd it is the File of the underlying net.Conn. An error
+// Under BackendStd it is the File of the underlying net.Conn (whose Fd
+// is Go's). An error
 // is a *net.OpError (Op "file", Source and Addr the local and remote
 // addresses) wrapping the *os.SyscallError of the duplication, or
 // net.ErrClosed after Close, as Go's; under BackendStd, a net.Conn
