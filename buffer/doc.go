@@ -10,7 +10,8 @@
 // (Book, BookAck), a handler reads it without copies (Next, Peek, Until,
 // Slice) and releases it (Release); outbound, the handler writes (Malloc,
 // WriteBinary, Append), publishes (Flush), and the poller gathers the bytes
-// for writev (GetBytes, then Skip and Release).
+// for writev (GetBytes, then Skip and Release); a batch with nothing
+// queued ahead of it may be sent from where it was written (Unflushed).
 //
 // # Concurrency
 //
@@ -18,7 +19,7 @@
 // at the same time, not for two of either. Producer methods are the writing
 // side: Malloc, MallocAck, MallocLen, WriteBinary, WriteString, WriteByte,
 // Write, ReadFrom, Append (on the receiving buffer), WriteForeign, Flush,
-// Book and BookAck. Consumer methods are the reading side: Peek, Next, Skip, Until,
+// Unflushed, Book and BookAck. Consumer methods are the reading side: Peek, Next, Skip, Until,
 // ReadByte, ReadBinary, ReadString, Read, WriteTo, Slice, GetBytes, Release
 // and Close. Len may be called from either side.
 //
