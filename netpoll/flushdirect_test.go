@@ -127,42 +127,47 @@ func TestFlushDirectFreesBatch(t *testing.T) {
 
 // TestFlushDeadlineKeepsUnsentBatch flushes a batch that nothing queued
 // precedes under a write deadline that passes while the peer reads
-// nothing: Flush fails with the timeout, what it did not send stays
-// queued, and the next Flush sends it ahead of its own batch, each byte
-// once (under BackendStd the direct write's rest is queued by
-// stdFlushDirect; on the native backends the poller sends it).
+// nothing (a Write filled the socket first): Flush fails with the
+// timeout, the batch stays queued, and the Close that follows sends it,
+// each byte once. The batch is small, so that BackendStd too
+// takes its direct path (stdFlushDirect) and queues what its write did
+// not send; on the native backends the write finds the socket full.
 func TestFlushDeadlineKeepsUnsentBatch(t *testing.T) {
 	c, cl := acceptPair(t)
 	cl.SetReadBuffer(16 << 10)
 	c.SetWriteBuffer(16 << 10)
+	fill := make([]byte, 4<<20)
+	for i := range fill {
+		fill[i] = byte(i*13 + i/241)
+	}
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	n, err := c.Write(fill)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write of 4 MiB to a peer that reads nothing = %d, %v; want a timeout", n, err)
+	}
+	want := append([]byte(nil), fill[:n]...)
 	w := c.Writer()
-	first, err := w.Malloc(4 * DefaultMaxOutput)
+	batch, err := w.Malloc(12 << 10) // below BackendStd's stdAccountMin
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range first {
-		first[i] = byte(i*13 + i/241)
+	for i := range batch {
+		batch[i] = byte(i*5 + 1)
 	}
-	want := append([]byte(nil), first...)
+	want = append(want, batch...)
 	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	if err := w.Flush(); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("Flush past the deadline = %v, want a timeout", err)
+		t.Fatalf("Flush to a full socket past the deadline = %v, want a timeout", err)
 	}
-	c.SetWriteDeadline(time.Now().Add(10 * time.Second)) // bounds the next Flush
-	second := []byte("the second batch goes after the first's rest")
-	want = append(want, second...)
+	// Queued, not left in the writer's batch: the Close sends it (a
+	// batch never flushed would be dropped).
 	got := make(chan []byte, 1)
 	go func() {
 		cl.SetReadDeadline(time.Now().Add(10 * time.Second))
-		b, _ := io.ReadAll(io.LimitReader(cl, int64(len(want))))
+		b, _ := io.ReadAll(cl)
 		got <- b
 	}()
-	if _, err := w.WriteBinary(second); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	c.Close()
 	var b []byte
 	select {
 	case b = <-got:

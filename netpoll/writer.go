@@ -201,7 +201,9 @@ func (w *connWriter) flush(async bool) error {
 		return c.queueOut()
 	}
 	if c.sock != nil {
-		if p := c.out.Unflushed(); p != nil && !c.fdst.closed() && c.flags.Load()&fBroken == 0 {
+		// Small batches only: stdSend accounts a large one, which the
+		// connection holds while the write waits for the peer.
+		if p := c.out.Unflushed(); p != nil && len(p) < stdAccountMin && !c.fdst.closed() && c.flags.Load()&fBroken == 0 {
 			return c.stdFlushDirect(p)
 		}
 	} else if !async && !c.p.ep.sendsOnRing() {
