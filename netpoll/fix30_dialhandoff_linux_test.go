@@ -1,7 +1,6 @@
 package netpoll
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -61,34 +60,11 @@ func TestDialFromHandlerHandsOff(t *testing.T) {
 	skipStd(t, "the dial of BackendStd waits in Go's net, not on the poller")
 	stalled := stalledListener(t)
 	var s *Server
-	started := make(chan struct{})
-	h := func(c *Conn) error {
+	started := make(chan struct{}) // s is set
+	h := dialOrEchoHandler(func() *Dialer {
 		<-started
-		r := c.Reader()
-		b, err := r.Next(r.Len())
-		if err != nil {
-			return err
-		}
-		out := append([]byte(nil), b...)
-		if err := r.Release(); err != nil {
-			return err
-		}
-		if len(out) > 0 && out[0] == 'D' {
-			d := Dialer{Server: s, Timeout: 150 * time.Millisecond}
-			dc, err := d.DialContext(context.Background(), "tcp", stalled)
-			if err == nil {
-				dc.Close()
-				out = []byte("connected")
-			} else {
-				out = []byte("failed")
-			}
-		}
-		w := c.Writer()
-		if _, err := w.WriteBinary(out); err != nil {
-			return err
-		}
-		return w.Flush()
-	}
+		return &Dialer{Server: s, Timeout: 150 * time.Millisecond}
+	}, stalled)
 	s, addr := startServer(t, h, WithPollers(1), WithDispatch(DispatchHandoff))
 	close(started)
 
@@ -138,8 +114,7 @@ func TestDialFromHandlerHandsOff(t *testing.T) {
 			}
 		}
 		after := s.Stats()
-		direct := (after.Handoffs - after.WatchdogHandoffs) - (before.Handoffs - before.WatchdogHandoffs)
-		watchdog := after.WatchdogHandoffs - before.WatchdogHandoffs
+		direct, watchdog := handoffsSince(before, after)
 		t.Logf("attempt %d: %d round trips during the dial, slowest %v; hand-offs: %d direct, %d by the watchdog", attempt, pongs, slowest, direct, watchdog)
 		if direct > 0 {
 			return

@@ -1,8 +1,6 @@
 package netpoll
 
 import (
-	"net"
-	"sync"
 	"testing"
 	"time"
 )
@@ -18,67 +16,36 @@ import (
 // The Server must stay within its budget plus a read per connection
 // whatever the order in which its connections came.
 func TestBudgetHoldsAsConnectionsArrive(t *testing.T) {
-	skipInline(t) // its handler waits in Flush
-	const (
-		bound  = 64 << 10
-		budget = 1 << 20
-		peers  = 40
-	)
-	for _, be := range []Backend{BackendEpoll, BackendUring} {
-		t.Run(be.String(), func(t *testing.T) {
-			s, addr := startServer(t, echoHandler, WithBackend(be), WithMaxInput(bound),
-				WithMaxOutput(bound), WithBufferBudget(budget))
-			pollers := len(s.Stats().PerPoller)
-			limit := int64(budget + peers*minReadSize + pollers*(budget/2/(8*pollers)))
-			var wg sync.WaitGroup
-			var conns []net.Conn
-			defer func() {
-				for _, c := range conns {
-					c.Close()
-				}
-				wg.Wait()
-			}()
-			chunk := make([]byte, 64<<10)
-			var worst int64
-			var st Stats
-			sample := func() {
-				st = s.Stats()
-				worst = max(worst, st.BufferedIn+st.BufferedOut)
-			}
-			for range peers {
-				c := hostilePeer(t, addr)
-				conns = append(conns, c)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-					for range 64 { // 4 MiB at most; stops when the kernel is full
-						if _, err := c.Write(chunk); err != nil {
-							return
-						}
-					}
-				}()
-				// Until the buffered bytes stop changing: this peer has
-				// taken what the server lets it take.
-				prev, still := int64(-1), 0
-				for end := time.Now().Add(300 * time.Millisecond); still < 5 && time.Now().Before(end); time.Sleep(3 * time.Millisecond) {
-					sample()
-					if b := st.BufferedIn + st.BufferedOut; b != prev {
-						prev, still = b, 0
-					} else {
-						still++
-					}
-				}
-			}
-			for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	echoFlood(t, func(t *testing.T, s *Server, addr string, limit int64, f *flooders) {
+		chunk := make([]byte, 64<<10)
+		var worst int64
+		var st Stats
+		sample := func() {
+			st = s.Stats()
+			worst = max(worst, st.BufferedIn+st.BufferedOut)
+		}
+		for range floodPeers {
+			f.add(t, addr, chunk, 64, 10*time.Second) // 4 MiB at most; stops when the kernel is full
+			// Until the buffered bytes stop changing: this peer has
+			// taken what the server lets it take.
+			prev, still := int64(-1), 0
+			for end := time.Now().Add(300 * time.Millisecond); still < 5 && time.Now().Before(end); time.Sleep(3 * time.Millisecond) {
 				sample()
+				if b := st.BufferedIn + st.BufferedOut; b != prev {
+					prev, still = b, 0
+				} else {
+					still++
+				}
 			}
-			t.Logf("budget %d (limit with slack %d), %d peers: most buffered %d; read %d, paused by budget %d, by bound %d",
-				budget, limit, peers, worst, st.BytesIn, st.PausedByBudget, st.PausedByBound)
-			if worst > limit {
-				t.Fatalf("the server buffered %d bytes, over its BufferBudget %d plus a read per connection (%d)",
-					worst, budget, limit)
-			}
-		})
-	}
+		}
+		for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			sample()
+		}
+		t.Logf("budget %d (limit with slack %d), %d peers: most buffered %d; read %d, paused by budget %d, by bound %d",
+			floodBudget, limit, floodPeers, worst, st.BytesIn, st.PausedByBudget, st.PausedByBound)
+		if worst > limit {
+			t.Fatalf("the server buffered %d bytes, over its BufferBudget %d plus a read per connection (%d)",
+				worst, floodBudget, limit)
+		}
+	})
 }

@@ -1,7 +1,6 @@
 package netpoll
 
 import (
-	"context"
 	"net"
 	"sync"
 	"testing"
@@ -46,31 +45,7 @@ func TestDialThroughOtherGroupHandsOff(t *testing.T) {
 			stalled := stalledListener(t)
 			d := tc.dialer(t)
 			d.Timeout = 150 * time.Millisecond
-			h := func(c *Conn) error {
-				r := c.Reader()
-				b, err := r.Next(r.Len())
-				if err != nil {
-					return err
-				}
-				out := append([]byte(nil), b...)
-				if err := r.Release(); err != nil {
-					return err
-				}
-				if len(out) > 0 && out[0] == 'D' {
-					dc, err := d.DialContext(context.Background(), "tcp", stalled)
-					if err == nil {
-						dc.Close()
-						out = []byte("connected")
-					} else {
-						out = []byte("failed")
-					}
-				}
-				w := c.Writer()
-				if _, err := w.WriteBinary(out); err != nil {
-					return err
-				}
-				return w.Flush()
-			}
+			h := dialOrEchoHandler(func() *Dialer { return d }, stalled)
 			s, addr := startServer(t, h, WithPollers(1), WithDispatch(DispatchHandoff))
 			dialer := dialTCP(t, addr)
 			conns := make([]*net.TCPConn, pingers)
@@ -124,8 +99,7 @@ func TestDialThroughOtherGroupHandsOff(t *testing.T) {
 					t.Fatalf("the dial to a full accept queue ended in %q", reply[:n])
 				}
 				after := s.Stats()
-				direct := (after.Handoffs - after.WatchdogHandoffs) - (before.Handoffs - before.WatchdogHandoffs)
-				watchdog := after.WatchdogHandoffs - before.WatchdogHandoffs
+				direct, watchdog := handoffsSince(before, after)
 				t.Logf("attempt %d: round trips of the %d other connections during the dial %v; hand-offs: %d direct, %d by the watchdog",
 					attempt, pingers, rounds, direct, watchdog)
 				if direct > 0 {

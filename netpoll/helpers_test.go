@@ -1,9 +1,11 @@
 package netpoll
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,4 +181,108 @@ func goServer(t testing.TB, serve func(c net.Conn)) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// The echo-flood budget tests: floodPeers peers flood echoHandler and
+// never read, each connection bounded to floodBound bytes either way,
+// under a budget of floodBudget.
+const (
+	floodBound  = 64 << 10
+	floodBudget = 1 << 20
+	floodPeers  = 40
+)
+
+// echoFlood runs flood on epoll and on uring against a Server of the
+// echo-flood budget tests, with the flooders that it adds stopped when
+// it returns. limit is what the budget lets the Server buffer
+// (budget.go): the budget, one read per connection (minReadSize: each
+// connection's share of a pressed budget is below it) and one publish
+// grain per poller (the total the budget looks at lags the sum by that
+// much). BackendStd is left out: its Stats do not count the output of a
+// blocked Flush (TestHostileStatsBlockedFlush), so the figure would say
+// nothing there.
+func echoFlood(t *testing.T, flood func(t *testing.T, s *Server, addr string, limit int64, f *flooders)) {
+	t.Helper()
+	skipInline(t) // echoHandler waits in Flush
+	for _, be := range []Backend{BackendEpoll, BackendUring} {
+		t.Run(be.String(), func(t *testing.T) {
+			s, addr := startServer(t, echoHandler, WithBackend(be), WithMaxInput(floodBound),
+				WithMaxOutput(floodBound), WithBufferBudget(floodBudget))
+			pollers := len(s.Stats().PerPoller)
+			limit := int64(floodBudget + floodPeers*minReadSize + pollers*(floodBudget/2/(8*pollers)))
+			var f flooders
+			defer f.stop()
+			flood(t, s, addr, limit, &f)
+		})
+	}
+}
+
+// flooders are hostile peers that write without pause and never read.
+// stop closes them and waits for their writers, which return once the
+// kernel no longer takes their bytes by the write deadline.
+type flooders struct {
+	wg    sync.WaitGroup
+	conns []net.Conn
+}
+
+// add connects a hostile peer to addr that writes chunk up to times
+// times, under a write deadline of d.
+func (f *flooders) add(t *testing.T, addr string, chunk []byte, times int, d time.Duration) {
+	t.Helper()
+	c := hostilePeer(t, addr)
+	f.conns = append(f.conns, c)
+	f.wg.Go(func() {
+		c.SetWriteDeadline(time.Now().Add(d))
+		for range times {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+}
+
+func (f *flooders) stop() {
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.wg.Wait()
+}
+
+// dialOrEchoHandler echoes what arrived, but for input that starts with
+// 'D': then it dials addr through the Dialer that dialer returns and
+// answers "connected" or "failed", which is how the hand-off tests make
+// a handler wait for a connect.
+func dialOrEchoHandler(dialer func() *Dialer, addr string) Handler {
+	return func(c *Conn) error {
+		r := c.Reader()
+		b, err := r.Next(r.Len())
+		if err != nil {
+			return err
+		}
+		out := append([]byte(nil), b...)
+		if err := r.Release(); err != nil {
+			return err
+		}
+		if len(out) > 0 && out[0] == 'D' {
+			dc, err := dialer().DialContext(context.Background(), "tcp", addr)
+			if err == nil {
+				dc.Close()
+				out = []byte("connected")
+			} else {
+				out = []byte("failed")
+			}
+		}
+		w := c.Writer()
+		if _, err := w.WriteBinary(out); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+}
+
+// handoffsSince splits the hand-offs made between two Stats into those
+// a handler made itself, about to wait, and those the watchdog made.
+func handoffsSince(before, after Stats) (direct, watchdog uint64) {
+	direct = (after.Handoffs - after.WatchdogHandoffs) - (before.Handoffs - before.WatchdogHandoffs)
+	return direct, after.WatchdogHandoffs - before.WatchdogHandoffs
 }

@@ -104,63 +104,30 @@ func TestHostilePartialFramesBudget(t *testing.T) {
 // limit has such reads)". The test holds the Server to the budget plus
 // one read per connection (minReadSize: each connection's share here is
 // below it, so a read is minReadSize at most) plus one publish grain per
-// poller (the total the budget looks at lags the sum by that much).
-// BackendStd is left out: its Stats do not count the output of a blocked
-// Flush (TestHostileStatsBlockedFlush), so the figure would say
-// nothing there.
+// poller (the total the budget looks at lags the sum by that much):
+// echoFlood.
 func TestHostileEchoFloodBudget(t *testing.T) {
-	skipInline(t) // its handler waits (in Flush, in Until)
-	const (
-		bound  = 64 << 10
-		budget = 1 << 20
-		peers  = 40
-	)
-	for _, be := range []Backend{BackendEpoll, BackendUring} {
-		t.Run(be.String(), func(t *testing.T) {
-			s, addr := startServer(t, echoHandler, WithBackend(be), WithMaxInput(bound),
-				WithMaxOutput(bound), WithBufferBudget(budget))
-			pollers := len(s.Stats().PerPoller)
-			limit := int64(budget + peers*minReadSize + pollers*(budget/2/(8*pollers)))
-			var wg sync.WaitGroup
-			conns := make([]net.Conn, 0, peers)
-			defer func() {
-				for _, c := range conns {
-					c.Close()
-				}
-				wg.Wait()
-			}()
-			chunk := make([]byte, 64<<10)
-			for range peers {
-				c := hostilePeer(t, addr)
-				conns = append(conns, c)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c.SetWriteDeadline(time.Now().Add(3 * time.Second))
-					for range 128 { // 8 MiB at most; stops when the kernel is full
-						if _, err := c.Write(chunk); err != nil {
-							return
-						}
-					}
-				}()
+	echoFlood(t, func(t *testing.T, s *Server, addr string, limit int64, f *flooders) {
+		chunk := make([]byte, 64<<10)
+		for range floodPeers {
+			f.add(t, addr, chunk, 128, 3*time.Second) // 8 MiB at most; stops when the kernel is full
+		}
+		var worst int64
+		var st Stats
+		for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			st = s.Stats()
+			if b := st.BufferedIn + st.BufferedOut; b > worst {
+				worst = b
 			}
-			var worst int64
-			var st Stats
-			for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-				st = s.Stats()
-				if b := st.BufferedIn + st.BufferedOut; b > worst {
-					worst = b
-				}
-			}
-			t.Logf("budget %d (limit with slack %d), %d peers: most buffered %d; read %d, paused by budget %d, by bound %d",
-				budget, limit, peers, worst, st.BytesIn, st.PausedByBudget, st.PausedByBound)
-			if st.BytesIn < 2*budget {
-				t.Fatalf("the server read only %d bytes: the flood did not press the budget", st.BytesIn)
-			}
-			if worst > limit {
-				t.Fatalf("the server buffered %d bytes, over its BufferBudget %d plus a read per connection (%d)",
-					worst, budget, limit)
-			}
-		})
-	}
+		}
+		t.Logf("budget %d (limit with slack %d), %d peers: most buffered %d; read %d, paused by budget %d, by bound %d",
+			floodBudget, limit, floodPeers, worst, st.BytesIn, st.PausedByBudget, st.PausedByBound)
+		if st.BytesIn < 2*floodBudget {
+			t.Fatalf("the server read only %d bytes: the flood did not press the budget", st.BytesIn)
+		}
+		if worst > limit {
+			t.Fatalf("the server buffered %d bytes, over its BufferBudget %d plus a read per connection (%d)",
+				worst, floodBudget, limit)
+		}
+	})
 }
