@@ -634,6 +634,8 @@ func TestShutdownMixedAsGo(t *testing.T) {
 			testutil.CheckLeaks(t)
 			hij := make(chan net.Conn, 1)
 			started := make(chan struct{}, 2)
+			var mu sync.Mutex
+			var ended []time.Time // of the /slow handlers, in order
 			srv, ln := revServe(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				switch r.URL.Path {
 				case "/hijack":
@@ -643,6 +645,9 @@ func TestShutdownMixedAsGo(t *testing.T) {
 					started <- struct{}{}
 					time.Sleep(300 * time.Millisecond)
 					io.WriteString(w, "slow done")
+					mu.Lock()
+					ended = append(ended, time.Now())
+					mu.Unlock()
 				default:
 					io.WriteString(w, "ok")
 				}
@@ -683,9 +688,26 @@ func TestShutdownMixedAsGo(t *testing.T) {
 			<-started
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			start := time.Now()
 			serr := srv.Shutdown(ctx)
-			out = append(out, fmt.Sprint(serr), within(time.Since(start), 150*time.Millisecond, 800*time.Millisecond))
+			// Shutdown must wait for both handlers, and return at its
+			// first look for active connections after theirs closed. It
+			// looks at intervals that double from 1 ms to at most 500 ms,
+			// each up to 10% longer (net/http's shutdownPollIntervalMax):
+			// within 550 ms of the close. The bound, 1 s from the later
+			// handler's end, leaves 450 ms for the response's flush and
+			// close and Shutdown's own wake-up on a busy machine. Timed
+			// from Shutdown's start, as it was, the bound
+			// also took in the handlers' sleep: one that overran by more
+			// than the 210 ms left before the look at 511 ms made
+			// Shutdown wait for the next, 500 ms on (Go's listener as
+			// well as upoll's, under the netpoll suite beside).
+			since := time.Duration(-1) // a handler still running
+			mu.Lock()
+			if len(ended) == 2 {
+				since = time.Since(ended[1])
+			}
+			mu.Unlock()
+			out = append(out, fmt.Sprint(serr), within(since, 0, time.Second))
 			out = append(out, <-slowRes, <-slowRes)
 			for _, br := range idle {
 				_, err := br.ReadByte()
