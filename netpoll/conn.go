@@ -587,7 +587,6 @@ func (c *Conn) destroy() {
 	}
 	if c.p != nil {
 		c.p.reg.remove(c.slot)
-		c.p.ctr.liveConns.Add(-1)
 	}
 	if c.flags.Load()&fHeld != 0 {
 		c.owner.gate.release()
@@ -604,6 +603,11 @@ func (c *Conn) destroy() {
 	c.in.Free()
 	c.out.Close()
 	c.dropBuffered()
+	if c.p != nil {
+		// Last: a count of live connections that reached zero says
+		// their buffers are out of the counters too (Stats, Shutdown).
+		c.p.ctr.liveConns.Add(-1)
+	}
 }
 
 // closeReason is the error reported to OnDisconnect.
