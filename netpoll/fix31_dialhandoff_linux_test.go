@@ -2,7 +2,6 @@ package netpoll
 
 import (
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,40 +57,10 @@ func TestDialThroughOtherGroupHandsOff(t *testing.T) {
 				if _, err := dialer.Write([]byte("D")); err != nil {
 					t.Fatal(err)
 				}
-				stop := make(chan struct{})
-				rounds := make([]int, pingers)
-				errs := make(chan error, pingers)
-				var wg sync.WaitGroup
-				for i, pc := range conns {
-					wg.Go(func() {
-						pc.SetDeadline(time.Now().Add(5 * time.Second))
-						pong := make([]byte, 1)
-						for n := 0; n < 10000; n++ {
-							select {
-							case <-stop:
-								return
-							default:
-							}
-							if _, err := pc.Write([]byte("p")); err != nil {
-								errs <- err
-								return
-							}
-							if _, err := pc.Read(pong); err != nil {
-								errs <- err
-								return
-							}
-							rounds[i]++
-						}
-					})
-				}
+				stop := startPingers(t, conns, 5*time.Second)
 				reply := make([]byte, 16)
 				n, err := dialer.Read(reply)
-				close(stop)
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Fatal(err)
-				}
+				rounds := stop()
 				if err != nil {
 					t.Fatal(err)
 				}

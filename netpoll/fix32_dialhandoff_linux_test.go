@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -100,31 +99,7 @@ func TestDialLookupHandsOff(t *testing.T) {
 			if d.Timeout == 0 {
 				d.Timeout = 5 * time.Second // bounds a lookup the test failed to release
 			}
-			h := func(c *Conn) error {
-				r := c.Reader()
-				b, err := r.Next(r.Len())
-				if err != nil {
-					return err
-				}
-				out := append([]byte(nil), b...)
-				if err := r.Release(); err != nil {
-					return err
-				}
-				if len(out) > 0 && out[0] == 'D' {
-					dc, err := d.DialContext(context.Background(), "tcp", target)
-					if err == nil {
-						dc.Close()
-						out = []byte("connected")
-					} else {
-						out = []byte("failed")
-					}
-				}
-				w := c.Writer()
-				if _, err := w.WriteBinary(out); err != nil {
-					return err
-				}
-				return w.Flush()
-			}
+			h := dialOrEchoHandler(func() *Dialer { return d }, target)
 			s, addr := startServer(t, h, WithPollers(1), WithDispatch(DispatchHandoff))
 			dialer := dialTCP(t, addr)
 			conns := make([]*net.TCPConn, pingers)
@@ -138,32 +113,7 @@ func TestDialLookupHandsOff(t *testing.T) {
 				if _, err := dialer.Write([]byte("D")); err != nil {
 					t.Fatal(err)
 				}
-				stop := make(chan struct{})
-				rounds := make([]int, pingers)
-				errs := make(chan error, pingers)
-				var wg sync.WaitGroup
-				for i, pc := range conns {
-					wg.Go(func() {
-						pc.SetDeadline(time.Now().Add(10 * time.Second))
-						pong := make([]byte, 1)
-						for n := 0; n < 10000; n++ {
-							select {
-							case <-stop:
-								return
-							default:
-							}
-							if _, err := pc.Write([]byte("p")); err != nil {
-								errs <- err
-								return
-							}
-							if _, err := pc.Read(pong); err != nil {
-								errs <- err
-								return
-							}
-							rounds[i]++
-						}
-					})
-				}
+				stop := startPingers(t, conns, 10*time.Second)
 				entered := true
 				if tc.lookup {
 					select {
@@ -176,12 +126,7 @@ func TestDialLookupHandsOff(t *testing.T) {
 				}
 				reply := make([]byte, 16)
 				n, err := dialer.Read(reply)
-				close(stop)
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Fatal(err)
-				}
+				rounds := stop()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -192,8 +137,7 @@ func TestDialLookupHandsOff(t *testing.T) {
 					t.Fatalf("the dial ended in %q, want a failure", reply[:n])
 				}
 				after := s.Stats()
-				direct := (after.Handoffs - after.WatchdogHandoffs) - (before.Handoffs - before.WatchdogHandoffs)
-				watchdog := after.WatchdogHandoffs - before.WatchdogHandoffs
+				direct, watchdog := handoffsSince(before, after)
 				t.Logf("attempt %d: round trips of the %d other connections during the dial %v; hand-offs: %d direct, %d by the watchdog",
 					attempt, pingers, rounds, direct, watchdog)
 				if direct > 0 {

@@ -280,6 +280,48 @@ func dialOrEchoHandler(dialer func() *Dialer, addr string) Handler {
 	}
 }
 
+// startPingers ping-pongs one byte over each of conns (to an echo
+// handler) on goroutines of its own, at most 10,000 round trips each
+// within d, until the stop it returns is called; stop waits for them,
+// fails t on their first error and returns each one's round trips.
+func startPingers(t *testing.T, conns []*net.TCPConn, d time.Duration) (stop func() []int) {
+	done := make(chan struct{})
+	rounds := make([]int, len(conns))
+	errs := make(chan error, len(conns))
+	var wg sync.WaitGroup
+	for i, pc := range conns {
+		wg.Go(func() {
+			pc.SetDeadline(time.Now().Add(d))
+			pong := make([]byte, 1)
+			for n := 0; n < 10000; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := pc.Write([]byte("p")); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := pc.Read(pong); err != nil {
+					errs <- err
+					return
+				}
+				rounds[i]++
+			}
+		})
+	}
+	return func() []int {
+		close(done)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		return rounds
+	}
+}
+
 // handoffsSince splits the hand-offs made between two Stats into those
 // a handler made itself, about to wait, and those the watchdog made.
 func handoffsSince(before, after Stats) (direct, watchdog uint64) {
