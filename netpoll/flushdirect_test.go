@@ -63,19 +63,7 @@ func TestFlushShortWriteSendsEachByteOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 				want = append(want, second...)
-				var b []byte
-				select {
-				case b = <-got:
-				case <-time.After(15 * time.Second):
-					t.Fatal("the peer's read did not end")
-				}
-				if !bytes.Equal(b, want) {
-					n := 0
-					for n < min(len(b), len(want)) && b[n] == want[n] {
-						n++
-					}
-					t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(b), len(want), n)
-				}
+				wantPeerBytes(t, got, want)
 				if sent := s.Stats().BytesOut - base; sent != uint64(len(want)) {
 					t.Fatalf("Stats.BytesOut grew by %d, want %d", sent, len(want))
 				}
@@ -168,6 +156,13 @@ func TestFlushDeadlineKeepsUnsentBatch(t *testing.T) {
 		got <- b
 	}()
 	c.Close()
+	wantPeerBytes(t, got, want)
+}
+
+// wantPeerBytes waits (15 s at most) for what the peer read and
+// compares it with want.
+func wantPeerBytes(t *testing.T, got <-chan []byte, want []byte) {
+	t.Helper()
 	var b []byte
 	select {
 	case b = <-got:
@@ -175,10 +170,6 @@ func TestFlushDeadlineKeepsUnsentBatch(t *testing.T) {
 		t.Fatal("the peer's read did not end")
 	}
 	if !bytes.Equal(b, want) {
-		n := 0
-		for n < min(len(b), len(want)) && b[n] == want[n] {
-			n++
-		}
-		t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(b), len(want), n)
+		t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(b), len(want), firstDiff(b, want))
 	}
 }
