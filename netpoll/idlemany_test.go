@@ -92,8 +92,12 @@ func testIdleManyConns(t *testing.T, b Backend) {
 	p50, p99, mx := late[len(late)/2], late[len(late)*99/100], late[len(late)-1]
 	t.Logf("%d conns, idle %v: closed after (from dialed) p50 %v p99 %v max %v; all in %v, CPU %v",
 		len(late), idle, p50, p99, mx, total, cpu1-cpu0)
-	if mx > idle+idle/4+time.Second {
-		t.Errorf("a connection closed %v after its dial; idle %v plus the %v sweep period plus 1 s slack", mx, idle, idle/4)
+	// The slack is for the clients' own wake-ups: 4,000 goroutines that
+	// see their EOF on 2 loaded cores under -race (1 s was once 7 ms
+	// short beside the netpoll suite). A sweep that missed a connection
+	// would leave it for its 10 s read deadline.
+	if mx > idle+idle/4+2*time.Second {
+		t.Errorf("a connection closed %v after its dial; idle %v plus the %v sweep period plus 2 s slack", mx, idle, idle/4)
 	}
 	if bad > 0 {
 		t.Errorf("%d connections failed", bad)
