@@ -20,8 +20,9 @@
 // connection's Handler: by default on the poller goroutine itself, run to
 // completion, with the poller handed to a new goroutine (not a pool
 // worker) when a handler blocks (DispatchHandoff); or on a gopool.Pool,
-// or inline. Writes are sent with writev on the writer's goroutine; what
-// the kernel does not take is sent by the poller on EPOLLOUT.
+// or inline. Writes are sent on the writer's goroutine (write, or writev
+// for queued output); what the kernel does not take is sent by the
+// poller on EPOLLOUT.
 //
 // # Two ways to use a Server
 //

@@ -4,10 +4,11 @@ import "github.com/upoll/upoll/buffer"
 
 // Writer is the nocopy writing side of a Conn. Writes go to the
 // connection's outbound buffer and are invisible to the peer until
-// Flush, which sends with writev on the caller's goroutine and leaves
-// what the kernel does not take to the poller (EPOLLOUT), or FlushAsync,
-// which leaves all of it to the poller. Flush blocks
-// only while more than MaxOutput bytes are queued, until the write
+// Flush, which sends on the caller's goroutine (a batch with nothing
+// queued ahead goes out with one write from where it was written) and
+// leaves what the kernel does not take to the poller (EPOLLOUT), or
+// FlushAsync, which leaves all of it to the poller. Flush blocks only
+// while more than MaxOutput bytes are queued, until the write
 // deadline or timeout. When the deadline passes, what was flushed
 // stays queued and is sent later; a Flush that finds more than
 // MaxOutput still queued keeps its batch until there is room, and the
