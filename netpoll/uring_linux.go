@@ -1502,10 +1502,19 @@ func (ep *pollset) releaseForPark() bool {
 // and reports whether it did (see uringSend); false: the caller writes
 // with writev. The caller holds emu and a reference, and c has no send
 // in flight.
-// sendsOnRing reports whether queued output goes out as ring sends:
-// then a Flush leaves its batch to writeOut (ringSend) rather than
-// writing it itself, which would cost the system call the ring saves.
-func (ep *pollset) sendsOnRing() bool { return ep.ur != nil && ep.ur.sendOn }
+// sendsOnRing reports whether c's queued output would go out as a ring
+// send now (the first looks of uringSet.send, without its lock): then a
+// Flush leaves its batch to writeOut rather than writing it itself,
+// which would cost the system call the ring saves. Otherwise writeOut
+// would use writev, and the Flush writes its batch directly.
+func (ep *pollset) sendsOnRing(c *Conn) bool {
+	u := ep.ur
+	if u == nil || !u.sendOn {
+		return false
+	}
+	p := c.p
+	return p.cfg.Dispatch == DispatchHandoff && c.owner.cfg.Trigger == EdgeTriggered && p.runsHandlerOf(c)
+}
 
 func (ep *pollset) ringSend(c *Conn) bool {
 	u := ep.ur

@@ -31,7 +31,7 @@ func (ep *pollset) ringStats(s *PollerStats) {}
 // ringSend reports false: output is written with writev.
 func (ep *pollset) ringSend(c *Conn) bool { return false }
 
-func (ep *pollset) sendsOnRing() bool { return false }
+func (ep *pollset) sendsOnRing(c *Conn) bool { return false }
 
 // submit does nothing: there is no ring here.
 func (ep *pollset) submit() {}
