@@ -55,10 +55,7 @@ func TestConnFile(t *testing.T) {
 	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
-			_, addr, conns := startAccept(t, WithBackend(b))
-			peer := dialTCP(t, addr)
-			c := recvConn(t, conns)
-			defer c.Close()
+			c, peer := acceptPair(t, WithBackend(b))
 
 			f, err := c.File()
 			if err != nil {
@@ -147,10 +144,7 @@ func TestConnFileFdKeepsSocketNonblocking(t *testing.T) {
 	for _, b := range testBackends(false) {
 		t.Run(b.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
-			_, addr, conns := startAccept(t, WithBackend(b))
-			peer := dialTCP(t, addr)
-			c := recvConn(t, conns)
-			defer c.Close()
+			c, peer := acceptPair(t, WithBackend(b))
 			f, err := c.File()
 			if err != nil {
 				t.Fatal(err)
@@ -185,9 +179,7 @@ func TestConnFileAfterCloseAsGo(t *testing.T) {
 	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
-			_, addr, conns := startAccept(t, WithBackend(b))
-			dialTCP(t, addr)
-			c := recvConn(t, conns)
+			c, _ := acceptPair(t, WithBackend(b))
 			g, _ := goTCPPair(t)
 			laddr, raddr := c.LocalAddr(), c.RemoteAddr()
 			gladdr, graddr := g.LocalAddr(), g.RemoteAddr()
@@ -220,9 +212,7 @@ func TestConnMultipathTCPAsGo(t *testing.T) {
 	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
-			_, addr, conns := startAccept(t, WithBackend(b))
-			dialTCP(t, addr)
-			c := recvConn(t, conns)
+			c, _ := acceptPair(t, WithBackend(b))
 			g, _ := goTCPPair(t)
 			gm, gerr := g.MultipathTCP()
 			if m, err := c.MultipathTCP(); m != gm || err != nil || gerr != nil {

@@ -607,15 +607,8 @@ func (c *Conn) stdWrite(p []byte) (int, error) {
 // The caller holds wmu and a reference.
 func (c *Conn) stdFlushDirect(p []byte) error {
 	n, err := c.stdWrite(p)
-	if n == len(p) {
-		c.out.MallocAck(0) // sent: dropped, never published
-		c.out.Flush()
-		return err
-	}
 	// wmu alone serializes the consumers of out here (see stdSend).
-	if c.out.Flush() == nil {
-		c.out.Skip(n)
-		c.out.Release()
+	if c.endSentBatch(n) && n < len(p) {
 		c.settleOut()
 	}
 	return err

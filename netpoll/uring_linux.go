@@ -1503,11 +1503,22 @@ func (ep *pollset) releaseForPark() bool {
 // with writev. The caller holds emu and a reference, and c has no send
 // in flight.
 // sendsOnRing reports whether c's queued output would go out as a ring
-// send now (the first looks of uringSet.send, without its lock): then a
-// Flush leaves its batch to writeOut rather than writing it itself,
-// which would cost the system call the ring saves. Otherwise writeOut
-// would use writev, and the Flush writes its batch directly.
-func (ep *pollset) sendsOnRing(c *Conn) bool {
+// send now (ringSendable, without the ring's lock): then a Flush leaves
+// its batch to writeOut rather than writing it itself, which would cost
+// the system call the ring saves. Otherwise writeOut would use writev,
+// and the Flush writes its batch directly.
+func (ep *pollset) sendsOnRing(c *Conn) bool { return ep.ringSendable(c) }
+
+func (ep *pollset) ringSend(c *Conn) bool {
+	return ep.ringSendable(c) && ep.ur.send(c)
+}
+
+// ringSendable reports whether c's output may go out as a ring send:
+// sends are on, and c runs edge-triggered under DispatchHandoff (level-
+// triggered and one-shot would be told of room, POLLOUT, on every wait
+// while the send is in flight), inside its handler on the leader
+// (otherwise nothing says the loop's next enter comes soon).
+func (ep *pollset) ringSendable(c *Conn) bool {
 	u := ep.ur
 	if u == nil || !u.sendOn {
 		return false
@@ -1516,30 +1527,13 @@ func (ep *pollset) sendsOnRing(c *Conn) bool {
 	return p.cfg.Dispatch == DispatchHandoff && c.owner.cfg.Trigger == EdgeTriggered && p.runsHandlerOf(c)
 }
 
-func (ep *pollset) ringSend(c *Conn) bool {
-	u := ep.ur
-	if u == nil || !u.sendOn {
-		return false
-	}
-	return u.send(c)
-}
-
+// send submits c's queued output as a ring send, once ringSendable
+// said it may. The leader is looked at again under mu: a leader that
+// took the duty over flushes the queued requests under mu before it
+// waits, so either it sees this request or the second look sees the
+// duty gone (then writev).
 func (u *uringSet) send(c *Conn) bool {
 	p := c.p
-	if p.cfg.Dispatch != DispatchHandoff || c.owner.cfg.Trigger != EdgeTriggered {
-		// Level-triggered and one-shot would be told of room (POLLOUT)
-		// on every wait while the send is in flight.
-		return false
-	}
-	// Not inside c's handler on the leader: nothing says the loop's next
-	// enter comes soon. Looked at before mu (a writer on another
-	// goroutine takes no lock for nothing) and again under it: a leader
-	// that took the duty over flushes the queued requests under mu before
-	// it waits, so either it sees this request or the second look sees
-	// the duty gone (then writev).
-	if !p.runsHandlerOf(c) {
-		return false
-	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if !p.runsHandlerOf(c) {

@@ -252,23 +252,37 @@ func (c *Conn) flushDirect(p []byte) (done bool, err error) {
 	c.p.ctr.bytesOut.Add(uint64(m))
 	c.touch()
 	if m == len(p) {
-		// Dropped, not published: the consumer never sees these bytes.
-		c.out.MallocAck(0)
-		c.out.Flush()
+		c.endSentBatch(m)
 		return true, nil
 	}
-	// A short write: the kernel's buffer is full, and the rest is
-	// queued as the usual path would leave it. The sent head is published and skipped under emu, so that the poller, which
-	// sends what is queued, never sees it.
+	// A short write: the kernel's buffer is full, and the rest is queued
+	// as the usual path would leave it, under emu, so that the poller,
+	// which sends what is queued, never sees the sent head.
 	c.emu.Lock()
-	ferr := c.out.Flush()
-	if ferr == nil {
-		c.out.Skip(m)
-		c.out.Release()
-	}
+	queued := c.endSentBatch(m)
 	c.unlockEmu()
-	if ferr != nil {
+	if !queued {
 		return true, c.opErr("write", errClosed)
 	}
 	return true, c.drainOut(c.owner.cfg.MaxOutput, "write")
+}
+
+// endSentBatch ends the writer's batch after a write straight from it
+// (Unflushed) sent its first n bytes: all sent, it is dropped, never
+// published; otherwise it is published with the sent head skipped. It
+// reports false when the buffer closed, and nothing is queued then.
+// The caller holds wmu, and out's consumer side for a partial send
+// (emu; under BackendStd, wmu alone).
+func (c *Conn) endSentBatch(n int) (queued bool) {
+	if n == c.out.MallocLen() {
+		c.out.MallocAck(0)
+		c.out.Flush()
+		return true
+	}
+	if c.out.Flush() != nil {
+		return false
+	}
+	c.out.Skip(n)
+	c.out.Release()
+	return true
 }
