@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -146,4 +147,40 @@ func ExampleEnableParking() {
 	// hello /first
 	// hello /second
 	// un-parks: 1
+}
+
+// Server reaches the netpoll Server behind a listener made by Listen: its
+// configuration and its pollers' counters, here after one request.
+func ExampleServer() {
+	ln, err := nethttp.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "counted")
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("http://" + ln.Addr().String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	st := nethttp.Server(ln).Stats()
+	fmt.Println(string(body))
+	fmt.Println("connections:", st.TotalConns, "request bytes read:", st.BytesIn > 0)
+	if gl, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		fmt.Println("behind a listener of Go's:", nethttp.Server(gl))
+		gl.Close()
+	}
+	// Output:
+	// counted
+	// connections: 1 request bytes read: true
+	// behind a listener of Go's: <nil>
 }
