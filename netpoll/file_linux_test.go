@@ -270,17 +270,7 @@ func TestConnFileUnix(t *testing.T) {
 		t.Run(b.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
 			path := t.TempDir() + "/s.sock"
-			conns := make(chan *Conn, 1)
-			s, err := NewServer(nil, WithBackend(b), WithOnConnect(func(c *Conn) { conns <- c }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			ln, err := s.Listen("unix", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			go s.Serve(ln)
+			_, _, conns := startAcceptUnix(t, path, WithBackend(b))
 			peer, err := net.DialTimeout("unix", path, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)

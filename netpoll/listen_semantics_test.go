@@ -216,9 +216,10 @@ func TestUnixAddrs(t *testing.T) {
 	check("accepted RemoteAddr", sc.RemoteAddr(), gs.RemoteAddr())
 }
 
-func startAcceptUnix(t *testing.T, path string) (*Server, *Listener, chan *Conn) {
+func startAcceptUnix(t *testing.T, path string, opts ...Option) (*Server, *Listener, chan *Conn) {
+	t.Helper()
 	conns := make(chan *Conn, 16)
-	s, err := NewServer(nil, WithOnConnect(func(c *Conn) { conns <- c }))
+	s, err := NewServer(nil, append(opts, WithOnConnect(func(c *Conn) { conns <- c }))...)
 	if err != nil {
 		t.Fatal(err)
 	}

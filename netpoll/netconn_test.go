@@ -15,7 +15,7 @@ import (
 )
 
 // acceptPair returns a server-side *Conn (accept mode) and its client.
-func acceptPair(t *testing.T, opts ...Option) (*Conn, *net.TCPConn) {
+func acceptPair(t testing.TB, opts ...Option) (*Conn, *net.TCPConn) {
 	t.Helper()
 	_, addr, conns := startAccept(t, opts...)
 	cl := dialTCP(t, addr)

@@ -74,7 +74,7 @@ func BenchmarkReadAhead(b *testing.B) {
 	for _, trig := range []Trigger{LevelTriggered, EdgeTriggered} {
 		for _, size := range []int{4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10, 256 << 10, 4 << 20} {
 			b.Run(fmt.Sprintf("%s/%dk", trig, size>>10), func(b *testing.B) {
-				c, cl := acceptPairB(b, WithTrigger(trig), WithMaxInput(size))
+				c, cl := acceptPair(b, WithTrigger(trig), WithMaxInput(size))
 				b.SetBytes(transferSize)
 				for b.Loop() {
 					readTransfer(b, c, cl)
@@ -165,16 +165,6 @@ func TestReadAheadNextBeyond(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); !testutil.IsTimeout(err) {
 		t.Fatalf("Read past the deadline: %v", err)
 	}
-}
-
-// acceptPairB is acceptPair for benchmarks.
-func acceptPairB(b testing.TB, opts ...Option) (*Conn, *net.TCPConn) {
-	b.Helper()
-	_, addr, conns := startAccept(b, opts...)
-	cl := dialTCP(b, addr)
-	c := recvConn(b, conns)
-	b.Cleanup(func() { c.Close() })
-	return c, cl
 }
 
 // BenchmarkHandlerBounds measures a 64 MiB echo through a handler-mode

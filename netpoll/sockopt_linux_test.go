@@ -159,17 +159,7 @@ func TestSockoptsUnixSocket(t *testing.T) {
 	for _, b := range testBackends(true) {
 		t.Run(b.String(), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "s.sock")
-			conns := make(chan *Conn, 1)
-			s, err := NewServer(nil, WithBackend(b), WithOnConnect(func(c *Conn) { conns <- c }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			ln, err := s.Listen("unix", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			go s.Serve(ln)
+			_, _, conns := startAcceptUnix(t, path, WithBackend(b))
 			peer, err := net.DialTimeout("unix", path, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
