@@ -95,7 +95,17 @@ func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 		case c.out.Len() > 0:
 			c.pollFlush()
 		case c.flags.Load()&fRoomWait != 0:
-			notify(&c.wwait) // room for ReadFrom's sendfile or splice
+			// Room for ReadFrom's sendfile or splice, which the writer
+			// takes itself. Level-triggered and one-shot stop asking
+			// for it until the writer asks again (roomWait.wait): the
+			// room stays until the writer runs, and a registration
+			// that asked on would report it on every wait meanwhile,
+			// a loop that under GOMAXPROCS=1 holds the P the writer
+			// needs. Edge-triggered reports it once anyway.
+			if trig != EdgeTriggered {
+				c.flags.And(^uint32(fRoomWait))
+			}
+			notify(&c.wwait)
 		}
 	}
 	if ev&evErr != 0 && c.flags.Load()&fBroken == 0 {

@@ -10,9 +10,11 @@ import (
 )
 
 // fRoomWait marks a connection whose ReadFrom (sendfile, splice) waits
-// for room in the socket with nothing queued in out (roomWait): wantEvents then asks for EPOLLOUT
-// (as queued output does), and the event wakes the writer (onEvent).
-// Set and cleared by the writer, under wmu.
+// for room in the socket with nothing queued in out (roomWait):
+// wantEvents then asks for EPOLLOUT (as queued output does), and the
+// event wakes the writer (onEvent). The writer sets it before each wait,
+// under wmu; the poller clears it as it wakes the writer, except under
+// edge triggering, and the writer when its wait ends (done).
 const fRoomWait = fUnix << 10
 
 // maxSendfileChunk bounds one sendfile call: the count must fit an int32
@@ -167,6 +169,11 @@ func (rw *roomWait) wait(sent int64) error {
 		c.updateEvents()
 		return nil
 	}
+	// Ask for the room again: the poller stopped asking when it last
+	// woke this writer (onEvent). A level-triggered or one-shot
+	// registration reports room that is there already, so none that
+	// came meanwhile is missed.
+	c.flags.Or(fRoomWait)
 	c.updateEvents()
 	c.p.yieldFrom(c)
 	if rw.w.sleep(dl) && passed(deadlineOf(deadline(&c.wwait), c.writeTimeout(), rw.start)) {
