@@ -23,7 +23,7 @@ type LinkBuffer struct {
 	// mu guards every change to the shape of the list: head, tail, the next
 	// links, sealed, the opening of a batch and the transition to closed.
 	// The byte-level read and write paths and the common Flush do not take
-	// it.
+	// it, nor does a batch on a list the producer owns (see ownedBit).
 	mu sync.Mutex
 
 	// head is the first node not yet released. The consumer reads it without
@@ -78,10 +78,27 @@ type LinkBuffer struct {
 // closedBit is set, for good, by Close and Free. It lives in length rather
 // than in a field of its own to keep a LinkBuffer (two per connection) in
 // 72 bytes; counts stay far below it.
+//
+// ownedBit is set while the list holds no node the consumer may touch:
+// it is empty, or holds only the nodes of a batch the producer opened
+// while the bit was set (an owned batch). The producer then opens a
+// batch, and links, unlinks and frees its nodes, without mu and without
+// batchOpen (reserve, Flush), and the consumer, seeing the bit, leaves
+// head, tail and mark alone (Release, Close: an owned batch is the
+// producer's to free, as an open one is). Only a Release that leaves
+// the list empty (under mu, with no batch open) and a Flush that leaves
+// it empty (under mu) set it; the add that publishes an owned batch's
+// bytes clears it, and so does a batch opened under mu. Only the
+// producer clears it, and the consumer sets it only while no batch is
+// open, so during a batch the producer reads which kind it is from the
+// bit. An echo's input and its answer each go through an empty buffer
+// per message: the bit saves the mutex and the atomic on each batch's
+// open, and on the drop of an answer that was sent from its node.
 const (
 	batchOpen  = 1 << 62
 	closedBit  = 1 << 61
-	lengthMask = closedBit - 1
+	ownedBit   = 1 << 60
+	lengthMask = ownedBit - 1
 )
 
 // isClosed reports whether Close or Free has run.
@@ -118,9 +135,20 @@ func (b *LinkBuffer) Release() error {
 		return nil
 	}
 	b.mu.Lock()
-	// A batch cannot open while mu is held, but it may close (Flush clears
-	// batchOpen without mu): seeing it open is only conservative.
-	writing := b.length.Load()&batchOpen != 0
+	// A batch cannot open while mu is held, unless ownedBit is set, but
+	// it may close (Flush clears batchOpen without mu): seeing it open is
+	// only conservative.
+	v := b.length.Load()
+	if v&ownedBit != 0 {
+		// The list is the producer's (see ownedBit): nothing in it was
+		// published, so nothing is for the consumer to free.
+		cache := b.cache
+		b.cache = nil
+		b.mu.Unlock()
+		freeChain(cache)
+		return nil
+	}
+	writing := v&batchOpen != 0
 	if !writing {
 		b.mark = nil // left by Flush; it must not pin a freed node
 	}
@@ -167,6 +195,10 @@ func (b *LinkBuffer) Release() error {
 	b.freeable = nd != nil && (writing || nd.off == nd.limit())
 	cache := b.cache
 	b.cache = nil
+	if b.head == nil && !writing {
+		// Last: from here on the producer may link without mu.
+		b.length.Or(ownedBit)
+	}
 	b.mu.Unlock()
 	freeChain(freed)
 	freeChain(cache)
@@ -189,7 +221,10 @@ func (b *LinkBuffer) Close() error {
 	// frees the batch itself (see endBatch).
 	v := b.length.Or(closedBit)
 	var freed *node
-	if v&batchOpen == 0 {
+	if v&ownedBit != 0 {
+		// The list is the producer's: empty, or an owned batch, which
+		// its Flush frees as it frees an open one (see endBatch).
+	} else if v&batchOpen == 0 {
 		freed = b.head
 		b.head, b.tail, b.mark = nil, nil, nil
 	} else if b.mark != nil && b.mark != b.head {

@@ -23,9 +23,15 @@ func (b *LinkBuffer) begin() error {
 
 // open opens the batch; mu must be held, so that a Release or Close in
 // progress finishes with the tail before the producer may write into it.
+// A batch opened under mu is not owned: the consumer may look at the
+// list again (under mu) while it is open.
 func (b *LinkBuffer) open() {
 	b.writing = true
-	b.length.Add(batchOpen)
+	d := int64(batchOpen)
+	if b.length.Load()&ownedBit != 0 {
+		d -= ownedBit // only we clear it, and only the consumer sets it, under mu
+	}
+	b.length.Add(d)
 	b.mark = b.tail
 }
 
@@ -48,8 +54,20 @@ func (b *LinkBuffer) room() int {
 // write into a drained buffer.
 func (b *LinkBuffer) reserve(need, hint int, lane uint8) (*node, error) {
 	b.book = nil // any write cancels an outstanding Book
-	if b.writing && b.room() >= need {
-		return b.tail, nil
+	if b.writing {
+		if b.room() >= need {
+			return b.tail, nil
+		}
+	} else if b.length.Load() == ownedBit {
+		// An empty list that the consumer leaves alone, and not closed
+		// (a Close from now on leaves the batch to Flush): an owned
+		// batch, opened and linked without mu or batchOpen (see
+		// ownedBit). mark is nil: the list was empty when the bit was
+		// set, and nobody set it since.
+		b.writing = true
+		nd := newNode(max(need, min(hint, maxNodeSize)), lane)
+		b.head, b.tail = nd, nd
+		return nd, nil
 	}
 	b.mu.Lock()
 	if !b.writing {
@@ -351,6 +369,16 @@ func (b *LinkBuffer) Flush() error {
 	first, fresh := b.mark, b.mark == nil
 	if fresh {
 		first = b.head
+		if b.pending == 0 && b.length.Load()&ownedBit != 0 {
+			// An owned batch that holds no byte (an answer sent from its
+			// node, dropped with MallocAck(0); a read that found
+			// nothing): every node of the list is new and unwritten, and
+			// the consumer leaves them alone, so they go without mu and
+			// the list stays owned.
+			b.head, b.tail = nil, nil
+			freeChain(first)
+			return b.endBatch()
+		}
 	}
 	if first == b.tail && (first == nil || !fresh || first.wp != int(first.end)) {
 		switch {
@@ -373,6 +401,19 @@ func (b *LinkBuffer) Flush() error {
 		return b.flushClosed()
 	}
 	freed := b.trim()
+	if b.head == nil {
+		// The batch held nothing and the list is empty: closed under mu,
+		// so that a Release or Close that looked at the list while the
+		// batch was open is done with it before the list is owned.
+		b.writing = false
+		b.book, b.pending = nil, 0
+		if b.length.Load()&ownedBit == 0 {
+			b.length.Add(ownedBit - batchOpen)
+		}
+		b.mu.Unlock()
+		freeChain(freed)
+		return nil
+	}
 	for nd := b.firstOfBatch(); nd != nil; nd = nd.next {
 		nd.publish()
 		if nd != b.tail {
@@ -385,14 +426,20 @@ func (b *LinkBuffer) Flush() error {
 }
 
 // endBatch publishes the batch's bytes and closes it in one atomic add; a
-// Close that saw the batch open has left its nodes to us.
+// Close that saw the batch open (or owned) has left its nodes to us. An
+// owned batch ends the ownership in the add that publishes its bytes,
+// and one without bytes (its nodes already dropped) ends with no atomic.
 func (b *LinkBuffer) endBatch() error {
 	n := int64(b.pending)
 	// mark stays: a Close that saw the batch open may be reading it. The
 	// consumer clears it once it sees the batch closed (see Release).
 	b.writing = false
 	b.book, b.pending = nil, 0
-	b.length.Add(n - batchOpen)
+	if b.length.Load()&ownedBit == 0 {
+		b.length.Add(n - batchOpen)
+	} else if n > 0 {
+		b.length.Add(n - ownedBit) // an owned batch has no batchOpen
+	}
 	if b.isClosed() {
 		return b.flushClosed()
 	}
