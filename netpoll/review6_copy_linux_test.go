@@ -56,32 +56,7 @@ func TestReview6ReadFromWriteTimeoutSteadyPeer(t *testing.T) {
 				}()
 				data := stream(size, 6)
 				start := time.Now()
-				var n int64
-				var err error
-				switch how {
-				case "Write":
-					var m int
-					m, err = sc.Write(data)
-					n = int64(m)
-				case "file":
-					name := filepath.Join(t.TempDir(), "f")
-					if err := os.WriteFile(name, data, 0o600); err != nil {
-						t.Fatal(err)
-					}
-					f, ferr := os.Open(name)
-					if ferr != nil {
-						t.Fatal(ferr)
-					}
-					defer f.Close()
-					n, err = sc.ReadFrom(f)
-				case "socket":
-					src, feeder := goSource(t)
-					fed := feed(feeder, data, true)
-					n, err = sc.ReadFrom(src)
-					if ferr := <-fed; ferr != nil {
-						t.Errorf("feed: %v", ferr)
-					}
-				}
+				n, err := sendVia(t, sc, how, data)
 				if err != nil || n != size {
 					t.Fatalf("%s of %d bytes to a peer reading steadily under a 600 ms WriteTimeout: %d, %v after %v", how, size, n, err, time.Since(start))
 				}
@@ -311,4 +286,37 @@ func TestReview6CloseWriteDuringBlockedWrite(t *testing.T) {
 			})
 		}
 	}
+}
+
+// sendVia sends data on sc as how says: "Write", or ReadFrom from a
+// file holding it ("file": sendfile) or from one of Go's sockets fed
+// with it ("socket": splice).
+func sendVia(t *testing.T, sc *Conn, how string, data []byte) (int64, error) {
+	t.Helper()
+	switch how {
+	case "Write":
+		m, err := sc.Write(data)
+		return int64(m), err
+	case "file":
+		name := filepath.Join(t.TempDir(), "f")
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return sc.ReadFrom(f)
+	case "socket":
+		src, feeder := goSource(t)
+		fed := feed(feeder, data, true)
+		n, err := sc.ReadFrom(src)
+		if ferr := <-fed; ferr != nil {
+			t.Errorf("feed: %v", ferr)
+		}
+		return n, err
+	}
+	t.Fatalf("sendVia: no way %q", how)
+	return 0, nil
 }

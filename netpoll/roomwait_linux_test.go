@@ -1,8 +1,6 @@
 package netpoll
 
 import (
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -53,28 +51,7 @@ func TestRoomWaitDoesNotSpin(t *testing.T) {
 					}()
 					data := stream(size, 7)
 					before := s.Stats()
-					var n int64
-					var err error
-					switch how {
-					case "file":
-						name := filepath.Join(t.TempDir(), "f")
-						if err := os.WriteFile(name, data, 0o600); err != nil {
-							t.Fatal(err)
-						}
-						f, ferr := os.Open(name)
-						if ferr != nil {
-							t.Fatal(ferr)
-						}
-						defer f.Close()
-						n, err = sc.ReadFrom(f)
-					case "socket":
-						src, feeder := goSource(t)
-						fed := feed(feeder, data, true)
-						n, err = sc.ReadFrom(src)
-						if ferr := <-fed; ferr != nil {
-							t.Errorf("feed: %v", ferr)
-						}
-					}
+					n, err := sendVia(t, sc, how, data)
 					after := s.Stats()
 					if err != nil || n != size {
 						t.Fatalf("ReadFrom: %d of %d, %v", n, size, err)
