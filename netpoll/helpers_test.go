@@ -200,7 +200,7 @@ const (
 // it), and per poller one publish grain (the total the budget looks at
 // lags the sum by that much) and one read of at most floodBound (the
 // input of the run the poller's leader is in counts once that run ends
-// or blocks; under GOMAXPROCS=1 the worst sample went up to 38 KiB past
+// or blocks; under GOMAXPROCS=1 the worst sample went 38,340 bytes past
 // the limit without this term). BackendStd is left out: its Stats do not count the output of a
 // blocked Flush (TestHostileStatsBlockedFlush), so the figure would say
 // nothing there.

@@ -259,9 +259,9 @@ func (c *Conn) flushDirect(p []byte) (done bool, err error) {
 	// as the usual path would leave it, under emu, so that the poller,
 	// which sends what is queued, never sees the sent head.
 	c.emu.Lock()
-	queued := c.endSentBatch(m)
+	open := c.endSentBatch(m)
 	c.unlockEmu()
-	if !queued {
+	if !open {
 		return true, c.opErr("write", errClosed)
 	}
 	return true, c.drainOut(c.owner.cfg.MaxOutput, "write")
@@ -270,10 +270,10 @@ func (c *Conn) flushDirect(p []byte) (done bool, err error) {
 // endSentBatch ends the writer's batch after a write straight from it
 // (Unflushed) sent its first n bytes: all sent, it is dropped, never
 // published; otherwise it is published with the sent head skipped. It
-// reports false when the buffer closed, and nothing is queued then.
+// reports false when the buffer closed before the rest could be queued.
 // The caller holds wmu, and out's consumer side for a partial send
 // (emu; under BackendStd, wmu alone).
-func (c *Conn) endSentBatch(n int) (queued bool) {
+func (c *Conn) endSentBatch(n int) (open bool) {
 	if n == c.out.MallocLen() {
 		c.out.MallocAck(0)
 		c.out.Flush()
