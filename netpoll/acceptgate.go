@@ -37,6 +37,12 @@ type acceptGate struct {
 	mu      sync.Mutex
 	waiting []*acceptor
 	open    chan struct{} // BackendStd's loops wait for it; closed when the gate opens
+
+	// ahead counts BackendStd's connections whose OnConnect has not
+	// started (fHookAhead); caught, under mu, is closed when it falls
+	// below stdHooksAhead. See stdAwaitHooks.
+	ahead  atomic.Int64
+	caught chan struct{}
 }
 
 // fHeld marks a connection that holds a place of its Server's MaxConns:
@@ -44,6 +50,59 @@ type acceptGate struct {
 // limit), never cleared; destroy gives the place back. Connections that
 // a Dialer dials for a Server hold none.
 const fHeld = fUnix << 11
+
+// fHookAhead marks a connection that BackendStd's accept loop accepted
+// with an OnConnect hook that has not started: set by serveStd before
+// the Conn is shared, cleared by the run that calls the hook, which
+// then takes it off the gate's ahead count (hookStarted).
+const fHookAhead = fUnix << 15
+
+// stdHooksAhead bounds how many accepted connections BackendStd's accept
+// loops leave waiting for their OnConnect to start. The hooks run on
+// other goroutines (the pool's, or the connection's own), so without
+// a bound an accept loop that the scheduler favours, or a pool whose
+// workers are all busy, accepts a burst whole before any hook has run:
+// a PauseAccept that a hook calls (the nethttp adapter's, when its
+// queue fills) would then act a burst late, and each of those
+// connections holds a goroutine. A hook that has started and blocks
+// does not count: accepting waits only for hooks to get a goroutine.
+const stdHooksAhead = 32
+
+// hookAccepted counts a connection whose OnConnect is now due.
+func (g *acceptGate) hookAccepted() { g.ahead.Add(1) }
+
+// hookStarted takes a connection off the ahead count once its
+// OnConnect runs, and wakes accept loops waiting for the count to fall.
+func (g *acceptGate) hookStarted() {
+	if g.ahead.Add(-1) == stdHooksAhead-1 {
+		g.mu.Lock()
+		if g.caught != nil {
+			close(g.caught)
+			g.caught = nil
+		}
+		g.mu.Unlock()
+	}
+}
+
+// hooksCaughtCh returns nil when fewer than stdHooksAhead hooks wait,
+// or else a channel closed when that is so; the caller looks again
+// after taking it.
+func (g *acceptGate) hooksCaughtCh() <-chan struct{} {
+	if g.ahead.Load() < stdHooksAhead {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// Under mu, so that a hookStarted that crossed below the bound
+	// since the look above (and found no channel to close) is seen.
+	if g.ahead.Load() < stdHooksAhead {
+		return nil
+	}
+	if g.caught == nil {
+		g.caught = make(chan struct{})
+	}
+	return g.caught
+}
 
 // shut reports whether the gate is shut now.
 func (g *acceptGate) shut() bool {
@@ -129,7 +188,10 @@ func (g *acceptGate) openCh() <-chan struct{} {
 // BackendStd an Accept blocked for the next connection is ended, so that
 // the connection waits in the backlog as on the native backends; one
 // that a connection reaches before its goroutine runs again takes it
-// (accepted, it is served once accepting resumes).
+// (accepted, it is served once accepting resumes). BackendStd runs
+// OnConnect on another goroutine than its accept loop, and the loop
+// accepts at most 32 connections ahead of the hooks that have started:
+// a pause that a hook calls takes effect within that many connections.
 func (s *Server) PauseAccept() {
 	if !s.gate.paused.Swap(true) && s.owner.cfg.Backend == BackendStd {
 		s.stdInterruptAccepts()

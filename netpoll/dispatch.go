@@ -145,8 +145,11 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 	// OnConnect runs even for a connection closed before its first run
 	// (its calls then fail as on any closed Conn): OnDisconnect, which
 	// follows, always pairs with it.
-	if c.flags.Load()&fConnectHook != 0 {
-		c.flags.And(^uint32(fConnectHook))
+	if fl := c.flags.Load(); fl&fConnectHook != 0 {
+		c.flags.And(^uint32(fConnectHook | fHookAhead))
+		if fl&fHookAhead != 0 {
+			c.owner.gate.hookStarted()
+		}
 		if f := c.owner.cfg.OnConnect; f != nil {
 			var err error
 			switch {

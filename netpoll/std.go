@@ -843,6 +843,9 @@ var errBackendMismatch = errors.New("netpoll: the listener and the server use di
 func (s *Server) stdAccept(ln *Listener) error {
 	var backoff time.Duration
 	for {
+		if err := s.stdAwaitHooks(ln); err != nil {
+			return err
+		}
 		if !s.gate.reserve() {
 			if err := s.stdWaitGate(ln, s.gate.shut); err != nil {
 				return err
@@ -918,6 +921,24 @@ func (s *Server) stdInterruptAccepts() {
 	}
 }
 
+// stdAwaitHooks waits while stdHooksAhead accepted connections wait for
+// their OnConnect to start, or returns the error that ends ln's Serve.
+func (s *Server) stdAwaitHooks(ln *Listener) error {
+	for {
+		caught := s.gate.hooksCaughtCh()
+		if caught == nil {
+			return nil
+		}
+		select {
+		case <-caught:
+		case <-ln.closed:
+			return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+		case <-s.done:
+			return ErrServerClosed
+		}
+	}
+}
+
 // stdWaitGate waits while shut reports the accept gate shut (counted in
 // AcceptPauses), or returns the error that ends ln's Serve: ln closed,
 // or s.
@@ -964,7 +985,7 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 	}
 	hook := s.owner.cfg.OnConnect != nil
 	if hook {
-		c.flags.Or(fConnectHook)
+		c.flags.Or(fConnectHook | fHookAhead)
 		c.hstate.Store(hRunning) // the runner starts with OnConnect
 	}
 	if err := s.admit(func() error { return p.registerStd(c) }); err != nil {
@@ -976,6 +997,11 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 	}
 	if testHookStdRegistered != nil {
 		testHookStdRegistered(c)
+	}
+	if hook {
+		// Only the run that startStd begins calls OnConnect: counted
+		// before it can start.
+		s.gate.hookAccepted()
 	}
 	c.startStd(hook)
 }

@@ -3,8 +3,12 @@ package netpoll
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/gopool"
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestStdCloseBeforeStart closes each accepted connection between its
@@ -71,5 +75,62 @@ func TestStdCloseBeforeStart(t *testing.T) {
 				t.Errorf("OnConnect ran %d times for %d connections", connects, n)
 			}
 		})
+	}
+}
+
+// TestStdAcceptWaitsForHooks: BackendStd's accept loop stays at most
+// stdHooksAhead connections ahead of their OnConnect hooks. With a pool
+// of one worker that the first hook holds, the next hooks cannot start;
+// a burst of connections must then wait in the kernel's backlog rather
+// than be accepted whole, and every one gets its hook once the worker
+// is free. Before, the loop accepted the whole burst: the nethttp
+// adapter's PauseAccept, which a hook calls when Accept's queue fills,
+// then came a burst late (its TestAcceptQueueOverflow failed so in CI).
+func TestStdAcceptWaitsForHooks(t *testing.T) {
+	testutil.CheckLeaks(t)
+	if stdHooksAhead != 32 {
+		t.Fatalf("stdHooksAhead is %d; Server.PauseAccept's doc says 32", stdHooksAhead)
+	}
+	pool, err := gopool.New(gopool.WithCapacity(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	var hooks atomic.Int64
+	first, release := make(chan struct{}), make(chan struct{})
+	s, addr := startServer(t, nil, WithBackend(BackendStd), WithPool(pool),
+		WithOnConnect(func(*Conn) {
+			if hooks.Add(1) == 1 {
+				close(first)
+				<-release
+			}
+		}))
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free() // on a failure, before the cleanups close s
+	const n = 3 * stdHooksAhead
+	for range n {
+		dialTCP(t, addr)
+	}
+	select {
+	case <-first:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first OnConnect never ran")
+	}
+	// The held hook's connection and stdHooksAhead waiting for theirs.
+	const most = 1 + stdHooksAhead
+	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().LiveConns >= most }) {
+		t.Fatalf("the server holds %d connections, want the %d that the bound lets in", s.Stats().LiveConns, most)
+	}
+	time.Sleep(200 * time.Millisecond) // room for a loop that does not wait
+	if live := s.Stats().LiveConns; live > most {
+		t.Fatalf("the server accepted %d of %d connections with one hook started: more than %d ahead of their hooks", live, n, stdHooksAhead)
+	}
+	if h := hooks.Load(); h != 1 {
+		t.Fatalf("%d hooks ran with the pool's only worker held", h)
+	}
+	free()
+	if !testutil.WaitFor(5*time.Second, func() bool { return hooks.Load() == n }) {
+		t.Fatalf("after the worker was freed %d of %d hooks ran", hooks.Load(), n)
 	}
 }
