@@ -31,7 +31,8 @@ func (ep *pollset) ringStats(s *PollerStats) {}
 // ringSend reports false: output is written with writev.
 func (ep *pollset) ringSend(c *Conn) bool { return false }
 
-func (ep *pollset) sendsOnRing(c *Conn) bool { return false }
+// sendsOnRing reports false: a Flush writes its batch itself.
+func (ep *pollset) sendsOnRing(c *Conn, n int) bool { return false }
 
 // submit does nothing: there is no ring here.
 func (ep *pollset) submit() {}

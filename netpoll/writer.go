@@ -207,8 +207,8 @@ func (w *connWriter) flush(async bool) error {
 		if p := c.out.Unflushed(); p != nil && len(p) < stdAccountMin && !c.fdst.closed() && c.flags.Load()&fBroken == 0 {
 			return c.stdFlushDirect(p)
 		}
-	} else if !async && !c.p.ep.sendsOnRing(c) {
-		if p := c.out.Unflushed(); p != nil {
+	} else if !async {
+		if p := c.out.Unflushed(); p != nil && !c.p.ep.sendsOnRing(c, len(p)) {
 			if done, err := c.flushDirect(p); done {
 				return err
 			}
