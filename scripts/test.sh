@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:${PATH}"
 go test -race -count=1 -timeout 20m ./...
 go test -count=1 -timeout 5m -run 'Allocs|SteadyState' ./...
+# The never-reading peers' RSS comparison, which -race leaves out (the
+# detector's shadow memory swamps it): upoll's echo against Go's.
+go test -count=1 -timeout 5m -run '^TestHostilePeers$' ./tests/reliability
 # The same suites of netpoll, the net/http adapter and reliability on the portable
 # backend (BackendStd); tests of the epoll backend's own machinery skip
 # there, saying why. Their Examples too (a few seconds): an example about
@@ -22,6 +25,7 @@ UPOLL=backend=std go test -race -count=1 -timeout 10m -run '^(Test|Example)' ./n
 probe=$(go test -count=1 -v -run '^TestAvailableNamesCause$' ./internal/uring 2>&1 || true)
 if grep -q 'Available: <nil>' <<<"$probe"; then
   UPOLL=backend=uring go test -race -count=1 -timeout 10m -run '^(Test|Example)' ./netpoll ./adapters/nethttp ./tests/reliability
+  UPOLL=backend=uring go test -count=1 -timeout 5m -run '^TestHostilePeers$' ./tests/reliability
 else
   echo "io_uring unavailable here: the backend=uring pass is skipped" >&2
   grep 'Available:' <<<"$probe" >&2 || true
