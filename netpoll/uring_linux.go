@@ -53,9 +53,10 @@ import (
 //     other half through a gate that passes the ring's readiness on only
 //     while it is parked (runtimePark.gate). Looking for completions is a
 //     read of the shared ring, not a system call.
-//   - Output of up to uringSendMax bytes flushed by a handler on its
-//     poller's leader is sent by a SEND or WRITEV request that goes with
-//     the loop's next io_uring_enter (uringSend); other output is written as on epoll
+//   - Output flushed by a handler on its poller's leader is sent by a
+//     SEND or WRITEV request that goes with the loop's next
+//     io_uring_enter (uringSend), while the poller's sends in flight
+//     stay within uringSendingMax bytes; other output is written as on epoll
 //     (writev on the goroutine that flushes), and POLLOUT completions
 //     resume what the kernel refused.
 //
@@ -128,8 +129,11 @@ type uringSet struct {
 	mu     sync.Mutex
 	closed bool
 	regs   []*uringReg // by descriptor
-	seq    uint32
-	cqes   []uring.CQE
+	// sending counts the bytes of the ring sends in flight, from their
+	// submission to their completion (uringSendingMax).
+	sending int
+	seq     uint32
+	cqes    []uring.CQE
 
 	// Sends through the ring (see uringSend), when sendOn: in flight by
 	// descriptor, completed and waiting to be settled once mu is
@@ -231,6 +235,7 @@ type uringReg struct {
 type uringSend struct {
 	c   *Conn
 	iov [maxVecs]unix.Iovec // WRITEV's vectors, kept until the completion
+	n   int                 // bytes submitted (uringSet.sending)
 	res int32
 }
 
@@ -1498,25 +1503,27 @@ func (ep *pollset) releaseForPark() bool {
 	return true
 }
 
-// uringSendMax is the most queued output that goes out as a ring send;
-// more is written with writev at once, as on epoll. A ring send holds
-// its bytes until the loop's next io_uring_enter and its completion,
-// where writev hands them to the kernel at once: under a bulk stream,
-// a pass's sends to a thousand connections held their budget full of
-// nodes (each rounded up to its size class) that epoll would have
-// freed the moment it wrote them, and the process's RSS grew 60 MiB
-// where epoll's grew none. The system call a ring send saves weighs
-// little against the copy of more than a minimum node's bytes.
-const uringSendMax = 4 << 10
+// uringSendingMax bounds the output bytes of a poller's ring sends in
+// flight; output that would pass it is written with writev at once, as
+// on epoll. A ring send holds its bytes until the loop's next
+// io_uring_enter and its completion, where writev hands them to the
+// kernel at once: without a bound, a pass's bulk answers to a thousand
+// connections held the memory budget full of nodes (each rounded up to
+// its size class) that epoll frees the moment it writes them, and the
+// process's RSS grew 60 MiB where epoll's grew none. Small answers,
+// where the system call a ring send saves weighs most, stay far below
+// it even at thousands of connections.
+const uringSendingMax = 256 << 10
 
 // sendsOnRing reports whether a Flush of a batch of n bytes, with
 // nothing queued before it, would go out as a ring send now
-// (ringSendable, without the ring's lock): then the Flush leaves its
-// batch to writeOut rather than writing it itself, which would cost the
-// system call the ring saves. Otherwise writeOut would use writev, and
-// the Flush writes its batch directly.
+// (ringSendable, without the ring's lock; the bound on the bytes in
+// flight is looked at under it, by send): then the Flush leaves its
+// batch to writeOut rather than writing it itself, which would cost
+// the system call the ring saves. Otherwise writeOut would use writev,
+// and the Flush writes its batch directly.
 func (ep *pollset) sendsOnRing(c *Conn, n int) bool {
-	return n <= uringSendMax && ep.ringSendable(c)
+	return n <= uringSendingMax && ep.ringSendable(c)
 }
 
 // ringSend queues a send of the head of c's outbound buffer in the ring
@@ -1524,7 +1531,7 @@ func (ep *pollset) sendsOnRing(c *Conn, n int) bool {
 // with writev. The caller holds emu and a reference, and c has no send
 // in flight.
 func (ep *pollset) ringSend(c *Conn) bool {
-	return ep.ringSendable(c) && c.out.Len() <= uringSendMax && ep.ur.send(c)
+	return ep.ringSendable(c) && ep.ur.send(c)
 }
 
 // ringSendable reports whether c's output may go out as a ring send:
@@ -1555,7 +1562,8 @@ func (u *uringSet) send(c *Conn) bool {
 	}
 	var arr [maxVecs][]byte
 	vecs := c.out.GetBytes(arr[:0])
-	if len(vecs) == 0 || !c.incref() {
+	n := vecsLen(vecs)
+	if n == 0 || u.sending+n > uringSendingMax || !c.incref() {
 		return false
 	}
 	sqe := u.r.SQE()
@@ -1565,9 +1573,11 @@ func (u *uringSet) send(c *Conn) bool {
 		return false
 	}
 	if testHookRingSend != nil {
-		testHookRingSend(vecs)
+		testHookRingSend(vecs, u.sending)
 	}
 	st := u.newSend(c)
+	st.n = n
+	u.sending += n
 	fd := int(c.fd)
 	ud := sendUD(fd)
 	if len(vecs) == 1 {
@@ -1588,8 +1598,8 @@ func (u *uringSet) send(c *Conn) bool {
 }
 
 // testHookRingSend, when set by a test, sees the vectors of each ring
-// send. Under mu.
-var testHookRingSend func(vecs [][]byte)
+// send and the bytes of the sends already in flight. Under mu.
+var testHookRingSend func(vecs [][]byte, sending int)
 
 // newSend returns a spare uringSend for c. Under mu.
 func (u *uringSet) newSend(c *Conn) *uringSend {
@@ -1613,6 +1623,7 @@ func (u *uringSet) completeSend(c uring.CQE) {
 	}
 	st := u.sends[fd]
 	u.sends[fd] = nil
+	u.sending -= st.n
 	st.res = c.Res
 	u.sent = append(u.sent, st)
 }
