@@ -1510,7 +1510,8 @@ func (ep *pollset) releaseForPark() bool {
 // kernel at once: without a bound, a pass's bulk answers to a thousand
 // connections held the memory budget full of nodes (each rounded up to
 // its size class) that epoll frees the moment it writes them, and the
-// process's RSS grew 60 MiB where epoll's grew none. Small answers,
+// process's RSS grew several times Go's own echo's (docs/RELIABILITY.md,
+// the eleventh round). Small answers,
 // where the system call a ring send saves weighs most, stay far below
 // it even at thousands of connections.
 const uringSendingMax = 256 << 10
