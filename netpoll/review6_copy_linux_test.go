@@ -298,16 +298,7 @@ func sendVia(t *testing.T, sc *Conn, how string, data []byte) (int64, error) {
 		m, err := sc.Write(data)
 		return int64(m), err
 	case "file":
-		name := filepath.Join(t.TempDir(), "f")
-		if err := os.WriteFile(name, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		return sc.ReadFrom(f)
+		return sc.ReadFrom(fileOf(t, data))
 	case "socket":
 		src, feeder := goSource(t)
 		fed := feed(feeder, data, true)

@@ -22,6 +22,13 @@ func patternFile(t testing.TB, size int) (*os.File, []byte) {
 	for i := range b {
 		b[i] = byte(i*7 + i>>11)
 	}
+	return fileOf(t, b), b
+}
+
+// fileOf writes b to a file in the test's temporary directory and
+// returns it open for reading, closed when the test ends.
+func fileOf(t testing.TB, b []byte) *os.File {
+	t.Helper()
 	name := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(name, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -31,7 +38,7 @@ func patternFile(t testing.TB, size int) (*os.File, []byte) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return f, b
+	return f
 }
 
 // offset is f's current position.

@@ -929,19 +929,27 @@ func (s *Server) stdAwaitHooks(ln *Listener) error {
 		if caught == nil {
 			return nil
 		}
-		select {
-		case <-caught:
-		case <-ln.closed:
-			return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
-		case <-s.done:
-			return ErrServerClosed
+		if err := s.stdAcceptWait(ln, caught); err != nil {
+			return err
 		}
 	}
 }
 
+// stdAcceptWait waits for ch to be closed, or returns the error that
+// ends ln's Serve: ln closed, or s.
+func (s *Server) stdAcceptWait(ln *Listener, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ln.closed:
+		return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
+	case <-s.done:
+		return ErrServerClosed
+	}
+}
+
 // stdWaitGate waits while shut reports the accept gate shut (counted in
-// AcceptPauses), or returns the error that ends ln's Serve: ln closed,
-// or s.
+// AcceptPauses), or returns the error that ends ln's Serve.
 func (s *Server) stdWaitGate(ln *Listener, shut func() bool) error {
 	for counted := false; ; counted = true {
 		open := s.gate.openCh()
@@ -951,12 +959,8 @@ func (s *Server) stdWaitGate(ln *Listener, shut func() bool) error {
 		if !counted {
 			s.pollers[0].ctr.acceptPauses.Add(1)
 		}
-		select {
-		case <-open:
-		case <-ln.closed:
-			return &net.OpError{Op: "accept", Net: ln.network, Addr: ln.addr, Err: net.ErrClosed}
-		case <-s.done:
-			return ErrServerClosed
+		if err := s.stdAcceptWait(ln, open); err != nil {
+			return err
 		}
 	}
 }
