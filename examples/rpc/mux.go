@@ -19,6 +19,8 @@ var (
 	ErrUnknownID = errors.New("rpc: response to an unknown request id")
 	// ErrConnClosed reports a connection that closed with calls in
 	// flight, or a call made on a pool whose connections are all closed.
+	// The error of a call in flight also wraps the reason, if any: a
+	// reset, a bad frame (ErrFrameTooLarge, ErrUnknownID, ErrTruncated).
 	ErrConnClosed = errors.New("rpc: connection closed")
 	// ErrCallTimeout reports a call that got no response within its
 	// timeout.
@@ -36,11 +38,13 @@ var (
 // each response to its call by id and hands over the payload. No
 // goroutine waits in a read.
 //
-// A bad frame from the server (a length over the limit, an id no call
-// is waiting for, a frame cut short by the end of the stream) fails the
-// calls in flight on that connection with an error wrapping
-// ErrFrameTooLarge, ErrUnknownID or ErrTruncated, and closes it; the
-// other connections go on. Later calls skip closed connections.
+// A connection that closes (the server closes or resets it, say) fails
+// the calls in flight on it with an error wrapping ErrConnClosed and the
+// reason. A bad frame from the server (a length over the limit, an id
+// no call is waiting for, a frame cut short by the end of the stream)
+// closes it so, the reason wrapping ErrFrameTooLarge, ErrUnknownID or
+// ErrTruncated; the other connections go on. Later calls skip closed
+// connections; a pool does not dial again.
 //
 // A call that ends before its response (timeout, ctx) is forgotten at
 // once; its response, if it comes, is dropped. Request ids are never
@@ -494,19 +498,23 @@ func parseResponse(r peekReader, max int) (uint32, []byte, error) {
 	return id, payload, nil
 }
 
-// muxDisconnect fails the calls in flight of a closed pool connection,
-// saying why it closed.
+// muxDisconnect fails the calls in flight of a closed pool connection
+// with an error wrapping ErrConnClosed and, if there is one, why it
+// closed.
 func muxDisconnect(c *netpoll.Conn, reason error) {
 	m, ok := c.Context().(*muxConn)
 	if !ok {
 		return
 	}
+	// Every error wraps ErrConnClosed, whatever the cause (a reset, a
+	// bad frame, a timeout): a caller tells a call lost with its
+	// connection from one refused or timed out by testing for it alone.
 	var err error
 	switch {
 	case reason != nil && !errors.Is(reason, netpoll.ErrServerClosed):
-		err = fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), reason)
+		err = fmt.Errorf("rpc: connection to %v: %w: %w", c.RemoteAddr(), ErrConnClosed, reason)
 	case m.partial:
-		err = fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), ErrTruncated)
+		err = fmt.Errorf("rpc: connection to %v: %w: %w", c.RemoteAddr(), ErrConnClosed, ErrTruncated)
 	default:
 		err = fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), ErrConnClosed)
 	}
