@@ -34,7 +34,9 @@ func DialClient(ctx context.Context, network, addr string, max int) (*Client, er
 // argument over the limit is refused before anything is sent. A failed
 // send or response leaves the stream out of step (part of a frame may
 // be sent or unread), so the client closes its connection and every
-// later Call returns that error, wrapped.
+// later Call returns that error, wrapped. Call has no timeout: a server
+// that stops answering holds it until Close, which ends it with an
+// error.
 func (c *Client) Call(op byte, arg []byte) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

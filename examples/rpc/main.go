@@ -112,6 +112,11 @@ func startServer(addr string, max int) (*netpoll.Server, string, error) {
 	return s, ln.Addr().String(), nil
 }
 
+// shutdown shuts s down, waiting at most 5 s (netpoll's Server.Shutdown):
+// a connection is closed once no handler runs on it and no input or
+// output is buffered. Tagged sleeps waiting on timers do not keep it:
+// they are dropped with it, and their callers see the connection close
+// (a Pool's calls fail with ErrConnClosed).
 func shutdown(s *netpoll.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
