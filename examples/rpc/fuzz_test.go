@@ -78,8 +78,9 @@ func FuzzReadFrame(f *testing.F) {
 // FuzzParseResponse feeds arbitrary streams to the multiplexed client's
 // response parser, in pieces as a connection would buffer them: it must
 // not panic, must consume nothing while a frame is incomplete, must
-// return frames that re-encode to exactly the bytes consumed, and may
-// fail only with ErrFrameTooLarge or ErrTruncated.
+// return frames that re-encode to exactly the bytes consumed, must fail
+// on a bad length prefix as soon as it is buffered, and may fail only
+// with ErrFrameTooLarge or ErrTruncated.
 func FuzzParseResponse(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 5, 0, 0, 0, 1, 'e'}, uint16(16), uint8(3))
 	f.Add([]byte{0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 6, 0, 0, 0, 8, 'o', 'k'}, uint16(16), uint8(0))
@@ -117,6 +118,13 @@ func FuzzParseResponse(f *testing.F) {
 				if payload == nil {
 					if lb.Len() != before {
 						t.Fatalf("incomplete frame: %d bytes consumed", before-lb.Len())
+					}
+					// A length prefix, once buffered, is judged at once.
+					if lb.Len() >= HeaderLen {
+						hdr, _ := lb.Peek(HeaderLen)
+						if n := binary.BigEndian.Uint32(hdr); n < IDLen || uint64(n) > uint64(limit)+IDLen {
+							t.Fatalf("bad length prefix %d (limit %d) left waiting for more", n, limit)
+						}
 					}
 					break
 				}

@@ -465,12 +465,14 @@ type peekReader interface {
 // error) means that the next frame is not complete yet: nothing was
 // consumed. It never asks r for more bytes than it holds, so it never
 // waits. A length over max, or too short for an id, is ErrFrameTooLarge
-// or ErrTruncated.
+// or ErrTruncated as soon as the length prefix is buffered: a server
+// that sends a bad prefix and then nothing more cannot keep the calls
+// waiting.
 func parseResponse(r peekReader, max int) (uint32, []byte, error) {
-	if r.Len() < HeaderLen+IDLen {
+	if r.Len() < HeaderLen {
 		return 0, nil, nil
 	}
-	hdr, err := r.Peek(HeaderLen + IDLen)
+	hdr, err := r.Peek(HeaderLen)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -483,6 +485,10 @@ func parseResponse(r peekReader, max int) (uint32, []byte, error) {
 	}
 	if r.Len() < HeaderLen+int(n) {
 		return 0, nil, nil
+	}
+	hdr, err = r.Peek(HeaderLen + IDLen) // the whole frame is buffered
+	if err != nil {
+		return 0, nil, err
 	}
 	id := binary.BigEndian.Uint32(hdr[HeaderLen:])
 	if err := r.Skip(HeaderLen + IDLen); err != nil {

@@ -308,3 +308,48 @@ func TestServerShutdownEndsPoolCalls(t *testing.T) {
 		t.Fatalf("Shutdown and the failed calls took %v; the sleeps were of 3 s", d)
 	}
 }
+
+// TestPoolBadHeaderAlone: a server that answers with a length prefix
+// alone, over the limit or too short for an id, and then sends nothing
+// more, keeping the connection open. The prefix is enough to judge the
+// frame: the call fails at once with the frame's fault, and the
+// connection closes. Before, the client judged a frame only once the
+// id's 4 bytes had come too: the call waited for its timeout, and every
+// later call on the connection as well, as nothing closed it.
+func TestPoolBadHeaderAlone(t *testing.T) {
+	const max = 1 << 10
+	tests := []struct {
+		name   string
+		prefix []byte
+		want   error
+	}{
+		{"over limit", []byte{0xff, 0xff, 0xff, 0xff}, ErrFrameTooLarge},
+		{"no room for an id", []byte{0, 0, 0, 2}, ErrTruncated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stop := make(chan struct{})
+			addr := rawServer(t, func(_ int, c net.Conn) {
+				if _, _, err := readRequest(c); err != nil {
+					return
+				}
+				c.Write(tt.prefix)
+				<-stop
+			})
+			t.Cleanup(func() { close(stop) }) // before rawServer's, which waits for it
+			p := dialTestPool(t, addr, PoolConfig{Conns: 1, Max: max, Timeout: 3 * time.Second})
+			start := time.Now()
+			_, err := p.Call(context.Background(), OpEcho, []byte("x"))
+			if !errors.Is(err, tt.want) || !errors.Is(err, ErrConnClosed) {
+				t.Fatalf("call answered with the prefix %x alone: %v after %v; want %v and ErrConnClosed",
+					tt.prefix, err, time.Since(start), tt.want)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("the call failed after %v, its timeout 3 s", d)
+			}
+			if p.conns[0].open() {
+				t.Fatal("the connection is open after a bad length prefix")
+			}
+		})
+	}
+}
