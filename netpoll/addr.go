@@ -5,8 +5,11 @@ import "net"
 // peerAddr is a connection's remote address in one word instead of a
 // *net.TCPAddr (about 80 bytes with its IP slice): the kind, the port and
 // an IPv4 address packed together. An IPv6 address is kept in the
-// connection's extension (connExt.ip6), which IPv4 and unix connections
-// do not allocate. RemoteAddr builds the net.Addr on demand.
+// connection's extension (connExt.ip6), which IPv4 connections do not
+// allocate; so is a Unix-domain peer's name (connExt.unixPeer), but for
+// the names of an unbound peer ("" or, on Linux, "@"), which the port
+// bits tell (unixNone, unixAt). RemoteAddr builds the net.Addr on
+// demand.
 type peerAddr uint64
 
 const (
@@ -21,6 +24,13 @@ func packPeer(kind uint8, port int, ip4 [4]byte) peerAddr {
 		peerAddr(ip4[0])<<24 | peerAddr(ip4[1])<<16 | peerAddr(ip4[2])<<8 | peerAddr(ip4[3])
 }
 
+// What the port bits of a Unix-domain peer's address say of its name.
+const (
+	unixNone  = iota // ""
+	unixAt           // "@"
+	unixNamed        // in connExt.unixPeer
+)
+
 func (a peerAddr) kind() uint8 { return uint8(a >> 56) }
 func (a peerAddr) port() int   { return int(uint16(a >> 32)) }
 
@@ -34,8 +44,31 @@ func (c *Conn) setPeer(sa sockaddr) {
 		c.raddr = packPeer(addrIPv6, int(sa.ap.Port()), [4]byte{})
 		c.updateExt(func(e *connExt) { e.ip6 = sa.ap.Addr().As16() })
 	case afUnix:
-		c.raddr = packPeer(addrUnix, 0, [4]byte{})
+		// Kept, not asked of the kernel when wanted: Go's net reports
+		// the peer's name after Close too, and its errors name it.
+		switch sa.path {
+		case "":
+			c.raddr = packPeer(addrUnix, unixNone, [4]byte{})
+		case "@":
+			c.raddr = packPeer(addrUnix, unixAt, [4]byte{})
+		default:
+			c.raddr = packPeer(addrUnix, unixNamed, [4]byte{})
+			c.updateExt(func(e *connExt) { e.unixPeer = sa.path })
+		}
 	}
+}
+
+// unixPeerName returns the name of c's Unix-domain peer (see setPeer).
+func (c *Conn) unixPeerName() string {
+	switch c.raddr.port() {
+	case unixAt:
+		return "@"
+	case unixNamed:
+		if e := c.ext.Load(); e != nil {
+			return e.unixPeer
+		}
+	}
+	return ""
 }
 
 // peerNetAddr returns the TCP remote address, or nil for other kinds.

@@ -132,13 +132,14 @@ type timeouts struct {
 // connExt holds what few connections need, out of line so that idle
 // connections stay small: timeouts set by SetReadTimeout and friends
 // (own=false: the owner's configuration), the reason of the close, and
-// an IPv6 peer's address.
+// an IPv6 peer's address or a Unix-domain peer's name.
 type connExt struct {
-	tmo    timeouts
-	own    bool
-	reason error
-	ip6    [16]byte // the IPv6 peer address (see peerAddr)
-	errno  int32    // what broke the connection (errnoOf), set before fBroken
+	tmo      timeouts
+	own      bool
+	reason   error
+	ip6      [16]byte // the IPv6 peer address (see peerAddr)
+	unixPeer string   // the Unix-domain peer's name (see peerAddr)
+	errno    int32    // what broke the connection (errnoOf), set before fBroken
 }
 
 // addrBox holds a net.Addr behind one pointer (8 bytes in Conn instead
@@ -352,13 +353,7 @@ func (c *Conn) RemoteAddr() net.Addr {
 		if c.sock != nil {
 			return c.sock.nc.RemoteAddr()
 		}
-		if c.incref() {
-			defer c.decref()
-			if sa, err := sysGetpeername(int(c.fd)); err == nil {
-				return sockaddrToAddr(sa)
-			}
-		}
-		return &net.UnixAddr{Name: "", Net: "unix"}
+		return &net.UnixAddr{Name: c.unixPeerName(), Net: "unix"}
 	}
 	return c.peerNetAddr()
 }

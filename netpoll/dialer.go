@@ -422,7 +422,13 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 		}
 	}
 	if family == afUnix {
-		c.raddr = packPeer(addrUnix, 0, [4]byte{})
+		// As Go's net: the peer's name as the kernel gives it (the name
+		// the listener bound, which a relative path or a link need not
+		// spell), else the path dialed.
+		if psa, err := sysGetpeername(fd); err == nil && psa.unix {
+			sa = psa
+		}
+		c.setPeer(sa)
 		// As Go's net: the name the kernel gives the unbound socket,
 		// which is "@" on Linux (the syscall packages' rewrite of an
 		// empty name, read as abstract).
