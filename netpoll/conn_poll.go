@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"errors"
 	"os"
 	"sync/atomic"
 )
@@ -344,8 +345,12 @@ func (c *Conn) pollFlush() {
 func (c *Conn) sendOut() error {
 	c.emu.Lock()
 	_, err := c.writeOut()
+	shut := err != nil && c.peerReadShut(err)
+	if shut {
+		c.dropOut()
+	}
 	c.unlockEmu()
-	if err != nil {
+	if err != nil && !shut {
 		c.broke(err)
 	}
 	c.drained(c.accountOut())
@@ -542,6 +547,44 @@ func (c *Conn) setBroken(err error) {
 func (c *Conn) brokenErr(call string) error {
 	return os.NewSyscallError(call, c.errno())
 }
+
+// fPeerReadShut marks a Unix-domain connection without a handler whose
+// write failed with EPIPE: its peer reads no more, having shut its
+// reading side down (AF_UNIX passes shutdown(SHUT_RD) on to the peer's
+// socket, TCP does not) or closed. Such a peer may still send, so
+// reading goes on, as on Go's *net.UnixConn: only writing ends. Writes
+// fail with EPIPE from then on, as the kernel's do, and output queued
+// is dropped (peerReadShut). Sticky. A handler-mode connection is
+// closed instead, as for any failed send (broke).
+const fPeerReadShut = fUnix << 16
+
+// peerReadShut reports whether err, a failed write's on c's socket,
+// ends only c's writing (see fPeerReadShut), and if so marks c: the
+// caller then does not break c, and drops what is queued (dropOut)
+// where it holds emu.
+func (c *Conn) peerReadShut(err error) bool {
+	if c.flags.Load()&fUnix == 0 || c.owner.handler != nil || !errors.Is(err, errBrokenPipe) {
+		return false
+	}
+	c.flags.Or(fPeerReadShut)
+	return true
+}
+
+// dropOut drops the queued output of a connection whose peer reads no
+// more (fPeerReadShut): it can never be sent, and the poller would
+// otherwise try it again on each EPOLLOUT. The caller holds emu
+// (consumer side of out).
+func (c *Conn) dropOut() {
+	if n := c.out.Len(); n > 0 {
+		c.out.Skip(n)
+		c.out.Release()
+	}
+}
+
+// writeShutErr is the error of a write on a connection whose peer reads
+// no more (fPeerReadShut): the kernel's, EPIPE. call names the system
+// call.
+func writeShutErr(call string) error { return os.NewSyscallError(call, errBrokenPipe) }
 
 // fBrokenTold marks a broken connection whose error a read or write
 // has reported: the kernel hands a socket's pending error to one call,

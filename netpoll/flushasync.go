@@ -19,6 +19,9 @@ func (c *Conn) queueOut() error {
 	if c.flags.Load()&fBroken != 0 {
 		return c.opErr("write", c.writeBrokenErr("write"))
 	}
+	if c.flags.Load()&fPeerReadShut != 0 {
+		return c.opErr("write", writeShutErr("write"))
+	}
 	c.p.queueFlush(c)
 	return nil
 }

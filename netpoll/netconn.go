@@ -61,6 +61,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 //
 // Bytes written through the Writer and not yet flushed were written
 // before p: Write sends them first, as a Flush would.
+//
+// On a Unix-domain connection without a handler, a write that fails
+// with EPIPE (the peer shut its reading side down, which reaches this
+// socket, or closed) ends only the writing, as on Go's *net.UnixConn:
+// later writes fail with EPIPE, output still queued is dropped, and
+// reading goes on to the peer's end.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -103,8 +109,10 @@ func (c *Conn) write(p []byte) (int, error) {
 			}
 			if err != nil {
 				err = os.NewSyscallError("write", err)
-				c.broke(err)
-				c.flags.Or(fBrokenTold) // the socket reported it to this write
+				if !c.peerReadShut(err) {
+					c.broke(err)
+					c.flags.Or(fBrokenTold) // the socket reported it to this write
+				}
 				return n, c.opErr("write", err)
 			}
 		}
@@ -160,7 +168,7 @@ func (c *Conn) writeStep() int { return min(max(c.owner.cfg.MaxOutput, 1), buffe
 // for output that was queued then (the queue only shrinks after it: a
 // writer holds wmu).
 func (c *Conn) lingers() bool {
-	return c.fdst.closed() && c.out.Len() > 0 && c.flags.Load()&(fBroken|fRegistered) == fRegistered
+	return c.fdst.closed() && c.out.Len() > 0 && c.flags.Load()&(fBroken|fPeerReadShut|fRegistered) == fRegistered
 }
 
 // writable checks what makes any write fail at once. A connection that
@@ -174,6 +182,9 @@ func (c *Conn) writable(op string) error {
 	}
 	if f&fBroken != 0 && c.sock == nil {
 		return c.opErr(op, c.writeBrokenErr("write"))
+	}
+	if f&fPeerReadShut != 0 && c.sock == nil {
+		return c.opErr(op, writeShutErr("write"))
 	}
 	if passed(deadline(&c.wwait)) {
 		return c.opErr(op, errTimeout)

@@ -143,6 +143,8 @@ func (c *Conn) spliceWritable() error {
 		return ErrWriteShutdown
 	case f&fBroken != 0:
 		return c.brokenErr("splice")
+	case f&fPeerReadShut != 0:
+		return writeShutErr("splice")
 	case passed(deadline(&c.wwait)):
 		return errTimeout
 	}

@@ -1,10 +1,14 @@
 package netpoll
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -134,4 +138,185 @@ func TestReview12UnixRemoteAddrAfterClose(t *testing.T) {
 	}
 	defer up.Close()
 	check("accepted from a bound peer", recvConn(t, conns), goAccept())
+}
+
+// sendCalls names the system calls of a failed send as a Write's.
+var sendCalls = strings.NewReplacer("writev:", "write:", "sendfile:", "write:", "splice:", "write:")
+
+// On a Unix-domain socket a write fails with EPIPE once the peer has
+// shut its reading side down (shutdown(SHUT_RD) reaches the peer, unlike
+// TCP's), and the peer may go on sending: as with Go's *net.UnixConn,
+// every later write fails with EPIPE and reading goes on, to the peer's
+// end. Accepted and dialed connections, the write direct or through the
+// Writer's Flush, compared with Go's.
+func TestReview12UnixWriteAfterPeerCloseRead(t *testing.T) {
+	dir := shortTempDir(t)
+	gl, err := net.Listen("unix", filepath.Join(dir, "g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gl.Close()
+	goAccept := func() net.Conn {
+		t.Helper()
+		gl.(*net.UnixListener).SetDeadline(time.Now().Add(5 * time.Second))
+		c, err := gl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	upath := filepath.Join(dir, "u")
+	_, _, conns := startAcceptUnix(t, upath)
+
+	// run has c write after its peer's CloseRead, then read what the
+	// peer sends after it, to the peer's close. It returns what
+	// happened, with the addresses left out.
+	run := func(c net.Conn, peer *net.UnixConn, write func([]byte) error) string {
+		t.Helper()
+		defer c.Close()
+		defer peer.Close()
+		if err := peer.CloseRead(); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		werr := func(err error) string {
+			if err == nil {
+				return "<nil>"
+			}
+			var oe *net.OpError
+			if errors.As(err, &oe) {
+				// ReadFrom's wraps a failed Write's (under BackendStd)
+				// as *net.TCPConn's does. The Writer's Flush sends
+				// with writev, ReadFrom with sendfile where it can.
+				for errors.As(oe.Err, &oe) {
+				}
+				return "write: " + sendCalls.Replace(oe.Err.Error())
+			}
+			return err.Error()
+		}
+		// The shutdown reaches c's socket at once: no wait needed.
+		fmt.Fprintf(&b, "write: %s; ", werr(write([]byte("to a peer that reads no more"))))
+		fmt.Fprintf(&b, "again: %s; ", werr(write([]byte("x"))))
+		if _, err := peer.Write([]byte("after")); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got := make([]byte, 5)
+		n, err := io.ReadFull(c, got)
+		fmt.Fprintf(&b, "read %q %v; ", got[:n], err)
+		peer.Write([]byte("last"))
+		peer.Close()
+		rest, err := io.ReadAll(c)
+		fmt.Fprintf(&b, "rest %q %v", rest, err)
+		return b.String()
+	}
+	direct := func(c net.Conn) func([]byte) error {
+		return func(p []byte) error { _, err := c.Write(p); return err }
+	}
+	readFrom := func(c *Conn) func([]byte) error {
+		return func(p []byte) error {
+			f, err := os.CreateTemp(dir, "f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write(p); err != nil {
+				t.Fatal(err)
+			}
+			f.Seek(0, io.SeekStart)
+			_, err = c.ReadFrom(f)
+			return err
+		}
+	}
+	flushed := func(c *Conn) func([]byte) error {
+		return func(p []byte) error {
+			w := c.Writer()
+			if _, err := w.WriteBinary(p); err != nil {
+				return err
+			}
+			return w.Flush()
+		}
+	}
+
+	gp, err := net.Dial("unix", filepath.Join(dir, "g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := goAccept()
+	want := run(gs, gp.(*net.UnixConn), direct(gs))
+
+	for _, tc := range []struct {
+		name  string
+		write func(*Conn) func([]byte) error
+	}{
+		{"Write", func(c *Conn) func([]byte) error { return direct(c) }},
+		{"Writer.Flush", flushed},
+		{"ReadFrom(*os.File)", readFrom},
+	} {
+		// Accepted by upoll, the peer Go's.
+		peer, err := net.Dial("unix", upath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := recvConn(t, conns)
+		if got := run(sc, peer.(*net.UnixConn), tc.write(sc)); got != want {
+			t.Errorf("accepted, %s:\nupoll %s\n   go %s", tc.name, got, want)
+		}
+		// Dialed by upoll, the peer Go's.
+		dc, err := Dial("unix", filepath.Join(dir, "g"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := run(dc, goAccept().(*net.UnixConn), tc.write(dc)); got != want {
+			t.Errorf("dialed, %s:\nupoll %s\n   go %s", tc.name, got, want)
+		}
+	}
+}
+
+// A send the poller makes for the application (FlushAsync) that fails
+// because the Unix-domain peer reads no more ends the writing only:
+// the next write reports EPIPE, and what the peer sends is read to its
+// end, as after a failed Write (TestReview12UnixWriteAfterPeerCloseRead).
+func TestReview12UnixFlushAsyncAfterPeerCloseRead(t *testing.T) {
+	path := filepath.Join(shortTempDir(t), "u")
+	s, _, conns := startAcceptUnix(t, path)
+	if s.Config().Backend == BackendStd {
+		t.Skip("FlushAsync is Flush under BackendStd")
+	}
+	pc, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := pc.(*net.UnixConn)
+	defer peer.Close()
+	c := recvConn(t, conns)
+	defer c.Close()
+	if err := peer.CloseRead(); err != nil {
+		t.Fatal(err)
+	}
+	w := c.Writer()
+	if _, err := w.WriteBinary([]byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.FlushAsync(); err != nil {
+		t.Fatalf("FlushAsync: %v", err)
+	}
+	// The poller's send fails; a write learns of it.
+	var werr error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, werr = c.Write(nil); werr != nil {
+			break
+		}
+	}
+	if !errors.Is(werr, syscall.EPIPE) {
+		t.Fatalf("Write after the failed send: %v, want EPIPE", werr)
+	}
+	if _, err := peer.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	peer.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(c); string(b) != "after" || err != nil {
+		t.Errorf("read after the failed send: %q, %v; want \"after\", <nil>", b, err)
+	}
 }

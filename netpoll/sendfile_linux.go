@@ -120,7 +120,7 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 			return written, os.NewSyscallError("sendfile", err), true
 		default:
 			err = os.NewSyscallError("sendfile", err)
-			if sockFailed(int(c.fd)) {
+			if sockFailed(int(c.fd)) && !c.peerReadShut(err) {
 				c.broke(err) // not when only the file failed
 			}
 			return written, err, true

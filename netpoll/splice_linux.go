@@ -194,7 +194,9 @@ func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
 			ctr.writeEAGAIN.Add(1)
 		default:
 			err = os.NewSyscallError("splice", err)
-			c.broke(err)
+			if !c.peerReadShut(err) {
+				c.broke(err)
+			}
 			return written, err
 		}
 		if err := rw.wait(int64(written)); err != nil {

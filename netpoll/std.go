@@ -670,7 +670,7 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 			err = errClosed
 		default:
 			var se *os.SyscallError
-			if errors.As(err, &se) && (se.Syscall == "sendfile" || se.Syscall == "splice" || se.Syscall == "write") && c.stdSockFailed() {
+			if errors.As(err, &se) && (se.Syscall == "sendfile" || se.Syscall == "splice" || se.Syscall == "write") && c.stdSockFailed() && !c.peerReadShut(err) {
 				c.broke(err) // the socket failed, not only the source
 			}
 		}
@@ -736,6 +736,10 @@ func (c *Conn) stdWriteErr(op string, err error) error {
 	case errors.Is(err, errBrokenPipe) && c.flags.Load()&fWrShut != 0:
 		// A CloseWrite of another goroutine shut the socket down
 		// (stdCloseWriteBusy): reading goes on.
+		return c.opErr(op, err)
+	case c.peerReadShut(err):
+		// A Unix-domain peer reads no more: reading goes on, and Go's
+		// writes fail with EPIPE from then on.
 		return c.opErr(op, err)
 	}
 	c.broke(err)

@@ -1654,8 +1654,12 @@ func (u *uringSet) settle(st *uringSend) {
 	if err == nil && c.out.Len() > 0 && c.flags.Load()&fRegistered != 0 {
 		_, err = c.writeOut()
 	}
+	shut := err != nil && c.peerReadShut(err)
+	if shut {
+		c.dropOut()
+	}
 	c.unlockEmu()
-	if err != nil {
+	if err != nil && !shut {
 		c.broke(err)
 	}
 	notify(&c.wwait)

@@ -344,6 +344,10 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 		if c.flags.Load()&fBroken != 0 {
 			return w != nil, c.opErr(op, c.writeBrokenErr("write"))
 		}
+		if c.flags.Load()&fPeerReadShut != 0 {
+			// The poller's send failed, and dropped the queue.
+			return w != nil, c.opErr(op, writeShutErr("write"))
+		}
 		if c.out.Len() > 0 {
 			if err := c.sendOut(); err != nil {
 				return w != nil, c.opErr(op, err)

@@ -51,7 +51,8 @@ type Writer interface {
 	// connection's output plus one batch. An error of the send itself
 	// comes later, as for what Flush leaves to EPOLLOUT: it breaks the
 	// connection and the next call fails (a handler-mode connection is
-	// closed). A Close after FlushAsync sends the queued bytes first,
+	// closed; of a Unix-domain one without a handler, whose peer reads
+	// no more, only the writing ends: see Conn.Write). A Close after FlushAsync sends the queued bytes first,
 	// as after Flush. Under BackendStd, which has no poller, it is
 	// Flush.
 	//
