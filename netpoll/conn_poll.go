@@ -573,12 +573,25 @@ func (c *Conn) peerReadShut(err error) bool {
 // dropOut drops the queued output of a connection whose peer reads no
 // more (fPeerReadShut): it can never be sent, and the poller would
 // otherwise try it again on each EPOLLOUT. The caller holds emu
-// (consumer side of out).
+// (consumer side of out; under BackendStd, which has no poller, wmu).
 func (c *Conn) dropOut() {
 	if n := c.out.Len(); n > 0 {
 		c.out.Skip(n)
 		c.out.Release()
 	}
+}
+
+// dropShutOut drops c's queued output once its writing has ended
+// (fPeerReadShut) and returns the error of the write that finds it so:
+// a batch a Flush or FlushAsync published after the failed send would
+// otherwise stay queued, one per call, with no send to drop it (under
+// edge triggering no EPOLLOUT comes). The caller holds wmu.
+func (c *Conn) dropShutOut(op string) error {
+	c.emu.Lock()
+	c.dropOut()
+	c.unlockEmu()
+	c.drained(c.accountOut())
+	return c.opErr(op, writeShutErr("write"))
 }
 
 // writeShutErr is the error of a write on a connection whose peer reads

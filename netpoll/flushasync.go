@@ -20,7 +20,7 @@ func (c *Conn) queueOut() error {
 		return c.opErr("write", c.writeBrokenErr("write"))
 	}
 	if c.flags.Load()&fPeerReadShut != 0 {
-		return c.opErr("write", writeShutErr("write"))
+		return c.dropShutOut("write")
 	}
 	c.p.queueFlush(c)
 	return nil

@@ -320,3 +320,38 @@ func TestReview12UnixFlushAsyncAfterPeerCloseRead(t *testing.T) {
 		t.Errorf("read after the failed send: %q, %v; want \"after\", <nil>", b, err)
 	}
 }
+
+// A Flush after the writing ended on a Unix-domain peer's CloseRead
+// (fPeerReadShut) fails with EPIPE and leaves nothing queued: its batch
+// is dropped with the rest, as the failed send dropped what was queued
+// then, rather than held until the connection closes (under edge
+// triggering no EPOLLOUT would come to drop it), one batch per Flush.
+func TestReview12UnixFlushAfterPeerReadShutQueuesNothing(t *testing.T) {
+	path := filepath.Join(shortTempDir(t), "u")
+	s, _, conns := startAcceptUnix(t, path)
+	pc, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	c := recvConn(t, conns)
+	defer c.Close()
+	if err := pc.(*net.UnixConn).CloseRead(); err != nil {
+		t.Fatal(err)
+	}
+	w := c.Writer()
+	for i := range 3 {
+		if _, err := w.WriteBinary(make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); !errors.Is(err, syscall.EPIPE) {
+			t.Fatalf("Flush %d: %v, want EPIPE", i, err)
+		}
+		if n := c.out.Len(); n != 0 {
+			t.Fatalf("after Flush %d: %d bytes queued, want 0", i, n)
+		}
+	}
+	if st := s.Stats(); st.BufferedOut != 0 {
+		t.Errorf("BufferedOut %d after the failed Flushes, want 0", st.BufferedOut)
+	}
+}

@@ -487,6 +487,11 @@ func (c *Conn) stdSend(op string) error {
 		if c.flags.Load()&fBroken != 0 {
 			return c.opErr(op, c.brokenErr("write"))
 		}
+		if c.flags.Load()&fPeerReadShut != 0 {
+			c.dropOut() // never to be sent
+			c.settleOut()
+			return c.opErr(op, writeShutErr("write"))
+		}
 		var arr [maxVecs][]byte
 		vecs := c.out.GetBytes(arr[:0])
 		if len(vecs) == 0 {
@@ -506,8 +511,12 @@ func (c *Conn) stdSend(op string) error {
 			}
 		}
 		if err != nil {
+			err = c.stdWriteErr(op, err)
+			if c.flags.Load()&fPeerReadShut != 0 {
+				c.dropOut() // never to be sent
+			}
 			c.settleOut()
-			return c.stdWriteErr(op, err)
+			return err
 		}
 	}
 	c.settleOut()
@@ -607,6 +616,10 @@ func (c *Conn) stdWrite(p []byte) (int, error) {
 // The caller holds wmu and a reference.
 func (c *Conn) stdFlushDirect(p []byte) error {
 	n, err := c.stdWrite(p)
+	if err != nil && c.flags.Load()&fPeerReadShut != 0 {
+		c.endSentBatch(len(p)) // never to be sent: dropped, as if it had been
+		return err
+	}
 	// wmu alone serializes the consumers of out here (see stdSend).
 	if c.endSentBatch(n) && n < len(p) {
 		c.settleOut()

@@ -345,8 +345,9 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			return w != nil, c.opErr(op, c.writeBrokenErr("write"))
 		}
 		if c.flags.Load()&fPeerReadShut != 0 {
-			// The poller's send failed, and dropped the queue.
-			return w != nil, c.opErr(op, writeShutErr("write"))
+			// A send failed and dropped what was queued then; this
+			// call's batch goes too.
+			return w != nil, c.dropShutOut(op)
 		}
 		if c.out.Len() > 0 {
 			if err := c.sendOut(); err != nil {

@@ -236,7 +236,7 @@ func (w *connWriter) flush(async bool) error {
 // batch is still the writer's, to flush the usual way. The caller holds
 // wmu and a reference.
 func (c *Conn) flushDirect(p []byte) (done bool, err error) {
-	if c.flags.Load()&(fBroken|fShutAsked|fLinger) != 0 {
+	if c.flags.Load()&(fBroken|fShutAsked|fLinger|fPeerReadShut) != 0 {
 		return false, nil // the usual path says how the write fails
 	}
 	m, err := sysWrite(int(c.fd), p)
