@@ -22,6 +22,17 @@ var (
 	ErrNilTask = errors.New("gopool: nil task")
 )
 
+// errZeroPool is what a Pool not made by New returns, and a Serial not
+// made by NewSerial. It matches ErrPoolClosed: such a pool never opened,
+// and a caller that stops on a closed pool should stop on it too.
+var errZeroPool error = zeroPoolError{}
+
+type zeroPoolError struct{}
+
+func (zeroPoolError) Error() string { return "gopool: Pool not made by New" }
+
+func (zeroPoolError) Is(target error) bool { return target == ErrPoolClosed }
+
 // Pool runs tasks on a bounded set of reused goroutines.
 //
 // The goroutines come from an ants pool, which recycles them and lets idle
@@ -31,7 +42,9 @@ var (
 // own bookkeeping, so a submission that raced with it would be refused.
 // ants runs unbounded and only ever sees submissions that hold a token.
 //
-// A Pool is safe for concurrent use.
+// A Pool is safe for concurrent use. Make one with New: the zero Pool
+// runs nothing, and its methods return an error that matches
+// ErrPoolClosed.
 type Pool struct {
 	workers  *ants.PoolWithFunc
 	capacity int64 // <= 0: unbounded
@@ -251,6 +264,9 @@ func (p *Pool) take() (bool, error) {
 	if p.closed.Load() {
 		return false, ErrPoolClosed
 	}
+	if p.workers == nil {
+		return false, errZeroPool
+	}
 	if !p.tryInc() {
 		return false, nil
 	}
@@ -367,6 +383,9 @@ func (p *Pool) checkIdle() {
 // or is one of the tasks Release waits for, whether it runs on a worker
 // or on the submitter (CallerRuns, nested Block).
 func (p *Pool) Release(ctx context.Context) error {
+	if p.workers == nil {
+		return errZeroPool
+	}
 	if !p.closed.CompareAndSwap(false, true) {
 		return ErrPoolClosed
 	}

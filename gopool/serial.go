@@ -18,6 +18,9 @@ import "sync"
 //
 // The queue is not bounded: the submitter (for the poller, its per
 // connection input limit) provides backpressure.
+//
+// Make a Serial with Pool.NewSerial: the zero Serial has no pool, and
+// Submit returns an error that matches ErrPoolClosed.
 type Serial struct {
 	p *Pool
 
@@ -50,6 +53,9 @@ func (s *Serial) Submit(task func()) error {
 		return ErrNilTask
 	}
 	p := s.p
+	if p == nil {
+		return errZeroPool // a zero Serial
+	}
 	s.mu.Lock()
 	if p.closed.Load() {
 		s.mu.Unlock()
