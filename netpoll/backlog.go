@@ -15,8 +15,8 @@ import (
 // to flush, and the poller would then wait for them while they wait for
 // it. So the poller only tries the pool (TryGo); a run it cannot start
 // goes here, and one goroutine per poller, started on demand and gone
-// when the backlog is empty, submits the runs in arrival order under the
-// pool's own policy: Block waits for a worker, CallerRuns runs the handler
+// when the backlog is empty, submits the runs in arrival order, each to
+// its connection's pool and under that pool's policy: Block waits for a worker, CallerRuns runs the handler
 // on that goroutine, FailFast refuses, and the connection closes with
 // ErrPoolOverload as its reason (its OnDisconnect still runs). Order per
 // connection is kept by the runner state word: a connection has at most
@@ -40,7 +40,7 @@ func (b *backlog) push(c *Conn, queuedAt int64) {
 	b.running = true
 	b.mu.Unlock()
 	if start {
-		go b.drain(c.owner.cfg.Pool)
+		go b.drain()
 	}
 }
 
@@ -60,14 +60,17 @@ func (b *backlog) pop() (backlogRun, bool) {
 	return r, true
 }
 
-func (b *backlog) drain(pool *gopool.Pool) {
+// drain submits the queued runs, each to its own connection's pool:
+// a poller of the default dial group serves the connections of every
+// Dialer, whose options may name different pools.
+func (b *backlog) drain() {
 	for {
 		r, ok := b.pop()
 		if !ok {
 			return
 		}
 		c, t := r.c, r.queuedAt
-		err := pool.Go(func() { c.run(t, false) })
+		err := c.owner.cfg.Pool.Go(func() { c.run(t, false) })
 		if err == nil {
 			continue
 		}

@@ -531,3 +531,112 @@ func TestReview12ZeroPool(t *testing.T) {
 		})
 	}
 }
+
+// TestReview12BacklogKeepsEachConnsPool: connections of the default
+// dial group are served by the pollers of every Dialer, each with its own
+// options, WithPool included. A run that found its pool full waits in
+// its poller's backlog; the backlog must submit it to that connection's
+// pool, not to the pool of the run that started the backlog's
+// goroutine. Here B's hook run starts the backlog on B's full pool, A's
+// joins it behind, and B's pool frees first: A's OnConnect must still
+// wait for a worker of A's pool, which is full until the end.
+func TestReview12BacklogKeepsEachConnsPool(t *testing.T) {
+	skipStd(t, "hooks run on each connection's goroutine, not on the pool")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accept and hold every peer until the listener closes
+		var peers []net.Conn
+		defer func() {
+			for _, c := range peers {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			peers = append(peers, c)
+		}
+	}()
+	addr := ln.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	warm, err := new(Dialer).DialContext(ctx, "tcp", addr) // starts the default group
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Close()
+
+	hold := func(p *gopool.Pool) (open func()) {
+		gate, held := make(chan struct{}), make(chan struct{})
+		if err := p.Go(func() { close(held); <-gate }); err != nil {
+			t.Fatal(err)
+		}
+		<-held
+		var once sync.Once
+		open = func() { once.Do(func() { close(gate) }) }
+		t.Cleanup(open)
+		return open
+	}
+	poolA, poolB := review12Pool(t, 1, gopool.Block), review12Pool(t, 1, gopool.Block)
+	openA, openB := hold(poolA), hold(poolB)
+	var aOpened, early atomic.Bool
+	var aRan atomic.Int32
+	bRan := make(chan struct{}, 1)
+	dA := Dialer{Options: []Option{WithPool(poolA), WithOnConnect(func(*Conn) {
+		if !aOpened.Load() {
+			early.Store(true)
+		}
+		aRan.Add(1)
+	})}}
+	dB := Dialer{Options: []Option{WithPool(poolB), WithOnConnect(func(*Conn) { bRan <- struct{}{} })}}
+
+	cB, err := dB.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cB.Close()
+	if !testutil.WaitFor(5*time.Second, func() bool { return poolB.Stats().Waiting == 1 }) {
+		t.Fatalf("B's hook run is not waiting for B's pool: %+v", poolB.Stats())
+	}
+	// Dial A until a connection lands on B's poller (round robin).
+	var as []*Conn
+	defer func() {
+		for _, c := range as {
+			c.Close()
+		}
+	}()
+	for range 64 {
+		c, err := dA.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, c)
+		if c.p == cB.p {
+			break
+		}
+	}
+	if as[len(as)-1].p != cB.p {
+		t.Skip("no A connection landed on B's poller")
+	}
+	time.Sleep(20 * time.Millisecond) // A's run is in the backlog behind B's
+	openB()
+	select {
+	case <-bRan:
+	case <-time.After(5 * time.Second):
+		t.Fatal("B's OnConnect never ran")
+	}
+	time.Sleep(100 * time.Millisecond) // A's run, if sent to B's pool, runs now
+	aOpened.Store(true)
+	openA()
+	if !testutil.WaitFor(5*time.Second, func() bool { return int(aRan.Load()) == len(as) }) {
+		t.Fatalf("%d of %d A hooks ran", aRan.Load(), len(as))
+	}
+	if early.Load() {
+		t.Error("an A connection's OnConnect ran while A's pool was full: its backlogged run went to B's pool")
+	}
+}
