@@ -404,6 +404,8 @@ func (p *Pool) Release(ctx context.Context) error {
 }
 
 // Close is Release without a deadline: it waits for every running task.
+// A task of p that calls Close waits for itself and never returns; a
+// task that must end its own pool calls Release with a deadline.
 func (p *Pool) Close() error {
 	return p.Release(context.Background())
 }
