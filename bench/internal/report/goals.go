@@ -326,8 +326,15 @@ func rpcGoals(cases []Case) []Goal {
 func memGoal(ic *Case) Goal {
 	g := Goal{Name: "upoll-echo idle memory per connection (bytes)", Op: "<=", Threshold: GoalIdleBytes, Status: StatusNotMeasured}
 	up, std := ic.Find("upoll-echo"), ic.Find("std-echo")
-	if up == nil || !up.Verified || up.Median.MemPerConn() <= 0 {
+	switch {
+	case up == nil:
 		g.Detail = "upoll-echo did not run in the idle case"
+		return g
+	case !up.Verified:
+		g.Detail = fmt.Sprintf("idle echo, %d conns: %s", ic.Conns, missing(up, "upoll"))
+		return g
+	case up.Median.MemPerConn() <= 0:
+		g.Detail = fmt.Sprintf("idle echo, %d conns: upoll-echo reported no memory growth", ic.Conns)
 		return g
 	}
 	g.Measured = true
