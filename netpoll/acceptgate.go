@@ -38,9 +38,10 @@ type acceptGate struct {
 	waiting []*acceptor
 	open    chan struct{} // BackendStd's loops wait for it; closed when the gate opens
 
-	// ahead counts BackendStd's connections whose OnConnect has not
+	// ahead counts accepted connections whose OnConnect has not
 	// started (fHookAhead); caught, under mu, is closed when it falls
-	// below stdHooksAhead. See stdAwaitHooks.
+	// below hooksAhead (BackendStd's loops wait for it: stdAwaitHooks),
+	// and the waiting acceptors are re-armed then.
 	ahead  atomic.Int64
 	caught chan struct{}
 }
@@ -51,22 +52,23 @@ type acceptGate struct {
 // a Dialer dials for a Server hold none.
 const fHeld = fUnix << 11
 
-// fHookAhead marks a connection that BackendStd's accept loop accepted
-// with an OnConnect hook that has not started: set by serveStd before
-// the Conn is shared, cleared by the run that calls the hook, which
-// then takes it off the gate's ahead count (hookStarted).
+// fHookAhead marks an accepted connection whose OnConnect hook has not
+// started: set by serveConn or serveStd before the Conn is shared,
+// cleared by the run that calls the hook, which then takes it off the
+// gate's ahead count (hookStarted).
 const fHookAhead = fUnix << 15
 
-// stdHooksAhead bounds how many accepted connections BackendStd's accept
-// loops leave waiting for their OnConnect to start. The hooks run on
-// other goroutines (the pool's, or the connection's own), so without
-// a bound an accept loop that the scheduler favours, or a pool whose
-// workers are all busy, accepts a burst whole before any hook has run:
-// a PauseAccept that a hook calls (the nethttp adapter's, when its
-// queue fills) would then act a burst late, and each of those
-// connections holds a goroutine. A hook that has started and blocks
-// does not count: accepting waits only for hooks to get a goroutine.
-const stdHooksAhead = 32
+// hooksAhead bounds how many accepted connections a Server's listeners
+// leave waiting for their OnConnect to start. A hook runs elsewhere
+// than the accept: on the pool, on the loop of another poller (inline
+// dispatch, a connection that another poller serves), or under
+// BackendStd on the connection's own goroutine. Without a bound an
+// acceptor, or an accept loop that the scheduler favours, accepts a
+// burst whole while those are busy, before the hooks have run: a
+// PauseAccept that a hook calls (the nethttp adapter's, when its queue
+// fills) would then act a burst late. A hook that has started and
+// blocks does not count: accepting waits only for hooks to start.
+const hooksAhead = 32
 
 // hookAccepted counts a connection whose OnConnect is now due.
 func (g *acceptGate) hookAccepted() { g.ahead.Add(1) }
@@ -74,28 +76,35 @@ func (g *acceptGate) hookAccepted() { g.ahead.Add(1) }
 // hookStarted takes a connection off the ahead count once its
 // OnConnect runs, and wakes accept loops waiting for the count to fall.
 func (g *acceptGate) hookStarted() {
-	if g.ahead.Add(-1) == stdHooksAhead-1 {
+	if g.ahead.Add(-1) == hooksAhead-1 {
 		g.mu.Lock()
 		if g.caught != nil {
 			close(g.caught)
 			g.caught = nil
 		}
 		g.mu.Unlock()
+		if !g.shut() {
+			g.opened() // the acceptors that hooksBehind stopped
+		}
 	}
 }
 
-// hooksCaughtCh returns nil when fewer than stdHooksAhead hooks wait,
+// hooksBehind reports whether hooksAhead accepted connections wait for
+// their OnConnect to start: the acceptors wait (onReady, wait).
+func (g *acceptGate) hooksBehind() bool { return g.ahead.Load() >= hooksAhead }
+
+// hooksCaughtCh returns nil when fewer than hooksAhead hooks wait,
 // or else a channel closed when that is so; the caller looks again
 // after taking it.
 func (g *acceptGate) hooksCaughtCh() <-chan struct{} {
-	if g.ahead.Load() < stdHooksAhead {
+	if g.ahead.Load() < hooksAhead {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	// Under mu, so that a hookStarted that crossed below the bound
 	// since the look above (and found no channel to close) is seen.
-	if g.ahead.Load() < stdHooksAhead {
+	if g.ahead.Load() < hooksAhead {
 		return nil
 	}
 	if g.caught == nil {
@@ -155,14 +164,15 @@ func (g *acceptGate) opened() {
 	}
 }
 
-// wait disarms a's listener until the gate opens. Poller goroutine.
+// wait disarms a's listener until the gate opens and the hooks have
+// caught up (hooksBehind). Poller goroutine.
 func (g *acceptGate) wait(a *acceptor) {
 	a.p.ctr.acceptPauses.Add(1)
 	a.p.ep.mod(a.lfd.fd, 0, a.tag, 0)
 	g.mu.Lock()
 	g.waiting = append(g.waiting, a)
 	g.mu.Unlock()
-	if !g.shut() {
+	if !g.shut() && !g.hooksBehind() {
 		g.opened()
 	}
 }
@@ -188,10 +198,13 @@ func (g *acceptGate) openCh() <-chan struct{} {
 // BackendStd an Accept blocked for the next connection is ended, so that
 // the connection waits in the backlog as on the native backends; one
 // that a connection reaches before its goroutine runs again takes it
-// (accepted, it is served once accepting resumes). BackendStd runs
-// OnConnect on another goroutine than its accept loop, and the loop
-// accepts at most 32 connections ahead of the hooks that have started:
-// a pause that a hook calls takes effect within that many connections.
+// (accepted, it is served once accepting resumes). An OnConnect hook
+// may run elsewhere than the accept (on the pool, on the loop of
+// another poller, under BackendStd on the connection's goroutine); the
+// listeners accept at most 32 connections ahead of the hooks that have
+// started, so a pause that a hook calls takes effect within that many
+// connections. With inline dispatch and one poller, each hook runs
+// before the next accept.
 func (s *Server) PauseAccept() {
 	if !s.gate.paused.Swap(true) && s.owner.cfg.Backend == BackendStd {
 		s.stdInterruptAccepts()

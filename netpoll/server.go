@@ -230,7 +230,7 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 	}
 	hook := s.owner.cfg.OnConnect != nil
 	if hook {
-		c.flags.Or(fConnectHook)
+		c.flags.Or(fConnectHook | fHookAhead)
 		c.hstate.Store(hRunning) // the runner starts with OnConnect
 	}
 	if err := s.admit(func() error { return p.register(c) }); err != nil {
@@ -241,6 +241,10 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 		return
 	}
 	if hook {
+		// Only the run started here calls OnConnect (the runner is
+		// held): counted before it can start, so that the acceptors
+		// stay within hooksAhead of the hooks.
+		s.gate.hookAccepted()
 		if s.owner.cfg.Dispatch == DispatchInline && p != a.p {
 			p.runOnLoop(c) // see runOnLoop
 			return

@@ -938,7 +938,7 @@ func (s *Server) stdInterruptAccepts() {
 	}
 }
 
-// stdAwaitHooks waits while stdHooksAhead accepted connections wait for
+// stdAwaitHooks waits while hooksAhead accepted connections wait for
 // their OnConnect to start, or returns the error that ends ln's Serve.
 func (s *Server) stdAwaitHooks(ln *Listener) error {
 	for {
