@@ -197,6 +197,10 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 			lines.ReadString('\n')
 		}
 	}
+	// A failed reading of the server's CPU leaves a zero sample: the
+	// window would then span the server's whole life (or none of it),
+	// so the run fails instead of reporting that.
+	var srvCPUErr error
 	sample := func(i int) {
 		// The handshake stays outside the window: the parent's reading
 		// of the server's counters takes time of its own (their rate is
@@ -213,7 +217,11 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 			ioOK[1] = ioOK[1] && ioErr == nil
 		}
 		if cfg.ServerPID > 0 {
-			window[i], _ = proc.ReadCPU(cfg.ServerPID)
+			var cpuErr error
+			window[i], cpuErr = proc.ReadCPU(cfg.ServerPID)
+			if cpuErr != nil && srvCPUErr == nil {
+				srvCPUErr = cpuErr
+			}
 			srvIO[i], ioErr = proc.ReadIO(cfg.ServerPID)
 			ioOK[0] = ioOK[0] && ioErr == nil
 		}
@@ -243,6 +251,9 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if srvCPUErr != nil && cfg.Workload != Idle {
+		return fmt.Errorf("reading the server's CPU time: %w", srvCPUErr)
 	}
 	res = r.result()
 	if cfg.Workload != Idle {
