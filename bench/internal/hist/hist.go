@@ -12,7 +12,7 @@ import "math/bits"
 const (
 	subBits  = 5
 	subCount = 1 << subBits // linear sub-buckets per power of two
-	maxExp   = 44           // values up to 2^44 ns (about 4.9 hours)
+	maxExp   = 44           // 45 bucket rows: values below 2^49 ns (about 6.5 days); larger ones count in the last bucket
 )
 
 // Histogram counts values in log-linear buckets. The zero value is ready to use.
