@@ -14,12 +14,12 @@ type PollerStats struct {
 	StaleEvents      uint64 // events dropped for a generation mismatch
 	BytesIn          uint64 // bytes read from sockets
 	BytesOut         uint64 // bytes written to sockets
-	ReadCalls        uint64 // read system calls
-	WriteCalls       uint64 // write system calls
-	ReadEAGAIN       uint64 // reads that found nothing (EAGAIN)
-	WriteEAGAIN      uint64 // writes the kernel refused (EAGAIN)
+	ReadCalls        uint64 // read system calls (BackendStd: Read calls on Go's net.Conn, each one or more system calls: the runtime's reads that find nothing are not seen)
+	WriteCalls       uint64 // write system calls (BackendStd: Write calls on Go's net.Conn, each one or more system calls)
+	ReadEAGAIN       uint64 // reads that found nothing (EAGAIN); none on BackendStd
+	WriteEAGAIN      uint64 // writes the kernel refused (EAGAIN); none on BackendStd
 	Sendfiles        uint64 // sendfile system calls of ReadFrom from a file, epoll and io_uring (not in WriteCalls)
-	Splices          uint64 // splice system calls of ReadFrom from a socket of Go's net into the connection, epoll and io_uring (not in WriteCalls)
+	Splices          uint64 // splice system calls that move the bytes of a ReadFrom from a socket of Go's net into the connection, epoll and io_uring (not in WriteCalls; the splices that take them from the source, its side, are not counted)
 	HandlerRuns      uint64 // handler invocations
 	HandlerWaitNs    uint64 // total ns between a handler's submit and start
 	Batches          uint64 // DispatchPool batches of several runs handed to the pool
