@@ -980,8 +980,7 @@ func bigEcho(t *testing.T, addr string) {
 func TestUringOwedAcceptSubmitted(t *testing.T) {
 	needUring(t)
 	t.Setenv(uringAcceptEnv, "1")
-	var calls atomic.Uint64
-	u, err := newUringSet(false, false, false, &calls)
+	u, err := newUringSet(false, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
