@@ -414,6 +414,7 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 			c.closeUnstarted(err)
 			return nil, err
 		}
+		c.p.ctr.totalConns.Add(1) // not by register: see there
 		if o.cfg.Trigger == EdgeTriggered {
 			// Input that came with the connect's event was not read
 			// (the event only completed the connect), and an edge

@@ -757,8 +757,13 @@ func (p *poller) register(c *Conn) error {
 	// once read TotalConns 0 after its echo, under CI's load), and
 	// fRegistered is set before, so that the event's re-arm is not
 	// skipped as "not registered".
+	// A dial still connecting is counted in TotalConns once connected
+	// (dial): one that fails was no connection.
+	counted := c.flags.Load()&fConnecting == 0
 	p.ctr.liveConns.Add(1)
-	p.ctr.totalConns.Add(1)
+	if counted {
+		p.ctr.totalConns.Add(1)
+	}
 	c.emu.Lock()
 	c.flags.Or(fRegistered)
 	want := c.wantEvents()
@@ -770,7 +775,9 @@ func (p *poller) register(c *Conn) error {
 	c.unlockEmu()
 	if err != nil {
 		p.ctr.liveConns.Add(-1)
-		p.ctr.totalConns.Add(^uint64(0))
+		if counted {
+			p.ctr.totalConns.Add(^uint64(0))
+		}
 		p.reg.remove(idx)
 		return err
 	}

@@ -180,3 +180,55 @@ func TestReview12StatsExpvar(t *testing.T) {
 	<-served
 	check("closed")
 }
+
+// TestReview12StatsDialCounts: the connections a Dialer makes on a
+// Server count in its Stats as those it accepts do (LiveConns while
+// open, TotalConns once), and a dial that fails (refused) is no
+// connection: TotalConns and LiveConns do not move, on every backend
+// alike. Before, on epoll and io_uring a refused dial counted in
+// TotalConns (its socket had been registered to wait for the connect):
+// 5 where BackendStd said 2 after three refused dials, one dial and its
+// accepted end.
+func TestReview12StatsDialCounts(t *testing.T) {
+	for _, be := range testBackends(true) {
+		t.Run(be.String(), func(t *testing.T) {
+			s, addr := startServer(t, echoHandler, WithBackend(be))
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := ln.Addr().String()
+			ln.Close() // nothing listens there now
+			d := Dialer{Server: s, Timeout: 5 * time.Second}
+			for range 3 {
+				if c, err := d.DialContext(context.Background(), "tcp", refused); err == nil {
+					c.Close()
+					t.Fatal("a dial of a closed port succeeded")
+				}
+			}
+			if st := s.Stats(); st.TotalConns != 0 || st.LiveConns != 0 {
+				t.Errorf("after 3 refused dials: TotalConns %d, LiveConns %d; want 0, 0", st.TotalConns, st.LiveConns)
+			}
+			c, err := d.DialContext(context.Background(), "tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The dialed end and the accepted end, both s's.
+			if !reviewDocsWait(5*time.Second, func() bool { return s.Stats().LiveConns == 2 }) {
+				t.Fatalf("LiveConns %d with a dialed connection and its accepted end open", s.Stats().LiveConns)
+			}
+			c.Close()
+			if !reviewDocsWait(5*time.Second, func() bool { return s.Stats().LiveConns == 0 }) {
+				t.Fatalf("LiveConns %d after both ends closed", s.Stats().LiveConns)
+			}
+			st := s.Stats()
+			if st.TotalConns != 2 || st.Refused != 0 {
+				t.Errorf("TotalConns %d, Refused %d after 3 refused dials and one connection (both ends s's); want 2, 0", st.TotalConns, st.Refused)
+			}
+			if st.BufferedIn != 0 || st.BufferedOut != 0 || st.PausedByBound != 0 || st.PausedByBudget != 0 {
+				t.Errorf("gauges with nothing open: BufferedIn %d, BufferedOut %d, PausedByBound %d, PausedByBudget %d",
+					st.BufferedIn, st.BufferedOut, st.PausedByBound, st.PausedByBudget)
+			}
+		})
+	}
+}

@@ -28,7 +28,7 @@ type PollerStats struct {
 	Handoffs         uint64 // DispatchHandoff: duty passed on by a handler about to block, or by the watchdog
 	WatchdogHandoffs uint64 // those of Handoffs the watchdog made (a handler ran a tick or more)
 	LiveConns        int64  // connections open now
-	TotalConns       uint64 // connections ever registered
+	TotalConns       uint64 // connections ever registered: accepted, and dialed once connected (a dial that fails is none)
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
 	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, PauseAccept, or (epoll, io_uring) 32 accepted connections waiting for their OnConnect to start
 	Refused          uint64 // accepted connections closed at once: no poller could register them (ErrTooManyConns, the kernel refused), or the Server was closing
