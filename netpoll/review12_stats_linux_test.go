@@ -224,7 +224,7 @@ func TestReview12StatsSyscallsMatchProcIO(t *testing.T) {
 			if e := d(a.WriteEAGAIN, b.WriteEAGAIN); e != 0 {
 				t.Errorf("WriteEAGAIN %d: 64 B echoes never fill a socket", e)
 			}
-			if rc > 0 { // epoll: every message read by one call
+			if s.Config().Backend == BackendEpoll { // io_uring reads the socket itself only now and then
 				if e := d(a.ReadEAGAIN, b.ReadEAGAIN); rc-e != msgs {
 					t.Errorf("ReadCalls %d less ReadEAGAIN %d = %d reads that returned input, want %d (one per message)", rc, e, rc-e, msgs)
 				}
