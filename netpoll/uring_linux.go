@@ -1993,8 +1993,7 @@ func (u *uringSet) release() error {
 // ringStats adds the ring's counters to s. Waits is every
 // io_uring_enter of the ring, as PollerStats says: the loop's, and those
 // that registrations, closes and a full queue make off the loop, which
-// a count kept by the loop missed (34 of 76 after 20 short
-// connections).
+// a count kept by the loop missed.
 func (ep *pollset) ringStats(s *PollerStats) {
 	if ep.ur == nil {
 		return
