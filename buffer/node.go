@@ -92,7 +92,10 @@ func SetNodeAccounting(on bool) bool { return nodeAccounting.Swap(on) }
 
 // LiveNodes returns the number of nodes taken from the pools and not yet
 // given back, counted while SetNodeAccounting is on: after every buffer is
-// drained and released or closed, it returns to where it was.
+// drained and released or closed, it returns to where it was. A write
+// batch that Close found open is its producer's to free (see Close): its
+// nodes are counted until the producer's Flush, and a batch whose producer
+// never flushes is left to the garbage collector, counted for good.
 func LiveNodes() int64 { return liveNodes.Load() }
 
 // node is one element of a LinkBuffer's list.

@@ -19,6 +19,14 @@ import "github.com/upoll/upoll/buffer"
 // (Malloc…Flush); the methods themselves are serialized with Write. A
 // batch holds at most 1 GiB: a write past that fails with
 // buffer.ErrTooLarge and writes nothing (Flush, then write on).
+//
+// A batch still open when the connection closes (a Close from another
+// goroutine between Malloc and Flush, a handler that returned an error
+// or panicked before its Flush) is never sent, and stays its writer's:
+// its slices stay writable, and the writer's next Flush fails with
+// net.ErrClosed and frees the batch. Without that Flush the batch goes
+// to the garbage collector rather than the pool, and buffer.LiveNodes
+// keeps counting its nodes.
 type Writer interface {
 	// Malloc returns n writable bytes, valid until Flush.
 	Malloc(n int) ([]byte, error)
