@@ -352,8 +352,8 @@ func TestReview12MisuseAfterClose(t *testing.T) {
 // misuseRecord is the i-th 8-byte record of the concurrency tests.
 func misuseRecord(i int) []byte { return fmt.Appendf(nil, "%08d", i) }
 
-// Two goroutines writing records with WriteBinary and Flush, each on its
-// own, without coordination: the Writer's methods are serialized, so
+// Two goroutines writing records with WriteBinary and Flush (the other
+// FlushAsync), each on its own, without coordination: the Writer's methods are serialized, so
 // every record arrives whole and once (their order between the two
 // writers is not defined), and a bystander connection's echo is intact.
 func TestReview12MisuseConcurrentFlush(t *testing.T) {
@@ -381,7 +381,11 @@ func TestReview12MisuseConcurrentFlush(t *testing.T) {
 					errs <- err
 					return
 				}
-				if err := w.Flush(); err != nil {
+				flush := w.Flush
+				if g == 1 {
+					flush = w.FlushAsync
+				}
+				if err := flush(); err != nil {
 					errs <- err
 					return
 				}
@@ -678,5 +682,119 @@ func TestReview12MisuseReaderAfterHandler(t *testing.T) {
 		}
 		misuseWaitClosed(t, cl)
 		cl.Close()
+	}
+}
+
+// A handler that asks for more than MaxInput in one Next gets it: the
+// poller reads that far for a waiting reader (and, inline, for the run
+// that returned on ErrWouldBlock), on every dispatch.
+func TestReview12MisuseHandlerNextAboveMaxInput(t *testing.T) {
+	misuseNodes(t)
+	const maxIn = 32 << 10
+	want := bytes.Repeat([]byte("0123456789abcdef"), 3*maxIn/16)
+	for _, d := range []Dispatch{DispatchHandoff, DispatchInline} {
+		t.Run(d.String(), func(t *testing.T) {
+			h := func(c *Conn) error {
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				p, err := c.Reader().Next(len(want))
+				if errors.Is(err, ErrWouldBlock) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				w := c.Writer()
+				w.WriteBinary(p[:16])
+				c.Reader().Release()
+				return w.Flush()
+			}
+			_, addr := startServer(t, h, WithMaxInput(maxIn), WithDispatch(d))
+			cl := dialTCP(t, addr)
+			go cl.Write(want)
+			if got := misuseReadN(t, cl, 16); !bytes.Equal(got, want[:16]) {
+				t.Fatalf("got %q", got)
+			}
+			cl.Close()
+		})
+	}
+}
+
+// The Writer after CloseWrite: every write and Flush fails with
+// ErrWriteShutdown, none panics, and the reading side still works.
+func TestReview12MisuseWriterAfterCloseWrite(t *testing.T) {
+	misuseNodes(t)
+	sc, cl := acceptPair(t)
+	w := sc.Writer()
+	w.WriteString("sent")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	other := buffer.New()
+	other.WriteString("abc")
+	other.Flush()
+	defer other.Close()
+	for name, f := range map[string]func() error{
+		"Malloc":      func() error { _, err := w.Malloc(1); return err },
+		"WriteBinary": func() error { _, err := w.WriteBinary([]byte("x")); return err },
+		"WriteString": func() error { _, err := w.WriteString("x"); return err },
+		"WriteByte":   func() error { return w.WriteByte('x') },
+		"Append":      func() error { return w.Append(other) },
+		"Flush":       func() error { return w.Flush() },
+		"FlushAsync":  func() error { return w.FlushAsync() },
+	} {
+		misuseNoPanic(t, name, func() {
+			if err := f(); !errors.Is(err, ErrWriteShutdown) {
+				t.Errorf("%s after CloseWrite = %v, want ErrWriteShutdown", name, err)
+			}
+		})
+	}
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(cl); err != nil || string(got) != "sent" {
+		t.Fatalf("peer read %q, %v; want \"sent\" then EOF", got, err)
+	}
+	if _, err := cl.Write([]byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if p, err := sc.Reader().Next(4); err != nil || string(p) != "back" {
+		t.Fatalf("Next after CloseWrite = %q, %v", p, err)
+	}
+	sc.Reader().Release()
+}
+
+// Echo without a copy: Slice of the input appended to the output. The
+// Slice, emptied by Append, may be appended again (nothing) and closed;
+// appending it once closed fails.
+func TestReview12MisuseAppendOwnSlice(t *testing.T) {
+	misuseNodes(t)
+	sc, cl := acceptPair(t)
+	if _, err := cl.Write([]byte("hello world")); err != nil {
+		t.Fatal(err)
+	}
+	sc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	s, err := sc.Reader().Slice(11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := sc.Writer()
+	if err := w.Append(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(s); err != nil {
+		t.Errorf("Append of the emptied Slice = %v", err)
+	}
+	s.Close()
+	if err := w.Append(s); !errors.Is(err, buffer.ErrClosed) {
+		t.Errorf("Append of the closed Slice = %v, want buffer.ErrClosed", err)
+	}
+	sc.Reader().Release()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := misuseReadN(t, cl, 11); string(got) != "hello world" {
+		t.Fatalf("peer got %q", got)
 	}
 }
