@@ -37,6 +37,14 @@ var (
 	// the connection, as for any handler): more input runs it again, and
 	// after a write's ErrWouldBlock so does the queue's drain to
 	// MaxOutput, whether or not more input arrives.
+	//
+	// On the native backends it is also what such a handler's Reader
+	// call or Read gets when another goroutine's read of the connection
+	// waits for input, and its Writer call or Write when another
+	// goroutine's write waits for room (each waits for the poller that
+	// the handler runs on), or when that call holds the connection's
+	// reading (writing) side for more than a millisecond: nothing is
+	// read or written, and more input runs the handler again.
 	ErrWouldBlock = errors.New("netpoll: inline handler would block")
 	// ErrInputFull is returned by Reader.Until when the connection's
 	// input bound (MaxInput) is buffered and holds no delimiter, as

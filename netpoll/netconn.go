@@ -19,7 +19,9 @@ var _ net.Conn = (*Conn)(nil)
 // errors.Is(err, net.ErrClosed). It releases what it read, and with it
 // any slice the Reader returned before (Reader.Release).
 func (c *Conn) Read(p []byte) (int, error) {
-	c.lockRead()
+	if err := c.lockRead(); err != nil {
+		return 0, err
+	}
 	defer c.unlockRead()
 	if !c.incref() {
 		return 0, c.opErr("read", errClosed)
@@ -68,7 +70,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 // later writes fail with EPIPE, output still queued is dropped, and
 // reading goes on to the peer's end.
 func (c *Conn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
+	if err := c.lockWrite(); err != nil {
+		return 0, err
+	}
 	defer c.wmu.Unlock()
 	if !c.incref() {
 		return 0, c.opErr("write", errClosed)

@@ -156,7 +156,10 @@ const (
 	// MaxOutput, return ErrWouldBlock; that output stays queued and is
 	// sent after the handler returns, and the handler runs again for
 	// the input it left once the output has drained to MaxOutput).
-	// Other goroutines using the connection meanwhile wait as usual.
+	// Other goroutines using the connection meanwhile wait as usual;
+	// on the native backends, a handler's read (or write) that would
+	// wait for another goroutine's read (write) of the connection that
+	// waits for the poller gets ErrWouldBlock too.
 	DispatchInline
 	// DispatchEach runs handlers on the gopool like DispatchPool, with
 	// one pool task per connection run (no batching): the hand-off cost

@@ -65,7 +65,9 @@ func (r *connReader) conn() *Conn { return (*Conn)(r) }
 // bytes; end undoes it. Every Reader method has this shape.
 func (r *connReader) begin(n int) error {
 	c := r.conn()
-	c.lockRead()
+	if err := c.lockRead(); err != nil {
+		return err
+	}
 	if !c.incref() {
 		c.unlockRead()
 		return c.opErr("read", errClosed)
@@ -181,7 +183,9 @@ var testHookUntilMiss func(c *Conn)
 
 func (r *connReader) Release() error {
 	c := r.conn()
-	c.lockRead()
+	if err := c.lockRead(); err != nil {
+		return err
+	}
 	defer c.unlockRead()
 	if !c.incref() {
 		return c.opErr("read", errClosed)

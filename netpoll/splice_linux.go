@@ -144,7 +144,10 @@ func (c *Conn) spliceFill(pp *splicePipe, rc syscall.RawConn, max int) (int, err
 // and WriteTimeout.
 func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
 	w := (*connWriter)(c)
-	if err := w.begin(); err != nil {
+	// wmu waited for, even by an inline handler (lockWrite): the pipe
+	// holds the source's bytes already, which ErrWouldBlock would drop.
+	c.wmu.Lock()
+	if err := w.locked(); err != nil {
 		// Closed or shut, which spliceWritable reports unwrapped.
 		if serr := c.spliceWritable(); serr != nil {
 			return 0, serr

@@ -66,14 +66,22 @@ type stdSock struct {
 // its own deadline) in its place. Readers go first: bytes stay in the
 // kernel until a reader takes them either way. An uncontended reader
 // (a handler on the loop's own goroutine) pays one TryLock.
-func (c *Conn) lockRead() {
+//
+// An inline handler (DispatchInline) that finds rmu taken must not
+// wait for it (lockOnLoop).
+func (c *Conn) lockRead() error {
 	s := c.sock
 	if s == nil {
-		c.rmu.Lock()
-		return
+		if !c.rmu.TryLock() {
+			if c.onInlineLoop() {
+				return c.lockOnLoop(&c.rmu, fReaderWaiting)
+			}
+			c.rmu.Lock()
+		}
+		return nil
 	}
 	if c.rmu.TryLock() {
-		return
+		return nil
 	}
 	s.readers.Add(1)
 	if s.bgReading.Load() {
@@ -81,6 +89,7 @@ func (c *Conn) lockRead() {
 	}
 	c.rmu.Lock()
 	s.counted = true
+	return nil
 }
 
 // unlockRead lets go of rmu taken by lockRead.

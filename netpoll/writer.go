@@ -1,6 +1,12 @@
 package netpoll
 
-import "github.com/upoll/upoll/buffer"
+import (
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/upoll/upoll/buffer"
+)
 
 // Writer is the nocopy writing side of a Conn. Writes go to the
 // connection's outbound buffer and are invisible to the peer until
@@ -79,9 +85,18 @@ func (c *Conn) Writer() Writer { return (*connWriter)(c) }
 
 func (w *connWriter) conn() *Conn { return (*Conn)(w) }
 
+// begin takes wmu (see lockWrite) and a reference for a write.
 func (w *connWriter) begin() error {
+	if err := w.conn().lockWrite(); err != nil {
+		return err
+	}
+	return w.locked()
+}
+
+// locked is begin once wmu is held: it takes the reference, or lets wmu
+// go and says why it cannot.
+func (w *connWriter) locked() error {
 	c := w.conn()
-	c.wmu.Lock()
 	if !c.incref() {
 		c.wmu.Unlock()
 		return c.opErr("write", errClosed)
@@ -92,6 +107,43 @@ func (w *connWriter) begin() error {
 	}
 	return nil
 }
+
+// lockWrite takes wmu for a write. An inline handler (DispatchInline)
+// that finds it taken must not wait for it (lockOnLoop). Uncontended,
+// TryLock costs what Lock does.
+func (c *Conn) lockWrite() error {
+	if !c.wmu.TryLock() {
+		if c.sock == nil && c.onInlineLoop() {
+			return c.lockOnLoop(&c.wmu, fWriterWaiting)
+		}
+		c.wmu.Lock()
+	}
+	return nil
+}
+
+// lockOnLoop takes mu, rmu or wmu, for an inline handler that found it
+// taken by another goroutine, or reports ErrWouldBlock. The handler runs
+// on its poller, and the holder may be waiting (waiting set in flags)
+// for input or room that only this poller would read or make: a Lock
+// would stall every connection of the poller until the holder's
+// deadline, for ever without one. A holder that does not wait lets go
+// soon: the handler spins for it, yielding, at most lockSpin, so that a
+// brief call of another goroutine does not cost the handler its run
+// (after ErrWouldBlock only more input runs it again).
+func (c *Conn) lockOnLoop(mu *sync.Mutex, waiting uint32) error {
+	start := time.Now()
+	for !mu.TryLock() {
+		if c.flags.Load()&waiting != 0 || time.Since(start) > lockSpin {
+			return ErrWouldBlock
+		}
+		runtime.Gosched()
+	}
+	return nil
+}
+
+// lockSpin bounds lockOnLoop's spin: the longest a poller waits for
+// another goroutine's call on one of its connections, with the others.
+const lockSpin = time.Millisecond
 
 // beginGrow is begin for a write that adds to the batch. While more
 // than MaxOutput is queued and a batch is already being built (a Flush
@@ -199,7 +251,9 @@ func (w *connWriter) Flush() error { return w.flush(false) }
 // poller unless it is over MaxOutput (see queueOut).
 func (w *connWriter) flush(async bool) error {
 	if err := w.begin(); err != nil {
-		w.endClosedBatch()
+		if err != ErrWouldBlock { // wmu is another's: the batch is not ended
+			w.endClosedBatch()
+		}
 		return err
 	}
 	defer w.end()

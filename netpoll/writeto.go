@@ -36,7 +36,9 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (c *Conn) writeTo(w io.Writer) (int64, error) {
-	c.lockRead()
+	if err := c.lockRead(); err != nil {
+		return 0, err
+	}
 	defer c.unlockRead()
 	if !c.incref() {
 		return 0, c.opErr("read", errClosed)
