@@ -149,6 +149,7 @@ func runOne(cfg *config, e entry, c *report.Case, round int, cpuprofile string) 
 		run.LoadCPUUSPerOp = res.LoadCPUSec * 1e6 / ops
 		run.ServerRWCallsPerOp = float64(res.ServerIO.Calls()) / ops
 		run.LoadRWCallsPerOp = float64(res.LoadIO.Calls()) / ops
+		run.ServerRWCounted, run.LoadRWCounted = res.ServerIOCounted, res.LoadIOCounted
 		// The counters were read just outside the load generator's
 		// window, a little apart from its ends, with the load running
 		// on until the second reading: their rates over the server's

@@ -96,11 +96,18 @@ type Result struct {
 	// made over the window; zero where /proc/<pid>/io could not be read.
 	ServerIO proc.IO `json:"server_io"`
 	LoadIO   proc.IO `json:"load_io"`
-	P50NS    int64   `json:"p50_ns"`
-	P99NS    int64   `json:"p99_ns"`
-	P999NS   int64   `json:"p999_ns"`
-	MaxNS    int64   `json:"max_ns"`
-	MeanNS   float64 `json:"mean_ns"`
+	// ServerIOCounted and LoadIOCounted say that ServerIO and LoadIO
+	// were read: a zero among them is then a count (a server that
+	// reads and writes through io_uring makes no such call), not a
+	// missing figure.
+	ServerIOCounted bool `json:"server_io_counted,omitempty"`
+	LoadIOCounted   bool `json:"load_io_counted,omitempty"`
+
+	P50NS  int64   `json:"p50_ns"`
+	P99NS  int64   `json:"p99_ns"`
+	P999NS int64   `json:"p999_ns"`
+	MaxNS  int64   `json:"max_ns"`
+	MeanNS float64 `json:"mean_ns"`
 	// Client is the RPC client the load called with and, for upoll's,
 	// the configuration it ran on (RPC).
 	Client string `json:"client,omitempty"`
@@ -268,9 +275,11 @@ func Run(cfg Config, in io.Reader, out io.Writer) error {
 		res.StealSec = float64(sys[1].Steal-sys[0].Steal) / proc.ClockTicks
 		if ioOK[0] && cfg.ServerPID > 0 {
 			res.ServerIO = proc.IO{SysR: srvIO[1].SysR - srvIO[0].SysR, SysW: srvIO[1].SysW - srvIO[0].SysW}
+			res.ServerIOCounted = true
 		}
 		if ioOK[1] {
 			res.LoadIO = proc.IO{SysR: selfIO[1].SysR - selfIO[0].SysR, SysW: selfIO[1].SysW - selfIO[0].SysW}
+			res.LoadIOCounted = true
 		}
 	}
 	b, _ := json.Marshal(res)

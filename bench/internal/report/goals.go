@@ -271,7 +271,7 @@ func issueGoals(cases []Case) []Goal {
 				g.Detail = where + ": no counters reported"
 			default:
 				g.setSpread(s)
-				g.Detail = where + fmt.Sprintf("; median of %d rounds (lowest–highest)", s.N) + callsFloorNote(c, g.Threshold, upollCalls)
+				g.Detail = where + roundsNote(s.N, "rounds") + callsFloorNote(c, g.Threshold, upollCalls)
 			}
 			gs = append(gs, g)
 		}
@@ -395,8 +395,17 @@ func judge(g *Goal, ratio Spread, where string, a, b *Result) {
 		g.Detail = where + ": no round with both figures"
 	default:
 		g.setSpread(ratio)
-		g.Detail = where + fmt.Sprintf("; median of %d per-round ratios (lowest–highest)", ratio.N)
+		g.Detail = where + roundsNote(ratio.N, "per-round ratios")
 	}
+}
+
+// roundsNote says what a goal's figure is taken from: the median of n
+// figures of what with their lowest and highest, or one round's figure.
+func roundsNote(n int, what string) string {
+	if n == 1 {
+		return "; one round"
+	}
+	return fmt.Sprintf("; median of %d %s (lowest–highest)", n, what)
 }
 
 func missing(r *Result, what string) string {

@@ -97,6 +97,12 @@ type Run struct {
 	Round int `json:"round"`
 	// Backend is the netpoll backend the server ran on (empty: not upoll).
 	Backend string `json:"backend,omitempty"`
+	// ServerRWCounted and LoadRWCounted say that the kernel's read and
+	// write counts (ServerRWCallsPerOp, LoadRWCallsPerOp) were read in
+	// this run, so that a zero among them is a count. Reports written
+	// before they existed have neither: their zeros stay "not measured".
+	ServerRWCounted bool `json:"server_rw_counted,omitempty"`
+	LoadRWCounted   bool `json:"load_rw_counted,omitempty"`
 	Metrics
 	VerifiedBytes uint64 `json:"verified_bytes"`
 	Verified      bool   `json:"verified"`
@@ -239,8 +245,8 @@ func (r *Result) Finish(baseline *Result) {
 		RSSMarginal:        pick(func(m Metrics) float64 { return m.RSSMarginal }),
 		HeapStackMarginal:  pick(func(m Metrics) float64 { return m.HeapStackMarginal }),
 		LoadCPUUSPerOp:     pick(loadCPUPerOp),
-		ServerRWCallsPerOp: pick(func(m Metrics) float64 { return m.ServerRWCallsPerOp }),
-		LoadRWCallsPerOp:   pick(func(m Metrics) float64 { return m.LoadRWCallsPerOp }),
+		ServerRWCallsPerOp: Median(r.rwSamples(serverRW)),
+		LoadRWCallsPerOp:   Median(r.rwSamples(loadRW)),
 		UpollReadsPerOp:    Median(r.counterSamples(func(m Metrics) float64 { return m.UpollReadsPerOp })),
 		UpollWritesPerOp:   Median(r.counterSamples(func(m Metrics) float64 { return m.UpollWritesPerOp })),
 		UpollWaitsPerOp:    Median(r.counterSamples(func(m Metrics) float64 { return m.UpollWaitsPerOp })),

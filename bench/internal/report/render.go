@@ -181,9 +181,10 @@ func goalTable(gs []Goal, term bool) *table {
 				meas = figureCell(s, func(v float64) string { return fmt.Sprintf("%.0f B", v) })
 			case "calls":
 				s.Median = g.Value
-				meas = figureCell(s, func(v float64) string { return fmt.Sprintf("%.2f", v) })
+				prec := goalPrec(g.Value, g.Threshold)
+				meas = figureCell(s, func(v float64) string { return fmt.Sprintf("%.*f", prec, v) })
 			default:
-				meas = ratioCell(s)
+				meas = ratioCellPrec(s, goalPrec(g.Ratio, g.Threshold))
 			}
 		}
 		thr := fmt.Sprintf("%s %.2f×", g.Op, g.Threshold)

@@ -78,6 +78,31 @@ func (r *Result) counterSamples(f func(Metrics) float64) []float64 {
 	return xs
 }
 
+// rwSamples returns a kernel read/write count of each sound run of r
+// that measured it: a run that says it read the counts (counted) gives
+// its figure, zero included; one that does not (an older report) gives
+// it only when above 0.
+func (r *Result) rwSamples(f func(Run) (v float64, counted bool)) []float64 {
+	var xs []float64
+	for _, run := range r.okRuns() {
+		if v, counted := f(run); counted || v > 0 {
+			xs = append(xs, v)
+		}
+	}
+	return xs
+}
+
+// rwCounted reports whether some sound run of r read the kernel's
+// counts that f picks: then a median of 0 is a count.
+func (r *Result) rwCounted(f func(Run) (float64, bool)) bool {
+	for _, run := range r.okRuns() {
+		if _, counted := f(run); counted {
+			return true
+		}
+	}
+	return false
+}
+
 // upollCalls is what a upoll server's own counters counted per
 // operation: its reads, writes and waits together.
 func upollCalls(m Metrics) float64 { return m.UpollReadsPerOp + m.UpollWritesPerOp + m.UpollWaitsPerOp }
@@ -114,14 +139,30 @@ func RatioSpread(a, b *Result, f func(Metrics) float64) Spread {
 
 // ratioCell writes a ratio with its spread: "0.96× (0.90–1.02)", also when
 // the rounds agree ("0.50× (0.50–0.50)"); a single round has no spread.
-func ratioCell(s Spread) string {
+func ratioCell(s Spread) string { return ratioCellPrec(s, 2) }
+
+// ratioCellPrec is ratioCell with the median written to prec decimals.
+func ratioCellPrec(s Spread, prec int) string {
 	if s.N == 0 || s.Median <= 0 {
 		return "-"
 	}
 	if s.N == 1 {
-		return fmt.Sprintf("%.2f×", s.Median)
+		return fmt.Sprintf("%.*f×", prec, s.Median)
 	}
-	return fmt.Sprintf("%.2f× (%.2f–%.2f)", s.Median, s.Lo, s.Hi)
+	return fmt.Sprintf("%.*f× (%.2f–%.2f)", prec, s.Median, s.Lo, s.Hi)
+}
+
+// goalPrec is how many decimals (2 to 4) a goal's median needs so that
+// it does not print as its threshold unless it is the threshold: 0.7504
+// against "<= 0.75" is not met, and "0.75" beside "not met" would read
+// as a contradiction.
+func goalPrec(v, threshold float64) int {
+	for prec := 2; prec < 4; prec++ {
+		if v == threshold || fmt.Sprintf("%.*f", prec, v) != fmt.Sprintf("%.*f", prec, threshold) {
+			return prec
+		}
+	}
+	return 4
 }
 
 // figureCell writes a figure with its spread in the unit format gives.

@@ -65,11 +65,23 @@ func syscallTable(cases []Case, term bool) *table {
 				}
 				total = sum
 			}
-			t.add(c.ID, r.label(false), r.backendCell(), perOp(m.ServerRWCallsPerOp), reads, writes, waits, total, perOp(m.LoadRWCallsPerOp))
+			srv, ld := perOp(m.ServerRWCallsPerOp), perOp(m.LoadRWCallsPerOp)
+			if m.ServerRWCallsPerOp == 0 && r.rwCounted(serverRW) {
+				srv = counted(0)
+			}
+			if m.LoadRWCallsPerOp == 0 && r.rwCounted(loadRW) {
+				ld = counted(0)
+			}
+			t.add(c.ID, r.label(false), r.backendCell(), srv, reads, writes, waits, total, ld)
 		}
 	}
 	return t
 }
+
+// serverRW and loadRW pick a run's kernel read/write count per
+// operation and whether it was read (Result.rwSamples).
+func serverRW(run Run) (float64, bool) { return run.ServerRWCallsPerOp, run.ServerRWCounted }
+func loadRW(run Run) (float64, bool)   { return run.LoadRWCallsPerOp, run.LoadRWCounted }
 
 // perOp formats calls per operation ("-" when not measured).
 func perOp(v float64) string {
