@@ -6,7 +6,8 @@ import (
 )
 
 // acceptGate decides whether a Server's listeners accept: not while
-// PauseAccept holds them, nor while MaxConns connections are open. A
+// PauseAccept holds them, nor while MaxConns connections are open, nor
+// while hooksAhead accepted connections wait for their OnConnect. A
 // connection that is not accepted waits in the kernel's listen backlog,
 // as it would for a program that does not call Accept: the Server reads
 // nothing of it and holds nothing for it.
@@ -20,9 +21,9 @@ import (
 //   - an acceptor that finds the gate shut disarms its listener, lists
 //     itself in waiting, then looks again: an opening between its look
 //     and its listing is not lost;
-//   - whoever opens the gate (a connection gone below the limit,
-//     ResumeAccept) re-arms every listed acceptor and wakes BackendStd's
-//     accept loops (open), under mu;
+//   - whoever opens the gate (a connection gone below the limit, a hook
+//     started below hooksAhead, ResumeAccept) re-arms every listed
+//     acceptor and wakes BackendStd's accept loops (open), under mu;
 //   - a re-armed listener that finds the gate shut again lists itself
 //     again.
 //
@@ -34,16 +35,13 @@ type acceptGate struct {
 	held   atomic.Int64
 	paused atomic.Bool // PauseAccept
 
+	// ahead counts accepted connections whose OnConnect has not
+	// started (fHookAhead).
+	ahead atomic.Int64
+
 	mu      sync.Mutex
 	waiting []*acceptor
 	open    chan struct{} // BackendStd's loops wait for it; closed when the gate opens
-
-	// ahead counts accepted connections whose OnConnect has not
-	// started (fHookAhead); caught, under mu, is closed when it falls
-	// below hooksAhead (BackendStd's loops wait for it: stdAwaitHooks),
-	// and the waiting acceptors are re-armed then.
-	ahead  atomic.Int64
-	caught chan struct{}
 }
 
 // fHeld marks a connection that holds a place of its Server's MaxConns:
@@ -74,54 +72,30 @@ const hooksAhead = 32
 func (g *acceptGate) hookAccepted() { g.ahead.Add(1) }
 
 // hookStarted takes a connection off the ahead count once its
-// OnConnect runs, and wakes accept loops waiting for the count to fall.
+// OnConnect runs, and opens the gate when the count falls below the
+// bound and nothing else holds it shut. The count is lowered before
+// the gate is looked at: a waiter that took its channel (openCh) or
+// listed itself before the opening is woken by it, and one that does
+// so after sees the lowered count.
 func (g *acceptGate) hookStarted() {
-	if g.ahead.Add(-1) == hooksAhead-1 {
-		g.mu.Lock()
-		if g.caught != nil {
-			close(g.caught)
-			g.caught = nil
-		}
-		g.mu.Unlock()
-		if !g.shut() {
-			g.opened() // the acceptors that hooksBehind stopped
-		}
+	if g.ahead.Add(-1) == hooksAhead-1 && !g.shut() {
+		g.opened()
 	}
 }
 
 // hooksBehind reports whether hooksAhead accepted connections wait for
-// their OnConnect to start: the acceptors wait (onReady, wait).
+// their OnConnect to start.
 func (g *acceptGate) hooksBehind() bool { return g.ahead.Load() >= hooksAhead }
-
-// hooksCaughtCh returns nil when fewer than hooksAhead hooks wait,
-// or else a channel closed when that is so; the caller looks again
-// after taking it.
-func (g *acceptGate) hooksCaughtCh() <-chan struct{} {
-	if g.ahead.Load() < hooksAhead {
-		return nil
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	// Under mu, so that a hookStarted that crossed below the bound
-	// since the look above (and found no channel to close) is seen.
-	if g.ahead.Load() < hooksAhead {
-		return nil
-	}
-	if g.caught == nil {
-		g.caught = make(chan struct{})
-	}
-	return g.caught
-}
 
 // shut reports whether the gate is shut now.
 func (g *acceptGate) shut() bool {
-	return g.paused.Load() || g.max > 0 && g.held.Load() >= g.max
+	return g.paused.Load() || g.hooksBehind() || g.max > 0 && g.held.Load() >= g.max
 }
 
 // reserve takes a place for a connection about to be accepted, and
 // reports false, taking none, when the gate is shut.
 func (g *acceptGate) reserve() bool {
-	if g.paused.Load() {
+	if g.paused.Load() || g.hooksBehind() {
 		return false
 	}
 	if g.max == 0 {
@@ -164,15 +138,14 @@ func (g *acceptGate) opened() {
 	}
 }
 
-// wait disarms a's listener until the gate opens and the hooks have
-// caught up (hooksBehind). Poller goroutine.
+// wait disarms a's listener until the gate opens. Poller goroutine.
 func (g *acceptGate) wait(a *acceptor) {
 	a.p.ctr.acceptPauses.Add(1)
 	a.p.ep.mod(a.lfd.fd, 0, a.tag, 0)
 	g.mu.Lock()
 	g.waiting = append(g.waiting, a)
 	g.mu.Unlock()
-	if !g.shut() && !g.hooksBehind() {
+	if !g.shut() {
 		g.opened()
 	}
 }

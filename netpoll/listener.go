@@ -370,7 +370,7 @@ func (a *acceptor) onReady() {
 			// batch would take the caller's connections.
 			return
 		}
-		if gate.hooksBehind() || !gate.reserve() {
+		if !gate.reserve() {
 			gate.wait(a)
 			return
 		}

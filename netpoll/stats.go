@@ -30,7 +30,7 @@ type PollerStats struct {
 	LiveConns        int64  // connections open now
 	TotalConns       uint64 // connections ever registered: accepted, and dialed once connected (a dial that fails is none)
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
-	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, PauseAccept, or (epoll, io_uring) 32 accepted connections waiting for their OnConnect to start
+	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, PauseAccept, or 32 accepted connections waiting for their OnConnect to start
 	Refused          uint64 // accepted connections closed at once: no poller could register them (ErrTooManyConns, the kernel refused), or the Server was closing
 	BufferedIn       int64  // bytes of unread input buffered now (a handler's input on the poller that runs it: once the run ends or blocks)
 	BufferedOut      int64  // bytes of unsent output queued now

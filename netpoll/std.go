@@ -869,9 +869,6 @@ var errBackendMismatch = errors.New("netpoll: the listener and the server use di
 func (s *Server) stdAccept(ln *Listener) error {
 	var backoff time.Duration
 	for {
-		if err := s.stdAwaitHooks(ln); err != nil {
-			return err
-		}
 		if !s.gate.reserve() {
 			if err := s.stdWaitGate(ln, s.gate.shut); err != nil {
 				return err
@@ -943,20 +940,6 @@ func (s *Server) stdInterruptAccepts() {
 	for _, ln := range lns {
 		if d, ok := ln.nl.(acceptDeadliner); ok {
 			d.SetDeadline(time.Unix(0, 1))
-		}
-	}
-}
-
-// stdAwaitHooks waits while hooksAhead accepted connections wait for
-// their OnConnect to start, or returns the error that ends ln's Serve.
-func (s *Server) stdAwaitHooks(ln *Listener) error {
-	for {
-		caught := s.gate.hooksCaughtCh()
-		if caught == nil {
-			return nil
-		}
-		if err := s.stdAcceptWait(ln, caught); err != nil {
-			return err
 		}
 	}
 }

@@ -151,6 +151,10 @@ func testAcceptWaitsForHooks(t *testing.T, b Backend) {
 	if h := hooks.Load(); h != 1 {
 		t.Fatalf("%d hooks ran with the pool's only worker held", h)
 	}
+	// The wait is a pause of accepting as any other, on every backend.
+	if p := s.Stats().AcceptPauses; p == 0 {
+		t.Error("AcceptPauses = 0 while the listener waited for hooks")
+	}
 	free()
 	if !testutil.WaitFor(5*time.Second, func() bool { return hooks.Load() == n }) {
 		t.Fatalf("after the worker was freed %d of %d hooks ran", hooks.Load(), n)
