@@ -47,7 +47,7 @@ const (
 	DefaultExpiry = 10 * time.Second
 )
 
-// Option configures a Pool built by New.
+// Option configures a Pool built by New. A nil Option changes nothing.
 type Option func(*options)
 
 type options struct {
@@ -87,13 +87,13 @@ func WithPolicy(p Policy) Option {
 // of the panic; the pool keeps serving afterwards. A panic in h is
 // recovered and logged on the pool's logger: it does not reach the
 // goroutine that submitted the task, even when the task ran on it, and
-// the task's Serial goes on to its next task.
+// the task's Serial goes on to its next task. A nil h keeps the default.
 func WithPanicHandler(h func(recovered any, stack []byte)) Option {
 	return func(o *options) { o.onPanic = h }
 }
 
-// WithLogger sets the logger used to report panics (default slog.Default(),
-// looked up at the time of the panic).
+// WithLogger sets the logger used to report panics (default, and for a
+// nil l, slog.Default(), looked up at the time of the panic).
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
 }

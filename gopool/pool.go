@@ -23,8 +23,9 @@ var (
 )
 
 // errZeroPool is what a Pool not made by New returns, and a Serial not
-// made by NewSerial. It matches ErrPoolClosed: such a pool never opened,
-// and a caller that stops on a closed pool should stop on it too.
+// made by NewSerial, nil ones included. It matches ErrPoolClosed: such a
+// pool never opened, and a caller that stops on a closed pool should
+// stop on it too.
 var errZeroPool error = zeroPoolError{}
 
 type zeroPoolError struct{}
@@ -42,9 +43,9 @@ func (zeroPoolError) Is(target error) bool { return target == ErrPoolClosed }
 // own bookkeeping, so a submission that raced with it would be refused.
 // ants runs unbounded and only ever sees submissions that hold a token.
 //
-// A Pool is safe for concurrent use. Make one with New: the zero Pool
-// runs nothing, and its methods return an error that matches
-// ErrPoolClosed.
+// A Pool is safe for concurrent use. Make one with New: the zero Pool,
+// and a nil *Pool, runs nothing, its methods return an error that
+// matches ErrPoolClosed, and its Stats are zero.
 type Pool struct {
 	workers  *ants.PoolWithFunc
 	capacity int64 // <= 0: unbounded
@@ -78,11 +79,15 @@ type Pool struct {
 // (ants' generic PoolWithFuncGeneric would type this, but its workers
 // select on two channels per task, which costs more than the conversion.)
 
-// New returns a pool configured by opts.
+// New returns a pool configured by opts. A nil Option stands for no
+// option. It fails on an option value that no pool can have (an expiry
+// <= 0, an unknown Policy).
 func New(opts ...Option) (*Pool, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if o.expiry <= 0 {
 		return nil, fmt.Errorf("gopool: expiry %v must be > 0", o.expiry)
@@ -144,6 +149,9 @@ func (p *Pool) TryGo(task func()) error { return p.submit(task, true) }
 func (p *Pool) submit(task func(), try bool) error {
 	if task == nil {
 		return ErrNilTask
+	}
+	if p == nil {
+		return errZeroPool
 	}
 	ok, err := p.take()
 	if err != nil {
@@ -383,7 +391,7 @@ func (p *Pool) checkIdle() {
 // or is one of the tasks Release waits for, whether it runs on a worker
 // or on the submitter (CallerRuns, nested Block).
 func (p *Pool) Release(ctx context.Context) error {
-	if p.workers == nil {
+	if p == nil || p.workers == nil {
 		return errZeroPool
 	}
 	if !p.closed.CompareAndSwap(false, true) {
@@ -422,6 +430,9 @@ type Stats struct {
 
 // Stats returns the pool's counters. It takes no lock.
 func (p *Pool) Stats() Stats {
+	if p == nil {
+		return Stats{}
+	}
 	return Stats{
 		Running:   int(p.inflight.Load() + p.inline.Load()),
 		Waiting:   int(p.waiting.Load()),

@@ -19,8 +19,8 @@ import "sync"
 // The queue is not bounded: the submitter (for the poller, its per
 // connection input limit) provides backpressure.
 //
-// Make a Serial with Pool.NewSerial: the zero Serial has no pool, and
-// Submit returns an error that matches ErrPoolClosed.
+// Make a Serial with Pool.NewSerial: the zero Serial, and a nil *Serial,
+// has no pool, and Submit returns an error that matches ErrPoolClosed.
 type Serial struct {
 	p *Pool
 
@@ -35,7 +35,9 @@ type Serial struct {
 // buffer back, so a burst does not pin memory to an idle connection.
 const serialShrinkCap = 64
 
-// NewSerial returns a Serial that runs its tasks on p.
+// NewSerial returns a Serial that runs its tasks on p. On a Pool not
+// made by New (the zero Pool, a nil *Pool) it returns a Serial whose
+// Submit fails as the pool's Go does.
 func (p *Pool) NewSerial() *Serial {
 	return &Serial{p: p}
 }
@@ -52,10 +54,10 @@ func (s *Serial) Submit(task func()) error {
 	if task == nil {
 		return ErrNilTask
 	}
-	p := s.p
-	if p == nil {
-		return errZeroPool // a zero Serial
+	if s == nil || s.p == nil {
+		return errZeroPool // a nil or zero Serial, or one of a nil Pool
 	}
+	p := s.p
 	s.mu.Lock()
 	if p.closed.Load() {
 		s.mu.Unlock()
