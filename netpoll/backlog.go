@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/upoll/upoll/gopool"
@@ -16,9 +17,13 @@ import (
 // it. So the poller only tries the pool (TryGo); a run it cannot start
 // goes here, and one goroutine per poller, started on demand and gone
 // when the backlog is empty, submits the runs in arrival order, each to
-// its connection's pool and under that pool's policy: Block waits for a worker, CallerRuns runs the handler
-// on that goroutine, FailFast refuses, and the connection closes with
-// ErrPoolOverload as its reason (its OnDisconnect still runs). Order per
+// its connection's pool and under that pool's policy: Block waits for a
+// worker, CallerRuns runs the handler on that goroutine, FailFast
+// refuses. A refused run closes its connection, with ErrPoolOverload as
+// the reason, and one whose pool is closed (or not made by gopool.New)
+// with ErrPoolClosed; the handler does not run, and the hooks due
+// (OnConnect if it has not run, then OnDisconnect) run on the backlog's
+// goroutine. Order per
 // connection is kept by the runner state word: a connection has at most
 // one run scheduled at a time.
 type backlog struct {
@@ -74,11 +79,25 @@ func (b *backlog) drain() {
 		if err == nil {
 			continue
 		}
-		if errors.Is(err, gopool.ErrPoolOverload) {
-			c.closeWith(ErrPoolOverload)
-		}
-		// Refused or pool closed: run here so that the runner state is
-		// released and OnDisconnect is delivered.
+		// Refused, or no pool to run on: the handler must not run here,
+		// outside the pool, nor the run be queued again. Close c, then
+		// run the runner here, which with c closed skips the handler and
+		// only releases the runner state and calls the hooks due.
+		c.closeWith(refusal(err))
 		c.run(0, false)
 	}
+}
+
+// refusal is the reason a connection closes with when its pool's Go
+// refused its run with err.
+func refusal(err error) error {
+	switch {
+	case errors.Is(err, gopool.ErrPoolOverload):
+		return ErrPoolOverload
+	case err == gopool.ErrPoolClosed:
+		return ErrPoolClosed
+	case errors.Is(err, gopool.ErrPoolClosed):
+		return fmt.Errorf("%w (%w)", ErrPoolClosed, err) // a zero Pool: say so
+	}
+	return fmt.Errorf("netpoll: handler refused: %w", err)
 }

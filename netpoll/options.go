@@ -436,7 +436,12 @@ func WithBufferBudget(n int64) Option { return func(c *config) { c.BufferBudget 
 // error.
 func WithMaxConns(n int) Option { return func(c *config) { c.MaxConns = n } }
 
-// WithPool runs handlers on p instead of gopool.Default().
+// WithPool runs handlers on p instead of gopool.Default(). A run that
+// finds p full waits in its poller's backlog, which applies p's Policy
+// there; a connection whose run p refuses (FailFast) closes with
+// ErrPoolOverload, and one whose run finds p closed, or p not made by
+// gopool.New, closes with ErrPoolClosed, its handler not run. So close p
+// only after the Servers and Dialers that use it.
 func WithPool(p *gopool.Pool) Option { return func(c *config) { c.Pool = p } }
 
 // WithOnConnect sets a hook run once per new connection, before any
