@@ -8,28 +8,39 @@ import (
 	"github.com/upoll/upoll/gopool"
 )
 
-// backlog holds the handler runs that found the pool full.
+// backlog holds the handler runs that found their pool full.
 //
 // The poller must never wait for a worker, nor run a handler itself
 // because the pool is full: the handlers holding the workers may be
 // waiting for input the poller has yet to read, or for output it has yet
 // to flush, and the poller would then wait for them while they wait for
 // it. So the poller only tries the pool (TryGo); a run it cannot start
-// goes here, and one goroutine per poller, started on demand and gone
-// when the backlog is empty, submits the runs in arrival order, each to
-// its connection's pool and under that pool's policy: Block waits for a
-// worker, CallerRuns runs the handler on that goroutine, FailFast
-// refuses. A refused run closes its connection, with ErrPoolOverload as
-// the reason, and one whose pool is closed (or not made by gopool.New)
-// with ErrPoolClosed; the handler does not run, and the hooks due
-// (OnConnect if it has not run, then OnDisconnect) run on the backlog's
-// goroutine. Order per
-// connection is kept by the runner state word: a connection has at most
-// one run scheduled at a time.
+// goes here, to the queue of its connection's pool. Each queue has one
+// goroutine, started on demand and gone when the queue is empty, that
+// submits the queue's runs in arrival order under the pool's policy:
+// Block waits for a worker, CallerRuns runs the handler on that
+// goroutine, FailFast refuses. A refused run closes its connection, with
+// ErrPoolOverload as the reason, and one whose pool is closed (or not
+// made by gopool.New) with ErrPoolClosed; the handler does not run, and
+// the hooks due (OnConnect if it has not run, then OnDisconnect) run on
+// the queue's goroutine.
+//
+// A queue per pool, not one per poller: a poller may serve connections
+// of several pools (the default dial group serves every Dialer's, each
+// with its own WithPool), and the runs of a pool with a free worker must
+// not wait behind a run of a full one. Order per connection is kept by
+// the runner state word: a connection has at most one run scheduled at a
+// time, and its runs all go to its own pool's queue.
 type backlog struct {
-	mu      sync.Mutex
-	runs    []backlogRun
-	running bool // a submitter goroutine is draining runs
+	mu     sync.Mutex
+	queues map[*gopool.Pool]*backlogQueue // pools whose submitter is draining
+}
+
+// backlogQueue is one pool's queued runs, drained by one goroutine for
+// as long as the queue is in backlog.queues.
+type backlogQueue struct {
+	pool *gopool.Pool
+	runs []backlogRun
 }
 
 type backlogRun struct {
@@ -37,45 +48,52 @@ type backlogRun struct {
 	queuedAt int64
 }
 
-// push queues a run and starts the submitter if none is draining.
+// push queues a run on the queue of c's pool, and starts that queue's
+// submitter if none is draining it.
 func (b *backlog) push(c *Conn, queuedAt int64) {
+	pool := c.owner.cfg.Pool
 	b.mu.Lock()
-	b.runs = append(b.runs, backlogRun{c, queuedAt})
-	start := !b.running
-	b.running = true
+	q := b.queues[pool]
+	start := q == nil
+	if start {
+		if b.queues == nil {
+			b.queues = make(map[*gopool.Pool]*backlogQueue)
+		}
+		q = &backlogQueue{pool: pool}
+		b.queues[pool] = q
+	}
+	q.runs = append(q.runs, backlogRun{c, queuedAt})
 	b.mu.Unlock()
 	if start {
-		go b.drain()
+		go b.drain(q)
 	}
 }
 
-// pop takes the oldest run; when there is none it marks the submitter
-// stopped, under the same lock, so a concurrent push starts a new one.
-func (b *backlog) pop() (backlogRun, bool) {
+// pop takes q's oldest run; when there is none it removes q, under the
+// same lock, so a concurrent push for its pool starts a new submitter.
+func (b *backlog) pop(q *backlogQueue) (backlogRun, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.runs) == 0 {
-		b.running = false
-		b.runs = nil // give a burst's backing array back
+	if len(q.runs) == 0 {
+		delete(b.queues, q.pool)
 		return backlogRun{}, false
 	}
-	r := b.runs[0]
-	b.runs[0] = backlogRun{}
-	b.runs = b.runs[1:]
+	r := q.runs[0]
+	q.runs[0] = backlogRun{}
+	q.runs = q.runs[1:]
 	return r, true
 }
 
-// drain submits the queued runs, each to its own connection's pool:
-// a poller of the default dial group serves the connections of every
-// Dialer, whose options may name different pools.
-func (b *backlog) drain() {
+// drain submits q's runs to q's pool, which is every one's
+// connection's pool.
+func (b *backlog) drain(q *backlogQueue) {
 	for {
-		r, ok := b.pop()
+		r, ok := b.pop(q)
 		if !ok {
 			return
 		}
 		c, t := r.c, r.queuedAt
-		err := c.owner.cfg.Pool.Go(func() { c.run(t, false) })
+		err := q.pool.Go(func() { c.run(t, false) })
 		if err == nil {
 			continue
 		}
