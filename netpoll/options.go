@@ -73,7 +73,13 @@ const (
 	// OneShot registers with EPOLLONESHOT: after an event the
 	// connection is re-armed with EPOLL_CTL_MOD once its handler is done
 	// (or at once in accept mode). A short read ends the turn: the
-	// re-arm reports whatever is left.
+	// re-arm reports whatever is left. Until the re-arm nothing more is
+	// read, whether the handler run is running or still waiting for a
+	// worker of a full pool: later input, the peer's end and the input
+	// bound are seen after the run, and meanwhile the kernel's socket
+	// buffer holds what the peer sends (its window then closes).
+	// Level- and edge-triggered connections read on, up to the input
+	// bound, while their run waits or runs.
 	OneShot
 )
 
