@@ -265,15 +265,16 @@ func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Du
 
 // register gives a new call the next request id and enters done in
 // pending under it. Ids are issued once each, in order, from 1: after
-// the last (2^32-1) the connection refuses calls with errIDsSpent.
+// the last (2^32-1) the connection refuses calls with errIDsSpent. A
+// failed connection refuses them with why it failed.
 func (m *muxConn) register(done chan result) (uint32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
-	case m.nextID == 0:
-		return 0, errIDsSpent
 	case m.pending == nil:
 		return 0, m.err
+	case m.nextID == 0:
+		return 0, errIDsSpent
 	}
 	id := m.nextID
 	m.nextID++
@@ -371,6 +372,10 @@ func (m *muxConn) abandon(id uint32, done chan result) (result, bool) {
 	}
 	delete(m.pending, id)
 	retired := m.retired()
+	if retired {
+		// No call to fail; the reason is the one muxHandler gives.
+		m.pending, m.err = nil, connClosed(m.c, errIDsSpent, false)
+	}
 	m.mu.Unlock()
 	if retired {
 		// Outside m.mu: closing leads to muxDisconnect, which takes it.
@@ -512,17 +517,24 @@ func muxDisconnect(c *netpoll.Conn, reason error) {
 	if !ok {
 		return
 	}
+	m.fail(connClosed(c, reason, m.partial))
+}
+
+// connClosed is the error of the calls in flight on c, closed for reason
+// (nil if none was given); partial says that it left a response
+// incomplete.
+func connClosed(c *netpoll.Conn, reason error, partial bool) error {
 	// Every error wraps ErrConnClosed, whatever the cause (a reset, a
 	// bad frame, a timeout): a caller tells a call lost with its
 	// connection from one refused or timed out by testing for it alone.
-	var err error
 	switch {
+	case errors.Is(reason, ErrConnClosed):
+		// Already says so (errIDsSpent): not twice.
+		return fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), reason)
 	case reason != nil && !errors.Is(reason, netpoll.ErrServerClosed):
-		err = fmt.Errorf("rpc: connection to %v: %w: %w", c.RemoteAddr(), ErrConnClosed, reason)
-	case m.partial:
-		err = fmt.Errorf("rpc: connection to %v: %w: %w", c.RemoteAddr(), ErrConnClosed, ErrTruncated)
-	default:
-		err = fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), ErrConnClosed)
+		return fmt.Errorf("rpc: connection to %v: %w: %w", c.RemoteAddr(), ErrConnClosed, reason)
+	case partial:
+		return fmt.Errorf("rpc: connection to %v: %w: %w", c.RemoteAddr(), ErrConnClosed, ErrTruncated)
 	}
-	m.fail(err)
+	return fmt.Errorf("rpc: connection to %v: %w", c.RemoteAddr(), ErrConnClosed)
 }
