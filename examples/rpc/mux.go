@@ -44,7 +44,9 @@ var (
 // no call is waiting for, a frame cut short by the end of the stream)
 // closes it so, the reason wrapping ErrFrameTooLarge, ErrUnknownID or
 // ErrTruncated; the other connections go on. Later calls skip closed
-// connections; a pool does not dial again.
+// connections; a pool does not dial again. A call that a connection
+// turns away before sending anything (it closed, or spent its ids,
+// after the call chose it) goes on to another.
 //
 // A call that ends before its response (timeout, ctx) is forgotten at
 // once; its response, if it comes, is dropped. Request ids are never
@@ -155,19 +157,25 @@ func (p *Pool) Call(ctx context.Context, op byte, arg []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // nothing sent for a call that cannot wait
 	}
-	// A connection refuses a call only when it has just spent its ids
-	// (pick then skips it), so each try rules one connection out.
+	// pick's look at a connection and the call's registration on it
+	// are not one step: the connection may fail, or spend its last id,
+	// in between. It then refuses the call before anything is sent,
+	// and pick skips it from then on, so each refusal rules one
+	// connection out and the call goes on to another.
+	err := error(ErrConnClosed)
 	for range len(p.conns) {
-		m, err := p.pick()
-		if err != nil {
-			return nil, err
+		m, perr := p.pick()
+		if perr != nil {
+			return nil, perr
 		}
-		resp, err := m.call(ctx, op, arg, p.timeout)
-		if !errors.Is(err, errIDsSpent) {
-			return resp, err
+		resp, cerr := m.call(ctx, op, arg, p.timeout)
+		var refused *refusedError
+		if !errors.As(cerr, &refused) {
+			return resp, cerr
 		}
+		err = refused.err
 	}
-	return nil, ErrConnClosed
+	return nil, err
 }
 
 // pick returns the next connection that has neither failed nor spent
@@ -263,18 +271,28 @@ func (m *muxConn) call(ctx context.Context, op byte, arg []byte, timeout time.Du
 	}
 }
 
+// refusedError is the error of a call that its connection refused
+// before anything was sent, because the connection had failed (err is
+// why) or spent its ids (errIDsSpent). Pool.Call then tries another
+// connection.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
 // register gives a new call the next request id and enters done in
 // pending under it. Ids are issued once each, in order, from 1: after
 // the last (2^32-1) the connection refuses calls with errIDsSpent. A
-// failed connection refuses them with why it failed.
+// failed connection refuses them with why it failed. A refusal is a
+// *refusedError.
 func (m *muxConn) register(done chan result) (uint32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
 	case m.pending == nil:
-		return 0, m.err
+		return 0, &refusedError{m.err}
 	case m.nextID == 0:
-		return 0, errIDsSpent
+		return 0, &refusedError{errIDsSpent}
 	}
 	id := m.nextID
 	m.nextID++
