@@ -149,8 +149,11 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 // Call sends op with arg on the next open connection and returns the
 // response payload (the caller keeps it). It fails when ctx ends, the
 // pool's timeout passes (ErrCallTimeout), or the connection fails
-// before the response arrives. The timeout and ctx also bound the wait
-// to send: a call that ends while its request waits for a server that
+// before the response arrives. A server that accepts and then neither
+// answers nor closes is noticed only by ctx and the timeout: with no
+// timeout and a ctx that never ends, a call to it waits until the pool
+// is closed or shut down. The timeout and ctx also bound the wait to
+// send: a call that ends while its request waits for a server that
 // does not read (output above MaxOutput) closes that connection, as
 // the requests queued on it could only pile up.
 func (p *Pool) Call(ctx context.Context, op byte, arg []byte) ([]byte, error) {
