@@ -116,7 +116,10 @@ func startServer(addr string, max int) (*netpoll.Server, string, error) {
 // a connection is closed once no handler runs on it and no input or
 // output is buffered. Tagged sleeps waiting on timers do not keep it:
 // they are dropped with it, and their callers see the connection close
-// (a Pool's calls fail with ErrConnClosed).
+// (a Pool's calls fail with ErrConnClosed). A sleep served in its
+// handler (untagged, or tagged past the bounds on those waiting on
+// timers) keeps its connection open until it ends: Shutdown returns
+// ctx.Err() at the 5 s, leaving such connections open.
 func shutdown(s *netpoll.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
