@@ -318,8 +318,10 @@ func (c *Conn) shutdownIdle() bool {
 }
 
 // Close closes listeners and every connection at once (queued output
-// is dropped), then stops the pollers. Handlers still running see their
-// connection closed.
+// is dropped), then stops the pollers and returns once they have
+// stopped. Handlers still running see their connection closed; Close
+// does not wait for them, except under DispatchInline, where a handler
+// runs on its poller's loop and that poller stops when it returns.
 func (s *Server) Close() error {
 	if s.done == nil {
 		return errZeroServer
