@@ -150,7 +150,6 @@ var sendCalls = strings.NewReplacer("writev:", "write:", "sendfile:", "write:", 
 // end. Accepted and dialed connections, the write direct or through the
 // Writer's Flush, compared with Go's.
 func TestReview12UnixWriteAfterPeerCloseRead(t *testing.T) {
-	skipUring(t, "a Unix-domain peer's close after its data is sometimes not seen (docs/RELIABILITY.md, Known open)")
 	dir := shortTempDir(t)
 	gl, err := net.Listen("unix", filepath.Join(dir, "g"))
 	if err != nil {
@@ -279,7 +278,6 @@ func TestReview12UnixWriteAfterPeerCloseRead(t *testing.T) {
 // the next write reports EPIPE, and what the peer sends is read to its
 // end, as after a failed Write (TestReview12UnixWriteAfterPeerCloseRead).
 func TestReview12UnixFlushAsyncAfterPeerCloseRead(t *testing.T) {
-	skipUring(t, "a Unix-domain peer's close after its data is sometimes not seen (docs/RELIABILITY.md, Known open)")
 	path := filepath.Join(shortTempDir(t), "u")
 	s, _, conns := startAcceptUnix(t, path)
 	if s.Config().Backend == BackendStd {

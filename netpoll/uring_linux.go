@@ -39,7 +39,10 @@ import (
 //     bound was cancelled; the kernel ended it) the read falls back to
 //     readv(2) on the socket until it is drained, then arms the receive
 //     again: no byte is lost or reordered, since a request's completions
-//     arrive in order and the stash is read before the socket.
+//     arrive in order and the stash is read before the socket. On a
+//     socket other than TCP the receive is also cancelled when the poll
+//     reports the peer's end, which it may never report itself, and the
+//     socket is read to the end (peerEnded).
 //   - The loop's own requests (re-arms, the switch to a receive) are
 //     queued and go with its next io_uring_enter, the one that waits (or,
 //     under WaitRuntime, the one call its check makes before parking when
@@ -119,8 +122,9 @@ type uringSet struct {
 	efd int
 
 	// ended counts receives that ended with input possibly left in the
-	// socket (ENOBUFS, cancelled at the stash bound, ended by the
-	// kernel), each followed by reads of the socket itself.
+	// socket (ENOBUFS, cancelled at the stash bound or at the peer's end
+	// (peerEnded), ended by the kernel), each followed by reads of the
+	// socket itself.
 	ended atomic.Uint64
 
 	// mu serializes the submission side, the registrations and the
@@ -206,6 +210,7 @@ type uringReg struct {
 	signaled  bool         // an input event is out and the stash not yet drained
 	eof       bool         // the receive saw EOF
 	quiet     bool         // level: the poll in flight is multishot, armed after an unasked hang-up (see complete)
+	hup       uint8        // the poll reported the peer's end in receive mode (hupNone, hupRecv, hupRead: see peerEnded)
 	lis       *uringListen // a listening socket served by a multishot accept (pollUD); nil otherwise
 	lent      *uringLent   // pieces this registration's connection holds in its LinkBuffer (zcOn)
 }
@@ -1167,6 +1172,9 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 		return true
 	}
 	ready := uint32(c.Res) & (evIn | evOut | evPri | evErr | evHup | evRDHup)
+	if reg.recvMode && ready&(evRDHup|evHup) != 0 {
+		u.peerEnded(reg)
+	}
 	if reg.in&evET == 0 && ready&(reg.pollMask()|evErr|evHup) == 0 {
 		// Level or one-shot, and nothing asked for: the peer's hang-up, which
 		// io_uring's poll watches for whether asked or not and epoll
@@ -1200,6 +1208,35 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 	*ev = event{slot: reg.slot, gen: reg.gen, ready: ready}
 	return true
 }
+
+// peerEnded handles the peer's end (POLLRDHUP or POLLHUP) that reg's
+// poll reported in receive mode. A receive on a socket that does not
+// see the end itself (see sockSeesEnd) is ended, and none is armed again
+// after a read that took something (hupRead): the input left is read
+// from the socket, which returns the end once it is drained, as no more
+// can come (a read that meets EAGAIN, which the end rules out, arms one
+// all the same). Ended by a cancellation, the receive's last completion
+// (ECANCELED, or its own end) comes after all its data, which the reads
+// take first (stashRead). Under mu.
+func (u *uringSet) peerEnded(reg *uringReg) {
+	if reg.hup == hupNone {
+		reg.hup = hupRead
+		if sockSeesEnd(int(reg.fd)) {
+			reg.hup = hupRecv
+		}
+	}
+	if reg.hup == hupRead && reg.recvUD != 0 && !reg.cancel {
+		reg.cancel = u.cancel(reg.recvUD)
+	}
+}
+
+// uringReg.hup: whether reg's poll has reported the peer's end and,
+// if so, whether its receive reports it too (see sockSeesEnd).
+const (
+	hupNone = iota // not reported (or not in receive mode then)
+	hupRecv        // reported; the receive sees it too (TCP)
+	hupRead        // reported; input is read from the socket from then on
+)
 
 // pollErr returns the error that ended the poll request of fd, if the
 // kernel refused or ended it with one other than ECANCELED: the socket
@@ -1714,7 +1751,13 @@ func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 	}
 	// The receive had ended: read the socket until it is drained (a
 	// full read is followed by another), then arm the receive again.
-	if err == errAgain || n < size {
+	// Not after the peer's end on a socket whose receive may not see it
+	// (peerEnded): the reads go on to the end, which they see. A read
+	// that stops short there (AF_UNIX stops after a message carrying
+	// descriptors) would arm it with the rest and the end waiting: the
+	// receive takes the rest and waits, and the end, whose wake-up has
+	// passed, never comes.
+	if err == errAgain || n < size && reg.hup != hupRead {
 		u.armRecv(reg, true)
 	}
 	return n, err
@@ -1758,7 +1801,7 @@ func (u *uringSet) stashRead(reg *uringReg, n int) (int, error, bool) {
 	if int(reg.head) == len(reg.stash) {
 		reg.stash, reg.head = reg.stash[:0], 0
 		reg.signaled = false
-		if n > 0 && reg.recvUD == 0 && !reg.cancel && !reg.eof && reg.errno == 0 && !u.closed {
+		if n > 0 && reg.recvUD == 0 && !reg.cancel && !reg.eof && reg.errno == 0 && !u.closed && reg.hup != hupRead {
 			u.armRecv(reg, false) // the socket may hold more
 		}
 	}
@@ -1830,6 +1873,30 @@ func readPastMark(fd int, vecs [][]byte, n int, calls *atomic.Uint64) int {
 func sockAtMark(fd int) bool {
 	v, err := unix.IoctlGetInt(fd, unix.SIOCATMARK)
 	return err == nil && v != 0
+}
+
+// sockSeesEnd reports whether a multishot receive on fd reports the
+// peer's end (a completion of 0 bytes) by itself, whenever it comes.
+//
+// After a completion with data the kernel receives again at once only
+// while the socket says it holds more (msg_inq; IORING_CQE_F_SOCK_NONEMPTY)
+// or cannot say; otherwise the request waits for the socket's next
+// wake-up. TCP counts a FIN received in that figure (tcp_inq_hint), so
+// its receive goes on to the end. AF_UNIX stream sockets give the figure
+// since Linux 6.17 (SO_INQ) and count only the bytes queued: a receive
+// that finds the peer's last data and its end (close or SHUT_WR)
+// already there when it runs (armed with IORING_RECVSEND_POLL_FIRST
+// after both came, the kernel tries it once and it reads the data)
+// takes the data, sees nothing left and waits for a wake-up that has
+// passed. The reader waited for the end until its deadline
+// (docs/RELIABILITY.md; TestUringUnixEOFAfterData). The poll request
+// for POLLOUT reports the end all the same (io_uring polls for hang-ups
+// whether asked or not), where peerEnded asks this, once per
+// registration: true for AF_INET and AF_INET6 (TCP, the only stream
+// sockets there), false otherwise, or when the family cannot be told.
+func sockSeesEnd(fd int) bool {
+	d, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	return err == nil && (d == unix.AF_INET || d == unix.AF_INET6)
 }
 
 // uringMarkTries bounds readPastMark's reads.
