@@ -271,11 +271,24 @@ func (s *Server) beginClose() {
 	})
 }
 
-// Shutdown stops accepting, lets running handlers finish, closes
-// connections as they become idle (no handler running, no input
-// buffered, no output queued), and returns nil once all are closed and
-// their OnDisconnect hooks have returned, or ctx.Err() if ctx ends first
-// (the remaining connections stay open).
+// Shutdown stops accepting and closes each connection once it is
+// idle, and returns nil once all are closed and their OnDisconnect
+// hooks have returned. A connection is idle when no input waits for it
+// and it owes no answer: nothing unread in its socket (nor, under
+// BackendUring, received by the ring and not yet read), no input
+// buffered, no handler run scheduled or running, no output queued.
+// Shutdown looks at each connection every few milliseconds, so a
+// request that has reached the server's socket when Shutdown looks is
+// read, handled and answered, and its connection closes after the
+// answer is sent; a request that arrives after the look may find the
+// connection closed (its peer sees EOF, or a reset where its bytes meet
+// the close), as with any server closing idle connections. Exceptions:
+// input that the poller is moving from the socket into the buffer at
+// the instant of the look, and, under BackendStd on systems other than
+// Unix ones, input still in the socket, are not seen.
+// If ctx ends first, Shutdown returns ctx.Err() then, leaving the
+// connections still busy open (a handler still running, a peer that
+// keeps sending, output its peer does not read); Close ends them.
 // In accept mode connections belong to their owner: Shutdown waits for
 // the owner to close them, but ends a Dialer's dials still connecting
 // (their owner has no connection yet), as Close does.
@@ -310,11 +323,44 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // connecting is idle: its held runner has nothing to finish, and in
 // accept mode its owner has no connection yet to close. Other
 // connections of an accept-mode server are their owner's to close.
+//
+// A connection with a handler is idle when no input waits for it
+// anywhere and it owes no answer: nothing unread below it
+// (inputQueued), no input buffered, no runner scheduled or running, no
+// output queued. The first look, in memory, spares a busy connection
+// the system call. The second looks upstream first, in the order input
+// moves (kernel, inbound buffer, runner, outbound buffer), so that input
+// which moves on during the look is seen at its next stop.
 func (c *Conn) shutdownIdle() bool {
 	if c.flags.Load()&fConnecting != 0 {
 		return true
 	}
-	return c.owner.handler != nil && c.hstate.Load()&hRunning == 0 && c.in.Len() == 0 && c.out.Len() == 0
+	if c.owner.handler == nil || c.busy() || c.inputQueued() {
+		return false
+	}
+	return !c.busy()
+}
+
+// busy reports whether c has input buffered, a runner scheduled or
+// running, or output queued, looked at in that order.
+func (c *Conn) busy() bool {
+	return c.in.Len() != 0 || c.hstate.Load()&hRunning != 0 || c.out.Len() != 0
+}
+
+// inputQueued reports whether input that c's poller (under BackendStd,
+// its goroutine) has not read yet waits below c: in the socket, or
+// under BackendUring in its receive's completions or stash. Never once
+// the peer's end or an error was read: nothing more will be. A system
+// call: for Shutdown's look, not for the data path.
+func (c *Conn) inputQueued() bool {
+	if c.flags.Load()&(fPeerEOF|fBroken) != 0 || !c.incref() {
+		return false
+	}
+	defer c.decref() // the descriptor stays c's during the look
+	if c.sock != nil {
+		return c.stdInputQueued()
+	}
+	return c.p.ep.inputQueued(int(c.fd))
 }
 
 // Close closes listeners and every connection at once (queued output

@@ -381,6 +381,25 @@ func (c *Conn) stdRead(limit int, deferAcct bool) (int, error) {
 	return m, err
 }
 
+// stdInputQueued reports whether c's socket holds input that its
+// goroutine has not read yet (see Conn.inputQueued); false where the
+// socket is no syscall.Conn or the system cannot tell (sysInputQueued).
+func (c *Conn) stdInputQueued() bool {
+	sc, ok := c.sock.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	queued := false
+	if rc.Control(func(fd uintptr) { queued = sysInputQueued(int(fd)) }) != nil {
+		return false
+	}
+	return queued
+}
+
 // stdSetReadDeadline sets dl (unix ns, 0: none) as the socket's read
 // deadline unless it already is. The caller holds rmu.
 func (c *Conn) stdSetReadDeadline(dl int64) {

@@ -20,6 +20,15 @@ import (
 // message's cost. A call that does not block cannot starve the
 // goroutines of its P for longer than the kernel's copy takes.
 
+// sysInputQueued reports whether fd's receive queue holds bytes that
+// no read has taken yet (SIOCINQ: on TCP the data only, a FIN received
+// is not counted; on AF_UNIX the bytes queued); false when it cannot
+// tell.
+func sysInputQueued(fd int) bool {
+	n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
+	return err == nil && n > 0
+}
+
 // iovecs fills iov from vecs (skipping empty ones) and returns how
 // many it used.
 func iovecs(iov *[maxVecs]unix.Iovec, vecs [][]byte) int {

@@ -18,6 +18,17 @@ import (
 // are missing. No native backend serves these systems yet (backend.go);
 // a kqueue backend would use these calls as they are.
 
+// fionread is FIONREAD, _IOR('f', 127, int), which the BSDs, Darwin,
+// Solaris and AIX number alike (golang.org/x/sys/unix does not name it).
+const fionread = 0x4004667f
+
+// sysInputQueued reports whether fd's receive queue holds bytes that
+// no read has taken yet (FIONREAD); false when it cannot tell.
+func sysInputQueued(fd int) bool {
+	n, err := unix.IoctlGetInt(fd, fionread)
+	return err == nil && n > 0
+}
+
 func sysReadv(fd int, vecs [][]byte) (int, error) {
 	for _, v := range vecs {
 		if len(v) == 0 {

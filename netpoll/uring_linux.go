@@ -1763,6 +1763,42 @@ func (u *uringSet) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 	return n, err
 }
 
+// inputQueued reports whether input for fd waits that the poller has
+// not read yet: in the socket, on epoll; under BackendUring also in
+// completions of its receive not yet reaped, or in its stash. A system
+// call: for Shutdown's look (Conn.inputQueued), not for the data path.
+func (ep *pollset) inputQueued(fd int) bool {
+	if ep.ur != nil {
+		return ep.ur.inputQueued(fd)
+	}
+	return sysInputQueued(fd)
+}
+
+// inputQueued looks where input moves through, in its order: the
+// socket, the receive's completions, the stash. The last two under mu,
+// where no reap moves input between them, so that input a receive takes
+// from the socket after the socket's look is seen in the ring.
+func (u *uringSet) inputQueued(fd int) bool {
+	if sysInputQueued(fd) {
+		return true
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	reg := u.reg(fd)
+	if u.closed || reg == nil {
+		return false
+	}
+	if ud := reg.recvUD; ud != 0 {
+		if u.r.Overflowed() {
+			return true // completions wait in the kernel, where no look reaches
+		}
+		if u.r.Peek(func(c uring.CQE) bool { return c.UserData == ud && c.Res > 0 }) {
+			return true
+		}
+	}
+	return int(reg.head) < len(reg.stash)
+}
+
 // readStash copies stashed input into vecs and gives back the pieces it
 // emptied. done is false when the receive has ended and the socket must
 // be read. Under mu.

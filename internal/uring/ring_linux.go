@@ -459,6 +459,23 @@ func (r *Ring) Reap(dst []CQE) int {
 	return n
 }
 
+// Peek calls f with each completion ready to be reaped, oldest first,
+// without consuming any, until f returns true; it reports whether f
+// did. The caller excludes Reap meanwhile; the kernel writes only past
+// the tail.
+func (r *Ring) Peek(f func(CQE) bool) bool {
+	if r.fd < 0 {
+		return false
+	}
+	tail := atomic.LoadUint32(r.cqTail)
+	for head := *r.cqHead; head != tail; head++ {
+		if f(r.cqes[head&r.cqMask]) {
+			return true
+		}
+	}
+	return false
+}
+
 // Ready returns how many completions wait to be reaped.
 func (r *Ring) Ready() uint32 {
 	if r.fd < 0 {
