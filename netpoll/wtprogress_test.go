@@ -7,15 +7,17 @@ import (
 
 // TestWriteTimeoutSteadyPeer: WriteTimeout "bounds each blocking write
 // wait". A Write on epoll restarts it for each MaxOutput chunk, so 1 MiB
-// to a peer that reads 16 KiB every 20 ms (about 1.4 s in all) passes
-// under a 300 ms timeout; the same bytes through the Writer's Flush, and
-// a Write under BackendStd, were cut at 300 ms while the peer was
-// reading.
+// to a peer that reads at most 16 KiB every 20 ms (1.3 s or more in
+// all) passes under a 600 ms timeout; the same bytes through the
+// Writer's Flush, and a Write under BackendStd, were cut at the timeout
+// while the peer was reading. The timeout is twice what it was (300 ms)
+// so that each 64 KiB step leaves a loaded machine 150 ms a read; the
+// whole write still takes over twice as long as the timeout.
 func TestWriteTimeoutSteadyPeer(t *testing.T) {
 	for _, b := range testBackends(true) {
 		for _, how := range []string{"Write", "Flush"} {
 			t.Run(b.String()+"/"+how, func(t *testing.T) {
-				_, addr, conns := startAccept(t, WithBackend(b), WithWriteTimeout(300*time.Millisecond), WithMaxOutput(64<<10))
+				_, addr, conns := startAccept(t, WithBackend(b), WithWriteTimeout(600*time.Millisecond), WithMaxOutput(64<<10))
 				cl := dialTCP(t, addr)
 				cl.SetReadBuffer(16 << 10)
 				sc := recvConn(t, conns)
