@@ -385,11 +385,7 @@ func (c *Conn) stdRead(limit int, deferAcct bool) (int, error) {
 // goroutine has not read yet (see Conn.inputQueued); false where the
 // socket is no syscall.Conn or the system cannot tell (sysInputQueued).
 func (c *Conn) stdInputQueued() bool {
-	sc, ok := c.sock.nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return false
 	}
