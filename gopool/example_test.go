@@ -92,3 +92,21 @@ func ExamplePool() {
 	// sum: 55
 	// after Release: gopool: pool closed
 }
+
+// Err tells whether a pool takes tasks, as a configuration check does
+// before it hands the pool to a server.
+func ExamplePool_Err() {
+	p, err := gopool.New()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(p.Err())
+	p.Close()
+	fmt.Println(p.Err())
+	var zero gopool.Pool
+	fmt.Println(errors.Is(zero.Err(), gopool.ErrPoolClosed), zero.Err())
+	// Output:
+	// <nil>
+	// gopool: pool closed
+	// true gopool: Pool not made by New
+}

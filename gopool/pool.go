@@ -418,6 +418,23 @@ func (p *Pool) Close() error {
 	return p.Release(context.Background())
 }
 
+// Err reports whether p takes tasks: nil while it does, ErrPoolClosed
+// once Release or Close has begun, and an error that matches
+// ErrPoolClosed for a Pool not made by New (the zero Pool, or nil),
+// which never takes any. A nil Err is no promise about the next
+// submission, which a Release on another goroutine may refuse; it is
+// for a check at configuration time, such as netpoll's, which refuses
+// a pool that could run nothing.
+func (p *Pool) Err() error {
+	switch {
+	case p == nil || p.workers == nil:
+		return errZeroPool
+	case p.closed.Load():
+		return ErrPoolClosed
+	}
+	return nil
+}
+
 // Stats is a snapshot of a pool's counters. Fields are read one by one
 // with atomic loads, so they need not be consistent with each other.
 type Stats struct {

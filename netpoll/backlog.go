@@ -20,8 +20,8 @@ import (
 // submits the queue's runs in arrival order under the pool's policy:
 // Block waits for a worker, CallerRuns runs the handler on that
 // goroutine, FailFast refuses. A refused run closes its connection, with
-// ErrPoolOverload as the reason, and one whose pool is closed (or not
-// made by gopool.New) with ErrPoolClosed; the handler does not run, and
+// ErrPoolOverload as the reason, and one whose pool has closed with
+// ErrPoolClosed; the handler does not run, and
 // the hooks due (OnConnect if it has not run, then OnDisconnect) run on
 // the queue's goroutine.
 //
@@ -115,7 +115,7 @@ func refusal(err error) error {
 	case err == gopool.ErrPoolClosed:
 		return ErrPoolClosed
 	case errors.Is(err, gopool.ErrPoolClosed):
-		return fmt.Errorf("%w (%w)", ErrPoolClosed, err) // a zero Pool: say so
+		return fmt.Errorf("%w (%w)", ErrPoolClosed, err) // a zero Pool (refused by resolve): say so
 	}
 	return fmt.Errorf("netpoll: handler refused: %w", err)
 }

@@ -168,17 +168,22 @@ func (d *Dialer) groupFor() (*group, *owner, error) {
 		}
 		return &s.group, &s.owner, nil
 	}
-	g, err := dialGroup()
-	if err != nil {
-		return nil, nil, err
-	}
 	if len(d.Options) == 0 {
+		g, err := dialGroup()
+		if err != nil {
+			return nil, nil, err
+		}
 		return g, &g.owner, nil
 	}
 	// The budget is a Server's: WithBufferBudget is ignored here (see
-	// Dialer), so its value must not fail the dial either.
+	// Dialer), so its value must not fail the dial either. Options that
+	// fail start no pollers.
 	opts := append(d.Options[:len(d.Options):len(d.Options)], func(c *Config) { c.BufferBudget = 0 })
 	cfg, err := buildConfig(opts, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := dialGroup()
 	if err != nil {
 		return nil, nil, err
 	}

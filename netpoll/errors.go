@@ -71,10 +71,10 @@ var (
 	// full and its policy is FailFast. It wraps gopool.ErrPoolOverload.
 	ErrPoolOverload = fmt.Errorf("netpoll: handler refused: %w", gopool.ErrPoolOverload)
 	// ErrPoolClosed is the reason (OnDisconnect's err) for a connection
-	// closed because its handler could not run: the pool is closed, or
-	// is a gopool.Pool not made by gopool.New (the reason then also
-	// wraps the pool's own error, which says so). It wraps
-	// gopool.ErrPoolClosed.
+	// closed because its handler could not run: the pool was closed
+	// after the Server or Dialer was configured with it (one closed
+	// before, or not made by gopool.New, is a configuration error). It
+	// wraps gopool.ErrPoolClosed.
 	ErrPoolClosed = fmt.Errorf("netpoll: handler refused: %w", gopool.ErrPoolClosed)
 	// ErrRawIO is what the Read and Write methods of the syscall.RawConn
 	// that SyscallConn returns on a native backend wrap: the poller owns

@@ -447,7 +447,10 @@ func WithMaxConns(n int) Option { return func(c *config) { c.MaxConns = n } }
 // there; a connection whose run p refuses (FailFast) closes with
 // ErrPoolOverload, and one whose run finds p closed, or p not made by
 // gopool.New, closes with ErrPoolClosed, its handler not run. So close p
-// only after the Servers and Dialers that use it.
+// only after the Servers and Dialers that use it. A p that is closed
+// already, or not made by gopool.New, is a configuration error (see
+// gopool.Pool.Err); so is a closed gopool.Default() when no pool is
+// given.
 func WithPool(p *gopool.Pool) Option { return func(c *config) { c.Pool = p } }
 
 // WithOnConnect sets a hook run once per new connection, before any
@@ -528,7 +531,8 @@ func DefaultAcceptPollers() int { return max(1, runtime.GOMAXPROCS(0)/4) }
 
 // ErrBadConfig is wrapped by the error of a configuration that names an
 // unknown trigger, wait strategy, dispatch or balance, has a negative
-// timeout or size, or a buffer budget below one connection's bounds.
+// timeout or size, a buffer budget below one connection's bounds, or a
+// pool that takes no tasks (closed, or not made by gopool.New).
 var ErrBadConfig = errors.New("netpoll: bad configuration")
 
 func (c *config) validate() error {
@@ -604,6 +608,11 @@ func (c *config) resolve(handler bool, envSet uint16) error {
 	}
 	if c.Pool == nil {
 		c.Pool = gopool.Default()
+	}
+	if err := c.Pool.Err(); err != nil {
+		// A pool that can run nothing would close every connection with
+		// ErrPoolClosed, its handler never run: say so now.
+		return fmt.Errorf("%w: pool: %w", ErrBadConfig, err)
 	}
 	return nil
 }

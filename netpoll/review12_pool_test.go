@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -513,20 +514,62 @@ func TestReview12PoolClosedUnderServer(t *testing.T) {
 }
 
 // TestReview12ZeroPool: WithPool given a gopool.Pool not made by New (a
-// zero value). The poller only tries the pool; it must not panic (the
-// process would die with it), and a request must be answered or refused,
-// not left hanging.
+// zero value), or one closed already. Such a pool runs nothing: every
+// connection would close with ErrPoolClosed, its handler never run. It
+// is refused where it is given, by NewServer (with a handler or
+// without) and by a Dialer's dial, on every backend, with an error
+// that says so; the dial connects nowhere.
 func TestReview12ZeroPool(t *testing.T) {
-	skipStd(t, "handlers run on each connection's goroutine, not on the pool")
-	for _, mode := range review12Modes {
-		t.Run(mode.String(), func(t *testing.T) {
+	closed, err := gopool.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	for _, tc := range []struct {
+		name string
+		pool *gopool.Pool
+		says string
+	}{
+		{"zero", new(gopool.Pool), "not made by New"},
+		{"closed", closed, "pool closed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			testutil.CheckLeaks(t)
-			_, addr := startServer(t, echoHandler, WithPool(new(gopool.Pool)), WithDispatch(mode), WithPollers(1))
-			c := dialTCP(t, addr)
-			c.Write([]byte("x"))
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.Read(make([]byte, 1)); isTimeout(err) {
-				t.Fatal("request neither answered nor refused")
+			check := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, ErrBadConfig) || !errors.Is(err, gopool.ErrPoolClosed) || !strings.Contains(fmt.Sprint(err), tc.says) {
+					t.Errorf("%s: err %v; want one matching ErrBadConfig and gopool.ErrPoolClosed that says %q", what, err, tc.says)
+				}
+			}
+			for _, h := range []Handler{echoHandler, nil} {
+				s, err := NewServer(h, WithPool(tc.pool))
+				if err == nil {
+					s.Close()
+				}
+				check(fmt.Sprintf("NewServer (handler %t)", h != nil), err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				if c, err := ln.Accept(); err == nil {
+					accepted <- c
+				}
+			}()
+			d := &Dialer{Options: []Option{WithPool(tc.pool)}}
+			c, err := d.DialContext(context.Background(), "tcp", ln.Addr().String())
+			if err == nil {
+				c.Close()
+			}
+			check("Dial", err)
+			select {
+			case c := <-accepted:
+				c.Close()
+				t.Error("the refused dial connected")
+			case <-time.After(50 * time.Millisecond):
 			}
 		})
 	}
