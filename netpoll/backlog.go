@@ -21,9 +21,8 @@ import (
 // Block waits for a worker, CallerRuns runs the handler on that
 // goroutine, FailFast refuses. A refused run closes its connection, with
 // ErrPoolOverload as the reason, and one whose pool has closed with
-// ErrPoolClosed; the handler does not run, and
-// the hooks due (OnConnect if it has not run, then OnDisconnect) run on
-// the queue's goroutine.
+// ErrPoolClosed; the handler does not run, and the hooks due (OnConnect
+// if it has not run, then OnDisconnect) run on a goroutine of their own.
 //
 // A queue per pool, not one per poller: a poller may serve connections
 // of several pools (the default dial group serves every Dialer's, each
@@ -99,10 +98,14 @@ func (b *backlog) drain(q *backlogQueue) {
 		}
 		// Refused, or no pool to run on: the handler must not run here,
 		// outside the pool, nor the run be queued again. Close c, then
-		// run the runner here, which with c closed skips the handler and
-		// only releases the runner state and calls the hooks due.
+		// run the runner, which with c closed skips the handler and
+		// only releases the runner state and calls the hooks due. On a
+		// goroutine of its own: a hook that blocks must not hold up the
+		// queue's other runs, the refusals of a storm included (a
+		// goroutine per refused connection, which holds a descriptor
+		// until then: as many as MaxConns and the fd limit allow).
 		c.closeWith(refusal(err))
-		c.run(0, false)
+		go c.run(0, false)
 	}
 }
 

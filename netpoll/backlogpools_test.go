@@ -159,3 +159,49 @@ func TestBacklogPoolsApart(t *testing.T) {
 		t.Errorf("%d A hooks ran at once on a pool of 1", m)
 	}
 }
+
+// TestBacklogRefusalHooksApart: a pool that refuses runs (FailFast,
+// held full) closes their connections, and each closed connection's
+// OnDisconnect runs. A hook that blocks must not hold up the hooks of
+// the pool's other refused connections, nor the refusals behind it: the
+// first connection's OnDisconnect blocks until the test ends it, and
+// the second's must run meanwhile.
+func TestBacklogRefusalHooksApart(t *testing.T) {
+	skipStd(t, "handlers run on each connection's goroutine, not on the pool")
+	testutil.CheckLeaks(t)
+	pool := review12Pool(t, 1, gopool.FailFast)
+	holdPool(t, pool)
+	first := make(chan struct{})
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before the server's close, registered earlier
+	var calls atomic.Int32
+	second := make(chan struct{}, 1)
+	_, addr := startServer(t, echoHandler, WithPool(pool), WithDispatch(DispatchPool), WithPollers(1),
+		WithOnDisconnect(func(*Conn, error) {
+			if calls.Add(1) == 1 {
+				close(first)
+				<-release
+				return
+			}
+			second <- struct{}{}
+		}))
+	a := dialTCP(t, addr)
+	a.Write([]byte("a"))
+	testutil.Receive(t, first, 5*time.Second, "the first refused connection's OnDisconnect")
+	b := dialTCP(t, addr)
+	b.Write([]byte("b"))
+	select {
+	case <-second:
+	case <-time.After(backlogServeBound):
+		t.Errorf("the second refused connection's OnDisconnect did not run within %v while the first one's blocked", backlogServeBound)
+	}
+	unblock()
+	for _, c := range []net.Conn{a, b} {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+			t.Errorf("a refused connection read %d bytes, err %v; want its end", n, err)
+		}
+	}
+}
