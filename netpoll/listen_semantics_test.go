@@ -338,3 +338,58 @@ func TestUnixAutobindAddr(t *testing.T) {
 	}
 	c.Close()
 }
+
+// WrapListener takes stream sockets only: a *net.UnixListener of Go's
+// "unixpacket" (SOCK_SEQPACKET) or "unixgram" network is refused with
+// ErrUnsupportedNetwork, as Listen refuses those networks, and the
+// caller's listener is left as it was. Served, a seqpacket connection
+// lost data: each read takes one message and drops what does not fit
+// the buffer (a 64 KiB message echoed as its first 4 KiB).
+func TestWrapListenerPacket(t *testing.T) {
+	testutil.CheckLeaks(t)
+	s, err := NewServer(echoHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, network := range []string{"unixpacket", "unixgram"} {
+		path := filepath.Join(t.TempDir(), "s")
+		gl, err := net.Listen(network, path)
+		if err != nil {
+			t.Logf("Go's net cannot listen on %s here: %v", network, err)
+			continue
+		}
+		wraps := map[string]func(net.Listener) (*Listener, error){
+			"WrapListener":        WrapListener,
+			"Server.WrapListener": s.WrapListener,
+		}
+		for name, wrap := range wraps {
+			ln, err := wrap(gl)
+			if err == nil {
+				t.Errorf("%s of a %s listener succeeded (%v): its connections would be read as a stream", name, network, ln.Addr())
+				ln.Close()
+				continue
+			}
+			var oe *net.OpError
+			if !errors.Is(err, ErrUnsupportedNetwork) || !errors.As(err, &oe) || oe.Op != "listen" || oe.Net != network {
+				t.Errorf("%s of a %s listener: %v (%#v); want a *net.OpError listen %s wrapping ErrUnsupportedNetwork", name, network, err, err, network)
+			}
+		}
+		if network == "unixpacket" {
+			// The caller's listener still works.
+			c, err := net.DialTimeout(network, path, 2*time.Second)
+			if err != nil {
+				t.Fatalf("dial %s after the refused wraps: %v", network, err)
+			}
+			gl.(*net.UnixListener).SetDeadline(time.Now().Add(2 * time.Second))
+			sc, err := gl.Accept()
+			if err != nil {
+				t.Errorf("the caller's %s listener after the refused wraps: %v", network, err)
+			} else {
+				sc.Close()
+			}
+			c.Close()
+		}
+		gl.Close()
+	}
+}

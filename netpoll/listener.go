@@ -214,9 +214,11 @@ func newListenFD(fd int, own bool) *listenFD {
 	return l
 }
 
-// WrapListener serves an existing *net.TCPListener or *net.UnixListener:
-// its descriptor is duplicated (close-on-exec, nonblocking), so l and
-// the returned Listener can be closed independently. The caller should
+// WrapListener serves an existing *net.TCPListener or a
+// *net.UnixListener of network "unix" (one of "unixpacket" or
+// "unixgram" is refused with ErrUnsupportedNetwork): its descriptor is
+// duplicated (close-on-exec, nonblocking), so l and the returned
+// Listener can be closed independently. The caller should
 // not Accept on l meanwhile. l does not tell whether it was opened on
 // "tcp4" or "tcp6": the errors of the connections it accepts name
 // "tcp" (or "unix"). The returned Listener is for a Server of
@@ -231,7 +233,7 @@ func WrapListener(l net.Listener) (*Listener, error) {
 }
 
 // wrapListener wraps l, which must be a *net.TCPListener or a
-// *net.UnixListener, for a Server of backend b.
+// *net.UnixListener of network "unix", for a Server of backend b.
 func wrapListener(l net.Listener, b Backend) (*Listener, error) {
 	if l == nil {
 		return nil, &net.OpError{Op: "listen", Err: errZeroListener}
@@ -241,6 +243,13 @@ func wrapListener(l net.Listener, b Backend) (*Listener, error) {
 	case *net.TCPListener:
 		network = "tcp"
 	case *net.UnixListener:
+		// Go's "unixpacket" and "unixgram" listeners are UnixListeners
+		// too; their connections keep message boundaries, which a
+		// stream's reads would cut (a read drops what of a message does
+		// not fit), so they are refused as Listen refuses them.
+		if l.Addr().Network() != "unix" {
+			return nil, &net.OpError{Op: "listen", Net: l.Addr().Network(), Addr: l.Addr(), Err: ErrUnsupportedNetwork}
+		}
 		network = "unix"
 	default:
 		return nil, &net.OpError{Op: "listen", Net: l.Addr().Network(), Addr: l.Addr(), Err: ErrUnsupportedNetwork}
