@@ -41,7 +41,10 @@ import "errors"
 //     or mod, never a descriptor number, so an event that is stale (its
 //     connection closed and the slot reused) is recognised by the
 //     registry and dropped. Wake-ups carry slot tagWake; listener i
-//     carries tagListener-i.
+//     carries tagListener-i, added with generation listenShared when
+//     another listener, not the poller's, shares its socket: nothing is
+//     accepted on it but by the poller's accept (no accept request in
+//     the kernel), which stops when upoll's Listener closes.
 //   - Edge and level: with evET an event is reported once per change of
 //     readiness and the poller reads until the socket is drained; without
 //     it an event is reported on every wait while the condition holds;
@@ -76,6 +79,10 @@ const (
 	tagWake     = -1 // the pollset's wake-up channel
 	tagListener = -2 // listener i is tagged tagListener - i
 )
+
+// listenShared is the generation a listener is added with when its
+// socket is shared with the caller's own listener (WrapListener).
+const listenShared = 1
 
 // ErrNoNativeBackend is wrapped by the error of NewServer, Listen and
 // Dial when the native backend is asked for on an OS that has none;

@@ -393,3 +393,64 @@ func TestWrapListenerPacket(t *testing.T) {
 		gl.Close()
 	}
 }
+
+// A WrapListener's Close leaves the caller's listener, which shares the
+// socket, its connections: one dialled once Close has returned is
+// accepted by the caller, on every backend. io_uring's multishot accept
+// (UPOLL_URING_ACCEPT=1) took it in the kernel until the Serve that
+// Close ended cancelled the accept, and then closed it: about half of
+// such connections were reset.
+func TestWrapCloseLeavesConnections(t *testing.T) {
+	for _, tc := range gateCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv(tc.env, tc.val)
+			}
+			testutil.CheckLeaks(t)
+			gl, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gl.Close()
+			s, err := NewServer(echoHandler, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for i := range 30 {
+				ln, err := s.WrapListener(gl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				served := make(chan error, 1)
+				go func() { served <- s.Serve(ln) }()
+				// Served: the accept is armed.
+				c := dialTCP(t, gl.Addr().String())
+				if !echoedWithin(t, c, 5*time.Second) {
+					t.Fatalf("round %d: not served through the wrapped listener", i)
+				}
+				c.Close()
+				ln.Close()
+				mine := dialTCP(t, gl.Addr().String())
+				gl.(*net.TCPListener).SetDeadline(time.Now().Add(2 * time.Second))
+				sc, err := gl.Accept()
+				if err != nil {
+					t.Fatalf("round %d: the caller's listener after the wrapped one closed: %v", i, err)
+				}
+				if sc.RemoteAddr().String() != mine.LocalAddr().String() {
+					t.Errorf("round %d: the caller's listener accepted %v, want %v", i, sc.RemoteAddr(), mine.LocalAddr())
+				}
+				sc.Close()
+				mine.Close()
+				select {
+				case err := <-served:
+					if !errors.Is(err, net.ErrClosed) {
+						t.Errorf("round %d: Serve after Close: %v", i, err)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("round %d: Serve did not return after Close", i)
+				}
+			}
+		})
+	}
+}

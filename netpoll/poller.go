@@ -762,7 +762,11 @@ func (p *poller) addListener(a *acceptor) error {
 	a.tag = int32(tagListener - len(p.listeners))
 	p.listeners = append(p.listeners, a)
 	p.lmu.Unlock()
-	if err := p.ep.add(a.lfd.fd, evIn, a.tag, 0); err != nil {
+	gen := int32(0)
+	if !a.lfd.own {
+		gen = listenShared
+	}
+	if err := p.ep.add(a.lfd.fd, evIn, a.tag, gen); err != nil {
 		p.removeListener(a)
 		a.lfd.release()
 		return err

@@ -349,8 +349,9 @@ func uringSingle(cfg *config) bool {
 }
 
 // uringAcceptEnv set to 1 serves the listeners of the pollers made
-// meanwhile by a multishot accept; otherwise they are polled and accepted
-// with accept4, as on epoll. An experiment's switch, like uringSendEnv;
+// meanwhile by a multishot accept, except those of WrapListener (see
+// listenShared); otherwise they are polled and accepted with accept4,
+// as on epoll. An experiment's switch, like uringSendEnv;
 // off by default, since a connection then costs a getpeername and the
 // accept's completion instead of an accept4 and a poll, which was not
 // cheaper (docs/uring.md).
@@ -712,7 +713,10 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 			return os.NewSyscallError("io_uring poll_add", unix.EEXIST)
 		}
 		reg = &uringReg{fd: int32(fd), slot: slot, gen: gen, in: in}
-		if u.acceptOn && slot <= tagListener {
+		if u.acceptOn && slot <= tagListener && gen != listenShared {
+			// Not a shared socket's: a multishot accept would take
+			// connections until its cancellation, after the Listener's
+			// Close, from the caller's listener that shares it.
 			reg.lis = new(uringListen)
 		}
 		if fd >= len(u.regs) {
