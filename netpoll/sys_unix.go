@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,7 +80,12 @@ func fromUnix(sa unix.Sockaddr) sockaddr {
 // nonblocking connect also lets it continue asynchronously (connect(2)),
 // so both are reported as "in progress".
 func sysConnect(fd int, sa sockaddr) (inProgress bool, err error) {
-	switch err := unix.Connect(fd, toUnix(sa)); err {
+	if sa.unix {
+		err = syscall.Connect(fd, unixName(sa))
+	} else {
+		err = unix.Connect(fd, toUnix(sa))
+	}
+	switch err {
 	case nil:
 		return false, nil
 	case unix.EINPROGRESS, unix.EINTR, unix.EALREADY:
@@ -90,11 +96,23 @@ func sysConnect(fd int, sa sockaddr) (inProgress bool, err error) {
 }
 
 func sysBind(fd int, sa sockaddr) error {
-	if err := unix.Bind(fd, toUnix(sa)); err != nil {
+	var err error
+	if sa.unix {
+		err = syscall.Bind(fd, unixName(sa))
+	} else {
+		err = unix.Bind(fd, toUnix(sa))
+	}
+	if err != nil {
 		return os.NewSyscallError("bind", err)
 	}
 	return nil
 }
+
+// unixName converts a Unix-domain address for bind and connect through
+// package syscall, whose limits are Go's net's: x/sys/unix refuses an
+// abstract name (Linux) that fills sun_path, which needs no NUL after
+// it, where Go's net listens on it and dials it.
+func unixName(sa sockaddr) *syscall.SockaddrUnix { return &syscall.SockaddrUnix{Name: sa.path} }
 
 func sysListen(fd, backlog int) error {
 	if err := unix.Listen(fd, backlog); err != nil {
