@@ -195,6 +195,9 @@ func (ln *Listener) listenUnix(path string) error {
 	}
 	// Close removes the socket file, as Go's UnixListener does; an
 	// abstract name ("@name") and an automatic one (path "") have none.
+	// A listen that fails from here on removes it too (listen closes
+	// ln): the bind made it, and left behind, as Go's net leaves it, it
+	// would fail the next Listen on the path with EADDRINUSE.
 	if path != "" && path[0] != '@' {
 		ln.unlink = path
 	}

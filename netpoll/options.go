@@ -398,7 +398,10 @@ func WithBalance(b Balance) Option { return func(c *config) { c.Balance = b; c.s
 
 // WithReusePort makes Server.Listen (and Listen) open one SO_REUSEPORT
 // socket per poller, so that the kernel spreads new connections across
-// the pollers.
+// the pollers. The address is then not the listener's alone: another
+// SO_REUSEPORT socket of the same user on it (another Listen with this
+// option, another program) is bound where Go's net fails with
+// EADDRINUSE, and takes a share of the connections.
 func WithReusePort(on bool) Option {
 	return func(c *config) { c.ReusePort = on; c.set |= optReusePort }
 }
