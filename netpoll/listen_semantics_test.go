@@ -454,3 +454,45 @@ func TestWrapCloseLeavesConnections(t *testing.T) {
 		})
 	}
 }
+
+// A Unix-domain Listen whose bind fails removes nothing: the path of a
+// live listener, or a stale file, stays as it was, and the error is Go's
+// net's (EADDRINUSE). Only a file that Listen's own bind made is removed,
+// at Close or when the listen fails after the bind.
+func TestUnixListenInUseKeepsFile(t *testing.T) {
+	testutil.CheckLeaks(t)
+	for _, b := range testBackends(true) {
+		t.Run(b.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			live := filepath.Join(dir, "live")
+			gl, err := net.Listen("unix", live)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gl.Close()
+			stale := filepath.Join(dir, "stale")
+			if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{live, stale} {
+				_, gerr := net.Listen("unix", path)
+				ln, err := Listen("unix", path, WithBackend(b))
+				if err == nil {
+					ln.Close()
+					t.Fatalf("Listen on %s succeeded", path)
+				}
+				if !errors.Is(err, syscall.EADDRINUSE) || gerr == nil || err.Error() != gerr.Error() {
+					t.Errorf("Listen on %s: %v; Go's net: %v", path, err, gerr)
+				}
+				if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s after the failed Listen: %v", path, err)
+				}
+			}
+			c, err := net.DialTimeout("unix", live, 2*time.Second)
+			if err != nil {
+				t.Fatalf("the live listener after the failed Listen: %v", err)
+			}
+			c.Close()
+		})
+	}
+}
