@@ -95,7 +95,10 @@ func main() {
 // address.
 func startServer(addr string, max int) (*netpoll.Server, string, error) {
 	// The read timeout bounds how long a peer may leave a frame half
-	// sent while its handler waits for the rest.
+	// sent while its handler waits for the rest. Under DispatchInline
+	// the handler does not wait: it returns, and the half frame stays
+	// buffered (up to the frame, within the memory budget) until the rest
+	// comes or the connection closes.
 	s, err := netpoll.NewServer(handler(max),
 		netpoll.WithReadTimeout(10*time.Second),
 		netpoll.WithOnConnect(serverOnConnect),

@@ -66,6 +66,8 @@ type connState struct {
 	delayed map[*time.Timer]*buffer.LinkBuffer // waiting answers and their bodies
 	held    int                                // bytes of those bodies
 	gone    bool                               // the connection closed: nothing more waits
+
+	bodyLen int // the length of a request whose header the handler has taken, its body not (handler only)
 }
 
 // serverOnConnect gives each connection its state before its first
@@ -137,7 +139,13 @@ func (st *connState) waiting() int {
 // handler returns the netpoll handler of the RPC server. It answers every
 // complete request buffered on the connection; a protocol error (a frame
 // over max, a truncated frame, an unknown operation) is returned, which
-// closes that connection only.
+// closes that connection only, after the answers to the requests before
+// it are sent. Before it waits for the rest of a request it sends the
+// answers it has built, so that none waits for the next request to
+// arrive. Under DispatchInline, where a wait for input or output room
+// says ErrWouldBlock, it returns nil instead, and the poller runs it
+// again for more input or once its output has drained; a request whose
+// header it has taken is then remembered in the connection's state.
 func handler(max int) netpoll.Handler {
 	return func(c *netpoll.Conn) error {
 		st, _ := c.Context().(*connState)
@@ -146,29 +154,55 @@ func handler(max int) netpoll.Handler {
 			c.SetContext(st)
 		}
 		r, w := c.Reader(), c.Writer()
+		// A batch that an inline Flush kept goes out before more is
+		// added to it (the writes would be refused too).
+		if err := st.flushOver(w, 1); err != nil {
+			return unlessWouldBlock(err)
+		}
 		for r.Len() > 0 {
-			n, err := ReadHeader(r, max)
-			if err != nil {
-				if err == io.EOF {
-					return nil
-				}
-				return err
-			}
+			n := st.bodyLen
 			if n == 0 {
-				return fmt.Errorf("%w: empty request", ErrUnknownOp)
+				if r.Len() < HeaderLen {
+					// The header is still coming: answer first.
+					if err := st.flushOver(w, 1); err != nil {
+						return unlessWouldBlock(err)
+					}
+				}
+				h, err := ReadHeader(r, max)
+				switch {
+				case err == io.EOF || errors.Is(err, netpoll.ErrWouldBlock):
+					return nil // nothing taken
+				case err != nil:
+					return st.flushFailing(w, err)
+				case h == 0:
+					return st.flushFailing(w, fmt.Errorf("%w: empty request", ErrUnknownOp))
+				}
+				n = h
+			}
+			if r.Len() < n {
+				// The body is still coming: answer first.
+				st.bodyLen = n
+				if err := st.flushOver(w, 1); err != nil {
+					return unlessWouldBlock(err)
+				}
 			}
 			// Slice shares the body's memory and stays valid after
 			// Release: a delayed answer hands it to a timer.
 			body, err := r.Slice(n)
-			if err != nil {
-				return bodyErr(n, err)
+			if errors.Is(err, netpoll.ErrWouldBlock) {
+				st.bodyLen = n // the header is taken: the next run reads the body
+				return nil
 			}
+			if err != nil {
+				return st.flushFailing(w, bodyErr(n, err))
+			}
+			st.bodyLen = 0
 			if err := r.Release(); err != nil {
 				body.Close()
 				return err
 			}
 			if err := serve(c, st, body); err != nil {
-				return err
+				return st.flushFailing(w, err)
 			}
 			// While the handler answers, the poller reads the peer's
 			// next requests, so the loop may never find the input
@@ -177,13 +211,30 @@ func handler(max int) netpoll.Handler {
 			// reads. Past flushAt they are flushed, and Flush waits
 			// above MaxOutput, holding the next requests in the kernel.
 			if err := st.flushOver(w, flushAt); err != nil {
-				return err
+				return unlessWouldBlock(err)
 			}
 		}
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		return w.Flush()
+		return unlessWouldBlock(w.Flush())
 	}
+}
+
+// flushFailing sends the answers built before a bad request and
+// returns err, the request's, which closes the connection.
+func (st *connState) flushFailing(w netpoll.Writer, err error) error {
+	st.flushOver(w, 1)
+	return err
+}
+
+// unlessWouldBlock is err, or nil for ErrWouldBlock: an inline
+// handler's Flush that found no room keeps its batch, which the poller
+// sends once the output has drained.
+func unlessWouldBlock(err error) error {
+	if errors.Is(err, netpoll.ErrWouldBlock) {
+		return nil
+	}
+	return err
 }
 
 // flushAt is how many bytes of answers the handler builds before it
