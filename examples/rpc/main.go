@@ -20,7 +20,7 @@
 // line: calls, calls/s, p50/p99 latency and the number of errors.
 //
 //	go run ./examples/rpc -clients 16 -inflight 8 -n 100000
-//	go run ./examples/rpc -mode server -addr 127.0.0.1:9000
+//	go run ./examples/rpc -mode server -addr 127.0.0.1:9000   # until SIGINT or SIGTERM
 //	go run ./examples/rpc -mode client -addr 127.0.0.1:9000 -n 1000
 package main
 
@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/upoll/upoll/netpoll"
@@ -62,13 +63,15 @@ func main() {
 	}
 	switch *mode {
 	case "server":
+		// SIGINT and SIGTERM shut down gracefully, as with the other
+		// examples; caught from before the address is printed.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
 		s, a, err := startServer(*addr, *max)
 		if err != nil {
 			log.Fatal(err)
 		}
 		fmt.Println("rpc server on", a)
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
 		<-ctx.Done()
 		shutdown(s)
 	case "client":
