@@ -17,7 +17,9 @@
 // connections' handler hands every response to the caller waiting for
 // its id. It makes -n calls in all (echo, upper case and, every 16th, a
 // sleep of -sleep), checks every answer byte for byte, and prints one
-// line: calls, calls/s, p50/p99 latency and the number of errors.
+// line: calls, calls/s, p50/p99 latency and the number of errors. It
+// stops early, and exits with status 1, once every connection has
+// closed (the pool does not dial again).
 //
 //	go run ./examples/rpc -clients 16 -inflight 8 -n 100000
 //	go run ./examples/rpc -mode server -addr 127.0.0.1:9000   # until SIGINT or SIGTERM
@@ -199,6 +201,12 @@ func runLoad(out io.Writer, addr string, lc loadConfig) error {
 				if err != nil {
 					errs.Add(1)
 					first.Do(func() { ferr = fmt.Errorf("call %d: %w", i, err) })
+					if !p.alive() {
+						// Every connection has closed and the pool does
+						// not dial again: later calls would fail with
+						// nothing sent.
+						break
+					}
 				}
 			}
 			mu.Lock()

@@ -194,6 +194,13 @@ func (p *Pool) pick() (*muxConn, error) {
 	return nil, ErrConnClosed
 }
 
+// alive reports whether a connection of the pool is open: a call may
+// still be sent.
+func (p *Pool) alive() bool {
+	_, err := p.pick()
+	return err == nil
+}
+
 // Close closes the connections (failing their calls in flight) and the
 // pool's poller group.
 func (p *Pool) Close() error { return p.group.Close() }
