@@ -26,7 +26,13 @@ type Client struct {
 }
 
 // DialClient connects to an RPC server at addr ("tcp" or "unix" network).
+// max bounds a frame's payload both ways, as the server's limit does: a
+// request's (its operation and argument) and a response's; 0 or less
+// means DefaultMaxFrame.
 func DialClient(ctx context.Context, network, addr string, max int) (*Client, error) {
+	if max <= 0 {
+		max = DefaultMaxFrame
+	}
 	var d netpoll.Dialer
 	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {

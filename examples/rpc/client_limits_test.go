@@ -92,3 +92,26 @@ func TestPoolArgAtLimit(t *testing.T) {
 		t.Errorf("an unrelated call in flight on the same connection failed: %v", err)
 	}
 }
+
+// TestDialClientDefaultMax: DialClient's max of 0 (or less) means
+// DefaultMaxFrame, as PoolConfig.Max's does. Before, such a Client
+// refused every call, an empty argument's included, with
+// ErrFrameTooLarge ("limit 0").
+func TestDialClientDefaultMax(t *testing.T) {
+	addr := startTestServer(t, DefaultMaxFrame)
+	for _, max := range []int{0, -1} {
+		c := dialTestClient(t, addr, max)
+		for _, arg := range []string{"", "hello"} {
+			if got, err := c.Call(OpEcho, []byte(arg)); err != nil || string(got) != arg {
+				t.Fatalf("max %d: Call(%q) = %q, %v", max, arg, got, err)
+			}
+		}
+		big := make([]byte, DefaultMaxFrame-1) // op and argument: the server's limit
+		if got, err := c.Call(OpEcho, big); err != nil || len(got) != len(big) {
+			t.Fatalf("max %d: an argument of %d bytes: %d bytes, %v", max, len(big), len(got), err)
+		}
+		if _, err := c.Call(OpEcho, make([]byte, DefaultMaxFrame)); !errors.Is(err, ErrFrameTooLarge) {
+			t.Fatalf("max %d: an argument over the limit: %v, want ErrFrameTooLarge", max, err)
+		}
+	}
+}
