@@ -99,15 +99,7 @@ func main() {
 // startServer serves the RPC handler on addr and returns the bound
 // address.
 func startServer(addr string, max int) (*netpoll.Server, string, error) {
-	// The read timeout bounds how long a peer may leave a frame half
-	// sent while its handler waits for the rest. Under DispatchInline
-	// the handler does not wait: it returns, and the half frame stays
-	// buffered (up to the frame, within the memory budget) until the rest
-	// comes or the connection closes.
-	s, err := netpoll.NewServer(handler(max),
-		netpoll.WithReadTimeout(10*time.Second),
-		netpoll.WithOnConnect(serverOnConnect),
-		netpoll.WithOnDisconnect(serverOnDisconnect))
+	s, err := newServer(max)
 	if err != nil {
 		return nil, "", err
 	}
@@ -120,13 +112,33 @@ func startServer(addr string, max int) (*netpoll.Server, string, error) {
 	return s, ln.Addr().String(), nil
 }
 
+// newServer makes the RPC server, with opts after its own options.
+func newServer(max int, opts ...netpoll.Option) (*netpoll.Server, error) {
+	// The read timeout bounds how long a peer may leave a frame half
+	// sent while its handler waits for the rest. Under DispatchInline
+	// the handler does not wait: it returns, and the half frame stays
+	// buffered (up to the frame, within the memory budget) until the rest
+	// comes or the connection closes.
+	var inline bool // set before any handler runs: Listen comes after
+	s, err := netpoll.NewServer(handlerFor(max, &inline), append([]netpoll.Option{
+		netpoll.WithReadTimeout(10 * time.Second),
+		netpoll.WithOnConnect(serverOnConnect),
+		netpoll.WithOnDisconnect(serverOnDisconnect)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	inline = s.Config().Dispatch == netpoll.DispatchInline
+	return s, nil
+}
+
 // shutdown shuts s down, waiting at most 5 s (netpoll's Server.Shutdown):
 // a connection is closed once no handler runs on it and no input or
 // output is buffered. Tagged sleeps waiting on timers do not keep it:
 // they are dropped with it, and their callers see the connection close
 // (a Pool's calls fail with ErrConnClosed). A sleep served in its
-// handler (untagged, or tagged past the bounds on those waiting on
-// timers) keeps its connection open until it ends: Shutdown returns
+// handler (untagged, tagged past the bounds on those waiting on timers,
+// or any under DispatchInline) keeps its connection open until it
+// ends: Shutdown returns
 // ctx.Err() at the 5 s, leaving such connections open.
 func shutdown(s *netpoll.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -36,6 +36,7 @@ func sleepArg(d time.Duration, body string) []byte {
 // TestMuxOutOfOrder: on one connection a slow call is overtaken by a
 // fast one; each caller gets its own answer.
 func TestMuxOutOfOrder(t *testing.T) {
+	skipUnderInline(t)
 	addr := startTestServer(t, DefaultMaxFrame)
 	p := dialTestPool(t, addr, PoolConfig{Conns: 1, Timeout: 10 * time.Second})
 	slow := make(chan []byte, 1)

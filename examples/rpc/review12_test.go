@@ -263,6 +263,7 @@ func TestClientEndsOnCloseOrReset(t *testing.T) {
 // returns well before the sleeps end, and every call returns: the quick
 // ones answered, the sleeps with ErrConnClosed.
 func TestServerShutdownEndsPoolCalls(t *testing.T) {
+	skipUnderInline(t)
 	s, addr, err := startServer("127.0.0.1:0", DefaultMaxFrame)
 	if err != nil {
 		t.Fatal(err)

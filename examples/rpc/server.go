@@ -29,7 +29,8 @@ const (
 	// argument. Tagged, it is answered after the requests that follow it
 	// if they take less time: the server answers out of order, for up to
 	// 64 sleeps and 1 MiB of their arguments waiting at once per
-	// connection (more are served in order).
+	// connection (more are served in order; all are under
+	// DispatchInline, the handler sleeping on its poller).
 	OpSleep = 's'
 	// OpTagged wraps a request for a multiplexed client: the payload is
 	// OpTagged, a 4-byte big-endian request id, then a plain request
@@ -146,7 +147,18 @@ func (st *connState) waiting() int {
 // says ErrWouldBlock, it returns nil instead, and the poller runs it
 // again for more input or once its output has drained; a request whose
 // header it has taken is then remembered in the connection's state.
-func handler(max int) netpoll.Handler {
+// It answers tagged sleeps from timers: a server under DispatchInline
+// takes handlerFor, as newServer does.
+func handler(max int) netpoll.Handler { return handlerFor(max, new(bool)) }
+
+// handlerFor is handler for a server whose dispatch is DispatchInline
+// where *inline is true (read when a request is served). There tagged
+// sleeps are served in order, never from timers: a timer's answer
+// holds the connection's st.mu while its Flush waits for the poller
+// to send output above MaxOutput, and the handler, running on that
+// poller, would wait for st.mu, stalling the poller and every
+// connection on it for good.
+func handlerFor(max int, inline *bool) netpoll.Handler {
 	return func(c *netpoll.Conn) error {
 		st, _ := c.Context().(*connState)
 		if st == nil {
@@ -154,9 +166,15 @@ func handler(max int) netpoll.Handler {
 			c.SetContext(st)
 		}
 		r, w := c.Reader(), c.Writer()
-		// A batch that an inline Flush kept goes out before more is
-		// added to it (the writes would be refused too).
-		if err := st.flushOver(w, 1); err != nil {
+		// Under DispatchInline, output over MaxOutput (left by a Flush
+		// that said ErrWouldBlock) makes the second write of a batch
+		// say it too, after the request it answers was taken: such a
+		// run waits, its input untaken, for the queue to drain, which
+		// runs it again. Flush, even of nothing, says so.
+		st.mu.Lock()
+		err := w.Flush()
+		st.mu.Unlock()
+		if err != nil {
 			return unlessWouldBlock(err)
 		}
 		for r.Len() > 0 {
@@ -201,7 +219,7 @@ func handler(max int) netpoll.Handler {
 				body.Close()
 				return err
 			}
-			if err := serve(c, st, body); err != nil {
+			if err := serve(c, st, body, !*inline); err != nil {
 				return st.flushFailing(w, err)
 			}
 			// While the handler answers, the poller reads the peer's
@@ -252,8 +270,9 @@ func (st *connState) flushOver(w netpoll.Writer, n int) error {
 }
 
 // serve answers one request body (and closes it): at once, or for a
-// tagged sleep from a timer, which flushes its own answer.
-func serve(c *netpoll.Conn, st *connState, body *buffer.LinkBuffer) error {
+// tagged sleep from a timer, which flushes its own answer, when timers
+// is true.
+func serve(c *netpoll.Conn, st *connState, body *buffer.LinkBuffer, timers bool) error {
 	var tag []byte
 	op, err := body.ReadByte()
 	if err == nil && op == OpTagged {
@@ -272,7 +291,7 @@ func serve(c *netpoll.Conn, st *connState, body *buffer.LinkBuffer) error {
 			return fmt.Errorf("%w: sleep without a duration", ErrUnknownOp)
 		}
 		delay := time.Duration(binary.BigEndian.Uint16(d)) * time.Millisecond
-		if tag != nil && st.later(delay, body, func() {
+		if tag != nil && timers && st.later(delay, body, func() {
 			st.mu.Lock()
 			defer st.mu.Unlock()
 			w := c.Writer()
