@@ -44,7 +44,8 @@ type settings struct {
 }
 
 // parseArgs parses args. Every error it returns is a usage error (exit
-// status 2); the flag package has already printed its own on stderr.
+// status 2), but for flag.ErrHelp (-h, exit status 0); the flag package
+// has already printed its own on stderr.
 func parseArgs(args []string, stderr io.Writer) (settings, error) {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -97,6 +98,8 @@ func parseArgs(args []string, stderr io.Writer) (settings, error) {
 // flagError is an error the flag package has already printed, with
 // the usage text.
 type flagError struct{ error }
+
+func (e flagError) Unwrap() error { return e.error }
 
 // echo writes back whatever input is buffered. It never waits for more
 // input, and it takes input only once its echo is written: under
@@ -171,6 +174,9 @@ func (s *server) stop(timeout time.Duration) error {
 // exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0 // asked for: the usage is printed, as flag.Parse would exit
+	}
 	if err != nil {
 		if !errors.As(err, new(flagError)) {
 			fmt.Fprintln(stderr, "echo:", err)

@@ -273,3 +273,18 @@ func stopRun(t *testing.T, cancel context.CancelFunc, done <-chan int, errOut *b
 		t.Fatal("run did not return after cancel")
 	}
 }
+
+// TestRunHelp: -h and -help print the usage on stderr and exit with
+// status 0, as a program whose flags exit on error does (flag.Parse);
+// nothing listens. Before, they exited with status 2, a usage error's.
+func TestRunHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		var out, errOut bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		code := run(ctx, []string{arg}, &out, &errOut)
+		cancel()
+		if code != 0 || !strings.Contains(errOut.String(), "Usage of echo") || out.Len() != 0 {
+			t.Errorf("run(%q) = %d, stdout %q, stderr %q; want 0 and the usage on stderr", arg, code, out.String(), errOut.String())
+		}
+	}
+}
