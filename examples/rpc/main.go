@@ -138,8 +138,8 @@ func newServer(max int, opts ...netpoll.Option) (*netpoll.Server, error) {
 // (a Pool's calls fail with ErrConnClosed). A sleep served in its
 // handler (untagged, tagged past the bounds on those waiting on timers,
 // or any under DispatchInline) keeps its connection open until it
-// ends: Shutdown returns
-// ctx.Err() at the 5 s, leaving such connections open.
+// ends: Shutdown returns ctx.Err() at the 5 s, leaving such connections
+// open.
 func shutdown(s *netpoll.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
