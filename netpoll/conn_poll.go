@@ -64,6 +64,9 @@ func (c *Conn) onEvent(ev uint32) (requeue bool) {
 func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 	trig := c.owner.cfg.Trigger
 	f := c.flags.Load()
+	if f&fTotalDue != 0 {
+		c.countTotal() // before register's return (see there)
+	}
 	c.disarmed(f, ev)
 	if f&fConnecting != 0 {
 		if ev&(evOut|evErr|evHup) != 0 {

@@ -419,7 +419,6 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 			c.closeUnstarted(err)
 			return nil, err
 		}
-		c.p.ctr.totalConns.Add(1) // not by register: see there
 		if o.cfg.Trigger == EdgeTriggered {
 			// Input that came with the connect's event was not read
 			// (the event only completed the connect), and an edge
@@ -427,6 +426,9 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 			c.p.kick(c)
 		}
 	}
+	// Counted once connected, not by register: a dial that fails was
+	// no connection.
+	c.p.ctr.totalConns.Add(1)
 	if family == afUnix {
 		// As Go's net: the peer's name as the kernel gives it (the name
 		// the listener bound, which a relative path or a link need not

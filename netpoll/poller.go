@@ -784,7 +784,9 @@ func (p *poller) removeListener(a *acceptor) {
 	}
 }
 
-// register adds c to the registry and to epoll.
+// register adds c to the registry and to epoll. A connection marked
+// fTotalDue (an accepted one) is counted in TotalConns once registered;
+// a dial counts its own connection once it has one (dial).
 func (p *poller) register(c *Conn) error {
 	idx, gen, err := p.reg.add(c)
 	if err != nil {
@@ -793,36 +795,43 @@ func (p *poller) register(c *Conn) error {
 	c.slot = idx
 	p.noteConnIdle(c)
 	// The first event can be handled on the conn's poller before
-	// EPOLL_CTL_ADD returns here. So the connection is counted before
-	// (a peer that has its answer finds it in Stats: ExampleServer_Stats
-	// once read TotalConns 0 after its echo, under CI's load), and
-	// fRegistered is set before, so that the event's re-arm is not
-	// skipped as "not registered".
-	// A dial still connecting is counted in TotalConns once connected
-	// (dial): one that fails was no connection.
-	counted := c.flags.Load()&fConnecting == 0
+	// EPOLL_CTL_ADD returns here. So fRegistered is set before, so that
+	// the event's re-arm is not skipped as "not registered", and that
+	// event counts the connection in TotalConns if the return here has
+	// not yet (countTotal): a peer that has its answer finds it in Stats
+	// (ExampleServer_Stats once read TotalConns 0 after its echo, under
+	// CI's load), and a registration that fails is never counted.
 	p.ctr.liveConns.Add(1)
-	if counted {
-		p.ctr.totalConns.Add(1)
-	}
 	c.emu.Lock()
 	c.flags.Or(fRegistered)
 	want := c.wantEvents()
 	c.armed.Store(want)
 	err = p.ep.add(int(c.fd), want, idx, gen)
 	if err != nil {
-		c.flags.And(^uint32(fRegistered))
+		c.flags.And(^uint32(fRegistered | fTotalDue))
 	}
 	c.unlockEmu()
 	if err != nil {
 		p.ctr.liveConns.Add(-1)
-		if counted {
-			p.ctr.totalConns.Add(^uint64(0))
-		}
 		p.reg.remove(idx)
 		return err
 	}
+	c.countTotal()
 	return nil
+}
+
+// fTotalDue marks a connection that TotalConns is to count once it is
+// registered: set by the accepting path before the Conn is shared,
+// cleared by the first of register's return and the connection's first
+// event (countTotal), or by a registration that fails.
+const fTotalDue = fUnix << 17
+
+// countTotal counts c in TotalConns if it is due to be and nobody has
+// yet.
+func (c *Conn) countTotal() {
+	if c.flags.And(^uint32(fTotalDue))&fTotalDue != 0 {
+		c.p.ctr.totalConns.Add(1)
+	}
 }
 
 // close stops the loop and releases the epoll instance. Connections

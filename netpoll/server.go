@@ -225,6 +225,7 @@ func (s *Server) serveConn(fd int, sa sockaddr, a *acceptor) {
 	c := newConn(fd, p, &s.owner, a.ln.network)
 	c.setPeer(sa)
 	c.laddr = a.ln.localAddrFor(fd)
+	c.flags.Or(fTotalDue)
 	if s.gate.max > 0 {
 		c.flags.Or(fHeld)
 	}
