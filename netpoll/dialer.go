@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -146,6 +147,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (*Conn, 
 	if err != nil {
 		return nil, err
 	}
+	// Counted here, not by register: a dial that fails, or a socket
+	// that connected to itself and was dropped, was no connection.
+	c.p.ctr.totalConns.Add(1)
 	c.start()
 	return c, nil
 }
@@ -391,6 +395,9 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 			return nil, err
 		}
 	}
+	if h := testHookDialSocket.Load(); h != nil {
+		(*h)(fd, sa)
+	}
 	inProgress, err := sysConnect(fd, sa)
 	if err != nil {
 		sysClose(fd)
@@ -426,9 +433,6 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 			c.p.kick(c)
 		}
 	}
-	// Counted once connected, not by register: a dial that fails was
-	// no connection.
-	c.p.ctr.totalConns.Add(1)
 	if family == afUnix {
 		// As Go's net: the peer's name as the kernel gives it (the name
 		// the listener bound, which a relative path or a link need not
@@ -460,6 +464,11 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 	}
 	return c, nil
 }
+
+// testHookDialSocket, when set by a test, runs in dial between making
+// the socket and connecting it. Atomic: an earlier test's dial may still
+// run while a test sets it.
+var testHookDialSocket atomic.Pointer[func(fd int, sa sockaddr)]
 
 // dialErrAddr is the peer address ap that the errors of a dial name, host
 // being the host of the address dialed: as Go's net, the address as

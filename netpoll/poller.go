@@ -786,7 +786,7 @@ func (p *poller) removeListener(a *acceptor) {
 
 // register adds c to the registry and to epoll. A connection marked
 // fTotalDue (an accepted one) is counted in TotalConns once registered;
-// a dial counts its own connection once it has one (dial).
+// a dial counts its own connection once it has one (DialContext).
 func (p *poller) register(c *Conn) error {
 	idx, gen, err := p.reg.add(c)
 	if err != nil {
