@@ -601,6 +601,18 @@ func (c *Conn) destroy() {
 	if c.p != nil {
 		// Last: a count of live connections that reached zero says
 		// their buffers are out of the counters too (Stats, Shutdown).
+		c.countDead()
+	}
+}
+
+// fDead marks a connection that LiveConns no longer counts: set by the
+// first of destroy and a failed dial's close (closeUnstarted), which
+// counts it off.
+const fDead = fUnix << 18
+
+// countDead takes c off LiveConns, once.
+func (c *Conn) countDead() {
+	if c.flags.Or(fDead)&fDead == 0 {
 		c.p.ctr.liveConns.Add(-1)
 	}
 }

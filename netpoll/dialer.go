@@ -296,14 +296,22 @@ func (d *Dialer) dialTCP(ctx context.Context, g *group, o *owner, network string
 	// connect the socket to itself (simultaneous open); Go's net
 	// retries that too.
 	for i := 0; err == nil && i < 2 && c.selfConnected(); i++ {
-		c.closeUnstarted(nil)
+		c.closeSelfConnected()
 		c, err = d.dial(ctx, g, o, network, sa, handedOn)
 	}
 	if err == nil && c.selfConnected() {
-		c.closeUnstarted(nil)
+		c.closeSelfConnected()
 		err = errConnRefused
 	}
 	return c, err
+}
+
+// closeSelfConnected closes a dialed socket connected to itself, which
+// leaves LiveConns at once, as a failed dial's (closeUnstarted): no
+// input can have come, its only peer being itself, which sent nothing.
+func (c *Conn) closeSelfConnected() {
+	c.closeUnstarted(nil)
+	c.countDead()
 }
 
 // resolveTCP returns the addresses of addr (host:port) that network
@@ -517,7 +525,22 @@ func localAddrBox(sa sockaddr) *addrBox {
 // set first, so that the close counts no OnDisconnect as due
 // (owner.hooks, which a Server's Shutdown waits for); one that a racing
 // close counted already is counted off.
+//
+// A connection whose connect failed or never completed leaves LiveConns
+// here, before the dial returns, and not when its last reference goes:
+// the poller that took the connect's outcome may hold one a while
+// longer, and the dial's caller got no connection. Such a connection
+// never had input to count off first (LiveConns reaching 0 says that
+// the buffers are out of the counters too: see destroy), since the
+// poller reads nothing while a connect is in flight nor from a broken
+// socket, nor, once the close has begun, from any. One whose connect
+// completed as its dial ended leaves LiveConns at its destroy.
 func (c *Conn) closeUnstarted(err error) {
+	defer func() {
+		if c.flags.Load()&(fConnecting|fBroken) != 0 {
+			c.countDead()
+		}
+	}()
 	for {
 		s := c.hstate.Load()
 		if s&hDisc != 0 {
