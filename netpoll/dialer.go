@@ -34,7 +34,9 @@ import (
 // when input arrives (never overlapping itself, input in order, an
 // error or panic closing only that connection), its OnConnect hook runs
 // first and its OnDisconnect hook last, its per-connection settings
-// apply, and its Shutdown and Close cover them. A server that never
+// apply, and its Shutdown and Close cover them: they end the dials still
+// connecting, and a later dial fails with ErrServerClosed before it
+// connects. A server that never
 // calls Serve is a poller group the caller owns for outbound
 // connections only.
 //
@@ -392,6 +394,11 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 	family := sa.family()
 	if err := ctx.Err(); err != nil {
 		return nil, mapCtxErr(err)
+	}
+	if g.closing.Load() {
+		// Before the connect, which the peer would see: admit refuses
+		// the socket of a group that closes meanwhile.
+		return nil, ErrServerClosed
 	}
 	fd, err := sysSocket(family)
 	if err != nil {

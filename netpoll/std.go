@@ -1095,6 +1095,17 @@ func (d *Dialer) stdDial(ctx context.Context, g *group, o *owner, network, addr 
 		yieldHandlers()
 	}
 	nd := net.Dialer{KeepAlive: d.KeepAlive, Resolver: d.Resolver}
+	if d.Server != nil {
+		// A closed group's dial fails before each connect, which the
+		// peer would see, as the native backends' does (dial); Go's net
+		// names the address in its error.
+		nd.ControlContext = func(context.Context, string, string, syscall.RawConn) error {
+			if g.closing.Load() {
+				return ErrServerClosed
+			}
+			return nil
+		}
+	}
 	nc, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
 		if oe, ok := err.(*net.OpError); ok && context.Cause(ctx) == ErrServerClosed {
