@@ -57,3 +57,47 @@ func TestFailedDialLeavesNoLiveConn(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveConnsDialInFlight pins LiveConns' doc for a dial still
+// connecting: counted on epoll and io_uring, whose sockets wait for the
+// connect registered on a poller, not under BackendStd, whose dial runs
+// in Go's net; either way it is out of LiveConns, and never was in
+// TotalConns, once the dial has returned its timeout.
+func TestLiveConnsDialInFlight(t *testing.T) {
+	for _, be := range testBackends(true) {
+		t.Run(be.String(), func(t *testing.T) {
+			testutil.CheckLeaks(t)
+			hung := unresponsiveAddr(t)
+			s, err := NewServer(echoHandler, WithBackend(be))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			d := Dialer{Server: s, Timeout: time.Second}
+			done := make(chan error, 1)
+			go func() {
+				c, err := d.DialContext(context.Background(), "tcp", hung)
+				if err == nil {
+					c.Close()
+				}
+				done <- err
+			}()
+			want := int64(1)
+			if be == BackendStd {
+				want = 0
+			}
+			time.Sleep(200 * time.Millisecond) // the dial is connecting
+			live := s.Stats().LiveConns
+			err = testutil.Receive(t, done, 5*time.Second, "the dial's timeout")
+			if err == nil {
+				t.Skip("the kernel completed the connect despite the full queue")
+			}
+			if live != want {
+				t.Errorf("LiveConns %d while a dial was connecting, want %d", live, want)
+			}
+			if st := s.Stats(); st.LiveConns != 0 || st.TotalConns != 0 {
+				t.Errorf("after the dial timed out (%v): LiveConns %d, TotalConns %d; want 0, 0", err, st.LiveConns, st.TotalConns)
+			}
+		})
+	}
+}

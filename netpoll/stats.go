@@ -27,8 +27,8 @@ type PollerStats struct {
 	Rescues          uint64 // batched runs given a task of their own after waiting 1 ms unclaimed
 	Handoffs         uint64 // DispatchHandoff: duty passed on by a handler about to block, or by the watchdog
 	WatchdogHandoffs uint64 // those of Handoffs the watchdog made (a handler ran a tick or more)
-	LiveConns        int64  // connections open now
-	TotalConns       uint64 // connections ever registered: accepted, and dialed once connected (a dial that fails is none)
+	LiveConns        int64  // connections open now, with the dials still connecting on epoll and io_uring (not under BackendStd, whose dials run in Go's net); a dial refused, timed out or cancelled while connecting is out of it when it returns
+	TotalConns       uint64 // connections ever registered: accepted, and dialed once the dial returns them (a dial that fails, or a socket it drops for having connected to itself, is none)
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
 	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, PauseAccept, or 32 accepted connections waiting for their OnConnect to start
 	Refused          uint64 // accepted connections closed at once: no poller could register them (ErrTooManyConns, the kernel refused), or the Server was closing
