@@ -599,6 +599,9 @@ func (c *Conn) selfConnected() bool {
 // on the pollers inside a handler first, unless *handedOn says the dial
 // did, and sets it.
 func (c *Conn) waitConnect(ctx context.Context, handedOn *bool) error {
+	if c.p.onLoop() {
+		return c.pollConnect(ctx)
+	}
 	w := waiterOf(&c.wwait)
 	stop := context.AfterFunc(ctx, w.post)
 	defer func() {
@@ -626,6 +629,52 @@ func (c *Conn) waitConnect(ctx context.Context, handedOn *bool) error {
 		}
 		w.sleep(0)
 	}
+	if c.flags.Load()&fBroken != 0 {
+		return os.NewSyscallError("connect", c.errno())
+	}
+	return nil
+}
+
+// connectPollSlice bounds each of pollConnect's waits, so that it sees
+// its context end and a close.
+const connectPollSlice = 10 * time.Millisecond
+
+// pollConnect is waitConnect for a dial on the loop of c's own poller:
+// a DispatchInline handler of that poller dialing through its Server.
+// The loop alone takes the connect's event, and it is the dial waiting
+// for it, so the dial waits for the socket itself and takes the
+// outcome as onEvent would; the poller's event, when the loop gets to
+// it, finds the connect done. The poller is held meanwhile, as by any
+// inline handler that takes its time.
+func (c *Conn) pollConnect(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return mapCtxErr(err)
+		}
+		if c.fdst.closed() {
+			if err := c.closeReason(); err != nil {
+				return err
+			}
+			return ErrServerClosed
+		}
+		d := connectPollSlice
+		if dl, ok := ctx.Deadline(); ok {
+			d = min(d, time.Until(dl))
+		}
+		ready, err := sysWaitWritable(int(c.fd), d)
+		if err != nil {
+			return err
+		}
+		if ready {
+			break
+		}
+	}
+	if err := sysSocketError(int(c.fd)); err != nil {
+		c.setBroken(err)
+	}
+	c.touch()
+	c.flags.And(^uint32(fConnecting))
+	c.updateEvents()
 	if c.flags.Load()&fBroken != 0 {
 		return os.NewSyscallError("connect", c.errno())
 	}

@@ -165,7 +165,9 @@ const (
 	// Other goroutines using the connection meanwhile wait as usual;
 	// on the native backends, a handler's read (or write) that would
 	// wait for another goroutine's read (write) of the connection that
-	// waits for the poller gets ErrWouldBlock too.
+	// waits for the poller gets ErrWouldBlock too. A dial from such a
+	// handler through its own Server whose connection lands on the
+	// handler's poller waits for the connect on the poller's goroutine.
 	DispatchInline
 	// DispatchEach runs handlers on the gopool like DispatchPool, with
 	// one pool task per connection run (no batching): the hand-off cost

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -130,6 +131,22 @@ func sysSocketError(fd int) error {
 		return unix.Errno(v)
 	}
 	return nil
+}
+
+// sysWaitWritable waits at most d for fd to be writable, or to report
+// an error or a hang-up (a connect's outcome). A signal ends the wait
+// early, reporting false.
+func sysWaitWritable(fd int, d time.Duration) (bool, error) {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	msec := int((max(d, 0) + time.Millisecond - 1) / time.Millisecond) // never < 0: no limit
+	n, err := unix.Poll(fds, msec)
+	switch {
+	case err == unix.EINTR:
+		return false, nil
+	case err != nil:
+		return false, os.NewSyscallError("poll", err)
+	}
+	return n > 0 && fds[0].Revents != 0, nil
 }
 
 // sysShutdownRead and sysShutdownWrite shut one direction of a socket.
