@@ -273,6 +273,12 @@ func TestDialGroupShutdown(t *testing.T) {
 	if !heldPoller && !testutil.WaitFor(5*time.Second, func() bool { return idle.fdst.closed() }) {
 		t.Fatal("Shutdown did not close the idle dialed connection")
 	}
+	// The dial below must come after Shutdown has begun: one before
+	// would connect, and under DispatchInline wait for the held poller
+	// to report its connect.
+	if !testutil.WaitFor(5*time.Second, g.closing.Load) {
+		t.Fatal("Shutdown did not begin")
+	}
 	if busy.fdst.closed() {
 		t.Fatal("Shutdown closed a connection whose handler runs")
 	}
