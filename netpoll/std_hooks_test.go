@@ -141,6 +141,12 @@ func testAcceptWaitsForHooks(t *testing.T, b Backend) {
 	}
 	// The held hook's connection and hooksAhead waiting for theirs.
 	const most = 1 + hooksAhead
+	if s.Config().Dispatch == DispatchInline && len(s.pollers) == 1 {
+		// UPOLL=dispatch=inline: a hook runs on its poller's loop,
+		// which with one poller is also the loop that accepts, so the
+		// held hook stops the accepting itself, short of the bound.
+		t.Skip("DispatchInline with one poller: the held hook holds the accepting loop")
+	}
 	if !testutil.WaitFor(5*time.Second, func() bool { return s.Stats().LiveConns >= most }) {
 		t.Fatalf("the server holds %d connections, want the %d that the bound lets in", s.Stats().LiveConns, most)
 	}
