@@ -292,7 +292,7 @@ type Config struct {
 	// the Server reads nothing, until one of its connections is closed.
 	// It does not apply to dialed connections.
 	MaxConns  int
-	Pool      *gopool.Pool  // handler pool; default (nil) gopool.Default()
+	Pool      *gopool.Pool  // handler pool; default (nil) gopool.Default(); one that takes no tasks (gopool.Pool.Err) is a configuration error
 	OnConnect func(c *Conn) // runs once per connection before its first handler
 	// OnDisconnect runs once per connection after it is closed and its
 	// last handler returned; err is why it closed: nil for a Close, or
