@@ -72,14 +72,7 @@ func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 		if ev&(evOut|evErr|evHup) != 0 {
 			// Take the outcome here: a later read would consume
 			// SO_ERROR before the dialer looks at it.
-			if err := c.socketError(); err != nil {
-				c.setBroken(err)
-			}
-			// The idle clock starts at the connect, not at the
-			// dial's start (checkIdle leaves a connect in flight
-			// alone), before the flag goes.
-			c.touch()
-			c.flags.And(^uint32(fConnecting))
+			c.endConnect()
 			notify(&c.wwait)
 		}
 		c.updateEvents()
@@ -130,6 +123,18 @@ func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 		c.updateEvents()
 	}
 	return requeue, passed
+}
+
+// endConnect takes the outcome of c's connect once the socket has
+// reported it (writable, an error or a hang-up): an error breaks c. The
+// idle clock starts at the connect, not at the dial's start (checkIdle
+// leaves a connect in flight alone), before the flag goes.
+func (c *Conn) endConnect() {
+	if err := c.socketError(); err != nil {
+		c.setBroken(err)
+	}
+	c.touch()
+	c.flags.And(^uint32(fConnecting))
 }
 
 // socketError returns what an error event reports: the socket's pending

@@ -669,11 +669,7 @@ func (c *Conn) pollConnect(ctx context.Context) error {
 			break
 		}
 	}
-	if err := sysSocketError(int(c.fd)); err != nil {
-		c.setBroken(err)
-	}
-	c.touch()
-	c.flags.And(^uint32(fConnecting))
+	c.endConnect()
 	c.updateEvents()
 	if c.flags.Load()&fBroken != 0 {
 		return os.NewSyscallError("connect", c.errno())
