@@ -347,12 +347,12 @@ func (c *Conn) pollFlush() {
 }
 
 // sendOut writes the queued output (writeOut, under emu), breaks the
-// connection on a write error and returns it, then accounts for what
-// left the buffer and does what waited for it to be gone (outSent).
-// The caller holds a reference.
-func (c *Conn) sendOut() error {
+// connection on a write error and returns it with the bytes it wrote,
+// then accounts for what left the buffer and does what waited for it
+// to be gone (outSent). The caller holds a reference.
+func (c *Conn) sendOut() (int, error) {
 	c.emu.Lock()
-	_, err := c.writeOut()
+	n, err := c.writeOut()
 	shut := err != nil && c.peerReadShut(err)
 	if shut {
 		c.dropOut()
@@ -363,7 +363,7 @@ func (c *Conn) sendOut() error {
 	}
 	c.drained(c.accountOut())
 	c.outSent() // a Close or CloseWrite may have come meanwhile
-	return err
+	return n, err
 }
 
 // writeOut writes queued output with writev until it is all sent or

@@ -78,7 +78,9 @@ func (p *poller) leaveHandler(d uint64) bool {
 	return p.duty.word.CompareAndSwap(d, d+1)
 }
 
-// runsHandlerOf reports whether p's leader is inside c's handler.
+// runsHandlerOf reports whether p's leader is inside c's handler. It
+// does not say that the caller is that handler: another goroutine
+// calling it while the handler runs gets true too.
 func (p *poller) runsHandlerOf(c *Conn) bool {
 	return p.duty.word.Load()&1 != 0 && p.duty.cur.Load() == c
 }
@@ -105,10 +107,11 @@ func (p *poller) takeDuty(d uint64) bool {
 }
 
 // yieldFrom passes the duty on when the leader is inside c's handler:
-// called by Conn calls that are about to sleep. A call from any other
-// goroutine finds the word even or p.cur on another connection (c's
-// runner is the only one that can be inside c's handler) and does
-// nothing.
+// called by Conn calls that are about to sleep. A call from another
+// goroutine mostly finds the word even or p.cur on another connection
+// and does nothing; one made on c while c's handler runs (from a
+// goroutine the handler handed c to) passes the duty on too: the word
+// tells no caller from another, and the cost is a hand-off.
 func (p *poller) yieldFrom(c *Conn) {
 	if p.cfg.Dispatch != DispatchHandoff {
 		return

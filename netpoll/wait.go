@@ -349,12 +349,25 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			// call's batch goes too.
 			return w != nil, c.dropShutOut(op)
 		}
-		if c.out.Len() > 0 {
-			if err := c.sendOut(); err != nil {
+		taken := false // another consumer took queued bytes
+		if q := c.out.Len(); q > 0 {
+			if testHookDrainSend != nil {
+				testHookDrainSend(c)
+			}
+			n, err := c.sendOut()
+			if err != nil {
 				return w != nil, c.opErr(op, err)
 			}
+			taken = n < q-c.out.Len()
 		}
 		pending := c.out.Len()
+		if taken && c.flags.Load()&(fBroken|fPeerReadShut) != 0 {
+			// The poller (EPOLLOUT, a ring send's completion) sent
+			// queued bytes between the look above and this call's
+			// writev, and its send failed: what this call waits on was
+			// dropped with the rest, and the look above says so.
+			continue
+		}
 		if pending <= bound && (pending == 0 || pending <= c.outLimit(bound) || c.onInlineLoop()) {
 			// Within bound, and within c's share of a pressed buffer
 			// budget (outLimit); an inline handler, which must not
@@ -407,6 +420,10 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 		expired = w.sleep(dl)
 	}
 }
+
+// testHookDrainSend, when set by a test, runs in drainOutWait before
+// its sendOut, where the poller may send the queued bytes first.
+var testHookDrainSend func(c *Conn)
 
 // fWriterWaiting marks a connection whose writer waits for the peer to
 // take output (drainOut; under BackendStd, a write in progress while
