@@ -226,6 +226,9 @@ func (c *Conn) fill(trig Trigger, ev uint32) (n int, more, eof bool, err error) 
 			}
 			vecs = capVecs(vecs, size)
 			m, rerr = p.ep.readv(int(c.fd), vecs, &p.ctr.readCalls)
+			if h := testHookRead.Load(); h != nil {
+				(*h)(c, m)
+			}
 			c.in.BookAck(max(m, 0))
 		}
 		if m < 0 {
@@ -501,6 +504,11 @@ func (c *Conn) applyEvents() {
 		c.armed.Store(want)
 	}
 }
+
+// testHookRead, when set by a test, runs in fill between a read from
+// the socket (m: its result) and the publication of what it read: the
+// input is then in neither the socket nor the buffer.
+var testHookRead atomic.Pointer[func(c *Conn, m int)]
 
 // testHookApplyEvents, when set by a test, runs in applyEvents between
 // computing a changed mask and registering it. Atomic: a poller of an

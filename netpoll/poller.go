@@ -62,6 +62,12 @@ type poller struct {
 	// DispatchInline (see onLoop).
 	loopG atomic.Uint64
 
+	// shutLooks counts Server.Shutdown's requests for a look at p's
+	// connections (closeIdle); shutLooked, the duty holder's, is the
+	// last one looked for.
+	shutLooks  atomic.Uint32
+	shutLooked uint32
+
 	// BackendStd: no pollset and no loop (std.go); sweeping says that
 	// the idle sweep goroutine runs.
 	std      bool
@@ -375,12 +381,17 @@ func (p *poller) finishPass() bool {
 	return true
 }
 
-// endPass starts DispatchPool's batches and sweeps idle connections.
+// endPass starts DispatchPool's batches, sweeps idle connections and
+// closes those that Shutdown may close.
 func (p *poller) endPass() {
 	if len(p.ready) > 0 || len(p.batches) > 0 {
 		now := time.Now().UnixNano()
 		p.flushReady(now)
 		p.rescue(now, false)
+	}
+	if r := p.shutLooks.Load(); r != p.shutLooked {
+		p.shutLooked = r
+		p.closeIdle()
 	}
 	// Judge idleness as of the pass's start: every event that arrived
 	// before the wait has been handled by now, so a connection whose
@@ -399,6 +410,32 @@ func (p *poller) endPass() {
 		}
 		p.sweepIdle(asOf)
 		p.nextSweep = start + int64(period)
+	}
+}
+
+// closeIdle closes, for Server.Shutdown, p's connections that are idle
+// (shutdownIdle). It runs between passes on the goroutine that holds
+// p's duty, where no input of p's connections is on its way from a
+// socket into a buffer: only that goroutine moves it, during a pass. A
+// look from another goroutine could find a request that the poller had
+// read and not yet put into the connection's buffer in neither place,
+// and close the connection with the request unanswered.
+func (p *poller) closeIdle() {
+	p.reg.each(func(c *Conn) {
+		if c.shutdownIdle() {
+			c.closeWith(ErrServerClosed)
+		}
+	})
+}
+
+// loopEnded reports whether p's loop has ended (an unusable pollset,
+// or the poller stopped).
+func (p *poller) loopEnded() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -283,10 +283,15 @@ func (s *Server) beginClose() {
 // read, handled and answered, and its connection closes after the
 // answer is sent; a request that arrives after the look may find the
 // connection closed (its peer sees EOF, or a reset where its bytes meet
-// the close), as with any server closing idle connections. Exceptions:
-// input that the poller is moving from the socket into the buffer at
-// the instant of the look, and, under BackendStd on systems other than
-// Unix ones, input still in the socket, are not seen.
+// the close), as with any server closing idle connections. The look
+// comes between two passes of the connection's poller, which alone
+// moves input from the socket into the buffer, so input on its way is
+// seen; a poller held by a handler that runs on it (DispatchInline)
+// looks once the handler returns. Exceptions, under BackendStd, where
+// each connection's goroutine reads its socket and Shutdown looks from
+// its own: input that goroutine is moving into the buffer at the
+// instant of the look, and, on systems other than Unix ones, input
+// still in the socket, are not seen.
 // If ctx ends first, Shutdown returns ctx.Err() then, leaving the
 // connections still busy open (a handler still running, a peer that
 // keeps sending, output its peer does not read); Close ends them.
@@ -302,11 +307,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		for _, p := range s.pollers {
-			p.reg.each(func(c *Conn) {
-				if c.shutdownIdle() {
-					c.closeWith(ErrServerClosed)
-				}
-			})
+			if p.std || p.loopEnded() {
+				// Each connection's goroutine reads its socket, or no
+				// loop is left to move input: looked at from here.
+				p.closeIdle()
+				continue
+			}
+			// The poller looks between two passes (closeIdle); woken
+			// for it if it waits.
+			p.shutLooks.Add(1)
+			p.wake()
 		}
 		if s.live() == 0 && s.owner.hooks.Load() == 0 {
 			s.stopPollers()
@@ -320,7 +330,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// shutdownIdle reports whether Shutdown may close c now. A dial still
+// shutdownIdle reports whether Shutdown may close c now; closeIdle
+// asks, between two passes of c's poller. A dial still
 // connecting is idle: its held runner has nothing to finish, and in
 // accept mode its owner has no connection yet to close. Other
 // connections of an accept-mode server are their owner's to close.
