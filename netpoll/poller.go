@@ -68,6 +68,15 @@ type poller struct {
 	shutLooks  atomic.Uint32
 	shutLooked uint32
 
+	// passSeq is odd while the duty holder handles the events of a
+	// wait that returned some (the only time input moves from a socket,
+	// or the ring, into a connection's buffer) and even otherwise: the
+	// holder adds 1 when such a pass starts and 1 when it ends
+	// (passMarked). A look from another goroutine that reads the same
+	// even value before and after overlapped no pass (quietLook).
+	passSeq    atomic.Uint32
+	passMarked bool
+
 	// BackendStd: no pollset and no loop (std.go); sweeping says that
 	// the idle sweep goroutine runs.
 	std      bool
@@ -340,6 +349,10 @@ func (p *poller) pass() bool {
 		return false
 	}
 	p.ctr.recordWait(n)
+	if n > 0 {
+		p.passSeq.Add(1)
+		p.passMarked = true
+	}
 	p.passStart = start
 	p.nEvents, p.eventNext = n, 0
 	p.inPass = true
@@ -373,6 +386,10 @@ func (p *poller) finishPass() bool {
 			p.runResumes()
 		}
 		p.inPass = false
+		if p.passMarked {
+			p.passMarked = false
+			p.passSeq.Add(1)
+		}
 		if !p.runReady() {
 			return false
 		}
@@ -426,6 +443,32 @@ func (p *poller) closeIdle() {
 			c.closeWith(ErrServerClosed)
 		}
 	})
+}
+
+// closeQuietIdle closes, for Server.Shutdown, p's connections that a
+// look from the calling goroutine finds idle while no pass of p's runs
+// (quietLook): a pass may be moving a connection's input from its
+// socket into its buffer, where the look would see it in neither. The
+// connections it leaves are looked at again, by the next call or by
+// the poller itself at a pass's end (closeIdle). Looks at instants of
+// their own find connections idle that the poller's look, always at
+// the same point of a connection's exchange, may not.
+func (p *poller) closeQuietIdle() {
+	p.reg.each(func(c *Conn) {
+		if p.quietLook(c) {
+			c.closeWith(ErrServerClosed)
+		}
+	})
+}
+
+// quietLook reports whether c is idle (shutdownIdle) by a look that no
+// pass of p's overlapped.
+func (p *poller) quietLook(c *Conn) bool {
+	seq := p.passSeq.Load()
+	if seq&1 != 0 {
+		return false
+	}
+	return c.shutdownIdle() && p.passSeq.Load() == seq
 }
 
 // loopEnded reports whether p's loop has ended (an unusable pollset,

@@ -283,11 +283,12 @@ func (s *Server) beginClose() {
 // read, handled and answered, and its connection closes after the
 // answer is sent; a request that arrives after the look may find the
 // connection closed (its peer sees EOF, or a reset where its bytes meet
-// the close), as with any server closing idle connections. The look
-// comes between two passes of the connection's poller, which alone
-// moves input from the socket into the buffer, so input on its way is
-// seen; a poller held by a handler that runs on it (DispatchInline)
-// looks once the handler returns. Exceptions, under BackendStd, where
+// the close), as with any server closing idle connections. A look
+// counts only if no pass of the connection's poller, which alone moves
+// input from the socket into the buffer, overlapped it, so input on
+// its way is seen; a poller held by a handler that runs on it
+// (DispatchInline) lets its connections be closed once the handler
+// returns. Exceptions, under BackendStd, where
 // each connection's goroutine reads its socket and Shutdown looks from
 // its own: input that goroutine is moving into the buffer at the
 // instant of the look, and, on systems other than Unix ones, input
@@ -313,8 +314,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				p.closeIdle()
 				continue
 			}
-			// The poller looks between two passes (closeIdle); woken
-			// for it if it waits.
+			// A look from here while no pass runs, and the poller's
+			// own at the end of a pass (closeIdle), woken for it if it
+			// waits.
+			p.closeQuietIdle()
 			p.shutLooks.Add(1)
 			p.wake()
 		}
