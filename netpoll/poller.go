@@ -68,12 +68,12 @@ type poller struct {
 	shutLooks  atomic.Uint32
 	shutLooked uint32
 
-	// passSeq is odd while the duty holder handles the events of a
-	// wait that returned some (the only time input moves from a socket,
-	// or the ring, into a connection's buffer) and even otherwise: the
-	// holder adds 1 when such a pass starts and 1 when it ends
-	// (passMarked). A look from another goroutine that reads the same
-	// even value before and after overlapped no pass (quietLook).
+	// passSeq is odd while the duty holder runs a pass (the only time
+	// input moves from a socket, or the ring, into a connection's
+	// buffer) and even otherwise, while it waits among them: the holder
+	// adds 1 when a wait returns and 1 when the pass ends (passMarked).
+	// A look from another goroutine that reads the same even value
+	// before and after overlapped no pass (quietLook).
 	passSeq    atomic.Uint32
 	passMarked bool
 
@@ -349,10 +349,10 @@ func (p *poller) pass() bool {
 		return false
 	}
 	p.ctr.recordWait(n)
-	if n > 0 {
-		p.passSeq.Add(1)
-		p.passMarked = true
-	}
+	// Every pass, not only one that got events: a pass of none still
+	// reads the sockets of connections requeued or resumed for it.
+	p.passSeq.Add(1)
+	p.passMarked = true
 	p.passStart = start
 	p.nEvents, p.eventNext = n, 0
 	p.inPass = true

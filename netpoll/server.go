@@ -288,11 +288,11 @@ func (s *Server) beginClose() {
 // input from the socket into the buffer, overlapped it, so input on
 // its way is seen; a poller held by a handler that runs on it
 // (DispatchInline) lets its connections be closed once the handler
-// returns. Exceptions, under BackendStd, where
-// each connection's goroutine reads its socket and Shutdown looks from
-// its own: input that goroutine is moving into the buffer at the
-// instant of the look, and, on systems other than Unix ones, input
-// still in the socket, are not seen.
+// returns. Exceptions, under BackendStd, where each connection's
+// goroutine reads its socket and Shutdown looks from its own: input
+// that goroutine is moving into the buffer at the instant of the look,
+// and, on systems other than Unix ones, input still in the socket, are
+// not seen.
 // If ctx ends first, Shutdown returns ctx.Err() then, leaving the
 // connections still busy open (a handler still running, a peer that
 // keeps sending, output its peer does not read); Close ends them.
