@@ -727,6 +727,26 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 			u.forget(reg)
 			return err
 		}
+		var err error
+		if testHookAddSubmit != nil {
+			err = testHookAddSubmit()
+		}
+		if err == nil {
+			err = u.submitLocked()
+		}
+		if err != nil {
+			// The caller closes fd on the error, and its number goes to
+			// the next socket, which would find reg (EEXIST). The poll
+			// stays queued in the ring for the next enter that
+			// succeeds, where it would watch whatever fd names then:
+			// its cancellation, by user data, goes right after it.
+			if reg.pollUD != 0 {
+				u.cancel(reg.pollUD)
+			}
+			u.forget(reg)
+			return err
+		}
+		return nil
 	case unix.EPOLL_CTL_MOD:
 		if reg == nil {
 			return os.NewSyscallError("io_uring poll_add", unix.ENOENT)
@@ -789,6 +809,11 @@ func (u *uringSet) ctl(op, fd int, in uint32, slot, gen int32) error {
 	}
 	return u.submitLocked()
 }
+
+// testHookAddSubmit, when set by a test, runs in ctl's add in place of
+// the submission when it returns an error (a failed io_uring_enter).
+// Under mu.
+var testHookAddSubmit func() error
 
 // uringTakeWait bounds how long a deregistration under SQPOLL waits for
 // the kernel's thread to take the submission queue (waitTaken).
