@@ -24,7 +24,11 @@ func FuzzLinkBufferMore(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		live := liveNodes.Load()
 		m := newModel()
+		bigs := 0
 		for i := 0; i+1 < len(ops) && i < 2000; i += 2 {
+			if tooBig(ops[i+1], &bigs) {
+				continue
+			}
 			switch op := ops[i] % 32; {
 			case op < 20:
 				m.step(t, op, ops[i+1])

@@ -17,7 +17,11 @@ func FuzzLinkBuffer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		live := liveNodes.Load()
 		m := newModel()
+		bigs := 0
 		for i := 0; i+1 < len(ops) && i < 2000; i += 2 {
+			if tooBig(ops[i+1], &bigs) {
+				continue
+			}
 			m.step(t, ops[i], ops[i+1])
 		}
 		m.finish(t)
@@ -42,6 +46,8 @@ type model struct {
 func newModel() *model { return &model{b: New(), foreign: newScribbler()} }
 
 // size maps an argument byte to sizes that hit node boundaries often.
+// The last few values give the sizes of bigSizes, rarely, so that a run
+// stays quick.
 func size(a byte) int {
 	switch a >> 6 {
 	case 0:
@@ -51,8 +57,37 @@ func size(a byte) int {
 	case 2:
 		return int(a&63) * 257
 	default:
+		if i := int(a) - (256 - len(bigSizes)); i >= 0 {
+			return bigSizes[i]
+		}
 		return 2*minNodeSize - 32 + int(a&63)
 	}
+}
+
+// maxBigOps bounds the ops of one run whose argument is one of bigSizes:
+// a run of a thousand megabyte writes would take the fuzzer's memory.
+const maxBigOps = 2
+
+// tooBig reports whether an op with argument a is to be skipped: it is
+// one of bigSizes, and the run has had maxBigOps of those (counted in
+// bigs).
+func tooBig(a byte, bigs *int) bool {
+	if int(a) < 256-len(bigSizes) {
+		return false
+	}
+	*bigs++
+	return *bigs > maxBigOps
+}
+
+// bigSizes reach the nodes that the small sizes never take: both sides
+// of a larger class's edge, the largest pooled node, and the exact,
+// unpooled nodes of a contiguous write above it.
+var bigSizes = [...]int{
+	64<<10 + 1,
+	256<<10 - 1,
+	maxNodeSize - 1,
+	maxNodeSize,
+	maxNodeSize + 1,
 }
 
 func (m *model) write(p []byte) {
