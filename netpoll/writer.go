@@ -36,8 +36,9 @@ import (
 type Writer interface {
 	// Malloc returns n writable bytes, valid until Flush.
 	Malloc(n int) ([]byte, error)
-	// MallocAck keeps only the first n bytes of what was Malloc'ed
-	// since the last Flush.
+	// MallocAck keeps only the first n bytes written since the last
+	// Flush (MallocLen counts them), by Malloc or any other write, and
+	// drops the rest, typically the unused end of the last Malloc.
 	MallocAck(n int) error
 	// MallocLen returns the bytes written since the last Flush.
 	MallocLen() int
