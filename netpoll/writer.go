@@ -23,6 +23,11 @@ import (
 // connection hold at most MaxOutput, the batch whose Flush timed out
 // and the first write of the next. One goroutine at a time should build a batch
 // (Malloc…Flush); the methods themselves are serialized with Write. A
+// Write, CloseWrite or ReadFrom meanwhile, on any goroutine, sends the
+// batch as it stands ahead of its own bytes (see Conn.Write): the
+// slices Malloc returned are then invalid, as after Flush, and may
+// already be another batch's memory, so a goroutine that builds a batch
+// must not share the connection with such calls until its Flush. A
 // batch holds at most 1 GiB: a write past that fails with
 // buffer.ErrTooLarge and writes nothing (Flush, then write on).
 //
