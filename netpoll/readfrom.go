@@ -142,7 +142,7 @@ func (c *Conn) spliceWritable() error {
 	case f&fWrShut != 0:
 		return ErrWriteShutdown
 	case f&fBroken != 0:
-		return c.brokenErr("splice")
+		return c.writeBrokenErr("splice")
 	case f&fPeerReadShut != 0:
 		return writeShutErr("splice")
 	case passed(deadline(&c.wwait)):

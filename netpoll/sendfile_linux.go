@@ -86,7 +86,7 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 			return written, errClosed, true
 		}
 		if c.flags.Load()&fBroken != 0 {
-			return written, c.brokenErr("sendfile"), true
+			return written, c.writeBrokenErr("sendfile"), true
 		}
 		if c.flags.Load()&fShutAsked != 0 {
 			return written, shutAskedErr("sendfile"), true
@@ -121,7 +121,10 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 		default:
 			err = os.NewSyscallError("sendfile", err)
 			if sockFailed(int(c.fd)) && !c.peerReadShut(err) {
-				c.broke(err) // not when only the file failed
+				// Not when only the file failed. The socket reported
+				// its error to this call: later ones see EPIPE or EOF.
+				c.broke(err)
+				c.flags.Or(fBrokenTold)
 			}
 			return written, err, true
 		}

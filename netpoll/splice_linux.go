@@ -171,7 +171,7 @@ func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
 			return written, errClosed
 		}
 		if c.flags.Load()&fBroken != 0 {
-			return written, c.brokenErr("splice")
+			return written, c.writeBrokenErr("splice")
 		}
 		if c.flags.Load()&fShutAsked != 0 {
 			return written, shutAskedErr("splice")
@@ -198,7 +198,10 @@ func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
 		default:
 			err = os.NewSyscallError("splice", err)
 			if !c.peerReadShut(err) {
+				// The socket reported its error to this call: later
+				// ones see EPIPE or EOF.
 				c.broke(err)
+				c.flags.Or(fBrokenTold)
 			}
 			return written, err
 		}

@@ -708,7 +708,10 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 		default:
 			var se *os.SyscallError
 			if errors.As(err, &se) && (se.Syscall == "sendfile" || se.Syscall == "splice" || se.Syscall == "write") && c.stdSockFailed() && !c.peerReadShut(err) {
-				c.broke(err) // the socket failed, not only the source
+				// The socket failed, not only the source, and reported
+				// its error to this call: later ones see EPIPE or EOF.
+				c.broke(err)
+				c.flags.Or(fBrokenTold)
 			}
 		}
 	}
