@@ -90,7 +90,8 @@ type Conn struct {
 //	fBroken         a socket call failed; errno     setBroken: the    sticky
 //	                in ext (set first)              poller, or a
 //	                                                writer's writev
-//	fWrShut         CloseWrite done                 CloseWrite (wmu)  sticky
+//	fWrShut         CloseWrite done                 CloseWrite (wmu)  CloseWrite, when its
+//	                                                                  shutdown fails; else sticky
 //	fInPaused       input bound reached, reading    fill (poller)     fill when the bound was
 //	                stopped until a reader drains                     not reached after all;
 //	                                                                  resumeInput (a reader)

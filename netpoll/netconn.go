@@ -205,6 +205,11 @@ func (c *Conn) writable(op string) error {
 // BackendStd, which has no poller, CloseWrite sends it first, under the
 // write deadline.
 //
+// A CloseWrite whose shutdown fails (the socket is no longer connected:
+// the peer reset it) leaves the writing side as it was, as Go's does:
+// later writes report the socket's state, and CloseWrite may be called
+// again.
+//
 // A CloseWrite while another goroutine's write (Write, Flush, ReadFrom)
 // waits for room does not wait for the peer to read, as Go's does not:
 // that write fails with EPIPE. On the native backends what it had
@@ -240,6 +245,7 @@ func (c *Conn) CloseWrite() error {
 		}
 		c.flags.Or(fWrShut)
 		if err := c.stdShutdown(true); err != nil {
+			c.flags.And(^uint32(fWrShut)) // not shut: as below
 			return c.opErr("close", err)
 		}
 		return nil
@@ -255,6 +261,10 @@ func (c *Conn) CloseWrite() error {
 		return nil
 	}
 	if err := sysShutdownWrite(int(c.fd)); err != nil {
+		// The side is not shut (a reset socket is no longer
+		// connected): as after Go's failed CloseWrite, a Write reports
+		// the socket's state and a CloseWrite tries again.
+		c.flags.And(^uint32(fWrShut))
 		return c.opErr("close", err)
 	}
 	return nil

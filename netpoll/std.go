@@ -838,6 +838,7 @@ func (c *Conn) stdCloseWriteBusy() error {
 		return nil
 	}
 	if err := c.stdShutdown(true); err != nil {
+		c.flags.And(^uint32(fWrShut)) // not shut: see CloseWrite
 		return c.opErr("close", err)
 	}
 	return nil
@@ -853,10 +854,12 @@ func (c *Conn) stdShutdown(write bool) error {
 	if !ok {
 		return ErrUnsupportedNetwork
 	}
+	// Go's error is a "close" *net.OpError of this socket already: the
+	// callers wrap what it wraps.
 	if write {
-		return hc.CloseWrite()
+		return unwrapOp(hc.CloseWrite())
 	}
-	return hc.CloseRead()
+	return unwrapOp(hc.CloseRead())
 }
 
 // stdClose closes the socket: blocked reads and writes return, and a
