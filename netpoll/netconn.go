@@ -175,11 +175,16 @@ func (c *Conn) lingers() bool {
 	return c.fdst.closed() && c.out.Len() > 0 && c.flags.Load()&(fBroken|fPeerReadShut|fRegistered) == fRegistered
 }
 
-// writable checks what makes any write fail at once. A connection that
-// broke fails it with what Go's write would return (writeBrokenErr),
-// an empty write included: Go's makes the system call, which reports
-// the socket's error.
+// writable checks what makes any write fail at once. A passed write
+// deadline comes first, as in Go's net, whose write checks it before the
+// system call: the socket's error is left for the next write. A
+// connection that broke fails it with what Go's write would return
+// (writeBrokenErr), an empty write included: Go's makes the system
+// call, which reports the socket's error.
 func (c *Conn) writable(op string) error {
+	if passed(deadline(&c.wwait)) {
+		return c.opErr(op, errTimeout)
+	}
 	f := c.flags.Load()
 	if f&fWrShut != 0 {
 		return c.opErr(op, ErrWriteShutdown)
@@ -189,9 +194,6 @@ func (c *Conn) writable(op string) error {
 	}
 	if f&fPeerReadShut != 0 && c.sock == nil {
 		return c.opErr(op, writeShutErr("write"))
-	}
-	if passed(deadline(&c.wwait)) {
-		return c.opErr(op, errTimeout)
 	}
 	return nil
 }

@@ -134,19 +134,20 @@ func goSocket(r io.Reader) bool {
 }
 
 // spliceWritable is why the connection cannot take bytes now, if it
-// cannot, as ReadFrom's splice reports it (unwrapped).
+// cannot, as ReadFrom's splice reports it (unwrapped). A passed write
+// deadline comes before the socket's state, as in Go's splice.
 func (c *Conn) spliceWritable() error {
 	switch f := c.flags.Load(); {
 	case c.fdst.closed():
 		return errClosed
+	case passed(deadline(&c.wwait)):
+		return errTimeout
 	case f&fWrShut != 0:
 		return ErrWriteShutdown
 	case f&fBroken != 0:
 		return c.writeBrokenErr("splice")
 	case f&fPeerReadShut != 0:
 		return writeShutErr("splice")
-	case passed(deadline(&c.wwait)):
-		return errTimeout
 	}
 	return nil
 }

@@ -198,9 +198,10 @@ func (rw *roomWait) done() {
 // shutFile reports whether ReadFrom's r is a regular file (or a limited
 // one with bytes left) while the write side is shut: Go's sendfile then
 // fails with EPIPE before it takes anything, where the copy would read a
-// chunk of the file and lose it.
+// chunk of the file and lose it. A passed write deadline comes first,
+// as in Go's, which then copies and fails as Write does.
 func (c *Conn) shutFile(r io.Reader) bool {
-	if c.flags.Load()&fWrShut == 0 || c.fdst.closed() {
+	if c.flags.Load()&fWrShut == 0 || c.fdst.closed() || passed(deadline(&c.wwait)) {
 		return false
 	}
 	rc, lr, remain, ok := fileSource(r)
