@@ -252,10 +252,6 @@ func runConnScenarios(t *testing.T, names ...string) {
 				got := s.f(t, c, peer)
 				got = append([]string{"accepted:"}, got...)
 				got = append(got, "dialed:")
-				if st.dial == nil {
-					// Go's dialed side stands in (see revStacks).
-					st = revStacks()[0]
-				}
 				d, dpeer := revDialPair(t, st)
 				d.SetDeadline(time.Now().Add(5 * time.Second))
 				dpeer.SetDeadline(time.Now().Add(5 * time.Second))

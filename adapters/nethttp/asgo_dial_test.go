@@ -186,9 +186,6 @@ func TestAsGoDialerMatrix(t *testing.T) {
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
 			revCompare(t, func(t *testing.T, st revStack) []string {
-				if st.dial == nil {
-					return nil
-				}
 				return s.f(t, st)
 			})
 		})

@@ -20,15 +20,14 @@ type revStack struct {
 	name       string
 	listen     func() (net.Listener, error)
 	listenAddr func(addr string) (net.Listener, error)
-	// dial dials with the stack's Dialer; nil where the adapter's Dialer
-	// cannot be pointed at that backend.
+	// dial dials with the stack's Dialer.
 	dial func(ctx context.Context, addr string) (net.Conn, error)
 	// park: http.Server tests call EnableParking (revServe).
 	park bool
 }
 
 func revStacks() []revStack {
-	up := func(b netpoll.Backend, dialable bool) revStack {
+	up := func(b netpoll.Backend) revStack {
 		s := revStack{
 			name:   b.String(),
 			listen: func() (net.Listener, error) { return Listen("tcp", "127.0.0.1:0", netpoll.WithBackend(b)) },
@@ -36,10 +35,8 @@ func revStacks() []revStack {
 				return Listen("tcp", addr, netpoll.WithBackend(b))
 			},
 		}
-		if dialable {
-			d := &Dialer{Options: []netpoll.Option{netpoll.WithBackend(b)}}
-			s.dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
-		}
+		d := &Dialer{Options: []netpoll.Option{netpoll.WithBackend(b)}}
+		s.dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
 		return s
 	}
 	return []revStack{
@@ -51,11 +48,9 @@ func revStacks() []revStack {
 				return new(net.Dialer).DialContext(ctx, "tcp", addr)
 			},
 		},
-		up(netpoll.BackendEpoll, true),
-		up(netpoll.BackendStd, true),
-		// The adapter's Dialer panics for BackendUring
-		// (TestAsGoDialerUringBackend): only the listener side.
-		up(netpoll.BackendUring, false),
+		up(netpoll.BackendEpoll),
+		up(netpoll.BackendStd),
+		up(netpoll.BackendUring),
 	}
 }
 

@@ -428,9 +428,6 @@ func TestScenariosAsGo(t *testing.T) {
 			return []string{<-res}
 		}},
 		{"expectContinueViaDialer", func(t *testing.T, st revStack) []string {
-			if st.dial == nil {
-				return nil
-			}
 			var bodies atomic.Int64
 			_, ln := revServe(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/no" {
@@ -562,9 +559,6 @@ func TestParkBurst(t *testing.T) {
 // server's IdleTimeout closing it.
 func TestDialerKeepAliveReuse(t *testing.T) {
 	revCompareOn(t, revStacks(), func(t *testing.T, st revStack) []string {
-		if st.dial == nil {
-			return nil
-		}
 		var news atomic.Int64
 		big := strings.Repeat("B", 1<<20)
 		srv, ln := revServe(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
