@@ -214,9 +214,11 @@ func (c *Conn) writable(op string) error {
 //
 // A CloseWrite while another goroutine's write (Write, Flush, ReadFrom)
 // waits for room does not wait for the peer to read, as Go's does not:
-// that write fails with EPIPE. On the native backends what it had
-// queued goes out before the end; under BackendStd the socket is shut
-// down at once, as Go's CloseWrite does.
+// that write fails with EPIPE, as Go's does on TCP (a write blocked on
+// Go's *net.UnixConn is not woken, and waits for room or its deadline).
+// On the native backends what it had queued goes out before the end;
+// under BackendStd the socket is shut down at once, as Go's CloseWrite
+// does.
 func (c *Conn) CloseWrite() error {
 	if !c.wmu.TryLock() {
 		if c.sock != nil {
