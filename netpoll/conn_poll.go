@@ -620,6 +620,14 @@ func writeShutErr(call string) error { return os.NewSyscallError(call, errBroken
 // and later writes fail with EPIPE (writeBrokenErr).
 const fBrokenTold = fUnix << 13
 
+// brokeTold breaks c with err, which the socket has just reported to
+// the caller's own call (a read, write, sendfile or splice): later calls
+// see EPIPE or the end of the stream, as on Go's socket, not err again.
+func (c *Conn) brokeTold(err error) {
+	c.broke(err)
+	c.flags.Or(fBrokenTold)
+}
+
 // writeBrokenErr is what a write on a broken connection fails with, as
 // Go's writes on the socket would: the error that broke it if no read
 // or write has reported it yet (the poller took it from the kernel

@@ -2,8 +2,6 @@ package netpoll
 
 import (
 	"errors"
-	"net"
-	"path/filepath"
 	"syscall"
 	"testing"
 )
@@ -14,22 +12,7 @@ import (
 // the batch dropped unsent. Here the poller's send is made by a hook at
 // the point where it raced (testHookDrainSend), deterministically.
 func TestFlushSeesPollerSendFail(t *testing.T) {
-	path := filepath.Join(shortTempDir(t), "u")
-	s, _, conns := startAcceptUnix(t, path)
-	if s.Config().Backend == BackendStd {
-		t.Skip("no poller sends under BackendStd")
-	}
-	pc, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := pc.(*net.UnixConn)
-	defer peer.Close()
-	c := recvConn(t, conns)
-	defer c.Close()
-	if err := peer.CloseRead(); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := peerReadShutUnix(t, "no poller sends under BackendStd")
 	hooked := 0
 	testHookDrainSend = func(c *Conn) {
 		hooked++
@@ -40,7 +23,7 @@ func TestFlushSeesPollerSendFail(t *testing.T) {
 	if _, err := w.WriteBinary([]byte("to a peer that reads no more")); err != nil {
 		t.Fatal(err)
 	}
-	err = w.Flush()
+	err := w.Flush()
 	testHookDrainSend = nil
 	if hooked == 0 {
 		t.Fatal("the Flush did not reach its queued send: nothing checked")

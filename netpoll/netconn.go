@@ -114,8 +114,7 @@ func (c *Conn) write(p []byte) (int, error) {
 			if err != nil {
 				err = os.NewSyscallError("write", err)
 				if !c.peerReadShut(err) {
-					c.broke(err)
-					c.flags.Or(fBrokenTold) // the socket reported it to this write
+					c.brokeTold(err)
 				}
 				return n, c.opErr("write", err)
 			}

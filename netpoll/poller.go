@@ -71,11 +71,10 @@ type poller struct {
 	// passSeq is odd while the duty holder runs a pass (the only time
 	// input moves from a socket, or the ring, into a connection's
 	// buffer) and even otherwise, while it waits among them: the holder
-	// adds 1 when a wait returns and 1 when the pass ends (passMarked).
-	// A look from another goroutine that reads the same even value
-	// before and after overlapped no pass (quietLook).
-	passSeq    atomic.Uint32
-	passMarked bool
+	// adds 1 when a wait returns and 1 when the pass ends (inPass
+	// cleared). A look from another goroutine that reads the same even
+	// value before and after overlapped no pass (quietLook).
+	passSeq atomic.Uint32
 
 	// BackendStd: no pollset and no loop (std.go); sweeping says that
 	// the idle sweep goroutine runs.
@@ -352,7 +351,6 @@ func (p *poller) pass() bool {
 	// Every pass, not only one that got events: a pass of none still
 	// reads the sockets of connections requeued or resumed for it.
 	p.passSeq.Add(1)
-	p.passMarked = true
 	p.passStart = start
 	p.nEvents, p.eventNext = n, 0
 	p.inPass = true
@@ -386,10 +384,7 @@ func (p *poller) finishPass() bool {
 			p.runResumes()
 		}
 		p.inPass = false
-		if p.passMarked {
-			p.passMarked = false
-			p.passSeq.Add(1)
-		}
+		p.passSeq.Add(1)
 		if !p.runReady() {
 			return false
 		}

@@ -13,6 +13,23 @@ import (
 	"time"
 )
 
+// asGoTCP runs run on a pair of Go's TCP connections, then on a
+// connection accepted on each backend with a Go peer, and fails each
+// backend's subtest whose results differ from Go's.
+func asGoTCP(t *testing.T, run func(c tcpLike, peer *net.TCPConn) []string) {
+	t.Helper()
+	g, gp := goTCPPair(t)
+	want := run(g, gp)
+	for _, b := range testBackends(true) {
+		t.Run(b.String(), func(t *testing.T) {
+			c, peer := acceptPair(t, WithBackend(b))
+			if got := run(c, peer); !slices.Equal(got, want) {
+				t.Errorf("got  %q\nGo's %q", got, want)
+			}
+		})
+	}
+}
+
 // tcpLike is what these tests call on Go's *net.TCPConn and on a *Conn.
 type tcpLike interface {
 	net.Conn
@@ -129,18 +146,7 @@ func readAllOf(c net.Conn) (int64, error) {
 // (the kernel's read sees the end first), not a "read: broken pipe".
 func TestReadAfterResetAsGo(t *testing.T) {
 	for _, rc := range resetCases {
-		t.Run(rc.name, func(t *testing.T) {
-			g, gp := goTCPPair(t)
-			want := rc.run(g, gp)
-			for _, b := range testBackends(true) {
-				t.Run(b.String(), func(t *testing.T) {
-					c, peer := acceptPair(t, WithBackend(b))
-					if got := rc.run(c, peer); !slices.Equal(got, want) {
-						t.Errorf("got  %q\nGo's %q", got, want)
-					}
-				})
-			}
-		})
+		t.Run(rc.name, func(t *testing.T) { asGoTCP(t, rc.run) })
 	}
 }
 

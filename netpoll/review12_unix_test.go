@@ -273,27 +273,37 @@ func TestReview12UnixWriteAfterPeerCloseRead(t *testing.T) {
 	}
 }
 
-// A send the poller makes for the application (FlushAsync) that fails
-// because the Unix-domain peer reads no more ends the writing only:
-// the next write reports EPIPE, and what the peer sends is read to its
-// end, as after a failed Write (TestReview12UnixWriteAfterPeerCloseRead).
-func TestReview12UnixFlushAsyncAfterPeerCloseRead(t *testing.T) {
+// peerReadShutUnix returns a Unix-domain connection accepted by a
+// native-backend server, and its Go peer, which has shut its reading
+// side down; both close when the test ends. Under BackendStd the test
+// is skipped, saying why not.
+func peerReadShutUnix(t *testing.T, whyNotStd string) (*Conn, *net.UnixConn) {
+	t.Helper()
 	path := filepath.Join(shortTempDir(t), "u")
 	s, _, conns := startAcceptUnix(t, path)
 	if s.Config().Backend == BackendStd {
-		t.Skip("FlushAsync is Flush under BackendStd")
+		t.Skip(whyNotStd)
 	}
 	pc, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	peer := pc.(*net.UnixConn)
-	defer peer.Close()
+	t.Cleanup(func() { peer.Close() })
 	c := recvConn(t, conns)
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if err := peer.CloseRead(); err != nil {
 		t.Fatal(err)
 	}
+	return c, peer
+}
+
+// A send the poller makes for the application (FlushAsync) that fails
+// because the Unix-domain peer reads no more ends the writing only:
+// the next write reports EPIPE, and what the peer sends is read to its
+// end, as after a failed Write (TestReview12UnixWriteAfterPeerCloseRead).
+func TestReview12UnixFlushAsyncAfterPeerCloseRead(t *testing.T) {
+	c, peer := peerReadShutUnix(t, "FlushAsync is Flush under BackendStd")
 	w := c.Writer()
 	if _, err := w.WriteBinary([]byte("queued")); err != nil {
 		t.Fatal(err)

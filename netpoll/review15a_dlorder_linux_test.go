@@ -3,9 +3,6 @@ package netpoll
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +17,6 @@ import (
 // next write, not to the one that timed out.
 func TestReview15aWriteDeadlineFirstAsGo(t *testing.T) {
 	testutil.CheckLeaks(t)
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, []byte("file bytes"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	result := func(c net.Conn, n int64, err error) string {
 		return fmt.Sprint(n, " ", addrFree(c, err))
 	}
@@ -38,12 +31,7 @@ func TestReview15aWriteDeadlineFirstAsGo(t *testing.T) {
 			got := []string{result(c, int64(n), err)}
 			n, err = c.Write(nil)
 			got = append(got, result(c, int64(n), err))
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			m, err := c.ReadFrom(f)
+			m, err := c.ReadFrom(fileOf(t, []byte("file bytes")))
 			got = append(got, result(c, m, err))
 			m, err = c.ReadFrom(strings.NewReader("abc"))
 			return append(got, result(c, m, err))
@@ -74,17 +62,6 @@ func TestReview15aWriteDeadlineFirstAsGo(t *testing.T) {
 		}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			g, gp := goTCPPair(t)
-			want := tc.run(g, gp)
-			for _, b := range testBackends(true) {
-				t.Run(b.String(), func(t *testing.T) {
-					c, peer := acceptPair(t, WithBackend(b))
-					if got := tc.run(c, peer); !slices.Equal(got, want) {
-						t.Errorf("got  %q\nGo's %q", got, want)
-					}
-				})
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { asGoTCP(t, tc.run) })
 	}
 }

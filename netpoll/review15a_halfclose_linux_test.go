@@ -3,7 +3,6 @@ package netpoll
 import (
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"testing"
 
@@ -37,14 +36,5 @@ func TestReview15aHalfCloseAfterResetAsGo(t *testing.T) {
 		got = append(got, fmt.Sprint(n, " ", addrFree(c, err)))
 		return append(got, addrFree(c, c.CloseWrite()))
 	}
-	g, gp := goTCPPair(t)
-	want := run(g, gp)
-	for _, b := range testBackends(true) {
-		t.Run(b.String(), func(t *testing.T) {
-			c, peer := acceptPair(t, WithBackend(b))
-			if got := run(c, peer); !slices.Equal(got, want) {
-				t.Errorf("got  %q\nGo's %q", got, want)
-			}
-		})
-	}
+	asGoTCP(t, run)
 }

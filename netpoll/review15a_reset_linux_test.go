@@ -2,9 +2,6 @@ package netpoll
 
 import (
 	"net"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,34 +20,16 @@ var sendResetCases = []struct {
 }{
 	{"sendfileTwiceThenWriteRead", func(t *testing.T, c tcpLike, peer *net.TCPConn) []string {
 		resetBy(peer)
-		path := filepath.Join(t.TempDir(), "f")
-		if err := os.WriteFile(path, []byte("file bytes"), 0o600); err != nil {
-			t.Fatal(err)
-		}
 		var got []string
 		for range 2 {
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, errClass(c.ReadFrom(f)))
-			f.Close()
+			got = append(got, errClass(c.ReadFrom(fileOf(t, []byte("file bytes")))))
 		}
 		n, err := c.Write([]byte("x"))
 		return append(append(got, errClass(int64(n), err)), readN(c, 1)...)
 	}},
 	{"sendfileThenRead", func(t *testing.T, c tcpLike, peer *net.TCPConn) []string {
 		resetBy(peer)
-		path := filepath.Join(t.TempDir(), "f")
-		if err := os.WriteFile(path, []byte("file bytes"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		got := []string{errClass(c.ReadFrom(f))}
+		got := []string{errClass(c.ReadFrom(fileOf(t, []byte("file bytes"))))}
 		return append(got, readN(c, 2)...)
 	}},
 	{"spliceTwiceThenWrite", func(t *testing.T, c tcpLike, peer *net.TCPConn) []string {
@@ -71,16 +50,7 @@ var sendResetCases = []struct {
 	{"copyThenSendfile", func(t *testing.T, c tcpLike, peer *net.TCPConn) []string {
 		resetBy(peer)
 		got := []string{errClass(c.ReadFrom(strings.NewReader("copied")))}
-		path := filepath.Join(t.TempDir(), "f")
-		if err := os.WriteFile(path, []byte("file bytes"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		return append(got, errClass(c.ReadFrom(f)))
+		return append(got, errClass(c.ReadFrom(fileOf(t, []byte("file bytes")))))
 	}},
 }
 
@@ -99,16 +69,7 @@ func TestReview15aSendAfterResetAsGo(t *testing.T) {
 	testutil.CheckLeaks(t)
 	for _, rc := range sendResetCases {
 		t.Run(rc.name, func(t *testing.T) {
-			g, gp := goTCPPair(t)
-			want := rc.run(t, g, gp)
-			for _, b := range testBackends(true) {
-				t.Run(b.String(), func(t *testing.T) {
-					c, peer := acceptPair(t, WithBackend(b))
-					if got := rc.run(t, c, peer); !slices.Equal(got, want) {
-						t.Errorf("got  %q\nGo's %q", got, want)
-					}
-				})
-			}
+			asGoTCP(t, func(c tcpLike, peer *net.TCPConn) []string { return rc.run(t, c, peer) })
 		})
 	}
 }

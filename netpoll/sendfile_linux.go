@@ -121,10 +121,7 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 		default:
 			err = os.NewSyscallError("sendfile", err)
 			if sockFailed(int(c.fd)) && !c.peerReadShut(err) {
-				// Not when only the file failed. The socket reported
-				// its error to this call: later ones see EPIPE or EOF.
-				c.broke(err)
-				c.flags.Or(fBrokenTold)
+				c.brokeTold(err) // not when only the file failed
 			}
 			return written, err, true
 		}

@@ -198,10 +198,7 @@ func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
 		default:
 			err = os.NewSyscallError("splice", err)
 			if !c.peerReadShut(err) {
-				// The socket reported its error to this call: later
-				// ones see EPIPE or EOF.
-				c.broke(err)
-				c.flags.Or(fBrokenTold)
+				c.brokeTold(err)
 			}
 			return written, err
 		}

@@ -708,10 +708,7 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 		default:
 			var se *os.SyscallError
 			if errors.As(err, &se) && (se.Syscall == "sendfile" || se.Syscall == "splice" || se.Syscall == "write") && c.stdSockFailed() && !c.peerReadShut(err) {
-				// The socket failed, not only the source, and reported
-				// its error to this call: later ones see EPIPE or EOF.
-				c.broke(err)
-				c.flags.Or(fBrokenTold)
+				c.brokeTold(err) // the socket failed, not only the source
 			}
 		}
 	}
@@ -782,8 +779,7 @@ func (c *Conn) stdWriteErr(op string, err error) error {
 		// writes fail with EPIPE from then on.
 		return c.opErr(op, err)
 	}
-	c.broke(err)
-	c.flags.Or(fBrokenTold) // the socket reported it to this write
+	c.brokeTold(err)
 	return c.opErr(op, err)
 }
 
