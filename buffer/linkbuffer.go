@@ -59,6 +59,11 @@ type LinkBuffer struct {
 	// not read it (it reads batchOpen in length, with mu held).
 	writing bool
 
+	// malloced is set by the producer when Malloc hands out space in the
+	// open batch, and cleared when the batch ends: Disown then knows
+	// that a slice of the batch's nodes may still be written into.
+	malloced bool
+
 	// lent is set by the consumer when it hands out a slice of the
 	// nodes (Next, Peek, Until, GetBytes) and cleared by its Release,
 	// after which those slices are invalid. Close and Free, which the
@@ -273,7 +278,7 @@ func (b *LinkBuffer) Free() {
 	freed, cache, lent := b.head, b.cache, b.lent
 	b.head, b.tail, b.read, b.mark, b.book, b.cache = nil, nil, nil, nil, nil, nil
 	b.pending = 0
-	b.writing, b.freeable, b.lent = false, false, false
+	b.writing, b.freeable, b.lent, b.malloced = false, false, false, false
 	b.length.Store(closedBit)
 	b.mu.Unlock()
 	b.dropChain(freed, lent)

@@ -118,7 +118,33 @@ func (b *LinkBuffer) Malloc(n int) ([]byte, error) {
 	p := t.buf[t.wp : t.wp+n : t.wp+n]
 	t.wp += n
 	b.pending += int32(n)
+	b.malloced = true
 	return p, nil
+}
+
+// Disown is for a producer call that ends a batch another goroutine
+// may still be building: netpoll's Conn.Write sending a Writer's open
+// batch ahead of its own bytes, say. When the open batch holds space
+// that Malloc handed out, the bytes of its nodes go to the garbage
+// collector rather than back to the pool once the buffer is done with
+// them, so that a late write into that space (a misuse: the slices were
+// valid only until the batch ended) lands in memory that no other
+// buffer is given, never in another buffer's bytes. It changes nothing
+// else: the batch stays open, and what it holds is flushed as usual.
+func (b *LinkBuffer) Disown() {
+	if !b.malloced {
+		return
+	}
+	b.malloced = false
+	for nd := b.firstOfBatch(); nd != nil; nd = nd.next {
+		// Pooled bytes only (recycle then gives the struct alone back):
+		// Malloc never hands out a view's or a Releaser's bytes. The
+		// consumer frees no node of an open batch, and may read bb
+		// only when it does.
+		if nd.origin == nil && nd.rel == nil {
+			nd.bb.Store(nil)
+		}
+	}
 }
 
 // MallocLen returns the number of bytes written since the last Flush and not
@@ -405,7 +431,7 @@ func (b *LinkBuffer) Flush() error {
 		// The batch held nothing and the list is empty: closed under mu,
 		// so that a Release or Close that looked at the list while the
 		// batch was open is done with it before the list is owned.
-		b.writing = false
+		b.writing, b.malloced = false, false
 		b.book, b.pending = nil, 0
 		if b.length.Load()&ownedBit == 0 {
 			b.length.Add(ownedBit - batchOpen)
@@ -433,7 +459,7 @@ func (b *LinkBuffer) endBatch() error {
 	n := int64(b.pending)
 	// mark stays: a Close that saw the batch open may be reading it. The
 	// consumer clears it once it sees the batch closed (see Release).
-	b.writing = false
+	b.writing, b.malloced = false, false
 	b.book, b.pending = nil, 0
 	if b.length.Load()&ownedBit == 0 {
 		b.length.Add(n - batchOpen)
@@ -453,7 +479,7 @@ func (b *LinkBuffer) flushClosed() error {
 	b.mu.Lock()
 	freed, lent := b.head, b.lent
 	b.head, b.tail, b.mark = nil, nil, nil
-	b.writing, b.pending, b.lent = false, 0, false
+	b.writing, b.pending, b.lent, b.malloced = false, 0, false, false
 	b.book = nil
 	b.length.Store(closedBit)
 	b.mu.Unlock()

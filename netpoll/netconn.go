@@ -130,6 +130,7 @@ func (c *Conn) write(p []byte) (int, error) {
 	// a copy of p (and a peer's reset is seen after one chunk, not after
 	// copying all of p).
 	step := c.writeStep()
+	c.out.Disown() // a Writer's open batch goes first, its builder may still hold its slices
 	for n < len(p) {
 		if c.flags.Load()&fShutAsked != 0 {
 			return n, c.opErr("write", shutAskedErr("write"))
@@ -238,6 +239,7 @@ func (c *Conn) CloseWrite() error {
 	if c.flags.Load()&fWrShut != 0 {
 		return nil
 	}
+	c.out.Disown() // the Writer's open batch is sent, as by Write
 	if c.sock != nil {
 		// No poller to leave it to: sent here, with what the Writer
 		// wrote and did not flush.

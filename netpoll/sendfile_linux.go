@@ -73,6 +73,7 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 		return 0, nil, false
 	}
 	// What was queued before goes out before the file.
+	c.out.Disown()
 	if c.out.Len() > 0 || c.out.MallocLen() > 0 {
 		if err := c.flushOut(0, "write"); err != nil {
 			return 0, err, true

@@ -158,6 +158,7 @@ func (c *Conn) splicePump(pp *splicePipe, n int) (written int, err error) {
 	if err := c.spliceWritable(); err != nil {
 		return 0, err
 	}
+	c.out.Disown() // the Writer's open batch goes first, as for Write
 	if c.out.Len() > 0 || c.out.MallocLen() > 0 {
 		if err := c.flushOut(0, "write"); err != nil {
 			return 0, err

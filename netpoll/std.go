@@ -681,6 +681,7 @@ func (c *Conn) stdReadFrom(r io.Reader) (written int64, err error, handled bool)
 		return 0, nil, false
 	}
 	// What was written before goes first, unflushed Writer bytes too.
+	c.out.Disown()
 	if err := c.flushOut(0, "write"); err != nil {
 		return 0, err, true
 	}

@@ -25,9 +25,11 @@ import (
 // (Malloc…Flush); the methods themselves are serialized with Write. A
 // Write, CloseWrite or ReadFrom meanwhile, on any goroutine, sends the
 // batch as it stands ahead of its own bytes (see Conn.Write): the
-// slices Malloc returned are then invalid, as after Flush, and may
-// already be another batch's memory, so a goroutine that builds a batch
-// must not share the connection with such calls until its Flush. A
+// slices Malloc returned are then invalid, as after Flush. The peer
+// gets what they held when the batch was sent, and a later write into
+// them is lost (their memory goes to the garbage collector, never to
+// another batch), so a goroutine that builds a batch must not share
+// the connection with such calls until its Flush. A
 // batch holds at most 1 GiB: a write past that fails with
 // buffer.ErrTooLarge and writes nothing (Flush, then write on).
 //
