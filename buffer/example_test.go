@@ -106,6 +106,24 @@ func ExampleLinkBuffer_Malloc() {
 	// Output: ac02
 }
 
+// A producer call that ends a batch someone else is building (here, a
+// write of its own, as netpoll's Conn.Write sends a Writer's open batch
+// ahead of its bytes) disowns it first: the builder's slice is no
+// longer valid, and its memory will never be another buffer's.
+func ExampleLinkBuffer_Disown() {
+	b := buffer.New()
+	defer b.Close()
+	p, _ := b.Malloc(3) // the builder's batch, not yet filled
+	copy(p, "abc")
+	b.Disown() // another producer call takes the batch over
+	b.WriteString("def")
+	b.Flush()
+	out, _ := b.Next(b.Len())
+	fmt.Printf("%s\n", out)
+	b.Release()
+	// Output: abcdef
+}
+
 // A LinkBuffer as a connection uses it: a producer goroutine writes
 // length-prefixed frames and publishes them with Flush; the consumer
 // reads each frame with Next, which returns a view into the buffer, and
