@@ -210,7 +210,10 @@ func (c *Conn) writable(op string) error {
 // A CloseWrite whose shutdown fails (the socket is no longer connected:
 // the peer reset it) leaves the writing side as it was, as Go's does:
 // later writes report the socket's state, and CloseWrite may be called
-// again.
+// again. A CloseWrite on a writing side already shut shuts the socket
+// down again, as Go's does, and reports what shutdown says of it then:
+// nil while the connection stands, ENOTCONN once the peer has reset it
+// (nil while the first CloseWrite's shutdown waits for queued output).
 //
 // A CloseWrite while another goroutine's write (Write, Flush, ReadFrom)
 // waits for room does not wait for the peer to read, as Go's does not:
@@ -236,8 +239,8 @@ func (c *Conn) CloseWrite() error {
 		return c.opErr("close", errClosed)
 	}
 	defer c.decref()
-	if c.flags.Load()&fWrShut != 0 {
-		return nil
+	if f := c.flags.Load(); f&fWrShut != 0 {
+		return c.closeWriteAgain(f)
 	}
 	c.out.Disown() // the Writer's open batch is sent, as by Write
 	if c.sock != nil {
@@ -270,6 +273,28 @@ func (c *Conn) CloseWrite() error {
 		// connected): as after Go's failed CloseWrite, a Write reports
 		// the socket's state and a CloseWrite tries again.
 		c.flags.And(^uint32(fWrShut))
+		return c.opErr("close", err)
+	}
+	return nil
+}
+
+// closeWriteAgain is CloseWrite on a writing side already shut (f holds
+// fWrShut): as Go's, which shuts the socket down again, it reports what
+// shutdown says of the socket now, nil while the connection stands and
+// ENOTCONN once the peer has reset it. A shutdown that still waits for
+// the queued output to go (fShutPending) is not made early: it would
+// cut that output off.
+func (c *Conn) closeWriteAgain(f uint32) error {
+	var err error
+	switch {
+	case c.sock != nil:
+		err = c.stdShutdown(true)
+	case f&fShutPending != 0:
+		return nil
+	default:
+		err = sysShutdownWrite(int(c.fd))
+	}
+	if err != nil {
 		return c.opErr("close", err)
 	}
 	return nil

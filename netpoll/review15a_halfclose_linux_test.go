@@ -38,3 +38,17 @@ func TestReview15aHalfCloseAfterResetAsGo(t *testing.T) {
 	}
 	asGoTCP(t, run)
 }
+
+// TestCloseWriteAgainAfterResetAsGo: a CloseWrite made again after the
+// writing side was shut reports what shutdown says of the socket now, as
+// Go's, which shuts it down again: nil while the connection stands,
+// ENOTCONN once the peer has reset it.
+func TestCloseWriteAgainAfterResetAsGo(t *testing.T) {
+	testutil.CheckLeaks(t)
+	run := func(c tcpLike, peer *net.TCPConn) []string {
+		got := []string{addrFree(c, c.CloseWrite()), addrFree(c, c.CloseWrite())}
+		resetBy(peer)
+		return append(got, addrFree(c, c.CloseRead()), addrFree(c, c.CloseWrite()), addrFree(c, c.CloseWrite()))
+	}
+	asGoTCP(t, run)
+}

@@ -831,8 +831,8 @@ func (c *Conn) stdCloseWriteBusy() error {
 		return c.opErr("close", errClosed)
 	}
 	defer c.decref()
-	if c.flags.Or(fWrShut)&fWrShut != 0 {
-		return nil
+	if f := c.flags.Or(fWrShut); f&fWrShut != 0 {
+		return c.closeWriteAgain(f)
 	}
 	if err := c.stdShutdown(true); err != nil {
 		c.flags.And(^uint32(fWrShut)) // not shut: see CloseWrite
