@@ -76,7 +76,7 @@ type mvModel struct {
 	ops   int
 }
 
-const mvOps = 29
+const mvOps = 30
 
 func (m *mvModel) add(b *LinkBuffer) *mvBuf {
 	mb := &mvBuf{b: b}
@@ -709,6 +709,12 @@ func (m *mvModel) step(op, sel, arg byte) {
 			t.Fatalf("Unflushed returned %d bytes (closed %v, %d readable)", len(p), mb.closed, len(mb.ready))
 		}
 		mustEqual(t, "Unflushed", p, mb.pend)
+	case 29: // Disown: another producer call takes the batch over
+		before, pend := b.Len(), b.MallocLen()
+		b.Disown()
+		if b.Len() != before || b.MallocLen() != pend {
+			t.Fatalf("Disown changed Len %d -> %d, MallocLen %d -> %d", before, b.Len(), pend, b.MallocLen())
+		}
 	}
 }
 
