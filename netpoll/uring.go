@@ -6,6 +6,9 @@ import "errors"
 // and Dial when the backend asked for cannot run here; the error names
 // the cause (for BackendUring: no io_uring in the kernel, a seccomp
 // profile or the sysctl kernel.io_uring_disabled, a missing feature).
+// A resource that was short when the backend was looked at (EMFILE,
+// ENOMEM) is not a cause: the error is that resource's, without
+// ErrBackendUnavailable.
 var ErrBackendUnavailable = errors.New("netpoll: backend unavailable")
 
 // fSending marks, under BackendUring, a connection whose outbound

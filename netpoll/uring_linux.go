@@ -409,10 +409,15 @@ var uringAvailable = uring.Available
 
 // resolveUring checks that io_uring can serve here; edge-triggered is
 // its trigger unless one was asked for (it is the one whose input comes
-// by completions).
+// by completions). A resource the probe could not get then (EMFILE,
+// ENOMEM: not uring.ErrUnavailable) is reported as itself, as when a
+// poller's ring cannot be set up (newUringSet): io_uring is not
+// unavailable, and the next call probes again.
 func (c *config) resolveUring(envSet uint16) error {
-	if err := uringAvailable(); err != nil {
+	if err := uringAvailable(); errors.Is(err, uring.ErrUnavailable) {
 		return fmt.Errorf("%w: uring: %w", ErrBackendUnavailable, err)
+	} else if err != nil {
+		return fmt.Errorf("netpoll: uring: %w", err)
 	}
 	if (c.set|envSet)&(optTrigger|optCfgTrigger) == 0 {
 		c.Trigger = EdgeTriggered
