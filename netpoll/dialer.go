@@ -15,10 +15,11 @@ import (
 // is ready to use.
 //
 // With Server nil, dialed connections live on a process-wide group of
-// pollers, started on the first dial and never stopped, without a
-// handler, with the default configuration as UPOLL changes it (so a
-// quarter of GOMAXPROCS pollers, at least one, unless UPOLL sets
-// pollers). They have no handler: use
+// pollers, started on the first dial (a start that fails, for want of
+// descriptors say, fails that dial, and the next one starts it) and
+// never stopped, without a handler, with the default configuration as
+// UPOLL changes it (so a quarter of GOMAXPROCS pollers, at least one,
+// unless UPOLL sets pollers). They have no handler: use
 // them as net.Conn or through Reader/Writer. Options may set their
 // per-connection settings (WithTrigger, WithReadTimeout,
 // WithWriteTimeout, WithIdleTimeout, WithMaxInput, WithMaxOutput,
@@ -77,16 +78,41 @@ func (d *Dialer) resolver() *net.Resolver {
 }
 
 // dialGroup is the lazily started pollers of dialed connections.
-var dialGroup = sync.OnceValues(func() (*group, error) {
-	return newGroup(nil)
-})
+var dialGroup = (&lazyGroup{}).get
 
 // backendDialGroups are the default groups of dialers whose Options ask
 // for another backend than UPOLL gives the default one.
 var backendDialGroups = [...]func() (*group, error){
-	BackendEpoll: sync.OnceValues(func() (*group, error) { return newGroup(nil, WithBackend(BackendEpoll)) }),
-	BackendStd:   sync.OnceValues(func() (*group, error) { return newGroup(nil, WithBackend(BackendStd)) }),
-	BackendUring: sync.OnceValues(func() (*group, error) { return newGroup(nil, WithBackend(BackendUring)) }),
+	BackendEpoll: (&lazyGroup{opts: []Option{WithBackend(BackendEpoll)}}).get,
+	BackendStd:   (&lazyGroup{opts: []Option{WithBackend(BackendStd)}}).get,
+	BackendUring: (&lazyGroup{opts: []Option{WithBackend(BackendUring)}}).get,
+}
+
+// lazyGroup is a process-wide group of pollers, started by the first
+// dial that needs it and kept from then on. A start that fails is not
+// kept: its error (EMFILE at the descriptor limit, say) is that dial's,
+// and the next dial tries again, as a NewServer would.
+type lazyGroup struct {
+	g    atomic.Pointer[group]
+	mu   sync.Mutex // serializes the starts
+	opts []Option
+}
+
+func (l *lazyGroup) get() (*group, error) {
+	if g := l.g.Load(); g != nil {
+		return g, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if g := l.g.Load(); g != nil {
+		return g, nil
+	}
+	g, err := newGroup(nil, l.opts...)
+	if err != nil {
+		return nil, err
+	}
+	l.g.Store(g)
+	return g, nil
 }
 
 // Dial connects to addr on network "tcp", "tcp4", "tcp6" or "unix".
