@@ -39,7 +39,7 @@ type PollerStats struct {
 	Submissions      uint64 // BackendUring: submission entries the kernel took
 	Completions      uint64 // BackendUring: completions reaped
 	Enters           uint64 // BackendUring: io_uring_enter calls (waits and submissions)
-	BuffersInUse     int64  // BackendUring: received buffers not yet copied to a connection
+	BuffersInUse     int64  // BackendUring: buffers of the ring holding received bytes not yet given back: waiting for the poller's read, or read into a connection without a copy and still held there or by a Slice of it
 }
 
 // EventsPerWait is the mean number of events per wait call.
