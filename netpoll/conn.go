@@ -564,6 +564,14 @@ func (c *Conn) deregister() {
 		return
 	}
 	c.flags.And(^uint32(fRegistered))
+	if c.owner.handler == nil && c.fdst.closed() && c.flags.Load()&fBroken == 0 && c.p.ep.heldInput(int(c.fd)) {
+		// A net.Conn closed with input that io_uring's receive took
+		// from the socket and nobody read: it goes with the
+		// registration, and close(2) would find the socket's queue
+		// empty and end with a FIN. A reset, as destroy makes of a
+		// close with unread input in the buffer.
+		sysSetLinger(int(c.fd), 0)
+	}
 	c.p.ep.del(int(c.fd))
 }
 

@@ -1822,13 +1822,34 @@ func (u *uringSet) inputQueued(fd int) bool {
 	if u.closed || reg == nil {
 		return false
 	}
-	if ud := reg.recvUD; ud != 0 {
-		if u.r.Overflowed() {
-			return true // completions wait in the kernel, where no look reaches
-		}
-		if u.r.Peek(func(c uring.CQE) bool { return c.UserData == ud && c.Res > 0 }) {
-			return true
-		}
+	if reg.recvUD != 0 && u.r.Overflowed() {
+		return true // completions wait in the kernel, where no look reaches
+	}
+	return u.heldLocked(reg)
+}
+
+// heldInput reports whether input of fd that its receive took from the
+// socket waits unread: in completions not yet reaped (not in the
+// kernel's overflow list, where no look reaches) or in the stash. For
+// a Close of a connection without a handler (Conn.deregister): on
+// epoll such input is still the socket's, and close(2) resets the
+// connection as Go's Close does. false on epoll.
+func (ep *pollset) heldInput(fd int) bool {
+	u := ep.ur
+	if u == nil {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	reg := u.reg(fd)
+	return !u.closed && reg != nil && u.heldLocked(reg)
+}
+
+// heldLocked is heldInput's look at reg. Under mu, where no reap moves
+// input from the completions to the stash.
+func (u *uringSet) heldLocked(reg *uringReg) bool {
+	if ud := reg.recvUD; ud != 0 && u.r.Peek(func(c uring.CQE) bool { return c.UserData == ud && c.Res > 0 }) {
+		return true
 	}
 	return int(reg.head) < len(reg.stash)
 }

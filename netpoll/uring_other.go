@@ -28,6 +28,9 @@ func (ep *pollset) readv(fd int, vecs [][]byte, calls *atomic.Uint64) (int, erro
 // inputQueued: no pollset here (see the Linux version).
 func (ep *pollset) inputQueued(fd int) bool { return false }
 
+// heldInput: no ring here; unread input is the socket's.
+func (ep *pollset) heldInput(fd int) bool { return false }
+
 // ringStats adds nothing: there is no ring here.
 func (ep *pollset) ringStats(s *PollerStats) {}
 
