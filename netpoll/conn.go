@@ -420,8 +420,11 @@ func (c *Conn) decref() {
 // On a connection without a handler (used as a net.Conn), input that
 // arrived and was not read makes the close a reset, as the kernel makes
 // Go's: the peer's next read fails with ECONNRESET rather than seeing
-// the end. A handler's connection ends with a FIN whatever its handler
-// left unread.
+// the end. Not on a Unix socket under the epoll and io_uring backends,
+// whose poller reads input ahead of Read: the kernel resets a Unix
+// stream's peer only for input still in the socket, so the peer sees
+// the end where Go's sees ECONNRESET. A handler's connection ends with
+// a FIN whatever its handler left unread.
 func (c *Conn) Close() error {
 	if !c.closeWith(nil) {
 		return c.opErr("close", errClosed)
