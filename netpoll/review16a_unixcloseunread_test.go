@@ -46,7 +46,14 @@ func TestReview16aUnixCloseUnreadEnds(t *testing.T) {
 		if _, err := pc.Write([]byte("unread")); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond) // read ahead by upoll's poller
+		if c, ok := sc.(*Conn); ok && c.sock == nil {
+			// Read ahead into the Conn by the poller.
+			if !testutil.WaitFor(5*time.Second, func() bool { return c.Reader().Len() == len("unread") }) {
+				t.Fatalf("the poller did not read the input ahead: %d bytes buffered", c.Reader().Len())
+			}
+		} else {
+			time.Sleep(50 * time.Millisecond) // in the socket
+		}
 		sc.Close()
 		_, err = pc.Read(make([]byte, 1))
 		return err
