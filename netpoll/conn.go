@@ -423,8 +423,10 @@ func (c *Conn) decref() {
 // the end. Not on a Unix socket under the epoll and io_uring backends,
 // whose poller reads input ahead of Read: the kernel resets a Unix
 // stream's peer only for input still in the socket, so the peer sees
-// the end where Go's sees ECONNRESET. A handler's connection ends with
-// a FIN whatever its handler left unread.
+// the end where Go's sees ECONNRESET. Without unread input the end
+// (FIN) is sent at Close, as Go's close(2) sends it, even where the
+// descriptor itself closes later. A handler's connection ends with a
+// FIN whatever its handler left unread.
 func (c *Conn) Close() error {
 	if !c.closeWith(nil) {
 		return c.opErr("close", errClosed)
@@ -455,6 +457,7 @@ func (c *Conn) closeWith(reason error) bool {
 	// the peer has taken none of for the idle timeout.
 	switch {
 	case c.out.Len() == 0 || reason == ErrIdleTimeout:
+		c.endNow()
 		c.finishClose()
 	case c.flags.Load()&(fBroken|fRegistered) == fRegistered:
 		c.linger()
@@ -465,6 +468,33 @@ func (c *Conn) closeWith(reason error) bool {
 	}
 	c.notifyDisconnect()
 	return true
+}
+
+// endNow sends a net.Conn's FIN at its Close, as Go's close(2) does,
+// unless close(2) is to reset the connection: input left unread
+// (destroy then resets it) or SetLinger(0). The socket itself closes
+// at its last reference, after the OnDisconnect hooks, the
+// deregistration and any call still inside it (under io_uring, once
+// the kernel's pending requests end): input that the peer sent
+// meanwhile, having read what was written before Close, made that
+// close a reset with no FIN before it, and the peer's read failed with
+// ECONNRESET where Go's peer reads io.EOF. A handler's connection,
+// which no unread input resets, and BackendStd's, which Go's net
+// closes, are left as they are.
+func (c *Conn) endNow() {
+	if c.sock != nil || c.owner.handler != nil || c.flags.Load()&(fBroken|fConnecting) != 0 {
+		return
+	}
+	if !c.wmu.TryLock() {
+		// A write is in progress: it is to fail as closed, not with
+		// the shutdown's EPIPE; its output makes the close linger.
+		return
+	}
+	defer c.wmu.Unlock()
+	if c.out.Len() > 0 || c.in.Len() > 0 || sysInputQueued(int(c.fd)) || sysLingerZero(int(c.fd)) {
+		return
+	}
+	sysShutdownWrite(int(c.fd))
 }
 
 // linger keeps the socket until the poller has sent the queued output

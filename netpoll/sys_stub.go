@@ -55,6 +55,7 @@ func sysSetKeepAliveIdle(fd, secs int) error         { return ErrNoNativeBackend
 func sysSetKeepAliveInterval(fd, secs int) error     { return ErrNoNativeBackend }
 func sysSetKeepAliveCount(fd, n int) error           { return ErrNoNativeBackend }
 func sysSetLinger(fd, sec int) error                 { return ErrNoNativeBackend }
+func sysLingerZero(fd int) bool                      { return false }
 func sysSetReadBuffer(fd, bytes int) error           { return ErrNoNativeBackend }
 func sysSetWriteBuffer(fd, bytes int) error          { return ErrNoNativeBackend }
 

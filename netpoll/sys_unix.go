@@ -269,6 +269,13 @@ func sysSetLinger(fd, sec int) error {
 	return nil
 }
 
+// sysLingerZero reports whether fd's SO_LINGER is on with no time
+// (SetLinger(0)): its close(2) resets the connection.
+func sysLingerZero(fd int) bool {
+	l, err := unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER)
+	return err == nil && l.Onoff != 0 && l.Linger == 0
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
