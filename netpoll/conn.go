@@ -479,10 +479,10 @@ func (c *Conn) closeWith(reason error) bool {
 // meanwhile, having read what was written before Close, made that
 // close a reset with no FIN before it, and the peer's read failed with
 // ECONNRESET where Go's peer reads io.EOF. A handler's connection,
-// which no unread input resets, and BackendStd's, which Go's net
-// closes, are left as they are.
+// which no unread input resets, BackendStd's, which Go's net closes,
+// and one whose File lives on (fFileTaken) are left as they are.
 func (c *Conn) endNow() {
-	if c.sock != nil || c.owner.handler != nil || c.flags.Load()&(fBroken|fConnecting) != 0 {
+	if c.sock != nil || c.owner.handler != nil || c.flags.Load()&(fBroken|fConnecting|fFileTaken) != 0 {
 		return
 	}
 	if !c.wmu.TryLock() {

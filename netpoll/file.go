@@ -40,8 +40,15 @@ func (c *Conn) File() (*os.File, error) {
 	if err != nil {
 		return nil, c.opErr("file", err)
 	}
+	c.flags.Or(fFileTaken)
 	return os.NewFile(uintptr(fd), c.fileName()), nil
 }
+
+// fFileTaken marks a connection whose socket File duplicated: the
+// socket lives on in the File after Close, so Close must not shut it
+// down (endNow), as Go's close(2) of one
+// descriptor leaves it alone.
+const fFileTaken = fUnix << 19
 
 // stdFile is File under BackendStd. The Conn's closing is looked at
 // first: a Close that lingers keeps the net.Conn open for a while.
@@ -50,6 +57,7 @@ func (c *Conn) stdFile() (*os.File, error) {
 		return nil, c.opErr("file", errClosed)
 	}
 	if f, ok := c.sock.nc.(interface{ File() (*os.File, error) }); ok {
+		c.flags.Or(fFileTaken)
 		return f.File()
 	}
 	return nil, c.opErr("file", fmt.Errorf("netpoll: %T has no File: %w", c.sock.nc, errOpNotSupported))
