@@ -619,6 +619,12 @@ func (c *Conn) destroy() {
 			// as with Go's Close. (A handler's input is the handler's
 			// contract, not the kernel's.)
 			sysSetLinger(int(c.fd), 0)
+		} else if c.owner.handler != nil && c.flags.Load()&(fBroken|fFileTaken) == 0 && sysInputQueued(int(c.fd)) && !sysLingerZero(int(c.fd)) {
+			// A handler's connection ends with a FIN whatever its
+			// handler left unread (see Close); close(2) resets one
+			// whose receive queue holds bytes, so the FIN goes first
+			// and the peer reads the end before the reset.
+			sysShutdownWrite(int(c.fd))
 		}
 		sysClose(int(c.fd))
 	}

@@ -46,7 +46,7 @@ func (c *Conn) File() (*os.File, error) {
 
 // fFileTaken marks a connection whose socket File duplicated: the
 // socket lives on in the File after Close, so Close must not shut it
-// down (endNow), as Go's close(2) of one
+// down (endNow, destroy, stdFINFirst), as Go's close(2) of one
 // descriptor leaves it alone.
 const fFileTaken = fUnix << 19
 

@@ -862,10 +862,34 @@ func (c *Conn) stdShutdown(write bool) error {
 // stdClose closes the socket: blocked reads and writes return, and a
 // paused handler loop wakes to see the close.
 func (c *Conn) stdClose() {
+	c.stdFINFirst()
 	c.sock.nc.Close()
 	if c.sock.resume != nil {
 		c.stdResume()
 	}
+}
+
+// stdFINFirst shuts a handler's socket's writing side down before Go's
+// Close when its receive queue holds bytes, which make close(2) a
+// reset: a handler's connection ends with a FIN whatever its handler
+// left unread (see destroy).
+func (c *Conn) stdFINFirst() {
+	if c.owner.handler == nil || c.flags.Load()&(fBroken|fFileTaken) != 0 {
+		return
+	}
+	sc, ok := c.sock.nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	fin := false
+	if rc.Control(func(fd uintptr) { fin = sysInputQueued(int(fd)) && !sysLingerZero(int(fd)) }) != nil || !fin {
+		return
+	}
+	c.stdShutdown(true)
 }
 
 // stdResume wakes a paused handler loop.
