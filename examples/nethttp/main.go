@@ -10,7 +10,8 @@
 //
 // SIGINT or SIGTERM shuts the server down gracefully: it stops
 // accepting, answers the requests in flight and exits with status 0, or
-// with status 1 when some are still running after 10 s.
+// with status 1 when some are still running after 10 s. The signals are
+// caught from before the address is printed.
 package main
 
 import (
@@ -36,6 +37,11 @@ func main() {
 	std := flag.Bool("std", false, "use the standard library's listener instead of upoll")
 	pollers := flag.Int("pollers", 0, "upoll pollers (0: the default, a quarter of GOMAXPROCS)")
 	flag.Parse()
+
+	// Caught before the address is printed: a signal sent upon that
+	// line shuts down gracefully rather than killing the process.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -69,8 +75,6 @@ func main() {
 	}
 	log.Printf("serving on http://%s (%s listener)", ln.Addr(), kind)
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	shutdown := make(chan error, 1)
 	go func() {
 		<-stop
