@@ -8,6 +8,10 @@
 // -std serves the same handlers on the standard library's listener, for
 // comparison (e.g. with wrk or hey against both).
 //
+// -pollers is passed to the listener only when given, so that the UPOLL
+// environment override (see netpoll.EnvVar) decides the poller count
+// otherwise, and an explicit -pollers wins over it.
+//
 // SIGINT or SIGTERM shuts the server down gracefully: it stops
 // accepting, answers the requests in flight and exits with status 0, or
 // with status 1 when some are still running after 10 s. The signals are
@@ -35,7 +39,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	dir := flag.String("dir", ".", "directory served under /files/")
 	std := flag.Bool("std", false, "use the standard library's listener instead of upoll")
-	pollers := flag.Int("pollers", 0, "upoll pollers (0: the default, a quarter of GOMAXPROCS)")
+	pollers := flag.Int("pollers", 0, "upoll pollers (0: the default, a quarter of GOMAXPROCS; unset: as UPOLL says)")
 	flag.Parse()
 
 	// Caught before the address is printed: a signal sent upon that
@@ -59,7 +63,15 @@ func main() {
 	if *std {
 		ln, err = net.Listen("tcp", *addr)
 	} else {
-		ln, err = nethttp.Listen("tcp", *addr, netpoll.WithPollers(*pollers))
+		// Only an explicit -pollers is an option: an option wins over
+		// UPOLL, even one that asks for the default.
+		var opts []netpoll.Option
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "pollers" {
+				opts = append(opts, netpoll.WithPollers(*pollers))
+			}
+		})
+		ln, err = nethttp.Listen("tcp", *addr, opts...)
 	}
 	if err != nil {
 		log.Fatal(err)
