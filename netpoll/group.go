@@ -140,7 +140,39 @@ func (g *group) stats() Stats {
 	return st
 }
 
+// stopPollers stops the pollers and returns once they have stopped,
+// unless the caller runs on the loop of one of them (a DispatchInline
+// handler or OnConnect hook that closes its Server): that loop ends
+// only once the caller returns, and a wait for it, or for another
+// poller whose loop waits the same way for this one, would never end.
+// The pollers are then stopped on a goroutine of their own.
 func (g *group) stopPollers() {
+	if g.onLoop() {
+		go g.stop()
+		return
+	}
+	g.stop()
+}
+
+// onLoop reports whether the caller runs on the loop of one of g's
+// pollers (see poller.onLoop).
+func (g *group) onLoop() bool {
+	var id uint64
+	for _, p := range g.pollers {
+		if l := p.loopG.Load(); l != 0 {
+			if id == 0 {
+				id = goid()
+			}
+			if l == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stop stops the pollers and returns once they have stopped.
+func (g *group) stop() {
 	if g.watchdog != nil {
 		handoffGroups.remove(g)
 	}
