@@ -444,7 +444,7 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 		sysClose(fd)
 		return nil, os.NewSyscallError("connect", err)
 	}
-	c := newConn(fd, g.pick(nil), o, network)
+	c := newConn(fd, g.pickDial(), o, network)
 	c.SetContext(d.Context)
 	if inProgress {
 		c.flags.Or(fConnecting)

@@ -147,16 +147,17 @@ func (g *group) stats() Stats {
 // poller whose loop waits the same way for this one, would never end.
 // The pollers are then stopped on a goroutine of their own.
 func (g *group) stopPollers() {
-	if g.onLoop() {
+	if g.loopOf() != nil {
 		go g.stop()
 		return
 	}
 	g.stop()
 }
 
-// onLoop reports whether the caller runs on the loop of one of g's
-// pollers (see poller.onLoop).
-func (g *group) onLoop() bool {
+// loopOf returns the poller of g on whose loop the caller runs (see
+// poller.onLoop), or nil. It reads the goroutine's id only where one of
+// g's pollers has such a loop (DispatchInline).
+func (g *group) loopOf() *poller {
 	var id uint64
 	for _, p := range g.pollers {
 		if l := p.loopG.Load(); l != 0 {
@@ -164,11 +165,27 @@ func (g *group) onLoop() bool {
 				id = goid()
 			}
 			if l == id {
-				return true
+				return p
 			}
 		}
 	}
-	return false
+	return nil
+}
+
+// pickDial chooses the poller of a dialed connection: the caller's own
+// where it runs on the loop of one of g's pollers (a DispatchInline
+// handler dialing through its own Server), else as pick does. Only a
+// poller's loop sees a connect complete, and the handler's loop is busy
+// with the handler: a connection put on another poller would make the
+// handler wait for that poller's loop, whose own handler may be waiting
+// the same way for this one, and neither would ever see its connect
+// complete. On its own poller the dial waits for the socket itself
+// (pollConnect).
+func (g *group) pickDial() *poller {
+	if p := g.loopOf(); p != nil {
+		return p
+	}
+	return g.pick(nil)
 }
 
 // stop stops the pollers and returns once they have stopped.

@@ -166,8 +166,9 @@ const (
 	// on the native backends, a handler's read (or write) that would
 	// wait for another goroutine's read (write) of the connection that
 	// waits for the poller gets ErrWouldBlock too. A dial from such a
-	// handler through its own Server whose connection lands on the
-	// handler's poller waits for the connect on the poller's goroutine.
+	// handler through its own Server puts the connection on the
+	// handler's poller and waits for the connect on the poller's
+	// goroutine.
 	DispatchInline
 	// DispatchEach runs handlers on the gopool like DispatchPool, with
 	// one pool task per connection run (no batching): the hand-off cost
