@@ -299,6 +299,10 @@ func (s *Server) beginClose() {
 // In accept mode connections belong to their owner: Shutdown waits for
 // the owner to close them, but ends a Dialer's dials still connecting
 // (their owner has no connection yet), as Close does.
+// Called by an OnDisconnect hook, Shutdown waits for that hook to
+// return too, and by a handler, for that handler's connection to be
+// idle: either returns only when ctx ends. Call it on a goroutine of
+// its own there.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.done == nil {
 		return errZeroServer
