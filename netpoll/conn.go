@@ -482,7 +482,10 @@ func (c *Conn) closeWith(reason error) bool {
 // which no unread input resets, BackendStd's, which Go's net closes,
 // and one whose File lives on (fFileTaken) are left as they are.
 func (c *Conn) endNow() {
-	if c.sock != nil || c.owner.handler != nil || c.flags.Load()&(fBroken|fConnecting|fFileTaken) != 0 {
+	// After the peer's end (fPeerEOF) nothing more can arrive to reset
+	// the close: the FIN may wait for close(2), and the look costs no
+	// system call.
+	if c.sock != nil || c.owner.handler != nil || c.flags.Load()&(fBroken|fConnecting|fFileTaken|fPeerEOF) != 0 {
 		return
 	}
 	if !c.wmu.TryLock() {
@@ -491,7 +494,9 @@ func (c *Conn) endNow() {
 		return
 	}
 	defer c.wmu.Unlock()
-	if c.out.Len() > 0 || c.in.Len() > 0 || sysInputQueued(int(c.fd)) || sysLingerZero(int(c.fd)) {
+	// The pollset's look: under io_uring, input its receive took from
+	// the socket counts too (deregister then resets the close).
+	if c.out.Len() > 0 || c.in.Len() > 0 || c.p.ep.inputQueued(int(c.fd)) || sysLingerZero(int(c.fd)) {
 		return
 	}
 	sysShutdownWrite(int(c.fd))
@@ -619,11 +624,13 @@ func (c *Conn) destroy() {
 			// as with Go's Close. (A handler's input is the handler's
 			// contract, not the kernel's.)
 			sysSetLinger(int(c.fd), 0)
-		} else if c.owner.handler != nil && c.flags.Load()&(fBroken|fFileTaken) == 0 && sysInputQueued(int(c.fd)) && !sysLingerZero(int(c.fd)) {
+		} else if c.owner.handler != nil && c.flags.Load()&(fBroken|fFileTaken|fPeerEOF) == 0 && sysInputQueued(int(c.fd)) && !sysLingerZero(int(c.fd)) {
 			// A handler's connection ends with a FIN whatever its
 			// handler left unread (see Close); close(2) resets one
 			// whose receive queue holds bytes, so the FIN goes first
-			// and the peer reads the end before the reset.
+			// and the peer reads the end before the reset. After the
+			// peer's end (fPeerEOF, a churn's common close) the queue
+			// is empty, and the look is spared.
 			sysShutdownWrite(int(c.fd))
 		}
 		sysClose(int(c.fd))

@@ -874,8 +874,8 @@ func (c *Conn) stdClose() {
 // reset: a handler's connection ends with a FIN whatever its handler
 // left unread (see destroy).
 func (c *Conn) stdFINFirst() {
-	if c.owner.handler == nil || c.flags.Load()&(fBroken|fFileTaken) != 0 {
-		return
+	if c.owner.handler == nil || c.flags.Load()&(fBroken|fFileTaken|fPeerEOF) != 0 {
+		return // after the peer's end the queue is empty (see destroy)
 	}
 	sc, ok := c.sock.nc.(syscall.Conn)
 	if !ok {
