@@ -37,8 +37,10 @@ const (
 	BackendStd
 	// BackendUring is upoll's poller on io_uring (Linux only): events
 	// and input arrive as completions, one io_uring_enter per pass
-	// submits and waits (see uring_linux.go). Where io_uring cannot be
-	// used, asking for it is an error naming the cause. Under
+	// submits and waits (see uring_linux.go). It needs Linux 6.0 or
+	// later (multishot receive into provided buffer rings). Where
+	// io_uring cannot be used, asking for it is an error naming the
+	// cause. Under
 	// DispatchInline or DispatchPool with WaitBlock each poller's ring
 	// has a single issuer, the poller's goroutine, locked to its thread
 	// for the poller's life, and the kernel defers the completions' work

@@ -55,6 +55,20 @@ func transient(err error) bool {
 		errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EAGAIN)
 }
 
+// opSendZC is IORING_OP_SEND_ZC, new in Linux 6.0 with multishot
+// receive (see probe).
+const opSendZC = 47
+
+// probeHas reports whether the IORING_REGISTER_PROBE answer in buf
+// lists op as supported.
+func probeHas(buf []byte, op uint8) bool {
+	if int(op) >= int(buf[1]) { // ops_len: the last opcode + 1
+		return false
+	}
+	flags := uint16(buf[16+int(op)*8+2]) | uint16(buf[16+int(op)*8+3])<<8
+	return flags&ioUringOpSupported != 0
+}
+
 func probe() error {
 	r, err := New(4, 0, 0)
 	if err != nil {
@@ -76,15 +90,17 @@ func probe() error {
 		}
 		return fmt.Errorf("%w: IORING_REGISTER_PROBE: %w", ErrUnavailable, err)
 	}
-	opsLen := int(buf[1])
 	for _, o := range needOps {
-		if int(o.op) >= opsLen {
+		if !probeHas(buf, o.op) {
 			return fmt.Errorf("%w: the kernel lacks IORING_OP_%s", ErrUnavailable, o.name)
 		}
-		flags := uint16(buf[16+int(o.op)*8+2]) | uint16(buf[16+int(o.op)*8+3])<<8
-		if flags&ioUringOpSupported == 0 {
-			return fmt.Errorf("%w: the kernel lacks IORING_OP_%s", ErrUnavailable, o.name)
-		}
+	}
+	// Multishot receive (IORING_RECV_MULTISHOT) came with Linux 6.0, and
+	// Linux 5.19 takes every other request upoll makes: its receives
+	// would all fail with EINVAL. The probe lists opcodes, not flags, so
+	// the opcode that came in the same release stands for it.
+	if !probeHas(buf, opSendZC) {
+		return fmt.Errorf("%w: the kernel lacks multishot receive (IORING_RECV_MULTISHOT, Linux 6.0+)", ErrUnavailable)
 	}
 	b, err := r.NewBufRing(0, 1, 64)
 	if err != nil {
