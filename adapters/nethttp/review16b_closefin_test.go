@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestReview16bCloseEndsAtClose: a conn that Close closed with no input
@@ -55,4 +57,24 @@ func TestReview16bCloseEndsAtClose(t *testing.T) {
 		}
 		return []string{fmt.Sprint("resets: ", resets), fmt.Sprint("other errors: ", other)}
 	}))
+}
+
+// leakFree runs scenario in a subtest of its stack that fails if the
+// scenario leaves goroutines or descriptors behind. The pollers of the
+// stack's Dialer, which live as long as the process once a dial started
+// them, are started before the count.
+func leakFree(scenario func(t *testing.T, st revStack) []string) func(t *testing.T, st revStack) []string {
+	return func(t *testing.T, st revStack) []string {
+		var out []string
+		t.Run(st.name, func(t *testing.T) {
+			if st.dial != nil {
+				c, peer := revDialPair(t, st)
+				c.Close()
+				peer.Close()
+			}
+			testutil.CheckLeaks(t)
+			out = scenario(t, st)
+		})
+		return out
+	}
 }
