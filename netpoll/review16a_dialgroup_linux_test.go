@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/upoll/upoll/internal/testutil"
-	"golang.org/x/sys/unix"
 )
 
 const review16aDialEnv = "UPOLL_REVIEW16A_DIAL_CHILD"
@@ -64,42 +63,15 @@ func review16aDialChild() {
 		}
 		return err
 	}
-	var saved unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
-		panic(err)
-	}
 	var leftFDs int
 	full := func(call func() error) error {
 		before, err := testutil.CountFDs()
 		if err != nil {
 			panic(err)
 		}
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			panic(err)
-		}
-		lim := saved
-		lim.Cur = uint64(len(ents) + 16)
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			panic(err)
-		}
-		var fill []int
-		for range 64 { // more than the limit leaves
-			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				break
-			}
-			fill = append(fill, fd)
-		}
-		err = call()
-		for _, fd := range fill {
-			unix.Close(fd)
-		}
+		err = withFDsExhausted(call)
 		if after, cerr := testutil.CountFDs(); cerr == nil {
 			leftFDs = after - before
-		}
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
-			panic(err)
 		}
 		return err
 	}

@@ -49,10 +49,6 @@ func TestReview16aUringOutOfFDsNotUnavailable(t *testing.T) {
 // returned.
 func review16aFDsChild(what string) {
 	defer os.Exit(0) // skip the child's test summary
-	var saved unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
-		panic(err)
-	}
 	peer, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -85,30 +81,7 @@ func review16aFDsChild(what string) {
 		},
 	}
 	if c := calls[what]; c != nil {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			panic(err)
-		}
-		lim := saved
-		lim.Cur = uint64(len(ents) + 16)
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			panic(err)
-		}
-		var fill []int
-		for range 64 { // more than the limit leaves
-			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				break
-			}
-			fill = append(fill, fd)
-		}
-		err = c()
-		for _, fd := range fill {
-			unix.Close(fd)
-		}
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
-			panic(err)
-		}
+		err := withFDsExhausted(c)
 		fmt.Printf("%s full: unavailable=%v emfile=%v %v\n", what, errors.Is(err, ErrBackendUnavailable), errors.Is(err, unix.EMFILE), err)
 		fmt.Printf("%s free: %v\n", what, c())
 	}
