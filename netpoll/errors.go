@@ -38,6 +38,13 @@ var (
 	// after a write's ErrWouldBlock so does the queue's drain to
 	// MaxOutput, whether or not more input arrives.
 	//
+	// Its calls on another connection of a native backend (a relay's
+	// Write, a Read of a second connection) that would wait say
+	// ErrWouldBlock too, what they queued staying queued, whichever
+	// poller or Server that connection is on: the poller that would
+	// make room or read for it may be inside a handler waiting for the
+	// caller's poller in turn.
+	//
 	// On the native backends it is also what such a handler's Reader
 	// call or Read gets when another goroutine's read of the connection
 	// waits for input, and its Writer call or Write when another

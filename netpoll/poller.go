@@ -281,6 +281,8 @@ func (p *poller) run() { p.lead() }
 func (p *poller) lead() {
 	if p.cfg.Dispatch == DispatchInline {
 		p.loopG.Store(goid())
+		inlineLoops.add(p)
+		defer inlineLoops.remove(p)
 	}
 	p.pinned = p.ep.pinLeader()
 	if p.pinned {
@@ -316,19 +318,95 @@ func (p *poller) onLoop() bool {
 }
 
 // onInlineLoop reports whether the caller, about to wait for c's input
-// or for room in c's output, runs on c's poller's loop under
-// DispatchInline: a handler of that loop, c's own or another
-// connection's (a relay writing to c), which would wait for the loop it
-// runs on, the only one that reads c and sends its output. Such a wait
-// says ErrWouldBlock instead.
+// or for room in c's output, runs a handler on the loop of a poller under
+// DispatchInline: c's own poller's (its handler, or another connection's
+// handler relaying to c), which would wait for the loop it runs on, the
+// only one that reads c and sends its output; or another poller's, whose
+// loop would stop meanwhile, and which can wait for a handler of c's loop
+// that waits for it in turn (two relays writing to each other's
+// connections). Such a wait says ErrWouldBlock instead.
 //
 // inlineRuns first: the goroutine's id costs a stack walk, and waits of
 // goroutines that run no handler (net/http's, on the adapter, whose
 // servers are DispatchInline for their hooks) must not pay it (the
-// adapter's requests/s fell to a quarter when they did).
+// adapter's requests/s fell to a quarter when they did). They pay it
+// only while an inline handler runs somewhere in the process.
 func (c *Conn) onInlineLoop() bool {
-	p := c.p
-	return p.cfg.Dispatch == DispatchInline && p.inlineRuns.Load() != 0 && p.onLoop()
+	return inlineLoops.has(c.p)
+}
+
+// inlineLoops lists the pollers whose loops run handlers inline
+// (DispatchInline), every Server's, for onInlineLoop. The list is
+// replaced, never changed in place, so a wait about to block reads it
+// with one load; pollers are added and removed as their loops start and
+// end.
+var inlineLoops loopList
+
+// loopList is a copy-on-write list of pollers.
+type loopList struct {
+	mu sync.Mutex // serializes add and remove
+	ps atomic.Pointer[[]*poller]
+}
+
+func (l *loopList) add(p *poller) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ps []*poller
+	if old := l.ps.Load(); old != nil {
+		ps = append(ps, *old...)
+	}
+	ps = append(ps, p)
+	l.ps.Store(&ps)
+}
+
+func (l *loopList) remove(p *poller) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.ps.Load()
+	if old == nil {
+		return
+	}
+	var ps []*poller
+	for _, q := range *old {
+		if q != p {
+			ps = append(ps, q)
+		}
+	}
+	if len(ps) == 0 {
+		l.ps.Store(nil)
+		return
+	}
+	l.ps.Store(&ps)
+}
+
+// has reports whether the caller runs a handler on the loop of one of
+// l's pollers, looking at first first (the connection's own poller,
+// where a relay or the connection's own handler usually runs). It reads
+// the goroutine's id only where a poller runs an inline handler now.
+func (l *loopList) has(first *poller) bool {
+	ps := l.ps.Load()
+	if ps == nil {
+		return false
+	}
+	var id uint64
+	on := func(p *poller) bool {
+		if p.cfg.Dispatch != DispatchInline || p.inlineRuns.Load() == 0 {
+			return false
+		}
+		if id == 0 {
+			id = goid()
+		}
+		return p.loopG.Load() == id
+	}
+	if first != nil && on(first) {
+		return true
+	}
+	for _, p := range *ps {
+		if p != first && on(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // pass waits for events. It reports false when the epoll instance is

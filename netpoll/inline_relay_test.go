@@ -1,0 +1,163 @@
+package netpoll
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
+)
+
+// TestInlineCrossRelayDoesNotWait: two DispatchInline handlers, each
+// writing more than the sockets and MaxOutput hold to the other's
+// connection, whose peer reads only once both Writes have returned. An
+// inline handler must not wait (its poller's other connections would
+// wait with it), and with the two connections on different pollers
+// each Write would wait for room that only the other poller's loop
+// makes, inside the other handler's Write: with peers that read, one of
+// the two Writes ran into its 3 s deadline in about 2 of 5 runs, and
+// without deadlines both pollers stopped. Before onInlineLoop looked at
+// every inline loop, each Write here waited for its 3 s deadline. Each
+// now says ErrWouldBlock at once, as it does where both connections
+// share a poller (pollers=1), and its peer then gets exactly the bytes
+// the Write counted, in order.
+func TestInlineCrossRelayDoesNotWait(t *testing.T) {
+	const size = 8 << 20 // far above MaxOutput and the sockets' buffers
+	src := make([]byte, size)
+	for i := range src {
+		src[i] = byte(i*7 + i>>11)
+	}
+	for _, be := range testBackends(false) {
+		for _, pollers := range []int{2, 1} {
+			t.Run(fmt.Sprintf("%s/pollers=%d", be, pollers), func(t *testing.T) {
+				type result struct {
+					to   *Conn
+					n    int
+					err  error
+					took time.Duration
+				}
+				var (
+					mu    sync.Mutex
+					conns []*Conn
+					start sync.WaitGroup
+				)
+				start.Add(2)
+				results := make(chan result, 2)
+				h := func(c *Conn) error {
+					r := c.Reader()
+					r.Skip(r.Len())
+					r.Release()
+					if c.Context() != nil {
+						return nil // the relay ran; later input is dropped
+					}
+					c.SetContext(true)
+					if pollers > 1 {
+						start.Done()
+						start.Wait() // both handlers run at once, on their loops
+					}
+					mu.Lock()
+					other := conns[0]
+					if other == c {
+						other = conns[1]
+					}
+					mu.Unlock()
+					other.SetWriteDeadline(time.Now().Add(3 * time.Second))
+					t0 := time.Now()
+					n, err := other.Write(src)
+					results <- result{other, n, err, time.Since(t0)}
+					return nil
+				}
+				_, addr := startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(pollers),
+					WithMaxOutput(64<<10),
+					WithOnConnect(func(c *Conn) { mu.Lock(); conns = append(conns, c); mu.Unlock() }))
+				peers := make([]*net.TCPConn, 2)
+				for i := range peers {
+					peers[i] = dialTCP(t, addr)
+				}
+				if !testutil.WaitFor(5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) == 2 }) {
+					t.Fatal("the server did not see both connections")
+				}
+				mu.Lock()
+				samePoller := conns[0].p == conns[1].p
+				mu.Unlock()
+				if samePoller != (pollers == 1) {
+					t.Fatalf("with %d pollers the connections share a poller: %v", pollers, samePoller)
+				}
+				for _, p := range peers {
+					if _, err := p.Write([]byte("x")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				wrote := map[*Conn]int{}
+				for range 2 {
+					select {
+					case r := <-results:
+						if !errors.Is(r.err, ErrWouldBlock) {
+							t.Errorf("Write of %d bytes to the other connection: n=%d err=%v after %v; want ErrWouldBlock at once",
+								size, r.n, r.err, r.took)
+						}
+						if r.took > time.Second {
+							t.Errorf("Write waited %v", r.took)
+						}
+						if r.n <= 0 || r.n >= size {
+							t.Errorf("Write counted %d bytes; want some and not all of %d", r.n, size)
+						}
+						wrote[r.to] = r.n
+					case <-time.After(10 * time.Second):
+						t.Fatal("the relays' Writes did not return (the pollers wait for each other)")
+					}
+				}
+				// Now the peers read, checking the bytes; each must get
+				// what its connection's Write counted, and no more.
+				var (
+					counts [2]atomic.Int64
+					bad    [2]atomic.Pointer[error]
+				)
+				for i, p := range peers {
+					p.SetReadDeadline(time.Now().Add(20 * time.Second))
+					go func() {
+						buf := make([]byte, 64<<10)
+						n := 0
+						for {
+							m, err := p.Read(buf)
+							if m > 0 && (n+m > size || string(buf[:m]) != string(src[n:n+m])) {
+								e := fmt.Errorf("bytes %d–%d differ from what was written", n, n+m)
+								bad[i].Store(&e)
+								return
+							}
+							n += m
+							counts[i].Store(int64(n))
+							if err != nil {
+								return
+							}
+						}
+					}()
+				}
+				for i, p := range peers {
+					var want int
+					for c, n := range wrote {
+						if c.RemoteAddr().String() == p.LocalAddr().String() {
+							want = n
+						}
+					}
+					// Everything counted goes out once the handlers have
+					// returned, and nothing more.
+					if !testutil.WaitFor(10*time.Second, func() bool { return counts[i].Load() >= int64(want) }) {
+						t.Fatalf("peer %d got %d bytes; its connection's Write counted %d", i, counts[i].Load(), want)
+					}
+					time.Sleep(50 * time.Millisecond)
+					if e := bad[i].Load(); e != nil {
+						t.Fatalf("peer %d: %v", i, *e)
+					}
+					if got := counts[i].Load(); got != int64(want) {
+						t.Errorf("peer %d got %d bytes; its connection's Write counted %d", i, got, want)
+					}
+				}
+			})
+		}
+	}
+}
