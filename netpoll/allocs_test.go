@@ -11,7 +11,7 @@ import (
 // at its defaults (the poller parking in the runtime between messages;
 // a closure per park once cost three allocations per message), and on
 // BackendStd (whose Flush once moved its vector array to the heap: one
-// allocation per message).
+// allocation per message), and on io_uring.
 func TestEchoRoundTripAllocs(t *testing.T) {
 	if raceBuild {
 		t.Skip("allocation counts mean nothing under -race (sync.Pool drops items at random)")
@@ -20,6 +20,17 @@ func TestEchoRoundTripAllocs(t *testing.T) {
 		skipStd(t, "the poller's park in the runtime")
 		s, addr := startServer(t, echoOnce, WithWait(WaitRuntime), WithPollers(1))
 		testRoundTripAllocs(t, addr, func() uint64 { return s.Stats().Parks })
+	})
+	t.Run("uring", func(t *testing.T) {
+		needUring(t)
+		// At its defaults, as upoll-uring-echo runs: the answers go out
+		// as ring sends (whose vector array once moved to the heap,
+		// 384 bytes per message).
+		s, addr := startServer(t, echoOnce, WithBackend(BackendUring), WithPollers(1))
+		testRoundTripAllocs(t, addr, nil)
+		if st := s.Stats(); st.WriteCalls*2 > st.BytesOut/64 {
+			t.Fatalf("%d write calls for %d messages: the answers did not go out as ring sends", st.WriteCalls, st.BytesOut/64)
+		}
 	})
 	t.Run("std", func(t *testing.T) {
 		_, addr := startServer(t, echoOnce, WithBackend(BackendStd))
