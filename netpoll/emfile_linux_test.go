@@ -107,39 +107,14 @@ func emfileChild() {
 	os.Exit(0) // skip the child's test summary; a race report exits non-zero
 }
 
-// withFDsExhausted runs call with the process's descriptors used up: it
-// lowers RLIMIT_NOFILE to 16 above the descriptors open now, fills what
-// is left with /dev/null, and undoes both once call returns. It is for
-// child processes (the limit is the whole process's): a failure to set
-// it up panics, and the parent sees the child fail.
+// withFDsExhausted returns call's error, run with the process's
+// descriptors used up (testutil.WithFDsExhausted). It is for child
+// processes: a failure to set the limit up panics, and the parent sees
+// the child fail.
 func withFDsExhausted(call func() error) error {
-	var saved unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
-		panic(err)
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		panic(err)
-	}
-	lim := saved
-	lim.Cur = uint64(len(ents) + 16)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		panic(err)
-	}
-	var fill []int
-	for range 64 { // more than the limit leaves
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			break
-		}
-		fill = append(fill, fd)
-	}
-	err = call()
-	for _, fd := range fill {
-		unix.Close(fd)
-	}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
-		panic(err)
+	var err error
+	if serr := testutil.WithFDsExhausted(func() { err = call() }); serr != nil {
+		panic(serr)
 	}
 	return err
 }

@@ -207,40 +207,7 @@ func (g *group) stop() {
 // pollers' leaders (those with a watchdog), for yieldHandlers. A dial
 // reads it with one load and no lock; groups start and stop far more
 // rarely than dials wait, so each change copies the list.
-var handoffGroups groupList
-
-type groupList struct {
-	mu   sync.Mutex // orders the copies
-	list atomic.Pointer[[]*group]
-}
-
-func (l *groupList) add(g *group) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var gs []*group
-	if old := l.list.Load(); old != nil {
-		gs = append(gs, *old...)
-	}
-	gs = append(gs, g)
-	l.list.Store(&gs)
-}
-
-// remove drops g, if listed: a Shutdown's stop may follow a Close's.
-func (l *groupList) remove(g *group) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	old := l.list.Load()
-	if old == nil {
-		return
-	}
-	gs := make([]*group, 0, len(*old))
-	for _, x := range *old {
-		if x != g {
-			gs = append(gs, x)
-		}
-	}
-	l.list.Store(&gs)
-}
+var handoffGroups cowList[*group]
 
 // yieldHandlers passes on the duty of every poller inside a handler, in
 // every group listed in handoffGroups: called by a dial about to wait
@@ -255,11 +222,7 @@ func (l *groupList) remove(g *group) {
 // handler, and at the price of a goroutine start where it was not; a
 // connect's wait costs more.
 func yieldHandlers() {
-	gs := handoffGroups.list.Load()
-	if gs == nil {
-		return
-	}
-	for _, g := range *gs {
+	for _, g := range handoffGroups.load() {
 		for _, p := range g.pollers {
 			if d := p.duty.word.Load(); d&1 != 0 {
 				p.takeDuty(d)

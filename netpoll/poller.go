@@ -332,60 +332,21 @@ func (p *poller) onLoop() bool {
 // adapter's requests/s fell to a quarter when they did). They pay it
 // only while an inline handler runs somewhere in the process.
 func (c *Conn) onInlineLoop() bool {
-	return inlineLoops.has(c.p)
+	return onInlineLoopOf(c.p, inlineLoops.load())
 }
 
 // inlineLoops lists the pollers whose loops run handlers inline
-// (DispatchInline), every Server's, for onInlineLoop. The list is
-// replaced, never changed in place, so a wait about to block reads it
-// with one load; pollers are added and removed as their loops start and
-// end.
-var inlineLoops loopList
+// (DispatchInline), every Server's, for onInlineLoop; pollers are added
+// and removed as their loops start and end.
+var inlineLoops cowList[*poller]
 
-// loopList is a copy-on-write list of pollers.
-type loopList struct {
-	mu sync.Mutex // serializes add and remove
-	ps atomic.Pointer[[]*poller]
-}
-
-func (l *loopList) add(p *poller) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var ps []*poller
-	if old := l.ps.Load(); old != nil {
-		ps = append(ps, *old...)
-	}
-	ps = append(ps, p)
-	l.ps.Store(&ps)
-}
-
-func (l *loopList) remove(p *poller) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	old := l.ps.Load()
-	if old == nil {
-		return
-	}
-	var ps []*poller
-	for _, q := range *old {
-		if q != p {
-			ps = append(ps, q)
-		}
-	}
+// onInlineLoopOf reports whether the caller runs a handler on the loop
+// of first (the connection's own poller, where a relay or the
+// connection's own handler usually runs, looked at first) or of one of
+// ps. It reads the goroutine's id only where a poller runs an inline
+// handler now.
+func onInlineLoopOf(first *poller, ps []*poller) bool {
 	if len(ps) == 0 {
-		l.ps.Store(nil)
-		return
-	}
-	l.ps.Store(&ps)
-}
-
-// has reports whether the caller runs a handler on the loop of one of
-// l's pollers, looking at first first (the connection's own poller,
-// where a relay or the connection's own handler usually runs). It reads
-// the goroutine's id only where a poller runs an inline handler now.
-func (l *loopList) has(first *poller) bool {
-	ps := l.ps.Load()
-	if ps == nil {
 		return false
 	}
 	var id uint64
@@ -401,7 +362,7 @@ func (l *loopList) has(first *poller) bool {
 	if first != nil && on(first) {
 		return true
 	}
-	for _, p := range *ps {
+	for _, p := range ps {
 		if p != first && on(p) {
 			return true
 		}

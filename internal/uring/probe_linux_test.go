@@ -2,10 +2,10 @@ package uring
 
 import (
 	"errors"
-	"os"
 	"testing"
 	"unsafe"
 
+	"github.com/upoll/upoll/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,32 +23,8 @@ func TestAvailableOutOfDescriptors(t *testing.T) {
 	probed.done, probed.err = false, nil
 	probed.mu.Unlock()
 
-	var saved unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
-		t.Fatal(err)
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lim := saved
-	lim.Cur = uint64(len(ents) + 16)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	var fill []int
-	for range 64 { // more than the limit leaves
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			break
-		}
-		fill = append(fill, fd)
-	}
-	full := Available()
-	for _, fd := range fill {
-		unix.Close(fd)
-	}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
+	var full error
+	if err := testutil.WithFDsExhausted(func() { full = Available() }); err != nil {
 		t.Fatal(err)
 	}
 	if !errors.Is(full, unix.EMFILE) || errors.Is(full, ErrUnavailable) {
