@@ -36,6 +36,14 @@ type floorEcho struct {
 	// some, its input is left unread.
 	pending [][]byte
 	stalls  atomic.Int64 // writes that left output pending (for tests)
+	// short ends a socket's turn at a read that did not fill the buffer,
+	// as floor-c's -short does: under edge triggering the next bytes
+	// raise a new edge, so a ping-pong message costs one read and one
+	// write instead of two reads and a write.
+	short bool
+	// tid is the loop's thread, set once it runs: the kernel counts
+	// that thread's system calls (for tests), and the loop counts none.
+	tid atomic.Int32
 }
 
 // connEvents are the events every connection is registered for, once:
@@ -44,12 +52,19 @@ type floorEcho struct {
 const connEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
 
 func startFloorEcho(addr, _ string) (net.Addr, error) {
-	_, a, err := newFloorEcho(addr)
+	_, a, err := newFloorEcho(addr, false)
 	return a, err
 }
 
-// newFloorEcho listens on addr (IPv4 address:port) and starts the loop.
-func newFloorEcho(addr string) (*floorEcho, net.Addr, error) {
+// startFloorEchoShort is floor-echo in floor-c-short's shape.
+func startFloorEchoShort(addr, _ string) (net.Addr, error) {
+	_, a, err := newFloorEcho(addr, true)
+	return a, err
+}
+
+// newFloorEcho listens on addr (IPv4 address:port) and starts the loop;
+// short: see floorEcho.short.
+func newFloorEcho(addr string, short bool) (*floorEcho, net.Addr, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil || !ap.Addr().Is4() {
 		return nil, nil, fmt.Errorf("floor-echo: want an IPv4 address:port, got %q", addr)
@@ -90,7 +105,7 @@ func newFloorEcho(addr string) (*floorEcho, net.Addr, error) {
 		unix.Close(ep)
 		return fail("epoll_ctl", err)
 	}
-	s := &floorEcho{ep: ep, lfd: lfd}
+	s := &floorEcho{ep: ep, lfd: lfd, short: short}
 	go s.run()
 	return s, &net.TCPAddr{IP: net.IP(sa4.Addr[:]), Port: sa4.Port}, nil
 }
@@ -99,6 +114,7 @@ func newFloorEcho(addr string) (*floorEcho, net.Addr, error) {
 // migrates, like a C server's.
 func (s *floorEcho) run() {
 	runtime.LockOSThread()
+	s.tid.Store(int32(unix.Gettid()))
 	events := make([]unix.EpollEvent, 256)
 	buf := make([]byte, 64<<10)
 	for {
@@ -181,7 +197,7 @@ func (s *floorEcho) serve(fd int, buf []byte) {
 			s.close(fd)
 			return
 		}
-		if !s.write(fd, buf[:n]) {
+		if !s.write(fd, buf[:n]) || s.short && n < len(buf) {
 			return
 		}
 	}

@@ -59,7 +59,7 @@ func echoBackToBack(t *testing.T, addr string, ready func() bool) {
 // output and wait for EPOLLOUT; every byte must still come back in
 // order.
 func TestFloorEchoBackpressure(t *testing.T) {
-	srv, addr, err := newFloorEcho("127.0.0.1:0")
+	srv, addr, err := newFloorEcho("127.0.0.1:0", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +217,67 @@ func TestFloorCShort(t *testing.T) {
 	if s > 1.3 || l < 1.5 {
 		t.Fatalf("reads per message: floor-c-short %.2f (want about 1), floor-c %.2f (want about 2)", s, l)
 	}
+}
+
+// TestFloorEchoShort: floor-echo-short echoes what floor-echo echoes,
+// keeps refused output as floor-echo does, and reads each ping-pong
+// message with one read where floor-echo makes two (the second sees
+// EAGAIN), as the kernel counts them for each loop's thread.
+func TestFloorEchoShort(t *testing.T) {
+	short, addr, err := newFloorEcho("127.0.0.1:0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoBackToBack(t, addr.String(), func() bool { return short.stalls.Load() > 0 })
+
+	long, longAddr, err := newFloorEcho("127.0.0.1:0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const msgs = 2000
+	perMsg := func(s *floorEcho, a net.Addr) float64 {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", a.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		pingPong(t, c, 1) // the loop has accepted and runs
+		tid := int(s.tid.Load())
+		if tid == 0 {
+			t.Fatal("the loop's thread is not known")
+		}
+		before := threadReads(t, tid)
+		pingPong(t, c, msgs)
+		return float64(threadReads(t, tid)-before) / msgs
+	}
+	s, l := perMsg(short, addr), perMsg(long, longAddr)
+	t.Logf("reads per message: floor-echo-short %.2f, floor-echo %.2f", s, l)
+	if s > 1.3 || l < 1.5 {
+		t.Fatalf("reads per message: floor-echo-short %.2f (want about 1), floor-echo %.2f (want about 2)", s, l)
+	}
+}
+
+// threadReads is the read calls the kernel counted for thread tid of
+// this process (syscr of /proc/self/task/TID/io).
+func threadReads(t *testing.T, tid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/io", tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			var n uint64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no syscr in %s", b)
+	return 0
 }
 
 // TestFloorCNoCompiler: without a C compiler floor-c is not available, and

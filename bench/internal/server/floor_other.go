@@ -14,6 +14,8 @@ var errFloorLinux = errors.New("the floor targets are epoll servers: Linux only"
 
 func startFloorEcho(addr, _ string) (net.Addr, error) { return nil, errFloorLinux }
 
+func startFloorEchoShort(addr, _ string) (net.Addr, error) { return nil, errFloorLinux }
+
 func startFloorC(addr, _ string) (net.Addr, error) { return nil, errFloorLinux }
 
 func startFloorCShort(addr, _ string) (net.Addr, error) { return nil, errFloorLinux }
