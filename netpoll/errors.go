@@ -40,10 +40,14 @@ var (
 	//
 	// Its calls on another connection of a native backend (a relay's
 	// Write, a Read of a second connection) that would wait say
-	// ErrWouldBlock too, what they queued staying queued, whichever
-	// poller or Server that connection is on: the poller that would
-	// make room or read for it may be inside a handler waiting for the
-	// caller's poller in turn.
+	// ErrWouldBlock too, what they queued staying queued, where that
+	// connection's poller runs inline handlers or OnConnect hooks (a
+	// DispatchInline Server's, this one's or another's): that poller
+	// may be inside a handler waiting for the caller's poller in turn.
+	// Only more input, or the drain of the handler's own connection's
+	// output, runs the handler again, not that connection's drain. On a
+	// connection of any other poller (a dial of the default group, a
+	// DispatchPool Server's) such calls wait, as a slow handler does.
 	//
 	// On the native backends it is also what such a handler's Reader
 	// call or Read gets when another goroutine's read of the connection

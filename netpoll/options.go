@@ -164,8 +164,10 @@ const (
 	// MaxOutput, return ErrWouldBlock; that output stays queued and is
 	// sent after the handler returns, and the handler runs again for
 	// the input it left once the output has drained to MaxOutput).
-	// Its waits on other connections of the native backends say
-	// ErrWouldBlock as well (see ErrWouldBlock). Other goroutines using the connection meanwhile wait as usual;
+	// Its waits on other connections of DispatchInline Servers of the
+	// native backends say ErrWouldBlock as well; on others they wait
+	// (see ErrWouldBlock). Other goroutines using the connection
+	// meanwhile wait as usual;
 	// on the native backends, a handler's read (or write) that would
 	// wait for another goroutine's read (write) of the connection that
 	// waits for the poller gets ErrWouldBlock too. A dial from such a

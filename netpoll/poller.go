@@ -61,6 +61,10 @@ type poller struct {
 	// loopG is the id of the goroutine that runs the loop, under
 	// DispatchInline (see onLoop).
 	loopG atomic.Uint64
+	// runsInline: the loop runs handlers or OnConnect hooks inline
+	// (DispatchInline with either), so an inline handler elsewhere must
+	// not wait for it (onInlineLoop). Set before the loop starts.
+	runsInline bool
 
 	// shutLooks counts Server.Shutdown's requests for a look at p's
 	// connections (closeIdle); shutLooked, the duty holder's, is the
@@ -129,6 +133,7 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 	if handler {
 		p.busy = busyPass
 	}
+	p.runsInline = cfg.Dispatch == DispatchInline && (handler || cfg.OnConnect != nil)
 	p.sched[0].Name = "/sched/goroutines/runnable:goroutines"
 	p.sched[1].Name = "/sched/goroutines/running:goroutines"
 	p.maxBlocked = int32(runtime.GOMAXPROCS(0) - 1)
@@ -281,8 +286,10 @@ func (p *poller) run() { p.lead() }
 func (p *poller) lead() {
 	if p.cfg.Dispatch == DispatchInline {
 		p.loopG.Store(goid())
-		inlineLoops.add(p)
-		defer inlineLoops.remove(p)
+		if p.runsInline {
+			inlineLoops.add(p)
+			defer inlineLoops.remove(p)
+		}
 	}
 	p.pinned = p.ep.pinLeader()
 	if p.pinned {
@@ -319,12 +326,19 @@ func (p *poller) onLoop() bool {
 
 // onInlineLoop reports whether the caller, about to wait for c's input
 // or for room in c's output, runs a handler on the loop of a poller under
-// DispatchInline: c's own poller's (its handler, or another connection's
-// handler relaying to c), which would wait for the loop it runs on, the
-// only one that reads c and sends its output; or another poller's, whose
-// loop would stop meanwhile, and which can wait for a handler of c's loop
-// that waits for it in turn (two relays writing to each other's
-// connections). Such a wait says ErrWouldBlock instead.
+// DispatchInline while c's poller runs inline handlers too: c's own
+// poller's loop (its handler, or another connection's handler relaying
+// to c), which would wait for the loop it runs on, the only one that
+// reads c and sends its output; or another poller's, whose loop would
+// stop meanwhile, and which can wait for a handler of c's loop that
+// waits for it in turn (two relays writing to each other's
+// connections). Such a wait says ErrWouldBlock instead. A wait on a
+// connection of a poller that runs no inline handler (the default
+// group's dialed connections, a DispatchPool Server's) waits: that
+// loop never waits for a handler, so it makes the room or reads the
+// input, while ErrWouldBlock would leave the handler with nothing to
+// run it again (more input and the drain of its own connection's
+// output do; that connection's drain does not).
 //
 // inlineRuns first: the goroutine's id costs a stack walk, and waits of
 // goroutines that run no handler (net/http's, on the adapter, whose
@@ -332,12 +346,12 @@ func (p *poller) onLoop() bool {
 // adapter's requests/s fell to a quarter when they did). They pay it
 // only while an inline handler runs somewhere in the process.
 func (c *Conn) onInlineLoop() bool {
-	return onInlineLoopOf(c.p, inlineLoops.load())
+	return c.p.runsInline && onInlineLoopOf(c.p, inlineLoops.load())
 }
 
 // inlineLoops lists the pollers whose loops run handlers inline
-// (DispatchInline), every Server's, for onInlineLoop; pollers are added
-// and removed as their loops start and end.
+// (runsInline), for onInlineLoop; pollers are added and removed as
+// their loops start and end.
 var inlineLoops cowList[*poller]
 
 // onInlineLoopOf reports whether the caller runs a handler on the loop
