@@ -283,6 +283,12 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 			d := c.p.enterHandler(c)
 			c.callDisconnect(f)
 			leading = c.p.leaveHandler(d)
+		} else if inline {
+			// On the loop where the loop closed c, as a handler: its
+			// waits say ErrWouldBlock rather than wait for the loop.
+			c.p.inlineRuns.Add(1)
+			c.callDisconnect(f)
+			c.p.inlineRuns.Add(-1)
 		} else {
 			c.callDisconnect(f)
 		}

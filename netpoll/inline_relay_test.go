@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -231,6 +232,78 @@ func TestInlineRelayToDialedConnFinishes(t *testing.T) {
 			}
 			if e := relayErr.Load(); e != nil {
 				t.Fatalf("relay Write: %v", *e)
+			}
+		})
+	}
+}
+
+// TestInlineOnDisconnectDoesNotWait: under DispatchInline a connection
+// closed by its loop (the peer's end, here) gets its OnDisconnect on
+// that loop, like its handler and OnConnect. A hook that writes more
+// than fits to another connection of the poller (a chat server telling
+// the others that one left) must not wait for room that only that loop
+// makes: its Write says ErrWouldBlock, and what it counted goes out
+// once the hook returns. The sink's peer reads only once the Write has
+// returned: before, the Write waited on the loop, which alone would have
+// sent the rest, until its 3 s deadline (without one, for good: a peer
+// that reads does not help, the loop sends nothing meanwhile).
+func TestInlineOnDisconnectDoesNotWait(t *testing.T) {
+	const size = 8 << 20
+	for _, be := range testBackends(false) {
+		t.Run(be.String(), func(t *testing.T) {
+			type result struct {
+				n    int
+				err  error
+				took time.Duration
+			}
+			var sink atomic.Pointer[Conn]
+			results := make(chan result, 1)
+			h := func(c *Conn) error {
+				r := c.Reader()
+				r.Skip(r.Len())
+				return r.Release()
+			}
+			_, addr := startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
+				WithMaxOutput(64<<10),
+				WithOnConnect(func(c *Conn) { sink.CompareAndSwap(nil, c) }),
+				WithOnDisconnect(func(c *Conn, _ error) {
+					s := sink.Load()
+					if c == s {
+						return
+					}
+					s.SetWriteDeadline(time.Now().Add(3 * time.Second))
+					t0 := time.Now()
+					n, err := s.Write(make([]byte, size))
+					results <- result{n, err, time.Since(t0)}
+				}))
+			sp := dialTCP(t, addr)
+			if !testutil.WaitFor(5*time.Second, func() bool { return sink.Load() != nil }) {
+				t.Fatal("the sink's OnConnect did not run")
+			}
+			b := dialTCP(t, addr)
+			b.Close()
+			var r result
+			select {
+			case r = <-results:
+			case <-time.After(10 * time.Second):
+				t.Fatal("OnDisconnect's Write did not return")
+			}
+			if !errors.Is(r.err, ErrWouldBlock) || r.took > time.Second {
+				t.Fatalf("OnDisconnect's Write of %d bytes to another connection of its loop: n=%d err=%v after %v; want ErrWouldBlock at once",
+					size, r.n, r.err, r.took)
+			}
+			if r.n <= 0 || r.n >= size {
+				t.Fatalf("Write counted %d bytes; want some and not all of %d", r.n, size)
+			}
+			// What it counted goes out once the hook has returned.
+			var got atomic.Int64
+			go func() {
+				n, _ := io.Copy(io.Discard, sp)
+				got.Store(n)
+			}()
+			sink.Load().Close()
+			if !testutil.WaitFor(10*time.Second, func() bool { return got.Load() == int64(r.n) }) {
+				t.Fatalf("the sink's peer got %d bytes; the Write counted %d", got.Load(), r.n)
 			}
 		})
 	}

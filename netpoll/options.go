@@ -156,8 +156,10 @@ const (
 	// blocks holds only its own task; runs of the batch still unclaimed
 	// after a millisecond get a task each.
 	DispatchPool
-	// DispatchInline runs handlers (and OnConnect) on the poller
-	// goroutine with no hand-off: a slow handler stalls every
+	// DispatchInline runs handlers, OnConnect, and OnDisconnect where
+	// the poller closed the connection, on the poller goroutine with no
+	// hand-off (the hooks' waits say ErrWouldBlock as a handler's do,
+	// below): a slow handler stalls every
 	// connection of its poller, and a handler must not wait for more
 	// input nor for the peer to take its output (its Reader calls that
 	// would block, and its Flush or Write that would wait above

@@ -35,8 +35,9 @@ type poller struct {
 	// runq: connections whose held runner is to start on this loop
 	// (runOnLoop); under qmu.
 	runq []*Conn
-	// inlineRuns counts the DispatchInline handler and OnConnect runs
-	// under way on this poller's connections (onInlineLoop).
+	// inlineRuns counts the DispatchInline handler, OnConnect and
+	// OnDisconnect runs under way on this poller's connections
+	// (onInlineLoop).
 	inlineRuns atomic.Int32
 
 	// FlushAsync: connections whose output the poller is to send, a
@@ -61,8 +62,8 @@ type poller struct {
 	// loopG is the id of the goroutine that runs the loop, under
 	// DispatchInline (see onLoop).
 	loopG atomic.Uint64
-	// runsInline: the loop runs handlers or OnConnect hooks inline
-	// (DispatchInline with either), so an inline handler elsewhere must
+	// runsInline: the loop runs handlers or hooks inline
+	// (DispatchInline with any), so an inline handler elsewhere must
 	// not wait for it (onInlineLoop). Set before the loop starts.
 	runsInline bool
 
@@ -133,7 +134,7 @@ func newPoller(id int, cfg *config, handler bool, wd *watchdog) (*poller, error)
 	if handler {
 		p.busy = busyPass
 	}
-	p.runsInline = cfg.Dispatch == DispatchInline && (handler || cfg.OnConnect != nil)
+	p.runsInline = cfg.Dispatch == DispatchInline && (handler || cfg.OnConnect != nil || cfg.OnDisconnect != nil)
 	p.sched[0].Name = "/sched/goroutines/runnable:goroutines"
 	p.sched[1].Name = "/sched/goroutines/running:goroutines"
 	p.maxBlocked = int32(runtime.GOMAXPROCS(0) - 1)
