@@ -71,9 +71,11 @@ func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 	if f&fConnecting != 0 {
 		if ev&(evOut|evErr|evHup) != 0 {
 			// Take the outcome here: a later read would consume
-			// SO_ERROR before the dialer looks at it.
-			c.endConnect()
-			notify(&c.wwait)
+			// SO_ERROR before the dialer looks at it. A dial that
+			// polls the socket itself (pollConnect) may have taken it.
+			if c.takeConnect() {
+				notify(&c.wwait)
+			}
 		}
 		c.updateEvents()
 		return false, false
@@ -125,10 +127,27 @@ func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 	return requeue, passed
 }
 
+// fConnectTaken marks a connection whose connect's outcome is being, or
+// has been, taken (takeConnect): by the poller, or by a dial that polls
+// the socket itself (pollConnect). SO_ERROR reads once: the second
+// taker would see none. Sticky.
+const fConnectTaken = fUnix << 20
+
+// takeConnect takes the outcome of c's connect (endConnect) unless the
+// poller or the dial has taken it, and reports whether it did.
+func (c *Conn) takeConnect() bool {
+	if c.flags.Or(fConnectTaken)&fConnectTaken != 0 {
+		return false
+	}
+	c.endConnect()
+	return true
+}
+
 // endConnect takes the outcome of c's connect once the socket has
 // reported it (writable, an error or a hang-up): an error breaks c. The
 // idle clock starts at the connect, not at the dial's start (checkIdle
-// leaves a connect in flight alone), before the flag goes.
+// leaves a connect in flight alone), before the flag goes. Through
+// takeConnect.
 func (c *Conn) endConnect() {
 	if err := c.socketError(); err != nil {
 		c.setBroken(err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -625,7 +626,7 @@ func (c *Conn) selfConnected() bool {
 // on the pollers inside a handler first, unless *handedOn says the dial
 // did, and sets it.
 func (c *Conn) waitConnect(ctx context.Context, handedOn *bool) error {
-	if c.p.onLoop() {
+	if c.p.onLoop() || c.onInlineLoop() {
 		return c.pollConnect(ctx)
 	}
 	w := waiterOf(&c.wwait)
@@ -665,13 +666,16 @@ func (c *Conn) waitConnect(ctx context.Context, handedOn *bool) error {
 // its context end and a close.
 const connectPollSlice = 10 * time.Millisecond
 
-// pollConnect is waitConnect for a dial on the loop of c's own poller:
-// a DispatchInline handler of that poller dialing through its Server.
-// The loop alone takes the connect's event, and it is the dial waiting
-// for it, so the dial waits for the socket itself and takes the
-// outcome as onEvent would; the poller's event, when the loop gets to
-// it, finds the connect done. The poller is held meanwhile, as by any
-// inline handler that takes its time.
+// pollConnect is waitConnect for a dial on the loop of c's own poller
+// (a DispatchInline handler of that poller dialing through its Server),
+// or from an inline handler through another DispatchInline Server (see
+// onInlineLoop): the loop alone takes the connect's event, and it is
+// the dial waiting for it, or that loop may be inside a handler dialing
+// through the caller's Server in turn. So the dial waits for the socket
+// itself and takes the outcome as onEvent would, unless the poller took
+// it first (takeConnect); the poller's event, when the loop gets to it,
+// finds the connect taken. The caller's poller is held meanwhile, as by
+// any inline handler that takes its time.
 func (c *Conn) pollConnect(ctx context.Context) error {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -695,7 +699,13 @@ func (c *Conn) pollConnect(ctx context.Context) error {
 			break
 		}
 	}
-	c.endConnect()
+	if !c.takeConnect() {
+		// Another poller's loop is taking it now, between the flags'
+		// two changes.
+		for c.flags.Load()&fConnecting != 0 {
+			runtime.Gosched()
+		}
+	}
 	c.updateEvents()
 	if c.flags.Load()&fBroken != 0 {
 		return os.NewSyscallError("connect", c.errno())

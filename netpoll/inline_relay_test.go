@@ -308,3 +308,84 @@ func TestInlineOnDisconnectDoesNotWait(t *testing.T) {
 		})
 	}
 }
+
+// TestInlineCrossDialDoesNotWait: two DispatchInline Servers, each
+// handler dialing through the other's Server at the same time. Each
+// connect's outcome was the other Server's poller's to take, and that
+// loop was inside the other handler's dial: both dials ran into their
+// 3 s timeout (without one both pollers would have stopped). A dial from
+// an inline handler through another inline Server now takes the outcome
+// from the socket itself, as it does through its own (pollConnect).
+func TestInlineCrossDialDoesNotWait(t *testing.T) {
+	for _, be := range testBackends(false) {
+		t.Run(be.String(), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+				}
+			}()
+			type result struct {
+				err  error
+				took time.Duration
+			}
+			var (
+				servers [2]atomic.Pointer[Server] // set before the handlers run; the race detector does not see the sockets order it
+				start   sync.WaitGroup
+			)
+			start.Add(2)
+			results := make(chan result, 2)
+			handler := func(other int) Handler {
+				return func(c *Conn) error {
+					r := c.Reader()
+					r.Skip(r.Len())
+					r.Release()
+					if c.Context() != nil {
+						return nil
+					}
+					c.SetContext(true)
+					start.Done()
+					start.Wait() // both handlers run at once, on their loops
+					d := Dialer{Server: servers[other].Load(), Timeout: 3 * time.Second}
+					t0 := time.Now()
+					dc, err := d.DialContext(context.Background(), "tcp", ln.Addr().String())
+					if err == nil {
+						dc.Close()
+					}
+					results <- result{err, time.Since(t0)}
+					return nil
+				}
+			}
+			var addrs [2]string
+			for i := range servers {
+				s, addr := startServer(t, handler(1-i), WithBackend(be), WithDispatch(DispatchInline), WithPollers(1))
+				servers[i].Store(s)
+				addrs[i] = addr
+			}
+			for _, a := range addrs {
+				cl := dialTCP(t, a)
+				if _, err := cl.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 {
+				select {
+				case r := <-results:
+					if r.err != nil || r.took > time.Second {
+						t.Errorf("dial through the other Server: %v after %v; want a connection at once", r.err, r.took)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the dials did not return")
+				}
+			}
+		})
+	}
+}
