@@ -145,9 +145,12 @@ func (g *group) stats() Stats {
 // handler or OnConnect hook that closes its Server): that loop ends
 // only once the caller returns, and a wait for it, or for another
 // poller whose loop waits the same way for this one, would never end.
-// The pollers are then stopped on a goroutine of their own.
+// So too where the caller runs a handler on the loop of another
+// Server's poller (onInlineLoopOf): one of g's loops may be inside a
+// handler closing that Server in turn. The pollers are then stopped on
+// a goroutine of their own.
 func (g *group) stopPollers() {
-	if g.loopOf() != nil {
+	if g.loopOf() != nil || onInlineLoopOf(nil, inlineLoops.load()) {
 		go g.stop()
 		return
 	}

@@ -389,3 +389,79 @@ func TestInlineCrossDialDoesNotWait(t *testing.T) {
 		})
 	}
 }
+
+// TestInlineCrossCloseDoesNotWait: two DispatchInline Servers whose
+// handlers close each other's Server at the same time. Close waits for
+// the pollers to stop, and each poller's loop was inside the other
+// handler's Close: neither returned, and both Servers' pollers stalled
+// for good. A Close from a handler of any inline loop now returns
+// without waiting for the pollers, as from a handler of the Server's own
+// (they stop once the handler returns).
+func TestInlineCrossCloseDoesNotWait(t *testing.T) {
+	for _, be := range testBackends(false) {
+		t.Run(be.String(), func(t *testing.T) {
+			var (
+				servers [2]atomic.Pointer[Server] // set before the handlers run; the race detector does not see the sockets order it
+				start   sync.WaitGroup
+			)
+			start.Add(2)
+			closed := make(chan error, 2)
+			handler := func(other int) Handler {
+				return func(c *Conn) error {
+					r := c.Reader()
+					r.Skip(r.Len())
+					r.Release()
+					start.Done()
+					start.Wait() // both handlers run at once, on their loops
+					closed <- servers[other].Load().Close()
+					return nil
+				}
+			}
+			served := make(chan error, 2)
+			var addrs [2]string
+			for i := range servers {
+				s, err := NewServer(handler(1-i), WithBackend(be), WithDispatch(DispatchInline), WithPollers(1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln, err := s.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				servers[i].Store(s)
+				addrs[i] = ln.Addr().String()
+				go func() { served <- s.Serve(ln) }()
+			}
+			for _, a := range addrs {
+				cl := dialTCP(t, a)
+				if _, err := cl.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 {
+				select {
+				case err := <-closed:
+					if err != nil {
+						t.Errorf("Close of the other Server: %v", err)
+					}
+				case <-time.After(5 * time.Second):
+					// The pollers are stuck for good: a Close from here
+					// would wait for them too.
+					t.Fatal("the handlers' Closes of each other's Server did not return")
+				}
+			}
+			for range 2 {
+				if err := testutil.Receive(t, served, 5*time.Second, "Serve's return"); !errors.Is(err, ErrServerClosed) {
+					t.Errorf("Serve: %v, want ErrServerClosed", err)
+				}
+			}
+			// A Close from outside waits for the pollers, which have
+			// stopped once the handlers returned.
+			for i := range servers {
+				done := make(chan error, 1)
+				go func() { done <- servers[i].Load().Close() }()
+				testutil.Receive(t, done, 5*time.Second, "a later Close")
+			}
+		})
+	}
+}

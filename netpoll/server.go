@@ -388,8 +388,8 @@ func (c *Conn) inputQueued() bool {
 // does not wait for them, except under DispatchInline, where a handler
 // runs on its poller's loop and that poller stops when it returns.
 // Called by such a handler, or by an OnConnect hook on a poller's
-// loop, Close returns without waiting for the pollers, which stop once
-// the caller has returned.
+// loop, of this Server or another, Close returns without waiting for
+// the pollers, which stop once the caller has returned.
 func (s *Server) Close() error {
 	if s.done == nil {
 		return errZeroServer
