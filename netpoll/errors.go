@@ -41,7 +41,7 @@ var (
 	// Its calls on another connection of a native backend (a relay's
 	// Write, a Read of a second connection) that would wait say
 	// ErrWouldBlock too, what they queued staying queued, where that
-	// connection's poller runs inline handlers or OnConnect hooks (a
+	// connection's poller runs handlers or hooks inline (a
 	// DispatchInline Server's, this one's or another's): that poller
 	// may be inside a handler waiting for the caller's poller in turn.
 	// Only more input, or the drain of the handler's own connection's
