@@ -529,6 +529,10 @@ func (c *Conn) applyEvents() {
 // input is then in neither the socket nor the buffer.
 var testHookRead atomic.Pointer[func(c *Conn, m int)]
 
+// testHookInput, when set by a test, runs in onInput between waking a
+// blocked reader and looking for an input registration (fireInput).
+var testHookInput atomic.Pointer[func(c *Conn)]
+
 // testHookApplyEvents, when set by a test, runs in applyEvents between
 // computing a changed mask and registering it. Atomic: a poller of an
 // earlier test's connection may apply a mask while a test sets it.
@@ -674,6 +678,9 @@ func (c *Conn) errno() error {
 // then takes over the caller's reference (see onEvent).
 func (c *Conn) onInput() (passed bool) {
 	notify(&c.rwait)
+	if h := testHookInput.Load(); h != nil {
+		(*h)(c)
+	}
 	c.fireInput()
 	switch {
 	case c.owner.handler == nil:

@@ -44,6 +44,13 @@ func (c *Conn) NotifyInput(f func(*Conn)) {
 		return
 	}
 	notifies.put(c, f)
+	c.armInput()
+}
+
+// armInput follows the publication of c's registration: it drops it if c
+// has closed, runs it if input is there, and otherwise leaves it to the
+// poller (under BackendStd, to a watcher).
+func (c *Conn) armInput() {
 	if c.fdst.closed() {
 		// closeWith may have dropped registrations before this one was
 		// put: drop it here.
@@ -102,14 +109,28 @@ func (c *Conn) stdWatchInput() {
 }
 
 // fireInput runs c's input registration, if any, once. The poller calls
-// it after buffering input (onInput).
+// it after buffering input (onInput), having woken a blocked reader
+// first; that reader may take all of the input, and its owner register
+// (it parks the connection, say) before the poller gets here. A
+// registration found with nothing buffered, and neither the peer's end
+// nor an error, was made for input still to come: it is put back (unless
+// a later NotifyInput replaced it meanwhile) and armed again, which
+// looks for input once it is registered.
 func (c *Conn) fireInput() {
 	if notifies.n.Load() == 0 {
 		return
 	}
-	if f := notifies.take(c); f != nil {
-		c.callNotify(f)
+	f := notifies.take(c)
+	if f == nil {
+		return
 	}
+	if c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 {
+		if notifies.putBack(c, f) {
+			c.armInput()
+		}
+		return
+	}
+	c.callNotify(f)
 }
 
 // callNotify runs a NotifyInput callback; a panic in it closes c, as a
@@ -161,6 +182,24 @@ func (t *notifyTable) put(c *Conn, f func(*Conn)) {
 	}
 	s.m[c] = f
 	s.mu.Unlock()
+}
+
+// putBack puts f back as c's registration, which its caller took,
+// unless a later NotifyInput has put one since; it reports whether it
+// did.
+func (t *notifyTable) putBack(c *Conn, f func(*Conn)) bool {
+	s := &t.shards[t.shard(c)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[c]; ok {
+		return false
+	}
+	if s.m == nil {
+		s.m = make(map[*Conn]func(*Conn))
+	}
+	s.m[c] = f
+	t.n.Add(1)
+	return true
 }
 
 // has reports whether c has a registration.
