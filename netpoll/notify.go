@@ -40,7 +40,7 @@ import (
 // called (a cancelled registration's goroutine stays until then).
 func (c *Conn) NotifyInput(f func(*Conn)) {
 	if f == nil {
-		notifies.take(c)
+		notifies.drop(c)
 		return
 	}
 	notifies.put(c, f)
@@ -54,7 +54,7 @@ func (c *Conn) armInput() {
 	if c.fdst.closed() {
 		// closeWith may have dropped registrations before this one was
 		// put: drop it here.
-		notifies.take(c)
+		notifies.drop(c)
 		return
 	}
 	// Input that came before the registration was published found no
@@ -113,25 +113,34 @@ func (c *Conn) stdWatchInput() {
 // first; that reader may take all of the input, and its owner register
 // (it parks the connection, say) before the poller gets here. A
 // registration found with nothing buffered, and neither the peer's end
-// nor an error, was made for input still to come: it is put back (unless
-// a later NotifyInput replaced it meanwhile) and armed again, which
-// looks for input once it is registered.
+// nor an error, was made for input still to come: it is let go (unless
+// a later NotifyInput replaced it, or a cancel or Close dropped it,
+// meanwhile) and armed again, which looks for input once it is
+// registered.
 func (c *Conn) fireInput() {
 	if notifies.n.Load() == 0 {
 		return
 	}
-	f := notifies.take(c)
+	f, seq := notifies.claim(c)
 	if f == nil {
 		return
 	}
 	if c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 {
-		if notifies.putBack(c, f) {
+		if testHook := testHookUnclaim.Load(); testHook != nil {
+			(*testHook)(c)
+		}
+		if notifies.unclaim(c, seq) {
 			c.armInput()
 		}
 		return
 	}
+	notifies.consume(c, seq)
 	c.callNotify(f)
 }
+
+// testHookUnclaim, when set by a test, runs in fireInput between the
+// claim of a registration found with nothing to read and its release.
+var testHookUnclaim atomic.Pointer[func(c *Conn)]
 
 // callNotify runs a NotifyInput callback; a panic in it closes c, as a
 // handler's does, rather than the process (it may run on the poller).
@@ -147,7 +156,7 @@ func (c *Conn) callNotify(f func(*Conn)) {
 // dropInput forgets c's input registration; closeWith calls it.
 func (c *Conn) dropInput() {
 	if notifies.n.Load() != 0 {
-		notifies.take(c)
+		notifies.drop(c)
 	}
 }
 
@@ -158,51 +167,97 @@ const notifyShards = 16
 // notifyTable holds the registrations of NotifyInput. It lives outside
 // Conn so that connections that never register pay nothing; n lets the
 // poller skip the lookup entirely while nothing is registered.
+//
+// A registration that fireInput looks at is claimed, not removed: a
+// claimed one cannot be claimed again (it runs at most once), and it
+// stays in the table until fireInput either consumes it, just before it
+// runs, or releases it, when there was nothing to read after all. So a
+// cancel (NotifyInput(nil)) or a Close that comes while it is claimed
+// removes it as it would an unclaimed one, and a release finds it gone
+// and does not bring it back; a NotifyInput that replaces it gets a new
+// sequence number, which neither the consume nor the release of the old
+// claim touches.
 type notifyTable struct {
 	n      atomic.Int64
 	shards [notifyShards]struct {
-		mu sync.Mutex
-		m  map[*Conn]func(*Conn)
-		_  [40]byte // keep each shard's lock on a cache line of its own
+		mu  sync.Mutex
+		m   map[*Conn]notifyReg
+		seq uint64   // numbers the registrations put in this shard
+		_   [40]byte // keep each shard's lock on a cache line of its own
 	}
+}
+
+// notifyReg is one registration: the callback, the number of the
+// NotifyInput call that put it, and whether fireInput has claimed it.
+type notifyReg struct {
+	f       func(*Conn)
+	seq     uint64
+	claimed bool
 }
 
 var notifies notifyTable
 
 func (t *notifyTable) shard(c *Conn) int { return int(uint32(c.slot) % notifyShards) }
 
+// put makes f c's registration, replacing one not yet consumed.
 func (t *notifyTable) put(c *Conn, f func(*Conn)) {
 	s := &t.shards[t.shard(c)]
 	s.mu.Lock()
 	if s.m == nil {
-		s.m = make(map[*Conn]func(*Conn))
+		s.m = make(map[*Conn]notifyReg)
 	}
 	if _, ok := s.m[c]; !ok {
 		t.n.Add(1)
 	}
-	s.m[c] = f
+	s.seq++
+	s.m[c] = notifyReg{f: f, seq: s.seq}
 	s.mu.Unlock()
 }
 
-// putBack puts f back as c's registration, which its caller took,
-// unless a later NotifyInput has put one since; it reports whether it
-// did.
-func (t *notifyTable) putBack(c *Conn, f func(*Conn)) bool {
+// claim returns c's registration and its number, and marks it claimed;
+// nil if c has none or it is claimed already.
+func (t *notifyTable) claim(c *Conn) (func(*Conn), uint64) {
 	s := &t.shards[t.shard(c)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[c]; ok {
+	r, ok := s.m[c]
+	if !ok || r.claimed {
+		return nil, 0
+	}
+	r.claimed = true
+	s.m[c] = r
+	return r.f, r.seq
+}
+
+// consume removes c's registration seq, which its caller claimed and is
+// about to run, unless it was cancelled or replaced since.
+func (t *notifyTable) consume(c *Conn, seq uint64) {
+	s := &t.shards[t.shard(c)]
+	s.mu.Lock()
+	if r, ok := s.m[c]; ok && r.seq == seq {
+		delete(s.m, c)
+		t.n.Add(-1)
+	}
+	s.mu.Unlock()
+}
+
+// unclaim releases c's registration seq, which its caller claimed and
+// will not run; it reports whether seq is still c's registration (not
+// cancelled, dropped by a Close, or replaced since).
+func (t *notifyTable) unclaim(c *Conn, seq uint64) bool {
+	s := &t.shards[t.shard(c)]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.m[c]
+	if !ok || r.seq != seq {
 		return false
 	}
-	if s.m == nil {
-		s.m = make(map[*Conn]func(*Conn))
-	}
-	s.m[c] = f
-	t.n.Add(1)
+	r.claimed = false
+	s.m[c] = r
 	return true
 }
 
-// has reports whether c has a registration.
+// has reports whether c has a registration, claimed or not.
 func (t *notifyTable) has(c *Conn) bool {
 	if t.n.Load() == 0 {
 		return false
@@ -214,16 +269,14 @@ func (t *notifyTable) has(c *Conn) bool {
 	return ok
 }
 
-// take removes and returns c's registration (nil if none): whoever
-// takes it runs it, so it runs at most once.
-func (t *notifyTable) take(c *Conn) func(*Conn) {
+// drop removes c's registration, claimed or not: a claimed one then
+// neither runs (if its claimer had not consumed it yet) nor comes back.
+func (t *notifyTable) drop(c *Conn) {
 	s := &t.shards[t.shard(c)]
 	s.mu.Lock()
-	f, ok := s.m[c]
-	if ok {
+	if _, ok := s.m[c]; ok {
 		delete(s.m, c)
 		t.n.Add(-1)
 	}
 	s.mu.Unlock()
-	return f
 }
