@@ -1637,10 +1637,10 @@ func (u *uringSet) send(c *Conn) bool {
 		c.decref() // the caller's reference is still held
 		return false
 	}
-	if testHookRingSend != nil {
+	if h := testHookRingSend.Load(); h != nil {
 		// A copy: vecs itself passed to a function value would move
 		// arr to the heap, an allocation of 384 bytes on every send.
-		testHookRingSend(slices.Clone(vecs), u.sending)
+		(*h)(slices.Clone(vecs), u.sending)
 	}
 	st := u.newSend(c)
 	st.n = n
@@ -1665,8 +1665,10 @@ func (u *uringSet) send(c *Conn) bool {
 }
 
 // testHookRingSend, when set by a test, sees the vectors of each ring
-// send and the bytes of the sends already in flight. Under mu.
-var testHookRingSend func(vecs [][]byte, sending int)
+// send and the bytes of the sends already in flight. It runs under mu;
+// an atomic pointer, so that a test may set or clear it while a ring
+// sends.
+var testHookRingSend atomic.Pointer[func(vecs [][]byte, sending int)]
 
 // newSend returns a spare uringSend for c. Under mu.
 func (u *uringSet) newSend(c *Conn) *uringSend {

@@ -546,7 +546,7 @@ func TestUringSendingBound(t *testing.T) {
 	testutil.CheckLeaks(t)
 	var mu sync.Mutex
 	var sends, vectored, most int
-	testHookRingSend = func(vecs [][]byte, sending int) {
+	hook := func(vecs [][]byte, sending int) {
 		mu.Lock()
 		defer mu.Unlock()
 		sends++
@@ -555,7 +555,8 @@ func TestUringSendingBound(t *testing.T) {
 		}
 		most = max(most, sending+vecsLen(vecs))
 	}
-	t.Cleanup(func() { testHookRingSend = nil })
+	testHookRingSend.Store(&hook)
+	t.Cleanup(func() { testHookRingSend.Store(nil) })
 	const peers, answer = 8, 64 << 10
 	var taken atomic.Int64 // input bytes the handlers took
 	s, addr := startServer(t, func(c *Conn) error {
