@@ -13,7 +13,9 @@ go test -count=1 -timeout 5m -run 'Allocs|SteadyState' ./...
 go test -count=1 -timeout 5m -run '^TestHostilePeers$' ./tests/reliability
 # The same suites of netpoll, the net/http adapter and reliability on the portable
 # backend (BackendStd); tests of the epoll backend's own machinery skip
-# there, saying why. Their Examples too (a few seconds): an example about
+# there, saying why, and netpoll's tests that run every backend by name
+# (testBackends) run only the one UPOLL names, here and in the io_uring
+# pass: the first pass ran them on each. Their Examples too (a few seconds): an example about
 # the poller switches names its backend, so its output holds under any
 # UPOLL backend. The fuzz targets' seeds ran in the first pass.
 UPOLL=backend=std go test -race -count=1 -timeout 10m -run '^(Test|Example)' ./netpoll ./adapters/nethttp ./tests/reliability
