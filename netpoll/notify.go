@@ -134,13 +134,23 @@ func (c *Conn) fireInput() {
 		}
 		return
 	}
-	notifies.consume(c, seq)
-	c.callNotify(f)
+	if testHook := testHookConsume.Load(); testHook != nil {
+		(*testHook)(c)
+	}
+	// A cancel, a Close or a replacement since the claim came first:
+	// the callback has not started to run, so it does not.
+	if notifies.consume(c, seq) {
+		c.callNotify(f)
+	}
 }
 
 // testHookUnclaim, when set by a test, runs in fireInput between the
 // claim of a registration found with nothing to read and its release.
 var testHookUnclaim atomic.Pointer[func(c *Conn)]
+
+// testHookConsume, when set by a test, runs in fireInput between the
+// claim of a registration found with input to read and its consume.
+var testHookConsume atomic.Pointer[func(c *Conn)]
 
 // callNotify runs a NotifyInput callback; a panic in it closes c, as a
 // handler's does, rather than the process (it may run on the poller).
@@ -173,10 +183,11 @@ const notifyShards = 16
 // stays in the table until fireInput either consumes it, just before it
 // runs, or releases it, when there was nothing to read after all. So a
 // cancel (NotifyInput(nil)) or a Close that comes while it is claimed
-// removes it as it would an unclaimed one, and a release finds it gone
-// and does not bring it back; a NotifyInput that replaces it gets a new
-// sequence number, which neither the consume nor the release of the old
-// claim touches.
+// removes it as it would an unclaimed one: a consume then finds it gone
+// and the callback does not run, a release finds it gone and does not
+// bring it back. A NotifyInput that replaces it gets a new sequence
+// number, which neither the consume nor the release of the old claim
+// touches (the old callback does not run either).
 type notifyTable struct {
 	n      atomic.Int64
 	shards [notifyShards]struct {
@@ -229,16 +240,20 @@ func (t *notifyTable) claim(c *Conn) (func(*Conn), uint64) {
 	return r.f, r.seq
 }
 
-// consume removes c's registration seq, which its caller claimed and is
-// about to run, unless it was cancelled or replaced since.
-func (t *notifyTable) consume(c *Conn, seq uint64) {
+// consume removes c's registration seq, which its caller claimed, and
+// reports whether it did: the caller runs it only then. It was
+// cancelled, dropped by a Close, or replaced since otherwise.
+func (t *notifyTable) consume(c *Conn, seq uint64) bool {
 	s := &t.shards[t.shard(c)]
 	s.mu.Lock()
-	if r, ok := s.m[c]; ok && r.seq == seq {
-		delete(s.m, c)
-		t.n.Add(-1)
+	defer s.mu.Unlock()
+	r, ok := s.m[c]
+	if !ok || r.seq != seq {
+		return false
 	}
-	s.mu.Unlock()
+	delete(s.m, c)
+	t.n.Add(-1)
+	return true
 }
 
 // unclaim releases c's registration seq, which its caller claimed and
