@@ -89,9 +89,10 @@ func (c *Conn) stdWatchInput() {
 	for {
 		if c.incref() {
 			// Until input, EOF or an error, or bytes a reader read (it
-			// goes first, see lockRead).
+			// goes first, see lockRead): bytes a reader left buffered
+			// are input, looked at again once the read holds rmu.
 			for c.in.Len() == 0 && c.flags.Load()&(fPeerEOF|fBroken) == 0 && !c.fdst.closed() {
-				_, err, yielded := c.stdBackgroundRead(1, false)
+				_, err, yielded := c.stdBackgroundRead(1, false, true)
 				if !yielded && !errors.Is(err, os.ErrDeadlineExceeded) {
 					break
 				}

@@ -60,3 +60,44 @@ func TestNotifyInputDroppedWhileClaimedWithInput(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifyInputLeftByReader: a registration made before a Read that
+// leaves part of the input buffered runs for what is left, as on the
+// native backends, whose poller buffers the input, wakes the reader and
+// then finds bytes still there. Under BackendStd the reader reads the
+// socket itself, and the registration's watcher, which it interrupted,
+// went back to block in the socket's read with those bytes buffered:
+// the callback ran only when more input came.
+func TestNotifyInputLeftByReader(t *testing.T) {
+	c, cl := acceptPair(t)
+	n := newNotified()
+	c.NotifyInput(n.f)                // nothing buffered: registers
+	time.Sleep(20 * time.Millisecond) // under BackendStd its watcher blocks in the socket's read
+
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, 1)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		k, err := c.Read(b)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(b[:k])
+	}()
+	time.Sleep(20 * time.Millisecond) // the reader blocks first
+	if _, err := cl.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if s := testutil.Receive(t, got, 5*time.Second, "Read"); s != "h" {
+		t.Fatalf("Read = %q, want \"h\"", s)
+	}
+	if !n.wait(2 * time.Second) {
+		t.Fatalf("the callback did not run within 2s with %d bytes buffered", c.in.Len())
+	}
+	b := make([]byte, 8)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if k, err := c.Read(b); err != nil || string(b[:k]) != "ello" {
+		t.Fatalf("Read = %q, %v; want \"ello\"", b[:k], err)
+	}
+}

@@ -110,7 +110,10 @@ func (c *Conn) unlockRead() {
 // stdRead). It gives way to readers (lockRead): with one waiting for
 // rmu it reads nothing and reports yielded, and one that comes while it
 // blocks interrupts it (then err is os.ErrDeadlineExceeded); the caller
-// tries again. The order (deadline cleared, bgReading set, readers
+// tries again. With whileEmpty (an input notification's read) it also
+// reads nothing, and reports yielded, when it finds input buffered, the
+// peer's end or an error once it holds rmu: a reader it gave way to may
+// have left them, and the caller is to fire, not to wait for more. The order (deadline cleared, bgReading set, readers
 // looked at; a reader counts itself, then looks at bgReading) makes
 // either side see the other, and an interruption land after the
 // cleared deadline.
@@ -121,9 +124,13 @@ func (c *Conn) unlockRead() {
 // interrupts a read that is not there: the past deadline stays on the
 // socket with rdl invalid, and the next read, whoever's, sets its own
 // (stdSetReadDeadline) before it reads.
-func (c *Conn) stdBackgroundRead(limit int, deferAcct bool) (n int, err error, yielded bool) {
+func (c *Conn) stdBackgroundRead(limit int, deferAcct, whileEmpty bool) (n int, err error, yielded bool) {
 	s := c.sock
 	c.rmu.Lock()
+	if whileEmpty && (c.in.Len() > 0 || c.flags.Load()&(fPeerEOF|fBroken) != 0) {
+		c.rmu.Unlock()
+		return 0, nil, true
+	}
 	c.stdSetReadDeadline(0)
 	mark := !s.bgReading.Load() // not the loop's: set for this read
 	if mark {
@@ -303,7 +310,7 @@ func (c *Conn) stdFill() (input, more bool) {
 	}
 	// The loop's read waits for as long as it takes: deadlines bound
 	// readers' waits, not the arrival of input.
-	n, err, yielded := c.stdBackgroundRead(room, true)
+	n, err, yielded := c.stdBackgroundRead(room, true, false)
 	// The loop runs the handler itself (stdLoop): only a blocked reader
 	// on another goroutine is told.
 	switch {
