@@ -462,7 +462,11 @@ func (c *Conn) closeWith(reason error) bool {
 	case c.flags.Load()&(fBroken|fRegistered) == fRegistered:
 		c.linger()
 	case c.sock != nil && c.flags.Load()&fBroken == 0:
-		go c.stdLinger() // BackendStd: no poller sends the rest
+		// BackendStd: no poller sends the rest. The socket stays open
+		// while it is sent: a read blocked in it is woken here, as
+		// the close of the socket would wake it (see stdWaitRead).
+		c.stdInterruptRead()
+		go c.stdLinger()
 	default:
 		c.finishClose()
 	}

@@ -437,8 +437,10 @@ func (c *Conn) stdWaitRead(n int) error {
 			return c.opErr("read", errTimeout)
 		}
 		c.stdSetReadDeadline(dl)
-		if deadlineOf(deadline(&c.rwait), c.readTimeout(), start) != dl {
-			continue // moved while it was being set
+		// Moved while it was being set, or a Close came: a lingering
+		// close's wake-up (closeWith) set before dl would be undone.
+		if deadlineOf(deadline(&c.rwait), c.readTimeout(), start) != dl || c.fdst.closed() {
+			continue
 		}
 		if _, err := c.stdRead(n-c.in.Len(), false); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			if c.fdst.closed() {
