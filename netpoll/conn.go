@@ -272,11 +272,7 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if c.sock != nil {
 		// A write blocked in the socket sees only the socket's
 		// deadline: the new bound counts from now there.
-		if d > 0 {
-			c.sock.nc.SetWriteDeadline(nsTime(deadlineOf(deadline(&c.wwait), d, time.Now().UnixNano())))
-		} else {
-			c.stdAbsWriteDeadline()
-		}
+		c.stdSetWriteDeadline(d)
 	}
 	return nil
 }

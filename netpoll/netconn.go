@@ -386,7 +386,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	setDeadline(&c.rwait, ns)
 	setDeadline(&c.wwait, ns)
 	if c.sock != nil {
-		c.sock.nc.SetWriteDeadline(t)
+		c.stdSetWriteDeadline(c.writeTimeout())
 		c.stdWakeReader()
 	}
 	return nil
@@ -415,7 +415,9 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	}
 	setDeadline(&c.wwait, deadlineNs(t))
 	if c.sock != nil {
-		c.sock.nc.SetWriteDeadline(t)
+		// The write timeout, if any, still bounds a write blocked in
+		// the socket (the earlier wins), counted from now.
+		c.stdSetWriteDeadline(c.writeTimeout())
 	}
 	return nil
 }

@@ -761,13 +761,31 @@ func (c *Conn) stdWriteTimeout() bool {
 	if timeout <= 0 {
 		return false
 	}
-	abs := deadline(&c.wwait)
-	c.sock.nc.SetWriteDeadline(nsTime(deadlineOf(abs, timeout, time.Now().UnixNano())))
+	c.stdSetWriteDeadline(timeout)
 	return true
 }
 
 // stdAbsWriteDeadline sets the socket's write deadline to SetWriteDeadline's.
-func (c *Conn) stdAbsWriteDeadline() { c.sock.nc.SetWriteDeadline(nsTime(deadline(&c.wwait))) }
+func (c *Conn) stdAbsWriteDeadline() { c.stdSetWriteDeadline(0) }
+
+// stdSetWriteDeadline sets the socket's write deadline to
+// SetWriteDeadline's, or with timeout > 0 to the earlier of that and
+// timeout from now. Writers and the deadline setters (SetWriteDeadline,
+// SetDeadline, SetWriteTimeout) all set it so, each after storing what
+// it changes: a SetWriteDeadline that lands between another call's load
+// of the absolute deadline and its set would be overwritten with the
+// old one, and a deadline moved into the past to wake a blocked write
+// lost. So the absolute deadline is looked at again after the set,
+// which then either saw the new one or came before the other's set.
+func (c *Conn) stdSetWriteDeadline(timeout time.Duration) {
+	for {
+		abs := deadline(&c.wwait)
+		c.sock.nc.SetWriteDeadline(nsTime(deadlineOf(abs, timeout, time.Now().UnixNano())))
+		if deadline(&c.wwait) == abs {
+			return
+		}
+	}
+}
 
 // stdWriteErr maps a socket write error: a deadline is not fatal, a
 // close is net.ErrClosed, anything else breaks the connection.
