@@ -22,8 +22,10 @@ import (
 //     returns, if c already has input buffered or the peer has shut
 //     down or reset it. Otherwise it runs on the poller
 //     goroutine that reads the input, right after the bytes are
-//     buffered; it must not block, since the poller serves other
-//     connections. It may call any method of c, Close included.
+//     buffered (under BackendStd, on the goroutine of c that reads
+//     them: its handler loop, or its watcher, below); it must not
+//     block, since the poller serves other connections. It may call
+//     any method of c, Close included.
 //   - Close, from any goroutine, drops a registration that has not
 //     started to run, and NotifyInput on a closed c registers nothing:
 //     f is never called for a connection closed before its input came.
@@ -34,10 +36,12 @@ import (
 //     handler's does; the process and the poller go on.
 //
 // A registered connection costs one map entry and no goroutine or
-// timer. Under BackendStd, which has no poller to see input arrive, it
-// also costs one goroutine blocked in the socket's read until input
-// comes or c closes: one per connection, however often NotifyInput is
-// called (a cancelled registration's goroutine stays until then).
+// timer. Under BackendStd, which has no poller to see input arrive, a
+// connection without a handler also pays one goroutine blocked in the
+// socket's read until input comes or c closes: one per connection,
+// however often NotifyInput is called (a cancelled registration's
+// goroutine stays until then). A handler's connection reads on its own
+// loop, which fires the registration.
 func (c *Conn) NotifyInput(f func(*Conn)) {
 	if f == nil {
 		notifies.drop(c)
@@ -65,14 +69,18 @@ func (c *Conn) armInput() {
 		c.fireInput()
 		return
 	}
-	if c.sock != nil {
+	if c.sock != nil && c.owner.handler == nil {
+		// A handler's connection has its loop, which reads for the
+		// handler and fires (stdFill): a watcher beside it would take
+		// input from under the handler, or block in the socket's read
+		// after the loop took it.
 		c.stdNotifyInput()
 	}
 }
 
 // stdNotifyInput waits for c's input on a goroutine of its own:
 // BackendStd has no poller to see it arrive (a registration there costs
-// that goroutine). It reads once, so the bytes stay buffered for the
+// that goroutine), and c, without a handler, no loop that reads. It reads once, so the bytes stay buffered for the
 // next Read, then fires. One such watcher runs per connection: a
 // registration put while one runs is seen by it (stdWatchInput).
 func (c *Conn) stdNotifyInput() {

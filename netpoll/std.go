@@ -311,18 +311,23 @@ func (c *Conn) stdFill() (input, more bool) {
 	// The loop's read waits for as long as it takes: deadlines bound
 	// readers' waits, not the arrival of input.
 	n, err, yielded := c.stdBackgroundRead(room, true, false)
-	// The loop runs the handler itself (stdLoop): only a blocked reader
-	// on another goroutine is told.
+	// The loop runs the handler itself (stdLoop): a blocked reader on
+	// another goroutine and an input registration are told, as onInput
+	// tells them (the loop reads for NotifyInput too: see armInput).
 	switch {
 	case yielded:
 		return false, true // a reader goes first
 	case err == nil && c.flags.Load()&fPeerEOF == 0:
 		notify(&c.rwait)
+		if n > 0 {
+			c.fireInput()
+		}
 		return n > 0, true
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return false, true // interrupted by a reader, or by SetReadDeadline
 	}
 	notify(&c.rwait)
+	c.fireInput()
 	return true, false
 }
 
