@@ -785,7 +785,11 @@ func (c *Conn) stdAbsWriteDeadline() { c.stdSetWriteDeadline(0) }
 func (c *Conn) stdSetWriteDeadline(timeout time.Duration) {
 	for {
 		abs := deadline(&c.wwait)
-		c.sock.nc.SetWriteDeadline(nsTime(deadlineOf(abs, timeout, time.Now().UnixNano())))
+		dl := abs
+		if timeout > 0 {
+			dl = deadlineOf(abs, timeout, time.Now().UnixNano())
+		}
+		c.sock.nc.SetWriteDeadline(nsTime(dl))
 		if deadline(&c.wwait) == abs {
 			return
 		}
