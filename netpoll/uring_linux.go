@@ -645,11 +645,20 @@ func (u *uringSet) owner(ud uint64) *uringReg {
 }
 
 // pollMask is the poll interest of reg's poll request.
+//
+// Never POLLPRI. A poll request's completion carries the mask of the
+// wake-up that fired it, where epoll asks the socket (vfs_poll), and TCP
+// wakes its readers with EPOLLIN|EPOLLPRI|EPOLLRDNORM|EPOLLRDBAND for
+// every arrival of data: asked for, POLLPRI came with ordinary input,
+// and the event claimed urgent data that no peer sent (an edge-triggered
+// fill then read once more, for nothing: see shortDrains). The urgent
+// mark is found by the read instead (readv, readPastMark), as in
+// receive mode, where the poll asks for POLLOUT only.
 func (reg *uringReg) pollMask() uint32 {
 	if reg.recvMode {
 		return unix.POLLOUT
 	}
-	return reg.in & (evIn | evOut | evRDHup | evPri)
+	return reg.in & (evIn | evOut | evRDHup)
 }
 
 // armPoll queues reg's poll request under user data ud. Under mu.
@@ -1205,7 +1214,7 @@ func (u *uringSet) complete(c uring.CQE, ev *event) bool {
 		*ev = event{slot: reg.slot, gen: reg.gen, ready: evErr}
 		return true
 	}
-	ready := uint32(c.Res) & (evIn | evOut | evPri | evErr | evHup | evRDHup)
+	ready := uint32(c.Res) & (evIn | evOut | evErr | evHup | evRDHup) // no evPri: see pollMask
 	if reg.recvMode && ready&(evRDHup|evHup) != 0 {
 		u.peerEnded(reg)
 	}
