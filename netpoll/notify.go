@@ -80,9 +80,10 @@ func (c *Conn) armInput() {
 
 // stdNotifyInput waits for c's input on a goroutine of its own:
 // BackendStd has no poller to see it arrive (a registration there costs
-// that goroutine), and c, without a handler, no loop that reads. It reads once, so the bytes stay buffered for the
-// next Read, then fires. One such watcher runs per connection: a
-// registration put while one runs is seen by it (stdWatchInput).
+// that goroutine), and c, without a handler, no loop that reads. It
+// reads once, so the bytes stay buffered for the next Read, then fires.
+// One such watcher runs per connection: a registration put while one
+// runs is seen by it (stdWatchInput).
 func (c *Conn) stdNotifyInput() {
 	if c.sock.watching.CompareAndSwap(false, true) {
 		go c.stdWatchInput()

@@ -113,7 +113,8 @@ func (c *Conn) unlockRead() {
 // tries again. With whileEmpty (an input notification's read) it also
 // reads nothing, and reports yielded, when it finds input buffered, the
 // peer's end or an error once it holds rmu: a reader it gave way to may
-// have left them, and the caller is to fire, not to wait for more. The order (deadline cleared, bgReading set, readers
+// have left them, and the caller is to fire, not to wait for more. The
+// order (deadline cleared, bgReading set, readers
 // looked at; a reader counts itself, then looks at bgReading) makes
 // either side see the other, and an interruption land after the
 // cleared deadline.
