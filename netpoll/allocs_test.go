@@ -31,7 +31,9 @@ func TestEchoRoundTripAllocs(t *testing.T) {
 		// as ring sends (whose vector array once moved to the heap,
 		// 384 bytes per message). The dispatch and trigger that ring
 		// sends need are named: UPOLL may change the defaults, and the
-		// case would then fail for want of ring sends.
+		// case would then fail for want of ring sends; so is the
+		// experiment's switch that turns them off (uringSendEnv).
+		t.Setenv("UPOLL_URING_SEND", "")
 		s, addr := startServer(t, echoOnce, WithBackend(BackendUring), WithPollers(1),
 			WithDispatch(DispatchHandoff), WithTrigger(EdgeTriggered))
 		testRoundTripAllocs(t, addr, nil)

@@ -45,6 +45,7 @@ func TestUringSingleIssuerEcho(t *testing.T) {
 	needUring(t)
 	t.Setenv(EnvVar, "")
 	t.Setenv(uringSingleEnv, "")
+	t.Setenv(uringSQPollEnv, "") // an SQPOLL ring is not single-issuer
 	for _, d := range []Dispatch{DispatchInline, DispatchPool} {
 		t.Run(d.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
@@ -84,6 +85,7 @@ func TestUringSingleIssuerForwarded(t *testing.T) {
 	needUring(t)
 	t.Setenv(EnvVar, "")
 	t.Setenv(uringSingleEnv, "")
+	t.Setenv(uringSQPollEnv, "") // an SQPOLL ring is not single-issuer
 	for _, d := range []Dispatch{DispatchInline, DispatchPool} {
 		t.Run(d.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
@@ -208,6 +210,7 @@ func TestUringSingleIssuerQueueFull(t *testing.T) {
 	needUring(t)
 	t.Setenv(EnvVar, "")
 	t.Setenv(uringSingleEnv, "")
+	t.Setenv(uringSQPollEnv, "") // an SQPOLL ring is not single-issuer
 	testutil.CheckLeaks(t)
 	addr, eofs := startEchoPeer(t)
 	stall, stalled := make(chan struct{}), make(chan struct{}, 1)
