@@ -25,7 +25,10 @@ import (
 //     buffered (under BackendStd, on the goroutine of c that reads
 //     them: its handler loop, or its watcher, below); it must not
 //     block, since the poller serves other connections. It may call
-//     any method of c, Close included.
+//     any method of c, Close included. A NotifyInput from within f
+//     while c still has input buffered runs its callback at once, on
+//     f's stack: a callback that registers again must read first, or
+//     it calls itself without end.
 //   - Close, from any goroutine, drops a registration that has not
 //     started to run, and NotifyInput on a closed c registers nothing:
 //     f is never called for a connection closed before its input came.
