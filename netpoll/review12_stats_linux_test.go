@@ -128,10 +128,12 @@ func (c *review12RawClient) readFull(p []byte) error {
 // test's exchange runs: the writes and reads of its netpoller's eventfd
 // when a goroutine wakes it (timers, the test's goroutines). Measured on
 // the 2-core test machine under -race: 0 to 2 of each per 100 ms idle,
-// at most 5 of each over an exchange of 1000 echoes (0.5 s); 30 leaves
-// room for a loaded machine and still tells a missed call per message
-// (1000) or per connection from noise.
-const review12Slack = 30
+// at most 5 of each over an exchange of 1000 echoes (0.5 s) run alone;
+// but 40 of each in the io_uring case of a full CI run (2026-12-07, the
+// package's race pass beside the other packages', ReadCalls and
+// WriteCalls 0 as they should be). 100 leaves room for that and still
+// tells a missed call per message (1000) from noise.
+const review12Slack = 100
 
 // review12Exchange echoes msgs messages of size bytes from a raw client
 // on s, each written once the previous one came back, with gap between
