@@ -112,6 +112,12 @@ func (c *Conn) write(p []byte) (int, error) {
 				break
 			}
 			if err != nil {
+				if c.fdst.closed() {
+					// A Close on another goroutine shut the socket
+					// down under this write (EPIPE): it fails as a
+					// write on a closed connection, as Go's does.
+					return n, c.opErr("write", errClosed)
+				}
 				err = os.NewSyscallError("write", err)
 				if !c.peerReadShut(err) {
 					c.brokeTold(err)
