@@ -90,6 +90,9 @@ func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 		requeue = more
 	}
 	if ev&(evOut|evErr|evHup) != 0 {
+		if c.flags.Load()&fOutFull != 0 {
+			c.flags.And(^uint32(fOutFull)) // before the look at out (see fOutFull)
+		}
 		switch {
 		case c.out.Len() > 0:
 			c.pollFlush()
@@ -388,15 +391,45 @@ func (c *Conn) sendOut() (int, error) {
 	return n, err
 }
 
+// fOutFull marks a connection whose last writev of queued output the
+// kernel refused (EAGAIN), with no writable event seen since: a Flush
+// that finds the queue so (drainOutWait) adds its batch to it and leaves
+// the sending to the poller, rather than make a writev that would be
+// refused too, once per handler run for as long as the peer does not
+// read. Only writeOut sets it, under emu and after a refused writev of
+// bytes already queued, so the poller, which clears it on each writable
+// event before it looks at the queue, finds those bytes and sends them
+// under emu (pollFlush), which sets or clears it again: it is never
+// left set with no writable event to come. A writer that skips its
+// writev because of it waits for that event (or returns within its
+// bound, with EPOLLOUT armed) as it would after a refused writev.
+const fOutFull = fUnix << 21
+
 // writeOut writes queued output with writev until it is all sent or
-// the kernel refuses more. emu must be held (consumer side of out).
+// the kernel refuses more (then it sets fOutFull, and clears it
+// otherwise). emu must be held (consumer side of out).
 func (c *Conn) writeOut() (int, error) {
 	if c.flags.Load()&fSending != 0 || c.p.ep.ringSend(c) {
 		// The ring owns the head of out until the send completes; its
-		// completion sends the rest (uring_linux.go).
+		// completion sends the rest (uring_linux.go). No writev was
+		// refused: a Flush is to come here, not wait for a writable
+		// event (fOutFull).
+		if c.flags.Load()&fOutFull != 0 {
+			c.flags.And(^uint32(fOutFull))
+		}
 		return 0, nil
 	}
 	total := 0
+	full := false
+	defer func() {
+		if was := c.flags.Load()&fOutFull != 0; full != was {
+			if full {
+				c.flags.Or(fOutFull)
+			} else {
+				c.flags.And(^uint32(fOutFull))
+			}
+		}
+	}()
 	for c.out.Len() > 0 {
 		var arr [maxVecs][]byte
 		vecs := c.out.GetBytes(arr[:0])
@@ -413,6 +446,7 @@ func (c *Conn) writeOut() (int, error) {
 		}
 		if err == errAgain {
 			c.p.ctr.writeEAGAIN.Add(1)
+			full = true
 			break
 		}
 		if err != nil {

@@ -350,7 +350,12 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			return w != nil, c.dropShutOut(op)
 		}
 		taken := false // another consumer took queued bytes
-		if q := c.out.Len(); q > 0 {
+		if q := c.out.Len(); q > 0 && c.flags.Load()&fOutFull != 0 {
+			// Behind a queue the kernel refused last, the poller sends
+			// on the writable event: a writev now would be refused too.
+			// The batch just queued is counted as sendOut counts it.
+			c.accountOut()
+		} else if q > 0 {
 			if testHookDrainSend != nil {
 				testHookDrainSend(c)
 			}
