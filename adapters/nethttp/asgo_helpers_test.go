@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func revStacks() []revStack {
 		s.dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
 		return s
 	}
-	return []revStack{
+	all := []revStack{
 		{
 			name:       "go",
 			listen:     func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") },
@@ -52,6 +53,37 @@ func revStacks() []revStack {
 		up(netpoll.BackendStd),
 		up(netpoll.BackendUring),
 	}
+	b := envBackendName()
+	if b == "" {
+		return all
+	}
+	// Under a UPOLL that names a backend (the second and third passes of
+	// scripts/test.sh), Go's stack and that backend's only: every stack
+	// names its backend itself, so the pass without UPOLL has run them
+	// all, and this one would only run them again.
+	sts := all[:1]
+	for _, st := range all[1:] {
+		if st.name == b {
+			sts = append(sts, st)
+		}
+	}
+	return sts
+}
+
+// envBackendName returns the backend that UPOLL names ("epoll", "std",
+// "uring"), or "" if it names none or one this file does not know.
+func envBackendName() string {
+	for _, kv := range strings.Split(os.Getenv(netpoll.EnvVar), ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if strings.EqualFold(k, "backend") {
+			for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
+				if strings.EqualFold(v, b.String()) {
+					return b.String()
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // revPair returns an accepted conn of st's listener and a Go peer dialed
