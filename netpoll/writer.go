@@ -13,7 +13,10 @@ import (
 // Flush, which sends on the caller's goroutine (a batch with nothing
 // queued ahead goes out with one write from where it was written) and
 // leaves what the kernel does not take to the poller (EPOLLOUT), or
-// FlushAsync, which leaves all of it to the poller. Flush blocks only
+// FlushAsync, which leaves all of it to the poller. Behind output that
+// the kernel last refused (the peer reads slower than the connection
+// writes), Flush queues its batch without a write, and the poller sends
+// it when the socket has room. Flush blocks only
 // while more than MaxOutput bytes are queued, until the write
 // deadline or timeout. When the deadline passes, what was flushed
 // stays queued and is sent later; a Flush that finds more than
