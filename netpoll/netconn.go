@@ -139,6 +139,11 @@ func (c *Conn) write(p []byte) (int, error) {
 	c.out.Disown() // a Writer's open batch goes first, its builder may still hold its slices
 	for n < len(p) {
 		if c.flags.Load()&fShutAsked != 0 {
+			if c.fdst.closed() {
+				// A Close came first: the write fails as closed,
+				// as in drainOutWait, which looks at it first too.
+				return n, c.opErr("write", errClosed)
+			}
 			return n, c.opErr("write", shutAskedErr("write"))
 		}
 		chunk := p[n:min(len(p), n+step)]
@@ -229,6 +234,12 @@ func (c *Conn) writable(op string) error {
 // under BackendStd the socket is shut down at once, as Go's CloseWrite
 // does.
 func (c *Conn) CloseWrite() error {
+	if c.fdst.closed() {
+		// As Go's, whose CloseWrite on a closed connection fails
+		// before it touches the socket: a writer still running is not
+		// asked to stop (its error is the close's), nor waited for.
+		return c.opErr("close", errClosed)
+	}
 	if !c.wmu.TryLock() {
 		if c.sock != nil {
 			return c.stdCloseWriteBusy()
