@@ -5,11 +5,11 @@ import "net"
 // peerAddr is a connection's remote address in one word instead of a
 // *net.TCPAddr (about 80 bytes with its IP slice): the kind, the port and
 // an IPv4 address packed together. An IPv6 address is kept in the
-// connection's extension (connExt.ip6), which IPv4 connections do not
-// allocate; so is a Unix-domain peer's name (connExt.unixPeer), but for
-// the names of an unbound peer ("" or, on Linux, "@"), which the port
-// bits tell (unixNone, unixAt). RemoteAddr builds the net.Addr on
-// demand.
+// connection's extension (connExt.ip6, its zone in connExt.zone), which
+// IPv4 connections do not allocate; so is a Unix-domain peer's name
+// (connExt.unixPeer), but for the names of an unbound peer ("" or, on
+// Linux, "@"), which the port bits tell (unixNone, unixAt). RemoteAddr
+// builds the net.Addr on demand.
 type peerAddr uint64
 
 const (
@@ -42,7 +42,13 @@ func (c *Conn) setPeer(sa sockaddr) {
 		c.raddr = packPeer(addrIPv4, int(sa.ap.Port()), sa.ap.Addr().As4())
 	case afInet6:
 		c.raddr = packPeer(addrIPv6, int(sa.ap.Port()), [4]byte{})
-		c.updateExt(func(e *connExt) { e.ip6 = sa.ap.Addr().As16() })
+		// The zone as Go's net names it: the interface of the index
+		// the kernel gave, or the name BackendStd's net.Conn gave.
+		zone := zoneName(sa.zone)
+		if zone == "" {
+			zone = sa.ap.Addr().Zone()
+		}
+		c.updateExt(func(e *connExt) { e.ip6, e.zone = sa.ap.Addr().As16(), zone })
 	case afUnix:
 		// Kept, not asked of the kernel when wanted: Go's net reports
 		// the peer's name after Close too, and its errors name it.
@@ -86,10 +92,11 @@ func (c *Conn) peerNetAddr() net.Addr {
 		return &t.a
 	case addrIPv6:
 		t := new(tcpAddr6)
+		var zone string
 		if e := c.ext.Load(); e != nil {
-			t.ip = e.ip6
+			t.ip, zone = e.ip6, e.zone
 		}
-		t.a = net.TCPAddr{IP: t.ip[:], Port: a.port()}
+		t.a = net.TCPAddr{IP: t.ip[:], Port: a.port(), Zone: zone}
 		return &t.a
 	}
 	return nil
@@ -107,9 +114,12 @@ type (
 	}
 )
 
-// isUnspecifiedAddr reports whether a listener's address is a wildcard,
-// in which case each accepted connection's local address differs.
-func isUnspecifiedAddr(a net.Addr) bool {
+// ownLocalAddrs reports whether the connections a listener at a
+// accepts each have a local address of their own rather than a: a is a
+// wildcard, or an IPv6 link-local address, whose zone a listener's
+// address may lack (Go's net names none for its listener, the
+// interface for each connection).
+func ownLocalAddrs(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
-	return ok && (ta.IP == nil || ta.IP.IsUnspecified())
+	return ok && (ta.IP == nil || ta.IP.IsUnspecified() || ta.IP.IsLinkLocalUnicast())
 }

@@ -139,6 +139,7 @@ type connExt struct {
 	own      bool
 	reason   error
 	ip6      [16]byte // the IPv6 peer address (see peerAddr)
+	zone     string   // its zone, for a link-local one
 	unixPeer string   // the Unix-domain peer's name (see peerAddr)
 	errno    int32    // what broke the connection (errnoOf), set before fBroken
 }

@@ -325,9 +325,10 @@ func (ln *Listener) Close() error {
 }
 
 // localAddrFor returns the local address of an accepted connection:
-// the listener's own unless it listens on a wildcard address.
+// the listener's own unless its connections have their own
+// (ownLocalAddrs: a wildcard or link-local address).
 func (ln *Listener) localAddrFor(fd int) *addrBox {
-	if !isUnspecifiedAddr(ln.addr) {
+	if !ownLocalAddrs(ln.addr) {
 		return ln.box
 	}
 	if sa, err := sysGetsockname(fd); err == nil {

@@ -75,11 +75,18 @@ func sockaddrToAddr(sa sockaddr) net.Addr {
 		return &net.TCPAddr{IP: net.IP(b[:]), Port: int(sa.ap.Port())}
 	}
 	b := ip.As16()
-	a := &net.TCPAddr{IP: net.IP(b[:]), Port: int(sa.ap.Port())}
-	if sa.zone != 0 {
-		if ifi, err := net.InterfaceByIndex(int(sa.zone)); err == nil {
-			a.Zone = ifi.Name
-		}
+	return &net.TCPAddr{IP: net.IP(b[:]), Port: int(sa.ap.Port()), Zone: zoneName(sa.zone)}
+}
+
+// zoneName is the IPv6 zone that interface index i names, as Go's net
+// names it: "" for 0, the interface's name, or i in decimal when no
+// interface has that index.
+func zoneName(i uint32) string {
+	if i == 0 {
+		return ""
 	}
-	return a
+	if ifi, err := net.InterfaceByIndex(int(i)); err == nil {
+		return ifi.Name
+	}
+	return strconv.FormatUint(uint64(i), 10)
 }

@@ -1070,7 +1070,7 @@ func (s *Server) serveStd(nc net.Conn, ln *Listener) {
 	if s.gate.max > 0 {
 		c.flags.Or(fHeld)
 	}
-	if ln != nil && !isUnspecifiedAddr(ln.addr) {
+	if ln != nil && !ownLocalAddrs(ln.addr) {
 		c.laddr = ln.box
 	} else {
 		c.laddr = &addrBox{nc.LocalAddr()}
