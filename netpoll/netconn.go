@@ -219,7 +219,8 @@ func (c *Conn) writable(op string) error {
 // write deadline.
 //
 // A CloseWrite whose shutdown fails (the socket is no longer connected:
-// the peer reset it) leaves the writing side as it was, as Go's does:
+// the peer reset it; output still queued then is not waited for, as it
+// will never go) leaves the writing side as it was, as Go's does:
 // later writes report the socket's state, and CloseWrite may be called
 // again. A CloseWrite on a writing side already shut shuts the socket
 // down again, as Go's does, and reports what shutdown says of it then:
@@ -279,7 +280,9 @@ func (c *Conn) CloseWrite() error {
 	if err := c.out.Flush(); err != nil {
 		return c.opErr("close", errClosed)
 	}
-	if c.out.Len() > 0 {
+	if c.out.Len() > 0 && c.flags.Load()&(fBroken|fPeerReadShut) == 0 {
+		// A broken connection never sends what is queued: the
+		// shutdown is made now, and reports the socket's state.
 		c.flags.Or(fShutPending)
 		c.p.queueFlush(c)
 		c.outSent() // the output may have gone meanwhile
