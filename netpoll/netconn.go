@@ -303,13 +303,14 @@ func (c *Conn) CloseWrite() error {
 // shutdown says of the socket now, nil while the connection stands and
 // ENOTCONN once the peer has reset it. A shutdown that still waits for
 // the queued output to go (fShutPending) is not made early: it would
-// cut that output off.
+// cut that output off, unless the connection broke, and the output
+// will never go.
 func (c *Conn) closeWriteAgain(f uint32) error {
 	var err error
 	switch {
 	case c.sock != nil:
 		err = c.stdShutdown(true)
-	case f&fShutPending != 0:
+	case f&fShutPending != 0 && f&(fBroken|fPeerReadShut) == 0:
 		return nil
 	default:
 		err = sysShutdownWrite(int(c.fd))

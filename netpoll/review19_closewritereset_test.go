@@ -73,3 +73,54 @@ func closeWriteAfterReset(t *testing.T, pair func() (c, peer net.Conn)) error {
 	}
 	return err
 }
+
+// TestCloseWriteAgainQueuedAfterReset: a CloseWrite whose shutdown waits for
+// queued output (a Write timed out on a peer that does not read) returns
+// nil; when the peer then resets the connection, that output will never
+// go, and a second CloseWrite reports the socket's state as Go's does
+// (ENOTCONN) instead of nil for a shutdown still to come.
+func TestCloseWriteAgainQueuedAfterReset(t *testing.T) {
+	seq := func(t *testing.T, c, peer net.Conn) (first, second error) {
+		c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := c.Write(make([]byte, 16<<20)); err == nil {
+			t.Fatal("a 16 MiB Write to a peer that does not read did not time out")
+		}
+		c.SetWriteDeadline(time.Time{})
+		cw := c.(interface{ CloseWrite() error })
+		first = cw.CloseWrite()
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close()
+		time.Sleep(50 * time.Millisecond)
+		return first, cw.CloseWrite()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := dialTCP(t, ln.Addr().String())
+	gc, err := ln.Accept()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gc.Close()
+	first, second := seq(t, gc, cl)
+	if first != nil || !errors.Is(second, syscall.ENOTCONN) {
+		t.Fatalf("Go's CloseWrite: %v, then after the reset %v; want nil, then ENOTCONN (the test's premise)", first, second)
+	}
+	for _, b := range testBackends(true) {
+		t.Run(b.String(), func(t *testing.T) {
+			_, addr, conns := startAccept(t, WithBackend(b))
+			cl := dialTCP(t, addr)
+			c := recvConn(t, conns)
+			defer c.Close()
+			first, second := seq(t, c, cl)
+			if first != nil {
+				t.Errorf("CloseWrite with output queued = %v, want nil as Go's", first)
+			}
+			if !errors.Is(second, syscall.ENOTCONN) {
+				t.Errorf("CloseWrite again after the reset = %v, want ENOTCONN as Go's", second)
+			}
+		})
+	}
+}
