@@ -435,7 +435,7 @@ func (c *Conn) stdWaitRead(n int) error {
 	c.flags.Or(fReaderWaiting)
 	defer c.flags.And(^uint32(fReaderWaiting))
 	for {
-		if done, err := c.readDone(n); done {
+		if done, err := c.stdReadDone(n); done {
 			return err
 		}
 		dl := deadlineOf(deadline(&c.rwait), c.readTimeout(), start)
@@ -459,6 +459,23 @@ func (c *Conn) stdWaitRead(n int) error {
 			c.consumedStd()
 		}
 	}
+}
+
+// stdReadDone is readDone under BackendStd, whose reader reads the
+// socket itself. Once a call has reported what broke the connection (a
+// Write, say: fBrokenTold), the socket still holds what it received
+// before the reset and gives it first, then the end, as Go's read
+// does: only the end that a read met (fPeerEOF) ends the wait then.
+// An error no call has reported yet (the input watcher's read took it)
+// is readDone's to report.
+func (c *Conn) stdReadDone(n int) (bool, error) {
+	if c.flags.Load()&(fBroken|fBrokenTold|fPeerEOF) != fBroken|fBrokenTold {
+		return c.readDone(n)
+	}
+	if c.fdst.closed() {
+		return true, c.opErr("read", errClosed)
+	}
+	return c.in.Len() >= n, nil
 }
 
 // consumedStd lets a handler loop paused at the bound go on once a
