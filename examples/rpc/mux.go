@@ -207,8 +207,17 @@ func (p *Pool) Close() error { return p.group.Close() }
 
 // Shutdown shuts the pool's poller group down (see netpoll's
 // Server.Shutdown): handlers running finish, then every connection is
-// closed; calls still waiting fail with ErrConnClosed.
-func (p *Pool) Shutdown(ctx context.Context) error { return p.group.Shutdown(ctx) }
+// closed; calls still waiting fail with ErrConnClosed. A connection
+// that holds part of a response stays open until the rest comes; if
+// ctx ends first, Shutdown closes the connections left, as Close does,
+// and returns ctx.Err().
+func (p *Pool) Shutdown(ctx context.Context) error {
+	err := p.group.Shutdown(ctx)
+	if err != nil {
+		p.group.Close() // no call may wait on a connection left open
+	}
+	return err
+}
 
 func (m *muxConn) open() bool {
 	m.mu.Lock()

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestPoolShutdownHalfResponse: Shutdown of a pool whose server has
+// sent part of a response and then nothing more, with calls in flight
+// on that connection and on another. The part keeps its connection
+// busy (input buffered), so the group's Shutdown cannot close it and
+// returns ctx.Err() at its deadline; the pool then closes what is
+// left, as its doc promises that calls still waiting fail: every call
+// returns ErrConnClosed soon after Shutdown does, and closing the pool
+// releases its descriptors and goroutines. Before, Shutdown returned
+// context.DeadlineExceeded with the half-answered connection open and
+// its calls waiting for good (the pool has no timeout here).
+func TestPoolShutdownHalfResponse(t *testing.T) {
+	const perConn = 4
+	addr, accepted, release := holdingServer(t, perConn)
+	fds, gs := countFDs(t), goroutines() // the listener's included
+	p, err := DialPool(context.Background(), "tcp", addr, PoolConfig{Conns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	errs := make(chan error, 2*perConn)
+	for i := range 2 * perConn {
+		go func() {
+			_, err := p.Call(context.Background(), OpEcho, fmt.Appendf(nil, "call-%d", i))
+			errs <- err
+		}()
+	}
+	for i := range 2 {
+		select {
+		case c := <-accepted:
+			if i == 0 {
+				// A header announcing 100 bytes, the id and 4 of them.
+				if _, err := c.Write(response(IDLen+100, 1, "half")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the server did not get %d requests on connection %d", perConn, i)
+		}
+	}
+	settleFor(2*time.Second, func() bool { // the part is buffered
+		for _, m := range p.conns {
+			if m.c.Reader().Len() > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a response half sent = %v, want context.DeadlineExceeded", err)
+	}
+	for i, err := range collect(t, errs, 2*perConn, 2*time.Second) {
+		if !errors.Is(err, ErrConnClosed) {
+			t.Fatalf("call %d after Shutdown: %v, want ErrConnClosed", i, err)
+		}
+	}
+	if _, err := p.Call(context.Background(), OpEcho, []byte("later")); !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("a call after Shutdown: %v, want ErrConnClosed", err)
+	}
+	p.Close()
+	release()
+	checkNoLeaks(t, fds, gs)
+}
