@@ -449,6 +449,9 @@ func (c *Conn) closeWith(reason error) bool {
 	}
 	notify(&c.rwait)
 	notify(&c.wwait)
+	if c.flags.Load()&fOutBlocked != 0 {
+		c.wakeRelays() // their writes to c now fail at once
+	}
 	c.dropInput()
 	// An idle close does not linger: output still queued then is output
 	// the peer has taken none of for the idle timeout.

@@ -163,6 +163,9 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 				c.p.inlineRuns.Add(1)
 				err = c.callHook(f)
 				c.p.inlineRuns.Add(-1)
+				if c.p.blockedOn.Load() != nil && c.p.onLoop() {
+					c.p.relayBlocked(nil)
+				}
 			default:
 				err = c.callHook(f)
 			}
@@ -197,12 +200,18 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 					leading = c.p.leaveHandler(d)
 				case inline:
 					if c.flags.Load()&fOutBlocked != 0 {
-						// This run answers for what the last one left.
+						// This run answers for what the last one left;
+						// the relays c refused try again (and are
+						// listed again if it refuses them again).
 						c.flags.And(^uint32(fOutBlocked))
+						c.wakeRelays()
 					}
 					c.p.inlineRuns.Add(1)
 					err = c.callHandler()
 					c.p.inlineRuns.Add(-1)
+					if c.p.blockedOn.Load() != nil && c.p.onLoop() {
+						c.p.relayBlocked(c)
+					}
 				default:
 					err = c.callHandler()
 				}
@@ -289,6 +298,9 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 			c.p.inlineRuns.Add(1)
 			c.callDisconnect(f)
 			c.p.inlineRuns.Add(-1)
+			if c.p.blockedOn.Load() != nil && c.p.onLoop() {
+				c.p.relayBlocked(nil)
+			}
 		} else {
 			c.callDisconnect(f)
 		}

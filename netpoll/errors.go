@@ -44,8 +44,10 @@ var (
 	// connection's poller runs handlers or hooks inline (a
 	// DispatchInline Server's, this one's or another's): that poller
 	// may be inside a handler waiting for the caller's poller in turn.
-	// Only more input, or the drain of the handler's own connection's
-	// output, runs the handler again, not that connection's drain. On a
+	// After a write's ErrWouldBlock the handler runs again once that
+	// connection's output has drained to MaxOutput or it has closed (as
+	// after more input); after a read's, only more input on its own
+	// connection runs it again, not input on the other. On a
 	// connection of any other poller (a dial of the default group, a
 	// DispatchPool Server's) such calls wait, as a slow handler does.
 	//

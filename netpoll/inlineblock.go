@@ -31,6 +31,7 @@ func (c *Conn) resumeBlocked() {
 		return
 	}
 	c.flags.And(^uint32(fOutBlocked))
+	c.wakeRelays()
 	if c.fdst.closed() {
 		return
 	}

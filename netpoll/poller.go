@@ -40,6 +40,19 @@ type poller struct {
 	// (onInlineLoop).
 	inlineRuns atomic.Int32
 
+	// relays maps a connection of this poller whose output refused an
+	// inline handler's write (ErrWouldBlock), the handler's own
+	// connection being another, to the connections whose handlers to
+	// run again once it has drained or closed (relay.go); under
+	// relayMu.
+	relayMu sync.Mutex
+	relays  map[*Conn][]*Conn
+	// blockedOn is the connection that refused the write of the inline
+	// handler running on this loop, with a reference (relay.go).
+	// Stored by the loop only; atomic, since runners off the loop
+	// (an OnDisconnect on a closer's goroutine) look at it too.
+	blockedOn atomic.Pointer[Conn]
+
 	// FlushAsync: connections whose output the poller is to send, a
 	// reference each (flushasync.go); under qmu, as is flushDone.
 	flushq     []*Conn
@@ -339,7 +352,8 @@ func (p *poller) onLoop() bool {
 // loop never waits for a handler, so it makes the room or reads the
 // input, while ErrWouldBlock would leave the handler with nothing to
 // run it again (more input and the drain of its own connection's
-// output do; that connection's drain does not).
+// output do, and a write's refusal runs it again when that
+// connection drains: relay.go; a read's refusal does not).
 //
 // inlineRuns first: the goroutine's id costs a stack walk, and waits of
 // goroutines that run no handler (net/http's, on the adapter, whose
@@ -361,8 +375,14 @@ var inlineLoops cowList[*poller]
 // ps. It reads the goroutine's id only where a poller runs an inline
 // handler now.
 func onInlineLoopOf(first *poller, ps []*poller) bool {
+	return inlineLoopOf(first, ps) != nil
+}
+
+// inlineLoopOf is onInlineLoopOf that returns the poller whose loop
+// the caller is, or nil.
+func inlineLoopOf(first *poller, ps []*poller) *poller {
 	if len(ps) == 0 {
-		return false
+		return nil
 	}
 	var id uint64
 	on := func(p *poller) bool {
@@ -375,14 +395,14 @@ func onInlineLoopOf(first *poller, ps []*poller) bool {
 		return p.loopG.Load() == id
 	}
 	if first != nil && on(first) {
-		return true
+		return first
 	}
 	for _, p := range ps {
 		if p != first && on(p) {
-			return true
+			return p
 		}
 	}
-	return false
+	return nil
 }
 
 // pass waits for events. It reports false when the epoll instance is

@@ -392,6 +392,7 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			// handler again (resumeBlocked).
 			c.flags.Or(fOutBlocked)
 			c.updateEvents()
+			c.noteRefused()
 			return w != nil, ErrWouldBlock
 		}
 		if c.flags.Load()&fShutAsked != 0 {
