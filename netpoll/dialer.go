@@ -459,10 +459,17 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 		}
 		c.hstate.Store(hRunning)
 	}
+	// The dial's own reference, taken before the connection can be
+	// closed (its group's Close or Shutdown may close it from now on):
+	// the descriptor stays open for the dial's system calls on it
+	// (pollConnect's poll and SO_ERROR, the addresses below) until the
+	// dial returns.
+	c.incref()
 	if err := g.admit(func() error { return c.p.register(c) }); err != nil {
-		sysClose(fd)
+		sysClose(fd) // never registered: no destroy, c is dropped
 		return nil, err
 	}
+	defer c.decref()
 	if inProgress {
 		if err := c.waitConnect(ctx, handedOn); err != nil {
 			c.closeUnstarted(err)
@@ -474,6 +481,9 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 			// comes once: have the poller read.
 			c.p.kick(c)
 		}
+	}
+	if h := testHookDialConnected.Load(); h != nil {
+		(*h)(c)
 	}
 	if family == afUnix {
 		// As Go's net: the peer's name as the kernel gives it (the name
@@ -511,6 +521,10 @@ func (d *Dialer) dial(ctx context.Context, g *group, o *owner, network string, s
 // the socket and connecting it. Atomic: an earlier test's dial may still
 // run while a test sets it.
 var testHookDialSocket atomic.Pointer[func(fd int, sa sockaddr)]
+
+// testHookDialConnected, when set by a test, runs in dial once the
+// socket has connected, before dial reads its addresses.
+var testHookDialConnected atomic.Pointer[func(c *Conn)]
 
 // dialErrAddr is the peer address ap that the errors of a dial name, host
 // being the host of the address dialed: as Go's net, the address as
