@@ -66,7 +66,7 @@ type PoolConfig struct {
 	Timeout time.Duration // per call unless ctx ends sooner; 0: none
 	Max     int           // largest response payload; default DefaultMaxFrame (a connection buffers up to a frame of it)
 	Dialer  netpoll.Dialer
-	Options []netpoll.Option // for the pool's poller group (NewServer); an OnDisconnect among them runs after the pool's
+	Options []netpoll.Option // for the pool's poller group (NewServer); an OnDisconnect among them runs after the pool's, a MaxInput below a frame of Max is raised to one
 }
 
 // muxConn is one connection of a pool and its calls in flight.
@@ -121,9 +121,13 @@ func DialPool(ctx context.Context, network, addr string, cfg PoolConfig) (*Pool,
 			userHook(c, err)
 		}
 	}
-	opts := append([]netpoll.Option{
-		netpoll.WithMaxInput(max(netpoll.DefaultMaxInput, HeaderLen+1+IDLen+cfg.Max)),
-	}, cfg.Options...)
+	need := HeaderLen + 1 + IDLen + cfg.Max
+	opts := append([]netpoll.Option{netpoll.WithMaxInput(max(netpoll.DefaultMaxInput, need))}, cfg.Options...)
+	if user.MaxInput > 0 && user.MaxInput < need {
+		// Reading would stop inside a response frame, which the
+		// handler waits for whole without waiting in a read: for good.
+		opts = append(opts, netpoll.WithMaxInput(need))
+	}
 	opts = append(opts, netpoll.WithOnDisconnect(onDisconnect))
 	g, err := netpoll.NewServer(muxHandler, opts...)
 	if err != nil {

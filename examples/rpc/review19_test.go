@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/netpoll"
 )
 
 // TestPoolShutdownHalfResponse: Shutdown of a pool whose server has
@@ -127,5 +130,27 @@ func TestPoolCloseWithCallsInFlight(t *testing.T) {
 			t.Fatalf("round %d: calls still running 5 s after the pool's end", round)
 		}
 		checkNoLeaks(t, fds, gs)
+	}
+}
+
+// TestPoolOptionsMaxInputBelowFrame: a pool whose Options set a
+// MaxInput below a frame of its Max (64 KiB against the default 4 MiB)
+// gets a response of 100 KiB. The handler hands a response over only
+// once the whole frame is buffered, and never waits in a read: with
+// reading stopped at 64 KiB the response never completed, and the call
+// (3 s ctx here) and every later one on the connection waited for
+// their ends, for good without one. The pool raises such a bound to a
+// frame, as its own default does.
+func TestPoolOptionsMaxInputBelowFrame(t *testing.T) {
+	addr := startTestServer(t, DefaultMaxFrame)
+	p := dialTestPool(t, addr, PoolConfig{Conns: 1, Options: []netpoll.Option{netpoll.WithMaxInput(64 << 10)}})
+	arg := bytes.Repeat([]byte("0123456789abcdef"), 100<<10/16)
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		got, err := p.Call(ctx, OpEcho, arg)
+		cancel()
+		if err != nil || !bytes.Equal(got, arg) {
+			t.Fatalf("call %d: %d bytes back, %v; want the %d bytes sent", i, len(got), err, len(arg))
+		}
 	}
 }
