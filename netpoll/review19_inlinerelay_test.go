@@ -100,6 +100,7 @@ func TestReview19InlineRelayToInlineConn(t *testing.T) {
 					t.Fatalf("relay Write: %v", *e)
 				}
 				t.Logf("%d relay runs, %d refused", runs.Load(), refused.Load())
+				checkNoRelays(t, s, target)
 			})
 		}
 	}
@@ -182,11 +183,32 @@ func TestReview19InlineRelayTargetCloses(t *testing.T) {
 				if !errors.Is(err, net.ErrClosed) {
 					t.Errorf("the relay's Write after the upstream closed: %v, want net.ErrClosed", err)
 				}
+				checkNoRelays(t, s, target)
 				client.SetReadDeadline(time.Now().Add(5 * time.Second))
 				if _, err := client.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 					t.Errorf("the client's Read after the relay failed: %v, want its connection closed", err)
 				}
 			})
 		}
+	}
+}
+
+// checkNoRelays fails t if a poller of the servers still lists a
+// connection to run again (relay.go) 2 s on: every listing ends with
+// the drain, the run or the close that wakes it.
+func checkNoRelays(t *testing.T, servers ...*Server) {
+	t.Helper()
+	listed := func() (n int) {
+		for _, s := range servers {
+			for _, p := range s.pollers {
+				p.relayMu.Lock()
+				n += len(p.relays)
+				p.relayMu.Unlock()
+			}
+		}
+		return n
+	}
+	if !testutil.WaitFor(2*time.Second, func() bool { return listed() == 0 }) {
+		t.Errorf("the pollers still list relays for %d connections", listed())
 	}
 }
