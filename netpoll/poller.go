@@ -531,8 +531,15 @@ func (p *poller) closeQuietIdle() {
 }
 
 // quietLook reports whether c is idle (shutdownIdle) by a look that no
-// pass of p's overlapped.
+// pass of p's overlapped. A dial still connecting is idle whatever the
+// passes do: the poller reads nothing from it before the connect
+// completes, and a pass may last as long as the dial (a DispatchInline
+// handler dialing through its own Server waits for the connect on the
+// loop, in the pass: pollConnect).
 func (p *poller) quietLook(c *Conn) bool {
+	if c.flags.Load()&fConnecting != 0 {
+		return true
+	}
 	seq := p.passSeq.Load()
 	if seq&1 != 0 {
 		return false

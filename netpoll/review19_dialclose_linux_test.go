@@ -167,3 +167,51 @@ func TestReview19DialAddrNotAvail(t *testing.T) {
 		})
 	}
 }
+
+// TestReview19InlineShutdownEndsHandlersDial: under DispatchInline a
+// handler dials through its own Server to an address whose connect
+// hangs (pollConnect, on the handler's loop), and the Server is shut
+// down meanwhile. Shutdown ends dials still connecting, as Close does
+// (its doc): the dial fails, the handler answers "failed" and returns,
+// and Shutdown returns nil once the client's connection is idle and
+// closed. Shutdown's looks from its own goroutine count only while no
+// pass of the poller runs, and the poller's own look comes at a pass's
+// end: the loop was inside the handler's dial, in a pass, so neither
+// came, and Shutdown returned context.DeadlineExceeded at its 2 s with
+// the dial still connecting (the kernel's connect timeout, about two
+// minutes, or Close would have ended it).
+func TestReview19InlineShutdownEndsHandlersDial(t *testing.T) {
+	stalled := stalledListener(t)
+	for _, be := range testBackends(false) {
+		t.Run(be.String(), func(t *testing.T) {
+			var s *Server
+			started := make(chan struct{})
+			dialing := make(chan struct{}, 1)
+			h := dialOrEchoHandler(func() *Dialer {
+				<-started
+				dialing <- struct{}{}
+				return &Dialer{Server: s}
+			}, stalled)
+			s, addr := startServer(t, h, WithBackend(be), WithPollers(1), WithDispatch(DispatchInline))
+			close(started)
+			c := dialTCP(t, addr)
+			if _, err := c.Write([]byte("D")); err != nil {
+				t.Fatal(err)
+			}
+			testutil.Receive(t, dialing, 5*time.Second, "the handler's dial")
+			time.Sleep(50 * time.Millisecond) // the dial waits for its connect
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			start := time.Now()
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown with the handler's dial connecting: %v after %v, want nil", err, time.Since(start))
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 16)
+			n, err := c.Read(buf)
+			if string(buf[:n]) != "failed" {
+				t.Errorf("the client read %q, %v; want the handler's answer %q", buf[:n], err, "failed")
+			}
+		})
+	}
+}
