@@ -199,12 +199,13 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 					err = c.callHandler()
 					leading = c.p.leaveHandler(d)
 				case inline:
-					if c.flags.Load()&fOutBlocked != 0 {
+					if f := c.flags.Load(); f&(fOutBlocked|fRelayWait) != 0 {
 						// This run answers for what the last one left;
 						// the relays c refused try again (and are
 						// listed again if it refuses them again).
-						c.flags.And(^uint32(fOutBlocked))
-						c.wakeRelays()
+						if c.flags.And(^uint32(fOutBlocked|fRelayWait))&fOutBlocked != 0 {
+							c.wakeRelays() // whatever flag it cleared
+						}
 					}
 					c.p.inlineRuns.Add(1)
 					err = c.callHandler()
@@ -235,7 +236,7 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 				// (with the EOF) may have replaced as many consumed
 				// ones, and the handler must see them.
 				switch after := c.in.Len(); {
-				case f&fOutBlocked != 0:
+				case f&(fOutBlocked|fRelayWait) != 0:
 					// An inline handler stopped for room, not for want
 					// of input: resumeBlocked runs it again once there
 					// is room (after sending what its Flush kept), and

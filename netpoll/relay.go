@@ -2,6 +2,12 @@ package netpoll
 
 import "slices"
 
+// fRelayWait marks a connection whose inline handler a write to
+// another connection refused (relayBlocked); the handler's next run
+// clears it. While it is set, the peer's end does not close the
+// connection with input left, as fOutBlocked does not.
+const fRelayWait = fUnix << 21
+
 // An inline handler (DispatchInline) whose write to another connection
 // says ErrWouldBlock returns, keeping its input, and more input or the
 // drain of its own connection's output would run it again, not the
@@ -51,6 +57,10 @@ func (p *poller) relayBlocked(r *Conn) {
 	if r == nil || r == t {
 		return // a hook's, or r's own output: resumeBlocked runs r
 	}
+	// Until its handler runs again, r's run must not close it for the
+	// peer's end with input left (as fOutBlocked keeps it for r's own
+	// output): it stopped for t's room, not for want of input.
+	r.flags.Or(fRelayWait)
 	tp := t.p
 	tp.relayMu.Lock()
 	if !t.fdst.closed() && t.flags.Load()&fOutBlocked != 0 {
@@ -61,6 +71,15 @@ func (p *poller) relayBlocked(r *Conn) {
 			tp.relays[t] = append(rs, r)
 		}
 		tp.relayMu.Unlock()
+		if t.out.Len() == 0 {
+			// t's loop may have sent the rest between the refusal's
+			// look at the queue and its fOutBlocked, and found no
+			// flag then (outSent); no send will come to look again.
+			// With output left, one will: it sees the flag. (A
+			// second resumeBlocked finds the flag cleared and does
+			// nothing.)
+			tp.resumeLater(t)
+		}
 		return
 	}
 	tp.relayMu.Unlock()

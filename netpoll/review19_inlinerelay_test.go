@@ -210,5 +210,109 @@ func checkNoRelays(t *testing.T, servers ...*Server) {
 	}
 	if !testutil.WaitFor(2*time.Second, func() bool { return listed() == 0 }) {
 		t.Errorf("the pollers still list relays for %d connections", listed())
+		for _, s := range servers {
+			for _, p := range s.pollers {
+				p.relayMu.Lock()
+				for c, rs := range p.relays {
+					t.Logf("listed: flags %#x, %d bytes queued (%d in a batch), closed %v, %d relays", c.flags.Load(), c.out.Len(), c.out.MallocLen(), c.fdst.closed(), len(rs))
+				}
+				p.relayMu.Unlock()
+			}
+		}
+	}
+}
+
+// TestReview19InlineRelayKeepsInputAtEOF: as TestReview19InlineRelay…,
+// with two clients. The first sends 8 MiB, which fills the upstream's
+// sockets and queue; then the second sends 100 KiB and shuts its
+// writing side down, so that its bytes and its end arrive together
+// while the upstream refuses writes. Its relay's handler takes none of
+// them (ErrWouldBlock) and returns nil keeping them; the run must not
+// then close the connection for the peer's end with input left, as it
+// does not after a refusal of the handler's own output (fOutBlocked):
+// the handler runs again when the upstream drains. The upstream's peer
+// reads after 500 ms and must get every byte of both clients.
+func TestReview19InlineRelayKeepsInputAtEOF(t *testing.T) {
+	const first, second = 8 << 20, 100 << 10
+	for _, be := range testBackends(false) {
+		for _, where := range []string{"other server", "own poller"} {
+			t.Run(be.String()+"/"+where, func(t *testing.T) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				var got atomic.Int64
+				start := make(chan struct{})
+				go func() {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+					<-start
+					buf := make([]byte, 256<<10)
+					for {
+						n, err := c.Read(buf)
+						got.Add(int64(n))
+						if err != nil {
+							return
+						}
+					}
+				}()
+				var up atomic.Pointer[Conn]
+				refused := make(chan struct{}, 1)
+				h := func(c *Conn) error {
+					u := up.Load()
+					r := c.Reader()
+					if u == nil || c == u {
+						r.Skip(r.Len())
+						return r.Release()
+					}
+					b, err := r.Peek(r.Len())
+					if err != nil {
+						return err
+					}
+					n, err := u.Write(b)
+					r.Skip(n)
+					r.Release()
+					if errors.Is(err, ErrWouldBlock) {
+						select {
+						case refused <- struct{}{}:
+						default:
+						}
+						return nil
+					}
+					return err
+				}
+				s, addr := startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
+					WithMaxOutput(64<<10))
+				target := s
+				if where == "other server" {
+					target, _ = startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
+						WithMaxOutput(64<<10))
+				}
+				u, err := (&Dialer{Server: target}).DialContext(context.Background(), "tcp", ln.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer u.Close()
+				up.Store(u)
+				c1 := dialTCP(t, addr)
+				go c1.Write(make([]byte, first))
+				testutil.Receive(t, refused, 10*time.Second, "a refused relay Write")
+				c2 := dialTCP(t, addr)
+				if _, err := c2.Write(make([]byte, second)); err != nil {
+					t.Fatal(err)
+				}
+				c2.CloseWrite()
+				time.Sleep(200 * time.Millisecond) // c2's bytes and end arrive, its handler is refused
+				close(start)
+				if !testutil.WaitFor(15*time.Second, func() bool { return got.Load() >= first+second }) {
+					t.Fatalf("the upstream got %d of %d bytes relayed", got.Load(), first+second)
+				}
+				checkNoRelays(t, s, target)
+			})
+		}
 	}
 }
