@@ -164,7 +164,7 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 				err = c.callHook(f)
 				c.p.inlineRuns.Add(-1)
 				if c.p.blockedOn.Load() != nil && c.p.onLoop() {
-					c.p.relayBlocked(nil)
+					c.p.relayBlocked(nil) // a hook's: dropped
 				}
 			default:
 				err = c.callHook(f)
@@ -190,6 +190,7 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 			// first, before counts every byte that will ever come.
 			final := c.flags.Load()&fPeerEOF != 0
 			before := c.in.Len()
+			relayWait := false // a write to another connection refused this run (relay.go)
 			if before > 0 {
 				ctr.handlerRuns.Add(1)
 				var err error
@@ -199,11 +200,11 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 					err = c.callHandler()
 					leading = c.p.leaveHandler(d)
 				case inline:
-					if f := c.flags.Load(); f&(fOutBlocked|fRelayWait) != 0 {
+					if c.flags.Load()&fOutBlocked != 0 {
 						// This run answers for what the last one left;
 						// the relays c refused try again (and are
 						// listed again if it refuses them again).
-						if c.flags.And(^uint32(fOutBlocked|fRelayWait))&fOutBlocked != 0 {
+						if c.flags.And(^uint32(fOutBlocked))&fOutBlocked != 0 {
 							c.wakeRelays() // whatever flag it cleared
 						}
 					}
@@ -211,7 +212,7 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 					err = c.callHandler()
 					c.p.inlineRuns.Add(-1)
 					if c.p.blockedOn.Load() != nil && c.p.onLoop() {
-						c.p.relayBlocked(c)
+						relayWait = c.p.relayBlocked(c)
 					}
 				default:
 					err = c.callHandler()
@@ -236,11 +237,12 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 				// (with the EOF) may have replaced as many consumed
 				// ones, and the handler must see them.
 				switch after := c.in.Len(); {
-				case f&(fOutBlocked|fRelayWait) != 0:
+				case f&fOutBlocked != 0 || relayWait:
 					// An inline handler stopped for room, not for want
-					// of input: resumeBlocked runs it again once there
-					// is room (after sending what its Flush kept), and
-					// that run closes.
+					// of input: resumeBlocked (or, for another
+					// connection's room, wakeRelays) runs it again
+					// once there is room (after sending what its Flush
+					// kept), and that run closes.
 				case after == 0 || final && after == before:
 					c.closeWith(nil)
 				default:
@@ -300,7 +302,7 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 			c.callDisconnect(f)
 			c.p.inlineRuns.Add(-1)
 			if c.p.blockedOn.Load() != nil && c.p.onLoop() {
-				c.p.relayBlocked(nil)
+				c.p.relayBlocked(nil) // a hook's: dropped
 			}
 		} else {
 			c.callDisconnect(f)

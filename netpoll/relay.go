@@ -2,12 +2,6 @@ package netpoll
 
 import "slices"
 
-// fRelayWait marks a connection whose inline handler a write to
-// another connection refused (relayBlocked); the handler's next run
-// clears it. While it is set, the peer's end does not close the
-// connection with input left, as fOutBlocked does not.
-const fRelayWait = fUnix << 21
-
 // An inline handler (DispatchInline) whose write to another connection
 // says ErrWouldBlock returns, keeping its input, and more input or the
 // drain of its own connection's output would run it again, not the
@@ -47,20 +41,19 @@ func (c *Conn) noteRefused() {
 // has cleared it already, or it has closed, and r's runner, the
 // caller, goes again at once. Every clear of fOutBlocked is followed
 // by wakeRelays, which takes relayMu: looked at under relayMu, a set
-// flag means that r will be woken.
-func (p *poller) relayBlocked(r *Conn) {
+// flag means that r will be woken. It reports whether r is to run
+// again so: its run must then not close it for the peer's end with
+// input left, as fOutBlocked keeps it for a refusal of r's own output,
+// since it stopped for t's room, not for want of input.
+func (p *poller) relayBlocked(r *Conn) bool {
 	t := p.blockedOn.Swap(nil)
 	if t == nil {
-		return
+		return false
 	}
 	defer t.decref()
 	if r == nil || r == t {
-		return // a hook's, or r's own output: resumeBlocked runs r
+		return false // a hook's, or r's own output: resumeBlocked runs r
 	}
-	// Until its handler runs again, r's run must not close it for the
-	// peer's end with input left (as fOutBlocked keeps it for r's own
-	// output): it stopped for t's room, not for want of input.
-	r.flags.Or(fRelayWait)
 	tp := t.p
 	tp.relayMu.Lock()
 	if !t.fdst.closed() && t.flags.Load()&fOutBlocked != 0 {
@@ -80,10 +73,11 @@ func (p *poller) relayBlocked(r *Conn) {
 			// nothing.)
 			tp.resumeLater(t)
 		}
-		return
+		return true
 	}
 	tp.relayMu.Unlock()
 	r.startRunner() // inside r's run: it goes again
+	return true
 }
 
 // wakeRelays runs again the handlers that c's output refused (see
