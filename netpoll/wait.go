@@ -350,9 +350,11 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			return w != nil, c.dropShutOut(op)
 		}
 		taken := false // another consumer took queued bytes
-		if q := c.out.Len(); q > 0 && c.flags.Load()&fOutFull != 0 {
+		if q := c.out.Len(); q > 0 && c.flags.Load()&fOutFull != 0 && !c.p.ep.sendsOnRing(c, 0) {
 			// Behind a queue the kernel refused last, the poller sends
 			// on the writable event: a writev now would be refused too.
+			// (Where the ring may take the send, sendOut hands it the
+			// queue instead, and the kernel sends it as room comes.)
 			// The batch just queued is counted as sendOut counts it.
 			c.accountOut()
 		} else if q > 0 {
