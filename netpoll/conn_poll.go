@@ -90,9 +90,7 @@ func (c *Conn) onEventHeld(ev uint32) (requeue, passed bool) {
 		requeue = more
 	}
 	if ev&(evOut|evErr|evHup) != 0 {
-		if c.flags.Load()&fOutFull != 0 {
-			c.flags.And(^uint32(fOutFull)) // before the look at out (see fOutFull)
-		}
+		c.markOutFull(false) // before the look at out (see fOutFull)
 		switch {
 		case c.out.Len() > 0:
 			c.pollFlush()
@@ -405,6 +403,19 @@ func (c *Conn) sendOut() (int, error) {
 // bound, with EPOLLOUT armed) as it would after a refused writev.
 const fOutFull = fUnix << 21
 
+// markOutFull sets or clears fOutFull, with no atomic write when it is
+// already so (the common case: a connection that is not backlogged).
+func (c *Conn) markOutFull(full bool) {
+	if was := c.flags.Load()&fOutFull != 0; full == was {
+		return
+	}
+	if full {
+		c.flags.Or(fOutFull)
+	} else {
+		c.flags.And(^uint32(fOutFull))
+	}
+}
+
 // writeOut writes queued output with writev until it is all sent or
 // the kernel refuses more (then it sets fOutFull, and clears it
 // otherwise). emu must be held (consumer side of out).
@@ -414,22 +425,12 @@ func (c *Conn) writeOut() (int, error) {
 		// completion sends the rest (uring_linux.go). No writev was
 		// refused: a Flush is to come here, not wait for a writable
 		// event (fOutFull).
-		if c.flags.Load()&fOutFull != 0 {
-			c.flags.And(^uint32(fOutFull))
-		}
+		c.markOutFull(false)
 		return 0, nil
 	}
 	total := 0
 	full := false
-	defer func() {
-		if was := c.flags.Load()&fOutFull != 0; full != was {
-			if full {
-				c.flags.Or(fOutFull)
-			} else {
-				c.flags.And(^uint32(fOutFull))
-			}
-		}
-	}()
+	defer func() { c.markOutFull(full) }()
 	for c.out.Len() > 0 {
 		var arr [maxVecs][]byte
 		vecs := c.out.GetBytes(arr[:0])

@@ -93,17 +93,7 @@ func TestCloseWriteAgainQueuedAfterReset(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		return first, cw.CloseWrite()
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := dialTCP(t, ln.Addr().String())
-	gc, err := ln.Accept()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gc.Close()
+	gc, cl := goTCPPair(t)
 	first, second := seq(t, gc, cl)
 	if first != nil || !errors.Is(second, syscall.ENOTCONN) {
 		t.Fatalf("Go's CloseWrite: %v, then after the reset %v; want nil, then ENOTCONN (the test's premise)", first, second)

@@ -32,17 +32,7 @@ func TestReadAfterResetReportedToWrite(t *testing.T) {
 		got, rerr = io.ReadAll(c)
 		return werr, got, rerr
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := dialTCP(t, ln.Addr().String())
-	gc, err := ln.Accept()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gc.Close()
+	gc, cl := goTCPPair(t)
 	werr, got, rerr := seq(t, gc, cl)
 	if !errors.Is(werr, syscall.ECONNRESET) || len(got) != 2000 || rerr != nil {
 		t.Fatalf("Go's: Write %v, then Read %d bytes and %v; want ECONNRESET, 2000 bytes and io.EOF (the test's premise)", werr, len(got), rerr)
