@@ -53,7 +53,7 @@ type Conn struct {
 
 	rwait, wwait atomic.Pointer[waiter]  // made on first block or deadline; hold the deadlines
 	ext          atomic.Pointer[connExt] // rarely set state, copy-on-write
-	lastActive   atomic.Int64            // unix ns of the last I/O
+	lastActive   atomic.Int64            // the last I/O, on the package's clock (clock.go)
 
 	acct atomic.Uint64 // buffered lengths last counted: input low 32 bits, output high (see account)
 
@@ -207,7 +207,7 @@ func newConn(fd int, p *poller, o *owner, network string) *Conn {
 	if f := networkFlags(network); f != 0 {
 		c.flags.Store(f)
 	}
-	c.lastActive.Store(time.Now().UnixNano())
+	c.lastActive.Store(nowNs())
 	return c
 }
 
@@ -283,7 +283,7 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 // SetIdleTimeout stamps the connection when it turns the timeout on.
 func (c *Conn) touch() {
 	if c.idleTimeout() > 0 {
-		c.lastActive.Store(time.Now().UnixNano())
+		c.lastActive.Store(nowNs())
 	}
 }
 
@@ -298,7 +298,7 @@ func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if !c.setTimeouts(func(t *timeouts) { t.idle = d }) {
 		return c.opErr("set", errClosed)
 	}
-	c.lastActive.Store(time.Now().UnixNano())
+	c.lastActive.Store(nowNs())
 	if d > 0 {
 		c.p.noteIdle(d)
 	}

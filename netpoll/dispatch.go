@@ -2,7 +2,6 @@ package netpoll
 
 import (
 	"fmt"
-	"time"
 )
 
 // The handler runner of a connection. hstate is its state word:
@@ -90,11 +89,11 @@ func (c *Conn) dispatch() {
 		c.run(0, false)
 		return
 	}
-	c.dispatchAt(time.Now().UnixNano())
+	c.dispatchAt(nowNs())
 }
 
 // dispatchAt submits the runner to the pool; t is when the run was
-// queued (unix ns), for the handler queue wait.
+// queued (clock.go), for the handler queue wait.
 func (c *Conn) dispatchAt(t int64) {
 	if err := c.owner.cfg.Pool.TryGo(func() { c.run(t, false) }); err != nil {
 		c.p.backlog.push(c, t)
@@ -136,7 +135,7 @@ func (c *Conn) runRef(queuedAt int64, ref runRef) bool {
 	leading := ref == refPassed
 	ctr := &c.p.ctr
 	if queuedAt != 0 {
-		ctr.handlerWaitNs.Add(uint64(time.Now().UnixNano() - queuedAt))
+		ctr.handlerWaitNs.Add(uint64(nowNs() - queuedAt))
 	}
 	held := ref != refTake || c.incref()
 	drop := held && ref != refLent // the run drops its reference when it ends

@@ -2,7 +2,6 @@ package netpoll
 
 import (
 	"errors"
-	"math"
 	"net"
 	"os"
 	"time"
@@ -358,32 +357,15 @@ func (c *Conn) CloseRead() error {
 	return nil
 }
 
-// deadlineNs converts a deadline to unix ns (0: none). The zero time,
-// which net/http sets five times per request, takes the inlined test
-// alone.
+// deadlineNs converts a deadline to the package's clock (0: none; see
+// clock.go). The zero time, which net/http sets five times per request,
+// takes the inlined test alone.
 func deadlineNs(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
-	return deadlineNsOf(t)
+	return instantNs(t)
 }
-
-func deadlineNsOf(t time.Time) int64 {
-	switch {
-	case !t.Before(lastNsTime):
-		// UnixNano cannot represent it (it would wrap negative): as
-		// far in the future as the clock goes, as Go's net takes it.
-		return math.MaxInt64
-	case t.After(unixEpoch):
-		return t.UnixNano()
-	}
-	return 1 // any time before 1970 is just "in the past"
-}
-
-var unixEpoch = time.Unix(0, 0)
-
-// lastNsTime is the last time UnixNano can represent.
-var lastNsTime = time.Unix(0, math.MaxInt64)
 
 // deadlineErr wraps err as Go's net.Conn wraps the errors of its
 // deadline setters: Op "set", no Source, the local address as Addr.

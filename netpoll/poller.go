@@ -111,7 +111,7 @@ type poller struct {
 	readyNext int         // DispatchHandoff: the next run of ready to start
 	nEvents   int         // events the current (or last) pass got
 	eventNext int         // the next of them to handle
-	passStart int64       // unix ns the current pass began its wait
+	passStart int64       // when the current pass began its wait (clock.go)
 	spins     int         // WaitSpin: empty polls since the last event
 	pinned    bool        // the leader is locked to its thread (pinLeader)
 	unparked  bool        // the last wait parked in the runtime (see kickNetpoll)
@@ -268,7 +268,7 @@ func (p *poller) sweepWait(now int64) int {
 	return msUntil(p.nextSweep, now)
 }
 
-// msUntil is the epoll_wait timeout that ends at deadline (unix ns): ms
+// msUntil is the epoll_wait timeout that ends at deadline (clock.go): ms
 // rounded up, 0 when it has passed.
 func msUntil(deadline, now int64) int {
 	left := deadline - now
@@ -408,7 +408,7 @@ func inlineLoopOf(first *poller, ps []*poller) *poller {
 // pass waits for events. It reports false when the epoll instance is
 // unusable.
 func (p *poller) pass() bool {
-	start := time.Now().UnixNano()
+	start := nowNs()
 	msec := p.timeout(start)
 	p.leavePass()
 	n, err := p.wait(msec, &p.spins)
@@ -471,7 +471,7 @@ func (p *poller) finishPass() bool {
 // closes those that Shutdown may close.
 func (p *poller) endPass() {
 	if len(p.ready) > 0 || len(p.batches) > 0 {
-		now := time.Now().UnixNano()
+		now := nowNs()
 		p.flushReady(now)
 		p.rescue(now, false)
 	}

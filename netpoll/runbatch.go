@@ -28,11 +28,11 @@ import "sync/atomic"
 // that were tried and not kept.
 type runBatch struct {
 	conns    []*Conn
-	queuedAt int64        // unix ns the batch was made (handler queue wait)
+	queuedAt int64        // when the batch was made (clock.go; the handler queue wait)
 	next     atomic.Int32 // index of the next unclaimed run
 	begun    atomic.Int32 // tasks that have started drain
 	started  int32        // tasks the pool took; poller goroutine only
-	rescueAt int64        // unix ns; poller goroutine only
+	rescueAt int64        // clock.go; poller goroutine only
 }
 
 // claim takes the next unclaimed run, or nil when none is left.

@@ -4,7 +4,6 @@ import (
 	"io"
 	"os"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -143,7 +142,7 @@ func (c *Conn) sendFileFd(src int, remain int64) (written int64, err error, hand
 // reference.
 type roomWait struct {
 	c     *Conn
-	start int64   // unix ns the write timeout counts from; 0 before the first wait
+	start int64   // when the write timeout counts from (clock.go); 0 before the first wait
 	mark  int64   // bytes sent when start was taken
 	w     *waiter // the published waiter; nil before the first wait
 }
@@ -158,7 +157,7 @@ type roomWait struct {
 func (rw *roomWait) wait(sent int64) error {
 	c := rw.c
 	if rw.start == 0 || sent-rw.mark >= int64(c.writeStep()) {
-		rw.start, rw.mark = time.Now().UnixNano(), sent
+		rw.start, rw.mark = nowNs(), sent
 	}
 	dl := deadlineOf(deadline(&c.wwait), c.writeTimeout(), rw.start)
 	if passed(dl) {

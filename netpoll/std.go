@@ -42,7 +42,7 @@ type stdSock struct {
 	nc net.Conn
 	// resume wakes a handler loop paused at the input bound or budget.
 	resume chan struct{}
-	// rdl is the read deadline last set on nc (unix ns; 0 none, -1
+	// rdl is the read deadline last set on nc (clock.go; 0 none, -1
 	// unknown: SetReadDeadline reached nc directly). Under rmu.
 	rdl atomic.Int64
 	// readers counts Read and Reader calls that want rmu (lockRead);
@@ -194,7 +194,7 @@ func (p *poller) startSweep() {
 				}
 				continue
 			}
-			p.sweepIdle(time.Now().UnixNano())
+			p.sweepIdle(nowNs())
 			next = time.Now().Add(period())
 			t.Reset(time.Until(next))
 		}
@@ -409,29 +409,21 @@ func (c *Conn) stdInputQueued() bool {
 	return queued
 }
 
-// stdSetReadDeadline sets dl (unix ns, 0: none) as the socket's read
+// stdSetReadDeadline sets dl (clock.go; 0: none) as the socket's read
 // deadline unless it already is. The caller holds rmu.
 func (c *Conn) stdSetReadDeadline(dl int64) {
 	if c.sock.rdl.Load() == dl {
 		return
 	}
 	c.sock.rdl.Store(dl)
-	c.sock.nc.SetReadDeadline(nsTime(dl))
-}
-
-// nsTime converts unix ns (0: none) to a deadline.
-func nsTime(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns)
+	c.sock.nc.SetReadDeadline(timeOfNs(dl))
 }
 
 // stdWaitRead is waitRead under BackendStd: the caller reads the socket
 // itself until n bytes are buffered.
 func (c *Conn) stdWaitRead(n int) error {
 	c.settleIn()
-	start := time.Now().UnixNano()
+	start := nowNs()
 	c.flags.Or(fReaderWaiting)
 	defer c.flags.And(^uint32(fReaderWaiting))
 	for {
@@ -805,9 +797,9 @@ func (c *Conn) stdSetWriteDeadline(timeout time.Duration) {
 		abs := deadline(&c.wwait)
 		dl := abs
 		if timeout > 0 {
-			dl = deadlineOf(abs, timeout, time.Now().UnixNano())
+			dl = deadlineOf(abs, timeout, nowNs())
 		}
-		c.sock.nc.SetWriteDeadline(nsTime(dl))
+		c.sock.nc.SetWriteDeadline(timeOfNs(dl))
 		if deadline(&c.wwait) == abs {
 			return
 		}

@@ -1466,7 +1466,7 @@ const uringSettleTime = 50 * time.Millisecond
 // settled reports whether the pinned leader has held the duty for
 // uringSettleTime. Under mu.
 func (u *uringSet) settled() bool {
-	return time.Now().UnixNano()-u.tidSince >= int64(uringSettleTime)
+	return nowNs()-u.tidSince >= int64(uringSettleTime)
 }
 
 // pinLeader locks the calling goroutine, which takes the poller's duty,
@@ -1496,7 +1496,7 @@ func (ep *pollset) pinLeader() bool {
 	runtime.LockOSThread()
 	tid := int32(unix.Gettid())
 	u.mu.Lock()
-	u.tid, u.tidSince = tid, time.Now().UnixNano()
+	u.tid, u.tidSince = tid, nowNs()
 	if u.single && !u.enabled {
 		// This thread becomes the ring's issuer. A failure leaves the
 		// ring refusing every submission: the loop's first wait fails

@@ -29,7 +29,7 @@ import (
 // more (a 48-byte waiter instead of 32) on each side that has one.
 type waiter struct {
 	wg     sync.WaitGroup // count 1: no token; 0: token posted
-	dl     atomic.Int64   // deadline, unix ns; 0 = none
+	dl     atomic.Int64   // deadline (clock.go); 0 = none
 	t      *time.Timer    // AfterFunc(post), made on the first sleep with a deadline
 	posted atomic.Bool
 	// expired says that the timer posted the token: the deadline came
@@ -114,7 +114,7 @@ func (w *waiter) expire() {
 	}
 }
 
-// sleep blocks until notified or until deadline (unix ns; 0: none).
+// sleep blocks until notified or until deadline (clock.go; 0: none).
 // Callers re-check their condition after it returns: a wake-up may be
 // stale (posted for an earlier sleep, or by a timer that fired late).
 // It reports whether the deadline's timer woke it before anything else
@@ -125,7 +125,7 @@ func (w *waiter) expire() {
 // not moved meanwhile.
 func (w *waiter) sleep(deadline int64) (expired bool) {
 	if deadline != 0 {
-		d := time.Duration(deadline - time.Now().UnixNano())
+		d := time.Duration(deadline - nowNs())
 		if d <= 0 {
 			return false
 		}
@@ -156,7 +156,7 @@ func (w *waiter) sleep(deadline int64) (expired bool) {
 // while a test sets it.
 var testHookWoken atomic.Pointer[func(w *waiter, expired bool)]
 
-// deadlineOf combines an absolute deadline (unix ns, 0: none) with a
+// deadlineOf combines an absolute deadline (clock.go; 0: none) with a
 // relative timeout counted from start.
 func deadlineOf(abs int64, timeout time.Duration, start int64) int64 {
 	if timeout > 0 {
@@ -172,7 +172,7 @@ func deadlineOf(abs int64, timeout time.Duration, start int64) int64 {
 }
 
 func passed(deadline int64) bool {
-	return deadline != 0 && time.Now().UnixNano() >= deadline
+	return deadline != 0 && nowNs() >= deadline
 }
 
 // waitRead blocks until at least n bytes are buffered. It returns
@@ -192,7 +192,7 @@ func (c *Conn) waitRead(n int) error {
 	if c.sock != nil {
 		return c.stdWaitRead(n)
 	}
-	start := time.Now().UnixNano()
+	start := nowNs()
 	w := waiterOf(&c.rwait)
 	waiting := false
 	defer func() {
@@ -408,7 +408,7 @@ func (c *Conn) drainOutWait(bound int, op string) (waited bool, err error) {
 			// output went out it counts again, as it does for each
 			// chunk of a Write, so a peer that reads steadily is not
 			// cut because the whole Flush takes longer than it.
-			start, mark = time.Now().UnixNano(), pending
+			start, mark = nowNs(), pending
 		}
 		dl := deadlineOf(deadline(&c.wwait), timeout, start)
 		if passed(dl) {

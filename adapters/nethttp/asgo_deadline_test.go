@@ -60,3 +60,32 @@ func TestAsGoFarFutureServerTimeout(t *testing.T) {
 		return []string{resp.Status, string(b), errDesc(err)}
 	})
 }
+
+// TestAsGoParkFarIdleTimeout: an idle timeout so long that net/http's
+// idle read deadline (time.Now().Add(IdleTimeout)) lies past 2262 keeps
+// the connection open between requests, parked or not, as on Go's
+// listener. The parking listener once kept that deadline as UnixNano,
+// which wraps negative there, and closed the connection as timed out
+// when it parked it.
+func TestAsGoParkFarIdleTimeout(t *testing.T) {
+	revCompareOn(t, revHTTPStacks(), func(t *testing.T, st revStack) []string {
+		_, ln := revServe(t, st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, r.URL.Path)
+		}), func(s *http.Server) { s.IdleTimeout = time.Duration(math.MaxInt64) })
+		c, br := revRaw(t, ln)
+		var out []string
+		for i, path := range []string{"/a", "/b"} {
+			if i > 0 {
+				time.Sleep(100 * time.Millisecond) // past the 10 ms linger: parked
+			}
+			io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return append(out, errDesc(err))
+			}
+			b, _ := io.ReadAll(resp.Body)
+			out = append(out, string(b))
+		}
+		return out
+	})
+}

@@ -267,13 +267,13 @@ func (t *lot) forgetActive(c *conn) {
 }
 
 // park takes over nc, whose server has let it go between requests.
-// rdl is the server's read deadline (unix ns, 0: none): the idle
+// rdl is the server's read deadline (clock.go; 0: none): the idle
 // timeout, which the pollers enforce from now on. Its input is watched
 // from released on.
 func (t *lot) park(nc *netpoll.Conn, rdl int64) {
 	nc.SetReadDeadline(time.Time{})
 	if rdl != 0 {
-		d := time.Duration(rdl - time.Now().UnixNano())
+		d := time.Duration(rdl - nowNs())
 		if d <= 0 {
 			nc.Close()
 			return

@@ -56,7 +56,7 @@ type parking struct {
 	lot   *lot
 	state atomic.Uint32
 	since atomic.Int64 // the lot's sweep tick when the linger began
-	rdl   atomic.Int64 // srv's read deadline, unix ns; 0: none
+	rdl   atomic.Int64 // srv's read deadline (clock.go); 0: none
 	calls atomic.Int32 // calls on the socket in flight (enter)
 	// mu orders the sweeper's wake-up (a read deadline in the past)
 	// against the restoring of srv's deadline when the Read returns.
@@ -155,7 +155,7 @@ func (c *conn) lingerRead(p []byte) (int, error) {
 	// Bytes (or an error) came before the wake-up: serve them, and put
 	// srv's deadline back in place of the wake-up's.
 	if pk.state.CompareAndSwap(psParking, psActive) {
-		c.Conn.SetReadDeadline(unixTime(pk.rdl.Load()))
+		c.Conn.SetReadDeadline(timeOfNs(pk.rdl.Load()))
 	}
 	return n, err
 }
@@ -170,20 +170,6 @@ func (c *conn) wake() {
 		c.Conn.SetReadDeadline(time.Unix(1, 0))
 	}
 	pk.mu.Unlock()
-}
-
-func unixTime(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns)
-}
-
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
 }
 
 // SetReadDeadline is netpoll.Conn's; with parking on it also records the
@@ -203,7 +189,7 @@ func (c *conn) parkSetReadDeadline(t time.Time) error {
 		return c.closedLocalErr("set")
 	}
 	defer pk.exit()
-	pk.rdl.Store(unixNano(t))
+	pk.rdl.Store(deadlineNs(t))
 	if !pk.state.CompareAndSwap(psIdle, psIdleArmed) {
 		pk.state.CompareAndSwap(psIdleArmed, psActive)
 	}
