@@ -151,3 +151,83 @@ func TestHostileRPCTrickleReadTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRPCNeverReadsWriteTimeout: a peer that sends requests and
+// never reads their answers. The example's server (newServer) has a
+// write timeout: the handler's Flush, waiting for the peer to take
+// output, fails once it passes, and the connection closes with what it
+// held given back. The server's own timeout is 10 s; the run here uses
+// 300 ms (an option given after newServer's own).
+func TestHostileRPCNeverReadsWriteTimeout(t *testing.T) {
+	t.Setenv("UPOLL", "")
+	s0, err := newServer(DefaultMaxFrame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s0.Config().WriteTimeout; got != serverTimeout {
+		t.Errorf("newServer's write timeout = %v, want %v", got, serverTimeout)
+	}
+	s0.Close()
+	const timeout = 300 * time.Millisecond
+	for _, be := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
+		t.Run(be.String(), func(t *testing.T) {
+			s, err := newServer(DefaultMaxFrame, netpoll.WithBackend(be), netpoll.WithWriteTimeout(timeout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := s.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				s.Close()
+				t.Fatal(err)
+			}
+			go s.Serve(ln)
+			defer shutdown(s)
+			c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(4 << 10) // a small window: the answers back up soon
+			// Echo requests of 64 KiB, written until the server stops
+			// taking them (its handler waits in Flush) or closes; never
+			// a read.
+			frame := make([]byte, HeaderLen+1+64<<10)
+			binary.BigEndian.PutUint32(frame, uint32(len(frame)-HeaderLen))
+			frame[HeaderLen] = OpEcho
+			wrote := make(chan int, 1)
+			go func() {
+				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				n := 0
+				for ; n < 512; n++ { // 32 MiB at most
+					if _, err := c.Write(frame); err != nil {
+						break
+					}
+				}
+				wrote <- n
+			}()
+			for end := time.Now().Add(5 * time.Second); s.Stats().BytesIn == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatal("the server read nothing in 5 s")
+				}
+			}
+			// The server stops reading once its handler waits: from
+			// then on, the write timeout plus a margin for the close.
+			start := time.Now()
+			for end := start.Add(timeout + 5*time.Second); ; time.Sleep(10 * time.Millisecond) {
+				st := s.Stats()
+				if st.LiveConns == 0 && st.BufferedIn == 0 && st.BufferedOut == 0 {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("a peer that never reads still holds its connection after %v: %d live, %d bytes in, %d out (write timeout %v)",
+						time.Since(start), st.LiveConns, st.BufferedIn, st.BufferedOut, timeout)
+				}
+			}
+			t.Logf("closed after %v", time.Since(start))
+			c.Close()
+			if n := <-wrote; n == 512 {
+				t.Errorf("the server took all 32 MiB of requests from a peer that reads no answer")
+			}
+		})
+	}
+}

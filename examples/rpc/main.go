@@ -10,7 +10,8 @@
 // memory into the output buffer (Append: no copy) and upper case by
 // writing into Malloc'd output, then Flushes with writev; a tagged sleep
 // is answered later from a timer. A bad frame closes that connection
-// only.
+// only, and so does a peer that leaves a frame half sent, or takes none
+// of its answers, for 10 s (the server's read and write timeouts).
 //
 // The client (Pool) dials -clients connections on a poller group of its
 // own; -inflight callers per connection share each one, and the
@@ -112,16 +113,24 @@ func startServer(addr string, max int) (*netpoll.Server, string, error) {
 	return s, ln.Addr().String(), nil
 }
 
+// serverTimeout is the RPC server's read and write timeout (newServer).
+const serverTimeout = 10 * time.Second
+
 // newServer makes the RPC server, with opts after its own options.
 func newServer(max int, opts ...netpoll.Option) (*netpoll.Server, error) {
 	// The read timeout bounds how long a peer may leave a frame half
 	// sent while its handler waits for the rest. Under DispatchInline
 	// the handler does not wait: it returns, and the half frame stays
 	// buffered (up to the frame, within the memory budget) until the rest
-	// comes or the connection closes.
+	// comes or the connection closes. The write timeout bounds how long
+	// a handler's Flush waits for a peer that takes none of its answers
+	// (one that sends requests and never reads): the Flush fails and the
+	// connection closes, instead of holding its handler and buffers for
+	// as long as the peer stays connected.
 	var inline bool // set before any handler runs: Listen comes after
 	s, err := netpoll.NewServer(handlerFor(max, &inline), append([]netpoll.Option{
-		netpoll.WithReadTimeout(10 * time.Second),
+		netpoll.WithReadTimeout(serverTimeout),
+		netpoll.WithWriteTimeout(serverTimeout),
 		netpoll.WithOnConnect(serverOnConnect),
 		netpoll.WithOnDisconnect(serverOnDisconnect)}, opts...)...)
 	if err != nil {
