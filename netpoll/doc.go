@@ -76,5 +76,7 @@
 // connections in the kernel's backlog. Bytes
 // the peer sent before shutting down are delivered before io.EOF. An idle connection holds its Conn and a
 // registry slot; buffer memory is taken from the pool when input arrives
-// and given back when it is drained.
+// and given back when it is drained. Deadlines, timeouts and idle
+// timeouts are counted on the monotonic clock, as Go's net.Conn's are: a
+// step of the system's wall clock moves none of them.
 package netpoll
