@@ -94,14 +94,7 @@ func TestHostileRPCTrickleReadTimeout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ln, err := s.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				s.Close()
-				t.Fatal(err)
-			}
-			go s.Serve(ln)
-			defer shutdown(s)
-			c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+			c, err := net.DialTimeout("tcp", serveTest(t, s), 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,14 +168,7 @@ func TestHostileRPCNeverReadsWriteTimeout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ln, err := s.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				s.Close()
-				t.Fatal(err)
-			}
-			go s.Serve(ln)
-			defer shutdown(s)
-			c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+			c, err := net.DialTimeout("tcp", serveTest(t, s), 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,4 +216,18 @@ func TestHostileRPCNeverReadsWriteTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveTest serves s on a loopback port until the test ends (Shutdown,
+// then Close) and returns its address.
+func serveTest(t *testing.T, s *netpoll.Server) string {
+	t.Helper()
+	ln, err := s.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { shutdown(s); s.Close() })
+	return ln.Addr().String()
 }

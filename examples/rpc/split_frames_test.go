@@ -22,14 +22,7 @@ func startDispatchServer(t *testing.T, d netpoll.Dispatch) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	t.Cleanup(func() { shutdown(s); s.Close() })
-	return ln.Addr().String()
+	return serveTest(t, s)
 }
 
 // echoFrame is the request frame of an echo of arg, and its answer.
