@@ -123,10 +123,13 @@ func Listen(network, addr string, opts ...netpoll.Option) (net.Listener, error) 
 			l.push(c)
 		}),
 		netpoll.WithOnDisconnect(func(c *netpoll.Conn, err error) {
+			// Deferred: netpoll recovers a hook's panic, and a caller's
+			// hook that panics must not leave c counted live, or the
+			// pollers would never stop.
+			defer l.forget(c)
 			if onDisconnect != nil {
 				onDisconnect(c, err)
 			}
-			l.forget(c)
 		}))
 	srv, err := netpoll.NewServer(nil, opts...)
 	if err != nil {
