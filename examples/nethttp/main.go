@@ -71,6 +71,12 @@ func main() {
 				opts = append(opts, netpoll.WithPollers(*pollers))
 			}
 		})
+		if *pollers < 0 {
+			// WithPollers takes it for the default: say so rather than
+			// run with a count that was not asked for.
+			fmt.Fprintf(os.Stderr, "nethttp: bad -pollers %d: want 0 (the default) or more\n", *pollers)
+			os.Exit(2)
+		}
 		ln, err = nethttp.Listen("tcp", *addr, opts...)
 	}
 	if err != nil {
