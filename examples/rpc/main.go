@@ -56,12 +56,13 @@ func main() {
 	flag.IntVar(&lc.n, "n", 10000, "client: number of calls")
 	flag.IntVar(&lc.size, "size", 128, "client: argument size in bytes")
 	flag.DurationVar(&lc.sleep, "sleep", time.Millisecond, "client: delay asked by every 16th call (answered out of order)")
-	flag.DurationVar(&lc.timeout, "timeout", 10*time.Second, "client: per-call timeout")
+	flag.DurationVar(&lc.timeout, "timeout", 10*time.Second, "client: per-call timeout (0: none)")
 	max := flag.Int("max", DefaultMaxFrame, "largest frame payload accepted, in bytes")
 	flag.Parse()
 	lc.max = *max
-	if lc.n < 0 || lc.size < 0 || *max <= 0 || lc.clients <= 0 || lc.inflight <= 0 || lc.sleep < 0 || lc.sleep > 65535*time.Millisecond {
-		fmt.Fprintln(os.Stderr, "rpc: -n and -size must be >= 0, -max, -clients and -inflight > 0, -sleep within 0..65s")
+	// A negative -timeout would reach PoolConfig.Timeout as "none".
+	if lc.n < 0 || lc.size < 0 || *max <= 0 || lc.clients <= 0 || lc.inflight <= 0 || lc.sleep < 0 || lc.sleep > 65535*time.Millisecond || lc.timeout < 0 {
+		fmt.Fprintln(os.Stderr, "rpc: -n, -size and -timeout must be >= 0, -max, -clients and -inflight > 0, -sleep within 0..65s")
 		os.Exit(2)
 	}
 	switch *mode {
