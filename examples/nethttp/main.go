@@ -41,6 +41,10 @@ func main() {
 	std := flag.Bool("std", false, "use the standard library's listener instead of upoll")
 	pollers := flag.Int("pollers", 0, "upoll pollers (0: the default, a quarter of GOMAXPROCS; unset: as UPOLL says)")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "nethttp: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
 
 	// Caught before the address is printed: a signal sent upon that
 	// line shuts down gracefully rather than killing the process.
