@@ -59,6 +59,10 @@ func main() {
 	flag.DurationVar(&lc.timeout, "timeout", 10*time.Second, "client: per-call timeout (0: none)")
 	max := flag.Int("max", DefaultMaxFrame, "largest frame payload accepted, in bytes")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "rpc: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
 	lc.max = *max
 	// A negative -timeout would reach PoolConfig.Timeout as "none".
 	if lc.n < 0 || lc.size < 0 || *max <= 0 || lc.clients <= 0 || lc.inflight <= 0 || lc.sleep < 0 || lc.sleep > 65535*time.Millisecond || lc.timeout < 0 {
