@@ -482,12 +482,19 @@ func WithOnDisconnect(f func(c *Conn, err error)) Option {
 // nothing. It is meant for configuration loaded from elsewhere. It sets
 // fields, not switches: with Backend BackendStd, cfg's poller switches
 // (Pollers, Trigger, Wait, Spin, Dispatch, Balance, ReusePort) are not
-// applicable and ignored, where the With options for them are an error.
+// applicable and ignored, where the With options for them, given after
+// it, are an error as after WithBackend(BackendStd).
 func WithConfig(cfg Config) Option {
 	return func(c *config) {
 		set := optConfig
 		if cfg.set&(optTrigger|optCfgTrigger) != 0 {
 			set |= optCfgTrigger
+		}
+		if cfg.Backend != BackendDefault {
+			// A backend named in code, as by WithBackend: a poller
+			// switch given after it with BackendStd is a conflict
+			// (resolve), not dropped without a word.
+			set |= optBackend
 		}
 		*c = cfg
 		c.set = set
