@@ -397,7 +397,8 @@ func WithTrigger(t Trigger) Option { return func(c *config) { c.Trigger = t; c.s
 // WithWait selects how pollers wait for events.
 func WithWait(w WaitStrategy) Option { return func(c *config) { c.Wait = w; c.set |= optWait } }
 
-// WithSpin sets the number of empty polls of WaitSpin before blocking.
+// WithSpin sets the number of empty polls of WaitSpin before blocking;
+// n <= 0 means the default (DefaultSpin), more than 65536 is an error.
 func WithSpin(n int) Option { return func(c *config) { c.Spin = n; c.set |= optSpin } }
 
 // WithDispatch selects where handlers run.
@@ -551,8 +552,9 @@ func DefaultAcceptPollers() int { return max(1, runtime.GOMAXPROCS(0)/4) }
 
 // ErrBadConfig is wrapped by the error of a configuration that names an
 // unknown trigger, wait strategy, dispatch or balance, has a negative
-// timeout or size, a buffer budget below one connection's bounds, or a
-// pool that takes no tasks (closed, or not made by gopool.New).
+// timeout or size, more than 65536 pollers or spins, a buffer budget
+// below one connection's bounds, or a pool that takes no tasks (closed,
+// or not made by gopool.New).
 var ErrBadConfig = errors.New("netpoll: bad configuration")
 
 func (c *config) validate() error {
@@ -581,6 +583,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: negative MaxConns %d", ErrBadConfig, c.MaxConns)
 	case c.Pollers > maxEnvCount:
 		return fmt.Errorf("%w: Pollers %d over %d", ErrBadConfig, c.Pollers, maxEnvCount)
+	case c.Spin > maxEnvCount:
+		return fmt.Errorf("%w: Spin %d over %d", ErrBadConfig, c.Spin, maxEnvCount)
 	}
 	return nil
 }
