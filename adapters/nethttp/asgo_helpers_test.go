@@ -53,21 +53,16 @@ func revStacks() []revStack {
 		up(netpoll.BackendStd),
 		up(netpoll.BackendUring),
 	}
-	b := envBackendName()
-	if b == "" {
-		return all
+	if envBackendName() != "" {
+		// Under a UPOLL that names a backend (the second and third
+		// passes of scripts/test.sh), Go's stack only: every upoll stack
+		// names its backend itself, so the pass without UPOLL has run
+		// them all, the named one included, and this one would only run
+		// them again. revCompareOn skips a comparison with nothing to
+		// compare.
+		return all[:1]
 	}
-	// Under a UPOLL that names a backend (the second and third passes of
-	// scripts/test.sh), Go's stack and that backend's only: every stack
-	// names its backend itself, so the pass without UPOLL has run them
-	// all, and this one would only run them again.
-	sts := all[:1]
-	for _, st := range all[1:] {
-		if st.name == b {
-			sts = append(sts, st)
-		}
-	}
-	return sts
+	return all
 }
 
 // envBackendName returns the backend that UPOLL names ("epoll", "std",
@@ -196,6 +191,9 @@ func revCompare(t *testing.T, scenario func(t *testing.T, st revStack) []string)
 
 func revCompareOn(t *testing.T, stacks []revStack, scenario func(t *testing.T, st revStack) []string) {
 	t.Helper()
+	if len(stacks) < 2 {
+		t.Skip("no upoll stack to compare with Go's: UPOLL names a backend, and the pass without UPOLL ran every stack")
+	}
 	var want []string
 	for i, st := range stacks {
 		got := scenario(t, st)
