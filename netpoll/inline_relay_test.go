@@ -179,29 +179,10 @@ func TestInlineRelayToDialedConnFinishes(t *testing.T) {
 	const size = 32 << 20 // more than the loopback sockets hold
 	for _, be := range testBackends(false) {
 		t.Run(be.String(), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			var got atomic.Int64
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				time.Sleep(500 * time.Millisecond) // the relay fills the sockets and its queue
-				buf := make([]byte, 256<<10)
-				for {
-					n, err := c.Read(buf)
-					got.Add(int64(n))
-					if err != nil {
-						return
-					}
-				}
-			}()
-			up, err := (&Dialer{Options: []Option{WithBackend(be)}}).DialContext(context.Background(), "tcp", ln.Addr().String())
+			start := make(chan struct{})
+			time.AfterFunc(500*time.Millisecond, func() { close(start) }) // the relay fills the sockets and its queue
+			upstream, got := pausedSink(t, start)
+			up, err := (&Dialer{Options: []Option{WithBackend(be)}}).DialContext(context.Background(), "tcp", upstream)
 			if err != nil {
 				t.Fatal(err)
 			}

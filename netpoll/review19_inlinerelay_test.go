@@ -12,6 +12,111 @@ import (
 	"github.com/upoll/upoll/internal/testutil"
 )
 
+// relayHandler is an inline handler that writes what its connection receives
+// to up, the upstream, once set (the upstream's own input is dropped).
+// A Write refused with ErrWouldBlock takes what it counted; the handler
+// returns nil keeping the rest, as ErrWouldBlock's doc asks, and sends
+// on refused (dropped when a signal is pending). Another error of the
+// Write goes to failed (likewise) and closes the connection.
+type relayHandler struct {
+	up             atomic.Pointer[Conn]
+	runs, refusals atomic.Int64
+	refused        chan struct{}
+	failed         chan error
+}
+
+// relayCases runs f on each backend with the relay's upstream dialed
+// through a second DispatchInline Server and through the relay's own.
+func relayCases(t *testing.T, f func(t *testing.T, be Backend, where string)) {
+	for _, be := range testBackends(false) {
+		for _, where := range []string{"other server", "own poller"} {
+			t.Run(be.String()+"/"+where, func(t *testing.T) { f(t, be, where) })
+		}
+	}
+}
+
+// startRelay starts a DispatchInline Server with one poller and a 64 KiB
+// MaxOutput running a relay, and dials upstream (a Go listener's
+// address) through it (where "own poller") or through a second such
+// Server. It returns the relay, the address its clients dial, and the
+// Servers (one or two) for checkNoRelays.
+func startRelay(t *testing.T, be Backend, where, upstream string) (*relayHandler, string, []*Server) {
+	t.Helper()
+	r := &relayHandler{refused: make(chan struct{}, 1), failed: make(chan error, 1)}
+	opts := []Option{WithBackend(be), WithDispatch(DispatchInline), WithPollers(1), WithMaxOutput(64 << 10)}
+	s, addr := startServer(t, r.handle, opts...)
+	servers := []*Server{s}
+	if where == "other server" {
+		other, _ := startServer(t, r.handle, opts...)
+		servers = append(servers, other)
+	}
+	u, err := (&Dialer{Server: servers[len(servers)-1]}).DialContext(context.Background(), "tcp", upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	r.up.Store(u)
+	return r, addr, servers
+}
+
+func (r *relayHandler) handle(c *Conn) error {
+	u := r.up.Load()
+	in := c.Reader()
+	if u == nil || c == u {
+		in.Skip(in.Len())
+		return in.Release()
+	}
+	r.runs.Add(1)
+	b, err := in.Peek(in.Len())
+	if err != nil {
+		return err
+	}
+	n, err := u.Write(b)
+	in.Skip(n)
+	in.Release()
+	switch {
+	case errors.Is(err, ErrWouldBlock):
+		r.refusals.Add(1)
+		select {
+		case r.refused <- struct{}{}:
+		default:
+		}
+		return nil
+	case err != nil:
+		select {
+		case r.failed <- err:
+		default:
+		}
+	}
+	return err
+}
+
+// pausedSink is a Go server on 127.0.0.1 that reads everything its
+// connection sends once start is closed (or nothing, if the test ends
+// first), counting the bytes in got. It returns its address.
+func pausedSink(t testing.TB, start <-chan struct{}) (addr string, got *atomic.Int64) {
+	t.Helper()
+	got = new(atomic.Int64)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	addr = goServer(t, func(c net.Conn) {
+		select {
+		case <-start:
+		case <-done:
+			return
+		}
+		buf := make([]byte, 256<<10)
+		for {
+			n, err := c.Read(buf)
+			got.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	})
+	return addr, got
+}
+
 // TestReview19InlineRelayToInlineConn: an inline handler relays what
 // its client sends to a connection dialed through a DispatchInline
 // Server (another one, or its own, on its poller), whose peer reads
@@ -26,84 +131,24 @@ import (
 // handler's own; now all of it, in about 0.6 s.
 func TestReview19InlineRelayToInlineConn(t *testing.T) {
 	const size = 32 << 20 // more than the loopback sockets hold
-	for _, be := range testBackends(false) {
-		for _, where := range []string{"other server", "own poller"} {
-			t.Run(be.String()+"/"+where, func(t *testing.T) {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ln.Close()
-				var got atomic.Int64
-				go func() {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					defer c.Close()
-					time.Sleep(500 * time.Millisecond) // the relay fills the sockets and its queue
-					buf := make([]byte, 256<<10)
-					for {
-						n, err := c.Read(buf)
-						got.Add(int64(n))
-						if err != nil {
-							return
-						}
-					}
-				}()
-				var up atomic.Pointer[Conn]
-				var relayErr atomic.Pointer[error]
-				var runs, refused atomic.Int64
-				h := func(c *Conn) error {
-					u := up.Load()
-					r := c.Reader()
-					if u == nil || c == u {
-						r.Skip(r.Len())
-						return r.Release()
-					}
-					runs.Add(1)
-					b, err := r.Peek(r.Len())
-					if err != nil {
-						return err
-					}
-					n, err := u.Write(b)
-					r.Skip(n)
-					r.Release()
-					if errors.Is(err, ErrWouldBlock) {
-						refused.Add(1)
-					}
-					if err != nil && !errors.Is(err, ErrWouldBlock) {
-						relayErr.Store(&err)
-						return err
-					}
-					return nil
-				}
-				s, addr := startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
-					WithMaxOutput(64<<10))
-				target := s
-				if where == "other server" {
-					target, _ = startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
-						WithMaxOutput(64<<10))
-				}
-				u, err := (&Dialer{Server: target}).DialContext(context.Background(), "tcp", ln.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer u.Close()
-				up.Store(u)
-				client := dialTCP(t, addr)
-				go client.Write(make([]byte, size))
-				if !testutil.WaitFor(15*time.Second, func() bool { return got.Load() >= size }) {
-					t.Fatalf("the upstream got %d of %d bytes relayed", got.Load(), size)
-				}
-				if e := relayErr.Load(); e != nil {
-					t.Fatalf("relay Write: %v", *e)
-				}
-				t.Logf("%d relay runs, %d refused", runs.Load(), refused.Load())
-				checkNoRelays(t, s, target)
-			})
+	relayCases(t, func(t *testing.T, be Backend, where string) {
+		start := make(chan struct{})
+		time.AfterFunc(500*time.Millisecond, func() { close(start) }) // the relay fills the sockets and its queue
+		upstream, got := pausedSink(t, start)
+		r, addr, servers := startRelay(t, be, where, upstream)
+		client := dialTCP(t, addr)
+		go client.Write(make([]byte, size))
+		if !testutil.WaitFor(15*time.Second, func() bool { return got.Load() >= size }) {
+			t.Fatalf("the upstream got %d of %d bytes relayed", got.Load(), size)
 		}
-	}
+		select {
+		case err := <-r.failed:
+			t.Fatalf("relay Write: %v", err)
+		default:
+		}
+		t.Logf("%d relay runs, %d refused", r.runs.Load(), r.refusals.Load())
+		checkNoRelays(t, servers...)
+	})
 }
 
 // TestReview19InlineRelayTargetCloses: as above, but the upstream's
@@ -112,85 +157,26 @@ func TestReview19InlineRelayToInlineConn(t *testing.T) {
 // with net.ErrClosed, and its error closes the client's connection.
 // Before, nothing ran it again: the client's connection stayed open.
 func TestReview19InlineRelayTargetCloses(t *testing.T) {
-	for _, be := range testBackends(false) {
-		for _, where := range []string{"other server", "own poller"} {
-			t.Run(be.String()+"/"+where, func(t *testing.T) {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ln.Close()
-				accepted := make(chan net.Conn, 1)
-				go func() {
-					c, err := ln.Accept()
-					if err == nil {
-						accepted <- c
-					}
-				}()
-				var up atomic.Pointer[Conn]
-				refused := make(chan struct{}, 1)
-				relayErr := make(chan error, 1)
-				h := func(c *Conn) error {
-					u := up.Load()
-					r := c.Reader()
-					if u == nil || c == u {
-						r.Skip(r.Len())
-						return r.Release()
-					}
-					b, err := r.Peek(r.Len())
-					if err != nil {
-						return err
-					}
-					n, err := u.Write(b)
-					r.Skip(n)
-					r.Release()
-					if errors.Is(err, ErrWouldBlock) {
-						select {
-						case refused <- struct{}{}:
-						default:
-						}
-						return nil
-					}
-					if err != nil {
-						select {
-						case relayErr <- err:
-						default:
-						}
-					}
-					return err
-				}
-				s, addr := startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
-					WithMaxOutput(64<<10))
-				target := s
-				if where == "other server" {
-					target, _ = startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
-						WithMaxOutput(64<<10))
-				}
-				u, err := (&Dialer{Server: target}).DialContext(context.Background(), "tcp", ln.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer u.Close()
-				peer := testutil.Receive(t, accepted, 5*time.Second, "the upstream's connection")
-				defer peer.Close()
-				up.Store(u)
-				client := dialTCP(t, addr)
-				go client.Write(make([]byte, 32<<20)) // more than the sockets hold
-				testutil.Receive(t, refused, 10*time.Second, "the relay's refused Write")
-				time.Sleep(50 * time.Millisecond) // the handler has returned
-				u.Close()
-				err = testutil.Receive(t, relayErr, 5*time.Second, "the relay's Write after the upstream closed")
-				if !errors.Is(err, net.ErrClosed) {
-					t.Errorf("the relay's Write after the upstream closed: %v, want net.ErrClosed", err)
-				}
-				checkNoRelays(t, s, target)
-				client.SetReadDeadline(time.Now().Add(5 * time.Second))
-				if _, err := client.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-					t.Errorf("the client's Read after the relay failed: %v, want its connection closed", err)
-				}
-			})
+	relayCases(t, func(t *testing.T, be Backend, where string) {
+		end := make(chan struct{})
+		defer close(end)
+		upstream := goServer(t, func(net.Conn) { <-end })
+		r, addr, servers := startRelay(t, be, where, upstream)
+		client := dialTCP(t, addr)
+		go client.Write(make([]byte, 32<<20)) // more than the sockets hold
+		testutil.Receive(t, r.refused, 10*time.Second, "the relay's refused Write")
+		time.Sleep(50 * time.Millisecond) // the handler has returned
+		r.up.Load().Close()
+		err := testutil.Receive(t, r.failed, 5*time.Second, "the relay's Write after the upstream closed")
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("the relay's Write after the upstream closed: %v, want net.ErrClosed", err)
 		}
-	}
+		checkNoRelays(t, servers...)
+		client.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := client.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("the client's Read after the relay failed: %v, want its connection closed", err)
+		}
+	})
 }
 
 // checkNoRelays fails t if a poller of the servers still lists a
@@ -231,88 +217,26 @@ func checkNoRelays(t *testing.T, servers ...*Server) {
 // then close the connection for the peer's end with input left, as it
 // does not after a refusal of the handler's own output (fOutBlocked):
 // the handler runs again when the upstream drains. The upstream's peer
-// reads after 500 ms and must get every byte of both clients.
+// reads after that and must get every byte of both clients.
 func TestReview19InlineRelayKeepsInputAtEOF(t *testing.T) {
 	const first, second = 8 << 20, 100 << 10
-	for _, be := range testBackends(false) {
-		for _, where := range []string{"other server", "own poller"} {
-			t.Run(be.String()+"/"+where, func(t *testing.T) {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ln.Close()
-				var got atomic.Int64
-				start := make(chan struct{})
-				go func() {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					defer c.Close()
-					<-start
-					buf := make([]byte, 256<<10)
-					for {
-						n, err := c.Read(buf)
-						got.Add(int64(n))
-						if err != nil {
-							return
-						}
-					}
-				}()
-				var up atomic.Pointer[Conn]
-				refused := make(chan struct{}, 1)
-				h := func(c *Conn) error {
-					u := up.Load()
-					r := c.Reader()
-					if u == nil || c == u {
-						r.Skip(r.Len())
-						return r.Release()
-					}
-					b, err := r.Peek(r.Len())
-					if err != nil {
-						return err
-					}
-					n, err := u.Write(b)
-					r.Skip(n)
-					r.Release()
-					if errors.Is(err, ErrWouldBlock) {
-						select {
-						case refused <- struct{}{}:
-						default:
-						}
-						return nil
-					}
-					return err
-				}
-				s, addr := startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
-					WithMaxOutput(64<<10))
-				target := s
-				if where == "other server" {
-					target, _ = startServer(t, h, WithBackend(be), WithDispatch(DispatchInline), WithPollers(1),
-						WithMaxOutput(64<<10))
-				}
-				u, err := (&Dialer{Server: target}).DialContext(context.Background(), "tcp", ln.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer u.Close()
-				up.Store(u)
-				c1 := dialTCP(t, addr)
-				go c1.Write(make([]byte, first))
-				testutil.Receive(t, refused, 10*time.Second, "a refused relay Write")
-				c2 := dialTCP(t, addr)
-				if _, err := c2.Write(make([]byte, second)); err != nil {
-					t.Fatal(err)
-				}
-				c2.CloseWrite()
-				time.Sleep(200 * time.Millisecond) // c2's bytes and end arrive, its handler is refused
-				close(start)
-				if !testutil.WaitFor(15*time.Second, func() bool { return got.Load() >= first+second }) {
-					t.Fatalf("the upstream got %d of %d bytes relayed", got.Load(), first+second)
-				}
-				checkNoRelays(t, s, target)
-			})
+	relayCases(t, func(t *testing.T, be Backend, where string) {
+		start := make(chan struct{})
+		upstream, got := pausedSink(t, start)
+		r, addr, servers := startRelay(t, be, where, upstream)
+		c1 := dialTCP(t, addr)
+		go c1.Write(make([]byte, first))
+		testutil.Receive(t, r.refused, 10*time.Second, "a refused relay Write")
+		c2 := dialTCP(t, addr)
+		if _, err := c2.Write(make([]byte, second)); err != nil {
+			t.Fatal(err)
 		}
-	}
+		c2.CloseWrite()
+		time.Sleep(200 * time.Millisecond) // c2's bytes and end arrive, its handler is refused
+		close(start)
+		if !testutil.WaitFor(15*time.Second, func() bool { return got.Load() >= first+second }) {
+			t.Fatalf("the upstream got %d of %d bytes relayed", got.Load(), first+second)
+		}
+		checkNoRelays(t, servers...)
+	})
 }
