@@ -16,15 +16,15 @@ import (
 	"time"
 )
 
-// revServe serves h on st's listener with a configured http.Server;
-// cleanup closes it and checks that Serve returned.
+// revServe serves h on st's listener with a configured http.Server
+// (serveOn).
 func revServe(t *testing.T, st revStack, h http.Handler, configure func(*http.Server)) (*http.Server, net.Listener) {
 	t.Helper()
 	ln, err := st.listen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
+	srv := &http.Server{Handler: h}
 	if configure != nil {
 		configure(srv)
 	}
@@ -33,6 +33,17 @@ func revServe(t *testing.T, st revStack, h http.Handler, configure func(*http.Se
 			t.Fatal(err)
 		}
 	}
+	serveOn(t, srv, ln)
+	return srv, ln
+}
+
+// serveOn runs srv.Serve(ln), with srv's ErrorLog discarded unless set;
+// when t ends it closes srv and checks that Serve returned.
+func serveOn(t *testing.T, srv *http.Server, ln net.Listener) {
+	t.Helper()
+	if srv.ErrorLog == nil {
+		srv.ErrorLog = log.New(io.Discard, "", 0)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -40,10 +51,29 @@ func revServe(t *testing.T, st revStack, h http.Handler, configure func(*http.Se
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			t.Errorf("%s: Serve did not return", st.name)
+			t.Errorf("Serve on %v did not return", ln.Addr())
 		}
 	})
-	return srv, ln
+}
+
+// revGet sends a GET of / on c and reads the response from br, then its
+// body (an error reading the body is not reported).
+func revGet(c net.Conn, br *bufio.Reader) (*http.Response, []byte, error) {
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b, nil
+}
+
+// revEnd waits for the server to end the connection that br reads (or
+// to send a byte) and says with what error, and whether within lo to hi.
+func revEnd(br *bufio.Reader, lo, hi time.Duration) []string {
+	start := time.Now()
+	_, err := br.ReadByte()
+	return []string{errDesc(err), within(time.Since(start), lo, hi)}
 }
 
 func revRaw(t *testing.T, ln net.Listener) (net.Conn, *bufio.Reader) {
@@ -287,12 +317,9 @@ func TestAsGoHTTPMatrix(t *testing.T) {
 				io.WriteString(w, "done")
 			}), nil)
 			idle, ibr := revRaw(t, ln)
-			io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(ibr, nil)
-			if err != nil {
+			if _, _, err := revGet(idle, ibr); err != nil {
 				return []string{errDesc(err)}
 			}
-			io.ReadAll(resp.Body)
 			act, abr := revRaw(t, ln)
 			io.WriteString(act, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 			<-entered
@@ -302,12 +329,12 @@ func TestAsGoHTTPMatrix(t *testing.T) {
 				defer cancel()
 				sd <- srv.Shutdown(ctx)
 			}()
-			_, err = ibr.ReadByte()
+			_, err := ibr.ReadByte()
 			out := []string{"idle:" + errDesc(err)}
 			_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 			out = append(out, fmt.Sprint("dialAfterShutdown:", err != nil))
 			close(release)
-			resp, err = http.ReadResponse(abr, nil)
+			resp, err := http.ReadResponse(abr, nil)
 			if err != nil {
 				return append(out, errDesc(err))
 			}
@@ -366,21 +393,16 @@ func TestAsGoHTTPMatrix(t *testing.T) {
 				s.IdleTimeout = 2 * time.Second
 			})
 			c, br := revRaw(t, ln)
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
+			if _, _, err := revGet(c, br); err != nil {
 				return []string{errDesc(err)}
 			}
-			io.ReadAll(resp.Body)
 			// Idle longer than ReadHeaderTimeout but shorter than IdleTimeout:
 			// the conn stays usable.
 			time.Sleep(500 * time.Millisecond)
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err = http.ReadResponse(br, nil)
+			resp, _, err := revGet(c, br)
 			if err != nil {
 				return []string{"second: " + errDesc(err)}
 			}
-			io.ReadAll(resp.Body)
 			return []string{resp.Status}
 		}},
 	}

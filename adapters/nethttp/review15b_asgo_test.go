@@ -117,15 +117,10 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 		{"idleTimeout", func(t *testing.T, st revStack) []string {
 			_, ln := revServe(t, st, http.HandlerFunc(hello), func(s *http.Server) { s.IdleTimeout = 300 * time.Millisecond })
 			c, br := revRaw(t, ln)
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
+			if _, _, err := revGet(c, br); err != nil {
 				return []string{errDesc(err)}
 			}
-			io.ReadAll(resp.Body)
-			start := time.Now()
-			_, err = br.ReadByte()
-			return []string{errDesc(err), within(time.Since(start), 60*time.Millisecond, 3*time.Second)}
+			return revEnd(br, 60*time.Millisecond, 3*time.Second)
 		}},
 		{"flushChunked", func(t *testing.T, st revStack) []string {
 			release := make(chan struct{})
@@ -232,34 +227,20 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 				t.Fatal(err)
 			}
 			tln := tls.NewListener(ln, serverTLS)
-			srv := &http.Server{Handler: http.HandlerFunc(hello), ReadTimeout: 300 * time.Millisecond, ErrorLog: log.New(io.Discard, "", 0)}
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(tln) }()
-			defer func() { srv.Close(); <-done }()
+			serveOn(t, &http.Server{Handler: http.HandlerFunc(hello), ReadTimeout: 300 * time.Millisecond}, tln)
 			_, br := revRaw(t, ln)
-			start := time.Now()
-			_, err = br.ReadByte()
-			return []string{errDesc(err), within(time.Since(start), 60*time.Millisecond, 3*time.Second)}
+			return revEnd(br, 60*time.Millisecond, 3*time.Second)
 		}},
 		{"unixRemoteAddr", func(t *testing.T, st revStack) []string {
 			p := t.TempDir() + "/s"
-			var ln net.Listener
-			var err error
-			if st.name == "go" {
-				ln, err = net.Listen("unix", p)
-			} else {
-				ln, err = Listen("unix", p, backendOf(st))
-			}
+			ln, err := revListenUnix(st, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			serveOn(t, &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 				fmt.Fprintf(w, "%q %q %T %v", r.RemoteAddr, r.Host, la, la != nil && la.String() == p)
-			}), ErrorLog: log.New(io.Discard, "", 0)}
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ln) }()
-			defer func() { srv.Close(); <-done }()
+			})}, ln)
 			c, err := net.Dial("unix", p)
 			if err != nil {
 				t.Fatal(err)
@@ -276,13 +257,7 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 		}},
 		{"unixLifecycle", func(t *testing.T, st revStack) []string {
 			p := t.TempDir() + "/s"
-			lis := func() (net.Listener, error) {
-				if st.name == "go" {
-					return net.Listen("unix", p)
-				}
-				return Listen("unix", p, backendOf(st))
-			}
-			ln, err := lis()
+			ln, err := revListenUnix(st, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -290,7 +265,7 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 			ln.Close()
 			_, err = os.Stat(p)
 			out = append(out, "statAfterClose:"+fmt.Sprint(os.IsNotExist(err)))
-			ln2, err := lis()
+			ln2, err := revListenUnix(st, p)
 			out = append(out, "relisten:"+fmt.Sprint(err == nil))
 			if err == nil {
 				ln2.Close()
@@ -313,15 +288,12 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 		{"serverCloseIdle", func(t *testing.T, st revStack) []string {
 			srv, ln := revServe(t, st, http.HandlerFunc(hello), nil)
 			c, br := revRaw(t, ln)
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
+			if _, _, err := revGet(c, br); err != nil {
 				return []string{errDesc(err)}
 			}
-			io.ReadAll(resp.Body)
 			start := time.Now()
 			srv.Close()
-			_, err = br.ReadByte()
+			_, err := br.ReadByte()
 			return []string{errDesc(err), within(time.Since(start), 0, 3*time.Second)}
 		}},
 		{"rcExtendWriteDeadline", func(t *testing.T, st revStack) []string {
@@ -372,13 +344,10 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			serveOn(t, &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				n, err := io.Copy(io.Discard, r.Body)
 				fmt.Fprint(w, n, err)
-			}), ErrorLog: log.New(io.Discard, "", 0)}
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ln) }()
-			defer func() { srv.Close(); <-done }()
+			})}, ln)
 			c, br := revRaw(t, ln)
 			io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n")
 			go c.Write(make([]byte, 20000000))
@@ -444,25 +413,17 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 		{"idleReadTimeoutOnly", func(t *testing.T, st revStack) []string {
 			_, ln := revServe(t, st, http.HandlerFunc(hello), func(s *http.Server) { s.ReadTimeout = 300 * time.Millisecond })
 			c, br := revRaw(t, ln)
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
+			if _, _, err := revGet(c, br); err != nil {
 				return []string{errDesc(err)}
 			}
-			io.ReadAll(resp.Body)
-			start := time.Now()
-			_, err = br.ReadByte()
-			return []string{errDesc(err), within(time.Since(start), 60*time.Millisecond, 3*time.Second)}
+			return revEnd(br, 60*time.Millisecond, 3*time.Second)
 		}},
 		{"idleThenPartialHeaderTimeout", func(t *testing.T, st revStack) []string {
 			_, ln := revServe(t, st, http.HandlerFunc(hello), func(s *http.Server) { s.ReadHeaderTimeout = 300 * time.Millisecond; s.IdleTimeout = 5 * time.Second })
 			c, br := revRaw(t, ln)
-			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
+			if _, _, err := revGet(c, br); err != nil {
 				return []string{errDesc(err)}
 			}
-			io.ReadAll(resp.Body)
 			time.Sleep(100 * time.Millisecond)
 			io.WriteString(c, "GET / HT")
 			start := time.Now()
@@ -691,15 +652,9 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 			return out
 		}},
 		{"unixAbstractAndStale", func(t *testing.T, st revStack) []string {
-			lis := func(p string) (net.Listener, error) {
-				if st.name == "go" {
-					return net.Listen("unix", p)
-				}
-				return Listen("unix", p, backendOf(st))
-			}
 			var out []string
 			name := fmt.Sprintf("@upoll-review15b-%d-%s", os.Getpid(), st.name)
-			ln, err := lis(name)
+			ln, err := revListenUnix(st, name)
 			if err != nil {
 				out = append(out, "abstract: "+err.Error())
 			} else {
@@ -713,16 +668,16 @@ func TestReview15bHTTPAsGo(t *testing.T) {
 			}
 			p := t.TempDir() + "/stale"
 			os.WriteFile(p, nil, 0o600)
-			ln, err = lis(p)
+			ln, err = revListenUnix(st, p)
 			if err == nil {
 				ln.Close()
 			}
 			out = append(out, "stale: "+errDesc(err))
-			ln1, err := lis(t.TempDir() + "/busy")
+			ln1, err := revListenUnix(st, t.TempDir()+"/busy")
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = lis(ln1.Addr().String())
+			_, err = revListenUnix(st, ln1.Addr().String())
 			out = append(out, "busy: "+errDesc(err))
 			ln1.Close()
 			return out
@@ -743,6 +698,14 @@ func backendOf(st revStack) netpoll.Option {
 		}
 	}
 	return nil
+}
+
+// revListenUnix listens on the Unix socket path with st's stack.
+func revListenUnix(st revStack, path string) (net.Listener, error) {
+	if st.name == "go" {
+		return net.Listen("unix", path)
+	}
+	return Listen("unix", path, backendOf(st))
 }
 
 // TestReview15bWriteTimeoutResume: a Write that times out with part of
