@@ -214,6 +214,9 @@ func TestDocsIsActive(t *testing.T) {
 // the peer gets less than what was queued. Without a write timeout
 // (5 s) the peer gets all of it.
 func TestDocsCloseLingerBoundedByWriteTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1.5 s of waiting per case, about 10 s in all")
+	}
 	const total = 8 << 20
 	for _, b := range testBackends(true) {
 		for _, wt := range []time.Duration{200 * time.Millisecond, 0} {

@@ -191,6 +191,9 @@ func lateListener(t *testing.T, wait time.Duration) (string, bool) {
 // the dial failed with ErrIdleTimeout after 200 ms where Go's net.Dialer
 // connects a second later.
 func TestDialSlowerThanIdleTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a connect of about 1 s per case, about 7 s in all")
+	}
 	const idle = 200 * time.Millisecond
 	for _, b := range testBackends(true) {
 		for _, mode := range []string{"Dialer.Options", "accept-mode Server"} {
