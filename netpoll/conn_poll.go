@@ -169,13 +169,21 @@ func (c *Conn) socketError() error {
 
 // disarmed records, after an event, that the kernel disarmed the
 // registration: a one-shot one, or a paused level-triggered one (see
-// wantEvents), which after a hang-up stays disarmed until the input
-// resumes. f is c's flags.
+// wantEvents). A paused one that hung up stays disarmed until the input
+// resumes: armed again for errors alone, it would report the hang-up
+// on every wait. f is c's flags.
 func (c *Conn) disarmed(f, ev uint32) {
 	trig := c.owner.cfg.Trigger
 	if trig == OneShot || trig == LevelTriggered && f&fInPaused != 0 && ev&evHup == 0 {
+		var now uint32
+		if trig == OneShot && f&fInPaused != 0 && ev&evHup != 0 {
+			// The mask a paused connection wants (evOne, see
+			// applyEvents) is recorded as registered: no mod until
+			// the input resumes.
+			now = evOne
+		}
 		c.emu.Lock()
-		c.armed.Store(0)
+		c.armed.Store(now)
 		c.unlockEmu()
 	}
 }
@@ -540,13 +548,16 @@ const fMaskStale = fUnix << 3
 // stays: an updateEvents that found the old mask current did not wait
 // for emu (see there), and its change of state may have come after
 // this call computed the mask it registers.
+//
+// A one-shot connection that wants nothing but errors is left disarmed
+// while its handler runs or it is done reading (see leftDisarmed).
 func (c *Conn) applyEvents() {
 	if c.flags.Load()&fRegistered == 0 {
 		return
 	}
 	for {
 		want := c.wantEvents()
-		if want == c.armed.Load() || want == evOne && c.owner.cfg.Trigger == OneShot {
+		if want == c.armed.Load() || want == evOne && c.owner.cfg.Trigger == OneShot && c.leftDisarmed() {
 			return
 		}
 		if h := testHookApplyEvents.Load(); h != nil {
@@ -557,6 +568,16 @@ func (c *Conn) applyEvents() {
 		}
 		c.armed.Store(want)
 	}
+}
+
+// leftDisarmed reports whether a one-shot connection that wants nothing
+// but errors (evOne) may stay disarmed: while a run is scheduled or
+// runs, whose end re-arms it (run), or when it is not paused (done
+// reading: its end or an error has come). A paused one is armed for
+// errors once no run is due: nothing else would re-arm it, and its
+// peer's reset would go unseen until the input is consumed.
+func (c *Conn) leftDisarmed() bool {
+	return c.flags.Load()&fInPaused == 0 || c.owner.handler != nil && c.hstate.Load()&hRunning != 0
 }
 
 // testHookRead, when set by a test, runs in fill between a read from
