@@ -33,7 +33,7 @@ import (
 type acceptGate struct {
 	max    int64 // Config.MaxConns; 0: no limit
 	held   atomic.Int64
-	paused atomic.Bool // PauseAccept
+	paused atomic.Uint32 // pauseByUser | pauseByOwner: PauseAccept, HoldAccept
 
 	// ahead counts accepted connections whose OnConnect has not
 	// started (fHookAhead).
@@ -63,7 +63,7 @@ const fHookAhead = fUnix << 15
 // BackendStd on the connection's own goroutine. Without a bound an
 // acceptor, or an accept loop that the scheduler favours, accepts a
 // burst whole while those are busy, before the hooks have run: a
-// PauseAccept that a hook calls (the nethttp adapter's, when its queue
+// HoldAccept that a hook calls (the nethttp adapter's, when its queue
 // fills) would then act a burst late. A hook that has started and
 // blocks does not count: accepting waits only for hooks to start.
 const hooksAhead = 32
@@ -87,15 +87,33 @@ func (g *acceptGate) hookStarted() {
 // their OnConnect to start.
 func (g *acceptGate) hooksBehind() bool { return g.ahead.Load() >= hooksAhead }
 
+// The two pauses of a gate's paused word, each set and cleared by its
+// own pair of calls: the gate stays shut while either is set.
+const (
+	pauseByUser  = 1 << iota // PauseAccept
+	pauseByOwner             // HoldAccept
+)
+
+// isPaused reports whether PauseAccept or HoldAccept holds the gate.
+func (g *acceptGate) isPaused() bool { return g.paused.Load() != 0 }
+
+// pause sets bit in paused and reports whether no pause was in force
+// before.
+func (g *acceptGate) pause(bit uint32) bool { return g.paused.Or(bit) == 0 }
+
+// unpause clears bit in paused and reports whether that lifted the last
+// pause.
+func (g *acceptGate) unpause(bit uint32) bool { return g.paused.And(^bit) == bit }
+
 // shut reports whether the gate is shut now.
 func (g *acceptGate) shut() bool {
-	return g.paused.Load() || g.hooksBehind() || g.max > 0 && g.held.Load() >= g.max
+	return g.isPaused() || g.hooksBehind() || g.max > 0 && g.held.Load() >= g.max
 }
 
 // reserve takes a place for a connection about to be accepted, and
 // reports false, taking none, when the gate is shut.
 func (g *acceptGate) reserve() bool {
-	if g.paused.Load() || g.hooksBehind() {
+	if g.isPaused() || g.hooksBehind() {
 		return false
 	}
 	if g.max == 0 {
@@ -178,16 +196,34 @@ func (g *acceptGate) openCh() <-chan struct{} {
 // started, so a pause that a hook calls takes effect within that many
 // connections. With inline dispatch and one poller, each hook runs
 // before the next accept.
-func (s *Server) PauseAccept() {
-	if !s.gate.paused.Swap(true) && s.owner.cfg.Backend == BackendStd {
+func (s *Server) PauseAccept() { s.pauseAccept(pauseByUser) }
+
+// ResumeAccept lets s's listeners accept again after PauseAccept; those
+// that MaxConns holds go on waiting for a connection to close, and none
+// accepts while a HoldAccept is in force.
+func (s *Server) ResumeAccept() { s.resumeAccept(pauseByUser) }
+
+// HoldAccept stops s's listeners from accepting, as PauseAccept does,
+// under a pause of its own: for code that owns s and pauses it for
+// reasons of its own (the nethttp adapter, while its accept queue is
+// full), beside an application that calls PauseAccept and ResumeAccept.
+// Neither pair undoes the other's pause: s accepts only when neither is
+// in force. ReleaseAccept ends it. Like PauseAccept, it does not nest:
+// one ReleaseAccept ends any number of HoldAccepts.
+func (s *Server) HoldAccept() { s.pauseAccept(pauseByOwner) }
+
+// ReleaseAccept ends a HoldAccept: s's listeners accept again unless
+// PauseAccept or MaxConns holds them.
+func (s *Server) ReleaseAccept() { s.resumeAccept(pauseByOwner) }
+
+func (s *Server) pauseAccept(bit uint32) {
+	if s.gate.pause(bit) && s.owner.cfg.Backend == BackendStd {
 		s.stdInterruptAccepts()
 	}
 }
 
-// ResumeAccept lets s's listeners accept again after PauseAccept; those
-// that MaxConns holds go on waiting for a connection to close.
-func (s *Server) ResumeAccept() {
-	if s.gate.paused.Swap(false) {
+func (s *Server) resumeAccept(bit uint32) {
+	if s.gate.unpause(bit) {
 		// Every waiter looks again, even with MaxConns reached: a
 		// connection that BackendStd's Accept returned during the pause
 		// holds its place already and is served now, and a listener

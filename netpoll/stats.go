@@ -30,7 +30,7 @@ type PollerStats struct {
 	LiveConns        int64  // connections open now, with the dials still connecting on epoll and io_uring (not under BackendStd, whose dials run in Go's net); a dial refused, timed out or cancelled while connecting is out of it when it returns
 	TotalConns       uint64 // connections ever registered: accepted, and dialed once the dial returns them (a dial that fails, or a socket it drops for having connected to itself, is none)
 	AcceptBackoffs   uint64 // times accept backed off on EMFILE/ENFILE
-	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, PauseAccept, or 32 accepted connections waiting for their OnConnect to start
+	AcceptPauses     uint64 // times a listener stopped accepting: MaxConns open, PauseAccept or HoldAccept, or 32 accepted connections waiting for their OnConnect to start
 	Refused          uint64 // accepted connections closed at once: no poller could register them (ErrTooManyConns, the kernel refused), or the Server was closing
 	BufferedIn       int64  // bytes of unread input buffered now (a handler's input on the poller that runs it: once the run ends or blocks)
 	BufferedOut      int64  // bytes of unsent output queued now

@@ -996,10 +996,10 @@ func (s *Server) stdAccept(ln *Listener) error {
 			continue
 		}
 		backoff = 0
-		if s.gate.paused.Load() {
+		if s.gate.isPaused() {
 			// Paused while this Accept waited: the connection is
 			// served, and read, only once accepting resumes.
-			if err := s.stdWaitGate(ln, s.gate.paused.Load); err != nil {
+			if err := s.stdWaitGate(ln, s.gate.isPaused); err != nil {
 				nc.Close()
 				s.gate.release()
 				return err

@@ -183,18 +183,20 @@ func (l *listener) push(c *netpoll.Conn) {
 	}
 }
 
-// pauseAccept stops srv from accepting while the queue is full.
+// pauseAccept stops srv from accepting while the queue is full. It
+// holds srv (HoldAccept), apart from the application's PauseAccept on
+// Server(l): neither's end undoes the other.
 func (l *listener) pauseAccept() {
 	l.pmu.Lock()
 	if !l.paused.Load() && len(l.queue) >= cap(l.queue) {
 		l.paused.Store(true)
-		l.srv.PauseAccept()
+		l.srv.HoldAccept()
 		// Accept resumes only when it sees the pause: calls that took
 		// from the queue between the look at its length and the Store
 		// did not, and may have emptied it. Look again.
 		if len(l.queue) <= cap(l.queue)/2 {
 			l.paused.Store(false)
-			l.srv.ResumeAccept()
+			l.srv.ReleaseAccept()
 		}
 	}
 	l.pmu.Unlock()
@@ -206,7 +208,7 @@ func (l *listener) resumeAccept() {
 	l.pmu.Lock()
 	if l.paused.Load() && len(l.queue) <= cap(l.queue)/2 {
 		l.paused.Store(false)
-		l.srv.ResumeAccept()
+		l.srv.ReleaseAccept()
 	}
 	l.pmu.Unlock()
 }
@@ -391,7 +393,10 @@ func (l *listener) Addr() net.Addr { return l.nl.Addr() }
 
 // Server returns the netpoll Server behind a listener made by Listen, for
 // its configuration and per-poller counters (Stats); nil for any other
-// listener.
+// listener. Its PauseAccept holds until its ResumeAccept, whatever the
+// listener's own pause (its queue full) does meanwhile; the listener
+// goes on holding its pause while its queue is full, after a
+// ResumeAccept too.
 func Server(ln net.Listener) *netpoll.Server {
 	if l, ok := ln.(*listener); ok {
 		return l.srv
