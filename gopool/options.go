@@ -45,6 +45,11 @@ const (
 	// before it exits. Longer keeps bursty load from re-creating goroutines;
 	// shorter gives their stacks back sooner.
 	DefaultExpiry = 10 * time.Second
+	// MinExpiry is the shortest expiry New accepts. The pool looks for
+	// idle workers to end once per expiry, even with none: an idle pool
+	// costs the CPU of one such look per expiry, which near a
+	// microsecond is most of a core.
+	MinExpiry = 10 * time.Millisecond
 )
 
 // Option configures a Pool built by New. A nil Option changes nothing.
@@ -70,7 +75,7 @@ func WithCapacity(n int) Option {
 }
 
 // WithExpiry sets how long an idle worker lives before it exits (default
-// DefaultExpiry). d must be > 0.
+// DefaultExpiry). d must be at least MinExpiry.
 func WithExpiry(d time.Duration) Option {
 	return func(o *options) { o.expiry = d }
 }

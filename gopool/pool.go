@@ -81,7 +81,7 @@ type Pool struct {
 
 // New returns a pool configured by opts. A nil Option stands for no
 // option. It fails on an option value that no pool can have (an expiry
-// <= 0, an unknown Policy).
+// below MinExpiry, an unknown Policy).
 func New(opts ...Option) (*Pool, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -89,8 +89,8 @@ func New(opts ...Option) (*Pool, error) {
 			opt(&o)
 		}
 	}
-	if o.expiry <= 0 {
-		return nil, fmt.Errorf("gopool: expiry %v must be > 0", o.expiry)
+	if o.expiry < MinExpiry {
+		return nil, fmt.Errorf("gopool: expiry %v below MinExpiry (%v)", o.expiry, MinExpiry)
 	}
 	if o.policy < Block || o.policy > FailFast {
 		return nil, fmt.Errorf("gopool: unknown policy %v", o.policy)

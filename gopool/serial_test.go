@@ -82,7 +82,7 @@ func TestSerialOrder(t *testing.T) {
 // keep no goroutine, and that a drained Serial gives a grown queue back.
 func TestSerialIdleHoldsNoGoroutine(t *testing.T) {
 	checkNoLeak(t)
-	p := newPool(t, WithCapacity(0), WithExpiry(time.Millisecond))
+	p := newPool(t, WithCapacity(0), WithExpiry(MinExpiry))
 	serials := make([]*Serial, 100)
 	done := make(chan struct{}, len(serials))
 	gate := make(chan struct{})
