@@ -82,6 +82,12 @@ func main() {
 			os.Exit(2)
 		}
 		ln, err = nethttp.Listen("tcp", *addr, opts...)
+		if errors.Is(err, netpoll.ErrBadEnv) || errors.Is(err, netpoll.ErrBadConfig) {
+			// A bad UPOLL: a usage error, as a bad flag is (and as in
+			// examples/echo).
+			fmt.Fprintln(os.Stderr, "nethttp:", err)
+			os.Exit(2)
+		}
 	}
 	if err != nil {
 		log.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,6 +40,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -77,29 +79,44 @@ func main() {
 		defer stop()
 		s, a, err := startServer(*addr, *max)
 		if err != nil {
-			log.Fatal(err)
+			fatal(err)
 		}
 		fmt.Println("rpc server on", a)
 		<-ctx.Done()
 		shutdown(s)
 	case "client":
 		if err := runLoad(os.Stdout, *addr, lc); err != nil {
-			log.Fatal(err)
+			fatal(err)
 		}
 	case "both":
 		s, a, err := startServer(*addr, *max)
 		if err != nil {
-			log.Fatal(err)
+			fatal(err)
 		}
 		err = runLoad(os.Stdout, a, lc)
 		shutdown(s)
 		if err != nil {
-			log.Fatal(err)
+			fatal(err)
 		}
 	default:
 		fmt.Fprintf(os.Stderr, "rpc: unknown -mode %q (want server, client or both)\n", *mode)
 		os.Exit(2)
 	}
+}
+
+// fatal reports err and exits: with status 2 for a bad UPOLL override or
+// a configuration it makes impossible (a usage error, as a bad flag is,
+// and as in examples/echo), 1 for any other failure.
+func fatal(err error) {
+	if errors.Is(err, netpoll.ErrBadEnv) || errors.Is(err, netpoll.ErrBadConfig) {
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "rpc:") {
+			msg = "rpc: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
+		os.Exit(2)
+	}
+	log.Fatal(err)
 }
 
 // startServer serves the RPC handler on addr and returns the bound
