@@ -99,3 +99,47 @@ func ExampleServer_PauseAccept() {
 	// paused, answered: false
 	// resumed: hi <nil>
 }
+
+// HoldAccept is a pause of the code that owns a Server (an adapter
+// throttling its own queue), apart from the application's PauseAccept:
+// the listeners accept only once both are ended, in either order.
+func ExampleServer_HoldAccept() {
+	srv, err := netpoll.NewServer(func(c *netpoll.Conn) error {
+		r := c.Reader()
+		b, err := r.Next(r.Len())
+		if err != nil {
+			return err
+		}
+		c.Writer().WriteBinary(b)
+		r.Release()
+		return c.Writer().Flush()
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	ln, err := srv.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+
+	srv.HoldAccept()  // the owner's pause
+	srv.PauseAccept() // the application's
+	c, _ := net.Dial("tcp", ln.Addr().String())
+	defer c.Close()
+	c.Write([]byte("hi"))
+	buf := make([]byte, 2)
+	answered := func(wait time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(wait))
+		_, err := io.ReadFull(c, buf)
+		return err == nil
+	}
+	srv.ReleaseAccept()
+	fmt.Println("owner released, answered:", answered(200*time.Millisecond))
+	srv.ResumeAccept()
+	fmt.Println("both ended, answered:", answered(5*time.Second), string(buf))
+	// Output:
+	// owner released, answered: false
+	// both ended, answered: true hi
+}
