@@ -491,10 +491,13 @@ func WithConfig(cfg Config) Option {
 		if cfg.set&(optTrigger|optCfgTrigger) != 0 {
 			set |= optCfgTrigger
 		}
-		if cfg.Backend != BackendDefault {
+		if cfg.Backend != BackendDefault && cfg.Backend != nativeBackend {
 			// A backend named in code, as by WithBackend: a poller
 			// switch given after it with BackendStd is a conflict
-			// (resolve), not dropped without a word.
+			// (resolve), not dropped without a word. The system's own
+			// backend is not: DefaultConfig names it, and where it is
+			// BackendStd (no epoll), WithConfig(DefaultConfig()) and a
+			// poller switch must mean what the switch alone means.
 			set |= optBackend
 		}
 		*c = cfg

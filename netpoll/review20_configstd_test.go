@@ -44,3 +44,29 @@ func TestWithConfigStdThenSwitch(t *testing.T) {
 		})
 	}
 }
+
+// TestWithConfigDefaultThenSwitchWhereStdIsNative: where the system has
+// no native backend, DefaultConfig names BackendStd; WithConfig of it
+// followed by a poller switch means what the switch alone means there
+// (not applicable, no error), not a conflict as with a backend named in
+// code. Simulated here by making std the native backend.
+func TestWithConfigDefaultThenSwitchWhereStdIsNative(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	saved := nativeBackend
+	nativeBackend = BackendStd
+	t.Cleanup(func() { nativeBackend = saved })
+	cfg := DefaultConfig()
+	if cfg.Backend != BackendStd {
+		t.Fatalf("DefaultConfig().Backend = %v with std native", cfg.Backend)
+	}
+	s, err := NewServer(echoHandler, WithPollers(3))
+	if err != nil {
+		t.Fatalf("WithPollers alone, std native: %v", err)
+	}
+	s.Close()
+	s, err = NewServer(echoHandler, WithConfig(cfg), WithPollers(3))
+	if err != nil {
+		t.Fatalf("WithConfig(DefaultConfig()) then WithPollers, std native: %v; want what WithPollers alone gives", err)
+	}
+	s.Close()
+}
