@@ -34,14 +34,7 @@ func TestAcceptQueuePauses(t *testing.T) {
 				// queue.
 				opts = append(opts, netpoll.WithPollers(1))
 			}
-			nl, err := Listen("tcp", "127.0.0.1:0", opts...)
-			if errors.Is(err, netpoll.ErrNoNativeBackend) || errors.Is(err, netpoll.ErrBackendUnavailable) {
-				t.Skip(err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nl.Close()
+			nl := listenOn(t, opts...)
 			l := nl.(*listener)
 			const n = 12
 			for i := range n {
@@ -94,14 +87,7 @@ func TestAcceptQueuePauses(t *testing.T) {
 func TestListenMaxConns(t *testing.T) {
 	for _, b := range []netpoll.Backend{netpoll.BackendEpoll, netpoll.BackendStd, netpoll.BackendUring} {
 		t.Run(b.String(), func(t *testing.T) {
-			nl, err := Listen("tcp", "127.0.0.1:0", netpoll.WithBackend(b), netpoll.WithMaxConns(2))
-			if errors.Is(err, netpoll.ErrNoNativeBackend) || errors.Is(err, netpoll.ErrBackendUnavailable) {
-				t.Skip(err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nl.Close()
+			nl := listenOn(t, netpoll.WithBackend(b), netpoll.WithMaxConns(2))
 			for i := range 3 {
 				c, err := net.DialTimeout("tcp", nl.Addr().String(), 5*time.Second)
 				if err != nil {
@@ -151,4 +137,19 @@ func TestListenMaxConns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// listenOn is Listen on a loopback port with opts, skipping t where
+// their backend cannot run here; the listener closes when t ends.
+func listenOn(t *testing.T, opts ...netpoll.Option) net.Listener {
+	t.Helper()
+	nl, err := Listen("tcp", "127.0.0.1:0", opts...)
+	if errors.Is(err, netpoll.ErrNoNativeBackend) || errors.Is(err, netpoll.ErrBackendUnavailable) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nl.Close() })
+	return nl
 }

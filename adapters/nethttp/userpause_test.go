@@ -32,14 +32,7 @@ func TestUserPauseOutlastsQueue(t *testing.T) {
 			if b != netpoll.BackendStd {
 				opts = append(opts, netpoll.WithPollers(1)) // see TestAcceptQueuePauses
 			}
-			nl, err := Listen("tcp", "127.0.0.1:0", opts...)
-			if errors.Is(err, netpoll.ErrNoNativeBackend) || errors.Is(err, netpoll.ErrBackendUnavailable) {
-				t.Skip(err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nl.Close()
+			nl := listenOn(t, opts...)
 			l, srv := nl.(*listener), Server(nl)
 			dial := func() {
 				c, err := net.DialTimeout("tcp", nl.Addr().String(), 5*time.Second)

@@ -3,14 +3,12 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestBadPollersFlag: a negative -pollers is a usage error (status 2,
@@ -36,28 +34,12 @@ func TestExtraArguments(t *testing.T) {
 // and without serving.
 func expectUsageError(t *testing.T, args, want string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=-addr 127.0.0.1:0 -dir %s %s", childArgsEnv, t.TempDir(), args))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	stdout, stderr, status := testutil.RunChild(t, 5*time.Second,
+		fmt.Sprintf("%s=-addr 127.0.0.1:0 -dir %s %s", childArgsEnv, t.TempDir(), args))
+	if status != 2 {
+		t.Errorf("%s: exit status %d, want 2", args, status)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("%s: still running after 5 s; stdout %q", args, stdout.String())
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-		t.Errorf("%s: exit %v, want status 2", args, err)
-	}
-	if !strings.Contains(stderr.String(), want) || strings.Contains(stdout.String(), "serving on") {
-		t.Errorf("%s: stderr %q, stdout %q: want %q and no server", args, stderr.String(), stdout.String(), want)
+	if !strings.Contains(stderr, want) || strings.Contains(stdout, "serving on") {
+		t.Errorf("%s: stderr %q, stdout %q: want %q and no server", args, stderr, stdout, want)
 	}
 }

@@ -3,13 +3,11 @@
 package main
 
 import (
-	"bytes"
-	"errors"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upoll/upoll/internal/testutil"
 )
 
 // TestNegativeTimeoutFlag: a negative -timeout is a usage error (status
@@ -32,28 +30,11 @@ func TestExtraArguments(t *testing.T) {
 // with status 2 within 10 s, with want in its stderr.
 func expectUsageError(t *testing.T, args, want string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+args)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	stdout, stderr, status := testutil.RunChild(t, 10*time.Second, childArgsEnv+"="+args)
+	if status != 2 {
+		t.Errorf("%s: exit status %d, want 2; stdout %q", args, status, stdout)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("%s: still running after 10 s; stdout %q", args, stdout.String())
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-		t.Errorf("%s: exit %v, want status 2; stdout %q", args, err, stdout.String())
-	}
-	if !strings.Contains(stderr.String(), want) {
-		t.Errorf("%s: stderr %q: want %q", args, stderr.String(), want)
+	if !strings.Contains(stderr, want) {
+		t.Errorf("%s: stderr %q: want %q", args, stderr, want)
 	}
 }

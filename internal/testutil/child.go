@@ -136,3 +136,29 @@ func (c *Child) RSS(t testing.TB) int64 {
 	}
 	return n
 }
+
+// RunChild runs the test binary with -test.run=^$ (for a TestMain that
+// dispatches on env) and the extra environment entries env ("K=V") to
+// its end, and returns its stdout, its stderr and its exit status (-1
+// when it did not exit by itself). A child still running after d is
+// killed and fails t.
+func RunChild(t testing.TB, d time.Duration, env ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start child: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("child %v: still running after %v; stdout %q", env, d, out.String())
+	}
+	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
